@@ -1,0 +1,200 @@
+"""YAML file -> validated Scenario, or every problem at once as `file:line:col: dotted.path: message`.
+
+YAML 1.2 through ruamel's round-trip loader, which keeps the position of every key and value, so a pydantic
+error location (a tuple of keys) can be pointed back at the line the user wrote.
+"""
+
+from __future__ import annotations
+
+import difflib
+import types
+import typing
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError
+
+from sim.model import lint
+from sim.model.errors import Problem, ScenarioError
+from sim.model.gates import METRICS
+from sim.model.scenario import Scenario
+from sim.model.types import UNITS_REQUIRED
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+_PYDANTIC_MESSAGES = {
+    "missing": "required key is missing",
+    "extra_forbidden": "unknown key",
+}
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a scenario file; raise ScenarioError listing every problem found."""
+    return load_model(Scenario, path, extra_checks=_scenario_checks)
+
+
+def load_scenario_text(text: str, filename: str = "<scenario>") -> Scenario:
+    return load_model_text(Scenario, text, filename, extra_checks=_scenario_checks)
+
+
+def load_model(model: type[ModelT], path: str | Path, extra_checks: Any = None) -> ModelT:
+    """Validate any frozen pydantic model from a YAML file (scenarios here; rig inventories reuse it)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise ScenarioError([Problem(str(path), 0, 0, "", f"cannot read the file: {error}")]) from None
+    return load_model_text(model, text, str(path), extra_checks)
+
+
+def load_model_text(model: type[ModelT], text: str, filename: str, extra_checks: Any = None) -> ModelT:
+    document = _parse_yaml(text, filename)
+    try:
+        value = model.model_validate(_plain(document), context={UNITS_REQUIRED: True})
+    except ValidationError as error:
+        raise ScenarioError(_problems_from(error, document, filename, model)) from None
+    if extra_checks:
+        problems = [_problem_at(document, filename, path.split("."), message)
+                    for path, message in extra_checks(value)]
+        if problems:
+            raise ScenarioError(problems)
+    return value
+
+
+def _scenario_checks(scenario: Scenario) -> list[tuple[str, str]]:
+    unknown = [(f"expect.{metric}", f"unknown metric {metric!r}{_suggest(metric, METRICS)}")
+               for metric in lint.unknown_metrics(scenario)]
+    return unknown + lint.check(scenario)
+
+
+def _parse_yaml(text: str, filename: str) -> Any:
+    yaml = YAML(typ="rt")
+    try:
+        document = yaml.load(text)
+    except MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        line, column = (mark.line + 1, mark.column + 1) if mark else (0, 0)
+        message = " ".join(part for part in (error.context, error.problem) if part)
+        raise ScenarioError([Problem(filename, line, column, "", f"YAML: {message}")]) from None
+    except Exception as error:  # ruamel raises a few unmarked errors (bad encodings, tabs)
+        raise ScenarioError([Problem(filename, 0, 0, "", f"YAML: {error}")]) from None
+    if not isinstance(document, CommentedMap):
+        raise ScenarioError([Problem(filename, 1, 1, "", "the file must be a mapping of keys to values")])
+    return document
+
+
+def _plain(node: Any) -> Any:
+    """ruamel's commented containers and scalar subclasses -> plain dicts, lists, str, int, float."""
+    if isinstance(node, dict):
+        return {str(key): _plain(value) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_plain(item) for item in node]
+    for plain_type in (bool, int, float, str):
+        if isinstance(node, plain_type):
+            return plain_type(node)
+    return node
+
+
+def _problems_from(error: ValidationError, document: Any, filename: str, model: type[BaseModel]) -> list[Problem]:
+    problems = []
+    for item in error.errors(include_url=False):
+        keys = [str(part) for part in item["loc"]]
+        message = _message(item, document, keys, model)
+        problems.append(_problem_at(document, filename, keys, message))
+    return sorted(problems, key=lambda problem: (problem.line, problem.column))
+
+
+def _message(item: dict[str, Any], document: Any, keys: list[str], model: type[BaseModel]) -> str:
+    kind = item["type"]
+    if kind == "extra_forbidden":
+        allowed = _allowed_keys(model, document, keys[:-1])
+        return f"unknown key {keys[-1]!r}{_suggest(keys[-1], allowed)}"
+    if kind == "union_tag_invalid":
+        tag, expected = item["ctx"]["tag"], item["ctx"]["expected_tags"].replace("'", "").split(", ")
+        return f"unknown kind {tag!r}{_suggest(tag, expected)} (known: {', '.join(expected)})"
+    message = _PYDANTIC_MESSAGES.get(kind, item["msg"]).removeprefix("Value error, ")
+    value = item.get("input")
+    if kind != "missing" and isinstance(value, (str, int, float)) and repr(value) not in message:
+        message += f" (got {value!r})"
+    return message
+
+
+def _suggest(word: str, choices: Any) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _walk(document: Any, keys: list[str]) -> Iterator[tuple[str, Any, tuple[int, int]]]:
+    """Follow `keys` into the YAML tree, yielding (key, node, (line, col) of the key) for each key present.
+
+    Keys that are not in the document (a discriminated union's tag, pydantic's internal names) are skipped;
+    the walk stops at the first key that cannot be followed.
+    """
+    node = document
+    for key in keys:
+        if isinstance(node, CommentedMap) and key in node:
+            line, col = node.lc.key(key)
+            node = node[key]
+            yield key, node, (line + 1, col + 1)
+        elif isinstance(node, CommentedSeq) and key.isdigit() and int(key) < len(node):
+            line, col = node.lc.item(int(key))
+            node = node[int(key)]
+            yield key, node, (line + 1, col + 1)
+        elif isinstance(node, CommentedMap) and node.get("kind") == key:
+            continue
+        else:
+            return
+
+
+def _problem_at(document: Any, filename: str, keys: list[str], message: str) -> Problem:
+    found = list(_walk(document, keys))
+    path = [key for key, _, _ in found]
+    if found:
+        line, column = found[-1][2]
+    else:
+        line, column = document.lc.line + 1, document.lc.col + 1
+    missing = keys[len(path):]
+    if message == _PYDANTIC_MESSAGES["missing"] and missing:
+        path.append(missing[-1])
+    return Problem(filename, line, column, ".".join(path), message)
+
+
+def _allowed_keys(model: type[BaseModel], document: Any, keys: list[str]) -> list[str]:
+    """The field names a mapping at `keys` may hold, by walking the model's annotations alongside the document."""
+    annotation: Any = model
+    node = document
+    for key in keys:
+        annotation = _resolve(annotation, node)
+        if isinstance(node, CommentedMap) and key not in node and node.get("kind") == key:
+            continue
+        node = node.get(key) if isinstance(node, CommentedMap) else (
+            node[int(key)] if isinstance(node, CommentedSeq) and key.isdigit() else None)
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            field = annotation.model_fields.get(key)
+            annotation = field.annotation if field else None
+        elif typing.get_origin(annotation) in (dict, list):
+            annotation = typing.get_args(annotation)[-1]
+        else:
+            return []
+    annotation = _resolve(annotation, node)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return list(annotation.model_fields)
+    return []
+
+
+def _resolve(annotation: Any, node: Any) -> Any:
+    """Strip Annotated/Optional; pick the union member whose `kind` matches the document."""
+    while typing.get_origin(annotation) is typing.Annotated:
+        annotation = typing.get_args(annotation)[0]
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        members = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
+        kind = node.get("kind") if isinstance(node, CommentedMap) else None
+        for member in members:
+            fields = getattr(member, "model_fields", {})
+            if "kind" in fields and fields["kind"].default == kind:
+                return member
+        return members[0] if len(members) == 1 else None
+    return annotation

@@ -1,0 +1,148 @@
+"""Expectations (`expect:` in a scenario) and their verdict.
+
+    expect:
+      t95: "< 72h"          # durations with units
+      bricked: 0            # a bare number means "== that number"
+      cost: "<= $500"
+      wasted_share: "< 10%"
+
+A bound that does not hold is data (a failed Check), never an exception.
+"""
+
+from __future__ import annotations
+
+import operator
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+from sim.model import units
+
+Kind = Literal["duration", "count", "share", "bytes", "rate", "money", "hours", "flag"]
+
+METRICS: dict[str, tuple[Kind, str]] = {
+    "t50": ("duration", "time until 50% of the fleet runs the candidate"),
+    "t90": ("duration", "time until 90% of the fleet runs the candidate"),
+    "t95": ("duration", "time until 95% of the fleet runs the candidate"),
+    "t99": ("duration", "time until 99% of the fleet runs the candidate"),
+    "coverage": ("share", "share of the fleet running the candidate at the end"),
+    "committed": ("count", "devices committed at the end"),
+    "failed": ("count", "devices that failed (download, storage, attempts)"),
+    "rolled_back": ("count", "devices rolled back"),
+    "bricked": ("count", "devices bricked"),
+    "failed_share": ("share", "failed devices as a share of the fleet"),
+    "bytes_total": ("bytes", "bytes moved from the origin"),
+    "bytes_wasted": ("bytes", "bytes moved and thrown away"),
+    "wasted_share": ("share", "wasted bytes as a share of bytes moved"),
+    "egress_peak": ("rate", "highest origin egress over a 5-minute bin"),
+    "egress_p95": ("rate", "95th percentile of origin egress over 5-minute bins"),
+    "cost": ("money", "egress cost"),
+    "exposure_device_hours": ("hours", "device-hours spent on a candidate that is defective for that device"),
+    "downloads_during_games": ("count", "devices that downloaded while a game was on at their site"),
+    "installs_during_games": ("count", "devices that installed or activated while a game was on"),
+    "throttled_device_hours": ("hours", "device-hours above the throttle temperature"),
+    "halted": ("flag", "1 when the strategy halted the rollout"),
+}
+
+_OPERATORS: dict[str, Callable[[float, float], bool]] = {
+    "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge, "==": operator.eq, "!=": operator.ne,
+}
+
+_PARSERS: dict[Kind, Callable[[object], float]] = {
+    "duration": units.parse_duration, "bytes": units.parse_size, "rate": units.parse_rate,
+    "money": units.parse_money, "share": units.parse_fraction,
+}
+
+
+@dataclass(frozen=True)
+class Bound:
+    metric: str
+    op: str
+    value: float
+    text: str
+
+    def holds(self, measured: float | None) -> bool:
+        if measured is None:  # never reached: only an upper bound on a time can be "broken" by that
+            return False
+        return _OPERATORS[self.op](measured, self.value)
+
+
+def _parse_number(kind: Kind, text: str) -> float:
+    if kind in _PARSERS:
+        return _PARSERS[kind](text)
+    try:
+        return float(text)
+    except ValueError:
+        raise units.UnitError(f"expected a number, got {text!r}") from None
+
+
+def parse_bound(metric: str, raw: object) -> Bound:
+    """`'< 72h'` for metric t95 -> Bound('t95', '<', 259200.0). Raises ValueError with a clear message."""
+    if metric not in METRICS:
+        raise ValueError(f"unknown metric {metric!r}")
+    kind = METRICS[metric][0]
+    if isinstance(raw, bool):
+        raw = int(raw)
+    if isinstance(raw, (int, float)):
+        return Bound(metric, "==", float(raw), f"== {raw}")
+    match = re.fullmatch(r"\s*(<=|>=|==|!=|<|>)?\s*(.+?)\s*", str(raw))
+    if not match:
+        raise ValueError(f"expected a bound such as '< 72h', got {raw!r}")
+    op = match.group(1) or "=="
+    try:
+        value = _parse_number(kind, match.group(2))
+    except units.UnitError as error:
+        raise ValueError(f"{metric} is a {kind}: {error}") from None
+    return Bound(metric, op, value, str(raw).strip())
+
+
+def format_metric(metric: str, value: float | None) -> str:
+    """A measured number in the metric's own unit, for verdict tables."""
+    if value is None:
+        return "never reached"
+    kind = METRICS[metric][0] if metric in METRICS else "count"
+    if kind == "duration":
+        return units.format_duration(value)
+    if kind == "bytes":
+        return units.format_size(value)
+    if kind == "rate":
+        return units.format_rate(value)
+    if kind == "money":
+        return f"${value:,.2f}"
+    if kind == "share":
+        return f"{value:.2%}"
+    if kind == "hours":
+        return f"{value:,.1f} h"
+    return f"{value:g}"
+
+
+@dataclass(frozen=True)
+class Check:
+    metric: str
+    bound: str
+    measured: float | None
+    passed: bool
+    reason: str
+
+
+@dataclass(frozen=True)
+class Verdict:
+    checks: tuple[Check, ...]
+
+    @property
+    def passed(self) -> bool:
+        return all(check.passed for check in self.checks)
+
+
+def evaluate(expect: Mapping[str, object], metrics: Mapping[str, float | None]) -> Verdict:
+    """Check every bound against measured metrics; the scenario loader has already validated the bounds."""
+    checks = []
+    for metric, raw in expect.items():
+        bound = parse_bound(metric, raw)
+        measured = metrics.get(metric)
+        passed = bound.holds(measured)
+        shown = format_metric(metric, measured)
+        reason = f"{metric} = {shown}, bound {bound.text}: " + ("holds" if passed else "broken")
+        checks.append(Check(metric, bound.text, measured, passed, reason))
+    return Verdict(tuple(checks))

@@ -1,0 +1,65 @@
+"""The device update lifecycle: one table of legal transitions, shared by the simulator and the HIL runner.
+
+    IDLE → DOWNLOADING → VERIFYING → INSTALLING → AWAITING_WINDOW → ACTIVATING → HEALTH_CHECK → COMMITTED
+                                                      ↑ (A/B power cut before commit: back to the old slot, try again)
+    HEALTH_CHECK / COMMITTED → ROLLING_BACK → ROLLED_BACK          any in-flight state → IDLE (cancelled)
+    FAILED and BRICKED end a device's story.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+from sim.model.errors import IllegalTransition
+
+
+class DeviceState(IntEnum):
+    """Small integers so the simulator can keep a million of them in one byte array."""
+
+    IDLE = 0
+    DOWNLOADING = 1
+    VERIFYING = 2
+    INSTALLING = 3
+    AWAITING_WINDOW = 4
+    ACTIVATING = 5
+    HEALTH_CHECK = 6
+    COMMITTED = 7
+    ROLLING_BACK = 8
+    ROLLED_BACK = 9
+    FAILED = 10
+    BRICKED = 11
+
+
+S = DeviceState
+
+LEGAL_TRANSITIONS: dict[DeviceState, frozenset[DeviceState]] = {
+    S.IDLE: frozenset({S.DOWNLOADING}),
+    # a corrupt or failed download goes round again; storage or attempts exhausted fail it
+    S.DOWNLOADING: frozenset({S.VERIFYING, S.FAILED, S.IDLE}),
+    S.VERIFYING: frozenset({S.INSTALLING, S.DOWNLOADING, S.FAILED, S.IDLE}),
+    S.INSTALLING: frozenset({S.AWAITING_WINDOW, S.FAILED, S.BRICKED, S.IDLE}),
+    S.AWAITING_WINDOW: frozenset({S.ACTIVATING, S.IDLE}),
+    # a power cut before commit on an A/B device boots the old slot: back to waiting for a window
+    S.ACTIVATING: frozenset({S.HEALTH_CHECK, S.AWAITING_WINDOW, S.ROLLING_BACK, S.BRICKED}),
+    S.HEALTH_CHECK: frozenset({S.COMMITTED, S.ROLLING_BACK, S.AWAITING_WINDOW}),
+    S.COMMITTED: frozenset({S.ROLLING_BACK}),
+    S.ROLLING_BACK: frozenset({S.ROLLED_BACK, S.BRICKED}),
+    S.ROLLED_BACK: frozenset(),
+    S.FAILED: frozenset(),
+    S.BRICKED: frozenset(),
+}
+
+TERMINAL = frozenset({S.ROLLED_BACK, S.FAILED, S.BRICKED})
+# states in which the device runs the candidate model (what coverage counts once committed)
+RUNS_CANDIDATE = frozenset({S.HEALTH_CHECK, S.COMMITTED})
+IN_FLIGHT = frozenset({S.DOWNLOADING, S.VERIFYING, S.INSTALLING, S.AWAITING_WINDOW, S.ACTIVATING, S.HEALTH_CHECK})
+
+
+def is_legal(source: DeviceState, target: DeviceState) -> bool:
+    return target in LEGAL_TRANSITIONS[source]
+
+
+def check_transition(source: DeviceState, target: DeviceState) -> None:
+    """Raise IllegalTransition unless the table allows `source → target`."""
+    if target not in LEGAL_TRANSITIONS[source]:
+        raise IllegalTransition(f"illegal lifecycle transition {source.name} → {target.name}")

@@ -1,0 +1,50 @@
+"""Checks that need the whole scenario (names that refer to other sections, bounds on known metrics).
+
+Each finding is (dotted path, message); the loader attaches file positions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from sim.model.gates import METRICS, parse_bound
+from sim.model.scenario import Cohort, Scenario
+
+
+def _cohort_findings(path: str, cohort: Cohort, scenario: Scenario) -> Iterator[tuple[str, str]]:
+    known = {
+        "hardware": scenario.fleet.hardware, "site_kind": scenario.fleet.site_kinds,
+        "camera_angle": scenario.fleet.camera_angles,
+    }
+    for field, names in known.items():
+        value = getattr(cohort, field)
+        if value is not None and value not in names:
+            yield f"{path}.{field}", f"unknown {field} {value!r}; the fleet has {', '.join(sorted(names))}"
+
+
+def check(scenario: Scenario) -> list[tuple[str, str]]:
+    """Every cross-reference problem in the scenario, in file order."""
+    findings: list[tuple[str, str]] = []
+    models = [("candidate", scenario.candidate)] + ([("current", scenario.current)] if scenario.current else [])
+    for section, model in models:
+        for hardware in scenario.fleet.hardware:
+            if hardware not in model.hardware:
+                findings.append((f"{section}.hardware", f"no latency and power given for fleet hardware {hardware!r}"))
+        for index, defect in enumerate(model.defects):
+            findings.extend(_cohort_findings(f"{section}.defects.{index}.cohort", defect.cohort, scenario))
+    for index, fault in enumerate(scenario.faults):
+        findings.extend(_cohort_findings(f"faults.{index}.cohort", fault.cohort, scenario))
+        if fault.kind == "outage" and fault.duration <= 0:
+            findings.append((f"faults.{index}.duration", "an outage needs a duration longer than zero"))
+    for metric, raw in scenario.expect.items():
+        if metric not in METRICS:
+            continue  # reported with a suggestion by the loader's key check
+        try:
+            parse_bound(metric, raw)
+        except ValueError as error:
+            findings.append((f"expect.{metric}", str(error)))
+    return findings
+
+
+def unknown_metrics(scenario: Scenario) -> list[str]:
+    return [metric for metric in scenario.expect if metric not in METRICS]

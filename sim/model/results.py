@@ -1,0 +1,120 @@
+"""RunResult: what one run (simulated or on rigs) measured. JSON round-trips exactly.
+
+A result holds no wall-clock times, so the same scenario and seed give byte-identical JSON.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Record(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Provenance(Record):
+    scenario_name: str
+    scenario_hash: str
+    seed: int
+    fleetlab_version: str
+    git_sha: str
+    packages: dict[str, str]
+
+
+class Series(Record):
+    """Values sampled every `step` seconds from time 0."""
+
+    step: float
+    values: list[float]
+
+
+class TimelineEvent(Record):
+    time: float
+    kind: Literal["update", "soak", "halt", "rollback", "fault", "strategy_done", "end"]
+    detail: str = ""
+    devices: int = 0
+
+
+class DeviceOutcome(Record):
+    device: int
+    cohort: tuple[str, str, str]
+    site: int
+    state: str
+    reason: str
+
+
+class ByteCounts(Record):
+    total: float = 0.0
+    useful: float = 0.0              # bytes of the download that each device finally installed
+    wasted: float = 0.0              # lost to restarts, checkpoints, corrupt copies and cancelled downloads
+    full: float = 0.0                # moved while fetching the full artifact
+    delta: float = 0.0               # moved while fetching a delta
+    unfinished: float = 0.0          # moved by downloads still going when the run ended
+
+
+class Egress(Record):
+    peak: float = 0.0                # bytes/s, highest bin
+    p95: float = 0.0                 # bytes/s, 95th percentile of bins with traffic
+    cost: float = 0.0                # dollars
+    series: Series
+
+
+class Coverage(Record):
+    """Share of the fleet running the candidate (committed), over time."""
+
+    series: Series
+    t50: float | None = None
+    t90: float | None = None
+    t95: float | None = None
+    t99: float | None = None
+    final: float = 0.0
+
+
+class RunResult(Record):
+    source: Literal["sim", "hil"]
+    strategy: str
+    devices: int
+    sites: int
+    simulated: float = Field(description="seconds of simulated time covered")
+    coverage: Coverage
+    outcomes: dict[str, int] = Field(description="final lifecycle state -> devices")
+    reasons: dict[str, int] = Field(description="why devices did not commit -> devices")
+    stragglers: list[DeviceOutcome] = Field(description="a sample of devices that did not commit, with reasons")
+    bytes: ByteCounts
+    egress: Egress
+    exposure_device_hours: float = 0.0
+    downloads_during_games: int = 0
+    installs_during_games: int = 0
+    throttled_device_hours: float = 0.0
+    final_versions: dict[str, int]
+    halted: bool = False
+    halt_reason: str = ""
+    halt_time: float | None = None
+    timeline: list[TimelineEvent]
+    state_counts: dict[str, Series]
+    events_processed: int = 0
+    provenance: Provenance
+
+    def metrics(self) -> dict[str, float | None]:
+        """The flat numbers `expect:` bounds refer to (see sim.model.gates.METRICS)."""
+        n = max(self.devices, 1)
+        return {
+            "t50": self.coverage.t50, "t90": self.coverage.t90,
+            "t95": self.coverage.t95, "t99": self.coverage.t99,
+            "coverage": self.coverage.final,
+            "committed": float(self.outcomes.get("COMMITTED", 0)),
+            "failed": float(self.outcomes.get("FAILED", 0)),
+            "rolled_back": float(self.outcomes.get("ROLLED_BACK", 0)),
+            "bricked": float(self.outcomes.get("BRICKED", 0)),
+            "failed_share": self.outcomes.get("FAILED", 0) / n,
+            "bytes_total": self.bytes.total, "bytes_wasted": self.bytes.wasted,
+            "wasted_share": self.bytes.wasted / self.bytes.total if self.bytes.total else 0.0,
+            "egress_peak": self.egress.peak, "egress_p95": self.egress.p95, "cost": self.egress.cost,
+            "exposure_device_hours": self.exposure_device_hours,
+            "downloads_during_games": float(self.downloads_during_games),
+            "installs_during_games": float(self.installs_during_games),
+            "throttled_device_hours": self.throttled_device_hours,
+            "halted": 1.0 if self.halted else 0.0,
+        }

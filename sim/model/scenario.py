@@ -1,0 +1,320 @@
+"""The scenario: one file that describes a fleet, an artifact, a candidate model, a rollout plan and what must hold.
+
+Every model is frozen and rejects unknown keys; defaults live on the types. Values with units are parsed once
+(sim/model/types.py). The loader (sim/load.py) turns validation errors into `file:line:col: path: message`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import Annotated, Literal, Union
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+
+from sim.model import strategies  # noqa: F401  (registers the built-in strategies before the union is built)
+from sim.model.strategy import REGISTRY
+from sim.model.types import Clock, Duration, Fraction, Money, Rate, Size
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+def _shares_sum_to_one(shares: dict[str, float]) -> dict[str, float]:
+    total = sum(shares.values())
+    if abs(total - 1.0) > 1e-6:
+        raise ValueError(f"shares must add up to 100%, these add up to {total:.1%}")
+    return shares
+
+
+def _parse_camera_count(value: object) -> tuple[int, int]:
+    """`4` or `'2-6'` (uniform between the two) -> (min, max)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+        return (value, value)
+    if isinstance(value, str) and re.fullmatch(r"\s*\d+\s*-\s*\d+\s*", value):
+        low, high = (int(part) for part in value.split("-"))
+        if 1 <= low <= high:
+            return (low, high)
+    raise ValueError(f"expected a camera count such as 4 or a range such as '2-6', got {value!r}")
+
+
+CameraCount = Annotated[tuple[int, int], BeforeValidator(_parse_camera_count)]
+
+
+# --- the fleet ------------------------------------------------------------------------------------------------
+
+class BandwidthSpread(Frozen):
+    """Per-site uplink bandwidth: log-normal around a median, clipped."""
+
+    median: Rate
+    sigma: Annotated[float, Field(ge=0, le=3)] = 0.6
+    min: Rate = 32_000 / 8
+    max: Rate = 1e9 / 8
+
+
+class StorageSpread(Frozen):
+    """Free storage per device: log-normal around a median, clipped."""
+
+    median: Size
+    sigma: Annotated[float, Field(ge=0, le=3)] = 0.4
+    min: Size = 0.0
+    max: Size = 1e12
+
+
+class Outages(Frozen):
+    """A site uplink alternates up and down periods, exponential with these means."""
+
+    mtbf: Duration = Field(description="mean time between failures (mean up period)")
+    mttr: Duration = Field(description="mean time to repair (mean down period)")
+
+    @field_validator("mtbf", "mttr")
+    @classmethod
+    def _positive(cls, value: float) -> float:
+        if value <= 0:
+            raise ValueError("must be longer than zero")
+        return value
+
+
+class Ambient(Frozen):
+    """Air temperature around the camera: a daily sinusoid peaking at `peak` local time."""
+
+    mean: float = Field(default=24.0, description="°C")
+    daily_swing: Annotated[float, Field(ge=0)] = Field(default=4.0, description="°C from mean to peak")
+    peak: Clock = 15 * 3600.0
+    spread: Annotated[float, Field(ge=0)] = Field(default=2.0, description="°C standard deviation between sites")
+
+
+class Games(Frozen):
+    """Games at a site: on these weekdays, with this probability, from `start` for `duration` (local time)."""
+
+    days: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]]
+    start: Clock
+    duration: Duration
+    probability: Fraction = 1.0
+
+
+class SiteKind(Frozen):
+    count: Annotated[int, Field(ge=1)]
+    cameras_per_site: CameraCount
+    uplink: BandwidthSpread
+    daily_pattern: dict[str, Annotated[float, Field(ge=0, le=10)]] = Field(
+        default_factory=lambda: {"00:00": 1.0},
+        description="uplink multiplier from each local time of day until the next, e.g. {'00:00': 1, '18:00': 0.4}")
+    outages: Outages | None = None
+    ambient: Ambient = Ambient()
+    games: Games | None = None
+
+    @field_validator("daily_pattern")
+    @classmethod
+    def _clock_keys(cls, pattern: dict[str, float]) -> dict[str, float]:
+        for key in pattern:
+            if not re.fullmatch(r"\d{2}:\d{2}", key) or int(key[:2]) > 23 or int(key[3:]) > 59:
+                raise ValueError(f"daily_pattern keys are times of day such as '18:00', got {key!r}")
+        if not pattern:
+            raise ValueError("daily_pattern needs at least one entry")
+        return dict(sorted(pattern.items()))
+
+
+class InstallWindow(Frozen):
+    """A daily local-time window in which devices may activate a new model."""
+
+    start: Clock
+    duration: Duration
+
+    @field_validator("duration")
+    @classmethod
+    def _within_a_day(cls, value: float) -> float:
+        if not 0 < value <= 86400:
+            raise ValueError("an install window lasts more than zero and at most 24h")
+        return value
+
+
+class Thermal(Frozen):
+    """First-order (RC) thermal model of a camera enclosure: T → ambient + resistance × power, with this time constant."""
+
+    resistance: Annotated[float, Field(gt=0)] = Field(default=3.0, description="°C per watt above ambient")
+    time_constant: Duration = 600.0
+    throttle_at: float = Field(default=85.0, description="°C at which clocks throttle")
+    throttled_fps_factor: Annotated[float, Field(gt=0, le=1)] = 0.6
+    health_limit: float = Field(default=95.0, description="°C above which the health check fails")
+
+
+def _parse_utc_offset(key: str) -> float:
+    match = re.fullmatch(r"UTC([+-])(\d{1,2})(?::(\d{2}))?", key)
+    if not match:
+        raise ValueError(f"timezone keys look like 'UTC-05:00' or 'UTC+1', got {key!r}")
+    sign = 1 if match.group(1) == "+" else -1
+    return sign * (int(match.group(2)) * 3600 + int(match.group(3) or 0) * 60)
+
+
+class Fleet(Frozen):
+    site_kinds: Annotated[dict[str, SiteKind], Field(min_length=1)]
+    hardware: dict[str, Fraction] = Field(description="share of cameras per hardware model")
+    camera_angles: dict[str, Fraction] = Field(default_factory=lambda: {"default": 1.0})
+    timezones: dict[str, Fraction] = Field(default_factory=lambda: {"UTC+0": 1.0})
+    install_windows: Annotated[list[InstallWindow], Field(min_length=1)] = Field(
+        default_factory=lambda: [InstallWindow(start=2 * 3600.0, duration=4 * 3600.0)])
+    storage_free: StorageSpread
+    power_loss_per_day: Annotated[float, Field(ge=0)] = Field(default=0.0, description="power cuts per device per day")
+    reboot_time: Duration = 120.0
+    activation_time: Duration = Field(default=60.0, description="slot switch and service restart")
+    health_check: Duration = Field(default=600.0, description="how long the new model must run well to commit")
+    rollback_time: Duration = 120.0
+    slots: Literal["ab", "in_place"] = "ab"
+    egress_cap: Annotated[Rate, Field(gt=0)] | None = Field(
+        default=None, description="global origin/CDN egress shared by every download")
+    report_delay: Duration = Field(default=300.0, description="delay before the controller sees a device's report")
+    fps_needed: Annotated[float, Field(gt=0)] = 15.0
+    thermal: Thermal = Thermal()
+
+    _shares = field_validator("hardware", "camera_angles", "timezones")(
+        classmethod(lambda cls, shares: _shares_sum_to_one(shares)))
+
+    @field_validator("timezones")
+    @classmethod
+    def _offsets(cls, zones: dict[str, float]) -> dict[str, float]:
+        for key in zones:
+            _parse_utc_offset(key)
+        return zones
+
+    def utc_offsets(self) -> list[tuple[float, float]]:
+        """(offset seconds, share) per timezone, in the file's order."""
+        return [(_parse_utc_offset(key), share) for key, share in self.timezones.items()]
+
+    @property
+    def size(self) -> int:
+        """Expected fleet size (the exact size depends on the per-site camera draws)."""
+        return sum(kind.count * (kind.cameras_per_site[0] + kind.cameras_per_site[1]) // 2
+                   for kind in self.site_kinds.values())
+
+
+# --- what is shipped ------------------------------------------------------------------------------------------
+
+class Artifact(Frozen):
+    full_size: Size
+    delta_size: Size | None = None
+    resumable: bool = True
+    checkpoint: Size = Field(default=1e6, description="progress survives an interruption up to the last checkpoint")
+    corruption_rate: Fraction = 0.0
+    installed_size: Size | None = Field(default=None, description="space the installed slot needs (default: full size)")
+    install_rate: Rate = 20e6
+    verify_rate: Rate = 100e6
+    engine_build: Duration = Field(default=300.0, description="TensorRT engine build on the device after install")
+    max_download_attempts: Annotated[int, Field(ge=1)] = 5
+
+    @model_validator(mode="after")
+    def _checkpoint_positive(self) -> "Artifact":
+        if self.checkpoint <= 0 or self.full_size <= 0:
+            raise ValueError("full_size and checkpoint must be larger than zero")
+        return self
+
+
+class HardwarePerformance(Frozen):
+    latency: Duration = Field(description="inference latency per frame")
+    power: Annotated[float, Field(gt=0)] = Field(description="watts drawn by the board running this model")
+
+
+class Cohort(Frozen):
+    """A filter on devices: every given field must match; an empty cohort matches every device."""
+
+    hardware: str | None = None
+    site_kind: str | None = None
+    camera_angle: str | None = None
+
+    def matches(self, hardware: str, site_kind: str, camera_angle: str) -> bool:
+        return ((self.hardware is None or self.hardware == hardware)
+                and (self.site_kind is None or self.site_kind == site_kind)
+                and (self.camera_angle is None or self.camera_angle == camera_angle))
+
+
+class Defect(Frozen):
+    cohort: Cohort = Cohort()
+    failure_rate: Fraction = Field(default=0.0, description="share of these devices whose health check fails")
+    accuracy_drop: Fraction = Field(default=0.0, description="silent quality loss: counted as exposure, not caught")
+
+
+class ModelSpec(Frozen):
+    version: str
+    hardware: dict[str, HardwarePerformance]
+    defects: list[Defect] = Field(default_factory=list)
+
+
+class Fault(Frozen):
+    """A scripted event: sites losing their uplink for a while, or a power cut across devices."""
+
+    kind: Literal["outage", "power_cut"]
+    at: Duration
+    duration: Duration = 0.0
+    share: Fraction = 1.0
+    cohort: Cohort = Cohort()
+
+
+class Pricing(Frozen):
+    egress_per_gb: Money = 0.09
+
+
+class HilLatencyBudget(Frozen):
+    p50: Duration | None = None
+    p99: Duration | None = None
+
+
+class HilParity(Frozen):
+    atol: Annotated[float, Field(ge=0)] = 1e-3
+    rtol: Annotated[float, Field(ge=0)] = 1e-3
+
+
+class HilFault(Frozen):
+    fault: str
+    at_step: str
+
+
+class HilSpec(Frozen):
+    """The per-device part that runs on real or virtual rigs (used by the HIL runner)."""
+
+    rig_tags: list[str] = Field(default_factory=list)
+    time_scale: Annotated[float, Field(gt=0)] = 1.0
+    current_model: str | None = None
+    candidate_model: str | None = None
+    frames: str | None = None
+    precision: Literal["fp32", "fp16", "int8"] = "fp16"
+    latency_budget: HilLatencyBudget = HilLatencyBudget()
+    parity: HilParity = HilParity()
+    faults: list[HilFault] = Field(default_factory=list)
+
+
+# --- the scenario -----------------------------------------------------------------------------------------------
+
+def _strategy_union() -> object:
+    variants = tuple(entry.params for entry in REGISTRY.values())
+    return Annotated[Union[variants], Field(discriminator="kind")]  # type: ignore[valid-type]
+
+
+StrategySpec = _strategy_union()
+
+
+class Scenario(Frozen):
+    name: str
+    description: str = ""
+    seed: int = 1
+    duration: Duration = 14 * 86400.0
+    start_weekday: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = "mon"
+    fleet: Fleet
+    artifact: Artifact
+    current: ModelSpec | None = Field(default=None, description="the model running now (default: like the candidate)")
+    candidate: ModelSpec
+    strategy: StrategySpec  # type: ignore[valid-type]
+    faults: list[Fault] = Field(default_factory=list)
+    expect: dict[str, Union[str, int, float]] = Field(default_factory=dict)
+    pricing: Pricing = Pricing()
+    hil: HilSpec | None = None
+
+    def fingerprint(self) -> str:
+        """sha256 of the validated scenario: two files that mean the same thing share it."""
+        return hashlib.sha256(self.model_dump_json().encode()).hexdigest()
+
+    @property
+    def current_model(self) -> ModelSpec:
+        return self.current or ModelSpec(version="current", hardware=self.candidate.hardware)

@@ -1,0 +1,66 @@
+"""Cumulative waves with a bake time between them and an abort rule checked while baking.
+
+    waves: [1%, 10%, 50%, 100%]   bake: 12h   abort: {failure_rate: 5%, min_executed: 20}
+
+Each wave tells the next slice of a shuffled fleet; during the bake the strategy looks every `check_every`
+and halts (optionally rolling back what it released) once the reported failure rate reaches the threshold with
+at least `min_executed` outcomes known.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator
+
+from sim.model.strategy import FleetView, Halt, Observation, Rollback, Rollout, Soak, StrategyParams, Update, register
+from sim.model.types import Duration, Fraction
+
+
+class AbortRule(StrategyParams):
+    failure_rate: Fraction
+    min_executed: Annotated[int, Field(ge=1)] = 10
+
+
+class WavesParams(StrategyParams):
+    kind: Literal["waves"] = "waves"
+    waves: Annotated[list[Fraction], Field(min_length=1)] = Field(
+        description="cumulative share of the fleet told by the end of each wave; the last is usually 100%")
+    bake: Duration = Field(default=12 * 3600.0, description="time between waves")
+    check_every: Duration = Field(default=900.0, description="how often the abort rule is evaluated while baking")
+    abort: AbortRule | None = None
+    rollback_on_abort: bool = False
+
+    @field_validator("waves")
+    @classmethod
+    def _increasing(cls, waves: list[float]) -> list[float]:
+        if any(later <= earlier for earlier, later in zip(waves, waves[1:])):
+            raise ValueError("waves are cumulative shares and must increase, e.g. [1%, 10%, 100%]")
+        return waves
+
+
+def should_abort(rule: AbortRule | None, seen: Observation) -> bool:
+    """True when the reported failure rate has reached the rule's threshold on enough known outcomes."""
+    return rule is not None and seen.executed >= rule.min_executed and seen.failure_rate >= rule.failure_rate
+
+
+@register("waves", WavesParams, "cumulative waves, bake between them, abort on failure rate")
+def waves(params: WavesParams, fleet: FleetView) -> Rollout:
+    order = fleet.shuffled()
+    told = 0
+    for number, share in enumerate(params.waves, start=1):
+        upto = round(share * fleet.size)
+        if upto > told:
+            seen = yield Update(tuple(order[told:upto]), label=f"wave {number} ({share:.0%})")
+            told = upto
+        waited = 0.0
+        while waited < params.bake:
+            step = min(params.check_every, params.bake - waited)
+            seen = yield Soak(step)
+            waited += step
+            if should_abort(params.abort, seen):
+                reason = f"failure rate {seen.failure_rate:.1%} over {seen.executed} devices in wave {number}"
+                if params.rollback_on_abort:
+                    yield Rollback(None, reason)
+                yield Halt(reason)
+                return

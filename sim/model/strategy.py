@@ -1,0 +1,138 @@
+"""Strategies: generators that yield rollout actions and receive what the controller can see.
+
+A strategy never touches devices. It yields an Action, and the controller (simulated or HIL) answers with an
+Observation: fleet health as reported so far, late and only from devices that could report. The same strategy
+code therefore drives a simulated fleet of a million cameras and a rack of four rigs.
+
+New strategies register by name with their parameter model:
+
+    @register("waves", WavesParams, "cumulative waves with a bake time and an abort rule")
+    def waves(params: WavesParams, fleet: FleetView) -> Rollout: ...
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Generator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+from pydantic import BaseModel, ConfigDict
+
+
+class StrategyParams(BaseModel):
+    """Base of every strategy's parameter model; subclasses add `kind: Literal[NAME]` and their knobs."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+# --- actions a strategy yields -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Update:
+    """Tell these devices to fetch and install the candidate."""
+
+    devices: tuple[int, ...]
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class Soak:
+    """Wait this many seconds, then observe again."""
+
+    duration: float
+
+
+@dataclass(frozen=True)
+class Halt:
+    """Stop the rollout: no device not yet told will be told. Devices in flight carry on."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class Rollback:
+    """Return these devices (None: every device told so far) to the current model."""
+
+    devices: tuple[int, ...] | None
+    reason: str
+
+
+Action = Union[Update, Soak, Halt, Rollback]
+
+
+# --- what a strategy sees ---------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Observation:
+    """Fleet health as the controller knows it at `time`: reports arrive late, offline devices later still."""
+
+    time: float
+    released: int                      # devices told to update so far (the controller knows this exactly)
+    committed: int = 0                 # reported as running the candidate for good
+    failed: int = 0                    # reported FAILED (download, storage, attempts)
+    rolled_back: int = 0               # reported rolled back by their own health check or by us
+    bricked: int = 0
+    in_progress: int = 0               # released, last report not an outcome
+    failures_by_reason: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def executed(self) -> int:
+        """Devices whose outcome is known: the denominator of every failure-rate rule."""
+        return self.committed + self.failed + self.rolled_back + self.bricked
+
+    @property
+    def failure_rate(self) -> float:
+        bad = self.failed + self.rolled_back + self.bricked
+        return bad / self.executed if self.executed else 0.0
+
+
+@dataclass(frozen=True)
+class FleetView:
+    """What a strategy knows of the fleet before it starts: device ids, their cohorts and a seeded random source.
+
+    `cohorts[i]` is `(hardware, site_kind, camera_angle)` of device i. `random` is owned by the strategy run:
+    the same seed gives the same choices.
+    """
+
+    size: int
+    cohorts: tuple[tuple[str, str, str], ...]
+    random: random.Random
+
+    def shuffled(self) -> list[int]:
+        order = list(range(self.size))
+        self.random.shuffle(order)
+        return order
+
+
+Rollout = Generator[Action, Observation, None]
+StrategyFn = Callable[[Any, FleetView], Rollout]
+
+
+@dataclass(frozen=True)
+class StrategyEntry:
+    name: str
+    params: type[StrategyParams]
+    run: StrategyFn
+    summary: str
+
+
+REGISTRY: dict[str, StrategyEntry] = {}
+
+
+def register(name: str, params: type[StrategyParams], summary: str) -> Callable[[StrategyFn], StrategyFn]:
+    """Class the decorated generator function as strategy `name`, with `params` as its YAML parameters."""
+
+    def decorate(run: StrategyFn) -> StrategyFn:
+        if name in REGISTRY:
+            raise ValueError(f"strategy {name!r} registered twice")
+        REGISTRY[name] = StrategyEntry(name, params, run, summary)
+        return run
+
+    return decorate
+
+
+def start(params: StrategyParams, fleet: FleetView) -> Rollout:
+    """Create the rollout generator for these parameters."""
+    kind = getattr(params, "kind")
+    return REGISTRY[kind].run(params, fleet)

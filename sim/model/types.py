@@ -1,0 +1,54 @@
+"""Pydantic field types for values written with units in YAML (`12h`, `500MB`, `8Mbit/s`, `5%`).
+
+Each parses once, at validation, into a plain float in SI units (seconds, bytes, bytes per second, 0..1),
+and documents itself in the JSON Schema as the string form an editor should offer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, ValidationInfo, WithJsonSchema
+
+from sim.model import units
+
+
+UNITS_REQUIRED = "units_required"
+
+
+def _parser(parse: Callable[[object], float]) -> Callable[[Any, ValidationInfo], float]:
+    """Wrap a unit parser. Code may pass plain SI numbers; a file (validated with the context flag
+    UNITS_REQUIRED, as sim.load does) must write the unit, so `duration: 5` is an error, not five seconds."""
+
+    def validate(value: Any, info: ValidationInfo) -> float:
+        from_file = bool(info.context and info.context.get(UNITS_REQUIRED))
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and not from_file:
+            return float(value)
+        try:
+            return parse(value)
+        except units.UnitError as error:
+            raise ValueError(str(error)) from None
+
+    return validate
+
+
+def _schema(description: str, examples: list[Any], number_ok: bool = False) -> WithJsonSchema:
+    string = {"type": "string", "description": description, "examples": examples}
+    if number_ok:
+        return WithJsonSchema({"anyOf": [string, {"type": "number"}], "description": description})
+    return WithJsonSchema(string)
+
+
+Duration = Annotated[float, BeforeValidator(_parser(units.parse_duration)),
+                     _schema("a duration with a unit: ms, s, m, h, d, w", ["90s", "12h", "1d12h"])]
+Size = Annotated[float, BeforeValidator(_parser(units.parse_size)),
+                 _schema("a size with a unit: B, kB, MB, GB, KiB, MiB, GiB", ["500MB", "1.5GiB"])]
+Rate = Annotated[float, BeforeValidator(_parser(units.parse_rate)),
+                 _schema("a rate: bit/s, kbit/s, Mbit/s, Gbit/s, Mbps or MB/s", ["8Mbit/s", "50MB/s"])]
+Fraction = Annotated[float, BeforeValidator(_parser(units.parse_fraction)),
+                     _schema("a share: '5%' or a number from 0 to 1", ["5%", 0.05], number_ok=True)]
+Money = Annotated[float, BeforeValidator(_parser(units.parse_money)),
+                  _schema("an amount in dollars", ["$0.09"], number_ok=True)]
+Clock = Annotated[float, BeforeValidator(_parser(units.parse_clock)),
+                  _schema("a local time of day, HH:MM", ["02:00", "14:30"])]

@@ -1,0 +1,145 @@
+"""Durations, sizes, rates and money as strings with units, parsed once into SI floats.
+
+Internally every duration is seconds, every size is bytes, every rate is bytes per second.
+Decimal prefixes (kB, MB, GB) are powers of 1000 and binary ones (KiB, MiB, GiB) powers of 1024,
+as network and storage vendors use them; bit rates (`8Mbit/s`, `8Mbps`) are divided by 8.
+"""
+
+from __future__ import annotations
+
+import re
+
+_DURATION_UNITS = {
+    "ms": 0.001, "s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0,
+    "h": 3600.0, "d": 86400.0, "w": 604800.0,
+}
+_SIZE_UNITS = {
+    "b": 1, "kb": 1e3, "mb": 1e6, "gb": 1e9, "tb": 1e12,
+    "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40,
+}
+_BIT_RATE_UNITS = {"bit/s": 1, "kbit/s": 1e3, "mbit/s": 1e6, "gbit/s": 1e9,
+                   "bps": 1, "kbps": 1e3, "mbps": 1e6, "gbps": 1e9}
+
+_NUMBER = r"([0-9]+(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?)"
+_DURATION_PART = re.compile(_NUMBER + r"\s*([a-z]+)")
+
+
+class UnitError(ValueError):
+    """A value that should carry a unit could not be read; the message says what was expected."""
+
+
+def parse_duration(text: object) -> float:
+    """`'90s'`, `'12h'`, `'1d12h'`, `'1h 30m'` -> seconds. A bare `0` is allowed (zero needs no unit)."""
+    if text == 0 or text == "0":
+        return 0.0
+    if not isinstance(text, str):
+        raise UnitError(f"expected a duration with a unit such as '12h' or '90s', got {text!r}")
+    compact = text.strip().lower()
+    parts = _DURATION_PART.findall(compact)
+    if not parts or _DURATION_PART.sub("", compact).strip():
+        raise UnitError(f"expected a duration such as '12h', '90s' or '1d12h', got {text!r}")
+    total = 0.0
+    for number, unit in parts:
+        if unit not in _DURATION_UNITS:
+            raise UnitError(f"unknown duration unit {unit!r} in {text!r} (use one of ms, s, m, h, d, w)")
+        total += float(number) * _DURATION_UNITS[unit]
+    return total
+
+
+def _split(text: object, what: str, example: str) -> tuple[float, str]:
+    if not isinstance(text, str):
+        raise UnitError(f"expected a {what} with a unit such as {example!r}, got {text!r}")
+    match = re.fullmatch(_NUMBER + r"\s*([A-Za-z/$]+)", text.strip())
+    if not match:
+        raise UnitError(f"expected a {what} such as {example!r}, got {text!r}")
+    return float(match.group(1)), match.group(2).lower()
+
+
+def parse_size(text: object) -> float:
+    """`'500MB'`, `'1.5GiB'`, `'4096B'` -> bytes."""
+    if text == 0 or text == "0":
+        return 0.0
+    number, unit = _split(text, "size", "500MB")
+    if unit not in _SIZE_UNITS:
+        raise UnitError(f"unknown size unit in {text!r} (use B, kB, MB, GB, TB, KiB, MiB, GiB or TiB)")
+    return number * _SIZE_UNITS[unit]
+
+
+def parse_rate(text: object) -> float:
+    """`'8Mbit/s'`, `'8Mbps'`, `'50MB/s'` -> bytes per second."""
+    if text == 0 or text == "0":
+        return 0.0
+    number, unit = _split(text, "rate", "8Mbit/s")
+    if unit in _BIT_RATE_UNITS:
+        return number * _BIT_RATE_UNITS[unit] / 8.0
+    if unit.endswith("/s") and unit[:-2] in _SIZE_UNITS:
+        return number * _SIZE_UNITS[unit[:-2]]
+    raise UnitError(f"unknown rate unit in {text!r} (use bit/s, kbit/s, Mbit/s, Gbit/s, Mbps or MB/s)")
+
+
+def parse_fraction(text: object) -> float:
+    """`'5%'` -> 0.05; a plain number between 0 and 1 is taken as it is."""
+    if isinstance(text, bool):
+        raise UnitError(f"expected a fraction such as '5%' or 0.05, got {text!r}")
+    if isinstance(text, (int, float)):
+        value = float(text)
+    elif isinstance(text, str) and re.fullmatch(_NUMBER + r"\s*%", text.strip()):
+        value = float(text.strip()[:-1]) / 100.0
+    else:
+        raise UnitError(f"expected a fraction such as '5%' or 0.05, got {text!r}")
+    if not 0.0 <= value <= 1.0:
+        raise UnitError(f"a fraction must lie between 0 and 1 (0% and 100%), got {text!r}")
+    return value
+
+
+def parse_money(text: object) -> float:
+    """`'$0.09'` or `0.09` -> dollars."""
+    if isinstance(text, (int, float)) and not isinstance(text, bool):
+        return float(text)
+    if isinstance(text, str) and re.fullmatch(r"\$?\s*" + _NUMBER, text.strip()):
+        return float(text.strip().lstrip("$").strip())
+    raise UnitError(f"expected an amount of money such as '$0.09', got {text!r}")
+
+
+def parse_clock(text: object) -> float:
+    """`'02:30'` (local time of day) -> seconds after midnight."""
+    if not isinstance(text, str) or not re.fullmatch(r"\d{1,2}:\d{2}", text.strip()):
+        raise UnitError(f"expected a time of day such as '02:30', got {text!r}")
+    hours, minutes = (int(part) for part in text.strip().split(":"))
+    if hours > 24 or minutes > 59 or (hours == 24 and minutes):
+        raise UnitError(f"not a time of day: {text!r}")
+    return hours * 3600.0 + minutes * 60.0
+
+
+def format_duration(seconds: float | None) -> str:
+    """Seconds -> a short human string (`'3d 4h'`, `'12m 5s'`), for tables and reports."""
+    if seconds is None:
+        return "—"
+    seconds = float(seconds)
+    if seconds < 60:
+        return f"{seconds:.0f}s" if seconds >= 1 else f"{seconds * 1000:.0f}ms"
+    minutes, secs = divmod(int(round(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    days, hours = divmod(hours, 24)
+    if days:
+        return f"{days}d {hours}h"
+    if hours:
+        return f"{hours}h {minutes}m"
+    return f"{minutes}m {secs}s"
+
+
+def format_size(num_bytes: float) -> str:
+    """Bytes -> `'5.00 TB'` style string (decimal units, as egress is billed)."""
+    for unit, scale in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if abs(num_bytes) >= scale:
+            return f"{num_bytes / scale:.2f} {unit}"
+    return f"{num_bytes:.0f} B"
+
+
+def format_rate(bytes_per_second: float) -> str:
+    """Bytes per second -> `'8.00 Mbit/s'` style string."""
+    bits = bytes_per_second * 8
+    for unit, scale in (("Gbit/s", 1e9), ("Mbit/s", 1e6), ("kbit/s", 1e3)):
+        if abs(bits) >= scale:
+            return f"{bits / scale:.2f} {unit}"
+    return f"{bits:.0f} bit/s"

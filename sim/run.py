@@ -1,0 +1,206 @@
+"""simulate(scenario, seed) -> RunResult: one simulated rollout, start to end.
+
+The run stops at `scenario.duration`, or earlier once the strategy has finished and no device is in flight.
+"""
+
+from __future__ import annotations
+
+import gc
+import math
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import numpy as np
+
+from sim.model.lifecycle import DeviceState as S
+from sim.model.results import (ByteCounts, Coverage, DeviceOutcome, Egress, RunResult, Series, TimelineEvent)
+from sim.model.scenario import Scenario
+from sim.provenance import provenance
+from sim.world import streams
+from sim.world.controller import Controller
+from sim.world.device import POWER_CUT, Lifecycle
+from sim.world.probes import TransitionHook
+from sim.world.world import SAMPLE_STEP, World
+
+STRAGGLER_SAMPLE = 50
+Progress = Callable[[float], None]
+
+
+def simulate(scenario: Scenario, seed: int | None = None, on_transition: TransitionHook | None = None,
+             progress: Progress | None = None) -> RunResult:
+    """Run the scenario's strategy against its simulated fleet. `seed` defaults to the scenario's own."""
+    seed = scenario.seed if seed is None else seed
+    world = World(scenario, seed, on_transition)
+    lifecycle = Lifecycle(world)
+    stop = world.env.event()
+
+    def stop_if_settled(*_: object) -> None:
+        if controller.finished and lifecycle.in_flight == 0 and not stop.triggered:
+            stop.succeed()
+
+    controller = Controller(world, lifecycle, scenario.strategy, stop_if_settled)
+    world.on_settled = stop_if_settled
+    _schedule_faults(world, lifecycle, controller)
+    _schedule_samples(world, progress)
+    world.after(scenario.duration, lambda: None if stop.triggered else stop.succeed())
+    world.after(0.0, controller.begin)
+    with _cyclic_gc_paused():
+        world.env.run(until=stop)
+    return _result(world, lifecycle, controller, seed)
+
+
+@contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    """The event loop allocates millions of short-lived, acyclic objects (events, callbacks); letting the cyclic
+    collector walk the whole live fleet again and again costs a third of the run at 100,000 devices."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _schedule_samples(world: World, progress: Progress | None) -> None:
+    def sample() -> None:
+        world.recorder.sample()
+        if progress is not None:
+            progress(min(1.0, world.now / world.scenario.duration))
+        if world.now + SAMPLE_STEP <= world.scenario.duration:
+            world.after(SAMPLE_STEP, sample)
+
+    world.after(0.0, sample)
+
+
+def _schedule_faults(world: World, lifecycle: Lifecycle, controller: Controller) -> None:
+    layout = world.layout
+    for number, fault in enumerate(world.scenario.faults):
+        if fault.kind == "outage":   # the uplinks already know; record it on the timeline when it starts
+            world.after(fault.at, controller.timeline.append,
+                        (TimelineEvent(time=fault.at, kind="fault", detail=f"regional outage for {fault.duration:.0f}s"),))
+            continue
+        chosen = streams.uniform_array(world.seed, streams.FAULT, np.arange(layout.size), 1000 + number) < fault.share
+        matches = np.array([fault.cohort.matches(*cohort) for cohort in layout.cohorts()]) & chosen
+        victims = np.flatnonzero(matches).tolist()
+
+        def cut(victims: list[int] = victims) -> None:
+            controller.timeline.append(TimelineEvent(time=world.now, kind="fault", detail="power cut",
+                                                     devices=len(victims)))
+            for device in victims:
+                lifecycle.interrupt(device, POWER_CUT)
+
+        world.after(fault.at, cut)
+
+
+# --- assembling the result ---------------------------------------------------------------------------------------
+
+def _quantile_times(world: World) -> dict[str, float | None]:
+    """T50..T99: the first time the net number of committed devices reached that share of the fleet."""
+    commits = np.frombuffer(world.recorder.commits, dtype=np.float64)
+    uncommits = np.frombuffer(world.recorder.uncommits, dtype=np.float64)
+    times = np.concatenate([commits, uncommits])
+    steps = np.concatenate([np.ones(commits.size), -np.ones(uncommits.size)])
+    order = np.lexsort((-steps, times))          # at equal times count commits first: coverage is a step up
+    running = np.cumsum(steps[order])
+    size = world.layout.size
+    found: dict[str, float | None] = {}
+    for name, share in (("t50", 0.5), ("t90", 0.9), ("t95", 0.95), ("t99", 0.99)):
+        need = math.ceil(share * size)
+        reached = np.flatnonzero(running >= need)
+        found[name] = float(times[order][reached[0]]) if reached.size else None
+    return found
+
+
+def _coverage(world: World) -> Coverage:
+    size = max(world.layout.size, 1)
+    committed = [sample[S.COMMITTED] / size for sample in world.recorder.samples]
+    final = world.recorder.counts[S.COMMITTED] / size
+    return Coverage(series=Series(step=SAMPLE_STEP, values=committed + [final]), final=final,
+                    **_quantile_times(world))
+
+
+def _egress(world: World) -> tuple[Egress, ByteCounts]:
+    network = world.network
+    unfinished = network.unfinished_bytes()
+    bins = network.meter.bins[: int(math.ceil(world.now / network.meter.step)) + 1]
+    rates = bins / network.meter.step
+    busy = rates[rates > 0]
+    total = network.moved_total
+    useful = world.recorder.useful_bytes
+    counts = ByteCounts(total=total, useful=useful, wasted=max(0.0, total - useful - unfinished),
+                        full=total, delta=0.0, unfinished=unfinished)
+    egress = Egress(peak=float(rates.max(initial=0.0)), p95=float(np.percentile(busy, 95)) if busy.size else 0.0,
+                    cost=total / 1e9 * world.scenario.pricing.egress_per_gb,
+                    series=Series(step=network.meter.step, values=[float(value) for value in rates]))
+    return egress, counts
+
+
+def _straggler_reason(world: World, controller: Controller, device: int) -> str:
+    state = world.state(device)
+    if state in (S.FAILED, S.ROLLED_BACK, S.BRICKED) or (state == S.IDLE and controller.released[device]):
+        return world.recorder.reasons.get(device, state.name.lower())
+    if state == S.IDLE:
+        return "not released: rollout halted" if controller.halted else "not released by the plan"
+    if state == S.DOWNLOADING:
+        site = int(world.layout.device_site[device])
+        return "still downloading: uplink down" if not world.uplinks.is_up(site, world.now) else \
+            "still downloading: slow uplink"
+    if state == S.AWAITING_WINDOW:
+        return "waiting for an install window without a game"
+    return f"still {state.name.lower()} at the end"
+
+
+def _stragglers(world: World, controller: Controller) -> tuple[dict[str, int], list[DeviceOutcome]]:
+    states = np.frombuffer(bytes(world.states), dtype=np.uint8)
+    pending = np.flatnonzero(states != S.COMMITTED)
+    reasons: dict[str, int] = {}
+    never = pending[(states[pending] == S.IDLE) & ~controller.released[pending]]
+    if never.size:
+        key = "not released: rollout halted" if controller.halted else "not released by the plan"
+        reasons[key] = int(never.size)
+    for device in np.setdiff1d(pending, never, assume_unique=True).tolist():
+        reason = _straggler_reason(world, controller, device)
+        reasons[reason] = reasons.get(reason, 0) + 1
+    sample = [DeviceOutcome(device=device, cohort=world.layout.cohort(device),
+                            site=int(world.layout.device_site[device]), state=world.state(device).name,
+                            reason=_straggler_reason(world, controller, device))
+              for device in pending[:STRAGGLER_SAMPLE].tolist()]
+    return dict(sorted(reasons.items(), key=lambda item: (-item[1], item[0]))), sample
+
+
+def _exposure_hours(world: World, lifecycle: Lifecycle) -> float:
+    open_seconds = sum(world.now - device.exposure_since for device in lifecycle.devices.values()
+                       if device.exposure_since >= 0)
+    return (world.recorder.exposure_seconds + open_seconds) / 3600.0
+
+
+def _result(world: World, lifecycle: Lifecycle, controller: Controller, seed: int) -> RunResult:
+    scenario, recorder = world.scenario, world.recorder
+    recorder.sample()
+    egress, byte_counts = _egress(world)
+    reasons, sample = _stragglers(world, controller)
+    counts = recorder.counts
+    on_candidate = counts[S.COMMITTED] + counts[S.HEALTH_CHECK]
+    controller.timeline.append(TimelineEvent(time=world.now, kind="end"))
+    step_values = list(zip(*recorder.samples))
+    return RunResult(
+        source="sim", strategy=scenario.strategy.kind, devices=world.layout.size, sites=world.layout.sites,
+        simulated=world.now, coverage=_coverage(world),
+        outcomes={state.name: counts[state] for state in S if counts[state]},
+        reasons=reasons, stragglers=sample, bytes=byte_counts, egress=egress,
+        exposure_device_hours=_exposure_hours(world, lifecycle),
+        downloads_during_games=recorder.downloads_during_games,
+        installs_during_games=recorder.installs_during_games,
+        throttled_device_hours=world.thermal.throttled_hours(recorder.candidate_start, recorder.candidate_end,
+                                                             world.now),
+        final_versions={scenario.candidate.version: on_candidate,
+                        scenario.current_model.version: world.layout.size - on_candidate - counts[S.BRICKED],
+                        "bricked": counts[S.BRICKED]},
+        halted=controller.halted, halt_reason=controller.halt_reason, halt_time=controller.halt_time,
+        timeline=sorted(controller.timeline, key=lambda event: event.time),
+        state_counts={state.name: Series(step=SAMPLE_STEP, values=[float(v) for v in step_values[state]])
+                      for state in S},
+        events_processed=world.events,
+        provenance=provenance(scenario, seed),
+    )

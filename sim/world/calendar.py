@@ -1,0 +1,87 @@
+"""Local-time calendars of sites: daily install windows and the games during which nothing may be disturbed.
+
+Simulated time 0 is midnight UTC at the start of `scenario.start_weekday`; a site's local time is simulated time
+plus its UTC offset. Whether a site has a game on a given day is drawn from the site's own stream, so it is the
+same under every strategy.
+"""
+
+from __future__ import annotations
+
+import math
+
+from sim.model.scenario import WEEKDAYS, Games, Scenario
+from sim.world import streams
+from sim.world.fleet import FleetLayout
+
+DAY = 86400.0
+SEARCH_DAYS = 60
+
+
+class SiteCalendar:
+    def __init__(self, scenario: Scenario, layout: FleetLayout, seed: int):
+        self.layout = layout
+        self.seed = seed
+        self.first_weekday = WEEKDAYS.index(scenario.start_weekday)
+        self.windows = sorted((window.start, window.duration) for window in scenario.fleet.install_windows)
+        self.games: list[Games | None] = [kind.games for kind in scenario.fleet.site_kinds.values()]
+        self._hot = layout.hot_lists()
+
+    def _offset(self, site: int) -> float:
+        return self._hot.site_utc_offset[site]
+
+    def _has_games(self, site: int) -> bool:
+        return self.games[self._hot.site_kind[site]] is not None
+
+    def game_interval(self, site: int, local_day: int) -> tuple[float, float] | None:
+        """(start, end) in local seconds of the game at `site` on `local_day`, or None."""
+        games = self.games[self._hot.site_kind[site]]
+        if games is None:
+            return None
+        weekday = WEEKDAYS[(self.first_weekday + local_day) % 7]
+        if weekday not in games.days:
+            return None
+        if games.probability < 1.0 and \
+                streams.uniform(self.seed, streams.GAME, site, local_day + 1000) >= games.probability:
+            return None
+        start = local_day * DAY + games.start
+        return (start, start + games.duration)
+
+    def _games_between(self, site: int, local_start: float, local_end: float) -> list[tuple[float, float]]:
+        first_day = math.floor(local_start / DAY) - 1   # a game may start the day before and run past midnight
+        last_day = math.floor(local_end / DAY)
+        found = (self.game_interval(site, day) for day in range(first_day, last_day + 1))
+        return [game for game in found if game and game[0] < local_end and game[1] > local_start]
+
+    def game_during(self, site: int, start: float, end: float) -> bool:
+        """Whether a game at the site overlaps the simulated interval [start, end]."""
+        if not self._has_games(site):
+            return False
+        offset = self._offset(site)
+        return bool(self._games_between(site, start + offset, max(end, start) + offset + 1e-9))
+
+    def next_activation(self, site: int, time: float, need: float) -> float:
+        """The earliest simulated time ≥ `time` that starts `need` seconds inside an install window with no game.
+
+        Returns inf when no such moment exists within SEARCH_DAYS (a straggler waiting for a window).
+        """
+        offset = self._offset(site)
+        local = time + offset
+        today = math.floor(local / DAY)
+        for day in range(today - 1, today + SEARCH_DAYS):
+            for window_start, window_length in self.windows:
+                start = max(local, day * DAY + window_start)
+                end = day * DAY + window_start + window_length
+                found = self._fit(site, start, end, need)
+                if found is not None:
+                    return found - offset
+        return math.inf
+
+    def _fit(self, site: int, start: float, end: float, need: float) -> float | None:
+        if not self._has_games(site):
+            return start if start + need <= end else None
+        while start + need <= end:
+            clashes = self._games_between(site, start, start + need)
+            if not clashes:
+                return start
+            start = max(game_end for _, game_end in clashes)
+        return None

@@ -1,0 +1,111 @@
+"""The rollout controller: drives a strategy generator against the simulated fleet.
+
+It performs each action the strategy yields, then answers with an Observation built only from reports that have
+arrived (late, and later still from sites whose uplink is down). The strategy therefore decides on the same
+imperfect picture a real controller has.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from collections.abc import Callable
+
+import numpy as np
+
+from sim.model.lifecycle import DeviceState as S
+from sim.model.results import TimelineEvent
+from sim.model.strategy import FleetView, Halt, Observation, Rollback, Soak, StrategyParams, Update, start
+from sim.world import streams
+from sim.world.device import Lifecycle
+from sim.world.world import World
+
+_UNKNOWN = 255
+
+
+class Controller:
+    def __init__(self, world: World, lifecycle: Lifecycle, params: StrategyParams, on_done: Callable[[], None]):
+        self.world = world
+        self.lifecycle = lifecycle
+        self.params = params
+        self.on_done = on_done
+        self.released = np.zeros(world.layout.size, dtype=bool)
+        self.released_count = 0
+        self.known = np.full(world.layout.size, _UNKNOWN, dtype=np.uint8)
+        self.known_counts: Counter[int] = Counter()
+        self.known_reasons: Counter[str] = Counter()
+        self.timeline: list[TimelineEvent] = []
+        self.halted = False
+        self.halt_reason = ""
+        self.halt_time: float | None = None
+        self.finished = False
+
+    def fleet_view(self) -> FleetView:
+        seed = int(streams.uniform(self.world.seed, streams.STRATEGY, 0) * 2**53)
+        return FleetView(self.world.layout.size, self.world.layout.cohorts(), random.Random(seed))
+
+    def begin(self) -> None:
+        self._rollout = start(self.params, self.fleet_view())
+        self._advance(None)
+
+    def _advance(self, seen: Observation | None) -> None:
+        """Run the strategy until it asks to wait (Soak) or ends."""
+        while True:
+            try:
+                action = next(self._rollout) if seen is None else self._rollout.send(seen)
+            except StopIteration:
+                self._strategy_done()
+                return
+            if isinstance(action, Soak):
+                self.world.after(action.duration, self._soaked)
+                return
+            self._perform(action)
+            seen = self.observe()
+
+    def _soaked(self) -> None:
+        self._advance(self.observe())
+
+    def _perform(self, action: Update | Halt | Rollback) -> None:
+        now = self.world.now
+        if isinstance(action, Update):
+            fresh = [device for device in action.devices if not self.released[device]]
+            if self.halted or not fresh:
+                return
+            self.released[fresh] = True
+            self.released_count += len(fresh)
+            self.timeline.append(TimelineEvent(time=now, kind="update", detail=action.label, devices=len(fresh)))
+            for device in fresh:
+                self.lifecycle.release(device)
+        elif isinstance(action, Halt):
+            self.halted, self.halt_reason, self.halt_time = True, action.reason, now
+            self.timeline.append(TimelineEvent(time=now, kind="halt", detail=action.reason))
+        elif isinstance(action, Rollback):
+            targets = action.devices if action.devices is not None else np.flatnonzero(self.released).tolist()
+            self.timeline.append(TimelineEvent(time=now, kind="rollback", detail=action.reason,
+                                               devices=len(targets)))
+            for device in targets:
+                self.lifecycle.interrupt(int(device), f"rollback: {action.reason}")
+
+    def observe(self) -> Observation:
+        """Fold in the reports that have arrived by now and summarise what the controller knows."""
+        for device, state in self.world.reports_until(self.world.now):
+            previous = int(self.known[device])
+            if previous != _UNKNOWN:
+                self.known_counts[previous] -= 1
+            self.known[device] = int(state)
+            self.known_counts[int(state)] += 1
+            reason = self.world.recorder.reasons.get(device)
+            if state != S.COMMITTED and reason:
+                self.known_reasons[reason] += 1
+        counts = self.known_counts
+        outcomes = counts[S.COMMITTED] + counts[S.FAILED] + counts[S.ROLLED_BACK] + counts[S.BRICKED]
+        return Observation(
+            time=self.world.now, released=self.released_count, committed=counts[S.COMMITTED],
+            failed=counts[S.FAILED], rolled_back=counts[S.ROLLED_BACK], bricked=counts[S.BRICKED],
+            in_progress=self.released_count - outcomes, failures_by_reason=dict(self.known_reasons))
+
+    def _strategy_done(self) -> None:
+        self.finished = True
+        self.timeline.append(TimelineEvent(time=self.world.now, kind="strategy_done",
+                                           devices=self.released_count))
+        self.on_done()

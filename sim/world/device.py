@@ -1,0 +1,298 @@
+"""The device update lifecycle, driven by scheduled callbacks.
+
+Each step schedules the next one through `world.after`, tagged with the device's generation number. A fault
+(power cut, rollback, cancellation) is an interrupt with a cause: it bumps the generation, which voids the step in
+flight, then decides from the current state where the device resumes — the remaining work is resumed, not redone
+(SimPy's machine-shop pattern, without a generator object per device: a million live generators cost gigabytes).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sim.model.lifecycle import DeviceState as S
+from sim.model.lifecycle import IN_FLIGHT
+from sim.world import streams
+from sim.world.network import Download
+from sim.world.world import World
+
+POWER_CUT = "power cut"
+
+
+@dataclass(slots=True, eq=False)
+class Device:
+    """Per-device state that only exists while the device is part of the rollout."""
+
+    id: int
+    site: int
+    generation: int = 0
+    attempts: int = 0
+    download: Download | None = None
+    download_started: float = 0.0
+    install_started: float = 0.0
+    exposure_since: float = -1.0
+    cut_counter: int = 0
+
+
+class Lifecycle:
+    def __init__(self, world: World):
+        self.world = world
+        scenario = world.scenario
+        self.fleet = scenario.fleet
+        self.artifact = scenario.artifact
+        self.storage_needed = self.artifact.full_size + (self.artifact.installed_size or self.artifact.full_size)
+        self.install_time = (self.artifact.full_size / self.artifact.install_rate) + self.artifact.engine_build
+        self.verify_time = self.artifact.full_size / self.artifact.verify_rate
+        self.activation_need = self.fleet.activation_time + self.fleet.health_check
+        self.cut_rate = self.fleet.power_loss_per_day / 86400.0
+        self.devices: dict[int, Device] = {}
+        self.in_flight = 0
+        self._defects = [(defect, defect.cohort) for defect in scenario.candidate.defects]
+        self._device_site = world.layout.device_site.tolist()
+        world.on_download_finished = self._downloaded
+
+    # --- entry points ---------------------------------------------------------------------------------------
+
+    def release(self, device_id: int) -> None:
+        """The controller tells this device to update."""
+        world = self.world
+        device = Device(device_id, self._device_site[device_id])
+        self.devices[device_id] = device
+        self.in_flight += 1
+        world.move(device_id, S.DOWNLOADING)
+        self._begin_download(device)
+        self._plan_power_cut(device)
+
+    def interrupt(self, device_id: int, cause: str) -> None:
+        """A power cut, or the controller rolling the device back (cause starts with 'rollback')."""
+        device = self.devices.get(device_id)
+        if device is None:
+            return
+        state = self.world.state(device_id)
+        if cause == POWER_CUT:
+            if state in IN_FLIGHT or state == S.ROLLING_BACK:
+                self._power_cut(device, state)
+        elif state in IN_FLIGHT or state == S.COMMITTED:
+            self._roll_back_on_request(device, state, cause)
+
+    # --- download, verify, install ------------------------------------------------------------------------
+
+    def _begin_download(self, device: Device) -> None:
+        device.attempts += 1
+        device.download_started = self.world.now
+        device.download = Download(device.id, device.site, self.artifact.full_size, self.artifact.checkpoint,
+                                   self.artifact.resumable)
+        self.world.network.start(device.download)
+
+    def _downloaded(self, download: Download) -> None:
+        device = self.devices[download.device]
+        world = self.world
+        if world.calendar.game_during(device.site, device.download_started, world.now):
+            world.recorder.downloads_during_games += 1
+        world.move(device.id, S.VERIFYING)
+        self._after(device, self.verify_time, self._verified)
+
+    def _verified(self, device: Device) -> None:
+        world = self.world
+        rate = self.artifact.corruption_rate
+        corrupt = rate > 0 and streams.uniform(world.seed, streams.CORRUPT, device.id, device.attempts) < rate
+        if corrupt:
+            if device.attempts >= self.artifact.max_download_attempts:
+                self._finish(device, S.FAILED, f"corrupt download {device.attempts} times")
+                return
+            world.move(device.id, S.DOWNLOADING, "checksum mismatch")
+            self._begin_download(device)
+            return
+        world.recorder.useful_bytes += self.artifact.full_size
+        device.download = None
+        world.move(device.id, S.INSTALLING)
+        free = float(world.layout.device_storage[device.id])
+        if free < self.storage_needed:
+            self._finish(device, S.FAILED, "insufficient storage")
+            return
+        self._begin_install(device)
+
+    def _begin_install(self, device: Device) -> None:
+        device.install_started = self.world.now
+        self._after(device, self.install_time, self._installed)
+
+    def _installed(self, device: Device) -> None:
+        world = self.world
+        if world.calendar.game_during(device.site, device.install_started, world.now):
+            world.recorder.installs_during_games += 1
+        world.move(device.id, S.AWAITING_WINDOW)
+        self._await_window(device)
+
+    # --- activation and health ----------------------------------------------------------------------------
+
+    def _await_window(self, device: Device) -> None:
+        world = self.world
+        start = world.calendar.next_activation(device.site, world.now, self.activation_need)
+        if start < world.scenario.duration:
+            self._after(device, start - world.now, self._activate)
+
+    def _activate(self, device: Device) -> None:
+        self.world.move(device.id, S.ACTIVATING)
+        self._after(device, self.fleet.activation_time, self._check_health)
+
+    def _check_health(self, device: Device) -> None:
+        world = self.world
+        world.move(device.id, S.HEALTH_CHECK)
+        world.recorder.candidate_start[device.id] = world.now
+        world.recorder.candidate_end[device.id] = float("inf")
+        if self._is_defective(device.id):
+            device.exposure_since = world.now
+        self._after(device, self.fleet.health_check, self._judge)
+
+    def _judge(self, device: Device) -> None:
+        problem = self._health_problem(device)
+        if problem:
+            self._start_rollback(device, problem)
+        else:
+            self._finish(device, S.COMMITTED)
+
+    def _health_problem(self, device: Device) -> str:
+        """Why the health check fails, or '' when the candidate runs well on this device."""
+        world = self.world
+        crash_rate = self._crash_rate(device.id)
+        if crash_rate and streams.uniform(world.seed, streams.HEALTH, device.id) < crash_rate:
+            return "health check: inference service crashed"
+        temperature = world.thermal.after_switch(device.id, world.now, self.fleet.health_check)
+        if temperature > self.fleet.thermal.health_limit:
+            return "health check: over temperature"
+        if world.thermal.candidate_fps(device.id, temperature) < self.fleet.fps_needed:
+            return "health check: fps below need"
+        return ""
+
+    def _crash_rate(self, device_id: int) -> float:
+        cohort = self.world.layout.cohort(device_id)
+        survive = 1.0
+        for defect, where in self._defects:
+            if defect.failure_rate and where.matches(*cohort):
+                survive *= 1.0 - defect.failure_rate
+        return 1.0 - survive
+
+    def _is_defective(self, device_id: int) -> bool:
+        cohort = self.world.layout.cohort(device_id)
+        return any((defect.failure_rate or defect.accuracy_drop) and where.matches(*cohort)
+                   for defect, where in self._defects)
+
+    # --- rollback and endings -------------------------------------------------------------------------------
+
+    def _start_rollback(self, device: Device, reason: str) -> None:
+        self._end_exposure(device)
+        self.world.move(device.id, S.ROLLING_BACK, reason)
+        self._after(device, self.fleet.rollback_time, self._rolled_back)
+
+    def _rolled_back(self, device: Device) -> None:
+        self._finish(device, S.ROLLED_BACK)
+
+    def _roll_back_on_request(self, device: Device, state: S, cause: str) -> None:
+        device.generation += 1
+        if state in (S.ACTIVATING, S.HEALTH_CHECK, S.COMMITTED):
+            if state == S.COMMITTED:
+                self.in_flight += 1
+            self._start_rollback(device, cause)
+            return
+        self._drop_download(device)
+        self._finish(device, S.IDLE, cause)
+
+    def _finish(self, device: Device, state: S, reason: str = "") -> None:
+        world = self.world
+        world.move(device.id, state, reason)
+        if state in (S.ROLLED_BACK, S.BRICKED):
+            self._end_exposure(device)
+            world.recorder.candidate_end[device.id] = world.now
+        self.in_flight -= 1
+        world.on_settled(device.id)
+
+    def _end_exposure(self, device: Device) -> None:
+        if device.exposure_since >= 0:
+            self.world.recorder.exposure_seconds += self.world.now - device.exposure_since
+            device.exposure_since = -1.0
+
+    def _drop_download(self, device: Device) -> None:
+        if device.download is not None and device.download.active:
+            self.world.network.stop(device.download)
+        device.download = None
+
+    # --- power ----------------------------------------------------------------------------------------------
+
+    def _plan_power_cut(self, device: Device) -> None:
+        """Schedule the device's next power cut, from its own Poisson stream of cuts since time 0."""
+        if self.cut_rate <= 0:
+            return
+        world, moment = self.world, 0.0
+        while True:
+            device.cut_counter += 1
+            moment += streams.exponential(world.seed, streams.POWER_CUT, device.id, device.cut_counter,
+                                          1.0 / self.cut_rate)
+            if moment > world.now or moment >= world.scenario.duration:
+                break
+        if moment < world.scenario.duration:
+            world.after(moment - world.now, self._natural_cut, (device, device.cut_counter, moment))
+
+    def _natural_cut(self, device: Device, counter: int, moment: float) -> None:
+        state = self.world.state(device.id)
+        if state in IN_FLIGHT or state == S.ROLLING_BACK:
+            self._power_cut(device, state)
+            self._plan_next_cut(device, moment)
+
+    def _plan_next_cut(self, device: Device, last: float) -> None:
+        world = self.world
+        device.cut_counter += 1
+        moment = last + streams.exponential(world.seed, streams.POWER_CUT, device.id, device.cut_counter,
+                                            1.0 / self.cut_rate)
+        if moment < world.scenario.duration:
+            world.after(moment - world.now, self._natural_cut, (device, device.cut_counter, moment))
+
+    def _power_cut(self, device: Device, state: S) -> None:
+        """The device loses power. A/B slots keep the old model bootable; in-place writes do not survive."""
+        device.generation += 1
+        reboot = self.fleet.reboot_time
+        ab = self.fleet.slots == "ab"
+        if state == S.DOWNLOADING:
+            if device.download is not None and device.download.active:
+                kept = self.world.network.stop(device.download)
+                device.download.done = kept
+            self._after(device, reboot, self._resume_download)
+        elif state == S.VERIFYING:
+            self._after(device, reboot + self.verify_time, self._verified)
+        elif state == S.INSTALLING:
+            if ab:
+                self._after(device, reboot, self._begin_install)
+            else:
+                self._finish(device, S.BRICKED, "power cut during in-place install")
+        elif state == S.AWAITING_WINDOW:
+            self._after(device, reboot, self._await_window)
+        elif state in (S.ACTIVATING, S.HEALTH_CHECK):
+            self._power_cut_before_commit(device, state, ab, reboot)
+        elif state == S.ROLLING_BACK:
+            if ab:
+                self._after(device, reboot, self._rolled_back)
+            else:
+                self._finish(device, S.BRICKED, "power cut during in-place rollback")
+
+    def _power_cut_before_commit(self, device: Device, state: S, ab: bool, reboot: float) -> None:
+        if ab:   # the bootloader falls back to the old slot; the new one is still installed, try again later
+            self._end_exposure(device)
+            self.world.recorder.candidate_end[device.id] = self.world.now
+            self.world.move(device.id, S.AWAITING_WINDOW, POWER_CUT)
+            self._after(device, reboot, self._await_window)
+        elif state == S.ACTIVATING:  # in place: the new model is the only one; it boots and carries on
+            self._after(device, reboot + self.fleet.activation_time, self._check_health)
+        else:
+            self._after(device, reboot + self.fleet.health_check, self._judge)
+
+    def _resume_download(self, device: Device) -> None:
+        if device.download is not None:
+            self.world.network.start(device.download)
+
+    # --- plumbing -------------------------------------------------------------------------------------------
+
+    def _after(self, device: Device, delay: float, step) -> None:  # type: ignore[no-untyped-def]
+        self.world.after(delay, self._step, (device, device.generation, step))
+
+    def _step(self, device: Device, generation: int, step) -> None:  # type: ignore[no-untyped-def]
+        if generation == device.generation:
+            step(device)

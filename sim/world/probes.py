@@ -1,0 +1,61 @@
+"""What the world records while it runs: state counts, coverage, bytes, exposure, game clashes, reasons.
+
+Kept compact (typed arrays, counters) so that a million devices cost a few MB here. A test can pass
+`on_transition` to see every lifecycle move as it happens.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from sim.model.lifecycle import DeviceState
+
+TransitionHook = Callable[[float, int, DeviceState, DeviceState, str], None]
+
+
+@dataclass
+class Recorder:
+    size: int
+    sample_step: float
+    on_transition: TransitionHook | None = None
+    counts: list[int] = field(default_factory=lambda: [0] * len(DeviceState))
+    commits: array = field(default_factory=lambda: array("d"))       # times a device became COMMITTED
+    uncommits: array = field(default_factory=lambda: array("d"))     # times a COMMITTED device started rolling back
+    samples: list[list[int]] = field(default_factory=list)
+    reasons: dict[int, str] = field(default_factory=dict)           # device -> why it failed / rolled back / bricked
+    useful_bytes: float = 0.0
+    exposure_seconds: float = 0.0
+    downloads_during_games: int = 0
+    installs_during_games: int = 0
+    transitions: int = 0
+    candidate_start: np.ndarray = field(init=False)
+    candidate_end: np.ndarray = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.counts[DeviceState.IDLE] = self.size
+        self.candidate_start = np.full(self.size, np.inf)
+        self.candidate_end = np.full(self.size, np.inf)
+
+    def transition(self, time: float, device: int, source: DeviceState, target: DeviceState, reason: str) -> None:
+        self.transitions += 1
+        self.counts[source] -= 1
+        self.counts[target] += 1
+        if target == DeviceState.COMMITTED:
+            self.commits.append(time)
+        elif source == DeviceState.COMMITTED:
+            self.uncommits.append(time)
+        if reason and target in (DeviceState.FAILED, DeviceState.ROLLING_BACK, DeviceState.BRICKED, DeviceState.IDLE):
+            self.reasons[device] = reason
+        if self.on_transition is not None:
+            self.on_transition(time, device, source, target, reason)
+
+    def sample(self) -> None:
+        self.samples.append(list(self.counts))
+
+    def reason_counts(self) -> Counter[str]:
+        return Counter(self.reasons.values())

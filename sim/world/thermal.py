@@ -1,0 +1,81 @@
+"""First-order (RC) thermal model of each camera: its temperature relaxes towards ambient + resistance × power.
+
+    dT/dt = (ambient(t) + R·P(t) − T) / τ
+
+Ambient follows a daily sinusoid per site kind (plus a per-site offset), in the site's local time. With power and
+ambient held constant over a step, the solution is exact: T ← T_ss + (T − T_ss)·exp(−Δt/τ).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from sim.model.scenario import Scenario
+from sim.world.fleet import FleetLayout
+
+DAY = 86400.0
+
+
+class ThermalModel:
+    def __init__(self, scenario: Scenario, layout: FleetLayout):
+        self.layout = layout
+        self.params = scenario.fleet.thermal
+        kinds = list(scenario.fleet.site_kinds.values())
+        self.kind_mean = np.array([kind.ambient.mean for kind in kinds])
+        self.kind_swing = np.array([kind.ambient.daily_swing for kind in kinds])
+        self.kind_peak = np.array([kind.ambient.peak for kind in kinds])
+        hardware = list(scenario.fleet.hardware)
+        current, candidate = scenario.current_model, scenario.candidate
+        self.power_current = np.array([current.hardware[name].power for name in hardware])
+        self.power_candidate = np.array([candidate.hardware[name].power for name in hardware])
+        self.latency_candidate = np.array([candidate.hardware[name].latency for name in hardware])
+
+    def ambient(self, site: int, time: float) -> float:
+        kind = self.layout.site_kind[site]
+        local = time + self.layout.site_utc_offset[site]
+        phase = 2.0 * math.pi * ((local - self.kind_peak[kind]) % DAY) / DAY
+        return float(self.kind_mean[kind] + self.layout.site_ambient_offset[site]
+                     + self.kind_swing[kind] * math.cos(phase))
+
+    def ambient_all_sites(self, time: float) -> np.ndarray:
+        kinds = self.layout.site_kind
+        local = time + self.layout.site_utc_offset
+        phase = 2.0 * np.pi * ((local - self.kind_peak[kinds]) % DAY) / DAY
+        return self.kind_mean[kinds] + self.layout.site_ambient_offset + self.kind_swing[kinds] * np.cos(phase)
+
+    def after_switch(self, device: int, time: float, elapsed: float) -> float:
+        """Temperature `elapsed` seconds after a device at steady state on the current model switched to the candidate."""
+        site = self.layout.device_site[device]
+        hardware = self.layout.device_hardware[device]
+        ambient = self.ambient(site, time)
+        old = ambient + self.params.resistance * self.power_current[hardware]
+        new = ambient + self.params.resistance * self.power_candidate[hardware]
+        return float(new + (old - new) * math.exp(-elapsed / self.params.time_constant))
+
+    def candidate_fps(self, device: int, temperature: float) -> float:
+        fps = 1.0 / self.latency_candidate[self.layout.device_hardware[device]]
+        if temperature > self.params.throttle_at:
+            fps *= self.params.throttled_fps_factor
+        return float(fps)
+
+    def throttled_hours(self, candidate_start: np.ndarray, candidate_end: np.ndarray, until: float,
+                        step: float = 3600.0) -> float:
+        """Device-hours above the throttle point over [0, until], each device on the candidate in [start, end).
+
+        Integrated exactly per step (ambient and power held for the step), all devices at once as arrays.
+        """
+        total = 0.0
+        decay = math.exp(-step / self.params.time_constant)
+        sites, hardware = self.layout.device_site, self.layout.device_hardware
+        heat_current = self.params.resistance * self.power_current[hardware]
+        heat_candidate = self.params.resistance * self.power_candidate[hardware]
+        temperature: np.ndarray | None = None
+        for moment in np.arange(0.0, until, step):
+            on_candidate = (candidate_start <= moment) & (moment < candidate_end)
+            steady = self.ambient_all_sites(moment)[sites] + np.where(on_candidate, heat_candidate, heat_current)
+            temperature = steady if temperature is None else steady + (temperature - steady) * decay
+            hot = np.count_nonzero(temperature > self.params.throttle_at)
+            total += float(hot) * min(step, until - moment) / 3600.0
+        return total
