@@ -133,8 +133,11 @@ def _walk(document: Any, keys: list[str]) -> Iterator[tuple[str, Any, tuple[int,
     Keys that are not in the document (a discriminated union's tag, pydantic's internal names) are skipped;
     the walk stops at the first key that cannot be followed.
     """
-    node = document
+    node, tag_skipped = document, None
     for key in keys:
+        if isinstance(node, CommentedMap) and node.get("kind") == key and tag_skipped is not node:
+            tag_skipped = node   # pydantic puts a tagged union's tag in the path; a field may share its name
+            continue
         if isinstance(node, CommentedMap) and key in node:
             line, col = node.lc.key(key)
             node = node[key]
@@ -143,8 +146,6 @@ def _walk(document: Any, keys: list[str]) -> Iterator[tuple[str, Any, tuple[int,
             line, col = node.lc.item(int(key))
             node = node[int(key)]
             yield key, node, (line + 1, col + 1)
-        elif isinstance(node, CommentedMap) and node.get("kind") == key:
-            continue
         else:
             return
 
@@ -165,10 +166,11 @@ def _problem_at(document: Any, filename: str, keys: list[str], message: str) -> 
 def _allowed_keys(model: type[BaseModel], document: Any, keys: list[str]) -> list[str]:
     """The field names a mapping at `keys` may hold, by walking the model's annotations alongside the document."""
     annotation: Any = model
-    node = document
+    node, tag_skipped = document, None
     for key in keys:
         annotation = _resolve(annotation, node)
-        if isinstance(node, CommentedMap) and key not in node and node.get("kind") == key:
+        if isinstance(node, CommentedMap) and node.get("kind") == key and tag_skipped is not node:
+            tag_skipped = node
             continue
         node = node.get(key) if isinstance(node, CommentedMap) else (
             node[int(key)] if isinstance(node, CommentedSeq) and key.isdigit() else None)

@@ -1,6 +1,7 @@
 """simulate(scenario, seed) -> RunResult: one simulated rollout, start to end.
 
-The run stops at `scenario.duration`, or earlier once the strategy has finished and no device is in flight.
+The run covers `scenario.duration`; with `stop_when_settled` it ends as soon as the strategy has finished and no
+device is in flight (faster, but then time-integrated measures cover a horizon that depends on the plan).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ def simulate(scenario: Scenario, seed: int | None = None, on_transition: Transit
     stop = world.env.event()
 
     def stop_if_settled(*_: object) -> None:
-        if controller.finished and lifecycle.in_flight == 0 and not stop.triggered:
+        if scenario.stop_when_settled and controller.finished and lifecycle.in_flight == 0 and not stop.triggered:
             stop.succeed()
 
     controller = Controller(world, lifecycle, scenario.strategy, stop_if_settled)

@@ -10,7 +10,7 @@ import hashlib
 import re
 from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, field_validator, model_validator
 
 from sim.model import strategies  # noqa: F401  (registers the built-in strategies before the union is built)
 from sim.model.strategy import REGISTRY
@@ -34,6 +34,9 @@ def _parse_camera_count(value: object) -> tuple[int, int]:
     """`4` or `'2-6'` (uniform between the two) -> (min, max)."""
     if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
         return (value, value)
+    if isinstance(value, (tuple, list)) and len(value) == 2 and all(isinstance(part, int) for part in value) \
+            and 1 <= value[0] <= value[1]:
+        return (value[0], value[1])   # the validated form, when a scenario is rebuilt from its own dump
     if isinstance(value, str) and re.fullmatch(r"\s*\d+\s*-\s*\d+\s*", value):
         low, high = (int(part) for part in value.split("-"))
         if 1 <= low <= high:
@@ -41,7 +44,9 @@ def _parse_camera_count(value: object) -> tuple[int, int]:
     raise ValueError(f"expected a camera count such as 4 or a range such as '2-6', got {value!r}")
 
 
-CameraCount = Annotated[tuple[int, int], BeforeValidator(_parse_camera_count)]
+CameraCount = Annotated[tuple[int, int], BeforeValidator(_parse_camera_count), WithJsonSchema({
+    "anyOf": [{"type": "integer", "minimum": 1}, {"type": "string", "pattern": r"^\s*\d+\s*-\s*\d+\s*$"}],
+    "description": "cameras per site: a number, or a range such as '2-6' drawn uniformly"})]
 
 
 # --- the fleet ------------------------------------------------------------------------------------------------
@@ -301,6 +306,9 @@ class Scenario(Frozen):
     seed: int = 1
     duration: Duration = 14 * 86400.0
     start_weekday: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = "mon"
+    stop_when_settled: bool = Field(
+        default=False, description="end the run once the plan is done and no device is in flight; by default the "
+        "run covers the whole duration, so exposure and throttling are measured over the same horizon for every plan")
     fleet: Fleet
     artifact: Artifact
     current: ModelSpec | None = Field(default=None, description="the model running now (default: like the candidate)")

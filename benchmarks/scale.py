@@ -1,0 +1,126 @@
+"""Scale figures of the simulator, printed (not asserted): run with `make bench` or `python benchmarks/scale.py`.
+
+Prints, each measured in a fresh process pinned to one core:
+- bench-100k (100,000 cameras, 14 simulated days): wall and CPU time, peak RSS, events, events per device-day;
+- 1,000,000 cameras (bench-100k with ten times the sites): the same;
+- fluid model against the naive 1-MB-chunk SimPy model on the same fleet, all at once: the speed-up;
+- model events per CPU-second against a bare SimPy callback loop in the same process (a ratio, steady on a
+  noisy machine where absolute times are not).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sim.load import load_scenario  # noqa: E402
+from sim.model.scenario import Scenario  # noqa: E402
+
+BENCH = ROOT / "scenarios" / "bench-100k.yaml"
+
+
+def scaled(scenario: Scenario, factor: float) -> Scenario:
+    """The same fleet with `factor` times the sites of each kind (and the origin cap scaled alike)."""
+    kinds = {name: kind.model_copy(update={"count": max(1, round(kind.count * factor))})
+             for name, kind in scenario.fleet.site_kinds.items()}
+    cap = scenario.fleet.egress_cap * factor if scenario.fleet.egress_cap else None
+    fleet = scenario.fleet.model_copy(update={"site_kinds": kinds, "egress_cap": cap})
+    return scenario.model_copy(update={"fleet": fleet})
+
+
+def bare_simpy_rate(events: int = 300_000) -> float:
+    """Events per CPU-second of a SimPy loop whose callbacks do nothing but schedule the next timeout."""
+    import simpy
+    from simpy.events import Timeout
+
+    env = simpy.Environment()
+    left = [events]
+
+    def tick(_event: object) -> None:
+        left[0] -= 1
+        if left[0] > 0:
+            Timeout(env, 1.0).callbacks.append(tick)
+
+    for _ in range(1000):
+        Timeout(env, 1.0).callbacks.append(tick)
+    started = time.process_time()
+    env.run()
+    return events / (time.process_time() - started)
+
+
+def measure_one(kind: str, factor: float) -> dict[str, float]:
+    """Runs inside the child process."""
+    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+    scenario = scaled(load_scenario(BENCH), factor)
+    if kind == "fluid":
+        from sim.run import simulate
+        wall, cpu = time.perf_counter(), time.process_time()
+        result = simulate(scenario)
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        figures = {"devices": result.devices, "events": result.events_processed, "simulated_days": result.simulated / 86400,
+                   "t95_hours": (result.coverage.t95 or float("nan")) / 3600, "bare_simpy_events_per_cpu_s": bare_simpy_rate()}
+    else:
+        all_at_once = Scenario.model_validate({**scenario.model_dump(), "strategy": {"kind": "all_at_once"}})
+        if kind == "fluid-all":
+            from sim.run import simulate
+            wall, cpu = time.perf_counter(), time.process_time()
+            result = simulate(all_at_once)
+            wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+            figures = {"devices": result.devices, "committed": result.outcomes.get("COMMITTED", 0)}
+        else:
+            from benchmarks.naive_model import run_naive
+            wall, cpu = time.perf_counter(), time.process_time()
+            outcome = run_naive(all_at_once, all_at_once.seed)
+            wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+            figures = {"committed": outcome["committed"], "chunks": outcome["chunks"]}
+    figures.update(wall_s=wall, cpu_s=cpu, peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    return figures
+
+
+def in_child(kind: str, factor: float) -> dict[str, float]:
+    done = subprocess.run([sys.executable, __file__, "--child", kind, str(factor)], capture_output=True, text=True,
+                          check=True, cwd=ROOT)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--child", nargs=2, metavar=("KIND", "FACTOR"), help=argparse.SUPPRESS)
+    parser.add_argument("--skip-million", action="store_true", help="leave out the 1,000,000-camera run")
+    parser.add_argument("--naive-factor", type=float, default=0.1,
+                        help="fleet size of the naive comparison as a share of bench-100k (default 0.1: 10,000)")
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(measure_one(args.child[0], float(args.child[1]))))
+        return
+    sizes = [("bench-100k", 1.0)] + ([] if args.skip_million else [("1,000,000 cameras", 10.0)])
+    for label, factor in sizes:
+        figures = in_child("fluid", factor)
+        device_days = figures["devices"] * figures["simulated_days"]
+        model_rate = figures["events"] / figures["cpu_s"]
+        print(f"{label}: {figures['devices']:,.0f} devices, {figures['simulated_days']:.2f} simulated days "
+              f"(T95 {figures['t95_hours']:.1f} h); wall {figures['wall_s']:.2f} s, CPU {figures['cpu_s']:.2f} s, "
+              f"peak RSS {figures['peak_rss_mb']:.0f} MB; {figures['events']:,} events "
+              f"({figures['events'] / figures['devices']:.2f} per device, {figures['events'] / device_days:.2f} per "
+              f"device-day); {model_rate:,.0f} events/CPU-s = "
+              f"{model_rate / figures['bare_simpy_events_per_cpu_s']:.2f}× a bare SimPy loop's "
+              f"{figures['bare_simpy_events_per_cpu_s']:,.0f}")
+    fluid = in_child("fluid-all", args.naive_factor)
+    naive = in_child("naive", args.naive_factor)
+    print(f"naive 1-MB-chunk SimPy model against the fluid model, {fluid['devices']:,.0f} devices all at once, "
+          f"14 days: naive {naive['cpu_s']:.2f} s CPU ({naive['chunks']:,} chunk events, {naive['committed']:,} committed), "
+          f"fluid {fluid['cpu_s']:.2f} s CPU ({fluid['committed']:,} committed): "
+          f"fluid is {naive['cpu_s'] / fluid['cpu_s']:.1f}× faster")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""fleetlab: the application — CLI, suite runner, reports and run history."""

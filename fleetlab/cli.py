@@ -1,0 +1,113 @@
+"""The `fleetlab` command. Exit codes: 0 all expectations hold, 1 an expectation failed, 2 bad input or harness error."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from fleetlab import console
+from sim.load import load_scenario
+from sim.model.errors import ScenarioError
+from sim.model.gates import evaluate
+from sim.model.scenario import Scenario
+from sim.model.strategy import REGISTRY
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Simulate and hardware-test ML model rollouts to fleets of edge cameras.")
+
+EXIT_OK, EXIT_NO_GO, EXIT_BAD_INPUT = 0, 1, 2
+
+
+def _load_or_exit(path: Path) -> Scenario:
+    try:
+        return load_scenario(path)
+    except ScenarioError as error:
+        console.show_problems(error)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+
+
+@app.command()
+def validate(files: Annotated[list[Path], typer.Argument(help="scenario files")]) -> None:
+    """Check scenario files; print every problem as file:line:col: key.path: message."""
+    failed = False
+    for path in files:
+        try:
+            scenario = load_scenario(path)
+        except ScenarioError as error:
+            console.show_problems(error)
+            failed = True
+            continue
+        console.out.print(f"{path}: ok ({scenario.name}, strategy {scenario.strategy.kind}, "
+                          f"about {scenario.fleet.size:,} devices)")
+    raise typer.Exit(EXIT_BAD_INPUT if failed else EXIT_OK)
+
+
+def scenario_schema() -> dict:
+    schema = Scenario.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "fleetlab scenario"
+    return schema
+
+
+def schema_text() -> str:
+    return json.dumps(scenario_schema(), indent=2, sort_keys=True) + "\n"
+
+
+@app.command()
+def schema(write: Annotated[Optional[Path], typer.Option(help="write to this file instead of stdout")] = None) -> None:
+    """Print the JSON Schema of scenario files (for editors)."""
+    if write:
+        write.write_text(schema_text(), encoding="utf-8")
+        console.err.print(f"wrote {write}")
+    else:
+        sys.stdout.write(schema_text())
+
+
+@app.command()
+def strategies() -> None:
+    """List the registered rollout strategies and their parameters."""
+    for name, entry in sorted(REGISTRY.items()):
+        console.out.print(f"[bold]{name}[/]: {entry.summary}")
+        for field, info in entry.params.model_fields.items():
+            if field == "kind":
+                continue
+            default = "required" if info.is_required() else f"default {info.default!r}"
+            console.out.print(f"    {field}: {info.description or ''} ({default})", markup=False)
+
+
+@app.command()
+def sim(file: Path,
+        seed: Annotated[Optional[int], typer.Option(help="random seed (default: the scenario's)")] = None,
+        out: Annotated[Optional[Path], typer.Option(help="folder for result.json")] = None) -> None:
+    """Simulate one rollout: summary table, expectations, and result.json in --out."""
+    from sim.run import simulate   # imported here so `validate` and `schema` start fast
+
+    scenario = _load_or_exit(file)
+    started = time.perf_counter()
+    with console.progress_bar(f"simulating {scenario.name}") as report:
+        result = simulate(scenario, seed, progress=report)
+    wall = time.perf_counter() - started
+    console.out.print(console.summary_table(result))
+    console.out.print(f"{result.events_processed:,} events in {wall:.1f} s of wall time")
+    verdict = evaluate(scenario.expect, result.metrics())
+    if verdict.checks:
+        console.out.print(console.verdict_table(verdict))
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        target = out / "result.json"
+        target.write_text(result.model_dump_json(indent=2) + "\n", encoding="utf-8")
+        console.out.print(f"result: {target}")
+    raise typer.Exit(EXIT_OK if verdict.passed else EXIT_NO_GO)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

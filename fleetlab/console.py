@@ -1,0 +1,76 @@
+"""Everything fleetlab shows on a terminal: problem lists, summary tables, progress. Library code never prints."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from sim.model import units
+from sim.model.errors import ScenarioError
+from sim.model.gates import Verdict, format_metric
+from sim.model.results import RunResult
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def show_problems(error: ScenarioError) -> None:
+    for problem in error.problems:
+        err.print(str(problem), markup=False)
+    count = len(error.problems)
+    err.print(f"{count} problem{'s' if count != 1 else ''} found", style="bold red")
+
+
+@contextmanager
+def progress_bar(label: str) -> Iterator[object]:
+    """A progress bar on a terminal; plain silence in CI logs (the summary follows anyway)."""
+    if not sys.stderr.isatty():
+        yield lambda share: None
+        return
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+                  TimeElapsedColumn(), console=err, transient=True) as bar:
+        task = bar.add_task(label, total=1.0)
+        yield lambda share: bar.update(task, completed=share)
+
+
+def summary_table(result: RunResult) -> Table:
+    table = Table(title=f"{result.provenance.scenario_name} · {result.strategy} · seed {result.provenance.seed}",
+                  show_header=True, header_style="bold")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    cover = result.coverage
+    rows = [
+        ("devices / sites", f"{result.devices:,} / {result.sites:,}"),
+        ("T50 / T90 / T95 / T99", " / ".join(units.format_duration(t) for t in (cover.t50, cover.t90, cover.t95,
+                                                                                cover.t99))),
+        ("coverage at end", f"{cover.final:.2%} after {units.format_duration(result.simulated)}"),
+        ("outcomes", ", ".join(f"{name.lower()} {count:,}" for name, count in result.outcomes.items())),
+        ("bytes moved (wasted)", f"{units.format_size(result.bytes.total)} ({units.format_size(result.bytes.wasted)})"),
+        ("egress peak / p95", f"{units.format_rate(result.egress.peak)} / {units.format_rate(result.egress.p95)}"),
+        ("egress cost", f"${result.egress.cost:,.2f}"),
+        ("exposure on a defective model", f"{result.exposure_device_hours:,.1f} device-hours"),
+        ("downloads / installs during games", f"{result.downloads_during_games:,} / {result.installs_during_games:,}"),
+        ("throttled", f"{result.throttled_device_hours:,.1f} device-hours"),
+    ]
+    if result.halted:
+        rows.append(("halted", f"at {units.format_duration(result.halt_time)}: {result.halt_reason}"))
+    for reason, count in list(result.reasons.items())[:5]:
+        rows.append((f"not committed: {reason}", f"{count:,}"))
+    for name, value in rows:
+        table.add_row(name, value)
+    return table
+
+
+def verdict_table(verdict: Verdict) -> Table:
+    table = Table(title="expectations", header_style="bold")
+    for column in ("", "metric", "bound", "measured"):
+        table.add_column(column)
+    for check in verdict.checks:
+        mark = "[green]PASS[/]" if check.passed else "[red]FAIL[/]"
+        table.add_row(mark, check.metric, check.bound, format_metric(check.metric, check.measured))
+    return table

@@ -1,0 +1,89 @@
+"""A user's mistakes come back all at once, each with file, line, column, key path and a hint — never a traceback."""
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from sim.load import load_scenario, load_scenario_text
+from sim.model.errors import ScenarioError
+from tests.conftest import ROOT
+
+BROKEN = textwrap.dedent("""\
+    name: broken
+    fleet:
+      site_kinds:
+        gym:
+          count: 0
+          cameras_per_site: 3
+          uplnk: {median: 8Mbit/s}
+      hardware: {orin-nx: 70%, nano: 20%}
+      storage_free: {median: 4 parsecs}
+    artifact:
+      full_size: 50
+    candidate:
+      version: "2.1"
+      hardware:
+        orin-nx: {latency: 12ms, power: 12}
+    strategy:
+      kind: wave
+    """)
+
+
+def problems_of(text: str) -> list[str]:
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario_text(text, "broken.yaml")
+    return [str(problem) for problem in caught.value.problems]
+
+
+def test_every_problem_is_reported_in_one_pass_with_its_place():
+    found = problems_of(BROKEN)
+    assert "broken.yaml:5:7: fleet.site_kinds.gym.count: Input should be greater than or equal to 1 (got 0)" in found
+    assert "broken.yaml:7:7: fleet.site_kinds.gym.uplnk: unknown key 'uplnk'; did you mean 'uplink'?" in found
+    assert any(line.startswith("broken.yaml:8:3: fleet.hardware: shares must add up to 100%") for line in found)
+    assert any(line.startswith("broken.yaml:9:18: fleet.storage_free.median: unknown size unit") for line in found)
+    assert any(line.startswith("broken.yaml:11:3: artifact.full_size: expected a size") for line in found)
+    assert any("strategy: unknown kind 'wave'; did you mean 'waves'?" in line for line in found)
+    assert any(line.startswith("broken.yaml:4:5: fleet.site_kinds.gym.uplink: required key is missing")
+               for line in found)
+
+
+def test_a_misspelt_key_inside_a_strategy_gets_a_suggestion():
+    text = (ROOT / "scenarios" / "tiny.yaml").read_text().replace("bake: 4h", "bkae: 4h")
+    found = problems_of(text)
+    assert any("strategy.bkae: unknown key 'bkae'; did you mean 'bake'?" in line for line in found)
+
+
+def test_cross_references_are_checked_against_the_fleet():
+    text = (ROOT / "scenarios" / "tiny.yaml").read_text().replace("    nano: {latency: 45ms, power: 8}\n", "")
+    text += "  coverge: '> 90%'\n"
+    found = problems_of(text)
+    assert any("candidate.hardware: no latency and power given for fleet hardware 'nano'" in line for line in found)
+    assert any("expect.coverge: unknown metric 'coverge'; did you mean 'coverage'?" in line for line in found)
+
+
+def test_yaml_syntax_and_duplicate_keys_point_at_the_line():
+    assert problems_of("name: x\nfleet: [unclosed\n")[0].startswith("broken.yaml:3:")
+    assert "broken.yaml:2:1" in problems_of("name: x\nname: y\n")[0]
+
+
+def test_a_duration_without_a_unit_is_an_error_not_seconds():
+    text = (ROOT / "scenarios" / "tiny.yaml").read_text().replace("duration: 3d", "duration: 3")
+    assert any("duration: expected a duration" in line for line in problems_of(text))
+
+
+def test_a_missing_file_is_a_clear_error(tmp_path):
+    with pytest.raises(ScenarioError, match="cannot read the file"):
+        load_scenario(tmp_path / "nope.yaml")
+
+
+def test_the_cli_prints_problems_and_exits_2_without_a_traceback(tmp_path):
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(BROKEN)
+    done = subprocess.run([sys.executable, "-m", "fleetlab.cli", "validate", str(broken)],
+                          capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr + done.stdout
+    assert f"{broken}:7:7: fleet.site_kinds.gym.uplnk: unknown key 'uplnk'; did you mean 'uplink'?" in done.stderr
+    assert "7 problems found" in done.stderr

@@ -1,0 +1,56 @@
+"""Shared helpers: a small scenario written as data, and ways to change one part of it for a story."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sim.model.scenario import Scenario
+from sim.model.types import UNITS_REQUIRED
+
+ROOT = Path(__file__).resolve().parent.parent
+
+BASE: dict[str, Any] = {
+    "name": "story",
+    "seed": 3,
+    "duration": "3d",
+    "fleet": {
+        "site_kinds": {
+            "gym": {"count": 4, "cameras_per_site": 2, "uplink": {"median": "8Mbit/s", "sigma": 0}},
+        },
+        "hardware": {"orin-nx": 1.0},
+        "install_windows": [{"start": "00:00", "duration": "24h"}],
+        "storage_free": {"median": "8GB", "sigma": 0},
+        "health_check": "10m",
+    },
+    "artifact": {"full_size": "100MB", "engine_build": "0s"},
+    "candidate": {"version": "2", "hardware": {"orin-nx": {"latency": "10ms", "power": 10}}},
+    "strategy": {"kind": "all_at_once"},
+}
+
+
+def merge(base: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
+    """Deep-merge `changes` into a copy of `base`; a value of None deletes the key."""
+    merged = copy.deepcopy(dict(base))
+    for key, value in changes.items():
+        if value is None:
+            merged.pop(key, None)
+        elif isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def scenario_from(changes: Mapping[str, Any] | None = None) -> Scenario:
+    """The base scenario with `changes` applied, validated exactly as a file would be."""
+    return Scenario.model_validate(merge(BASE, changes or {}), context={UNITS_REQUIRED: True})
+
+
+@pytest.fixture
+def make_scenario():
+    return scenario_from

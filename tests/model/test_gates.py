@@ -1,0 +1,37 @@
+import pytest
+
+from sim.model.gates import evaluate, parse_bound
+
+
+def test_a_duration_bound_reads_its_unit():
+    bound = parse_bound("t95", "< 72h")
+    assert (bound.op, bound.value) == ("<", 72 * 3600)
+
+
+def test_a_bare_number_means_equal():
+    assert parse_bound("bricked", 0).holds(0.0)
+    assert not parse_bound("bricked", 0).holds(1.0)
+
+
+def test_money_and_share_bounds():
+    assert parse_bound("cost", "<= $500").holds(499.0)
+    assert not parse_bound("wasted_share", "< 10%").holds(0.2)
+
+
+def test_a_time_never_reached_breaks_its_bound():
+    verdict = evaluate({"t95": "< 3d"}, {"t95": None})
+    assert not verdict.passed
+    assert "never reached" in verdict.checks[0].reason
+
+
+def test_bad_bounds_say_what_was_expected():
+    with pytest.raises(ValueError, match="t95 is a duration"):
+        parse_bound("t95", "< 72 parsecs")
+    with pytest.raises(ValueError, match="unknown metric"):
+        parse_bound("t59", "< 3d")
+
+
+def test_verdict_lists_every_check_with_numbers():
+    verdict = evaluate({"t95": "< 3d", "bricked": 0}, {"t95": 2 * 86400.0, "bricked": 2.0})
+    assert [check.passed for check in verdict.checks] == [True, False]
+    assert "bricked = 2" in verdict.checks[1].reason

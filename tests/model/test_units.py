@@ -1,0 +1,47 @@
+import pytest
+
+from sim.model import units
+
+
+@pytest.mark.parametrize("text, seconds", [
+    ("90s", 90), ("12h", 43200), ("1d12h", 129600), ("1h 30m", 5400), ("250ms", 0.25), ("2w", 1209600), (0, 0),
+])
+def test_durations_read_as_seconds(text, seconds):
+    assert units.parse_duration(text) == pytest.approx(seconds)
+
+
+@pytest.mark.parametrize("text, size", [("500MB", 500e6), ("1.5GiB", 1.5 * 2**30), ("4096B", 4096), ("2kB", 2000)])
+def test_sizes_read_as_bytes(text, size):
+    assert units.parse_size(text) == pytest.approx(size)
+
+
+@pytest.mark.parametrize("text, rate", [("8Mbit/s", 1e6), ("8Mbps", 1e6), ("256kbit/s", 32e3), ("50MB/s", 50e6)])
+def test_rates_read_as_bytes_per_second(text, rate):
+    assert units.parse_rate(text) == pytest.approx(rate)
+
+
+@pytest.mark.parametrize("bad, parse", [
+    ("12 parsecs", units.parse_duration), (12, units.parse_duration), ("12", units.parse_duration),
+    ("500", units.parse_size), ("8Mbit", units.parse_rate), ("150%", units.parse_fraction), ("25:00", units.parse_clock),
+])
+def test_values_without_a_known_unit_are_refused_with_the_value_in_the_message(bad, parse):
+    with pytest.raises(units.UnitError, match=repr(bad).strip("'")):
+        parse(bad)
+
+
+def test_fractions_take_percent_or_plain_numbers():
+    assert units.parse_fraction("5%") == pytest.approx(0.05)
+    assert units.parse_fraction(0.3) == 0.3
+
+
+def test_the_worked_numbers_of_rollout_facts_hold():
+    # 500 MB takes 33 min at 2 Mbit/s and 4.3 h at 256 kbit/s (ROLLOUT-FACTS.md)
+    assert units.parse_size("500MB") / units.parse_rate("2Mbit/s") / 60 == pytest.approx(33.3, abs=0.1)
+    assert units.parse_size("500MB") / units.parse_rate("256kbit/s") / 3600 == pytest.approx(4.34, abs=0.01)
+
+
+def test_formatting_is_short_and_human():
+    assert units.format_duration(3 * 86400 + 4 * 3600) == "3d 4h"
+    assert units.format_duration(None) == "—"
+    assert units.format_size(5e12) == "5.00 TB"
+    assert units.format_rate(1e6) == "8.00 Mbit/s"

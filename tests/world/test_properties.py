@@ -1,0 +1,114 @@
+"""Invariants of the simulated world over fleets that hypothesis invents."""
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from sim.model.lifecycle import DeviceState as S
+from sim.model.lifecycle import is_legal
+from tests.conftest import scenario_from
+from tests.world.helpers import run_story
+
+PROFILE = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@st.composite
+def small_fleets(draw, power_cuts=True):
+    outages = draw(st.none() | st.fixed_dictionaries({
+        "mtbf": st.sampled_from(["30m", "2h", "1d"]), "mttr": st.sampled_from(["5m", "1h", "6h"])}))
+    gym = {"count": draw(st.integers(1, 5)), "cameras_per_site": f"1-{draw(st.integers(1, 4))}",
+           "uplink": {"median": f"{draw(st.integers(1, 50))}Mbit/s", "sigma": draw(st.sampled_from([0, 0.8]))}}
+    if outages:
+        gym["outages"] = outages
+    waves = {"kind": "waves", "waves": ["20%", "100%"], "bake": "2h", "check_every": "30m",
+             "abort": {"failure_rate": "30%", "min_executed": 2},
+             "rollback_on_abort": draw(st.booleans())}
+    return {
+        "seed": draw(st.integers(0, 10_000)),
+        "duration": "2d",
+        "fleet": {
+            "site_kinds": {"gym": gym},
+            "slots": draw(st.sampled_from(["ab", "in_place"])),
+            "power_loss_per_day": draw(st.sampled_from([0, 2, 20])) if power_cuts else 0,
+            "egress_cap": draw(st.none() | st.sampled_from(["5Mbit/s", "40Mbit/s"])),
+            "storage_free": {"median": draw(st.sampled_from(["150MB", "1GB"])), "sigma": 0.5},
+            "install_windows": [{"start": "02:00", "duration": "4h"}],
+        },
+        "artifact": {"full_size": f"{draw(st.integers(5, 200))}MB", "resumable": draw(st.booleans()),
+                     "checkpoint": "4MB", "corruption_rate": draw(st.sampled_from([0, 0.3]))},
+        "candidate": {"defects": [{"failure_rate": draw(st.sampled_from([0, 0.2, 0.9]))}]},
+        "strategy": draw(st.just({"kind": "all_at_once"}) | st.just(waves)),
+        "faults": draw(st.sampled_from([[], [{"kind": "power_cut", "at": "20m", "share": "50%"}],
+                                        [{"kind": "outage", "at": "10m", "duration": "3h"}]])),
+    }
+
+
+@PROFILE
+@given(small_fleets())
+def test_every_move_is_in_the_lifecycle_table(changes):
+    story = run_story(scenario_from(changes))
+    assert all(is_legal(move.source, move.target) for move in story.moves)
+
+
+@PROFILE
+@given(small_fleets())
+def test_bytes_are_conserved(changes):
+    scenario = scenario_from(changes)
+    story = run_story(scenario)
+    moved = story.result.bytes
+    metered = sum(story.result.egress.series.values) * story.result.egress.series.step
+    assert metered == pytest.approx(moved.total, rel=1e-6, abs=1.0)      # two independent integrations agree
+    assert moved.total == pytest.approx(moved.useful + moved.wasted + moved.unfinished, rel=1e-9, abs=1.0)
+    verified = sum(1 for move in story.moves if move.source == S.VERIFYING and move.target == S.INSTALLING)
+    assert moved.useful == pytest.approx(verified * scenario.artifact.full_size)
+    assert moved.wasted >= -1.0
+
+
+@PROFILE
+@given(small_fleets())
+def test_coverage_never_decreases_except_by_rollback(changes):
+    story = run_story(scenario_from(changes))
+    values = story.result.coverage.series.values
+    taken_back = any(move.source == S.COMMITTED for move in story.moves)
+    if not taken_back:
+        assert all(later >= earlier for earlier, later in zip(values, values[1:]))
+    committed = 0
+    for move in story.moves:
+        before = committed
+        committed += (move.target == S.COMMITTED) - (move.source == S.COMMITTED)
+        assert committed >= before or move.target == S.ROLLING_BACK
+
+
+@PROFILE
+@given(small_fleets())
+def test_ab_slots_never_brick_on_a_power_cut(changes):
+    changes["fleet"]["slots"] = "ab"
+    changes["fleet"]["power_loss_per_day"] = 50
+    story = run_story(scenario_from(changes))
+    assert "BRICKED" not in story.result.outcomes
+
+
+@PROFILE
+@given(small_fleets(power_cuts=False), st.sampled_from([1.5, 2.0, 10.0]))
+def test_more_bandwidth_never_makes_a_device_finish_later(changes, factor):
+    changes["strategy"] = {"kind": "all_at_once"}
+    changes["faults"] = [fault for fault in changes["faults"] if fault["kind"] != "power_cut"]
+    changes["fleet"]["egress_cap"] = None
+    slow = run_story(scenario_from(changes))
+    uplink = changes["fleet"]["site_kinds"]["gym"]["uplink"]
+    uplink["median"] = f"{float(uplink['median'].removesuffix('Mbit/s')) * factor}Mbit/s"
+    uplink["min"], uplink["max"] = f"{32 * factor}kbit/s", f"{1000 * factor}Mbit/s"
+    fast = run_story(scenario_from(changes))
+    for device in range(slow.result.devices):
+        slow_done, fast_done = slow.times(device, S.COMMITTED), fast.times(device, S.COMMITTED)
+        if slow_done:
+            assert fast_done and fast_done[0] <= slow_done[0] + 1e-6
+        slow_dl, fast_dl = slow.times(device, S.VERIFYING), fast.times(device, S.VERIFYING)
+        if slow_dl:
+            assert fast_dl and fast_dl[0] <= slow_dl[0] + 1e-6
+
+
+def test_an_egress_series_is_never_negative(make_scenario):
+    story = run_story(make_scenario({"fleet": {"egress_cap": "3Mbit/s"}}))
+    assert np.min(story.result.egress.series.values) >= 0

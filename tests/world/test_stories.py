@@ -1,0 +1,134 @@
+"""What happens to devices, told as stories on tiny fleets."""
+
+import pytest
+
+from sim.model.lifecycle import DeviceState as S
+from tests.world.helpers import run_story
+
+ONE_SITE = {"gym": {"count": 1, "cameras_per_site": 2}}
+
+
+def test_a_device_without_room_for_the_new_slot_fails_with_the_reason(make_scenario):
+    scenario = make_scenario({"fleet": {"storage_free": {"median": "150MB"}}})   # needs 100MB download + 100MB slot
+    story = run_story(scenario)
+    assert story.result.outcomes == {"FAILED": 8}
+    assert story.result.reasons == {"insufficient storage": 8}
+
+
+def test_a_corrupt_download_is_fetched_again_until_attempts_run_out(make_scenario):
+    scenario = make_scenario({"fleet": {"site_kinds": ONE_SITE},
+                              "artifact": {"corruption_rate": 1.0, "max_download_attempts": 3}})
+    story = run_story(scenario)
+    assert story.result.outcomes == {"FAILED": 2}
+    assert story.result.reasons == {"corrupt download 3 times": 2}
+    assert story.result.bytes.total == pytest.approx(2 * 3 * 100e6)
+    assert story.result.bytes.wasted == pytest.approx(story.result.bytes.total)
+
+
+def power_cut_during_install(make_scenario, slots):
+    # downloads end at 200 s (two cameras share 1 MB/s), installs then run 10 minutes: a cut at 400 s hits them
+    return make_scenario({"fleet": {"site_kinds": ONE_SITE, "slots": slots},
+                          "artifact": {"engine_build": "10m"},
+                          "faults": [{"kind": "power_cut", "at": "400s"}]})
+
+
+def test_a_power_cut_during_an_in_place_install_bricks_the_device(make_scenario):
+    story = run_story(power_cut_during_install(make_scenario, "in_place"))
+    assert story.result.outcomes == {"BRICKED": 2}
+    assert story.result.reasons == {"power cut during in-place install": 2}
+
+
+def test_with_ab_slots_the_same_cut_only_costs_a_reboot_and_a_second_install(make_scenario):
+    story = run_story(power_cut_during_install(make_scenario, "ab"))
+    assert story.result.outcomes == {"COMMITTED": 2}
+    installed = story.first(0, S.AWAITING_WINDOW)
+    assert installed == pytest.approx(400 + 120 + 5 + 600)   # cut + reboot + copy at 20 MB/s + engine build
+
+
+def test_no_device_activates_while_its_site_has_a_game(make_scenario):
+    scenario = make_scenario({"fleet": {"site_kinds": {"gym": {
+        "count": 2, "cameras_per_site": 1,
+        "games": {"days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"], "start": "00:01", "duration": "6h"}}}}})
+    story = run_story(scenario)
+    for device in range(2):
+        assert story.first(device, S.ACTIVATING) >= 6 * 3600 + 60
+    assert story.result.downloads_during_games == 2   # downloading is allowed; the report counts it
+
+
+def test_a_defect_on_one_camera_angle_rolls_back_only_those_cameras(make_scenario):
+    scenario = make_scenario({"fleet": {"camera_angles": {"overhead": 0.5, "goal": 0.5}},
+                              "candidate": {"defects": [{"cohort": {"camera_angle": "goal"}, "failure_rate": 1.0}]}})
+    story = run_story(scenario)
+    layout_angles = {move.device for move in story.moves if move.target == S.ROLLED_BACK}
+    assert story.result.outcomes["ROLLED_BACK"] == len(layout_angles) > 0
+    assert story.result.outcomes["COMMITTED"] == 8 - len(layout_angles)
+    assert story.result.reasons == {"health check: inference service crashed": len(layout_angles)}
+    assert story.result.exposure_device_hours == pytest.approx(len(layout_angles) * 10 / 60)
+
+
+def test_a_candidate_that_runs_too_hot_fails_its_health_check(make_scenario):
+    scenario = make_scenario({"fleet": {"site_kinds": {"gym": {"ambient": {"mean": 55, "daily_swing": 0,
+                                                                           "spread": 0}}}},
+                              "candidate": {"hardware": {"orin-nx": {"latency": "10ms", "power": 15}}}})
+    story = run_story(scenario)   # 55 °C + 3 °C/W × 15 W → 100 °C, above the 95 °C health limit
+    assert story.result.reasons == {"health check: over temperature": 8}
+    assert story.result.throttled_device_hours > 0
+
+
+def test_a_throttled_slow_board_misses_the_frame_rate_and_rolls_back(make_scenario):
+    scenario = make_scenario({"fleet": {"site_kinds": {"gym": {"ambient": {"mean": 50, "daily_swing": 0,
+                                                                           "spread": 0}}}},
+                              "candidate": {"hardware": {"orin-nx": {"latency": "60ms", "power": 12}}}})
+    story = run_story(scenario)   # 86 °C: throttled, 16.7 fps × 0.6 = 10 fps < 15 needed
+    assert story.result.reasons == {"health check: fps below need": 8}
+
+
+def test_waves_halt_on_failures_and_tell_no_one_else(make_scenario):
+    scenario = make_scenario({
+        "fleet": {"site_kinds": {"gym": {"count": 20}}},
+        "candidate": {"defects": [{"failure_rate": 1.0}]},
+        "strategy": {"kind": "waves", "waves": ["10%", "100%"], "bake": "12h", "check_every": "30m",
+                     "abort": {"failure_rate": "50%", "min_executed": 4}}})
+    story = run_story(scenario)
+    result = story.result
+    assert result.halted and result.halt_time is not None
+    assert result.outcomes == {"ROLLED_BACK": 4, "IDLE": 36}
+    assert result.reasons["not released: rollout halted"] == 36
+    assert not [move for move in story.moves if move.target == S.DOWNLOADING and move.time > result.halt_time]
+
+
+def test_an_abort_with_rollback_returns_every_updated_device(make_scenario):
+    scenario = make_scenario({
+        "fleet": {"site_kinds": {"gym": {"count": 20}}},
+        "candidate": {"defects": [{"failure_rate": 0.5}]},
+        "strategy": {"kind": "waves", "waves": ["25%", "100%"], "bake": "1d", "check_every": "1h",
+                     "abort": {"failure_rate": "20%", "min_executed": 5}, "rollback_on_abort": True}})
+    story = run_story(scenario)
+    assert story.result.halted
+    assert story.result.outcomes == {"ROLLED_BACK": 10, "IDLE": 30}
+    assert story.result.coverage.final == 0
+    assert S.COMMITTED in {move.source for move in story.moves}     # some had committed, and were taken back
+
+
+def test_a_silent_accuracy_drop_passes_health_checks_and_shows_up_only_as_exposure(make_scenario):
+    scenario = make_scenario({
+        "fleet": {"site_kinds": {"gym": {"count": 20}}},
+        "candidate": {"defects": [{"cohort": {}, "accuracy_drop": 0.2}]},
+        "strategy": {"kind": "waves", "waves": ["25%", "100%"], "bake": "1d", "check_every": "1h",
+                     "abort": {"failure_rate": "1%", "min_executed": 1}, "rollback_on_abort": True}})
+    story = run_story(scenario)
+    assert story.result.outcomes == {"COMMITTED": 40}
+    assert story.result.exposure_device_hours > 0
+
+
+def test_reports_from_a_site_whose_link_is_down_arrive_late(make_scenario):
+    from sim.world.world import World
+    from sim.model.lifecycle import DeviceState
+    scenario = make_scenario({"fleet": {"site_kinds": {"gym": {"count": 1, "cameras_per_site": 1}}},
+                              "faults": [{"kind": "outage", "at": "1h", "duration": "5h"}]})
+    world = World(scenario, 1)
+    world.env.run(until=7200)
+    world.move(0, DeviceState.DOWNLOADING)
+    world.move(0, DeviceState.FAILED, "test")
+    assert world.reports_until(6 * 3600 + 299) == []
+    assert world.reports_until(6 * 3600 + 300) == [(0, DeviceState.FAILED)]
