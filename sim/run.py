@@ -14,7 +14,8 @@ from contextlib import contextmanager
 import numpy as np
 
 from sim.model.lifecycle import DeviceState as S
-from sim.model.results import (ByteCounts, Coverage, DeviceOutcome, Egress, RunResult, Series, TimelineEvent)
+from sim.model.results import (BlastRadius, ByteCounts, Coverage, DeviceOutcome, Egress, RunResult, Series,
+                               TimelineEvent)
 from sim.model.scenario import Scenario
 from sim.provenance import provenance
 from sim.world import streams
@@ -130,7 +131,8 @@ def _egress(world: World) -> tuple[Egress, ByteCounts]:
     total = network.moved_total
     useful = world.recorder.useful_bytes
     counts = ByteCounts(total=total, useful=useful, wasted=max(0.0, total - useful - unfinished),
-                        full=total, delta=0.0, unfinished=unfinished)
+                        full=total - network.moved_delta, delta=network.moved_delta, unfinished=unfinished,
+                        lan=world.recorder.lan_bytes)
     egress = Egress(peak=float(rates.max(initial=0.0)), p95=float(np.percentile(busy, 95)) if busy.size else 0.0,
                     cost=total / 1e9 * world.scenario.pricing.egress_per_gb,
                     series=Series(step=network.meter.step, values=[float(value) for value in rates]))
@@ -176,6 +178,16 @@ def _exposure_hours(world: World, lifecycle: Lifecycle) -> float:
     return (world.recorder.exposure_seconds + open_seconds) / 3600.0
 
 
+def _blast(world: World, controller: Controller) -> BlastRadius:
+    ran = int(np.count_nonzero(np.isfinite(world.recorder.candidate_start)))
+    first = world.recorder.first_failure
+    halted = controller.halt_time
+    return BlastRadius(released_before_halt=controller.released_count, ran_candidate=ran,
+                       in_flight_at_halt=controller.in_flight_at_halt if controller.halted else 0,
+                       first_failure=first,
+                       failure_to_halt=halted - first if halted is not None and first is not None else None)
+
+
 def _result(world: World, lifecycle: Lifecycle, controller: Controller, seed: int) -> RunResult:
     scenario, recorder = world.scenario, world.recorder
     recorder.sample()
@@ -194,7 +206,9 @@ def _result(world: World, lifecycle: Lifecycle, controller: Controller, seed: in
         downloads_during_games=recorder.downloads_during_games,
         installs_during_games=recorder.installs_during_games,
         throttled_device_hours=world.thermal.throttled_hours(recorder.candidate_start, recorder.candidate_end,
-                                                             world.now),
+                                                             world.now, shadow_start=recorder.shadow_start,
+                                                             shadow_end=recorder.shadow_end),
+        blast=_blast(world, controller),
         final_versions={scenario.candidate.version: on_candidate,
                         scenario.current_model.version: world.layout.size - on_candidate - counts[S.BRICKED],
                         "bricked": counts[S.BRICKED]},

@@ -43,6 +43,8 @@ METRICS: dict[str, tuple[Kind, str]] = {
     "installs_during_games": ("count", "devices that installed or activated while a game was on"),
     "throttled_device_hours": ("hours", "device-hours above the throttle temperature"),
     "halted": ("flag", "1 when the strategy halted the rollout"),
+    "blast_radius": ("count", "devices that ever activated the candidate"),
+    "released_before_halt": ("count", "devices told to update before the halt"),
 }
 
 _OPERATORS: dict[str, Callable[[float, float], bool]] = {

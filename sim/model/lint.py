@@ -36,6 +36,12 @@ def check(scenario: Scenario) -> list[tuple[str, str]]:
         findings.extend(_cohort_findings(f"faults.{index}.cohort", fault.cohort, scenario))
         if fault.kind == "outage" and fault.duration <= 0:
             findings.append((f"faults.{index}.duration", "an outage needs a duration longer than zero"))
+    if scenario.delivery.delta and scenario.artifact.delta_size is None:
+        findings.append(("delivery.delta", "delta delivery needs artifact.delta_size"))
+    plans = [("strategy", scenario.strategy)] + [(f"alternatives.{name}", plan)
+                                                  for name, plan in scenario.alternatives.items()]
+    for path, plan in plans:
+        findings.extend(_plan_findings(path, plan, scenario))
     for metric, raw in scenario.expect.items():
         if metric not in METRICS:
             continue  # reported with a suggestion by the loader's key check
@@ -44,6 +50,17 @@ def check(scenario: Scenario) -> list[tuple[str, str]]:
         except ValueError as error:
             findings.append((f"expect.{metric}", str(error)))
     return findings
+
+
+def _plan_findings(path: str, plan: object, scenario: Scenario) -> Iterator[tuple[str, str]]:
+    if getattr(plan, "kind", None) == "phases":
+        from sim.model.strategies.phases import phase_sizes
+        for index, devices in enumerate(phase_sizes(plan, scenario.fleet.size)):  # type: ignore[arg-type]
+            if devices <= 0:
+                yield f"{path}.phases.{index}.batch", f"this phase rounds to zero of about {scenario.fleet.size} devices"
+    if getattr(plan, "kind", None) == "groups" and isinstance(getattr(plan, "groups"), list):
+        for index, group in enumerate(plan.groups):  # type: ignore[attr-defined]
+            yield from _cohort_findings(f"{path}.groups.{index}.cohort", group.cohort, scenario)
 
 
 def unknown_metrics(scenario: Scenario) -> list[str]:

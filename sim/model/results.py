@@ -52,6 +52,7 @@ class ByteCounts(Record):
     full: float = 0.0                # moved while fetching the full artifact
     delta: float = 0.0               # moved while fetching a delta
     unfinished: float = 0.0          # moved by downloads still going when the run ended
+    lan: float = 0.0                 # copied from a site cache over the LAN (not origin egress)
 
 
 class Egress(Record):
@@ -70,6 +71,16 @@ class Coverage(Record):
     t95: float | None = None
     t99: float | None = None
     final: float = 0.0
+
+
+class BlastRadius(Record):
+    """How far a bad candidate got before the rollout stopped."""
+
+    released_before_halt: int = 0    # devices told to update before the halt (all of them when nothing halted)
+    in_flight_at_halt: int = 0       # of those, still on their way when the halt came: they carry on
+    ran_candidate: int = 0           # devices that ever activated the candidate
+    first_failure: float | None = None
+    failure_to_halt: float | None = None   # seconds from the first failure on a device to the halt
 
 
 class RunResult(Record):
@@ -92,6 +103,7 @@ class RunResult(Record):
     halted: bool = False
     halt_reason: str = ""
     halt_time: float | None = None
+    blast: BlastRadius = BlastRadius()
     timeline: list[TimelineEvent]
     state_counts: dict[str, Series]
     events_processed: int = 0
@@ -117,4 +129,6 @@ class RunResult(Record):
             "installs_during_games": float(self.installs_during_games),
             "throttled_device_hours": self.throttled_device_hours,
             "halted": 1.0 if self.halted else 0.0,
+            "blast_radius": float(self.blast.ran_candidate),
+            "released_before_halt": float(self.blast.released_before_halt),
         }

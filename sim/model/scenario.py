@@ -13,6 +13,7 @@ from typing import Annotated, Literal, Union
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, field_validator, model_validator
 
 from sim.model import strategies  # noqa: F401  (registers the built-in strategies before the union is built)
+from sim.model.cohort import Cohort
 from sim.model.strategy import REGISTRY
 from sim.model.types import Clock, Duration, Fraction, Money, Rate, Size
 
@@ -174,6 +175,8 @@ class Fleet(Frozen):
     report_delay: Duration = Field(default=300.0, description="delay before the controller sees a device's report")
     fps_needed: Annotated[float, Field(gt=0)] = 15.0
     thermal: Thermal = Thermal()
+    shadow_cost: Fraction = Field(default=0.3, description="share of compute a shadow model takes: lost frames, "
+                                  "and this share of the candidate's power on top of the current model's")
 
     _shares = field_validator("hardware", "camera_angles", "timezones")(
         classmethod(lambda cls, shares: _shares_sum_to_one(shares)))
@@ -222,19 +225,6 @@ class HardwarePerformance(Frozen):
     power: Annotated[float, Field(gt=0)] = Field(description="watts drawn by the board running this model")
 
 
-class Cohort(Frozen):
-    """A filter on devices: every given field must match; an empty cohort matches every device."""
-
-    hardware: str | None = None
-    site_kind: str | None = None
-    camera_angle: str | None = None
-
-    def matches(self, hardware: str, site_kind: str, camera_angle: str) -> bool:
-        return ((self.hardware is None or self.hardware == hardware)
-                and (self.site_kind is None or self.site_kind == site_kind)
-                and (self.camera_angle is None or self.camera_angle == camera_angle))
-
-
 class Defect(Frozen):
     cohort: Cohort = Cohort()
     failure_rate: Fraction = Field(default=0.0, description="share of these devices whose health check fails")
@@ -255,6 +245,24 @@ class Fault(Frozen):
     duration: Duration = 0.0
     share: Fraction = 1.0
     cohort: Cohort = Cohort()
+
+
+class Retries(Frozen):
+    """Wait before fetching again after a corrupt download: backoff, multiplied by factor each time, capped."""
+
+    backoff: Duration = 300.0
+    factor: Annotated[float, Field(ge=1)] = 2.0
+    max_backoff: Duration = 6 * 3600.0
+
+
+class Delivery(Frozen):
+    """How the artifact reaches devices, whatever the strategy."""
+
+    delta: bool = Field(default=False, description="send artifact.delta_size; devices on another base get the full")
+    base_mismatch: Fraction = Field(default=0.05, description="share of devices whose base version has no delta")
+    site_cache: bool = Field(default=False, description="one camera per site fetches; the others copy over the LAN")
+    lan_rate: Rate = 50e6
+    retries: Retries | None = None
 
 
 class Pricing(Frozen):
@@ -315,6 +323,9 @@ class Scenario(Frozen):
     candidate: ModelSpec
     strategy: StrategySpec  # type: ignore[valid-type]
     faults: list[Fault] = Field(default_factory=list)
+    delivery: Delivery = Delivery()
+    alternatives: dict[str, StrategySpec] = Field(  # type: ignore[valid-type]
+        default_factory=dict, description="other plans to compare against `strategy`, by name (fleetlab compare)")
     expect: dict[str, Union[str, int, float]] = Field(default_factory=dict)
     pricing: Pricing = Pricing()
     hil: HilSpec | None = None

@@ -13,7 +13,7 @@ New strategies register by name with their parameter model:
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Generator, Mapping
+from collections.abc import Callable, Generator, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Union
 
@@ -30,10 +30,25 @@ class StrategyParams(BaseModel):
 
 @dataclass(frozen=True)
 class Update:
-    """Tell these devices to fetch and install the candidate."""
+    """Tell these devices to fetch and install the candidate.
+
+    `shadow`: install it and run it beside the current model without acting on its output (no activation until a
+    later Update without shadow promotes it). `cool_below`: activate only when the device is predicted to stay below
+    this temperature (°C) after the switch, besides the install window and no game.
+    """
 
     devices: tuple[int, ...]
     label: str = ""
+    shadow: bool = False
+    cool_below: float | None = None
+
+
+@dataclass(frozen=True)
+class Sample:
+    """Ask online devices for their telemetry: canary devices running the candidate against control devices."""
+
+    canary: tuple[int, ...]
+    control: tuple[int, ...]
 
 
 @dataclass(frozen=True)
@@ -58,7 +73,17 @@ class Rollback:
     reason: str
 
 
-Action = Union[Update, Soak, Halt, Rollback]
+Action = Union[Update, Soak, Halt, Rollback, Sample]
+
+METRICS = ("fps", "latency_ms", "temperature", "detection_rate", "agreement")
+
+
+@dataclass(frozen=True)
+class Samples:
+    """Telemetry values of one metric: canary devices (candidate) and control devices (current model)."""
+
+    canary: tuple[float, ...]
+    control: tuple[float, ...]
 
 
 # --- what a strategy sees ---------------------------------------------------------------------------------------
@@ -75,6 +100,23 @@ class Observation:
     bricked: int = 0
     in_progress: int = 0               # released, last report not an outcome
     failures_by_reason: Mapping[str, int] = field(default_factory=dict)
+    outcomes: Mapping[int, str] = field(default_factory=dict)   # device -> last reported outcome state name
+    samples: Mapping[str, Samples] = field(default_factory=dict)  # answer to a Sample action, by metric
+
+    @property
+    def totals(self) -> "Tally":
+        """Reported outcomes over every released device."""
+        return Tally(self.committed, self.failed, self.rolled_back, self.bricked)
+
+    def count(self, devices: Iterable[int]) -> "Tally":
+        """Reported outcomes among these devices (a group, a wave, a cohort)."""
+        tally: dict[str, int] = {}
+        for device in devices:
+            state = self.outcomes.get(device)
+            if state is not None:
+                tally[state] = tally.get(state, 0) + 1
+        return Tally(tally.get("COMMITTED", 0), tally.get("FAILED", 0), tally.get("ROLLED_BACK", 0),
+                     tally.get("BRICKED", 0))
 
     @property
     def executed(self) -> int:
@@ -88,6 +130,22 @@ class Observation:
 
 
 @dataclass(frozen=True)
+class Tally:
+    committed: int = 0
+    failed: int = 0
+    rolled_back: int = 0
+    bricked: int = 0
+
+    @property
+    def executed(self) -> int:
+        return self.committed + self.failed + self.rolled_back + self.bricked
+
+    @property
+    def bad(self) -> int:
+        return self.failed + self.rolled_back + self.bricked
+
+
+@dataclass(frozen=True)
 class FleetView:
     """What a strategy knows of the fleet before it starts: device ids, their cohorts and a seeded random source.
 
@@ -98,6 +156,9 @@ class FleetView:
     size: int
     cohorts: tuple[tuple[str, str, str], ...]
     random: random.Random
+    sites: tuple[int, ...] = ()
+    artifact_bytes: float = 0.0          # what one device's download costs, for budgets
+    egress_price_per_byte: float = 0.0
 
     def shuffled(self) -> list[int]:
         order = list(range(self.size))

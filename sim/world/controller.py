@@ -15,9 +15,13 @@ import numpy as np
 
 from sim.model.lifecycle import DeviceState as S
 from sim.model.results import TimelineEvent
-from sim.model.strategy import FleetView, Halt, Observation, Rollback, Soak, StrategyParams, Update, start
+from types import MappingProxyType
+
+from sim.model.strategy import (FleetView, Halt, Observation, Rollback, Sample, Samples, Soak, StrategyParams, Update,
+                                start)
 from sim.world import streams
 from sim.world.device import Lifecycle
+from sim.world.telemetry import Telemetry
 from sim.world.world import World
 
 _UNKNOWN = 255
@@ -34,6 +38,9 @@ class Controller:
         self.known = np.full(world.layout.size, _UNKNOWN, dtype=np.uint8)
         self.known_counts: Counter[int] = Counter()
         self.known_reasons: Counter[str] = Counter()
+        self.known_names: dict[int, str] = {}
+        self.telemetry = Telemetry(world, lifecycle)
+        self.in_flight_at_halt = 0
         self.timeline: list[TimelineEvent] = []
         self.halted = False
         self.halt_reason = ""
@@ -41,8 +48,13 @@ class Controller:
         self.finished = False
 
     def fleet_view(self) -> FleetView:
-        seed = int(streams.uniform(self.world.seed, streams.STRATEGY, 0) * 2**53)
-        return FleetView(self.world.layout.size, self.world.layout.cohorts(), random.Random(seed))
+        world = self.world
+        seed = int(streams.uniform(world.seed, streams.STRATEGY, 0) * 2**53)
+        artifact, delivery = world.scenario.artifact, world.scenario.delivery
+        per_device = artifact.delta_size if delivery.delta and artifact.delta_size else artifact.full_size
+        return FleetView(world.layout.size, world.layout.cohorts(), random.Random(seed),
+                         sites=tuple(world.layout.device_site.tolist()), artifact_bytes=per_device,
+                         egress_price_per_byte=world.scenario.pricing.egress_per_gb / 1e9)
 
     def begin(self) -> None:
         self._rollout = start(self.params, self.fleet_view())
@@ -59,6 +71,9 @@ class Controller:
             if isinstance(action, Soak):
                 self.world.after(action.duration, self._soaked)
                 return
+            if isinstance(action, Sample):
+                seen = self.observe(self.telemetry.sample(action.canary, action.control))
+                continue
             self._perform(action)
             seen = self.observe()
 
@@ -68,16 +83,18 @@ class Controller:
     def _perform(self, action: Update | Halt | Rollback) -> None:
         now = self.world.now
         if isinstance(action, Update):
-            fresh = [device for device in action.devices if not self.released[device]]
-            if self.halted or not fresh:
+            if self.halted:
                 return
+            fresh = [device for device in action.devices if not self.released[device]]
             self.released[fresh] = True
             self.released_count += len(fresh)
-            self.timeline.append(TimelineEvent(time=now, kind="update", detail=action.label, devices=len(fresh)))
-            for device in fresh:
-                self.lifecycle.release(device)
+            self.timeline.append(TimelineEvent(time=now, kind="update", detail=action.label,
+                                               devices=len(action.devices)))
+            for device in action.devices:   # devices already released: a shadow install being promoted
+                self.lifecycle.release(device, shadow=action.shadow, cool_below=action.cool_below)
         elif isinstance(action, Halt):
             self.halted, self.halt_reason, self.halt_time = True, action.reason, now
+            self.in_flight_at_halt = self.lifecycle.in_flight
             self.timeline.append(TimelineEvent(time=now, kind="halt", detail=action.reason))
         elif isinstance(action, Rollback):
             targets = action.devices if action.devices is not None else np.flatnonzero(self.released).tolist()
@@ -86,7 +103,7 @@ class Controller:
             for device in targets:
                 self.lifecycle.interrupt(int(device), f"rollback: {action.reason}")
 
-    def observe(self) -> Observation:
+    def observe(self, samples: dict[str, Samples] | None = None) -> Observation:
         """Fold in the reports that have arrived by now and summarise what the controller knows."""
         for device, state in self.world.reports_until(self.world.now):
             previous = int(self.known[device])
@@ -94,6 +111,7 @@ class Controller:
                 self.known_counts[previous] -= 1
             self.known[device] = int(state)
             self.known_counts[int(state)] += 1
+            self.known_names[device] = state.name
             reason = self.world.recorder.reasons.get(device)
             if state != S.COMMITTED and reason:
                 self.known_reasons[reason] += 1
@@ -102,7 +120,8 @@ class Controller:
         return Observation(
             time=self.world.now, released=self.released_count, committed=counts[S.COMMITTED],
             failed=counts[S.FAILED], rolled_back=counts[S.ROLLED_BACK], bricked=counts[S.BRICKED],
-            in_progress=self.released_count - outcomes, failures_by_reason=dict(self.known_reasons))
+            in_progress=self.released_count - outcomes, failures_by_reason=dict(self.known_reasons),
+            outcomes=MappingProxyType(self.known_names), samples=samples or {})
 
     def _strategy_done(self) -> None:
         self.finished = True

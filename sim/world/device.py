@@ -17,6 +17,50 @@ from sim.world.network import Download
 from sim.world.world import World
 
 POWER_CUT = "power cut"
+COOL_RETRY = 1800.0     # seconds between looks for a cooler moment to activate
+
+
+class SiteCache:
+    """Per site: who fetches from the origin, who waits for it, and whether the artifact is there."""
+
+    def __init__(self) -> None:
+        self._seeder: dict[int, int] = {}
+        self._waiting: dict[int, list[int]] = {}
+        self._ready: set[int] = set()
+
+    def ready(self, site: int) -> bool:
+        return site in self._ready
+
+    def take_seeding(self, site: int, device: int) -> bool:
+        """True if `device` becomes the site's seeder; otherwise it joins the waiting list."""
+        if site not in self._seeder:
+            self._seeder[site] = device
+            return True
+        self._waiting.setdefault(site, []).append(device)
+        return False
+
+    def mark_ready(self, site: int) -> None:
+        self._ready.add(site)
+        self._seeder.pop(site, None)
+
+    def ready_now(self, site: int) -> list[int]:
+        return self._waiting.pop(site, [])
+
+    def hand_over(self, site: int) -> int | None:
+        self._seeder.pop(site, None)
+        waiting = self._waiting.get(site)
+        if not waiting:
+            return None
+        successor = waiting.pop(0)
+        self._seeder[site] = successor
+        return successor
+
+    def is_waiting(self, site: int, device: int) -> bool:
+        return device in self._waiting.get(site, ())
+
+    def forget(self, site: int, device: int) -> None:
+        if self.is_waiting(site, device):
+            self._waiting[site].remove(device)
 
 
 @dataclass(slots=True, eq=False)
@@ -32,6 +76,9 @@ class Device:
     install_started: float = 0.0
     exposure_since: float = -1.0
     cut_counter: int = 0
+    shadow: bool = False               # installed to run beside the current model; waits for promotion
+    cool_below: float | None = None    # activate only when predicted to stay below this temperature
+    seeding: bool = False              # fetching from the origin for its site's cache
 
 
 class Lifecycle:
@@ -47,21 +94,35 @@ class Lifecycle:
         self.cut_rate = self.fleet.power_loss_per_day / 86400.0
         self.devices: dict[int, Device] = {}
         self.in_flight = 0
+        self.delivery = scenario.delivery
+        self.cache = SiteCache()
         self._defects = [(defect, defect.cohort) for defect in scenario.candidate.defects]
         self._device_site = world.layout.device_site.tolist()
         world.on_download_finished = self._downloaded
 
     # --- entry points ---------------------------------------------------------------------------------------
 
-    def release(self, device_id: int) -> None:
-        """The controller tells this device to update."""
+    def release(self, device_id: int, shadow: bool = False, cool_below: float | None = None) -> None:
+        """The controller tells this device to update (or, for a device shadowing the candidate, to promote it)."""
         world = self.world
-        device = Device(device_id, self._device_site[device_id])
+        known = self.devices.get(device_id)
+        if known is not None:
+            if known.shadow and not shadow:
+                self._promote(known, cool_below)
+            return
+        device = Device(device_id, self._device_site[device_id], shadow=shadow, cool_below=cool_below)
         self.devices[device_id] = device
         self.in_flight += 1
         world.move(device_id, S.DOWNLOADING)
         self._begin_download(device)
         self._plan_power_cut(device)
+
+    def _promote(self, device: Device, cool_below: float | None) -> None:
+        device.shadow, device.cool_below = False, cool_below
+        self.world.recorder.shadow_end[device.id] = self.world.now
+        if self.world.state(device.id) == S.AWAITING_WINDOW:
+            device.generation += 1
+            self._await_window(device)
 
     def interrupt(self, device_id: int, cause: str) -> None:
         """A power cut, or the controller rolling the device back (cause starts with 'rollback')."""
@@ -80,12 +141,51 @@ class Lifecycle:
     def _begin_download(self, device: Device) -> None:
         device.attempts += 1
         device.download_started = self.world.now
-        device.download = Download(device.id, device.site, self.artifact.full_size, self.artifact.checkpoint,
-                                   self.artifact.resumable)
+        self._fetch(device)
+
+    def _fetch(self, device: Device) -> None:
+        """From the site cache over the LAN when it has the artifact, else from the origin (one seeder per site)."""
+        if self.delivery.site_cache:
+            if self.cache.ready(device.site):
+                self._after(device, self.artifact.full_size / self.delivery.lan_rate, self._copied_from_cache)
+                return
+            if not self.cache.take_seeding(device.site, device.id):
+                return   # waits for the site's seeder; woken by _cache_ready
+            device.seeding = True
+        size = self._download_size(device)
+        device.download = Download(device.id, device.site, size, self.artifact.checkpoint, self.artifact.resumable)
+        device.download.delta = size != self.artifact.full_size
         self.world.network.start(device.download)
 
+    def _download_size(self, device: Device) -> float:
+        if not (self.delivery.delta and self.artifact.delta_size):
+            return self.artifact.full_size
+        mismatch = streams.uniform(self.world.seed, streams.DELTA_BASE, device.id) < self.delivery.base_mismatch
+        return self.artifact.full_size if mismatch else self.artifact.delta_size
+
+    def _copied_from_cache(self, device: Device) -> None:
+        self.world.recorder.lan_bytes += self.artifact.full_size
+        self._downloaded_device(device)
+
+    def _cache_ready(self, site: int) -> None:
+        for waiting in self.cache.ready_now(site):
+            device = self.devices[waiting]
+            if self.world.state(waiting) == S.DOWNLOADING:
+                self._after(device, self.artifact.full_size / self.delivery.lan_rate, self._copied_from_cache)
+
+    def _cache_abandoned(self, device: Device) -> None:
+        """The seeder stopped (failed or cancelled): the next waiting camera of the site fetches instead."""
+        if not device.seeding:
+            return
+        device.seeding = False
+        successor = self.cache.hand_over(device.site)
+        if successor is not None:
+            self._fetch(self.devices[successor])
+
     def _downloaded(self, download: Download) -> None:
-        device = self.devices[download.device]
+        self._downloaded_device(self.devices[download.device])
+
+    def _downloaded_device(self, device: Device) -> None:
         world = self.world
         if world.calendar.game_during(device.site, device.download_started, world.now):
             world.recorder.downloads_during_games += 1
@@ -98,19 +198,31 @@ class Lifecycle:
         corrupt = rate > 0 and streams.uniform(world.seed, streams.CORRUPT, device.id, device.attempts) < rate
         if corrupt:
             if device.attempts >= self.artifact.max_download_attempts:
+                self._cache_abandoned(device)
                 self._finish(device, S.FAILED, f"corrupt download {device.attempts} times")
                 return
             world.move(device.id, S.DOWNLOADING, "checksum mismatch")
-            self._begin_download(device)
+            self._after(device, self._backoff(device.attempts), self._begin_download)
             return
-        world.recorder.useful_bytes += self.artifact.full_size
+        if device.download is not None:
+            world.recorder.useful_bytes += device.download.size
         device.download = None
+        if device.seeding:
+            device.seeding = False
+            self.cache.mark_ready(device.site)
+            self._cache_ready(device.site)
         world.move(device.id, S.INSTALLING)
         free = float(world.layout.device_storage[device.id])
         if free < self.storage_needed:
             self._finish(device, S.FAILED, "insufficient storage")
             return
         self._begin_install(device)
+
+    def _backoff(self, attempts: int) -> float:
+        retries = self.delivery.retries
+        if retries is None:
+            return 0.0
+        return min(retries.backoff * retries.factor ** (attempts - 1), retries.max_backoff)
 
     def _begin_install(self, device: Device) -> None:
         device.install_started = self.world.now
@@ -127,9 +239,23 @@ class Lifecycle:
 
     def _await_window(self, device: Device) -> None:
         world = self.world
-        start = world.calendar.next_activation(device.site, world.now, self.activation_need)
+        if device.shadow:
+            world.recorder.shadow_start[device.id] = world.now
+            return   # runs beside the current model until promoted (release without shadow)
+        start = self._activation_time(device)
         if start < world.scenario.duration:
             self._after(device, start - world.now, self._activate)
+
+    def _activation_time(self, device: Device) -> float:
+        """The next window moment with no game — and, when asked, cool enough to stay below `cool_below`."""
+        world, moment = self.world, self.world.now
+        while moment < world.scenario.duration:
+            moment = world.calendar.next_activation(device.site, moment, self.activation_need)
+            if device.cool_below is None or moment == float("inf") or \
+                    world.thermal.after_switch(device.id, moment, self.fleet.health_check) < device.cool_below:
+                return moment
+            moment += COOL_RETRY
+        return float("inf")
 
     def _activate(self, device: Device) -> None:
         self.world.move(device.id, S.ACTIVATING)
@@ -164,6 +290,17 @@ class Lifecycle:
             return "health check: fps below need"
         return ""
 
+    def accuracy_drop(self, device_id: int) -> float:
+        cohort = self.world.layout.cohort(device_id)
+        kept = 1.0
+        for defect, where in self._defects:
+            if defect.accuracy_drop and where.matches(*cohort):
+                kept *= 1.0 - defect.accuracy_drop
+        return 1.0 - kept
+
+    def crash_rate(self, device_id: int) -> float:
+        return self._crash_rate(device_id)
+
     def _crash_rate(self, device_id: int) -> float:
         cohort = self.world.layout.cohort(device_id)
         survive = 1.0
@@ -195,6 +332,10 @@ class Lifecycle:
             self._start_rollback(device, cause)
             return
         self._drop_download(device)
+        self.cache.forget(device.site, device.id)
+        self._cache_abandoned(device)
+        if device.shadow and state == S.AWAITING_WINDOW:
+            self.world.recorder.shadow_end[device.id] = self.world.now
         self._finish(device, S.IDLE, cause)
 
     def _finish(self, device: Device, state: S, reason: str = "") -> None:
@@ -287,6 +428,8 @@ class Lifecycle:
     def _resume_download(self, device: Device) -> None:
         if device.download is not None:
             self.world.network.start(device.download)
+        elif not self.cache.is_waiting(device.site, device.id):
+            self._fetch(device)   # was copying from the site cache when the power went
 
     # --- plumbing -------------------------------------------------------------------------------------------
 

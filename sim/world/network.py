@@ -38,6 +38,7 @@ class Download:
     w_mark: float = 0.0
     rate: float = 0.0            # own rate before the egress scale
     active: bool = False
+    delta: bool = False          # a delta rather than the full artifact (for the byte accounting)
 
 
 @dataclass
@@ -70,6 +71,7 @@ class Network:
     scale: float = 1.0
     demand: float = 0.0
     moved_total: float = 0.0
+    moved_delta: float = 0.0
     _heap: list[tuple[float, int, int, int]] = field(default_factory=list)   # (finish in W, seq, version, site)
     _site_version: dict[int, int] = field(default_factory=dict)
     _sites: dict[int, list[Download]] = field(default_factory=dict)
@@ -98,6 +100,8 @@ class Network:
             download.done += gained
             download.moved += gained
             self.moved_total += gained
+            if download.delta:
+                self.moved_delta += gained
         download.w_mark = self.w
 
     # --- downloads -------------------------------------------------------------------------------------------
@@ -240,6 +244,8 @@ class Network:
                 remainder = download.size - download.done     # count the exact remainder, not rounding
                 self.moved_total += remainder
                 download.moved += remainder
+                if download.delta:
+                    self.moved_delta += remainder
                 download.done = download.size
                 self._detach(download)
                 due.append(download)

@@ -29,17 +29,23 @@ class Recorder:
     samples: list[list[int]] = field(default_factory=list)
     reasons: dict[int, str] = field(default_factory=dict)           # device -> why it failed / rolled back / bricked
     useful_bytes: float = 0.0
+    lan_bytes: float = 0.0
+    first_failure: float | None = None
     exposure_seconds: float = 0.0
     downloads_during_games: int = 0
     installs_during_games: int = 0
     transitions: int = 0
     candidate_start: np.ndarray = field(init=False)
     candidate_end: np.ndarray = field(init=False)
+    shadow_start: np.ndarray = field(init=False)
+    shadow_end: np.ndarray = field(init=False)
 
     def __post_init__(self) -> None:
         self.counts[DeviceState.IDLE] = self.size
         self.candidate_start = np.full(self.size, np.inf)
         self.candidate_end = np.full(self.size, np.inf)
+        self.shadow_start = np.full(self.size, np.inf)
+        self.shadow_end = np.full(self.size, np.inf)
 
     def transition(self, time: float, device: int, source: DeviceState, target: DeviceState, reason: str) -> None:
         self.transitions += 1
@@ -51,6 +57,8 @@ class Recorder:
             self.uncommits.append(time)
         if reason and target in (DeviceState.FAILED, DeviceState.ROLLING_BACK, DeviceState.BRICKED, DeviceState.IDLE):
             self.reasons[device] = reason
+            if self.first_failure is None and target != DeviceState.IDLE and not reason.startswith("rollback"):
+                self.first_failure = time
         if self.on_transition is not None:
             self.on_transition(time, device, source, target, reason)
 

@@ -27,6 +27,8 @@ HEALTH = 5
 GAME = 6
 FAULT = 7
 STRATEGY = 8
+TELEMETRY = 9
+DELTA_BASE = 10
 
 
 def _mix(value: int) -> int:

@@ -31,6 +31,8 @@ class ThermalModel:
         self.power_current = np.array([current.hardware[name].power for name in hardware])
         self.power_candidate = np.array([candidate.hardware[name].power for name in hardware])
         self.latency_candidate = np.array([candidate.hardware[name].latency for name in hardware])
+        self.latency_current = np.array([current.hardware[name].latency for name in hardware])
+        self.shadow_cost = scenario.fleet.shadow_cost
 
     def ambient(self, site: int, time: float) -> float:
         kind = self.layout.site_kind[site]
@@ -54,6 +56,18 @@ class ThermalModel:
         new = ambient + self.params.resistance * self.power_candidate[hardware]
         return float(new + (old - new) * math.exp(-elapsed / self.params.time_constant))
 
+    def steady_temperature(self, device: int, time: float, candidate: bool, shadow: bool = False) -> float:
+        """Temperature at steady state: on the candidate, on the current model, or on both (shadow)."""
+        hardware = self.layout.device_hardware[device]
+        power = self.power_candidate[hardware] if candidate else self.power_current[hardware]
+        if shadow:
+            power = self.power_current[hardware] + self.shadow_cost * self.power_candidate[hardware]
+        return self.ambient(self.layout.device_site[device], time) + self.params.resistance * float(power)
+
+    def latency(self, device: int, candidate: bool) -> float:
+        table = self.latency_candidate if candidate else self.latency_current
+        return float(table[self.layout.device_hardware[device]])
+
     def candidate_fps(self, device: int, temperature: float) -> float:
         fps = 1.0 / self.latency_candidate[self.layout.device_hardware[device]]
         if temperature > self.params.throttle_at:
@@ -61,7 +75,8 @@ class ThermalModel:
         return float(fps)
 
     def throttled_hours(self, candidate_start: np.ndarray, candidate_end: np.ndarray, until: float,
-                        step: float = 3600.0) -> float:
+                        step: float = 3600.0, shadow_start: np.ndarray | None = None,
+                        shadow_end: np.ndarray | None = None) -> float:
         """Device-hours above the throttle point over [0, until], each device on the candidate in [start, end).
 
         Integrated exactly per step (ambient and power held for the step), all devices at once as arrays.
@@ -71,10 +86,14 @@ class ThermalModel:
         sites, hardware = self.layout.device_site, self.layout.device_hardware
         heat_current = self.params.resistance * self.power_current[hardware]
         heat_candidate = self.params.resistance * self.power_candidate[hardware]
+        heat_shadow = heat_current + self.shadow_cost * heat_candidate
         temperature: np.ndarray | None = None
         for moment in np.arange(0.0, until, step):
             on_candidate = (candidate_start <= moment) & (moment < candidate_end)
-            steady = self.ambient_all_sites(moment)[sites] + np.where(on_candidate, heat_candidate, heat_current)
+            heat = np.where(on_candidate, heat_candidate, heat_current)
+            if shadow_start is not None and shadow_end is not None:
+                heat = np.where((shadow_start <= moment) & (moment < shadow_end), heat_shadow, heat)
+            steady = self.ambient_all_sites(moment)[sites] + heat
             temperature = steady if temperature is None else steady + (temperature - steady) * decay
             hot = np.count_nonzero(temperature > self.params.throttle_at)
             total += float(hot) * min(step, until - moment) / 3600.0

@@ -1,0 +1,154 @@
+"""The canary judge: canary devices against control devices, metric by metric (the Kayenta method).
+
+For each metric: drop outliers (beyond 3 IQR), run a two-sided Mann-Whitney U test; if the difference is
+significant at the configured confidence, estimate the shift (Hodges-Lehmann) with its distribution-free confidence
+interval, and call the metric High or Low when that interval lies wholly outside a tolerance band around zero
+(a share of the control median). Otherwise it passes. Score = weighted share of passing metrics × 100; a critical
+metric that fails makes the score 0.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from statistics import NormalDist
+from typing import Annotated, Literal
+
+import numpy as np
+from pydantic import Field
+
+from sim.model.strategy import Samples, StrategyParams
+from sim.model.types import Fraction
+
+Classification = Literal["Pass", "High", "Low", "NoData"]
+MAX_PAIRWISE = 400   # samples per side used for the shift interval (pairwise differences grow as n·m)
+
+
+def mann_whitney_u(canary: Sequence[float], control: Sequence[float]) -> tuple[float, float]:
+    """(U of `canary`, two-sided p-value), normal approximation with tie correction and continuity correction.
+
+    Matches scipy.stats.mannwhitneyu(canary, control, alternative='two-sided', method='asymptotic').
+    """
+    x, y = np.asarray(canary, dtype=float), np.asarray(control, dtype=float)
+    n1, n2 = len(x), len(y)
+    both = np.concatenate([x, y])
+    order = np.argsort(both, kind="mergesort")
+    ranks = np.empty(len(both))
+    sorted_values = both[order]
+    start = 0
+    ties = 0.0
+    while start < len(both):           # average ranks over runs of equal values
+        end = start
+        while end + 1 < len(both) and sorted_values[end + 1] == sorted_values[start]:
+            end += 1
+        ranks[order[start:end + 1]] = (start + end) / 2.0 + 1.0
+        size = end - start + 1
+        ties += size ** 3 - size
+        start = end + 1
+    u1 = ranks[:n1].sum() - n1 * (n1 + 1) / 2.0
+    mean = n1 * n2 / 2.0
+    n = n1 + n2
+    variance = n1 * n2 / 12.0 * ((n + 1) - ties / (n * (n - 1)))
+    if variance <= 0:
+        return u1, 1.0
+    z = (abs(u1 - mean) - 0.5) / math.sqrt(variance)
+    return u1, min(1.0, 2.0 * (1.0 - NormalDist().cdf(max(z, 0.0))))
+
+
+def hodges_lehmann(canary: Sequence[float], control: Sequence[float], confidence: float) -> tuple[float, float, float]:
+    """(shift estimate, low, high): the median of pairwise differences canary − control and its confidence interval."""
+    x = np.asarray(canary, dtype=float)[:MAX_PAIRWISE]
+    y = np.asarray(control, dtype=float)[:MAX_PAIRWISE]
+    differences = np.sort((x[:, None] - y[None, :]).ravel())
+    n1, n2 = len(x), len(y)
+    z = NormalDist().inv_cdf(0.5 + confidence / 2.0)
+    k = int(math.floor(n1 * n2 / 2.0 - z * math.sqrt(n1 * n2 * (n1 + n2 + 1) / 12.0)))
+    k = min(max(k, 0), len(differences) - 1)
+    return float(np.median(differences)), float(differences[k]), float(differences[len(differences) - 1 - k])
+
+
+def without_outliers(values: Sequence[float]) -> np.ndarray:
+    data = np.asarray(values, dtype=float)
+    if len(data) < 4:
+        return data
+    low, high = np.percentile(data, [25, 75])
+    spread = 3.0 * (high - low)
+    return data[(data >= low - spread) & (data <= high + spread)]
+
+
+class MetricRule(StrategyParams):
+    weight: Annotated[float, Field(gt=0)] = 1.0
+    critical: bool = False
+    fails_when: Literal["High", "Low", "either"] = "either"
+    tolerance: Fraction = 0.25
+
+
+class CanaryJudge(StrategyParams):
+    metrics: dict[Literal["fps", "latency_ms", "temperature", "detection_rate", "agreement"], MetricRule] = Field(
+        default_factory=lambda: {"fps": MetricRule(fails_when="Low", critical=True),
+                                 "latency_ms": MetricRule(fails_when="High"),
+                                 "temperature": MetricRule(fails_when="High"),
+                                 "detection_rate": MetricRule(fails_when="Low", critical=True)})
+    confidence: Fraction = 0.98
+    pass_score: Annotated[float, Field(ge=0, le=100)] = 90.0
+    marginal_score: Annotated[float, Field(ge=0, le=100)] = 75.0
+    min_samples: Annotated[int, Field(ge=2)] = 10
+
+
+@dataclass(frozen=True)
+class MetricVerdict:
+    metric: str
+    classification: Classification
+    p_value: float
+    shift: float
+    failed: bool
+
+
+@dataclass(frozen=True)
+class Judgment:
+    score: float
+    outcome: Literal["pass", "marginal", "fail", "nodata"]
+    metrics: tuple[MetricVerdict, ...]
+
+    def describe(self) -> str:
+        failing = [f"{verdict.metric} {verdict.classification}" for verdict in self.metrics if verdict.failed]
+        return f"canary score {self.score:.0f} ({self.outcome})" + (f": {', '.join(failing)}" if failing else "")
+
+
+def classify(canary: Sequence[float], control: Sequence[float], rule: MetricRule,
+             confidence: float, min_samples: int) -> MetricVerdict | None:
+    x, y = without_outliers(canary), without_outliers(control)
+    if len(x) < min_samples or len(y) < min_samples:
+        return None
+    _, p_value = mann_whitney_u(x, y)
+    shift, low, high = hodges_lehmann(x, y, confidence)
+    band = rule.tolerance * abs(float(np.median(y)))
+    classification: Classification = "Pass"
+    if p_value < 1.0 - confidence:
+        if low > band:
+            classification = "High"
+        elif high < -band:
+            classification = "Low"
+    failed = classification != "Pass" and rule.fails_when in (classification, "either")
+    return MetricVerdict("", classification, p_value, shift, failed)
+
+
+def judge(samples: Mapping[str, Samples], config: CanaryJudge) -> Judgment:
+    verdicts, weight_total, weight_pass, critical_failed = [], 0.0, 0.0, False
+    for metric, rule in config.metrics.items():
+        sample = samples.get(metric)
+        verdict = classify(sample.canary, sample.control, rule, config.confidence, config.min_samples) \
+            if sample else None
+        if verdict is None:
+            verdicts.append(MetricVerdict(metric, "NoData", 1.0, 0.0, False))
+            continue
+        verdicts.append(MetricVerdict(metric, verdict.classification, verdict.p_value, verdict.shift, verdict.failed))
+        weight_total += rule.weight
+        weight_pass += 0.0 if verdict.failed else rule.weight
+        critical_failed |= verdict.failed and rule.critical
+    if weight_total == 0:
+        return Judgment(0.0, "nodata", tuple(verdicts))
+    score = 0.0 if critical_failed else 100.0 * weight_pass / weight_total
+    outcome = "pass" if score >= config.pass_score else "marginal" if score >= config.marginal_score else "fail"
+    return Judgment(score, outcome, tuple(verdicts))

@@ -1,0 +1,44 @@
+"""Count-based gates: stop when enough of the devices that reported have failed."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from sim.model.strategy import StrategyParams, Tally
+from sim.model.types import Fraction
+
+FailureType = Literal["FAILED", "ROLLED_BACK", "BRICKED", "ALL"]
+
+
+def bad_count(tally: Tally, failure_type: FailureType) -> int:
+    return {"FAILED": tally.failed, "ROLLED_BACK": tally.rolled_back, "BRICKED": tally.bricked,
+            "ALL": tally.bad}[failure_type]
+
+
+class ThresholdAbort(StrategyParams):
+    """Abort once `threshold` of at least `min_executed` known outcomes are failures of `failure_type`."""
+
+    failure_type: FailureType = "ALL"
+    threshold: Fraction
+    min_executed: Annotated[int, Field(ge=1)] = 10
+
+    def breached(self, tally: Tally) -> bool:
+        if tally.executed < self.min_executed:
+            return False
+        return bad_count(tally, self.failure_type) / tally.executed >= self.threshold
+
+    def describe(self, tally: Tally) -> str:
+        bad = bad_count(tally, self.failure_type)
+        return f"{bad} of {tally.executed} reported devices failed ({bad / max(tally.executed, 1):.1%})"
+
+
+class GroupRollbackPolicy(StrategyParams):
+    """Roll the whole group back when both the failed share and the failed count are reached."""
+
+    failed_share: Fraction
+    failed_count: Annotated[int, Field(ge=1)] = 1
+
+    def triggered(self, tally: Tally) -> bool:
+        return tally.executed > 0 and tally.bad >= self.failed_count and tally.bad / tally.executed >= self.failed_share

@@ -1,0 +1,135 @@
+"""A stratified canary: every cohort (hardware × site kind × camera angle) gets canary devices, judged against control
+devices of the same stratum, then the rest of the fleet follows in waves.
+
+Size: n = ⌈ln(1 − confidence) / ln(1 − p)⌉ devices see at least one failure of rate p with that confidence; with
+`per_stratum` every stratum gets n (a defect confined to one cohort is caught with that power), otherwise n is
+spread over the strata in proportion, at least `min_per_stratum` each. With `stratify: false` the canary is a plain
+random sample judged as one group (the common practice this is compared against).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from sim.model.gating.analysis import AnalysisRun, MetricAnalysis
+from sim.model.gating.judge import CanaryJudge, judge
+from sim.model.gating.sequential import SequentialTest
+from sim.model.gating.threshold import ThresholdAbort
+from sim.model.strategies.common import cumulative_counts, soak_watching
+from sim.model.strategy import FleetView, Halt, Rollback, Rollout, Sample, Soak, StrategyParams, Update, register
+from sim.model.types import Duration, Fraction
+
+Stratum = Literal["cohort", "hardware", "site_kind", "camera_angle"]
+_AXIS = {"hardware": 0, "site_kind": 1, "camera_angle": 2}
+
+
+def detection_size(failure_rate: float, confidence: float) -> int:
+    """Smallest n with 1 − (1 − p)^n ≥ confidence."""
+    return max(1, math.ceil(math.log(1.0 - confidence) / math.log(1.0 - failure_rate)))
+
+
+class CanaryParams(StrategyParams):
+    kind: Literal["canary"] = "canary"
+    detect_failure_rate: Fraction = 0.05
+    confidence: Fraction = 0.95
+    stratify: bool = True
+    stratum: Stratum = "cohort"
+    per_stratum: bool = False
+    min_per_stratum: Annotated[int, Field(ge=1)] = 10
+    bake: Duration = 86400.0
+    check_every: Duration = 3600.0
+    judge: CanaryJudge | None = CanaryJudge()
+    analysis: list[MetricAnalysis] = Field(default_factory=list)
+    sequential: SequentialTest | None = None
+    abort: ThresholdAbort | None = ThresholdAbort(threshold=0.05, min_executed=10)
+    then: list[Fraction] = Field(default_factory=lambda: [0.25, 1.0], description="cumulative waves after the canary")
+    bake_between: Duration = 12 * 3600.0
+    rollback_on_halt: bool = True
+    max_control: Annotated[int, Field(ge=10)] = 400
+
+
+def strata_of(fleet: FleetView, stratum: Stratum) -> dict[tuple[str, ...], list[int]]:
+    groups: dict[tuple[str, ...], list[int]] = defaultdict(list)
+    for device in fleet.shuffled():
+        cohort = fleet.cohorts[device]
+        groups[cohort if stratum == "cohort" else (cohort[_AXIS[stratum]],)].append(device)
+    return dict(sorted(groups.items()))
+
+
+def choose_canary(params: CanaryParams, fleet: FleetView) -> dict[tuple[str, ...], list[int]]:
+    """Canary devices by stratum (one stratum, ('all',), when not stratified)."""
+    size = detection_size(params.detect_failure_rate, params.confidence)
+    if not params.stratify:
+        return {("all",): fleet.shuffled()[:size]}
+    strata = strata_of(fleet, params.stratum)
+    chosen = {}
+    for key, members in strata.items():
+        want = size if params.per_stratum else max(params.min_per_stratum, round(size * len(members) / fleet.size))
+        chosen[key] = members[:min(want, len(members) // 2 or 1)]   # keep at least half of a stratum as control
+    return chosen
+
+
+@register("canary", CanaryParams, "stratified canary sized for detection power, judged against control, then waves")
+def canary(params: CanaryParams, fleet: FleetView) -> Rollout:
+    chosen = choose_canary(params, fleet)
+    in_canary = {device for members in chosen.values() for device in members}
+    canary_devices = sorted(in_canary)
+    yield Update(tuple(canary_devices), label=f"canary ({len(canary_devices)} devices, {len(chosen)} strata)")
+    verdict = yield from _bake_canary(params, fleet, chosen, in_canary)
+    if verdict:
+        if params.rollback_on_halt:
+            yield Rollback(None, verdict)
+        yield Halt(verdict)
+        return
+    rest = [device for device in fleet.shuffled() if device not in in_canary]
+    told = 0
+    for number, upto in enumerate(cumulative_counts(params.then, len(rest)), start=1):
+        if upto > told:
+            yield Update(tuple(rest[told:upto]), label=f"wave {number} after canary")
+            told = upto
+        tripped = yield from soak_watching(params.bake_between, params.check_every,
+                                           lambda seen: bool(params.abort and params.abort.breached(
+                                               seen.count(canary_devices + rest[:told]))))
+        if tripped:
+            reason = f"abort: {params.abort.describe(tripped.count(canary_devices + rest[:told]))}"
+            yield Halt(reason)
+            return
+
+
+def _bake_canary(params: CanaryParams, fleet: FleetView, chosen, in_canary):  # type: ignore[no-untyped-def]
+    """Soak the canary; return a halt reason, or '' when it passed."""
+    canary_devices = sorted(in_canary)
+    runs = [AnalysisRun(spec) for spec in params.analysis]
+    waited = 0.0
+    while waited < params.bake:
+        seen = yield Soak(params.check_every)
+        waited += params.check_every
+        tally = seen.count(canary_devices)
+        if params.abort and params.abort.breached(tally):
+            return f"canary abort: {params.abort.describe(tally)}"
+        if params.sequential:
+            decision = params.sequential.decide(tally.bad, tally.committed, len(canary_devices) - tally.executed)
+            if decision == "halt":
+                return f"canary sequential test: {tally.bad} failures in {tally.executed} reported"
+        for run in runs:
+            sample = yield Sample(tuple(canary_devices), ())
+            if run.record(sample.samples.get(run.spec.metric)) in ("failed", "inconclusive"):
+                return f"canary analysis of {run.spec.metric}: {run.status}"
+    if params.judge:
+        return (yield from _judge_strata(params, fleet, chosen, in_canary))
+    return ""
+
+
+def _judge_strata(params: CanaryParams, fleet: FleetView, chosen, in_canary):  # type: ignore[no-untyped-def]
+    strata = {("all",): fleet.shuffled()} if not params.stratify else strata_of(fleet, params.stratum)
+    for key, members in chosen.items():
+        control = [device for device in strata[key] if device not in in_canary][:params.max_control]
+        seen = yield Sample(tuple(members), tuple(control))
+        judgment = judge(seen.samples, params.judge)
+        if judgment.outcome == "fail":
+            return f"canary judge, stratum {'/'.join(key)}: {judgment.describe()}"
+    return ""

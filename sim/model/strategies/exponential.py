@@ -1,0 +1,56 @@
+"""Notification pacing in the IoT-jobs style: a rate per minute that grows by a factor each time enough devices were
+notified (or succeeded), capped per minute, with abort criteria that stop queued devices — devices already
+notified carry on, and the result shows that in-flight exposure as the blast radius."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, model_validator
+
+from sim.model.gating.threshold import ThresholdAbort
+from sim.model.strategy import FleetView, Halt, Rollout, Soak, StrategyParams, Update, register
+
+
+class RateIncrease(StrategyParams):
+    notified: Annotated[int, Field(ge=1)] | None = None
+    succeeded: Annotated[int, Field(ge=1)] | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> "RateIncrease":
+        if (self.notified is None) == (self.succeeded is None):
+            raise ValueError("give exactly one of notified or succeeded")
+        return self
+
+
+class ExponentialParams(StrategyParams):
+    kind: Literal["exponential"] = "exponential"
+    base_rate_per_minute: Annotated[int, Field(ge=1, le=1000)] = 10
+    increment_factor: Annotated[float, Field(ge=1.1, le=5)] = 2.0
+    rate_increase: RateIncrease = RateIncrease(notified=50)
+    maximum_per_minute: Annotated[int, Field(ge=1, le=1000)] = 1000
+    abort: list[ThresholdAbort] = Field(default_factory=list)
+
+
+@register("exponential", ExponentialParams, "notifications per minute growing by a factor; abort stops the queue")
+def exponential(params: ExponentialParams, fleet: FleetView) -> Rollout:
+    order, told = fleet.shuffled(), 0
+    rate, carry = float(params.base_rate_per_minute), 0.0
+    mark = 0                           # notified (or succeeded) count at the last rate increase
+    step = params.rate_increase.notified or params.rate_increase.succeeded or 1
+    while told < fleet.size:
+        carry += min(rate, params.maximum_per_minute)
+        batch = min(int(carry), fleet.size - told)
+        carry -= batch
+        if batch:
+            yield Update(tuple(order[told:told + batch]), label=f"{rate:.0f}/min")
+            told += batch
+        seen = yield Soak(60.0)
+        for rule in params.abort:
+            if rule.breached(seen.count(order[:told])):
+                yield Halt(f"abort: {rule.describe(seen.count(order[:told]))}; {fleet.size - told} queued "
+                           f"devices cancelled, {seen.in_progress} in flight carry on")
+                return
+        progress = told if params.rate_increase.notified else seen.committed
+        while progress - mark >= step and rate < params.maximum_per_minute:
+            rate, mark = min(rate * params.increment_factor, params.maximum_per_minute), mark + step

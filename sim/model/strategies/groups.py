@@ -1,0 +1,61 @@
+"""Deployment groups in the hawkBit style: N equal groups or explicit cohort filters; a group that reaches its success
+threshold opens the next one, a group that reaches its error threshold pauses the rollout (a halt for a human)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from sim.model.cohort import Cohort
+from sim.model.gating.threshold import GroupRollbackPolicy
+from sim.model.strategy import FleetView, Halt, Rollback, Rollout, Soak, StrategyParams, Update, register
+from sim.model.types import Duration, Fraction
+
+
+class GroupFilter(StrategyParams):
+    cohort: Cohort = Cohort()
+    share: Fraction = Field(default=1.0, description="share of the matching devices not yet in a group")
+
+
+class GroupsParams(StrategyParams):
+    kind: Literal["groups"] = "groups"
+    groups: Annotated[int, Field(ge=1)] | list[GroupFilter] = 4
+    success_threshold: Fraction = 0.5
+    error_threshold: Fraction = 0.5
+    check_every: Duration = 900.0
+    rollback_policy: GroupRollbackPolicy | None = None
+
+
+def split_groups(params: GroupsParams, fleet: FleetView) -> list[list[int]]:
+    order = fleet.shuffled()
+    if isinstance(params.groups, int):
+        count = params.groups
+        return [order[index * len(order) // count:(index + 1) * len(order) // count] for index in range(count)]
+    taken: set[int] = set()
+    groups = []
+    for spec in params.groups:
+        matching = [device for device in order if device not in taken and spec.cohort.matches(*fleet.cohorts[device])]
+        chosen = matching[:round(spec.share * len(matching))]
+        taken.update(chosen)
+        groups.append(chosen)
+    return [group for group in groups if group]
+
+
+@register("groups", GroupsParams, "groups (count or cohort filters); success threshold opens the next, error pauses")
+def groups(params: GroupsParams, fleet: FleetView) -> Rollout:
+    for number, group in enumerate(split_groups(params, fleet), start=1):
+        yield Update(tuple(group), label=f"group {number}")
+        while True:
+            seen = yield Soak(params.check_every)
+            tally = seen.count(group)
+            if params.rollback_policy and params.rollback_policy.triggered(tally):
+                reason = f"group {number}: {tally.bad} of {tally.executed} failed, rolling the group back"
+                yield Rollback(tuple(group), reason)
+                yield Halt(reason)
+                return
+            if tally.bad >= params.error_threshold * len(group):
+                yield Halt(f"paused: group {number} reached its error threshold ({tally.bad} of {len(group)})")
+                return
+            if tally.committed >= params.success_threshold * len(group):
+                break

@@ -1,0 +1,74 @@
+"""Percentage batches with start offsets (the device-update-server style: 5% → 15% → 80%, two days apart).
+
+The last phase may leave out its batch and takes the rest. A phase that rounds to zero devices is refused when the
+scenario is loaded (sim/model/lint.py).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, model_validator
+
+from sim.model.gating.threshold import ThresholdAbort
+from sim.model.strategies.common import soak_watching
+from sim.model.strategy import FleetView, Halt, Rollback, Rollout, StrategyParams, Update, register
+from sim.model.types import Duration, Fraction
+
+
+class Phase(StrategyParams):
+    batch: Fraction | None = Field(default=None, description="share of the fleet; omitted on the last phase: the rest")
+    start: Duration = Field(default=0.0, description="offset from the start of the rollout")
+
+
+class PhasesParams(StrategyParams):
+    kind: Literal["phases"] = "phases"
+    phases: Annotated[list[Phase], Field(min_length=1)]
+    check_every: Duration = 900.0
+    watch_after_last: Duration = Field(default=2 * 86400.0, description="how long the abort rule keeps watching")
+    abort: ThresholdAbort | None = None
+    rollback_on_abort: bool = False
+
+    @model_validator(mode="after")
+    def _shape(self) -> "PhasesParams":
+        starts = [phase.start for phase in self.phases]
+        if starts != sorted(starts):
+            raise ValueError("phase start offsets must not decrease")
+        if any(phase.batch is None for phase in self.phases[:-1]):
+            raise ValueError("only the last phase may leave out its batch")
+        if sum(phase.batch or 0.0 for phase in self.phases) > 1.0 + 1e-9:
+            raise ValueError("phase batches add up to more than 100%")
+        return self
+
+
+def phase_sizes(params: PhasesParams, size: int) -> list[int]:
+    """Devices per phase; the last takes the rest."""
+    sizes = [round((phase.batch or 0.0) * size) for phase in params.phases[:-1]]
+    return sizes + [size - sum(sizes) if params.phases[-1].batch is None
+                    else round(params.phases[-1].batch * size)]
+
+
+@register("phases", PhasesParams, "percentage batches at start offsets; the last takes the rest")
+def phases(params: PhasesParams, fleet: FleetView) -> Rollout:
+    order, told, clock = fleet.shuffled(), 0, 0.0
+    abort = params.abort
+    stop = (lambda seen: abort.breached(seen.count(order[:told]))) if abort else (lambda seen: False)
+    for number, (phase, size) in enumerate(zip(params.phases, phase_sizes(params, fleet.size)), start=1):
+        if phase.start > clock:
+            tripped = yield from soak_watching(phase.start - clock, params.check_every, stop)
+            clock = phase.start
+            if tripped:
+                yield from _abort(params, tripped, order[:told])
+                return
+        yield Update(tuple(order[told:told + size]), label=f"phase {number}")
+        told += size
+    tripped = yield from soak_watching(params.watch_after_last, params.check_every, stop)
+    if tripped:
+        yield from _abort(params, tripped, order[:told])
+
+
+def _abort(params: PhasesParams, seen, told: list[int]):  # type: ignore[no-untyped-def]
+    reason = f"abort: {params.abort.describe(seen.count(told))}" if params.abort else "abort"
+    if params.rollback_on_abort:
+        yield Rollback(None, reason)
+    yield Halt(reason)

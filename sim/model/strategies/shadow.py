@@ -1,0 +1,73 @@
+"""Shadow mode: the candidate is installed on a sample and runs beside the current model without acting. It costs
+compute (the world models the heat and the lost frames) and exposes defects that change outputs. Promote once the
+agreement of every stratum stays above the threshold for `hold`; halt when it drops below."""
+
+from __future__ import annotations
+
+import statistics
+from typing import Literal
+
+from pydantic import Field
+
+from sim.model.strategies.canary import Stratum, strata_of
+from sim.model.strategies.common import cumulative_counts, soak_watching
+from sim.model.strategy import FleetView, Halt, Rollback, Rollout, Sample, Soak, StrategyParams, Update, register
+from sim.model.types import Duration, Fraction
+
+
+class ShadowParams(StrategyParams):
+    kind: Literal["shadow"] = "shadow"
+    sample: Fraction = 0.05
+    stratum: Stratum = "camera_angle"
+    agreement: Fraction = Field(default=0.98, description="median agreement every stratum must keep")
+    hold: Duration = Field(default=2 * 86400.0, description="how long agreement must hold before promotion")
+    max_duration: Duration = Field(default=7 * 86400.0, description="give up (halt) after this long in shadow")
+    check_every: Duration = 3600.0
+    min_reports: int = 5
+    then: list[Fraction] = Field(default_factory=lambda: [0.25, 1.0])
+    bake_between: Duration = 12 * 3600.0
+
+
+@register("shadow", ShadowParams, "candidate runs beside the current model on a sample; promote on agreement")
+def shadow(params: ShadowParams, fleet: FleetView) -> Rollout:
+    strata = strata_of(fleet, params.stratum)
+    sampled = {key: members[:max(params.min_reports, round(params.sample * len(members)))]
+               for key, members in strata.items()}
+    shadowing = sorted(device for members in sampled.values() for device in members)
+    yield Update(tuple(shadowing), label=f"shadow sample ({len(shadowing)} devices)", shadow=True)
+    held, elapsed = 0.0, 0.0
+    while held < params.hold:
+        if elapsed >= params.max_duration:
+            yield Rollback(tuple(shadowing), "shadow inconclusive")
+            yield Halt(f"shadow agreement not established within {elapsed / 86400:.1f} days")
+            return
+        yield Soak(params.check_every)
+        elapsed += params.check_every
+        worst = yield from _worst_agreement(params, sampled)
+        if worst is not None and worst[1] < params.agreement:
+            yield Rollback(tuple(shadowing), "shadow disagreement")
+            yield Halt(f"shadow agreement {worst[1]:.3f} below {params.agreement:.3f} in stratum {'/'.join(worst[0])}")
+            return
+        held = held + params.check_every if worst is not None else 0.0
+    yield Update(tuple(shadowing), label="promote shadow sample")
+    rest = [device for device in fleet.shuffled() if device not in set(shadowing)]
+    told = 0
+    for number, upto in enumerate(cumulative_counts(params.then, len(rest)), start=1):
+        if upto > told:
+            yield Update(tuple(rest[told:upto]), label=f"wave {number} after shadow")
+            told = upto
+        yield from soak_watching(params.bake_between, params.check_every, lambda seen: False)
+
+
+def _worst_agreement(params: ShadowParams, sampled):  # type: ignore[no-untyped-def]
+    """(stratum, median agreement) of the worst stratum, or None while some stratum has too few reports."""
+    worst = None
+    for key, members in sampled.items():
+        seen = yield Sample(tuple(members), ())
+        values = seen.samples["agreement"].canary if "agreement" in seen.samples else ()
+        if len(values) < min(params.min_reports, len(members)):
+            return None
+        median = statistics.median(values)
+        if worst is None or median < worst[1]:
+            worst = (key, median)
+    return worst

@@ -1,0 +1,37 @@
+"""Waves whose devices activate only when cool enough — predicted below `max_temperature` after the switch — inside
+an install window with no game. Hot outdoor sites wait for the night instead of throttling or failing health checks."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from sim.model.gating.threshold import ThresholdAbort
+from sim.model.strategies.common import cumulative_counts, soak_watching
+from sim.model.strategy import FleetView, Halt, Rollout, StrategyParams, Update, register
+from sim.model.types import Duration, Fraction
+
+
+class ThermalAwareParams(StrategyParams):
+    kind: Literal["thermal_aware"] = "thermal_aware"
+    waves: Annotated[list[Fraction], Field(min_length=1)] = Field(default_factory=lambda: [0.05, 0.3, 1.0])
+    bake: Duration = 12 * 3600.0
+    check_every: Duration = 900.0
+    max_temperature: float = Field(default=80.0, description="°C the device may reach after the switch")
+    abort: ThresholdAbort | None = None
+
+
+@register("thermal_aware", ThermalAwareParams, "waves that activate only when the device will stay cool, no game on")
+def thermal_aware(params: ThermalAwareParams, fleet: FleetView) -> Rollout:
+    order, told = fleet.shuffled(), 0
+    abort = params.abort
+    for number, upto in enumerate(cumulative_counts(params.waves, fleet.size), start=1):
+        if upto > told:
+            yield Update(tuple(order[told:upto]), label=f"cool wave {number}", cool_below=params.max_temperature)
+            told = upto
+        tripped = yield from soak_watching(params.bake, params.check_every,
+                                           lambda seen: bool(abort and abort.breached(seen.count(order[:told]))))
+        if tripped and abort:
+            yield Halt(f"abort: {abort.describe(tripped.count(order[:told]))}")
+            return
