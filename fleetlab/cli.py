@@ -105,6 +105,31 @@ def sim(file: Path,
     raise typer.Exit(EXIT_OK if verdict.passed else EXIT_NO_GO)
 
 
+@app.command()
+def compare(file: Path,
+            strategies: Annotated[str, typer.Option(help="plans by name: 'plan', names under alternatives:, or kinds")]
+            = "plan",
+            seeds: Annotated[int, typer.Option(min=1, help="seeds per plan (the same seeds for every plan)")] = 10,
+            first_seed: Annotated[int, typer.Option(help="first seed")] = 1) -> None:
+    """Run several plans on the same fleet over several seeds; a table with 95% confidence intervals."""
+    from fleetlab.compare import UnknownPlan, compare as run_compare
+
+    scenario = _load_or_exit(file)
+    names = [name.strip() for name in strategies.split(",") if name.strip()]
+    started = time.perf_counter()
+    try:
+        with console.progress_bar(f"comparing {len(names)} plans × {seeds} seeds") as report:
+            rows = run_compare(scenario, names, list(range(first_seed, first_seed + seeds)),
+                               lambda done, total: report(done / total))
+    except UnknownPlan as error:
+        console.err.print(f"{file}: {error}", markup=False)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    console.out.print(console.comparison_table(rows, scenario, seeds))
+    console.out.print(f"{len(rows) * seeds} runs and {seeds} oracle runs in {time.perf_counter() - started:.1f} s")
+    every_bound_holds = all(count == seeds for row in rows for count in row.passes.values())
+    raise typer.Exit(EXIT_OK if every_bound_holds else EXIT_NO_GO)
+
+
 def main() -> None:
     app()
 

@@ -14,6 +14,7 @@ from sim.model import units
 from sim.model.errors import ScenarioError
 from sim.model.gates import Verdict, format_metric
 from sim.model.results import RunResult
+from sim.model.stats import Summary
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -73,4 +74,34 @@ def verdict_table(verdict: Verdict) -> Table:
     for check in verdict.checks:
         mark = "[green]PASS[/]" if check.passed else "[red]FAIL[/]"
         table.add_row(mark, check.metric, check.bound, format_metric(check.metric, check.measured))
+    return table
+
+
+def _interval(summary: Summary, metric: str) -> str:
+    if summary.mean is None:
+        return "never"
+    text = format_metric(metric, summary.mean)
+    if summary.low is not None and summary.high is not None:   # every compared measure is ≥ 0
+        text += f" [{format_metric(metric, max(0.0, summary.low))}, {format_metric(metric, summary.high)}]"
+    if summary.missing:
+        text += f" ({summary.missing} never)"
+    return text
+
+
+def comparison_table(rows: list, scenario: object, seeds: int) -> Table:
+    """Measures down, plans across: fits a terminal however many measures there are."""
+    from fleetlab.compare import COLUMNS
+    from sim.model.stats import summarize
+
+    table = Table(title=f"plans compared over {seeds} seeds: mean [95% CI]", header_style="bold")
+    table.add_column("measure")
+    for row in rows:
+        table.add_column(f"{row.name} ({row.kind})")
+    for column in COLUMNS:
+        table.add_row(column, *[_interval(row.summary(column), column) for row in rows])
+    efficiencies = [summarize(row.efficiency) for row in rows]
+    table.add_row("T95 / oracle T95", *["—" if e.mean is None else f"{e.mean:.2f}×" for e in efficiencies])
+    metrics = sorted({metric for row in rows for metric in row.passes})
+    for metric in metrics:
+        table.add_row(f"expect {metric}", *[f"held {row.passes.get(metric, 0)}/{seeds}" for row in rows])
     return table

@@ -116,7 +116,7 @@ def format_metric(metric: str, value: float | None) -> str:
         return f"{value:.2%}"
     if kind == "hours":
         return f"{value:,.1f} h"
-    return f"{value:g}"
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
 
 
 @dataclass(frozen=True)

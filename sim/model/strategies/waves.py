@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 
+from sim.model.gating.sequential import SequentialTest
 from sim.model.strategy import FleetView, Halt, Observation, Rollback, Rollout, Soak, StrategyParams, Update, register
 from sim.model.types import Duration, Fraction
 
@@ -29,6 +30,8 @@ class WavesParams(StrategyParams):
     bake: Duration = Field(default=12 * 3600.0, description="time between waves")
     check_every: Duration = Field(default=900.0, description="how often the abort rule is evaluated while baking")
     abort: AbortRule | None = None
+    sequential: SequentialTest | None = Field(
+        default=None, description="halt on a sequential test that counts unreported devices (robust to fast failures)")
     rollback_on_abort: bool = False
 
     @field_validator("waves")
@@ -42,6 +45,13 @@ class WavesParams(StrategyParams):
 def should_abort(rule: AbortRule | None, seen: Observation) -> bool:
     """True when the reported failure rate has reached the rule's threshold on enough known outcomes."""
     return rule is not None and seen.executed >= rule.min_executed and seen.failure_rate >= rule.failure_rate
+
+
+def sequential_halt(test: SequentialTest | None, seen: Observation) -> bool:
+    if test is None:
+        return False
+    totals = seen.totals
+    return test.decide(totals.bad, totals.committed, seen.in_progress) == "halt"
 
 
 @register("waves", WavesParams, "cumulative waves, bake between them, abort on failure rate")
@@ -58,7 +68,7 @@ def waves(params: WavesParams, fleet: FleetView) -> Rollout:
             step = min(params.check_every, params.bake - waited)
             seen = yield Soak(step)
             waited += step
-            if should_abort(params.abort, seen):
+            if should_abort(params.abort, seen) or sequential_halt(params.sequential, seen):
                 reason = f"failure rate {seen.failure_rate:.1%} over {seen.executed} devices in wave {number}"
                 if params.rollback_on_abort:
                     yield Rollback(None, reason)

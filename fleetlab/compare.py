@@ -1,0 +1,73 @@
+"""`fleetlab compare`: the same fleet (the same per-device random streams) under several plans and seeds."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sim.model.gates import evaluate
+from sim.model.scenario import Scenario
+from sim.model.stats import Summary, summarize
+from sim.model.strategy import REGISTRY
+from sim.oracle import oracle_t95
+from sim.run import simulate
+
+COLUMNS = ("t95", "coverage", "cost", "failed", "rolled_back", "bricked", "exposure_device_hours", "blast_radius")
+
+
+class UnknownPlan(ValueError):
+    pass
+
+
+def resolve_plans(scenario: Scenario, names: list[str]) -> dict[str, object]:
+    """'plan' is the scenario's own strategy, other names come from `alternatives:`, or a registered kind with its
+    default parameters."""
+    plans: dict[str, object] = {}
+    for name in names:
+        if name == "plan":
+            plans[name] = scenario.strategy
+        elif name in scenario.alternatives:
+            plans[name] = scenario.alternatives[name]
+        elif name in REGISTRY:
+            try:
+                plans[name] = REGISTRY[name].params()
+            except ValueError:
+                raise UnknownPlan(f"strategy {name!r} has required parameters: describe it under alternatives:") \
+                    from None
+        else:
+            known = ["plan", *scenario.alternatives, *REGISTRY]
+            raise UnknownPlan(f"unknown plan {name!r}; known: {', '.join(known)}")
+    return plans
+
+
+@dataclass
+class PlanRow:
+    name: str
+    kind: str
+    values: dict[str, list[float | None]] = field(default_factory=dict)
+    passes: dict[str, int] = field(default_factory=dict)
+    efficiency: list[float | None] = field(default_factory=list)
+
+    def summary(self, column: str) -> Summary:
+        return summarize(self.values.get(column, []))
+
+
+def compare(scenario: Scenario, names: list[str], seeds: list[int], progress=lambda done, total: None) -> list[PlanRow]:
+    plans = resolve_plans(scenario, names)
+    bounds = {seed: oracle_t95(scenario, seed) for seed in seeds}
+    rows = []
+    total, done = len(plans) * len(seeds), 0
+    for name, plan in plans.items():
+        row = PlanRow(name, getattr(plan, "kind"))
+        variant = scenario.model_copy(update={"strategy": plan})
+        for seed in seeds:
+            metrics = simulate(variant, seed).metrics()
+            for column in COLUMNS:
+                row.values.setdefault(column, []).append(metrics[column])
+            for check in evaluate(scenario.expect, metrics).checks:
+                row.passes[check.metric] = row.passes.get(check.metric, 0) + check.passed
+            bound, t95 = bounds[seed], metrics["t95"]
+            row.efficiency.append(t95 / bound if t95 is not None and bound else None)
+            done += 1
+            progress(done, total)
+        rows.append(row)
+    return rows

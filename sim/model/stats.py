@@ -1,0 +1,36 @@
+"""Summaries over seeds: mean with a Student-t confidence interval, and percentiles."""
+
+from __future__ import annotations
+
+import math
+import statistics
+from dataclasses import dataclass
+from statistics import NormalDist
+
+# two-sided 95% Student-t quantiles by degrees of freedom; beyond 30 the normal quantile is close enough
+_T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228,
+        11: 2.201, 12: 2.179, 13: 2.160, 14: 2.145, 15: 2.131, 16: 2.120, 17: 2.110, 18: 2.101, 19: 2.093,
+        20: 2.086, 21: 2.080, 22: 2.074, 23: 2.069, 24: 2.064, 25: 2.060, 26: 2.056, 27: 2.052, 28: 2.048,
+        29: 2.045, 30: 2.042}
+
+
+@dataclass(frozen=True)
+class Summary:
+    n: int
+    missing: int          # runs where the value was never reached (a T95 that did not happen)
+    mean: float | None
+    low: float | None     # 95% confidence interval of the mean
+    high: float | None
+
+
+def summarize(values: list[float | None]) -> Summary:
+    present = [value for value in values if value is not None]
+    missing = len(values) - len(present)
+    if not present:
+        return Summary(len(values), missing, None, None, None)
+    mean = statistics.fmean(present)
+    if len(present) == 1:
+        return Summary(len(values), missing, mean, None, None)
+    quantile = _T95.get(len(present) - 1, NormalDist().inv_cdf(0.975))
+    half = quantile * statistics.stdev(present) / math.sqrt(len(present))
+    return Summary(len(values), missing, mean, mean - half, mean + half)

@@ -1,0 +1,33 @@
+"""The oracle bound: how soon the fleet could have the candidate whatever the plan.
+
+Every device is told at time 0 and nothing goes wrong that a plan could avoid or cause: no defects, no corrupt
+downloads, no power cuts, room for every slot, no health check that fails. What remains is what no plan escapes:
+link availability and bandwidth, the site uplinks' sharing, the origin's egress cap, install windows and games.
+A plan's T95 divided by the oracle's T95 is its efficiency (1.0 is as fast as the fleet allows).
+"""
+
+from __future__ import annotations
+
+from sim.model.scenario import Scenario
+from sim.run import simulate
+
+
+def oracle_scenario(scenario: Scenario) -> Scenario:
+    data = scenario.model_dump()
+    fleet = data["fleet"]
+    fleet["power_loss_per_day"] = 0.0
+    fleet["storage_free"] = {"median": 1e15, "sigma": 0.0, "min": 1e15, "max": 1e15}
+    fleet["fps_needed"] = 1e-9
+    fleet["thermal"]["health_limit"] = 1e9
+    data["artifact"]["corruption_rate"] = 0.0
+    data["candidate"]["defects"] = []
+    data["faults"] = [fault for fault in data["faults"] if fault["kind"] == "outage"]
+    data["strategy"] = {"kind": "all_at_once"}
+    data["alternatives"] = {}
+    data["stop_when_settled"] = True
+    data["expect"] = {}
+    return Scenario.model_validate(data)
+
+
+def oracle_t95(scenario: Scenario, seed: int) -> float | None:
+    return simulate(oracle_scenario(scenario), seed).coverage.t95
