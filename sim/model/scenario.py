@@ -263,6 +263,7 @@ class Delivery(Frozen):
     site_cache: bool = Field(default=False, description="one camera per site fetches; the others copy over the LAN")
     lan_rate: Rate = 50e6
     retries: Retries | None = None
+    freeze_during_games: bool = Field(default=False, description="no download or install at a site during its games")
 
 
 class Pricing(Frozen):

@@ -59,6 +59,28 @@ class SiteCalendar:
         offset = self._offset(site)
         return bool(self._games_between(site, start + offset, max(end, start) + offset + 1e-9))
 
+    def game_at(self, site: int, time: float) -> bool:
+        if not self._has_games(site):
+            return False
+        local = time + self._offset(site)
+        return bool(self._games_between(site, local, local + 1e-9))
+
+    def next_game_edge(self, site: int, time: float) -> float:
+        """The next start or end of a game at the site after `time` (inf when the site has no games)."""
+        if not self._has_games(site):
+            return math.inf
+        offset = self._offset(site)
+        local = time + offset
+        edges = [edge for day in range(math.floor(local / DAY) - 1, math.floor(local / DAY) + 8)
+                 if (game := self.game_interval(site, day)) for edge in game if edge > local]
+        return min(edges, default=math.inf) - offset
+
+    def next_game_free(self, site: int, time: float, need: float) -> float:
+        """The earliest time ≥ `time` that starts `need` seconds with no game at the site."""
+        offset = self._offset(site)
+        found = self._fit(site, time + offset, time + offset + SEARCH_DAYS * DAY, need)
+        return math.inf if found is None else found - offset
+
     def next_activation(self, site: int, time: float, need: float) -> float:
         """The earliest simulated time ≥ `time` that starts `need` seconds inside an install window with no game.
 

@@ -32,8 +32,8 @@ class SiteCache:
         return site in self._ready
 
     def take_seeding(self, site: int, device: int) -> bool:
-        """True if `device` becomes the site's seeder; otherwise it joins the waiting list."""
-        if site not in self._seeder:
+        """True if `device` is (or becomes) the site's seeder; otherwise it joins the waiting list."""
+        if self._seeder.get(site, device) == device:
             self._seeder[site] = device
             return True
         self._waiting.setdefault(site, []).append(device)
@@ -51,9 +51,7 @@ class SiteCache:
         waiting = self._waiting.get(site)
         if not waiting:
             return None
-        successor = waiting.pop(0)
-        self._seeder[site] = successor
-        return successor
+        return waiting.pop(0)   # it takes the seeding itself when it fetches
 
     def is_waiting(self, site: int, device: int) -> bool:
         return device in self._waiting.get(site, ())
@@ -225,7 +223,14 @@ class Lifecycle:
         return min(retries.backoff * retries.factor ** (attempts - 1), retries.max_backoff)
 
     def _begin_install(self, device: Device) -> None:
-        device.install_started = self.world.now
+        world = self.world
+        if self.delivery.freeze_during_games:
+            start = world.calendar.next_game_free(device.site, world.now, self.install_time)
+            if start > world.now:   # a game is on or would be: install after it
+                if start < world.scenario.duration:
+                    self._after(device, start - world.now, self._begin_install)
+                return
+        device.install_started = world.now
         self._after(device, self.install_time, self._installed)
 
     def _installed(self, device: Device) -> None:

@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import bisect
 import math
+from typing import TYPE_CHECKING
 from dataclasses import dataclass, field
 
 from sim.model.scenario import Scenario
 from sim.world import streams
 from sim.world.fleet import FleetLayout
+
+if TYPE_CHECKING:
+    from sim.world.calendar import SiteCalendar
 
 INF = math.inf
 DAY = 86400.0
@@ -57,6 +61,7 @@ class Uplinks:
     patterns: list[_Pattern]
     outages: list[tuple[float, float] | None]          # (mtbf, mttr) per site kind
     fault_windows: dict[int, list[tuple[float, float]]] = field(default_factory=dict)
+    freeze: "SiteCalendar | None" = None     # games pause artifact traffic (game-day freeze)
     _state: dict[int, _OutageState] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -64,13 +69,15 @@ class Uplinks:
         self._bandwidth = self.layout.site_bandwidth.tolist()
 
     @classmethod
-    def for_scenario(cls, scenario: Scenario, layout: FleetLayout, seed: int) -> "Uplinks":
+    def for_scenario(cls, scenario: Scenario, layout: FleetLayout, seed: int,
+                     calendar: "SiteCalendar | None" = None) -> "Uplinks":
         patterns, outages = [], []
         for kind in scenario.fleet.site_kinds.values():
             starts = tuple(int(key[:2]) * 3600.0 + int(key[3:]) * 60.0 for key in kind.daily_pattern)
             patterns.append(_Pattern(starts, tuple(kind.daily_pattern.values())))
             outages.append((kind.outages.mtbf, kind.outages.mttr) if kind.outages else None)
-        links = cls(layout, seed, patterns, outages)
+        freeze = calendar if scenario.delivery.freeze_during_games else None
+        links = cls(layout, seed, patterns, outages, freeze=freeze)
         links._add_scripted_outages(scenario)
         return links
 
@@ -120,8 +127,8 @@ class Uplinks:
         return (state is None or state.up) and not self._in_fault(site, time)
 
     def rate(self, site: int, time: float) -> float:
-        """Bytes per second the site's uplink carries at `time` (0 while it is down)."""
-        if not self.is_up(site, time):
+        """Bytes per second the site's uplink carries for the artifact at `time` (0 while down or frozen)."""
+        if not self.is_up(site, time) or (self.freeze is not None and self.freeze.game_at(site, time)):
             return 0.0
         pattern = self.patterns[self._hot.site_kind[site]]
         if len(pattern.starts) == 1:
@@ -137,6 +144,8 @@ class Uplinks:
             candidates.append(state.change_at)
         for start, end in self.fault_windows.get(site, ()):
             candidates.extend(edge for edge in (start, end) if edge > time)
+        if self.freeze is not None:
+            candidates.append(self.freeze.next_game_edge(site, time))
         return min(candidates)
 
     def next_up(self, site: int, time: float) -> float:

@@ -52,8 +52,8 @@ class World:
         self.seed = seed
         self.env = simpy.Environment()
         self.layout: FleetLayout = build_layout(scenario.fleet, seed)
-        self.uplinks = Uplinks.for_scenario(scenario, self.layout, seed)
         self.calendar = SiteCalendar(scenario, self.layout, seed)
+        self.uplinks = Uplinks.for_scenario(scenario, self.layout, seed, self.calendar)
         self.thermal = ThermalModel(scenario, self.layout)
         self.recorder = Recorder(self.layout.size, SAMPLE_STEP, on_transition)
         bins = int(math.ceil(scenario.duration / EGRESS_BIN)) + 1
@@ -70,9 +70,9 @@ class World:
     # --- scheduling -----------------------------------------------------------------------------------------
 
     def after(self, delay: float, function: Callable[..., None], args: tuple = ()) -> None:
-        """Call `function(*args)` `delay` seconds from now."""
+        """Call `function(*args)` `delay` seconds from now (a delay rounded a hair below zero means now)."""
         self.events += 1
-        Timeout(self.env, delay).callbacks.append(_Call(function, args))
+        Timeout(self.env, delay if delay > 0.0 else 0.0).callbacks.append(_Call(function, args))
 
     @property
     def now(self) -> float:

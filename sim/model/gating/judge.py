@@ -86,10 +86,10 @@ class MetricRule(StrategyParams):
 
 class CanaryJudge(StrategyParams):
     metrics: dict[Literal["fps", "latency_ms", "temperature", "detection_rate", "agreement"], MetricRule] = Field(
-        default_factory=lambda: {"fps": MetricRule(fails_when="Low", critical=True),
+        default_factory=lambda: {"fps": MetricRule(fails_when="Low", critical=True, tolerance=0.10),
                                  "latency_ms": MetricRule(fails_when="High"),
-                                 "temperature": MetricRule(fails_when="High"),
-                                 "detection_rate": MetricRule(fails_when="Low", critical=True)})
+                                 "temperature": MetricRule(fails_when="High", tolerance=0.10),
+                                 "detection_rate": MetricRule(fails_when="Low", critical=True, tolerance=0.05)})
     confidence: Fraction = 0.98
     pass_score: Annotated[float, Field(ge=0, le=100)] = 90.0
     marginal_score: Annotated[float, Field(ge=0, le=100)] = 75.0
