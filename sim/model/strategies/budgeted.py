@@ -4,6 +4,7 @@ origin to), checked every `tick`."""
 
 from __future__ import annotations
 
+import math
 from collections import Counter, deque
 from typing import Literal
 
@@ -60,6 +61,7 @@ def budgeted(params: BudgetedParams, fleet: FleetView) -> Rollout:
         day, day_sites = ledger.window(now, DAY)
         room = min(_room(params.global_per_hour, hour, per_device), _room(params.global_per_day, day, per_device),
                    affordable - ledger.total)
+        room = math.floor(room) if room != math.inf else len(queue)
         batch, skipped = [], []
         while queue and len(batch) < room:
             device = queue.popleft()

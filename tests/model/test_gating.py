@@ -1,0 +1,118 @@
+"""The gate library: statistics checked against scipy and closed forms, decisions stepped by hand."""
+
+import math
+
+import numpy as np
+import pytest
+import scipy.stats
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sim.model.gating.analysis import AnalysisRun, MetricAnalysis
+from sim.model.gating.judge import CanaryJudge, MetricRule, hodges_lehmann, judge, mann_whitney_u
+from sim.model.gating.sequential import SequentialTest
+from sim.model.gating.threshold import GroupRollbackPolicy, ThresholdAbort
+from sim.model.strategies.canary import detection_size
+from sim.model.strategy import Samples, Tally
+
+values = st.lists(st.integers(0, 30).map(lambda v: v / 2), min_size=3, max_size=60)
+
+
+@settings(max_examples=200, deadline=None)
+@given(values, values)
+def test_mann_whitney_agrees_with_scipy_on_the_same_samples(canary, control):
+    if len(set(canary + control)) == 1:
+        return   # every value tied: scipy divides by zero, we answer p = 1
+    ours = mann_whitney_u(canary, control)
+    theirs = scipy.stats.mannwhitneyu(canary, control, alternative="two-sided", method="asymptotic")
+    assert ours[0] == pytest.approx(theirs.statistic)
+    assert ours[1] == pytest.approx(theirs.pvalue, rel=1e-9, abs=1e-12)
+
+
+def test_hodges_lehmann_finds_a_known_shift():
+    rng = np.random.default_rng(3)
+    control = rng.normal(10, 1, 200)
+    shift, low, high = hodges_lehmann(control + 2.0, control, 0.95)
+    assert shift == pytest.approx(2.0, abs=0.01) and low <= 2.0 <= high
+
+
+@pytest.mark.parametrize("p, confidence", [(0.01, 0.63), (0.01, 0.95), (0.05, 0.95), (0.001, 0.99)])
+def test_the_canary_size_matches_one_minus_one_minus_p_to_the_n(p, confidence):
+    n = detection_size(p, confidence)
+    assert 1 - (1 - p) ** n >= confidence > 1 - (1 - p) ** (n - 1)
+
+
+def test_rollout_facts_numbers_for_canary_power():
+    assert 1 - (1 - 0.01) ** 100 == pytest.approx(0.634, abs=0.001)   # n = 100 catches 1% only 63% of the time
+    assert detection_size(0.01, 0.95) == 299
+
+
+def samples(canary, control):
+    return {"detection_rate": Samples(tuple(canary), tuple(control))}
+
+
+def test_the_judge_fails_a_critical_metric_that_drops_beyond_the_band():
+    rng = np.random.default_rng(1)
+    control = rng.normal(0.90, 0.01, 100)
+    judgment = judge(samples(control[:40] * 0.85, control), CanaryJudge())
+    [detection] = [m for m in judgment.metrics if m.metric == "detection_rate"]
+    assert detection.classification == "Low" and detection.failed
+    assert judgment.score == 0 and judgment.outcome == "fail"
+
+
+def test_the_judge_passes_a_shift_inside_the_tolerance_band():
+    rng = np.random.default_rng(2)
+    control = rng.normal(0.90, 0.01, 100)
+    judgment = judge(samples(control[:40] * 0.99, control), CanaryJudge())
+    assert judgment.outcome == "pass" and judgment.score == 100
+
+
+def test_a_metric_moving_the_harmless_way_does_not_fail():
+    config = CanaryJudge(metrics={"fps": MetricRule(fails_when="Low")})
+    rng = np.random.default_rng(4)
+    control = rng.normal(30, 1, 100)
+    judgment = judge({"fps": Samples(tuple(control[:50] * 1.5), tuple(control))}, config)
+    assert judgment.metrics[0].classification == "High" and judgment.outcome == "pass"
+
+
+def test_no_samples_means_no_verdict():
+    assert judge({}, CanaryJudge()).outcome == "nodata"
+
+
+def test_the_sequential_test_is_not_fooled_by_fast_failures_while_successes_are_pending():
+    test = SequentialTest(acceptable=0.01, unacceptable=0.05)
+    assert test.decide(failures=18, successes=336, pending=4500) == "continue"
+    assert test.decide(failures=18, successes=336, pending=0) == "halt"
+    assert test.decide(failures=0, successes=400, pending=0) == "promote"
+    assert test.decide(failures=0, successes=400, pending=400) == "continue"
+
+
+def test_the_sequential_boundaries_are_walds():
+    test = SequentialTest(acceptable=0.01, unacceptable=0.05, alpha=0.05, beta=0.05)
+    assert test.log_likelihood_ratio(1, 0) == pytest.approx(math.log(5))
+    assert test.log_likelihood_ratio(0, 1) == pytest.approx(math.log(0.95 / 0.99))
+
+
+def test_threshold_abort_waits_for_enough_outcomes_and_counts_its_failure_type():
+    rule = ThresholdAbort(failure_type="ROLLED_BACK", threshold=0.2, min_executed=5)
+    assert not rule.breached(Tally(committed=0, rolled_back=4))
+    assert rule.breached(Tally(committed=4, rolled_back=1))
+    assert not rule.breached(Tally(committed=4, failed=5))
+
+
+def test_group_rollback_needs_both_the_share_and_the_count():
+    policy = GroupRollbackPolicy(failed_share=0.1, failed_count=3)
+    assert not policy.triggered(Tally(committed=8, failed=2))
+    assert policy.triggered(Tally(committed=17, failed=3))
+
+
+def test_an_analysis_run_fails_after_its_failure_limit_and_pauses_when_nobody_reports():
+    spec = MetricAnalysis(metric="fps", success=">= 15", count=3, failure_limit=1, inconclusive_limit=0)
+    run = AnalysisRun(spec)
+    good, bad = Samples((20.0,) * 5, ()), Samples((10.0,) * 5, ())
+    assert run.record(good) == "running"
+    assert run.record(bad) == "running"
+    assert run.record(bad) == "failed"
+    quiet = AnalysisRun(spec)
+    assert quiet.record(Samples((), ())) == "inconclusive"
+    assert AnalysisRun(spec).record(good) == "running"

@@ -1,0 +1,168 @@
+"""The industry's plans, stepped by hand: feed Observations, read the actions."""
+
+import random
+from types import MappingProxyType
+
+import pytest
+from pydantic import ValidationError
+
+from sim.model.strategies.budgeted import BudgetedParams
+from sim.model.strategies.canary import CanaryParams, choose_canary
+from sim.model.strategies.exponential import ExponentialParams
+from sim.model.strategies.groups import GroupsParams
+from sim.model.strategies.phases import PhasesParams, phase_sizes
+from sim.model.strategies.shadow import ShadowParams
+from sim.model.strategies.thermal_aware import ThermalAwareParams
+from sim.model.strategy import FleetView, Halt, Observation, Rollback, Sample, Samples, Soak, Update, start
+
+ANGLES = ("overhead", "sideline", "goal")
+
+
+def fleet(size: int, sites: int = 1) -> FleetView:
+    cohorts = tuple(("orin", "gym", ANGLES[device % 3]) for device in range(size))
+    return FleetView(size, cohorts, random.Random(0), sites=tuple(device % sites for device in range(size)),
+                     artifact_bytes=100e6, egress_price_per_byte=0.09e-9)
+
+
+def seen(time=0.0, released=0, outcomes=None, samples=None, **counts) -> Observation:
+    return Observation(time=time, released=released, outcomes=MappingProxyType(outcomes or {}),
+                       samples=samples or {}, **counts)
+
+
+def test_phases_release_batches_at_their_offsets_and_the_last_takes_the_rest():
+    params = PhasesParams(phases=[{"batch": "5%", "start": "0s"}, {"batch": "15%", "start": "2d"},
+                                  {"start": "4d"}], check_every="1d", watch_after_last="1d")
+    assert phase_sizes(params, 100) == [5, 15, 80]
+    rollout = start(params, fleet(100))
+    first = next(rollout)
+    assert len(first.devices) == 5
+    assert [rollout.send(seen()), rollout.send(seen())] == [Soak(86400.0), Soak(86400.0)]
+    second = rollout.send(seen())
+    assert len(second.devices) == 15
+    rollout.send(seen()); rollout.send(seen())
+    assert len(rollout.send(seen()).devices) == 80
+
+
+def test_phases_refuse_a_batch_list_over_100_percent():
+    with pytest.raises(ValidationError, match="more than 100%"):
+        PhasesParams(phases=[{"batch": "60%"}, {"batch": "60%"}])
+
+
+def test_exponential_rate_grows_by_its_factor_and_is_capped():
+    params = ExponentialParams(base_rate_per_minute=2, increment_factor=2, rate_increase={"notified": 2},
+                               maximum_per_minute=5)
+    rollout = start(params, fleet(100))
+    sizes = [len(next(rollout).devices)]
+    for _ in range(4):
+        assert isinstance(rollout.send(seen()), Soak)
+        sizes.append(len(rollout.send(seen()).devices))
+    assert sizes == [2, 4, 5, 5, 5]
+
+
+def test_exponential_abort_stops_the_queue_and_says_the_in_flight_carry_on():
+    params = ExponentialParams(base_rate_per_minute=10, abort=[{"threshold": "20%", "min_executed": 3}])
+    rollout = start(params, fleet(100))
+    first = next(rollout)
+    outcomes = {device: "FAILED" for device in first.devices[:3]}
+    halt = rollout.send(seen(released=10, in_progress=7, outcomes=outcomes))
+    assert isinstance(halt, Soak)
+    halt = rollout.send(seen(released=10, in_progress=7, outcomes=outcomes))
+    assert isinstance(halt, Halt) and "90 queued devices cancelled, 7 in flight carry on" in halt.reason
+
+
+def test_groups_open_the_next_group_on_success_and_pause_on_errors():
+    rollout = start(GroupsParams(groups=2, success_threshold="50%", error_threshold="50%"), fleet(20))
+    first = next(rollout)
+    assert isinstance(rollout.send(seen()), Soak)
+    done = {device: "COMMITTED" for device in first.devices[:5]}
+    second = rollout.send(seen(outcomes=done))
+    assert isinstance(second, Update) and not set(second.devices) & set(first.devices)
+    rollout.send(seen())
+    broken = {device: "ROLLED_BACK" for device in second.devices[:5]}
+    assert isinstance(rollout.send(seen(outcomes=broken)), Halt)
+
+
+def test_groups_roll_a_group_back_under_its_policy():
+    params = GroupsParams(groups=2, rollback_policy={"failed_share": "20%", "failed_count": 2})
+    rollout = start(params, fleet(20))
+    first = next(rollout)
+    rollout.send(seen())
+    outcomes = {first.devices[0]: "FAILED", first.devices[1]: "FAILED", first.devices[2]: "COMMITTED"}
+    action = rollout.send(seen(outcomes=outcomes))
+    assert isinstance(action, Rollback) and set(action.devices) == set(first.devices)
+
+
+def test_a_stratified_canary_covers_every_stratum_and_a_random_one_need_not():
+    stratified = choose_canary(CanaryParams(stratum="camera_angle", min_per_stratum=5), fleet(300))
+    assert set(stratified) == {(angle,) for angle in ANGLES}
+    assert all(len(members) >= 5 for members in stratified.values())
+    plain = choose_canary(CanaryParams(stratify=False, detect_failure_rate="5%", confidence="95%"), fleet(300))
+    assert list(plain) == [("all",)] and len(plain[("all",)]) == 59
+
+
+def test_a_canary_whose_stratum_fails_the_judge_is_rolled_back_and_halted():
+    params = CanaryParams(stratum="camera_angle", min_per_stratum=12, bake="1h", check_every="1h", abort=None)
+    rollout = start(params, fleet(300))
+    update = next(rollout)
+    assert isinstance(update, Update) and update.label.startswith("canary")
+    assert isinstance(rollout.send(seen()), Soak)
+    action = rollout.send(seen())
+    healthy = Samples(tuple([0.90 + i * 1e-4 for i in range(12)]), tuple([0.90 + i * 1e-4 for i in range(40)]))
+    sick = Samples(tuple([0.75 + i * 1e-4 for i in range(12)]), healthy.control)
+    answers = iter([healthy, sick])
+    while isinstance(action, Sample):
+        action = rollout.send(seen(samples={"detection_rate": next(answers)}))
+    assert isinstance(action, Rollback)
+    assert "stratum" in action.reason and "detection_rate Low" in action.reason
+    assert isinstance(rollout.send(seen()), Halt)
+
+
+def test_shadow_installs_without_acting_and_halts_when_agreement_drops():
+    rollout = start(ShadowParams(sample="10%", stratum="camera_angle", min_reports=2), fleet(60))
+    first = next(rollout)
+    assert first.shadow
+    assert isinstance(rollout.send(seen()), Soak)
+    action = rollout.send(seen())
+    low = {"agreement": Samples((0.90, 0.91, 0.92), ())}
+    while isinstance(action, Sample):
+        action = rollout.send(seen(samples=low))
+    assert isinstance(action, Rollback) and isinstance(rollout.send(seen()), Halt)
+
+
+def test_shadow_promotes_after_agreement_holds():
+    rollout = start(ShadowParams(sample="10%", stratum="camera_angle", min_reports=2, hold="2h",
+                                 check_every="1h"), fleet(60))
+    first = next(rollout)
+    good = {"agreement": Samples((0.995, 0.996, 0.997), ())}
+    action = rollout.send(seen())
+    while not (isinstance(action, Update) and not action.shadow):
+        action = rollout.send(seen(samples=good) if isinstance(action, Sample) else seen())
+    assert action.label == "promote shadow sample" and action.devices == first.devices
+
+
+def test_thermal_aware_asks_for_cool_activation():
+    update = next(start(ThermalAwareParams(max_temperature=78), fleet(100)))
+    assert update.cool_below == 78
+
+
+def test_budgeted_releases_no_more_than_the_hourly_budget_and_stops_at_the_cost_cap():
+    rollout = start(BudgetedParams(global_per_hour="1GB", cost_cap="$0.2", tick="1h"), fleet(100))
+    first = next(rollout)
+    assert len(first.devices) == 10           # 1 GB per hour / 100 MB per device
+    assert isinstance(rollout.send(seen()), Soak)
+    second = rollout.send(seen())
+    assert len(second.devices) == 10
+    rollout.send(seen())
+    last = rollout.send(seen())             # $0.20 at $0.09/GB buys 2.2 GB: 22 devices in all
+    assert isinstance(last, Update) and len(last.devices) == 2
+    halt = rollout.send(seen())
+    assert isinstance(halt, Halt) and "cost cap reached: 22 devices released, 78 left" in halt.reason
+
+
+def test_budgeted_keeps_each_site_within_its_own_budget():
+    rollout = start(BudgetedParams(site_per_hour="200MB", tick="1h"), fleet(30, sites=3))
+    first = next(rollout)
+    per_site = {}
+    for device in first.devices:
+        per_site[device % 3] = per_site.get(device % 3, 0) + 1
+    assert per_site == {0: 2, 1: 2, 2: 2}
