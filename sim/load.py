@@ -103,7 +103,7 @@ def _problems_from(error: ValidationError, document: Any, filename: str, model: 
     for item in error.errors(include_url=False):
         keys = [str(part) for part in item["loc"]]
         message = _message(item, document, keys, model)
-        problems.append(_problem_at(document, filename, keys, message))
+        problems.append(_problem_at(document, filename, keys, message, tagged=True))
     return sorted(problems, key=lambda problem: (problem.line, problem.column))
 
 
@@ -127,7 +127,7 @@ def _suggest(word: str, choices: Any) -> str:
     return f"; did you mean {close[0]!r}?" if close else ""
 
 
-def _walk(document: Any, keys: list[str]) -> Iterator[tuple[str, Any, tuple[int, int]]]:
+def _walk(document: Any, keys: list[str], tagged: bool) -> Iterator[tuple[str, Any, tuple[int, int]]]:
     """Follow `keys` into the YAML tree, yielding (key, node, (line, col) of the key) for each key present.
 
     Keys that are not in the document (a discriminated union's tag, pydantic's internal names) are skipped;
@@ -135,7 +135,7 @@ def _walk(document: Any, keys: list[str]) -> Iterator[tuple[str, Any, tuple[int,
     """
     node, tag_skipped = document, None
     for key in keys:
-        if isinstance(node, CommentedMap) and node.get("kind") == key and tag_skipped is not node:
+        if tagged and isinstance(node, CommentedMap) and node.get("kind") == key and tag_skipped is not node:
             tag_skipped = node   # pydantic puts a tagged union's tag in the path; a field may share its name
             continue
         if isinstance(node, CommentedMap) and key in node:
@@ -150,8 +150,9 @@ def _walk(document: Any, keys: list[str]) -> Iterator[tuple[str, Any, tuple[int,
             return
 
 
-def _problem_at(document: Any, filename: str, keys: list[str], message: str) -> Problem:
-    found = list(_walk(document, keys))
+def _problem_at(document: Any, filename: str, keys: list[str], message: str, tagged: bool = False) -> Problem:
+    """`tagged`: the keys are a pydantic error location, which names a tagged union's tag as if it were a key."""
+    found = list(_walk(document, keys, tagged))
     path = [key for key, _, _ in found]
     if found:
         line, column = found[-1][2]

@@ -1,0 +1,73 @@
+"""Every scenario in the library asks a real question, and its expectations hold for its plan."""
+
+import subprocess
+import sys
+
+import pytest
+
+from fleetlab.compare import UnknownPlan, compare, resolve_plans
+from sim.load import load_scenario
+from sim.model.gates import evaluate
+from sim.run import simulate
+from tests.conftest import ROOT
+
+LIBRARY = sorted(path for path in (ROOT / "scenarios").glob("*.yaml") if not path.name.startswith("bench-"))
+
+
+@pytest.mark.parametrize("path", LIBRARY, ids=lambda path: path.stem)
+def test_the_plan_of_each_library_scenario_meets_its_expectations(path):
+    scenario = load_scenario(path)
+    verdict = evaluate(scenario.expect, simulate(scenario).metrics())
+    assert verdict.checks, f"{path.name} has no expect: bounds"
+    assert verdict.passed, [check.reason for check in verdict.checks if not check.passed]
+
+
+def test_a_stratified_canary_catches_a_one_angle_regression_that_a_random_canary_misses():
+    scenario = load_scenario(ROOT / "scenarios" / "angle-regression-canary.yaml")
+    stratified, random_canary = compare(scenario, ["plan", "random_canary"], [1, 2, 3])
+    assert stratified.passes["halted"] == 3
+    assert random_canary.passes["halted"] == 0
+    assert max(stratified.values["blast_radius"]) < min(random_canary.values["blast_radius"]) / 10
+
+
+def test_the_sequential_gate_keeps_the_demo_going_where_the_naive_threshold_halts():
+    scenario = load_scenario(ROOT / "scenarios" / "fleet-10k-500mb.yaml")
+    plan, naive = compare(scenario, ["plan", "naive_waves"], [2, 3])
+    assert plan.passes["t95"] == 2
+    assert naive.passes["t95"] == 0
+
+
+def test_compare_knows_plans_by_name_and_refuses_unknown_ones():
+    scenario = load_scenario(ROOT / "scenarios" / "fleet-10k-500mb.yaml")
+    assert set(resolve_plans(scenario, ["plan", "naive_waves", "all_at_once"])) == {"plan", "naive_waves",
+                                                                                    "all_at_once"}
+    with pytest.raises(UnknownPlan, match="unknown plan 'nope'"):
+        resolve_plans(scenario, ["nope"])
+    with pytest.raises(UnknownPlan, match="required parameters"):
+        resolve_plans(scenario, ["waves"])
+
+
+def test_the_compare_command_prints_a_table_with_efficiency(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "fleetlab.cli", "compare", "scenarios/power-cuts-ab.yaml",
+                           "--strategies", "plan", "--seeds", "2"], capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    assert "T95 / oracle T95" in done.stdout and "expect bricked" in done.stdout
+
+
+def test_a_phase_that_rounds_to_zero_devices_is_a_load_error(tmp_path):
+    text = (ROOT / "scenarios" / "tiny.yaml").read_text()
+    text = text.replace("""strategy:
+  kind: waves
+  waves: [10%, 50%, 100%]
+  bake: 4h
+  abort: {failure_rate: 20%, min_executed: 5}""", """strategy:
+  kind: phases
+  phases:
+    - {batch: 1%}
+    - {start: 1d}""")
+    broken = tmp_path / "phases.yaml"
+    broken.write_text(text)
+    done = subprocess.run([sys.executable, "-m", "fleetlab.cli", "validate", str(broken)],
+                          capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 2
+    assert "strategy.phases.0.batch: this phase rounds to zero of about 40 devices" in done.stderr
