@@ -14,51 +14,11 @@ from sim.model.lifecycle import DeviceState as S
 from sim.model.lifecycle import IN_FLIGHT
 from sim.world import streams
 from sim.world.network import Download
+from sim.world.site_cache import SiteCache
 from sim.world.world import World
 
 POWER_CUT = "power cut"
 COOL_RETRY = 1800.0     # seconds between looks for a cooler moment to activate
-
-
-class SiteCache:
-    """Per site: who fetches from the origin, who waits for it, and whether the artifact is there."""
-
-    def __init__(self) -> None:
-        self._seeder: dict[int, int] = {}
-        self._waiting: dict[int, list[int]] = {}
-        self._ready: set[int] = set()
-
-    def ready(self, site: int) -> bool:
-        return site in self._ready
-
-    def take_seeding(self, site: int, device: int) -> bool:
-        """True if `device` is (or becomes) the site's seeder; otherwise it joins the waiting list."""
-        if self._seeder.get(site, device) == device:
-            self._seeder[site] = device
-            return True
-        self._waiting.setdefault(site, []).append(device)
-        return False
-
-    def mark_ready(self, site: int) -> None:
-        self._ready.add(site)
-        self._seeder.pop(site, None)
-
-    def ready_now(self, site: int) -> list[int]:
-        return self._waiting.pop(site, [])
-
-    def hand_over(self, site: int) -> int | None:
-        self._seeder.pop(site, None)
-        waiting = self._waiting.get(site)
-        if not waiting:
-            return None
-        return waiting.pop(0)   # it takes the seeding itself when it fetches
-
-    def is_waiting(self, site: int, device: int) -> bool:
-        return device in self._waiting.get(site, ())
-
-    def forget(self, site: int, device: int) -> None:
-        if self.is_waiting(site, device):
-            self._waiting[site].remove(device)
 
 
 @dataclass(slots=True, eq=False)
@@ -285,7 +245,7 @@ class Lifecycle:
     def _health_problem(self, device: Device) -> str:
         """Why the health check fails, or '' when the candidate runs well on this device."""
         world = self.world
-        crash_rate = self._crash_rate(device.id)
+        crash_rate = self.crash_rate(device.id)
         if crash_rate and streams.uniform(world.seed, streams.HEALTH, device.id) < crash_rate:
             return "health check: inference service crashed"
         temperature = world.thermal.after_switch(device.id, world.now, self.fleet.health_check)
@@ -295,24 +255,21 @@ class Lifecycle:
             return "health check: fps below need"
         return ""
 
-    def accuracy_drop(self, device_id: int) -> float:
+    def _combined_defect(self, device_id: int, field: str) -> float:
+        """The chance that at least one matching defect strikes: 1 − Π(1 − rate) over the device's defects."""
         cohort = self.world.layout.cohort(device_id)
-        kept = 1.0
+        spared = 1.0
         for defect, where in self._defects:
-            if defect.accuracy_drop and where.matches(*cohort):
-                kept *= 1.0 - defect.accuracy_drop
-        return 1.0 - kept
+            rate = getattr(defect, field)
+            if rate and where.matches(*cohort):
+                spared *= 1.0 - rate
+        return 1.0 - spared
+
+    def accuracy_drop(self, device_id: int) -> float:
+        return self._combined_defect(device_id, "accuracy_drop")
 
     def crash_rate(self, device_id: int) -> float:
-        return self._crash_rate(device_id)
-
-    def _crash_rate(self, device_id: int) -> float:
-        cohort = self.world.layout.cohort(device_id)
-        survive = 1.0
-        for defect, where in self._defects:
-            if defect.failure_rate and where.matches(*cohort):
-                survive *= 1.0 - defect.failure_rate
-        return 1.0 - survive
+        return self._combined_defect(device_id, "failure_rate")
 
     def _is_defective(self, device_id: int) -> bool:
         cohort = self.world.layout.cohort(device_id)
