@@ -60,6 +60,10 @@ def summary_table(result: RunResult) -> Table:
     ]
     if result.halted:
         rows.append(("halted", f"at {units.format_duration(result.halt_time)}: {result.halt_reason}"))
+        blast = result.blast
+        rows.append(("blast radius", f"{blast.released_before_halt:,} released before the halt, "
+                                     f"{blast.in_flight_at_halt:,} in flight then, {blast.ran_candidate:,} ran it; "
+                                     f"first failure to halt {units.format_duration(blast.failure_to_halt)}"))
     for reason, count in list(result.reasons.items())[:5]:
         rows.append((f"not committed: {reason}", f"{count:,}"))
     for name, value in rows:

@@ -1,0 +1,70 @@
+"""Delivery options and activation rules, told as stories on tiny fleets."""
+
+import pytest
+
+from sim.model.lifecycle import DeviceState as S
+from tests.world.helpers import run_story
+
+ONE_SITE = {"gym": {"count": 1, "cameras_per_site": 4}}
+
+
+def test_with_a_site_cache_one_camera_fetches_and_the_others_copy_over_the_lan(make_scenario):
+    story = run_story(make_scenario({"fleet": {"site_kinds": ONE_SITE}, "delivery": {"site_cache": True}}))
+    assert story.result.outcomes == {"COMMITTED": 4}
+    assert story.result.bytes.total == pytest.approx(100e6)          # one origin download for the site
+    assert story.result.bytes.lan == pytest.approx(3 * 100e6)
+    assert sorted(story.first(device, S.VERIFYING) for device in range(4))[1] == pytest.approx(100 + 1 + 2)
+
+
+def test_delta_updates_move_the_delta_and_fall_back_to_full_for_other_bases(make_scenario):
+    story = run_story(make_scenario({"fleet": {"site_kinds": {"gym": {"count": 10, "cameras_per_site": 2}}},
+                                     "artifact": {"delta_size": "20MB"},
+                                     "delivery": {"delta": True, "base_mismatch": "25%"}}))
+    moved = story.result.bytes
+    fallbacks = round((moved.full) / 100e6)
+    assert moved.delta == pytest.approx((20 - fallbacks) * 20e6)
+    assert 0 < fallbacks < 20 and moved.total == pytest.approx(moved.full + moved.delta)
+
+
+def test_retries_wait_with_backoff_after_a_corrupt_download(make_scenario):
+    story = run_story(make_scenario({"fleet": {"site_kinds": {"gym": {"count": 1, "cameras_per_site": 1}}},
+                                     "artifact": {"corruption_rate": 1.0, "max_download_attempts": 3},
+                                     "delivery": {"retries": {"backoff": "10m", "factor": 3}}}))
+    verifies = story.times(0, S.VERIFYING)
+    # 100 s download, 1 s verify, then waits of 10 min and 30 min before the next tries
+    assert verifies == pytest.approx([100, 100 + 1 + 600 + 100, 100 + 1 + 600 + 100 + 1 + 1800 + 100])
+
+
+def test_cool_only_activation_waits_for_a_cool_moment(make_scenario):
+    hot_afternoons = {"gym": {"count": 2, "cameras_per_site": 1,
+                              "ambient": {"mean": 40, "daily_swing": 15, "peak": "12:00", "spread": 0}}}
+    windows = [{"start": "11:00", "duration": "2h"}, {"start": "21:00", "duration": "2h"}]
+    changes = {"fleet": {"site_kinds": hot_afternoons, "install_windows": windows},
+               "candidate": {"hardware": {"orin-nx": {"latency": "10ms", "power": 15}}}}
+    eager = run_story(make_scenario({**changes, "strategy": {"kind": "all_at_once"}}))
+    cool = run_story(make_scenario({**changes, "strategy": {"kind": "thermal_aware", "waves": ["100%"],
+                                                            "max_temperature": 75}}))
+    assert eager.result.reasons == {"health check: over temperature": 2}   # 54.5 + 45 °C at 11:00
+    assert cool.result.outcomes == {"COMMITTED": 2}
+    for device in range(2):
+        hour = (cool.first(device, S.ACTIVATING) % 86400) / 3600
+        assert hour < 6 or hour > 18                                         # activated in the cool of night
+
+
+def test_a_shadow_install_never_activates_until_promoted_and_heats_the_box(make_scenario):
+    from sim.model.strategy import Update
+    from sim.world.controller import Controller
+    from sim.world.device import Lifecycle
+    from sim.world.world import World
+    scenario = make_scenario({"fleet": {"site_kinds": {"gym": {"count": 1, "cameras_per_site": 1}}}})
+    world = World(scenario, 1)
+    lifecycle = Lifecycle(world)
+    controller = Controller(world, lifecycle, scenario.strategy, lambda: None)
+    controller._perform(Update((0,), shadow=True))
+    world.env.run(until=86400)
+    assert world.state(0) == S.AWAITING_WINDOW
+    shadowing = controller.telemetry.sample((0,), ())
+    assert shadowing["agreement"].canary and shadowing["fps"].canary[0] < 100 * 0.75   # lost frames
+    controller._perform(Update((0,)))
+    world.env.run(until=2 * 86400)
+    assert world.state(0) == S.COMMITTED
