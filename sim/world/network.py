@@ -143,7 +143,7 @@ class Network:
         if not members:
             self.demand -= self._site_rate.pop(download.site)
             self._site_version[download.site] = self._site_version.get(download.site, 0) + 1
-            if abs(self.demand) < 1e-6:
+            if not self._site_rate:   # nothing downloads: no float residue of the subtractions may remain
                 self.demand = 0.0
         else:
             self._share(download.site)

@@ -13,6 +13,8 @@ def test_constant_bandwidth_without_faults_downloads_in_size_over_bandwidth(make
     story = run_story(scenario)
     # 100 MB over 8 Mbit/s (1 MB/s) is exactly 100 s
     assert story.first(0, S.VERIFYING) - story.first(0, S.DOWNLOADING) == pytest.approx(100.0, rel=1e-9)
+    # ... all of it in the first 5-minute bin, and not a trickle of rounding after it
+    assert [value > 0 for value in story.result.egress.series.values].count(True) == 1
 
 
 def test_cameras_at_one_site_share_its_uplink(make_scenario):
