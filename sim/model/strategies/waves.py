@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator
 
 from sim.model.gating.sequential import SequentialTest
+from sim.model.strategies.common import cumulative_counts
 from sim.model.strategy import FleetView, Halt, Observation, Rollback, Rollout, Soak, StrategyParams, Update, register
 from sim.model.types import Duration, Fraction
 
@@ -58,8 +59,7 @@ def sequential_halt(test: SequentialTest | None, seen: Observation) -> bool:
 def waves(params: WavesParams, fleet: FleetView) -> Rollout:
     order = fleet.shuffled()
     told = 0
-    for number, share in enumerate(params.waves, start=1):
-        upto = round(share * fleet.size)
+    for number, (share, upto) in enumerate(zip(params.waves, cumulative_counts(params.waves, fleet.size)), start=1):
         if upto > told:
             seen = yield Update(tuple(order[told:upto]), label=f"wave {number} ({share:.0%})")
             told = upto
