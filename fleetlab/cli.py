@@ -130,6 +130,60 @@ def compare(file: Path,
     raise typer.Exit(EXIT_OK if every_bound_holds else EXIT_NO_GO)
 
 
+@app.command()
+def sweep(file: Path,
+          seeds: Annotated[int, typer.Option(min=1, help="runs per grid point (the same seeds at every point)")] = 20,
+          first_seed: Annotated[int, typer.Option(help="first seed")] = 1,
+          grid: Annotated[Optional[list[str]], typer.Option(
+              help="axes as KEY=V1,V2;KEY2=... (values as in the file; `plan=` names alternatives)")] = None,
+          executor: Annotated[str, typer.Option(help="serial, local[:N] or dask://HOST:PORT")] = "local",
+          max_risk: Annotated[str, typer.Option(help="a bound broken in more than this share of runs is no-go")]
+          = "5%",
+          out: Annotated[Optional[Path], typer.Option(help="folder for sweep.json")] = None) -> None:
+    """Monte Carlo over seeds and a parameter grid: distributions and the risk of breaking each expectation."""
+    from fleetlab.executors import ExecutorError, open_executor
+    from sim.grid import GridError, expand, parse_grid
+    from sim.model.units import UnitError, parse_fraction
+    from sim.sweep import sweep as run_sweep
+
+    try:
+        risk_limit = parse_fraction(max_risk)
+        axes = parse_grid(grid or [])
+        points = expand(file, axes)
+    except ScenarioError as error:
+        console.show_problems(error)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    except (GridError, UnitError) as error:
+        console.err.print(f"{file}: {error}", markup=False)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    seed_list = list(range(first_seed, first_seed + seeds))
+    started = time.perf_counter()
+    try:
+        with open_executor(executor) as (pool, info), \
+                console.progress_bar(f"{len(points)} points × {seeds} seeds on {info.description}") as report:
+            result = run_sweep(points, seed_list, pool, axes, progress=lambda done, total: report(done / total))
+    except ExecutorError as error:
+        console.err.print(str(error), markup=False)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    document = result.as_dict()
+    console.out.print(console.sweep_table(document))
+    console.out.print(f"{document['runs']} runs on {info.description} in {time.perf_counter() - started:.1f} s")
+    for failure in result.failures:
+        console.err.print(f"run failed: {failure.point} seed {failure.seed}: {failure.error}", markup=False)
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "sweep.json").write_text(json.dumps(document, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        console.out.print(f"sweep: {out / 'sweep.json'}")
+    if result.failed:
+        console.err.print(f"{result.failed} of {document['runs']} runs failed: the sweep is incomplete")
+        raise typer.Exit(EXIT_BAD_INPUT)
+    risky = [f"{point.label}: {metric} broke in {risk.probability:.1%} of runs"
+             for point in result.points for metric, risk in point.bounds.items() if risk.probability > risk_limit]
+    for line in risky:
+        console.out.print(f"no-go ({line}, above {risk_limit:.0%})", markup=False)
+    raise typer.Exit(EXIT_NO_GO if risky else EXIT_OK)
+
+
 def main() -> None:
     app()
 

@@ -109,3 +109,44 @@ def comparison_table(rows: list, scenario: object, seeds: int) -> Table:
     for metric in metrics:
         table.add_row(f"expect {metric}", *[f"held {row.passes.get(metric, 0)}/{seeds}" for row in rows])
     return table
+
+
+SWEEP_MEASURES = ("t95", "coverage", "cost", "failed", "rolled_back", "bricked", "exposure_device_hours")
+
+
+def _distribution(metric: str, summary: dict) -> str:
+    if not summary.get("n"):
+        return "never"
+    def shown(value: float | None) -> str:
+        return format_metric(metric, value)
+
+    text = shown(summary["mean"])
+    if summary.get("ci_low") is not None:
+        text += f" [{shown(max(0.0, summary['ci_low']))}, {shown(summary['ci_high'])}]"
+    text += f"\np5 {shown(summary['p5'])} · p50 {shown(summary['p50'])} · p95 {shown(summary['p95'])}"
+    if summary.get("missing"):
+        text += f"\n{summary['missing']} never"
+    return text
+
+
+def sweep_table(sweep: dict) -> Table:
+    """Grid points across, measures down: mean [95% CI] and p5 · p50 · p95, then the risk of breaking each bound."""
+    seeds = sweep["seeds"]["count"]
+    table = Table(title=f"{sweep['scenario']}: {sweep['runs']} runs ({seeds} seeds per point), mean [95% CI]",
+                  header_style="bold", show_lines=True)
+    table.add_column("measure")
+    points = sweep["points"]
+    for point in points:
+        failed = f", {point['failed']} failed" if point["failed"] else ""
+        table.add_column(f"{point['label']}\n({point['runs']} runs{failed})")
+    for metric in SWEEP_MEASURES:
+        table.add_row(metric, *[_distribution(metric, point["metrics"].get(metric, {})) for point in points])
+    for metric in sorted({metric for point in points for metric in point["bounds"]}):
+        cells = []
+        for point in points:
+            risk = point["bounds"].get(metric)
+            cells.append("—" if risk is None else
+                         f"{risk['probability']:.1%} [{risk['ci_low']:.1%}, {risk['ci_high']:.1%}]\n"
+                         f"{risk['broken']} of {risk['runs']} broke {risk['bound']}")
+        table.add_row(f"P(breaks {metric})", *cells)
+    return table

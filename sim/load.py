@@ -6,10 +6,12 @@ error location (a tuple of keys) can be pointed back at the line the user wrote.
 
 from __future__ import annotations
 
+import copy
 import difflib
 import types
 import typing
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -32,26 +34,33 @@ _PYDANTIC_MESSAGES = {
 }
 
 
-def load_scenario(path: str | Path) -> Scenario:
-    """Read and validate a scenario file; raise ScenarioError listing every problem found."""
-    return load_model(Scenario, path, extra_checks=_scenario_checks)
+def load_scenario(path: str | Path, overrides: Mapping[str, Any] | None = None) -> Scenario:
+    """Read and validate a scenario file; raise ScenarioError listing every problem found.
+
+    `overrides` maps dotted key paths (`strategy.bake`, `strategy.waves.0`) to values written as in the file; they
+    replace what the file says before validation, so a sweep's grid point is checked exactly like a file."""
+    return load_model(Scenario, path, extra_checks=_scenario_checks, overrides=overrides)
 
 
 def load_scenario_text(text: str, filename: str = "<scenario>") -> Scenario:
     return load_model_text(Scenario, text, filename, extra_checks=_scenario_checks)
 
 
-def load_model(model: type[ModelT], path: str | Path, extra_checks: Any = None) -> ModelT:
+def load_model(model: type[ModelT], path: str | Path, extra_checks: Any = None,
+               overrides: Mapping[str, Any] | None = None) -> ModelT:
     """Validate any frozen pydantic model from a YAML file (scenarios here; rig inventories reuse it)."""
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise ScenarioError([Problem(str(path), 0, 0, "", f"cannot read the file: {error}")]) from None
-    return load_model_text(model, text, str(path), extra_checks)
+    return load_model_text(model, text, str(path), extra_checks, overrides)
 
 
-def load_model_text(model: type[ModelT], text: str, filename: str, extra_checks: Any = None) -> ModelT:
+def load_model_text(model: type[ModelT], text: str, filename: str, extra_checks: Any = None,
+                    overrides: Mapping[str, Any] | None = None) -> ModelT:
     document = _parse_yaml(text, filename)
+    for dotted, value in (overrides or {}).items():
+        _override(document, filename, dotted, value)
     try:
         value = model.model_validate(_plain(document), context={UNITS_REQUIRED: True})
     except ValidationError as error:
@@ -62,6 +71,43 @@ def load_model_text(model: type[ModelT], text: str, filename: str, extra_checks:
         if problems:
             raise ScenarioError(problems)
     return value
+
+
+@dataclass(frozen=True)
+class CopyOf:
+    """An override value that copies another part of the same file (a sweep's `plan=naive_waves` copies
+    `alternatives.naive_waves` over `strategy`)."""
+    path: str
+
+
+def _find(document: Any, dotted: str) -> Any:
+    node = document
+    for key in dotted.split("."):
+        node = node[int(key)] if isinstance(node, list) else node[key]
+    return node
+
+
+def _override(document: Any, filename: str, dotted: str, value: Any) -> None:
+    """Set one dotted key path in the parsed document, creating mappings on the way; list items by index."""
+    keys = dotted.split(".")
+    node = document
+    for depth, key in enumerate(keys):
+        last = depth == len(keys) - 1
+        if isinstance(node, list):
+            if not key.isdigit() or int(key) >= len(node):
+                raise ScenarioError([Problem(filename, 0, 0, dotted,
+                                             f"{key!r} is not an index of a list of {len(node)} items")])
+            index: Any = int(key)
+        elif isinstance(node, dict):
+            index = key
+            if not last and not isinstance(node.get(key), (dict, list)):
+                node[key] = {}
+        else:
+            raise ScenarioError([Problem(filename, 0, 0, dotted, f"{'.'.join(keys[:depth])} is not a mapping")])
+        if last:
+            node[index] = copy.deepcopy(_find(document, value.path)) if isinstance(value, CopyOf) else value
+        else:
+            node = node[index]
 
 
 def _scenario_checks(scenario: Scenario) -> list[tuple[str, str]]:

@@ -34,6 +34,10 @@ def _version(package: str) -> str:
         return "unknown"
 
 
+def package_versions() -> dict[str, str]:
+    return {package: _version(package) for package in ("fleetlab", *_PACKAGES)}
+
+
 def provenance(scenario: Scenario, seed: int) -> Provenance:
     return Provenance(scenario_name=scenario.name, scenario_hash=scenario.fingerprint(), seed=seed,
                       fleetlab_version=_version("fleetlab"), git_sha=git_sha(),

@@ -2,6 +2,7 @@
 
 FleetlabError
 ├── ScenarioError          the scenario file is wrong; carries every problem found, each with its place
+├── GridError              (sim.grid) a sweep's --grid text or one of its grid points is not valid
 └── IllegalTransition      a device was asked to move between lifecycle states the table does not allow
                            (a bug in the world, never the user's fault)
 

@@ -31,6 +31,13 @@ def summarize(values: list[float | None]) -> Summary:
     mean = statistics.fmean(present)
     if len(present) == 1:
         return Summary(len(values), missing, mean, None, None)
-    quantile = _T95.get(len(present) - 1, NormalDist().inv_cdf(0.975))
-    half = quantile * statistics.stdev(present) / math.sqrt(len(present))
-    return Summary(len(values), missing, mean, mean - half, mean + half)
+    low, high = mean_interval(len(present), mean, statistics.stdev(present))
+    return Summary(len(values), missing, mean, low, high)
+
+
+def mean_interval(n: int, mean: float, std: float) -> tuple[float | None, float | None]:
+    """95% Student-t confidence interval of a mean from n values with sample standard deviation std."""
+    if n < 2:
+        return None, None
+    half = _T95.get(n - 1, NormalDist().inv_cdf(0.975)) * std / math.sqrt(n)
+    return mean - half, mean + half

@@ -1,0 +1,75 @@
+"""Where a sweep's runs execute: `serial`, `local[:N]` (a process pool) or `dask://HOST:PORT` (a Dask cluster).
+
+The only module that imports Dask (`distributed`), and only when a dask:// address is given: it is an optional
+extra (`pip install fleetlab[distributed]`).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Iterator
+from concurrent.futures import Executor, ProcessPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from sim.sweep import SerialExecutor
+
+DASK_CONNECT_TIMEOUT = "20s"
+
+
+class ExecutorError(ValueError):
+    """An --executor value that cannot be used (bad syntax, Dask missing, scheduler unreachable)."""
+
+
+@dataclass(frozen=True)
+class ExecutorInfo:
+    description: str     # for the terminal: "local pool of 2 processes", "dask at tcp://127.0.0.1:8786 (2 workers)"
+    workers: int
+
+
+def _local_workers(spec: str) -> int:
+    _, _, count = spec.partition(":")
+    if not count:
+        return len(os.sched_getaffinity(0))
+    if not count.isdigit() or int(count) < 1:
+        raise ExecutorError(f"--executor {spec}: expected local or local:N with N ≥ 1")
+    return int(count)
+
+
+@contextmanager
+def open_executor(spec: str) -> Iterator[tuple[Executor, ExecutorInfo]]:
+    """Start (and afterwards stop) the executor a --executor value names."""
+    if spec == "serial":
+        yield SerialExecutor(), ExecutorInfo("serial, in this process", 1)
+    elif spec == "local" or spec.startswith("local:"):
+        workers = _local_workers(spec)
+        # forkserver: workers fork from a clean server process, not from this one with its progress-bar thread
+        context = multiprocessing.get_context("forkserver")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            yield pool, ExecutorInfo(f"local pool of {workers} processes", workers)
+    elif spec.startswith(("dask://", "tcp://")):
+        with _dask_executor(spec) as pair:
+            yield pair
+    else:
+        raise ExecutorError(f"--executor {spec}: expected serial, local, local:N or dask://HOST:PORT")
+
+
+@contextmanager
+def _dask_executor(spec: str) -> Iterator[tuple[Executor, ExecutorInfo]]:
+    try:
+        from distributed import Client
+    except ImportError:
+        raise ExecutorError("--executor dask://…: Dask is not installed (pip install 'fleetlab[distributed]')") \
+            from None
+    address = "tcp://" + spec.split("://", 1)[1]
+    try:
+        client = Client(address, timeout=DASK_CONNECT_TIMEOUT, set_as_default=False)
+    except (OSError, TimeoutError) as error:
+        raise ExecutorError(f"--executor {spec}: cannot reach the Dask scheduler: {error}") from None
+    try:
+        workers = len(client.scheduler_info(n_workers=-1)["workers"])
+        # pure=False: the same (scenario, seed) twice is still two tasks; Dask must not deduplicate them
+        yield client.get_executor(pure=False), ExecutorInfo(f"dask at {address} ({workers} workers)", workers)
+    finally:
+        client.close()

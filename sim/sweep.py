@@ -1,0 +1,163 @@
+"""Monte Carlo sweeps: every grid point × every seed, on any concurrent.futures Executor.
+
+One run is one possible week; a decision needs the distribution. Every grid point runs the same seeds, and a seed
+fixes each device's random streams (sim.world.streams), so plans are compared on the same fleets, outages and power
+cuts (common random numbers): differences between points are the plans', not noise between fleets.
+
+Results are consumed in task order through a bounded window of submitted tasks: memory does not grow with the
+number of runs, and aggregates are identical whether the executor is serial, a process pool or a Dask cluster
+(floating-point sums depend on order). A run that raises is recorded with its grid point and seed; the sweep
+goes on.
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Executor, Future
+from dataclasses import dataclass, field
+from typing import Any
+
+from sim.grid import Axis, GridPoint
+from sim.model.aggregate import BoundRisk, MetricSummary
+from sim.model.gates import evaluate
+from sim.model.scenario import Scenario
+from sim.provenance import git_sha, package_versions
+
+Metrics = dict[str, float | None]
+Progress = Callable[[int, int], None]
+LISTED_FAILURES = 100     # failures listed one by one in sweep.json; the count is always exact
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    metrics: Metrics | None
+    error: str | None = None
+
+
+def run_metrics(scenario: Scenario, seed: int) -> RunOutcome:
+    """One simulated run reduced to its metrics (small to send back from a worker). Module level: picklable."""
+    from sim.run import simulate   # imported in the worker, so that submitting costs no SimPy import
+
+    try:
+        return RunOutcome(simulate(scenario, seed).metrics())
+    except Exception as error:   # a broken run is data here: the sweep reports it with its seed and goes on
+        last = traceback.extract_tb(error.__traceback__)[-1]
+        return RunOutcome(None, f"{type(error).__name__}: {error} (at {last.filename}:{last.lineno})")
+
+
+Runner = Callable[[Scenario, int], RunOutcome]
+
+
+class SerialExecutor(Executor):
+    """Runs each task at submit time, in this process: the reference the parallel executors must match."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
+        future: Future = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as error:   # noqa: B902 — mirrors what a pool does with a task's exception
+            future.set_exception(error)
+        return future
+
+
+@dataclass
+class PointSummary:
+    label: str
+    settings: dict[str, str]
+    scenario_hash: str
+    runs: int = 0
+    failed: int = 0
+    metrics: dict[str, MetricSummary] = field(default_factory=dict)
+    bounds: dict[str, BoundRisk] = field(default_factory=dict)
+
+    def add(self, metrics: Metrics, expect: dict[str, object]) -> None:
+        self.runs += 1
+        for name, value in metrics.items():
+            self.metrics.setdefault(name, MetricSummary()).add(value)
+        for check in evaluate(expect, metrics).checks:
+            self.bounds.setdefault(check.metric, BoundRisk(check.bound)).add(check.passed)
+
+    def as_dict(self) -> dict[str, object]:
+        return {"label": self.label, "settings": self.settings, "scenario_hash": self.scenario_hash,
+                "runs": self.runs, "failed": self.failed,
+                "metrics": {name: summary.as_dict() for name, summary in self.metrics.items()},
+                "bounds": {name: risk.as_dict() for name, risk in self.bounds.items()}}
+
+
+@dataclass(frozen=True)
+class RunFailure:
+    point: str
+    seed: int
+    error: str
+
+
+@dataclass
+class SweepResult:
+    scenario: str
+    grid: list[Axis]
+    seeds: list[int]
+    points: list[PointSummary]
+    failed: int = 0
+    failures: list[RunFailure] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, object]:
+        """sweep.json: aggregates, grid, seeds and provenance; no clock, host or executor, so the same sweep gives
+        the same bytes wherever it ran."""
+        return {
+            "scenario": self.scenario,
+            "grid": [{"path": axis.path, "values": list(axis.texts)} for axis in self.grid],
+            "seeds": {"first": self.seeds[0], "count": len(self.seeds)} if self.seeds else {"count": 0},
+            "runs": len(self.points) * len(self.seeds), "failed": self.failed,
+            "failures": [vars(failure) for failure in self.failures],
+            "points": [point.as_dict() for point in self.points],
+            "provenance": {"git_sha": git_sha(), "packages": package_versions()},
+        }
+
+
+def _record_failure(result: SweepResult, point: PointSummary, seed: int, error: str) -> None:
+    point.failed += 1
+    result.failed += 1
+    if len(result.failures) < LISTED_FAILURES:
+        result.failures.append(RunFailure(point.label, seed, error))
+
+
+def _submit(executor: Executor, run: Runner, scenario: Scenario, seed: int) -> Future:
+    """A pool that lost a worker refuses new tasks (BrokenProcessPool): each refused task becomes a failed run."""
+    try:
+        return executor.submit(run, scenario, seed)
+    except Exception as error:
+        refused: Future = Future()
+        refused.set_exception(error)
+        return refused
+
+
+def sweep(points: list[GridPoint], seeds: list[int], executor: Executor, grid: list[Axis] | None = None,
+          run: Runner = run_metrics, window: int = 32, progress: Progress | None = None) -> SweepResult:
+    """Run every point with every seed on `executor` and aggregate as results arrive, in task order."""
+    summaries = [PointSummary(point.label, point.settings, point.scenario.fingerprint()) for point in points]
+    name = points[0].scenario.name if points else ""
+    result = SweepResult(name, grid or [], list(seeds), summaries)
+    tasks = iter([(index, seed) for index in range(len(points)) for seed in seeds])
+    total, done = len(points) * len(seeds), 0
+    in_flight: deque[tuple[int, int, Future]] = deque()
+    while True:
+        while len(in_flight) < window and (task := next(tasks, None)) is not None:
+            index, seed = task
+            in_flight.append((index, seed, _submit(executor, run, points[index].scenario, seed)))
+        if not in_flight:
+            return result
+        index, seed, future = in_flight.popleft()
+        point = summaries[index]
+        try:
+            outcome = future.result()
+        except Exception as error:   # the executor lost the task (a killed worker): data, like a failed run
+            outcome = RunOutcome(None, f"{type(error).__name__}: {error}")
+        if outcome.metrics is None:
+            _record_failure(result, point, seed, outcome.error or "no result")
+        else:
+            point.add(outcome.metrics, points[index].scenario.expect)
+        done += 1
+        if progress is not None:
+            progress(done, total)
