@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from sim.sweep import SerialExecutor
 
-DASK_CONNECT_TIMEOUT = "20s"
+DASK_CONNECT_TIMEOUT = "10s"
 
 
 class ExecutorError(ValueError):

@@ -1,0 +1,110 @@
+"""Sweeps: the same aggregates on every executor, common random numbers across grid points, failures as data."""
+
+import json
+import os
+from concurrent.futures import ProcessPoolExecutor
+
+import pytest
+
+from fleetlab.executors import open_executor
+from sim.grid import expand, parse_grid
+from sim.sweep import RunOutcome, SerialExecutor, run_metrics, sweep
+
+SEEDS = list(range(1, 7))
+
+
+def aggregates(result) -> str:
+    return json.dumps(result.as_dict(), sort_keys=True)
+
+
+def failing_on_seed_3(scenario, seed):
+    if seed == 3:
+        raise RuntimeError("the world broke")
+    return run_metrics(scenario, seed)
+
+
+def reporting_an_error_on_seed_4(scenario, seed):
+    return RunOutcome(None, "ValueError: no fleet") if seed == 4 else run_metrics(scenario, seed)
+
+
+def killing_the_worker_on_seed_2(scenario, seed):
+    if seed == 2:
+        os._exit(9)      # a worker killed mid-run, as the OOM killer would
+    return run_metrics(scenario, seed)
+
+
+@pytest.fixture
+def points(sweep_file):
+    axes = parse_grid(["plan=plan,fast"])
+    return axes, expand(sweep_file, axes)
+
+
+def test_serial_and_a_local_process_pool_give_identical_aggregates(points):
+    axes, grid = points
+    serial = sweep(grid, SEEDS, SerialExecutor(), axes)
+    with open_executor("local:2") as (pool, _):
+        pooled = sweep(grid, SEEDS, pool, axes, window=3)
+    assert aggregates(serial) == aggregates(pooled)
+    assert [point.runs for point in serial.points] == [6, 6] and serial.failed == 0
+
+
+@pytest.mark.slow
+def test_a_real_dask_cluster_gives_the_same_aggregates_as_a_serial_sweep(points, dask_address):
+    axes, grid = points
+    serial = sweep(grid, SEEDS, SerialExecutor(), axes)
+    with open_executor("dask://" + dask_address.split("://")[1]) as (executor, info):
+        assert info.workers == 2
+        on_dask = sweep(grid, SEEDS, executor, axes)
+    assert aggregates(serial) == aggregates(on_dask)
+
+
+def test_grid_points_see_the_same_fleets_so_only_the_varied_setting_differs(sweep_file):
+    axes = parse_grid(["pricing.egress_per_gb=$0.05,$0.10"])
+    cheap, dear = sweep(expand(sweep_file, axes), SEEDS, SerialExecutor(), axes).points
+    for metric in ("t50", "t95", "committed", "failed", "bytes_total", "egress_peak", "egress_p95"):
+        assert cheap.metrics[metric].as_dict() == dear.metrics[metric].as_dict(), metric
+    assert dear.metrics["cost"].mean == pytest.approx(2 * cheap.metrics["cost"].mean, rel=1e-12)
+    assert cheap.metrics["t50"].as_dict()["std"] > 0 < cheap.metrics["egress_p95"].as_dict()["std"]  # seeds differ
+
+
+@pytest.mark.parametrize("runner, seed, error", [(failing_on_seed_3, 3, "RuntimeError: the world broke"),
+                                                 (reporting_an_error_on_seed_4, 4, "ValueError: no fleet")])
+def test_a_failed_run_is_reported_with_its_seed_and_the_rest_still_count(points, runner, seed, error):
+    axes, grid = points
+    result = sweep(grid, SEEDS, SerialExecutor(), axes, run=runner)
+    assert result.failed == 2
+    assert [(failure.point, failure.seed) for failure in result.failures] == [("plan=plan", seed), ("plan=fast", seed)]
+    assert all(error in failure.error for failure in result.failures)
+    assert [point.runs for point in result.points] == [5, 5]
+    assert all(point.metrics["t95"].n + point.metrics["t95"].missing == 5 for point in result.points)
+
+
+def test_a_killed_pool_worker_fails_runs_but_not_the_sweep(points):
+    axes, grid = points
+    with ProcessPoolExecutor(max_workers=2) as pool:
+        result = sweep(grid[:1], SEEDS, pool, axes, run=killing_the_worker_on_seed_2, window=2)
+    assert result.failed >= 1
+    assert any(failure.seed == 2 and "BrokenProcessPool" in failure.error for failure in result.failures)
+    assert result.points[0].runs + result.points[0].failed == len(SEEDS)
+
+
+class CountingExecutor(SerialExecutor):
+    """Serial, and counts what was submitted."""
+    submitted = 0
+
+    def submit(self, fn, /, *args, **kwargs):
+        self.submitted += 1
+        return super().submit(fn, *args, **kwargs)
+
+
+def test_results_are_consumed_through_a_bounded_window(points):
+    axes, grid = points
+    executor = CountingExecutor()
+    outstanding, consumed = [], []
+
+    def progress(done, total):   # called once a result is consumed: what was submitted and not yet consumed
+        outstanding.append(executor.submitted - (done - 1))
+        consumed.append(done)
+
+    sweep(grid, list(range(1, 13)), executor, axes, window=4, progress=progress)
+    assert max(outstanding) == 4 and consumed == list(range(1, 25))
