@@ -32,3 +32,16 @@ def test_hil_never_imports_the_simulated_world():
     offenders = [str(path.relative_to(ROOT)) for path in (ROOT / "hil").rglob("*.py")
                  if "sim.world" in path.read_text()]
     assert offenders == []
+
+
+SEAMS = {"paramiko": "hil/ssh.py", "docker": "hil/virtual.py", "onnxruntime": "hil/reference.py",
+         "distributed": "fleetlab/executors.py"}
+
+
+@pytest.mark.parametrize("library, seam", sorted(SEAMS.items()))
+def test_each_external_system_is_imported_by_one_seam_only(library, seam):
+    importers = sorted(str(path.relative_to(ROOT)) for package in ("sim", "hil", "fleetlab")
+                       for path in (ROOT / package).rglob("*.py")
+                       if any(line.strip().startswith((f"import {library}", f"from {library} ", f"from {library}."))
+                              for line in path.read_text().splitlines()))
+    assert importers in ([], [seam])
