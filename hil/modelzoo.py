@@ -27,19 +27,25 @@ FRAMES_PER_ANGLE = 4
 CLASSES = 5
 OPSET = 17
 HOT_GAIN = 3000.0          # 27 taps × 1.0 × 3000 = 81,000 > 65,504 on a floodlit pixel; ≤ 0.7 × 27 × 3000 elsewhere
+RETRAIN = 0.15             # how far the candidate's weights moved from the current model's
 MODELS = ("current", "candidate", "candidate-defective", "candidate-wrong-head", "broken")
 
 
-def _weights(seed: int, shape: tuple[int, ...], scale: float) -> np.ndarray:
-    return (np.random.default_rng(seed).standard_normal(shape) * scale).astype(np.float32)
+def _weights(seed: int, shape: tuple[int, ...], scale: float, retrain: float = 0.0) -> np.ndarray:
+    """The current model's weights (seeded), plus `retrain` × fresh noise: a retrained candidate stays close."""
+    base = np.random.default_rng(seed).standard_normal(shape)
+    if retrain:
+        base = base + retrain * np.random.default_rng(seed + 1000).standard_normal(shape)
+    return (base * scale).astype(np.float32)
 
 
-def _graph(name: str, seed: int, classes: int = CLASSES, hot_filter: bool = False) -> onnx.ModelProto:
+def _graph(name: str, retrain: float, classes: int = CLASSES, hot_filter: bool = False) -> onnx.ModelProto:
     """conv 3→16 · relu · conv 16→32 stride 2 · relu · global average pool · gemm → scores."""
-    inits = [numpy_helper.from_array(_weights(seed, (16, 3, 3, 3), 0.3), "conv1_w"),
-             numpy_helper.from_array(_weights(seed + 1, (16,), 0.05), "conv1_b"),
-             numpy_helper.from_array(_weights(seed + 2, (32, 16, 3, 3), 0.1), "conv2_w"),
-             numpy_helper.from_array(_weights(seed + 3, (32,), 0.05), "conv2_b")]
+    seed = 11
+    inits = [numpy_helper.from_array(_weights(seed, (16, 3, 3, 3), 0.3, retrain), "conv1_w"),
+             numpy_helper.from_array(_weights(seed + 1, (16,), 0.05, retrain), "conv1_b"),
+             numpy_helper.from_array(_weights(seed + 2, (32, 16, 3, 3), 0.1, retrain), "conv2_w"),
+             numpy_helper.from_array(_weights(seed + 3, (32,), 0.05, retrain), "conv2_b")]
     nodes = [helper.make_node("Conv", ["frames", "conv1_w", "conv1_b"], ["conv1"], pads=[1, 1, 1, 1]),
              helper.make_node("Relu", ["conv1"], ["relu1"]),
              helper.make_node("Conv", ["relu1", "conv2_w", "conv2_b"], ["conv2"], pads=[1, 1, 1, 1], strides=[2, 2]),
@@ -54,8 +60,8 @@ def _graph(name: str, seed: int, classes: int = CLASSES, hot_filter: bool = Fals
                   helper.make_node("GlobalAveragePool", ["hot_scaled"], ["hot_pooled"]),
                   helper.make_node("Concat", ["pooled", "hot_pooled"], ["joined"], axis=1)]
         features += 1
-    inits += [numpy_helper.from_array(_weights(seed + 4, (features, classes), 0.5), "head_w"),
-              numpy_helper.from_array(_weights(seed + 5, (classes,), 0.1), "head_b")]
+    inits += [numpy_helper.from_array(_weights(seed + 4, (features, classes), 0.5, retrain), "head_w"),
+              numpy_helper.from_array(_weights(seed + 5, (classes,), 0.1, retrain), "head_b")]
     nodes += [helper.make_node("Flatten", ["joined" if hot_filter else "pooled"], ["flat"], axis=1),
               helper.make_node("Gemm", ["flat", "head_w", "head_b"], ["scores"])]
     graph = helper.make_graph(
@@ -72,13 +78,13 @@ def _graph(name: str, seed: int, classes: int = CLASSES, hot_filter: bool = Fals
 def build_model(name: str) -> bytes:
     """The serialized ONNX model `name` (one of MODELS); the same bytes on every machine."""
     if name == "current":
-        return _graph(name, seed=11).SerializeToString()
+        return _graph(name, retrain=0.0).SerializeToString()
     if name == "candidate":
-        return _graph(name, seed=12).SerializeToString()
+        return _graph(name, retrain=RETRAIN).SerializeToString()
     if name == "candidate-defective":
-        return _graph(name, seed=12, hot_filter=True).SerializeToString()
+        return _graph(name, retrain=RETRAIN, hot_filter=True).SerializeToString()
     if name == "candidate-wrong-head":
-        return _graph(name, seed=12, classes=CLASSES + 1).SerializeToString()
+        return _graph(name, retrain=RETRAIN, classes=CLASSES + 1).SerializeToString()
     if name == "broken":
         return b"this is not an ONNX model; an engine build must fail on it\n"
     raise ValueError(f"unknown model {name!r}; known: {', '.join(MODELS)}")

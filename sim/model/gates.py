@@ -19,7 +19,7 @@ from typing import Literal
 
 from sim.model import units
 
-Kind = Literal["duration", "count", "share", "bytes", "rate", "money", "hours", "flag"]
+Kind = Literal["duration", "count", "share", "bytes", "rate", "money", "hours", "flag", "celsius"]
 
 METRICS: dict[str, tuple[Kind, str]] = {
     "t50": ("duration", "time until 50% of the fleet runs the candidate"),
@@ -45,6 +45,13 @@ METRICS: dict[str, tuple[Kind, str]] = {
     "halted": ("flag", "1 when the strategy halted the rollout"),
     "blast_radius": ("count", "devices that ever activated the candidate"),
     "released_before_halt": ("count", "devices told to update before the halt"),
+    # measured on rigs (fleetlab hil): the worst rig counts
+    "latency_p50": ("duration", "median inference latency on the slowest rig"),
+    "latency_p99": ("duration", "99th percentile inference latency on the slowest rig"),
+    "parity_failures": ("count", "frame families whose engine outputs left the reference's tolerance"),
+    "rigs_failed": ("count", "rigs whose validation failed"),
+    "max_temperature": ("celsius", "hottest temperature any rig reported while measuring latency"),
+    "quarantined": ("count", "rigs quarantined because their rollback failed"),
 }
 
 _OPERATORS: dict[str, Callable[[float, float], bool]] = {
@@ -73,6 +80,8 @@ class Bound:
 def _parse_number(kind: Kind, text: str) -> float:
     if kind in _PARSERS:
         return _PARSERS[kind](text)
+    if kind == "celsius":
+        text = text.removesuffix("C").removesuffix("°").strip()
     try:
         return float(text)
     except ValueError:
@@ -116,6 +125,8 @@ def format_metric(metric: str, value: float | None) -> str:
         return f"{value:.2%}"
     if kind == "hours":
         return f"{value:,.1f} h"
+    if kind == "celsius":
+        return f"{value:.1f} °C"
     return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
 
 

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from sim.model.hil_results import RigResult, hil_metrics
+from sim.model.record import Record
 
 
-class Record(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
 
 class Provenance(Record):
@@ -108,6 +109,7 @@ class RunResult(Record):
     state_counts: dict[str, Series]
     events_processed: int = 0
     provenance: Provenance
+    rigs: list[RigResult] = Field(default_factory=list, description="per-rig results of a HIL run")
 
     def metrics(self) -> dict[str, float | None]:
         """The flat numbers `expect:` bounds refer to (see sim.model.gates.METRICS)."""
@@ -131,4 +133,5 @@ class RunResult(Record):
             "halted": 1.0 if self.halted else 0.0,
             "blast_radius": float(self.blast.ran_candidate),
             "released_before_halt": float(self.blast.released_before_halt),
+            **(hil_metrics(self.rigs) if self.source == "hil" else {}),
         }

@@ -288,14 +288,24 @@ class HilFault(Frozen):
 class HilSpec(Frozen):
     """The per-device part that runs on real or virtual rigs (used by the HIL runner)."""
 
-    rig_tags: list[str] = Field(default_factory=list)
-    time_scale: Annotated[float, Field(gt=0)] = 1.0
-    current_model: str | None = None
-    candidate_model: str | None = None
-    frames: str | None = None
+    rig_tags: list[str] = Field(default_factory=list, description="rigs carrying all these tags take part")
+    time_scale: Annotated[float, Field(gt=0)] = Field(
+        default=1.0, description="real seconds per scenario second: a 12h bake soaks 12h × time_scale on rigs")
+    current_model: str | None = Field(
+        default=None, description="ONNX file of the model the rigs run now (relative to the scenario file), "
+        "or builtin:NAME from fleetlab's model family")
+    candidate_model: str | None = Field(default=None, description="ONNX file of the candidate, or builtin:NAME")
+    frames: str | None = Field(default=None, description="folder of ANGLE.npy frame batches, or 'builtin'")
     precision: Literal["fp32", "fp16", "int8"] = "fp16"
     latency_budget: HilLatencyBudget = HilLatencyBudget()
     parity: HilParity = HilParity()
+    iterations: Annotated[int, Field(ge=10)] = Field(default=300, description="timed inferences per latency run")
+    warmup: Annotated[int, Field(ge=0)] = Field(default=30, description="first timed inferences discarded")
+    max_cv: Fraction = Field(default=0.25, description="latency runs noisier than this coefficient of variation "
+                             "are unstable: the step fails rather than report a number nobody should trust")
+    max_temperature: float | None = Field(default=None, description="°C a rig may reach while measuring latency")
+    transfer_rate: Rate | None = Field(default=None, description="cap the transfer so a rig sees the fleet's link")
+    shadow: bool = Field(default=False, description="also run both engines side by side on the same frames")
     faults: list[HilFault] = Field(default_factory=list)
 
 

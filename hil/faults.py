@@ -1,0 +1,89 @@
+"""Faults injected on rigs at precise points of the sequence, as a scenario's `hil.faults` asks:
+
+    hil:
+      faults:
+        - {fault: link_drop, at_step: "transfer@50%"}   # cut the SSH connection half-way through the transfer
+        - {fault: link_drop, at_step: "before:build"}
+
+Points: `before:STEP` for every step, `after:switch` (between the switch and the health check), and
+`transfer@P%`. Each fault fires once per rig. Backends add faults (virtual rigs: power cuts, disk full, …) by
+registering injectors; on any rig `link_drop` is available.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from hil.errors import HilError
+from hil.shell import Shell
+from sim.model.scenario import HilFault
+
+log = logging.getLogger(__name__)
+
+Injector = Callable[[Shell], None]
+STEPS = ("preflight", "baseline", "transfer", "build", "parity", "latency", "shadow", "activate", "rollback")
+
+
+def _link_drop(shell: Shell) -> None:
+    cut = getattr(shell, "cut", None)
+    if cut is None:
+        raise HilError(f"{shell.name}: link_drop needs an SSH connection to cut")
+    cut()
+
+
+BUILTIN: dict[str, Injector] = {"link_drop": _link_drop}
+
+
+def check_point(point: str) -> str | None:
+    """None when `point` names a place faults can fire; else what is wrong with it."""
+    if point == "after:switch" or point in {f"before:{step}" for step in STEPS}:
+        return None
+    match = re.fullmatch(r"transfer@(\d+(?:\.\d+)?)%", point)
+    if match and 0 < float(match.group(1)) < 100:
+        return None
+    return (f"unknown fault point {point!r}: use before:STEP (steps: {', '.join(STEPS)}), after:switch or "
+            f"transfer@P% with 0 < P < 100")
+
+
+@dataclass
+class FaultPlan:
+    faults: list[HilFault] = field(default_factory=list)
+    injectors: dict[str, Injector] = field(default_factory=lambda: dict(BUILTIN))
+    fired: list[str] = field(default_factory=list)
+
+    def problems(self) -> list[str]:
+        found = []
+        for number, fault in enumerate(self.faults):
+            if fault.fault not in self.injectors:
+                found.append(f"hil.faults.{number}.fault: {fault.fault!r} is not available on these rigs "
+                             f"(available: {', '.join(sorted(self.injectors))})")
+            if (why := check_point(fault.at_step)) is not None:
+                found.append(f"hil.faults.{number}.at_step: {why}")
+        return found
+
+    def fire(self, point: str, shell: Shell) -> None:
+        for fault in self.faults:
+            key = f"{fault.fault}@{fault.at_step}"
+            if fault.at_step == point and key not in self.fired:
+                self.fired.append(key)
+                log.warning("%s: injecting %s at %s", shell.name, fault.fault, point)
+                self.injectors[fault.fault](shell)
+
+    def transfer_watch(self, total: int, shell: Shell) -> Callable[[int], None] | None:
+        """A progress callback that fires `transfer@P%` faults once P% of the bytes have gone."""
+        marks = [(float(f.at_step.split("@")[1].rstrip("%")), f.at_step) for f in self.faults
+                 if f.at_step.startswith("transfer@")]
+        if not marks:
+            return None
+        sent_before = [0]
+
+        def watch(sent: int) -> None:
+            done = sent_before[0] + sent
+            for share, point in marks:
+                if done >= total * share / 100:
+                    self.fire(point, shell)
+
+        return watch

@@ -1,0 +1,156 @@
+"""Rig inventories (rigs/*.yaml): which rigs exist, how to reach them, what they should be. No secrets: a key is a
+file path or the name of an environment variable that holds the path (or the key itself, as CI secrets do).
+
+    rigs:
+      - name: orin-nx-01
+        host: 10.20.0.11
+        user: fleetlab
+        key_file: ~/.ssh/fleetlab_rigs
+        host_key: ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAA...   # pinned; `fleetlab rigs trust` records it
+        hardware: orin-nx
+        jetpack: "6"
+        tensorrt: "8.6"
+        tags: [orin, nightly]
+        store: /opt/fleetlab/models
+        service: {restart: sudo systemctl restart camera, health: curl -fsS localhost:8080/health}
+
+Validated like scenarios: every problem as file:line:col: key.path: message.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from sim.load import load_model
+from sim.model.types import Duration
+
+_HOST_KEY = re.compile(r"^(ssh-ed25519|ecdsa-sha2-nistp256|ecdsa-sha2-nistp384|ecdsa-sha2-nistp521|ssh-rsa) "
+                       r"[A-Za-z0-9+/]+=*$")
+_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+def _check_host_key(value: str | None) -> str | None:
+    if value is not None and not _HOST_KEY.match(value.strip()):
+        raise ValueError("expected 'TYPE BASE64' as in known_hosts, e.g. 'ssh-ed25519 AAAAC3Nza...'")
+    return value.strip() if value else value
+
+
+class JumpHost(Frozen):
+    host: str
+    port: Annotated[int, Field(ge=1, le=65535)] = 22
+    user: str
+    host_key: str | None = None
+
+    _host_key = field_validator("host_key")(classmethod(lambda cls, value: _check_host_key(value)))
+
+
+class Service(Frozen):
+    restart: str = Field(description="command that restarts the camera service on the rig")
+    health: str = Field(description="command that exits 0 when the service is healthy")
+    health_timeout: Duration = Field(default=60.0, description="how long the health check may take to pass")
+
+
+class Tools(Frozen):
+    """Commands on the rig (absolute paths on a real Jetson; virtual rigs install compatible ones)."""
+    trtexec: str = "/usr/src/tensorrt/bin/trtexec"
+    tegrastats: str = "tegrastats"
+    nvpmodel: str = "nvpmodel"
+    python: str = "python3"
+
+
+class FactPaths(Frozen):
+    nv_tegra_release: str = "/etc/nv_tegra_release"
+    device_model: str = "/proc/device-tree/model"
+
+
+class Rig(Frozen):
+    name: Annotated[str, Field(pattern=_NAME)]
+    host: str
+    port: Annotated[int, Field(ge=1, le=65535)] = 22
+    user: str
+    key_file: str | None = Field(default=None, description="private key path (~ expanded)")
+    key_env: str | None = Field(default=None, description="environment variable holding the key path or the key")
+    host_key: str | None = Field(default=None, description="pinned host key, 'TYPE BASE64'")
+    hardware: str
+    jetpack: str | None = Field(default=None, description="expected JetPack, '6' or '6.0'; preflight checks it")
+    tensorrt: str | None = Field(default=None, description="expected TensorRT, '8.6' or '10.3'")
+    tags: list[str] = Field(default_factory=list)
+    store: str = Field(default="/opt/fleetlab/models", description="A/B model store on the rig")
+    service: Service
+    power: str | None = Field(default=None, description="command run HERE that power-cycles the rig (a PDU)")
+    jump: JumpHost | None = None
+    tools: Tools = Tools()
+    facts: FactPaths = FactPaths()
+    shaping: bool = Field(default=False, description="the rig's link can be shaped (virtual rigs)")
+
+    @model_validator(mode="after")
+    def _credentials(self) -> Rig:
+        if (self.key_file is None) == (self.key_env is None):
+            raise ValueError("give exactly one of key_file or key_env")
+        return self
+
+    _host_key = field_validator("host_key")(classmethod(lambda cls, value: _check_host_key(value)))
+
+    def private_key_source(self) -> tuple[str, str]:
+        """('path', PATH) or ('pem', TEXT): where the key is, resolved now (never stored in results or logs)."""
+        if self.key_file:
+            return "path", os.path.expanduser(self.key_file)
+        value = os.environ.get(self.key_env or "", "")
+        if not value:
+            raise ValueError(f"rig {self.name}: environment variable {self.key_env} is not set")
+        return ("pem", value) if value.lstrip().startswith("-----BEGIN") else ("path", os.path.expanduser(value))
+
+
+class Inventory(Frozen):
+    rigs: Annotated[list[Rig], Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _unique(self) -> Inventory:
+        names = [rig.name for rig in self.rigs]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise ValueError(f"rig names must be unique: {', '.join(repeated)} repeated")
+        return self
+
+    def select(self, tags: list[str], name: str | None = None) -> list[Rig]:
+        """Rigs carrying every tag (and the named one, if a name is given), in file order."""
+        return [rig for rig in self.rigs if set(tags) <= set(rig.tags) and (name is None or rig.name == name)]
+
+
+def load_inventory(path: str | Path) -> Inventory:
+    """Read and validate a rigs file; raises ScenarioError with every problem positioned."""
+    return load_model(Inventory, path)
+
+
+def record_host_key(path: Path, host: str, port: int, key_line: str) -> list[str]:
+    """Pin `key_line` on every rig (and jump host) at host:port in the file, keeping its comments and layout;
+    returns the names of the rigs changed."""
+    from ruamel.yaml import YAML
+
+    yaml = YAML(typ="rt")
+    yaml.preserve_quotes = True
+    document = yaml.load(path.read_text(encoding="utf-8"))
+    changed = []
+    for rig in document.get("rigs", []):
+        if rig.get("host") == host and int(rig.get("port", 22)) == port:
+            rig["host_key"] = key_line
+            changed.append(str(rig.get("name")))
+        jump = rig.get("jump")
+        if jump and jump.get("host") == host and int(jump.get("port", 22)) == port:
+            jump["host_key"] = key_line
+            changed.append(f"{rig.get('name')} (jump host)")
+    if changed:
+        partial = path.with_suffix(path.suffix + ".partial")
+        with partial.open("w", encoding="utf-8") as sink:
+            yaml.dump(document, sink)
+        partial.replace(path)     # never half-written
+    return changed

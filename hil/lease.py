@@ -1,0 +1,106 @@
+"""A lease on a rig, kept on the rig itself: a nightly job and an engineer never run on one rig at once, and a run
+that crashed never blocks the rack (its lease expires; the next run takes it over).
+
+The lease is a one-line file `STORE/.lease` (`OWNER EXPIRY`, the rig's clock). Every change happens under `flock`
+on `STORE/.lease.lock` and is written to a temporary file then renamed, so two takers cannot both win and a reader
+never sees half a line. While a run holds the lease, a thread renews it every third of its time to live.
+"""
+
+from __future__ import annotations
+
+import getpass
+import logging
+import os
+import re
+import socket
+import threading
+from collections.abc import Callable
+
+from hil.errors import HilError, InfrastructureError, LeaseHeld
+from hil.shell import Shell, command
+
+log = logging.getLogger(__name__)
+
+_SCRIPT = r"""
+set -eu
+store=$1; owner=$2; ttl=$3; mode=$4
+mkdir -p "$store"
+exec 9>"$store/.lease.lock"
+flock -w 20 9
+now=$(date +%s)
+holder=""; expiry=0
+if [ -s "$store/.lease" ]; then read -r holder expiry < "$store/.lease" || true; fi
+write() { printf '%s %s\n' "$owner" $((now + ttl)) > "$store/.lease.new"; mv -f "$store/.lease.new" "$store/.lease"; }
+case "$mode" in
+  acquire)
+    if [ -z "$holder" ] || [ "$holder" = "$owner" ] || [ "$expiry" -le "$now" ]; then
+      write; echo "granted ${holder:-none} $expiry $now"
+    else
+      echo "held $holder $expiry $now"
+    fi ;;
+  renew)
+    if [ "$holder" = "$owner" ]; then write; echo "renewed"; else echo "lost ${holder:-none}"; fi ;;
+  release)
+    if [ "$holder" = "$owner" ]; then rm -f "$store/.lease"; fi; echo "released" ;;
+esac
+"""
+
+
+def default_owner(run_id: str) -> str:
+    """user@host:pid:run — enough to find who holds a rig; characters limited so it stays one token."""
+    raw = f"{getpass.getuser()}@{socket.gethostname()}:{os.getpid()}:{run_id}"
+    return re.sub(r"[^A-Za-z0-9@:._-]", "_", raw)
+
+
+class Lease:
+    def __init__(self, shell: Shell, rig: str, store: str, owner: str, ttl: int = 300) -> None:
+        self.shell, self.rig, self.store, self.owner, self.ttl = shell, rig, store, owner, ttl
+        self.took_over: str | None = None     # the expired holder this lease replaced, if any
+
+    def _call(self, mode: str) -> list[str]:
+        done = self.shell.run(command("sh -c", _SCRIPT, "lease", self.store, self.owner, self.ttl, mode), timeout=60)
+        if not done.ok:
+            raise HilError(f"{self.rig}: lease {mode} failed: {done.tail()}")
+        return done.stdout.split()
+
+    def acquire(self) -> None:
+        answer = self._call("acquire")
+        if answer[0] == "held":
+            holder, expiry, now = answer[1], int(answer[2]), int(answer[3])
+            raise LeaseHeld(self.rig, holder, expiry - now)
+        previous, expiry, now = answer[1], int(answer[2]), int(answer[3])
+        if previous not in ("none", self.owner):
+            self.took_over = previous
+            log.warning("%s: took over the expired lease of %s (expired %d s ago)", self.rig, previous, now - expiry)
+
+    def renew(self) -> bool:
+        return self._call("renew")[0] == "renewed"
+
+    def release(self) -> None:
+        self._call("release")
+
+
+class Renewal:
+    """Renews a held lease every third of its time to live from a thread (on its own connection when `renewer`
+    gives one, so a long command on the main connection never delays it) until stopped."""
+
+    def __init__(self, lease: Lease, renewer: Callable[[], Lease] | None = None) -> None:
+        self.lease, self.keeper = lease, renewer() if renewer else lease
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name=f"lease-{lease.rig}", daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.lease.ttl / 3):
+            try:
+                if not self.keeper.renew():
+                    log.error("%s: lost the lease to another owner", self.lease.rig)
+                    return
+            except (InfrastructureError, HilError) as error:   # the next try may get through; expiry is the backstop
+                log.warning("%s: lease renewal failed: %s", self.lease.rig, error)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+        if self.keeper is not self.lease:
+            self.keeper.shell.close()

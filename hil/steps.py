@@ -1,0 +1,144 @@
+"""What runs on a rig: engine builds, inference on fixed frames, latency runs, the service. Each function returns
+data (passed or not, with the numbers); InfrastructureError propagates for the caller to record and stop."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from hil.inventory import Rig
+from hil.parity import ParityCheck, compare, outputs_from_export
+from hil.parsers import ParseError, latency_from_export_times, parse_trtexec
+from hil.shell import Shell, command
+from hil.store import Store
+from sim.model.hil_results import LatencySummary
+
+BUILD_TIMEOUT = 3600.0      # real engine builds on a Nano take many minutes
+RUN_TIMEOUT = 600.0
+HISTOGRAM_BINS = 20
+
+
+@dataclass(frozen=True)
+class Outcome:
+    passed: bool
+    detail: str
+
+
+def build_engine(shell: Shell, rig: Rig, store: Store, slot: str, precision: str) -> Outcome:
+    """trtexec --onnx … --saveEngine … on the rig; the engine lands in the slot only after PASSED."""
+    onnx, engine = store.path("slots", slot, "model.onnx"), store.path("slots", slot, "model.engine")
+    flags = {"fp16": ["--fp16"], "int8": ["--int8"], "fp32": []}[precision]
+    done = shell.run(command(rig.tools.trtexec, f"--onnx={onnx}", f"--saveEngine={engine}.building", *flags),
+                     timeout=BUILD_TIMEOUT)
+    try:
+        report = parse_trtexec(done.stdout + "\n" + done.stderr)
+    except ParseError as error:
+        return Outcome(False, f"trtexec printed no TensorRT log (exit {done.exit_status}): {error}")
+    if not report.passed or not done.ok:
+        errors = "; ".join(report.errors[-3:]) or done.tail(3)
+        return Outcome(False, f"engine build failed (TensorRT {report.version or '?'}): {errors}")
+    store.sh("mv", "-f", f"{engine}.building", engine)
+    return Outcome(True, f"built with TensorRT {report.version or '?'} in {done.seconds:.1f} s ({precision})")
+
+
+def upload_frames(shell: Shell, store: Store, frames: dict[str, np.ndarray], folder) -> dict[str, str]:
+    """Each angle's frames as raw float32 (trtexec --loadInputs format) on the rig; returns their remote paths."""
+    remote = {}
+    for angle, batch in frames.items():
+        local = folder / f"{angle}.bin"
+        local.write_bytes(np.ascontiguousarray(batch, dtype="<f4").tobytes())
+        target = store.path("tmp", f"frames-{angle}.bin")
+        shell.run(command("rm", "-f", target), timeout=30)
+        shell.put(local, target)
+        remote[angle] = target
+    return remote
+
+
+def infer(shell: Shell, rig: Rig, store: Store, slot: str, angle: str, remote_frames: str,
+          shape: tuple[int, ...]) -> np.ndarray | str:
+    """The slot's engine on one angle's frames: its outputs, or why there are none."""
+    engine = store.path("slots", slot, "model.engine")
+    output = store.path("tmp", f"out-{slot}-{angle}.json")
+    dims = "x".join(str(d) for d in shape)
+    done = shell.run(command(rig.tools.trtexec, f"--loadEngine={engine}", f"--shapes=frames:{dims}",
+                             f"--loadInputs=frames:{remote_frames}", f"--exportOutput={output}", "--iterations=1",
+                             "--warmUp=0", "--duration=0"), timeout=RUN_TIMEOUT)
+    if not done.ok:
+        return f"inference failed (exit {done.exit_status}): {done.tail(2)}"
+    exported = shell.run(command("cat", output), timeout=60)
+    try:
+        return outputs_from_export(exported.stdout)
+    except (ValueError, KeyError, IndexError) as error:
+        return f"unreadable --exportOutput: {error}"
+
+
+def infer_all(shell: Shell, rig: Rig, store: Store, slot: str, frames: dict[str, np.ndarray],
+              remote: dict[str, str]) -> dict[str, np.ndarray | str]:
+    return {angle: infer(shell, rig, store, slot, angle, remote[angle], batch.shape) for angle, batch in frames.items()}
+
+
+def parity_checks(found: dict[str, np.ndarray | str], reference: dict[str, np.ndarray], atol: float,
+                  rtol: float) -> list[ParityCheck]:
+    """Engine outputs (or why there are none) against the reference, one check per frame family."""
+    checks = []
+    for angle, outputs in found.items():
+        if isinstance(outputs, str):
+            size = reference[angle].size
+            checks.append(ParityCheck(angle, False, math.inf, size, size, f"{angle}: {outputs}"))
+        else:
+            checks.append(compare(angle, outputs, reference[angle], atol, rtol))
+    return checks
+
+
+def _histogram(latencies: list[float]) -> tuple[list[float], list[int]]:
+    counts, edges = np.histogram(latencies, bins=HISTOGRAM_BINS)
+    return [round(float(edge), 6) for edge in edges], [int(count) for count in counts]
+
+
+def latency_run(shell: Shell, rig: Rig, store: Store, slot: str, frame_shape: tuple[int, ...], iterations: int,
+                warmup: int, max_cv: float) -> LatencySummary | str:
+    """A timed run of batch-1 inferences; statistics from --exportTimes, else from the printed summary."""
+    engine, times = store.path("slots", slot, "model.engine"), store.path("tmp", f"times-{slot}.json")
+    dims = "x".join(str(d) for d in (1, *frame_shape))
+    shell.run(command("rm", "-f", times), timeout=30)
+    done = shell.run(command(rig.tools.trtexec, f"--loadEngine={engine}", f"--shapes=frames:{dims}", "--warmUp=200",
+                             f"--iterations={iterations + warmup}", "--duration=0", f"--exportTimes={times}",
+                             "--percentile=90,95,99"), timeout=RUN_TIMEOUT)
+    report = parse_trtexec(done.stdout) if done.stdout.strip() else None
+    if not done.ok or report is None or not report.passed:
+        return f"latency run failed (exit {done.exit_status}): {done.tail(2)}"
+    exported = shell.run(command("cat", times), timeout=60)
+    try:
+        latencies = [float(entry["latencyMs"]) for entry in json.loads(exported.stdout)[warmup:]]
+        stats = latency_from_export_times(exported.stdout, warmup)
+        source = "exportTimes"
+    except (ValueError, KeyError, ParseError):
+        if report.latency is None or report.latency.median is None:
+            return "no --exportTimes file and no latency summary in the log"
+        stats, latencies, source = report.latency, [], "summary"
+    mean = stats.mean or 0.0
+    cv = (float(np.std(latencies)) / mean) if latencies and mean else None
+    edges, counts = _histogram(latencies) if latencies else ([], [])
+    return LatencySummary(source=source, iterations=len(latencies) or iterations, mean=mean, p50=stats.median,
+                          p90=stats.percentiles.get(90.0), p95=stats.percentiles.get(95.0),
+                          p99=stats.percentiles.get(99.0), min=stats.min, max=stats.max, cv=cv,
+                          stable=cv is None or cv <= max_cv, histogram_edges=edges, histogram_counts=counts)
+
+
+def restart_and_check(shell: Shell, rig: Rig) -> Outcome:
+    """Restart the camera service, then poll its health check until it passes or health_timeout runs out."""
+    restart = shell.run(rig.service.restart, timeout=max(60.0, rig.service.health_timeout))
+    deadline = time.monotonic() + rig.service.health_timeout
+    last = restart
+    while True:
+        last = shell.run(rig.service.health, timeout=max(30.0, rig.service.health_timeout))
+        if last.ok:
+            return Outcome(True, f"healthy after {restart.seconds + last.seconds:.1f} s")
+        if time.monotonic() >= deadline:
+            why = last.tail(2) or restart.tail(2)
+            return Outcome(False, f"health check still failing after {rig.service.health_timeout:.0f} s: {why}")
+        time.sleep(min(2.0, max(0.2, rig.service.health_timeout / 10)))

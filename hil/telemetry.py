@@ -1,0 +1,49 @@
+"""tegrastats alongside a measurement: started in the background on the rig, stopped after, read back, summarised."""
+
+from __future__ import annotations
+
+from statistics import fmean
+
+from hil.parsers import ParseError, TegraSample, parse_tegrastats_line
+from hil.shell import Shell, command
+from sim.model.hil_results import TelemetrySummary
+
+
+class Sampler:
+    def __init__(self, shell: Shell, tegrastats: str, logfile: str, interval_ms: int = 100) -> None:
+        self.shell, self.tegrastats, self.logfile, self.interval = shell, tegrastats, logfile, interval_ms
+
+    def start(self) -> None:
+        self.shell.run(command("rm", "-f", self.logfile), timeout=30)
+        self.shell.run(command(self.tegrastats, f"--interval={self.interval}", f"--logfile={self.logfile}",
+                               "--start"), timeout=30)
+
+    def stop(self) -> list[TegraSample]:
+        self.shell.run(command(self.tegrastats, "--stop"), timeout=30)
+        done = self.shell.run(command("cat", self.logfile), timeout=60)
+        samples = []
+        for line in done.stdout.splitlines():
+            try:
+                samples.append(parse_tegrastats_line(line))
+            except ParseError:
+                continue     # a line cut by --stop mid-write; the rest still count
+        return samples
+
+
+def one_sample(shell: Shell, tegrastats: str) -> TegraSample | None:
+    """A single reading (idle temperature at preflight): the first line, then the reader goes away."""
+    done = shell.run(f"{command(tegrastats, '--interval=200')} | head -n 1", timeout=30)
+    try:
+        return parse_tegrastats_line(done.stdout.strip().splitlines()[0]) if done.stdout.strip() else None
+    except ParseError:
+        return None
+
+
+def summarize(samples: list[TegraSample]) -> TelemetrySummary:
+    temperatures = [s.max_temperature for s in samples if s.max_temperature is not None]
+    power = [s.board_power_mw for s in samples if s.board_power_mw is not None]
+    cpu = [s.cpu_load for s in samples if s.cpu_load is not None]
+    gpu = [s.gpu_load for s in samples if s.gpu_load is not None]
+    return TelemetrySummary(samples=len(samples), max_temperature=max(temperatures, default=None),
+                            mean_power_mw=fmean(power) if power else None, max_power_mw=max(power, default=None),
+                            mean_cpu_load=fmean(cpu) if cpu else None, mean_gpu_load=fmean(gpu) if gpu else None)

@@ -1,0 +1,102 @@
+"""What a HIL run measured on each rig: steps, parity, latency, telemetry, facts. Pure data; JSON round-trips.
+
+Wall-clock facts (durations, temperatures) make HIL results differ from run to run; simulated results do not.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from sim.model.record import Record
+
+Outcome = Literal["passed", "failed", "error", "skipped"]
+
+
+class StepResult(Record):
+    name: str
+    args: dict[str, str] = Field(default_factory=dict)
+    started: float = Field(description="seconds since the rig's validation began")
+    seconds: float
+    outcome: Outcome
+    detail: str = ""
+    numbers: dict[str, float] = Field(default_factory=dict)
+
+
+class ParityResult(Record):
+    frames: str                          # frame family: the camera angle
+    passed: bool
+    max_abs_diff: float | None           # None: the engine gave inf or NaN where the reference did not
+    mismatched: int
+    elements: int
+    detail: str
+
+
+class LatencySummary(Record):
+    """Milliseconds, warm-up discarded."""
+    source: Literal["exportTimes", "summary"]
+    iterations: int
+    mean: float
+    p50: float
+    p90: float | None = None
+    p95: float | None = None
+    p99: float | None = None
+    min: float | None = None
+    max: float | None = None
+    cv: float | None = Field(default=None, description="coefficient of variation, as a share")
+    stable: bool = True
+    histogram_edges: list[float] = Field(default_factory=list)
+    histogram_counts: list[int] = Field(default_factory=list)
+
+
+class TelemetrySummary(Record):
+    samples: int
+    max_temperature: float | None = None
+    mean_power_mw: float | None = None
+    max_power_mw: float | None = None
+    mean_cpu_load: float | None = None
+    mean_gpu_load: float | None = None
+
+
+class ShadowSummary(Record):
+    agreement: float                     # share of frames where both engines pick the same class
+    frames: int
+    candidate_p50: float | None = None   # ms, both engines running at once
+    current_p50: float | None = None
+    temperature_rise: float | None = None
+
+
+class RigResult(Record):
+    rig: str
+    hardware: str
+    wave: int
+    verdict: Outcome
+    reason: str = ""
+    quarantined: bool = False
+    active_at_end: str = ""              # the model version serving when the rig was released
+    facts: dict[str, str] = Field(default_factory=dict)
+    steps: list[StepResult] = Field(default_factory=list)
+    parity: list[ParityResult] = Field(default_factory=list)
+    latency: LatencySummary | None = None
+    telemetry: TelemetrySummary | None = None
+    idle_temperature: float | None = None
+    shadow: ShadowSummary | None = None
+    bytes_sent: int = 0
+
+
+def hil_metrics(rigs: list[RigResult]) -> dict[str, float | None]:
+    """The numbers `expect:` bounds can name for a HIL run: the worst rig counts."""
+    measured = [rig for rig in rigs if rig.verdict != "skipped"]
+    p50s = [rig.latency.p50 / 1000 for rig in measured if rig.latency]
+    p99s = [rig.latency.p99 / 1000 for rig in measured if rig.latency and rig.latency.p99 is not None]
+    temperatures = [rig.telemetry.max_temperature for rig in measured
+                    if rig.telemetry and rig.telemetry.max_temperature is not None]
+    return {
+        "rigs_failed": float(sum(rig.verdict in ("failed", "error") for rig in rigs)),
+        "parity_failures": float(sum(not check.passed for rig in measured for check in rig.parity)),
+        "latency_p50": max(p50s, default=None),
+        "latency_p99": max(p99s, default=None),
+        "max_temperature": max(temperatures, default=None),
+        "quarantined": float(sum(rig.quarantined for rig in rigs)),
+    }

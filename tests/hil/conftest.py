@@ -1,0 +1,54 @@
+"""Fixtures for HIL tests: one real sshd for the session, a fresh rig tree per test, a scenario with a hil: part."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from ruamel.yaml import YAML
+
+from hil.inventory import Inventory
+from sim.model.types import UNITS_REQUIRED
+from tests.conftest import scenario_from
+from tests.hil.rigtree import make_rig
+from tests.hil.sshd import SSHD, start_sshd, stop_sshd
+
+
+@pytest.fixture(scope="session")
+def sshd(tmp_path_factory):
+    if not Path(SSHD).exists():
+        if os.environ.get("FLEETLAB_REQUIRE_SERVICES"):
+            pytest.fail("sshd is not installed (apt-get install openssh-server)")
+        pytest.skip("sshd is not installed (apt-get install openssh-server)")
+    server = start_sshd(tmp_path_factory.mktemp("sshd"))
+    yield server
+    stop_sshd(server)
+
+
+@pytest.fixture
+def rig_entry(sshd, tmp_path):
+    """A function that makes rig entries in this test's folder: make('a'), make('b', health='false')."""
+    def make(name: str = "rig-a", **extra) -> dict:
+        return make_rig(tmp_path / name, name, sshd.port, sshd.host_key, sshd.user, sshd.user_key, **extra)
+    return make
+
+
+def inventory_of(*rigs: dict) -> Inventory:
+    return Inventory.model_validate({"rigs": list(rigs)}, context={UNITS_REQUIRED: True})
+
+
+def write_inventory(path: Path, *rigs: dict) -> Path:
+    with path.open("w") as sink:
+        YAML().dump({"rigs": list(rigs)}, sink)
+    return path
+
+
+def hil_scenario(**hil):
+    spec = {"rig_tags": ["virtual"], "current_model": "builtin:current", "candidate_model": "builtin:candidate",
+            "frames": "builtin", "iterations": 40, "warmup": 5, "max_cv": "100%",
+            "parity": {"atol": 0.02, "rtol": 0.02}}
+    spec.update(hil)
+    return scenario_from({"hil": spec, "current": {"version": "1", "hardware": {"orin-nx": {"latency": "10ms",
+                                                                                             "power": 10}}}})
