@@ -78,12 +78,9 @@ class FaultPlan:
                  if f.at_step.startswith("transfer@")]
         if not marks:
             return None
-        sent_before = [0]
-
-        def watch(sent: int) -> None:
-            done = sent_before[0] + sent
+        def watch(position: int) -> None:   # bytes of the file on the rig so far
             for share, point in marks:
-                if done >= total * share / 100:
+                if position >= total * share / 100:
                     self.fire(point, shell)
 
         return watch

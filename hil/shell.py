@@ -56,6 +56,11 @@ class Shell(Protocol):
     def close(self) -> None: ...
 
 
+def chunk_size(rate: float | None, largest: int = 1 << 15) -> int:
+    """Bytes per write: about a tenth of a second's worth when the rate is capped, so pacing (and a cut) is smooth."""
+    return largest if not rate else max(1024, min(largest, int(rate / 10)))
+
+
 def pace(started: float, sent: int, rate: float | None) -> None:
     """Sleep so that `sent` bytes since `started` do not exceed `rate` bytes/s."""
     if rate:
@@ -85,7 +90,7 @@ class LocalShell:
         sent, started = 0, time.monotonic()
         with local.open("rb") as source, open(remote, "ab") as sink:
             source.seek(offset)
-            while chunk := source.read(1 << 16):
+            while chunk := source.read(chunk_size(rate)):
                 sink.write(chunk)
                 sent += len(chunk)
                 if progress:

@@ -25,7 +25,7 @@ import paramiko
 
 from hil.errors import AuthenticationFailed, CommandTimeout, ConnectionLost, HostKeyChanged, HostKeyUnknown
 from hil.inventory import JumpHost, Rig
-from hil.shell import CommandResult, Progress, pace
+from hil.shell import CommandResult, Progress, chunk_size, pace
 
 log = logging.getLogger(__name__)
 CHUNK = 1 << 15
@@ -206,7 +206,7 @@ class SshShell:
             with self._sftp() as sftp, sftp.open(remote, "ab") as sink, local.open("rb") as source:
                 sink.set_pipelined(True)
                 source.seek(offset)
-                while chunk := source.read(CHUNK):
+                while chunk := source.read(chunk_size(rate)):
                     sink.write(chunk)
                     sent += len(chunk)
                     if progress:

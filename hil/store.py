@@ -81,7 +81,14 @@ class Store:
     def transfer(self, local: Path, sha256: str, rate: float | None = None, on_progress=None) -> TransferReport:
         """Copy `local` into incoming/, resuming whatever part is there, and check its sha256 on the rig."""
         part, total = self.path("incoming", f"{sha256}.part"), local.stat().st_size
-        sent, offsets = 0, []
+        offsets: list[int] = []
+        counted = [0, 0]      # bytes of finished attempts, bytes of the attempt under way
+
+        def progress(sent: int) -> None:
+            counted[1] = sent
+            if on_progress:
+                on_progress(offsets[-1] + sent)
+
         for _ in range(MAX_RESUMES + 1):
             try:
                 offset = self.shell.size(part) or 0
@@ -90,12 +97,16 @@ class Store:
                     offset = 0
                 offsets.append(offset)
                 if offset < total:
-                    sent += self.shell.put(local, part, offset, rate, on_progress)
+                    self.shell.put(local, part, offset, rate, progress)
                 break
             except ConnectionLost as error:
                 log.warning("%s: transfer cut (%s); resuming", self.shell.name, error)
+            finally:
+                counted[0], counted[1] = counted[0] + counted[1], 0
         else:
-            return TransferReport(False, sent, offsets, f"the link kept dropping: gave up after {len(offsets)} tries")
+            return TransferReport(False, counted[0], offsets,
+                                  f"the link kept dropping: gave up after {len(offsets)} tries")
+        sent = counted[0]
         found = self.sh("sha256sum", part, timeout=300).split()[0]
         if found != sha256:
             self.sh("rm", "-f", part)

@@ -6,6 +6,7 @@ import pytest
 
 from hil.runner import run_scenario
 from hil.ssh import SshShell
+from tests.conftest import scenario_from
 from tests.hil.conftest import hil_scenario, inventory_of
 
 BASE = Path(".")
@@ -29,8 +30,8 @@ def test_the_full_sequence_passes_and_ends_on_the_previous_engine(rig_entry):
     result = run(hil_scenario(), rig)
     [found] = result.rigs
     assert found.verdict == "passed", found.reason + str([(s.name, s.outcome, s.detail) for s in found.steps])
-    assert [step.name for step in found.steps] == ["preflight", "baseline", "transfer", "build", "parity", "latency",
-                                                   "activate", "rollback", "reserve"]
+    assert [step.name for step in found.steps] == ["reserve", "preflight", "baseline", "transfer", "build", "parity",
+                                                   "latency", "activate", "rollback", "release"]
     assert all(step.outcome == "passed" for step in found.steps)
     assert found.facts["l4t"] == "36.4.3" and found.facts["tensorrt"] == "8.6.1"
     assert found.latency.p50 > 0 and found.latency.iterations == 40
@@ -38,3 +39,55 @@ def test_the_full_sequence_passes_and_ends_on_the_previous_engine(rig_entry):
     assert [check.frames for check in found.parity] == ["overhead", "sideline", "goal"]
     assert active_version(rig) == "1" and found.active_at_end == "1"
     assert result.source == "hil" and result.metrics()["rigs_failed"] == 0
+
+
+@pytest.mark.parametrize("hil, step, words", [
+    ({"candidate_model": "builtin:broken"}, "build", "engine build failed"),
+    ({"candidate_model": "builtin:candidate-defective"}, "parity", "parity fails on overhead (passes on sideline, goal)"),
+    ({"latency_budget": {"p50": "0.001ms"}}, "latency", "over the 0.001 ms budget"),
+    ({"candidate_model": "builtin:candidate-wrong-head"}, "activate", "expects 5 class scores"),
+], ids=["build", "parity", "latency", "health"])
+def test_each_failure_is_a_failed_result_and_the_previous_engine_stays_active(rig_entry, hil, step, words):
+    rig = rig_entry("rig-a")
+    [found] = run(hil_scenario(**hil), rig).rigs
+    by_name = steps_of(found)
+    assert found.verdict == "failed" and by_name[step].outcome == "failed"
+    assert words in found.reason, found.reason
+    assert by_name["rollback"].outcome == "skipped" and by_name["release"].outcome == "passed"
+    assert active_version(rig) == "1" and found.active_at_end == "1" and not found.quarantined
+    if step == "activate":    # the failed activation was undone at once, and the old engine checked
+        assert by_name["restore"].outcome == "passed" and "recorded outputs reproduced" in by_name["restore"].detail
+
+
+def test_the_defective_candidate_fails_parity_on_its_angle_only_in_fp16(rig_entry):
+    [fp16] = run(hil_scenario(candidate_model="builtin:candidate-defective"), rig_entry("rig-a")).rigs
+    assert {check.frames: check.passed for check in fp16.parity} == {"overhead": False, "sideline": True,
+                                                                       "goal": True}
+    assert fp16.parity[0].max_abs_diff is None and "not finite (fp16 overflow?)" in fp16.parity[0].detail
+    [fp32] = run(hil_scenario(candidate_model="builtin:candidate-defective", precision="fp32"),
+                 rig_entry("rig-b")).rigs
+    assert all(check.passed for check in fp32.parity) and fp32.verdict == "passed"
+
+
+def test_a_transfer_cut_in_the_middle_resumes_and_the_sha256_matches(rig_entry):
+    rig = rig_entry("rig-a")
+    scenario = hil_scenario(transfer_rate="160kbit/s", faults=[{"fault": "link_drop", "at_step": "transfer@50%"}])
+    [found] = run(scenario, rig).rigs
+    transfer = steps_of(found)["transfer"]
+    assert found.verdict == "passed", found.reason
+    assert transfer.numbers["attempts"] == 2 and transfer.numbers["resumed_from"] > 0
+    size = float(transfer.args["bytes"])
+    assert size <= transfer.numbers["bytes_sent"] < 1.5 * size
+    assert "sha256 checked on the rig" in transfer.detail and "resumed at" in transfer.detail
+
+
+def test_a_failing_wave_halts_the_rollout_before_the_next_rigs(rig_entry):
+    first = rig_entry("rig-a", health="false")
+    second = rig_entry("rig-b")
+    waves = scenario_from({"strategy": {"kind": "waves", "waves": ["50%", "100%"], "bake": "0s"}})
+    scenario = hil_scenario().model_copy(update={"strategy": waves.strategy})
+    result = run(scenario, first, second)
+    verdicts = {rig.rig: (rig.verdict, rig.wave) for rig in result.rigs}
+    assert verdicts == {"rig-a": ("failed", 0), "rig-b": ("skipped", 1)}
+    assert result.halted and "not released: rollout halted after wave 1" in result.rigs[1].reason
+    assert (Path(second["store"]) / "active").exists() is False     # never touched
