@@ -31,7 +31,8 @@ def sshd(tmp_path_factory):
 def rig_entry(sshd, tmp_path):
     """A function that makes rig entries in this test's folder: make('a'), make('b', health='false')."""
     def make(name: str = "rig-a", **extra) -> dict:
-        return make_rig(tmp_path / name, name, sshd.port, sshd.host_key, sshd.user, sshd.user_key, **extra)
+        host_key = extra.pop("host_key", sshd.host_key)
+        return make_rig(tmp_path / name, name, sshd.port, host_key, sshd.user, sshd.user_key, **extra)
     return make
 
 

@@ -1,0 +1,87 @@
+"""Leases on a rig through a real sshd: one holder at a time, expired leases taken over, renewals, release."""
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from hil.errors import LeaseHeld
+from hil.lease import Lease, Renewal
+from hil.runner import run_scenario
+from hil.ssh import SshShell
+from tests.hil.conftest import hil_scenario, inventory_of
+
+
+@pytest.fixture
+def rig(rig_entry):
+    return inventory_of(rig_entry("rig-a")).rigs[0]
+
+
+def lease(rig, owner, ttl=60):
+    return Lease(SshShell(rig), rig.name, rig.store, owner, ttl)
+
+
+def test_a_second_taker_is_refused_with_the_holder_named(rig):
+    first, second = lease(rig, "nightly@ci:1:run"), lease(rig, "alice@laptop:2:run")
+    first.acquire()
+    with pytest.raises(LeaseHeld, match="leased by nightly@ci:1:run for another"):
+        second.acquire()
+    first.release()
+    second.acquire()
+    second.release()
+    assert not (Path(rig.store) / ".lease").exists()
+
+
+def test_racing_takers_get_exactly_one_lease(rig):
+    winners, refused = [], []
+
+    def take(number: int) -> None:
+        try:
+            lease(rig, f"racer-{number}").acquire()
+            winners.append(number)
+        except LeaseHeld:
+            refused.append(number)
+
+    threads = [threading.Thread(target=take, args=(n,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(winners) == 1 and len(refused) == 5
+
+
+def test_an_expired_lease_of_a_crashed_run_is_taken_over(rig):
+    crashed = lease(rig, "crashed@ci:9:run", ttl=1)
+    crashed.acquire()                    # and never released: the process died
+    time.sleep(2.2)
+    fresh = lease(rig, "nightly@ci:1:next")
+    fresh.acquire()
+    assert fresh.took_over == "crashed@ci:9:run"
+
+
+def test_a_renewed_lease_outlives_its_ttl(rig):
+    held = lease(rig, "long@ci:1:run", ttl=3)
+    held.acquire()
+    renewal = Renewal(held, lambda: lease(rig, "long@ci:1:run", ttl=3))
+    time.sleep(4.5)
+    with pytest.raises(LeaseHeld):
+        lease(rig, "other@ci:2:run").acquire()
+    renewal.stop()
+    held.release()
+
+
+def test_a_run_on_a_leased_rig_is_an_error_that_touches_nothing(rig_entry):
+    entry = rig_entry("rig-b")
+    rig = inventory_of(entry).rigs[0]
+    lease(rig, "alice@laptop:2:run").acquire()
+    [found] = run_scenario(hil_scenario(), inventory_of(entry), Path("."), SshShell).rigs
+    assert found.verdict == "error" and "leased by alice@laptop:2:run" in found.reason
+    assert [step.name for step in found.steps] == ["reserve"]
+    assert not (Path(entry["store"]) / "slots").exists()
+
+
+def test_a_finished_run_leaves_no_lease_behind(rig_entry):
+    entry = rig_entry("rig-c")
+    [found] = run_scenario(hil_scenario(), inventory_of(entry), Path("."), SshShell).rigs
+    assert found.verdict == "passed" and not (Path(entry["store"]) / ".lease").exists()

@@ -1,0 +1,107 @@
+"""The SSH seam against a real sshd: pinned host keys, quoting, big outputs, timeouts, jump hosts, no secrets."""
+
+import json
+import logging
+from pathlib import Path
+
+import pytest
+
+from hil.errors import CommandTimeout, HostKeyChanged, HostKeyUnknown
+from hil.runner import run_scenario
+from hil.shell import command
+from hil.ssh import SshShell, fetch_host_key, fingerprint
+from tests.hil.conftest import hil_scenario, inventory_of
+from tests.hil.sshd import keygen
+
+
+def shell_for(entry: dict) -> SshShell:
+    return SshShell(inventory_of(entry).rigs[0])
+
+
+def test_the_pinned_key_is_the_one_the_server_offers(sshd):
+    assert fetch_host_key("127.0.0.1", sshd.port) == sshd.host_key
+    assert fingerprint(sshd.host_key).startswith("SHA256:")
+
+
+def test_a_rig_without_a_pinned_key_is_refused_before_any_credential(rig_entry):
+    entry = rig_entry("rig-a")
+    del entry["host_key"]
+    with pytest.raises(HostKeyUnknown, match="no pinned host key .* `fleetlab rigs trust 127.0.0.1"):
+        shell_for(entry).run("true", timeout=10)
+
+
+def test_a_changed_host_key_is_refused(rig_entry, sshd, tmp_path):
+    other = keygen(tmp_path / "impostor")
+    with pytest.raises(HostKeyChanged) as refused:
+        shell_for(rig_entry("rig-a", host_key=other)).run("true", timeout=10)
+    message = str(refused.value)
+    assert f"offered host key {fingerprint(sshd.host_key)}" in message and f"but {fingerprint(other)} is pinned" in message
+
+
+def test_a_refused_rig_is_an_error_result_and_nothing_ran(rig_entry):
+    entry = rig_entry("rig-a")
+    del entry["host_key"]
+    [found] = run_scenario(hil_scenario(), inventory_of(entry), Path("."), SshShell).rigs
+    assert found.verdict == "error" and "no pinned host key" in found.reason
+    assert not (Path(entry["store"]) / "slots").exists()
+
+
+def test_arguments_with_spaces_quotes_and_semicolons_are_data(rig_entry, tmp_path):
+    shell = shell_for(rig_entry("rig-a"))
+    canary = tmp_path / "pwned"
+    nasty = f"a b; touch {canary}; 'q' \"d\" $(touch {canary}) `touch {canary}`"
+    done = shell.run(command("printf", "%s", nasty), timeout=10)
+    assert done.ok and done.stdout == nasty and not canary.exists()
+    shell.close()
+
+
+def test_a_store_whose_path_has_spaces_quotes_and_semicolons_runs_the_full_sequence(rig_entry, tmp_path):
+    entry = rig_entry("rig-a")
+    odd = tmp_path / "rig-a" / "model store; 'q' \"x\" $(id)"
+    entry["store"] = str(odd)
+    entry["service"]["restart"] = entry["service"]["restart"].rsplit(" --store ", 1)[0] + " --store " + \
+        command("", str(odd)).strip()
+    entry["service"]["health"] = entry["service"]["health"].rsplit(" --store ", 1)[0] + " --store " + \
+        command("", str(odd)).strip()
+    [found] = run_scenario(hil_scenario(), inventory_of(entry), Path("."), SshShell).rigs
+    assert found.verdict == "passed", found.reason
+    assert (odd / "slots" / "a" / "model.engine").exists()
+
+
+def test_large_stdout_and_stderr_together_do_not_deadlock(rig_entry):
+    shell = shell_for(rig_entry("rig-a"))
+    script = "import sys\nfor i in range(40000):\n    sys.stdout.write('o' * 99 + '\\n'); sys.stderr.write('e' * 99 + '\\n')"
+    done = shell.run(command("python3", "-c", script), timeout=60)
+    assert done.ok and len(done.stdout) == len(done.stderr) == 40000 * 100
+    shell.close()
+
+
+def test_a_command_past_its_timeout_raises_and_the_next_command_still_works(rig_entry):
+    shell = shell_for(rig_entry("rig-a"))
+    with pytest.raises(CommandTimeout):
+        shell.run("sleep 30", timeout=1)
+    assert shell.run("echo still here", timeout=10).stdout == "still here\n"
+    shell.close()
+
+
+def test_a_rig_behind_a_jump_host(rig_entry, sshd):
+    entry = rig_entry("rig-a", jump={"host": "127.0.0.1", "port": sshd.port, "user": sshd.user,
+                                     "host_key": sshd.host_key})
+    shell = shell_for(entry)
+    assert shell.run("echo via jump", timeout=10).stdout == "via jump\n"
+    assert shell._jump is not None
+    shell.close()
+
+
+def test_no_key_material_reaches_logs_or_results(rig_entry, sshd, caplog):
+    caplog.set_level(logging.DEBUG)
+    entry = rig_entry("rig-a")
+    result = run_scenario(hil_scenario(), inventory_of(entry), Path("."), SshShell)
+    private = sshd.user_key.read_text()
+    secret_lines = [line for line in private.splitlines() if line and not line.startswith("-----")]
+    public_body = sshd.user_key.with_suffix(".pub").read_text().split()[1]
+    written = result.model_dump_json() + "\n".join(record.getMessage() for record in caplog.records)
+    assert result.rigs[0].verdict == "passed"
+    assert not any(line in written for line in secret_lines)
+    assert public_body not in written
+    assert json.loads(result.model_dump_json())["rigs"][0]["rig"] == "rig-a"
