@@ -184,6 +184,13 @@ def sweep(file: Path,
     raise typer.Exit(EXIT_NO_GO if risky else EXIT_OK)
 
 
+from fleetlab.hil_commands import hil as _hil, models as _models, rigs_app  # noqa: E402  (CLI assembly)
+
+app.command(name="hil")(_hil)
+app.command(name="models")(_models)
+app.add_typer(rigs_app, name="rigs")
+
+
 def main() -> None:
     app()
 

@@ -1,0 +1,111 @@
+"""`fleetlab hil`, `fleetlab rigs trust` and `fleetlab models`: the hardware-in-the-loop side of the CLI."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from fleetlab import console
+from fleetlab.hil_view import hil_table
+from sim.model.errors import ScenarioError
+from sim.model.gates import evaluate
+from sim.model.hil_results import hil_metrics
+
+EXIT_OK, EXIT_NO_GO, EXIT_BAD_INPUT = 0, 1, 2
+rigs_app = typer.Typer(help="Rig inventories: trust host keys.", no_args_is_help=True)
+
+
+def _hil_expectations(expect: dict) -> dict:
+    """Bounds a HIL run can answer: the metrics measured on rigs."""
+    names = set(hil_metrics([]))
+    return {metric: bound for metric, bound in expect.items() if metric in names}
+
+
+def hil(file: Path,
+        rigs: Annotated[Path, typer.Option(help="rig inventory (rigs/*.yaml)")],
+        rig: Annotated[Optional[str], typer.Option(help="only this rig")] = None,
+        out: Annotated[Optional[Path], typer.Option(help="folder for result.json")] = None,
+        verbose: Annotated[bool, typer.Option(help="log every step")] = False) -> None:
+    """Run the scenario's hil: part on every matching rig: engine, parity, latency, thermals, rollback."""
+    from hil.errors import HilError
+    from hil.inventory import load_inventory
+    from hil.runner import run_scenario
+    from hil.ssh import SshShell
+    from sim.load import load_scenario
+
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(message)s")
+    try:
+        scenario = load_scenario(file)
+        inventory = load_inventory(rigs)
+    except ScenarioError as error:
+        console.show_problems(error)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    if scenario.hil is None:
+        console.err.print(f"{file}: the scenario has no hil: section", markup=False)
+        raise typer.Exit(EXIT_BAD_INPUT)
+
+    def done(result) -> None:
+        console.err.print(f"{result.rig}: {result.verdict}" + (f" — {result.reason}" if result.reason else ""),
+                          markup=False)
+
+    try:
+        result = run_scenario(scenario, inventory, file.resolve().parent, SshShell, rig, on_rig_done=done)
+    except HilError as error:
+        console.err.print(f"{file}: {error}", markup=False)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    console.out.print(hil_table(result, scenario.hil))
+    verdict = evaluate(_hil_expectations(dict(scenario.expect)), result.metrics())
+    if verdict.checks:
+        console.out.print(console.verdict_table(verdict))
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "result.json").write_text(result.model_dump_json(indent=2) + "\n", encoding="utf-8")
+        console.out.print(f"result: {out / 'result.json'}")
+    if any(found.verdict == "error" for found in result.rigs):
+        raise typer.Exit(EXIT_BAD_INPUT)
+    no_go = any(found.verdict == "failed" or found.quarantined for found in result.rigs) or not verdict.passed
+    raise typer.Exit(EXIT_NO_GO if no_go else EXIT_OK)
+
+
+@rigs_app.command()
+def trust(host: str,
+          rigs: Annotated[Path, typer.Option(help="inventory to record the key in")],
+          port: Annotated[int, typer.Option(help="SSH port")] = 22,
+          fingerprint: Annotated[Optional[str], typer.Option(
+              help="the SHA256 fingerprint you checked on the rig's console")] = None) -> None:
+    """Record a rig's host key after you have checked its fingerprint out of band."""
+    from hil.errors import ConnectionLost
+    from hil.inventory import record_host_key
+    from hil.ssh import fetch_host_key, fingerprint as fingerprint_of
+
+    try:
+        key = fetch_host_key(host, port)
+    except ConnectionLost as error:
+        console.err.print(str(error), markup=False)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    offered = fingerprint_of(key)
+    if fingerprint is None:
+        console.out.print(f"{host}:{port} offers {key.split()[0]} {offered}\nCheck it on the rig "
+                          f"(ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub), then run again with "
+                          f"--fingerprint {offered}", markup=False)
+        raise typer.Exit(EXIT_NO_GO)
+    if fingerprint != offered:
+        console.err.print(f"{host}:{port} offers {offered}, not the {fingerprint} you checked: not recorded",
+                          markup=False)
+        raise typer.Exit(EXIT_NO_GO)
+    changed = record_host_key(rigs, host, port, key)
+    if not changed:
+        console.err.print(f"{rigs}: no rig at {host}:{port}", markup=False)
+        raise typer.Exit(EXIT_BAD_INPUT)
+    console.out.print(f"pinned {offered} for {', '.join(changed)} in {rigs}", markup=False)
+
+
+def models(out: Annotated[Path, typer.Option(help="folder for the ONNX files and frames")] = Path("models")) -> None:
+    """Write fleetlab's small model family (current, candidate, defective, …) and per-angle test frames."""
+    from hil.modelzoo import write_family
+
+    for name, path in write_family(out).items():
+        console.out.print(f"{name}: {path}", markup=False)

@@ -1,0 +1,49 @@
+"""The per-rig table of a HIL run, for the terminal. Everything that came from a rig is printed as plain text."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+
+from sim.model.hil_results import RigResult
+from sim.model.results import RunResult
+from sim.model.scenario import HilSpec
+
+_MARKS = {"passed": "[green]PASS[/]", "failed": "[red]FAIL[/]", "error": "[yellow]ERROR[/]", "skipped": "skipped"}
+
+
+def _step(rig: RigResult, name: str) -> str:
+    found = next((step for step in rig.steps if step.name == name), None)
+    return "—" if found is None else {"passed": "ok", "failed": "FAIL", "error": "error", "skipped": "—"}[
+        found.outcome]
+
+
+def _parity(rig: RigResult) -> str:
+    if not rig.parity:
+        return "—"
+    return " ".join(f"{check.frames}:{'ok' if check.passed else 'FAIL'}" for check in rig.parity)
+
+
+def _latency(rig: RigResult, spec: HilSpec) -> str:
+    if rig.latency is None:
+        return "—"
+    budget = spec.latency_budget
+    p99 = f"{rig.latency.p99:.2f}" if rig.latency.p99 is not None else "?"
+    text = f"{rig.latency.p50:.2f} / {p99} ms"
+    if budget.p50 is not None or budget.p99 is not None:
+        text += " (budget " + " / ".join(f"{value * 1000:g}" if value is not None else "—"
+                                         for value in (budget.p50, budget.p99)) + ")"
+    return text
+
+
+def hil_table(result: RunResult, spec: HilSpec) -> Table:
+    table = Table(title=f"{result.provenance.scenario_name} on {len(result.rigs)} rigs", header_style="bold")
+    for column in ("rig", "wave", "verdict", "build", "parity", "p50 / p99", "max °C", "rollback", "reason"):
+        table.add_column(column)
+    for rig in result.rigs:
+        temperature = rig.telemetry.max_temperature if rig.telemetry else None
+        rollback = "QUARANTINED" if rig.quarantined else _step(rig, "rollback")
+        table.add_row(Text(rig.rig), str(rig.wave + 1), _MARKS[rig.verdict], _step(rig, "build"), Text(_parity(rig)),
+                      _latency(rig, spec), f"{temperature:.1f}" if temperature is not None else "—", rollback,
+                      Text(rig.reason[:200]))
+    return table

@@ -1,0 +1,108 @@
+"""`fleetlab hil`, `fleetlab rigs trust` and `fleetlab models` as a user runs them, against the real sshd."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from hil.inventory import load_inventory
+from hil.ssh import fingerprint
+from sim.model.errors import ScenarioError
+from tests.conftest import ROOT
+from tests.hil.conftest import write_inventory
+
+SCENARIO = ROOT / "scenarios" / "hil-orin-candidate.yaml"
+
+
+def fleetlab(*args: str):
+    wide = {**os.environ, "COLUMNS": "250"}     # one table row per rig, so the assertions can read it
+    return subprocess.run([sys.executable, "-m", "fleetlab.cli", *args], capture_output=True, text=True, cwd=ROOT,
+                          timeout=600, env=wide)
+
+
+@pytest.fixture
+def quick_scenario(tmp_path):
+    """The library's HIL scenario with fewer timed iterations and no soak, for test speed."""
+    text = SCENARIO.read_text().replace("iterations: 300", "iterations: 60").replace("time_scale: 0.001",
+                                                                                     "time_scale: 0.0001")
+    path = tmp_path / "hil.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_hil_on_two_rigs_passes_writes_result_json_and_exits_0(rig_entry, quick_scenario, tmp_path):
+    inventory = write_inventory(tmp_path / "rigs.yaml", rig_entry("orin-a", tags=["orin"]),
+                                rig_entry("orin-b", tags=["orin"]))
+    done = fleetlab("hil", str(quick_scenario), "--rigs", str(inventory), "--out", str(tmp_path / "out"))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "orin-a" in done.stdout and "overhead:ok" in done.stdout and "PASS" in done.stdout
+    result = json.loads((tmp_path / "out" / "result.json").read_text())
+    assert result["source"] == "hil" and [rig["wave"] for rig in result["rigs"]] == [0, 1]
+
+
+def test_hil_with_the_defective_candidate_is_a_no_go_naming_the_angle(rig_entry, quick_scenario, tmp_path):
+    quick_scenario.write_text(quick_scenario.read_text().replace("candidate_model: builtin:candidate",
+                                                                 "candidate_model: builtin:candidate-defective"))
+    inventory = write_inventory(tmp_path / "rigs.yaml", rig_entry("orin-a", tags=["orin"]),
+                                rig_entry("orin-b", tags=["orin"]))
+    done = fleetlab("hil", str(quick_scenario), "--rigs", str(inventory))
+    assert done.returncode == 1
+    assert "overhead:FAIL sideline:ok goal:ok" in done.stdout
+    assert "not released: rollout halted after wave 1" in done.stdout
+    assert "parity fails on overhead (passes on sideline, goal)" in done.stderr
+
+
+def test_a_bad_inventory_exits_2_with_positioned_problems(tmp_path):
+    broken = tmp_path / "rigs.yaml"
+    broken.write_text("rigs:\n  - name: x\n    host: h\n    user: u\n    key_file: k\n    hardware: nano\n"
+                      "    service: {restart: r, helth: h}\n")
+    done = fleetlab("hil", str(SCENARIO), "--rigs", str(broken))
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert f"{broken}:7:27: rigs.0.service.helth: unknown key 'helth'; did you mean 'health'?" in done.stderr
+
+
+def test_trust_shows_the_fingerprint_refuses_a_wrong_one_and_records_a_checked_one(rig_entry, sshd, tmp_path):
+    entry = rig_entry("orin-a")
+    del entry["host_key"]
+    inventory = write_inventory(tmp_path / "rigs.yaml", entry)
+    inventory.write_text("# our rack\n" + inventory.read_text())
+    port, offered = str(sshd.port), fingerprint(sshd.host_key)
+    shown = fleetlab("rigs", "trust", "127.0.0.1", "--port", port, "--rigs", str(inventory))
+    assert shown.returncode == 1 and offered in shown.stdout and "host_key" not in inventory.read_text()
+    wrong = fleetlab("rigs", "trust", "127.0.0.1", "--port", port, "--rigs", str(inventory),
+                     "--fingerprint", "SHA256:not-it")
+    assert wrong.returncode == 1 and "not recorded" in wrong.stderr and "host_key" not in inventory.read_text()
+    right = fleetlab("rigs", "trust", "127.0.0.1", "--port", port, "--rigs", str(inventory), "--fingerprint", offered)
+    assert right.returncode == 0, right.stderr
+    assert load_inventory(inventory).rigs[0].host_key == sshd.host_key
+    assert inventory.read_text().startswith("# our rack\n")
+
+
+def test_the_example_lab_inventory_is_valid():
+    inventory = load_inventory(ROOT / "rigs" / "lab.example.yaml")
+    assert [rig.name for rig in inventory.select(["orin"])] == ["orin-nx-01", "orin-nx-02"]
+    assert inventory.rigs[2].jump.host == "bastion.lab.example"
+
+
+def test_inventory_problems_are_all_reported_with_their_place(tmp_path):
+    broken = tmp_path / "rigs.yaml"
+    broken.write_text("rigs:\n  - name: 'bad name'\n    host: h\n    user: u\n    key_file: k\n    hardware: n\n"
+                      "    host_key: 'ssh-ed25519 !!'\n    service: {restart: r, health: h, health_timeout: 5}\n")
+    with pytest.raises(ScenarioError) as error:
+        load_inventory(broken)
+    paths = [problem.path for problem in error.value.problems]
+    assert paths == ["rigs.0.name", "rigs.0.host_key", "rigs.0.service.health_timeout"]
+    assert all(problem.line > 0 for problem in error.value.problems)
+
+
+def test_models_writes_the_family(tmp_path):
+    done = fleetlab("models", "--out", str(tmp_path / "models"))
+    assert done.returncode == 0
+    names = sorted(path.name for path in (tmp_path / "models").glob("*.onnx"))
+    assert names == ["broken.onnx", "candidate-defective.onnx", "candidate-wrong-head.onnx", "candidate.onnx",
+                     "current.onnx"]
+    assert sorted(path.name for path in (tmp_path / "models" / "frames").iterdir()) == \
+        ["goal.npy", "overhead.npy", "sideline.npy"]
