@@ -1,0 +1,71 @@
+"""The A/B store and wave planning, fast, through LocalShell (the same commands the rigs get over SSH)."""
+
+from pathlib import Path
+
+import pytest
+
+from hil.faults import FaultPlan, check_point
+from hil.runner import plan_waves
+from hil.shell import LocalShell
+from hil.store import Store, sha256_of
+from sim.model.scenario import HilFault
+from tests.conftest import scenario_from
+from tests.hil.conftest import inventory_of
+
+
+@pytest.fixture
+def store(tmp_path) -> Store:
+    found = Store(LocalShell(), str(tmp_path / "store"))
+    found.prepare()
+    return found
+
+
+@pytest.fixture
+def artifact(tmp_path) -> Path:
+    path = tmp_path / "model.onnx"
+    path.write_bytes(bytes(range(256)) * 400)
+    return path
+
+
+def test_a_partial_transfer_resumes_from_what_is_on_the_rig(store, artifact):
+    sha = sha256_of(artifact)
+    Path(store.path("incoming", f"{sha}.part")).write_bytes(artifact.read_bytes()[:60_000])
+    report = store.transfer(artifact, sha)
+    assert report.ok and report.resumed_from == [60_000] and report.bytes_sent == artifact.stat().st_size - 60_000
+
+
+def test_a_corrupted_copy_is_detected_by_sha256_and_deleted(store, artifact):
+    sha = sha256_of(artifact)
+    Path(store.path("incoming", f"{sha}.part")).write_bytes(b"\0" * artifact.stat().st_size)
+    report = store.transfer(artifact, sha)
+    assert not report.ok and "corrupted" in report.detail
+    assert not Path(store.path("incoming", f"{sha}.part")).exists()
+
+
+def test_install_replaces_a_slot_whole_and_switch_moves_active_atomically(store, artifact):
+    sha = sha256_of(artifact)
+    Path(store.path("slots", "b", "stale.engine")).write_text("old")
+    assert store.transfer(artifact, sha).ok
+    store.install(sha, "b", "2.1")
+    assert sorted(p.name for p in Path(store.path("slots", "b")).iterdir()) == ["model.onnx", "version"]
+    store.switch("b")
+    assert store.active_slot() == "b" and store.inactive_slot() == "a" and store.version("b") == "2.1"
+    store.switch("a")
+    assert Path(store.path("active")).resolve() == Path(store.path("slots", "a")).resolve()
+
+
+def test_waves_map_onto_rigs_with_at_least_one_rig_each(rig_entry):
+    rigs = inventory_of(*[rig_entry(f"r{n}") for n in range(5)]).rigs
+    waves = scenario_from({"strategy": {"kind": "waves", "waves": ["1%", "10%", "50%", "100%"]}})
+    assert [[rig.name for rig in wave] for wave in plan_waves(waves, rigs)] == [["r0"], ["r1"], ["r2"], ["r3", "r4"]]
+    assert [len(wave) for wave in plan_waves(scenario_from(), rigs)] == [5]
+
+
+def test_fault_points_and_names_are_checked_before_anything_runs():
+    assert check_point("transfer@50%") is None and check_point("before:build") is None
+    assert "unknown fault point" in check_point("during:lunch")
+    plan = FaultPlan([HilFault(fault="meteor", at_step="transfer@150%")])
+    assert plan.problems() == [
+        "hil.faults.0.fault: 'meteor' is not available on these rigs (available: link_drop)",
+        "hil.faults.0.at_step: unknown fault point 'transfer@150%': use before:STEP (steps: preflight, baseline, "
+        "transfer, build, parity, latency, shadow, activate, rollback), after:switch or transfer@P% with 0 < P < 100"]
