@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
 from hil.errors import CommandTimeout
 
@@ -61,6 +61,21 @@ def chunk_size(rate: float | None, largest: int = 1 << 15) -> int:
     return largest if not rate else max(1024, min(largest, int(rate / 10)))
 
 
+def copy_paced(source: BinaryIO, sink: BinaryIO, rate: float | None, progress: Progress | None,
+               counted: list[int] | None = None) -> int:
+    """Copy source to sink at most `rate` bytes/s, telling `progress` the bytes sent so far; `counted[0]` follows
+    along, so a caller still knows how far a copy got when the sink fails."""
+    counted = counted if counted is not None else [0]
+    started = time.monotonic()
+    while chunk := source.read(chunk_size(rate)):
+        sink.write(chunk)
+        counted[0] += len(chunk)
+        if progress:
+            progress(counted[0])
+        pace(started, counted[0], rate)
+    return counted[0]
+
+
 def pace(started: float, sent: int, rate: float | None) -> None:
     """Sleep so that `sent` bytes since `started` do not exceed `rate` bytes/s."""
     if rate:
@@ -87,16 +102,9 @@ class LocalShell:
 
     def put(self, local: Path, remote: str, offset: int = 0, rate: float | None = None,
             progress: Progress | None = None) -> int:
-        sent, started = 0, time.monotonic()
         with local.open("rb") as source, open(remote, "ab") as sink:
             source.seek(offset)
-            while chunk := source.read(chunk_size(rate)):
-                sink.write(chunk)
-                sent += len(chunk)
-                if progress:
-                    progress(sent)
-                pace(started, sent, rate)
-        return sent
+            return copy_paced(source, sink, rate, progress)
 
     def size(self, remote: str) -> int | None:
         return os.path.getsize(remote) if os.path.exists(remote) else None

@@ -25,7 +25,7 @@ import paramiko
 
 from hil.errors import AuthenticationFailed, CommandTimeout, ConnectionLost, HostKeyChanged, HostKeyUnknown
 from hil.inventory import JumpHost, Rig
-from hil.shell import CommandResult, Progress, chunk_size, pace
+from hil.shell import CommandResult, Progress, copy_paced
 
 log = logging.getLogger(__name__)
 CHUNK = 1 << 15
@@ -201,21 +201,15 @@ class SshShell:
     def put(self, local: Path, remote: str, offset: int = 0, rate: float | None = None,
             progress: Progress | None = None) -> int:
         """Append local[offset:] to the remote file (created if absent); returns bytes sent."""
-        sent, started = 0, time.monotonic()
+        counted = [0]
         try:
             with self._sftp() as sftp, sftp.open(remote, "ab") as sink, local.open("rb") as source:
                 sink.set_pipelined(True)
                 source.seek(offset)
-                while chunk := source.read(chunk_size(rate)):
-                    sink.write(chunk)
-                    sent += len(chunk)
-                    if progress:
-                        progress(sent)
-                    pace(started, sent, rate)
+                return copy_paced(source, sink, rate, progress, counted)
         except (paramiko.SSHException, OSError, EOFError) as error:
             self.close()
-            raise ConnectionLost(f"{self.name}: transfer to {remote} cut after {sent} bytes: {error}") from None
-        return sent
+            raise ConnectionLost(f"{self.name}: transfer to {remote} cut after {counted[0]} bytes: {error}") from None
 
     def size(self, remote: str) -> int | None:
         try:
