@@ -91,3 +91,32 @@ def test_a_failing_wave_halts_the_rollout_before_the_next_rigs(rig_entry):
     assert verdicts == {"rig-a": ("failed", 0), "rig-b": ("skipped", 1)}
     assert result.halted and "not released: rollout halted after wave 1" in result.rigs[1].reason
     assert (Path(second["store"]) / "active").exists() is False     # never touched
+
+
+def test_a_rig_whose_rollback_fails_is_quarantined_and_says_so(rig_entry):
+    rig = rig_entry("rig-a")
+    previous_engine = Path(rig["store"]) / "slots" / "a" / "model.engine"
+
+    def lose_the_previous_engine(shell):       # flash wear, a bad block: the old slot no longer loads
+        shell.run(f"rm -f '{previous_engine}'", timeout=10)
+
+    scenario = hil_scenario(faults=[{"fault": "lose_previous_engine", "at_step": "before:rollback"}])
+    [found] = run(scenario, rig, injectors={"lose_previous_engine": lose_the_previous_engine}).rigs
+    assert found.verdict == "failed" and found.quarantined
+    assert found.reason.startswith("QUARANTINED: rollback failed")
+    assert steps_of(found)["rollback"].outcome == "failed" and steps_of(found)["release"].outcome == "passed"
+    assert found.active_at_end == "1" and run_metrics_of(found)["quarantined"] == 1
+
+
+def run_metrics_of(rig):
+    from sim.model.hil_results import hil_metrics
+    return hil_metrics([rig])
+
+
+def test_shadow_mode_runs_both_engines_on_the_same_frames(rig_entry):
+    [found] = run(hil_scenario(shadow=True), rig_entry("rig-a")).rigs
+    assert found.verdict == "passed", found.reason
+    shadow = found.shadow
+    assert shadow.frames == 12 and 0.5 <= shadow.agreement <= 1.0
+    assert shadow.candidate_p50 > 0 and shadow.current_p50 > 0 and shadow.temperature_rise is not None
+    assert steps_of(found)["shadow"].outcome == "passed"
