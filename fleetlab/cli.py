@@ -185,10 +185,13 @@ def sweep(file: Path,
 
 
 from fleetlab.hil_commands import hil as _hil, models as _models, rigs_app  # noqa: E402  (CLI assembly)
+from fleetlab.run_commands import history_command as _history, run as _run  # noqa: E402
 
 app.command(name="hil")(_hil)
 app.command(name="models")(_models)
 app.add_typer(rigs_app, name="rigs")
+app.command(name="run")(_run)
+app.command(name="history")(_history)
 
 
 def main() -> None:

@@ -322,6 +322,8 @@ StrategySpec = _strategy_union()
 class Scenario(Frozen):
     name: str
     description: str = ""
+    tags: list[str] = Field(default_factory=list, description="labels; `fleetlab run` leaves out `benchmark` "
+                            "scenarios unless their file is named")
     seed: int = 1
     duration: Duration = 14 * 86400.0
     start_weekday: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = "mon"

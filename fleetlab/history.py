@@ -1,0 +1,152 @@
+"""Run history: every `fleetlab run` stored — SQLite in a file by default, or PostgreSQL given a postgresql:// URL —
+so reports can show trends (T95 per plan, p99 latency per rig across nightly runs) and flag regressions against
+the last good run. The only module that talks to a database."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+from fleetlab.report.trends import Trends
+from fleetlab.suite_results import SuiteResult
+
+TRACKED_SIM = ("t95", "cost", "failed", "bricked", "exposure_device_hours")
+TRACKED_HIL = ("latency_p50", "latency_p99", "max_temperature")
+LOWER_IS_BETTER = {"t95", "cost", "failed", "bricked", "exposure_device_hours", "latency_p50", "latency_p99",
+                   "max_temperature"}
+REGRESSION = 0.10         # 10% worse than the last good run
+SCHEMA = ("CREATE TABLE IF NOT EXISTS runs (run_id TEXT PRIMARY KEY, started TEXT NOT NULL, verdict TEXT NOT NULL, "
+          "mode TEXT NOT NULL, git_sha TEXT NOT NULL)",
+          "CREATE TABLE IF NOT EXISTS measurements (run_id TEXT NOT NULL REFERENCES runs(run_id), scenario TEXT NOT "
+          "NULL, subject TEXT NOT NULL, metric TEXT NOT NULL, value DOUBLE PRECISION NOT NULL)",
+          "CREATE INDEX IF NOT EXISTS measurements_by_scenario ON measurements (scenario, metric)")
+
+
+class HistoryError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Measurement:
+    scenario: str
+    subject: str       # "plan" / an alternative's name, or "rig NAME"
+    metric: str
+    value: float
+
+
+def measurements(result: SuiteResult) -> list[Measurement]:
+    found = []
+    for outcome in result.scenarios:
+        for plan in outcome.plans:
+            for metric in TRACKED_SIM:
+                mean = plan.metrics.get(metric, {}).get("mean")
+                if mean is not None:
+                    found.append(Measurement(outcome.name, plan.name, metric, float(mean)))
+        for rig in outcome.hil.rigs if outcome.hil else []:
+            values = {"latency_p50": rig.latency.p50 / 1000 if rig.latency else None,
+                      "latency_p99": rig.latency.p99 / 1000 if rig.latency and rig.latency.p99 else None,
+                      "max_temperature": rig.telemetry.max_temperature if rig.telemetry else None}
+            found += [Measurement(outcome.name, f"rig {rig.rig}", metric, float(value))
+                      for metric, value in values.items() if value is not None]
+    return found
+
+
+class History:
+    def __init__(self, location: str) -> None:
+        self.location = location
+        if location.startswith(("postgresql://", "postgres://")):
+            try:
+                import psycopg
+            except ImportError:
+                raise HistoryError("a PostgreSQL history needs psycopg (pip install 'psycopg[binary]')") from None
+            try:
+                self.db = psycopg.connect(location, connect_timeout=10)
+            except psycopg.Error as error:
+                raise HistoryError(f"cannot open the history at {_redacted(location)}: {error}") from None
+            self.mark = "%s"
+        else:
+            Path(location).parent.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite3.connect(location, timeout=30)
+            self.mark = "?"
+        with self.db:
+            cursor = self.db.cursor()
+            for statement in SCHEMA:
+                cursor.execute(statement)
+
+    def _sql(self, text: str) -> str:
+        return text.replace("?", self.mark)
+
+    def record(self, result: SuiteResult) -> None:
+        """One transaction: a run is stored whole or not at all."""
+        with self.db:
+            cursor = self.db.cursor()
+            cursor.execute(self._sql("INSERT INTO runs VALUES (?, ?, ?, ?, ?)"),
+                           (result.run_id, result.started, result.verdict, result.mode, result.git_sha))
+            cursor.executemany(self._sql("INSERT INTO measurements VALUES (?, ?, ?, ?, ?)"),
+                               [(result.run_id, m.scenario, m.subject, m.metric, m.value)
+                                for m in measurements(result)])
+
+    def runs(self, limit: int = 30) -> list[tuple[str, str, str]]:
+        """(run_id, started, verdict), oldest first, the last `limit` runs."""
+        cursor = self.db.cursor()
+        cursor.execute(self._sql("SELECT run_id, started, verdict FROM runs ORDER BY started DESC, run_id DESC "
+                                 "LIMIT ?"), (limit,))
+        return list(reversed(cursor.fetchall()))
+
+    def values(self, run_id: str) -> dict[tuple[str, str, str], float]:
+        cursor = self.db.cursor()
+        cursor.execute(self._sql("SELECT scenario, subject, metric, value FROM measurements WHERE run_id = ?"),
+                       (run_id,))
+        return {(scenario, subject, metric): value for scenario, subject, metric, value in cursor.fetchall()}
+
+    def trends(self, current: SuiteResult | None = None, limit: int = 30,
+               metrics: tuple[str, ...] = ("t95", "latency_p99")) -> Trends:
+        """Series per (scenario, metric) across the last runs, and regressions of `current` (already recorded)
+        against the last GO run before it."""
+        runs = self.runs(limit)
+        series: dict[tuple[str, str], dict[str, list[tuple[str, float]]]] = {}
+        for run_id, _, _ in runs:
+            for (scenario, subject, metric), value in self.values(run_id).items():
+                if metric in metrics:
+                    series.setdefault((scenario, metric), {}).setdefault(subject, []).append((run_id, value))
+        baseline = None
+        if current is not None:
+            earlier = [run for run in runs if run[0] != current.run_id and run[1] <= current.started]
+            good = [run for run in earlier if run[2] == "GO"]
+            baseline = good[-1][0] if good else None
+        regressions = self._regressions(current, baseline) if baseline else []
+        return Trends(series=series, regressions=regressions, baseline=baseline)
+
+    def _regressions(self, current: SuiteResult, baseline: str) -> list[str]:
+        before, now = self.values(baseline), self.values(current.run_id)
+        found = []
+        for key, value in sorted(now.items()):
+            scenario, subject, metric = key
+            old = before.get(key)
+            if old is None or metric not in LOWER_IS_BETTER:
+                continue
+            worse = value - old
+            if worse > 0 and (old == 0 or worse / abs(old) > REGRESSION):
+                change = f"+{worse / abs(old):.0%}" if old else "from zero"
+                found.append(f"{scenario} · {subject} · {metric}: {_show(metric, old)} → {_show(metric, value)} "
+                             f"({change}) since run {baseline}")
+        return found
+
+    def close(self) -> None:
+        self.db.close()
+
+
+def _show(metric: str, value: float) -> str:
+    from sim.model.gates import format_metric
+    return format_metric(metric, value)
+
+
+def _redacted(url: str) -> str:
+    """postgresql://user:secret@host/db -> postgresql://user:***@host/db (a URL may carry a password)."""
+    head, at, tail = url.rpartition("@")
+    if not at or ":" not in head.split("//", 1)[-1]:
+        return url
+    scheme, _, credentials = head.partition("//")
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}//{user}:***@{tail}"

@@ -1,0 +1,35 @@
+"""summary.md: the verdict table, sized for a CI job summary (GitHub caps those at 1 MiB)."""
+
+from __future__ import annotations
+
+from fleetlab.report.trends import Trends
+from fleetlab.suite_results import SuiteResult
+
+LIMIT = 1024 * 1024 - 4096
+
+
+def _cell(text: object) -> str:
+    """Markdown table cells: no pipes, no line breaks, no HTML from rigs or files."""
+    return str(text).replace("|", "\\|").replace("\n", " ").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def render(result: SuiteResult, trends: Trends | None = None, report_link: str = "index.html") -> str:
+    icon = {"GO": "✅ GO", "NO-GO": "❌ NO-GO", "CANNOT MEASURE": "⚠️ CANNOT MEASURE"}
+    lines = [f"# fleetlab: {icon[result.verdict]}", "",
+             f"{len(result.scenarios)} scenarios · {result.mode} mode · {result.seeds} seed(s) per plan · run "
+             f"`{result.run_id}` · git `{result.git_sha[:12]}` · [full report]({report_link})", "",
+             "| scenario | mode | expectation | measured | bound | verdict |", "|---|---|---|---|---|---|"]
+    for outcome in result.scenarios:
+        for check in outcome.checks:
+            lines.append(f"| {_cell(outcome.name)} | {check.mode} | `{_cell(check.metric)}` | {_cell(check.shown)} "
+                         f"| {_cell(check.bound)} | {'PASS' if check.passed else '**FAIL**'} |")
+        for problem in outcome.problems:
+            lines.append(f"| {_cell(outcome.name)} | | | | | ⚠️ {_cell(problem)} |")
+    if trends and trends.regressions:
+        lines += ["", "## Regressions against the last good run", ""]
+        lines += [f"- {_cell(line)}" for line in trends.regressions]
+    text = "\n".join(lines) + "\n"
+    if len(text.encode()) > LIMIT:
+        cut = text.encode()[:LIMIT].decode(errors="ignore").rsplit("\n", 1)[0]
+        text = cut + f"\n\n(cut to fit a CI summary: see the [full report]({report_link}))\n"
+    return text

@@ -1,0 +1,93 @@
+"""Plots as inline SVG strings (matplotlib, Agg backend): no files, no external requests, text kept as text."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
+
+plt.rcParams.update({"svg.fonttype": "none", "font.size": 9, "axes.spines.top": False, "axes.spines.right": False,
+                     "svg.hashsalt": "fleetlab"})   # a fixed salt: the same data gives the same SVG ids
+COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#17becf"]
+
+
+def _svg(figure) -> str:
+    buffer = io.StringIO()
+    figure.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
+    plt.close(figure)
+    text = buffer.getvalue()
+    return re.sub(r"^<\?xml[^>]*>\s*(<!DOCTYPE[^>]*>\s*)?", "", text)   # inline: no XML prologue
+
+
+def thin(step: float, values: list[float], most: int = 500) -> tuple[float, list[float]]:
+    """At most `most` points: each kept point is the largest of the ones it stands for (peaks survive)."""
+    if len(values) <= most:
+        return step, values
+    stride = -(-len(values) // most)
+    return step * stride, [max(values[i:i + stride]) for i in range(0, len(values), stride)]
+
+
+def coverage_curves(curves: dict[str, tuple[float, list[float]]], oracle_t95: float | None) -> str:
+    """Share of the fleet on the candidate over time, one line per plan; the oracle's T95 as a dashed line."""
+    figure, axes = plt.subplots(figsize=(7, 3))
+    for index, (name, (step, values)) in enumerate(curves.items()):
+        step, values = thin(step, values)
+        hours = [i * step / 3600 for i in range(len(values))]
+        axes.plot(hours, [v * 100 for v in values], label=name, color=COLORS[index % len(COLORS)])
+    if oracle_t95 is not None:
+        axes.axvline(oracle_t95 / 3600, linestyle="--", color="grey", label="oracle T95")
+    axes.axhline(95, linestyle=":", color="#bbbbbb")
+    axes.set_xlabel("hours since the start")
+    axes.set_ylabel("% of fleet on candidate")
+    axes.legend(loc="lower right", frameon=False)
+    return _svg(figure)
+
+
+def egress(step: float, values: list[float]) -> str:
+    figure, axes = plt.subplots(figsize=(7, 2.4))
+    step, values = thin(step, values)
+    axes.fill_between([i * step / 3600 for i in range(len(values))], [v * 8 / 1e9 for v in values], step="post",
+                      color=COLORS[0], alpha=0.6)
+    axes.set_xlabel("hours since the start")
+    axes.set_ylabel("origin egress, Gbit/s")
+    return _svg(figure)
+
+
+def distribution(values_by_label: dict[str, list[float]], label: str) -> str:
+    """One strip of points per label (seeds, or rigs), with the median marked."""
+    figure, axes = plt.subplots(figsize=(7, 0.5 + 0.45 * max(1, len(values_by_label))))
+    for row, (name, values) in enumerate(values_by_label.items()):
+        axes.scatter(values, [row] * len(values), color=COLORS[row % len(COLORS)], alpha=0.7, s=18)
+        if values:
+            middle = sorted(values)[len(values) // 2]
+            axes.plot([middle, middle], [row - 0.3, row + 0.3], color="black")
+    axes.set_yticks(range(len(values_by_label)), list(values_by_label))
+    axes.set_xlabel(label)
+    return _svg(figure)
+
+
+def histogram(edges: list[float], counts: list[int], label: str) -> str:
+    figure, axes = plt.subplots(figsize=(3.4, 1.8))
+    if counts:
+        widths = [b - a for a, b in zip(edges, edges[1:])]
+        axes.bar(edges[:-1], counts, width=widths, align="edge", color=COLORS[0])
+    axes.set_xlabel(label)
+    axes.set_yticks([])
+    return _svg(figure)
+
+
+def trend(series: dict[str, list[tuple[str, float]]], label: str) -> str:
+    """A metric across runs (oldest first), one line per subject (a plan, a rig)."""
+    figure, axes = plt.subplots(figsize=(7, 2.6))
+    for index, (name, points) in enumerate(series.items()):
+        axes.plot(range(len(points)), [value for _, value in points], marker="o", label=name,
+                  color=COLORS[index % len(COLORS)])
+    axes.set_xlabel("run (oldest first)")
+    axes.set_ylabel(label)
+    if series:
+        axes.legend(frameon=False, fontsize=8)
+    return _svg(figure)

@@ -1,0 +1,94 @@
+"""`fleetlab run` (the suite, its reports and history) and `fleetlab history` (trends)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Literal, Optional
+
+import typer
+
+from fleetlab import console
+
+EXIT_BAD_INPUT = 2
+DEFAULT_HISTORY = "reports/history.sqlite"
+
+
+def run(paths: Annotated[Optional[list[Path]], typer.Argument(help="scenario files or folders (default: "
+                                                                   "scenarios/, benchmarks left out)")] = None,
+        mode: Annotated[Literal["sim", "hil", "both"], typer.Option(help="simulate, run on rigs, or both")] = "sim",
+        rigs: Annotated[Optional[Path], typer.Option(help="rig inventory for hil mode")] = None,
+        seeds: Annotated[int, typer.Option(min=1, help="seeds per plan (the same seeds for every plan)")] = 1,
+        out: Annotated[Optional[Path], typer.Option(help="report folder (default reports/<run-id>)")] = None,
+        history: Annotated[str, typer.Option(help="SQLite file or postgresql:// URL; '' for none")]
+        = DEFAULT_HISTORY,
+        executor: Annotated[str, typer.Option(help="serial, local[:N] or dask://HOST:PORT for simulations")]
+        = "local") -> None:
+    """Run a scenario suite; write index.html, summary.md, junit.xml and result.json. Exit 0 go, 1 no-go,
+    2 could not measure."""
+    from fleetlab.executors import ExecutorError
+    from fleetlab.history import History, HistoryError
+    from fleetlab.report import write_report
+    from fleetlab.suite import run_suite
+
+    missing = [str(path) for path in paths or [] if not path.exists()]
+    if missing:
+        console.err.print(f"no such file or folder: {', '.join(missing)}", markup=False)
+        raise typer.Exit(EXIT_BAD_INPUT)
+    plain = not sys.stderr.isatty()       # CI logs get plain lines; a terminal gets the same, briefly
+    try:
+        result = run_suite(list(paths or []), mode, seeds, rigs, executor,
+                           log=lambda line: console.err.print(line, markup=False, highlight=False))
+    except ExecutorError as error:
+        console.err.print(str(error), markup=False)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    trends = None
+    if history:
+        try:
+            store = History(history)
+            store.record(result)
+            trends = store.trends(result)
+            store.close()
+        except HistoryError as error:
+            console.err.print(f"history not updated: {error}", markup=False)
+    folder = out or Path("reports") / result.run_id
+    written = write_report(result, folder, trends)
+    for outcome in result.scenarios:
+        for problem in outcome.problems:
+            console.err.print(f"{outcome.name}: {problem}", markup=False)
+    console.out.print(f"{result.verdict}: {len(result.scenarios)} scenarios in {result.wall_seconds:.1f} s"
+                      + ("" if plain else ""), markup=False)
+    console.out.print(f"report: {written['index.html'].resolve()}", markup=False)
+    raise typer.Exit(result.exit_code)
+
+
+def history_command(location: Annotated[str, typer.Option("--history", help="SQLite file or postgresql:// URL")]
+                    = DEFAULT_HISTORY,
+                    scenario: Annotated[Optional[str], typer.Option(help="only this scenario")] = None,
+                    limit: Annotated[int, typer.Option(min=1, help="how many recent runs")] = 10) -> None:
+    """Trends across recorded runs: T95 per plan and p99 latency per rig."""
+    from rich.table import Table
+
+    from fleetlab.history import History, HistoryError, _show
+
+    try:
+        store = History(location)
+    except HistoryError as error:
+        console.err.print(str(error), markup=False)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    runs = store.runs(limit)
+    trends = store.trends(limit=limit)
+    store.close()
+    if not runs:
+        console.out.print(f"no runs recorded in {location}", markup=False)
+        return
+    table = Table(title=f"last {len(runs)} runs: " + " ".join(verdict for _, _, verdict in runs),
+                  header_style="bold")
+    for column in ("scenario", "metric", "subject", "values, oldest first"):
+        table.add_column(column)
+    for (name, metric), subjects in sorted(trends.series.items()):
+        if scenario and name != scenario:
+            continue
+        for subject, points in sorted(subjects.items()):
+            table.add_row(name, metric, subject, " → ".join(_show(metric, value) for _, value in points))
+    console.out.print(table)

@@ -1,0 +1,163 @@
+"""`fleetlab run`: every scenario under the given paths, in sim and/or hil mode, judged against its `expect:` bounds.
+
+In sim mode each scenario's plan and its alternatives run over the same seeds (common random numbers, through the
+sweep engine) and the plan's bounds must hold in every seed; seed one of each plan is also kept whole for the
+report's curves and timeline. In hil mode the scenario's `hil:` part runs on the matching rigs. A bound that breaks
+is NO-GO; a scenario that cannot be read, or a rig that cannot be reached, is CANNOT MEASURE.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import Executor
+from datetime import datetime, timezone
+from pathlib import Path
+
+from fleetlab.suite_results import CheckRow, PlanSummary, ScenarioOutcome, SuiteResult, Verdict, combine
+from sim.grid import Axis, expand
+from sim.load import load_scenario
+from sim.model.errors import ScenarioError
+from sim.model.gates import evaluate, format_metric, parse_bound
+from sim.model.hil_results import hil_metrics
+from sim.model.scenario import Scenario
+from sim.provenance import git_sha, package_versions
+
+Log = Callable[[str], None]
+DEFAULT_PATHS = [Path("scenarios")]
+BENCHMARK_TAG = "benchmark"
+SEED_ONE_EVENTS = ("halt", "rollback", "fault", "update")
+
+
+def collect(paths: list[Path]) -> list[tuple[Path, bool]]:
+    """Scenario files under the paths, in order: (file, named) where `named` means the user named the file itself
+    (benchmark-sized scenarios are only run when named)."""
+    found: list[tuple[Path, bool]] = []
+    for path in paths or DEFAULT_PATHS:
+        if path.is_dir():
+            found += [(file, False) for file in sorted(path.rglob("*.yaml"))]
+        else:
+            found.append((path, True))
+    return found
+
+
+def _sim_part(file: Path, scenario: Scenario, seeds: list[int], executor: Executor) -> tuple[list[PlanSummary],
+                                                                                           list[CheckRow],
+                                                                                           float | None]:
+    from sim.oracle import oracle_t95
+    from sim.run import simulate
+    from sim.sweep import sweep
+
+    names = ["plan", *scenario.alternatives]
+    axes = [Axis("plan", tuple(names), tuple(names))] if len(names) > 1 else []
+    points = expand(file, axes)
+    swept = sweep(points, seeds, executor, axes)
+    plans = []
+    for name, point, summary in zip(names, points, swept.points):
+        whole = simulate(point.scenario, seeds[0])
+        plans.append(PlanSummary(
+            name=name, kind=point.scenario.strategy.kind, runs=summary.runs, failed_runs=summary.failed,
+            metrics={metric: value.as_dict() for metric, value in summary.metrics.items()},
+            bounds={metric: risk.as_dict() for metric, risk in summary.bounds.items()},
+            coverage=whole.coverage.series, egress=whole.egress.series,
+            timeline=[event for event in whole.timeline if event.kind in SEED_ONE_EVENTS]))
+    plan = plans[0]
+    if plan.failed_runs:
+        raise RuntimeError(f"{plan.failed_runs} of {plan.runs + plan.failed_runs} simulation runs failed: "
+                           + "; ".join(f"seed {failure.seed}: {failure.error}" for failure in swept.failures[:3]))
+    checks = []
+    for metric, risk in plan.bounds.items():
+        mean = plan.metrics.get(metric, {}).get("mean")
+        passed = risk["broken"] == 0
+        shown = format_metric(metric, mean)
+        checks.append(CheckRow(mode="sim", metric=metric, bound=risk["bound"], measured=mean, shown=shown,
+                               runs=risk["runs"], broken=risk["broken"], passed=passed,
+                               reason=_sim_reason(metric, shown, risk)))
+    return plans, checks, oracle_t95(scenario, seeds[0])
+
+
+def _sim_reason(metric: str, shown: str, risk: dict) -> str:
+    if risk["runs"] == 1:
+        return f"{metric} = {shown}, bound {risk['bound']}: " + ("holds" if not risk["broken"] else "broken")
+    return f"{metric} = {shown} (mean of {risk['runs']} seeds), bound {risk['bound']}: " + (
+        "held in every seed" if not risk["broken"] else f"broken in {risk['broken']} of {risk['runs']} seeds")
+
+
+def _hil_part(file: Path, scenario: Scenario, rigs: Path, log: Log):
+    from hil.inventory import load_inventory
+    from hil.runner import run_scenario
+    from hil.ssh import SshShell
+
+    inventory = load_inventory(rigs)
+    result = run_scenario(scenario, inventory, file.resolve().parent, SshShell,
+                          on_rig_done=lambda rig: log(f"  {rig.rig}: {rig.verdict} {rig.reason}".rstrip()))
+    wanted = {metric: bound for metric, bound in scenario.expect.items() if metric in hil_metrics([])}
+    for implicit in ("rigs_failed", "quarantined"):     # a failing rig is a no-go even when expect: is silent
+        wanted.setdefault(implicit, 0)
+    checks = []
+    for check in evaluate(wanted, result.metrics()).checks:
+        checks.append(CheckRow(mode="hil", metric=check.metric, bound=parse_bound(check.metric, check.bound).text,
+                               measured=check.measured, shown=format_metric(check.metric, check.measured),
+                               runs=len(result.rigs), broken=0 if check.passed else 1, passed=check.passed,
+                               reason=check.reason))
+    return result, checks
+
+
+def run_scenario_file(file: Path, named: bool, mode: str, seeds: int, rigs: Path | None, executor: Executor,
+                      log: Log) -> ScenarioOutcome | None:
+    from hil.errors import HilError
+
+    try:
+        scenario = load_scenario(file)
+    except ScenarioError as error:
+        return ScenarioOutcome(name=file.stem, file=str(file), verdict="CANNOT MEASURE",
+                               problems=[str(problem) for problem in error.problems])
+    if BENCHMARK_TAG in scenario.tags and not named:
+        return None
+    if mode == "hil" and scenario.hil is None:
+        return None
+    log(f"{scenario.name} ({file})")
+    outcome = {"name": scenario.name, "file": str(file), "description": scenario.description.strip()}
+    checks, problems, plans, oracle, hil = [], [], [], None, None
+    if mode in ("sim", "both"):
+        try:
+            plans, sim_checks, oracle = _sim_part(file, scenario, [scenario.seed + i for i in range(seeds)], executor)
+            checks += sim_checks
+        except (RuntimeError, ScenarioError) as error:
+            problems.append(f"sim: {error}")
+    if mode in ("hil", "both") and scenario.hil is not None:
+        if rigs is None:
+            problems.append("hil: the scenario has a hil: part but no --rigs inventory was given")
+        else:
+            try:
+                hil, hil_checks = _hil_part(file, scenario, rigs, log)
+                checks += hil_checks
+                problems += [f"hil: {rig.rig}: {rig.reason}" for rig in hil.rigs if rig.verdict == "error"]
+            except (HilError, ScenarioError) as error:
+                problems.append(f"hil: {error}")
+    verdict: Verdict = "CANNOT MEASURE" if problems else ("GO" if all(c.passed for c in checks) else "NO-GO")
+    budget = scenario.hil.latency_budget if scenario.hil else None
+    budget_ms = {name: value * 1000 for name, value in (("p50", budget.p50), ("p99", budget.p99))
+                 if value is not None} if budget else {}
+    return ScenarioOutcome(**outcome, verdict=verdict, checks=checks, plans=plans, oracle_t95=oracle, hil=hil,
+                           latency_budget_ms=budget_ms, problems=problems)
+
+
+def run_suite(paths: list[Path], mode: str = "sim", seeds: int = 1, rigs: Path | None = None,
+              executor_spec: str = "local", log: Log = lambda line: None) -> SuiteResult:
+    from fleetlab.executors import open_executor
+
+    started, clock = datetime.now(timezone.utc), time.perf_counter()
+    outcomes = []
+    with open_executor(executor_spec) as (executor, _):
+        for file, named in collect(paths):
+            outcome = run_scenario_file(file, named, mode, seeds, rigs, executor, log)
+            if outcome is not None:
+                outcomes.append(outcome)
+                log(f"  {outcome.verdict}")
+    run_id = started.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:6]
+    return SuiteResult(run_id=run_id, started=started.isoformat(timespec="seconds"), mode=mode, seeds=seeds,
+                       verdict=combine([outcome.verdict for outcome in outcomes]) if outcomes else "CANNOT MEASURE",
+                       scenarios=outcomes, git_sha=git_sha(), packages=package_versions(),
+                       wall_seconds=round(time.perf_counter() - clock, 2))

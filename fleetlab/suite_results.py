@@ -1,0 +1,75 @@
+"""What `fleetlab run` found, as data: every report (HTML, Markdown, JUnit, JSON) and the history are drawn from it."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from sim.model.record import Record
+from sim.model.results import RunResult, Series, TimelineEvent
+
+Verdict = Literal["GO", "NO-GO", "CANNOT MEASURE"]
+
+
+class CheckRow(Record):
+    """One expectation, judged: in sim over every seed of the scenario's plan; in hil for the whole rig set."""
+    mode: Literal["sim", "hil"]
+    metric: str
+    bound: str
+    measured: float | None            # sim: the mean over seeds; hil: the worst rig
+    shown: str                        # the measured number in the metric's unit
+    runs: int
+    broken: int                       # runs (sim seeds) in which the bound broke
+    passed: bool
+    reason: str
+
+
+class PlanSummary(Record):
+    """A plan (the scenario's strategy or an alternative) over every seed."""
+    name: str
+    kind: str
+    runs: int
+    failed_runs: int = 0
+    metrics: dict[str, dict] = Field(default_factory=dict)      # sim.model.aggregate.MetricSummary.as_dict()
+    bounds: dict[str, dict] = Field(default_factory=dict)       # sim.model.aggregate.BoundRisk.as_dict()
+    coverage: Series | None = None                              # seed 1: share of the fleet on the candidate
+    egress: Series | None = None                                # seed 1: bytes/s from the origin
+    timeline: list[TimelineEvent] = Field(default_factory=list)  # seed 1: halts, rollbacks, faults
+
+
+class ScenarioOutcome(Record):
+    name: str
+    file: str
+    description: str = ""
+    verdict: Verdict
+    checks: list[CheckRow] = Field(default_factory=list)
+    plans: list[PlanSummary] = Field(default_factory=list)
+    oracle_t95: float | None = None
+    hil: RunResult | None = None
+    latency_budget_ms: dict[str, float] = Field(default_factory=dict)   # p50 / p99 budgets of the hil: part
+    problems: list[str] = Field(default_factory=list)          # why something could not be measured
+
+
+class SuiteResult(Record):
+    run_id: str
+    started: str                      # ISO 8601, UTC
+    mode: Literal["sim", "hil", "both"]
+    seeds: int
+    verdict: Verdict
+    scenarios: list[ScenarioOutcome]
+    git_sha: str
+    packages: dict[str, str]
+    wall_seconds: float
+
+    @property
+    def exit_code(self) -> int:
+        return {"GO": 0, "NO-GO": 1, "CANNOT MEASURE": 2}[self.verdict]
+
+
+def combine(verdicts: list[Verdict]) -> Verdict:
+    """Could-not-measure outranks no-go outranks go."""
+    for worst in ("CANNOT MEASURE", "NO-GO"):
+        if worst in verdicts:
+            return worst
+    return "GO"
