@@ -1,0 +1,48 @@
+"""Headless Chromium (Debian's package) as the tests drive it: load a page, take a screenshot, collect what the
+page wrote to its console (a page without scripts writes nothing; CSP violations and errors show up there)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         "--enable-logging=stderr", "--v=0", "--hide-scrollbars"]
+
+
+@dataclass(frozen=True)
+class Rendered:
+    screenshot: Path
+    console: list[str]
+
+
+def render(page: Path, folder: Path, size: str = "1200,3000") -> Rendered:
+    shot = folder / f"{page.stem}.png"
+    with tempfile.TemporaryDirectory(prefix="fleetlab-chromium-") as profile:
+        done = subprocess.run([CHROMIUM, *FLAGS, f"--user-data-dir={profile}", f"--window-size={size}",
+                               f"--screenshot={shot}", page.resolve().as_uri()],
+                              capture_output=True, text=True, timeout=120, env={**os.environ, "LANG": "C.UTF-8"})
+    if not shot.exists():
+        raise RuntimeError(f"chromium wrote no screenshot (exit {done.returncode}): {done.stderr[-2000:]}")
+    console = [line for line in done.stderr.splitlines() if ":CONSOLE" in line]
+    return Rendered(shot, console)
+
+
+def pixels(png: Path) -> np.ndarray:
+    import matplotlib.image
+
+    return matplotlib.image.imread(str(png))
+
+
+def non_blank_share(png: Path) -> float:
+    """Share of pixels that are not the page background (white)."""
+    image = pixels(png)[..., :3]
+    return float((image.min(axis=2) < 0.95).mean())

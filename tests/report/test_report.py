@@ -1,0 +1,82 @@
+"""The reports a release manager and a CI system read: verdict first, escaped, self-contained, valid."""
+
+import json
+import re
+
+import pytest
+import xmlschema
+
+from fleetlab.suite_results import SuiteResult
+from tests.report.browser import non_blank_share, render
+from tests.report.conftest import HOSTILE
+
+JUNIT_XSD = __import__("pathlib").Path(__file__).parent / "junit.xsd"
+
+
+def test_the_suite_verdict_is_the_worst_of_its_scenarios(suite_result):
+    verdicts = {outcome.name: outcome.verdict for outcome in suite_result.scenarios}
+    assert verdicts == {"tiny": "GO", "tiny-too-strict": "NO-GO", "unreadable": "CANNOT MEASURE"}
+    assert suite_result.verdict == "CANNOT MEASURE" and suite_result.exit_code == 2
+    strict = next(o for o in suite_result.scenarios if o.name == "tiny-too-strict")
+    [t95] = [check for check in strict.checks if check.metric == "t95"]
+    assert not t95.passed and t95.broken == 3 and t95.runs == 3 and "broken in 3 of 3 seeds" in t95.reason
+    assert [plan.name for plan in strict.plans] == ["plan", "everyone"]
+    unreadable = next(o for o in suite_result.scenarios if o.name == "unreadable")
+    assert any("unreadable.yaml:2" in problem and "fleet" in problem for problem in unreadable.problems)
+
+
+def test_the_html_report_puts_the_verdict_first_and_escapes_what_files_said(report):
+    page = report["index.html"].read_text()
+    assert page.index("CANNOT MEASURE") < page.index("Verdict by expectation") < page.index("Plans compared")
+    assert "<script" not in page.lower()
+    assert "&lt;script&gt;alert(&#x27;from a scenario file&#x27;)&lt;/script&gt; &amp; &lt;b&gt;bold&lt;/b&gt;" in page
+    assert not re.search(r"""(src|href)=["']?https?://""", page)      # no external requests
+    for section in ("Coverage over time", "Origin egress", "Failures, halts and rollbacks", "Thermal",
+                    "Trends", "Provenance", "oracle T95"):
+        assert section in page, section
+    assert page.count("<svg") >= 6
+
+
+def test_the_page_renders_in_chromium_without_console_errors_and_is_not_blank(report, chromium, tmp_path):
+    rendered = render(report["index.html"], tmp_path)
+    assert rendered.console == []
+    assert non_blank_share(rendered.screenshot) > 0.05
+
+
+def test_the_browser_check_does_see_console_errors(chromium, tmp_path):
+    """The check above can fail: a page that logs to its console is caught."""
+    page = tmp_path / "noisy.html"
+    page.write_text("<!doctype html><body><p>x</p><script>console.error('boom')</script></body>")
+    assert any("boom" in line for line in render(page, tmp_path, "400,300").console)
+
+
+def test_junit_xml_validates_against_the_common_schema_with_one_case_per_expectation(report, suite_result):
+    xmlschema.XMLSchema(str(JUNIT_XSD)).validate(str(report["junit.xml"]))
+    text = report["junit.xml"].read_text()
+    expectations = sum(len(outcome.checks) for outcome in suite_result.scenarios)
+    problems = sum(len(outcome.problems) for outcome in suite_result.scenarios)   # the unreadable file's
+    assert problems >= 1 and text.count("<testcase") == expectations + problems
+    assert 'classname="tiny-too-strict.sim" name="t95 &lt; 1h"' in text and "ExpectationFailed" in text
+    assert "CannotMeasure" in text
+
+
+def test_summary_md_has_the_verdict_table_and_fits_a_ci_summary(report):
+    text = report["summary.md"].read_text()
+    assert text.startswith("# fleetlab: ⚠️ CANNOT MEASURE")
+    assert "| scenario | mode | expectation | measured | bound | verdict |" in text
+    assert "| tiny-too-strict | sim | `t95` |" in text and "**FAIL**" in text
+    assert len(text.encode()) < 1024 * 1024 and "<script>" not in text
+
+
+def test_result_json_round_trips(report, suite_result):
+    again = SuiteResult.model_validate_json(report["result.json"].read_text())
+    assert again == suite_result and json.loads(report["result.json"].read_text())["verdict"] == "CANNOT MEASURE"
+
+
+@pytest.mark.parametrize("folder_name", ["index.html", "summary.md", "junit.xml", "result.json"])
+def test_no_partial_files_are_left(report, folder_name):
+    assert not list(report[folder_name].parent.glob(".*.partial"))
+
+
+def test_hostile_text_is_also_safe_in_the_markdown(report):
+    assert HOSTILE not in report["summary.md"].read_text()
