@@ -69,17 +69,21 @@ class History:
             Path(location).parent.mkdir(parents=True, exist_ok=True)
             self.db = sqlite3.connect(location, timeout=30)
             self.mark = "?"
-        with self.db:
+        with self._transaction():
             cursor = self.db.cursor()
             for statement in SCHEMA:
                 cursor.execute(statement)
+
+    def _transaction(self):
+        """sqlite3's connection is its own transaction context; psycopg's would close the connection instead."""
+        return self.db.transaction() if hasattr(self.db, "transaction") else self.db
 
     def _sql(self, text: str) -> str:
         return text.replace("?", self.mark)
 
     def record(self, result: SuiteResult) -> None:
         """One transaction: a run is stored whole or not at all."""
-        with self.db:
+        with self._transaction():
             cursor = self.db.cursor()
             cursor.execute(self._sql("INSERT INTO runs VALUES (?, ?, ?, ?, ?)"),
                            (result.run_id, result.started, result.verdict, result.mode, result.git_sha))

@@ -1,0 +1,45 @@
+"""`fleetlab run --mode both` against rigs behind the real sshd: rig results in every report, rig output escaped."""
+
+from pathlib import Path
+
+from fleetlab.report import write_report
+from fleetlab.suite import run_suite
+from tests.conftest import ROOT
+from tests.hil.conftest import write_inventory
+from tests.report.browser import render
+from tests.report.conftest import chromium  # noqa: F401  (the fixture)
+
+SHOUTING_HEALTH = "echo '<script>alert(\"from the rig\")</script>'; false"
+
+
+def quick_hil_scenario(folder: Path) -> Path:
+    text = (ROOT / "scenarios" / "hil-orin-candidate.yaml").read_text()
+    path = folder / "hil.yaml"
+    path.write_text(text.replace("iterations: 300", "iterations: 40").replace("time_scale: 0.001",
+                                                                               "time_scale: 0.0001"))
+    return path
+
+
+def test_both_modes_report_the_rigs_and_escape_what_a_rig_printed(rig_entry, tmp_path, chromium):  # noqa: F811
+    scenario = quick_hil_scenario(tmp_path)
+    inventory = write_inventory(tmp_path / "rigs.yaml", rig_entry("orin-a", tags=["orin"]),
+                                rig_entry("orin-b", tags=["orin"], health=SHOUTING_HEALTH))
+    result = run_suite([scenario], mode="both", rigs=inventory, executor_spec="serial")
+    [outcome] = result.scenarios
+    assert outcome.verdict == "NO-GO" and result.exit_code == 1
+    assert {rig.rig: rig.verdict for rig in outcome.hil.rigs} == {"orin-a": "passed", "orin-b": "failed"}
+    failing = [check for check in outcome.checks if not check.passed]
+    assert [(check.mode, check.metric) for check in failing] == [("hil", "rigs_failed")]
+    written = write_report(result, tmp_path / "report")
+    page = written["index.html"].read_text()
+    assert "<script" not in page and "&lt;script&gt;alert(&quot;from the rig&quot;)&lt;/script&gt;" in page
+    assert "On the rigs" in page and "overhead:ok" in page
+    junit = written["junit.xml"].read_text()
+    assert 'classname="hil-orin-candidate.hil.orin-b"' in junit and "RigValidationFailed" in junit
+    assert render(written["index.html"], tmp_path).console == []
+
+
+def test_hil_mode_without_an_inventory_cannot_measure(tmp_path):
+    result = run_suite([quick_hil_scenario(tmp_path)], mode="hil", executor_spec="serial")
+    assert result.verdict == "CANNOT MEASURE"
+    assert result.scenarios[0].problems == ["hil: the scenario has a hil: part but no --rigs inventory was given"]
