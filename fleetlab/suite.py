@@ -42,7 +42,7 @@ def collect(paths: list[Path]) -> list[tuple[Path, bool]]:
     return found
 
 
-def _sim_part(file: Path, scenario: Scenario, seeds: list[int], executor: Executor) -> tuple[list[PlanSummary],
+def sim_part(file: Path, scenario: Scenario, seeds: list[int], executor: Executor) -> tuple[list[PlanSummary],
                                                                                            list[CheckRow],
                                                                                            float | None]:
     from sim.oracle import oracle_t95
@@ -84,13 +84,14 @@ def _sim_reason(metric: str, shown: str, risk: dict) -> str:
         "held in every seed" if not risk["broken"] else f"broken in {risk['broken']} of {risk['runs']} seeds")
 
 
-def _hil_part(file: Path, scenario: Scenario, rigs: Path, log: Log):
+def hil_part(file: Path, scenario: Scenario, rigs: Path, log: Log, rig_name: str | None = None):
+    """The scenario's hil: part on the inventory's rigs (or one of them): the result and its checks."""
     from hil.inventory import load_inventory
     from hil.runner import run_scenario
     from hil.ssh import SshShell
 
     inventory = load_inventory(rigs)
-    result = run_scenario(scenario, inventory, file.resolve().parent, SshShell,
+    result = run_scenario(scenario, inventory, file.resolve().parent, SshShell, rig_name,
                           on_rig_done=lambda rig: log(f"  {rig.rig}: {rig.verdict} {rig.reason}".rstrip()))
     wanted = {metric: bound for metric, bound in scenario.expect.items() if metric in hil_metrics([])}
     for implicit in ("rigs_failed", "quarantined"):     # a failing rig is a no-go even when expect: is silent
@@ -118,11 +119,10 @@ def run_scenario_file(file: Path, named: bool, mode: str, seeds: int, rigs: Path
     if mode == "hil" and scenario.hil is None:
         return None
     log(f"{scenario.name} ({file})")
-    outcome = {"name": scenario.name, "file": str(file), "description": scenario.description.strip()}
     checks, problems, plans, oracle, hil = [], [], [], None, None
     if mode in ("sim", "both"):
         try:
-            plans, sim_checks, oracle = _sim_part(file, scenario, [scenario.seed + i for i in range(seeds)], executor)
+            plans, sim_checks, oracle = sim_part(file, scenario, [scenario.seed + i for i in range(seeds)], executor)
             checks += sim_checks
         except (RuntimeError, ScenarioError) as error:
             problems.append(f"sim: {error}")
@@ -131,17 +131,32 @@ def run_scenario_file(file: Path, named: bool, mode: str, seeds: int, rigs: Path
             problems.append("hil: the scenario has a hil: part but no --rigs inventory was given")
         else:
             try:
-                hil, hil_checks = _hil_part(file, scenario, rigs, log)
+                hil, hil_checks = hil_part(file, scenario, rigs, log)
                 checks += hil_checks
                 problems += [f"hil: {rig.rig}: {rig.reason}" for rig in hil.rigs if rig.verdict == "error"]
             except (HilError, ScenarioError) as error:
                 problems.append(f"hil: {error}")
+    return outcome_of(scenario, file, checks, problems, plans, oracle, hil)
+
+
+def outcome_of(scenario: Scenario, file: Path, checks: list[CheckRow], problems: list[str],
+               plans: list[PlanSummary] | None = None, oracle: float | None = None, hil=None) -> ScenarioOutcome:
+    """Judge a scenario from what was measured: CANNOT MEASURE with problems, else NO-GO if a check failed."""
     verdict: Verdict = "CANNOT MEASURE" if problems else ("GO" if all(c.passed for c in checks) else "NO-GO")
     budget = scenario.hil.latency_budget if scenario.hil else None
     budget_ms = {name: value * 1000 for name, value in (("p50", budget.p50), ("p99", budget.p99))
                  if value is not None} if budget else {}
-    return ScenarioOutcome(**outcome, verdict=verdict, checks=checks, plans=plans, oracle_t95=oracle, hil=hil,
+    return ScenarioOutcome(name=scenario.name, file=str(file), description=scenario.description.strip(),
+                           verdict=verdict, checks=checks, plans=plans or [], oracle_t95=oracle, hil=hil,
                            latency_budget_ms=budget_ms, problems=problems)
+
+
+def suite_result(outcomes: list[ScenarioOutcome], mode: str, seeds: int, started: datetime,
+                 wall: float) -> SuiteResult:
+    run_id = started.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:6]
+    return SuiteResult(run_id=run_id, started=started.isoformat(timespec="seconds"), mode=mode, seeds=seeds,
+                       verdict=combine([outcome.verdict for outcome in outcomes]) if outcomes else "CANNOT MEASURE",
+                       scenarios=outcomes, git_sha=git_sha(), packages=package_versions(), wall_seconds=round(wall, 2))
 
 
 def run_suite(paths: list[Path], mode: str = "sim", seeds: int = 1, rigs: Path | None = None,
@@ -156,8 +171,4 @@ def run_suite(paths: list[Path], mode: str = "sim", seeds: int = 1, rigs: Path |
             if outcome is not None:
                 outcomes.append(outcome)
                 log(f"  {outcome.verdict}")
-    run_id = started.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:6]
-    return SuiteResult(run_id=run_id, started=started.isoformat(timespec="seconds"), mode=mode, seeds=seeds,
-                       verdict=combine([outcome.verdict for outcome in outcomes]) if outcomes else "CANNOT MEASURE",
-                       scenarios=outcomes, git_sha=git_sha(), packages=package_versions(),
-                       wall_seconds=round(time.perf_counter() - clock, 2))
+    return suite_result(outcomes, mode, seeds, started, time.perf_counter() - clock)

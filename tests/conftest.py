@@ -12,6 +12,8 @@ import pytest
 from sim.model.scenario import Scenario
 from sim.model.types import UNITS_REQUIRED
 
+pytest_plugins = ["pytester"]
+
 ROOT = Path(__file__).resolve().parent.parent
 
 BASE: dict[str, Any] = {

@@ -1,0 +1,189 @@
+"""pytest plugin (entry point pytest11): scenario files become test items.
+
+    pytest scenarios/                      # every scenario: NAME[sim]; NAME[hil] skips without --rigs
+    pytest scenarios/ --rigs rigs/lab.yaml # plus NAME[hil-RIG] for each rig the scenario's hil: part selects
+    pytest scenarios/ -n 4 --dist loadgroup --rigs rigs/lab.yaml --fleetlab-report reports/nightly
+
+A YAML file is collected when it looks like a scenario (top-level `name:`, `fleet:` and `strategy:`). A missed
+expectation fails with the numbers. HIL items are grouped by rig (xdist_group), so with `--dist loadgroup` two
+workers never share a rig; with pytest-benchmark installed, each rig's latency figures land in its benchmark
+record's extra_info (`--benchmark-json`). `--fleetlab-report DIR` writes the usual report from every item's
+outcome, gathered on the controller (also under xdist).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+OUTCOME_KEY = "fleetlab-outcome"
+_SCENARIO_SHAPE = [re.compile(rf"^{key}:", re.MULTILINE) for key in ("name", "fleet", "strategy")]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("fleetlab")
+    group.addoption("--rigs", default=None, help="rig inventory: also run each scenario's hil: part on its rigs")
+    group.addoption("--fleetlab-seeds", type=int, default=1, help="seeds per plan for [sim] items")
+    group.addoption("--fleetlab-report", default=None, help="write index.html, summary.md, junit.xml and "
+                                                             "result.json for the scenarios run into this folder")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "fleetlab: a scenario item (sim or hil)")
+    if config.getoption("fleetlab_report") and not hasattr(config, "workerinput"):
+        config.pluginmanager.register(ReportWriter(config), "fleetlab-report-writer")
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector):
+    if file_path.suffix in (".yaml", ".yml"):
+        try:
+            head = file_path.read_text(encoding="utf-8", errors="replace")[:20000]
+        except OSError:
+            return None
+        if all(pattern.search(head) for pattern in _SCENARIO_SHAPE):
+            return ScenarioFile.from_parent(parent, path=file_path)
+    return None
+
+
+class ExpectationMissed(Exception):
+    pass
+
+
+class ScenarioFile(pytest.File):
+    def collect(self):
+        from hil.inventory import load_inventory
+        from sim.load import load_scenario
+        from sim.model.errors import ScenarioError
+
+        try:
+            scenario = load_scenario(self.path)
+        except ScenarioError as error:
+            raise self.CollectError("\n".join(str(problem) for problem in error.problems)) from None
+        yield ScenarioItem.from_parent(self, name=f"{scenario.name}[sim]", scenario=scenario, rig=None)
+        if scenario.hil is None:
+            return
+        rigs_file = self.config.getoption("rigs")
+        if rigs_file is None:
+            yield ScenarioItem.from_parent(self, name=f"{scenario.name}[hil]", scenario=scenario, rig="")
+            return
+        try:
+            rigs = load_inventory(rigs_file).select(scenario.hil.rig_tags)
+        except ScenarioError as error:
+            raise self.CollectError("\n".join(str(problem) for problem in error.problems)) from None
+        for rig in rigs:
+            item = ScenarioItem.from_parent(self, name=f"{scenario.name}[hil-{rig.name}]", scenario=scenario,
+                                            rig=rig.name)
+            item.add_marker(pytest.mark.xdist_group(name=f"rig-{rig.name}"))
+            yield item
+
+
+class ScenarioItem(pytest.Item):
+    def __init__(self, *, scenario, rig: str | None, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.scenario, self.rig = scenario, rig
+        self.add_marker(pytest.mark.fleetlab)
+
+    def runtest(self) -> None:
+        if self.rig == "":
+            pytest.skip("hil: no --rigs inventory given (pytest --rigs rigs/lab.yaml)")
+        outcome = self._run_sim() if self.rig is None else self._run_hil()
+        self.user_properties.append((OUTCOME_KEY, outcome.model_dump_json()))
+        failed = [check for check in outcome.checks if not check.passed]
+        if outcome.problems:
+            raise ExpectationMissed("could not measure:\n" + "\n".join(outcome.problems))
+        if failed:
+            raise ExpectationMissed("\n".join(check.reason for check in failed))
+
+    def _run_sim(self):
+        from fleetlab.suite import outcome_of, sim_part
+        from sim.sweep import SerialExecutor
+
+        seeds = [self.scenario.seed + i for i in range(self.config.getoption("fleetlab_seeds"))]
+        plans, checks, oracle = sim_part(self.path, self.scenario, seeds, SerialExecutor())
+        return outcome_of(self.scenario, self.path, checks, [], plans, oracle)
+
+    def _run_hil(self):
+        from fleetlab.suite import hil_part, outcome_of
+
+        result, checks = hil_part(self.path, self.scenario, Path(self.config.getoption("rigs")), lambda line: None,
+                                  rig_name=self.rig)
+        problems = [f"hil: {rig.rig}: {rig.reason}" for rig in result.rigs if rig.verdict == "error"]
+        self._record_latency(result)
+        return outcome_of(self.scenario, self.path, checks, problems, hil=result)
+
+    def _record_latency(self, result) -> None:
+        """Rig latency into pytest-benchmark's records (the whole validation is the timed round)."""
+        session = getattr(self.config, "_benchmarksession", None)
+        latency = result.rigs[0].latency if result.rigs else None
+        if session is None or latency is None:
+            return
+        from pytest_benchmark.fixture import BenchmarkFixture
+
+        fixture = BenchmarkFixture(self, add_stats=session.benchmarks.append, logger=session.logger,
+                                   warner=self.warn, disabled=session.disabled, **dict(session.options))
+        fixture.extra_info.update({f"latency_{key}_ms": value for key, value in latency.model_dump().items()
+                                   if isinstance(value, (int, float)) and not isinstance(value, bool)})
+        fixture.extra_info["rig"] = self.rig
+        fixture.pedantic(lambda: None, rounds=1, iterations=1)
+        fixture._cleanup()
+
+    def repr_failure(self, excinfo, style=None):
+        if isinstance(excinfo.value, ExpectationMissed):
+            return f"{self.name}: expectation missed\n{excinfo.value}"
+        return super().repr_failure(excinfo, style)
+
+    def reportinfo(self):
+        return self.path, 0, self.name
+
+
+class ReportWriter:
+    """On the controller (the only process when xdist is off): gathers each item's outcome from its report —
+    xdist ships user_properties back from the workers — and writes the report at the end."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config, self.outcomes, self.started = config, [], datetime.now(timezone.utc)
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when == "call":
+            self.outcomes += [value for key, value in report.user_properties if key == OUTCOME_KEY]
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        from fleetlab.report import write_report
+        from fleetlab.suite import suite_result
+        from fleetlab.suite_results import ScenarioOutcome
+
+        outcomes = _merge([ScenarioOutcome.model_validate_json(text) for text in self.outcomes])
+        if not outcomes:
+            return
+        modes = {check.mode for outcome in outcomes for check in outcome.checks}
+        mode = "both" if len(modes) > 1 else (modes.pop() if modes else "sim")
+        result = suite_result(outcomes, mode, self.config.getoption("fleetlab_seeds"), self.started,
+                              (datetime.now(timezone.utc) - self.started).total_seconds())
+        write_report(result, Path(self.config.getoption("fleetlab_report")))
+
+
+def _merge(outcomes: list) -> list:
+    """One outcome per scenario: its [sim] and [hil-RIG] items joined (rigs, checks and problems together)."""
+    from fleetlab.suite_results import combine
+
+    merged: dict[str, object] = {}
+    for outcome in outcomes:
+        known = merged.get(outcome.name)
+        if known is None:
+            merged[outcome.name] = outcome
+            continue
+        hil = known.hil or outcome.hil
+        if known.hil and outcome.hil:
+            hil = known.hil.model_copy(update={"rigs": known.hil.rigs + outcome.hil.rigs,
+                                               "devices": known.hil.devices + outcome.hil.devices})
+        merged[outcome.name] = known.model_copy(update={
+            "checks": known.checks + outcome.checks, "problems": known.problems + outcome.problems,
+            "plans": known.plans or outcome.plans, "oracle_t95": known.oracle_t95 or outcome.oracle_t95,
+            "hil": hil, "verdict": combine([known.verdict, outcome.verdict])})
+    return [merged[name] for name in sorted(merged)]
+
+
+__all__ = ["ReportWriter", "ScenarioFile", "ScenarioItem"]

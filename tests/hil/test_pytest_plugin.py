@@ -1,0 +1,76 @@
+"""The pytest plugin end to end, with pytester: scenario files as items, skips, failures with numbers, reports,
+xdist groups per rig, and rig latency through pytest-benchmark — the rigs behind the real sshd."""
+
+import json
+import shutil
+
+import pytest
+
+from tests.conftest import ROOT
+from tests.hil.conftest import write_inventory
+
+
+@pytest.fixture
+def scenarios(pytester):
+    shutil.copy(ROOT / "scenarios" / "tiny.yaml", pytester.path / "tiny.yaml")
+    strict = (ROOT / "scenarios" / "tiny.yaml").read_text().replace("name: tiny", "name: strict").replace(
+        't95: "< 3d"', 't95: "< 1h"')
+    (pytester.path / "strict.yaml").write_text(strict)
+    hil = (ROOT / "scenarios" / "hil-orin-candidate.yaml").read_text().replace(
+        "iterations: 300", "iterations: 40").replace("time_scale: 0.001", "time_scale: 0.0001")
+    (pytester.path / "hil.yaml").write_text(hil)
+    (pytester.path / "notes.yaml").write_text("just: some yaml\nthat: is not a scenario\n")
+    return pytester
+
+
+def test_scenarios_are_items_a_miss_fails_with_numbers_and_hil_skips_without_rigs(scenarios):
+    result = scenarios.runpytest_subprocess("-v", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2, failed=1, skipped=1)
+    result.stdout.fnmatch_lines(["*hil.yaml::hil-orin-candidate?sim? PASSED*",
+                                 "*hil.yaml::hil-orin-candidate?hil? SKIPPED*hil: no --rigs*",
+                                 "*strict.yaml::strict?sim? FAILED*", "*tiny.yaml::tiny?sim? PASSED*",
+                                 "*t95 = 10h 11m, bound < 1h: broken*"])
+
+
+def test_a_broken_scenario_is_a_collection_error_naming_the_line(pytester):
+    (pytester.path / "broken.yaml").write_text("name: broken\nfleet: {}\nstrategy: {kind: wavez}\n")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*broken.yaml:3:*strategy*unknown kind 'wavez'*"])
+
+
+def test_the_report_is_written_from_every_xdist_worker(scenarios):
+    report = scenarios.path / "report"
+    result = scenarios.runpytest_subprocess("-n", "2", "--dist", "loadgroup", "--fleetlab-report", str(report),
+                                            "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2, failed=1, skipped=1)
+    written = json.loads((report / "result.json").read_text())
+    assert sorted(outcome["name"] for outcome in written["scenarios"]) == ["hil-orin-candidate", "strict", "tiny"]
+    assert written["verdict"] == "NO-GO" and (report / "index.html").exists()
+
+
+def test_rig_items_are_grouped_per_rig_and_their_latency_goes_to_pytest_benchmark(scenarios, rig_entry):
+    inventory = write_inventory(scenarios.path / "rigs.yaml", rig_entry("orin-a", tags=["orin"]),
+                                rig_entry("orin-b", tags=["orin"]))
+    (scenarios.path / "strict.yaml").unlink()
+    (scenarios.path / "conftest.py").write_text(
+        "def pytest_collection_modifyitems(items):\n"
+        "    for item in items:\n"
+        "        marker = item.get_closest_marker('xdist_group')\n"
+        "        print('GROUP', item.name, marker.kwargs['name'] if marker else None)\n")
+    collected = scenarios.runpytest_subprocess("--collect-only", "-q", "-s", "--rigs", str(inventory),
+                                               "-p", "no:cacheprovider")
+    collected.stdout.fnmatch_lines(["*GROUP hil-orin-candidate?hil-orin-a? rig-orin-a*",
+                                    "*GROUP hil-orin-candidate?hil-orin-b? rig-orin-b*"])
+    on_workers = scenarios.runpytest_subprocess("--rigs", str(inventory), "-n", "2", "--dist", "loadgroup",
+                                                "-p", "no:cacheprovider")
+    on_workers.assert_outcomes(passed=4)
+    bench = scenarios.path / "bench.json"     # pytest-benchmark switches itself off under xdist: one process here
+    result = scenarios.runpytest_subprocess("--rigs", str(inventory), f"--benchmark-json={bench}",
+                                            "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=4)
+    records = json.loads(bench.read_text())["benchmarks"]
+    latency = {record["extra_info"]["rig"]: record["extra_info"] for record in records}
+    assert set(latency) == {"orin-a", "orin-b"}
+    assert all(info["latency_p50_ms"] > 0 and info["latency_p99_ms"] >= info["latency_p50_ms"]
+               for info in latency.values())
