@@ -35,7 +35,8 @@ def test_hil_never_imports_the_simulated_world():
 
 
 SEAMS = {"paramiko": "hil/ssh.py", "docker": "hil/virtual.py", "onnxruntime": "hil/reference.py",
-         "distributed": "fleetlab/executors.py"}
+         "distributed": "fleetlab/executors.py", "psycopg": "fleetlab/history.py", "sqlite3": "fleetlab/history.py",
+         "matplotlib": "fleetlab/report/plots.py"}
 
 
 @pytest.mark.parametrize("library, seam", sorted(SEAMS.items()))
