@@ -96,12 +96,14 @@ def hil_part(file: Path, scenario: Scenario, rigs: Path, log: Log, rig_name: str
     wanted = {metric: bound for metric, bound in scenario.expect.items() if metric in hil_metrics([])}
     for implicit in ("rigs_failed", "quarantined"):     # a failing rig is a no-go even when expect: is silent
         wanted.setdefault(implicit, 0)
+    why = "; ".join(f"{rig.rig}: {rig.reason}" for rig in result.rigs if rig.verdict in ("failed", "error"))
     checks = []
     for check in evaluate(wanted, result.metrics()).checks:
+        reason = check.reason + (f" ({why})" if not check.passed and check.metric == "rigs_failed" and why else "")
         checks.append(CheckRow(mode="hil", metric=check.metric, bound=parse_bound(check.metric, check.bound).text,
                                measured=check.measured, shown=format_metric(check.metric, check.measured),
                                runs=len(result.rigs), broken=0 if check.passed else 1, passed=check.passed,
-                               reason=check.reason))
+                               reason=reason))
     return result, checks
 
 

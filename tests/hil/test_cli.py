@@ -4,7 +4,6 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -12,7 +11,7 @@ from hil.inventory import load_inventory
 from hil.ssh import fingerprint
 from sim.model.errors import ScenarioError
 from tests.conftest import ROOT
-from tests.hil.conftest import write_inventory
+from tests.hil.conftest import quick_hil_text, write_inventory
 
 SCENARIO = ROOT / "scenarios" / "hil-orin-candidate.yaml"
 
@@ -26,8 +25,7 @@ def fleetlab(*args: str):
 @pytest.fixture
 def quick_scenario(tmp_path):
     """The library's HIL scenario with fewer timed iterations and no soak, for test speed."""
-    text = SCENARIO.read_text().replace("iterations: 300", "iterations: 60").replace("time_scale: 0.001",
-                                                                                     "time_scale: 0.0001")
+    text = quick_hil_text(60)
     path = tmp_path / "hil.yaml"
     path.write_text(text)
     return path

@@ -7,7 +7,7 @@ import shutil
 import pytest
 
 from tests.conftest import ROOT
-from tests.hil.conftest import write_inventory
+from tests.hil.conftest import quick_hil_text, write_inventory
 
 
 @pytest.fixture
@@ -16,9 +16,7 @@ def scenarios(pytester):
     strict = (ROOT / "scenarios" / "tiny.yaml").read_text().replace("name: tiny", "name: strict").replace(
         't95: "< 3d"', 't95: "< 1h"')
     (pytester.path / "strict.yaml").write_text(strict)
-    hil = (ROOT / "scenarios" / "hil-orin-candidate.yaml").read_text().replace(
-        "iterations: 300", "iterations: 40").replace("time_scale: 0.001", "time_scale: 0.0001")
-    (pytester.path / "hil.yaml").write_text(hil)
+    (pytester.path / "hil.yaml").write_text(quick_hil_text())
     (pytester.path / "notes.yaml").write_text("just: some yaml\nthat: is not a scenario\n")
     return pytester
 

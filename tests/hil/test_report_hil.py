@@ -4,8 +4,7 @@ from pathlib import Path
 
 from fleetlab.report import write_report
 from fleetlab.suite import run_suite
-from tests.conftest import ROOT
-from tests.hil.conftest import write_inventory
+from tests.hil.conftest import quick_hil_text, write_inventory
 from tests.report.browser import render
 from tests.report.conftest import chromium  # noqa: F401  (the fixture)
 
@@ -13,10 +12,8 @@ SHOUTING_HEALTH = "echo '<script>alert(\"from the rig\")</script>'; false"
 
 
 def quick_hil_scenario(folder: Path) -> Path:
-    text = (ROOT / "scenarios" / "hil-orin-candidate.yaml").read_text()
     path = folder / "hil.yaml"
-    path.write_text(text.replace("iterations: 300", "iterations: 40").replace("time_scale: 0.001",
-                                                                               "time_scale: 0.0001"))
+    path.write_text(quick_hil_text())
     return path
 
 
