@@ -91,6 +91,8 @@ class Rig(Frozen):
     tools: Tools = Tools()
     facts: FactPaths = FactPaths()
     shaping: bool = Field(default=False, description="the rig's link can be shaped (virtual rigs)")
+    container: str | None = Field(default=None, description="a virtual rig's Docker container id (written by "
+                                  "`fleetlab rigs up`); enables its faults")
 
     @model_validator(mode="after")
     def _credentials(self) -> Rig:

@@ -12,8 +12,9 @@ from hil.telemetry import one_sample
 MIN_FREE_BYTES = 256 * 2**20
 
 
-def preflight(shell: Shell, rig: Rig) -> tuple[dict[str, str], float | None, list[str]]:
-    """(facts, idle temperature, problems). A rig whose facts cannot be read, or differ from the inventory, fails."""
+def preflight(shell: Shell, rig: Rig, needs: int = MIN_FREE_BYTES) -> tuple[dict[str, str], float | None, list[str]]:
+    """(facts, idle temperature, problems). A rig whose facts cannot be read, or differ from the inventory, or
+    whose store has less than `needs` bytes free (the model, its engine and a staging copy), fails."""
     facts: dict[str, str] = {}
     problems: list[str] = []
     release = shell.run(command("cat", rig.facts.nv_tegra_release), timeout=30)
@@ -46,8 +47,9 @@ def preflight(shell: Shell, rig: Rig) -> tuple[dict[str, str], float | None, lis
     try:
         available = parse_df_available_bytes(free.stdout)
         facts["store_free_bytes"] = str(available)
-        if available < MIN_FREE_BYTES:
-            problems.append(f"only {available // 2**20} MiB free in {rig.store}")
+        if available < needs:
+            problems.append(f"disk full: only {available // 1024} KiB free in {rig.store}, the update needs "
+                            f"{needs // 1024} KiB")
     except ParseError:
         problems.append(f"cannot read free space of {rig.store}")
     sample = one_sample(shell, rig.tools.tegrastats)

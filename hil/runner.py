@@ -98,7 +98,7 @@ def run_scenario(scenario: Scenario, inventory: Inventory, base: Path, connect: 
     if not rigs:
         wanted = f"named {rig_name!r} " if rig_name else ""
         raise HilError(f"no rig {wanted}carries the tags {spec.rig_tags} that hil.rig_tags asks for")
-    faults = FaultPlan(list(spec.faults), {**FaultPlan().injectors, **(injectors or {})})
+    faults = FaultPlan(list(spec.faults), {**FaultPlan().injectors, **_virtual_injectors(rigs), **(injectors or {})})
     if problems := faults.problems():
         raise HilError("; ".join(problems))
     run_id, started = uuid.uuid4().hex[:12], time.monotonic()
@@ -126,6 +126,16 @@ def run_scenario(scenario: Scenario, inventory: Inventory, base: Path, connect: 
                 timeline.append(TimelineEvent(time=time.monotonic() - started, kind="soak", detail=f"{soak:.0f}s"))
                 time.sleep(soak)
     return _run_result(scenario, results, timeline, time.monotonic() - started)
+
+
+def _virtual_injectors(rigs: list[Rig]) -> dict[str, Injector]:
+    """Virtual rigs (with a container id) offer their Docker-backed faults; Docker is imported only then."""
+    containers = {rig.name: rig.container for rig in rigs if rig.container}
+    if not containers:
+        return {}
+    from hil.virtual import VirtualLab
+
+    return VirtualLab().injectors(containers)
 
 
 def _run_wave(wave: list[Rig], number: int, connect: Connect, spec, artifacts: Artifacts, run_id: str,

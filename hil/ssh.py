@@ -28,6 +28,7 @@ from hil.inventory import JumpHost, Rig
 from hil.shell import CommandResult, Progress, copy_paced
 
 log = logging.getLogger(__name__)
+logging.getLogger("paramiko").setLevel(logging.CRITICAL)   # connection errors are reported by us, once, as data
 CHUNK = 1 << 15
 _KEY_TYPES = (paramiko.Ed25519Key, paramiko.ECDSAKey, paramiko.RSAKey)
 

@@ -121,12 +121,22 @@ def latency_run(shell: Shell, rig: Rig, store: Store, slot: str, frame_shape: tu
             return "no --exportTimes file and no latency summary in the log"
         stats, latencies, source = report.latency, [], "summary"
     mean = stats.mean or 0.0
-    cv = (float(np.std(latencies)) / mean) if latencies and mean else None
+    cv = robust_cv(latencies)
     edges, counts = _histogram(latencies) if latencies else ([], [])
     return LatencySummary(source=source, iterations=len(latencies) or iterations, mean=mean, p50=stats.median,
                           p90=stats.percentiles.get(90.0), p95=stats.percentiles.get(95.0),
                           p99=stats.percentiles.get(99.0), min=stats.min, max=stats.max, cv=cv,
                           stable=cv is None or cv <= max_cv, histogram_edges=edges, histogram_counts=counts)
+
+
+def robust_cv(latencies: list[float]) -> float | None:
+    """1.4826 × median absolute deviation / median: the coefficient of variation for normal data, but a handful
+    of slow iterations (another process woke up) do not swamp it — p99 reports those."""
+    if len(latencies) < 2:
+        return None
+    values = np.asarray(latencies)
+    median = float(np.median(values))
+    return 1.4826 * float(np.median(np.abs(values - median))) / median if median else None
 
 
 def restart_and_check(shell: Shell, rig: Rig) -> Outcome:

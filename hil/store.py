@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from hil.errors import ConnectionLost, HilError
+from hil.parsers import ParseError, parse_df_available_bytes
 from hil.shell import Shell, command
 
 log = logging.getLogger(__name__)
@@ -78,8 +80,24 @@ class Store:
         if self.active_slot() != slot:     # an A/B switch can be a silent no-op: check it really changed
             raise HilError(f"{self.shell.name}: switched to slot {slot} but active still points elsewhere")
 
+    def free_bytes(self) -> int | None:
+        done = self.shell.run(command("df", "-Pk", self.path("incoming")), timeout=30)
+        try:
+            return parse_df_available_bytes(done.stdout) if done.ok else None
+        except ParseError:
+            return None
+
     def transfer(self, local: Path, sha256: str, rate: float | None = None, on_progress=None) -> TransferReport:
-        """Copy `local` into incoming/, resuming whatever part is there, and check its sha256 on the rig."""
+        """Copy `local` into incoming/, resuming whatever part is there, and check its sha256 on the rig; a
+        corrupted copy is deleted and sent once more."""
+        first = self._copy(local, sha256, rate, on_progress)
+        if first.ok or "corrupted" not in first.detail:
+            return first
+        again = self._copy(local, sha256, rate, None)
+        return TransferReport(again.ok, first.bytes_sent + again.bytes_sent, first.resumed_from + again.resumed_from,
+                              f"{first.detail}; sent again: {again.detail}")
+
+    def _copy(self, local: Path, sha256: str, rate: float | None, on_progress) -> TransferReport:
         part, total = self.path("incoming", f"{sha256}.part"), local.stat().st_size
         offsets: list[int] = []
         counted = [0, 0]      # bytes of finished attempts, bytes of the attempt under way
@@ -89,7 +107,7 @@ class Store:
             if on_progress:
                 on_progress(offsets[-1] + sent)
 
-        for _ in range(MAX_RESUMES + 1):
+        for attempt in range(MAX_RESUMES + 1):
             try:
                 offset = self.shell.size(part) or 0
                 if offset > total:      # a stale part larger than the file cannot be ours: start over
@@ -101,26 +119,49 @@ class Store:
                 break
             except ConnectionLost as error:
                 log.warning("%s: transfer cut (%s); resuming", self.shell.name, error)
+                if (full := self._disk_full(part, total)) is not None:
+                    return TransferReport(False, counted[0] + counted[1], offsets, full)
+                time.sleep(min(8.0, 2.0 ** attempt))     # the link, or the rig itself, may be coming back
             finally:
                 counted[0], counted[1] = counted[0] + counted[1], 0
         else:
             return TransferReport(False, counted[0], offsets,
                                   f"the link kept dropping: gave up after {len(offsets)} tries")
-        sent = counted[0]
+        landed = self.shell.size(part) or 0
+        if landed < total:       # a write the rig refused (a full disk refuses quietly over SFTP's pipeline)
+            full = self._disk_full(part, total)
+            self.sh("rm", "-f", part)
+            return TransferReport(False, counted[0], offsets, full or f"only {landed} of {total} bytes reached the "
+                                                                     f"rig; the partial copy is deleted")
         found = self.sh("sha256sum", part, timeout=300).split()[0]
         if found != sha256:
             self.sh("rm", "-f", part)
-            return TransferReport(False, sent, offsets, f"sha256 on the rig {found[:12]}… is not {sha256[:12]}…: "
-                                                        f"the copy was corrupted and is deleted")
-        return TransferReport(True, sent, offsets, f"{total} bytes, sha256 checked on the rig")
+            return TransferReport(False, counted[0], offsets, f"sha256 on the rig {found[:12]}… is not "
+                                                              f"{sha256[:12]}…: the copy was corrupted and is deleted")
+        return TransferReport(True, counted[0], offsets, f"{total} bytes, sha256 checked on the rig")
 
-    def install(self, sha256: str, slot: str, version: str) -> None:
-        """Move a checked transfer into `slot`, replacing it whole (the old content of an inactive slot goes)."""
+    def _disk_full(self, part: str, total: int) -> str | None:
+        """When a copy failed because the store is full: delete the part (give the space back) and say so."""
+        try:
+            free, have = self.free_bytes(), self.shell.size(part) or 0
+        except ConnectionLost:
+            return None          # the rig is away: not a disk problem (yet)
+        if free is not None and free < max(total - have, 1) + 64 * 1024:
+            self.sh("rm", "-f", part)
+            return f"disk full: {free // 1024} KiB free in {self.root}, {(total - have) // 1024} KiB still to copy; " \
+                   f"the partial copy is deleted"
+        return None
+
+    def install(self, sha256: str, slot: str, version: str, midway=None) -> None:
+        """Move a checked transfer into `slot`, replacing it whole (the old content of an inactive slot goes).
+        `midway(shell)` runs with the copy staged and the slot not yet replaced (a fault point)."""
         staging = self.path("slots", f"{slot}.new")
         self.sh("rm", "-rf", staging)
         self.sh("mkdir", "-p", staging)
         self.sh("mv", "-f", self.path("incoming", f"{sha256}.part"), f"{staging}/model.onnx")
         self.shell.run(command("sh", "-c", 'printf "%s\\n" "$1" > "$2"', "version", version, f"{staging}/version"),
                        timeout=30)
+        if midway:
+            midway(self.shell)
         self.sh("rm", "-rf", self.path("slots", slot))
         self.sh("mv", "-T", staging, self.path("slots", slot))

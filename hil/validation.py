@@ -6,6 +6,7 @@ activation is rolled back at once; a rig whose rollback failed is quarantined an
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from hil import steps
-from hil.errors import HilError, LeaseHeld
+from hil.errors import ConnectionLost, HilError, InfrastructureError, LeaseHeld
 from hil.faults import FaultPlan
 from hil.inventory import Rig
 from hil.lease import Lease, Renewal, default_owner
@@ -27,6 +28,8 @@ from sim.model.hil_results import ParityResult, RigResult
 from sim.model.scenario import HilSpec
 
 log = logging.getLogger(__name__)
+STEP_RETRIES = 2           # a step the rig dropped out of is tried this many more times
+BOOT_TIMEOUT = 90.0        # how long a rig may take to come back after a power cut
 
 
 @dataclass(frozen=True)
@@ -99,7 +102,7 @@ class RigValidation:
             if name == "shadow" and not self.spec.shadow:
                 continue
             self.faults.fire(f"before:{name}", self.shell)
-            passed, detail = action()
+            passed, detail = self._attempt(name, action)
             if not passed:
                 self._skip_rest(name)
                 if name == "activate":          # the health check failed: put the previous engine back now
@@ -107,6 +110,35 @@ class RigValidation:
                     return "failed", detail, not restored
                 return "failed", detail, name == "rollback"
         return "passed", "", False
+
+    def _attempt(self, name: str, action) -> tuple[bool, str]:
+        """Run a step; when the rig drops away (a power cut, a link down) wait for it to come back and run the step
+        again — each try is recorded. Steps are written to be safe to repeat (transfers resume, slots are
+        replaced whole, switches are renames)."""
+        for attempt in range(STEP_RETRIES + 1):
+            try:
+                return action()
+            except InfrastructureError as error:
+                if attempt == STEP_RETRIES:
+                    raise
+                log.warning("%s: %s interrupted (%s); waiting for the rig", self.rig.name, name, error)
+                self._wait_for_rig()
+        raise AssertionError("unreachable")
+
+    def _wait_for_rig(self) -> None:
+        deadline = time.monotonic() + BOOT_TIMEOUT
+        with self.record.step("reconnect", timeout=BOOT_TIMEOUT) as step:
+            while True:
+                self.shell.close()
+                try:
+                    self.shell.run("true", timeout=10)
+                    step.detail = f"the rig answered again after {time.monotonic() - deadline + BOOT_TIMEOUT:.1f} s"
+                    return
+                except InfrastructureError as error:
+                    if time.monotonic() > deadline:
+                        raise ConnectionLost(f"{self.rig.name}: did not come back within {BOOT_TIMEOUT:.0f} s: "
+                                             f"{error}") from None
+                    time.sleep(1.0)
 
     def _skip_rest(self, failed: str) -> None:
         order = ["preflight", "baseline", "transfer", "build", "parity", "latency", "shadow", "activate", "rollback"]
@@ -119,7 +151,7 @@ class RigValidation:
     def _preflight(self) -> tuple[bool, str]:
         with self.record.step("preflight") as step:
             self.store.prepare()
-            facts, idle, problems = preflight(self.shell, self.rig)
+            facts, idle, problems = preflight(self.shell, self.rig, needs=3 * self.art.candidate.stat().st_size)
             self.state.facts, self.found["idle_temperature"] = facts, idle
             if idle is not None:
                 step.numbers["idle_temperature"] = idle
@@ -176,7 +208,8 @@ class RigValidation:
             if not moved.ok:
                 step.fail(moved.detail)
                 return False, step.detail
-            self.store.install(self.art.candidate_sha, slot, self.art.candidate_version)
+            self.store.install(self.art.candidate_sha, slot, self.art.candidate_version,
+                               midway=lambda shell: self.faults.fire("mid:install", shell))
             self.state.candidate_slot = slot
             resumed = [offset for offset in moved.resumed_from if offset]
             step.detail = moved.detail + (f"; resumed at {resumed}" if resumed else "")
@@ -266,6 +299,7 @@ class RigValidation:
         with self.record.step(name, slot=self.state.previous_slot) as step:
             self.store.switch(self.state.previous_slot)
             self.state.switched = False
+            self.faults.fire(f"mid:{name}", self.shell)
             healthy = steps.restart_and_check(self.shell, self.rig)
             if not healthy.passed:
                 step.fail(f"the previous engine did not come back healthy: {healthy.detail}")

@@ -44,7 +44,7 @@ class LatencySummary(Record):
     p99: float | None = None
     min: float | None = None
     max: float | None = None
-    cv: float | None = Field(default=None, description="coefficient of variation, as a share")
+    cv: float | None = Field(default=None, description="robust coefficient of variation (1.4826·MAD/median)")
     stable: bool = True
     histogram_edges: list[float] = Field(default_factory=list)
     histogram_counts: list[int] = Field(default_factory=list)

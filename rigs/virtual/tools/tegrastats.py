@@ -64,7 +64,10 @@ class Thermal:
                 state = json.load(source)
             elapsed = max(0.0, time.time() - state["time"])
             self.temperature = state["temperature"]
-            self.step(spec["idle_power_mw"], elapsed)     # cooled (or warmed) at idle power while nobody looked
+            # while nobody looked, the rig ran at whatever load /proc/stat says it had: heat (or cool) accordingly
+            busy, total = sum(b for b, _ in cpu_times()), sum(t for _, t in cpu_times())
+            load = (busy - state["busy"]) / (total - state["total"]) if total > state["total"] else 0.0
+            self.step(spec["idle_power_mw"] + (spec["full_power_mw"] - spec["idle_power_mw"]) * load, elapsed)
         except (OSError, ValueError, KeyError):
             self.temperature = spec["ambient_c"] + spec["resistance_c_per_w"] * spec["idle_power_mw"] / 1000
 
@@ -76,8 +79,9 @@ class Thermal:
     def save(self) -> None:
         os.makedirs(HOME, exist_ok=True)
         partial = self.path + f".{os.getpid()}"
+        busy, total = sum(b for b, _ in cpu_times()), sum(t for _, t in cpu_times())
         with open(partial, "w") as sink:
-            json.dump({"time": time.time(), "temperature": self.temperature}, sink)
+            json.dump({"time": time.time(), "temperature": self.temperature, "busy": busy, "total": total}, sink)
         os.replace(partial, self.path)
 
 

@@ -1,0 +1,225 @@
+"""Virtual Jetson rigs: Docker containers (image built by rigs/virtual/build.sh) with a real sshd, a Jetson
+profile's CPU quota and memory limit, and a model store that survives power cuts like flash. The only module that
+imports docker.
+
+Each rig's sshd is published on a port of 127.0.0.1 only (chosen here and fixed, so it stays the same after a power
+cut), and the harness reaches rigs there, never on the containers' bridge addresses — which also works where
+containers run inside a VM. Containers are found and stopped by id, never by name.
+
+Faults, each callable at a precise step of the HIL sequence (see `injectors`):
+link down / up, bandwidth (`tc tbf` on the rig's link), power cut (kill, then start: the store volume persists),
+disk full (the store filled up), corrupted transfer (bytes flipped in the copy on the rig), thermal stress.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import docker
+from docker.errors import DockerException, NotFound
+
+from hil.errors import HilError
+from hil.faults import Injector
+from hil.shell import Shell
+
+log = logging.getLogger(__name__)
+IMAGE = "fleetlab/virtual-rig:latest"
+LABEL = "fleetlab.virtual-rig"
+PROFILES = Path(__file__).resolve().parent.parent / "rigs" / "virtual" / "profiles"
+STORE = "/opt/fleetlab/models"
+BOOT_TIMEOUT = 60.0
+
+
+class VirtualRigError(HilError):
+    pass
+
+
+@dataclass(frozen=True)
+class VirtualRig:
+    name: str
+    container: str        # the container id: how this rig is found, faulted and removed
+    port: int
+    host_key: str
+    profile: str
+
+
+def profile(name: str) -> dict:
+    path = PROFILES / f"{name}.json"
+    if not path.exists():
+        known = ", ".join(sorted(p.stem for p in PROFILES.glob("*.json")))
+        raise VirtualRigError(f"unknown profile {name!r}; known: {known}")
+    return json.loads(path.read_text())
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _wait_for_sshd(port: int, timeout: float = BOOT_TIMEOUT) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=2) as sock:
+                if sock.recv(64).startswith(b"SSH-"):
+                    return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise VirtualRigError(f"no sshd answered on 127.0.0.1:{port} within {timeout:.0f} s")
+
+
+class VirtualLab:
+    def __init__(self, image: str = IMAGE) -> None:
+        try:
+            self.client = docker.from_env(timeout=120)
+            self.client.ping()
+        except DockerException as error:
+            raise VirtualRigError(f"cannot reach the Docker engine: {error}") from None
+        self.image = image
+
+    # --- lifecycle ------------------------------------------------------------------------------------------
+
+    def up(self, count: int, profile_name: str, public_key: str, bandwidth: float | None = None,
+           prefix: str = "vrig", store_tmpfs: str | None = None) -> list[VirtualRig]:
+        """Start `count` rigs of a profile; returns them once each sshd answers."""
+        spec = profile(profile_name)
+        try:
+            self.client.images.get(self.image)
+        except NotFound:
+            raise VirtualRigError(f"image {self.image} is missing: build it with rigs/virtual/build.sh") from None
+        rigs = [self._start(f"{prefix}-{uuid.uuid4().hex[:6]}", profile_name, spec, public_key, store_tmpfs)
+                for _ in range(count)]
+        for rig in rigs:
+            _wait_for_sshd(rig.port)
+            if bandwidth:
+                self.set_bandwidth(rig.container, bandwidth)
+        return [self._with_host_key(rig) for rig in rigs]
+
+    def _start(self, name: str, profile_name: str, spec: dict, public_key: str, store_tmpfs: str | None) -> VirtualRig:
+        port = _free_port()
+        storage = {"tmpfs": {STORE: f"size={store_tmpfs}"}} if store_tmpfs else \
+            {"volumes": {f"{name}-store": {"bind": STORE, "mode": "rw"}}}
+        container = self.client.containers.run(
+            self.image, detach=True, hostname=name, labels={LABEL: name, "fleetlab.profile": profile_name},
+            environment={"FLEETLAB_PROFILE": profile_name, "FLEETLAB_AUTHORIZED_KEY": public_key},
+            ports={"22/tcp": ("127.0.0.1", port)}, nano_cpus=int(spec["cpus"] * 1e9), mem_limit=spec["memory"],
+            cap_add=["NET_ADMIN"], **storage)
+        log.info("started %s (%s) on 127.0.0.1:%d", name, container.short_id, port)
+        return VirtualRig(name, container.id, port, "", profile_name)
+
+    def _with_host_key(self, rig: VirtualRig) -> VirtualRig:
+        """The host key read through the Docker engine (a channel we trust: we made the container)."""
+        key = self._exec(rig.container, ["cat", "/etc/ssh/ssh_host_ed25519_key.pub"]).split()
+        return VirtualRig(rig.name, rig.container, rig.port, f"{key[0]} {key[1]}", rig.profile)
+
+    def down(self, containers: list[str]) -> list[str]:
+        """Remove rigs by container id, with their store volumes; returns the ids removed."""
+        removed = []
+        for container_id in containers:
+            try:
+                container = self.client.containers.get(container_id)
+            except NotFound:
+                continue
+            volumes = [mount["Name"] for mount in container.attrs.get("Mounts", []) if mount.get("Type") == "volume"]
+            container.remove(force=True)
+            for volume in volumes:
+                try:
+                    self.client.volumes.get(volume).remove(force=True)
+                except NotFound:
+                    pass
+            removed.append(container_id)
+        return removed
+
+    def status(self) -> list[dict]:
+        return [{"name": c.labels.get(LABEL), "container": c.short_id, "status": c.status,
+                 "profile": c.labels.get("fleetlab.profile"),
+                 "port": (c.ports.get("22/tcp") or [{}])[0].get("HostPort")}
+                for c in self.client.containers.list(all=True, filters={"label": LABEL})]
+
+    # --- faults ---------------------------------------------------------------------------------------------
+
+    def _exec(self, container_id: str, command: list[str]) -> str:
+        code, output = self.client.containers.get(container_id).exec_run(command)
+        if code != 0:
+            raise VirtualRigError(f"{' '.join(command)} failed in {container_id[:12]}: {output.decode()[-300:]}")
+        return output.decode()
+
+    def link(self, container_id: str, up: bool) -> None:
+        self._exec(container_id, ["ip", "link", "set", "eth0", "up" if up else "down"])
+
+    def set_bandwidth(self, container_id: str, rate: float) -> None:
+        """Shape the rig's link to `rate` bytes/s with a token bucket (tbf; netem is not available here)."""
+        bits = int(rate * 8)
+        burst = max(16 * 1024, int(rate / 50))           # ~20 ms of traffic, at least 16 KiB
+        self._exec(container_id, ["tc", "qdisc", "replace", "dev", "eth0", "root", "tbf", "rate", f"{bits}bit",
+                                  "burst", str(burst), "latency", "100ms"])
+
+    def power_cut(self, container_id: str, off_for: float = 1.0) -> None:
+        """Pull the plug: SIGKILL, no shutdown; then power on. The model store persists (a volume, like flash)."""
+        container = self.client.containers.get(container_id)
+        container.kill()
+        time.sleep(off_for)
+        container.start()
+
+    def fill_disk(self, container_id: str, leave_bytes: int = 64 * 1024) -> None:
+        """Fill the rig's store, leaving `leave_bytes`. Only for a store on a small tmpfs (`up(store_tmpfs=…)`):
+        on a volume it would fill the host's own disk."""
+        tmpfs = self.client.containers.get(container_id).attrs["HostConfig"].get("Tmpfs") or {}
+        if STORE not in tmpfs:
+            raise VirtualRigError("disk_full needs a rig whose model store is a tmpfs (fleetlab rigs up --store-size)")
+        script = (f"free=$(df -Pk {STORE} | awk 'NR==2{{print $4}}'); "
+                  f"fill=$(( free - {leave_bytes // 1024} )); [ $fill -gt 0 ] && "
+                  f"dd if=/dev/zero of={STORE}/.filler bs=1024 count=$fill 2>/dev/null; true")
+        self._exec(container_id, ["sh", "-c", script])
+
+    def corrupt_transfer(self, container_id: str) -> None:
+        """Flip bytes in every transfer in progress on the rig (bit rot on the way, a bad write)."""
+        script = ("for f in " + STORE + "/incoming/*.part; do [ -f \"$f\" ] || continue; "
+                  "printf 'CORRUPT' | dd of=\"$f\" bs=1 seek=64 conv=notrunc 2>/dev/null; done")
+        self._exec(container_id, ["sh", "-c", script])
+
+    def thermal_stress(self, container_id: str, seconds: int = 12) -> None:
+        """A hot enclosure: busy loops on every core the rig has for `seconds`; returns when they end, with the
+        rig heated (its emulated temperature follows the real CPU load, see rigs/virtual/tools/tegrastats.py)."""
+        container = self.client.containers.get(container_id)
+        cores = max(1, int(round(profile(container.labels["fleetlab.profile"])["cpus"])))
+        self._exec(container_id, ["sh", "-c", f"for i in $(seq {cores}); do timeout {seconds} sh -c "
+                                              f"'while :; do :; done' & done; wait; true"])
+
+    def injectors(self, containers: dict[str, str]) -> dict[str, Injector]:
+        """Faults the HIL runner can inject, keyed by name; `containers` maps rig names to container ids."""
+        def on(action):
+            def inject(shell: Shell) -> None:
+                if shell.name not in containers:
+                    raise HilError(f"{shell.name} is not a virtual rig: no container to fault")
+                action(containers[shell.name])
+            return inject
+
+        def link_drop(container_id: str) -> None:      # down now, back up in three seconds
+            self.link(container_id, up=False)
+            threading.Timer(3.0, self.link, args=(container_id, True)).start()
+
+        return {"link_drop": on(link_drop), "power_cut": on(self.power_cut), "disk_full": on(self.fill_disk),
+                "corrupt_transfer": on(self.corrupt_transfer), "thermal_stress": on(self.thermal_stress)}
+
+
+def inventory_entry(rig: VirtualRig, key_file: Path) -> dict:
+    """An inventory entry for a virtual rig: like a real one, plus its container id."""
+    spec = profile(rig.profile)
+    return {"name": rig.name, "host": "127.0.0.1", "port": rig.port, "user": "root", "key_file": str(key_file),
+            "host_key": rig.host_key, "hardware": spec["hardware"], "jetpack": spec["jetpack"], "tensorrt": "8.6",
+            "tags": ["virtual", rig.profile], "store": STORE, "container": rig.container, "shaping": True,
+            "service": {"restart": f"camera-service restart --store {STORE}",
+                        "health": f"camera-service health --store {STORE}", "health_timeout": "20s"},
+            "tools": {"trtexec": "/usr/local/bin/trtexec", "tegrastats": "/usr/local/bin/tegrastats",
+                      "nvpmodel": "/usr/local/bin/nvpmodel", "python": "/opt/rig/venv/bin/python"},
+            "facts": {"nv_tegra_release": "/etc/nv_tegra_release", "device_model": "/etc/fleetlab-rig/model"}}
