@@ -15,7 +15,8 @@ from sim.model.gates import evaluate
 from sim.model.hil_results import hil_metrics
 
 EXIT_OK, EXIT_NO_GO, EXIT_BAD_INPUT = 0, 1, 2
-rigs_app = typer.Typer(help="Rig inventories: trust host keys.", no_args_is_help=True)
+rigs_app = typer.Typer(help="Rigs: trust host keys; virtual rigs in Docker (build, up, down, status).",
+                       no_args_is_help=True)
 
 
 def _hil_expectations(expect: dict) -> dict:
@@ -109,3 +110,85 @@ def models(out: Annotated[Path, typer.Option(help="folder for the ONNX files and
 
     for name, path in write_family(out).items():
         console.out.print(f"{name}: {path}", markup=False)
+
+
+def _lab():
+    from hil.virtual import VirtualLab, VirtualRigError
+
+    try:
+        return VirtualLab()
+    except VirtualRigError as error:
+        console.err.print(str(error), markup=False)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+
+
+@rigs_app.command()
+def build() -> None:
+    """Build the virtual rig image (debootstraps a base image the first time; later builds take seconds)."""
+    import subprocess
+
+    script = Path(__file__).resolve().parent.parent / "rigs" / "virtual" / "build.sh"
+    raise typer.Exit(subprocess.run(["bash", str(script)], check=False).returncode)
+
+
+@rigs_app.command()
+def up(count: Annotated[int, typer.Argument(min=1, help="how many rigs")],
+       profile: Annotated[str, typer.Option(help="nano, xavier-nx, orin-nx or agx-orin")] = "orin-nx",
+       bandwidth: Annotated[Optional[str], typer.Option(help="shape each rig's link, e.g. 20Mbit/s")] = None,
+       store_size: Annotated[Optional[str], typer.Option(help="model store on a tmpfs of this size (e.g. 64m), "
+                                                               "for disk-full tests")] = None,
+       inventory: Annotated[Path, typer.Option(help="inventory to write")] = Path("rigs/virtual.yaml"),
+       key: Annotated[Path, typer.Option(help="SSH key for the rigs (made if missing)")]
+       = Path("rigs/.virtual-key")) -> None:
+    """Start virtual Jetson rigs in Docker and write an inventory for them, host keys pinned."""
+    import subprocess
+
+    from hil.virtual import VirtualRigError, inventory_entry
+    from sim.model.units import parse_rate
+
+    if not key.exists():
+        key.parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "fleetlab-virtual-rigs", "-f", str(key)],
+                       check=True)
+    try:
+        rate = parse_rate(bandwidth) if bandwidth else None
+        public = Path(str(key) + ".pub").read_text().strip()
+        rigs = _lab().up(count, profile, public, bandwidth=rate, store_tmpfs=store_size)
+    except (VirtualRigError, ValueError) as error:
+        console.err.print(str(error), markup=False)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    from ruamel.yaml import YAML
+
+    inventory.parent.mkdir(parents=True, exist_ok=True)
+    with inventory.open("w") as sink:
+        sink.write("# virtual rigs started by `fleetlab rigs up`; `fleetlab rigs down` removes them\n")
+        yaml = YAML()
+        yaml.width = 4096         # host keys on one line
+        yaml.dump({"rigs": [inventory_entry(rig, key.resolve()) for rig in rigs]}, sink)
+    for rig in rigs:
+        console.out.print(f"{rig.name}: 127.0.0.1:{rig.port} ({profile}, container {rig.container[:12]})",
+                          markup=False)
+    console.out.print(f"inventory: {inventory}", markup=False)
+
+
+@rigs_app.command()
+def down(inventory: Annotated[Path, typer.Option(help="inventory written by `rigs up`")]
+         = Path("rigs/virtual.yaml")) -> None:
+    """Remove the virtual rigs of an inventory (by container id) and their model stores."""
+    from hil.inventory import load_inventory
+
+    try:
+        containers = [rig.container for rig in load_inventory(inventory).rigs if rig.container]
+    except ScenarioError as error:
+        console.show_problems(error)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    removed = _lab().down(containers)
+    console.out.print(f"removed {len(removed)} virtual rigs", markup=False)
+
+
+@rigs_app.command()
+def status() -> None:
+    """Virtual rigs on this Docker engine."""
+    for rig in _lab().status():
+        console.out.print(f"{rig['name']}: {rig['status']} ({rig['profile']}, 127.0.0.1:{rig['port']}, "
+                          f"container {rig['container']})", markup=False)

@@ -337,7 +337,8 @@ class RigValidation:
                          steps=self.record.steps, parity=self.found.get("parity", []),
                          latency=self.found.get("latency"), telemetry=self.found.get("telemetry"),
                          idle_temperature=self.found.get("idle_temperature"), shadow=self.found.get("shadow"),
-                         bytes_sent=self.found.get("bytes_sent", 0))
+                         bytes_sent=self.found.get("bytes_sent", 0),
+                         faults=[key.replace("@", " at ", 1) for key in self.faults.fired])
 
 
 def _latency_problems(measured, p50_budget: float | None, p99_budget: float | None, max_cv: float) -> list[str]:

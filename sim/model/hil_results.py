@@ -83,6 +83,7 @@ class RigResult(Record):
     idle_temperature: float | None = None
     shadow: ShadowSummary | None = None
     bytes_sent: int = 0
+    faults: list[str] = Field(default_factory=list, description="faults injected, as 'NAME at POINT'")
 
 
 def hil_metrics(rigs: list[RigResult]) -> dict[str, float | None]:

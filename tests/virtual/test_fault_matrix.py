@@ -1,0 +1,113 @@
+"""The fault matrix on virtual Jetson rigs in Docker: each case on three rigs at once (three runs). In every case
+the rig ends on a valid slot whose engine passes parity, the result records what happened, nothing is
+half-activated, and no lease or container is left behind."""
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from hil import modelzoo, steps
+from hil.parity import compare
+from hil.reference import reference_outputs
+from hil.runner import run_scenario
+from hil.ssh import SshShell
+from hil.store import Store
+from sim.load import load_scenario_text
+from tests.hil.conftest import inventory_of, quick_hil_text
+
+pytestmark = pytest.mark.slow
+RIGS_PER_CASE = 3
+
+
+@dataclass(frozen=True)
+class Case:
+    fault: tuple[str, str] | None = None
+    candidate: str = "builtin:candidate"
+    verdict: str = "passed"
+    says: str = ""                       # words the rig's result must contain (reason or a step's detail)
+    rig_options: dict = field(default_factory=dict)
+
+
+CASES = {
+    "link drop mid-transfer": Case(("link_drop", "transfer@50%")),
+    "power cut mid-transfer": Case(("power_cut", "transfer@50%"), says="reconnect|resumed at"),
+    "power cut mid-install": Case(("power_cut", "mid:install"), says="reconnect"),
+    "power cut between switch and health check": Case(("power_cut", "after:switch"), says="reconnect"),
+    "power cut during rollback": Case(("power_cut", "mid:rollback"), says="reconnect"),
+    "disk full": Case(("disk_full", "before:transfer"), verdict="failed", says="disk full",
+                      rig_options={"store_tmpfs": "16m"}),
+    "corrupted artifact": Case(("corrupt_transfer", "transfer@50%"), says="corrupted and is deleted; sent again"),
+    "engine build failure": Case(candidate="builtin:broken", verdict="failed", says="engine build failed"),
+    "health-check failure": Case(candidate="builtin:candidate-wrong-head", verdict="failed",
+                                 says="did not come up healthy"),
+    "thermal stress": Case(("thermal_stress", "before:latency"), says="°C"),
+}
+
+
+def scenario_for(case: Case):
+    text = quick_hil_text().replace("rig_tags: [orin]", "rig_tags: [virtual]").replace(
+        "candidate_model: builtin:candidate", f"candidate_model: {case.candidate}").replace(
+        "  kind: waves\n  waves: [1%, 100%]\n  bake: 1h", "  kind: all_at_once")
+    extra = "  transfer_rate: 400kbit/s\n"            # slow enough that 50% of a transfer is a moment in time
+    if case.fault:
+        extra += f"  faults:\n    - {{fault: {case.fault[0]}, at_step: \"{case.fault[1]}\"}}\n"
+    assert "  max_temperature: 85\n" in text
+    return load_scenario_text(text.replace("  max_temperature: 85\n", "  max_temperature: 85\n" + extra))
+
+
+def said(found, words: str) -> bool:
+    texts = [found.reason] + [f"{step.name}: {step.detail}" for step in found.steps]
+    return any(word in text for word in words.split("|") for text in texts)
+
+
+def check_rig_afterwards(entry: dict, current_reference: dict) -> None:
+    """The rig serves the current model from a whole slot, its engine passes parity, no staging, no lease."""
+    rig = inventory_of(entry).rigs[0]
+    shell = SshShell(rig)
+    try:
+        store = Store(shell, rig.store)
+        active = store.active_slot()
+        assert active in ("a", "b") and store.version(active) == "2.0"
+        leftovers = shell.run(f"ls -a {rig.store} {rig.store}/slots", timeout=30).stdout.split()
+        assert not any(name.endswith(".new") for name in leftovers) and ".lease" not in leftovers
+        remote = steps.upload_frames(shell, store, {a: modelzoo.frames_for(a) for a in modelzoo.ANGLES},
+                                     Path(entry["key_file"]).parent)
+        found = steps.infer_all(shell, rig, store, active, {a: modelzoo.frames_for(a) for a in modelzoo.ANGLES},
+                                remote)
+        for angle, outputs in found.items():
+            assert not isinstance(outputs, str), outputs
+            assert compare(angle, outputs, current_reference[angle], 0.02, 0.02).passed, angle
+    finally:
+        shell.close()
+
+
+@pytest.fixture(scope="module")
+def current_reference(tmp_path_factory):
+    model = tmp_path_factory.mktemp("models") / "current.onnx"
+    model.write_bytes(modelzoo.build_model("current"))
+    return {angle: reference_outputs(model, modelzoo.frames_for(angle)) for angle in modelzoo.ANGLES}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_the_rig_survives(name, virtual_rigs, current_reference):
+    case = CASES[name]
+    entries = virtual_rigs(RIGS_PER_CASE, **case.rig_options)
+    result = run_scenario(scenario_for(case), inventory_of(*entries), Path("."), SshShell)
+    assert len(result.rigs) == RIGS_PER_CASE
+    for found, entry in zip(result.rigs, entries):
+        steps_seen = [(step.name, step.outcome, step.detail[:120]) for step in found.steps]
+        assert found.verdict == case.verdict, (found.reason, steps_seen)
+        assert not found.quarantined and found.active_at_end == "2.0"
+        if case.fault:
+            assert found.faults == [f"{case.fault[0]} at {case.fault[1]}"]
+        if case.says:
+            assert said(found, case.says), steps_seen
+        if name == "thermal stress":
+            assert found.telemetry.max_temperature > found.idle_temperature + 3
+        check_rig_afterwards(entry, current_reference)
+
+
+def test_no_virtual_rig_is_left_behind(lab):
+    """Runs after the matrix (file order): every rig the tests started has been removed."""
+    assert lab.status() == []
