@@ -25,6 +25,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/scale.py
 	$(BIN)/python benchmarks/sweep_speed.py
+	$(BIN)/python benchmarks/virtual_rigs.py
 
 schema: $(STAMP)
 	$(BIN)/fleetlab schema --write schemas/scenario.schema.json

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import socket
+import subprocess
 import threading
 import time
 import uuid
@@ -85,6 +86,7 @@ class VirtualLab:
         except DockerException as error:
             raise VirtualRigError(f"cannot reach the Docker engine: {error}") from None
         self.image = image
+        self._rates: dict[str, float] = {}
 
     # --- lifecycle ------------------------------------------------------------------------------------------
 
@@ -157,11 +159,24 @@ class VirtualLab:
         self._exec(container_id, ["ip", "link", "set", "eth0", "up" if up else "down"])
 
     def set_bandwidth(self, container_id: str, rate: float) -> None:
-        """Shape the rig's link to `rate` bytes/s with a token bucket (tbf; netem is not available here)."""
+        """Shape the rig's link to `rate` bytes/s both ways with a token bucket (tbf; netem is not available):
+        the rig's eth0 for what it sends, and the host end of its veth pair for what it receives (a qdisc shapes
+        only what leaves an interface)."""
         bits = int(rate * 8)
-        burst = max(16 * 1024, int(rate / 50))           # ~20 ms of traffic, at least 16 KiB
-        self._exec(container_id, ["tc", "qdisc", "replace", "dev", "eth0", "root", "tbf", "rate", f"{bits}bit",
-                                  "burst", str(burst), "latency", "100ms"])
+        burst = max(32 * 1024, int(rate / 20))           # ~50 ms of traffic, at least 32 KiB
+        shape = ["tbf", "rate", f"{bits}bit", "burst", str(burst), "latency", "100ms"]
+        self._exec(container_id, ["tc", "qdisc", "replace", "dev", "eth0", "root", *shape])
+        index = self._exec(container_id, ["cat", "/sys/class/net/eth0/iflink"]).strip()
+        host_side = next((line.split(": ")[1].split("@")[0] for line in
+                          subprocess.run(["ip", "-o", "link"], capture_output=True, text=True, check=True)
+                          .stdout.splitlines() if line.split(": ")[0] == index), None)
+        if host_side is None:
+            raise VirtualRigError(f"cannot find the host end of {container_id[:12]}'s link (Docker in a VM?)")
+        done = subprocess.run(["tc", "qdisc", "replace", "dev", host_side, "root", *shape], capture_output=True,
+                              text=True, check=False)
+        if done.returncode:
+            raise VirtualRigError(f"cannot shape {host_side} on this host: {done.stderr.strip()}")
+        self._rates[container_id] = rate
 
     def power_cut(self, container_id: str, off_for: float = 1.0) -> None:
         """Pull the plug: SIGKILL, no shutdown; then power on. The model store persists (a volume, like flash)."""
@@ -169,6 +184,8 @@ class VirtualLab:
         container.kill()
         time.sleep(off_for)
         container.start()
+        if container_id in self._rates:         # a new boot, a new link: shape it again
+            self.set_bandwidth(container_id, self._rates[container_id])
 
     def fill_disk(self, container_id: str, leave_bytes: int = 64 * 1024) -> None:
         """Fill the rig's store, leaving `leave_bytes`. Only for a store on a small tmpfs (`up(store_tmpfs=…)`):
