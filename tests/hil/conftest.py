@@ -11,7 +11,7 @@ from ruamel.yaml import YAML
 from hil.inventory import Inventory
 from sim.model.types import UNITS_REQUIRED
 from tests.conftest import scenario_from
-from tests.hil.rigtree import make_rig
+from tests.hil.rigtree import make_rig, stop_service
 from tests.hil.sshd import SSHD, start_sshd, stop_sshd
 
 
@@ -28,11 +28,19 @@ def sshd(tmp_path_factory):
 
 @pytest.fixture
 def rig_entry(sshd, tmp_path):
-    """A function that makes rig entries in this test's folder: make('a'), make('b', health='false')."""
+    """A function that makes rig entries in this test's folder: make('a'), make('b', health='false'). Their
+    camera service daemons are stopped after the test."""
+    made = []
+
     def make(name: str = "rig-a", **extra) -> dict:
         host_key = extra.pop("host_key", sshd.host_key)
-        return make_rig(tmp_path / name, name, sshd.port, host_key, sshd.user, sshd.user_key, **extra)
-    return make
+        rig = make_rig(tmp_path / name, name, sshd.port, host_key, sshd.user, sshd.user_key, **extra)
+        made.append(rig)
+        return rig
+
+    yield make
+    for rig in made:
+        stop_service(rig)
 
 
 def inventory_of(*rigs: dict) -> Inventory:

@@ -15,8 +15,17 @@ RELEASE = "# R36 (release), REVISION: 4.3, GCID: 38968081, BOARD: generic, EABI:
 
 
 def tool(home: Path, script: str) -> str:
-    return f"env FLEETLAB_RIG_HOME={shlex.quote(str(home))} {shlex.quote(sys.executable)} " \
-           f"{shlex.quote(str(TOOLS / script))}"
+    """A rig tool run by this interpreter; a camera service started by a test lives two minutes at most."""
+    return f"env FLEETLAB_RIG_HOME={shlex.quote(str(home))} FLEETLAB_SERVICE_LIFETIME=120 " \
+           f"{shlex.quote(sys.executable)} {shlex.quote(str(TOOLS / script))}"
+
+
+def stop_service(rig: dict) -> None:
+    """Stop a test rig's camera service daemon (by the pid it recorded)."""
+    import subprocess
+
+    subprocess.run([sys.executable, str(TOOLS / "camera_service.py"), "stop", "--store", rig["store"]],
+                   capture_output=True, timeout=30, check=False)
 
 
 def make_rig(folder: Path, name: str, port: int, host_key: str | None, user: str, key: Path,

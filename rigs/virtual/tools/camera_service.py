@@ -1,12 +1,16 @@
 #!/usr/bin/env python3
 """The camera service of a virtual rig (a rig tool; imports nothing from fleetlab).
 
-    camera_service.py restart --store STORE   load STORE/active/model.engine, run it on a frame, record health
-    camera_service.py health  --store STORE   exit 0 only when the running engine is the active one and healthy
+    camera_service.py restart --store STORE   stop the running service, start it on STORE/active/model.engine,
+                                              and wait until it serves (exit 1 if it does not come up)
+    camera_service.py health  --store STORE   GET /health from the service: exit 0 only when it is up, runs the
+                                              active engine, and its last inferences were good
+    camera_service.py stop    --store STORE   stop it
 
-"Running" is recorded in STORE/service/status.json (written atomically). The pipeline expects the engine to take
-[N, 3, 64, 64] frames and give five class scores; an engine that does not is refused at restart, as a real
-pipeline refuses a model whose head it cannot read.
+The service is a daemon: it loads the active engine, runs inference on a test frame once a second (the pipeline
+expects [N, 3, 64, 64] frames and five finite class scores; anything else is unhealthy), and answers HTTP
+`GET /health` on the Unix socket STORE/service/health.sock (no port to collide with). Its pid is in
+STORE/service/pid. FLEETLAB_SERVICE_LIFETIME (seconds) bounds its life, for test rigs on a shared host.
 """
 
 from __future__ import annotations
@@ -14,10 +18,20 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import signal
+import socket
 import sys
+import threading
 import time
 
 EXPECTED_CLASSES = 5
+START_TIMEOUT = 30.0
+
+
+def paths(store: str) -> dict[str, str]:
+    folder = os.path.join(store, "service")
+    return {"folder": folder, "pid": os.path.join(folder, "pid"), "socket": os.path.join(folder, "health.sock"),
+            "engine": os.path.join(store, "active", "model.engine")}
 
 
 def sha256(path: str) -> str:
@@ -28,75 +42,163 @@ def sha256(path: str) -> str:
     return digest.hexdigest()
 
 
-def write_status(store: str, status: dict) -> None:
-    folder = os.path.join(store, "service")
-    os.makedirs(folder, exist_ok=True)
-    partial = os.path.join(folder, f"status.json.{os.getpid()}")
-    with open(partial, "w") as sink:
-        json.dump(status, sink)
-    os.replace(partial, os.path.join(folder, "status.json"))
+class Service:
+    def __init__(self, store: str) -> None:
+        self.paths = paths(store)
+        self.state = {"healthy": False, "reason": "starting", "frames": 0, "slot": None, "engine_sha256": None}
+        self.lock = threading.Lock()
 
+    def load(self):
+        import numpy as np
+        import onnxruntime as ort
 
-def load_and_check(engine: str) -> str | None:
-    """None when the engine serves five finite scores for a frame; else why not."""
-    import numpy as np
-    import onnxruntime as ort
+        engine = self.paths["engine"]
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = 1
+        options.log_severity_level = 3
+        session = ort.InferenceSession(engine, options, providers=["CPUExecutionProvider"])
+        frame = np.full((1, 3, 64, 64), 0.5, dtype=np.float32)
+        with self.lock:
+            self.state.update(slot=os.path.basename(os.path.realpath(os.path.dirname(engine))),
+                              engine_sha256=sha256(engine))
+        return session, frame, np
 
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
-    options.log_severity_level = 3
-    session = ort.InferenceSession(engine, options, providers=["CPUExecutionProvider"])
-    frame = np.full((1, 3, 64, 64), 0.5, dtype=np.float32)
-    scores = session.run(None, {session.get_inputs()[0].name: frame})[0]
-    if scores.shape != (1, EXPECTED_CLASSES):
-        return f"the pipeline expects {EXPECTED_CLASSES} class scores, the engine gives shape {list(scores.shape)}"
-    if not np.isfinite(scores).all():
-        return "the engine's scores are not finite"
-    return None
-
-
-def restart(store: str) -> int:
-    active = os.path.join(store, "active")
-    engine = os.path.join(active, "model.engine")
-    status = {"time": time.time(), "slot": os.path.basename(os.path.realpath(active)), "healthy": False}
-    if not os.path.exists(engine):
-        status["reason"] = f"no engine at {engine}"
-    else:
-        status["engine_sha256"] = sha256(engine)
+    def infer_forever(self) -> None:
         try:
-            problem = load_and_check(engine)
+            session, frame, np = self.load()
         except Exception as error:   # noqa: BLE001 — an engine that does not load is an unhealthy service
-            problem = f"engine does not load: {type(error).__name__}: {error}"
-        status["healthy"] = problem is None
-        status["reason"] = problem or "serving"
-    write_status(store, status)
-    print(json.dumps(status), flush=True)
-    return 0 if status["healthy"] else 1
+            with self.lock:
+                self.state.update(healthy=False, reason=f"engine does not load: {type(error).__name__}: {error}")
+            return
+        while True:
+            scores = session.run(None, {session.get_inputs()[0].name: frame})[0]
+            if scores.shape != (1, EXPECTED_CLASSES):
+                problem = f"the pipeline expects {EXPECTED_CLASSES} class scores, the engine gives {list(scores.shape)}"
+            elif not np.isfinite(scores).all():
+                problem = "the engine's scores are not finite"
+            else:
+                problem = None
+            with self.lock:
+                self.state.update(healthy=problem is None, reason=problem or "serving", frames=self.state["frames"] + 1)
+            time.sleep(1.0)
+
+    def serve(self) -> None:
+        os.chdir(self.paths["folder"])         # bind by a relative name: store paths can exceed 108 bytes
+        if os.path.exists("health.sock"):
+            os.remove("health.sock")
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        listener.bind("health.sock")
+        listener.listen(8)
+        while True:
+            connection, _ = listener.accept()
+            with connection:
+                connection.recv(4096)
+                with self.lock:
+                    body = json.dumps(self.state).encode()
+                    status = "200 OK" if self.state["healthy"] else "503 Service Unavailable"
+                connection.sendall(f"HTTP/1.0 {status}\r\nContent-Type: application/json\r\n"
+                                   f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+
+
+def run_daemon(store: str) -> None:
+    service = Service(store)
+    lifetime = float(os.environ.get("FLEETLAB_SERVICE_LIFETIME", "0") or 0)
+    if lifetime:
+        threading.Timer(lifetime, lambda: os._exit(0)).start()
+    threading.Thread(target=service.infer_forever, daemon=True).start()
+    service.serve()
+
+
+def ask(store: str, timeout: float = 5.0) -> tuple[int, dict]:
+    client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    client.settimeout(timeout)
+    here = os.getcwd()
+    os.chdir(paths(store)["folder"])        # connect by a relative name, as the service binds
+    try:
+        client.connect("health.sock")
+    finally:
+        os.chdir(here)
+    client.sendall(b"GET /health HTTP/1.0\r\n\r\n")
+    data = b""
+    while chunk := client.recv(65536):
+        data += chunk
+    client.close()
+    head, _, body = data.partition(b"\r\n\r\n")
+    return int(head.split()[1]), json.loads(body)
+
+
+def stop(store: str) -> None:
+    try:
+        with open(paths(store)["pid"]) as source:
+            pid = int(source.read().strip())
+        os.kill(pid, signal.SIGTERM)
+        for _ in range(50):
+            os.kill(pid, 0)
+            time.sleep(0.05)
+    except (OSError, ValueError):
+        pass
+
+
+def start(store: str) -> int:
+    stop(store)
+    where = paths(store)
+    os.makedirs(where["folder"], exist_ok=True)
+    if os.path.exists(where["socket"]):
+        os.remove(where["socket"])
+    if os.fork() == 0:                     # double fork: the service outlives this SSH session
+        os.setsid()
+        if os.fork():
+            os._exit(0)
+        devnull = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(devnull, fd)
+        with open(where["pid"], "w") as sink:
+            sink.write(str(os.getpid()))
+        try:
+            run_daemon(store)
+        finally:
+            os._exit(1)
+    os.wait()
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        try:
+            code, state = ask(store)
+            if state["reason"] != "starting" and (state["frames"] > 0 or not state["healthy"]):
+                print(json.dumps(state), flush=True)
+                return 0 if code == 200 else 1
+        except (OSError, ValueError):
+            pass
+        time.sleep(0.1)
+    print("the service did not answer on its health socket", flush=True)
+    return 1
 
 
 def health(store: str) -> int:
     try:
-        with open(os.path.join(store, "service", "status.json")) as source:
-            status = json.load(source)
-    except (OSError, ValueError):
-        print("unhealthy: the service has not started", flush=True)
+        code, state = ask(store)
+    except (OSError, ValueError) as error:
+        print(f"unhealthy: the service does not answer ({error})", flush=True)
         return 1
-    engine = os.path.join(store, "active", "model.engine")
-    if not status.get("healthy"):
-        print(f"unhealthy: {status.get('reason')}", flush=True)
+    engine = paths(store)["engine"]
+    if code != 200:
+        print(f"unhealthy: {state.get('reason')}", flush=True)
         return 1
-    if not os.path.exists(engine) or status.get("engine_sha256") != sha256(engine):
+    if not os.path.exists(engine) or state.get("engine_sha256") != sha256(engine):
         print("unhealthy: the running engine is not the active one (restart the service)", flush=True)
         return 1
-    print(f"healthy: slot {status['slot']}", flush=True)
+    print(f"healthy: slot {state['slot']}, {state['frames']} frames", flush=True)
     return 0
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 3 or argv[0] not in ("restart", "health") or argv[1] != "--store":
+    if len(argv) != 3 or argv[0] not in ("restart", "health", "stop") or argv[1] != "--store":
         print(__doc__, file=sys.stderr)
         return 2
-    return restart(argv[2]) if argv[0] == "restart" else health(argv[2])
+    store = argv[2]
+    if argv[0] == "stop":
+        stop(store)
+        return 0
+    return start(store) if argv[0] == "restart" else health(store)
 
 
 if __name__ == "__main__":
