@@ -145,20 +145,9 @@ def start(store: str) -> int:
     os.makedirs(where["folder"], exist_ok=True)
     if os.path.exists(where["socket"]):
         os.remove(where["socket"])
-    if os.fork() == 0:                     # double fork: the service outlives this SSH session
-        os.setsid()
-        if os.fork():
-            os._exit(0)
-        devnull = os.open(os.devnull, os.O_RDWR)
-        for fd in (0, 1, 2):
-            os.dup2(devnull, fd)
-        with open(where["pid"], "w") as sink:
-            sink.write(str(os.getpid()))
-        try:
-            run_daemon(store)
-        finally:
-            os._exit(1)
-    os.wait()
+    from rigdaemon import daemonize   # beside this script
+
+    daemonize(where["pid"], lambda: run_daemon(store))     # the service outlives this SSH session
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
         try:

@@ -129,18 +129,10 @@ def pid_file() -> str:
 
 
 def start(interval_ms: int, logfile: str | None) -> None:
+    from rigdaemon import daemonize   # beside this script
+
     os.makedirs(HOME, exist_ok=True)
-    if os.fork():
-        return
-    os.setsid()
-    if os.fork():
-        os._exit(0)
-    devnull = os.open(os.devnull, os.O_RDWR)
-    for fd in (0, 1, 2):
-        os.dup2(devnull, fd)
-    with open(pid_file(), "w") as sink:
-        sink.write(str(os.getpid()))
-    run(interval_ms, logfile or os.path.join(HOME, "tegrastats.log"))
+    daemonize(pid_file(), lambda: run(interval_ms, logfile or os.path.join(HOME, "tegrastats.log")))
 
 
 def stop() -> None:
