@@ -34,12 +34,13 @@ def test_a_partial_transfer_resumes_from_what_is_on_the_rig(store, artifact):
     assert report.ok and report.resumed_from == [60_000] and report.bytes_sent == artifact.stat().st_size - 60_000
 
 
-def test_a_corrupted_copy_is_detected_by_sha256_and_deleted(store, artifact):
+def test_a_corrupted_copy_is_detected_by_sha256_deleted_and_sent_again(store, artifact):
     sha = sha256_of(artifact)
-    Path(store.path("incoming", f"{sha}.part")).write_bytes(b"\0" * artifact.stat().st_size)
+    part = Path(store.path("incoming", f"{sha}.part"))
+    part.write_bytes(b"\0" * artifact.stat().st_size)
     report = store.transfer(artifact, sha)
-    assert not report.ok and "corrupted" in report.detail
-    assert not Path(store.path("incoming", f"{sha}.part")).exists()
+    assert report.ok and "the copy was corrupted and is deleted; sent again" in report.detail
+    assert report.bytes_sent == artifact.stat().st_size and sha256_of(part) == sha
 
 
 def test_install_replaces_a_slot_whole_and_switch_moves_active_atomically(store, artifact):
