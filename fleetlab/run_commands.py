@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated, Literal, Optional
 
@@ -35,7 +34,6 @@ def run(paths: Annotated[Optional[list[Path]], typer.Argument(help="scenario fil
     if missing:
         console.err.print(f"no such file or folder: {', '.join(missing)}", markup=False)
         raise typer.Exit(EXIT_BAD_INPUT)
-    plain = not sys.stderr.isatty()       # CI logs get plain lines; a terminal gets the same, briefly
     try:
         result = run_suite(list(paths or []), mode, seeds, rigs, executor,
                            log=lambda line: console.err.print(line, markup=False, highlight=False))
@@ -56,8 +54,8 @@ def run(paths: Annotated[Optional[list[Path]], typer.Argument(help="scenario fil
     for outcome in result.scenarios:
         for problem in outcome.problems:
             console.err.print(f"{outcome.name}: {problem}", markup=False)
-    console.out.print(f"{result.verdict}: {len(result.scenarios)} scenarios in {result.wall_seconds:.1f} s"
-                      + ("" if plain else ""), markup=False)
+    console.out.print(f"{result.verdict}: {len(result.scenarios)} scenarios in {result.wall_seconds:.1f} s",
+                      markup=False)
     console.out.print(f"report: {written['index.html'].resolve()}", markup=False)
     raise typer.Exit(result.exit_code)
 
