@@ -1,0 +1,42 @@
+"""`fleetlab rigs up`, a HIL run on what it started, `rigs status` and `rigs down`, as a user types them."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from hil.inventory import load_inventory
+from tests.conftest import ROOT
+from tests.hil.conftest import quick_hil_text
+
+pytestmark = pytest.mark.slow
+
+
+def fleetlab(*args: str):
+    return subprocess.run([sys.executable, "-m", "fleetlab.cli", *args], capture_output=True, text=True, cwd=ROOT,
+                          timeout=600, env={**os.environ, "COLUMNS": "250"})
+
+
+def test_up_hil_status_down_on_a_nano_profile(lab, tmp_path):
+    inventory, key = tmp_path / "virtual.yaml", tmp_path / "key"
+    started = fleetlab("rigs", "up", "2", "--profile", "nano", "--bandwidth", "20Mbit/s", "--inventory",
+                       str(inventory), "--key", str(key))
+    assert started.returncode == 0, started.stderr
+    containers = [rig.container for rig in load_inventory(inventory).rigs]
+    try:
+        rigs = load_inventory(inventory).rigs
+        assert len(rigs) == 2 and all(rig.host_key and rig.host == "127.0.0.1" for rig in rigs)
+        status = fleetlab("rigs", "status")
+        assert all(rig.name in status.stdout and "running" in status.stdout for rig in rigs)
+        scenario = tmp_path / "hil.yaml"
+        scenario.write_text(quick_hil_text().replace("rig_tags: [orin]", "rig_tags: [nano]"))
+        result = tmp_path / "out"
+        done = fleetlab("hil", str(scenario), "--rigs", str(inventory), "--out", str(result))
+        assert done.returncode == 0, done.stdout + done.stderr
+        report = (result / "result.json").read_text()
+        assert '"l4t": "32.7.1"' in report and "NVIDIA Jetson Nano Developer Kit" in report
+    finally:
+        removed = fleetlab("rigs", "down", "--inventory", str(inventory))
+    assert removed.returncode == 0 and "removed 2 virtual rigs" in removed.stdout
+    assert not any(row["container"] in [c[:12] for c in containers] for row in lab.status())
