@@ -34,9 +34,11 @@ def run(paths: Annotated[Optional[list[Path]], typer.Argument(help="scenario fil
     if missing:
         console.err.print(f"no such file or folder: {', '.join(missing)}", markup=False)
         raise typer.Exit(EXIT_BAD_INPUT)
-    try:
-        result = run_suite(list(paths or []), mode, seeds, rigs, executor,
-                           log=lambda line: console.err.print(line, markup=False, highlight=False))
+    try:    # a progress bar on a terminal (console.progress_bar is silent in CI logs); the log lines either way
+        with console.progress_bar(f"{mode} suite") as report:
+            result = run_suite(list(paths or []), mode, seeds, rigs, executor,
+                               log=lambda line: console.err.print(line, markup=False, highlight=False),
+                               progress=lambda done, total: report(done / total))
     except ExecutorError as error:
         console.err.print(str(error), markup=False)
         raise typer.Exit(EXIT_BAD_INPUT) from None
@@ -54,7 +56,8 @@ def run(paths: Annotated[Optional[list[Path]], typer.Argument(help="scenario fil
     for outcome in result.scenarios:
         for problem in outcome.problems:
             console.err.print(f"{outcome.name}: {problem}", markup=False)
-    console.out.print(f"{result.verdict}: {len(result.scenarios)} scenarios in {result.wall_seconds:.1f} s",
+    count = len(result.scenarios)
+    console.out.print(f"{result.verdict}: {count} scenario{'s' if count != 1 else ''} in {result.wall_seconds:.1f} s",
                       markup=False)
     console.out.print(f"report: {written['index.html'].resolve()}", markup=False)
     raise typer.Exit(result.exit_code)

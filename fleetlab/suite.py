@@ -162,15 +162,19 @@ def suite_result(outcomes: list[ScenarioOutcome], mode: str, seeds: int, started
 
 
 def run_suite(paths: list[Path], mode: str = "sim", seeds: int = 1, rigs: Path | None = None,
-              executor_spec: str = "local", log: Log = lambda line: None) -> SuiteResult:
+              executor_spec: str = "local", log: Log = lambda line: None,
+              progress: Callable[[int, int], None] | None = None) -> SuiteResult:
     from fleetlab.executors import open_executor
 
     started, clock = datetime.now(timezone.utc), time.perf_counter()
     outcomes = []
+    files = collect(paths)
     with open_executor(executor_spec) as (executor, _):
-        for file, named in collect(paths):
+        for done, (file, named) in enumerate(files, start=1):
             outcome = run_scenario_file(file, named, mode, seeds, rigs, executor, log)
             if outcome is not None:
                 outcomes.append(outcome)
                 log(f"  {outcome.verdict}")
+            if progress:
+                progress(done, len(files))
     return suite_result(outcomes, mode, seeds, started, time.perf_counter() - clock)
