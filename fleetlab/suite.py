@@ -100,10 +100,13 @@ def hil_part(file: Path, scenario: Scenario, rigs: Path, log: Log, rig_name: str
     checks = []
     for check in evaluate(wanted, result.metrics()).checks:
         reason = check.reason + (f" ({why})" if not check.passed and check.metric == "rigs_failed" and why else "")
+        shown = format_metric(check.metric, check.measured)
+        if check.measured is None:      # no rig got as far as measuring it: it cannot be shown to hold
+            shown = "not measured"
+            reason = f"{check.metric}: not measured, no rig got that far; bound {check.bound} cannot be shown to hold"
         checks.append(CheckRow(mode="hil", metric=check.metric, bound=parse_bound(check.metric, check.bound).text,
-                               measured=check.measured, shown=format_metric(check.metric, check.measured),
-                               runs=len(result.rigs), broken=0 if check.passed else 1, passed=check.passed,
-                               reason=reason))
+                               measured=check.measured, shown=shown, runs=len(result.rigs),
+                               broken=0 if check.passed else 1, passed=check.passed, reason=reason))
     return result, checks
 
 

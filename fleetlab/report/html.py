@@ -165,8 +165,15 @@ def _trends_section(trends: Trends | None) -> str:
                      + "".join(f"<li>{e(line)}</li>" for line in trends.regressions) + "</ul>")
     else:
         parts.append(f"<p>No regression against the last good run ({e(trends.baseline or 'none yet')}).</p>")
+    drawn = 0
     for (scenario, metric), series in sorted(trends.series.items()):
+        if max(len(points) for points in series.values()) < 2:
+            continue          # one run is not a trend
         parts.append(f"<h3>{e(scenario)}: {e(metric)}</h3><div class=plots>{plots.trend(series, metric)}</div>")
+        drawn += 1
+    if not drawn:
+        parts.append("<p class=muted>This is the first recorded run of these scenarios: trends start with the "
+                     "next one.</p>")
     return "".join(parts)
 
 

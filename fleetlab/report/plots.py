@@ -80,14 +80,22 @@ def histogram(edges: list[float], counts: list[int], label: str) -> str:
     return _svg(figure)
 
 
+SCALES = {"t95": (1 / 3600, "hours"), "cost": (1.0, "$"), "latency_p50": (1000.0, "ms"),
+          "latency_p99": (1000.0, "ms"), "max_temperature": (1.0, "°C")}
+
+
 def trend(series: dict[str, list[tuple[str, float]]], label: str) -> str:
-    """A metric across runs (oldest first), one line per subject (a plan, a rig)."""
+    """A metric across runs (oldest first), one line per subject (a plan, a rig), in the metric's own unit."""
+    from matplotlib.ticker import MaxNLocator
+
+    scale, unit = SCALES.get(label, (1.0, ""))
     figure, axes = plt.subplots(figsize=(7, 2.6))
     for index, (name, points) in enumerate(series.items()):
-        axes.plot(range(len(points)), [value for _, value in points], marker="o", label=name,
+        axes.plot(range(len(points)), [value * scale for _, value in points], marker="o", label=name,
                   color=COLORS[index % len(COLORS)])
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes.set_xlabel("run (oldest first)")
-    axes.set_ylabel(label)
+    axes.set_ylabel(f"{label} ({unit})" if unit else label)
     if series:
         axes.legend(frameon=False, fontsize=8)
     return _svg(figure)
