@@ -108,7 +108,10 @@ def latency_run(shell: Shell, rig: Rig, store: Store, slot: str, frame_shape: tu
     done = shell.run(command(rig.tools.trtexec, f"--loadEngine={engine}", f"--shapes=frames:{dims}", "--warmUp=200",
                              f"--iterations={iterations + warmup}", "--duration=0", f"--exportTimes={times}",
                              "--percentile=90,95,99"), timeout=RUN_TIMEOUT)
-    report = parse_trtexec(done.stdout) if done.stdout.strip() else None
+    try:
+        report = parse_trtexec(done.stdout) if done.stdout.strip() else None
+    except ParseError as error:
+        return f"latency run printed no TensorRT log (exit {done.exit_status}): {error}"
     if not done.ok or report is None or not report.passed:
         return f"latency run failed (exit {done.exit_status}): {done.tail(2)}"
     exported = shell.run(command("cat", times), timeout=60)

@@ -90,6 +90,10 @@ class RigValidation:
         except HilError as error:
             verdict, reason = "error", str(error)
             quarantined = self._restore_after_error()
+        except Exception as error:     # a bug here must not take the other rigs' results with it
+            log.exception("%s: internal error", self.rig.name)
+            verdict, reason = "error", f"internal error in fleetlab: {type(error).__name__}: {error}"
+            quarantined = self._restore_after_error()
         finally:
             shell.close()
         return self._result(verdict, reason, quarantined)
