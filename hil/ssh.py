@@ -70,7 +70,10 @@ class _RefuseUnknown(paramiko.MissingHostKeyPolicy):
 
 
 def _private_key(rig: Rig) -> paramiko.PKey:
-    kind, value = rig.private_key_source()
+    try:
+        kind, value = rig.private_key_source()
+    except ValueError as error:          # key_env names a variable that is not set
+        raise AuthenticationFailed(str(error)) from None
     for key_type in _KEY_TYPES:
         try:
             if kind == "pem":

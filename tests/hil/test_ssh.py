@@ -105,3 +105,22 @@ def test_no_key_material_reaches_logs_or_results(rig_entry, sshd, caplog):
     assert not any(line in written for line in secret_lines)
     assert public_body not in written
     assert json.loads(result.model_dump_json())["rigs"][0]["rig"] == "rig-a"
+
+
+def test_a_key_env_that_is_not_set_is_a_clear_error_result(rig_entry, monkeypatch):
+    entry = rig_entry("rig-a")
+    del entry["key_file"]
+    entry["key_env"] = "FLEETLAB_TEST_KEY_THAT_IS_NOT_SET"
+    monkeypatch.delenv("FLEETLAB_TEST_KEY_THAT_IS_NOT_SET", raising=False)
+    [found] = run_scenario(hil_scenario(), inventory_of(entry), Path("."), SshShell).rigs
+    assert found.verdict == "error" and "FLEETLAB_TEST_KEY_THAT_IS_NOT_SET is not set" in found.reason
+
+
+def test_a_key_given_as_text_in_the_environment_works(rig_entry, sshd, monkeypatch):
+    entry = rig_entry("rig-a")
+    del entry["key_file"]
+    entry["key_env"] = "FLEETLAB_TEST_RIG_KEY"
+    monkeypatch.setenv("FLEETLAB_TEST_RIG_KEY", sshd.user_key.read_text())
+    shell = shell_for(entry)
+    assert shell.run("echo keyed", timeout=10).stdout == "keyed\n"
+    shell.close()
