@@ -10,8 +10,10 @@ FleetlabError (sim.model.errors)
     ├── InfrastructureError     retried: the network, sshd or the rig's OS got in the way
     │   ├── ConnectionLost      could not connect, or the connection dropped mid-command
     │   └── CommandTimeout      a remote command ran past its timeout (it was killed)
-    ├── AuthenticationFailed    the rig refused the key (not retried: retrying cannot help)
-    └── LeaseHeld               somebody else holds the rig's lease and it has not expired
+    ├── AuthenticationFailed    the rig refused the key, or key_env names an unset variable (not retried)
+    ├── LeaseHeld               somebody else holds the rig's lease and it has not expired
+    └── VirtualRigError         (hil.virtual) no Docker engine, no image, a fault a virtual rig cannot take
+ParseError (hil.parsers)        tool output that is not what the tool prints; names the line
 """
 
 from __future__ import annotations
