@@ -3,7 +3,6 @@ data (passed or not, with the numbers); InfrastructureError propagates for the c
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from dataclasses import dataclass
@@ -12,7 +11,8 @@ import numpy as np
 
 from hil.inventory import Rig
 from hil.parity import ParityCheck, compare, outputs_from_export
-from hil.parsers import ParseError, latency_from_export_times, parse_trtexec
+from hil.parsers import ParseError, parse_trtexec
+from hil.parsers.trtexec import export_latencies, latency_stats
 from hil.shell import Shell, command
 from hil.store import Store
 from sim.model.hil_results import LatencySummary
@@ -116,10 +116,9 @@ def latency_run(shell: Shell, rig: Rig, store: Store, slot: str, frame_shape: tu
         return f"latency run failed (exit {done.exit_status}): {done.tail(2)}"
     exported = shell.run(command("cat", times), timeout=60)
     try:
-        latencies = [float(entry["latencyMs"]) for entry in json.loads(exported.stdout)[warmup:]]
-        stats = latency_from_export_times(exported.stdout, warmup)
-        source = "exportTimes"
-    except (ValueError, KeyError, ParseError):
+        latencies = export_latencies(exported.stdout, warmup)
+        stats, source = latency_stats(latencies), "exportTimes"
+    except ParseError:
         if report.latency is None or report.latency.median is None:
             return "no --exportTimes file and no latency summary in the log"
         stats, latencies, source = report.latency, [], "summary"

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, field
 
 from hil.parsers.errors import ParseError
+from sim.model.aggregate import exact_quantile
 
 _MARKER = re.compile(r"^&&&& (RUNNING|PASSED|FAILED) TensorRT\.trtexec(?: \[TensorRT v(\d+)\])?(?: \[b\d+\])? # ?(.*)$")
 _PREFIX = re.compile(r"^\[[\d/]+-[\d:]+\] \[([IWEVF])\] ?")
@@ -170,23 +171,25 @@ def parse_trtexec(text: str) -> TrtexecReport:
     return TrtexecReport(result, version, command, metrics, throughput, tuple(errors), unstable)
 
 
-def latency_from_export_times(text: str, warmup: int = 0) -> LatencyStats:
-    """Statistics over the per-iteration `latencyMs` of a `--exportTimes` JSON file, the first `warmup` dropped."""
+def export_latencies(text: str, warmup: int = 0) -> list[float]:
+    """The per-iteration `latencyMs` of a `--exportTimes` JSON file, in run order, the first `warmup` dropped."""
     try:
-        timings = json.loads(text)
-        latencies = sorted(float(entry["latencyMs"]) for entry in timings[warmup:])
+        latencies = [float(entry["latencyMs"]) for entry in json.loads(text)[warmup:]]
     except (ValueError, TypeError, KeyError) as error:
         raise ParseError("trtexec --exportTimes", text[:80], f"not a list of timings with latencyMs ({error})") \
             from None
     if not latencies:
         raise ParseError("trtexec --exportTimes", text[:80], "no iterations after the warm-up")
-    return LatencyStats(latencies[0], latencies[-1], math.fsum(latencies) / len(latencies), percentile(latencies, 50),
-                        {q: percentile(latencies, q) for q in (90.0, 95.0, 99.0)})
+    return latencies
 
 
-def percentile(ordered: list[float], q: float) -> float:
-    """Linear interpolation between closest ranks, as numpy's default."""
-    position = q / 100 * (len(ordered) - 1)
-    below = math.floor(position)
-    above = min(below + 1, len(ordered) - 1)
-    return ordered[below] + (ordered[above] - ordered[below]) * (position - below)
+def latency_stats(latencies: list[float]) -> LatencyStats:
+    """min, max, mean, median and p90/p95/p99 of a non-empty list of milliseconds."""
+    ordered = sorted(latencies)
+    return LatencyStats(ordered[0], ordered[-1], math.fsum(ordered) / len(ordered), exact_quantile(ordered, 0.5),
+                        {q: exact_quantile(ordered, q / 100) for q in (90.0, 95.0, 99.0)})
+
+
+def latency_from_export_times(text: str, warmup: int = 0) -> LatencyStats:
+    """Statistics over the per-iteration `latencyMs` of a `--exportTimes` JSON file, the first `warmup` dropped."""
+    return latency_stats(export_latencies(text, warmup))
