@@ -50,7 +50,7 @@ def summary_table(result: RunResult) -> Table:
         ("T50 / T90 / T95 / T99", " / ".join(units.format_duration(t) for t in (cover.t50, cover.t90, cover.t95,
                                                                                 cover.t99))),
         ("coverage at end", f"{cover.final:.2%} after {units.format_duration(result.simulated)}"),
-        ("outcomes", ", ".join(f"{name.lower()} {count:,}" for name, count in result.outcomes.items())),
+        ("outcomes", ", ".join(f"{state.name.lower()} {count:,}" for state, count in result.outcomes.items())),
         ("bytes moved (wasted)", f"{units.format_size(result.bytes.total)} ({units.format_size(result.bytes.wasted)})"),
         ("egress peak / p95", f"{units.format_rate(result.egress.peak)} / {units.format_rate(result.egress.p95)}"),
         ("egress cost", f"${result.egress.cost:,.2f}"),

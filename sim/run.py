@@ -18,7 +18,7 @@ from sim.model.results import (BlastRadius, ByteCounts, Coverage, DeviceOutcome,
                                TimelineEvent)
 from sim.model.scenario import Scenario
 from sim.provenance import provenance
-from sim.world import streams
+from sim.model import streams
 from sim.world.controller import Controller
 from sim.world.device import POWER_CUT, Lifecycle
 from sim.world.probes import TransitionHook
@@ -166,7 +166,7 @@ def _stragglers(world: World, controller: Controller) -> tuple[dict[str, int], l
         reason = _straggler_reason(world, controller, device)
         reasons[reason] = reasons.get(reason, 0) + 1
     sample = [DeviceOutcome(device=device, cohort=world.layout.cohort(device),
-                            site=int(world.layout.device_site[device]), state=world.state(device).name,
+                            site=int(world.layout.device_site[device]), state=world.state(device),
                             reason=_straggler_reason(world, controller, device))
               for device in pending[:STRAGGLER_SAMPLE].tolist()]
     return dict(sorted(reasons.items(), key=lambda item: (-item[1], item[0]))), sample
@@ -200,7 +200,7 @@ def _result(world: World, lifecycle: Lifecycle, controller: Controller, seed: in
     return RunResult(
         source="sim", strategy=scenario.strategy.kind, devices=world.layout.size, sites=world.layout.sites,
         simulated=world.now, coverage=_coverage(world),
-        outcomes={state.name: counts[state] for state in S if counts[state]},
+        outcomes={state: counts[state] for state in S if counts[state]},
         reasons=reasons, stragglers=sample, bytes=byte_counts, egress=egress,
         exposure_device_hours=_exposure_hours(world, lifecycle),
         downloads_during_games=recorder.downloads_during_games,

@@ -1,7 +1,7 @@
 """Monte Carlo sweeps: every grid point × every seed, on any concurrent.futures Executor.
 
 One run is one possible week; a decision needs the distribution. Every grid point runs the same seeds, and a seed
-fixes each device's random streams (sim.world.streams), so plans are compared on the same fleets, outages and power
+fixes each device's random streams (sim.model.streams), so plans are compared on the same fleets, outages and power
 cuts (common random numbers): differences between points are the plans', not noise between fleets.
 
 Results are consumed in task order through a bounded window of submitted tasks: memory does not grow with the

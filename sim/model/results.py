@@ -10,10 +10,8 @@ from typing import Literal
 from pydantic import Field
 
 from sim.model.hil_results import RigResult, hil_metrics
-from sim.model.record import Record
-
-
-
+from sim.model.lifecycle import DeviceState as S
+from sim.model.record import Record, StateName
 
 class Provenance(Record):
     scenario_name: str
@@ -42,7 +40,7 @@ class DeviceOutcome(Record):
     device: int
     cohort: tuple[str, str, str]
     site: int
-    state: str
+    state: StateName
     reason: str
 
 
@@ -91,7 +89,7 @@ class RunResult(Record):
     sites: int
     simulated: float = Field(description="seconds of simulated time covered")
     coverage: Coverage
-    outcomes: dict[str, int] = Field(description="final lifecycle state -> devices")
+    outcomes: dict[StateName, int] = Field(description="final lifecycle state -> devices")
     reasons: dict[str, int] = Field(description="why devices did not commit -> devices")
     stragglers: list[DeviceOutcome] = Field(description="a sample of devices that did not commit, with reasons")
     bytes: ByteCounts
@@ -118,11 +116,11 @@ class RunResult(Record):
             "t50": self.coverage.t50, "t90": self.coverage.t90,
             "t95": self.coverage.t95, "t99": self.coverage.t99,
             "coverage": self.coverage.final,
-            "committed": float(self.outcomes.get("COMMITTED", 0)),
-            "failed": float(self.outcomes.get("FAILED", 0)),
-            "rolled_back": float(self.outcomes.get("ROLLED_BACK", 0)),
-            "bricked": float(self.outcomes.get("BRICKED", 0)),
-            "failed_share": self.outcomes.get("FAILED", 0) / n,
+            "committed": float(self.outcomes.get(S.COMMITTED, 0)),
+            "failed": float(self.outcomes.get(S.FAILED, 0)),
+            "rolled_back": float(self.outcomes.get(S.ROLLED_BACK, 0)),
+            "bricked": float(self.outcomes.get(S.BRICKED, 0)),
+            "failed_share": self.outcomes.get(S.FAILED, 0) / n,
             "bytes_total": self.bytes.total, "bytes_wasted": self.bytes.wasted,
             "wasted_share": self.bytes.wasted / self.bytes.total if self.bytes.total else 0.0,
             "egress_peak": self.egress.peak, "egress_p95": self.egress.p95, "cost": self.egress.cost,

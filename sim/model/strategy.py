@@ -19,6 +19,9 @@ from typing import Any, Union
 
 from pydantic import BaseModel, ConfigDict
 
+from sim.model import streams
+from sim.model.lifecycle import DeviceState
+
 
 class StrategyParams(BaseModel):
     """Base of every strategy's parameter model; subclasses add `kind: Literal[NAME]` and their knobs."""
@@ -100,7 +103,7 @@ class Observation:
     bricked: int = 0
     in_progress: int = 0               # released, last report not an outcome
     failures_by_reason: Mapping[str, int] = field(default_factory=dict)
-    outcomes: Mapping[int, str] = field(default_factory=dict)   # device -> last reported outcome state name
+    outcomes: Mapping[int, DeviceState] = field(default_factory=dict)   # device -> last reported state
     samples: Mapping[str, Samples] = field(default_factory=dict)  # answer to a Sample action, by metric
 
     @property
@@ -110,13 +113,13 @@ class Observation:
 
     def count(self, devices: Iterable[int]) -> "Tally":
         """Reported outcomes among these devices (a group, a wave, a cohort)."""
-        tally: dict[str, int] = {}
+        tally: dict[DeviceState, int] = {}
         for device in devices:
             state = self.outcomes.get(device)
             if state is not None:
                 tally[state] = tally.get(state, 0) + 1
-        return Tally(tally.get("COMMITTED", 0), tally.get("FAILED", 0), tally.get("ROLLED_BACK", 0),
-                     tally.get("BRICKED", 0))
+        return Tally(tally.get(DeviceState.COMMITTED, 0), tally.get(DeviceState.FAILED, 0),
+                     tally.get(DeviceState.ROLLED_BACK, 0), tally.get(DeviceState.BRICKED, 0))
 
     @property
     def executed(self) -> int:
@@ -166,6 +169,12 @@ class FleetView:
         return order
 
 
+def plan_random(seed: int) -> random.Random:
+    """The random source a strategy run owns, derived from the scenario seed alone: the simulator and the rig
+    controller hand a strategy the same one, so the same plan picks the same devices in both worlds."""
+    return random.Random(int(streams.uniform(seed, streams.STRATEGY, 0) * 2**53))
+
+
 Rollout = Generator[Action, Observation, None]
 StrategyFn = Callable[[Any, FleetView], Rollout]
 
@@ -197,3 +206,36 @@ def start(params: StrategyParams, fleet: FleetView) -> Rollout:
     """Create the rollout generator for these parameters."""
     kind = getattr(params, "kind")
     return REGISTRY[kind].run(params, fleet)
+
+
+class PlanDriver:
+    """Runs a strategy generator for a controller: both the simulated one and the rig one drive plans through this,
+    so neither can answer the plan differently from the other.
+
+    `advance(seen)` performs actions until the strategy asks to wait and returns that Soak (None once the plan has
+    ended). The controller performs Update/Halt/Rollback with `perform`, answers a Sample with `sample`, and builds
+    the Observation sent back after each action with `observe` (given the Sample's answer, if any).
+    """
+
+    def __init__(self, rollout: Rollout, perform: Callable[["Update | Halt | Rollback"], None],
+                 observe: Callable[[Mapping[str, Samples] | None], Observation],
+                 sample: Callable[[Sample], Mapping[str, Samples]]) -> None:
+        self.rollout, self.perform, self.observe, self.sample = rollout, perform, observe, sample
+        self.started = False
+        self.finished = False
+
+    def advance(self, seen: Observation | None = None) -> Soak | None:
+        while True:
+            try:
+                action = self.rollout.send(seen) if self.started else next(self.rollout)
+            except StopIteration:
+                self.finished = True
+                return None
+            self.started = True
+            if isinstance(action, Soak):
+                return action
+            if isinstance(action, Sample):
+                seen = self.observe(self.sample(action))
+                continue
+            self.perform(action)
+            seen = self.observe(None)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 
 from sim.model.scenario import WEEKDAYS, Games, Scenario
-from sim.world import streams
+from sim.model import streams
 from sim.world.fleet import FleetLayout
 
 DAY = 86400.0

@@ -7,19 +7,16 @@ imperfect picture a real controller has.
 
 from __future__ import annotations
 
-import random
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
 
 import numpy as np
 
 from sim.model.lifecycle import DeviceState as S
 from sim.model.results import TimelineEvent
-from types import MappingProxyType
-
-from sim.model.strategy import (FleetView, Halt, Observation, Rollback, Sample, Samples, Soak, StrategyParams, Update,
-                                start)
-from sim.world import streams
+from sim.model.strategy import (FleetView, Halt, Observation, PlanDriver, Rollback, Sample, Samples, StrategyParams,
+                                Update, plan_random, start)
 from sim.world.device import Lifecycle
 from sim.world.telemetry import Telemetry
 from sim.world.world import World
@@ -38,7 +35,7 @@ class Controller:
         self.known = np.full(world.layout.size, _UNKNOWN, dtype=np.uint8)
         self.known_counts: Counter[int] = Counter()
         self.known_reasons: Counter[str] = Counter()
-        self.known_names: dict[int, str] = {}
+        self.known_states: dict[int, S] = {}
         self.telemetry = Telemetry(world, lifecycle)
         self.in_flight_at_halt = 0
         self.timeline: list[TimelineEvent] = []
@@ -49,33 +46,26 @@ class Controller:
 
     def fleet_view(self) -> FleetView:
         world = self.world
-        seed = int(streams.uniform(world.seed, streams.STRATEGY, 0) * 2**53)
         artifact, delivery = world.scenario.artifact, world.scenario.delivery
         per_device = artifact.delta_size if delivery.delta and artifact.delta_size else artifact.full_size
-        return FleetView(world.layout.size, world.layout.cohorts(), random.Random(seed),
+        return FleetView(world.layout.size, world.layout.cohorts(), plan_random(world.seed),
                          sites=tuple(world.layout.device_site.tolist()), artifact_bytes=per_device,
                          egress_price_per_byte=world.scenario.pricing.egress_per_gb / 1e9)
 
     def begin(self) -> None:
-        self._rollout = start(self.params, self.fleet_view())
+        self._driver = PlanDriver(start(self.params, self.fleet_view()), self._perform, self.observe, self._sample)
         self._advance(None)
 
     def _advance(self, seen: Observation | None) -> None:
         """Run the strategy until it asks to wait (Soak) or ends."""
-        while True:
-            try:
-                action = next(self._rollout) if seen is None else self._rollout.send(seen)
-            except StopIteration:
-                self._strategy_done()
-                return
-            if isinstance(action, Soak):
-                self.world.after(action.duration, self._soaked)
-                return
-            if isinstance(action, Sample):
-                seen = self.observe(self.telemetry.sample(action.canary, action.control))
-                continue
-            self._perform(action)
-            seen = self.observe()
+        soak = self._driver.advance(seen)
+        if soak is None:
+            self._strategy_done()
+        else:
+            self.world.after(soak.duration, self._soaked)
+
+    def _sample(self, action: Sample) -> dict[str, Samples]:
+        return self.telemetry.sample(action.canary, action.control)
 
     def _soaked(self) -> None:
         self._advance(self.observe())
@@ -103,7 +93,7 @@ class Controller:
             for device in targets:
                 self.lifecycle.interrupt(int(device), f"rollback: {action.reason}")
 
-    def observe(self, samples: dict[str, Samples] | None = None) -> Observation:
+    def observe(self, samples: Mapping[str, Samples] | None = None) -> Observation:
         """Fold in the reports that have arrived by now and summarise what the controller knows."""
         for device, state in self.world.reports_until(self.world.now):
             previous = int(self.known[device])
@@ -111,7 +101,7 @@ class Controller:
                 self.known_counts[previous] -= 1
             self.known[device] = int(state)
             self.known_counts[int(state)] += 1
-            self.known_names[device] = state.name
+            self.known_states[device] = state
             reason = self.world.recorder.reasons.get(device)
             if state != S.COMMITTED and reason:
                 self.known_reasons[reason] += 1
@@ -121,7 +111,7 @@ class Controller:
             time=self.world.now, released=self.released_count, committed=counts[S.COMMITTED],
             failed=counts[S.FAILED], rolled_back=counts[S.ROLLED_BACK], bricked=counts[S.BRICKED],
             in_progress=self.released_count - outcomes, failures_by_reason=dict(self.known_reasons),
-            outcomes=MappingProxyType(self.known_names), samples=samples or {})
+            outcomes=MappingProxyType(self.known_states), samples=samples or {})
 
     def _strategy_done(self) -> None:
         self.finished = True

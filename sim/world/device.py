@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from sim.model.lifecycle import DeviceState as S
 from sim.model.lifecycle import IN_FLIGHT
-from sim.world import streams
+from sim.model import streams
 from sim.world.network import Download
 from sim.world.power import POWER_CUT, PowerCuts
 from sim.world.site_cache import SiteCache

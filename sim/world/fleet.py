@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim.model.scenario import Fleet
-from sim.world import streams
+from sim.model import streams
 
 
 @dataclass(frozen=True)

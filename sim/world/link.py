@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from dataclasses import dataclass, field
 
 from sim.model.scenario import Scenario
-from sim.world import streams
+from sim.model import streams
 from sim.world.fleet import FleetLayout
 
 if TYPE_CHECKING:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from sim.model.lifecycle import DeviceState as S
 from sim.model.lifecycle import IN_FLIGHT
-from sim.world import streams
+from sim.model import streams
 
 if TYPE_CHECKING:
     from sim.world.device import Device

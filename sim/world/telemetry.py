@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from sim.model.lifecycle import DeviceState as S
 from sim.model.strategy import Samples
-from sim.world import streams
+from sim.model import streams
 from sim.world.world import World
 
 if TYPE_CHECKING:

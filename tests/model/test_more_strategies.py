@@ -6,6 +6,7 @@ from types import MappingProxyType
 import pytest
 from pydantic import ValidationError
 
+from sim.model.lifecycle import DeviceState as S
 from sim.model.strategies.budgeted import BudgetedParams
 from sim.model.strategies.canary import CanaryParams, choose_canary
 from sim.model.strategies.exponential import ExponentialParams
@@ -63,7 +64,7 @@ def test_exponential_abort_stops_the_queue_and_says_the_in_flight_carry_on():
     params = ExponentialParams(base_rate_per_minute=10, abort=[{"threshold": "20%", "min_executed": 3}])
     rollout = start(params, fleet(100))
     first = next(rollout)
-    outcomes = {device: "FAILED" for device in first.devices[:3]}
+    outcomes = {device: S.FAILED for device in first.devices[:3]}
     halt = rollout.send(seen(released=10, in_progress=7, outcomes=outcomes))
     assert isinstance(halt, Soak)
     halt = rollout.send(seen(released=10, in_progress=7, outcomes=outcomes))
@@ -74,11 +75,11 @@ def test_groups_open_the_next_group_on_success_and_pause_on_errors():
     rollout = start(GroupsParams(groups=2, success_threshold="50%", error_threshold="50%"), fleet(20))
     first = next(rollout)
     assert isinstance(rollout.send(seen()), Soak)
-    done = {device: "COMMITTED" for device in first.devices[:5]}
+    done = {device: S.COMMITTED for device in first.devices[:5]}
     second = rollout.send(seen(outcomes=done))
     assert isinstance(second, Update) and not set(second.devices) & set(first.devices)
     rollout.send(seen())
-    broken = {device: "ROLLED_BACK" for device in second.devices[:5]}
+    broken = {device: S.ROLLED_BACK for device in second.devices[:5]}
     assert isinstance(rollout.send(seen(outcomes=broken)), Halt)
 
 
@@ -87,7 +88,7 @@ def test_groups_roll_a_group_back_under_its_policy():
     rollout = start(params, fleet(20))
     first = next(rollout)
     rollout.send(seen())
-    outcomes = {first.devices[0]: "FAILED", first.devices[1]: "FAILED", first.devices[2]: "COMMITTED"}
+    outcomes = {first.devices[0]: S.FAILED, first.devices[1]: S.FAILED, first.devices[2]: S.COMMITTED}
     action = rollout.send(seen(outcomes=outcomes))
     assert isinstance(action, Rollback) and set(action.devices) == set(first.devices)
 

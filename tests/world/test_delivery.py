@@ -10,7 +10,7 @@ ONE_SITE = {"gym": {"count": 1, "cameras_per_site": 4}}
 
 def test_with_a_site_cache_one_camera_fetches_and_the_others_copy_over_the_lan(make_scenario):
     story = run_story(make_scenario({"fleet": {"site_kinds": ONE_SITE}, "delivery": {"site_cache": True}}))
-    assert story.result.outcomes == {"COMMITTED": 4}
+    assert story.result.outcomes == {S.COMMITTED: 4}
     assert story.result.bytes.total == pytest.approx(100e6)          # one origin download for the site
     assert story.result.bytes.lan == pytest.approx(3 * 100e6)
     assert sorted(story.first(device, S.VERIFYING) for device in range(4))[1] == pytest.approx(100 + 1 + 2)
@@ -45,7 +45,7 @@ def test_cool_only_activation_waits_for_a_cool_moment(make_scenario):
     cool = run_story(make_scenario({**changes, "strategy": {"kind": "thermal_aware", "waves": ["100%"],
                                                             "max_temperature": 75}}))
     assert eager.result.reasons == {"health check: over temperature": 2}   # 54.5 + 45 °C at 11:00
-    assert cool.result.outcomes == {"COMMITTED": 2}
+    assert cool.result.outcomes == {S.COMMITTED: 2}
     for device in range(2):
         hour = (cool.first(device, S.ACTIVATING) % 86400) / 3600
         assert hour < 6 or hour > 18                                         # activated in the cool of night

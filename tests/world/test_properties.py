@@ -5,8 +5,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sim.model.lifecycle import DeviceState as S
-from sim.model.lifecycle import is_legal
+from sim.model.lifecycle import DeviceState as S, is_legal
 from tests.conftest import scenario_from
 from tests.world.helpers import run_story
 
@@ -91,7 +90,7 @@ def test_ab_slots_never_brick_on_a_power_cut(changes):
     changes["fleet"]["slots"] = "ab"
     changes["fleet"]["power_loss_per_day"] = 50
     story = run_story(scenario_from(changes))
-    assert "BRICKED" not in story.result.outcomes
+    assert S.BRICKED not in story.result.outcomes
 
 
 @PROFILE

@@ -11,7 +11,7 @@ ONE_SITE = {"gym": {"count": 1, "cameras_per_site": 2}}
 def test_a_device_without_room_for_the_new_slot_fails_with_the_reason(make_scenario):
     scenario = make_scenario({"fleet": {"storage_free": {"median": "150MB"}}})   # needs 100MB download + 100MB slot
     story = run_story(scenario)
-    assert story.result.outcomes == {"FAILED": 8}
+    assert story.result.outcomes == {S.FAILED: 8}
     assert story.result.reasons == {"insufficient storage": 8}
 
 
@@ -19,7 +19,7 @@ def test_a_corrupt_download_is_fetched_again_until_attempts_run_out(make_scenari
     scenario = make_scenario({"fleet": {"site_kinds": ONE_SITE},
                               "artifact": {"corruption_rate": 1.0, "max_download_attempts": 3}})
     story = run_story(scenario)
-    assert story.result.outcomes == {"FAILED": 2}
+    assert story.result.outcomes == {S.FAILED: 2}
     assert story.result.reasons == {"corrupt download 3 times": 2}
     assert story.result.bytes.total == pytest.approx(2 * 3 * 100e6)
     assert story.result.bytes.wasted == pytest.approx(story.result.bytes.total)
@@ -34,13 +34,13 @@ def power_cut_during_install(make_scenario, slots):
 
 def test_a_power_cut_during_an_in_place_install_bricks_the_device(make_scenario):
     story = run_story(power_cut_during_install(make_scenario, "in_place"))
-    assert story.result.outcomes == {"BRICKED": 2}
+    assert story.result.outcomes == {S.BRICKED: 2}
     assert story.result.reasons == {"power cut during in-place install": 2}
 
 
 def test_with_ab_slots_the_same_cut_only_costs_a_reboot_and_a_second_install(make_scenario):
     story = run_story(power_cut_during_install(make_scenario, "ab"))
-    assert story.result.outcomes == {"COMMITTED": 2}
+    assert story.result.outcomes == {S.COMMITTED: 2}
     installed = story.first(0, S.AWAITING_WINDOW)
     assert installed == pytest.approx(400 + 120 + 5 + 600)   # cut + reboot + copy at 20 MB/s + engine build
 
@@ -60,8 +60,8 @@ def test_a_defect_on_one_camera_angle_rolls_back_only_those_cameras(make_scenari
                               "candidate": {"defects": [{"cohort": {"camera_angle": "goal"}, "failure_rate": 1.0}]}})
     story = run_story(scenario)
     layout_angles = {move.device for move in story.moves if move.target == S.ROLLED_BACK}
-    assert story.result.outcomes["ROLLED_BACK"] == len(layout_angles) > 0
-    assert story.result.outcomes["COMMITTED"] == 8 - len(layout_angles)
+    assert story.result.outcomes[S.ROLLED_BACK] == len(layout_angles) > 0
+    assert story.result.outcomes[S.COMMITTED] == 8 - len(layout_angles)
     assert story.result.reasons == {"health check: inference service crashed": len(layout_angles)}
     assert story.result.exposure_device_hours == pytest.approx(len(layout_angles) * 10 / 60)
 
@@ -92,7 +92,7 @@ def test_waves_halt_on_failures_and_tell_no_one_else(make_scenario):
     story = run_story(scenario)
     result = story.result
     assert result.halted and result.halt_time is not None
-    assert result.outcomes == {"ROLLED_BACK": 4, "IDLE": 36}
+    assert result.outcomes == {S.ROLLED_BACK: 4, S.IDLE: 36}
     assert result.reasons["not released: rollout halted"] == 36
     assert not [move for move in story.moves if move.target == S.DOWNLOADING and move.time > result.halt_time]
 
@@ -105,7 +105,7 @@ def test_an_abort_with_rollback_returns_every_updated_device(make_scenario):
                      "abort": {"failure_rate": "20%", "min_executed": 5}, "rollback_on_abort": True}})
     story = run_story(scenario)
     assert story.result.halted
-    assert story.result.outcomes == {"ROLLED_BACK": 10, "IDLE": 30}
+    assert story.result.outcomes == {S.ROLLED_BACK: 10, S.IDLE: 30}
     assert story.result.coverage.final == 0
     assert S.COMMITTED in {move.source for move in story.moves}     # some had committed, and were taken back
 
@@ -117,7 +117,7 @@ def test_a_silent_accuracy_drop_passes_health_checks_and_shows_up_only_as_exposu
         "strategy": {"kind": "waves", "waves": ["25%", "100%"], "bake": "1d", "check_every": "1h",
                      "abort": {"failure_rate": "1%", "min_executed": 1}, "rollback_on_abort": True}})
     story = run_story(scenario)
-    assert story.result.outcomes == {"COMMITTED": 40}
+    assert story.result.outcomes == {S.COMMITTED: 40}
     assert story.result.exposure_device_hours > 0
 
 
