@@ -12,6 +12,7 @@ FleetlabError (sim.model.errors)
     │   └── CommandTimeout      a remote command ran past its timeout (it was killed)
     ├── AuthenticationFailed    the rig refused the key, or key_env names an unset variable (not retried)
     ├── LeaseHeld               somebody else holds the rig's lease and it has not expired
+    ├── LeaseLost               our lease was taken over (or could not be renewed before it expired): hands off
     └── VirtualRigError         (hil.virtual) no Docker engine, no image, a fault a virtual rig cannot take
 ParseError (hil.parsers)        tool output that is not what the tool prints; names the line
 """
@@ -61,3 +62,7 @@ class LeaseHeld(HilError):
     def __init__(self, rig: str, owner: str, expires_in: float) -> None:
         super().__init__(f"rig {rig} is leased by {owner} for another {expires_in:.0f} s")
         self.owner, self.expires_in = owner, expires_in
+
+
+class LeaseLost(HilError):
+    pass

@@ -5,9 +5,9 @@
         - {fault: link_drop, at_step: "transfer@50%"}   # cut the SSH connection half-way through the transfer
         - {fault: link_drop, at_step: "before:build"}
 
-Points: `before:STEP` for every step, `after:switch` (between the switch and the health check), `mid:install`
-(the copy is in the slot's staging folder, not yet renamed over the slot), `mid:rollback` (switched back, not yet
-restarted), and `transfer@P%`. Each fault fires once per rig. Backends add faults (virtual rigs: power cuts, disk full, …) by
+Points: `before:STEP` for every step of hil/step_table.py, `after:switch` (between the switch and the health check),
+`mid:install` (the copy is in the slot's staging folder, not yet renamed over the slot), `mid:build` (while trtexec
+builds the engine), `mid:rollback` (switched back, not yet restarted), and `transfer@P%`. Each fault fires once per rig. Backends add faults (virtual rigs: power cuts, disk full, …) by
 registering injectors; on any rig `link_drop` is available.
 """
 
@@ -20,12 +20,12 @@ from dataclasses import dataclass, field
 
 from hil.errors import HilError
 from hil.shell import Shell
+from hil.step_table import INNER_POINTS, STEP_NAMES
 from sim.model.scenario import HilFault
 
 log = logging.getLogger(__name__)
 
 Injector = Callable[[Shell], None]
-STEPS = ("preflight", "baseline", "transfer", "build", "parity", "latency", "shadow", "activate", "rollback")
 
 
 def _link_drop(shell: Shell) -> None:
@@ -40,13 +40,13 @@ BUILTIN: dict[str, Injector] = {"link_drop": _link_drop}
 
 def check_point(point: str) -> str | None:
     """None when `point` names a place faults can fire; else what is wrong with it."""
-    if point in ("after:switch", "mid:install", "mid:rollback") or point in {f"before:{step}" for step in STEPS}:
+    if point in INNER_POINTS or point in {f"before:{step}" for step in STEP_NAMES}:
         return None
     match = re.fullmatch(r"transfer@(\d+(?:\.\d+)?)%", point)
     if match and 0 < float(match.group(1)) < 100:
         return None
-    return (f"unknown fault point {point!r}: use before:STEP (steps: {', '.join(STEPS)}), after:switch, "
-            f"mid:install, mid:rollback or transfer@P% with 0 < P < 100")
+    return (f"unknown fault point {point!r}: use before:STEP (steps: {', '.join(STEP_NAMES)}), "
+            f"{', '.join(INNER_POINTS)} or transfer@P% with 0 < P < 100")
 
 
 @dataclass

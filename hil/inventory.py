@@ -84,6 +84,8 @@ class Rig(Frozen):
     jetpack: str | None = Field(default=None, description="expected JetPack, '6' or '6.0'; preflight checks it")
     tensorrt: str | None = Field(default=None, description="expected TensorRT, '8.6' or '10.3'")
     tags: list[str] = Field(default_factory=list)
+    angle: str | None = Field(default=None, description="the camera angle this rig stands for (its frames, its "
+                              "stratum in a plan); else a tag naming one of the scenario's angles")
     store: str = Field(default="/opt/fleetlab/models", description="A/B model store on the rig")
     service: Service
     power: str | None = Field(default=None, description="command run HERE that power-cycles the rig (a PDU)")

@@ -14,6 +14,7 @@ import os
 import re
 import socket
 import threading
+import time
 from collections.abc import Callable
 
 from hil.errors import HilError, InfrastructureError, LeaseHeld
@@ -73,8 +74,10 @@ class Lease:
             self.took_over = previous
             log.warning("%s: took over the expired lease of %s (expired %d s ago)", self.rig, previous, now - expiry)
 
-    def renew(self) -> bool:
-        return self._call("renew")[0] == "renewed"
+    def renew(self) -> str | None:
+        """None when renewed; else who holds the lease now ('none' when nobody does)."""
+        answer = self._call("renew")
+        return None if answer[0] == "renewed" else answer[1]
 
     def release(self) -> None:
         self._call("release")
@@ -82,25 +85,43 @@ class Lease:
 
 class Renewal:
     """Renews a held lease every third of its time to live from a thread (on its own connection when `renewer`
-    gives one, so a long command on the main connection never delays it) until stopped."""
+    gives one, so a long command on the main connection never delays it) until stopped.
 
-    def __init__(self, lease: Lease, renewer: Callable[[], Lease] | None = None) -> None:
-        self.lease, self.keeper = lease, renewer() if renewer else lease
+    `on_lost(why)` is called once when the lease is no longer ours: another owner holds it, or no renewal got
+    through for a whole time to live (by then somebody may have taken it over)."""
+
+    def __init__(self, lease: Lease, renewer: Callable[[], Lease] | None = None,
+                 on_lost: Callable[[str], None] = lambda why: None) -> None:
+        self.lease, self.on_lost = lease, on_lost
+        self.keeper: Lease | None = None
+        self._renewer = renewer
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name=f"lease-{lease.rig}", daemon=True)
         self._thread.start()
 
+    def _keeper(self) -> Lease:
+        if self.keeper is None:
+            self.keeper = self._renewer() if self._renewer else self.lease
+        return self.keeper
+
     def _loop(self) -> None:
+        renewed = time.monotonic()
         while not self._stop.wait(self.lease.ttl / 3):
             try:
-                if not self.keeper.renew():
-                    log.error("%s: lost the lease to another owner", self.lease.rig)
+                holder = self._keeper().renew()
+                if holder is not None:
+                    log.error("%s: lost the lease to %s", self.lease.rig, holder)
+                    self.on_lost(holder)
                     return
+                renewed = time.monotonic()
             except (InfrastructureError, HilError) as error:   # the next try may get through; expiry is the backstop
                 log.warning("%s: lease renewal failed: %s", self.lease.rig, error)
+                if time.monotonic() - renewed > self.lease.ttl:
+                    self.on_lost(f"nobody (no renewal got through for {self.lease.ttl} s: it may have been taken)")
+                    return
 
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(timeout=30)
-        if self.keeper is not self.lease:
+        if self.keeper is not None and self.keeper is not self.lease:
             self.keeper.shell.close()

@@ -10,14 +10,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from hil.errors import HilError
-from sim.model.hil_results import Outcome, StepResult
+from hil.stop import Stopped
+from sim.model.hil_results import StepOutcome, StepResult
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
 class StepHandle:
-    outcome: Outcome = "passed"
+    outcome: StepOutcome = "passed"
     detail: str = ""
     numbers: dict[str, float] = field(default_factory=dict)
 
@@ -29,7 +30,7 @@ class StepHandle:
         return self.outcome == "passed"
 
 
-class Recorder:
+class StepRecorder:
     def __init__(self, rig: str) -> None:
         self.rig = rig
         self.origin = time.monotonic()
@@ -43,6 +44,9 @@ class Recorder:
             yield handle
         except HilError as error:
             handle.outcome, handle.detail = "error", str(error)
+            raise
+        except Stopped as stop:
+            handle.outcome, handle.detail = "interrupted", f"stopped: {stop}"
             raise
         finally:
             self.steps.append(StepResult(name=name, args={key: str(value) for key, value in args.items()},

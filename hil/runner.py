@@ -1,131 +1,128 @@
-"""`run_scenario(scenario, inventory)`: the scenario's `hil:` part on every matching rig, one worker per rig, in the
-strategy's waves. A wave with a failing rig halts the rollout: later waves are not released, as on the fleet.
-Returns RunResult(source="hil") with each rig's steps, facts, parity, latency and telemetry.
+"""`run_scenario(scenario, inventory)`: the scenario's own plan on the rigs that match its `hil:` part.
+
+The rigs are the fleet: device i is the i-th selected rig, its cohort (hardware, site kind, camera angle) read from
+the inventory. The registered strategy runs on them through the rig controller (hil/controller.py), exactly as the
+simulator runs it on simulated cameras. Returns RunResult(source="hil") with each rig's steps, facts, parity,
+latency and telemetry, and the plan's own timeline.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import tempfile
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import numpy as np
-
-from hil import modelzoo
+from hil.artifacts import prepare_artifacts
+from hil.controller import RigController
 from hil.errors import HilError
 from hil.faults import FaultPlan, Injector
 from hil.inventory import Inventory, Rig
-from hil.reference import reference_outputs
+from hil.session import Artifacts, RigSession
 from hil.shell import Shell
-from hil.store import sha256_of
-from hil.validation import Artifacts, RigValidation
+from hil.stop import StopSignal
 from sim.model.hil_results import RigResult
+from sim.model.lifecycle import DeviceState as S
 from sim.model.results import ByteCounts, Coverage, Egress, Provenance, RunResult, Series, TimelineEvent
 from sim.model.scenario import Scenario
+from sim.model.strategy import FleetView, plan_random
 
 log = logging.getLogger(__name__)
 Connect = Callable[[Rig], Shell]
+END_OF_PLAN = "end of the plan: prove the previous engine returns, and leave the rack as found"
 
 
-def _model_file(reference: str | None, base: Path, folder: Path, role: str) -> Path:
-    if reference is None:
-        raise HilError(f"hil.{role}_model: the scenario names no {role} model")
-    if reference.startswith("builtin:"):
-        name = reference.removeprefix("builtin:")
-        target = folder / f"{name}.onnx"
-        try:
-            target.write_bytes(modelzoo.build_model(name))
-        except ValueError as error:
-            raise HilError(f"hil.{role}_model: {error}") from None
-        return target
-    path = (base / reference).resolve()
-    if not path.is_file():
-        raise HilError(f"hil.{role}_model: {path} does not exist (models are built with `fleetlab models`)")
-    return path
+def rig_angle(rig: Rig, angles: list[str]) -> str | None:
+    """The camera angle a rig stands for: its `angle:`, else a tag that names one of the scenario's angles."""
+    if rig.angle:
+        return rig.angle
+    return next((tag for tag in rig.tags if tag in angles), None)
 
 
-def _frames(reference: str | None, base: Path) -> dict[str, np.ndarray]:
-    if reference in (None, "builtin"):
-        return {angle: modelzoo.frames_for(angle) for angle in modelzoo.ANGLES}
-    folder = (base / reference).resolve()
-    found = {path.stem: np.load(path, allow_pickle=False) for path in sorted(folder.glob("*.npy"))}
-    if not found:
-        raise HilError(f"hil.frames: no ANGLE.npy files in {folder}")
-    return found
+def rig_site_kind(rig: Rig, kinds: list[str]) -> str:
+    return next((tag for tag in rig.tags if tag in kinds), kinds[0])
 
 
-def prepare_artifacts(scenario: Scenario, base: Path, folder: Path) -> Artifacts:
-    """Model files, frames, and the candidate's reference outputs computed here with onnxruntime."""
+def rig_fleet(scenario: Scenario, rigs: list[Rig]) -> FleetView:
+    """The selected rigs as the fleet a strategy plans over: the same seed-derived random source the simulator
+    gives the strategy, cohorts from the inventory."""
+    angles, kinds = list(scenario.fleet.camera_angles), list(scenario.fleet.site_kinds)
+    cohorts = tuple((rig.hardware, rig_site_kind(rig, kinds), rig_angle(rig, angles) or "default") for rig in rigs)
+    artifact, delivery = scenario.artifact, scenario.delivery
+    per_device = artifact.delta_size if delivery.delta and artifact.delta_size else artifact.full_size
+    return FleetView(len(rigs), cohorts, plan_random(scenario.seed), sites=tuple(range(len(rigs))),
+                     artifact_bytes=per_device, egress_price_per_byte=scenario.pricing.egress_per_gb / 1e9)
+
+
+def select_rigs(scenario: Scenario, inventory: Inventory, rig_name: str | None) -> list[Rig]:
     spec = scenario.hil
-    current = _model_file(spec.current_model, base, folder, "current")
-    candidate = _model_file(spec.candidate_model, base, folder, "candidate")
-    frames = _frames(spec.frames, base)
-    try:
-        reference = {angle: reference_outputs(candidate, batch) for angle, batch in frames.items()}
-    except Exception as error:   # noqa: BLE001 — onnxruntime raises its own types; the rig's build will say more
-        log.warning("no local reference for %s: %s", candidate.name, error)
-        reference = {angle: np.full((batch.shape[0], 1), np.nan) for angle, batch in frames.items()}
-    return Artifacts(current=current, current_sha=sha256_of(current), current_version=scenario.current_model.version,
-                     candidate=candidate, candidate_sha=sha256_of(candidate),
-                     candidate_version=scenario.candidate.version, frames=frames, candidate_reference=reference,
-                     workdir=folder)
-
-
-def plan_waves(scenario: Scenario, rigs: list[Rig]) -> list[list[Rig]]:
-    """The strategy's cumulative wave shares mapped onto the rigs: at least one rig a wave, no empty waves."""
-    shares = list(getattr(scenario.strategy, "waves", None) or [1.0])
-    waves, taken = [], 0
-    for share in shares:
-        upto = min(len(rigs), max(taken + 1, math.ceil(share * len(rigs))))
-        if upto > taken:
-            waves.append(rigs[taken:upto])
-            taken = upto
-    if taken < len(rigs):
-        waves.append(rigs[taken:])
-    return waves
-
-
-def run_scenario(scenario: Scenario, inventory: Inventory, base: Path, connect: Connect,
-                 rig_name: str | None = None, injectors: dict[str, Injector] | None = None,
-                 on_rig_done: Callable[[RigResult], None] | None = None) -> RunResult:
-    spec = scenario.hil
+    if spec is None:
+        raise HilError("the scenario has no hil: section")
     rigs = inventory.select(spec.rig_tags, rig_name)
     if not rigs:
         wanted = f"named {rig_name!r} " if rig_name else ""
         raise HilError(f"no rig {wanted}carries the tags {spec.rig_tags} that hil.rig_tags asks for")
+    return rigs
+
+
+def run_scenario(scenario: Scenario, inventory: Inventory, base: Path, connect: Connect,
+                 rig_name: str | None = None, injectors: dict[str, Injector] | None = None,
+                 on_rig_done: Callable[[RigResult], None] | None = None, stop: StopSignal | None = None,
+                 on_trace: Callable[[RigController], None] | None = None, allow_outside: bool = False) -> RunResult:
+    spec = scenario.hil
+    rigs = select_rigs(scenario, inventory, rig_name)
     faults = FaultPlan(list(spec.faults), {**FaultPlan().injectors, **_virtual_injectors(rigs), **(injectors or {})})
     if problems := faults.problems():
         raise HilError("; ".join(problems))
+    stop = stop or StopSignal()
     run_id, started = uuid.uuid4().hex[:12], time.monotonic()
-    results: list[RigResult] = []
-    timeline: list[TimelineEvent] = []
     with tempfile.TemporaryDirectory(prefix="fleetlab-hil-") as temp:
-        artifacts = prepare_artifacts(scenario, base, Path(temp))
-        waves = plan_waves(scenario, rigs)
-        for number, wave in enumerate(waves):
-            timeline.append(TimelineEvent(time=time.monotonic() - started, kind="update",
-                                          detail=f"wave {number + 1}: {', '.join(rig.name for rig in wave)}",
-                                          devices=len(wave)))
-            results += _run_wave(wave, number, connect, spec, artifacts, run_id, faults, on_rig_done)
-            if any(result.verdict != "passed" for result in results):
-                halted_after = number + 1
-                timeline.append(TimelineEvent(time=time.monotonic() - started, kind="halt",
-                                              detail=f"a rig failed in wave {halted_after}"))
-                for later, rest in enumerate(waves[number + 1:], start=number + 1):
-                    results += [RigResult(rig=rig.name, hardware=rig.hardware, wave=later, verdict="skipped",
-                                          reason=f"not released: rollout halted after wave {halted_after}",
-                                          active_at_end=artifacts.current_version) for rig in rest]
-                break
-            soak = getattr(scenario.strategy, "bake", 0.0) * spec.time_scale
-            if number + 1 < len(waves) and soak > 0:
-                timeline.append(TimelineEvent(time=time.monotonic() - started, kind="soak", detail=f"{soak:.0f}s"))
-                time.sleep(soak)
-    return _run_result(scenario, results, timeline, time.monotonic() - started)
+        artifacts = prepare_artifacts(scenario, base, Path(temp), allow_outside)
+        angles = list(scenario.fleet.camera_angles)
+        if missing := sorted({a for rig in rigs if (a := rig_angle(rig, angles)) and a not in artifacts.frames}):
+            raise HilError(f"rigs stand for camera angles {missing} that hil.frames has no frames for "
+                           f"(it has {sorted(artifacts.frames)})")
+
+        def session(device: int) -> RigSession:
+            rig = rigs[device]
+            return RigSession(rig, rig_angle(rig, angles), lambda: connect(rig), spec, artifacts, run_id,
+                              FaultPlan(faults.faults, faults.injectors), stop)   # each rig gets each fault once
+
+        controller = RigController(scenario.strategy, rig_fleet(scenario, rigs), session, spec.time_scale,
+                                   scenario.duration, stop)
+        try:
+            controller.run()
+        finally:
+            results = _close_all(controller, rigs, on_rig_done)
+        if on_trace:
+            on_trace(controller)
+    return _run_result(scenario, controller, results, artifacts, time.monotonic() - started)
+
+
+def _close_all(controller: RigController, rigs: list[Rig], on_rig_done) -> list[RigResult]:
+    """Every touched rig proves its rollback (or is restored), releases its lease and reports; in parallel."""
+    stopped = controller.ended.startswith("interrupted")
+
+    def close(device: int) -> RigResult:
+        rig = controller.session(device)
+        result = rig.close(f"interrupted: {controller.stop.reason}" if stopped else END_OF_PLAN)
+        if not rig.opened or (result.verdict == "skipped" and not result.steps):
+            why = "rollout halted" if controller.halted else "not released by the plan"
+            if stopped:
+                why = "run interrupted"
+            result = result.model_copy(update={"reason": f"not released: {why}"})
+        elif stopped and result.verdict == "passed":
+            result = result.model_copy(update={"verdict": "interrupted", "reason": controller.ended})
+        if on_rig_done:
+            on_rig_done(result)
+        return result
+
+    with ThreadPoolExecutor(max_workers=len(rigs), thread_name_prefix="rig-close") as pool:
+        return list(pool.map(close, range(len(rigs))))
 
 
 def _virtual_injectors(rigs: list[Rig]) -> dict[str, Injector]:
@@ -138,41 +135,29 @@ def _virtual_injectors(rigs: list[Rig]) -> dict[str, Injector]:
     return VirtualLab().injectors(containers)
 
 
-def _run_wave(wave: list[Rig], number: int, connect: Connect, spec, artifacts: Artifacts, run_id: str,
-              faults: FaultPlan, on_rig_done) -> list[RigResult]:
-    def validate(rig: Rig) -> RigResult:
-        plan = FaultPlan(faults.faults, faults.injectors)      # each rig gets each fault once
-        result = RigValidation(rig, lambda: connect(rig), spec, artifacts, run_id, number, plan).run()
-        if on_rig_done:
-            on_rig_done(result)
-        return result
-
-    with ThreadPoolExecutor(max_workers=len(wave), thread_name_prefix="rig") as pool:
-        return list(pool.map(validate, wave))
-
-
-def _run_result(scenario: Scenario, rigs: list[RigResult], timeline: list[TimelineEvent], wall: float) -> RunResult:
+def _run_result(scenario: Scenario, controller: RigController, rigs: list[RigResult], artifacts: Artifacts,
+                wall: float) -> RunResult:
     from sim.provenance import git_sha, package_versions
 
-    passed = sum(rig.verdict == "passed" for rig in rigs)
-    outcomes: dict[str, int] = {}
-    for rig in rigs:
-        outcomes[rig.verdict.upper()] = outcomes.get(rig.verdict.upper(), 0) + 1
-    reasons = {rig.reason: 1 for rig in rigs if rig.reason}
-    timeline.append(TimelineEvent(time=wall, kind="end"))
-    halted = any(event.kind == "halt" for event in timeline)
+    outcomes = Counter(rig.state for rig in rigs)
+    reasons = Counter(rig.reason for rig in rigs if rig.reason)
+    timeline = controller.timeline + [TimelineEvent(time=round(wall, 3), kind="end", detail=controller.ended)]
+    committed = outcomes[S.COMMITTED]
     return RunResult(
-        source="hil", strategy=scenario.strategy.kind, devices=len(rigs), sites=0, simulated=wall,
-        coverage=Coverage(series=Series(step=1.0, values=[]), final=passed / max(len(rigs), 1)),
-        outcomes=outcomes, reasons=reasons, stragglers=[],
+        source="hil", strategy=scenario.strategy.kind, devices=len(rigs), sites=0, simulated=controller.clock,
+        coverage=Coverage(series=Series(step=1.0, values=[]), final=committed / max(len(rigs), 1)),
+        outcomes={state: outcomes[state] for state in S if outcomes[state]},
+        reasons=dict(sorted(reasons.items(), key=lambda item: (-item[1], item[0]))), stragglers=[],
         bytes=ByteCounts(total=float(sum(rig.bytes_sent for rig in rigs))),
         egress=Egress(series=Series(step=1.0, values=[])),
-        final_versions=_versions(rigs), halted=halted,
-        halt_reason="a rig failed its validation" if halted else "", timeline=timeline, state_counts={},
+        final_versions=_versions(rigs), halted=controller.halted, halt_reason=controller.halt_reason,
+        timeline=timeline, state_counts={},
         provenance=Provenance(scenario_name=scenario.name, scenario_hash=scenario.fingerprint(), seed=scenario.seed,
                               fleetlab_version=package_versions()["fleetlab"], git_sha=git_sha(),
-                              packages=package_versions()),
-        rigs=rigs)
+                              packages=package_versions(),
+                              models={artifacts.current_version: artifacts.current_sha,
+                                      artifacts.candidate_version: artifacts.candidate_sha}),
+        rigs=rigs, interrupted=controller.ended if controller.ended.startswith("interrupted") else "")
 
 
 def _versions(rigs: list[RigResult]) -> dict[str, int]:

@@ -8,49 +8,60 @@ import threading
 import numpy as np
 
 from hil import steps
+from hil.inventory import Rig
+from hil.shell import Shell
+from hil.steps import Timed
+from hil.store import Store
 from hil.telemetry import Sampler, summarize
 from sim.model.hil_results import ShadowSummary
+from sim.model.scenario import HilSpec
 
 
-def agreement(current: dict, candidate: dict) -> tuple[float, int]:
+def agreement(current: dict[str, np.ndarray], candidate: dict[str, np.ndarray]) -> tuple[float, int]:
     """Share of frames where both engines' top class is the same (frames where either failed count as disagreement)."""
     agree = total = 0
     for angle, ours in current.items():
         theirs = candidate.get(angle)
-        if isinstance(ours, np.ndarray) and isinstance(theirs, np.ndarray) and ours.shape[0] == theirs.shape[0]:
+        if theirs is not None and ours.shape[0] == theirs.shape[0]:
             agree += int((np.argmax(ours, axis=1) == np.argmax(theirs, axis=1)).sum())
-        total += ours.shape[0] if isinstance(ours, np.ndarray) else 0
+        total += ours.shape[0]
     return (agree / total if total else 0.0), total
 
 
-def shadow_run(validation, baseline: dict, candidate_outputs: dict) -> ShadowSummary:
+def per_frame_agreement(current: dict[str, np.ndarray], candidate: dict[str, np.ndarray]) -> list[float]:
+    """1.0 for each frame where both engines pick the same class, else 0.0 (what a shadowing rig reports)."""
+    values: list[float] = []
+    for angle, ours in current.items():
+        theirs = candidate.get(angle)
+        same = (np.argmax(ours, axis=1) == np.argmax(theirs, axis=1)) if theirs is not None and \
+            theirs.shape[0] == ours.shape[0] else np.zeros(ours.shape[0], dtype=bool)
+        values += [float(flag) for flag in same]
+    return values
+
+
+def shadow_run(shell: Shell, rig: Rig, store: Store, spec: HilSpec, frame_shape: tuple[int, ...],
+               baseline: dict[str, np.ndarray], candidate_outputs: dict[str, np.ndarray], candidate_slot: str,
+               current_slot: str, idle_temperature: float | None) -> ShadowSummary:
     """Both engines' latency runs at once, tegrastats alongside."""
     share, frames = agreement(baseline, candidate_outputs)
-    rig, spec, store = validation.rig, validation.spec, validation.store
-    shape = next(iter(validation.art.frames.values())).shape[1:]
-    sampler = Sampler(validation.shell, rig.tools.tegrastats, store.path("tmp", "tegrastats-shadow.log"))
-    results: dict[str, object] = {}
+    sampler = Sampler(shell, rig.tools.tegrastats, store.path("tmp", "tegrastats-shadow.log"))
+    results: dict[str, float | None] = {}
 
     def measure(label: str, slot: str) -> None:
-        results[label] = steps.latency_run(validation.shell, rig, store, slot, shape, spec.iterations, spec.warmup,
-                                           max_cv=10.0)
+        timed = steps.latency_run(shell, rig, store, slot, frame_shape, spec.iterations, spec.warmup, max_cv=10.0)
+        results[label] = timed.summary.p50 if isinstance(timed, Timed) else None
 
     sampler.start()
     try:
         threads = [threading.Thread(target=measure, args=(label, slot)) for label, slot in
-                   (("candidate", validation.state.candidate_slot), ("current", validation.state.previous_slot))]
+                   (("candidate", candidate_slot), ("current", current_slot))]
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
     finally:
         telemetry = summarize(sampler.stop())
-    idle = validation.found.get("idle_temperature")
-    rise = telemetry.max_temperature - idle if telemetry.max_temperature is not None and idle is not None else None
-
-    def p50(label: str) -> float | None:
-        value = results.get(label)
-        return None if isinstance(value, str) or value is None else value.p50
-
-    return ShadowSummary(agreement=share, frames=frames, candidate_p50=p50("candidate"), current_p50=p50("current"),
-                         temperature_rise=rise)
+    hottest = telemetry.max_temperature
+    rise = hottest - idle_temperature if hottest is not None and idle_temperature is not None else None
+    return ShadowSummary(agreement=share, frames=frames, candidate_p50=results.get("candidate"),
+                         current_p50=results.get("current"), temperature_rise=rise)

@@ -4,8 +4,11 @@ data (passed or not, with the numbers); InfrastructureError propagates for the c
 from __future__ import annotations
 
 import math
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -20,46 +23,76 @@ from sim.model.hil_results import LatencySummary
 BUILD_TIMEOUT = 3600.0      # real engine builds on a Nano take many minutes
 RUN_TIMEOUT = 600.0
 HISTOGRAM_BINS = 20
+MIDWAY_DELAY = 0.2          # seconds into a build before a mid:build fault fires
 
 
 @dataclass(frozen=True)
-class Outcome:
+class Check:
+    """A rig-side check that passed or not, and what it said."""
+
     passed: bool
     detail: str
 
 
-def build_engine(shell: Shell, rig: Rig, store: Store, slot: str, precision: str) -> Outcome:
-    """trtexec --onnx … --saveEngine … on the rig; the engine lands in the slot only after PASSED."""
+@dataclass(frozen=True)
+class Failed:
+    """Why a rig gave no outputs (or no latency figures): a finding, not an exception."""
+
+    why: str
+
+    def __str__(self) -> str:
+        return self.why
+
+
+@dataclass(frozen=True)
+class Timed:
+    """A latency run: the summary and every timed inference (ms), warm-up discarded."""
+
+    summary: LatencySummary
+    latencies: list[float]
+
+
+def build_engine(shell: Shell, rig: Rig, store: Store, slot: str, precision: str,
+                 midway: Callable[[], None] | None = None) -> Check:
+    """trtexec --onnx … --saveEngine … on the rig; the engine lands in the slot only after PASSED (a build cut
+    short leaves at most a partial `.building` file, which the next build overwrites). `midway` runs beside the
+    build, once it is under way (a fault point)."""
     onnx, engine = store.path("slots", slot, "model.onnx"), store.path("slots", slot, "model.engine")
     flags = {"fp16": ["--fp16"], "int8": ["--int8"], "fp32": []}[precision]
-    done = shell.run(command(rig.tools.trtexec, f"--onnx={onnx}", f"--saveEngine={engine}.building", *flags),
-                     timeout=BUILD_TIMEOUT)
+    beside = threading.Timer(MIDWAY_DELAY, midway) if midway else None
+    if beside:
+        beside.start()
+    try:
+        done = shell.run(command(rig.tools.trtexec, f"--onnx={onnx}", f"--saveEngine={engine}.building", *flags),
+                         timeout=BUILD_TIMEOUT)
+    finally:
+        if beside:
+            beside.join()
     try:
         report = parse_trtexec(done.stdout + "\n" + done.stderr)
     except ParseError as error:
-        return Outcome(False, f"trtexec printed no TensorRT log (exit {done.exit_status}): {error}")
+        return Check(False, f"trtexec printed no TensorRT log (exit {done.exit_status}): {error}")
     if not report.passed or not done.ok:
         errors = "; ".join(report.errors[-3:]) or done.tail(3)
-        return Outcome(False, f"engine build failed (TensorRT {report.version or '?'}): {errors}")
+        return Check(False, f"engine build failed (TensorRT {report.version or '?'}): {errors}")
     store.sh("mv", "-f", f"{engine}.building", engine)
-    return Outcome(True, f"built with TensorRT {report.version or '?'} in {done.seconds:.1f} s ({precision})")
+    return Check(True, f"built with TensorRT {report.version or '?'} in {done.seconds:.1f} s ({precision})")
 
 
-def upload_frames(shell: Shell, store: Store, frames: dict[str, np.ndarray], folder) -> dict[str, str]:
-    """Each angle's frames as raw float32 (trtexec --loadInputs format) on the rig; returns their remote paths."""
+def upload_frames(store: Store, frames: dict[str, np.ndarray], folder: Path) -> dict[str, str]:
+    """Each angle's frames as raw float32 (trtexec --loadInputs format) on the rig, sha256-checked there and renamed
+    into place; returns their remote paths. `folder` is this rig's own staging folder: no other rig writes there."""
     remote = {}
+    folder.mkdir(parents=True, exist_ok=True)
     for angle, batch in frames.items():
         local = folder / f"{angle}.bin"
         local.write_bytes(np.ascontiguousarray(batch, dtype="<f4").tobytes())
-        target = store.path("tmp", f"frames-{angle}.bin")
-        shell.run(command("rm", "-f", target), timeout=30)
-        shell.put(local, target)
-        remote[angle] = target
+        remote[angle] = store.put_checked(local, store.path("tmp", f"frames-{angle}.bin"))
     return remote
 
 
 def infer(shell: Shell, rig: Rig, store: Store, slot: str, angle: str, remote_frames: str,
-          shape: tuple[int, ...]) -> np.ndarray | str:
+          shape: tuple[int, ...]) -> np.ndarray | Failed:
     """The slot's engine on one angle's frames: its outputs, or why there are none."""
     engine = store.path("slots", slot, "model.engine")
     output = store.path("tmp", f"out-{slot}-{angle}.json")
@@ -68,25 +101,25 @@ def infer(shell: Shell, rig: Rig, store: Store, slot: str, angle: str, remote_fr
                              f"--loadInputs=frames:{remote_frames}", f"--exportOutput={output}", "--iterations=1",
                              "--warmUp=0", "--duration=0"), timeout=RUN_TIMEOUT)
     if not done.ok:
-        return f"inference failed (exit {done.exit_status}): {done.tail(2)}"
+        return Failed(f"inference failed (exit {done.exit_status}): {done.tail(2)}")
     exported = shell.run(command("cat", output), timeout=60)
     try:
         return outputs_from_export(exported.stdout)
     except (ValueError, KeyError, IndexError) as error:
-        return f"unreadable --exportOutput: {error}"
+        return Failed(f"unreadable --exportOutput: {error}")
 
 
 def infer_all(shell: Shell, rig: Rig, store: Store, slot: str, frames: dict[str, np.ndarray],
-              remote: dict[str, str]) -> dict[str, np.ndarray | str]:
+              remote: dict[str, str]) -> dict[str, np.ndarray | Failed]:
     return {angle: infer(shell, rig, store, slot, angle, remote[angle], batch.shape) for angle, batch in frames.items()}
 
 
-def parity_checks(found: dict[str, np.ndarray | str], reference: dict[str, np.ndarray], atol: float,
+def parity_checks(found: dict[str, np.ndarray | Failed], reference: dict[str, np.ndarray], atol: float,
                   rtol: float) -> list[ParityCheck]:
     """Engine outputs (or why there are none) against the reference, one check per frame family."""
     checks = []
     for angle, outputs in found.items():
-        if isinstance(outputs, str):
+        if isinstance(outputs, Failed):
             size = reference[angle].size
             checks.append(ParityCheck(angle, False, math.inf, size, size, f"{angle}: {outputs}"))
         else:
@@ -100,7 +133,7 @@ def _histogram(latencies: list[float]) -> tuple[list[float], list[int]]:
 
 
 def latency_run(shell: Shell, rig: Rig, store: Store, slot: str, frame_shape: tuple[int, ...], iterations: int,
-                warmup: int, max_cv: float) -> LatencySummary | str:
+                warmup: int, max_cv: float) -> Timed | Failed:
     """A timed run of batch-1 inferences; statistics from --exportTimes, else from the printed summary."""
     engine, times = store.path("slots", slot, "model.engine"), store.path("tmp", f"times-{slot}.json")
     dims = "x".join(str(d) for d in (1, *frame_shape))
@@ -111,24 +144,25 @@ def latency_run(shell: Shell, rig: Rig, store: Store, slot: str, frame_shape: tu
     try:
         report = parse_trtexec(done.stdout) if done.stdout.strip() else None
     except ParseError as error:
-        return f"latency run printed no TensorRT log (exit {done.exit_status}): {error}"
+        return Failed(f"latency run printed no TensorRT log (exit {done.exit_status}): {error}")
     if not done.ok or report is None or not report.passed:
-        return f"latency run failed (exit {done.exit_status}): {done.tail(2)}"
+        return Failed(f"latency run failed (exit {done.exit_status}): {done.tail(2)}")
     exported = shell.run(command("cat", times), timeout=60)
     try:
         latencies = export_latencies(exported.stdout, warmup)
         stats, source = latency_stats(latencies), "exportTimes"
     except ParseError:
         if report.latency is None or report.latency.median is None:
-            return "no --exportTimes file and no latency summary in the log"
+            return Failed("no --exportTimes file and no latency summary in the log")
         stats, latencies, source = report.latency, [], "summary"
     mean = stats.mean or 0.0
     cv = robust_cv(latencies)
     edges, counts = _histogram(latencies) if latencies else ([], [])
-    return LatencySummary(source=source, iterations=len(latencies) or iterations, mean=mean, p50=stats.median,
-                          p90=stats.percentiles.get(90.0), p95=stats.percentiles.get(95.0),
-                          p99=stats.percentiles.get(99.0), min=stats.min, max=stats.max, cv=cv,
-                          stable=cv is None or cv <= max_cv, histogram_edges=edges, histogram_counts=counts)
+    return Timed(LatencySummary(source=source, iterations=len(latencies) or iterations, mean=mean, p50=stats.median,
+                                p90=stats.percentiles.get(90.0), p95=stats.percentiles.get(95.0),
+                                p99=stats.percentiles.get(99.0), min=stats.min, max=stats.max, cv=cv,
+                                stable=cv is None or cv <= max_cv, histogram_edges=edges, histogram_counts=counts),
+                 list(latencies))
 
 
 def robust_cv(latencies: list[float]) -> float | None:
@@ -141,7 +175,7 @@ def robust_cv(latencies: list[float]) -> float | None:
     return 1.4826 * float(np.median(np.abs(values - median))) / median if median else None
 
 
-def restart_and_check(shell: Shell, rig: Rig) -> Outcome:
+def restart_and_check(shell: Shell, rig: Rig) -> Check:
     """Restart the camera service, then poll its health check until it passes or health_timeout runs out."""
     restart = shell.run(rig.service.restart, timeout=max(60.0, rig.service.health_timeout))
     deadline = time.monotonic() + rig.service.health_timeout
@@ -149,8 +183,8 @@ def restart_and_check(shell: Shell, rig: Rig) -> Outcome:
     while True:
         last = shell.run(rig.service.health, timeout=max(30.0, rig.service.health_timeout))
         if last.ok:
-            return Outcome(True, f"healthy after {restart.seconds + last.seconds:.1f} s")
+            return Check(True, f"healthy after {restart.seconds + last.seconds:.1f} s")
         if time.monotonic() >= deadline:
             why = last.tail(2) or restart.tail(2)
-            return Outcome(False, f"health check still failing after {rig.service.health_timeout:.0f} s: {why}")
+            return Check(False, f"health check still failing after {rig.service.health_timeout:.0f} s: {why}")
         time.sleep(min(2.0, max(0.2, rig.service.health_timeout / 10)))

@@ -133,12 +133,31 @@ class Store:
             self.sh("rm", "-f", part)
             return TransferReport(False, counted[0], offsets, full or f"only {landed} of {total} bytes reached the "
                                                                      f"rig; the partial copy is deleted")
-        found = self.sh("sha256sum", part, timeout=300).split()[0]
+        found = self.sha256(part)
         if found != sha256:
             self.sh("rm", "-f", part)
             return TransferReport(False, counted[0], offsets, f"sha256 on the rig {found[:12]}… is not "
                                                               f"{sha256[:12]}…: the copy was corrupted and is deleted")
         return TransferReport(True, counted[0], offsets, f"{total} bytes, sha256 checked on the rig")
+
+    def sha256(self, remote: str) -> str:
+        """The file's sha256 computed on the rig. The file is read from stdin, so no name (a newline, a backslash)
+        is ever escaped in sha256sum's output."""
+        return self.sh("sh", "-c", 'sha256sum < "$1"', "sha256", remote, timeout=300).split()[0]
+
+    def put_checked(self, local: Path, remote: str) -> str:
+        """Send a small file whole: into `remote.part`, sha256 checked on the rig, then renamed into place (a reader
+        never sees half of it, and a copy mangled on the way is refused). Returns `remote`."""
+        part = f"{remote}.part"
+        self.sh("rm", "-f", part)
+        self.shell.put(local, part)
+        expected, found = sha256_of(local), self.sha256(part)
+        if found != expected:
+            self.sh("rm", "-f", part)
+            raise ConnectionLost(f"{self.shell.name}: {remote} arrived with sha256 {found[:12]}…, sent "
+                                 f"{expected[:12]}…; deleted (it will be sent again)")
+        self.sh("mv", "-f", part, remote)
+        return remote
 
     def _disk_full(self, part: str, total: int) -> str | None:
         """When a copy failed because the store is full: delete the part (give the space back) and say so."""

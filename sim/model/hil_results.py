@@ -9,9 +9,10 @@ from typing import Literal
 
 from pydantic import Field
 
-from sim.model.record import Record
+from sim.model.lifecycle import DeviceState
+from sim.model.record import Record, StateName
 
-Outcome = Literal["passed", "failed", "error", "skipped"]
+StepOutcome = Literal["passed", "failed", "error", "skipped", "interrupted"]
 
 
 class StepResult(Record):
@@ -19,7 +20,7 @@ class StepResult(Record):
     args: dict[str, str] = Field(default_factory=dict)
     started: float = Field(description="seconds since the rig's validation began")
     seconds: float
-    outcome: Outcome
+    outcome: StepOutcome
     detail: str = ""
     numbers: dict[str, float] = Field(default_factory=dict)
 
@@ -70,8 +71,13 @@ class ShadowSummary(Record):
 class RigResult(Record):
     rig: str
     hardware: str
-    wave: int
-    verdict: Outcome
+    angle: str | None = Field(default=None, description="the camera angle the rig stands for (its frames)")
+    wave: int = Field(description="which of the plan's releases told this rig (0 = the first); -1: never told")
+    release: str = Field(default="", description="that release's label in the plan, e.g. 'canary (3 devices, 3 "
+                         "strata)'")
+    state: StateName = Field(default=DeviceState.IDLE, description="the rig's lifecycle state when the plan ended "
+                             "(before the end-of-plan rollback proof)")
+    verdict: StepOutcome
     reason: str = ""
     quarantined: bool = False
     active_at_end: str = ""              # the model version serving when the rig was released

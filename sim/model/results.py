@@ -20,6 +20,8 @@ class Provenance(Record):
     fleetlab_version: str
     git_sha: str
     packages: dict[str, str]
+    models: dict[str, str] = Field(default_factory=dict, exclude_if=lambda models: not models,
+                                   description="model version -> sha256 of the file the rigs ran (HIL)")
 
 
 class Series(Record):
@@ -108,6 +110,8 @@ class RunResult(Record):
     events_processed: int = 0
     provenance: Provenance
     rigs: list[RigResult] = Field(default_factory=list, description="per-rig results of a HIL run")
+    interrupted: str = Field(default="", exclude_if=lambda why: not why,
+                             description="why the run was stopped before its end (a signal); '' when it was not")
 
     def metrics(self) -> dict[str, float | None]:
         """The flat numbers `expect:` bounds refer to (see sim.model.gates.METRICS)."""

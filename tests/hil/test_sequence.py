@@ -6,6 +6,7 @@ import pytest
 
 from hil.runner import run_scenario
 from hil.ssh import SshShell
+from sim.model.lifecycle import DeviceState as S
 from tests.conftest import scenario_from
 from tests.hil.conftest import hil_scenario, inventory_of
 
@@ -81,16 +82,18 @@ def test_a_transfer_cut_in_the_middle_resumes_and_the_sha256_matches(rig_entry):
     assert "sha256 checked on the rig" in transfer.detail and "resumed at" in transfer.detail
 
 
-def test_a_failing_wave_halts_the_rollout_before_the_next_rigs(rig_entry):
-    first = rig_entry("rig-a", health="false")
-    second = rig_entry("rig-b")
-    waves = scenario_from({"strategy": {"kind": "waves", "waves": ["50%", "100%"], "bake": "0s"}})
-    scenario = hil_scenario().model_copy(update={"strategy": waves.strategy})
+def test_a_failing_wave_halts_the_plan_before_the_next_rigs(rig_entry):
+    first, second = rig_entry("rig-a", health="false"), rig_entry("rig-b", health="false")
+    plan = {"kind": "waves", "waves": ["50%", "100%"], "bake": "1h", "abort": {"failure_rate": "1%", "min_executed": 1}}
+    scenario = hil_scenario(time_scale=0.0001).model_copy(update={"strategy": scenario_from({"strategy": plan}).strategy})
     result = run(scenario, first, second)
-    verdicts = {rig.rig: (rig.verdict, rig.wave) for rig in result.rigs}
-    assert verdicts == {"rig-a": ("failed", 0), "rig-b": ("skipped", 1)}
-    assert result.halted and "not released: rollout halted after wave 1" in result.rigs[1].reason
-    assert (Path(second["store"]) / "active").exists() is False     # never touched
+    told, untold = sorted(result.rigs, key=lambda rig: rig.wave, reverse=True)
+    assert (told.verdict, told.wave, told.release, told.state) == ("failed", 0, "wave 1 (50%)", S.ROLLED_BACK)
+    assert (untold.verdict, untold.wave, untold.state) == ("skipped", -1, S.IDLE)
+    assert result.halted and "failure rate 100.0% over 1 devices in wave 1" in result.halt_reason
+    assert untold.reason == "not released: rollout halted" and untold.steps == []
+    never = first if untold.rig == "rig-a" else second
+    assert not (Path(never["store"]) / "active").exists() and not (Path(never["store"]) / ".lease").exists()
 
 
 def test_a_rig_whose_rollback_fails_is_quarantined_and_says_so(rig_entry):

@@ -5,12 +5,9 @@ from pathlib import Path
 import pytest
 
 from hil.faults import FaultPlan, check_point
-from hil.runner import plan_waves
 from hil.shell import LocalShell
 from hil.store import Store, sha256_of
 from sim.model.scenario import HilFault
-from tests.conftest import scenario_from
-from tests.hil.conftest import inventory_of
 
 
 @pytest.fixture
@@ -55,13 +52,6 @@ def test_install_replaces_a_slot_whole_and_switch_moves_active_atomically(store,
     assert Path(store.path("active")).resolve() == Path(store.path("slots", "a")).resolve()
 
 
-def test_waves_map_onto_rigs_with_at_least_one_rig_each(rig_entry):
-    rigs = inventory_of(*[rig_entry(f"r{n}") for n in range(5)]).rigs
-    waves = scenario_from({"strategy": {"kind": "waves", "waves": ["1%", "10%", "50%", "100%"]}})
-    assert [[rig.name for rig in wave] for wave in plan_waves(waves, rigs)] == [["r0"], ["r1"], ["r2"], ["r3", "r4"]]
-    assert [len(wave) for wave in plan_waves(scenario_from(), rigs)] == [5]
-
-
 def test_fault_points_and_names_are_checked_before_anything_runs():
     assert check_point("transfer@50%") is None and check_point("before:build") is None
     assert "unknown fault point" in check_point("during:lunch")
@@ -69,5 +59,5 @@ def test_fault_points_and_names_are_checked_before_anything_runs():
     assert plan.problems() == [
         "hil.faults.0.fault: 'meteor' is not available on these rigs (available: link_drop)",
         "hil.faults.0.at_step: unknown fault point 'transfer@150%': use before:STEP (steps: preflight, baseline, "
-        "transfer, build, parity, latency, shadow, activate, rollback), after:switch, mid:install, mid:rollback or "
-        "transfer@P% with 0 < P < 100"]
+        "transfer, build, parity, latency, shadow, activate, rollback), mid:install, mid:build, after:switch, "
+        "mid:rollback or transfer@P% with 0 < P < 100"]

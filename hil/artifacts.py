@@ -1,0 +1,82 @@
+"""What a HIL run sends to its rigs, prepared once before any rig starts: the two model files, the frames per
+camera angle, and both models' fp32 reference outputs computed here with onnxruntime.
+
+Model and frame paths are read relative to the scenario's folder and must stay inside it (or be `builtin:NAME`):
+a scenario must not be able to copy any file of this machine onto a rig. `allow_outside=True` (the CLI's
+`--allow-paths-outside`) lifts that for a user who means it.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from hil import modelzoo
+from hil.errors import HilError
+from hil.reference import reference_outputs
+from hil.session import Artifacts
+from hil.store import sha256_of
+from sim.model.scenario import Scenario
+
+log = logging.getLogger(__name__)
+
+
+def resolve_inside(reference: str, base: Path, key: str, allow_outside: bool = False) -> Path:
+    """`reference` read relative to `base`; refused when it resolves outside `base`."""
+    path = (base / reference).resolve()
+    root = base.resolve()
+    if not allow_outside and path != root and root not in path.parents:
+        raise HilError(f"{key}: {reference!r} resolves to {path}, outside the scenario's folder {root}; keep models "
+                       f"and frames beside the scenario (or pass --allow-paths-outside)")
+    return path
+
+
+def _model_file(reference: str | None, base: Path, folder: Path, role: str, allow_outside: bool) -> Path:
+    if reference is None:
+        raise HilError(f"hil.{role}_model: the scenario names no {role} model")
+    if reference.startswith("builtin:"):
+        name = reference.removeprefix("builtin:")
+        target = folder / f"{name}.onnx"
+        try:
+            target.write_bytes(modelzoo.build_model(name))
+        except ValueError as error:
+            raise HilError(f"hil.{role}_model: {error}") from None
+        return target
+    path = resolve_inside(reference, base, f"hil.{role}_model", allow_outside)
+    if not path.is_file():
+        raise HilError(f"hil.{role}_model: {path} does not exist (models are built with `fleetlab models`)")
+    return path
+
+
+def _frames(reference: str | None, base: Path, allow_outside: bool) -> dict[str, np.ndarray]:
+    if reference in (None, "builtin"):
+        return {angle: modelzoo.frames_for(angle) for angle in modelzoo.ANGLES}
+    folder = resolve_inside(reference, base, "hil.frames", allow_outside)
+    found = {path.stem: np.load(path, allow_pickle=False) for path in sorted(folder.glob("*.npy"))}
+    if not found:
+        raise HilError(f"hil.frames: no ANGLE.npy files in {folder}")
+    return found
+
+
+def _reference(model: Path, frames: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    try:
+        return {angle: reference_outputs(model, batch) for angle, batch in frames.items()}
+    except Exception as error:   # noqa: BLE001 — onnxruntime raises its own types; the rig's build will say more
+        log.warning("no local reference for %s: %s", model.name, error)
+        return {angle: np.full((batch.shape[0], 1), np.nan) for angle, batch in frames.items()}
+
+
+def prepare_artifacts(scenario: Scenario, base: Path, folder: Path, allow_outside: bool = False) -> Artifacts:
+    spec = scenario.hil
+    if spec is None:
+        raise HilError("the scenario has no hil: section")
+    current = _model_file(spec.current_model, base, folder, "current", allow_outside)
+    candidate = _model_file(spec.candidate_model, base, folder, "candidate", allow_outside)
+    frames = _frames(spec.frames, base, allow_outside)
+    return Artifacts(current=current, current_sha=sha256_of(current), current_version=scenario.current_model.version,
+                     candidate=candidate, candidate_sha=sha256_of(candidate),
+                     candidate_version=scenario.candidate.version, frames=frames,
+                     candidate_reference=_reference(candidate, frames), current_reference=_reference(current, frames),
+                     workdir=folder)

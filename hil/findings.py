@@ -1,0 +1,33 @@
+"""What a rig session has learnt so far, in one typed record (the steps fill it, the result and the plan's Sample
+read it)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from hil.parsers import TegraSample
+from sim.model.hil_results import LatencySummary, ParityResult, ShadowSummary
+
+Outputs = dict[str, np.ndarray]
+
+
+@dataclass
+class Findings:
+    facts: dict[str, str] = field(default_factory=dict)
+    idle_temperature: float | None = None
+    previous_slot: str | None = None           # the slot serving when the session began (after provisioning)
+    candidate_slot: str | None = None
+    switched: bool = False                     # `active` points at the candidate now
+    baseline: Outputs = field(default_factory=dict)            # the current engine's outputs, per angle
+    remote_frames: dict[str, str] = field(default_factory=dict)
+    candidate_outputs: Outputs = field(default_factory=dict)
+    parity: list[ParityResult] = field(default_factory=list)
+    latency: LatencySummary | None = None
+    latencies: list[float] = field(default_factory=list)       # ms per timed inference of the candidate
+    current_latencies: list[float] = field(default_factory=list)   # ms, the current engine (control rigs)
+    latency_telemetry: list[TegraSample] = field(default_factory=list)
+    telemetry: list[TegraSample] = field(default_factory=list)  # every sample: latency runs and soaks
+    shadow: ShadowSummary | None = None
+    bytes_sent: int = 0

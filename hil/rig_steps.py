@@ -1,0 +1,311 @@
+"""The steps of hil/step_table.py as they run on one rig, each recorded with its arguments, duration, outcome,
+detail and numbers. Each returns (passed, detail); a failing test is data, an InfrastructureError propagates for the
+session to wait for the rig and run the step again."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from hil import steps
+from hil.errors import ConnectionLost, InfrastructureError
+from hil.parity import compare
+from hil.preflight import preflight as read_facts
+from hil.shadow import shadow_run
+from hil.steps import Failed, Timed
+from hil.store import Store
+from hil.telemetry import Sampler, one_sample, summarize
+from sim.model.hil_results import LatencySummary, ParityResult, TelemetrySummary
+from sim.model.lifecycle import DeviceState as S
+
+if TYPE_CHECKING:
+    from hil.session import RigSession
+
+BOOT_TIMEOUT = 90.0          # how long a rig may take to come back after a power cut
+COOL_TIMEOUT = 600.0         # how long an activation waits for a hot rig to cool below the plan's limit
+COOL_POLL = 5.0
+
+
+class RigSteps:
+    retries = 2              # a step the rig dropped out of is tried this many more times
+
+    def __init__(self, session: "RigSession") -> None:
+        self.s = session
+        self.store = Store(session.shell, session.rig.store)
+        self.staging = session.art.workdir / session.rig.name      # this rig's own local files
+
+    @property
+    def shell(self):  # noqa: ANN201 — the session's Shell
+        return self.s.shell
+
+    def _shape(self) -> tuple[int, ...]:
+        return next(iter(self.s.frames.values())).shape[1:]
+
+    # --- install ----------------------------------------------------------------------------------------------
+
+    def preflight(self) -> tuple[bool, str]:
+        with self.s.record.step("preflight") as step:
+            self.store.prepare()
+            facts, idle, problems = read_facts(self.shell, self.s.rig, needs=3 * self.s.art.candidate.stat().st_size)
+            self.s.found.facts, self.s.found.idle_temperature = facts, idle
+            if idle is not None:
+                step.numbers["idle_temperature"] = idle
+            if problems:
+                step.fail("; ".join(problems))
+            return step.passed, step.detail
+
+    def _provision_current(self) -> tuple[bool, str]:
+        """A rig without the current model gets it first (fresh or re-imaged rigs)."""
+        art, slot = self.s.art, self.store.inactive_slot()
+        moved = self.store.transfer(art.current, art.current_sha, self.s.spec.transfer_rate)
+        if not moved.ok:
+            return False, f"could not provision the current model: {moved.detail}"
+        self.store.install(art.current_sha, slot, art.current_version)
+        built = steps.build_engine(self.shell, self.s.rig, self.store, slot, self.s.spec.precision)
+        if not built.passed:
+            return False, f"the current model does not build on this rig: {built.detail}"
+        self.store.switch(slot)
+        healthy = steps.restart_and_check(self.shell, self.s.rig)
+        return healthy.passed, healthy.detail
+
+    def baseline(self) -> tuple[bool, str]:
+        art, found = self.s.art, self.s.found
+        with self.s.record.step("baseline", version=art.current_version) as step:
+            active = self.store.active_slot()
+            if active is None or self.store.version(active) != art.current_version:
+                passed, detail = self._provision_current()
+                step.numbers["provisioned"] = 1.0
+                if not passed:
+                    step.fail(detail)
+                    return False, detail
+            found.previous_slot = self.store.active_slot()
+            found.remote_frames = steps.upload_frames(self.store, self.s.frames, self.staging)
+            outputs = steps.infer_all(self.shell, self.s.rig, self.store, found.previous_slot, self.s.frames,
+                                      found.remote_frames)
+            broken = [f"{angle}: {value}" for angle, value in outputs.items() if isinstance(value, Failed)]
+            if broken:
+                step.fail("the current engine does not run: " + "; ".join(broken))
+            else:
+                found.baseline = {angle: value for angle, value in outputs.items() if isinstance(value, np.ndarray)}
+                step.detail = f"current engine in slot {found.previous_slot}: outputs recorded"
+            return step.passed, step.detail
+
+    def transfer(self) -> tuple[bool, str]:
+        art, spec = self.s.art, self.s.spec
+        slot, size = self.store.inactive_slot(), art.candidate.stat().st_size
+        with self.s.record.step("transfer", slot=slot, bytes=size, sha256=art.candidate_sha[:16],
+                                rate=spec.transfer_rate or "unlimited") as step:
+            watch = self.s.faults.transfer_watch(size, self.shell)
+
+            def on_progress(position: int) -> None:
+                self.s.checkpoint()          # a stop request cuts the transfer short (the part resumes next time)
+                if watch:
+                    watch(position)
+
+            moved = self.store.transfer(art.candidate, art.candidate_sha, spec.transfer_rate, on_progress)
+            self.s.found.bytes_sent += moved.bytes_sent
+            step.numbers.update(bytes_sent=float(moved.bytes_sent), attempts=float(len(moved.resumed_from)),
+                                resumed_from=float(max(moved.resumed_from, default=0)))
+            if not moved.ok:
+                step.fail(moved.detail)
+                return False, step.detail
+            self.store.install(art.candidate_sha, slot, art.candidate_version,
+                               midway=lambda shell: self.s.faults.fire("mid:install", shell))
+            self.s.found.candidate_slot = slot
+            resumed = [offset for offset in moved.resumed_from if offset]
+            step.detail = moved.detail + (f"; resumed at {resumed}" if resumed else "")
+            return True, step.detail
+
+    def build(self) -> tuple[bool, str]:
+        slot = self.s.found.candidate_slot
+        with self.s.record.step("build", slot=slot, precision=self.s.spec.precision) as step:
+            built = steps.build_engine(self.shell, self.s.rig, self.store, slot, self.s.spec.precision,
+                                       midway=lambda: self.s.faults.fire("mid:build", self.shell))
+            step.detail = built.detail
+            if not built.passed:
+                step.fail(built.detail)
+            return step.passed, step.detail
+
+    def parity(self) -> tuple[bool, str]:
+        parity, found = self.s.spec.parity, self.s.found
+        with self.s.record.step("parity", atol=parity.atol, rtol=parity.rtol, frames=",".join(self.s.frames)) as step:
+            outputs = steps.infer_all(self.shell, self.s.rig, self.store, found.candidate_slot, self.s.frames,
+                                      found.remote_frames)
+            found.candidate_outputs = {angle: value for angle, value in outputs.items()
+                                       if isinstance(value, np.ndarray)}
+            checks = steps.parity_checks(outputs, self.s.art.candidate_reference, parity.atol, parity.rtol)
+            found.parity = [ParityResult(frames=c.frames, passed=c.passed, mismatched=c.mismatched,
+                                         max_abs_diff=c.max_abs_diff if np.isfinite(c.max_abs_diff) else None,
+                                         elements=c.elements, detail=c.detail) for c in checks]
+            failed = [check.frames for check in checks if not check.passed]
+            step.detail = "; ".join(check.detail for check in checks)
+            if failed:
+                step.fail(f"parity fails on {', '.join(failed)} (passes on "
+                          f"{', '.join(c.frames for c in checks if c.passed) or 'none'}): {step.detail}")
+            return step.passed, step.detail
+
+    def latency(self) -> tuple[bool, str]:
+        spec, found = self.s.spec, self.s.found
+        with self.s.record.step("latency", iterations=spec.iterations, warmup=spec.warmup) as step:
+            sampler = Sampler(self.shell, self.s.rig.tools.tegrastats, self.store.path("tmp", "tegrastats.log"))
+            sampler.start()
+            try:
+                measured = steps.latency_run(self.shell, self.s.rig, self.store, found.candidate_slot, self._shape(),
+                                             spec.iterations, spec.warmup, spec.max_cv)
+            finally:
+                found.latency_telemetry = sampler.stop()
+                found.telemetry += found.latency_telemetry
+            telemetry = summarize(found.latency_telemetry)
+            if isinstance(measured, Failed):
+                step.fail(measured.why)
+                return False, measured.why
+            found.latency, found.latencies = measured.summary, measured.latencies
+            summary = measured.summary
+            step.numbers.update(p50_ms=summary.p50, p99_ms=summary.p99 or 0.0, cv=summary.cv or 0.0)
+            problems = latency_problems(summary, spec.latency_budget.p50, spec.latency_budget.p99, spec.max_cv)
+            if spec.max_temperature is not None and (telemetry.max_temperature or 0) > spec.max_temperature:
+                problems.append(f"reached {telemetry.max_temperature:.1f} °C, limit {spec.max_temperature:.1f} °C")
+            step.detail = (f"p50 {summary.p50:.3f} ms, p99 {(summary.p99 or 0):.3f} ms, cv {(summary.cv or 0):.1%}, "
+                           f"max {telemetry.max_temperature or 0:.1f} °C over {telemetry.samples} samples")
+            if problems:
+                step.fail("; ".join(problems) + f" ({step.detail})")
+            return step.passed, step.detail
+
+    def shadow(self) -> tuple[bool, str]:
+        found = self.s.found
+        with self.s.record.step("shadow", candidate=found.candidate_slot, current=found.previous_slot) as step:
+            summary = shadow_run(self.shell, self.s.rig, self.store, self.s.spec, self._shape(), found.baseline,
+                                 found.candidate_outputs, found.candidate_slot, found.previous_slot,
+                                 found.idle_temperature)
+            found.shadow = summary
+            step.detail = f"agreement {summary.agreement:.1%} on {summary.frames} frames"
+            step.numbers["agreement"] = summary.agreement
+            return True, step.detail
+
+    # --- activate and roll back ---------------------------------------------------------------------------
+
+    def activate(self) -> tuple[bool, str]:
+        found = self.s.found
+        with self.s.record.step("activate", slot=found.candidate_slot) as step:
+            self.store.switch(found.candidate_slot)
+            found.switched = True
+            self.s.faults.fire("after:switch", self.shell)
+            if self.s.state == S.ACTIVATING:
+                self.s.move(S.HEALTH_CHECK)
+            healthy = steps.restart_and_check(self.shell, self.s.rig)
+            step.detail = healthy.detail
+            if not healthy.passed:
+                step.fail(f"the candidate did not come up healthy: {healthy.detail}")
+            return step.passed, step.detail
+
+    def switch_back(self, name: str, reason: str) -> tuple[bool, str]:
+        """Switch to the previous slot, restart, health, and check the previous engine gives its recorded outputs."""
+        found = self.s.found
+        with self.s.record.step(name, slot=found.previous_slot, reason=reason) as step:
+            self.store.switch(found.previous_slot)
+            found.switched = False
+            self.s.faults.fire(f"mid:{name}", self.shell)
+            healthy = steps.restart_and_check(self.shell, self.s.rig)
+            if not healthy.passed:
+                step.fail(f"the previous engine did not come back healthy: {healthy.detail}")
+                return False, step.detail
+            drift = self._drifted()
+            if drift:
+                step.fail(f"the previous engine no longer gives its recorded outputs on {', '.join(drift)}")
+            else:
+                step.detail = f"slot {found.previous_slot} serving again, recorded outputs reproduced"
+            return step.passed, step.detail
+
+    def confirm_previous(self, reason: str) -> tuple[bool, str]:
+        """A rig that never activated the candidate: check that the previous engine still serves as recorded."""
+        found = self.s.found
+        with self.s.record.step("rollback", slot=found.previous_slot, reason=reason) as step:
+            drift = self._drifted()
+            if drift:
+                step.fail(f"the previous engine no longer gives its recorded outputs on {', '.join(drift)}")
+            else:
+                step.detail = f"never activated; slot {found.previous_slot} still serving, recorded outputs reproduced"
+            return step.passed, step.detail
+
+    def _drifted(self) -> list[str]:
+        found = self.s.found
+        outputs = steps.infer_all(self.shell, self.s.rig, self.store, found.previous_slot, self.s.frames,
+                                  found.remote_frames)
+        return [angle for angle, out in outputs.items()
+                if isinstance(out, Failed) or not compare(angle, out, found.baseline[angle], 1e-6, 1e-6).passed]
+
+    def cooled(self, limit: float) -> bool:
+        """Wait (bounded) for the rig to cool below `limit` °C; True when it did."""
+        deadline = time.monotonic() + COOL_TIMEOUT
+        with self.s.record.step("cool", below=limit, timeout=COOL_TIMEOUT) as step:
+            while True:
+                temperature = self.sample_temperature()
+                if temperature is not None and temperature < limit:
+                    step.detail = f"{temperature:.1f} °C, below {limit:.1f} °C"
+                    return True
+                if time.monotonic() > deadline or self.s.stop.sleep(COOL_POLL):
+                    step.fail(f"still {temperature if temperature is not None else '?'} °C, not below {limit:.1f} °C "
+                              f"after {COOL_TIMEOUT:.0f} s: activation waits")
+                    return False
+
+    def wait_for_rig(self) -> None:
+        deadline = time.monotonic() + BOOT_TIMEOUT
+        with self.s.record.step("reconnect", timeout=BOOT_TIMEOUT) as step:
+            while True:
+                self.shell.close()
+                try:
+                    self.shell.run("true", timeout=10)
+                    step.detail = f"the rig answered again after {time.monotonic() - deadline + BOOT_TIMEOUT:.1f} s"
+                    return
+                except InfrastructureError as error:
+                    if time.monotonic() > deadline or self.s.stop.sleep_unless_hurried(1.0):
+                        raise ConnectionLost(f"{self.s.rig.name}: did not come back within {BOOT_TIMEOUT:.0f} s: "
+                                             f"{error}") from None
+
+    # --- telemetry and measurements for the plan's Sample ----------------------------------------------------
+
+    def sample_temperature(self) -> float | None:
+        sample = one_sample(self.shell, self.s.rig.tools.tegrastats)
+        if sample is None:
+            return None
+        self.s.found.telemetry.append(sample)
+        return sample.max_temperature
+
+    def telemetry_summary(self) -> TelemetrySummary | None:
+        found = self.s.found
+        return summarize(found.latency_telemetry) if found.latency_telemetry else None
+
+    def measure_current(self) -> None:
+        """A control rig: the current engine's latency and outputs, measured without changing any slot."""
+        found, art = self.s.found, self.s.art
+        with self.s.record.step("measure", engine="current") as step:
+            self.store.prepare()
+            active = self.store.active_slot()
+            if active is None or self.store.version(active) != art.current_version:
+                step.fail(f"serves {self.store.version(active) if active else 'nothing'}, not the current "
+                          f"{art.current_version}: no control measurements from this rig")
+                return
+            found.previous_slot = active
+            found.remote_frames = steps.upload_frames(self.store, self.s.frames, self.staging)
+            outputs = steps.infer_all(self.shell, self.s.rig, self.store, active, self.s.frames, found.remote_frames)
+            found.baseline = {angle: value for angle, value in outputs.items() if isinstance(value, np.ndarray)}
+            timed = steps.latency_run(self.shell, self.s.rig, self.store, active, self._shape(),
+                                      self.s.spec.iterations, self.s.spec.warmup, max_cv=10.0)
+            if isinstance(timed, Timed):
+                found.current_latencies = timed.latencies
+            self.sample_temperature()
+            step.detail = f"slot {active}: {len(found.current_latencies)} timed inferences, outputs recorded"
+
+
+def latency_problems(measured: LatencySummary, p50_budget: float | None, p99_budget: float | None,
+                     max_cv: float) -> list[str]:
+    problems = []
+    if not measured.stable:
+        problems.append(f"unstable: coefficient of variation {measured.cv:.1%} above {max_cv:.0%}")
+    if p50_budget is not None and measured.p50 > p50_budget * 1000:
+        problems.append(f"p50 {measured.p50:.3f} ms over the {p50_budget * 1000:g} ms budget")
+    if p99_budget is not None and measured.p99 is not None and measured.p99 > p99_budget * 1000:
+        problems.append(f"p99 {measured.p99:.3f} ms over the {p99_budget * 1000:g} ms budget")
+    return problems

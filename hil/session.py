@@ -1,0 +1,313 @@
+"""One rig for the length of a plan: its connection, its lease, what it has measured and its lifecycle state.
+
+The rig controller calls the phases the plan asks for — `install` (preflight … latency, and shadow), `activate`,
+`roll_back` — and `close` at the end, which proves the rollback on a rig still running the candidate and releases the
+lease. The rig moves through the lifecycle table the simulator uses (sim/model/lifecycle.py):
+
+    IDLE → DOWNLOADING (preflight, baseline, transfer) → VERIFYING → INSTALLING (build, parity, latency, shadow)
+         → AWAITING_WINDOW → ACTIVATING → HEALTH_CHECK → COMMITTED → ROLLING_BACK → ROLLED_BACK
+    a failing step before activation: FAILED (the previous engine never stopped serving)
+    a failed activation is undone at once: ROLLED_BACK; a rollback that fails: BRICKED, and the rig is quarantined
+
+A harness error, a lost lease or a stop request ends the rig's part of the plan; close() still puts a rig that runs
+the candidate back on its previous engine (under the lease, before releasing it) unless the lease was lost.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from hil import steps
+from hil.errors import HilError, InfrastructureError, LeaseHeld, LeaseLost
+from hil.faults import FaultPlan
+from hil.findings import Findings
+from hil.inventory import Rig
+from hil.lease import Lease, Renewal, default_owner
+from hil.recorder import StepRecorder
+from hil.rig_steps import RigSteps
+from hil.shell import Shell
+from hil.step_table import STEP_NAMES, after
+from hil.stop import Stopped, StopSignal
+from sim.model.hil_results import RigResult, StepOutcome
+from sim.model.lifecycle import DeviceState as S
+from sim.model.lifecycle import check_transition
+from sim.model.scenario import HilSpec
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Artifacts:
+    """What every rig of a run receives, prepared once before any rig starts (read-only afterwards)."""
+
+    current: Path
+    current_sha: str
+    current_version: str
+    candidate: Path
+    candidate_sha: str
+    candidate_version: str
+    frames: dict[str, np.ndarray]
+    candidate_reference: dict[str, np.ndarray]
+    current_reference: dict[str, np.ndarray]
+    workdir: Path
+
+    def frames_for(self, angle: str | None) -> dict[str, np.ndarray]:
+        """A rig that stands for cameras of one angle sees that angle's frames; a rig without one sees all."""
+        return {angle: self.frames[angle]} if angle in self.frames else dict(self.frames)
+
+
+class RigSession:
+    def __init__(self, rig: Rig, angle: str | None, connect: Callable[[], Shell], spec: HilSpec,
+                 artifacts: Artifacts, run_id: str, faults: FaultPlan, stop: StopSignal) -> None:
+        self.rig, self.angle, self.connect, self.spec, self.art = rig, angle, connect, spec, artifacts
+        self.run_id, self.faults, self.stop = run_id, faults, stop
+        self.frames = artifacts.frames_for(angle)
+        self.record = StepRecorder(rig.name)
+        self.found = Findings()
+        self.state = S.IDLE
+        self.release: tuple[int, str] | None = None      # which of the plan's releases told this rig, and its label
+        self.outcome: StepOutcome = "skipped"            # passed / failed / error / skipped, for the report
+        self.reason = ""
+        self.quarantined = False
+        self.ended = ""                                  # why this rig takes no more actions ('' while it can)
+        self.lock = threading.Lock()                     # one action at a time on a rig
+        self.shell: Shell | None = None
+        self.lease: Lease | None = None
+        self.renewal: Renewal | None = None
+        self.lease_lost = ""
+        self.shadowing = False                           # the candidate runs beside the current engine, not serving
+        self.pending_cool: float | None = None           # an activation waiting for the rig to cool below this
+
+    # --- the phases a plan asks for ------------------------------------------------------------------------
+
+    @property
+    def opened(self) -> bool:
+        return self.shell is not None
+
+    def install(self, shadow: bool) -> None:
+        """Preflight to latency (and shadow): the candidate ready in the inactive slot, or FAILED with the reason."""
+        self._guarded(lambda: self._install(shadow))
+
+    def activate(self, cool_below: float | None) -> None:
+        self._guarded(lambda: self._activate(cool_below))
+
+    def roll_back(self, reason: str) -> None:
+        self._guarded(lambda: self._roll_back(reason))
+
+    def measure_current(self) -> None:
+        """A control rig: the current engine measured once, nothing changed on the rig."""
+        if not self.found.baseline:
+            self._guarded(lambda: self.steps.measure_current())
+
+    def sample_telemetry(self) -> None:
+        """One tegrastats reading; skipped when the rig is busy with a step (that step samples its own)."""
+        if self.ended or self.shell is None or not self.lock.acquire(blocking=False):
+            return
+        try:
+            self.steps.sample_temperature()
+        except HilError as error:
+            log.warning("%s: no telemetry sample: %s", self.rig.name, error)
+        finally:
+            self.lock.release()
+
+    def _guarded(self, phase: Callable[[], None]) -> None:
+        """Run a phase; a harness error, a lost lease or a stop ends this rig's part of the plan, safely."""
+        if self.ended:
+            return
+        with self.lock:
+            try:
+                if self.shell is None:
+                    self._open()
+                phase()
+            except Stopped:
+                self.ended = f"interrupted: {self.stop.reason}"
+                if self.state in (S.DOWNLOADING, S.VERIFYING, S.INSTALLING, S.AWAITING_WINDOW) and \
+                        not self.found.switched:
+                    self.state = S.IDLE            # cancelled before the candidate served, as in the simulator
+            except LeaseLost as error:
+                self.ended = self.lease_lost = str(error)
+                self._error(str(error))
+            except LeaseHeld as error:
+                self.ended = str(error)
+                self._error(str(error))
+            except HilError as error:
+                self.ended = str(error)
+                self._error(str(error))
+            except Exception as error:     # a bug here must not take the other rigs' results with it
+                log.exception("%s: internal error", self.rig.name)
+                self.ended = f"internal error in fleetlab: {type(error).__name__}: {error}"
+                self._error(self.ended)
+
+    def _error(self, reason: str) -> None:
+        self.outcome, self.reason = "error", reason
+        if self.state not in (S.COMMITTED, S.ROLLED_BACK, S.BRICKED, S.FAILED, S.IDLE):
+            self.state = S.FAILED        # the harness could not finish the install: the candidate is not serving
+
+    def _open(self) -> None:
+        self.shell = self.connect()
+        self.steps = RigSteps(self)
+        lease = Lease(self.shell, self.rig.name, self.rig.store, default_owner(self.run_id))
+        with self.record.step("reserve", owner=lease.owner, ttl=lease.ttl) as step:
+            lease.acquire()
+            if lease.took_over:
+                step.detail = f"took over the expired lease of {lease.took_over}"
+        self.lease = lease
+        self.renewal = Renewal(lease, lambda: Lease(self.connect(), self.rig.name, self.rig.store, lease.owner),
+                               on_lost=self._on_lease_lost)
+        if self.outcome == "skipped":
+            self.outcome = "passed"
+
+    def _on_lease_lost(self, holder: str) -> None:
+        self.lease_lost = f"lost the lease of {self.rig.name} to {holder}: stopped; the rig was left as it was"
+
+    def checkpoint(self) -> None:
+        """Between steps: stop when asked to, or when the lease is no longer ours."""
+        if self.lease_lost:
+            raise LeaseLost(self.lease_lost)
+        self.stop.check()
+
+    def move(self, state: S) -> None:
+        check_transition(self.state, state)
+        self.state = state
+
+    def _install(self, shadow: bool) -> None:
+        if self.state != S.IDLE:
+            return                         # told again (a promotion): the install is done
+        self.move(S.DOWNLOADING)
+        wanted = [name for name in STEP_NAMES[:STEP_NAMES.index("activate")]
+                  if name != "shadow" or shadow or self.spec.shadow]
+        for name in wanted:
+            self.checkpoint()
+            self.faults.fire(f"before:{name}", self.shell)
+            passed, detail = self._attempt(name, getattr(self.steps, name))
+            if not passed:
+                self._skip_after(name)
+                self.outcome, self.reason = "failed", detail
+                self.move(S.FAILED)
+                return
+            if name == "transfer":
+                self.move(S.VERIFYING)
+                self.move(S.INSTALLING)
+        self.shadowing = shadow
+        self.move(S.AWAITING_WINDOW)
+
+    def _activate(self, cool_below: float | None) -> None:
+        if self.state != S.AWAITING_WINDOW:
+            return
+        self.checkpoint()                  # never activate after a stop was requested
+        self.pending_cool = cool_below
+        if cool_below is not None and not self.steps.cooled(cool_below):
+            return                         # still too hot: the controller tries again after the next soak
+        self.pending_cool, self.shadowing = None, False
+        self.faults.fire("before:activate", self.shell)
+        self.move(S.ACTIVATING)
+        passed, detail = self._attempt("activate", self.steps.activate)
+        if passed:
+            self.move(S.COMMITTED)
+            return
+        self.outcome, self.reason = "failed", detail
+        self.record.skip("rollback", "not run: activate failed (restored at once instead)")
+        self.move(S.ROLLING_BACK)
+        self._restore("restore")
+
+    def _roll_back(self, reason: str) -> None:
+        if self.state in (S.COMMITTED, S.HEALTH_CHECK, S.ACTIVATING):
+            self.move(S.ROLLING_BACK)
+            self.faults.fire("before:rollback", self.shell)
+            passed, detail = self._attempt("rollback", lambda: self.steps.switch_back("rollback", reason))
+            if passed:
+                self.move(S.ROLLED_BACK)
+            else:
+                self._quarantine(detail)
+        elif self.state == S.AWAITING_WINDOW:          # installed (in shadow), never activated: cancelled
+            passed, detail = self._attempt("rollback", lambda: self.steps.confirm_previous(reason))
+            self.move(S.IDLE)
+            if not passed:
+                self._quarantine(detail)
+
+    def _restore(self, name: str) -> None:
+        passed, detail = self._attempt(name, lambda: self.steps.switch_back(name, self.reason or name))
+        if passed:
+            self.move(S.ROLLED_BACK)
+        else:
+            self._quarantine(detail)
+
+    def _quarantine(self, detail: str) -> None:
+        self.state = S.BRICKED if self.state in (S.ROLLING_BACK, S.COMMITTED, S.ACTIVATING) else self.state
+        self.quarantined, self.outcome = True, "failed"
+        self.reason = f"QUARANTINED: rollback failed; do not use this rig until a person restores it. {detail}"
+        self.ended = self.reason
+
+    def _attempt(self, name: str, action: Callable[[], tuple[bool, str]]) -> tuple[bool, str]:
+        """Run a step; when the rig drops away (a power cut, a link down) wait for it to come back and run the step
+        again — each try is recorded. Steps are safe to repeat (transfers resume, slots are replaced whole,
+        switches are renames)."""
+        for attempt in range(self.steps.retries + 1):
+            try:
+                return action()
+            except InfrastructureError as error:
+                if attempt == self.steps.retries:
+                    raise
+                log.warning("%s: %s interrupted (%s); waiting for the rig", self.rig.name, name, error)
+                self.steps.wait_for_rig()
+        raise AssertionError("unreachable")
+
+    def _skip_after(self, failed: str) -> None:
+        for name in after(failed):
+            if name != "shadow" or self.spec.shadow:
+                self.record.skip(name, f"not run: {failed} failed")
+
+    # --- the end ---------------------------------------------------------------------------------------------
+
+    def close(self, proof_reason: str) -> RigResult:
+        """Prove the rollback on a rig that still runs the candidate (or restore it after an error or a stop),
+        release the lease, hang up. Returns the rig's result."""
+        with self.lock:
+            if self.shell is not None:
+                try:
+                    self._put_back(proof_reason)
+                finally:
+                    self._release()
+        return self.result()
+
+    def _put_back(self, proof_reason: str) -> None:
+        if self.lease_lost or not self.found.switched:
+            if self.state == S.AWAITING_WINDOW and not self.ended:
+                self.record.skip("rollback", "not run: the candidate was never activated")
+            return
+        name = "rollback" if not self.ended else "restore"
+        try:
+            passed, detail = self._attempt(name, lambda: self.steps.switch_back(name, proof_reason))
+        except HilError as error:
+            passed, detail = False, str(error)
+        if not passed:
+            self._quarantine(detail)
+
+    def _release(self) -> None:
+        try:
+            if self.renewal is not None:
+                self.renewal.stop()
+            if self.lease is not None and not self.lease_lost:
+                with self.record.step("release", owner=self.lease.owner):
+                    self.lease.release()
+        except HilError as error:
+            log.error("%s: could not release the lease (it expires by itself): %s", self.rig.name, error)
+        finally:
+            self.shell.close()
+
+    def result(self) -> RigResult:
+        found = self.found
+        active = self.art.candidate_version if found.switched else self.art.current_version
+        return RigResult(rig=self.rig.name, hardware=self.rig.hardware, angle=self.angle,
+                         wave=self.release[0] if self.release else -1, release=self.release[1] if self.release else "",
+                         state=self.state, verdict=self.outcome, reason=self.reason, quarantined=self.quarantined,
+                         active_at_end=active, facts=found.facts, steps=self.record.steps, parity=found.parity,
+                         latency=found.latency, telemetry=self.steps.telemetry_summary() if self.opened else None,
+                         idle_temperature=found.idle_temperature, shadow=found.shadow, bytes_sent=found.bytes_sent,
+                         faults=[key.replace("@", " at ", 1) for key in self.faults.fired])

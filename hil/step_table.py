@@ -1,0 +1,48 @@
+"""A rig's steps, in one table: the session runs them in this order, fault points are named after them
+(`before:STEP`), and the tests read the order from here rather than writing it again.
+
+    reserve → preflight → baseline → transfer → build → parity → latency → [shadow]      the install phase
+            → activate                                                                  an Update without shadow
+            → rollback                                                                  a Rollback, or the proof at
+            → release                                                                   the end of the plan
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Phase = Literal["install", "activate", "rollback"]
+
+
+@dataclass(frozen=True)
+class StepSpec:
+    name: str
+    phase: Phase
+    summary: str
+    optional: bool = False       # runs only when asked for (shadow)
+
+
+STEPS: tuple[StepSpec, ...] = (
+    StepSpec("preflight", "install", "L4T release, board, power mode, TensorRT, free space, idle temperature"),
+    StepSpec("baseline", "install", "the current model installed if missing; its engine's outputs recorded"),
+    StepSpec("transfer", "install", "the candidate into the inactive slot: resumable, sha256 checked on the rig"),
+    StepSpec("build", "install", "trtexec builds the engine on the rig"),
+    StepSpec("parity", "install", "the engine's outputs against the fp32 reference, per camera angle"),
+    StepSpec("latency", "install", "timed inferences with tegrastats alongside: p50/p99, stability, temperature"),
+    StepSpec("shadow", "install", "both engines at once on the same frames: agreement, latency, heat", optional=True),
+    StepSpec("activate", "activate", "atomic switch, service restart, health check"),
+    StepSpec("rollback", "rollback", "switch back, health, the previous engine reproduces its recorded outputs"),
+)
+STEP_NAMES: tuple[str, ...] = tuple(step.name for step in STEPS)
+# points inside a step where a fault can be injected, besides before:STEP and transfer@P%
+INNER_POINTS: tuple[str, ...] = ("mid:install", "mid:build", "after:switch", "mid:rollback")
+
+
+def steps_of(phase: Phase) -> tuple[StepSpec, ...]:
+    return tuple(step for step in STEPS if step.phase == phase)
+
+
+def after(name: str) -> tuple[str, ...]:
+    """The steps that come after `name` (what a failure there leaves not run)."""
+    return STEP_NAMES[STEP_NAMES.index(name) + 1:]

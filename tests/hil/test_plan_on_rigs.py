@@ -1,0 +1,136 @@
+"""Every registered strategy runs on rigs as it runs in the simulator: the same releases (labels and sizes), the same
+halts and rollbacks, for the same observations. Fast rigs: LocalShell and the rig tools in temporary folders."""
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from hil.runner import rig_fleet, run_scenario
+from hil.shell import LocalShell
+from sim.model.lifecycle import DeviceState as S
+from sim.model.strategy import REGISTRY, Halt, Rollback, Sample, Soak, Update, start
+from tests.conftest import scenario_from
+from tests.hil.conftest import inventory_of
+from tests.hil.rigtree import make_rig, stop_service
+
+ANGLES = ("overhead", "sideline", "goal", "sideline")
+THRESHOLD = {"threshold": "30%", "min_executed": 1}
+PLANS = {
+    "all_at_once": {},
+    "waves": {"waves": ["25%", "50%", "100%"], "bake": "1h", "abort": {"failure_rate": "30%", "min_executed": 1}},
+    "phases": {"phases": [{"batch": "25%"}, {"batch": "25%", "start": "1h"}, {"start": "2h"}],
+               "watch_after_last": "1h", "check_every": "30m", "abort": THRESHOLD},
+    "exponential": {"base_rate_per_minute": 1, "rate_increase": {"notified": 1}, "abort": [THRESHOLD]},
+    "groups": {"groups": 2, "check_every": "30m"},
+    "canary": {"stratum": "camera_angle", "min_per_stratum": 1, "bake": "2h", "check_every": "1h",
+               "judge": {"min_samples": 2}, "abort": THRESHOLD, "then": ["100%"], "bake_between": "1h"},
+    "shadow": {"sample": "25%", "min_reports": 1, "hold": "2h", "max_duration": "4h", "check_every": "1h",
+               "agreement": "0%", "then": ["100%"], "bake_between": "1h"},
+    "thermal_aware": {"waves": ["50%", "100%"], "bake": "1h", "max_temperature": 200, "abort": THRESHOLD},
+    "budgeted": {"global_per_hour": "200MB", "tick": "30m"},
+}
+HIL = {"rig_tags": ["virtual"], "current_model": "builtin:current", "candidate_model": "builtin:candidate",
+       "frames": "builtin", "iterations": 10, "warmup": 0, "max_cv": "100%", "time_scale": 0.00001,
+       "parity": {"atol": 0.02, "rtol": 0.02}}
+
+
+def test_every_registered_strategy_has_a_plan_here():
+    assert sorted(PLANS) == sorted(REGISTRY)
+
+
+def local_rig(folder: Path, name: str, **extra) -> dict:
+    return make_rig(folder / name, name, 22, None, "nobody", folder / "no-key", **extra)
+
+
+@pytest.fixture(scope="module")
+def provisioned_store(tmp_path_factory) -> Path:
+    """A model store already serving the current model (its engine built by the rig tools), copied into every rig
+    of these tests: their subject is the plan, and provisioning each rig afresh would only repeat a test elsewhere."""
+    folder = tmp_path_factory.mktemp("template")
+    rig = local_rig(folder, "template")
+    try:
+        scenario = scenario_from({"hil": HIL, "current": {"version": "1", "hardware": {"orin-nx": {
+            "latency": "10ms", "power": 10}}}})
+        [found] = run_scenario(scenario, inventory_of(rig), Path("."), lambda rig: LocalShell()).rigs
+        assert found.verdict == "passed", found.reason
+    finally:
+        stop_service(rig)
+    store = Path(rig["store"])
+    for leftover in ("service", "tmp", "incoming"):
+        shutil.rmtree(store / leftover, ignore_errors=True)
+    return store
+
+
+@pytest.fixture
+def local_rigs(tmp_path, provisioned_store):
+    made = []
+
+    def make(broken: int | None = None) -> list[dict]:
+        for number, angle in enumerate(ANGLES):
+            store = tmp_path / f"r{number}" / "store"   # this rig's service is unhealthy on the candidate only
+            health = f"test \"$(cat '{store}/active/version')\" = 1" if number == broken else None
+            made.append(local_rig(tmp_path, f"r{number}", health=health, angle=angle))
+            shutil.rmtree(store)
+            shutil.copytree(provisioned_store, store, symlinks=True)
+        return made
+
+    yield make
+    for rig in made:
+        stop_service(rig)
+
+
+def replayed(scenario, trace) -> list:
+    """The actions the strategy yields in the simulator's driver when fed the observations the rigs gave."""
+    rollout = start(scenario.strategy, rig_fleet(scenario, inventory_of(*RIGS).rigs))
+    actions = [next(rollout)]
+    for _, seen in trace:
+        try:
+            actions.append(rollout.send(seen))
+        except StopIteration:
+            break
+    return actions
+
+
+RIGS: list[dict] = []
+
+
+def plan_scenario(kind: str):
+    return scenario_from({"duration": "1d", "hil": HIL, "strategy": {"kind": kind, **PLANS[kind]},
+                          "fleet": {"camera_angles": {"overhead": "25%", "sideline": "50%", "goal": "25%"}},
+                          "current": {"version": "1", "hardware": {"orin-nx": {"latency": "10ms", "power": 10}}}})
+
+
+GATED = ("waves", "phases", "exponential", "groups", "canary")    # plans that watch outcomes and can halt
+CASES = [(kind, None) for kind in sorted(PLANS)] + [(kind, 0) for kind in GATED]
+
+
+@pytest.mark.parametrize("kind, broken", CASES, ids=[f"{kind}-{'one-rig-fails' if broken is not None else 'healthy'}"
+                                                     for kind, broken in CASES])
+def test_the_rigs_run_the_plan_the_simulator_runs(kind, broken, local_rigs):
+    RIGS[:] = local_rigs(broken)
+    scenario = plan_scenario(kind)
+    traces = []
+    result = run_scenario(scenario, inventory_of(*RIGS), Path("."), lambda rig: LocalShell(),
+                          on_trace=lambda controller: traces.append(controller.trace))
+    [trace] = traces
+    acted = [action for action, _ in trace]
+    assert acted == replayed(scenario, trace)[:len(acted)]
+    releases = [(action.label, len(action.devices)) for action in acted if isinstance(action, Update)]
+    shown = [(event.detail, event.devices) for event in result.timeline if event.kind == "update"]
+    assert shown == releases[:len(shown)] and shown
+    assert [e.detail for e in result.timeline if e.kind == "halt"] == [a.reason for a in acted if isinstance(a, Halt)]
+    for rig in result.rigs:
+        if rig.verdict == "skipped":
+            assert rig.state == S.IDLE and rig.reason.startswith("not released")
+        else:
+            assert rig.release in {label for label, _ in releases}
+        assert rig.active_at_end == "1" and not rig.quarantined
+    if broken is None:
+        assert result.outcomes.get(S.COMMITTED, 0) + result.outcomes.get(S.IDLE, 0) == len(ANGLES)
+        assert all(rig.verdict in ("passed", "skipped") for rig in result.rigs), [rig.reason for rig in result.rigs]
+    else:        # the unhealthy rig, once told, is restored at once; a plan that watches halts on it
+        sick = result.rigs[0]
+        assert sick.state in (S.ROLLED_BACK, S.IDLE) and (sick.verdict == "failed") == (sick.state == S.ROLLED_BACK)
+    kinds = {type(action) for action in acted}
+    assert kinds <= {Update, Soak, Halt, Rollback, Sample}
