@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from fleetlab import console
-from fleetlab.hil_view import hil_table
+from fleetlab.hil_view import hil_table, plan_table
 from sim.model.errors import ScenarioError
 from sim.model.gates import evaluate
 from sim.model.hil_results import hil_metrics
@@ -57,6 +57,7 @@ def hil(file: Path,
     except HilError as error:
         console.err.print(f"{file}: {error}", markup=False)
         raise typer.Exit(EXIT_BAD_INPUT) from None
+    console.out.print(plan_table(result))
     console.out.print(hil_table(result, scenario.hil))
     verdict = evaluate(_hil_expectations(dict(scenario.expect)), result.metrics())
     if verdict.checks:

@@ -9,13 +9,14 @@ from sim.model.hil_results import RigResult
 from sim.model.results import RunResult
 from sim.model.scenario import HilSpec
 
-_MARKS = {"passed": "[green]PASS[/]", "failed": "[red]FAIL[/]", "error": "[yellow]ERROR[/]", "skipped": "skipped"}
+_MARKS = {"passed": "[green]PASS[/]", "failed": "[red]FAIL[/]", "error": "[yellow]ERROR[/]", "skipped": "skipped",
+          "interrupted": "[yellow]INTERRUPTED[/]"}
 
 
 def _step(rig: RigResult, name: str) -> str:
     found = next((step for step in rig.steps if step.name == name), None)
-    return "—" if found is None else {"passed": "ok", "failed": "FAIL", "error": "error", "skipped": "—"}[
-        found.outcome]
+    return "—" if found is None else {"passed": "ok", "failed": "FAIL", "error": "error", "skipped": "—",
+                                      "interrupted": "interrupted"}[found.outcome]
 
 
 def _parity(rig: RigResult) -> str:
@@ -38,12 +39,24 @@ def _latency(rig: RigResult, spec: HilSpec) -> str:
 
 def hil_table(result: RunResult, spec: HilSpec) -> Table:
     table = Table(title=f"{result.provenance.scenario_name} on {len(result.rigs)} rigs", header_style="bold")
-    for column in ("rig", "wave", "verdict", "build", "parity", "p50 / p99", "max °C", "rollback", "reason"):
+    for column in ("rig", "released by", "state", "verdict", "build", "parity", "p50 / p99", "max °C", "rollback",
+                   "reason"):
         table.add_column(column)
     for rig in result.rigs:
         temperature = rig.telemetry.max_temperature if rig.telemetry else None
         rollback = "QUARANTINED" if rig.quarantined else _step(rig, "rollback")
-        table.add_row(Text(rig.rig), str(rig.wave + 1), _MARKS[rig.verdict], _step(rig, "build"), Text(_parity(rig)),
+        table.add_row(Text(rig.rig), Text(rig.release or "—"), rig.state.name.lower(), _MARKS[rig.verdict],
+                      _step(rig, "build"), Text(_parity(rig)),
                       _latency(rig, spec), f"{temperature:.1f}" if temperature is not None else "—", rollback,
                       Text(rig.reason[:200]))
+    return table
+
+
+def plan_table(result: RunResult) -> Table:
+    """The plan as it ran on the rigs: releases with the plan's labels, soaks, halts with their reasons, rollbacks."""
+    table = Table(title="the plan on the rigs", header_style="bold")
+    for column in ("time", "event", "detail", "rigs"):
+        table.add_column(column)
+    for event in result.timeline:
+        table.add_row(f"{event.time:.1f} s", event.kind, Text(event.detail), str(event.devices or ""))
     return table

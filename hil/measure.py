@@ -6,7 +6,8 @@ Per rig, as the simulator's telemetry offers them (sim.model.strategy.METRICS):
 - detection_rate: per frame of the rig's camera angle, 1 when the engine finds what the model finds in fp32 (finite
   outputs, the same top class as the local onnxruntime reference), else 0 — a detection proxy that an fp16 overflow
   or a broken engine drives to zero;
-- agreement: per frame, 1 when the candidate in shadow picks the current engine's class (shadowing rigs only).
+- agreement: the share of the rig's frames on which the candidate in shadow picks the current engine's class, one
+  value per rig as the simulator gives one per camera (shadowing rigs only).
 
 Canary rigs count while they run the candidate (or shadow it); control rigs while they serve the current model. A
 control rig not yet touched is measured once (its lease taken, nothing on it changed).
@@ -19,7 +20,7 @@ from collections.abc import Callable
 import numpy as np
 
 from hil.session import RigSession
-from hil.shadow import per_frame_agreement
+from hil.shadow import agreement
 from sim.model.lifecycle import DeviceState as S
 from sim.model.strategy import METRICS, Samples
 
@@ -53,7 +54,7 @@ def canary_metrics(rig: RigSession) -> dict[str, list[float]]:
     return {"latency_ms": list(found.latencies), "fps": [1000.0 / ms for ms in found.latencies if ms > 0],
             "temperature": _temperatures(rig),
             "detection_rate": detections(found.candidate_outputs, rig.art.candidate_reference),
-            "agreement": per_frame_agreement(found.baseline, found.candidate_outputs) if shadowing else []}
+            "agreement": [agreement(found.baseline, found.candidate_outputs)[0]] if shadowing else []}
 
 
 def control_metrics(rig: RigSession) -> dict[str, list[float]]:

@@ -283,6 +283,8 @@ class RigSession:
             return
         name = "rollback" if not self.ended else "restore"
         try:
+            if name == "rollback":
+                self.faults.fire("before:rollback", self.shell)
             passed, detail = self._attempt(name, lambda: self.steps.switch_back(name, proof_reason))
         except HilError as error:
             passed, detail = False, str(error)

@@ -28,17 +28,6 @@ def agreement(current: dict[str, np.ndarray], candidate: dict[str, np.ndarray]) 
     return (agree / total if total else 0.0), total
 
 
-def per_frame_agreement(current: dict[str, np.ndarray], candidate: dict[str, np.ndarray]) -> list[float]:
-    """1.0 for each frame where both engines pick the same class, else 0.0 (what a shadowing rig reports)."""
-    values: list[float] = []
-    for angle, ours in current.items():
-        theirs = candidate.get(angle)
-        same = (np.argmax(ours, axis=1) == np.argmax(theirs, axis=1)) if theirs is not None and \
-            theirs.shape[0] == ours.shape[0] else np.zeros(ours.shape[0], dtype=bool)
-        values += [float(flag) for flag in same]
-    return values
-
-
 def shadow_run(shell: Shell, rig: Rig, store: Store, spec: HilSpec, frame_shape: tuple[int, ...],
                baseline: dict[str, np.ndarray], candidate_outputs: dict[str, np.ndarray], candidate_slot: str,
                current_slot: str, idle_temperature: float | None) -> ShadowSummary:

@@ -123,7 +123,10 @@ def _rig_row(rig: RigResult, budget: dict[str, float]) -> str:
     rollback = "<b>QUARANTINED</b>" if rig.quarantined else e(steps.get("rollback", "—"))
     histogram = plots.histogram(rig.latency.histogram_edges, rig.latency.histogram_counts, "ms") \
         if rig.latency and rig.latency.histogram_counts else ""
-    return (f"<tr><td>{e(rig.rig)}<br><span class=muted>{e(rig.hardware)} · wave {rig.wave + 1}</span></td>"
+    told = e(rig.release) if rig.release else "not released"
+    angle = f" · {e(rig.angle)}" if rig.angle else ""
+    return (f"<tr><td>{e(rig.rig)}<br><span class=muted>{e(rig.hardware)}{angle} · {told} · "
+            f"{e(rig.state.name.lower())}</span></td>"
             f"<td>{_badge({'passed': 'GO', 'failed': 'NO-GO'}.get(rig.verdict, 'CANNOT MEASURE'))}</td>"
             f"<td>{e(steps.get('build', '—'))}</td><td>{parity}</td><td class=num>{latency}</td>"
             f"<td class=num>{e(hottest)}</td><td>{rollback}</td><td>{e(rig.reason)}</td><td>{histogram}</td></tr>")
@@ -133,7 +136,11 @@ def _hil_section(outcome: ScenarioOutcome) -> str:
     if outcome.hil is None:
         return ""
     rows = "".join(_rig_row(rig, outcome.latency_budget_ms) for rig in outcome.hil.rigs)
-    return ("<h3>On the rigs</h3><table class=rigs><tr><th>rig</th><th>verdict</th><th>engine build</th>"
+    plan = "".join(f"<tr><td class=num>{event.time:.1f} s</td><td>{e(event.kind)}</td><td>{e(event.detail)}</td>"
+                   f"<td class=num>{event.devices or ''}</td></tr>" for event in outcome.hil.timeline)
+    return ("<h3>On the rigs</h3><p>The scenario's plan, run on the rigs (wall time since the start):</p>"
+            "<table><tr><th>time</th><th>event</th><th>detail</th><th>rigs</th></tr>" + plan + "</table>"
+            "<table class=rigs><tr><th>rig</th><th>verdict</th><th>engine build</th>"
             "<th>parity by angle</th><th>p50 / p99</th><th>max temp</th><th>rollback</th><th>reason</th>"
             f"<th>latency histogram</th></tr>{rows}</table>")
 

@@ -38,7 +38,7 @@ def test_hil_on_two_rigs_passes_writes_result_json_and_exits_0(rig_entry, quick_
     assert done.returncode == 0, done.stdout + done.stderr
     assert "orin-a" in done.stdout and "overhead:ok" in done.stdout and "PASS" in done.stdout
     result = json.loads((tmp_path / "out" / "result.json").read_text())
-    assert result["source"] == "hil" and [rig["wave"] for rig in result["rigs"]] == [0, 1]
+    assert result["source"] == "hil" and sorted(rig["wave"] for rig in result["rigs"]) == [0, 1]
 
 
 def test_hil_with_the_defective_candidate_is_a_no_go_naming_the_angle(rig_entry, quick_scenario, tmp_path):
@@ -49,7 +49,7 @@ def test_hil_with_the_defective_candidate_is_a_no_go_naming_the_angle(rig_entry,
     done = fleetlab("hil", str(quick_scenario), "--rigs", str(inventory))
     assert done.returncode == 1
     assert "overhead:FAIL sideline:ok goal:ok" in done.stdout
-    assert "not released: rollout halted after wave 1" in done.stdout
+    assert "not released: rollout halted" in done.stdout
     assert "parity fails on overhead (passes on sideline, goal)" in done.stderr
 
 

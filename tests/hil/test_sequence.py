@@ -88,7 +88,7 @@ def test_a_failing_wave_halts_the_plan_before_the_next_rigs(rig_entry):
     scenario = hil_scenario(time_scale=0.0001).model_copy(update={"strategy": scenario_from({"strategy": plan}).strategy})
     result = run(scenario, first, second)
     told, untold = sorted(result.rigs, key=lambda rig: rig.wave, reverse=True)
-    assert (told.verdict, told.wave, told.release, told.state) == ("failed", 0, "wave 1 (50%)", S.ROLLED_BACK)
+    assert (told.verdict, told.wave, told.release, told.state) == ("failed", 0, "wave 1 (50%)", S.FAILED)
     assert (untold.verdict, untold.wave, untold.state) == ("skipped", -1, S.IDLE)
     assert result.halted and "failure rate 100.0% over 1 devices in wave 1" in result.halt_reason
     assert untold.reason == "not released: rollout halted" and untold.steps == []

@@ -48,7 +48,8 @@ CASES = {
 def scenario_for(case: Case):
     text = quick_hil_text().replace("rig_tags: [orin]", "rig_tags: [virtual]").replace(
         "candidate_model: builtin:candidate", f"candidate_model: {case.candidate}").replace(
-        "  kind: waves\n  waves: [1%, 100%]\n  bake: 1h", "  kind: all_at_once")
+        "  kind: waves\n  waves: [30%, 100%]\n  bake: 1h\n  abort: {failure_rate: 1%, min_executed: 1}",
+        "  kind: all_at_once")
     extra = "  transfer_rate: 400kbit/s\n"            # slow enough that 50% of a transfer is a moment in time
     if case.fault:
         extra += f"  faults:\n    - {{fault: {case.fault[0]}, at_step: \"{case.fault[1]}\"}}\n"
