@@ -1,13 +1,19 @@
 """The interface every way of reaching a rig offers (SSH in hil.ssh; LocalShell here for fast tests), and the one
 place remote command lines are built: every argument is shell-quoted, so file names with spaces, quotes or `;`
-are data, never syntax."""
+are data, never syntax.
+
+Every command runs in a process group of its own, so a timeout kills all it started (`in_own_group`), and the
+output kept of a command is capped: its head and its tail, with a note of how much was dropped between
+(`CappedOutput`): a rig that prints without end costs a fixed amount of memory here."""
 
 from __future__ import annotations
 
 import os
 import shlex
+import signal
 import subprocess
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +22,36 @@ from typing import BinaryIO, Protocol
 from hil.errors import CommandTimeout
 
 Progress = Callable[[int], None]
+OUTPUT_HEAD = 4 << 20          # bytes of a stream kept from its start
+OUTPUT_TAIL = 1 << 20          # and from its end
+
+
+class CappedOutput:
+    """The first `head` and the last `tail` bytes of a stream, and how many fell between them."""
+
+    def __init__(self, head: int = OUTPUT_HEAD, tail: int = OUTPUT_TAIL) -> None:
+        self.head_cap, self.tail_cap = head, tail
+        self.head, self.tail = bytearray(), bytearray()
+        self.dropped = 0
+
+    def add(self, data: bytes) -> None:
+        room = self.head_cap - len(self.head)
+        if room > 0:
+            self.head += data[:room]
+            data = data[room:]
+        if not data:
+            return
+        self.tail += data
+        if len(self.tail) > self.tail_cap:
+            cut = len(self.tail) - self.tail_cap
+            self.dropped += cut
+            del self.tail[:cut]
+
+    def text(self) -> str:
+        if not self.dropped:
+            return (self.head + self.tail).decode(errors="replace")
+        return (self.head.decode(errors="replace") + f"\n[... {self.dropped:,} bytes of output dropped ...]\n"
+                + self.tail.decode(errors="replace"))
 
 
 @dataclass(frozen=True)
@@ -41,6 +77,21 @@ def command(prefix: str, *args: object) -> str:
     argument after it is quoted."""
     quoted = shlex.join(str(arg) for arg in args)
     return f"{prefix} {quoted}".strip()
+
+
+def in_own_group(line: str) -> tuple[str, str]:
+    """`line` wrapped to run as the leader of a new session (setsid), which writes its process group id to a file
+    on the rig while it runs: (wrapped line, that file). A timeout then kills the whole group (`kill_group`) —
+    closing the SSH channel alone leaves whatever the command started running."""
+    marker = f"/tmp/fleetlab-cmd-{uuid.uuid4().hex}"
+    script = 'echo $$ > "$1"; sh -c "$2"; status=$?; rm -f "$1"; exit $status'
+    return command("setsid -w sh -c", script, "fleetlab-run", marker, line), marker
+
+
+def kill_group(marker: str) -> str:
+    """The command that ends a timed-out command's process group (TERM, then KILL a second later)."""
+    script = 'pg=$(cat "$1" 2>/dev/null) && { kill -TERM "-$pg"; sleep 1; kill -KILL "-$pg"; }; rm -f "$1"; true'
+    return command("sh -c", script, "fleetlab-kill", marker) + " 2>/dev/null"
 
 
 class Shell(Protocol):
@@ -92,13 +143,16 @@ class LocalShell:
 
     def run(self, line: str, timeout: float, stdin: bytes | None = None) -> CommandResult:
         started = time.monotonic()
+        process = subprocess.Popen(["bash", "-c", line], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, start_new_session=True)   # its own process group
         try:
-            done = subprocess.run(["bash", "-c", line], input=stdin, capture_output=True, timeout=timeout,
-                                  check=False)
+            out, err = process.communicate(stdin, timeout=timeout)
         except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)      # the command and whatever it started
+            process.communicate()
             raise CommandTimeout(f"{line!r} ran past {timeout:.0f} s") from None
-        return CommandResult(line, done.returncode, done.stdout.decode(errors="replace"),
-                             done.stderr.decode(errors="replace"), time.monotonic() - started)
+        return CommandResult(line, process.returncode, out.decode(errors="replace"), err.decode(errors="replace"),
+                             time.monotonic() - started)
 
     def put(self, local: Path, remote: str, offset: int = 0, rate: float | None = None,
             progress: Progress | None = None) -> int:
@@ -113,4 +167,4 @@ class LocalShell:
         pass
 
 
-__all__ = ["CommandResult", "LocalShell", "Shell", "command", "pace"]
+__all__ = ["CappedOutput", "CommandResult", "LocalShell", "Shell", "command", "in_own_group", "kill_group", "pace"]

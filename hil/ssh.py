@@ -23,9 +23,9 @@ from pathlib import Path
 
 import paramiko
 
-from hil.errors import AuthenticationFailed, CommandTimeout, ConnectionLost, HostKeyChanged, HostKeyUnknown
+from hil.errors import AuthenticationFailed, CommandTimeout, ConnectionLost, HilError, HostKeyChanged, HostKeyUnknown
 from hil.inventory import JumpHost, Rig
-from hil.shell import CommandResult, Progress, copy_paced
+from hil.shell import CappedOutput, CommandResult, Progress, copy_paced, in_own_group, kill_group
 
 log = logging.getLogger(__name__)
 logging.getLogger("paramiko").setLevel(logging.CRITICAL)   # connection errors are reported by us, once, as data
@@ -159,33 +159,48 @@ class SshShell:
 
     def run(self, line: str, timeout: float, stdin: bytes | None = None) -> CommandResult:
         started = time.monotonic()
+        wrapped, marker = in_own_group(line)
         try:
             channel = self._connected().get_transport().open_session(timeout=self.timeouts.connect)
-            channel.exec_command(line)
+            channel.exec_command(wrapped)
             if stdin:
                 channel.sendall(stdin)
             channel.shutdown_write()
             out, err = self._drain(channel, line, started + timeout)
             status = channel.recv_exit_status()
             channel.close()
-        except (CommandTimeout, HostKeyUnknown, HostKeyChanged, AuthenticationFailed):
+        except CommandTimeout:
+            self._kill_group(marker)
+            raise
+        except (HostKeyUnknown, HostKeyChanged, AuthenticationFailed):
             raise
         except (paramiko.SSHException, OSError, EOFError) as error:
             self.close()
             raise ConnectionLost(f"{self.name}: connection lost while running a command: {error}") from None
         log.debug("%s: %r -> %s in %.2fs", self.name, line, status, time.monotonic() - started)
-        return CommandResult(line, status, out.decode(errors="replace"), err.decode(errors="replace"),
-                             time.monotonic() - started)
+        return CommandResult(line, status, out.text(), err.text(), time.monotonic() - started)
 
-    def _drain(self, channel: paramiko.Channel, line: str, deadline: float) -> tuple[bytearray, bytearray]:
-        out, err = bytearray(), bytearray()
+    def _kill_group(self, marker: str) -> None:
+        """End a timed-out command and everything it started, over a fresh channel (best effort: a rig that is
+        gone has nothing left running either)."""
+        try:
+            channel = self._connected().get_transport().open_session(timeout=self.timeouts.connect)
+            channel.exec_command(kill_group(marker))
+            channel.shutdown_write()
+            self._drain(channel, "kill the timed-out command's group", time.monotonic() + 30)
+            channel.close()
+        except (paramiko.SSHException, OSError, EOFError, HilError) as error:
+            log.warning("%s: could not end a timed-out command's processes: %s", self.name, error)
+
+    def _drain(self, channel: paramiko.Channel, line: str, deadline: float) -> tuple[CappedOutput, CappedOutput]:
+        out, err = CappedOutput(), CappedOutput()
         while True:
             busy = False
             while channel.recv_ready():
-                out += channel.recv(CHUNK)
+                out.add(channel.recv(CHUNK))
                 busy = True
             while channel.recv_stderr_ready():
-                err += channel.recv_stderr(CHUNK)
+                err.add(channel.recv_stderr(CHUNK))
                 busy = True
             if channel.exit_status_ready() and channel.eof_received and not busy:
                 return out, err
@@ -194,7 +209,7 @@ class SshShell:
                     raise ConnectionLost(f"{self.name}: the channel closed before {line!r} finished")
                 return out, err
             if time.monotonic() > deadline:
-                channel.close()   # sshd hangs up the remote command's session; the rig kills it (SIGHUP)
+                channel.close()   # hangs up; run() then ends the command's process group on the rig
                 raise CommandTimeout(f"{self.name}: {line!r} ran past its timeout")
             if not busy:
                 select.select([channel], [], [], 0.05)

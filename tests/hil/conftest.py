@@ -63,13 +63,16 @@ def hil_scenario(**hil):
 
 
 def quick_hil_text(iterations: int = 40) -> str:
-    """The library's HIL scenario, quicker: fewer timed inferences, no soak between waves, and a latency
-    stability limit for rigs that share this machine's two cores with the rest of the test run."""
+    """The library's HIL scenario, quicker: fewer timed inferences, shorter soaks, and latency limits for rigs that
+    share this machine's two cores with the rest of the test run (tests decide on behaviour, never on speed: the
+    latency step still runs and reports its figures, but a busy machine cannot fail a test through it)."""
     from tests.conftest import ROOT
 
     text = (ROOT / "scenarios" / "hil-orin-candidate.yaml").read_text()
     for old, new in (("iterations: 300", f"iterations: {iterations}"), ("time_scale: 0.001", "time_scale: 0.0001"),
-                     ("max_cv: 50%", "max_cv: 100%")):
+                     ("max_cv: 50%", "max_cv: 100%"), ("latency_budget: {p50: 10ms, p99: 25ms}",
+                                                        "latency_budget: {p50: 1s, p99: 5s}"),
+                     ('latency_p99: "< 25ms"', 'latency_p99: "< 5s"')):
         assert old in text, old
         text = text.replace(old, new)
     return text

@@ -2,6 +2,8 @@
 
 import json
 import logging
+import time
+import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -123,4 +125,46 @@ def test_a_key_given_as_text_in_the_environment_works(rig_entry, sshd, monkeypat
     monkeypatch.setenv("FLEETLAB_TEST_RIG_KEY", sshd.user_key.read_text())
     shell = shell_for(entry)
     assert shell.run("echo keyed", timeout=10).stdout == "keyed\n"
+    shell.close()
+
+
+def _processes_running(marker: str) -> list[int]:
+    """Pids on this machine (the test rig's host) whose command line contains `marker`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+            except OSError:
+                continue
+            if marker in cmdline and state != "Z" and "pytest" not in cmdline:
+                found.append(int(entry.name))
+    return found
+
+
+def test_a_command_that_hangs_is_killed_with_everything_it_started(rig_entry):
+    shell = shell_for(rig_entry("rig-a"))
+    with pytest.raises(CommandTimeout):
+        shell.run("sleep 3131 & sleep 3132 | cat; wait", timeout=1)
+    deadline = time.monotonic() + 10
+    while _processes_running("sleep 313") and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _processes_running("sleep 313") == []
+    assert shell.run("echo still here", timeout=10).stdout == "still here\n"
+    shell.close()
+
+
+def test_fifty_megabytes_of_output_stay_under_a_fixed_memory_ceiling(rig_entry):
+    shell = shell_for(rig_entry("rig-a"))
+    script = "import sys\nfor i in range(500):\n    sys.stdout.write('x' * 99_999 + '\\n')"
+    tracemalloc.start()
+    try:
+        done = shell.run(command("python3", "-c", script), timeout=120)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert done.ok and peak < 24 * 2**20, f"peak {peak / 2**20:.1f} MiB"
+    assert "bytes of output dropped" in done.stdout and len(done.stdout) < 6 * 2**20
+    assert done.stdout.endswith("x" * 99_999 + "\n")     # the tail is kept: what a failure message shows
     shell.close()

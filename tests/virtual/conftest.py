@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -58,3 +60,14 @@ def virtual_rigs(lab, rig_key):
 
     yield start
     lab.down([rig.container for rig in started])
+
+
+@pytest.fixture(scope="module")
+def busy_machine():
+    """Both cores kept busy by two spinning processes for the whole module, as on a shared CI machine: a recovery
+    test must pass with them running. Stopped by their pids afterwards."""
+    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(os.cpu_count() or 2)]
+    yield [hog.pid for hog in hogs]
+    for hog in hogs:
+        hog.send_signal(signal.SIGKILL)
+        hog.wait(timeout=30)
