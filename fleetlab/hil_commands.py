@@ -35,6 +35,8 @@ def hil(file: Path,
     from hil.inventory import load_inventory
     from hil.runner import run_scenario
     from hil.ssh import SshShell
+    from hil.stop import StopSignal
+    from fleetlab.interrupts import exit_code, stop_on_signals
     from sim.load import load_scenario
 
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(message)s")
@@ -52,8 +54,11 @@ def hil(file: Path,
         console.err.print(f"{result.rig}: {result.verdict}" + (f" — {result.reason}" if result.reason else ""),
                           markup=False)
 
+    stop = StopSignal()
     try:
-        result = run_scenario(scenario, inventory, file.resolve().parent, SshShell, rig, on_rig_done=done)
+        with stop_on_signals(stop) as signals:
+            result = run_scenario(scenario, inventory, file.resolve().parent, SshShell, rig, on_rig_done=done,
+                                  stop=stop)
     except HilError as error:
         console.err.print(f"{file}: {error}", markup=False)
         raise typer.Exit(EXIT_BAD_INPUT) from None
@@ -66,6 +71,10 @@ def hil(file: Path,
         out.mkdir(parents=True, exist_ok=True)
         (out / "result.json").write_text(result.model_dump_json(indent=2) + "\n", encoding="utf-8")
         console.out.print(f"result: {out / 'result.json'}")
+    if signals:
+        console.err.print(f"INTERRUPTED ({result.interrupted}): every touched rig was put back and released",
+                          markup=False)
+        raise typer.Exit(exit_code(signals[0]))
     if any(found.verdict == "error" for found in result.rigs):
         raise typer.Exit(EXIT_BAD_INPUT)
     no_go = any(found.verdict == "failed" or found.quarantined for found in result.rigs) or not verdict.passed

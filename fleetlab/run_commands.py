@@ -27,18 +27,21 @@ def run(paths: Annotated[Optional[list[Path]], typer.Argument(help="scenario fil
     2 could not measure."""
     from fleetlab.executors import ExecutorError
     from fleetlab.history import History, HistoryError
+    from fleetlab.interrupts import exit_code, stop_on_signals
     from fleetlab.report import write_report
     from fleetlab.suite import run_suite
+    from hil.stop import StopSignal
 
     missing = [str(path) for path in paths or [] if not path.exists()]
     if missing:
         console.err.print(f"no such file or folder: {', '.join(missing)}", markup=False)
         raise typer.Exit(EXIT_BAD_INPUT)
+    stop = StopSignal()
     try:    # a progress bar on a terminal (console.progress_bar is silent in CI logs); the log lines either way
-        with console.progress_bar(f"{mode} suite") as report:
+        with console.progress_bar(f"{mode} suite") as report, stop_on_signals(stop) as signals:
             result = run_suite(list(paths or []), mode, seeds, rigs, executor,
                                log=lambda line: console.err.print(line, markup=False, highlight=False),
-                               progress=lambda done, total: report(done / total))
+                               progress=lambda done, total: report(done / total), stop=stop)
     except ExecutorError as error:
         console.err.print(str(error), markup=False)
         raise typer.Exit(EXIT_BAD_INPUT) from None
@@ -60,7 +63,7 @@ def run(paths: Annotated[Optional[list[Path]], typer.Argument(help="scenario fil
     console.out.print(f"{result.verdict}: {count} scenario{'s' if count != 1 else ''} in {result.wall_seconds:.1f} s",
                       markup=False)
     console.out.print(f"report: {written['index.html'].resolve()}", markup=False)
-    raise typer.Exit(result.exit_code)
+    raise typer.Exit(exit_code(signals[0]) if signals else result.exit_code)
 
 
 def history_command(location: Annotated[str, typer.Option("--history", help="SQLite file or postgresql:// URL")]

@@ -15,6 +15,7 @@ from concurrent.futures import Executor
 from datetime import datetime, timezone
 from pathlib import Path
 
+from hil.stop import StopSignal
 from fleetlab.suite_results import CheckRow, PlanSummary, ScenarioOutcome, SuiteResult, Verdict, combine
 from sim.grid import Axis, expand
 from sim.load import load_scenario
@@ -84,7 +85,8 @@ def _sim_reason(metric: str, shown: str, risk: dict) -> str:
         "held in every seed" if not risk["broken"] else f"broken in {risk['broken']} of {risk['runs']} seeds")
 
 
-def hil_part(file: Path, scenario: Scenario, rigs: Path, log: Log, rig_name: str | None = None):
+def hil_part(file: Path, scenario: Scenario, rigs: Path, log: Log, rig_name: str | None = None,
+             stop: StopSignal | None = None):
     """The scenario's hil: part on the inventory's rigs (or one of them): the result and its checks."""
     from hil.inventory import load_inventory
     from hil.runner import run_scenario
@@ -92,7 +94,7 @@ def hil_part(file: Path, scenario: Scenario, rigs: Path, log: Log, rig_name: str
 
     inventory = load_inventory(rigs)
     result = run_scenario(scenario, inventory, file.resolve().parent, SshShell, rig_name,
-                          on_rig_done=lambda rig: log(f"  {rig.rig}: {rig.verdict} {rig.reason}".rstrip()))
+                          on_rig_done=lambda rig: log(f"  {rig.rig}: {rig.verdict} {rig.reason}".rstrip()), stop=stop)
     wanted = {metric: bound for metric, bound in scenario.expect.items() if metric in hil_metrics([])}
     for implicit in ("rigs_failed", "quarantined"):     # a failing rig is a no-go even when expect: is silent
         wanted.setdefault(implicit, 0)
@@ -111,7 +113,7 @@ def hil_part(file: Path, scenario: Scenario, rigs: Path, log: Log, rig_name: str
 
 
 def run_scenario_file(file: Path, named: bool, mode: str, seeds: int, rigs: Path | None, executor: Executor,
-                      log: Log) -> ScenarioOutcome | None:
+                      log: Log, stop: StopSignal | None = None) -> ScenarioOutcome | None:
     from hil.errors import HilError
 
     try:
@@ -136,7 +138,7 @@ def run_scenario_file(file: Path, named: bool, mode: str, seeds: int, rigs: Path
             problems.append("hil: the scenario has a hil: part but no --rigs inventory was given")
         else:
             try:
-                hil, hil_checks = hil_part(file, scenario, rigs, log)
+                hil, hil_checks = hil_part(file, scenario, rigs, log, stop=stop)
                 checks += hil_checks
                 problems += [f"hil: {rig.rig}: {rig.reason}" for rig in hil.rigs if rig.verdict == "error"]
             except (HilError, ScenarioError) as error:
@@ -148,6 +150,8 @@ def outcome_of(scenario: Scenario, file: Path, checks: list[CheckRow], problems:
                plans: list[PlanSummary] | None = None, oracle: float | None = None, hil=None) -> ScenarioOutcome:
     """Judge a scenario from what was measured: CANNOT MEASURE with problems, else NO-GO if a check failed."""
     verdict: Verdict = "CANNOT MEASURE" if problems else ("GO" if all(c.passed for c in checks) else "NO-GO")
+    if hil is not None and hil.interrupted:
+        verdict = "INTERRUPTED"
     budget = scenario.hil.latency_budget if scenario.hil else None
     budget_ms = {name: value * 1000 for name, value in (("p50", budget.p50), ("p99", budget.p99))
                  if value is not None} if budget else {}
@@ -166,7 +170,9 @@ def suite_result(outcomes: list[ScenarioOutcome], mode: str, seeds: int, started
 
 def run_suite(paths: list[Path], mode: str = "sim", seeds: int = 1, rigs: Path | None = None,
               executor_spec: str = "local", log: Log = lambda line: None,
-              progress: Callable[[int, int], None] | None = None) -> SuiteResult:
+              progress: Callable[[int, int], None] | None = None, stop: StopSignal | None = None) -> SuiteResult:
+    """Every scenario under the paths, in order. A stop request (a signal) ends the suite after the scenario in
+    flight, whose rigs are put back first; the result then says INTERRUPTED."""
     from fleetlab.executors import open_executor
 
     started, clock = datetime.now(timezone.utc), time.perf_counter()
@@ -174,10 +180,16 @@ def run_suite(paths: list[Path], mode: str = "sim", seeds: int = 1, rigs: Path |
     files = collect(paths)
     with open_executor(executor_spec) as (executor, _):
         for done, (file, named) in enumerate(files, start=1):
-            outcome = run_scenario_file(file, named, mode, seeds, rigs, executor, log)
+            if stop is not None and stop.requested:
+                log(f"stopped before {file}: {stop.reason}")
+                break
+            outcome = run_scenario_file(file, named, mode, seeds, rigs, executor, log, stop)
             if outcome is not None:
                 outcomes.append(outcome)
                 log(f"  {outcome.verdict}")
             if progress:
                 progress(done, len(files))
-    return suite_result(outcomes, mode, seeds, started, time.perf_counter() - clock)
+    result = suite_result(outcomes, mode, seeds, started, time.perf_counter() - clock)
+    if stop is not None and stop.requested and result.verdict != "INTERRUPTED":
+        result = result.model_copy(update={"verdict": "INTERRUPTED"})
+    return result

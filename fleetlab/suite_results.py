@@ -9,7 +9,7 @@ from pydantic import Field
 from sim.model.record import Record
 from sim.model.results import RunResult, Series, TimelineEvent
 
-Verdict = Literal["GO", "NO-GO", "CANNOT MEASURE"]
+Verdict = Literal["GO", "NO-GO", "CANNOT MEASURE", "INTERRUPTED"]
 
 
 class CheckRow(Record):
@@ -64,12 +64,12 @@ class SuiteResult(Record):
 
     @property
     def exit_code(self) -> int:
-        return {"GO": 0, "NO-GO": 1, "CANNOT MEASURE": 2}[self.verdict]
+        return {"GO": 0, "NO-GO": 1, "CANNOT MEASURE": 2, "INTERRUPTED": 130}[self.verdict]
 
 
 def combine(verdicts: list[Verdict]) -> Verdict:
-    """Could-not-measure outranks no-go outranks go."""
-    for worst in ("CANNOT MEASURE", "NO-GO"):
+    """Interrupted outranks could-not-measure outranks no-go outranks go."""
+    for worst in ("INTERRUPTED", "CANNOT MEASURE", "NO-GO"):
         if worst in verdicts:
             return worst
     return "GO"

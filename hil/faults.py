@@ -8,13 +8,16 @@
 Points: `before:STEP` for every step of hil/step_table.py, `after:switch` (between the switch and the health check),
 `mid:install` (the copy is in the slot's staging folder, not yet renamed over the slot), `mid:build` (while trtexec
 builds the engine), `mid:rollback` (switched back, not yet restarted), and `transfer@P%`. Each fault fires once per rig. Backends add faults (virtual rigs: power cuts, disk full, …) by
-registering injectors; on any rig `link_drop` is available.
+registering injectors. On any rig: `link_drop`, and `sigint` / `sigterm`, which send that signal to this fleetlab
+process itself — how the tests stop a run at a precise step, as a user's Ctrl-C or a CI job's cancel would.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import re
+import signal
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -35,7 +38,15 @@ def _link_drop(shell: Shell) -> None:
     cut()
 
 
-BUILTIN: dict[str, Injector] = {"link_drop": _link_drop}
+def _signal_self(number: int) -> Injector:
+    def send(shell: Shell) -> None:
+        os.kill(os.getpid(), number)
+
+    return send
+
+
+BUILTIN: dict[str, Injector] = {"link_drop": _link_drop, "sigint": _signal_self(signal.SIGINT),
+                                "sigterm": _signal_self(signal.SIGTERM)}
 
 
 def check_point(point: str) -> str | None:

@@ -109,7 +109,7 @@ def _close_all(controller: RigController, rigs: list[Rig], on_rig_done) -> list[
 
     def close(device: int) -> RigResult:
         rig = controller.session(device)
-        result = rig.close(f"interrupted: {controller.stop.reason}" if stopped else END_OF_PLAN)
+        result = rig.close(f"interrupted: {controller.stop.reason}" if stopped else END_OF_PLAN, stopped)
         if not rig.opened or (result.verdict == "skipped" and not result.steps):
             why = "rollout halted" if controller.halted else "not released by the plan"
             if stopped:

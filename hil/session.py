@@ -265,27 +265,27 @@ class RigSession:
 
     # --- the end ---------------------------------------------------------------------------------------------
 
-    def close(self, proof_reason: str) -> RigResult:
+    def close(self, reason: str, stopped: bool = False) -> RigResult:
         """Prove the rollback on a rig that still runs the candidate (or restore it after an error or a stop),
         release the lease, hang up. Returns the rig's result."""
         with self.lock:
             if self.shell is not None:
                 try:
-                    self._put_back(proof_reason)
+                    self._put_back(reason, stopped)
                 finally:
                     self._release()
         return self.result()
 
-    def _put_back(self, proof_reason: str) -> None:
+    def _put_back(self, reason: str, stopped: bool) -> None:
         if self.lease_lost or not self.found.switched:
             if self.state == S.AWAITING_WINDOW and not self.ended:
                 self.record.skip("rollback", "not run: the candidate was never activated")
             return
-        name = "rollback" if not self.ended else "restore"
+        name = "restore" if self.ended or stopped else "rollback"
         try:
             if name == "rollback":
                 self.faults.fire("before:rollback", self.shell)
-            passed, detail = self._attempt(name, lambda: self.steps.switch_back(name, proof_reason))
+            passed, detail = self._attempt(name, lambda: self.steps.switch_back(name, reason))
         except HilError as error:
             passed, detail = False, str(error)
         if not passed:

@@ -36,7 +36,7 @@ STEPS: tuple[StepSpec, ...] = (
 )
 STEP_NAMES: tuple[str, ...] = tuple(step.name for step in STEPS)
 # points inside a step where a fault can be injected, besides before:STEP and transfer@P%
-INNER_POINTS: tuple[str, ...] = ("mid:install", "mid:build", "after:switch", "mid:rollback")
+INNER_POINTS: tuple[str, ...] = ("mid:install", "mid:build", "after:switch", "mid:rollback", "mid:restore")
 
 
 def steps_of(phase: Phase) -> tuple[StepSpec, ...]:

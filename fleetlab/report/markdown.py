@@ -14,7 +14,7 @@ def _cell(text: object) -> str:
 
 
 def render(result: SuiteResult, trends: Trends | None = None, report_link: str = "index.html") -> str:
-    icon = {"GO": "✅ GO", "NO-GO": "❌ NO-GO", "CANNOT MEASURE": "⚠️ CANNOT MEASURE"}
+    icon = {"GO": "✅ GO", "NO-GO": "❌ NO-GO", "CANNOT MEASURE": "⚠️ CANNOT MEASURE", "INTERRUPTED": "⏹ INTERRUPTED"}
     lines = [f"# fleetlab: {icon[result.verdict]}", "",
              f"{len(result.scenarios)} scenarios · {result.mode} mode · {result.seeds} seed(s) per plan · run "
              f"`{result.run_id}` · git `{result.git_sha[:12]}` · [full report]({report_link})", "",

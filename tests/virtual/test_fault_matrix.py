@@ -58,8 +58,8 @@ def scenario_for(case: Case):
     extra = "  transfer_rate: 400kbit/s\n"            # slow enough that 50% of a transfer is a moment in time
     if case.fault:
         extra += f"  faults:\n    - {{fault: {case.fault[0]}, at_step: \"{case.fault[1]}\"}}\n"
-    assert "  max_cv: 100%\n" in text
-    return load_scenario_text(text.replace("  max_cv: 100%\n", "  max_cv: 100%\n" + extra))
+    assert "  warmup: 30\n" in text
+    return load_scenario_text(text.replace("  warmup: 30\n", "  warmup: 30\n" + extra))
 
 
 def said(found, words: str) -> bool:

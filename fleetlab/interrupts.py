@@ -1,0 +1,43 @@
+"""Ctrl-C and SIGTERM during a run that touches rigs: the first asks the run to stop releasing and put every rig back
+(hil/stop.py says what that means); a second hurries it. Either way the process ends with the result written, and
+the exit code says which signal stopped it: 130 for SIGINT, 143 for SIGTERM (128 + the signal's number, as a shell
+reports a process killed by it)."""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from hil.stop import StopSignal
+
+HANDLED = (signal.SIGINT, signal.SIGTERM)
+
+
+def exit_code(number: int) -> int:
+    return 128 + number
+
+
+@contextmanager
+def stop_on_signals(stop: StopSignal) -> Iterator[list[int]]:
+    """While inside, SIGINT and SIGTERM request a stop instead of killing the process; yields the signals seen."""
+    seen: list[int] = []
+
+    def handle(number: int, frame: object) -> None:
+        seen.append(number)
+        name = signal.Signals(number).name
+        if len(seen) == 1:
+            note = (f"\n{name}: stopping — no more releases; the step in flight is finished or undone, every touched "
+                    f"rig goes back to its previous engine and its lease is released. {name} again to hurry.\n")
+        else:
+            note = f"\n{name} again: hurrying — waits end now; rigs are still restored and released first.\n"
+        os.write(2, note.encode())      # not through rich: a handler may run while the console holds its lock
+        stop.request(f"{name} received")
+
+    previous = {number: signal.signal(number, handle) for number in HANDLED}
+    try:
+        yield seen
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)

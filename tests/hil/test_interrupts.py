@@ -1,0 +1,90 @@
+"""Stopping a HIL run is a normal path: a signal at a precise step (sent by the `sigint`/`sigterm` fault hooks to the
+fleetlab process itself) leaves the rig on its previous engine, its lease released, result.json saying
+`interrupted`, and a rerun passes at once. Against a real sshd."""
+
+import json
+from pathlib import Path
+
+from hil.errors import HilError
+from hil.runner import run_scenario
+from hil.ssh import SshShell
+from tests.hil.conftest import hil_scenario, inventory_of, quick_hil_text, write_inventory
+from tests.hil.test_cli import fleetlab
+
+
+def scenario_with(folder: Path, *faults: tuple[str, str], rate: str | None = None) -> Path:
+    extra = ""
+    if rate:
+        extra += f"  transfer_rate: {rate}\n"
+    if faults:
+        extra += "  faults:\n" + "".join(f'    - {{fault: {name}, at_step: "{point}"}}\n' for name, point in faults)
+    text = quick_hil_text()
+    assert "  warmup: 30\n" in text
+    path = folder / "hil.yaml"
+    path.write_text(text.replace("  warmup: 30\n", "  warmup: 30\n" + extra))
+    return path
+
+
+def the_rig_is_back_and_free(rig: dict) -> None:
+    store = Path(rig["store"])
+    assert (store / "active" / "version").read_text().strip() == "2.0"     # the previous engine serves
+    assert not (store / ".lease").exists()
+
+
+def interrupted_run(rig_entry, tmp_path, *faults, rate=None, code: int):
+    rig = rig_entry("orin-a", tags=["orin"])
+    inventory = write_inventory(tmp_path / "rigs.yaml", rig)
+    done = fleetlab("hil", str(scenario_with(tmp_path, *faults, rate=rate)), "--rigs", str(inventory),
+                    "--out", str(tmp_path / "out"))
+    assert done.returncode == code, done.stdout + done.stderr
+    assert "INTERRUPTED" in done.stderr
+    result = json.loads((tmp_path / "out" / "result.json").read_text())
+    assert result["interrupted"].startswith("interrupted: SIG")
+    [found] = result["rigs"]
+    the_rig_is_back_and_free(rig)
+    again = fleetlab("hil", str(scenario_with(tmp_path)), "--rigs", str(inventory))     # nothing left held
+    assert again.returncode == 0, again.stdout + again.stderr
+    return found
+
+
+def names(found: dict) -> list[str]:
+    return [step["name"] for step in found["steps"]]
+
+
+def test_sigterm_during_activation_restores_releases_and_exits_143(rig_entry, tmp_path):
+    found = interrupted_run(rig_entry, tmp_path, ("sigterm", "after:switch"), code=143)
+    order = names(found)
+    assert order.index("activate") < order.index("restore") < order.index("release")
+    assert found["verdict"] == "interrupted" and found["active_at_end"] == "2.0"
+    assert next(step for step in found["steps"] if step["name"] == "restore")["outcome"] == "passed"
+
+
+def test_ctrl_c_twice_during_activation_still_restores_and_releases(rig_entry, tmp_path):
+    found = interrupted_run(rig_entry, tmp_path, ("sigint", "after:switch"), ("sigint", "mid:restore"), code=130)
+    assert "restore" in names(found) and names(found)[-1] == "release"
+    assert found["faults"] == ["sigint at after:switch", "sigint at mid:restore"]   # the second came mid-restore
+    assert found["active_at_end"] == "2.0"
+
+
+def test_one_ctrl_c_during_the_transfer_stops_before_anything_is_activated(rig_entry, tmp_path):
+    found = interrupted_run(rig_entry, tmp_path, ("sigint", "transfer@50%"), rate="160kbit/s", code=130)
+    transfer = next(step for step in found["steps"] if step["name"] == "transfer")
+    assert transfer["outcome"] == "interrupted"
+    assert "activate" not in names(found) and "build" not in names(found)
+    assert found["state"] == "IDLE"
+
+
+def test_after_a_harness_error_the_rig_is_restored_under_its_lease(rig_entry):
+    rig = rig_entry("rig-a")
+
+    def harness_breaks(shell):
+        raise HilError("the harness lost its footing")
+
+    scenario = hil_scenario(faults=[{"fault": "harness_breaks", "at_step": "after:switch"}])
+    [found] = run_scenario(scenario, inventory_of(rig), Path("."), SshShell,
+                           injectors={"harness_breaks": harness_breaks}).rigs
+    order = [step.name for step in found.steps]
+    assert found.verdict == "error" and "lost its footing" in found.reason
+    assert order.index("restore") < order.index("release") and found.active_at_end == "1"
+    assert (Path(rig["store"]) / "active" / "version").read_text().strip() == "1"
+    assert not (Path(rig["store"]) / ".lease").exists()
