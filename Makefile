@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test bench schema clean
+.PHONY: demo test bench soak schema clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,15 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/scale.py
 	$(BIN)/python benchmarks/sweep_speed.py
 	$(BIN)/python benchmarks/virtual_rigs.py
+
+# The fault matrix on virtual rigs three times in a row, both cores busy (not part of CI): recovery must never flake.
+soak: $(STAMP)
+	@for round in 1 2 3; do \
+	  start=$$(date +%s); \
+	  FLEETLAB_REQUIRE_SERVICES=1 $(BIN)/python -m pytest -q tests/virtual/test_fault_matrix.py \
+	    || { echo "soak: round $$round failed"; exit 1; }; \
+	  echo "soak: round $$round passed in $$(( $$(date +%s) - start )) s"; \
+	done
 
 schema: $(STAMP)
 	$(BIN)/fleetlab schema --write schemas/scenario.schema.json

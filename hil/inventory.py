@@ -57,6 +57,9 @@ class Service(Frozen):
     restart: str = Field(description="command that restarts the camera service on the rig")
     health: str = Field(description="command that exits 0 when the service is healthy")
     health_timeout: Duration = Field(default=60.0, description="how long the health check may take to pass")
+    health_passes: Annotated[int, Field(ge=1, le=10)] = Field(
+        default=2, description="consecutive passing checks, a second apart, before the service counts as healthy "
+        "(a service that passes once and then falls over is not healthy)")
 
 
 class Tools(Frozen):
@@ -95,6 +98,8 @@ class Rig(Frozen):
     shaping: bool = Field(default=False, description="the rig's link can be shaped (virtual rigs)")
     container: str | None = Field(default=None, description="a virtual rig's Docker container id (written by "
                                   "`fleetlab rigs up`); enables its faults")
+    lease_ttl: Duration = Field(default=300.0, description="how long the rig's lease lives without a renewal: a run "
+                                "that died frees the rig after this long")
 
     @model_validator(mode="after")
     def _credentials(self) -> Rig:

@@ -1,9 +1,12 @@
 """A lease on a rig, kept on the rig itself: a nightly job and an engineer never run on one rig at once, and a run
 that crashed never blocks the rack (its lease expires; the next run takes it over).
 
-The lease is a one-line file `STORE/.lease` (`OWNER EXPIRY`, the rig's clock). Every change happens under `flock`
-on `STORE/.lease.lock` and is written to a temporary file then renamed, so two takers cannot both win and a reader
-never sees half a line. While a run holds the lease, a thread renews it every third of its time to live.
+The lease is a one-line file `STORE/.lease`: `OWNER WALL_EXPIRY BOOT_ID UPTIME_EXPIRY`. Expiry is judged by the
+rig's time since boot while the rig has not rebooted, so a rig clock set an hour forward (NTP catching up after a
+power cut, a dead RTC battery) neither expires a lease early nor keeps one late; across a reboot only the wall clock
+is left. Every change happens under `flock` on `STORE/.lease.lock` and is written to a temporary file then renamed,
+so two takers cannot both win and a reader never sees half a line. Only the holder can renew or release it. While
+a run holds the lease, a thread renews it every third of its time to live.
 """
 
 from __future__ import annotations
@@ -28,21 +31,29 @@ store=$1; owner=$2; ttl=$3; mode=$4
 mkdir -p "$store"
 exec 9>"$store/.lease.lock"
 flock -w 20 9
-now=$(date +%s)
-holder=""; expiry=0
-if [ -s "$store/.lease" ]; then read -r holder expiry < "$store/.lease" || true; fi
-write() { printf '%s %s\n' "$owner" $((now + ttl)) > "$store/.lease.new"; mv -f "$store/.lease.new" "$store/.lease"; }
+wall=$(date +%s)
+boot=$(cat /proc/sys/kernel/random/boot_id 2>/dev/null || echo unknown)
+up=$(cut -d. -f1 /proc/uptime 2>/dev/null || echo 0)
+holder=""; wall_expiry=0; holder_boot=""; up_expiry=0
+if [ -s "$store/.lease" ]; then read -r holder wall_expiry holder_boot up_expiry < "$store/.lease" || true; fi
+# seconds the holder has left: by the time since boot within one boot (a clock set back or forward changes nothing);
+# across a reboot only the wall clock is left to go by
+if [ "$holder_boot" = "$boot" ]; then left=$((up_expiry - up)); else left=$((wall_expiry - wall)); fi
+write() {
+  printf '%s %s %s %s\n' "$owner" $((wall + ttl)) "$boot" $((up + ttl)) > "$store/.lease.new"
+  mv -f "$store/.lease.new" "$store/.lease"
+}
 case "$mode" in
   acquire)
-    if [ -z "$holder" ] || [ "$holder" = "$owner" ] || [ "$expiry" -le "$now" ]; then
-      write; echo "granted ${holder:-none} $expiry $now"
+    if [ -z "$holder" ] || [ "$holder" = "$owner" ] || [ "$left" -le 0 ]; then
+      write; echo "granted ${holder:-none} $((-left))"
     else
-      echo "held $holder $expiry $now"
+      echo "held $holder $left"
     fi ;;
   renew)
     if [ "$holder" = "$owner" ]; then write; echo "renewed"; else echo "lost ${holder:-none}"; fi ;;
   release)
-    if [ "$holder" = "$owner" ]; then rm -f "$store/.lease"; fi; echo "released" ;;
+    if [ "$holder" = "$owner" ]; then rm -f "$store/.lease"; echo "released"; else echo "kept ${holder:-none}"; fi ;;
 esac
 """
 
@@ -67,20 +78,20 @@ class Lease:
     def acquire(self) -> None:
         answer = self._call("acquire")
         if answer[0] == "held":
-            holder, expiry, now = answer[1], int(answer[2]), int(answer[3])
-            raise LeaseHeld(self.rig, holder, expiry - now)
-        previous, expiry, now = answer[1], int(answer[2]), int(answer[3])
+            raise LeaseHeld(self.rig, answer[1], int(answer[2]))
+        previous, ago = answer[1], int(answer[2])
         if previous not in ("none", self.owner):
             self.took_over = previous
-            log.warning("%s: took over the expired lease of %s (expired %d s ago)", self.rig, previous, now - expiry)
+            log.warning("%s: took over the expired lease of %s (expired %d s ago)", self.rig, previous, ago)
 
     def renew(self) -> str | None:
         """None when renewed; else who holds the lease now ('none' when nobody does)."""
         answer = self._call("renew")
         return None if answer[0] == "renewed" else answer[1]
 
-    def release(self) -> None:
-        self._call("release")
+    def release(self) -> bool:
+        """True when released; False when somebody else holds it (their lease is left alone)."""
+        return self._call("release")[0] == "released"
 
 
 class Renewal:

@@ -72,7 +72,8 @@ def select_rigs(scenario: Scenario, inventory: Inventory, rig_name: str | None) 
 def run_scenario(scenario: Scenario, inventory: Inventory, base: Path, connect: Connect,
                  rig_name: str | None = None, injectors: dict[str, Injector] | None = None,
                  on_rig_done: Callable[[RigResult], None] | None = None, stop: StopSignal | None = None,
-                 on_trace: Callable[[RigController], None] | None = None, allow_outside: bool = False) -> RunResult:
+                 on_trace: Callable[[RigController], None] | None = None, allow_outside: bool = False,
+                 lease_wait: float = 0.0) -> RunResult:
     spec = scenario.hil
     rigs = select_rigs(scenario, inventory, rig_name)
     faults = FaultPlan(list(spec.faults), {**FaultPlan().injectors, **_virtual_injectors(rigs), **(injectors or {})})
@@ -89,8 +90,10 @@ def run_scenario(scenario: Scenario, inventory: Inventory, base: Path, connect: 
 
         def session(device: int) -> RigSession:
             rig = rigs[device]
-            return RigSession(rig, rig_angle(rig, angles), lambda: connect(rig), spec, artifacts, run_id,
+            made = RigSession(rig, rig_angle(rig, angles), lambda: connect(rig), spec, artifacts, run_id,
                               FaultPlan(faults.faults, faults.injectors), stop)   # each rig gets each fault once
+            made.lease_wait = lease_wait
+            return made
 
         controller = RigController(scenario.strategy, rig_fleet(scenario, rigs), session, spec.time_scale,
                                    scenario.duration, stop)

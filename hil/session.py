@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,6 +84,7 @@ class RigSession:
         self.lease_lost = ""
         self.shadowing = False                           # the candidate runs beside the current engine, not serving
         self.pending_cool: float | None = None           # an activation waiting for the rig to cool below this
+        self.lease_wait = 0.0                            # seconds to wait for a rig another run holds
 
     # --- the phases a plan asks for ------------------------------------------------------------------------
 
@@ -152,16 +154,31 @@ class RigSession:
     def _open(self) -> None:
         self.shell = self.connect()
         self.steps = RigSteps(self)
-        lease = Lease(self.shell, self.rig.name, self.rig.store, default_owner(self.run_id))
-        with self.record.step("reserve", owner=lease.owner, ttl=lease.ttl) as step:
-            lease.acquire()
+        ttl = int(self.rig.lease_ttl)
+        lease = Lease(self.shell, self.rig.name, self.rig.store, default_owner(self.run_id), ttl)
+        with self.record.step("reserve", owner=lease.owner, ttl=ttl) as step:
+            waited = self._acquire(lease)
             if lease.took_over:
                 step.detail = f"took over the expired lease of {lease.took_over}"
+            if waited:
+                step.numbers["waited_s"] = round(waited, 1)
         self.lease = lease
-        self.renewal = Renewal(lease, lambda: Lease(self.connect(), self.rig.name, self.rig.store, lease.owner),
+        self.renewal = Renewal(lease, lambda: Lease(self.connect(), self.rig.name, self.rig.store, lease.owner, ttl),
                                on_lost=self._on_lease_lost)
         if self.outcome == "skipped":
             self.outcome = "passed"
+
+    def _acquire(self, lease: Lease) -> float:
+        """Take the lease; with `lease_wait`, wait that long for a held (or unreachable) rig. Returns seconds waited."""
+        started = time.monotonic()
+        while True:
+            try:
+                lease.acquire()
+                return time.monotonic() - started
+            except (LeaseHeld, InfrastructureError) as error:
+                if time.monotonic() - started >= self.lease_wait or self.stop.sleep(min(5.0, self.lease_wait)):
+                    raise
+                log.info("%s: waiting for the rig: %s", self.rig.name, error)
 
     def _on_lease_lost(self, holder: str) -> None:
         self.lease_lost = f"lost the lease of {self.rig.name} to {holder}: stopped; the rig was left as it was"
@@ -256,6 +273,7 @@ class RigSession:
                     raise
                 log.warning("%s: %s interrupted (%s); waiting for the rig", self.rig.name, name, error)
                 self.steps.wait_for_rig()
+                self.checkpoint()          # the lease may have gone while the rig was away: then hands off
         raise AssertionError("unreachable")
 
     def _skip_after(self, failed: str) -> None:

@@ -169,8 +169,13 @@ class SshShell:
             out, err = self._drain(channel, line, started + timeout)
             status = channel.recv_exit_status()
             channel.close()
+            if status == -1 and not channel.get_transport().is_active():   # no status: the link went, not the command
+                raise ConnectionLost(f"{self.name}: the connection dropped before {line!r} finished")
         except CommandTimeout:
             self._kill_group(marker)
+            raise
+        except ConnectionLost:
+            self.close()
             raise
         except (HostKeyUnknown, HostKeyChanged, AuthenticationFailed):
             raise

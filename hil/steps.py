@@ -176,15 +176,20 @@ def robust_cv(latencies: list[float]) -> float | None:
 
 
 def restart_and_check(shell: Shell, rig: Rig) -> Check:
-    """Restart the camera service, then poll its health check until it passes or health_timeout runs out."""
-    restart = shell.run(rig.service.restart, timeout=max(60.0, rig.service.health_timeout))
-    deadline = time.monotonic() + rig.service.health_timeout
-    last = restart
+    """Restart the camera service, then poll its health check until it passes `health_passes` times in a row (a
+    second apart) or health_timeout runs out."""
+    service = rig.service
+    restart = shell.run(service.restart, timeout=max(60.0, service.health_timeout))
+    deadline = time.monotonic() + service.health_timeout
+    streak, passes, last = 0, 0, restart
     while True:
-        last = shell.run(rig.service.health, timeout=max(30.0, rig.service.health_timeout))
-        if last.ok:
-            return Check(True, f"healthy after {restart.seconds + last.seconds:.1f} s")
+        last = shell.run(service.health, timeout=max(30.0, service.health_timeout))
+        streak, passes = (streak + 1, passes + 1) if last.ok else (0, passes)
+        if streak >= service.health_passes:
+            return Check(True, f"healthy after {restart.seconds + last.seconds:.1f} s"
+                               + (f" ({streak} checks in a row)" if streak > 1 else ""))
         if time.monotonic() >= deadline:
             why = last.tail(2) or restart.tail(2)
-            return Check(False, f"health check still failing after {rig.service.health_timeout:.0f} s: {why}")
-        time.sleep(min(2.0, max(0.2, rig.service.health_timeout / 10)))
+            flapped = f" (it passed {passes} time{'s' if passes > 1 else ''}, then failed)" if passes else ""
+            return Check(False, f"health check still failing after {service.health_timeout:.0f} s{flapped}: {why}")
+        time.sleep(1.0 if last.ok else min(2.0, max(0.2, service.health_timeout / 10)))

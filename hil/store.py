@@ -148,9 +148,15 @@ class Store:
     def put_checked(self, local: Path, remote: str) -> str:
         """Send a small file whole: into `remote.part`, sha256 checked on the rig, then renamed into place (a reader
         never sees half of it, and a copy mangled on the way is refused). Returns `remote`."""
-        part = f"{remote}.part"
+        part, size = f"{remote}.part", local.stat().st_size
         self.sh("rm", "-f", part)
         self.shell.put(local, part)
+        landed = self.shell.size(part) or 0
+        if landed < size:         # a full disk refuses writes quietly over SFTP's pipeline
+            self.sh("rm", "-f", part)
+            free = self.free_bytes()
+            raise HilError(f"{self.shell.name}: only {landed} of {size} bytes of {remote} reached the rig"
+                           + (f" ({free // 1024} KiB free: disk full)" if free is not None else ""))
         expected, found = sha256_of(local), self.sha256(part)
         if found != expected:
             self.sh("rm", "-f", part)

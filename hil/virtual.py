@@ -8,7 +8,9 @@ containers run inside a VM. Containers are found and stopped by id, never by nam
 
 Faults, each callable at a precise step of the HIL sequence (see `injectors`):
 link down / up, bandwidth (`tc tbf` on the rig's link), power cut (kill, then start: the store volume persists),
-disk full (the store filled up), corrupted transfer (bytes flipped in the copy on the rig), thermal stress.
+a reboot loop (two power cuts in a row), disk full (the store filled up), corrupted transfer (bytes flipped in the
+copy on the rig), thermal stress, sshd restarted (every session dropped), the rig's clock set an hour forward or
+back, a camera service whose health flaps (passes once, then fails), and the rig gone for longer than a lease.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ LABEL = "fleetlab.virtual-rig"
 PROFILES = Path(__file__).resolve().parent.parent / "rigs" / "virtual" / "profiles"
 STORE = "/opt/fleetlab/models"
 BOOT_TIMEOUT = 60.0
+RIG_GONE_FOR = 40.0       # seconds the rig_gone fault keeps a rig away
 
 
 class VirtualRigError(HilError):
@@ -212,6 +215,36 @@ class VirtualLab:
         self._exec(container_id, ["sh", "-c", f"for i in $(seq {cores}); do timeout {seconds} sh -c "
                                               f"'while :; do :; done' & done; wait; true"])
 
+    def restart_sshd(self, container_id: str) -> None:
+        """Kill every sshd on the rig, sessions included; the rig's supervisor starts a fresh one."""
+        self._exec(container_id, ["sh", "-c", "for pid in $(ps -eo pid=,comm= | awk '$2 == \"sshd\" {print $1}'); "
+                                              "do kill -9 $pid; done; true"])
+
+    def reboot_loop(self, container_id: str) -> None:
+        """A rig that boots and loses power again at once: two power cuts, the second once sshd answers."""
+        self.power_cut(container_id)
+        _wait_for_sshd(self._port(container_id))
+        self.power_cut(container_id)
+
+    def _port(self, container_id: str) -> int:
+        ports = self.client.containers.get(container_id).attrs["HostConfig"]["PortBindings"]["22/tcp"]
+        return int(ports[0]["HostPort"])
+
+    def set_clock(self, container_id: str, offset: int) -> None:
+        """The rig's `date` runs `offset` seconds from the real time (a container cannot set the host's clock)."""
+        self._exec(container_id, ["sh", "-c", f"echo {int(offset)} > /etc/fleetlab-rig/clock-offset"])
+
+    def flap_health(self, container_id: str) -> None:
+        """The camera service on the slot active now passes one health check, then fails every one after."""
+        self._exec(container_id, ["sh", "-c", f"mkdir -p {STORE}/service && "
+                                              f"echo \"$(basename $(readlink -f {STORE}/active)) 1\" > "
+                                              f"{STORE}/service/flap"])
+
+    def gone(self, container_id: str, seconds: float = RIG_GONE_FOR) -> None:
+        """The rig's link down for `seconds` (longer than a test lease lives), then back; returns at once."""
+        self.link(container_id, up=False)
+        threading.Timer(seconds, self.link, args=(container_id, True)).start()
+
     def injectors(self, containers: dict[str, str]) -> dict[str, Injector]:
         """Faults the HIL runner can inject, keyed by name; `containers` maps rig names to container ids."""
         def on(action):
@@ -226,7 +259,11 @@ class VirtualLab:
             threading.Timer(3.0, self.link, args=(container_id, True)).start()
 
         return {"link_drop": on(link_drop), "power_cut": on(self.power_cut), "disk_full": on(self.fill_disk),
-                "corrupt_transfer": on(self.corrupt_transfer), "thermal_stress": on(self.thermal_stress)}
+                "corrupt_transfer": on(self.corrupt_transfer), "thermal_stress": on(self.thermal_stress),
+                "sshd_restart": on(self.restart_sshd), "reboot_loop": on(self.reboot_loop),
+                "clock_forward": on(lambda rig: self.set_clock(rig, 3600)),
+                "clock_back": on(lambda rig: self.set_clock(rig, -3600)), "health_flap": on(self.flap_health),
+                "rig_gone": on(self.gone)}
 
 
 def inventory_entry(rig: VirtualRig, key_file: Path) -> dict:

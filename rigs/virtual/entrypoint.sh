@@ -19,5 +19,11 @@ rm -f "$home/tegrastats.pid"
 if [ -e /opt/fleetlab/models/active ]; then          # the pipeline starts at boot, like the real one
   camera-service restart --store /opt/fleetlab/models >/dev/null 2>&1 || true
 fi
-exec /usr/sbin/sshd -D -e -o PermitRootLogin=prohibit-password -o PasswordAuthentication=no -o UsePAM=no \
-  -o HostKey=/etc/ssh/ssh_host_ed25519_key -o MaxStartups=50 -o ClientAliveInterval=5
+# sshd under a small supervisor, not as PID 1: a restarted (or crashed) sshd comes back as on a real rig's systemd
+trap 'exit 0' TERM INT
+while :; do
+  /usr/sbin/sshd -D -e -o PermitRootLogin=prohibit-password -o PasswordAuthentication=no -o UsePAM=no \
+    -o HostKey=/etc/ssh/ssh_host_ed25519_key -o MaxStartups=50 -o ClientAliveInterval=5 &
+  wait $! || true
+  sleep 0.5
+done

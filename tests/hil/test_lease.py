@@ -85,3 +85,56 @@ def test_a_finished_run_leaves_no_lease_behind(rig_entry):
     entry = rig_entry("rig-c")
     [found] = run_scenario(hil_scenario(), inventory_of(entry), Path("."), SshShell).rigs
     assert found.verdict == "passed" and not (Path(entry["store"]) / ".lease").exists()
+
+
+def test_a_lease_cannot_be_released_by_someone_who_does_not_hold_it(rig):
+    holder, stranger = lease(rig, "nightly@ci:1:run"), lease(rig, "alice@laptop:2:run")
+    holder.acquire()
+    assert stranger.release() is False
+    assert (Path(rig.store) / ".lease").read_text().split()[0] == "nightly@ci:1:run"
+    with pytest.raises(LeaseHeld):
+        stranger.acquire()
+    assert holder.release() is True and not (Path(rig.store) / ".lease").exists()
+
+
+def test_a_rig_clock_set_an_hour_forward_or_back_does_not_expire_or_prolong_a_lease(rig):
+    held = lease(rig, "nightly@ci:1:run", ttl=60)
+    held.acquire()
+    path = Path(rig.store) / ".lease"
+    owner, wall, boot, uptime = path.read_text().split()
+    path.write_text(f"{owner} {int(wall) - 3600} {boot} {uptime}\n")     # the wall clock jumped an hour on
+    with pytest.raises(LeaseHeld, match="for another"):
+        lease(rig, "alice@laptop:2:run").acquire()
+    path.write_text(f"{owner} {int(wall) + 3600} {boot} {int(uptime) - 61}\n")   # set back; its time is up
+    taker = lease(rig, "alice@laptop:2:run")
+    taker.acquire()
+    assert taker.took_over == "nightly@ci:1:run"
+    taker.release()
+
+
+def test_across_a_reboot_the_wall_clock_decides(rig):
+    held = lease(rig, "nightly@ci:1:run", ttl=60)
+    held.acquire()
+    path = Path(rig.store) / ".lease"
+    owner, wall, _, uptime = path.read_text().split()
+    path.write_text(f"{owner} {wall} another-boot {uptime}\n")
+    with pytest.raises(LeaseHeld):
+        lease(rig, "alice@laptop:2:run").acquire()
+    path.write_text(f"{owner} {int(wall) - 61} another-boot {uptime}\n")
+    taker = lease(rig, "alice@laptop:2:run")
+    taker.acquire()
+    assert taker.took_over == "nightly@ci:1:run"
+    taker.release()
+
+
+def test_losing_the_lease_mid_run_stops_the_renewal_and_says_who_took_it(rig):
+    held = lease(rig, "long@ci:1:run", ttl=3)
+    held.acquire()
+    lost = []
+    renewal = Renewal(held, lambda: lease(rig, "long@ci:1:run", ttl=3), on_lost=lost.append)
+    (Path(rig.store) / ".lease").write_text("thief@elsewhere:1:run 9999999999 x 0\n")
+    deadline = time.monotonic() + 10
+    while not lost and time.monotonic() < deadline:
+        time.sleep(0.2)
+    renewal.stop()
+    assert lost == ["thief@elsewhere:1:run"]

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from hil.errors import HilError
 from hil.faults import FaultPlan, check_point
 from hil.shell import LocalShell
 from hil.store import Store, sha256_of
@@ -61,3 +62,29 @@ def test_fault_points_and_names_are_checked_before_anything_runs():
         "hil.faults.0.at_step: unknown fault point 'transfer@150%': use before:STEP (steps: preflight, baseline, "
         "transfer, build, parity, latency, shadow, activate, rollback), mid:install, mid:build, after:switch, "
         "mid:rollback, mid:restore or transfer@P% with 0 < P < 100"]
+
+
+class RenameGoesNowhere(LocalShell):
+    """A rig whose rename of the new `active` link silently does nothing (a read-only overlay, a full inode table)."""
+
+    def run(self, line, timeout, stdin=None):
+        if line.startswith("mv -Tf") and line.rstrip().endswith("/active"):
+            line = "true"
+        return super().run(line, timeout, stdin)
+
+
+def test_a_switch_whose_rename_did_nothing_is_caught(tmp_path, artifact):
+    store = Store(RenameGoesNowhere(), str(tmp_path / "store"))
+    store.prepare()
+    sha = sha256_of(artifact)
+    assert store.transfer(artifact, sha).ok
+    store.install(sha, "a", "2.0")
+    with pytest.raises(HilError, match="switched to slot a but active still points elsewhere"):
+        store.switch("a")
+
+
+def test_a_store_path_with_a_newline_still_checks_its_sha256(tmp_path, artifact):
+    store = Store(LocalShell(), str(tmp_path / "odd\nstore"))
+    store.prepare()
+    report = store.transfer(artifact, sha256_of(artifact))
+    assert report.ok, report.detail

@@ -176,7 +176,28 @@ def start(store: str) -> int:
     return 1
 
 
+def flapping(store: str) -> bool:
+    """An injected flap (the health_flap fault): `STORE/service/flap` holds `SLOT N` — while SLOT is active, N more
+    checks pass, then every check fails, as a service that comes up and falls over a moment later."""
+    flap = os.path.join(paths(store)["folder"], "flap")
+    try:
+        with open(flap) as source:
+            slot, left = source.read().split()
+    except (OSError, ValueError):
+        return False
+    if os.path.basename(os.path.realpath(os.path.join(store, "active"))) != slot:
+        return False
+    if int(left) > 0:
+        with open(flap, "w") as sink:
+            sink.write(f"{slot} {int(left) - 1}\n")
+        return False
+    return True
+
+
 def health(store: str) -> int:
+    if flapping(store):
+        print("unhealthy: the pipeline stopped answering (it passed, then fell over)", flush=True)
+        return 1
     try:
         code, state = ask(store)
     except (OSError, ValueError) as error:
