@@ -1,6 +1,6 @@
-"""The fault matrix on virtual Jetson rigs in Docker: each case on two rigs at once, both cores of the machine kept busy. In every case
-the rig ends on a valid slot whose engine passes parity, the result records what happened, nothing is
-half-activated, and no lease or container is left behind."""
+"""The fault matrix on virtual Jetson rigs in Docker: each case on two rigs at once, both cores of the machine kept
+busy. In every case the rig ends on a valid slot whose engine passes parity, the result records what happened,
+nothing is half-activated, and no lease or container is left behind."""
 
 import threading
 import time
