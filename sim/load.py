@@ -2,6 +2,10 @@
 
 YAML 1.2 through ruamel's round-trip loader, which keeps the position of every key and value, so a pydantic
 error location (a tuple of keys) can be pointed back at the line the user wrote.
+
+Limits (docs/input-limits.md): a file is at most MAX_FILE_BYTES; anchors and aliases may not expand the document
+beyond MAX_EXPANDED_NODES values (a 1 kB "billion laughs" expands to 10^9 values: it is refused at the alias that
+crosses the bound, before anything is built); a fleet must fit in this machine's memory.
 """
 
 from __future__ import annotations
@@ -27,6 +31,10 @@ from sim.model.scenario import Scenario
 from sim.model.types import UNITS_REQUIRED
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
+
+MAX_FILE_BYTES = 4 * 2**20
+MAX_EXPANDED_NODES = 100_000
+MAX_DEPTH = 64
 
 _PYDANTIC_MESSAGES = {
     "missing": "required key is missing",
@@ -113,13 +121,67 @@ def _override(document: Any, filename: str, dotted: str, value: Any) -> None:
 def _scenario_checks(scenario: Scenario) -> list[tuple[str, str]]:
     unknown = [(f"expect.{metric}", f"unknown metric {metric!r}{_suggest(metric, METRICS)}")
                for metric in lint.unknown_metrics(scenario)]
-    return unknown + lint.check(scenario)
+    return unknown + lint.check(scenario) + lint.memory_findings(scenario, available_memory())
+
+
+def available_memory() -> int | None:
+    """Bytes this machine can still give a run (MemAvailable), or None where that cannot be read."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as source:
+            for line in source:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def _guard(yaml: YAML, text: str, filename: str) -> None:
+    """Refuse a document too large, too deep, or whose aliases would expand it past MAX_EXPANDED_NODES values:
+    counted on the parser's events (with each anchor's expanded size remembered), so nothing is built first."""
+    if len(text) > MAX_FILE_BYTES:
+        raise ScenarioError([Problem(filename, 0, 0, "", f"the file is {len(text):,} characters; inputs are limited "
+                                                         f"to {MAX_FILE_BYTES:,} (docs/input-limits.md)")])
+    sizes: dict[str, int] = {}
+    open_collections: list[list[Any]] = []      # [size so far, anchor] of each collection being read
+    total = 0
+    for event in yaml.parse(text):
+        name = type(event).__name__
+        if name in ("MappingStartEvent", "SequenceStartEvent"):
+            open_collections.append([1, event.anchor])
+            if len(open_collections) > MAX_DEPTH:
+                _refuse(filename, event, f"nested deeper than {MAX_DEPTH} levels")
+            continue
+        if name in ("MappingEndEvent", "SequenceEndEvent"):
+            size, anchor = open_collections.pop()
+        elif name == "ScalarEvent":
+            size, anchor = 1, event.anchor
+        elif name == "AliasEvent":
+            size, anchor = sizes.get(event.anchor, 1), None
+        else:
+            continue
+        if anchor:
+            sizes[anchor] = size
+        if open_collections:
+            open_collections[-1][0] += size
+        total += size if name == "AliasEvent" else (1 if name == "ScalarEvent" else 0)
+        if total > MAX_EXPANDED_NODES or (open_collections and open_collections[-1][0] > MAX_EXPANDED_NODES):
+            _refuse(filename, event, f"aliases expand the document beyond {MAX_EXPANDED_NODES:,} values "
+                                     f"(an alias bomb?); refused")
+
+
+def _refuse(filename: str, event: Any, message: str) -> None:
+    mark = event.start_mark
+    raise ScenarioError([Problem(filename, mark.line + 1, mark.column + 1, "", message)])
 
 
 def _parse_yaml(text: str, filename: str) -> Any:
     yaml = YAML(typ="rt")
     try:
+        _guard(yaml, text, filename)
         document = yaml.load(text)
+    except ScenarioError:
+        raise
     except MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (0, 0)

@@ -17,6 +17,7 @@ from sim.model.lifecycle import DeviceState as S
 from sim.model.results import (BlastRadius, ByteCounts, Coverage, DeviceOutcome, Egress, RunResult, Series,
                                TimelineEvent)
 from sim.model.scenario import Scenario
+from sim.model.units import format_duration
 from sim.provenance import provenance
 from sim.model import streams
 from sim.world.controller import Controller
@@ -80,17 +81,19 @@ def _schedule_faults(world: World, lifecycle: Lifecycle, controller: Controller)
     for number, fault in enumerate(world.scenario.faults):
         if fault.kind == "outage":   # the uplinks already know; record it on the timeline when it starts
             world.after(fault.at, controller.timeline.append,
-                        (TimelineEvent(time=fault.at, kind="fault", detail=f"regional outage for {fault.duration:.0f}s"),))
+                        (TimelineEvent(time=fault.at, kind="fault",
+                                       detail=f"regional outage for {format_duration(fault.duration)}"),))
             continue
         chosen = streams.uniform_array(world.seed, streams.FAULT, np.arange(layout.size), 1000 + number) < fault.share
         matches = np.array([fault.cohort.matches(*cohort) for cohort in layout.cohorts()]) & chosen
         victims = np.flatnonzero(matches).tolist()
 
-        def cut(victims: list[int] = victims) -> None:
-            controller.timeline.append(TimelineEvent(time=world.now, kind="fault", detail="power cut",
+        def cut(victims: list[int] = victims, dark_for: float = fault.duration) -> None:
+            detail = f"power cut, dark for {format_duration(dark_for)}" if dark_for else "power cut"
+            controller.timeline.append(TimelineEvent(time=world.now, kind="fault", detail=detail,
                                                      devices=len(victims)))
             for device in victims:
-                lifecycle.interrupt(device, POWER_CUT)
+                lifecycle.interrupt(device, POWER_CUT, dark_for)
 
         world.after(fault.at, cut)
 

@@ -36,6 +36,13 @@ def check(scenario: Scenario) -> list[tuple[str, str]]:
         findings.extend(_cohort_findings(f"faults.{index}.cohort", fault.cohort, scenario))
         if fault.kind == "outage" and fault.duration <= 0:
             findings.append((f"faults.{index}.duration", "an outage needs a duration longer than zero"))
+        if fault.kind == "outage":      # a site's uplink is shared by all its cameras, whatever their hardware
+            for field in ("hardware", "camera_angle"):
+                if getattr(fault.cohort, field) is not None:
+                    findings.append((f"faults.{index}.cohort.{field}", f"an outage takes a whole site's uplink "
+                                     f"down: it can select sites by site_kind, not cameras by {field}"))
+        if fault.at >= scenario.duration:
+            findings.append((f"faults.{index}.at", "this fault comes after the scenario's duration: it never happens"))
     if scenario.delivery.delta and scenario.artifact.delta_size is None:
         findings.append(("delivery.delta", "delta delivery needs artifact.delta_size"))
     plans = [("strategy", scenario.strategy)] + [(f"alternatives.{name}", plan)
@@ -61,6 +68,29 @@ def _plan_findings(path: str, plan: object, scenario: Scenario) -> Iterator[tupl
     if getattr(plan, "kind", None) == "groups" and isinstance(getattr(plan, "groups"), list):
         for index, group in enumerate(plan.groups):  # type: ignore[attr-defined]
             yield from _cohort_findings(f"{path}.groups.{index}.cohort", group.cohort, scenario)
+
+
+BYTES_PER_DEVICE = 2048          # measured peak ~1.4 kB a device at a million (make bench), with room to spare
+BASE_BYTES = 300 * 2**20         # the interpreter, numpy, SimPy and the rest before any device exists
+
+
+def memory_needed(scenario: Scenario) -> int:
+    """About how much memory simulating this fleet takes."""
+    most = sum(kind.count * kind.cameras_per_site[1] for kind in scenario.fleet.site_kinds.values())
+    return BASE_BYTES + most * BYTES_PER_DEVICE
+
+
+def memory_findings(scenario: Scenario, available: int | None) -> list[tuple[str, str]]:
+    """A fleet that cannot fit in `available` bytes, refused at its largest site kind with the estimate."""
+    needed = memory_needed(scenario)
+    if available is None or needed <= available:
+        return []
+    largest = max(scenario.fleet.site_kinds, key=lambda name: scenario.fleet.site_kinds[name].count *
+                  scenario.fleet.site_kinds[name].cameras_per_site[1])
+    return [(f"fleet.site_kinds.{largest}.count",
+             f"a fleet of up to {needed - BASE_BYTES >> 11:,} devices needs about {needed / 2**30:.1f} GiB "
+             f"({BYTES_PER_DEVICE:,} bytes a device), more than the {available / 2**30:.1f} GiB this machine has "
+             f"available")]
 
 
 def unknown_metrics(scenario: Scenario) -> list[str]:

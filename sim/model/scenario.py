@@ -15,13 +15,13 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSche
 from sim.model import strategies  # noqa: F401  (registers the built-in strategies before the union is built)
 from sim.model.cohort import Cohort
 from sim.model.strategy import REGISTRY
-from sim.model.types import Clock, Duration, Fraction, Money, Rate, Size
+from sim.model.types import Clock, Duration, Fraction, Money, PositiveDuration, PositiveRate, Rate, Size
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 class Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)   # every number finite
 
 
 def _shares_sum_to_one(shares: dict[str, float]) -> dict[str, float]:
@@ -55,7 +55,7 @@ CameraCount = Annotated[tuple[int, int], BeforeValidator(_parse_camera_count), W
 class BandwidthSpread(Frozen):
     """Per-site uplink bandwidth: log-normal around a median, clipped."""
 
-    median: Rate
+    median: PositiveRate
     sigma: Annotated[float, Field(ge=0, le=3)] = 0.6
     min: Rate = 32_000 / 8
     max: Rate = 1e9 / 8
@@ -142,7 +142,7 @@ class Thermal(Frozen):
     """First-order (RC) thermal model of a camera enclosure: T → ambient + resistance × power, with this time constant."""
 
     resistance: Annotated[float, Field(gt=0)] = Field(default=3.0, description="°C per watt above ambient")
-    time_constant: Duration = 600.0
+    time_constant: PositiveDuration = 600.0
     throttle_at: float = Field(default=85.0, description="°C at which clocks throttle")
     throttled_fps_factor: Annotated[float, Field(gt=0, le=1)] = 0.6
     health_limit: float = Field(default=95.0, description="°C above which the health check fails")
@@ -208,8 +208,8 @@ class Artifact(Frozen):
     checkpoint: Size = Field(default=1e6, description="progress survives an interruption up to the last checkpoint")
     corruption_rate: Fraction = 0.0
     installed_size: Size | None = Field(default=None, description="space the installed slot needs (default: full size)")
-    install_rate: Rate = 20e6
-    verify_rate: Rate = 100e6
+    install_rate: PositiveRate = 20e6
+    verify_rate: PositiveRate = 100e6
     engine_build: Duration = Field(default=300.0, description="TensorRT engine build on the device after install")
     max_download_attempts: Annotated[int, Field(ge=1)] = 5
 
@@ -238,13 +238,15 @@ class ModelSpec(Frozen):
 
 
 class Fault(Frozen):
-    """A scripted event: sites losing their uplink for a while, or a power cut across devices."""
+    """A scripted event: sites losing their uplink for a while, or a power cut across devices (dark for `duration`,
+    then they reboot). Every field changes the run (tests/world/test_fault_fields.py)."""
 
     kind: Literal["outage", "power_cut"]
-    at: Duration
-    duration: Duration = 0.0
-    share: Fraction = 1.0
-    cohort: Cohort = Cohort()
+    at: Duration = Field(description="when, from the start of the scenario")
+    duration: Duration = Field(default=0.0, description="outage: how long the sites' uplinks stay down; power_cut: "
+                               "how long the devices stay dark before they reboot (0: only the reboot)")
+    share: Fraction = Field(default=1.0, description="share of the matching sites (outage) or devices (power_cut)")
+    cohort: Cohort = Field(default=Cohort(), description="which: outage by site_kind; power_cut by any cohort field")
 
 
 class Retries(Frozen):
@@ -261,7 +263,7 @@ class Delivery(Frozen):
     delta: bool = Field(default=False, description="send artifact.delta_size; devices on another base get the full")
     base_mismatch: Fraction = Field(default=0.05, description="share of devices whose base version has no delta")
     site_cache: bool = Field(default=False, description="one camera per site fetches; the others copy over the LAN")
-    lan_rate: Rate = 50e6
+    lan_rate: PositiveRate = 50e6
     retries: Retries | None = None
     freeze_during_games: bool = Field(default=False, description="no download or install at a site during its games")
 
@@ -326,7 +328,7 @@ class Scenario(Frozen):
     tags: list[str] = Field(default_factory=list, description="labels; `fleetlab run` leaves out `benchmark` "
                             "scenarios unless their file is named")
     seed: int = 1
-    duration: Duration = 14 * 86400.0
+    duration: PositiveDuration = 14 * 86400.0
     start_weekday: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = "mon"
     stop_when_settled: bool = Field(
         default=False, description="end the run once the plan is done and no device is in flight; by default the "

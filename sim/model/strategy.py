@@ -26,7 +26,7 @@ from sim.model.lifecycle import DeviceState
 class StrategyParams(BaseModel):
     """Base of every strategy's parameter model; subclasses add `kind: Literal[NAME]` and their knobs."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)   # every number finite
 
 
 # --- actions a strategy yields -------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any
 
+from annotated_types import Gt
 from pydantic import BeforeValidator, ValidationInfo, WithJsonSchema
 
 from sim.model import units
@@ -52,3 +53,7 @@ Money = Annotated[float, BeforeValidator(_parser(units.parse_money)),
                   _schema("an amount in dollars", ["$0.09"], number_ok=True)]
 Clock = Annotated[float, BeforeValidator(_parser(units.parse_clock)),
                   _schema("a local time of day, HH:MM", ["02:00", "14:30"])]
+
+# Where zero (or less) means nothing sensible — a loop that never advances, a division by zero — the type says so.
+PositiveDuration = Annotated[Duration, Gt(0)]
+PositiveRate = Annotated[Rate, Gt(0)]

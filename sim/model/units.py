@@ -7,6 +7,7 @@ as network and storage vendors use them; bit rates (`8Mbit/s`, `8Mbps`) are divi
 
 from __future__ import annotations
 
+import math
 import re
 
 _DURATION_UNITS = {
@@ -28,6 +29,12 @@ class UnitError(ValueError):
     """A value that should carry a unit could not be read; the message says what was expected."""
 
 
+def _finite(value: float, text: object) -> float:
+    if not math.isfinite(value):
+        raise UnitError(f"expected a finite number, got {text!r}")
+    return value
+
+
 def parse_duration(text: object) -> float:
     """`'90s'`, `'12h'`, `'1d12h'`, `'1h 30m'` -> seconds. A bare `0` is allowed (zero needs no unit)."""
     if text == 0 or text == "0":
@@ -43,7 +50,7 @@ def parse_duration(text: object) -> float:
         if unit not in _DURATION_UNITS:
             raise UnitError(f"unknown duration unit {unit!r} in {text!r} (use one of ms, s, m, h, d, w)")
         total += float(number) * _DURATION_UNITS[unit]
-    return total
+    return _finite(total, text)
 
 
 def _split(text: object, what: str, example: str) -> tuple[float, str]:
@@ -62,7 +69,7 @@ def parse_size(text: object) -> float:
     number, unit = _split(text, "size", "500MB")
     if unit not in _SIZE_UNITS:
         raise UnitError(f"unknown size unit in {text!r} (use B, kB, MB, GB, TB, KiB, MiB, GiB or TiB)")
-    return number * _SIZE_UNITS[unit]
+    return _finite(number * _SIZE_UNITS[unit], text)
 
 
 def parse_rate(text: object) -> float:
@@ -71,9 +78,9 @@ def parse_rate(text: object) -> float:
         return 0.0
     number, unit = _split(text, "rate", "8Mbit/s")
     if unit in _BIT_RATE_UNITS:
-        return number * _BIT_RATE_UNITS[unit] / 8.0
+        return _finite(number * _BIT_RATE_UNITS[unit] / 8.0, text)
     if unit.endswith("/s") and unit[:-2] in _SIZE_UNITS:
-        return number * _SIZE_UNITS[unit[:-2]]
+        return _finite(number * _SIZE_UNITS[unit[:-2]], text)
     raise UnitError(f"unknown rate unit in {text!r} (use bit/s, kbit/s, Mbit/s, Gbit/s, Mbps or MB/s)")
 
 
@@ -95,9 +102,9 @@ def parse_fraction(text: object) -> float:
 def parse_money(text: object) -> float:
     """`'$0.09'` or `0.09` -> dollars."""
     if isinstance(text, (int, float)) and not isinstance(text, bool):
-        return float(text)
+        return _finite(float(text), text)
     if isinstance(text, str) and re.fullmatch(r"\$?\s*" + _NUMBER, text.strip()):
-        return float(text.strip().lstrip("$").strip())
+        return _finite(float(text.strip().lstrip("$").strip()), text)
     raise UnitError(f"expected an amount of money such as '$0.09', got {text!r}")
 
 

@@ -82,15 +82,16 @@ class Lifecycle(PowerCuts):
             device.generation += 1
             self._await_window(device)
 
-    def interrupt(self, device_id: int, cause: str) -> None:
-        """A power cut, or the controller rolling the device back (cause starts with 'rollback')."""
+    def interrupt(self, device_id: int, cause: str, dark_for: float = 0.0) -> None:
+        """A power cut (the device dark for `dark_for` before it reboots), or the controller rolling the device back
+        (cause starts with 'rollback')."""
         device = self.devices.get(device_id)
         if device is None:
             return
         state = self.world.state(device_id)
         if cause == POWER_CUT:
             if state in IN_FLIGHT or state == S.ROLLING_BACK:
-                self._power_cut(device, state)
+                self._power_cut(device, state, dark_for)
         elif state in IN_FLIGHT or state == S.COMMITTED:
             self._roll_back_on_request(device, state, cause)
 

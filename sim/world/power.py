@@ -49,10 +49,11 @@ class PowerCuts:
         if moment < world.scenario.duration:
             world.after(moment - world.now, self._natural_cut, (device, device.cut_counter, moment))
 
-    def _power_cut(self, device: Device, state: S) -> None:
-        """The device loses power. A/B slots keep the old model bootable; in-place writes do not survive."""
+    def _power_cut(self, device: Device, state: S, dark_for: float = 0.0) -> None:
+        """The device loses power (for `dark_for`, then it reboots). A/B slots keep the old model bootable; in-place
+        writes do not survive."""
         device.generation += 1
-        reboot = self.fleet.reboot_time
+        reboot = dark_for + self.fleet.reboot_time
         ab = self.fleet.slots == "ab"
         if state == S.DOWNLOADING:
             if device.download is not None and device.download.active:

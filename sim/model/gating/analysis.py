@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator
 
 from sim.model.strategy import Samples, StrategyParams
-from sim.model.types import Duration
+from sim.model.types import Duration, PositiveDuration
 
 Status = Literal["running", "successful", "failed", "inconclusive"]
 _OPS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
@@ -21,7 +21,7 @@ _OPS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge
 class MetricAnalysis(StrategyParams):
     metric: Literal["fps", "latency_ms", "temperature", "detection_rate", "agreement"]
     success: str = Field(description="condition on the canary median, e.g. '>= 15' or '< 80'")
-    interval: Duration = 900.0
+    interval: PositiveDuration = 900.0
     count: Annotated[int, Field(ge=1)] = 4
     failure_limit: Annotated[int, Field(ge=0)] = 0
     inconclusive_limit: Annotated[int, Field(ge=0)] = 1

@@ -12,7 +12,7 @@ from pydantic import Field
 
 from sim.model.gating.threshold import ThresholdAbort
 from sim.model.strategy import FleetView, Halt, Rollout, Soak, StrategyParams, Update, register
-from sim.model.types import Duration, Money, Size
+from sim.model.types import Duration, Money, PositiveDuration, Size
 
 HOUR, DAY = 3600.0, 86400.0
 
@@ -24,7 +24,7 @@ class BudgetedParams(StrategyParams):
     site_per_hour: Size | None = None
     site_per_day: Size | None = None
     cost_cap: Money | None = Field(default=None, description="stop releasing once planned egress would cost more")
-    tick: Duration = 600.0
+    tick: PositiveDuration = 600.0
     abort: ThresholdAbort | None = None
 
 

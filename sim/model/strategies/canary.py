@@ -21,7 +21,7 @@ from sim.model.gating.sequential import SequentialTest
 from sim.model.gating.threshold import ThresholdAbort
 from sim.model.strategies.common import cumulative_counts, soak_watching
 from sim.model.strategy import FleetView, Halt, Rollback, Rollout, Sample, Soak, StrategyParams, Update, register
-from sim.model.types import Duration, Fraction
+from sim.model.types import Duration, Fraction, PositiveDuration
 
 Stratum = Literal["cohort", "hardware", "site_kind", "camera_angle"]
 _AXIS = {"hardware": 0, "site_kind": 1, "camera_angle": 2}
@@ -41,7 +41,7 @@ class CanaryParams(StrategyParams):
     per_stratum: bool = False
     min_per_stratum: Annotated[int, Field(ge=1)] = 10
     bake: Duration = 86400.0
-    check_every: Duration = 3600.0
+    check_every: PositiveDuration = 3600.0
     judge: CanaryJudge | None = CanaryJudge()
     analysis: list[MetricAnalysis] = Field(default_factory=list)
     sequential: SequentialTest | None = None

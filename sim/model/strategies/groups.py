@@ -10,7 +10,7 @@ from pydantic import Field
 from sim.model.cohort import Cohort
 from sim.model.gating.threshold import GroupRollbackPolicy
 from sim.model.strategy import FleetView, Halt, Rollback, Rollout, Soak, StrategyParams, Update, register
-from sim.model.types import Duration, Fraction
+from sim.model.types import Duration, Fraction, PositiveDuration
 
 
 class GroupFilter(StrategyParams):
@@ -23,7 +23,7 @@ class GroupsParams(StrategyParams):
     groups: Annotated[int, Field(ge=1)] | list[GroupFilter] = 4
     success_threshold: Fraction = 0.5
     error_threshold: Fraction = 0.5
-    check_every: Duration = 900.0
+    check_every: PositiveDuration = 900.0
     rollback_policy: GroupRollbackPolicy | None = None
 
 

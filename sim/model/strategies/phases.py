@@ -13,7 +13,7 @@ from pydantic import Field, model_validator
 from sim.model.gating.threshold import ThresholdAbort
 from sim.model.strategies.common import soak_watching
 from sim.model.strategy import FleetView, Halt, Rollback, Rollout, StrategyParams, Update, register
-from sim.model.types import Duration, Fraction
+from sim.model.types import Duration, Fraction, PositiveDuration
 
 
 class Phase(StrategyParams):
@@ -24,7 +24,7 @@ class Phase(StrategyParams):
 class PhasesParams(StrategyParams):
     kind: Literal["phases"] = "phases"
     phases: Annotated[list[Phase], Field(min_length=1)]
-    check_every: Duration = 900.0
+    check_every: PositiveDuration = 900.0
     watch_after_last: Duration = Field(default=2 * 86400.0, description="how long the abort rule keeps watching")
     abort: ThresholdAbort | None = None
     rollback_on_abort: bool = False

@@ -12,7 +12,7 @@ from pydantic import Field
 from sim.model.strategies.canary import Stratum, strata_of
 from sim.model.strategies.common import cumulative_counts, soak_watching
 from sim.model.strategy import FleetView, Halt, Rollback, Rollout, Sample, Soak, StrategyParams, Update, register
-from sim.model.types import Duration, Fraction
+from sim.model.types import Duration, Fraction, PositiveDuration
 
 
 class ShadowParams(StrategyParams):
@@ -22,7 +22,7 @@ class ShadowParams(StrategyParams):
     agreement: Fraction = Field(default=0.98, description="median agreement every stratum must keep")
     hold: Duration = Field(default=2 * 86400.0, description="how long agreement must hold before promotion")
     max_duration: Duration = Field(default=7 * 86400.0, description="give up (halt) after this long in shadow")
-    check_every: Duration = 3600.0
+    check_every: PositiveDuration = 3600.0
     min_reports: int = 5
     then: list[Fraction] = Field(default_factory=lambda: [0.25, 1.0])
     bake_between: Duration = 12 * 3600.0

@@ -10,14 +10,14 @@ from pydantic import Field
 from sim.model.gating.threshold import ThresholdAbort
 from sim.model.strategies.common import cumulative_counts, soak_watching
 from sim.model.strategy import FleetView, Halt, Rollout, StrategyParams, Update, register
-from sim.model.types import Duration, Fraction
+from sim.model.types import Duration, Fraction, PositiveDuration
 
 
 class ThermalAwareParams(StrategyParams):
     kind: Literal["thermal_aware"] = "thermal_aware"
     waves: Annotated[list[Fraction], Field(min_length=1)] = Field(default_factory=lambda: [0.05, 0.3, 1.0])
     bake: Duration = 12 * 3600.0
-    check_every: Duration = 900.0
+    check_every: PositiveDuration = 900.0
     max_temperature: float = Field(default=80.0, description="°C the device may reach after the switch")
     abort: ThresholdAbort | None = None
 

@@ -16,7 +16,7 @@ from pydantic import Field, field_validator
 from sim.model.gating.sequential import SequentialTest
 from sim.model.strategies.common import cumulative_counts
 from sim.model.strategy import FleetView, Halt, Observation, Rollback, Rollout, Soak, StrategyParams, Update, register
-from sim.model.types import Duration, Fraction
+from sim.model.types import Duration, Fraction, PositiveDuration
 
 
 class AbortRule(StrategyParams):
@@ -29,7 +29,7 @@ class WavesParams(StrategyParams):
     waves: Annotated[list[Fraction], Field(min_length=1)] = Field(
         description="cumulative share of the fleet told by the end of each wave; the last is usually 100%")
     bake: Duration = Field(default=12 * 3600.0, description="time between waves")
-    check_every: Duration = Field(default=900.0, description="how often the abort rule is evaluated while baking")
+    check_every: PositiveDuration = Field(default=900.0, description="how often the abort rule is evaluated while baking")
     abort: AbortRule | None = None
     sequential: SequentialTest | None = Field(
         default=None, description="halt on a sequential test that counts unreported devices (robust to fast failures)")

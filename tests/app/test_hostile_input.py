@@ -1,0 +1,165 @@
+"""Hostile and broken input never hangs, crashes or half-applies: every problem is a positioned error, exit 2."""
+
+import copy
+import io
+import math
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from ruamel.yaml import YAML
+
+from hil.errors import HilError
+from hil.inventory import Inventory
+from sim.load import load_model_text, load_scenario_text
+from sim.model.errors import ScenarioError
+from tests.conftest import ROOT
+
+BOMB = "".join(f"l{n}: &l{n} [{', '.join([f'*l{n - 1}'] * 10 if n else ['lol'] * 10)}]\n" for n in range(10))
+LIBRARY = sorted((ROOT / "scenarios").glob("*.yaml"))
+RIGS = ROOT / "rigs" / "lab.example.yaml"
+
+
+def fleetlab(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "fleetlab.cli", *args], capture_output=True, text=True, cwd=cwd,
+                          timeout=120)
+
+
+@pytest.mark.parametrize("command", [["validate"], ["sim"]])
+def test_an_alias_bomb_in_a_scenario_is_refused_at_once(tmp_path, command):
+    bomb = tmp_path / "bomb.yaml"
+    bomb.write_text((ROOT / "scenarios" / "tiny.yaml").read_text() + "extra:\n" + "".join(
+        "  " + line + "\n" for line in BOMB.splitlines()))
+    done = fleetlab(*command, str(bomb))
+    assert done.returncode == 2 and "Traceback" not in done.stderr + done.stdout
+    assert "aliases expand the document beyond 100,000 values" in done.stdout + done.stderr
+    assert f"{bomb}:" in done.stdout + done.stderr
+
+
+def test_an_alias_bomb_in_a_rigs_file_is_refused_at_once(tmp_path):
+    rigs = tmp_path / "rigs.yaml"
+    rigs.write_text(RIGS.read_text() + BOMB)
+    done = fleetlab("hil", str(ROOT / "scenarios" / "hil-orin-candidate.yaml"), "--rigs", str(rigs))
+    assert done.returncode == 2 and "aliases expand the document" in done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("old, new, where", [
+    ("power_loss_per_day: 0.01", "power_loss_per_day: .inf", "fleet.power_loss_per_day: Input should be a finite"),
+    ("power_loss_per_day: 0.01", "power_loss_per_day: .nan", "fleet.power_loss_per_day: Input should be a finite"),
+    ("ambient: {mean: 30,", "ambient: {mean: .nan,", "fleet.site_kinds.stadium.ambient.mean: Input should be a finite"),
+    ("bake: 4h", "bake: 1e999h", "strategy.bake: expected a finite number"),
+], ids=["inf", "nan", "nan-ambient", "overflowing-duration"])
+def test_numbers_must_be_finite(tmp_path, old, new, where):
+    text = (ROOT / "scenarios" / "tiny.yaml").read_text()
+    assert old in text
+    path = tmp_path / "x.yaml"
+    path.write_text(text.replace(old, new, 1))
+    done = fleetlab("validate", str(path))
+    assert done.returncode == 2 and where in done.stdout + done.stderr, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("duration", "0d", "duration: Input should be greater than 0"),
+    ("hil", "{time_scale: .inf}", "hil.time_scale: Input should be a finite number"),
+    ("hil", "{max_temperature: .nan}", "hil.max_temperature: Input should be a finite number"),
+])
+def test_zero_durations_and_non_finite_limits_are_refused(tmp_path, key, value, message):
+    text = (ROOT / "scenarios" / "tiny.yaml").read_text()
+    path = tmp_path / "x.yaml"
+    path.write_text(text + f"{key}: {value}\n" if f"\n{key}:" not in text else
+                    "\n".join(f"{key}: {value}" if line.startswith(f"{key}:") else line for line in text.splitlines()))
+    done = fleetlab("validate", str(path))
+    assert done.returncode == 2 and message in done.stdout + done.stderr, done.stdout + done.stderr
+
+
+def test_a_fleet_that_cannot_fit_in_memory_is_refused_with_the_estimate(tmp_path):
+    text = (ROOT / "scenarios" / "tiny.yaml").read_text()
+    path = tmp_path / "x.yaml"
+    path.write_text(text.replace("count: 10", "count: 1000000000", 1))
+    assert "count: 1000000000" in path.read_text()
+    done = fleetlab("validate", str(path))
+    assert done.returncode == 2 and "GiB" in done.stdout + done.stderr and "bytes a device" in done.stdout + done.stderr
+
+
+def test_model_paths_outside_the_scenario_folder_are_refused(tmp_path):
+    from hil.artifacts import resolve_inside
+
+    with pytest.raises(HilError, match="outside the scenario's folder"):
+        resolve_inside("../../../../etc/passwd", tmp_path, "hil.candidate_model")
+    with pytest.raises(HilError, match="outside the scenario's folder"):
+        resolve_inside("/etc/passwd", tmp_path, "hil.candidate_model")
+    assert resolve_inside("models/x.onnx", tmp_path, "k") == (tmp_path / "models" / "x.onnx").resolve()
+    assert resolve_inside("/etc/passwd", tmp_path, "k", allow_outside=True) == Path("/etc/passwd")
+
+
+# --- structural mutations of the shipped files ---------------------------------------------------------------
+
+ODD = [math.nan, math.inf, -math.inf, -1, 0, 10**30, 1e308, "", "\u202e\u0000x", "💥" * 40, [], {}, None, True,
+       "1e999s", "-5h", "NaN%", "x" * 5000]
+
+
+def _paths(node, prefix=()):
+    yield prefix
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from _paths(value, prefix + (key,))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _paths(value, prefix + (index,))
+
+
+def _mutate(document, path, operation, odd):
+    if not path:
+        return document
+    *parents, last = path
+    node = document
+    for key in parents:
+        node = node[key]
+    if operation == "drop":
+        del node[last]
+    elif operation == "duplicate" and isinstance(node, list):
+        node.append(copy.deepcopy(node[last]))
+    elif operation == "duplicate" and isinstance(node, dict):
+        node[f"{last}_copy"] = copy.deepcopy(node[last])
+    else:
+        node[last] = odd
+    return document
+
+
+def _text(document) -> str:
+    yaml = YAML(typ="rt")
+    sink = io.StringIO()
+    yaml.dump(document, sink)
+    return sink.getvalue()
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
+@given(data=st.data())
+def test_mutated_files_are_loaded_or_refused_never_crash_or_hang(data):
+    source = data.draw(st.sampled_from(LIBRARY + [RIGS]))
+    document = YAML(typ="rt").load(source.read_text())
+    plain = YAML(typ="safe").load(source.read_text())
+    paths = list(_paths(plain))
+    for _ in range(data.draw(st.integers(1, 3))):
+        path = data.draw(st.sampled_from(paths))
+        try:
+            document = _mutate(document, path, data.draw(st.sampled_from(["drop", "duplicate", "retype"])),
+                               data.draw(st.sampled_from(ODD)))
+        except (KeyError, IndexError, TypeError):
+            continue           # the path went away with an earlier mutation
+    text = _text(document)
+    if data.draw(st.booleans()):
+        text += "zz_bomb:\n" + "".join("  " + line + "\n" for line in BOMB.splitlines())
+    started = time.monotonic()
+    try:
+        if source == RIGS:
+            load_model_text(Inventory, text, "rigs.yaml")
+        else:
+            load_scenario_text(text, "scenario.yaml")
+    except ScenarioError as error:
+        assert error.problems and all(problem.message for problem in error.problems)
+    assert time.monotonic() - started < 10, "a hang, not a slow machine: the target is well under a second"
