@@ -6,9 +6,14 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from collections.abc import Iterable
+
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.segment import Segment
 from rich.table import Table
+
+from fleetlab.safe_text import visible
 
 from sim.model import units
 from sim.model.errors import ScenarioError
@@ -16,8 +21,18 @@ from sim.model.gates import Verdict, format_metric
 from sim.model.results import RunResult
 from sim.model.stats import Summary
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+class SafeConsole(Console):
+    """A Console that shows control characters in what it prints (`\x1b`) instead of sending them: text from a
+    scenario file or a rig can never retitle, clear or recolour the terminal. Rich's own styling is added after
+    this, so colours still work."""
+
+    def _render_buffer(self, buffer: Iterable[Segment]) -> str:
+        return super()._render_buffer(Segment(visible(segment.text), segment.style, segment.control)
+                                      if segment.control is None else segment for segment in buffer)
+
+
+out = SafeConsole(highlight=False, soft_wrap=True)
+err = SafeConsole(stderr=True, highlight=False, soft_wrap=True)
 
 
 def show_problems(error: ScenarioError) -> None:

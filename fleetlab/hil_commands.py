@@ -29,8 +29,11 @@ def hil(file: Path,
         rigs: Annotated[Path, typer.Option(help="rig inventory (rigs/*.yaml)")],
         rig: Annotated[Optional[str], typer.Option(help="only this rig")] = None,
         out: Annotated[Optional[Path], typer.Option(help="folder for result.json")] = None,
-        verbose: Annotated[bool, typer.Option(help="log every step")] = False) -> None:
-    """Run the scenario's hil: part on every matching rig: engine, parity, latency, thermals, rollback."""
+        verbose: Annotated[bool, typer.Option(help="log every step")] = False,
+        wait_for_rigs: Annotated[float, typer.Option(help="seconds to wait for a rig another run holds")] = 0.0,
+        allow_paths_outside: Annotated[bool, typer.Option(
+            help="let hil: model and frame paths point outside the scenario's folder")] = False) -> None:
+    """Run the scenario's own plan on every matching rig: engine, parity, latency, thermals, rollback."""
     from hil.errors import HilError
     from hil.inventory import load_inventory
     from hil.runner import run_scenario
@@ -58,7 +61,7 @@ def hil(file: Path,
     try:
         with stop_on_signals(stop) as signals:
             result = run_scenario(scenario, inventory, file.resolve().parent, SshShell, rig, on_rig_done=done,
-                                  stop=stop)
+                                  stop=stop, allow_outside=allow_paths_outside, lease_wait=wait_for_rigs)
     except HilError as error:
         console.err.print(f"{file}: {error}", markup=False)
         raise typer.Exit(EXIT_BAD_INPUT) from None

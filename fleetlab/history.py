@@ -5,8 +5,11 @@ the last good run. The only module that talks to a database."""
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from fleetlab.report.trends import Trends
 from fleetlab.suite_results import SuiteResult
@@ -24,7 +27,7 @@ SCHEMA = ("CREATE TABLE IF NOT EXISTS runs (run_id TEXT PRIMARY KEY, started TEX
 
 
 class HistoryError(Exception):
-    pass
+    """The history could not be read or written; the message names the database (any password in it redacted)."""
 
 
 @dataclass(frozen=True)
@@ -53,26 +56,42 @@ def measurements(result: SuiteResult) -> list[Measurement]:
 
 
 class History:
-    def __init__(self, location: str) -> None:
+    """`create=False` (read-only commands): a SQLite file that does not exist is an error, never created."""
+
+    def __init__(self, location: str, create: bool = True) -> None:
         self.location = location
+        self.shown = _redacted(location)
         if location.startswith(("postgresql://", "postgres://")):
             try:
                 import psycopg
             except ImportError:
                 raise HistoryError("a PostgreSQL history needs psycopg (pip install 'psycopg[binary]')") from None
-            try:
+            self._errors: tuple[type[Exception], ...] = (psycopg.Error,)
+            with self._failures("open"):
                 self.db = psycopg.connect(location, connect_timeout=10)
-            except psycopg.Error as error:
-                raise HistoryError(f"cannot open the history at {_redacted(location)}: {error}") from None
             self.mark = "%s"
         else:
-            Path(location).parent.mkdir(parents=True, exist_ok=True)
-            self.db = sqlite3.connect(location, timeout=30)
+            self._errors = (sqlite3.Error,)
+            if not create and not Path(location).is_file():
+                raise HistoryError(f"{location}: no history here yet (a `fleetlab run` records one)")
+            with self._failures("open"):
+                Path(location).parent.mkdir(parents=True, exist_ok=True)
+                self.db = sqlite3.connect(location, timeout=10)
             self.mark = "?"
-        with self._transaction():
+        with self._failures("read"), self._transaction():
             cursor = self.db.cursor()
             for statement in SCHEMA:
                 cursor.execute(statement)
+
+    @contextmanager
+    def _failures(self, doing: str) -> Iterator[None]:
+        """Any database failure (corrupted, read-only, locked, unreachable) as a HistoryError naming the place."""
+        try:
+            yield
+        except HistoryError:
+            raise
+        except (*self._errors, OSError) as error:
+            raise HistoryError(f"cannot {doing} the history at {self.shown}: {_redacted(str(error))}") from None
 
     def _transaction(self):
         """sqlite3's connection is its own transaction context; psycopg's would close the connection instead."""
@@ -82,8 +101,8 @@ class History:
         return text.replace("?", self.mark)
 
     def record(self, result: SuiteResult) -> None:
-        """One transaction: a run is stored whole or not at all."""
-        with self._transaction():
+        """One transaction: a run is stored whole or not at all (a kill mid-write leaves the runs before it)."""
+        with self._failures("write"), self._transaction():
             cursor = self.db.cursor()
             cursor.execute(self._sql("INSERT INTO runs VALUES (?, ?, ?, ?, ?)"),
                            (result.run_id, result.started, result.verdict, result.mode, result.git_sha))
@@ -93,16 +112,18 @@ class History:
 
     def runs(self, limit: int = 30) -> list[tuple[str, str, str]]:
         """(run_id, started, verdict), oldest first, the last `limit` runs."""
-        cursor = self.db.cursor()
-        cursor.execute(self._sql("SELECT run_id, started, verdict FROM runs ORDER BY started DESC, run_id DESC "
-                                 "LIMIT ?"), (limit,))
-        return list(reversed(cursor.fetchall()))
+        with self._failures("read"):
+            cursor = self.db.cursor()
+            cursor.execute(self._sql("SELECT run_id, started, verdict FROM runs ORDER BY started DESC, run_id DESC "
+                                     "LIMIT ?"), (limit,))
+            return list(reversed(cursor.fetchall()))
 
     def values(self, run_id: str) -> dict[tuple[str, str, str], float]:
-        cursor = self.db.cursor()
-        cursor.execute(self._sql("SELECT scenario, subject, metric, value FROM measurements WHERE run_id = ?"),
-                       (run_id,))
-        return {(scenario, subject, metric): value for scenario, subject, metric, value in cursor.fetchall()}
+        with self._failures("read"):
+            cursor = self.db.cursor()
+            cursor.execute(self._sql("SELECT scenario, subject, metric, value FROM measurements WHERE run_id = ?"),
+                           (run_id,))
+            return {(scenario, subject, metric): value for scenario, subject, metric, value in cursor.fetchall()}
 
     def trends(self, current: SuiteResult | None = None, limit: int = 30,
                metrics: tuple[str, ...] = ("t95", "latency_p99")) -> Trends:
@@ -133,24 +154,42 @@ class History:
             worse = value - old
             if worse > 0 and (old == 0 or worse / abs(old) > REGRESSION):
                 change = f"+{worse / abs(old):.0%}" if old else "from zero"
-                found.append(f"{scenario} · {subject} · {metric}: {_show(metric, old)} → {_show(metric, value)} "
+                found.append(f"{scenario} · {subject} · {metric}: {show_value(metric, old)} → {show_value(metric, value)} "
                              f"({change}) since run {baseline}")
         return found
 
     def close(self) -> None:
-        self.db.close()
+        with self._failures("close"):
+            self.db.close()
 
 
-def _show(metric: str, value: float) -> str:
+def show_value(metric: str, value: float) -> str:
     from sim.model.gates import format_metric
     return format_metric(metric, value)
 
 
-def _redacted(url: str) -> str:
-    """postgresql://user:secret@host/db -> postgresql://user:***@host/db (a URL may carry a password)."""
-    head, at, tail = url.rpartition("@")
-    if not at or ":" not in head.split("//", 1)[-1]:
-        return url
-    scheme, _, credentials = head.partition("//")
-    user = credentials.split(":", 1)[0]
-    return f"{scheme}//{user}:***@{tail}"
+SECRET_PARAMETERS = ("password", "passwd", "pwd", "secret", "token", "sslpassword")
+
+
+def _redacted(text: str) -> str:
+    """Any password in a URL — `user:secret@host` or `?password=secret` — replaced by ***, wherever the URL sits
+    in the text (an error message may quote it)."""
+    words = []
+    for word in text.split(" "):
+        if "://" not in word:
+            words.append(word)
+            continue
+        try:
+            parts = urlsplit(word)
+        except ValueError:
+            words.append("***")
+            continue
+        netloc = parts.netloc
+        if "@" in netloc:
+            credentials, _, host = netloc.rpartition("@")
+            user = credentials.split(":", 1)[0]
+            netloc = f"{user}:***@{host}" if ":" in credentials else netloc
+        query = urlencode([(key, "***" if key.lower() in SECRET_PARAMETERS else value)
+                           for key, value in parse_qsl(parts.query, keep_blank_values=True)], safe="*")
+        words.append(urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment)))
+    return " ".join(words)

@@ -29,6 +29,7 @@ def run(paths: Annotated[Optional[list[Path]], typer.Argument(help="scenario fil
     from fleetlab.history import History, HistoryError
     from fleetlab.interrupts import exit_code, stop_on_signals
     from fleetlab.report import write_report
+    from fleetlab.report.trends import Trends
     from fleetlab.suite import run_suite
     from hil.stop import StopSignal
 
@@ -46,14 +47,17 @@ def run(paths: Annotated[Optional[list[Path]], typer.Argument(help="scenario fil
         console.err.print(str(error), markup=False)
         raise typer.Exit(EXIT_BAD_INPUT) from None
     trends = None
-    if history:
+    if history:        # optional to a run: a broken history is said, and the report and the exit code stand
         try:
             store = History(history)
-            store.record(result)
-            trends = store.trends(result)
-            store.close()
+            try:
+                store.record(result)
+                trends = store.trends(result)
+            finally:
+                store.close()
         except HistoryError as error:
-            console.err.print(f"history not updated: {error}", markup=False)
+            console.err.print(f"warning: history not updated: {error}", markup=False)
+            trends = Trends(problem=str(error))
     folder = out or Path("reports") / result.run_id
     written = write_report(result, folder, trends)
     for outcome in result.scenarios:
@@ -73,16 +77,16 @@ def history_command(location: Annotated[str, typer.Option("--history", help="SQL
     """Trends across recorded runs: T95 per plan and p99 latency per rig."""
     from rich.table import Table
 
-    from fleetlab.history import History, HistoryError, _show
+    from fleetlab.history import History, HistoryError, show_value
 
     try:
-        store = History(location)
+        store = History(location, create=False)      # a read-only command creates nothing
+        runs = store.runs(limit)
+        trends = store.trends(limit=limit)
+        store.close()
     except HistoryError as error:
         console.err.print(str(error), markup=False)
         raise typer.Exit(EXIT_BAD_INPUT) from None
-    runs = store.runs(limit)
-    trends = store.trends(limit=limit)
-    store.close()
     if not runs:
         console.out.print(f"no runs recorded in {location}", markup=False)
         return
@@ -94,5 +98,5 @@ def history_command(location: Annotated[str, typer.Option("--history", help="SQL
         if scenario and name != scenario:
             continue
         for subject, points in sorted(subjects.items()):
-            table.add_row(name, metric, subject, " → ".join(_show(metric, value) for _, value in points))
+            table.add_row(name, metric, subject, " → ".join(show_value(metric, value) for _, value in points))
     console.out.print(table)

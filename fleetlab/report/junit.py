@@ -1,10 +1,22 @@
-"""junit.xml: one test case per expectation per scenario (and per rig for HIL steps), as CI systems read it."""
+"""junit.xml: one test case per expectation per scenario (and per rig for HIL steps), as CI systems read it.
+
+Every text and attribute passes through safe_text.xml_text at the end (`_well_formed`), so whatever a rig printed
+(control characters, escape sequences, a 100 kB line) the file stays well-formed XML 1.0 of bounded size."""
 
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
+from fleetlab.safe_text import xml_text
 from fleetlab.suite_results import SuiteResult
+
+
+def _well_formed(root: ET.Element) -> None:
+    for element in root.iter():
+        if element.text:
+            element.text = xml_text(element.text)
+        for key, value in element.attrib.items():
+            element.set(key, xml_text(value))
 
 
 def _case(suite: ET.Element, classname: str, name: str, seconds: float = 0.0) -> ET.Element:
@@ -34,7 +46,7 @@ def render(result: SuiteResult) -> str:
             elif rig.verdict == "error":
                 counts["errors"] += 1
                 ET.SubElement(case, "error", message=rig.reason, type="HarnessError").text = rig.reason
-            elif rig.verdict == "skipped":
+            elif rig.verdict in ("skipped", "interrupted"):
                 counts["skipped"] += 1
                 ET.SubElement(case, "skipped", message=rig.reason)
             ET.SubElement(case, "system-out").text = "\n".join(
@@ -50,5 +62,6 @@ def render(result: SuiteResult) -> str:
             totals[key] += counts[key]
     for key, value in totals.items():
         root.set(key, str(value))
+    _well_formed(root)
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"

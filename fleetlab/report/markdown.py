@@ -3,25 +3,26 @@
 from __future__ import annotations
 
 from fleetlab.report.trends import Trends
+from fleetlab.safe_text import markdown_cell
 from fleetlab.suite_results import SuiteResult
 
 LIMIT = 1024 * 1024 - 4096
 
 
 def _cell(text: object) -> str:
-    """Markdown table cells: no pipes, no line breaks, no HTML from rigs or files."""
-    return str(text).replace("|", "\\|").replace("\n", " ").replace("<", "&lt;").replace(">", "&gt;")
+    """Markdown table cells: one line, no links, emphasis or HTML from rigs or files (safe_text.markdown_cell)."""
+    return markdown_cell(text)
 
 
 def render(result: SuiteResult, trends: Trends | None = None, report_link: str = "index.html") -> str:
     icon = {"GO": "✅ GO", "NO-GO": "❌ NO-GO", "CANNOT MEASURE": "⚠️ CANNOT MEASURE", "INTERRUPTED": "⏹ INTERRUPTED"}
     lines = [f"# fleetlab: {icon[result.verdict]}", "",
              f"{len(result.scenarios)} scenarios · {result.mode} mode · {result.seeds} seed(s) per plan · run "
-             f"`{result.run_id}` · git `{result.git_sha[:12]}` · [full report]({report_link})", "",
+             f"{_cell(result.run_id)} · git {_cell(result.git_sha[:12])} · [full report]({report_link})", "",
              "| scenario | mode | expectation | measured | bound | verdict |", "|---|---|---|---|---|---|"]
     for outcome in result.scenarios:
         for check in outcome.checks:
-            lines.append(f"| {_cell(outcome.name)} | {check.mode} | `{_cell(check.metric)}` | {_cell(check.shown)} "
+            lines.append(f"| {_cell(outcome.name)} | {check.mode} | `{check.metric}` | {_cell(check.shown)} "  # a known metric
                          f"| {_cell(check.bound)} | {'PASS' if check.passed else '**FAIL**'} |")
         for problem in outcome.problems:
             lines.append(f"| {_cell(outcome.name)} | | | | | ⚠️ {_cell(problem)} |")

@@ -10,9 +10,21 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
 
+from fleetlab.safe_text import bounded, visible  # noqa: E402
+
 plt.rcParams.update({"svg.fonttype": "none", "font.size": 9, "axes.spines.top": False, "axes.spines.right": False,
                      "svg.hashsalt": "fleetlab"})   # a fixed salt: the same data gives the same SVG ids
 COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#17becf"]
+
+
+def label(text: object) -> str:
+    """A name from a file or a rig as a plot label: controls visible, short, and no `$` (matplotlib would read it as
+    mathtext)."""
+    return bounded(visible(str(text)), 60).replace("$", "\\$")
+
+
+def _labelled(values: dict) -> dict:
+    return {label(name): value for name, value in values.items()}
 
 
 def _svg(figure) -> str:
@@ -34,7 +46,7 @@ def thin(step: float, values: list[float], most: int = 500) -> tuple[float, list
 def coverage_curves(curves: dict[str, tuple[float, list[float]]], oracle_t95: float | None) -> str:
     """Share of the fleet on the candidate over time, one line per plan; the oracle's T95 as a dashed line."""
     figure, axes = plt.subplots(figsize=(7, 3))
-    for index, (name, (step, values)) in enumerate(curves.items()):
+    for index, (name, (step, values)) in enumerate(_labelled(curves).items()):
         step, values = thin(step, values)
         hours = [i * step / 3600 for i in range(len(values))]
         axes.plot(hours, [v * 100 for v in values], label=name, color=COLORS[index % len(COLORS)])
@@ -59,6 +71,7 @@ def egress(step: float, values: list[float]) -> str:
 
 def distribution(values_by_label: dict[str, list[float]], label: str) -> str:
     """One strip of points per label (seeds, or rigs), with the median marked."""
+    values_by_label = _labelled(values_by_label)
     figure, axes = plt.subplots(figsize=(7, 0.5 + 0.45 * max(1, len(values_by_label))))
     for row, (name, values) in enumerate(values_by_label.items()):
         axes.scatter(values, [row] * len(values), color=COLORS[row % len(COLORS)], alpha=0.7, s=18)
@@ -90,7 +103,7 @@ def trend(series: dict[str, list[tuple[str, float]]], label: str) -> str:
 
     scale, unit = SCALES.get(label, (1.0, ""))
     figure, axes = plt.subplots(figsize=(7, 2.6))
-    for index, (name, points) in enumerate(series.items()):
+    for index, (name, points) in enumerate(_labelled(series).items()):
         axes.plot(range(len(points)), [value * scale for _, value in points], marker="o", label=name,
                   color=COLORS[index % len(COLORS)])
     axes.xaxis.set_major_locator(MaxNLocator(integer=True))

@@ -11,3 +11,4 @@ class Trends:
     series: dict[tuple[str, str], dict[str, list[tuple[str, float]]]] = field(default_factory=dict)
     regressions: list[str] = field(default_factory=list)
     baseline: str | None = None       # the last good (GO) run compared against
+    problem: str = ""                 # why the history could not be read or written this time ('' when it could)

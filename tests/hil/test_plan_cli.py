@@ -76,7 +76,7 @@ def test_fleetlab_run_in_hil_mode_reports_the_shadow_plan(rig_entry, tmp_path):
     done = fleetlab("run", str(scenario), "--mode", "hil", "--rigs", str(inventory), "--out", str(tmp_path / "report"))
     assert done.returncode in (0, 1), done.stdout + done.stderr
     page = (tmp_path / "report" / "index.html").read_text()
-    assert "The scenario&#x27;s plan, run on the rigs" in page or "The scenario's plan, run on the rigs" in page
+    assert "The scenario&#39;s plan, run on the rigs" in page or "The scenario's plan, run on the rigs" in page
     assert "shadow sample (4 devices)" in page
     result = json.loads((tmp_path / "report" / "result.json").read_text())
     [outcome] = result["scenarios"]

@@ -2,6 +2,7 @@
 
 import os
 import shutil
+import sqlite3
 import subprocess
 import tempfile
 import sys
@@ -98,3 +99,76 @@ def test_an_unreachable_postgresql_is_a_clear_error_without_the_password():
         History("postgresql://fleet:hunter2@127.0.0.1:9/history")
     assert "hunter2" not in str(error.value) and "fleet:***@127.0.0.1:9/history" in str(error.value)
     assert _redacted("postgresql://127.0.0.1/db") == "postgresql://127.0.0.1/db"
+
+
+def fleetlab_run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "fleetlab.cli", "run", str(ROOT / "scenarios" / "tiny.yaml"),
+                           "--executor", "serial", *args], capture_output=True, text=True, cwd=cwd, timeout=300)
+
+
+@pytest.mark.parametrize("damage", ["corrupted", "locked"])
+def test_a_broken_history_is_a_warning_and_the_report_and_verdict_stand(tmp_path, damage):
+    """(A read-only file cannot be shown here: these tests run as root, who writes anyway.)"""
+    database = tmp_path / "history.sqlite"
+    holder = None
+    if damage == "corrupted":
+        database.write_bytes(b"this is not a database" * 100)
+    else:                                  # another process is in the middle of a long write
+        History(str(database)).close()
+        holder = sqlite3.connect(str(database), isolation_level=None)
+        holder.execute("BEGIN EXCLUSIVE")
+    try:
+        done = fleetlab_run("--history", str(database), "--out", str(tmp_path / "report"), cwd=tmp_path)
+    finally:
+        if holder is not None:
+            holder.execute("ROLLBACK")
+            holder.close()
+    assert done.returncode == 0, done.stdout + done.stderr         # tiny's bounds hold: GO, whatever the history
+    assert "Traceback" not in done.stderr and "warning: history not updated: cannot" in done.stderr
+    assert str(database) in done.stderr
+    report = tmp_path / "report"
+    assert (report / "result.json").exists() and "History not updated" in (report / "index.html").read_text()
+
+
+FLOOD = """
+import sys
+sys.path.insert(0, sys.argv[1])
+from fleetlab.history import History
+from fleetlab.suite_results import SuiteResult
+result = SuiteResult.model_validate_json(open(sys.argv[2]).read())
+store = History(sys.argv[3])
+for number in range(100000):
+    store.record(result.model_copy(update={"run_id": f"flood-{number}"}))
+    print(number, flush=True)
+"""
+
+
+def test_a_run_killed_mid_write_leaves_the_earlier_runs_readable(tmp_path, two_runs):
+    database, saved = tmp_path / "history.sqlite", tmp_path / "run.json"
+    store = History(str(database))
+    store.record(two_runs[0])
+    store.close()
+    saved.write_text(two_runs[1].model_dump_json())
+    writer = subprocess.Popen([sys.executable, "-c", FLOOD, str(ROOT), str(saved), str(database)],
+                              stdout=subprocess.PIPE, text=True)
+    for _ in range(20):                # let it write a few runs, then pull the plug mid-write
+        writer.stdout.readline()
+    writer.kill()
+    writer.wait(timeout=30)
+    store = History(str(database))
+    runs = store.runs(limit=100000)
+    store.close()
+    assert two_runs[0].run_id in [run for run, _, _ in runs] and len(runs) >= 20
+
+
+def test_passwords_are_redacted_wherever_they_sit_in_a_url():
+    assert _redacted("postgresql://fleet:hunter2@db/history") == "postgresql://fleet:***@db/history"
+    assert "hunter2" not in _redacted("cannot reach postgresql://db/history?user=fleet&password=hunter2&x=1 now")
+    assert "password=***" in _redacted("postgresql://db/history?password=hunter2")
+
+
+def test_fleetlab_history_in_an_empty_folder_creates_nothing(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "fleetlab.cli", "history"], capture_output=True, text=True,
+                          cwd=tmp_path, timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 2 and "no history here yet" in done.stderr
+    assert list(tmp_path.iterdir()) == []

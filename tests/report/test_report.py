@@ -29,7 +29,7 @@ def test_the_html_report_puts_the_verdict_first_and_escapes_what_files_said(repo
     page = report["index.html"].read_text()
     assert page.index("CANNOT MEASURE") < page.index("Verdict by expectation") < page.index("Plans compared")
     assert "<script" not in page.lower()
-    assert "&lt;script&gt;alert(&#x27;from a scenario file&#x27;)&lt;/script&gt; &amp; &lt;b&gt;bold&lt;/b&gt;" in page
+    assert "&lt;script&gt;alert(&#39;from a scenario file&#39;)&lt;/script&gt; &amp; &lt;b&gt;bold&lt;/b&gt;" in page
     assert not re.search(r"""(src|href)=["']?https?://""", page)      # no external requests
     for section in ("Coverage over time", "Origin egress", "Failures, halts and rollbacks", "Thermal",
                     "Trends", "Provenance", "oracle T95"):
