@@ -66,8 +66,10 @@ def measure_one(kind: str, factor: float) -> dict[str, float]:
         wall, cpu = time.perf_counter(), time.process_time()
         result = simulate(scenario)
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-        figures = {"devices": result.devices, "events": result.events_processed, "simulated_days": result.simulated / 86400,
-                   "t95_hours": (result.coverage.t95 or float("nan")) / 3600, "bare_simpy_events_per_cpu_s": bare_simpy_rate()}
+        figures = {"devices": result.devices, "events": result.events_processed,
+                   "simulated_days": result.simulated / 86400,
+                   "t95_hours": (result.coverage.t95 or float("nan")) / 3600,
+                   "bare_simpy_events_per_cpu_s": bare_simpy_rate()}
     else:
         all_at_once = Scenario.model_validate({**scenario.model_dump(), "strategy": {"kind": "all_at_once"}})
         if kind == "fluid-all":
@@ -117,7 +119,8 @@ def main() -> None:
     fluid = in_child("fluid-all", args.naive_factor)
     naive = in_child("naive", args.naive_factor)
     print(f"naive 1-MB-chunk SimPy model against the fluid model, {fluid['devices']:,.0f} devices all at once, "
-          f"14 days: naive {naive['cpu_s']:.2f} s CPU ({naive['chunks']:,} chunk events, {naive['committed']:,} committed), "
+          f"14 days: naive {naive['cpu_s']:.2f} s CPU ({naive['chunks']:,} chunk events, "
+          f"{naive['committed']:,} committed), "
           f"fluid {fluid['cpu_s']:.2f} s CPU ({fluid['committed']:,} committed): "
           f"fluid is {naive['cpu_s'] / fluid['cpu_s']:.1f}× faster")
 

@@ -1,7 +1,8 @@
 """Virtual-rig figures, printed (not asserted): `python benchmarks/virtual_rigs.py` (needs Docker; builds the image).
 
 1. transfer throughput of 100 MB over a 50 Mbit/s shaped link, as a share of the link rate (goal ≥ 90%);
-2. bytes moved when the transfer is cut at 50% (the rig loses power; the connection dies), as a multiple of the artifact size (goal ≤ 1.1×);
+2. bytes moved when the transfer is cut at 50% (the rig loses power; the connection dies), as a multiple of the
+   artifact size (goal ≤ 1.1×);
 3. harness-measured median latency (trtexec over SSH) against an in-process onnxruntime benchmark of the same
    engine in the same container, under the same CPU quota (goal within 5%);
 4. wall time of 4 rigs validated in parallel against one (goal ≤ 1.5×).

@@ -1,4 +1,5 @@
-"""The `fleetlab` command. Exit codes: 0 all expectations hold, 1 an expectation failed, 2 bad input or harness error."""
+"""The `fleetlab` command. Exit codes: 0 all expectations hold, 1 an expectation failed, 2 bad input or harness
+error, 130/143 interrupted by SIGINT/SIGTERM."""
 
 from __future__ import annotations
 
@@ -85,7 +86,7 @@ def sim(file: Path,
         seed: Annotated[Optional[int], typer.Option(help="random seed (default: the scenario's)")] = None,
         out: Annotated[Optional[Path], typer.Option(help="folder for result.json")] = None) -> None:
     """Simulate one rollout: summary table, expectations, and result.json in --out."""
-    from sim.run import simulate   # imported here so `validate` and `schema` start fast
+    from sim.run import simulate  # imported here so `validate` and `schema` start fast
 
     scenario = _load_or_exit(file)
     started = time.perf_counter()
@@ -112,7 +113,8 @@ def compare(file: Path,
             seeds: Annotated[int, typer.Option(min=1, help="seeds per plan (the same seeds for every plan)")] = 10,
             first_seed: Annotated[int, typer.Option(help="first seed")] = 1) -> None:
     """Run several plans on the same fleet over several seeds; a table with 95% confidence intervals."""
-    from fleetlab.compare import UnknownPlan, compare as run_compare
+    from fleetlab.compare import UnknownPlan
+    from fleetlab.compare import compare as run_compare
 
     scenario = _load_or_exit(file)
     names = [name.strip() for name in strategies.split(",") if name.strip()]
@@ -184,8 +186,12 @@ def sweep(file: Path,
     raise typer.Exit(EXIT_NO_GO if risky else EXIT_OK)
 
 
-from fleetlab.hil_commands import hil as _hil, models as _models, rigs_app  # noqa: E402  (CLI assembly)
-from fleetlab.run_commands import history_command as _history, run as _run  # noqa: E402
+# CLI assembly: the commands that live in their own modules, registered after this module's own
+from fleetlab.hil_commands import hil as _hil  # noqa: E402
+from fleetlab.hil_commands import models as _models  # noqa: E402
+from fleetlab.hil_commands import rigs_app  # noqa: E402
+from fleetlab.run_commands import history_command as _history  # noqa: E402
+from fleetlab.run_commands import run as _run  # noqa: E402
 
 app.command(name="hil")(_hil)
 app.command(name="models")(_models)

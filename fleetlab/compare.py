@@ -57,7 +57,7 @@ def compare(scenario: Scenario, names: list[str], seeds: list[int], progress=lam
     rows = []
     total, done = len(plans) * len(seeds), 0
     for name, plan in plans.items():
-        row = PlanRow(name, getattr(plan, "kind"))
+        row = PlanRow(name, plan.kind)
         variant = scenario.model_copy(update={"strategy": plan})
         for seed in seeds:
             metrics = simulate(variant, seed).metrics()

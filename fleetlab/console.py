@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-
-from collections.abc import Iterable
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -14,12 +12,12 @@ from rich.segment import Segment
 from rich.table import Table
 
 from fleetlab.safe_text import visible
-
 from sim.model import units
 from sim.model.errors import ScenarioError
 from sim.model.gates import Verdict, format_metric
 from sim.model.results import RunResult
 from sim.model.stats import Summary
+
 
 class SafeConsole(Console):
     """A Console that shows control characters in what it prints (`\x1b`) instead of sending them: text from a

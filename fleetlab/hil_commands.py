@@ -34,12 +34,12 @@ def hil(file: Path,
         allow_paths_outside: Annotated[bool, typer.Option(
             help="let hil: model and frame paths point outside the scenario's folder")] = False) -> None:
     """Run the scenario's own plan on every matching rig: engine, parity, latency, thermals, rollback."""
+    from fleetlab.interrupts import exit_code, stop_on_signals
     from hil.errors import HilError
     from hil.inventory import load_inventory
     from hil.runner import run_scenario
     from hil.ssh import SshShell
     from hil.stop import StopSignal
-    from fleetlab.interrupts import exit_code, stop_on_signals
     from sim.load import load_scenario
 
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(message)s")
@@ -93,7 +93,8 @@ def trust(host: str,
     """Record a rig's host key after you have checked its fingerprint out of band."""
     from hil.errors import ConnectionLost
     from hil.inventory import record_host_key
-    from hil.ssh import fetch_host_key, fingerprint as fingerprint_of
+    from hil.ssh import fetch_host_key
+    from hil.ssh import fingerprint as fingerprint_of
 
     try:
         key = fetch_host_key(host, port)

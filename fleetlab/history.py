@@ -154,8 +154,8 @@ class History:
             worse = value - old
             if worse > 0 and (old == 0 or worse / abs(old) > REGRESSION):
                 change = f"+{worse / abs(old):.0%}" if old else "from zero"
-                found.append(f"{scenario} · {subject} · {metric}: {show_value(metric, old)} → {show_value(metric, value)} "
-                             f"({change}) since run {baseline}")
+                found.append(f"{scenario} · {subject} · {metric}: {show_value(metric, old)} → "
+                             f"{show_value(metric, value)} ({change}) since run {baseline}")
         return found
 
     def close(self) -> None:

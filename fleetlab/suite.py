@@ -15,8 +15,8 @@ from concurrent.futures import Executor
 from datetime import datetime, timezone
 from pathlib import Path
 
-from hil.stop import StopSignal
 from fleetlab.suite_results import CheckRow, PlanSummary, ScenarioOutcome, SuiteResult, Verdict, combine
+from hil.stop import StopSignal
 from sim.grid import Axis, expand
 from sim.load import load_scenario
 from sim.model.errors import ScenarioError

@@ -30,8 +30,19 @@ from hil.session import RigSession
 from hil.stop import StopSignal
 from sim.model.lifecycle import DeviceState as S
 from sim.model.results import TimelineEvent
-from sim.model.strategy import (FleetView, Halt, Observation, PlanDriver, Rollback, Sample, Samples, Soak,
-                                StrategyParams, Update, start)
+from sim.model.strategy import (
+    FleetView,
+    Halt,
+    Observation,
+    PlanDriver,
+    Rollback,
+    Sample,
+    Samples,
+    Soak,
+    StrategyParams,
+    Update,
+    start,
+)
 
 log = logging.getLogger(__name__)
 TELEMETRY_EVERY = 5.0        # wall seconds between tegrastats samples of each rig during a soak

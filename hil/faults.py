@@ -7,9 +7,10 @@
 
 Points: `before:STEP` for every step of hil/step_table.py, `after:switch` (between the switch and the health check),
 `mid:install` (the copy is in the slot's staging folder, not yet renamed over the slot), `mid:build` (while trtexec
-builds the engine), `mid:rollback` (switched back, not yet restarted), and `transfer@P%`. Each fault fires once per rig. Backends add faults (virtual rigs: power cuts, disk full, …) by
-registering injectors. On any rig: `link_drop`, and `sigint` / `sigterm`, which send that signal to this fleetlab
-process itself — how the tests stop a run at a precise step, as a user's Ctrl-C or a CI job's cancel would.
+builds the engine), `mid:rollback` / `mid:restore` (switched back, not yet restarted), and `transfer@P%`. Each fault
+fires once per rig. Backends add faults (virtual rigs: power cuts, disk full, …) by registering injectors. On any
+rig: `link_drop`, and `sigint` / `sigterm`, which send that signal to this fleetlab process itself — how the tests
+stop a run at a precise step, as a user's Ctrl-C or a CI job's cancel would.
 """
 
 from __future__ import annotations

@@ -4,8 +4,14 @@ they are what the inventory expects."""
 from __future__ import annotations
 
 from hil.inventory import Rig
-from hil.parsers import (ParseError, parse_device_tree_strings, parse_df_available_bytes, parse_nv_tegra_release,
-                         parse_nvpmodel_query, parse_trtexec)
+from hil.parsers import (
+    ParseError,
+    parse_device_tree_strings,
+    parse_df_available_bytes,
+    parse_nv_tegra_release,
+    parse_nvpmodel_query,
+    parse_trtexec,
+)
 from hil.shell import Shell, command
 from hil.telemetry import one_sample
 

@@ -9,7 +9,7 @@ import numpy as np
 
 
 def _session(model: Path, threads: int = 1):
-    import onnxruntime as ort   # imported on use: fleetlab's CLI starts without it
+    import onnxruntime as ort  # imported on use: fleetlab's CLI starts without it
 
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads

@@ -24,7 +24,6 @@ from pathlib import Path
 
 import numpy as np
 
-from hil import steps
 from hil.errors import HilError, InfrastructureError, LeaseHeld, LeaseLost
 from hil.faults import FaultPlan
 from hil.findings import Findings

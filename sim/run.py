@@ -13,13 +13,12 @@ from contextlib import contextmanager
 
 import numpy as np
 
+from sim.model import streams
 from sim.model.lifecycle import DeviceState as S
-from sim.model.results import (BlastRadius, ByteCounts, Coverage, DeviceOutcome, Egress, RunResult, Series,
-                               TimelineEvent)
+from sim.model.results import BlastRadius, ByteCounts, Coverage, DeviceOutcome, Egress, RunResult, Series, TimelineEvent
 from sim.model.scenario import Scenario
 from sim.model.units import format_duration
 from sim.provenance import provenance
-from sim.model import streams
 from sim.world.controller import Controller
 from sim.world.device import POWER_CUT, Lifecycle
 from sim.world.probes import TransitionHook

@@ -38,7 +38,7 @@ class RunOutcome:
 
 def run_metrics(scenario: Scenario, seed: int) -> RunOutcome:
     """One simulated run reduced to its metrics (small to send back from a worker). Module level: picklable."""
-    from sim.run import simulate   # imported in the worker, so that submitting costs no SimPy import
+    from sim.run import simulate  # imported in the worker, so that submitting costs no SimPy import
 
     try:
         return RunOutcome(simulate(scenario, seed).metrics())

@@ -22,8 +22,8 @@ def render(result: SuiteResult, trends: Trends | None = None, report_link: str =
              "| scenario | mode | expectation | measured | bound | verdict |", "|---|---|---|---|---|---|"]
     for outcome in result.scenarios:
         for check in outcome.checks:
-            lines.append(f"| {_cell(outcome.name)} | {check.mode} | `{check.metric}` | {_cell(check.shown)} "  # a known metric
-                         f"| {_cell(check.bound)} | {'PASS' if check.passed else '**FAIL**'} |")
+            lines.append(f"| {_cell(outcome.name)} | {check.mode} | `{check.metric}` | "   # a known metric's name
+                         f"{_cell(check.shown)} | {_cell(check.bound)} | {'PASS' if check.passed else '**FAIL**'} |")
         for problem in outcome.problems:
             lines.append(f"| {_cell(outcome.name)} | | | | | ⚠️ {_cell(problem)} |")
     if trends and trends.regressions:

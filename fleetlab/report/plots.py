@@ -73,7 +73,7 @@ def distribution(values_by_label: dict[str, list[float]], label: str) -> str:
     """One strip of points per label (seeds, or rigs), with the median marked."""
     values_by_label = _labelled(values_by_label)
     figure, axes = plt.subplots(figsize=(7, 0.5 + 0.45 * max(1, len(values_by_label))))
-    for row, (name, values) in enumerate(values_by_label.items()):
+    for row, values in enumerate(values_by_label.values()):
         axes.scatter(values, [row] * len(values), color=COLORS[row % len(COLORS)], alpha=0.7, s=18)
         if values:
             middle = sorted(values)[len(values) // 2]

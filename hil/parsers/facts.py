@@ -31,7 +31,8 @@ def parse_nv_tegra_release(text: str) -> TegraRelease:
     lines = [line for line in text.splitlines() if line.strip()]
     match = _RELEASE.match(lines[0]) if lines else None
     if not match:
-        raise ParseError("nv_tegra_release", lines[0] if lines else text, "expected '# R35 (release), REVISION: 3.1, …'")
+        raise ParseError("nv_tegra_release", lines[0] if lines else text,
+                         "expected '# R35 (release), REVISION: 3.1, …'")
     extras = {}
     for line in lines[1:]:
         key, _, value = line.lstrip("# ").partition(":" if ":" in line and "=" not in line else "=")

@@ -7,14 +7,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from sim.model.cohort import Cohort
 from sim.model.gates import METRICS, parse_bound
-from sim.model.scenario import Cohort, Scenario
+from sim.model.scenario import Scenario
 
 
 def _cohort_findings(path: str, cohort: Cohort, scenario: Scenario) -> Iterator[tuple[str, str]]:
-    known = {
-        "hardware": scenario.fleet.hardware, "site_kind": scenario.fleet.site_kinds,
-        "camera_angle": scenario.fleet.camera_angles,
+    known: dict[str, list[str]] = {
+        "hardware": list(scenario.fleet.hardware), "site_kind": list(scenario.fleet.site_kinds),
+        "camera_angle": list(scenario.fleet.camera_angles),
     }
     for field, names in known.items():
         value = getattr(cohort, field)
@@ -60,13 +61,16 @@ def check(scenario: Scenario) -> list[tuple[str, str]]:
 
 
 def _plan_findings(path: str, plan: object, scenario: Scenario) -> Iterator[tuple[str, str]]:
-    if getattr(plan, "kind", None) == "phases":
-        from sim.model.strategies.phases import phase_sizes
-        for index, devices in enumerate(phase_sizes(plan, scenario.fleet.size)):  # type: ignore[arg-type]
+    from sim.model.strategies.groups import GroupsParams
+    from sim.model.strategies.phases import PhasesParams, phase_sizes
+
+    if isinstance(plan, PhasesParams):
+        for index, devices in enumerate(phase_sizes(plan, scenario.fleet.size)):
             if devices <= 0:
-                yield f"{path}.phases.{index}.batch", f"this phase rounds to zero of about {scenario.fleet.size} devices"
-    if getattr(plan, "kind", None) == "groups" and isinstance(getattr(plan, "groups"), list):
-        for index, group in enumerate(plan.groups):  # type: ignore[attr-defined]
+                yield (f"{path}.phases.{index}.batch",
+                       f"this phase rounds to zero of about {scenario.fleet.size} devices")
+    if isinstance(plan, GroupsParams) and isinstance(plan.groups, list):
+        for index, group in enumerate(plan.groups):
             yield from _cohort_findings(f"{path}.groups.{index}.cohort", group.cohort, scenario)
 
 

@@ -13,6 +13,7 @@ from sim.model.hil_results import RigResult, hil_metrics
 from sim.model.lifecycle import DeviceState as S
 from sim.model.record import Record, StateName
 
+
 class Provenance(Record):
     scenario_name: str
     scenario_hash: str

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import Annotated, Literal, Union
+from typing import TYPE_CHECKING, Annotated, Literal, Union
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, field_validator, model_validator
 
 from sim.model import strategies  # noqa: F401  (registers the built-in strategies before the union is built)
 from sim.model.cohort import Cohort
-from sim.model.strategy import REGISTRY
+from sim.model.strategy import REGISTRY, StrategyParams
 from sim.model.types import Clock, Duration, Fraction, Money, PositiveDuration, PositiveRate, Rate, Size
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -139,7 +139,8 @@ class InstallWindow(Frozen):
 
 
 class Thermal(Frozen):
-    """First-order (RC) thermal model of a camera enclosure: T → ambient + resistance × power, with this time constant."""
+    """First-order (RC) thermal model of a camera enclosure: T → ambient + resistance × power, with this time
+    constant."""
 
     resistance: Annotated[float, Field(gt=0)] = Field(default=3.0, description="°C per watt above ambient")
     time_constant: PositiveDuration = 600.0
@@ -316,10 +317,13 @@ class HilSpec(Frozen):
 
 def _strategy_union() -> object:
     variants = tuple(entry.params for entry in REGISTRY.values())
-    return Annotated[Union[variants], Field(discriminator="kind")]  # type: ignore[valid-type]
+    return Annotated[Union[variants], Field(discriminator="kind")]
 
 
-StrategySpec = _strategy_union()
+if TYPE_CHECKING:      # to a type checker: some strategy's parameters; at run time: the union of every registered one
+    StrategySpec = StrategyParams
+else:
+    StrategySpec = _strategy_union()
 
 
 class Scenario(Frozen):
@@ -337,10 +341,10 @@ class Scenario(Frozen):
     artifact: Artifact
     current: ModelSpec | None = Field(default=None, description="the model running now (default: like the candidate)")
     candidate: ModelSpec
-    strategy: StrategySpec  # type: ignore[valid-type]
+    strategy: StrategySpec
     faults: list[Fault] = Field(default_factory=list)
     delivery: Delivery = Delivery()
-    alternatives: dict[str, StrategySpec] = Field(  # type: ignore[valid-type]
+    alternatives: dict[str, StrategySpec] = Field(
         default_factory=dict, description="other plans to compare against `strategy`, by name (fleetlab compare)")
     expect: dict[str, Union[str, int, float]] = Field(default_factory=dict)
     pricing: Pricing = Pricing()

@@ -204,7 +204,7 @@ def register(name: str, params: type[StrategyParams], summary: str) -> Callable[
 
 def start(params: StrategyParams, fleet: FleetView) -> Rollout:
     """Create the rollout generator for these parameters."""
-    kind = getattr(params, "kind")
+    kind = params.kind
     return REGISTRY[kind].run(params, fleet)
 
 
@@ -227,7 +227,11 @@ class PlanDriver:
     def advance(self, seen: Observation | None = None) -> Soak | None:
         while True:
             try:
-                action = self.rollout.send(seen) if self.started else next(self.rollout)
+                if self.started:
+                    assert seen is not None, "a started plan is always answered with an observation"
+                    action = self.rollout.send(seen)
+                else:
+                    action = next(self.rollout)
             except StopIteration:
                 self.finished = True
                 return None

@@ -53,7 +53,8 @@ def _mix_array(values: np.ndarray) -> np.ndarray:
     values = values + np.uint64(_GOLDEN)
     values = (values ^ (values >> np.uint64(30))) * np.uint64(_MUL1)
     values = (values ^ (values >> np.uint64(27))) * np.uint64(_MUL2)
-    return values ^ (values >> np.uint64(31))
+    mixed: np.ndarray = values ^ (values >> np.uint64(31))
+    return mixed
 
 
 def uniform_array(seed: int, purpose: int, entities: np.ndarray, counter: int = 0) -> np.ndarray:

@@ -14,7 +14,6 @@ from pydantic import BeforeValidator, ValidationInfo, WithJsonSchema
 
 from sim.model import units
 
-
 UNITS_REQUIRED = "units_required"
 
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import math
 
-from sim.model.scenario import WEEKDAYS, Games, Scenario
 from sim.model import streams
+from sim.model.scenario import WEEKDAYS, Games, Scenario
 from sim.world.fleet import FleetLayout
 
 DAY = 86400.0

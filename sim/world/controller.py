@@ -15,8 +15,19 @@ import numpy as np
 
 from sim.model.lifecycle import DeviceState as S
 from sim.model.results import TimelineEvent
-from sim.model.strategy import (FleetView, Halt, Observation, PlanDriver, Rollback, Sample, Samples, StrategyParams,
-                                Update, plan_random, start)
+from sim.model.strategy import (
+    FleetView,
+    Halt,
+    Observation,
+    PlanDriver,
+    Rollback,
+    Sample,
+    Samples,
+    StrategyParams,
+    Update,
+    plan_random,
+    start,
+)
 from sim.world.device import Lifecycle
 from sim.world.telemetry import Telemetry
 from sim.world.world import World

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sim.model.lifecycle import DeviceState as S
-from sim.model.lifecycle import IN_FLIGHT
 from sim.model import streams
+from sim.model.lifecycle import IN_FLIGHT
+from sim.model.lifecycle import DeviceState as S
 from sim.world.network import Download
 from sim.world.power import POWER_CUT, PowerCuts
 from sim.world.site_cache import SiteCache

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.model.scenario import Fleet
 from sim.model import streams
+from sim.model.scenario import Fleet
 
 
 @dataclass(frozen=True)

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import bisect
 import math
-from typing import TYPE_CHECKING
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from sim.model.scenario import Scenario
 from sim.model import streams
+from sim.model.scenario import Scenario
 from sim.world.fleet import FleetLayout
 
 if TYPE_CHECKING:

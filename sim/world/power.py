@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sim.model.lifecycle import DeviceState as S
-from sim.model.lifecycle import IN_FLIGHT
 from sim.model import streams
+from sim.model.lifecycle import IN_FLIGHT
+from sim.model.lifecycle import DeviceState as S
 
 if TYPE_CHECKING:
     from sim.world.device import Device

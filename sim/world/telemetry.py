@@ -10,9 +10,9 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
+from sim.model import streams
 from sim.model.lifecycle import DeviceState as S
 from sim.model.strategy import Samples
-from sim.model import streams
 from sim.world.world import World
 
 if TYPE_CHECKING:

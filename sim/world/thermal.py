@@ -48,7 +48,8 @@ class ThermalModel:
         return self.kind_mean[kinds] + self.layout.site_ambient_offset + self.kind_swing[kinds] * np.cos(phase)
 
     def after_switch(self, device: int, time: float, elapsed: float) -> float:
-        """Temperature `elapsed` seconds after a device at steady state on the current model switched to the candidate."""
+        """Temperature `elapsed` seconds after a device at steady state on the current model switched to the
+        candidate."""
         site = self.layout.device_site[device]
         hardware = self.layout.device_hardware[device]
         ambient = self.ambient(site, time)

@@ -15,8 +15,8 @@ import numpy as np
 import simpy
 from simpy.events import Timeout
 
-from sim.model.lifecycle import LEGAL_TRANSITIONS, DeviceState
 from sim.model.errors import IllegalTransition
+from sim.model.lifecycle import LEGAL_TRANSITIONS, DeviceState
 from sim.model.scenario import Scenario
 from sim.world.calendar import SiteCalendar
 from sim.world.fleet import FleetLayout, build_layout

@@ -11,7 +11,8 @@ from pathlib import Path
 from tests.conftest import ROOT
 
 TOOLS = ROOT / "rigs" / "virtual" / "tools"
-RELEASE = "# R36 (release), REVISION: 4.3, GCID: 38968081, BOARD: generic, EABI: aarch64, DATE: Wed Jan  8 01:49:37 UTC 2025\n"
+RELEASE = ("# R36 (release), REVISION: 4.3, GCID: 38968081, BOARD: generic, EABI: aarch64, "
+           "DATE: Wed Jan  8 01:49:37 UTC 2025\n")
 
 
 def tool(home: Path, script: str) -> str:
@@ -34,7 +35,8 @@ def make_rig(folder: Path, name: str, port: int, host_key: str | None, user: str
     for path in (home, store, folder / "etc", folder / "proc" / "device-tree"):
         path.mkdir(parents=True, exist_ok=True)
     (folder / "etc" / "nv_tegra_release").write_text(RELEASE)
-    (folder / "proc" / "device-tree" / "model").write_bytes(b"NVIDIA Jetson Orin NX Engineering Reference Developer Kit\x00")
+    (folder / "proc" / "device-tree" / "model").write_bytes(
+        b"NVIDIA Jetson Orin NX Engineering Reference Developer Kit\x00")
     (home / "profile.json").write_text(json.dumps({"ambient_c": 30.0, "time_constant_s": 5.0}))
     service = tool(home, "camera_service.py")
     rig = {"name": name, "host": "127.0.0.1", "port": port, "user": user, "key_file": str(key),

@@ -68,7 +68,7 @@ LogLevel ERROR
                 break
         except OSError:
             if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("sshd did not start: " + (folder / "sshd.log").read_text())
+                raise RuntimeError("sshd did not start: " + (folder / "sshd.log").read_text()) from None
             time.sleep(0.05)
     return Sshd(port, host_key, getpass.getuser(), folder / "user_ed25519", process)
 

@@ -7,9 +7,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hil.parsers import (ParseError, latency_from_export_times, parse_device_tree_strings, parse_df_available_bytes,
-                         parse_nv_tegra_release, parse_nvpmodel_query, parse_tegrastats_line, parse_trtexec,
-                         version_from_tag)
+from hil.parsers import (
+    ParseError,
+    latency_from_export_times,
+    parse_device_tree_strings,
+    parse_df_available_bytes,
+    parse_nv_tegra_release,
+    parse_nvpmodel_query,
+    parse_tegrastats_line,
+    parse_trtexec,
+    version_from_tag,
+)
 
 # a copy of ../shared/jetson-samples (real outputs, each file naming its public source), kept with the tests
 SAMPLES = Path(__file__).parent / "samples"

@@ -44,7 +44,8 @@ def test_the_full_sequence_passes_and_ends_on_the_previous_engine(rig_entry):
 
 @pytest.mark.parametrize("hil, step, words", [
     ({"candidate_model": "builtin:broken"}, "build", "engine build failed"),
-    ({"candidate_model": "builtin:candidate-defective"}, "parity", "parity fails on overhead (passes on sideline, goal)"),
+    ({"candidate_model": "builtin:candidate-defective"}, "parity",
+     "parity fails on overhead (passes on sideline, goal)"),
     ({"latency_budget": {"p50": "0.001ms"}}, "latency", "over the 0.001 ms budget"),
     ({"candidate_model": "builtin:candidate-wrong-head"}, "activate", "expects 5 class scores"),
 ], ids=["build", "parity", "latency", "health"])
@@ -85,7 +86,8 @@ def test_a_transfer_cut_in_the_middle_resumes_and_the_sha256_matches(rig_entry):
 def test_a_failing_wave_halts_the_plan_before_the_next_rigs(rig_entry):
     first, second = rig_entry("rig-a", health="false"), rig_entry("rig-b", health="false")
     plan = {"kind": "waves", "waves": ["50%", "100%"], "bake": "1h", "abort": {"failure_rate": "1%", "min_executed": 1}}
-    scenario = hil_scenario(time_scale=0.0001).model_copy(update={"strategy": scenario_from({"strategy": plan}).strategy})
+    strategy = scenario_from({"strategy": plan}).strategy
+    scenario = hil_scenario(time_scale=0.0001).model_copy(update={"strategy": strategy})
     result = run(scenario, first, second)
     told, untold = sorted(result.rigs, key=lambda rig: rig.wave, reverse=True)
     assert (told.verdict, told.wave, told.release, told.state) == ("failed", 0, "wave 1 (50%)", S.FAILED)

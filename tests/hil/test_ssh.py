@@ -37,7 +37,8 @@ def test_a_changed_host_key_is_refused(rig_entry, sshd, tmp_path):
     with pytest.raises(HostKeyChanged) as refused:
         shell_for(rig_entry("rig-a", host_key=other)).run("true", timeout=10)
     message = str(refused.value)
-    assert f"offered host key {fingerprint(sshd.host_key)}" in message and f"but {fingerprint(other)} is pinned" in message
+    assert f"offered host key {fingerprint(sshd.host_key)}" in message
+    assert f"but {fingerprint(other)} is pinned" in message
 
 
 def test_a_refused_rig_is_an_error_result_and_nothing_ran(rig_entry):
@@ -72,7 +73,8 @@ def test_a_store_whose_path_has_spaces_quotes_and_semicolons_runs_the_full_seque
 
 def test_large_stdout_and_stderr_together_do_not_deadlock(rig_entry):
     shell = shell_for(rig_entry("rig-a"))
-    script = "import sys\nfor i in range(40000):\n    sys.stdout.write('o' * 99 + '\\n'); sys.stderr.write('e' * 99 + '\\n')"
+    script = ("import sys\nfor i in range(40000):\n"
+              "    sys.stdout.write('o' * 99 + '\\n'); sys.stderr.write('e' * 99 + '\\n')")
     done = shell.run(command("python3", "-c", script), timeout=60)
     assert done.ok and len(done.stdout) == len(done.stderr) == 40000 * 100
     shell.close()

@@ -4,8 +4,8 @@ import os
 import shutil
 import sqlite3
 import subprocess
-import tempfile
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -73,7 +73,7 @@ def test_a_run_is_stored_whole_or_not_at_all(tmp_path, two_runs):
     good, _ = two_runs
     store = History(str(tmp_path / "history.sqlite"))
     store.record(good)
-    with pytest.raises(Exception):
+    with pytest.raises(HistoryError):
         store.record(good)               # the same run id twice: refused
     assert len(store.runs()) == 1 and len(store.values(good.run_id)) > 0
     store.close()

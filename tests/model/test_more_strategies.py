@@ -40,7 +40,8 @@ def test_phases_release_batches_at_their_offsets_and_the_last_takes_the_rest():
     assert [rollout.send(seen()), rollout.send(seen())] == [Soak(86400.0), Soak(86400.0)]
     second = rollout.send(seen())
     assert len(second.devices) == 15
-    rollout.send(seen()); rollout.send(seen())
+    rollout.send(seen())
+    rollout.send(seen())
     assert len(rollout.send(seen()).devices) == 80
 
 

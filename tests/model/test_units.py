@@ -22,7 +22,8 @@ def test_rates_read_as_bytes_per_second(text, rate):
 
 @pytest.mark.parametrize("bad, parse", [
     ("12 parsecs", units.parse_duration), (12, units.parse_duration), ("12", units.parse_duration),
-    ("500", units.parse_size), ("8Mbit", units.parse_rate), ("150%", units.parse_fraction), ("25:00", units.parse_clock),
+    ("500", units.parse_size), ("8Mbit", units.parse_rate), ("150%", units.parse_fraction),
+    ("25:00", units.parse_clock),
 ])
 def test_values_without_a_known_unit_are_refused_with_the_value_in_the_message(bad, parse):
     with pytest.raises(units.UnitError, match=repr(bad).strip("'")):

@@ -67,7 +67,8 @@ def scenario_for(case: Case, lease_ttl_scale: str = ""):
         text = text.replace(limit, "")
     extra = "  transfer_rate: 400kbit/s\n"            # slow enough that 50% of a transfer is a moment in time
     if case.faults:
-        extra += "  faults:\n" + "".join(f'    - {{fault: {name}, at_step: "{point}"}}\n' for name, point in case.faults)
+        extra += "  faults:\n" + "".join(f'    - {{fault: {name}, at_step: "{point}"}}\n'
+                                         for name, point in case.faults)
     assert "  warmup: 30\n" in text
     return load_scenario_text(text.replace("  warmup: 30\n", "  warmup: 30\n" + extra))
 

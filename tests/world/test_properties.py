@@ -5,7 +5,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sim.model.lifecycle import DeviceState as S, is_legal
+from sim.model.lifecycle import DeviceState as S
+from sim.model.lifecycle import is_legal
 from tests.conftest import scenario_from
 from tests.world.helpers import run_story
 

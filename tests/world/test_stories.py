@@ -122,8 +122,8 @@ def test_a_silent_accuracy_drop_passes_health_checks_and_shows_up_only_as_exposu
 
 
 def test_reports_from_a_site_whose_link_is_down_arrive_late(make_scenario):
-    from sim.world.world import World
     from sim.model.lifecycle import DeviceState
+    from sim.world.world import World
     scenario = make_scenario({"fleet": {"site_kinds": {"gym": {"count": 1, "cameras_per_site": 1}}},
                               "faults": [{"kind": "outage", "at": "1h", "duration": "5h"}]})
     world = World(scenario, 1)

@@ -159,7 +159,7 @@ def start(store: str) -> int:
     os.makedirs(where["folder"], exist_ok=True)
     if os.path.exists(where["socket"]):
         os.remove(where["socket"])
-    from rigdaemon import daemonize   # beside this script
+    from rigdaemon import daemonize  # beside this script
 
     daemonize(where["pid"], lambda: run_daemon(store))     # the service outlives this SSH session
     deadline = time.monotonic() + START_TIMEOUT

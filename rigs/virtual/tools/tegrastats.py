@@ -129,7 +129,7 @@ def pid_file() -> str:
 
 
 def start(interval_ms: int, logfile: str | None) -> None:
-    from rigdaemon import daemonize   # beside this script
+    from rigdaemon import daemonize  # beside this script
 
     os.makedirs(HOME, exist_ok=True)
     daemonize(pid_file(), lambda: run(interval_ms, logfile or os.path.join(HOME, "tegrastats.log")))

@@ -137,8 +137,9 @@ def summary_line(name: str, values: list[float], percentiles: list[float]) -> st
         above = min(below + 1, len(ordered) - 1)
         return ordered[below] + (ordered[above] - ordered[below]) * (position - below)
 
-    parts = [f"min = {ordered[0]:.6g} ms", f"max = {ordered[-1]:.6g} ms", f"mean = {sum(ordered) / len(ordered):.6g} ms",
-             f"median = {at(50):.6g} ms"] + [f"percentile({q:g}%) = {at(q):.6g} ms" for q in percentiles]
+    parts = [f"min = {ordered[0]:.6g} ms", f"max = {ordered[-1]:.6g} ms",
+             f"mean = {sum(ordered) / len(ordered):.6g} ms", f"median = {at(50):.6g} ms"]
+    parts += [f"percentile({q:g}%) = {at(q):.6g} ms" for q in percentiles]
     return f"{name}: " + ", ".join(parts)
 
 

@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator
 
 from sim.model.strategy import Samples, StrategyParams
-from sim.model.types import Duration, PositiveDuration
+from sim.model.types import PositiveDuration
 
 Status = Literal["running", "successful", "failed", "inconclusive"]
 _OPS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
@@ -37,7 +37,7 @@ class MetricAnalysis(StrategyParams):
     def holds(self, value: float) -> bool:
         match = re.fullmatch(r"(<=|>=|<|>)\s*(-?\d+(?:\.\d+)?)", self.success)
         assert match is not None
-        return _OPS[match.group(1)](value, float(match.group(2)))
+        return bool(_OPS[match.group(1)](value, float(match.group(2))))
 
 
 @dataclass

@@ -25,7 +25,11 @@ Classification = Literal["Pass", "High", "Low", "NoData"]
 MAX_PAIRWISE = 400   # samples per side used for the shift interval (pairwise differences grow as n·m)
 
 
-def mann_whitney_u(canary: Sequence[float], control: Sequence[float]) -> tuple[float, float]:
+Values = Sequence[float] | np.ndarray
+MetricName = Literal["fps", "latency_ms", "temperature", "detection_rate", "agreement"]
+
+
+def mann_whitney_u(canary: Values, control: Values) -> tuple[float, float]:
     """(U of `canary`, two-sided p-value), normal approximation with tie correction and continuity correction.
 
     Matches scipy.stats.mannwhitneyu(canary, control, alternative='two-sided', method='asymptotic').
@@ -56,7 +60,7 @@ def mann_whitney_u(canary: Sequence[float], control: Sequence[float]) -> tuple[f
     return u1, min(1.0, 2.0 * (1.0 - NormalDist().cdf(max(z, 0.0))))
 
 
-def hodges_lehmann(canary: Sequence[float], control: Sequence[float], confidence: float) -> tuple[float, float, float]:
+def hodges_lehmann(canary: Values, control: Values, confidence: float) -> tuple[float, float, float]:
     """(shift estimate, low, high): the median of pairwise differences canary − control and its confidence interval."""
     x = np.asarray(canary, dtype=float)[:MAX_PAIRWISE]
     y = np.asarray(control, dtype=float)[:MAX_PAIRWISE]
@@ -74,7 +78,8 @@ def without_outliers(values: Sequence[float]) -> np.ndarray:
         return data
     low, high = np.percentile(data, [25, 75])
     spread = 3.0 * (high - low)
-    return data[(data >= low - spread) & (data <= high + spread)]
+    kept: np.ndarray = data[(data >= low - spread) & (data <= high + spread)]
+    return kept
 
 
 class MetricRule(StrategyParams):
@@ -84,12 +89,15 @@ class MetricRule(StrategyParams):
     tolerance: Fraction = 0.25
 
 
+def _default_rules() -> dict[MetricName, MetricRule]:
+    return {"fps": MetricRule(fails_when="Low", critical=True, tolerance=0.10),
+            "latency_ms": MetricRule(fails_when="High"),
+            "temperature": MetricRule(fails_when="High", tolerance=0.10),
+            "detection_rate": MetricRule(fails_when="Low", critical=True, tolerance=0.05)}
+
+
 class CanaryJudge(StrategyParams):
-    metrics: dict[Literal["fps", "latency_ms", "temperature", "detection_rate", "agreement"], MetricRule] = Field(
-        default_factory=lambda: {"fps": MetricRule(fails_when="Low", critical=True, tolerance=0.10),
-                                 "latency_ms": MetricRule(fails_when="High"),
-                                 "temperature": MetricRule(fails_when="High", tolerance=0.10),
-                                 "detection_rate": MetricRule(fails_when="Low", critical=True, tolerance=0.05)})
+    metrics: dict[MetricName, MetricRule] = Field(default_factory=_default_rules)
     confidence: Fraction = 0.98
     pass_score: Annotated[float, Field(ge=0, le=100)] = 90.0
     marginal_score: Annotated[float, Field(ge=0, le=100)] = 75.0
@@ -150,5 +158,6 @@ def judge(samples: Mapping[str, Samples], config: CanaryJudge) -> Judgment:
     if weight_total == 0:
         return Judgment(0.0, "nodata", tuple(verdicts))
     score = 0.0 if critical_failed else 100.0 * weight_pass / weight_total
-    outcome = "pass" if score >= config.pass_score else "marginal" if score >= config.marginal_score else "fail"
+    outcome: Literal["pass", "marginal", "fail"] = "pass" if score >= config.pass_score else \
+        "marginal" if score >= config.marginal_score else "fail"
     return Judgment(score, outcome, tuple(verdicts))

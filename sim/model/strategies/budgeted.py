@@ -12,7 +12,7 @@ from pydantic import Field
 
 from sim.model.gating.threshold import ThresholdAbort
 from sim.model.strategy import FleetView, Halt, Rollout, Soak, StrategyParams, Update, register
-from sim.model.types import Duration, Money, PositiveDuration, Size
+from sim.model.types import Money, PositiveDuration, Size
 
 HOUR, DAY = 3600.0, 86400.0
 
@@ -62,7 +62,8 @@ def budgeted(params: BudgetedParams, fleet: FleetView) -> Rollout:
         room = min(_room(params.global_per_hour, hour, per_device), _room(params.global_per_day, day, per_device),
                    affordable - ledger.total)
         room = math.floor(room) if room != math.inf else len(queue)
-        batch, skipped = [], []
+        batch: list[int] = []
+        skipped: list[int] = []
         while queue and len(batch) < room:
             device = queue.popleft()
             site = fleet.sites[device] if fleet.sites else 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Generator
 from typing import Annotated, Literal
 
 from pydantic import Field
@@ -20,7 +21,19 @@ from sim.model.gating.judge import CanaryJudge, judge
 from sim.model.gating.sequential import SequentialTest
 from sim.model.gating.threshold import ThresholdAbort
 from sim.model.strategies.common import cumulative_counts, soak_watching
-from sim.model.strategy import FleetView, Halt, Rollback, Rollout, Sample, Soak, StrategyParams, Update, register
+from sim.model.strategy import (
+    Action,
+    FleetView,
+    Halt,
+    Observation,
+    Rollback,
+    Rollout,
+    Sample,
+    Soak,
+    StrategyParams,
+    Update,
+    register,
+)
 from sim.model.types import Duration, Fraction, PositiveDuration
 
 Stratum = Literal["cohort", "hardware", "site_kind", "camera_angle"]
@@ -91,16 +104,21 @@ def canary(params: CanaryParams, fleet: FleetView) -> Rollout:
         if upto > told:
             yield Update(tuple(rest[told:upto]), label=f"wave {number} after canary")
             told = upto
+        watched = canary_devices + rest[:told]
         tripped = yield from soak_watching(params.bake_between, params.check_every,
-                                           lambda seen: bool(params.abort and params.abort.breached(
-                                               seen.count(canary_devices + rest[:told]))))
-        if tripped:
+                                           lambda seen, watched=watched: bool(params.abort and params.abort.breached(
+                                               seen.count(watched))))
+        if tripped and params.abort:
             reason = f"abort: {params.abort.describe(tripped.count(canary_devices + rest[:told]))}"
             yield Halt(reason)
             return
 
 
-def _bake_canary(params: CanaryParams, fleet: FleetView, chosen, in_canary):  # type: ignore[no-untyped-def]
+Chosen = dict[tuple[str, ...], list[int]]
+Verdict = Generator[Action, Observation, str]     # a halt reason, or '' when the canary passed
+
+
+def _bake_canary(params: CanaryParams, fleet: FleetView, chosen: Chosen, in_canary: set[int]) -> Verdict:
     """Soak the canary; return a halt reason, or '' when it passed."""
     canary_devices = sorted(in_canary)
     runs = [AnalysisRun(spec) for spec in params.analysis]
@@ -120,16 +138,17 @@ def _bake_canary(params: CanaryParams, fleet: FleetView, chosen, in_canary):  # 
             if run.record(sample.samples.get(run.spec.metric)) in ("failed", "inconclusive"):
                 return f"canary analysis of {run.spec.metric}: {run.status}"
     if params.judge:
-        return (yield from _judge_strata(params, fleet, chosen, in_canary))
+        return (yield from _judge_strata(params, params.judge, fleet, chosen, in_canary))
     return ""
 
 
-def _judge_strata(params: CanaryParams, fleet: FleetView, chosen, in_canary):  # type: ignore[no-untyped-def]
-    strata = {("all",): fleet.shuffled()} if not params.stratify else strata_of(fleet, params.stratum)
+def _judge_strata(params: CanaryParams, rules: CanaryJudge, fleet: FleetView, chosen: Chosen,
+                  in_canary: set[int]) -> Verdict:
+    strata: Chosen = {("all",): fleet.shuffled()} if not params.stratify else strata_of(fleet, params.stratum)
     for key, members in chosen.items():
         control = [device for device in strata[key] if device not in in_canary][:params.max_control]
         seen = yield Sample(tuple(members), tuple(control))
-        judgment = judge(seen.samples, params.judge)
+        judgment = judge(seen.samples, rules)
         if judgment.outcome == "fail":
             return f"canary judge, stratum {'/'.join(key)}: {judgment.describe()}"
     return ""

@@ -6,13 +6,14 @@ scenario is loaded (sim/model/lint.py).
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
 from sim.model.gating.threshold import ThresholdAbort
 from sim.model.strategies.common import soak_watching
-from sim.model.strategy import FleetView, Halt, Rollback, Rollout, StrategyParams, Update, register
+from sim.model.strategy import Action, FleetView, Halt, Observation, Rollback, Rollout, StrategyParams, Update, register
 from sim.model.types import Duration, Fraction, PositiveDuration
 
 
@@ -67,7 +68,7 @@ def phases(params: PhasesParams, fleet: FleetView) -> Rollout:
         yield from _abort(params, tripped, order[:told])
 
 
-def _abort(params: PhasesParams, seen, told: list[int]):  # type: ignore[no-untyped-def]
+def _abort(params: PhasesParams, seen: Observation, told: list[int]) -> Generator[Action, Observation, None]:
     reason = f"abort: {params.abort.describe(seen.count(told))}" if params.abort else "abort"
     if params.rollback_on_abort:
         yield Rollback(None, reason)

@@ -5,13 +5,26 @@ agreement of every stratum stays above the threshold for `hold`; halt when it dr
 from __future__ import annotations
 
 import statistics
+from collections.abc import Generator
 from typing import Literal
 
 from pydantic import Field
 
 from sim.model.strategies.canary import Stratum, strata_of
 from sim.model.strategies.common import cumulative_counts, soak_watching
-from sim.model.strategy import FleetView, Halt, Rollback, Rollout, Sample, Soak, StrategyParams, Update, register
+from sim.model.strategy import (
+    Action,
+    FleetView,
+    Halt,
+    Observation,
+    Rollback,
+    Rollout,
+    Sample,
+    Soak,
+    StrategyParams,
+    Update,
+    register,
+)
 from sim.model.types import Duration, Fraction, PositiveDuration
 
 
@@ -59,9 +72,10 @@ def shadow(params: ShadowParams, fleet: FleetView) -> Rollout:
         yield from soak_watching(params.bake_between, params.check_every, lambda seen: False)
 
 
-def _worst_agreement(params: ShadowParams, sampled):  # type: ignore[no-untyped-def]
+def _worst_agreement(params: ShadowParams, sampled: dict[tuple[str, ...], list[int]]) \
+        -> Generator[Action, Observation, tuple[tuple[str, ...], float] | None]:
     """(stratum, median agreement) of the worst stratum, or None while some stratum has too few reports."""
-    worst = None
+    worst: tuple[tuple[str, ...], float] | None = None
     for key, members in sampled.items():
         seen = yield Sample(tuple(members), ())
         values = seen.samples["agreement"].canary if "agreement" in seen.samples else ()

@@ -30,8 +30,10 @@ def thermal_aware(params: ThermalAwareParams, fleet: FleetView) -> Rollout:
         if upto > told:
             yield Update(tuple(order[told:upto]), label=f"cool wave {number}", cool_below=params.max_temperature)
             told = upto
+        watched = order[:told]
         tripped = yield from soak_watching(params.bake, params.check_every,
-                                           lambda seen: bool(abort and abort.breached(seen.count(order[:told]))))
+                                           lambda seen, watched=watched: bool(abort and abort.breached(
+                                               seen.count(watched))))
         if tripped and abort:
             yield Halt(f"abort: {abort.describe(tripped.count(order[:told]))}")
             return

@@ -29,7 +29,8 @@ class WavesParams(StrategyParams):
     waves: Annotated[list[Fraction], Field(min_length=1)] = Field(
         description="cumulative share of the fleet told by the end of each wave; the last is usually 100%")
     bake: Duration = Field(default=12 * 3600.0, description="time between waves")
-    check_every: PositiveDuration = Field(default=900.0, description="how often the abort rule is evaluated while baking")
+    check_every: PositiveDuration = Field(default=900.0,
+                                          description="how often the abort rule is evaluated while baking")
     abort: AbortRule | None = None
     sequential: SequentialTest | None = Field(
         default=None, description="halt on a sequential test that counts unreported devices (robust to fast failures)")
