@@ -1,7 +1,7 @@
 """The reference the fluid model is measured against: a naive SimPy model that moves each download 1 MB at a time.
 
 One SimPy process per device; every chunk is a timeout at the rate the device's share of its site uplink has
-when the chunk starts (DESIGN.md: "naive: one timeout per 1 MB chunk"). Same fleet layout, same uplinks and
+when the chunk starts (the naive baseline: one timeout per 1 MB chunk). Same fleet layout, same uplinks and
 outages, same install windows as the real model, so the two do the same work. Not used by fleetlab itself.
 """
 

@@ -3,7 +3,8 @@
 The outage process of a site (alternating exponential up and down periods, MTBF/MTTR) is generated from the
 site's own stream, period by period, only when somebody asks about that site: a site nobody downloads from costs
 nothing, and because periods are drawn in order from fixed counters, a site has the same outages whichever
-strategy runs and whenever it is asked (DESIGN.md: sample link state lazily, only while it matters).
+strategy runs and whenever it is asked (docs/architecture.md, Performance: link state is sampled lazily, only
+while it matters).
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ Two levels of sharing:
 Because s is common to all downloads, progress is tracked on one global "scaled clock" W(t) = ∫ s dt: a download
 of own rate r that started at W0 with `done` bytes has done + r·(W − W0) bytes. Its finish is a fixed point in
 W, kept in one heap; a change of s only moves the single wake-up of the heap's first entry. Nothing costs per byte or
-per chunk, and a change at one site touches only that site's downloads (DESIGN.md, performance design).
+per chunk, and a change at one site touches only that site's downloads (docs/architecture.md, Performance).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""DESIGN.md's layering rules, checked by importing each layer alone and looking at sys.modules."""
+"""The layering rules of docs/architecture.md, checked by importing each layer alone and looking at sys.modules."""
 
 import subprocess
 import sys
