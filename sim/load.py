@@ -3,9 +3,9 @@
 YAML 1.2 through ruamel's round-trip loader, which keeps the position of every key and value, so a pydantic
 error location (a tuple of keys) can be pointed back at the line the user wrote.
 
-Limits (docs/input-limits.md): a file is at most MAX_FILE_BYTES; anchors and aliases may not expand the document
-beyond MAX_EXPANDED_NODES values (a 1 kB "billion laughs" expands to 10^9 values: it is refused at the alias that
-crosses the bound, before anything is built); a fleet must fit in this machine's memory.
+Limits (docs/architecture.md, "Inputs and their limits"): a file is at most MAX_FILE_BYTES; anchors and aliases
+may not expand the document beyond MAX_EXPANDED_NODES values (a 1 kB "billion laughs" expands to 10^9 values: it is
+refused at the alias that crosses the bound, before anything is built); a fleet must fit in this machine's memory.
 """
 
 from __future__ import annotations
@@ -141,7 +141,7 @@ def _guard(yaml: YAML, text: str, filename: str) -> None:
     counted on the parser's events (with each anchor's expanded size remembered), so nothing is built first."""
     if len(text) > MAX_FILE_BYTES:
         raise ScenarioError([Problem(filename, 0, 0, "", f"the file is {len(text):,} characters; inputs are limited "
-                                                         f"to {MAX_FILE_BYTES:,} (docs/input-limits.md)")])
+                                                         f"to {MAX_FILE_BYTES:,} (docs/architecture.md)")])
     sizes: dict[str, int] = {}
     open_collections: list[list[Any]] = []      # [size so far, anchor] of each collection being read
     total = 0
