@@ -12,6 +12,8 @@ from typing import Annotated, Optional
 import typer
 
 from fleetlab import console
+from fleetlab.errors import reported
+from fleetlab.exit_codes import EXIT_BAD_INPUT, EXIT_NO_GO, EXIT_OK
 from sim.load import load_scenario
 from sim.model.errors import ScenarioError
 from sim.model.gates import evaluate
@@ -21,15 +23,11 @@ from sim.model.strategy import REGISTRY
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Simulate and hardware-test ML model rollouts to fleets of edge cameras.")
 
-EXIT_OK, EXIT_NO_GO, EXIT_BAD_INPUT = 0, 1, 2
 
 
 def _load_or_exit(path: Path) -> Scenario:
-    try:
+    with reported(path):
         return load_scenario(path)
-    except ScenarioError as error:
-        console.show_problems(error)
-        raise typer.Exit(EXIT_BAD_INPUT) from None
 
 
 @app.command()
@@ -113,19 +111,14 @@ def compare(file: Path,
             seeds: Annotated[int, typer.Option(min=1, help="seeds per plan (the same seeds for every plan)")] = 10,
             first_seed: Annotated[int, typer.Option(help="first seed")] = 1) -> None:
     """Run several plans on the same fleet over several seeds; a table with 95% confidence intervals."""
-    from fleetlab.compare import UnknownPlan
     from fleetlab.compare import compare as run_compare
 
     scenario = _load_or_exit(file)
     names = [name.strip() for name in strategies.split(",") if name.strip()]
     started = time.perf_counter()
-    try:
-        with console.progress_bar(f"comparing {len(names)} plans × {seeds} seeds") as report:
-            rows = run_compare(scenario, names, list(range(first_seed, first_seed + seeds)),
-                               lambda done, total: report(done / total))
-    except UnknownPlan as error:
-        console.err.print(f"{file}: {error}", markup=False)
-        raise typer.Exit(EXIT_BAD_INPUT) from None
+    with reported(file), console.progress_bar(f"comparing {len(names)} plans × {seeds} seeds") as report:
+        rows = run_compare(scenario, names, list(range(first_seed, first_seed + seeds)),
+                           lambda done, total: report(done / total))
     console.out.print(console.comparison_table(rows, scenario, seeds))
     console.out.print(f"{len(rows) * seeds} runs and {seeds} oracle runs in {time.perf_counter() - started:.1f} s")
     every_bound_holds = all(count == seeds for row in rows for count in row.passes.values())
@@ -143,30 +136,20 @@ def sweep(file: Path,
           = "5%",
           out: Annotated[Optional[Path], typer.Option(help="folder for sweep.json")] = None) -> None:
     """Monte Carlo over seeds and a parameter grid: distributions and the risk of breaking each expectation."""
-    from fleetlab.executors import ExecutorError, open_executor
-    from sim.grid import GridError, expand, parse_grid
-    from sim.model.units import UnitError, parse_fraction
+    from fleetlab.executors import open_executor
+    from sim.grid import expand, parse_grid
+    from sim.model.units import parse_fraction
     from sim.sweep import sweep as run_sweep
 
-    try:
+    with reported(file):
         risk_limit = parse_fraction(max_risk)
         axes = parse_grid(grid or [])
         points = expand(file, axes)
-    except ScenarioError as error:
-        console.show_problems(error)
-        raise typer.Exit(EXIT_BAD_INPUT) from None
-    except (GridError, UnitError) as error:
-        console.err.print(f"{file}: {error}", markup=False)
-        raise typer.Exit(EXIT_BAD_INPUT) from None
     seed_list = list(range(first_seed, first_seed + seeds))
     started = time.perf_counter()
-    try:
-        with open_executor(executor) as (pool, info), \
-                console.progress_bar(f"{len(points)} points × {seeds} seeds on {info.description}") as report:
-            result = run_sweep(points, seed_list, pool, axes, progress=lambda done, total: report(done / total))
-    except ExecutorError as error:
-        console.err.print(str(error), markup=False)
-        raise typer.Exit(EXIT_BAD_INPUT) from None
+    with reported(), open_executor(executor) as (pool, info), \
+            console.progress_bar(f"{len(points)} points × {seeds} seeds on {info.description}") as report:
+        result = run_sweep(points, seed_list, pool, axes, progress=lambda done, total: report(done / total))
     document = result.as_dict()
     console.out.print(console.sweep_table(document))
     console.out.print(f"{document['runs']} runs on {info.description} in {time.perf_counter() - started:.1f} s")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from fleetlab.errors import UnknownPlan
 from sim.model.gates import evaluate
 from sim.model.scenario import Scenario
 from sim.model.stats import Summary, summarize
@@ -12,10 +13,6 @@ from sim.oracle import oracle_t95
 from sim.run import simulate
 
 COLUMNS = ("t95", "coverage", "cost", "failed", "rolled_back", "bricked", "exposure_device_hours", "blast_radius")
-
-
-class UnknownPlan(ValueError):
-    pass
 
 
 def resolve_plans(scenario: Scenario, names: list[str]) -> dict[str, object]:

@@ -13,13 +13,10 @@ from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from fleetlab.errors import ExecutorError
 from sim.sweep import SerialExecutor
 
 DASK_CONNECT_TIMEOUT = "10s"
-
-
-class ExecutorError(ValueError):
-    """An --executor value that cannot be used (bad syntax, Dask missing, scheduler unreachable)."""
 
 
 @dataclass(frozen=True)

@@ -9,12 +9,12 @@ from typing import Annotated, Optional
 import typer
 
 from fleetlab import console
+from fleetlab.exit_codes import EXIT_BAD_INPUT, EXIT_NO_GO, EXIT_OK, exit_interrupted
 from fleetlab.hil_view import hil_table, plan_table
 from sim.model.errors import ScenarioError
 from sim.model.gates import evaluate
 from sim.model.hil_results import hil_metrics
 
-EXIT_OK, EXIT_NO_GO, EXIT_BAD_INPUT = 0, 1, 2
 rigs_app = typer.Typer(help="Rigs: trust host keys; virtual rigs in Docker (build, up, down, status).",
                        no_args_is_help=True)
 
@@ -34,7 +34,7 @@ def hil(file: Path,
         allow_paths_outside: Annotated[bool, typer.Option(
             help="let hil: model and frame paths point outside the scenario's folder")] = False) -> None:
     """Run the scenario's own plan on every matching rig: engine, parity, latency, thermals, rollback."""
-    from fleetlab.interrupts import exit_code, stop_on_signals
+    from fleetlab.interrupts import stop_on_signals
     from hil.errors import HilError
     from hil.inventory import load_inventory
     from hil.runner import run_scenario
@@ -77,7 +77,7 @@ def hil(file: Path,
     if signals:
         console.err.print(f"INTERRUPTED ({result.interrupted}): every touched rig was put back and released",
                           markup=False)
-        raise typer.Exit(exit_code(signals[0]))
+        raise typer.Exit(exit_interrupted(signals[0]))
     if any(found.verdict == "error" for found in result.rigs):
         raise typer.Exit(EXIT_BAD_INPUT)
     no_go = any(found.verdict == "failed" or found.quarantined for found in result.rigs) or not verdict.passed

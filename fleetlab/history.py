@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from fleetlab.errors import HistoryError
 from fleetlab.report.trends import Trends
 from fleetlab.suite_results import SuiteResult
 
@@ -24,10 +25,6 @@ SCHEMA = ("CREATE TABLE IF NOT EXISTS runs (run_id TEXT PRIMARY KEY, started TEX
           "CREATE TABLE IF NOT EXISTS measurements (run_id TEXT NOT NULL REFERENCES runs(run_id), scenario TEXT NOT "
           "NULL, subject TEXT NOT NULL, metric TEXT NOT NULL, value DOUBLE PRECISION NOT NULL)",
           "CREATE INDEX IF NOT EXISTS measurements_by_scenario ON measurements (scenario, metric)")
-
-
-class HistoryError(Exception):
-    """The history could not be read or written; the message names the database (any password in it redacted)."""
 
 
 @dataclass(frozen=True)

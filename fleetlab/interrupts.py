@@ -15,10 +15,6 @@ from hil.stop import StopSignal
 HANDLED = (signal.SIGINT, signal.SIGTERM)
 
 
-def exit_code(number: int) -> int:
-    return 128 + number
-
-
 @contextmanager
 def stop_on_signals(stop: StopSignal) -> Iterator[list[int]]:
     """While inside, SIGINT and SIGTERM request a stop instead of killing the process; yields the signals seen."""

@@ -8,8 +8,8 @@ from typing import Annotated, Literal, Optional
 import typer
 
 from fleetlab import console
+from fleetlab.exit_codes import EXIT_BAD_INPUT, exit_interrupted
 
-EXIT_BAD_INPUT = 2
 DEFAULT_HISTORY = "reports/history.sqlite"
 
 
@@ -25,9 +25,9 @@ def run(paths: Annotated[Optional[list[Path]], typer.Argument(help="scenario fil
         = "local") -> None:
     """Run a scenario suite; write index.html, summary.md, junit.xml and result.json. Exit 0 go, 1 no-go,
     2 could not measure."""
-    from fleetlab.executors import ExecutorError
+    from fleetlab.errors import reported
     from fleetlab.history import History, HistoryError
-    from fleetlab.interrupts import exit_code, stop_on_signals
+    from fleetlab.interrupts import stop_on_signals
     from fleetlab.report import write_report
     from fleetlab.report.trends import Trends
     from fleetlab.suite import run_suite
@@ -38,14 +38,11 @@ def run(paths: Annotated[Optional[list[Path]], typer.Argument(help="scenario fil
         console.err.print(f"no such file or folder: {', '.join(missing)}", markup=False)
         raise typer.Exit(EXIT_BAD_INPUT)
     stop = StopSignal()
-    try:    # a progress bar on a terminal (console.progress_bar is silent in CI logs); the log lines either way
-        with console.progress_bar(f"{mode} suite") as report, stop_on_signals(stop) as signals:
-            result = run_suite(list(paths or []), mode, seeds, rigs, executor,
-                               log=lambda line: console.err.print(line, markup=False, highlight=False),
-                               progress=lambda done, total: report(done / total), stop=stop)
-    except ExecutorError as error:
-        console.err.print(str(error), markup=False)
-        raise typer.Exit(EXIT_BAD_INPUT) from None
+    # a progress bar on a terminal (console.progress_bar is silent in CI logs); the log lines either way
+    with reported(), console.progress_bar(f"{mode} suite") as report, stop_on_signals(stop) as signals:
+        result = run_suite(list(paths or []), mode, seeds, rigs, executor,
+                           log=lambda line: console.err.print(line, markup=False, highlight=False),
+                           progress=lambda done, total: report(done / total), stop=stop)
     trends = None
     if history:        # optional to a run: a broken history is said, and the report and the exit code stand
         try:
@@ -67,7 +64,7 @@ def run(paths: Annotated[Optional[list[Path]], typer.Argument(help="scenario fil
     console.out.print(f"{result.verdict}: {count} scenario{'s' if count != 1 else ''} in {result.wall_seconds:.1f} s",
                       markup=False)
     console.out.print(f"report: {written['index.html'].resolve()}", markup=False)
-    raise typer.Exit(exit_code(signals[0]) if signals else result.exit_code)
+    raise typer.Exit(exit_interrupted(signals[0]) if signals else result.exit_code)
 
 
 def history_command(location: Annotated[str, typer.Option("--history", help="SQLite file or postgresql:// URL")]

@@ -15,6 +15,7 @@ from concurrent.futures import Executor
 from datetime import datetime, timezone
 from pathlib import Path
 
+from fleetlab.errors import SimulationsFailed
 from fleetlab.suite_results import CheckRow, PlanSummary, ScenarioOutcome, SuiteResult, Verdict, combine
 from hil.stop import StopSignal
 from sim.grid import Axis, expand
@@ -65,7 +66,7 @@ def sim_part(file: Path, scenario: Scenario, seeds: list[int], executor: Executo
             timeline=[event for event in whole.timeline if event.kind in SEED_ONE_EVENTS]))
     plan = plans[0]
     if plan.failed_runs:
-        raise RuntimeError(f"{plan.failed_runs} of {plan.runs + plan.failed_runs} simulation runs failed: "
+        raise SimulationsFailed(f"{plan.failed_runs} of {plan.runs + plan.failed_runs} simulation runs failed: "
                            + "; ".join(f"seed {failure.seed}: {failure.error}" for failure in swept.failures[:3]))
     checks = []
     for metric, risk in plan.bounds.items():
@@ -131,7 +132,7 @@ def run_scenario_file(file: Path, named: bool, mode: str, seeds: int, rigs: Path
         try:
             plans, sim_checks, oracle = sim_part(file, scenario, [scenario.seed + i for i in range(seeds)], executor)
             checks += sim_checks
-        except (RuntimeError, ScenarioError) as error:
+        except (SimulationsFailed, ScenarioError) as error:
             problems.append(f"sim: {error}")
     if mode in ("hil", "both") and scenario.hil is not None:
         if rigs is None:

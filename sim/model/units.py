@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 import re
 
+from sim.model.errors import FleetlabError
+
 _DURATION_UNITS = {
     "ms": 0.001, "s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0,
     "h": 3600.0, "d": 86400.0, "w": 604800.0,
@@ -25,7 +27,7 @@ _NUMBER = r"([0-9]+(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?)"
 _DURATION_PART = re.compile(_NUMBER + r"\s*([a-z]+)")
 
 
-class UnitError(ValueError):
+class UnitError(FleetlabError, ValueError):
     """A value that should carry a unit could not be read; the message says what was expected."""
 
 
