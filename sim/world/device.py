@@ -8,17 +8,19 @@ flight, then decides from the current state where the device resumes — the rem
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sim.model import streams
 from sim.model.lifecycle import IN_FLIGHT
 from sim.model.lifecycle import DeviceState as S
 from sim.world.network import Download
-from sim.world.power import POWER_CUT, PowerCuts
+from sim.world.power import POWER_CUT, next_cut
 from sim.world.site_cache import SiteCache
 from sim.world.world import World
 
 COOL_RETRY = 1800.0     # seconds between looks for a cooler moment to activate
+Step = Callable[["Device"], None]
 
 
 @dataclass(slots=True, eq=False)
@@ -39,7 +41,7 @@ class Device:
     seeding: bool = False              # fetching from the origin for its site's cache
 
 
-class Lifecycle(PowerCuts):
+class Lifecycle:
     def __init__(self, world: World):
         self.world = world
         scenario = world.scenario
@@ -277,6 +279,62 @@ class Lifecycle(PowerCuts):
         return any((defect.failure_rate or defect.accuracy_drop) and where.matches(*cohort)
                    for defect, where in self._defects)
 
+    # --- power cuts ------------------------------------------------------------------------------------------
+
+    def _plan_power_cut(self, device: Device, start: float = 0.0) -> None:
+        """Schedule the device's next power cut of its own stream (the first from time 0 when it joins)."""
+        if self.cut_rate <= 0:
+            return
+        world = self.world
+        moment, device.cut_counter = next_cut(world.seed, device.id, device.cut_counter, self.cut_rate, start,
+                                              max(start, world.now))
+        if moment < world.scenario.duration:
+            world.after(moment - world.now, self._natural_cut, (device, moment))
+
+    def _natural_cut(self, device: Device, moment: float) -> None:
+        state = self.world.state(device.id)
+        if state in IN_FLIGHT or state == S.ROLLING_BACK:
+            self._power_cut(device, state)
+            self._plan_power_cut(device, moment)
+
+    def _power_cut(self, device: Device, state: S, dark_for: float = 0.0) -> None:
+        """The device loses power (for `dark_for`, then it reboots). A/B slots keep the old model bootable; in-place
+        writes do not survive."""
+        device.generation += 1
+        reboot = dark_for + self.fleet.reboot_time
+        ab = self.fleet.slots == "ab"
+        if state == S.DOWNLOADING:
+            if device.download is not None and device.download.active:
+                device.download.done = self.world.network.stop(device.download)
+            self._after(device, reboot, self._resume_download)
+        elif state == S.VERIFYING:
+            self._after(device, reboot + self.verify_time, self._verified)
+        elif state == S.INSTALLING:
+            if ab:
+                self._after(device, reboot, self._begin_install)
+            else:
+                self._finish(device, S.BRICKED, "power cut during in-place install")
+        elif state == S.AWAITING_WINDOW:
+            self._after(device, reboot, self._await_window)
+        elif state in (S.ACTIVATING, S.HEALTH_CHECK):
+            self._power_cut_before_commit(device, state, ab, reboot)
+        elif state == S.ROLLING_BACK:
+            if ab:
+                self._after(device, reboot, self._rolled_back)
+            else:
+                self._finish(device, S.BRICKED, "power cut during in-place rollback")
+
+    def _power_cut_before_commit(self, device: Device, state: S, ab: bool, reboot: float) -> None:
+        if ab:   # the bootloader falls back to the old slot; the new one is still installed, try again later
+            self._end_exposure(device)
+            self.world.recorder.candidate_end[device.id] = self.world.now
+            self.world.move(device.id, S.AWAITING_WINDOW, POWER_CUT)
+            self._after(device, reboot, self._await_window)
+        elif state == S.ACTIVATING:  # in place: the new model is the only one; it boots and carries on
+            self._after(device, reboot + self.fleet.activation_time, self._check_health)
+        else:
+            self._after(device, reboot + self.fleet.health_check, self._judge)
+
     # --- rollback and endings -------------------------------------------------------------------------------
 
     def _start_rollback(self, device: Device, reason: str) -> None:
@@ -328,9 +386,9 @@ class Lifecycle(PowerCuts):
 
     # --- plumbing -------------------------------------------------------------------------------------------
 
-    def _after(self, device: Device, delay: float, step) -> None:  # type: ignore[no-untyped-def]
+    def _after(self, device: Device, delay: float, step: Step) -> None:
         self.world.after(delay, self._step, (device, device.generation, step))
 
-    def _step(self, device: Device, generation: int, step) -> None:  # type: ignore[no-untyped-def]
+    def _step(self, device: Device, generation: int, step: Step) -> None:
         if generation == device.generation:
             step(device)
