@@ -8,17 +8,17 @@ from fleetlab.errors import UnknownPlan
 from sim.model.gates import evaluate
 from sim.model.scenario import Scenario
 from sim.model.stats import Summary, summarize
-from sim.model.strategy import REGISTRY
+from sim.model.strategy import REGISTRY, StrategyParams
 from sim.oracle import oracle_t95
 from sim.run import simulate
 
 COLUMNS = ("t95", "coverage", "cost", "failed", "rolled_back", "bricked", "exposure_device_hours", "blast_radius")
 
 
-def resolve_plans(scenario: Scenario, names: list[str]) -> dict[str, object]:
+def resolve_plans(scenario: Scenario, names: list[str]) -> dict[str, StrategyParams]:
     """'plan' is the scenario's own strategy, other names come from `alternatives:`, or a registered kind with its
     default parameters."""
-    plans: dict[str, object] = {}
+    plans: dict[str, StrategyParams] = {}
     for name in names:
         if name == "plan":
             plans[name] = scenario.strategy

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 
 from rich.console import Console
@@ -41,7 +41,7 @@ def show_problems(error: ScenarioError) -> None:
 
 
 @contextmanager
-def progress_bar(label: str) -> Iterator[object]:
+def progress_bar(label: str) -> Iterator[Callable[[float], None]]:
     """A progress bar on a terminal; plain silence in CI logs (the summary follows anyway)."""
     if not sys.stderr.isatty():
         yield lambda share: None

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from fleetlab.errors import HistoryError
@@ -57,15 +58,16 @@ class History:
 
     def __init__(self, location: str, create: bool = True) -> None:
         self.location = location
+        self._errors: tuple[type[Exception], ...] = ()
         self.shown = _redacted(location)
         if location.startswith(("postgresql://", "postgres://")):
             try:
                 import psycopg
             except ImportError:
                 raise HistoryError("a PostgreSQL history needs psycopg (pip install 'psycopg[binary]')") from None
-            self._errors: tuple[type[Exception], ...] = (psycopg.Error,)
+            self._errors = (psycopg.Error,)
             with self._failures("open"):
-                self.db = psycopg.connect(location, connect_timeout=10)
+                self.db: Any = psycopg.connect(location, connect_timeout=10)
             self.mark = "%s"
         else:
             self._errors = (sqlite3.Error,)
@@ -87,7 +89,9 @@ class History:
             yield
         except HistoryError:
             raise
-        except (*self._errors, OSError) as error:
+        except Exception as error:
+            if not isinstance(error, (OSError, *self._errors)):
+                raise                       # not the database's doing: a bug, with its traceback
             raise HistoryError(f"cannot {doing} the history at {self.shown}: {_redacted(str(error))}") from None
 
     def _transaction(self):
@@ -137,7 +141,7 @@ class History:
             earlier = [run for run in runs if run[0] != current.run_id and run[1] <= current.started]
             good = [run for run in earlier if run[2] == "GO"]
             baseline = good[-1][0] if good else None
-        regressions = self._regressions(current, baseline) if baseline else []
+        regressions = self._regressions(current, baseline) if current is not None and baseline else []
         return Trends(series=series, regressions=regressions, baseline=baseline)
 
     def _regressions(self, current: SuiteResult, baseline: str) -> list[str]:

@@ -144,22 +144,23 @@ class ReportWriter:
     xdist ships user_properties back from the workers — and writes the report at the end."""
 
     def __init__(self, config: pytest.Config) -> None:
-        self.config, self.outcomes, self.started = config, [], datetime.now(timezone.utc)
+        self.config, self.started = config, datetime.now(timezone.utc)
+        self.outcomes: list[str] = []        # ScenarioOutcome JSON from every worker
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if report.when == "call":
-            self.outcomes += [value for key, value in report.user_properties if key == OUTCOME_KEY]
+            self.outcomes += [str(value) for key, value in report.user_properties if key == OUTCOME_KEY]
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         from fleetlab.report import write_report
         from fleetlab.suite import suite_result
-        from fleetlab.suite_results import ScenarioOutcome
+        from fleetlab.suite_results import Mode, ScenarioOutcome
 
         outcomes = _merge([ScenarioOutcome.model_validate_json(text) for text in self.outcomes])
         if not outcomes:
             return
         modes = {check.mode for outcome in outcomes for check in outcome.checks}
-        mode = "both" if len(modes) > 1 else (modes.pop() if modes else "sim")
+        mode: Mode = "both" if len(modes) > 1 else (modes.pop() if modes else "sim")
         result = suite_result(outcomes, mode, self.config.getoption("fleetlab_seeds"), self.started,
                               (datetime.now(timezone.utc) - self.started).total_seconds())
         write_report(result, Path(self.config.getoption("fleetlab_report")))
@@ -167,9 +168,9 @@ class ReportWriter:
 
 def _merge(outcomes: list) -> list:
     """One outcome per scenario: its [sim] and [hil-RIG] items joined (rigs, checks and problems together)."""
-    from fleetlab.suite_results import combine
+    from fleetlab.suite_results import ScenarioOutcome, combine
 
-    merged: dict[str, object] = {}
+    merged: dict[str, ScenarioOutcome] = {}
     for outcome in outcomes:
         known = merged.get(outcome.name)
         if known is None:

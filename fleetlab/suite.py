@@ -16,13 +16,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from fleetlab.errors import SimulationsFailed
-from fleetlab.suite_results import CheckRow, PlanSummary, ScenarioOutcome, SuiteResult, Verdict, combine
+from fleetlab.suite_results import CheckRow, Mode, PlanSummary, ScenarioOutcome, SuiteResult, Verdict, combine
 from hil.stop import StopSignal
 from sim.grid import Axis, expand
 from sim.load import load_scenario
 from sim.model.errors import ScenarioError
 from sim.model.gates import evaluate, format_metric, parse_bound
 from sim.model.hil_results import hil_metrics
+from sim.model.results import RunResult
 from sim.model.scenario import Scenario
 from sim.provenance import git_sha, package_versions
 
@@ -113,7 +114,7 @@ def hil_part(file: Path, scenario: Scenario, rigs: Path, log: Log, rig_name: str
     return result, checks
 
 
-def run_scenario_file(file: Path, named: bool, mode: str, seeds: int, rigs: Path | None, executor: Executor,
+def run_scenario_file(file: Path, named: bool, mode: Mode, seeds: int, rigs: Path | None, executor: Executor,
                       log: Log, stop: StopSignal | None = None) -> ScenarioOutcome | None:
     from hil.errors import HilError
 
@@ -127,7 +128,11 @@ def run_scenario_file(file: Path, named: bool, mode: str, seeds: int, rigs: Path
     if mode == "hil" and scenario.hil is None:
         return None
     log(f"{scenario.name} ({file})")
-    checks, problems, plans, oracle, hil = [], [], [], None, None
+    checks: list[CheckRow] = []
+    problems: list[str] = []
+    plans: list[PlanSummary] = []
+    oracle: float | None = None
+    hil: RunResult | None = None
     if mode in ("sim", "both"):
         try:
             plans, sim_checks, oracle = sim_part(file, scenario, [scenario.seed + i for i in range(seeds)], executor)
@@ -161,7 +166,7 @@ def outcome_of(scenario: Scenario, file: Path, checks: list[CheckRow], problems:
                            latency_budget_ms=budget_ms, problems=problems)
 
 
-def suite_result(outcomes: list[ScenarioOutcome], mode: str, seeds: int, started: datetime,
+def suite_result(outcomes: list[ScenarioOutcome], mode: Mode, seeds: int, started: datetime,
                  wall: float) -> SuiteResult:
     run_id = started.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:6]
     return SuiteResult(run_id=run_id, started=started.isoformat(timespec="seconds"), mode=mode, seeds=seeds,
@@ -169,7 +174,7 @@ def suite_result(outcomes: list[ScenarioOutcome], mode: str, seeds: int, started
                        scenarios=outcomes, git_sha=git_sha(), packages=package_versions(), wall_seconds=round(wall, 2))
 
 
-def run_suite(paths: list[Path], mode: str = "sim", seeds: int = 1, rigs: Path | None = None,
+def run_suite(paths: list[Path], mode: Mode = "sim", seeds: int = 1, rigs: Path | None = None,
               executor_spec: str = "local", log: Log = lambda line: None,
               progress: Callable[[int, int], None] | None = None, stop: StopSignal | None = None) -> SuiteResult:
     """Every scenario under the paths, in order. A stop request (a signal) ends the suite after the scenario in

@@ -10,6 +10,7 @@ from sim.model.record import Record
 from sim.model.results import RunResult, Series, TimelineEvent
 
 Verdict = Literal["GO", "NO-GO", "CANNOT MEASURE", "INTERRUPTED"]
+Mode = Literal["sim", "hil", "both"]
 
 
 class CheckRow(Record):
@@ -54,7 +55,7 @@ class ScenarioOutcome(Record):
 class SuiteResult(Record):
     run_id: str
     started: str                      # ISO 8601, UTC
-    mode: Literal["sim", "hil", "both"]
+    mode: Mode
     seeds: int
     verdict: Verdict
     scenarios: list[ScenarioOutcome]

@@ -29,7 +29,7 @@ from hil.measure import sample_rigs
 from hil.session import RigSession
 from hil.stop import StopSignal
 from sim.model.lifecycle import DeviceState as S
-from sim.model.results import TimelineEvent
+from sim.model.results import EventKind, TimelineEvent
 from sim.model.strategy import (
     FleetView,
     Halt,
@@ -87,7 +87,7 @@ class RigController:
             soak = driver.advance(self.observe(None))
         self._event("strategy_done" if not self.ended else "end", self.ended, len(self.released))
 
-    def _event(self, kind: str, detail: str = "", devices: int = 0) -> None:
+    def _event(self, kind: EventKind, detail: str = "", devices: int = 0) -> None:
         self.timeline.append(TimelineEvent(time=round(time.monotonic() - self.started, 3), kind=kind, detail=detail,
                                            devices=devices))
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from hil.errors import HilError
 from hil.parsers import TegraSample
 from sim.model.hil_results import LatencySummary, ParityResult, ShadowSummary
 
@@ -31,3 +32,15 @@ class Findings:
     telemetry: list[TegraSample] = field(default_factory=list)  # every sample: latency runs and soaks
     shadow: ShadowSummary | None = None
     bytes_sent: int = 0
+
+    def candidate(self) -> str:
+        """The slot the candidate was installed in (a step that needs it runs after the transfer)."""
+        if self.candidate_slot is None:
+            raise HilError("no candidate slot yet: the transfer has not run")
+        return self.candidate_slot
+
+    def previous(self) -> str:
+        """The slot of the engine that served before (known from the baseline on)."""
+        if self.previous_slot is None:
+            raise HilError("no previous slot yet: the baseline has not run")
+        return self.previous_slot

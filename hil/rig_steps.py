@@ -14,6 +14,7 @@ from hil.errors import ConnectionLost, InfrastructureError
 from hil.parity import compare
 from hil.preflight import preflight as read_facts
 from hil.shadow import shadow_run
+from hil.shell import Shell
 from hil.steps import Failed, Timed
 from hil.store import Store
 from hil.telemetry import Sampler, one_sample, summarize
@@ -37,7 +38,7 @@ class RigSteps:
         self.staging = session.art.workdir / session.rig.name      # this rig's own local files
 
     @property
-    def shell(self):  # noqa: ANN201 — the session's Shell
+    def shell(self) -> Shell:
         return self.s.shell
 
     def _shape(self) -> tuple[int, ...]:
@@ -82,14 +83,14 @@ class RigSteps:
                     return False, detail
             found.previous_slot = self.store.active_slot()
             found.remote_frames = steps.upload_frames(self.store, self.s.frames, self.staging)
-            outputs = steps.infer_all(self.shell, self.s.rig, self.store, found.previous_slot, self.s.frames,
+            outputs = steps.infer_all(self.shell, self.s.rig, self.store, found.previous(), self.s.frames,
                                       found.remote_frames)
             broken = [f"{angle}: {value}" for angle, value in outputs.items() if isinstance(value, Failed)]
             if broken:
                 step.fail("the current engine does not run: " + "; ".join(broken))
             else:
                 found.baseline = {angle: value for angle, value in outputs.items() if isinstance(value, np.ndarray)}
-                step.detail = f"current engine in slot {found.previous_slot}: outputs recorded"
+                step.detail = f"current engine in slot {found.previous()}: outputs recorded"
             return step.passed, step.detail
 
     def transfer(self) -> tuple[bool, str]:
@@ -119,7 +120,7 @@ class RigSteps:
             return True, step.detail
 
     def build(self) -> tuple[bool, str]:
-        slot = self.s.found.candidate_slot
+        slot = self.s.found.candidate()
         with self.s.record.step("build", slot=slot, precision=self.s.spec.precision) as step:
             built = steps.build_engine(self.shell, self.s.rig, self.store, slot, self.s.spec.precision,
                                        midway=lambda: self.s.faults.fire("mid:build", self.shell))
@@ -131,7 +132,7 @@ class RigSteps:
     def parity(self) -> tuple[bool, str]:
         parity, found = self.s.spec.parity, self.s.found
         with self.s.record.step("parity", atol=parity.atol, rtol=parity.rtol, frames=",".join(self.s.frames)) as step:
-            outputs = steps.infer_all(self.shell, self.s.rig, self.store, found.candidate_slot, self.s.frames,
+            outputs = steps.infer_all(self.shell, self.s.rig, self.store, found.candidate(), self.s.frames,
                                       found.remote_frames)
             found.candidate_outputs = {angle: value for angle, value in outputs.items()
                                        if isinstance(value, np.ndarray)}
@@ -152,7 +153,7 @@ class RigSteps:
             sampler = Sampler(self.shell, self.s.rig.tools.tegrastats, self.store.path("tmp", "tegrastats.log"))
             sampler.start()
             try:
-                measured = steps.latency_run(self.shell, self.s.rig, self.store, found.candidate_slot, self._shape(),
+                measured = steps.latency_run(self.shell, self.s.rig, self.store, found.candidate(), self._shape(),
                                              spec.iterations, spec.warmup, spec.max_cv)
             finally:
                 found.latency_telemetry = sampler.stop()
@@ -175,9 +176,9 @@ class RigSteps:
 
     def shadow(self) -> tuple[bool, str]:
         found = self.s.found
-        with self.s.record.step("shadow", candidate=found.candidate_slot, current=found.previous_slot) as step:
+        with self.s.record.step("shadow", candidate=found.candidate(), current=found.previous()) as step:
             summary = shadow_run(self.shell, self.s.rig, self.store, self.s.spec, self._shape(), found.baseline,
-                                 found.candidate_outputs, found.candidate_slot, found.previous_slot,
+                                 found.candidate_outputs, found.candidate(), found.previous(),
                                  found.idle_temperature)
             found.shadow = summary
             step.detail = f"agreement {summary.agreement:.1%} on {summary.frames} frames"
@@ -188,8 +189,8 @@ class RigSteps:
 
     def activate(self) -> tuple[bool, str]:
         found = self.s.found
-        with self.s.record.step("activate", slot=found.candidate_slot) as step:
-            self.store.switch(found.candidate_slot)
+        with self.s.record.step("activate", slot=found.candidate()) as step:
+            self.store.switch(found.candidate())
             found.switched = True
             self.s.faults.fire("after:switch", self.shell)
             if self.s.state == S.ACTIVATING:
@@ -203,8 +204,8 @@ class RigSteps:
     def switch_back(self, name: str, reason: str) -> tuple[bool, str]:
         """Switch to the previous slot, restart, health, and check the previous engine gives its recorded outputs."""
         found = self.s.found
-        with self.s.record.step(name, slot=found.previous_slot, reason=reason) as step:
-            self.store.switch(found.previous_slot)
+        with self.s.record.step(name, slot=found.previous(), reason=reason) as step:
+            self.store.switch(found.previous())
             found.switched = False
             self.s.faults.fire(f"mid:{name}", self.shell)
             healthy = steps.restart_and_check(self.shell, self.s.rig)
@@ -215,23 +216,23 @@ class RigSteps:
             if drift:
                 step.fail(f"the previous engine no longer gives its recorded outputs on {', '.join(drift)}")
             else:
-                step.detail = f"slot {found.previous_slot} serving again, recorded outputs reproduced"
+                step.detail = f"slot {found.previous()} serving again, recorded outputs reproduced"
             return step.passed, step.detail
 
     def confirm_previous(self, reason: str) -> tuple[bool, str]:
         """A rig that never activated the candidate: check that the previous engine still serves as recorded."""
         found = self.s.found
-        with self.s.record.step("rollback", slot=found.previous_slot, reason=reason) as step:
+        with self.s.record.step("rollback", slot=found.previous(), reason=reason) as step:
             drift = self._drifted()
             if drift:
                 step.fail(f"the previous engine no longer gives its recorded outputs on {', '.join(drift)}")
             else:
-                step.detail = f"never activated; slot {found.previous_slot} still serving, recorded outputs reproduced"
+                step.detail = f"never activated; slot {found.previous()} still serving, recorded outputs reproduced"
             return step.passed, step.detail
 
     def _drifted(self) -> list[str]:
         found = self.s.found
-        outputs = steps.infer_all(self.shell, self.s.rig, self.store, found.previous_slot, self.s.frames,
+        outputs = steps.infer_all(self.shell, self.s.rig, self.store, found.previous(), self.s.frames,
                                   found.remote_frames)
         return [angle for angle, out in outputs.items()
                 if isinstance(out, Failed) or not compare(angle, out, found.baseline[angle], 1e-6, 1e-6).passed]

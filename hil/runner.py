@@ -76,6 +76,8 @@ def run_scenario(scenario: Scenario, inventory: Inventory, base: Path, connect: 
                  lease_wait: float = 0.0) -> RunResult:
     spec = scenario.hil
     rigs = select_rigs(scenario, inventory, rig_name)
+    if spec is None:
+        raise HilError("the scenario has no hil: section")
     faults = FaultPlan(list(spec.faults), {**FaultPlan().injectors, **_virtual_injectors(rigs), **(injectors or {})})
     if problems := faults.problems():
         raise HilError("; ".join(problems))

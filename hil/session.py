@@ -77,7 +77,7 @@ class RigSession:
         self.quarantined = False
         self.ended = ""                                  # why this rig takes no more actions ('' while it can)
         self.lock = threading.Lock()                     # one action at a time on a rig
-        self.shell: Shell | None = None
+        self._shell: Shell | None = None
         self.lease: Lease | None = None
         self.renewal: Renewal | None = None
         self.lease_lost = ""
@@ -89,7 +89,13 @@ class RigSession:
 
     @property
     def opened(self) -> bool:
-        return self.shell is not None
+        return self._shell is not None
+
+    @property
+    def shell(self) -> Shell:
+        if self._shell is None:
+            raise HilError(f"{self.rig.name}: not connected")
+        return self._shell
 
     def install(self, shadow: bool) -> None:
         """Preflight to latency (and shadow): the candidate ready in the inactive slot, or FAILED with the reason."""
@@ -108,7 +114,7 @@ class RigSession:
 
     def sample_telemetry(self) -> None:
         """One tegrastats reading; skipped when the rig is busy with a step (that step samples its own)."""
-        if self.ended or self.shell is None or not self.lock.acquire(blocking=False):
+        if self.ended or self._shell is None or not self.lock.acquire(blocking=False):
             return
         try:
             self.steps.sample_temperature()
@@ -123,7 +129,7 @@ class RigSession:
             return
         with self.lock:
             try:
-                if self.shell is None:
+                if self._shell is None:
                     self._open()
                 phase()
             except Stopped:
@@ -151,7 +157,7 @@ class RigSession:
             self.state = S.FAILED        # the harness could not finish the install: the candidate is not serving
 
     def _open(self) -> None:
-        self.shell = self.connect()
+        self._shell = self.connect()
         self.steps = RigSteps(self)
         ttl = int(self.rig.lease_ttl)
         lease = Lease(self.shell, self.rig.name, self.rig.store, default_owner(self.run_id), ttl)
@@ -286,7 +292,7 @@ class RigSession:
         """Prove the rollback on a rig that still runs the candidate (or restore it after an error or a stop),
         release the lease, hang up. Returns the rig's result."""
         with self.lock:
-            if self.shell is not None:
+            if self._shell is not None:
                 try:
                     self._put_back(reason, stopped)
                 finally:

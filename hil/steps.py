@@ -155,10 +155,13 @@ def latency_run(shell: Shell, rig: Rig, store: Store, slot: str, frame_shape: tu
         if report.latency is None or report.latency.median is None:
             return Failed("no --exportTimes file and no latency summary in the log")
         stats, latencies, source = report.latency, [], "summary"
+    if stats.median is None:
+        return Failed("the latency run gave no median")
     mean = stats.mean or 0.0
     cv = robust_cv(latencies)
     edges, counts = _histogram(latencies) if latencies else ([], [])
-    return Timed(LatencySummary(source=source, iterations=len(latencies) or iterations, mean=mean, p50=stats.median,
+    return Timed(LatencySummary(source="exportTimes" if source == "exportTimes" else "summary",
+                                iterations=len(latencies) or iterations, mean=mean, p50=stats.median,
                                 p90=stats.percentiles.get(90.0), p95=stats.percentiles.get(95.0),
                                 p99=stats.percentiles.get(99.0), min=stats.min, max=stats.max, cv=cv,
                                 stable=cv is None or cv <= max_cv, histogram_edges=edges, histogram_counts=counts),

@@ -43,7 +43,9 @@ class GridPoint:
 
 
 def _split_top_level(text: str, separator: str) -> list[str]:
-    parts, depth, current = [], 0, []
+    parts: list[str] = []
+    current: list[str] = []
+    depth = 0
     for char in text:
         depth += {"[": 1, "{": 1, "]": -1, "}": -1}.get(char, 0)
         if char == separator and depth == 0:

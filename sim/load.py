@@ -215,7 +215,7 @@ def _problems_from(error: ValidationError, document: Any, filename: str, model: 
     return sorted(problems, key=lambda problem: (problem.line, problem.column))
 
 
-def _message(item: dict[str, Any], document: Any, keys: list[str], model: type[BaseModel]) -> str:
+def _message(item: Mapping[str, Any], document: Any, keys: list[str], model: type[BaseModel]) -> str:
     kind = item["type"]
     if kind == "extra_forbidden":
         allowed = _allowed_keys(model, document, keys[:-1])

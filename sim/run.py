@@ -44,7 +44,11 @@ def simulate(scenario: Scenario, seed: int | None = None, on_transition: Transit
     world.on_settled = stop_if_settled
     _schedule_faults(world, lifecycle, controller)
     _schedule_samples(world, progress)
-    world.after(scenario.duration, lambda: None if stop.triggered else stop.succeed())
+    def end_of_scenario() -> None:
+        if not stop.triggered:
+            stop.succeed()
+
+    world.after(scenario.duration, end_of_scenario)
     world.after(0.0, controller.begin)
     with _cyclic_gc_paused():
         world.env.run(until=stop)

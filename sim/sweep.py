@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import traceback
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from typing import Any
@@ -72,7 +72,7 @@ class PointSummary:
     metrics: dict[str, MetricSummary] = field(default_factory=dict)
     bounds: dict[str, BoundRisk] = field(default_factory=dict)
 
-    def add(self, metrics: Metrics, expect: dict[str, object]) -> None:
+    def add(self, metrics: Metrics, expect: Mapping[str, object]) -> None:
         self.runs += 1
         for name, value in metrics.items():
             self.metrics.setdefault(name, MetricSummary()).add(value)

@@ -88,9 +88,9 @@ def _events(outcome: ScenarioOutcome) -> list[dict]:
 
 
 def _thermal(outcome: ScenarioOutcome) -> tuple[Markup | None, Markup | None]:
-    spans = {plan.name: [plan.metrics.get("throttled_device_hours", {}).get(q) for q in ("p5", "p50", "p95")]
+    hours = {plan.name: [plan.metrics.get("throttled_device_hours", {}).get(q) for q in ("p5", "p50", "p95")]
              for plan in outcome.plans}
-    spans = {name: [v for v in values if v is not None] for name, values in spans.items()}
+    spans: dict[str, list[float]] = {name: [v for v in values if v is not None] for name, values in hours.items()}
     throttled = _svg(plots.distribution(spans, "device-hours above the throttle temperature")) \
         if any(spans.values()) else None
     rigs = None

@@ -92,7 +92,11 @@ class _Reader:
         self.line = line
         self.tokens = line.split()
         self.at = 0
-        self.fields: dict[str, object] = {"engines": {}, "temperatures": {}, "rails": [], "cpus": ()}
+        self.engines: dict[str, Engine] = {}
+        self.temperatures: dict[str, float] = {}
+        self.rails: list[Rail] = []
+        self.cpus: tuple[CpuCore, ...] = ()
+        self.memory: dict[str, float] = {}          # ram_used_mb, ram_total_mb, swap_used_mb, swap_total_mb
 
     def fail(self, reason: str) -> ParseError:
         return ParseError("tegrastats", self.line, reason)
@@ -150,19 +154,19 @@ def _named_value(reader: _Reader, name: str, value: str) -> bool:
     rail = _RAIL.fullmatch(value)
     if rail:
         peak = float(rail.group(3)) if rail.group(3) else None
-        reader.fields["rails"].append(Rail(name, float(rail.group(1)), float(rail.group(2)), peak))
+        reader.rails.append(Rail(name, float(rail.group(1)), float(rail.group(2)), peak))
         return True
     if value == "off":
-        reader.fields["engines"][name] = Engine(name, None, off=True)
+        reader.engines[name] = Engine(name, None, off=True)
         return True
     engine = _ENGINE.fullmatch(value)
     if engine and (engine.group(1) or engine.group(2)):
         load = float(engine.group(1)) if engine.group(1) else None
         listed = tuple(int(f) for f in (engine.group(2) or "").strip("[]").split(",") if f)
-        reader.fields["engines"][name] = Engine(name, load, listed)
+        reader.engines[name] = Engine(name, load, listed)
         return True
     if value.isdigit():
-        reader.fields["engines"][name] = Engine(name, None, (int(value),))
+        reader.engines[name] = Engine(name, None, (int(value),))
         return True
     return False
 
@@ -173,7 +177,7 @@ def _temperature(reader: _Reader, token: str) -> bool:
         return False
     name, celsius = match.group(1), float(match.group(2))
     if celsius != OFFLINE_SENSOR_C and name.lower() not in PLACEHOLDER_SENSORS:
-        reader.fields["temperatures"][name] = celsius
+        reader.temperatures[name] = celsius
     return True
 
 
@@ -184,12 +188,13 @@ def _step(reader: _Reader) -> None:
         value = reader.take()
         used, total = _memory(reader, value)
         if token != "IRAM":
-            reader.fields[f"{token.lower()}_used_mb"], reader.fields[f"{token.lower()}_total_mb"] = used, total
+            reader.memory[f"{token.lower()}_used_mb"], reader.memory[f"{token.lower()}_total_mb"] = used, total
         _skip_parenthesised(reader, value)
-        if reader.peek() and reader.peek().startswith("("):
+        after = reader.peek()
+        if after and after.startswith("("):
             _skip_parenthesised(reader, reader.take())
     elif token in ("CPU", "cpu") and following is not None and following.startswith("["):
-        reader.fields["cpus"] = _cpus(reader, reader.take())
+        reader.cpus = _cpus(reader, reader.take())
     elif token == "MTS" and following == "fg":          # MTS fg 0% bg 0% (TX2): scheduler detail, not used
         reader.at += 4
     elif _temperature(reader, token):
@@ -209,13 +214,13 @@ def parse_tegrastats_line(line: str) -> TegraSample:
         reader.at = 2
     while reader.peek() is not None:
         _step(reader)
-    fields = reader.fields
-    if "ram_used_mb" not in fields:
+    memory = reader.memory
+    if "ram_used_mb" not in memory:
         raise reader.fail("no RAM field, so not a tegrastats line")
-    return TegraSample(timestamp=timestamp, ram_used_mb=fields["ram_used_mb"], ram_total_mb=fields["ram_total_mb"],
-                       swap_used_mb=fields.get("swap_used_mb"), swap_total_mb=fields.get("swap_total_mb"),
-                       cpus=fields["cpus"], engines=fields["engines"], temperatures=fields["temperatures"],
-                       rails=tuple(fields["rails"]))
+    return TegraSample(timestamp=timestamp, ram_used_mb=memory["ram_used_mb"], ram_total_mb=memory["ram_total_mb"],
+                       swap_used_mb=memory.get("swap_used_mb"), swap_total_mb=memory.get("swap_total_mb"),
+                       cpus=reader.cpus, engines=reader.engines, temperatures=reader.temperatures,
+                       rails=tuple(reader.rails))
 
 
 def parse_tegrastats(text: str) -> list[TegraSample]:

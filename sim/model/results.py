@@ -32,9 +32,12 @@ class Series(Record):
     values: list[float]
 
 
+EventKind = Literal["update", "soak", "halt", "rollback", "fault", "strategy_done", "end"]
+
+
 class TimelineEvent(Record):
     time: float
-    kind: Literal["update", "soak", "halt", "rollback", "fault", "strategy_done", "end"]
+    kind: EventKind
     detail: str = ""
     devices: int = 0
 

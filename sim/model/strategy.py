@@ -15,7 +15,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Generator, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import TYPE_CHECKING, Any, Union
 
 from pydantic import BaseModel, ConfigDict
 
@@ -27,6 +27,9 @@ class StrategyParams(BaseModel):
     """Base of every strategy's parameter model; subclasses add `kind: Literal[NAME]` and their knobs."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)   # every number finite
+
+    if TYPE_CHECKING:
+        kind: str = ""       # every subclass declares it as the Literal of its registered name
 
 
 # --- actions a strategy yields -------------------------------------------------------------------------------
@@ -204,8 +207,7 @@ def register(name: str, params: type[StrategyParams], summary: str) -> Callable[
 
 def start(params: StrategyParams, fleet: FleetView) -> Rollout:
     """Create the rollout generator for these parameters."""
-    kind = params.kind
-    return REGISTRY[kind].run(params, fleet)
+    return REGISTRY[params.kind].run(params, fleet)
 
 
 class PlanDriver:

@@ -20,7 +20,7 @@ from sim.model.gating.analysis import AnalysisRun, MetricAnalysis
 from sim.model.gating.judge import CanaryJudge, judge
 from sim.model.gating.sequential import SequentialTest
 from sim.model.gating.threshold import ThresholdAbort
-from sim.model.strategies.common import cumulative_counts, soak_watching
+from sim.model.strategies.common import abort_watch, cumulative_counts, soak_watching
 from sim.model.strategy import (
     Action,
     FleetView,
@@ -104,10 +104,8 @@ def canary(params: CanaryParams, fleet: FleetView) -> Rollout:
         if upto > told:
             yield Update(tuple(rest[told:upto]), label=f"wave {number} after canary")
             told = upto
-        watched = canary_devices + rest[:told]
         tripped = yield from soak_watching(params.bake_between, params.check_every,
-                                           lambda seen, watched=watched: bool(params.abort and params.abort.breached(
-                                               seen.count(watched))))
+                                           abort_watch(params.abort, canary_devices + rest[:told]))
         if tripped and params.abort:
             reason = f"abort: {params.abort.describe(tripped.count(canary_devices + rest[:told]))}"
             yield Halt(reason)

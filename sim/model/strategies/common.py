@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Sequence
 
+from sim.model.gating.threshold import ThresholdAbort
 from sim.model.strategy import Action, Observation, Soak
 
 Watch = Generator[Action, Observation, "Observation | None"]
@@ -22,6 +23,11 @@ def soak_watching(duration: float, check_every: float, stop: Callable[[Observati
         if stop(seen):
             return seen
     return None
+
+
+def abort_watch(abort: ThresholdAbort | None, devices: Sequence[int]) -> Callable[[Observation], bool]:
+    """soak_watching's stop condition for a threshold abort rule over these devices (never, without a rule)."""
+    return lambda seen: abort is not None and abort.breached(seen.count(devices))
 
 
 def cumulative_counts(shares: list[float], size: int) -> list[int]:

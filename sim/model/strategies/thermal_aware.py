@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from sim.model.gating.threshold import ThresholdAbort
-from sim.model.strategies.common import cumulative_counts, soak_watching
+from sim.model.strategies.common import abort_watch, cumulative_counts, soak_watching
 from sim.model.strategy import FleetView, Halt, Rollout, StrategyParams, Update, register
 from sim.model.types import Duration, Fraction, PositiveDuration
 
@@ -30,10 +30,7 @@ def thermal_aware(params: ThermalAwareParams, fleet: FleetView) -> Rollout:
         if upto > told:
             yield Update(tuple(order[told:upto]), label=f"cool wave {number}", cool_below=params.max_temperature)
             told = upto
-        watched = order[:told]
-        tripped = yield from soak_watching(params.bake, params.check_every,
-                                           lambda seen, watched=watched: bool(abort and abort.breached(
-                                               seen.count(watched))))
+        tripped = yield from soak_watching(params.bake, params.check_every, abort_watch(abort, order[:told]))
         if tripped and abort:
             yield Halt(f"abort: {abort.describe(tripped.count(order[:told]))}")
             return
