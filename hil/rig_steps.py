@@ -13,6 +13,7 @@ from hil import steps
 from hil.errors import ConnectionLost, InfrastructureError
 from hil.parity import compare
 from hil.preflight import preflight as read_facts
+from hil.recorder import StepHandle
 from hil.shadow import shadow_run
 from hil.shell import Shell
 from hil.steps import Failed, Timed
@@ -212,23 +213,23 @@ class RigSteps:
             if not healthy.passed:
                 step.fail(f"the previous engine did not come back healthy: {healthy.detail}")
                 return False, step.detail
-            drift = self._drifted()
-            if drift:
-                step.fail(f"the previous engine no longer gives its recorded outputs on {', '.join(drift)}")
-            else:
-                step.detail = f"slot {found.previous()} serving again, recorded outputs reproduced"
-            return step.passed, step.detail
+            return self._reproduced(step, f"slot {found.previous()} serving again, recorded outputs reproduced")
 
     def confirm_previous(self, reason: str) -> tuple[bool, str]:
         """A rig that never activated the candidate: check that the previous engine still serves as recorded."""
         found = self.s.found
         with self.s.record.step("rollback", slot=found.previous(), reason=reason) as step:
-            drift = self._drifted()
-            if drift:
-                step.fail(f"the previous engine no longer gives its recorded outputs on {', '.join(drift)}")
-            else:
-                step.detail = f"never activated; slot {found.previous()} still serving, recorded outputs reproduced"
-            return step.passed, step.detail
+            return self._reproduced(step, f"never activated; slot {found.previous()} still serving, recorded "
+                                          f"outputs reproduced")
+
+    def _reproduced(self, step: StepHandle, when_so: str) -> tuple[bool, str]:
+        """The proof of a rollback: the previous engine gives the outputs recorded before the update."""
+        drift = self._drifted()
+        if drift:
+            step.fail(f"the previous engine no longer gives its recorded outputs on {', '.join(drift)}")
+        else:
+            step.detail = when_so
+        return step.passed, step.detail
 
     def _drifted(self) -> list[str]:
         found = self.s.found
