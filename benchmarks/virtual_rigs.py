@@ -27,7 +27,7 @@ from hil.ssh import SshShell  # noqa: E402
 from hil.store import Store, sha256_of  # noqa: E402
 from hil.virtual import VirtualLab, inventory_entry  # noqa: E402
 from sim.load import load_scenario_text  # noqa: E402
-from sim.model.types import UNITS_REQUIRED  # noqa: E402
+from sim.model.unit_fields import UNITS_REQUIRED  # noqa: E402
 
 LINK = 50e6 / 8                      # 50 Mbit/s in bytes/s
 SIZE = 100 * 2**20

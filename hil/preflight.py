@@ -12,8 +12,8 @@ from hil.parsers import (
     parse_nvpmodel_query,
     parse_trtexec,
 )
+from hil.rig_telemetry import one_sample
 from hil.shell import Shell, command
-from hil.telemetry import one_sample
 
 MIN_FREE_BYTES = 256 * 2**20
 

@@ -14,11 +14,11 @@ from hil.errors import ConnectionLost, InfrastructureError
 from hil.parity import compare
 from hil.preflight import preflight as read_facts
 from hil.recorder import StepHandle
+from hil.rig_telemetry import Sampler, one_sample, summarize
 from hil.shadow import shadow_run
 from hil.shell import Shell
 from hil.steps import Failed, Timed
 from hil.store import Store
-from hil.telemetry import Sampler, one_sample, summarize
 from sim.model.hil_results import LatencySummary, ParityResult, TelemetrySummary
 from sim.model.lifecycle import DeviceState as S
 

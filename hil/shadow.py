@@ -9,10 +9,10 @@ import numpy as np
 
 from hil import steps
 from hil.inventory import Rig
+from hil.rig_telemetry import Sampler, summarize
 from hil.shell import Shell
 from hil.steps import Timed
 from hil.store import Store
-from hil.telemetry import Sampler, summarize
 from sim.model.hil_results import ShadowSummary
 from sim.model.scenario import HilSpec
 

@@ -28,7 +28,7 @@ from sim.model import lint
 from sim.model.errors import Problem, ScenarioError
 from sim.model.gates import METRICS
 from sim.model.scenario import Scenario
-from sim.model.types import UNITS_REQUIRED
+from sim.model.unit_fields import UNITS_REQUIRED
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 

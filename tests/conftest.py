@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from sim.model.scenario import Scenario
-from sim.model.types import UNITS_REQUIRED
+from sim.model.unit_fields import UNITS_REQUIRED
 
 pytest_plugins = ["pytester"]
 

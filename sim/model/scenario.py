@@ -1,7 +1,7 @@
 """The scenario: one file that describes a fleet, an artifact, a candidate model, a rollout plan and what must hold.
 
 Every model is frozen and rejects unknown keys; defaults live on the types. Values with units are parsed once
-(sim/model/types.py). The loader (sim/load.py) turns validation errors into `file:line:col: path: message`.
+(sim/model/unit_fields.py). The loader (sim/load.py) turns validation errors into `file:line:col: path: message`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSche
 from sim.model import strategies  # noqa: F401  (registers the built-in strategies before the union is built)
 from sim.model.cohort import Cohort
 from sim.model.strategy import REGISTRY, StrategyParams
-from sim.model.types import Clock, Duration, Fraction, Money, PositiveDuration, PositiveRate, Rate, Size
+from sim.model.unit_fields import Clock, Duration, Fraction, Money, PositiveDuration, PositiveRate, Rate, Size
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 

@@ -19,7 +19,7 @@ TransitionHook = Callable[[float, int, DeviceState, DeviceState, str], None]
 
 
 @dataclass
-class Recorder:
+class FleetRecorder:
     size: int
     sample_step: float
     on_transition: TransitionHook | None = None

@@ -22,7 +22,7 @@ from sim.world.calendar import SiteCalendar
 from sim.world.fleet import FleetLayout, build_layout
 from sim.world.link import Uplinks
 from sim.world.network import EgressMeter, Network
-from sim.world.probes import Recorder, TransitionHook
+from sim.world.probes import FleetRecorder, TransitionHook
 from sim.world.thermal import ThermalModel
 
 EGRESS_BIN = 300.0      # seconds per egress bin: peak and p95 are over 5-minute averages
@@ -55,7 +55,7 @@ class World:
         self.calendar = SiteCalendar(scenario, self.layout, seed)
         self.uplinks = Uplinks.for_scenario(scenario, self.layout, seed, self.calendar)
         self.thermal = ThermalModel(scenario, self.layout)
-        self.recorder = Recorder(self.layout.size, SAMPLE_STEP, on_transition)
+        self.recorder = FleetRecorder(self.layout.size, SAMPLE_STEP, on_transition)
         bins = int(math.ceil(scenario.duration / EGRESS_BIN)) + 1
         self.network = Network(self.env, self.uplinks, scenario.fleet.egress_cap or math.inf,
                                EgressMeter(EGRESS_BIN, np.zeros(bins)), self._downloaded, self.after)

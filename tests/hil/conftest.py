@@ -9,7 +9,7 @@ import pytest
 from ruamel.yaml import YAML
 
 from hil.inventory import Inventory
-from sim.model.types import UNITS_REQUIRED
+from sim.model.unit_fields import UNITS_REQUIRED
 from tests.conftest import scenario_from
 from tests.hil.rigtree import make_rig, stop_service
 from tests.hil.sshd import SSHD, start_sshd, stop_sshd

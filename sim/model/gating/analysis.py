@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator
 
 from sim.model.strategy import Samples, StrategyParams
-from sim.model.types import PositiveDuration
+from sim.model.unit_fields import PositiveDuration
 
 Status = Literal["running", "successful", "failed", "inconclusive"]
 _OPS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}

@@ -19,7 +19,7 @@ import numpy as np
 from pydantic import Field
 
 from sim.model.strategy import Samples, StrategyParams
-from sim.model.types import Fraction
+from sim.model.unit_fields import Fraction
 
 Classification = Literal["Pass", "High", "Low", "NoData"]
 MAX_PAIRWISE = 400   # samples per side used for the shift interval (pairwise differences grow as n·m)

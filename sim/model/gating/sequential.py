@@ -15,7 +15,7 @@ from typing import Literal
 from pydantic import model_validator
 
 from sim.model.strategy import StrategyParams
-from sim.model.types import Fraction
+from sim.model.unit_fields import Fraction
 
 Decision = Literal["halt", "promote", "continue"]
 

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from sim.model.strategy import StrategyParams, Tally
-from sim.model.types import Fraction
+from sim.model.unit_fields import Fraction
 
 FailureType = Literal["FAILED", "ROLLED_BACK", "BRICKED", "ALL"]
 

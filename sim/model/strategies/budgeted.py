@@ -12,7 +12,7 @@ from pydantic import Field
 
 from sim.model.gating.threshold import ThresholdAbort
 from sim.model.strategy import FleetView, Halt, Rollout, Soak, StrategyParams, Update, register
-from sim.model.types import Money, PositiveDuration, Size
+from sim.model.unit_fields import Money, PositiveDuration, Size
 
 HOUR, DAY = 3600.0, 86400.0
 

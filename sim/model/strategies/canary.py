@@ -34,7 +34,7 @@ from sim.model.strategy import (
     Update,
     register,
 )
-from sim.model.types import Duration, Fraction, PositiveDuration
+from sim.model.unit_fields import Duration, Fraction, PositiveDuration
 
 Stratum = Literal["cohort", "hardware", "site_kind", "camera_angle"]
 _AXIS = {"hardware": 0, "site_kind": 1, "camera_angle": 2}

@@ -10,7 +10,7 @@ from pydantic import Field
 from sim.model.cohort import Cohort
 from sim.model.gating.threshold import GroupRollbackPolicy
 from sim.model.strategy import FleetView, Halt, Rollback, Rollout, Soak, StrategyParams, Update, register
-from sim.model.types import Fraction, PositiveDuration
+from sim.model.unit_fields import Fraction, PositiveDuration
 
 
 class GroupFilter(StrategyParams):

@@ -14,7 +14,7 @@ from pydantic import Field, model_validator
 from sim.model.gating.threshold import ThresholdAbort
 from sim.model.strategies.common import soak_watching
 from sim.model.strategy import Action, FleetView, Halt, Observation, Rollback, Rollout, StrategyParams, Update, register
-from sim.model.types import Duration, Fraction, PositiveDuration
+from sim.model.unit_fields import Duration, Fraction, PositiveDuration
 
 
 class Phase(StrategyParams):

@@ -25,7 +25,7 @@ from sim.model.strategy import (
     Update,
     register,
 )
-from sim.model.types import Duration, Fraction, PositiveDuration
+from sim.model.unit_fields import Duration, Fraction, PositiveDuration
 
 
 class ShadowParams(StrategyParams):

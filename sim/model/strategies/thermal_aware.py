@@ -10,7 +10,7 @@ from pydantic import Field
 from sim.model.gating.threshold import ThresholdAbort
 from sim.model.strategies.common import abort_watch, cumulative_counts, soak_watching
 from sim.model.strategy import FleetView, Halt, Rollout, StrategyParams, Update, register
-from sim.model.types import Duration, Fraction, PositiveDuration
+from sim.model.unit_fields import Duration, Fraction, PositiveDuration
 
 
 class ThermalAwareParams(StrategyParams):

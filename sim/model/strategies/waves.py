@@ -16,7 +16,7 @@ from pydantic import Field, field_validator
 from sim.model.gating.sequential import SequentialTest
 from sim.model.strategies.common import cumulative_counts
 from sim.model.strategy import FleetView, Halt, Observation, Rollback, Rollout, Soak, StrategyParams, Update, register
-from sim.model.types import Duration, Fraction, PositiveDuration
+from sim.model.unit_fields import Duration, Fraction, PositiveDuration
 
 
 class AbortRule(StrategyParams):
