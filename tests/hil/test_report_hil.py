@@ -14,7 +14,7 @@ SHOUTING_HEALTH = "echo '<script>alert(\"from the rig\")</script>'; false"
 def quick_hil_scenario(folder: Path) -> Path:
     """The library's HIL scenario with every rig told at once, so one rig's failure halts nothing."""
     path = folder / "hil.yaml"
-    plan = "  kind: waves\n  waves: [30%, 100%]\n  bake: 1h\n  abort: {failure_rate: 1%, min_executed: 1}"
+    plan = "  kind: waves\n  waves: [30%, 100%]\n  bake: 1h\n  abort: {threshold: 1%, min_executed: 1}"
     assert plan in quick_hil_text()
     path.write_text(quick_hil_text().replace(plan, "  kind: all_at_once"))
     return path

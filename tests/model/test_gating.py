@@ -116,3 +116,11 @@ def test_an_analysis_run_fails_after_its_failure_limit_and_pauses_when_nobody_re
     quiet = AnalysisRun(spec)
     assert quiet.record(Samples((), ())) == "inconclusive"
     assert AnalysisRun(spec).record(good) == "running"
+
+
+def test_every_plan_reads_one_abort_rule_and_the_older_failure_rate_spelling_still_works():
+    from sim.model.strategies.waves import WavesParams
+
+    old = WavesParams(kind="waves", waves=[0.5, 1.0], abort={"failure_rate": 0.05, "min_executed": 20})
+    new = WavesParams(kind="waves", waves=[0.5, 1.0], abort={"threshold": 0.05, "min_executed": 20})
+    assert old == new and isinstance(new.abort, ThresholdAbort) and new.abort.threshold == 0.05

@@ -58,7 +58,7 @@ CASES = {
 def scenario_for(case: Case, lease_ttl_scale: str = ""):
     text = quick_hil_text().replace("rig_tags: [orin]", "rig_tags: [virtual]").replace(
         "candidate_model: builtin:candidate", f"candidate_model: {case.candidate}").replace(
-        "  kind: waves\n  waves: [30%, 100%]\n  bake: 1h\n  abort: {failure_rate: 1%, min_executed: 1}",
+        "  kind: waves\n  waves: [30%, 100%]\n  bake: 1h\n  abort: {threshold: 1%, min_executed: 1}",
         "  kind: all_at_once")
     # The matrix proves recovery, not speed or coolness: no latency budget and no temperature limit can fail it (the
     # rigs share two busy cores), while the latency step still runs and is recorded.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 
 from sim.model.strategy import StrategyParams, Tally
 from sim.model.unit_fields import Fraction
@@ -18,10 +18,12 @@ def bad_count(tally: Tally, failure_type: FailureType) -> int:
 
 
 class ThresholdAbort(StrategyParams):
-    """Abort once `threshold` of at least `min_executed` known outcomes are failures of `failure_type`."""
+    """Abort once `threshold` of at least `min_executed` known outcomes are failures of `failure_type`. Every plan's
+    `abort:` is this one rule; `failure_rate` is its older spelling (waves), still read."""
 
     failure_type: FailureType = "ALL"
-    threshold: Fraction
+    threshold: Fraction = Field(validation_alias=AliasChoices("threshold", "failure_rate"),
+                                description="share of known outcomes that fail (also read as failure_rate)")
     min_executed: Annotated[int, Field(ge=1)] = 10
 
     def breached(self, tally: Tally) -> bool:

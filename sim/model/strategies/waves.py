@@ -1,6 +1,6 @@
 """Cumulative waves with a bake time between them and an abort rule checked while baking.
 
-    waves: [1%, 10%, 50%, 100%]   bake: 12h   abort: {failure_rate: 5%, min_executed: 20}
+    waves: [1%, 10%, 50%, 100%]   bake: 12h   abort: {threshold: 5%, min_executed: 20}
 
 Each wave tells the next slice of a shuffled fleet; during the bake the strategy looks every `check_every`
 and halts (optionally rolling back what it released) once the reported failure rate reaches the threshold with
@@ -14,14 +14,10 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator
 
 from sim.model.gating.sequential import SequentialTest
+from sim.model.gating.threshold import ThresholdAbort
 from sim.model.strategies.common import cumulative_counts
 from sim.model.strategy import FleetView, Halt, Observation, Rollback, Rollout, Soak, StrategyParams, Update, register
 from sim.model.unit_fields import Duration, Fraction, PositiveDuration
-
-
-class AbortRule(StrategyParams):
-    failure_rate: Fraction
-    min_executed: Annotated[int, Field(ge=1)] = 10
 
 
 class WavesParams(StrategyParams):
@@ -31,7 +27,8 @@ class WavesParams(StrategyParams):
     bake: Duration = Field(default=12 * 3600.0, description="time between waves")
     check_every: PositiveDuration = Field(default=900.0,
                                           description="how often the abort rule is evaluated while baking")
-    abort: AbortRule | None = None
+    abort: ThresholdAbort | None = Field(default=None, description="halt when this share of the known outcomes "
+                                         "failed, e.g. {threshold: 5%, min_executed: 20}")
     sequential: SequentialTest | None = Field(
         default=None, description="halt on a sequential test that counts unreported devices (robust to fast failures)")
     rollback_on_abort: bool = False
@@ -42,11 +39,6 @@ class WavesParams(StrategyParams):
         if any(later <= earlier for earlier, later in zip(waves, waves[1:])):
             raise ValueError("waves are cumulative shares and must increase, e.g. [1%, 10%, 100%]")
         return waves
-
-
-def should_abort(rule: AbortRule | None, seen: Observation) -> bool:
-    """True when the reported failure rate has reached the rule's threshold on enough known outcomes."""
-    return rule is not None and seen.executed >= rule.min_executed and seen.failure_rate >= rule.failure_rate
 
 
 def sequential_halt(test: SequentialTest | None, seen: Observation) -> bool:
@@ -69,7 +61,7 @@ def waves(params: WavesParams, fleet: FleetView) -> Rollout:
             step = min(params.check_every, params.bake - waited)
             seen = yield Soak(step)
             waited += step
-            if should_abort(params.abort, seen) or sequential_halt(params.sequential, seen):
+            if (params.abort and params.abort.breached(seen.totals)) or sequential_halt(params.sequential, seen):
                 reason = f"failure rate {seen.failure_rate:.1%} over {seen.executed} devices in wave {number}"
                 if params.rollback_on_abort:
                     yield Rollback(None, reason)
