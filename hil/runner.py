@@ -115,10 +115,12 @@ def _close_all(controller: RigController, rigs: list[Rig], on_rig_done) -> list[
     def close(device: int) -> RigResult:
         rig = controller.session(device)
         result = rig.close(f"interrupted: {controller.stop.reason}" if stopped else END_OF_PLAN, stopped)
-        if not rig.opened or (result.verdict == "skipped" and not result.steps):
+        if result.verdict == "skipped":
             why = "rollout halted" if controller.halted else "not released by the plan"
             if stopped:
                 why = "run interrupted"
+            if rig.opened:
+                why += "; measured as a control rig"
             result = result.model_copy(update={"reason": f"not released: {why}"})
         elif stopped and result.verdict == "passed":
             result = result.model_copy(update={"verdict": "interrupted", "reason": controller.ended})

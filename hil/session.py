@@ -328,6 +328,8 @@ class RigSession:
 
     def result(self) -> RigResult:
         found = self.found
+        if self.release is None and self.outcome == "passed":
+            self.outcome = "skipped"       # never told to update: measured as a control rig at most
         active = self.art.candidate_version if found.switched else self.art.current_version
         return RigResult(rig=self.rig.name, hardware=self.rig.hardware, angle=self.angle,
                          wave=self.release[0] if self.release else -1, release=self.release[1] if self.release else "",

@@ -31,7 +31,7 @@ def the_rig_is_back_and_free(rig: dict) -> None:
     assert not (store / ".lease").exists()
 
 
-def interrupted_run(rig_entry, tmp_path, *faults, rate=None, code: int):
+def interrupted_run(rig_entry, tmp_path, *faults, rate=None, code: int, rerun: bool = False):
     rig = rig_entry("orin-a", tags=["orin"])
     inventory = write_inventory(tmp_path / "rigs.yaml", rig)
     done = fleetlab("hil", str(scenario_with(tmp_path, *faults, rate=rate)), "--rigs", str(inventory),
@@ -41,9 +41,10 @@ def interrupted_run(rig_entry, tmp_path, *faults, rate=None, code: int):
     result = json.loads((tmp_path / "out" / "result.json").read_text())
     assert result["interrupted"].startswith("interrupted: SIG")
     [found] = result["rigs"]
-    the_rig_is_back_and_free(rig)
-    again = fleetlab("hil", str(scenario_with(tmp_path)), "--rigs", str(inventory))     # nothing left held
-    assert again.returncode == 0, again.stdout + again.stderr
+    the_rig_is_back_and_free(rig)      # enough for a rerun to start at once; one test reruns to show it
+    if rerun:
+        again = fleetlab("hil", str(scenario_with(tmp_path)), "--rigs", str(inventory))
+        assert again.returncode == 0, again.stdout + again.stderr
     return found
 
 
@@ -52,7 +53,7 @@ def names(found: dict) -> list[str]:
 
 
 def test_sigterm_during_activation_restores_releases_and_exits_143(rig_entry, tmp_path):
-    found = interrupted_run(rig_entry, tmp_path, ("sigterm", "after:switch"), code=143)
+    found = interrupted_run(rig_entry, tmp_path, ("sigterm", "after:switch"), code=143, rerun=True)
     order = names(found)
     assert order.index("activate") < order.index("restore") < order.index("release")
     assert found["verdict"] == "interrupted" and found["active_at_end"] == "2.0"
