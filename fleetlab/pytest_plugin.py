@@ -14,8 +14,10 @@ outcome, gathered on the controller (also under xdist).
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Literal
 
 import pytest
 
@@ -62,12 +64,13 @@ class ScenarioFile(pytest.File):
             scenario = load_scenario(self.path)
         except ScenarioError as error:
             raise self.CollectError("\n".join(str(problem) for problem in error.problems)) from None
-        yield ScenarioItem.from_parent(self, name=f"{scenario.name}[sim]", scenario=scenario, rig=None)
+        yield ScenarioItem.from_parent(self, name=f"{scenario.name}[sim]", scenario=scenario, target=Target("sim"))
         if scenario.hil is None:
             return
         rigs_file = self.config.getoption("rigs")
         if rigs_file is None:
-            yield ScenarioItem.from_parent(self, name=f"{scenario.name}[hil]", scenario=scenario, rig="")
+            yield ScenarioItem.from_parent(self, name=f"{scenario.name}[hil]", scenario=scenario,
+                                           target=Target("hil"))
             return
         try:
             rigs = load_inventory(rigs_file).select(scenario.hil.rig_tags)
@@ -75,44 +78,43 @@ class ScenarioFile(pytest.File):
             raise self.CollectError("\n".join(str(problem) for problem in error.problems)) from None
         for rig in rigs:
             item = ScenarioItem.from_parent(self, name=f"{scenario.name}[hil-{rig.name}]", scenario=scenario,
-                                            rig=rig.name)
+                                            target=Target("hil", rig.name))
             item.add_marker(pytest.mark.xdist_group(name=f"rig-{rig.name}"))
             yield item
 
 
+@dataclass(frozen=True)
+class Target:
+    """What one item measures: the simulation, or the scenario's hil part on one rig (None: no inventory given,
+    so the item skips)."""
+
+    mode: Literal["sim", "hil"]
+    rig: str | None = None
+
+
 class ScenarioItem(pytest.Item):
-    def __init__(self, *, scenario, rig: str | None, **kwargs) -> None:
+    def __init__(self, *, scenario, target: Target, **kwargs) -> None:
         super().__init__(**kwargs)
-        self.scenario, self.rig = scenario, rig
+        self.scenario, self.target = scenario, target
         self.add_marker(pytest.mark.fleetlab)
 
     def runtest(self) -> None:
-        if self.rig == "":
+        from fleetlab.suite import measure
+        from sim.sweep import SerialExecutor
+
+        if self.target.mode == "hil" and self.target.rig is None:
             pytest.skip("hil: no --rigs inventory given (pytest --rigs rigs/lab.yaml)")
-        outcome = self._run_sim() if self.rig is None else self._run_hil()
+        rigs = self.config.getoption("rigs")
+        outcome = measure(self.path, self.scenario, self.target.mode, self.config.getoption("fleetlab_seeds"),
+                          Path(rigs) if rigs else None, SerialExecutor(), lambda line: None, rig_name=self.target.rig)
+        if outcome.hil is not None:
+            self._record_latency(outcome.hil)
         self.user_properties.append((OUTCOME_KEY, outcome.model_dump_json()))
         failed = [check for check in outcome.checks if not check.passed]
         if outcome.problems:
             raise ExpectationMissed("could not measure:\n" + "\n".join(outcome.problems))
         if failed:
             raise ExpectationMissed("\n".join(check.reason for check in failed))
-
-    def _run_sim(self):
-        from fleetlab.suite import outcome_of, sim_part
-        from sim.sweep import SerialExecutor
-
-        seeds = [self.scenario.seed + i for i in range(self.config.getoption("fleetlab_seeds"))]
-        plans, checks, oracle = sim_part(self.path, self.scenario, seeds, SerialExecutor())
-        return outcome_of(self.scenario, self.path, checks, [], plans, oracle)
-
-    def _run_hil(self):
-        from fleetlab.suite import hil_part, outcome_of
-
-        result, checks = hil_part(self.path, self.scenario, Path(self.config.getoption("rigs")), lambda line: None,
-                                  rig_name=self.rig)
-        problems = [f"hil: {rig.rig}: {rig.reason}" for rig in result.rigs if rig.verdict == "error"]
-        self._record_latency(result)
-        return outcome_of(self.scenario, self.path, checks, problems, hil=result)
 
     def _record_latency(self, result) -> None:
         """Rig latency into pytest-benchmark's records (the whole validation is the timed round)."""
@@ -126,7 +128,7 @@ class ScenarioItem(pytest.Item):
                                    warner=self.warn, disabled=session.disabled, **dict(session.options))
         fixture.extra_info.update({f"latency_{key}_ms": value for key, value in latency.model_dump().items()
                                    if isinstance(value, (int, float)) and not isinstance(value, bool)})
-        fixture.extra_info["rig"] = self.rig
+        fixture.extra_info["rig"] = self.target.rig
         fixture.pedantic(lambda: None, rounds=1, iterations=1)
         fixture._cleanup()
 

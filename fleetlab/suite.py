@@ -16,7 +16,16 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from fleetlab.errors import SimulationsFailed
-from fleetlab.suite_results import CheckRow, Mode, PlanSummary, ScenarioOutcome, SuiteResult, Verdict, combine
+from fleetlab.suite_results import (
+    BoundRiskSummary,
+    CheckRow,
+    Mode,
+    PlanSummary,
+    ScenarioOutcome,
+    SuiteResult,
+    Verdict,
+    combine,
+)
 from hil.stop import StopSignal
 from sim.grid import Axis, expand
 from sim.load import load_scenario
@@ -62,7 +71,8 @@ def sim_part(file: Path, scenario: Scenario, seeds: list[int], executor: Executo
         plans.append(PlanSummary(
             name=name, kind=point.scenario.strategy.kind, runs=summary.runs, failed_runs=summary.failed,
             metrics={metric: value.as_dict() for metric, value in summary.metrics.items()},
-            bounds={metric: risk.as_dict() for metric, risk in summary.bounds.items()},
+            bounds={metric: BoundRiskSummary.model_validate(risk.as_dict())
+                    for metric, risk in summary.bounds.items()},
             coverage=whole.coverage.series, egress=whole.egress.series,
             timeline=[event for event in whole.timeline if event.kind in SEED_ONE_EVENTS]))
     plan = plans[0]
@@ -72,19 +82,19 @@ def sim_part(file: Path, scenario: Scenario, seeds: list[int], executor: Executo
     checks = []
     for metric, risk in plan.bounds.items():
         mean = plan.metrics.get(metric, {}).get("mean")
-        passed = risk["broken"] == 0
+        passed = risk.broken == 0
         shown = format_metric(metric, mean)
-        checks.append(CheckRow(mode="sim", metric=metric, bound=risk["bound"], measured=mean, shown=shown,
-                               runs=risk["runs"], broken=risk["broken"], passed=passed,
+        checks.append(CheckRow(mode="sim", metric=metric, bound=risk.bound, measured=mean, shown=shown,
+                               runs=risk.runs, broken=risk.broken, passed=passed,
                                reason=_sim_reason(metric, shown, risk)))
     return plans, checks, oracle_t95(scenario, seeds[0])
 
 
-def _sim_reason(metric: str, shown: str, risk: dict) -> str:
-    if risk["runs"] == 1:
-        return f"{metric} = {shown}, bound {risk['bound']}: " + ("holds" if not risk["broken"] else "broken")
-    return f"{metric} = {shown} (mean of {risk['runs']} seeds), bound {risk['bound']}: " + (
-        "held in every seed" if not risk["broken"] else f"broken in {risk['broken']} of {risk['runs']} seeds")
+def _sim_reason(metric: str, shown: str, risk: BoundRiskSummary) -> str:
+    if risk.runs == 1:
+        return f"{metric} = {shown}, bound {risk.bound}: " + ("holds" if not risk.broken else "broken")
+    return f"{metric} = {shown} (mean of {risk.runs} seeds), bound {risk.bound}: " + (
+        "held in every seed" if not risk.broken else f"broken in {risk.broken} of {risk.runs} seeds")
 
 
 def hil_part(file: Path, scenario: Scenario, rigs: Path, log: Log, rig_name: str | None = None,
@@ -116,8 +126,6 @@ def hil_part(file: Path, scenario: Scenario, rigs: Path, log: Log, rig_name: str
 
 def run_scenario_file(file: Path, named: bool, mode: Mode, seeds: int, rigs: Path | None, executor: Executor,
                       log: Log, stop: StopSignal | None = None) -> ScenarioOutcome | None:
-    from hil.errors import HilError
-
     try:
         scenario = load_scenario(file)
     except ScenarioError as error:
@@ -128,6 +136,15 @@ def run_scenario_file(file: Path, named: bool, mode: Mode, seeds: int, rigs: Pat
     if mode == "hil" and scenario.hil is None:
         return None
     log(f"{scenario.name} ({file})")
+    return measure(file, scenario, mode, seeds, rigs, executor, log, stop)
+
+
+def measure(file: Path, scenario: Scenario, mode: Mode, seeds: int, rigs: Path | None, executor: Executor,
+            log: Log, stop: StopSignal | None = None, rig_name: str | None = None) -> ScenarioOutcome:
+    """A loaded scenario measured in this mode (the suite and the pytest plugin both come here): its checks, plans
+    and rig results, with everything that could not be measured as problems."""
+    from hil.errors import HilError
+
     checks: list[CheckRow] = []
     problems: list[str] = []
     plans: list[PlanSummary] = []
@@ -144,7 +161,7 @@ def run_scenario_file(file: Path, named: bool, mode: Mode, seeds: int, rigs: Pat
             problems.append("hil: the scenario has a hil: part but no --rigs inventory was given")
         else:
             try:
-                hil, hil_checks = hil_part(file, scenario, rigs, log, stop=stop)
+                hil, hil_checks = hil_part(file, scenario, rigs, log, rig_name, stop)
                 checks += hil_checks
                 problems += [f"hil: {rig.rig}: {rig.reason}" for rig in hil.rigs if rig.verdict == "error"]
             except (HilError, ScenarioError) as error:

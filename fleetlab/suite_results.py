@@ -26,6 +26,16 @@ class CheckRow(Record):
     reason: str
 
 
+class BoundRiskSummary(Record):
+    """How often one `expect:` bound broke over a plan's seeds (sim.model.aggregate.BoundRisk, recorded)."""
+    bound: str
+    runs: int
+    broken: int
+    probability: float
+    ci_low: float                     # 95% Wilson interval of the probability
+    ci_high: float
+
+
 class PlanSummary(Record):
     """A plan (the scenario's strategy or an alternative) over every seed."""
     name: str
@@ -33,7 +43,7 @@ class PlanSummary(Record):
     runs: int
     failed_runs: int = 0
     metrics: dict[str, dict] = Field(default_factory=dict)      # sim.model.aggregate.MetricSummary.as_dict()
-    bounds: dict[str, dict] = Field(default_factory=dict)       # sim.model.aggregate.BoundRisk.as_dict()
+    bounds: dict[str, BoundRiskSummary] = Field(default_factory=dict)
     coverage: Series | None = None                              # seed 1: share of the fleet on the candidate
     egress: Series | None = None                                # seed 1: bytes/s from the origin
     timeline: list[TimelineEvent] = Field(default_factory=list)  # seed 1: halts, rollbacks, faults

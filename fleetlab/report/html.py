@@ -74,7 +74,7 @@ def _cell(plan: PlanSummary, metric: str) -> Cell:
 def _plan_rows(outcome: ScenarioOutcome, bounds: list[str]) -> list[dict]:
     rows = []
     for plan in outcome.plans:
-        risks = [(f"{risk['probability']:.0%}", f"{risk['broken']}/{risk['runs']}") if (risk := plan.bounds.get(m))
+        risks = [(f"{risk.probability:.0%}", f"{risk.broken}/{risk.runs}") if (risk := plan.bounds.get(m))
                  else None for m in bounds]
         rows.append({"name": plan.name, "kind": plan.kind, "cells": [_cell(plan, m) for m in PLAN_COLUMNS],
                      "risks": risks})
