@@ -15,8 +15,8 @@ from pydantic import Field, field_validator
 
 from sim.model.gating.sequential import SequentialTest
 from sim.model.gating.threshold import ThresholdAbort
-from sim.model.strategies.common import cumulative_counts
-from sim.model.strategy import FleetView, Halt, Observation, Rollback, Rollout, Soak, StrategyParams, Update, register
+from sim.model.strategies.common import cumulative_counts, soak_watching
+from sim.model.strategy import FleetView, Halt, Observation, Rollback, Rollout, StrategyParams, Update, register
 from sim.model.unit_fields import Duration, Fraction, PositiveDuration
 
 
@@ -52,18 +52,19 @@ def sequential_halt(test: SequentialTest | None, seen: Observation) -> bool:
 def waves(params: WavesParams, fleet: FleetView) -> Rollout:
     order = fleet.shuffled()
     told = 0
+    abort, sequential = params.abort, params.sequential
+
+    def gate_trips(seen: Observation) -> bool:
+        return (abort is not None and abort.breached(seen.totals)) or sequential_halt(sequential, seen)
+
     for number, (share, upto) in enumerate(zip(params.waves, cumulative_counts(params.waves, fleet.size)), start=1):
         if upto > told:
-            seen = yield Update(tuple(order[told:upto]), label=f"wave {number} ({share:.0%})")
+            yield Update(tuple(order[told:upto]), label=f"wave {number} ({share:.0%})")
             told = upto
-        waited = 0.0
-        while waited < params.bake:
-            step = min(params.check_every, params.bake - waited)
-            seen = yield Soak(step)
-            waited += step
-            if (params.abort and params.abort.breached(seen.totals)) or sequential_halt(params.sequential, seen):
-                reason = f"failure rate {seen.failure_rate:.1%} over {seen.executed} devices in wave {number}"
-                if params.rollback_on_abort:
-                    yield Rollback(None, reason)
-                yield Halt(reason)
-                return
+        tripped = yield from soak_watching(params.bake, params.check_every, gate_trips)
+        if tripped:
+            reason = f"failure rate {tripped.failure_rate:.1%} over {tripped.executed} devices in wave {number}"
+            if params.rollback_on_abort:
+                yield Rollback(None, reason)
+            yield Halt(reason)
+            return
