@@ -33,6 +33,14 @@ out = SafeConsole(highlight=False, soft_wrap=True)
 err = SafeConsole(stderr=True, highlight=False, soft_wrap=True)
 
 
+def titled_table(title: str, *columns: str) -> Table:
+    """A table as fleetlab prints them: a title, bold headers, these columns."""
+    table = Table(title=title, header_style="bold")
+    for column in columns:
+        table.add_column(column)
+    return table
+
+
 def show_problems(error: ScenarioError) -> None:
     for problem in error.problems:
         err.print(str(problem), markup=False)
@@ -85,9 +93,7 @@ def summary_table(result: RunResult) -> Table:
 
 
 def verdict_table(verdict: Verdict) -> Table:
-    table = Table(title="expectations", header_style="bold")
-    for column in ("", "metric", "bound", "measured"):
-        table.add_column(column)
+    table = titled_table("expectations", "", "metric", "bound", "measured")
     for check in verdict.checks:
         mark = "[green]PASS[/]" if check.passed else "[red]FAIL[/]"
         table.add_row(mark, check.metric, check.bound, format_metric(check.metric, check.measured))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.table import Table
 from rich.text import Text
 
+from fleetlab.console import titled_table
 from sim.model.hil_results import RigResult
 from sim.model.results import RunResult
 from sim.model.scenario import HilSpec
@@ -38,10 +39,8 @@ def _latency(rig: RigResult, spec: HilSpec) -> str:
 
 
 def hil_table(result: RunResult, spec: HilSpec) -> Table:
-    table = Table(title=f"{result.provenance.scenario_name} on {len(result.rigs)} rigs", header_style="bold")
-    for column in ("rig", "released by", "state", "verdict", "build", "parity", "p50 / p99", "max °C", "rollback",
-                   "reason"):
-        table.add_column(column)
+    table = titled_table(f"{result.provenance.scenario_name} on {len(result.rigs)} rigs", "rig", "released by",
+                         "state", "verdict", "build", "parity", "p50 / p99", "max °C", "rollback", "reason")
     for rig in result.rigs:
         temperature = rig.telemetry.max_temperature if rig.telemetry else None
         rollback = "QUARANTINED" if rig.quarantined else _step(rig, "rollback")
@@ -54,9 +53,7 @@ def hil_table(result: RunResult, spec: HilSpec) -> Table:
 
 def plan_table(result: RunResult) -> Table:
     """The plan as it ran on the rigs: releases with the plan's labels, soaks, halts with their reasons, rollbacks."""
-    table = Table(title="the plan on the rigs", header_style="bold")
-    for column in ("time", "event", "detail", "rigs"):
-        table.add_column(column)
+    table = titled_table("the plan on the rigs", "time", "event", "detail", "rigs")
     for event in result.timeline:
         table.add_row(f"{event.time:.1f} s", event.kind, Text(event.detail), str(event.devices or ""))
     return table
