@@ -173,6 +173,9 @@ class Fleet(Frozen):
     slots: Literal["ab", "in_place"] = "ab"
     egress_cap: Annotated[Rate, Field(gt=0)] | None = Field(
         default=None, description="global origin/CDN egress shared by every download")
+    egress_sharing: Literal["fair", "proportional"] = Field(
+        default="fair", description="how the egress cap is shared between sites: fair (max-min: a site below the "
+        "level keeps its whole uplink, the others share what is left) or proportional (every site scaled alike)")
     report_delay: Duration = Field(default=300.0, description="delay before the controller sees a device's report")
     fps_needed: Annotated[float, Field(gt=0)] = 15.0
     thermal: Thermal = Thermal()

@@ -2,13 +2,20 @@
 
 Two levels of sharing:
 - a site's uplink rate is split equally among the site's active downloads;
-- the origin's egress cap C scales every download by the same factor s = min(1, C / demand), where demand is the
-  sum of the site rates that have downloads going.
+- the origin's egress cap C is shared between the sites that have downloads going, by one of two rules
+  (`fleet.egress_sharing`):
+  - `fair` (max-min, water-filling; the default): a site whose uplink is below the level L gets all of it, the
+    others get L each, where L solves Σ min(r_i, L) = C — what TCP flows through a CDN approach;
+  - `proportional`: every site's rate is scaled by the same factor s = min(1, C / Σ r_i).
 
-Because s is common to all downloads, progress is tracked on one global "scaled clock" W(t) = ∫ s dt: a download
-of own rate r that started at W0 with `done` bytes has done + r·(W − W0) bytes. Its finish is a fixed point in
-W, kept in one heap; a change of s only moves the single wake-up of the heap's first entry. Nothing costs per byte or
-per chunk, and a change at one site touches only that site's downloads (docs/architecture.md, Performance).
+Progress is tracked on two global clocks, so a change of the sharing moves no download individually:
+- the scaled clock W(t) = ∫ s dt for sites that get their own rate r (s = 1 under `fair`): a download of own rate r/n
+  that started at W0 with `done` bytes has done + r/n·(W − W0) bytes;
+- the level clock Λ(t) = ∫ L dt for capped sites (`fair` only): their downloads have done + (Λ − Λ0)/n bytes.
+A site's next finish is a fixed point on its clock, kept in that clock's heap; a change of s or L only moves the
+wake-up of the heaps' first entries. Under `fair`, only the sites that cross the level when it moves are re-keyed
+(two heaps of site rates find them). Nothing costs per byte or per chunk, and a change at one site touches only that
+site's downloads (docs/architecture.md, Performance).
 """
 
 from __future__ import annotations
@@ -35,8 +42,8 @@ class Download:
     resumable: bool
     done: float = 0.0            # bytes done as of `w_mark`
     moved: float = 0.0           # bytes this download has pulled from the origin, all attempts
-    w_mark: float = 0.0
-    rate: float = 0.0            # own rate before the egress scale
+    w_mark: float = 0.0          # its site's clock (W, or Λ when the site is capped) when `done` was last settled
+    rate: float = 0.0            # bytes per unit of its site's clock
     active: bool = False
     delta: bool = False          # a delta rather than the full artifact (for the byte accounting)
 
@@ -66,57 +73,139 @@ class Network:
     meter: EgressMeter
     on_finished: Callable[[Download], None]
     schedule: Callable[[float, Callable[..., None], tuple], None]
-    w: float = 0.0
+    fair: bool = True
+    w: float = 0.0               # the scaled clock W
+    lam: float = 0.0             # the level clock Λ
     w_time: float = 0.0
-    scale: float = 1.0
-    demand: float = 0.0
+    scale: float = 1.0           # s: 1 under `fair`
+    level: float = INF           # L: the share of each capped site (`fair`)
+    demand: float = 0.0          # Σ r of the sites that run at their own (scaled) rate
     moved_total: float = 0.0
     moved_delta: float = 0.0
-    _heap: list[tuple[float, int, int, int]] = field(default_factory=list)   # (finish in W, seq, version, site)
+    _heap: list[tuple[float, int, int, int]] = field(default_factory=list)        # (finish on W, seq, version, site)
+    _level_heap: list[tuple[float, int, int, int]] = field(default_factory=list)  # (finish on Λ, …)
     _site_version: dict[int, int] = field(default_factory=dict)
     _sites: dict[int, list[Download]] = field(default_factory=dict)
     _site_rate: dict[int, float] = field(default_factory=dict)
     _site_watch: dict[int, float] = field(default_factory=dict)
+    _capped: set[int] = field(default_factory=set)
+    _free_by_rate: list[tuple[float, int, int]] = field(default_factory=list)     # (−r, site, rate version)
+    _capped_by_rate: list[tuple[float, int, int]] = field(default_factory=list)   # (r, site, rate version)
+    _rate_version: dict[int, int] = field(default_factory=dict)
     _wakeup_at: float = INF
     _sequence: int = 0
 
-    # --- clock ---------------------------------------------------------------------------------------------------
+    # --- clocks --------------------------------------------------------------------------------------------------
 
     def _advance(self) -> None:
-        """Bring W and the egress meter up to now."""
+        """Bring W, Λ and the egress meter up to now."""
         now = self.env.now
         if now > self.w_time:
-            self.meter.add(self.w_time, now, self.scale * self.demand)
-            self.w += self.scale * (now - self.w_time)
+            spent = now - self.w_time
+            if self._capped:
+                self.meter.add(self.w_time, now, self.scale * self.demand + self.level * len(self._capped))
+                self.lam += self.level * spent
+            else:
+                self.meter.add(self.w_time, now, self.scale * self.demand)
+            self.w += self.scale * spent
             self.w_time = now
 
+    @property
+    def _filling(self) -> bool:
+        """Water-filling is on: the fair rule with a finite cap."""
+        return self.fair and self.cap != INF
+
+    def _clock(self, site: int) -> float:
+        return self.lam if site in self._capped else self.w
+
     def _rescale(self) -> None:
-        self.scale = min(1.0, self.cap / self.demand) if self.demand > 0 else 1.0
+        if self.fair:
+            self._fill_level()
+        else:
+            self.scale = min(1.0, self.cap / self.demand) if self.demand > 0 else 1.0
         self._plan_wakeup()
 
     def _settle(self, download: Download) -> None:
-        gained = min(download.rate * (self.w - download.w_mark), download.size - download.done)
+        clock = self._clock(download.site)
+        gained = min(download.rate * (clock - download.w_mark), download.size - download.done)
         if gained > 0.0:
             download.done += gained
             download.moved += gained
             self.moved_total += gained
             if download.delta:
                 self.moved_delta += gained
-        download.w_mark = self.w
+        download.w_mark = clock
+
+    # --- water-filling (fair) ----------------------------------------------------------------------------------
+
+    def _index_rate(self, site: int) -> None:
+        """(Re)file the site's rate in the heap of its class, for the water-filling."""
+        version = self._rate_version.get(site, 0) + 1
+        self._rate_version[site] = version
+        rate = self._site_rate[site]
+        if site in self._capped:
+            heapq.heappush(self._capped_by_rate, (rate, site, version))
+        else:
+            heapq.heappush(self._free_by_rate, (-rate, site, version))
+
+    def _top(self, heap: list[tuple[float, int, int]]) -> tuple[float, int, int] | None:
+        versions, sites = self._rate_version, self._sites
+        while heap and (heap[0][2] != versions.get(heap[0][1]) or not sites.get(heap[0][1])):
+            heapq.heappop(heap)
+        return heap[0] if heap else None
+
+    def _fill_level(self) -> None:
+        """Move sites across the level until it is max-min fair: every capped site's uplink at or above L, every
+        other below it, with Σ min(r, L) = C. Only the sites that cross are touched."""
+        if not self._filling:
+            return
+        for _ in range(4 * len(self._sites) + 8):       # each pass moves one site across; it settles in a few
+            level = (self.cap - self.demand) / len(self._capped) if self._capped else INF
+            lowest = self._top(self._capped_by_rate)
+            if lowest is not None and lowest[0] < level:
+                self._move(lowest[1], capped=False)
+                continue
+            highest = self._top(self._free_by_rate)
+            over = self.demand > self.cap if not self._capped else highest is not None and -highest[0] > level
+            if highest is not None and over:
+                self._move(highest[1], capped=True)
+                continue
+            self.level = level
+            return
+        raise AssertionError("the water-filling did not settle")   # a bug, never an input's doing
+
+    def _move(self, site: int, capped: bool) -> None:
+        """Settle the site's downloads on the clock they ran on, then put it on the other one."""
+        for download in self._sites[site]:
+            self._settle(download)
+        if capped:
+            self._capped.add(site)
+            self.demand -= self._site_rate[site]
+        else:
+            self._capped.discard(site)
+            self.demand += self._site_rate[site]
+            if not self._capped:
+                self.lam = 0.0
+        for download in self._sites[site]:
+            download.w_mark = self._clock(site)
+        self._index_rate(site)
+        self._share(site)
 
     # --- downloads -------------------------------------------------------------------------------------------
 
     def start(self, download: Download) -> None:
         self._advance()
         download.active = True
-        download.w_mark = self.w
         site = download.site
         members = self._sites.setdefault(site, [])
         if not members:
             rate = self.uplinks.rate(site, self.env.now)
             self._site_rate[site] = rate
             self.demand += rate
+            if self._filling:
+                self._index_rate(site)
             self._watch(site)
+        download.w_mark = self._clock(site)
         members.append(download)
         self._share(site)
         self._rescale()
@@ -138,24 +227,32 @@ class Network:
 
     def _detach(self, download: Download) -> None:
         download.active = False
-        members = self._sites[download.site]
+        site = download.site
+        members = self._sites[site]
         members.remove(download)
         if not members:
-            self.demand -= self._site_rate.pop(download.site)
-            self._site_version[download.site] = self._site_version.get(download.site, 0) + 1
+            rate = self._site_rate.pop(site)
+            if site in self._capped:
+                self._capped.discard(site)
+                if not self._capped:
+                    self.lam = 0.0
+            else:
+                self.demand -= rate
+            self._site_version[site] = self._site_version.get(site, 0) + 1
             if not self._site_rate:   # nothing downloads: no float residue of the subtractions may remain
                 self.demand = 0.0
         else:
-            self._share(download.site)
+            self._share(site)
 
     def _share(self, site: int) -> None:
-        """Split the site's rate among its downloads and re-key the site's next finish.
+        """Split the site's rate among its downloads and re-key the site's next finish on its clock.
 
-        All downloads at a site move at the same rate, so the one with the least left finishes first: the heap
-        holds one entry per site, not one per download.
+        All downloads at a site move at the same rate, so the one with the least left finishes first: the heaps
+        hold one entry per site, not one per download.
         """
         members = self._sites[site]
-        each = self._site_rate[site] / len(members)
+        capped = site in self._capped
+        each = (1.0 if capped else self._site_rate[site]) / len(members)
         least = math.inf
         for download in members:
             self._settle(download)
@@ -165,7 +262,8 @@ class Network:
         self._site_version[site] = version
         if each > 0.0:
             self._sequence += 1
-            heapq.heappush(self._heap, (self.w + least / each, self._sequence, version, site))
+            entry = ((self.lam if capped else self.w) + least / each, self._sequence, version, site)
+            heapq.heappush(self._level_heap if capped else self._heap, entry)
 
     # --- site link changes --------------------------------------------------------------------------------------
 
@@ -187,7 +285,10 @@ class Network:
         if new == 0.0 and old > 0.0:
             self._drop_connections(members)
         self._site_rate[site] = new
-        self.demand += new - old
+        if site not in self._capped:
+            self.demand += new - old
+        if self._filling:
+            self._index_rate(site)
         self._share(site)
         self._rescale()
         self._watch(site)
@@ -200,17 +301,20 @@ class Network:
 
     # --- completions -----------------------------------------------------------------------------------------
 
-    def _valid_top(self) -> tuple[float, int, int, int] | None:
-        heap, versions = self._heap, self._site_version
+    def _valid_top(self, heap: list[tuple[float, int, int, int]]) -> tuple[float, int, int, int] | None:
+        versions = self._site_version
         while heap and heap[0][2] != versions.get(heap[0][3]):
             heapq.heappop(heap)
         return heap[0] if heap else None
 
     def _plan_wakeup(self) -> None:
-        top = self._valid_top()
-        if top is None:
-            return
-        due = self.env.now + max(0.0, (top[0] - self.w) / self.scale)
+        due = INF
+        top = self._valid_top(self._heap)
+        if top is not None and self.scale > 0:
+            due = self.env.now + max(0.0, (top[0] - self.w) / self.scale)
+        top = self._valid_top(self._level_heap)
+        if top is not None and self._capped and self.level > 0:
+            due = min(due, self.env.now + max(0.0, (top[0] - self.lam) / self.level))
         if due < self._wakeup_at - 1e-9:
             self._wakeup_at = due
             self.schedule(due - self.env.now, self._wake, (due,))
@@ -219,11 +323,12 @@ class Network:
         if planned == self._wakeup_at:
             self._wakeup_at = INF
         self._advance()
-        tolerance = 1e-9 * (1.0 + self.w)
         finished: list[Download] = []
-        while (top := self._valid_top()) is not None and top[0] <= self.w + tolerance:
-            heapq.heappop(self._heap)
-            finished.extend(self._finish_due(top[3], tolerance))
+        for heap, clock in ((self._heap, self.w), (self._level_heap, self.lam)):
+            tolerance = 1e-9 * (1.0 + clock)
+            while (top := self._valid_top(heap)) is not None and top[0] <= clock + tolerance:
+                heapq.heappop(heap)
+                finished.extend(self._finish_due(top[3], tolerance))
         self._rescale()
         for download in finished:
             self.on_finished(download)

@@ -58,7 +58,8 @@ class World:
         self.recorder = FleetRecorder(self.layout.size, SAMPLE_STEP, on_transition)
         bins = int(math.ceil(scenario.duration / EGRESS_BIN)) + 1
         self.network = Network(self.env, self.uplinks, scenario.fleet.egress_cap or math.inf,
-                               EgressMeter(EGRESS_BIN, np.zeros(bins)), self._downloaded, self.after)
+                               EgressMeter(EGRESS_BIN, np.zeros(bins)), self._downloaded, self.after,
+                               fair=scenario.fleet.egress_sharing == "fair")
         self.states = bytearray(self.layout.size)          # DeviceState per device
         self.events = 0
         self._device_site = self.layout.device_site.tolist()
