@@ -32,7 +32,7 @@ def test_both_modes_report_the_rigs_and_escape_what_a_rig_printed(rig_entry, tmp
     assert [(check.mode, check.metric) for check in failing] == [("hil", "rigs_failed")]
     written = write_report(result, tmp_path / "report")
     page = written["index.html"].read_text()
-    assert "<script" not in page and "&lt;script&gt;alert(&quot;from the rig&quot;)&lt;/script&gt;" in page
+    assert "<script" not in page and "&lt;script&gt;alert(&#34;from the rig&#34;)&lt;/script&gt;" in page
     assert "On the rigs" in page and "overhead:ok" in page
     junit = written["junit.xml"].read_text()
     assert 'classname="hil-orin-candidate.hil.orin-b"' in junit and "RigValidationFailed" in junit
