@@ -247,15 +247,25 @@ def _walk(document: Any, keys: list[str], tagged: bool) -> Iterator[tuple[str, A
             tag_skipped = node   # pydantic puts a tagged union's tag in the path; a field may share its name
             continue
         if isinstance(node, CommentedMap) and key in node:
-            line, col = node.lc.key(key)
+            line, col = _position(node, lambda: node.lc.key(key))
             node = node[key]
             yield key, node, (line + 1, col + 1)
         elif isinstance(node, CommentedSeq) and key.isdigit() and int(key) < len(node):
-            line, col = node.lc.item(int(key))
+            line, col = _position(node, lambda: node.lc.item(int(key)))
             node = node[int(key)]
             yield key, node, (line + 1, col + 1)
         else:
             return
+
+
+def _position(container: Any, of_key: Any) -> tuple[int, int]:
+    """Where a key or item was written; a value set from the command line (a --grid override) was not written in the
+    file, so it is placed at its mapping."""
+    try:
+        line, column = of_key()
+        return int(line), int(column)
+    except (KeyError, IndexError, TypeError):
+        return int(container.lc.line), int(container.lc.col)
 
 
 def _problem_at(document: Any, filename: str, keys: list[str], message: str, tagged: bool = False) -> Problem:

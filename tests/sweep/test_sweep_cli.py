@@ -44,3 +44,10 @@ def test_an_unknown_executor_and_an_unreachable_scheduler_exit_2(sweep_file):
     unreachable = fleetlab("sweep", str(sweep_file), "--seeds", "1", "--executor", "dask://127.0.0.1:9")
     assert unreachable.returncode == 2 and "cannot reach the Dask scheduler" in unreachable.stderr
     assert "Traceback" not in unknown.stderr + unreachable.stderr
+
+
+def test_a_misspelt_grid_key_is_refused_with_a_suggestion_not_a_traceback():
+    done = fleetlab("sweep", str(ROOT / "scenarios" / "tiny.yaml"), "--seeds", "2", "--grid", "strategy.bakee=6h",
+                    "--executor", "serial")
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "strategy.bakee: unknown key 'bakee'; did you mean 'bake'?" in done.stderr + done.stdout
