@@ -24,6 +24,20 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Simulate and hardware-test ML model rollouts to fleets of edge cameras.")
 
 
+def _version(asked: bool) -> None:
+    if asked:
+        from sim.provenance import git_sha, package_versions
+
+        console.out.print(f"fleetlab {package_versions()['fleetlab']} (git {git_sha()[:12]})", markup=False)
+        raise typer.Exit(EXIT_OK)
+
+
+@app.callback()
+def _options(version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                                   help="print fleetlab's version and exit")] = False) -> None:
+    """Simulate and hardware-test ML model rollouts to fleets of edge cameras."""
+
+
 
 def _load_or_exit(path: Path) -> Scenario:
     with reported(path):

@@ -29,8 +29,10 @@ class SafeConsole(Console):
                                       if segment.control is None else segment for segment in buffer)
 
 
-out = SafeConsole(highlight=False, soft_wrap=True)
-err = SafeConsole(stderr=True, highlight=False, soft_wrap=True)
+# Not on a terminal (a CI log, a pipe), lines are not wrapped at 80 columns: tables keep one row per line.
+_WIDTH = None if sys.stdout.isatty() else 200
+out = SafeConsole(highlight=False, soft_wrap=True, width=_WIDTH)
+err = SafeConsole(stderr=True, highlight=False, soft_wrap=True, width=None if sys.stderr.isatty() else 200)
 
 
 def titled_table(title: str, *columns: str) -> Table:

@@ -203,6 +203,9 @@ def down(inventory: Annotated[Path, typer.Option(help="inventory written by `rig
 @rigs_app.command()
 def status() -> None:
     """Virtual rigs on this Docker engine."""
-    for rig in _lab().status():
+    found = _lab().status()
+    if not found:
+        console.out.print("no virtual rigs (fleetlab rigs up N starts some)", markup=False)
+    for rig in found:
         console.out.print(f"{rig['name']}: {rig['status']} ({rig['profile']}, 127.0.0.1:{rig['port']}, "
                           f"container {rig['container']})", markup=False)

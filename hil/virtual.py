@@ -271,7 +271,8 @@ def inventory_entry(rig: VirtualRig, key_file: Path) -> dict:
     spec = profile(rig.profile)
     return {"name": rig.name, "host": "127.0.0.1", "port": rig.port, "user": "root", "key_file": str(key_file),
             "host_key": rig.host_key, "hardware": spec["hardware"], "jetpack": spec["jetpack"], "tensorrt": "8.6",
-            "tags": ["virtual", rig.profile], "store": STORE, "container": rig.container, "shaping": True,
+            "tags": ["virtual", rig.profile, "orin" if "orin" in rig.profile else rig.profile.split("-")[0]],
+            "store": STORE, "container": rig.container, "shaping": True,
             "service": {"restart": f"camera-service restart --store {STORE}",
                         "health": f"camera-service health --store {STORE}", "health_timeout": "20s"},
             "tools": {"trtexec": "/usr/local/bin/trtexec", "tegrastats": "/usr/local/bin/tegrastats",

@@ -219,7 +219,10 @@ def _message(item: Mapping[str, Any], document: Any, keys: list[str], model: typ
     kind = item["type"]
     if kind == "extra_forbidden":
         allowed = _allowed_keys(model, document, keys[:-1])
-        return f"unknown key {keys[-1]!r}{_suggest(keys[-1], allowed)}"
+        suggestion = _suggest(keys[-1], allowed)
+        if suggestion or not allowed:
+            return f"unknown key {keys[-1]!r}{suggestion}"
+        return f"unknown key {keys[-1]!r} (allowed here: {', '.join(allowed)})"
     if kind == "union_tag_invalid":
         tag, expected = item["ctx"]["tag"], item["ctx"]["expected_tags"].replace("'", "").split(", ")
         return f"unknown kind {tag!r}{_suggest(tag, expected)} (known: {', '.join(expected)})"
@@ -247,22 +250,22 @@ def _walk(document: Any, keys: list[str], tagged: bool) -> Iterator[tuple[str, A
             tag_skipped = node   # pydantic puts a tagged union's tag in the path; a field may share its name
             continue
         if isinstance(node, CommentedMap) and key in node:
-            line, col = _position(node, lambda: node.lc.key(key))
+            line, col = _position(node, key)
             node = node[key]
             yield key, node, (line + 1, col + 1)
         elif isinstance(node, CommentedSeq) and key.isdigit() and int(key) < len(node):
-            line, col = _position(node, lambda: node.lc.item(int(key)))
+            line, col = _position(node, key)
             node = node[int(key)]
             yield key, node, (line + 1, col + 1)
         else:
             return
 
 
-def _position(container: Any, of_key: Any) -> tuple[int, int]:
+def _position(container: Any, key: str) -> tuple[int, int]:
     """Where a key or item was written; a value set from the command line (a --grid override) was not written in the
     file, so it is placed at its mapping."""
     try:
-        line, column = of_key()
+        line, column = container.lc.key(key) if isinstance(container, CommentedMap) else container.lc.item(int(key))
         return int(line), int(column)
     except (KeyError, IndexError, TypeError):
         return int(container.lc.line), int(container.lc.col)

@@ -87,3 +87,18 @@ def test_the_cli_prints_problems_and_exits_2_without_a_traceback(tmp_path):
     assert "Traceback" not in done.stderr + done.stdout
     assert f"{broken}:7:7: fleet.site_kinds.gym.uplnk: unknown key 'uplnk'; did you mean 'uplink'?" in done.stderr
     assert "7 problems found" in done.stderr
+
+
+def test_a_refused_key_with_no_close_match_lists_the_keys_allowed_there(tmp_path):
+    from sim.load import load_scenario_text
+    from sim.model.errors import ScenarioError
+
+    fault = "faults: [{kind: power_cut, at: 1h, cohort: {timezone: x}}]\n"
+    text = (ROOT / "scenarios" / "tiny.yaml").read_text() + fault
+    try:
+        load_scenario_text(text, "x.yaml")
+    except ScenarioError as error:
+        [problem] = error.problems
+        assert problem.message == "unknown key 'timezone' (allowed here: hardware, site_kind, camera_angle)"
+    else:
+        raise AssertionError("accepted")
