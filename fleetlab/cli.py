@@ -83,14 +83,13 @@ def schema(write: Annotated[Optional[Path], typer.Option(help="write to this fil
 
 @app.command()
 def strategies() -> None:
-    """List the registered rollout strategies and their parameters."""
+    """List the registered rollout strategies and their parameters, each with its meaning and default."""
+    from fleetlab.parameters import parameter_lines
+
     for name, entry in sorted(REGISTRY.items()):
         console.out.print(f"[bold]{name}[/]: {entry.summary}")
-        for field, info in entry.params.model_fields.items():
-            if field == "kind":
-                continue
-            default = "required" if info.is_required() else f"default {info.default!r}"
-            console.out.print(f"    {field}: {info.description or ''} ({default})", markup=False)
+        for line in parameter_lines(entry.params):
+            console.out.print(f"    {line}", markup=False)
 
 
 @app.command()

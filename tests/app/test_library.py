@@ -71,3 +71,17 @@ def test_a_phase_that_rounds_to_zero_devices_is_a_load_error(tmp_path):
                           capture_output=True, text=True, cwd=ROOT)
     assert done.returncode == 2
     assert "strategy.phases.0.batch: this phase rounds to zero of about 40 devices" in done.stderr
+
+
+def test_every_strategy_parameter_is_described_with_a_default_in_units():
+    from fleetlab.parameters import parameter_lines
+    from sim.model.strategy import REGISTRY
+
+    for entry in REGISTRY.values():
+        for line in parameter_lines(entry.params):
+            name, rest = line.split(": ", 1)
+            assert not rest.startswith("("), f"{entry.name}.{name} has no description"
+            assert "PydanticUndefined" not in line and "Rule(" not in line and "Judge(" not in line, line
+    canary = dict(line.split(": ", 1) for line in parameter_lines(REGISTRY["canary"].params))
+    assert canary["bake"].endswith("(default 1d 0h)") and canary["detect_failure_rate"].endswith("(default 5%)")
+    assert canary["then"].endswith("(default [25%, 100%])")

@@ -21,11 +21,13 @@ _OPS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge
 class MetricAnalysis(StrategyParams):
     metric: Literal["fps", "latency_ms", "temperature", "detection_rate", "agreement"]
     success: str = Field(description="condition on the canary median, e.g. '>= 15' or '< 80'")
-    interval: PositiveDuration = 900.0
-    count: Annotated[int, Field(ge=1)] = 4
-    failure_limit: Annotated[int, Field(ge=0)] = 0
-    inconclusive_limit: Annotated[int, Field(ge=0)] = 1
-    min_samples: Annotated[int, Field(ge=1)] = 3
+    interval: PositiveDuration = Field(default=900.0, description="time between measurements")
+    count: Annotated[int, Field(ge=1)] = Field(default=4, description="measurements that make a successful analysis")
+    failure_limit: Annotated[int, Field(ge=0)] = Field(
+        default=0, description="failed measurements tolerated; one more fails the analysis")
+    inconclusive_limit: Annotated[int, Field(ge=0)] = Field(
+        default=1, description="measurements without enough samples tolerated; one more pauses for a human")
+    min_samples: Annotated[int, Field(ge=1)] = Field(default=3, description="canary samples a measurement needs")
 
     @field_validator("success")
     @classmethod

@@ -83,10 +83,11 @@ def without_outliers(values: Sequence[float]) -> np.ndarray:
 
 
 class MetricRule(StrategyParams):
-    weight: Annotated[float, Field(gt=0)] = 1.0
-    critical: bool = False
-    fails_when: Literal["High", "Low", "either"] = "either"
-    tolerance: Fraction = 0.25
+    weight: Annotated[float, Field(gt=0)] = Field(default=1.0, description="this metric's weight in the score")
+    critical: bool = Field(default=False, description="a failure of this metric makes the score 0")
+    fails_when: Literal["High", "Low", "either"] = Field(
+        default="either", description="which direction of change fails: High, Low or either")
+    tolerance: Fraction = Field(default=0.25, description="shift tolerated, as a share of the control median")
 
 
 def _default_rules() -> dict[MetricName, MetricRule]:
@@ -97,11 +98,17 @@ def _default_rules() -> dict[MetricName, MetricRule]:
 
 
 class CanaryJudge(StrategyParams):
-    metrics: dict[MetricName, MetricRule] = Field(default_factory=_default_rules)
-    confidence: Fraction = 0.98
-    pass_score: Annotated[float, Field(ge=0, le=100)] = 90.0
-    marginal_score: Annotated[float, Field(ge=0, le=100)] = 75.0
-    min_samples: Annotated[int, Field(ge=2)] = 10
+    metrics: dict[MetricName, MetricRule] = Field(default_factory=_default_rules,
+
+        description="metric → its rule; defaults judge fps, latency, temperature and detection rate")
+    confidence: Fraction = Field(
+        default=0.98, description="confidence of the Mann-Whitney test and the shift interval")
+    pass_score: Annotated[float, Field(ge=0, le=100)] = Field(
+        default=90.0, description="score at or above which the canary passes")
+    marginal_score: Annotated[float, Field(ge=0, le=100)] = Field(
+        default=75.0, description="score at or above which it is marginal (below: fails)")
+    min_samples: Annotated[int, Field(ge=2)] = Field(
+        default=10, description="samples each side needs before a metric is judged")
 
 
 @dataclass(frozen=True)

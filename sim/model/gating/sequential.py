@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from typing import Literal
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 
 from sim.model.strategy import StrategyParams
 from sim.model.unit_fields import Fraction
@@ -21,10 +21,10 @@ Decision = Literal["halt", "promote", "continue"]
 
 
 class SequentialTest(StrategyParams):
-    acceptable: Fraction = 0.01
-    unacceptable: Fraction = 0.05
-    alpha: Fraction = 0.05        # chance of halting a good candidate
-    beta: Fraction = 0.05         # chance of promoting a bad one
+    acceptable: Fraction = Field(default=0.01, description="a failure rate that is fine")
+    unacceptable: Fraction = Field(default=0.05, description="a failure rate that must halt")
+    alpha: Fraction = Field(default=0.05, description="chance of halting a good candidate")
+    beta: Fraction = Field(default=0.05, description="chance of promoting a bad one")
 
     @model_validator(mode="after")
     def _ordered(self) -> "SequentialTest":

@@ -21,10 +21,12 @@ class ThresholdAbort(StrategyParams):
     """Abort once `threshold` of at least `min_executed` known outcomes are failures of `failure_type`. Every plan's
     `abort:` is this one rule; `failure_rate` is its older spelling (waves), still read."""
 
-    failure_type: FailureType = "ALL"
+    failure_type: FailureType = Field(
+        default="ALL", description="which failures count: FAILED, ROLLED_BACK, BRICKED or ALL")
     threshold: Fraction = Field(validation_alias=AliasChoices("threshold", "failure_rate"),
                                 description="share of known outcomes that fail (also read as failure_rate)")
-    min_executed: Annotated[int, Field(ge=1)] = 10
+    min_executed: Annotated[int, Field(ge=1)] = Field(
+        default=10, description="known outcomes needed before the rule can trip")
 
     def breached(self, tally: Tally) -> bool:
         if tally.executed < self.min_executed:
@@ -40,7 +42,7 @@ class GroupRollbackPolicy(StrategyParams):
     """Roll the whole group back when both the failed share and the failed count are reached."""
 
     failed_share: Fraction
-    failed_count: Annotated[int, Field(ge=1)] = 1
+    failed_count: Annotated[int, Field(ge=1)] = Field(default=1, description="failures the group needs as well")
 
     def triggered(self, tally: Tally) -> bool:
         return tally.executed > 0 and tally.bad >= self.failed_count and tally.bad / tally.executed >= self.failed_share

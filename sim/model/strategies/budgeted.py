@@ -19,13 +19,19 @@ HOUR, DAY = 3600.0, 86400.0
 
 class BudgetedParams(StrategyParams):
     kind: Literal["budgeted"] = "budgeted"
-    global_per_hour: Size | None = None
-    global_per_day: Size | None = None
-    site_per_hour: Size | None = None
-    site_per_day: Size | None = None
+    global_per_hour: Size | None = Field(
+        default=None, description="bytes all releases together may commit the origin to in any hour (none: no limit)")
+    global_per_day: Size | None = Field(
+        default=None, description="bytes all releases may commit the origin to in any 24 hours")
+    site_per_hour: Size | None = Field(
+        default=None, description="bytes one site's releases may commit in any hour (a shared stadium uplink)")
+    site_per_day: Size | None = Field(
+        default=None, description="bytes one site's releases may commit in any 24 hours")
     cost_cap: Money | None = Field(default=None, description="stop releasing once planned egress would cost more")
-    tick: PositiveDuration = 600.0
-    abort: ThresholdAbort | None = None
+    tick: PositiveDuration = Field(
+        default=600.0, description="how often the budgets are looked at and the next batch released")
+    abort: ThresholdAbort | None = Field(
+        default=None, description="halt when this share of the known outcomes failed")
 
 
 class _Ledger:

@@ -47,22 +47,38 @@ def detection_size(failure_rate: float, confidence: float) -> int:
 
 class CanaryParams(StrategyParams):
     kind: Literal["canary"] = "canary"
-    detect_failure_rate: Fraction = 0.05
-    confidence: Fraction = 0.95
-    stratify: bool = True
-    stratum: Stratum = "cohort"
-    per_stratum: bool = False
-    min_per_stratum: Annotated[int, Field(ge=1)] = 10
-    bake: Duration = 86400.0
-    check_every: PositiveDuration = 3600.0
-    judge: CanaryJudge | None = CanaryJudge()
-    analysis: list[MetricAnalysis] = Field(default_factory=list)
-    sequential: SequentialTest | None = None
-    abort: ThresholdAbort | None = ThresholdAbort(threshold=0.05, min_executed=10)
+    detect_failure_rate: Fraction = Field(
+        default=0.05, description="the failure rate the canary must be able to see (sizes it with `confidence`)")
+    confidence: Fraction = Field(
+        default=0.95,
+        description="chance the canary sees at least one failure at that rate: "
+                    "n = ln(1 − confidence) / ln(1 − p)")
+    stratify: bool = Field(
+        default=True, description="canary devices in every stratum, each judged against control of its stratum")
+    stratum: Stratum = Field(default="cohort", description="what a stratum is: a whole cohort, or one of its axes")
+    per_stratum: bool = Field(
+        default=False,
+        description="every stratum gets the full canary size "
+                    "(a defect in one stratum is caught with that power)")
+    min_per_stratum: Annotated[int, Field(ge=1)] = Field(
+        default=10, description="canary devices a stratum gets at least")
+    bake: Duration = Field(default=86400.0, description="how long the canary runs before it is judged")
+    check_every: PositiveDuration = Field(
+        default=3600.0, description="how often the abort rule, the sequential test and analyses look during the bake")
+    judge: CanaryJudge | None = Field(
+        default=CanaryJudge(),
+        description="the canary judge (Mann-Whitney per metric against control); none: no judgement at the end")
+    analysis: list[MetricAnalysis] = Field(default_factory=list, description="metric analysis runs during the bake")
+    sequential: SequentialTest | None = Field(
+        default=None, description="a sequential test that halts early on strong evidence")
+    abort: ThresholdAbort | None = Field(
+        default=ThresholdAbort(threshold=0.05, min_executed=10),
+        description="halt when this share of the known canary outcomes failed")
     then: list[Fraction] = Field(default_factory=lambda: [0.25, 1.0], description="cumulative waves after the canary")
-    bake_between: Duration = 12 * 3600.0
-    rollback_on_halt: bool = True
-    max_control: Annotated[int, Field(ge=10)] = 400
+    bake_between: Duration = Field(default=12 * 3600.0, description="time between the waves after the canary")
+    rollback_on_halt: bool = Field(default=True, description="roll the canary back when it fails")
+    max_control: Annotated[int, Field(ge=10)] = Field(
+        default=400, description="control devices sampled per stratum at most")
 
 
 def strata_of(fleet: FleetView, stratum: Stratum) -> dict[tuple[str, ...], list[int]]:

@@ -13,8 +13,10 @@ from sim.model.strategy import FleetView, Halt, Rollout, Soak, StrategyParams, U
 
 
 class RateIncrease(StrategyParams):
-    notified: Annotated[int, Field(ge=1)] | None = None
-    succeeded: Annotated[int, Field(ge=1)] | None = None
+    notified: Annotated[int, Field(ge=1)] | None = Field(
+        default=None, description="raise the rate each time this many more devices were notified")
+    succeeded: Annotated[int, Field(ge=1)] | None = Field(
+        default=None, description="raise the rate each time this many more devices succeeded")
 
     @model_validator(mode="after")
     def _one(self) -> "RateIncrease":
@@ -25,11 +27,18 @@ class RateIncrease(StrategyParams):
 
 class ExponentialParams(StrategyParams):
     kind: Literal["exponential"] = "exponential"
-    base_rate_per_minute: Annotated[int, Field(ge=1, le=1000)] = 10
-    increment_factor: Annotated[float, Field(ge=1.1, le=5)] = 2.0
-    rate_increase: RateIncrease = RateIncrease(notified=50)
-    maximum_per_minute: Annotated[int, Field(ge=1, le=1000)] = 1000
-    abort: list[ThresholdAbort] = Field(default_factory=list)
+    base_rate_per_minute: Annotated[int, Field(ge=1, le=1000)] = Field(
+        default=10, description="devices notified per minute at the start")
+    increment_factor: Annotated[float, Field(ge=1.1, le=5)] = Field(
+        default=2.0, description="the rate is multiplied by this at each increase")
+    rate_increase: RateIncrease = Field(
+        default=RateIncrease(notified=50),
+        description="when the rate increases: after so many notified, or so many succeeded")
+    maximum_per_minute: Annotated[int, Field(ge=1, le=1000)] = Field(
+        default=1000, description="the rate never exceeds this")
+    abort: list[ThresholdAbort] = Field(default_factory=list,
+
+        description="abort rules; any one breached stops the queue (devices in flight carry on)")
 
 
 @register("exponential", ExponentialParams, "notifications per minute growing by a factor; abort stops the queue")

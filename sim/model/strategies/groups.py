@@ -14,17 +14,21 @@ from sim.model.unit_fields import Fraction, PositiveDuration
 
 
 class GroupFilter(StrategyParams):
-    cohort: Cohort = Cohort()
+    cohort: Cohort = Field(
+        default=Cohort(), description="the devices this group takes (hardware, site kind, camera angle)")
     share: Fraction = Field(default=1.0, description="share of the matching devices not yet in a group")
 
 
 class GroupsParams(StrategyParams):
     kind: Literal["groups"] = "groups"
-    groups: Annotated[int, Field(ge=1)] | list[GroupFilter] = 4
-    success_threshold: Fraction = 0.5
-    error_threshold: Fraction = 0.5
-    check_every: PositiveDuration = 900.0
-    rollback_policy: GroupRollbackPolicy | None = None
+    groups: Annotated[int, Field(ge=1)] | list[GroupFilter] = Field(
+        default=4, description="a number of equal groups, or a list of cohort filters in order")
+    success_threshold: Fraction = Field(
+        default=0.5, description="share of a group committed before the next group opens")
+    error_threshold: Fraction = Field(default=0.5, description="share of a group failed that pauses the rollout")
+    check_every: PositiveDuration = Field(default=900.0, description="how often the open group is looked at")
+    rollback_policy: GroupRollbackPolicy | None = Field(
+        default=None, description="roll the whole group back when its failures reach this share and count")
 
 
 def split_groups(params: GroupsParams, fleet: FleetView) -> list[list[int]]:

@@ -25,10 +25,12 @@ class Phase(StrategyParams):
 class PhasesParams(StrategyParams):
     kind: Literal["phases"] = "phases"
     phases: Annotated[list[Phase], Field(min_length=1)]
-    check_every: PositiveDuration = 900.0
+    check_every: PositiveDuration = Field(default=900.0, description="how often the abort rule looks")
     watch_after_last: Duration = Field(default=2 * 86400.0, description="how long the abort rule keeps watching")
-    abort: ThresholdAbort | None = None
-    rollback_on_abort: bool = False
+    abort: ThresholdAbort | None = Field(
+        default=None, description="halt when this share of the known outcomes failed")
+    rollback_on_abort: bool = Field(
+        default=False, description="roll back every device told so far when the abort rule trips")
 
     @model_validator(mode="after")
     def _shape(self) -> "PhasesParams":

@@ -30,15 +30,17 @@ from sim.model.unit_fields import Duration, Fraction, PositiveDuration
 
 class ShadowParams(StrategyParams):
     kind: Literal["shadow"] = "shadow"
-    sample: Fraction = 0.05
-    stratum: Stratum = "camera_angle"
+    sample: Fraction = Field(default=0.05, description="share of each stratum that runs the candidate in shadow")
+    stratum: Stratum = Field(
+        default="camera_angle", description="what a stratum is: a whole cohort, or one of its axes")
     agreement: Fraction = Field(default=0.98, description="median agreement every stratum must keep")
     hold: Duration = Field(default=2 * 86400.0, description="how long agreement must hold before promotion")
     max_duration: Duration = Field(default=7 * 86400.0, description="give up (halt) after this long in shadow")
-    check_every: PositiveDuration = 3600.0
-    min_reports: int = 5
-    then: list[Fraction] = Field(default_factory=lambda: [0.25, 1.0])
-    bake_between: Duration = 12 * 3600.0
+    check_every: PositiveDuration = Field(default=3600.0, description="how often agreement is sampled")
+    min_reports: int = Field(default=5, description="reports a stratum needs before its agreement counts")
+    then: list[Fraction] = Field(default_factory=lambda: [0.25, 1.0],
+                                 description="cumulative waves after the shadow sample is promoted")
+    bake_between: Duration = Field(default=12 * 3600.0, description="time between those waves")
 
 
 @register("shadow", ShadowParams, "candidate runs beside the current model on a sample; promote on agreement")

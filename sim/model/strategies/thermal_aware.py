@@ -15,11 +15,14 @@ from sim.model.unit_fields import Duration, Fraction, PositiveDuration
 
 class ThermalAwareParams(StrategyParams):
     kind: Literal["thermal_aware"] = "thermal_aware"
-    waves: Annotated[list[Fraction], Field(min_length=1)] = Field(default_factory=lambda: [0.05, 0.3, 1.0])
-    bake: Duration = 12 * 3600.0
-    check_every: PositiveDuration = 900.0
+    waves: Annotated[list[Fraction], Field(min_length=1)] = Field(default_factory=lambda: [0.05, 0.3, 1.0],
+
+        description="cumulative share of the fleet told by the end of each wave")
+    bake: Duration = Field(default=12 * 3600.0, description="time between waves")
+    check_every: PositiveDuration = Field(default=900.0, description="how often the abort rule looks")
     max_temperature: float = Field(default=80.0, description="°C the device may reach after the switch")
-    abort: ThresholdAbort | None = None
+    abort: ThresholdAbort | None = Field(
+        default=None, description="halt when this share of the known outcomes failed")
 
 
 @register("thermal_aware", ThermalAwareParams, "waves that activate only when the device will stay cool, no game on")
