@@ -37,6 +37,8 @@ def run(paths: Annotated[Optional[list[Path]], typer.Argument(help="scenario fil
     if missing:
         console.err.print(f"no such file or folder: {', '.join(missing)}", markup=False)
         raise typer.Exit(EXIT_BAD_INPUT)
+    if rigs is not None and mode != "sim":       # every input checked before anything runs
+        _check_inventory(rigs)
     stop = StopSignal()
     # a progress bar on a terminal (console.progress_bar is silent in CI logs); the log lines either way
     with reported(), console.progress_bar(f"{mode} suite") as report, stop_on_signals(stop) as signals:
@@ -65,6 +67,19 @@ def run(paths: Annotated[Optional[list[Path]], typer.Argument(help="scenario fil
                       markup=False)
     console.out.print(f"report: {written['index.html'].resolve()}", markup=False)
     raise typer.Exit(exit_interrupted(signals[0]) if signals else result.exit_code)
+
+
+def _check_inventory(rigs: Path) -> None:
+    from fleetlab.errors import reported
+    from hil.inventory import load_inventory
+
+    if not rigs.exists():
+        example = Path("rigs/lab.example.yaml")
+        hint = f" ({example} is an example inventory to copy and fill in)" if example.exists() else ""
+        console.err.print(f"--rigs {rigs}: no such file{hint}", markup=False)
+        raise typer.Exit(EXIT_BAD_INPUT)
+    with reported(rigs):
+        load_inventory(rigs)
 
 
 def history_command(location: Annotated[str, typer.Option("--history", help="SQLite file or postgresql:// URL")]

@@ -172,3 +172,11 @@ def test_fleetlab_history_in_an_empty_folder_creates_nothing(tmp_path):
                           cwd=tmp_path, timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert done.returncode == 2 and "no history here yet" in done.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_missing_rigs_file_is_refused_before_anything_runs(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "fleetlab.cli", "run", "scenarios", "--mode", "both", "--rigs",
+                           "rigs/no-such-lab.yaml", "--history", "", "--out", str(tmp_path / "r")],
+                          capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert done.returncode == 2 and "rigs/lab.example.yaml is an example inventory" in done.stderr
+    assert not (tmp_path / "r").exists()          # nothing was simulated first
