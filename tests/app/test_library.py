@@ -85,3 +85,15 @@ def test_every_strategy_parameter_is_described_with_a_default_in_units():
     canary = dict(line.split(": ", 1) for line in parameter_lines(REGISTRY["canary"].params))
     assert canary["bake"].endswith("(default 1d 0h)") and canary["detect_failure_rate"].endswith("(default 5%)")
     assert canary["then"].endswith("(default [25%, 100%])")
+
+
+def test_compare_exits_on_the_plan_and_reports_an_alternative_breaking_a_bound_as_a_finding():
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "fleetlab.cli", "compare", str(ROOT / "scenarios" /
+                                                                            "angle-regression-canary.yaml"),
+                           "--strategies", "plan,random_canary", "--seeds", "2"],
+                          capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr          # the stratified plan holds its bounds
+    assert "finding: random_canary broke halted in 2 of 2 seeds" in done.stdout
