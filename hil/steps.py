@@ -133,7 +133,7 @@ def _histogram(latencies: list[float]) -> tuple[list[float], list[int]]:
 
 
 def latency_run(shell: Shell, rig: Rig, store: Store, slot: str, frame_shape: tuple[int, ...], iterations: int,
-                warmup: int, max_cv: float) -> Timed | Failed:
+                warmup: int, max_cv: float | None) -> Timed | Failed:
     """A timed run of batch-1 inferences; statistics from --exportTimes, else from the printed summary."""
     engine, times = store.path("slots", slot, "model.engine"), store.path("tmp", f"times-{slot}.json")
     dims = "x".join(str(d) for d in (1, *frame_shape))
@@ -164,7 +164,8 @@ def latency_run(shell: Shell, rig: Rig, store: Store, slot: str, frame_shape: tu
                                 iterations=len(latencies) or iterations, mean=mean, p50=stats.median,
                                 p90=stats.percentiles.get(90.0), p95=stats.percentiles.get(95.0),
                                 p99=stats.percentiles.get(99.0), min=stats.min, max=stats.max, cv=cv,
-                                stable=cv is None or cv <= max_cv, histogram_edges=edges, histogram_counts=counts),
+                                stable=cv is None or max_cv is None or cv <= max_cv, histogram_edges=edges,
+                                histogram_counts=counts),
                  list(latencies))
 
 

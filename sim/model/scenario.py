@@ -307,9 +307,9 @@ class HilSpec(Frozen):
     parity: HilParity = HilParity()
     iterations: Annotated[int, Field(ge=10)] = Field(default=300, description="timed inferences per latency run")
     warmup: Annotated[int, Field(ge=0)] = Field(default=30, description="first timed inferences discarded")
-    max_cv: Fraction = Field(default=0.25, description="latency runs noisier than this robust coefficient of "
-                             "variation (1.4826·MAD/median) "
-                             "are unstable: the step fails rather than report a number nobody should trust")
+    max_cv: Fraction | None = Field(default=0.25, description="latency runs noisier than this robust coefficient "
+                                    "of variation (1.4826·MAD/median) are unstable: the step fails rather than report "
+                                    "a number nobody should trust; null measures and reports it without a limit")
     max_temperature: float | None = Field(default=None, description="°C a rig may reach while measuring latency")
     transfer_rate: Rate | None = Field(default=None, description="cap the transfer so a rig sees the fleet's link")
     shadow: bool = Field(default=False, description="also run both engines side by side on the same frames")

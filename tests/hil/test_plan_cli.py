@@ -52,7 +52,7 @@ def test_a_canary_halts_on_the_rig_that_sees_overhead_frames_and_leaves_the_othe
 
 def quicker(source: Path, folder: Path) -> Path:
     """A library scenario with fewer timed inferences and a looser stability limit, for test speed."""
-    text = source.read_text().replace("iterations: 100", "iterations: 20").replace("max_cv: 50%", "max_cv: 100%")
+    text = source.read_text().replace("iterations: 100", "iterations: 20").replace("max_cv: 50%", "max_cv: null")
     path = folder / source.name
     path.write_text(text)
     return path
