@@ -14,7 +14,7 @@ import typer
 from fleetlab import console
 from fleetlab.errors import reported
 from fleetlab.exit_codes import EXIT_BAD_INPUT, EXIT_NO_GO, EXIT_OK
-from sim.load import load_scenario
+from sim.load import load_scenario, plan_warnings
 from sim.model.errors import ScenarioError
 from sim.model.gates import evaluate
 from sim.model.scenario import Scenario
@@ -50,11 +50,13 @@ def validate(files: Annotated[list[Path], typer.Argument(help="scenario files")]
     failed = False
     for path in files:
         try:
-            scenario = load_scenario(path)
+            scenario, warnings = plan_warnings(path)
         except ScenarioError as error:
             console.show_problems(error)
             failed = True
             continue
+        for warning in warnings:
+            console.err.print(f"warning: {warning}", markup=False)
         console.out.print(f"{path}: ok ({scenario.name}, strategy {scenario.strategy.kind}, "
                           f"about {scenario.fleet.size:,} devices)")
     raise typer.Exit(EXIT_BAD_INPUT if failed else EXIT_OK)
@@ -195,6 +197,9 @@ def sweep(file: Path,
 from fleetlab.hil_commands import hil as _hil  # noqa: E402
 from fleetlab.hil_commands import models as _models  # noqa: E402
 from fleetlab.hil_commands import rigs_app  # noqa: E402
+from fleetlab.interop_commands import export as _export  # noqa: E402
+from fleetlab.interop_commands import import_ as _import  # noqa: E402
+from fleetlab.interop_commands import lint as _lint  # noqa: E402
 from fleetlab.run_commands import history_command as _history  # noqa: E402
 from fleetlab.run_commands import run as _run  # noqa: E402
 
@@ -203,6 +208,9 @@ app.command(name="models")(_models)
 app.add_typer(rigs_app, name="rigs")
 app.command(name="run")(_run)
 app.command(name="history")(_history)
+app.command(name="export")(_export)
+app.command(name="import")(_import)
+app.command(name="lint")(_lint)
 
 
 def main() -> None:

@@ -29,6 +29,7 @@ from fleetlab.suite_results import (
 from hil.stop import StopSignal
 from sim.grid import Axis, expand
 from sim.load import load_scenario
+from sim.model import plan_traps
 from sim.model.errors import ScenarioError
 from sim.model.gates import evaluate, format_metric, parse_bound
 from sim.model.hil_results import hil_metrics
@@ -180,7 +181,8 @@ def outcome_of(scenario: Scenario, file: Path, checks: list[CheckRow], problems:
                  if value is not None} if budget else {}
     return ScenarioOutcome(name=scenario.name, file=str(file), description=scenario.description.strip(),
                            verdict=verdict, checks=checks, plans=plans or [], oracle_t95=oracle, hil=hil,
-                           latency_budget_ms=budget_ms, problems=problems)
+                           latency_budget_ms=budget_ms, problems=problems,
+                           plan_warnings=[f"{key}: {message}" for key, message in plan_traps.plan_warnings(scenario)])
 
 
 def suite_result(outcomes: list[ScenarioOutcome], mode: Mode, seeds: int, started: datetime,

@@ -60,6 +60,8 @@ class ScenarioOutcome(Record):
     hil: RunResult | None = None
     latency_budget_ms: dict[str, float] = Field(default_factory=dict)   # p50 / p99 budgets of the hil: part
     problems: list[str] = Field(default_factory=list)          # why something could not be measured
+    plan_warnings: list[str] = Field(default_factory=list, exclude_if=lambda found: not found,
+                                     description="plan traps (sim/model/plan_traps.py): `key: message`")
 
 
 class SuiteResult(Record):

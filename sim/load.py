@@ -24,7 +24,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
 
-from sim.model import lint
+from sim.model import lint, plan_traps
 from sim.model.errors import Problem, ScenarioError
 from sim.model.gates import METRICS
 from sim.model.scenario import Scenario
@@ -322,3 +322,12 @@ def _resolve(annotation: Any, node: Any) -> Any:
                 return member
         return members[0] if len(members) == 1 else None
     return annotation
+
+
+def plan_warnings(path: str | Path) -> tuple[Scenario, list[Problem]]:
+    """Load a scenario (ScenarioError as usual) and list the traps in its plans (sim/model/plan_traps.py), each
+    positioned at its key."""
+    scenario = load_scenario(path)
+    document = _parse_yaml(Path(path).read_text(encoding="utf-8"), str(path))
+    return scenario, [_problem_at(document, str(path), key.split("."), message)
+                      for key, message in plan_traps.plan_warnings(scenario)]

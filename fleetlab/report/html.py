@@ -30,6 +30,7 @@ table{border-collapse:collapse;margin:8px 0;font-size:13px}td,th{border:1px soli
 text-align:left;vertical-align:top;overflow-wrap:break-word}th{background:#f5f5f7}.num{text-align:right;white-space:nowrap}
 .badge{display:inline-block;padding:2px 10px;border-radius:4px;font-weight:600;color:#fff}
 .GO,.pass{background:#1a7f37}.NO-GO,.fail{background:#cf222e}.CANNOT{background:#9a6700}.INTERRUPTED{background:#6e7781}
+.warnings{border-left:4px solid #9a6700;padding-left:12px}
 .verdict{font-size:40px;padding:8px 24px;margin:12px 0}.muted{color:#6e6e73}.plots svg{max-width:100%;height:auto}
 .rigs svg{width:300px;height:auto}.wide{overflow-x:auto}code{font-size:12px}
 """

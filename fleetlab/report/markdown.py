@@ -26,6 +26,10 @@ def render(result: SuiteResult, trends: Trends | None = None, report_link: str =
                          f"{_cell(check.shown)} | {_cell(check.bound)} | {'PASS' if check.passed else '**FAIL**'} |")
         for problem in outcome.problems:
             lines.append(f"| {_cell(outcome.name)} | | | | | ⚠️ {_cell(problem)} |")
+    warned = [(outcome.name, warning) for outcome in result.scenarios for warning in outcome.plan_warnings]
+    if warned:
+        lines += ["", "## Plan warnings (`fleetlab lint`)", ""]
+        lines += [f"- {_cell(name)}: {_cell(warning)}" for name, warning in warned]
     if trends and trends.regressions:
         lines += ["", "## Regressions against the last good run", ""]
         lines += [f"- {_cell(line)}" for line in trends.regressions]

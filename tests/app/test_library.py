@@ -60,7 +60,7 @@ def test_a_phase_that_rounds_to_zero_devices_is_a_load_error(tmp_path):
   kind: waves
   waves: [10%, 50%, 100%]
   bake: 4h
-  abort: {threshold: 20%, min_executed: 5}""", """strategy:
+  abort: {threshold: 20%, min_executed: 4}""", """strategy:
   kind: phases
   phases:
     - {batch: 1%}

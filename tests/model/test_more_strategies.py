@@ -50,26 +50,42 @@ def test_phases_refuse_a_batch_list_over_100_percent():
         PhasesParams(phases=[{"batch": "60%"}, {"batch": "60%"}])
 
 
-def test_exponential_rate_grows_by_its_factor_and_is_capped():
+def release_times(params, size: int, outcomes=None) -> tuple[list[float], object]:
+    """Drive a plan with empty observations; the time each device was released, and the last action."""
+    rollout, clock, times = start(params, fleet(size)), 0.0, []
+    action = next(rollout)
+    while True:
+        if isinstance(action, Update):
+            times += [clock] * len(action.devices)
+        elif isinstance(action, Soak):
+            clock += action.duration
+        else:
+            return times, action
+        try:
+            action = rollout.send(seen(time=clock, released=len(times), outcomes=outcomes or {}))
+        except StopIteration:
+            return times, None
+
+
+def test_exponential_notifies_the_nth_device_when_the_rate_has_paid_for_it_and_caps_the_rate():
     params = ExponentialParams(base_rate_per_minute=2, increment_factor=2, rate_increase={"notified": 2},
                                maximum_per_minute=5)
-    rollout = start(params, fleet(100))
-    sizes = [len(next(rollout).devices)]
-    for _ in range(4):
-        assert isinstance(rollout.send(seen()), Soak)
-        sizes.append(len(rollout.send(seen()).devices))
-    assert sizes == [2, 4, 5, 5, 5]
+    times, _ = release_times(params, 8)
+    # 2/min: 30 s, 60 s; then 4/min: +15 s each; then 8/min capped at 5/min: +12 s each
+    assert times == pytest.approx([30, 60, 75, 90, 102, 114, 126, 138])
 
 
 def test_exponential_abort_stops_the_queue_and_says_the_in_flight_carry_on():
     params = ExponentialParams(base_rate_per_minute=10, abort=[{"threshold": "20%", "min_executed": 3}])
     rollout = start(params, fleet(100))
-    first = next(rollout)
-    outcomes = {device: S.FAILED for device in first.devices[:3]}
-    halt = rollout.send(seen(released=10, in_progress=7, outcomes=outcomes))
-    assert isinstance(halt, Soak)
-    halt = rollout.send(seen(released=10, in_progress=7, outcomes=outcomes))
-    assert isinstance(halt, Halt) and "90 queued devices cancelled, 7 in flight carry on" in halt.reason
+    told, action = [], next(rollout)
+    while not isinstance(action, Halt):
+        if isinstance(action, Update):
+            told += action.devices
+        outcomes = {device: S.FAILED for device in told[:3]}
+        action = rollout.send(seen(released=len(told), in_progress=len(told) - len(outcomes), outcomes=outcomes))
+    assert len(told) == 10            # the criteria look once a minute: 10/min were notified by then
+    assert "90 queued devices cancelled, 7 in flight carry on" in action.reason
 
 
 def test_groups_open_the_next_group_on_success_and_pause_on_errors():

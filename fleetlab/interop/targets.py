@@ -1,0 +1,80 @@
+"""The update systems fleetlab exports to and imports from, and the two operations on a scenario's plan."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from types import ModuleType
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+
+from fleetlab.interop import aws_iot_jobs, azure_adu, hawkbit, mender
+from fleetlab.interop.base import CannotImport, Document, Exported, Gaps, Target
+from sim.model.scenario import Scenario, StrategySpec
+from sim.model.strategy import StrategyParams
+
+_MODULES: tuple[ModuleType, ...] = (aws_iot_jobs, hawkbit, mender, azure_adu)
+TARGETS: dict[str, ModuleType] = {module.NAME: module for module in _MODULES}
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def fill_in(target: str) -> tuple[str, ...]:
+    """What the exported document leaves for the team to fill in: names only their system knows."""
+    names: tuple[str, ...] = TARGETS[target].FILL_IN
+    return names
+
+
+@dataclass(frozen=True)
+class Imported:
+    strategy: dict[str, Any]
+    notes: list[str]
+
+
+def default_start(scenario: Scenario, today: datetime) -> datetime:
+    """The next scenario weekday at 00:00 UTC after today: when an exported rollout starts unless told."""
+    days = (WEEKDAYS.index(scenario.start_weekday) - today.weekday() - 1) % 7 + 1
+    return datetime(today.year, today.month, today.day, tzinfo=timezone.utc) + timedelta(days=days)
+
+
+def export_plan(scenario: Scenario, plan_name: str, plan: StrategyParams, target: str, start: datetime,
+                approximate: bool) -> Exported:
+    """The target's configuration document for one plan of the scenario, with what was approximated."""
+    module = TARGETS[target]
+    context = Target(scenario=scenario.name, fleet_size=scenario.fleet.size,
+                     current_version=scenario.current.version if scenario.current else "0.0",
+                     candidate_version=scenario.candidate.version, start=start)
+    gaps = Gaps()
+    document: Document = module.export_plan(plan, context, gaps)
+    approximations = gaps.settle(target, approximate)
+    description = f"exported by fleetlab from scenario {scenario.name!r}, plan {plan_name!r}"
+    if approximations:
+        description += "; approximated: " + "; ".join(approximations)
+    return Exported(target, {"description": description, **document}, approximations)
+
+
+def import_document(text: str, source: str) -> Imported:
+    """The fleetlab strategy equivalent to a target's document (JSON, or YAML for the same structure)."""
+    document = _parse(text)
+    notes: list[str] = []
+    importer: Callable[[Document, list[str]], dict[str, Any]] = TARGETS[source].import_document
+    strategy = importer(document, notes)
+    try:
+        TypeAdapter(StrategySpec).validate_python(strategy)
+    except ValidationError as error:
+        first = error.errors()[0]
+        raise CannotImport(f"the policy gives a plan fleetlab refuses: {'.'.join(map(str, first['loc'][1:]))}: "
+                           f"{first['msg']}") from None
+    return Imported(strategy, notes)
+
+
+def _parse(text: str) -> Document:
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise CannotImport(f"line {error.lineno}, column {error.colno}: not JSON: {error.msg}") from None
+    if not isinstance(document, dict):
+        raise CannotImport("(top): expected a JSON object")
+    return document

@@ -1,0 +1,104 @@
+"""`fleetlab export`, `fleetlab import` and `fleetlab lint`: from a simulated plan to an update system's
+configuration, back, and the plan traps in between (docs/interop.md)."""
+
+from __future__ import annotations
+
+import copy
+import io
+import json
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from ruamel.yaml import YAML
+
+from fleetlab import console
+from fleetlab.errors import AppError, reported
+from fleetlab.exit_codes import EXIT_NO_GO, EXIT_OK
+from fleetlab.interop.targets import TARGETS, default_start, export_plan, fill_in, import_document
+from sim.load import load_scenario, plan_warnings
+
+TARGET_HELP = "aws-iot-jobs, hawkbit, mender or azure-adu"
+
+
+def _target(name: str) -> str:
+    if name not in TARGETS:
+        raise typer.BadParameter(f"unknown update system {name!r}; one of {', '.join(TARGETS)}")
+    return name
+
+
+def export(file: Path,
+           to: Annotated[str, typer.Option("--to", help=TARGET_HELP, callback=_target)],
+           plan: Annotated[str, typer.Option(help="'plan' (the strategy) or a name under alternatives:")] = "plan",
+           out: Annotated[Optional[Path], typer.Option(help="write the document here instead of stdout")] = None,
+           approximate: Annotated[bool, typer.Option(help="approximate what the target cannot express, saying "
+                                                           "how in the document's description")] = False,
+           start: Annotated[Optional[datetime], typer.Option(help="when the rollout starts (UTC); default: the "
+                                                                  "scenario's next start weekday")] = None) -> None:
+    """Write an update system's configuration for the scenario's plan; refuse what it cannot express."""
+    from fleetlab.compare import resolve_plans
+
+    with reported(file):
+        scenario = load_scenario(file)
+        chosen = resolve_plans(scenario, [plan])[plan]
+        when = (start.replace(tzinfo=start.tzinfo or timezone.utc) if start
+                else default_start(scenario, datetime.now(timezone.utc)))
+        exported = export_plan(scenario, plan, chosen, to, when, approximate)
+    text = json.dumps(exported.document, indent=2) + "\n"
+    for line in exported.approximations:
+        console.err.print(f"approximated: {line}", markup=False)
+    for name in fill_in(to):
+        console.err.print(f"fill in: {name}", markup=False)
+    if out is None:
+        sys.stdout.write(text)
+        return
+    with reported(out):
+        _write_whole(out, text)
+    console.err.print(f"wrote {out} ({to})", markup=False)
+
+
+def _write_whole(path: Path, text: str) -> None:
+    """All or nothing: a half-written configuration is worse than none."""
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        partial.write_text(text, encoding="utf-8")
+        partial.replace(path)
+    except OSError as error:
+        partial.unlink(missing_ok=True)
+        raise AppError(f"cannot write: {error.strerror or error}") from None
+
+
+def import_(file: Path,
+            source: Annotated[str, typer.Option("--from", help=TARGET_HELP, callback=_target)],
+            name: Annotated[str, typer.Option(help="the name under alternatives:")] = "") -> None:
+    """Print the fleetlab `strategy:` (and `alternatives:` entry) equivalent to an update system's policy."""
+    with reported(file):
+        try:
+            text = file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+                raise AppError(f"cannot read the file: {error}") from None
+        imported = import_document(text, source)
+    yaml = YAML()
+    yaml.default_flow_style = None
+    buffer = io.StringIO()
+    yaml.dump({"strategy": imported.strategy,
+               "alternatives": {name or source.replace("-", "_"): copy.deepcopy(imported.strategy)}}, buffer)
+    header = [f"# the {source} policy in {file.name}, as a fleetlab plan"]
+    header += [f"# note: {note}" for note in imported.notes]
+    sys.stdout.write("\n".join(header) + "\n" + buffer.getvalue())
+
+
+def lint(files: Annotated[list[Path], typer.Argument(help="scenario files")]) -> None:
+    """Flag plans that look fine and are not, each with its line and the number that shows it (exit 1 if any)."""
+    found = False
+    for path in files:
+        with reported(path):
+            _, warnings = plan_warnings(path)
+        for warning in warnings:
+            console.err.print(f"warning: {warning}", markup=False)
+        found = found or bool(warnings)
+        if not warnings:
+            console.out.print(f"{path}: no plan traps found", markup=False)
+    raise typer.Exit(EXIT_NO_GO if found else EXIT_OK)

@@ -1,0 +1,176 @@
+"""Plans that load fine and are not: each warning names the key and the number that shows the trap.
+
+`fleetlab lint` prints them with file positions, `validate` prints them as warnings, the report lists them.
+Every rule has a scenario that triggers it and one that does not (tests/model/test_plan_traps.py).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+
+from sim.model.scenario import Scenario
+from sim.model.strategy import StrategyParams
+
+PlanWarning = tuple[str, str]          # (dotted key path, message)
+MOST_OF_THE_FLEET = 0.5            # an abort that first looks after this share was notified comes too late
+
+
+def plan_warnings(scenario: Scenario) -> list[PlanWarning]:
+    """Every trap in the scenario's plan and its alternatives, in file order."""
+    plans = [("strategy", scenario.strategy)] + [(f"alternatives.{name}", plan)
+                                                  for name, plan in scenario.alternatives.items()]
+    found: list[PlanWarning] = []
+    for path, plan in plans:
+        for rule in RULES:
+            found.extend(rule(path, plan, scenario))
+    return found
+
+
+def device_report_time(scenario: Scenario) -> float:
+    """About how long from notification to a known outcome for a typical device: the download at the fleet's
+    device-weighted median uplink (shared by a site's cameras), install, activation, health check and report."""
+    kinds = scenario.fleet.site_kinds.values()
+    devices = sum(kind.count * sum(kind.cameras_per_site) / 2 for kind in kinds)
+    per_camera = sum(kind.count * kind.uplink.median for kind in kinds) / devices    # a site's cameras share it
+    size = scenario.artifact.full_size
+    fleet = scenario.fleet
+    return (size / per_camera + size / scenario.artifact.install_rate + fleet.activation_time + fleet.health_check
+            + fleet.report_delay)
+
+
+def notified_curve(base: float, factor: float, step: int, maximum: float, size: int) -> list[int]:
+    """Devices notified by the end of each minute under an IoT-jobs rate growing on *notified* things."""
+    told, rate, mark, curve = 0.0, base, 0, []
+    while told < size:
+        told = min(size, told + min(rate, maximum))
+        curve.append(int(told))
+        while told - mark >= step and rate < maximum:
+            rate, mark = min(rate * factor, maximum), mark + step
+    return curve
+
+
+def _late_abort(path: str, plan: StrategyParams, scenario: Scenario) -> Iterator[PlanWarning]:
+    from sim.model.strategies.exponential import ExponentialParams
+
+    if not isinstance(plan, ExponentialParams) or not plan.abort or plan.rate_increase.notified is None:
+        return
+    size = scenario.fleet.size
+    curve = notified_curve(plan.base_rate_per_minute, plan.increment_factor, plan.rate_increase.notified,
+                           plan.maximum_per_minute, size)
+    lag = device_report_time(scenario)
+    for index, rule in enumerate(plan.abort):
+        minute = next((m for m, told in enumerate(curve) if told >= rule.min_executed), len(curve) - 1)
+        first_look = minute + 1 + math.ceil(lag / 60)
+        told = curve[min(first_look, len(curve) - 1)]
+        if told >= MOST_OF_THE_FLEET * size:
+            yield (f"{path}.abort.{index}.min_executed",
+                   f"{rule.min_executed} executed things are known about {first_look} min in (a device reports "
+                   f"about {lag / 60:.0f} min after it is notified), when the rate has already notified {told:,} of "
+                   f"{size:,} devices ({told / size:.0%}): the abort can only cancel the rest")
+
+
+def _succeeded_behind_window(path: str, plan: StrategyParams, scenario: Scenario) -> Iterator[PlanWarning]:
+    from sim.model.strategies.exponential import ExponentialParams
+
+    if not isinstance(plan, ExponentialParams) or plan.rate_increase.succeeded is None:
+        return
+    open_all_day = any(window.duration >= 86400 for window in scenario.fleet.install_windows)
+    if open_all_day:
+        return
+    first = min(window.start for window in scenario.fleet.install_windows)
+    hours = first / 3600
+    yield (f"{path}.rate_increase.succeeded",
+           f"the rate grows on succeeded things, but installs wait for the window at {int(hours):02d}:"
+           f"{int(first % 3600 / 60):02d} local: a rollout started at midnight stays at its base "
+           f"{plan.base_rate_per_minute}/min for {hours:.1f} h ({plan.base_rate_per_minute * first / 60:,.0f} "
+           f"devices) and grows only while windows are open")
+
+
+def _never_reporting(scenario: Scenario) -> list[str]:
+    reasons = []
+    if any(defect.failure_rate > 0 for defect in scenario.candidate.defects):
+        worst = max(defect.failure_rate for defect in scenario.candidate.defects)
+        reasons.append(f"a candidate defect fails {worst:.1%} of its devices")
+    if scenario.fleet.power_loss_per_day > 0:
+        reasons.append(f"{scenario.fleet.power_loss_per_day:g} power cuts per device a day")
+    if any(kind.outages is not None for kind in scenario.fleet.site_kinds.values()):
+        reasons.append("site uplinks go down")
+    if scenario.faults:
+        reasons.append(f"{len(scenario.faults)} scripted fault{'s' if len(scenario.faults) > 1 else ''}")
+    if scenario.artifact.corruption_rate > 0:
+        reasons.append(f"{scenario.artifact.corruption_rate:.1%} of downloads are corrupt")
+    return reasons
+
+
+def _success_never_reached(path: str, plan: StrategyParams, scenario: Scenario) -> Iterator[PlanWarning]:
+    from sim.model.strategies.groups import GroupsParams
+
+    if not isinstance(plan, GroupsParams) or plan.success_threshold < 1.0:
+        return
+    reasons = _never_reporting(scenario)
+    if reasons:
+        count = plan.groups if isinstance(plan.groups, int) else len(plan.groups)
+        yield (f"{path}.success_threshold",
+               f"the next group opens only when 100% of a group (about {scenario.fleet.size // count:,} devices) "
+               f"committed, and on this fleet some devices never do ({'; '.join(reasons)}): one of them stalls "
+               "the rollout for good")
+
+
+def _small_canary(path: str, plan: StrategyParams, scenario: Scenario) -> Iterator[PlanWarning]:
+    from sim.model.strategies.canary import CanaryParams, detection_size
+
+    if not isinstance(plan, CanaryParams):
+        return
+    size, p = scenario.fleet.size, plan.detect_failure_rate
+    wanted = detection_size(p, plan.confidence)
+    if not plan.stratify:
+        counts = {"the fleet": min(wanted, size)}
+    else:
+        counts = {name: min(wanted if plan.per_stratum else max(plan.min_per_stratum, round(wanted * share)),
+                            int(share * size) // 2 or 1)
+                  for name, share in _strata(scenario, plan.stratum).items()}
+    name, n = min(counts.items(), key=lambda item: item[1])
+    seen = 1 - (1 - p) ** n
+    if seen < plan.confidence:
+        where = name if name == "the fleet" else f"stratum {name}"
+        yield (f"{path}.detect_failure_rate",
+               f"{where} gets about {n} canary devices: it sees a {p:.1%} failure rate confined to it with "
+               f"probability 1 − (1 − p)^n = {seen:.0%}, below the stated confidence {plan.confidence:.0%} "
+               f"(it needs {wanted}; per_stratum: true gives every stratum that many)")
+
+
+def _strata(scenario: Scenario, stratum: str) -> dict[str, float]:
+    """Expected share of the fleet in each stratum (cohort axes are drawn independently)."""
+    fleet = scenario.fleet
+    devices = {name: kind.count * sum(kind.cameras_per_site) / 2 for name, kind in fleet.site_kinds.items()}
+    total = sum(devices.values())
+    axes = {"hardware": dict(fleet.hardware), "site_kind": {name: n / total for name, n in devices.items()},
+            "camera_angle": dict(fleet.camera_angles)}
+    if stratum != "cohort":
+        return axes[stratum]
+    return {f"{h}/{s}/{a}": hs * ss * as_ for h, hs in axes["hardware"].items()
+            for s, ss in axes["site_kind"].items() for a, as_ in axes["camera_angle"].items()}
+
+
+def _empty_or_unwatched_waves(path: str, plan: StrategyParams, scenario: Scenario) -> Iterator[PlanWarning]:
+    from sim.model.strategies.waves import WavesParams
+
+    if not isinstance(plan, WavesParams):
+        return
+    size, before = scenario.fleet.size, 0
+    for index, share in enumerate(plan.waves):
+        upto = round(share * size)
+        if upto <= before:
+            yield (f"{path}.waves.{index}",
+                   f"wave {index + 1} ({share:.2%}) rounds to {upto - before} new devices on a fleet of about "
+                   f"{size:,}: it releases nothing")
+        before = max(before, upto)
+    first = round(plan.waves[0] * size)
+    if plan.abort is not None and 0 < first < plan.abort.min_executed:
+        yield (f"{path}.abort.min_executed",
+               f"the first wave has about {first} devices, fewer than the {plan.abort.min_executed} outcomes the "
+               "abort rule needs: it cannot stop the first wave, whatever fails")
+
+
+RULES = (_late_abort, _succeeded_behind_window, _success_never_reached, _small_canary, _empty_or_unwatched_waves)

@@ -1,0 +1,153 @@
+"""Export to the update systems teams run and import their policies: each document validates against a schema
+written from the system's API reference (tests/interop/schemas, sources named inside), a round trip gives the same
+release sequence in the simulator, and AWS's documented exponential example notifies 10,000 devices in 43.75 min."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+import jsonschema
+import pytest
+from pydantic import TypeAdapter
+
+from fleetlab.interop.base import CannotExport, CannotImport
+from fleetlab.interop.targets import TARGETS, default_start, export_plan, import_document
+from sim.load import load_scenario_text
+from sim.model.scenario import StrategySpec
+from sim.run import simulate
+from tests.conftest import ROOT
+
+SCHEMAS = Path(__file__).parent / "schemas"
+START = datetime(2027, 1, 4, tzinfo=timezone.utc)
+TINY = (ROOT / "scenarios" / "tiny.yaml").read_text()
+
+# a plan each system expresses exactly, written as a scenario would
+NATIVE = {
+    "aws-iot-jobs": {"kind": "exponential", "base_rate_per_minute": 5, "increment_factor": 2,
+                     "rate_increase": {"notified": 10}, "maximum_per_minute": 20,
+                     "abort": [{"failure_type": "FAILED", "threshold": "10%", "min_executed": 5}]},
+    "hawkbit": {"kind": "groups", "groups": [{"cohort": {"hardware": "nano"}, "share": "50%"},
+                                             {"cohort": {"site_kind": "gym"}, "share": "100%"}, {"share": "100%"}],
+                "success_threshold": "80%", "error_threshold": "20%"},
+    "mender": {"kind": "phases", "phases": [{"batch": "5%", "start": "0s"}, {"batch": "15%", "start": "2d"},
+                                            {"start": "4d"}]},
+    "azure-adu": {"kind": "groups", "groups": 3, "rollback_policy": {"failed_share": "10%", "failed_count": 2}},
+}
+
+
+def plan(spec: dict):
+    return TypeAdapter(StrategySpec).validate_python(spec)
+
+
+def scenario_with(spec: dict, text: str = TINY):
+    scenario = load_scenario_text(text)
+    return scenario.model_copy(update={"strategy": plan(spec)})
+
+
+def exported(target: str, spec: dict, approximate: bool = False):
+    return export_plan(scenario_with(spec), "plan", plan(spec), target, START, approximate)
+
+
+def validate(target: str, document: dict) -> None:
+    schema = json.loads((SCHEMAS / f"{target}.schema.json").read_text())
+    jsonschema.validate(document, schema, format_checker=jsonschema.FormatChecker())
+
+
+def updates(scenario) -> list[tuple[float, str, int]]:
+    return [(event.time, event.detail, event.devices) for event in simulate(scenario).timeline
+            if event.kind == "update"]
+
+
+@pytest.mark.parametrize("target", list(TARGETS))
+def test_a_native_plan_exports_to_a_document_its_schema_accepts(target):
+    document = exported(target, NATIVE[target], approximate=target == "azure-adu").document
+    validate(target, document)
+    assert "exported by fleetlab from scenario 'tiny'" in document["description"]
+
+
+@pytest.mark.parametrize("target", list(TARGETS))
+def test_export_then_import_releases_the_same_devices_at_the_same_times(target):
+    original = NATIVE[target]
+    document = exported(target, original, approximate=target == "azure-adu").document
+    imported = import_document(json.dumps(document), target)
+    assert plan(imported.strategy) == plan(original)
+    assert updates(scenario_with(imported.strategy)) == updates(scenario_with(original))
+
+
+def test_aws_documented_example_imported_notifies_10000_devices_in_43_75_minutes():
+    # the AWS IoT Jobs developer guide's exponential rollout: base 50/min, x2 every 1,000 notified, cap 1,000/min
+    document = {"jobExecutionsRolloutConfig": {"maximumPerMinute": 1000, "exponentialRate": {
+        "baseRatePerMinute": 50, "incrementFactor": 2, "rateIncreaseCriteria": {"numberOfNotifiedThings": 1000}}}}
+    validate("aws-iot-jobs", document)
+    strategy = import_document(json.dumps(document), "aws-iot-jobs").strategy
+    ten_thousand = TINY.replace("count: 10\n      cameras_per_site: 3", "count: 10000\n      cameras_per_site: 1")
+    ten_thousand = ten_thousand[:ten_thousand.index("    stadium:")] + ten_thousand[ten_thousand.index("  hardware:"):]
+    scenario = scenario_with(strategy, ten_thousand.replace("duration: 3d", "duration: 2h"))
+    assert scenario.fleet.size == 10_000
+    timeline = updates(scenario)
+    assert sum(devices for _, _, devices in timeline) == 10_000
+    assert timeline[-1][0] / 60 == pytest.approx(43.75, abs=1 / 60)
+
+
+def test_what_a_target_cannot_express_is_refused_with_every_gap_listed():
+    canary = {"kind": "canary"}
+    with pytest.raises(CannotExport) as refused:
+        exported("aws-iot-jobs", canary, approximate=True)
+    assert "a canary plan" in str(refused.value) and "no approximation" in str(refused.value)
+    waves = {"kind": "waves", "waves": ["10%", "100%"], "bake": "4h",
+             "abort": {"threshold": "20%", "min_executed": 5}}
+    with pytest.raises(CannotExport, match="Mender aborts a deployment only by hand"):
+        exported("mender", waves)
+
+
+def test_approximate_writes_what_was_approximated_into_the_description():
+    waves = {"kind": "waves", "waves": ["10%", "100%"], "bake": "4h",
+             "abort": {"threshold": "20%", "min_executed": 5}}
+    result = exported("mender", waves, approximate=True)
+    validate("mender", result.document)
+    assert result.approximations == ["the abort rule (20% of at least 5 failed): Mender aborts a deployment only "
+                                     "by hand: left out (the operator aborts)"]
+    assert "approximated: the abort rule" in result.document["description"]
+    assert [phase.get("batch_size") for phase in result.document["phases"]] == [10, None]
+    assert [phase["start_ts"] for phase in result.document["phases"]] == ["2027-01-04T00:00:00Z",
+                                                                          "2027-01-04T04:00:00Z"]
+
+
+def test_hawkbit_rollback_policy_is_approximated_as_a_pause_at_the_lower_share():
+    spec = {"kind": "groups", "groups": 2, "error_threshold": "50%",
+            "rollback_policy": {"failed_share": "10%", "failed_count": 3}}
+    document = exported("hawkbit", spec, approximate=True).document
+    validate("hawkbit", document)
+    assert document["errorCondition"] == {"condition": "THRESHOLD", "expression": "10"}
+
+
+@pytest.mark.parametrize("target, document, says", [
+    ("aws-iot-jobs", {}, "jobExecutionsRolloutConfig: missing"),
+    ("aws-iot-jobs", {"jobExecutionsRolloutConfig": {"maximumPerMinute": 5000}}, "expected 1 to 1000"),
+    ("aws-iot-jobs", {"jobExecutionsRolloutConfig": {}, "abortConfig": {"criteriaList": [
+        {"failureType": "TIMED_OUT", "action": "CANCEL", "thresholdPercentage": 5,
+         "minNumberOfExecutedThings": 1}]}}, "abortConfig.criteriaList.0.failureType: TIMED_OUT"),
+    ("hawkbit", {"groups": [{"targetFilterQuery": "attribute.colour==red"}]}, "groups.0.targetFilterQuery"),
+    ("hawkbit", {"amountGroups": "four"}, "amountGroups: expected int"),
+    ("mender", {"phases": [{"batch_size": 0}, {}]}, "phases.0.batch_size: expected 1 to 100"),
+    ("mender", {"phases": [{"start_ts": "tomorrow"}]}, "phases.0.start_ts: expected an RFC 3339 time"),
+    ("azure-adu", {"deployments": [{"groupId": "a", "rollbackPolicy": {"failure": {
+        "devicesFailedPercentage": 5, "devicesFailedCount": 1}}}, {"groupId": "b"}]}, "different rollback policies"),
+])
+def test_an_import_names_the_key_it_cannot_use(target, document, says):
+    with pytest.raises(CannotImport, match=says.replace(".", r"\.")):
+        import_document(json.dumps(document), target)
+
+
+def test_a_file_that_is_not_json_is_refused_with_its_line():
+    with pytest.raises(CannotImport, match="line 2, column 1: not JSON"):
+        import_document('{"a": 1,\n}', "hawkbit")
+
+
+def test_the_default_start_is_the_scenarios_next_weekday_at_midnight_utc():
+    scenario = load_scenario_text(TINY)       # start_weekday mon
+    assert default_start(scenario, datetime(2026, 12, 3, 15, 0, tzinfo=timezone.utc)) == datetime(
+        2026, 12, 7, tzinfo=timezone.utc)
+    assert default_start(scenario, datetime(2026, 12, 7, 0, 1, tzinfo=timezone.utc)).day == 14

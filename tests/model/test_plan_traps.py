@@ -1,0 +1,82 @@
+"""Each plan trap has a scenario that triggers it and one that does not; the warning names its key and number."""
+
+from __future__ import annotations
+
+import pytest
+
+from sim.load import load_scenario_text, plan_warnings
+from sim.model.plan_traps import notified_curve
+from sim.model.plan_traps import plan_warnings as traps
+from tests.conftest import ROOT
+
+TINY = (ROOT / "scenarios" / "tiny.yaml").read_text()
+PLAN = "strategy:\n  kind: waves\n  waves: [10%, 50%, 100%]\n  bake: 4h\n  abort: {threshold: 20%, min_executed: 4}\n"
+BIG_FLEET = ("count: 10\n      cameras_per_site: 3", "count: 2000\n      cameras_per_site: 3")
+
+
+def scenario(strategy: str, *replacements: tuple[str, str]):
+    text = TINY.replace(PLAN, strategy)
+    for old, new in replacements:
+        assert old in text, old
+        text = text.replace(old, new)
+    return load_scenario_text(text)
+
+
+def keys(found) -> list[str]:
+    return [key for key, _ in traps(found)]
+
+
+CASES = {
+    "aws abort reached after most of the fleet was notified": (
+        "strategy:\n  kind: exponential\n  base_rate_per_minute: 100\n  rate_increase: {notified: 100}\n"
+        "  abort: [{threshold: 5%, min_executed: 50}]\n",
+        "strategy:\n  kind: exponential\n  base_rate_per_minute: 2\n  increment_factor: 1.1\n"
+        "  rate_increase: {notified: 1000}\n  maximum_per_minute: 2\n  abort: [{threshold: 5%, min_executed: 5}]\n",
+        "strategy.abort.0.min_executed", "the abort can only cancel the rest", (BIG_FLEET,)),
+    "rate grows on succeeded things behind a night window": (
+        "strategy:\n  kind: exponential\n  rate_increase: {succeeded: 20}\n",
+        "strategy:\n  kind: exponential\n  rate_increase: {notified: 20}\n",
+        "strategy.rate_increase.succeeded", "stays at its base 10/min for 2.0 h", ()),
+    "hawkBit success 100% where devices never report": (
+        "strategy:\n  kind: groups\n  groups: 4\n  success_threshold: 100%\n",
+        "strategy:\n  kind: groups\n  groups: 4\n  success_threshold: 95%\n",
+        "strategy.success_threshold", "power cuts per device a day", ()),
+    "canary too small for a stratum": (
+        "strategy:\n  kind: canary\n  detect_failure_rate: 2%\n  min_per_stratum: 2\n",
+        "strategy:\n  kind: canary\n  detect_failure_rate: 2%\n  stratify: false\n",
+        "strategy.detect_failure_rate", "below the stated confidence 95%", (BIG_FLEET,)),
+    "a wave that rounds to zero devices": (
+        "strategy:\n  kind: waves\n  waves: [10%, 11%, 100%]\n",
+        "strategy:\n  kind: waves\n  waves: [10%, 20%, 100%]\n",
+        "strategy.waves.1", "rounds to 0 new devices", ()),
+    "a first wave smaller than the abort's minimum": (
+        "strategy:\n  kind: waves\n  waves: [10%, 100%]\n  abort: {threshold: 20%, min_executed: 10}\n",
+        PLAN, "strategy.abort.min_executed", "cannot stop the first wave", ()),
+}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_a_trap_is_flagged_with_its_key_and_a_sound_plan_is_not(name):
+    trapped, sound, key, says, replacements = CASES[name]
+    found = traps(scenario(trapped, *replacements))
+    assert [k for k, _ in found] == [key], found
+    assert says in found[0][1], found[0][1]
+    assert keys(scenario(sound, *replacements)) == []
+
+
+def test_the_success_rule_is_quiet_on_a_fleet_where_every_device_reports():
+    calm = ("power_loss_per_day: 0.01", "power_loss_per_day: 0"), ("      outages: {mtbf: 2d, mttr: 1h}\n", "")
+    assert keys(scenario("strategy:\n  kind: groups\n  success_threshold: 100%\n", *calm)) == []
+
+
+def test_the_notified_curve_is_the_iot_jobs_example():
+    curve = notified_curve(50, 2, 1000, 1000, 10_000)
+    assert curve[19] == 1000 and curve[29] == 2000 and len(curve) == 44     # the last minute is the 44th
+
+
+def test_warnings_come_with_the_file_line_of_their_key(tmp_path):
+    path = tmp_path / "trap.yaml"
+    path.write_text(TINY.replace(PLAN, "strategy:\n  kind: waves\n  waves: [10%, 11%, 100%]\n"))
+    _, warnings = plan_warnings(path)
+    line = path.read_text().splitlines().index("  waves: [10%, 11%, 100%]") + 1
+    assert [(w.line, w.path) for w in warnings] == [(line, "strategy.waves.1")]
