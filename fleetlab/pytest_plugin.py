@@ -55,6 +55,10 @@ class ExpectationMissed(Exception):
 
 
 class ScenarioFile(pytest.File):
+    def _named(self) -> bool:
+        """Whether this file itself (not a folder above it) is on the command line."""
+        return any(Path(arg.split("::")[0]).resolve() == self.path.resolve() for arg in self.config.args)
+
     def collect(self):
         from hil.inventory import load_inventory
         from sim.load import load_scenario
@@ -64,6 +68,10 @@ class ScenarioFile(pytest.File):
             scenario = load_scenario(self.path)
         except ScenarioError as error:
             raise self.CollectError("\n".join(str(problem) for problem in error.problems)) from None
+        from fleetlab.suite import BENCHMARK_TAG
+
+        if BENCHMARK_TAG in scenario.tags and not self._named():
+            return          # as `fleetlab run` does: benchmark-sized scenarios run only when their file is named
         yield ScenarioItem.from_parent(self, name=f"{scenario.name}[sim]", scenario=scenario, target=Target("sim"))
         if scenario.hil is None:
             return

@@ -14,6 +14,20 @@ from sim.model.unit_fields import UNITS_REQUIRED
 
 pytest_plugins = ["pytester"]
 
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    from tests.services import header_lines
+
+    return header_lines()
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    from tests.services import header_lines
+
+    if terminalreporter.stats.get("skipped") and header_lines():
+        for line in header_lines():
+            terminalreporter.write_line(line)
+
 ROOT = Path(__file__).resolve().parent.parent
 
 BASE: dict[str, Any] = {

@@ -30,6 +30,16 @@ def test_scenarios_are_items_a_miss_fails_with_numbers_and_hil_skips_without_rig
                                  "*t95 = 10h 11m, bound < 1h: broken*"])
 
 
+def test_a_benchmark_scenario_runs_only_when_its_file_is_named(pytester):
+    bench = (ROOT / "scenarios" / "tiny.yaml").read_text().replace("name: tiny", "name: bench\ntags: [benchmark]")
+    (pytester.path / "bench.yaml").write_text(bench)
+    shutil.copy(ROOT / "scenarios" / "tiny.yaml", pytester.path / "tiny.yaml")
+    folder = pytester.runpytest_subprocess("--collect-only", "-q", "-p", "no:cacheprovider")
+    assert "tiny.yaml::tiny[sim]" in folder.stdout.str() and "bench" not in folder.stdout.str()
+    named = pytester.runpytest_subprocess("--collect-only", "-q", "-p", "no:cacheprovider", "bench.yaml")
+    assert "bench.yaml::bench[sim]" in named.stdout.str()
+
+
 def test_a_broken_scenario_is_a_collection_error_naming_the_line(pytester):
     (pytester.path / "broken.yaml").write_text("name: broken\nfleet: {}\nstrategy: {kind: wavez}\n")
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
