@@ -22,7 +22,9 @@ def run(paths: Annotated[Optional[list[Path]], typer.Argument(help="scenario fil
         history: Annotated[str, typer.Option(help="SQLite file or postgresql:// URL; '' for none")]
         = DEFAULT_HISTORY,
         executor: Annotated[str, typer.Option(help="serial, local[:N] or dask://HOST:PORT for simulations")]
-        = "local") -> None:
+        = "local",
+        max_risk: Annotated[str, typer.Option(help="judge sim bounds at a risk level: a bound broken in at most this "
+                                                   "share of seeds holds (default 0%: every seed)")] = "0%") -> None:
     """Run a scenario suite; write index.html, summary.md, junit.xml and result.json. Exit 0 go, 1 no-go,
     2 could not measure."""
     from fleetlab.errors import reported
@@ -32,7 +34,13 @@ def run(paths: Annotated[Optional[list[Path]], typer.Argument(help="scenario fil
     from fleetlab.report.trends import Trends
     from fleetlab.suite import run_suite
     from hil.stop import StopSignal
+    from sim.model.units import UnitError, parse_fraction
 
+    try:
+        risk_limit = parse_fraction(max_risk)
+    except (UnitError, ValueError) as error:
+        console.err.print(f"--max-risk: {error}", markup=False)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
     missing = [str(path) for path in paths or [] if not path.exists()]
     if missing:
         console.err.print(f"no such file or folder: {', '.join(missing)}", markup=False)
@@ -44,7 +52,7 @@ def run(paths: Annotated[Optional[list[Path]], typer.Argument(help="scenario fil
     with reported(), console.progress_bar(f"{mode} suite") as report, stop_on_signals(stop) as signals:
         result = run_suite(list(paths or []), mode, seeds, rigs, executor,
                            log=lambda line: console.err.print(line, markup=False, highlight=False),
-                           progress=lambda done, total: report(done / total), stop=stop)
+                           progress=lambda done, total: report(done / total), stop=stop, max_risk=risk_limit)
     trends = None
     if history:        # optional to a run: a broken history is said, and the report and the exit code stand
         try:

@@ -15,6 +15,7 @@ from concurrent.futures import Executor
 from datetime import datetime, timezone
 from pathlib import Path
 
+from fleetlab.causes import cause_of
 from fleetlab.errors import SimulationsFailed
 from fleetlab.suite_results import (
     BoundRiskSummary,
@@ -55,7 +56,8 @@ def collect(paths: list[Path]) -> list[tuple[Path, bool]]:
     return found
 
 
-def sim_part(file: Path, scenario: Scenario, seeds: list[int], executor: Executor) -> tuple[list[PlanSummary],
+def sim_part(file: Path, scenario: Scenario, seeds: list[int], executor: Executor,
+             max_risk: float = 0.0) -> tuple[list[PlanSummary],
                                                                                            list[CheckRow],
                                                                                            float | None]:
     from sim.oracle import oracle_t95
@@ -75,27 +77,39 @@ def sim_part(file: Path, scenario: Scenario, seeds: list[int], executor: Executo
             bounds={metric: BoundRiskSummary.model_validate(risk.as_dict())
                     for metric, risk in summary.bounds.items()},
             coverage=whole.coverage.series, egress=whole.egress.series,
-            timeline=[event for event in whole.timeline if event.kind in SEED_ONE_EVENTS]))
+            timeline=[event for event in whole.timeline if event.kind in SEED_ONE_EVENTS],
+            cause=cause_of(whole, point.scenario)))
     plan = plans[0]
     if plan.failed_runs:
         raise SimulationsFailed(f"{plan.failed_runs} of {plan.runs + plan.failed_runs} simulation runs failed: "
                            + "; ".join(f"seed {failure.seed}: {failure.error}" for failure in swept.failures[:3]))
-    checks = []
-    for metric, risk in plan.bounds.items():
-        mean = plan.metrics.get(metric, {}).get("mean")
-        passed = risk.broken == 0
-        shown = format_metric(metric, mean)
-        checks.append(CheckRow(mode="sim", metric=metric, bound=risk.bound, measured=mean, shown=shown,
-                               runs=risk.runs, broken=risk.broken, passed=passed,
-                               reason=_sim_reason(metric, shown, risk)))
+    checks = [_sim_check(metric, risk, plan, max_risk) for metric, risk in plan.bounds.items()]
     return plans, checks, oracle_t95(scenario, seeds[0])
 
 
-def _sim_reason(metric: str, shown: str, risk: BoundRiskSummary) -> str:
+def _sim_check(metric: str, risk: BoundRiskSummary, plan: PlanSummary, max_risk: float) -> CheckRow:
+    """A bound judged on every seed (or at a risk level with --max-risk), showing the statistic it is judged on:
+    the worst seed, not the mean."""
+    summary = plan.metrics.get(metric, {})
+    bound = parse_bound(metric, risk.bound)
+    upper = bound.op in ("<", "<=")
+    worst = summary.get("max" if upper else "min") if bound.op != "==" else summary.get("mean")
+    never = bool(summary.get("missing")) and upper       # a time some seed never reached is the worst of all
+    shown = "never reached" if never or worst is None else format_metric(metric, worst)
+    passed = risk.broken <= max_risk * risk.runs if max_risk else risk.broken == 0
     if risk.runs == 1:
-        return f"{metric} = {shown}, bound {risk.bound}: " + ("holds" if not risk.broken else "broken")
-    return f"{metric} = {shown} (mean of {risk.runs} seeds), bound {risk.bound}: " + (
-        "held in every seed" if not risk.broken else f"broken in {risk.broken} of {risk.runs} seeds")
+        judged_on, reason = "the run", f"{metric} = {shown}, bound {risk.bound}: " + ("holds" if not risk.broken
+                                                                                     else "broken")
+    else:
+        judged_on = (f"risk ≤ {max_risk:.0%} of {risk.runs} seeds" if max_risk
+                     else f"every seed (the worst of {risk.runs})")
+        mean = format_metric(metric, summary.get("mean")) if summary.get("mean") is not None else "—"
+        reason = (f"{metric} worst seed {shown} (mean {mean}), bound {risk.bound}: "
+                  + (f"broken in {risk.broken} of {risk.runs} seeds" if risk.broken else "held in every seed"))
+    return CheckRow(mode="sim", metric=metric, bound=risk.bound, measured=worst, shown=shown, runs=risk.runs,
+                    broken=risk.broken, passed=passed, reason=reason, judged_on=judged_on,
+                    cause="" if passed and not risk.broken or not plan.cause
+                    else plan.cause if risk.runs == 1 else f"in seed one: {plan.cause}")
 
 
 def hil_part(file: Path, scenario: Scenario, rigs: Path, log: Log, rig_name: str | None = None,
@@ -121,12 +135,14 @@ def hil_part(file: Path, scenario: Scenario, rigs: Path, log: Log, rig_name: str
             reason = f"{check.metric}: not measured, no rig got that far; bound {check.bound} cannot be shown to hold"
         checks.append(CheckRow(mode="hil", metric=check.metric, bound=parse_bound(check.metric, check.bound).text,
                                measured=check.measured, shown=shown, runs=len(result.rigs),
-                               broken=0 if check.passed else 1, passed=check.passed, reason=reason))
+                               broken=0 if check.passed else 1, passed=check.passed, reason=reason,
+                               judged_on=f"the worst of {len(result.rigs)} rig{'s' if len(result.rigs) != 1 else ''}",
+                               cause="" if check.passed else why or result.halt_reason))
     return result, checks
 
 
 def run_scenario_file(file: Path, named: bool, mode: Mode, seeds: int, rigs: Path | None, executor: Executor,
-                      log: Log, stop: StopSignal | None = None) -> ScenarioOutcome | None:
+                      log: Log, stop: StopSignal | None = None, max_risk: float = 0.0) -> ScenarioOutcome | None:
     try:
         scenario = load_scenario(file)
     except ScenarioError as error:
@@ -137,11 +153,12 @@ def run_scenario_file(file: Path, named: bool, mode: Mode, seeds: int, rigs: Pat
     if mode == "hil" and scenario.hil is None:
         return None
     log(f"{scenario.name} ({file})")
-    return measure(file, scenario, mode, seeds, rigs, executor, log, stop)
+    return measure(file, scenario, mode, seeds, rigs, executor, log, stop, max_risk=max_risk)
 
 
 def measure(file: Path, scenario: Scenario, mode: Mode, seeds: int, rigs: Path | None, executor: Executor,
-            log: Log, stop: StopSignal | None = None, rig_name: str | None = None) -> ScenarioOutcome:
+            log: Log, stop: StopSignal | None = None, rig_name: str | None = None,
+            max_risk: float = 0.0) -> ScenarioOutcome:
     """A loaded scenario measured in this mode (the suite and the pytest plugin both come here): its checks, plans
     and rig results, with everything that could not be measured as problems."""
     from hil.errors import HilError
@@ -153,7 +170,8 @@ def measure(file: Path, scenario: Scenario, mode: Mode, seeds: int, rigs: Path |
     hil: RunResult | None = None
     if mode in ("sim", "both"):
         try:
-            plans, sim_checks, oracle = sim_part(file, scenario, [scenario.seed + i for i in range(seeds)], executor)
+            plans, sim_checks, oracle = sim_part(file, scenario, [scenario.seed + i for i in range(seeds)], executor,
+                                                 max_risk)
             checks += sim_checks
         except (SimulationsFailed, ScenarioError) as error:
             problems.append(f"sim: {error}")
@@ -179,7 +197,11 @@ def outcome_of(scenario: Scenario, file: Path, checks: list[CheckRow], problems:
     budget = scenario.hil.latency_budget if scenario.hil else None
     budget_ms = {name: value * 1000 for name, value in (("p50", budget.p50), ("p99", budget.p99))
                  if value is not None} if budget else {}
+    checks = [check.model_copy(update={"finding": scenario.findings[check.metric]})
+              if check.metric in scenario.findings else check for check in checks]
     return ScenarioOutcome(name=scenario.name, file=str(file), description=scenario.description.strip(),
+                           candidate=scenario.candidate.version,
+                           current=scenario.current.version if scenario.current else "",
                            verdict=verdict, checks=checks, plans=plans or [], oracle_t95=oracle, hil=hil,
                            latency_budget_ms=budget_ms, problems=problems,
                            plan_warnings=[f"{key}: {message}" for key, message in plan_traps.plan_warnings(scenario)])
@@ -195,7 +217,8 @@ def suite_result(outcomes: list[ScenarioOutcome], mode: Mode, seeds: int, starte
 
 def run_suite(paths: list[Path], mode: Mode = "sim", seeds: int = 1, rigs: Path | None = None,
               executor_spec: str = "local", log: Log = lambda line: None,
-              progress: Callable[[int, int], None] | None = None, stop: StopSignal | None = None) -> SuiteResult:
+              progress: Callable[[int, int], None] | None = None, stop: StopSignal | None = None,
+              max_risk: float = 0.0) -> SuiteResult:
     """Every scenario under the paths, in order. A stop request (a signal) ends the suite after the scenario in
     flight, whose rigs are put back first; the result then says INTERRUPTED."""
     from fleetlab.executors import open_executor
@@ -208,7 +231,7 @@ def run_suite(paths: list[Path], mode: Mode = "sim", seeds: int = 1, rigs: Path 
             if stop is not None and stop.requested:
                 log(f"stopped before {file}: {stop.reason}")
                 break
-            outcome = run_scenario_file(file, named, mode, seeds, rigs, executor, log, stop)
+            outcome = run_scenario_file(file, named, mode, seeds, rigs, executor, log, stop, max_risk)
             if outcome is not None:
                 outcomes.append(outcome)
                 log(f"  {outcome.verdict}")

@@ -24,6 +24,11 @@ class CheckRow(Record):
     broken: int                       # runs (sim seeds) in which the bound broke
     passed: bool
     reason: str
+    judged_on: str = Field(default="", description="the statistic the bound is judged on: every seed, the rig set")
+    cause: str = Field(default="", exclude_if=lambda cause: not cause,
+                       description="why it broke, in one line: the halt, the reason devices failed, the stratum")
+    finding: str = Field(default="", exclude_if=lambda finding: not finding,
+                         description="the scenario's intended finding this expectation shows (scenario findings:)")
 
 
 class BoundRiskSummary(Record):
@@ -47,6 +52,8 @@ class PlanSummary(Record):
     coverage: Series | None = None                              # seed 1: share of the fleet on the candidate
     egress: Series | None = None                                # seed 1: bytes/s from the origin
     timeline: list[TimelineEvent] = Field(default_factory=list)  # seed 1: halts, rollbacks, faults
+    cause: str = Field(default="", exclude_if=lambda cause: not cause,
+                       description="seed 1 in one line: its halt, why devices failed (fleetlab/causes.py)")
 
 
 class ScenarioOutcome(Record):
@@ -60,6 +67,8 @@ class ScenarioOutcome(Record):
     hil: RunResult | None = None
     latency_budget_ms: dict[str, float] = Field(default_factory=dict)   # p50 / p99 budgets of the hil: part
     problems: list[str] = Field(default_factory=list)          # why something could not be measured
+    candidate: str = Field(default="", description="the candidate model's version")
+    current: str = Field(default="", description="the version it replaces ('' when the scenario names none)")
     plan_warnings: list[str] = Field(default_factory=list, exclude_if=lambda found: not found,
                                      description="plan traps (sim/model/plan_traps.py): `key: message`")
 

@@ -14,6 +14,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
 from fleetlab.report import plots
+from fleetlab.report.decision import VERDICT_ORDER, failing_lines, judged_on, meaning_of, subject
 from fleetlab.report.trends import Trends
 from fleetlab.safe_text import bounded, visible
 from fleetlab.suite_results import PlanSummary, ScenarioOutcome, SuiteResult
@@ -23,6 +24,9 @@ from sim.model.hil_results import RigResult
 
 PLAN_COLUMNS = ("t95", "coverage", "cost", "failed", "rolled_back", "bricked", "exposure_device_hours",
                 "throttled_device_hours")
+COLUMN_LABELS = {"t95": "T95 (mean)", "coverage": "coverage", "cost": "cost", "failed": "failed",
+                 "rolled_back": "rolled back", "bricked": "bricked", "exposure_device_hours": "exposure (device-h)",
+                 "throttled_device_hours": "throttled (device-h)"}
 CSS = """
 body{font:14px/1.45 system-ui,sans-serif;margin:0 auto;max-width:1100px;padding:0 20px 60px;color:#1d1d1f}
 h1{margin:24px 0 4px}h2{margin-top:40px;border-bottom:1px solid #ddd;padding-bottom:4px}h3{margin:22px 0 6px}
@@ -30,7 +34,8 @@ table{border-collapse:collapse;margin:8px 0;font-size:13px}td,th{border:1px soli
 text-align:left;vertical-align:top;overflow-wrap:break-word}th{background:#f5f5f7}.num{text-align:right;white-space:nowrap}
 .badge{display:inline-block;padding:2px 10px;border-radius:4px;font-weight:600;color:#fff}
 .GO,.pass{background:#1a7f37}.NO-GO,.fail{background:#cf222e}.CANNOT{background:#9a6700}.INTERRUPTED{background:#6e7781}
-.warnings{border-left:4px solid #9a6700;padding-left:12px}
+.warnings{border-left:4px solid #9a6700;padding-left:12px}.finding{background:#0969da}
+.causes li{margin:6px 0}.cause{color:#cf222e}nav{margin:12px 0;line-height:2}
 .verdict{font-size:40px;padding:8px 24px;margin:12px 0}.muted{color:#6e6e73}.plots svg{max-width:100%;height:auto}
 .rigs svg{width:300px;height:auto}.wide{overflow-x:auto}code{font-size:12px}
 """
@@ -66,7 +71,7 @@ def _cell(plan: PlanSummary, metric: str) -> Cell:
         return Cell("never" if found.get("missing") else "—")
     extra = []
     if plan.runs > 1:
-        extra.append(f"p5 {format_metric(metric, found['p5'])} · p95 {format_metric(metric, found['p95'])}")
+        extra += [f"p5 {format_metric(metric, found['p5'])}", f"p95 {format_metric(metric, found['p95'])}"]
     if found.get("missing"):
         extra.append(f"{found['missing']} never")
     return Cell(format_metric(metric, found["mean"]), extra)
@@ -146,8 +151,19 @@ def _trend_plots(trends: Trends | None) -> list[tuple[str, Markup]]:
 def render(result: SuiteResult, trends: Trends | None = None) -> str:
     counts = {verdict: sum(o.verdict == verdict for o in result.scenarios)
               for verdict in ("GO", "NO-GO", "CANNOT MEASURE", "INTERRUPTED")}
+    judged = judged_on(result)
+    meaning = meaning_of(result)
+    ordered = sorted(result.scenarios, key=lambda o: VERDICT_ORDER[o.verdict])
+    pairs = sorted(((o, c) for o in result.scenarios for c in o.checks),
+                   key=lambda pair: (pair[1].passed, VERDICT_ORDER[pair[0].verdict]))
+    rows = [{"outcome": outcome, "check": check} for outcome, check in pairs]
+    models = sorted({(version, digest) for o in result.scenarios if o.hil
+                     for version, digest in o.hil.provenance.models.items()})
+    rig_count = len({rig.rig for o in result.scenarios if o.hil for rig in o.hil.rigs})
     return _ENVIRONMENT.get_template("index.html.j2").render(
-        result=result, css=Markup(CSS), plan_columns=PLAN_COLUMNS, trends=trends,
-        summary=", ".join(f"{count} {verdict}" for verdict, count in counts.items() if count),
-        sections=[_section(outcome) for outcome in result.scenarios], trend_plots=_trend_plots(trends),
+        result=result, css=Markup(CSS), plan_columns=[COLUMN_LABELS.get(m, m) for m in PLAN_COLUMNS],
+        trends=trends, subject=subject(result),
+        meaning=meaning, failing=failing_lines(result), rows=rows, models=models, rig_count=rig_count,
+        judged=judged, summary=", ".join(f"{count} {verdict}" for verdict, count in counts.items() if count),
+        sections=[_section(outcome) for outcome in ordered], trend_plots=_trend_plots(trends),
         history_problem=trends.problem if trends else "", packages=sorted(result.packages.items())) + "\n"

@@ -34,8 +34,9 @@ def render(result: SuiteResult) -> str:
             counts["tests"] += 1
             if not check.passed:
                 counts["failures"] += 1
-                failure = ET.SubElement(case, "failure", message=check.reason, type="ExpectationFailed")
-                failure.text = check.reason
+                why = check.reason + (f"; cause: {check.cause}" if check.cause else "")
+                failure = ET.SubElement(case, "failure", message=why, type="ExpectationFailed")
+                failure.text = why
         for rig in outcome.hil.rigs if outcome.hil else []:
             case = _case(suite, f"{outcome.name}.hil.{rig.rig}", f"validation on {rig.rig}",
                          sum(step.seconds for step in rig.steps))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from fleetlab.report.decision import failing_lines, meaning_of, subject
 from fleetlab.report.trends import Trends
 from fleetlab.safe_text import markdown_cell
 from fleetlab.suite_results import SuiteResult
@@ -16,16 +17,27 @@ def _cell(text: object) -> str:
 
 def render(result: SuiteResult, trends: Trends | None = None, report_link: str = "index.html") -> str:
     icon = {"GO": "✅ GO", "NO-GO": "❌ NO-GO", "CANNOT MEASURE": "⚠️ CANNOT MEASURE", "INTERRUPTED": "⏹ INTERRUPTED"}
-    lines = [f"# fleetlab: {icon[result.verdict]}", "",
-             f"{len(result.scenarios)} scenarios · {result.mode} mode · {result.seeds} seed(s) per plan · run "
-             f"{_cell(result.run_id)} · git {_cell(result.git_sha[:12])} · [full report]({report_link})", "",
-             "| scenario | mode | expectation | measured | bound | verdict |", "|---|---|---|---|---|---|"]
+    count = len(result.scenarios)
+    lines = [f"# fleetlab: {icon[result.verdict]} · {_cell(subject(result))}", "",
+             _cell(meaning_of(result)), "",
+             f"{count} scenario{'s' if count != 1 else ''} · {result.mode} mode · {result.seeds} seed(s) per plan · "
+             f"run {_cell(result.run_id)} · git {_cell(result.git_sha[:12])} · [full report]({report_link})", ""]
+    failing = failing_lines(result)
+    if failing:
+        lines += [f"## Why it is {result.verdict}", ""]
+        lines += [f"- **{_cell(row['scenario'])}**: {_cell(row['text'])}"
+                  + (f" — cause: {_cell(row['cause'])}" if row["cause"] else "") for row in failing]
+        lines.append("")
+    lines += ["| scenario | mode | expectation | judged on | measured | bound | verdict |",
+              "|---|---|---|---|---|---|---|"]
     for outcome in result.scenarios:
-        for check in outcome.checks:
+        for check in sorted(outcome.checks, key=lambda check: check.passed):
+            verdict = "EXPECTED FINDING" if check.finding and check.passed else ("PASS" if check.passed
+                                                                                  else "**FAIL**")
             lines.append(f"| {_cell(outcome.name)} | {check.mode} | `{check.metric}` | "   # a known metric's name
-                         f"{_cell(check.shown)} | {_cell(check.bound)} | {'PASS' if check.passed else '**FAIL**'} |")
+                         f"{_cell(check.judged_on)} | {_cell(check.shown)} | {_cell(check.bound)} | {verdict} |")
         for problem in outcome.problems:
-            lines.append(f"| {_cell(outcome.name)} | | | | | ⚠️ {_cell(problem)} |")
+            lines.append(f"| {_cell(outcome.name)} | | | | | | ⚠️ {_cell(problem)} |")
     warned = [(outcome.name, warning) for outcome in result.scenarios for warning in outcome.plan_warnings]
     if warned:
         lines += ["", "## Plan warnings (`fleetlab lint`)", ""]

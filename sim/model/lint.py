@@ -50,6 +50,9 @@ def check(scenario: Scenario) -> list[tuple[str, str]]:
                                                   for name, plan in scenario.alternatives.items()]
     for path, plan in plans:
         findings.extend(_plan_findings(path, plan, scenario))
+    for metric in scenario.findings:
+        if metric not in scenario.expect:
+            findings.append((f"findings.{metric}", f"a finding names an expectation; expect: has no {metric!r}"))
     for metric, raw in scenario.expect.items():
         if metric not in METRICS:
             continue  # reported with a suggestion by the loader's key check

@@ -350,6 +350,10 @@ class Scenario(Frozen):
     alternatives: dict[str, StrategySpec] = Field(
         default_factory=dict, description="other plans to compare against `strategy`, by name (fleetlab compare)")
     expect: dict[str, Union[str, int, float]] = Field(default_factory=dict)
+    findings: dict[str, str] = Field(
+        default_factory=dict, exclude_if=lambda found: not found,
+        description="expectations that are this scenario's intended finding (it demonstrates a bad plan or a "
+                    "failure the gates must catch), each with what it shows: the report says so beside the row")
     pricing: Pricing = Pricing()
     hil: HilSpec | None = None
 

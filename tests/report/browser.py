@@ -46,3 +46,36 @@ def non_blank_share(png: Path) -> float:
     """Share of pixels that are not the page background (white)."""
     image = pixels(png)[..., :3]
     return float((image.min(axis=2) < 0.95).mean())
+
+
+MEASURE = """<script>
+const found = {};
+for (const [name, selector] of Object.entries(%s)) {
+  const element = document.querySelector(selector);
+  found[name] = element ? {bottom: element.getBoundingClientRect().bottom, text: element.textContent} : null;
+}
+found.overflowing = [...document.querySelectorAll('table')].filter(
+  table => table.getBoundingClientRect().right > document.documentElement.clientWidth + 1).map(
+  table => table.querySelector('th') ? table.querySelector('th').textContent : '?');
+document.body.setAttribute('data-measured', JSON.stringify(found));
+</script>"""
+
+
+def measure(page: Path, folder: Path, selectors: dict[str, str], size: str = "1400,1000") -> dict:
+    """Where elements end (CSS pixels from the top) and which tables overflow the viewport, as Chromium lays the
+    page out at this window size. A copy of the page gets a measuring script (the report's CSP forbids scripts)."""
+    import html
+    import json
+    import re
+
+    text = re.sub(r"<meta http-equiv=Content-Security-Policy[^>]*>", "", page.read_text())
+    probe = folder / f"measured-{page.name}"
+    probe.write_text(text.replace("</body>", MEASURE % json.dumps(selectors) + "</body>"))
+    with tempfile.TemporaryDirectory(prefix="fleetlab-chromium-") as profile:
+        done = subprocess.run([CHROMIUM, *FLAGS, f"--user-data-dir={profile}", f"--window-size={size}",
+                               "--virtual-time-budget=5000", "--dump-dom", probe.resolve().as_uri()],
+                              capture_output=True, text=True, timeout=120, env={**os.environ, "LANG": "C.UTF-8"})
+    match = re.search(r'data-measured="([^"]*)"', done.stdout)
+    if not match:
+        raise RuntimeError(f"chromium measured nothing (exit {done.returncode}): {done.stderr[-2000:]}")
+    return json.loads(html.unescape(match.group(1)))

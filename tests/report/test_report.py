@@ -63,7 +63,7 @@ def test_junit_xml_validates_against_the_common_schema_with_one_case_per_expecta
 def test_summary_md_has_the_verdict_table_and_fits_a_ci_summary(report):
     text = report["summary.md"].read_text()
     assert text.startswith("# fleetlab: ⚠️ CANNOT MEASURE")
-    assert "| scenario | mode | expectation | measured | bound | verdict |" in text
+    assert "| scenario | mode | expectation | judged on | measured | bound | verdict |" in text
     assert "| tiny-too-strict | sim | `t95` |" in text and "**FAIL**" in text
     assert len(text.encode()) < 1024 * 1024 and "<script>" not in text
 

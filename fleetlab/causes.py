@@ -1,0 +1,65 @@
+"""One line that says why a plan's run went the way it did: the halt (or rollback) that stopped it and where its
+failures sit. The report, summary.md and junit.xml put it beside every failing expectation."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from sim.model import units
+from sim.model.results import RunResult
+from sim.model.scenario import Scenario
+
+BAD_STATES = ("FAILED", "ROLLED_BACK", "BRICKED")
+
+
+def cause_of(result: RunResult, scenario: Scenario) -> str:
+    """'halted at 1d 0h: abort: 5 of 48 reported devices failed (10.4%) · 42 devices failed, 42 of them: insufficient
+    storage; 30 of 42 sampled failures are hardware nano (20% of the fleet)' — empty when the run neither halted nor
+    had a device fail."""
+    parts = []
+    halts = [event for event in result.timeline if event.kind == "halt"]
+    rollbacks = [event for event in result.timeline if event.kind == "rollback"]
+    if halts:
+        parts.append(f"halted at {units.format_duration(halts[0].time)}: {halts[0].detail}")
+    elif rollbacks:
+        parts.append(f"rolled back at {units.format_duration(rollbacks[0].time)}: {rollbacks[0].detail}")
+    failing = _where_failures_sit(result, fleet_shares(scenario))
+    if failing:
+        parts.append(failing)
+    return " · ".join(parts)
+
+
+def fleet_shares(scenario: Scenario) -> tuple[dict[str, float], ...]:
+    """Expected share of the fleet for each value of each cohort axis (hardware, site kind, camera angle)."""
+    fleet = scenario.fleet
+    devices = {name: kind.count * sum(kind.cameras_per_site) / 2 for name, kind in fleet.site_kinds.items()}
+    total = sum(devices.values())
+    return dict(fleet.hardware), {name: count / total for name, count in devices.items()}, dict(fleet.camera_angles)
+
+
+def _where_failures_sit(result: RunResult, shares: tuple[dict[str, float], ...]) -> str:
+    """The most common reason devices failed, and a cohort value (hardware, site kind or camera angle) that holds
+    most sampled failures while being at most half its share of the fleet — the stratum a release manager asks
+    about; nothing about strata when failures spread like the fleet."""
+    reasons = {why: count for why, count in result.reasons.items() if not why.startswith("not released")}
+    if not reasons:
+        return ""
+    reason, count = max(reasons.items(), key=lambda item: (item[1], item[0]))
+    line = f"{sum(reasons.values())} devices failed, {count} of them: {reason}"
+    bad = [outcome for outcome in result.stragglers if outcome.state.name in BAD_STATES]
+    candidates = []
+    for axis in range(3):
+        if len(bad) < MIN_SAMPLED:
+            break
+        value, held = Counter(outcome.cohort[axis] for outcome in bad).most_common(1)[0]
+        share = shares[axis].get(value, 1.0)
+        if held / len(bad) >= 0.5 and held / len(bad) >= 2 * share:
+            candidates.append((held / len(bad) / share, axis, value, held, share))
+    if not candidates:
+        return line
+    _, axis, value, held, share = max(candidates)
+    return f"{line}; {held} of {len(bad)} sampled failures are {AXES[axis]} {value} ({share:.0%} of the fleet)"
+
+
+AXES = ("hardware", "site kind", "camera angle")
+MIN_SAMPLED = 10          # fewer sampled failing devices say nothing about a stratum
