@@ -3,6 +3,7 @@ error, 130/143 interrupted by SIGINT/SIGTERM."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 import time
@@ -37,6 +38,9 @@ def _options(version: Annotated[bool, typer.Option("--version", callback=_versio
                                                    help="print fleetlab's version and exit")] = False) -> None:
     """Simulate and hardware-test ML model rollouts to fleets of edge cameras."""
 
+
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="print the result as JSON on stdout (tables go to stderr)")]
 
 
 def _load_or_exit(path: Path) -> Scenario:
@@ -97,7 +101,8 @@ def strategies() -> None:
 @app.command()
 def sim(file: Path,
         seed: Annotated[Optional[int], typer.Option(help="random seed (default: the scenario's)")] = None,
-        out: Annotated[Optional[Path], typer.Option(help="folder for result.json")] = None) -> None:
+        out: Annotated[Optional[Path], typer.Option(help="folder for result.json")] = None,
+        json_out: JsonFlag = False) -> None:
     """Simulate one rollout: summary table, expectations, and result.json in --out."""
     from sim.run import simulate  # imported here so `validate` and `schema` start fast
 
@@ -106,17 +111,26 @@ def sim(file: Path,
     with console.progress_bar(f"simulating {scenario.name}") as report:
         result = simulate(scenario, seed, progress=report)
     wall = time.perf_counter() - started
-    console.out.print(console.summary_table(result))
-    console.out.print(f"{result.events_processed:,} events in {wall:.1f} s of wall time")
+    human = console.err if json_out else console.out
+    human.print(console.summary_table(result))
+    human.print(f"{result.events_processed:,} events in {wall:.1f} s of wall time")
     verdict = evaluate(scenario.expect, result.metrics())
     if verdict.checks:
-        console.out.print(console.verdict_table(verdict))
+        human.print(console.verdict_table(verdict))
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         target = out / "result.json"
         target.write_text(result.model_dump_json(indent=2) + "\n", encoding="utf-8")
-        console.out.print(f"result: {target}")
+        human.print(f"result: {target}")
+    if json_out:
+        _print_json({"passed": verdict.passed, "checks": [dataclasses.asdict(check) for check in verdict.checks],
+                     "result": json.loads(result.model_dump_json())})
     raise typer.Exit(EXIT_OK if verdict.passed else EXIT_NO_GO)
+
+
+def _print_json(document: object) -> None:
+    """One JSON document on stdout, keys sorted: what `--json` promises a script."""
+    sys.stdout.write(json.dumps(document, indent=2, sort_keys=True, allow_nan=False) + "\n")
 
 
 @app.command()
@@ -124,7 +138,8 @@ def compare(file: Path,
             strategies: Annotated[str, typer.Option(help="plans by name: 'plan', names under alternatives:, or kinds")]
             = "plan",
             seeds: Annotated[int, typer.Option(min=1, help="seeds per plan (the same seeds for every plan)")] = 10,
-            first_seed: Annotated[int, typer.Option(help="first seed")] = 1) -> None:
+            first_seed: Annotated[int, typer.Option(help="first seed")] = 1,
+            json_out: JsonFlag = False) -> None:
     """Run several plans on the same fleet over several seeds; a table with 95% confidence intervals."""
     from fleetlab.compare import compare as run_compare
 
@@ -134,18 +149,22 @@ def compare(file: Path,
     with reported(file), console.progress_bar(f"comparing {len(names)} plans × {seeds} seeds") as report:
         rows = run_compare(scenario, names, list(range(first_seed, first_seed + seeds)),
                            lambda done, total: report(done / total))
-    console.out.print(console.comparison_table(rows, scenario, seeds))
-    console.out.print(f"{len(rows) * seeds} runs and {seeds} oracle runs in {time.perf_counter() - started:.1f} s")
+    human = console.err if json_out else console.out
+    human.print(console.comparison_table(rows, scenario, seeds))
+    human.print(f"{len(rows) * seeds} runs and {seeds} oracle runs in {time.perf_counter() - started:.1f} s")
     judged, *others = rows          # the exit code is about the first plan named (the scenario's own, by default)
-    for row in others:              # an alternative breaking a bound is a finding, not the verdict
-        for metric, count in row.passes.items():
-            if count < seeds:
-                console.out.print(f"finding: {row.name} broke {metric} in {seeds - count} of {seeds} seeds",
-                                  markup=False)
+    findings = [f"{row.name} broke {metric} in {seeds - count} of {seeds} seeds"     # an alternative breaking a
+                for row in others for metric, count in row.passes.items() if count < seeds]   # bound is a finding
+    for finding in findings:
+        human.print(f"finding: {finding}", markup=False)
     broken = [f"{metric} in {seeds - count} of {seeds} seeds" for metric, count in judged.passes.items()
               if count < seeds]
     if broken:
-        console.out.print(f"no-go: {judged.name} broke {'; '.join(broken)}", markup=False)
+        human.print(f"no-go: {judged.name} broke {'; '.join(broken)}", markup=False)
+    if json_out:
+        _print_json({"seeds": seeds, "judged": judged.name, "no_go": broken, "findings": findings,
+                     "plans": [{"name": row.name, "kind": row.kind, "passes": row.passes,
+                                "efficiency": row.efficiency, "values": row.values} for row in rows]})
     raise typer.Exit(EXIT_NO_GO if broken else EXIT_OK)
 
 
@@ -158,7 +177,8 @@ def sweep(file: Path,
           executor: Annotated[str, typer.Option(help="serial, local[:N] or dask://HOST:PORT")] = "local",
           max_risk: Annotated[str, typer.Option(help="a bound broken in more than this share of runs is no-go")]
           = "5%",
-          out: Annotated[Optional[Path], typer.Option(help="folder for sweep.json")] = None) -> None:
+          out: Annotated[Optional[Path], typer.Option(help="folder for sweep.json")] = None,
+          json_out: JsonFlag = False) -> None:
     """Monte Carlo over seeds and a parameter grid: distributions and the risk of breaking each expectation."""
     from fleetlab.executors import open_executor
     from sim.grid import expand, parse_grid
@@ -175,21 +195,24 @@ def sweep(file: Path,
             console.progress_bar(f"{len(points)} points × {seeds} seeds on {info.description}") as report:
         result = run_sweep(points, seed_list, pool, axes, progress=lambda done, total: report(done / total))
     document = result.as_dict()
-    console.out.print(console.sweep_table(document))
-    console.out.print(f"{document['runs']} runs on {info.description} in {time.perf_counter() - started:.1f} s")
+    human = console.err if json_out else console.out
+    human.print(console.sweep_table(document))
+    human.print(f"{document['runs']} runs on {info.description} in {time.perf_counter() - started:.1f} s")
     for failure in result.failures:
         console.err.print(f"run failed: {failure.point} seed {failure.seed}: {failure.error}", markup=False)
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         (out / "sweep.json").write_text(json.dumps(document, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-        console.out.print(f"sweep: {out / 'sweep.json'}")
+        human.print(f"sweep: {out / 'sweep.json'}")
+    if json_out:
+        _print_json(document)
     if result.failed:
         console.err.print(f"{result.failed} of {document['runs']} runs failed: the sweep is incomplete")
         raise typer.Exit(EXIT_BAD_INPUT)
     risky = [f"{point.label}: {metric} broke in {risk.probability:.1%} of runs"
              for point in result.points for metric, risk in point.bounds.items() if risk.probability > risk_limit]
     for line in risky:
-        console.out.print(f"no-go ({line}, above {risk_limit:.0%})", markup=False)
+        human.print(f"no-go ({line}, above {risk_limit:.0%})", markup=False)
     raise typer.Exit(EXIT_NO_GO if risky else EXIT_OK)
 
 

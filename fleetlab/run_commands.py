@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated, Literal, Optional
 
@@ -24,7 +25,9 @@ def run(paths: Annotated[Optional[list[Path]], typer.Argument(help="scenario fil
         executor: Annotated[str, typer.Option(help="serial, local[:N] or dask://HOST:PORT for simulations")]
         = "local",
         max_risk: Annotated[str, typer.Option(help="judge sim bounds at a risk level: a bound broken in at most this "
-                                                   "share of seeds holds (default 0%: every seed)")] = "0%") -> None:
+                                                   "share of seeds holds (default 0%: every seed)")] = "0%",
+        json_out: Annotated[bool, typer.Option("--json", help="print result.json on stdout (the summary goes to "
+                                                              "stderr)")] = False) -> None:
     """Run a scenario suite; write index.html, summary.md, junit.xml and result.json. Exit 0 go, 1 no-go,
     2 could not measure."""
     from fleetlab.errors import reported
@@ -71,9 +74,12 @@ def run(paths: Annotated[Optional[list[Path]], typer.Argument(help="scenario fil
         for problem in outcome.problems:
             console.err.print(f"{outcome.name}: {problem}", markup=False)
     count = len(result.scenarios)
-    console.out.print(f"{result.verdict}: {count} scenario{'s' if count != 1 else ''} in {result.wall_seconds:.1f} s",
-                      markup=False)
-    console.out.print(f"report: {written['index.html'].resolve()}", markup=False)
+    human = console.err if json_out else console.out
+    human.print(f"{result.verdict}: {count} scenario{'s' if count != 1 else ''} in {result.wall_seconds:.1f} s",
+                markup=False)
+    human.print(f"report: {written['index.html'].resolve()}", markup=False)
+    if json_out:
+        sys.stdout.write(written["result.json"].read_text(encoding="utf-8"))
     raise typer.Exit(exit_interrupted(signals[0]) if signals else result.exit_code)
 
 

@@ -1,0 +1,38 @@
+"""`--json` on sim, compare, sweep and run: stdout is one JSON document a script can read (tables and progress go
+to stderr), and the exit code is the same as without it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import ROOT
+
+
+def fleetlab(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "fleetlab.cli", *args], capture_output=True, text=True, cwd=ROOT,
+                          timeout=300)
+
+
+@pytest.mark.parametrize("command, read", [
+    (["sim", "scenarios/tiny.yaml"], lambda d: (d["passed"], d["result"]["devices"], d["checks"][0]["metric"])),
+    (["compare", "scenarios/tiny.yaml", "--seeds", "2"], lambda d: (d["judged"], d["plans"][0]["passes"]["t95"])),
+    (["sweep", "scenarios/tiny.yaml", "--seeds", "2", "--executor", "serial", "--grid", "strategy.bake=2h,4h"],
+     lambda d: (d["runs"], len(d["points"]))),
+])
+def test_json_is_the_whole_stdout_and_the_exit_code_is_unchanged(command, read, tmp_path):
+    plain, as_json = fleetlab(*command), fleetlab(*command, "--json")
+    assert as_json.returncode == plain.returncode == 0, as_json.stderr
+    document = json.loads(as_json.stdout)
+    assert read(document)
+    assert "runs" in as_json.stderr or "events" in as_json.stderr      # the human summary moved to stderr
+
+
+def test_run_json_is_result_json(tmp_path):
+    done = fleetlab("run", "scenarios/tiny.yaml", "--out", str(tmp_path / "r"), "--history", "", "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == json.loads((tmp_path / "r" / "result.json").read_text())
+    assert "GO: 1 scenario" in done.stderr
