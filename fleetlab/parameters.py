@@ -61,3 +61,12 @@ def _shown(value: Any, unit: Any) -> str:
 def parameter_lines(model: type[BaseModel]) -> list[str]:
     return [f"{name}: {info.description or ''} ({shown_default(info)})"
             for name, info in model.model_fields.items() if name != "kind"]
+
+
+def plan_label(plan: BaseModel) -> str:
+    """A plan in one line as its scenario would write it, defaults left out: `waves [1%, 10%, 100%], bake 12h,
+    sequential {…}`."""
+    fields = type(plan).model_fields
+    given = [f"{name} {_shown(getattr(plan, name), _unit_of(info))}"
+             for name, info in fields.items() if name != "kind" and name in plan.model_fields_set]
+    return ", ".join([str(getattr(plan, "kind", type(plan).__name__)), *given])

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from fleetlab.causes import cause_of
 from fleetlab.errors import SimulationsFailed
+from fleetlab.parameters import plan_label
 from fleetlab.suite_results import (
     BoundRiskSummary,
     CheckRow,
@@ -72,7 +73,8 @@ def sim_part(file: Path, scenario: Scenario, seeds: list[int], executor: Executo
     for name, point, summary in zip(names, points, swept.points):
         whole = simulate(point.scenario, seeds[0])
         plans.append(PlanSummary(
-            name=name, kind=point.scenario.strategy.kind, runs=summary.runs, failed_runs=summary.failed,
+            name=name, kind=point.scenario.strategy.kind, label=plan_label(point.scenario.strategy),
+            runs=summary.runs, failed_runs=summary.failed,
             metrics={metric: value.as_dict() for metric, value in summary.metrics.items()},
             bounds={metric: BoundRiskSummary.model_validate(risk.as_dict())
                     for metric, risk in summary.bounds.items()},

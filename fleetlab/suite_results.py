@@ -45,6 +45,8 @@ class PlanSummary(Record):
     """A plan (the scenario's strategy or an alternative) over every seed."""
     name: str
     kind: str
+    label: str = Field(default="", exclude_if=lambda label: not label,
+                       description="the plan as its scenario writes it, defaults left out")
     runs: int
     failed_runs: int = 0
     metrics: dict[str, dict] = Field(default_factory=dict)      # sim.model.aggregate.MetricSummary.as_dict()

@@ -3,7 +3,10 @@ and every broken expectation in one line with its cause."""
 
 from __future__ import annotations
 
-from fleetlab.suite_results import SuiteResult
+import math
+
+from fleetlab.suite_results import PlanSummary, ScenarioOutcome, SuiteResult
+from sim.model import units
 
 VERDICT_ORDER = {"INTERRUPTED": 0, "CANNOT MEASURE": 1, "NO-GO": 2, "GO": 3}
 MEANINGS = {
@@ -52,3 +55,22 @@ def meaning_of(result: SuiteResult) -> str:
     broken = sum(not check.passed for outcome in result.scenarios for check in outcome.checks)
     return MEANINGS[result.verdict].format(judged=f" (judged on {judged_on(result)})", count=broken,
                                            s="s" if broken != 1 else "")
+
+
+def recommended(outcome: ScenarioOutcome) -> dict[str, str] | None:
+    """Among two or more plans: the lowest risk of breaking any bound, then the fastest mean T95."""
+    if len(outcome.plans) < 2:
+        return None
+
+    def risk(plan: PlanSummary) -> float:
+        return max((bound.probability for bound in plan.bounds.values()), default=0.0)
+
+    def t95(plan: PlanSummary) -> float:
+        mean = plan.metrics.get("t95", {}).get("mean")
+        return math.inf if mean is None or plan.metrics["t95"].get("missing") else float(mean)
+
+    best = min(outcome.plans, key=lambda plan: (risk(plan), t95(plan)))
+    speed = "never reaches T95 in some seed" if math.isinf(t95(best)) else f"T95 {units.format_duration(t95(best))}"
+    why = (f"risk of breaking a bound {risk(best):.0%} over {best.runs} seed{'s' if best.runs != 1 else ''}, "
+           f"{speed}")
+    return {"name": best.name, "label": best.label or best.kind, "why": why}

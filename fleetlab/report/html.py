@@ -14,7 +14,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
 from fleetlab.report import plots
-from fleetlab.report.decision import VERDICT_ORDER, failing_lines, judged_on, meaning_of, subject
+from fleetlab.report.decision import VERDICT_ORDER, failing_lines, judged_on, meaning_of, recommended, subject
 from fleetlab.report.trends import Trends
 from fleetlab.safe_text import bounded, visible
 from fleetlab.suite_results import PlanSummary, ScenarioOutcome, SuiteResult
@@ -82,7 +82,8 @@ def _plan_rows(outcome: ScenarioOutcome, bounds: list[str]) -> list[dict]:
     for plan in outcome.plans:
         risks = [(f"{risk.probability:.0%}", f"{risk.broken}/{risk.runs}") if (risk := plan.bounds.get(m))
                  else None for m in bounds]
-        rows.append({"name": plan.name, "kind": plan.kind, "cells": [_cell(plan, m) for m in PLAN_COLUMNS],
+        rows.append({"name": plan.name, "kind": plan.label or plan.kind,
+                     "cells": [_cell(plan, m) for m in PLAN_COLUMNS],
                      "risks": risks})
     return rows
 
@@ -126,6 +127,7 @@ def _rig(rig: RigResult, budget: dict[str, float]) -> dict:
 def _section(outcome: ScenarioOutcome) -> dict:
     bounds = sorted({metric for plan in outcome.plans for metric in plan.bounds})
     section: dict = {"outcome": outcome, "bounds": bounds, "plan_rows": _plan_rows(outcome, bounds),
+                     "recommended": recommended(outcome),
                      "oracle": units.format_duration(outcome.oracle_t95) if outcome.oracle_t95 else "",
                      "events": _events(outcome), "coverage": None, "egress": None, "throttled": None,
                      "rig_temperatures": None,

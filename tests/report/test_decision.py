@@ -1,0 +1,34 @@
+"""The report's recommendation and plan labels, from data: lowest risk of breaking any bound first, then the
+fastest T95; plans shown as their scenario writes them."""
+
+from fleetlab.parameters import plan_label
+from fleetlab.report.decision import recommended
+from fleetlab.suite_results import BoundRiskSummary, PlanSummary, ScenarioOutcome
+from sim.load import load_scenario
+from tests.conftest import ROOT
+
+
+def plan(name: str, risk: float, t95: float | None) -> PlanSummary:
+    metrics = {"t95": {"n": 4, "mean": t95, "missing": 0} if t95 is not None else {"n": 0, "missing": 4}}
+    bound = BoundRiskSummary(bound="< 3d", runs=4, broken=round(risk * 4), probability=risk, ci_low=0, ci_high=1)
+    return PlanSummary(name=name, kind="waves", runs=4, metrics=metrics, bounds={"t95": bound})
+
+
+def outcome(*plans: PlanSummary) -> ScenarioOutcome:
+    return ScenarioOutcome(name="s", file="s.yaml", verdict="GO", plans=list(plans))
+
+
+def test_the_lowest_risk_wins_then_the_fastest():
+    assert recommended(outcome(plan("fast", 0.25, 3600), plan("safe", 0.0, 7200)))["name"] == "safe"
+    assert recommended(outcome(plan("slow", 0.0, 7200), plan("fast", 0.0, 3600)))["name"] == "fast"
+    assert recommended(outcome(plan("never", 0.0, None), plan("fast", 0.0, 3600)))["name"] == "fast"
+
+
+def test_one_plan_is_not_a_recommendation():
+    assert recommended(outcome(plan("only", 0.0, 3600))) is None
+
+
+def test_a_plan_label_is_written_as_in_the_scenario_without_defaults():
+    scenario = load_scenario(ROOT / "scenarios" / "fleet-10k-500mb.yaml")
+    assert plan_label(scenario.alternatives["naive_waves"]) == (
+        "waves, waves [1%, 10%, 50%, 100%], bake 12h 0m, abort {failure_type: ALL, threshold: 5%, min_executed: 20}")
