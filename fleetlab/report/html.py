@@ -19,7 +19,7 @@ from fleetlab.report.trends import Trends
 from fleetlab.safe_text import bounded, visible
 from fleetlab.suite_results import PlanSummary, ScenarioOutcome, SuiteResult
 from sim.model import units
-from sim.model.gates import format_metric
+from sim.model.gates import format_metric, parse_bound
 from sim.model.hil_results import RigResult
 
 PLAN_COLUMNS = ("t95", "coverage", "cost", "failed", "rolled_back", "bricked", "exposure_device_hours",
@@ -99,7 +99,7 @@ def _thermal(outcome: ScenarioOutcome) -> tuple[Markup | None, Markup | None]:
              for plan in outcome.plans}
     spans: dict[str, list[float]] = {name: [v for v in values if v is not None] for name, values in hours.items()}
     throttled = _svg(plots.distribution(spans, "device-hours above the throttle temperature")) \
-        if any(spans.values()) else None
+        if any(value > 0 for values in spans.values() for value in values) else None   # all zero: nothing to see
     rigs = None
     if outcome.hil and any(rig.telemetry for rig in outcome.hil.rigs):
         temps = {rig.rig: [t for t in (rig.idle_temperature, rig.telemetry.max_temperature) if t is not None]
@@ -124,6 +124,18 @@ def _rig(rig: RigResult, budget: dict[str, float]) -> dict:
             "rollback": steps.get("rollback", "—"), "reason": rig.reason, "histogram": histogram}
 
 
+def _t95_bound(outcome: ScenarioOutcome) -> float | None:
+    """The T95 bound of the scenario's sim expectations (an upper bound), to draw on the coverage plot."""
+    for check in outcome.checks:
+        if check.mode == "sim" and check.metric == "t95":
+            try:
+                bound = parse_bound("t95", check.bound)
+            except ValueError:        # a result.json written by hand or by another version: draw no bound
+                return None
+            return bound.value if bound.op in ("<", "<=") else None
+    return None
+
+
 def _section(outcome: ScenarioOutcome) -> dict:
     bounds = sorted({metric for plan in outcome.plans for metric in plan.bounds})
     section: dict = {"outcome": outcome, "bounds": bounds, "plan_rows": _plan_rows(outcome, bounds),
@@ -134,7 +146,7 @@ def _section(outcome: ScenarioOutcome) -> dict:
                      "rigs": [_rig(rig, outcome.latency_budget_ms) for rig in outcome.hil.rigs] if outcome.hil else []}
     if outcome.plans:
         curves = {plan.name: (plan.coverage.step, plan.coverage.values) for plan in outcome.plans if plan.coverage}
-        section["coverage"] = _svg(plots.coverage_curves(curves, outcome.oracle_t95))
+        section["coverage"] = _svg(plots.coverage_curves(curves, outcome.oracle_t95, _t95_bound(outcome)))
         plan = outcome.plans[0]
         if plan.egress and plan.egress.values:
             section["egress"] = _svg(plots.egress(plan.egress.step, plan.egress.values))

@@ -43,19 +43,45 @@ def thin(step: float, values: list[float], most: int = 500) -> tuple[float, list
     return step * stride, [max(values[i:i + stride]) for i in range(0, len(values), stride)]
 
 
-def coverage_curves(curves: dict[str, tuple[float, list[float]]], oracle_t95: float | None) -> str:
-    """Share of the fleet on the candidate over time, one line per plan; the oracle's T95 as a dashed line."""
+STYLES = ["-", "--", "-.", ":"]
+
+
+def active_until(curves: dict[str, tuple[float, list[float]]]) -> float:
+    """Seconds until the last curve stops changing (within 0.5 points): where the activity ends."""
+    latest = 0.0
+    for step, values in curves.values():
+        if values:
+            final = values[-1]
+            moving = [i for i, value in enumerate(values) if abs(value - final) > 0.005]
+            latest = max(latest, ((moving[-1] + 1) if moving else 0) * step)
+    return latest
+
+
+def coverage_curves(curves: dict[str, tuple[float, list[float]]], oracle_t95: float | None,
+                    t95_bound: float | None = None, which: str = "seed one of each plan") -> str:
+    """Share of the fleet on the candidate over time, one line per plan (each its own dash and width, so none hides
+    another), the 95% line, the oracle's T95 and the T95 bound; the x-axis ends a little after the activity."""
     figure, axes = plt.subplots(figsize=(7, 3))
     for index, (name, (step, values)) in enumerate(_labelled(curves).items()):
         step, values = thin(step, values)
         hours = [i * step / 3600 for i in range(len(values))]
-        axes.plot(hours, [v * 100 for v in values], label=name, color=COLORS[index % len(COLORS)])
+        axes.plot(hours, [v * 100 for v in values], label=name, color=COLORS[index % len(COLORS)],
+                  linestyle=STYLES[index % len(STYLES)], linewidth=max(1.0, 2.6 - 0.5 * index))
+    marks = [active_until(curves)]
     if oracle_t95 is not None:
         axes.axvline(oracle_t95 / 3600, linestyle="--", color="grey", label="oracle T95")
-    axes.axhline(95, linestyle=":", color="#bbbbbb")
-    axes.set_xlabel("hours since the start")
+        marks.append(oracle_t95)
+    if t95_bound is not None:
+        axes.axvline(t95_bound / 3600, linestyle="-", color="#cf222e", linewidth=1, label="T95 bound")
+        marks.append(t95_bound)
+    axes.axhline(95, linestyle=":", color="#999999", label="95% of the fleet")
+    end = max(marks) * 1.15
+    if end > 0:
+        axes.set_xlim(0, end / 3600)
+    axes.set_ylim(0, 102)
+    axes.set_xlabel(f"hours since the start ({label(which)})")
     axes.set_ylabel("% of fleet on candidate")
-    axes.legend(loc="lower right", frameon=False)
+    axes.legend(loc="lower right", frameon=False, fontsize=8)
     return _svg(figure)
 
 
@@ -89,7 +115,7 @@ def histogram(edges: list[float], counts: list[int], label: str) -> str:
         widths = [b - a for a, b in zip(edges, edges[1:])]
         axes.bar(edges[:-1], counts, width=widths, align="edge", color=COLORS[0])
     axes.set_xlabel(label)
-    axes.set_yticks([])
+    axes.set_ylabel("inferences")
     return _svg(figure)
 
 
@@ -97,17 +123,27 @@ SCALES = {"t95": (1 / 3600, "hours"), "cost": (1.0, "$"), "latency_p50": (1000.0
           "latency_p99": (1000.0, "ms"), "max_temperature": (1.0, "°C")}
 
 
-def trend(series: dict[str, list[tuple[str, float]]], label: str) -> str:
-    """A metric across runs (oldest first), one line per subject (a plan, a rig), in the metric's own unit."""
-    from matplotlib.ticker import MaxNLocator
+def run_date(run_id: str) -> str:
+    """'20261203-153804-d3e650' -> '12-03 15:38' (a run id starts with its UTC start time); else the id."""
+    stamp = run_id[:15]
+    if len(stamp) == 15 and stamp[8] == "-" and stamp.replace("-", "").isdigit():
+        return f"{stamp[4:6]}-{stamp[6:8]} {stamp[9:11]}:{stamp[11:13]}"
+    return run_id[:16]
 
+
+def trend(series: dict[str, list[tuple[str, float]]], label: str) -> str:
+    """A metric across runs (oldest first), one line per subject (a plan, a rig), in the metric's own unit, the
+    x-axis labelled with each run's date and time (UTC)."""
     scale, unit = SCALES.get(label, (1.0, ""))
     figure, axes = plt.subplots(figsize=(7, 2.6))
+    runs = sorted({run for points in series.values() for run, _ in points})
+    position = {run: index for index, run in enumerate(runs)}
     for index, (name, points) in enumerate(_labelled(series).items()):
-        axes.plot(range(len(points)), [value * scale for _, value in points], marker="o", label=name,
-                  color=COLORS[index % len(COLORS)])
-    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
-    axes.set_xlabel("run (oldest first)")
+        axes.plot([position[run] for run, _ in points], [value * scale for _, value in points], marker="o",
+                  label=name, color=COLORS[index % len(COLORS)], linestyle=STYLES[index % len(STYLES)])
+    shown = runs if len(runs) <= 8 else runs[:: -(-len(runs) // 8)]
+    axes.set_xticks([position[run] for run in shown], [run_date(run) for run in shown], rotation=20, fontsize=7)
+    axes.set_xlabel("run (UTC start, oldest first)")
     axes.set_ylabel(f"{label} ({unit})" if unit else label)
     if series:
         axes.legend(frameon=False, fontsize=8)

@@ -34,7 +34,7 @@ def test_the_html_report_puts_the_verdict_first_and_escapes_what_files_said(repo
     for section in ("Coverage over time", "Origin egress", "Failures, halts and rollbacks", "Thermal",
                     "Trends", "Provenance", "oracle T95"):
         assert section in page, section
-    assert page.count("<svg") >= 6
+    assert page.count("<svg") >= 4        # coverage and egress per scenario; no empty throttling plot
 
 
 def test_the_page_renders_in_chromium_without_console_errors_and_is_not_blank(report, chromium, tmp_path):
