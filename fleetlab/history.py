@@ -36,6 +36,9 @@ class Measurement:
     value: float
 
 
+SEEDS = "seeds"          # recorded per plan: regressions compare means over the same number of seeds
+
+
 def measurements(result: SuiteResult) -> list[Measurement]:
     found = []
     for outcome in result.scenarios:
@@ -44,6 +47,7 @@ def measurements(result: SuiteResult) -> list[Measurement]:
                 mean = plan.metrics.get(metric, {}).get("mean")
                 if mean is not None:
                     found.append(Measurement(outcome.name, plan.name, metric, float(mean)))
+            found.append(Measurement(outcome.name, plan.name, SEEDS, float(plan.runs)))   # what the mean is over
         for rig in outcome.hil.rigs if outcome.hil else []:
             values = {"latency_p50": rig.latency.p50 / 1000 if rig.latency else None,
                       "latency_p99": rig.latency.p99 / 1000 if rig.latency and rig.latency.p99 else None,
@@ -152,6 +156,9 @@ class History:
             old = before.get(key)
             if old is None or metric not in LOWER_IS_BETTER:
                 continue
+            seeds_then, seeds_now = before.get((scenario, subject, SEEDS)), now.get((scenario, subject, SEEDS))
+            if seeds_then is not None and seeds_now is not None and seeds_then != seeds_now:
+                continue        # a mean over 3 seeds against one seed's value is not a regression, just luck
             worse = value - old
             if worse > 0 and (old == 0 or worse / abs(old) > REGRESSION):
                 change = f"+{worse / abs(old):.0%}" if old else "from zero"

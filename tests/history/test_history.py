@@ -63,6 +63,17 @@ def test_sqlite_history_shows_trends_and_flags_the_regression(tmp_path, two_runs
     store.close()
 
 
+def test_a_mean_over_more_seeds_is_not_compared_with_one_seed(tmp_path, two_runs):
+    good, worse = two_runs
+    more_seeds = worse.model_copy(update={"scenarios": [outcome.model_copy(update={"plans": [
+        plan.model_copy(update={"runs": 3}) for plan in outcome.plans]}) for outcome in worse.scenarios]})
+    store = History(str(tmp_path / "history.sqlite"))
+    store.record(good)
+    store.record(more_seeds)
+    assert store.trends(more_seeds).regressions == []       # the same numbers over one seed are a regression
+    store.close()
+
+
 def test_postgresql_history_does_the_same(postgres, two_runs):
     store = History(postgres.url)
     exercise(store, *two_runs)
