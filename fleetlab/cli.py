@@ -8,7 +8,7 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -21,6 +21,33 @@ from sim.model.gates import evaluate
 from sim.model.scenario import Scenario
 from sim.model.strategy import REGISTRY
 
+
+def _readable_types() -> None:
+    """Help shows what to type, not Python's types: `PATH...` rather than `<list[Path]>`, nothing after a flag
+    rather than `<bool>`, `N` rather than `<int range>`. Typer draws that column from one method of its parameter
+    base class; this wraps it."""
+    from typer.core import TyperOption, _TyperParameter
+
+    def readable_label(label: str | None) -> str | None:
+        if label is None or label == "<bool>":
+            return None
+        inner = label.strip("<>")
+        if inner.startswith("list[") and inner.endswith("]"):
+            return inner[5:-1].upper().replace("STR", "TEXT") + "..."
+        if "|" in inner:
+            return inner                               # choices, as they are typed
+        return {"str": "TEXT", "int": "N", "int range": "N", "float": "NUMBER"}.get(inner.lower(), inner.upper())
+
+    for kind in (_TyperParameter, TyperOption):        # options override the base's method
+        shown = kind.display_type_rich
+
+        def readable(self: _TyperParameter, ctx: typer.Context, shown: Any = shown) -> str | None:
+            return readable_label(shown(self, ctx))
+
+        type.__setattr__(kind, "display_type_rich", readable)     # a method replaced on the class, as mypy allows
+
+
+_readable_types()
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Simulate and hardware-test ML model rollouts to fleets of edge cameras.")
 
