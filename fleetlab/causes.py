@@ -26,6 +26,10 @@ def cause_of(result: RunResult, scenario: Scenario) -> str:
     failing = _where_failures_sit(result, fleet_shares(scenario))
     if failing:
         parts.append(failing)
+    releases = [event for event in result.timeline if event.kind == "update"]
+    if not parts and releases:      # nothing went wrong: the pace is the plan's own
+        parts.append(f"no halt and no failed device: the plan released its last devices at "
+                     f"{units.format_duration(releases[-1].time)}")
     return " · ".join(parts)
 
 
