@@ -7,11 +7,12 @@ in it is escaped by matplotlib's SVG writer). A Content-Security-Policy forbids 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from fleetlab.report import plots
 from fleetlab.report.decision import VERDICT_ORDER, failing_lines, judged_on, meaning_of, recommended, subject
@@ -52,6 +53,16 @@ def _shown(value: object) -> object:
 _ENVIRONMENT = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"), autoescape=True,
                            undefined=StrictUndefined, finalize=_shown)
 RIG_VERDICTS = {"passed": "GO", "failed": "NO-GO", "interrupted": "INTERRUPTED"}
+
+
+def inline_code(text: str) -> Markup:
+    """A scenario's description as people write it in YAML: `backticks` become code, everything else is escaped
+    text (made visible and bounded first, like every value of the page)."""
+    escaped = str(escape(bounded(visible(text))))
+    return Markup(re.sub(r"`([^`<>]+)`", r"<code>\1</code>", escaped))
+
+
+_ENVIRONMENT.filters["inline_code"] = inline_code
 
 
 def _svg(drawn: str) -> Markup:

@@ -32,3 +32,10 @@ def test_a_plan_label_is_written_as_in_the_scenario_without_defaults():
     scenario = load_scenario(ROOT / "scenarios" / "fleet-10k-500mb.yaml")
     assert plan_label(scenario.alternatives["naive_waves"]) == (
         "waves, waves [1%, 10%, 50%, 100%], bake 12h 0m, abort {failure_type: ALL, threshold: 5%, min_executed: 20}")
+
+
+def test_backticks_in_a_description_become_code_and_markup_stays_text():
+    from fleetlab.report.html import inline_code
+
+    shown = str(inline_code("use `kind: waves` <script>x</script> & `<b>`"))
+    assert shown == "use <code>kind: waves</code> &lt;script&gt;x&lt;/script&gt; &amp; <code>&lt;b&gt;</code>"
