@@ -23,7 +23,8 @@ def cause_of(result: RunResult, scenario: Scenario) -> str:
         parts.append(f"halted at {units.format_duration(halts[0].time)}: {halts[0].detail}")
     elif rollbacks:
         parts.append(f"rolled back at {units.format_duration(rollbacks[0].time)}: {rollbacks[0].detail}")
-    failing = _where_failures_sit(result, fleet_shares(scenario))
+    shares = scenario.fleet.axis_shares()
+    failing = _where_failures_sit(result, (shares["hardware"], shares["site_kind"], shares["camera_angle"]))
     if failing:
         parts.append(failing)
     releases = [event for event in result.timeline if event.kind == "update"]
@@ -31,14 +32,6 @@ def cause_of(result: RunResult, scenario: Scenario) -> str:
         parts.append(f"no halt and no failed device: the plan released its last devices at "
                      f"{units.format_duration(releases[-1].time)}")
     return " · ".join(parts)
-
-
-def fleet_shares(scenario: Scenario) -> tuple[dict[str, float], ...]:
-    """Expected share of the fleet for each value of each cohort axis (hardware, site kind, camera angle)."""
-    fleet = scenario.fleet
-    devices = {name: kind.count * sum(kind.cameras_per_site) / 2 for name, kind in fleet.site_kinds.items()}
-    total = sum(devices.values())
-    return dict(fleet.hardware), {name: count / total for name, count in devices.items()}, dict(fleet.camera_angles)
 
 
 def _where_failures_sit(result: RunResult, shares: tuple[dict[str, float], ...]) -> str:

@@ -17,6 +17,7 @@ from ruamel.yaml import YAML
 from fleetlab import console
 from fleetlab.errors import AppError, reported
 from fleetlab.exit_codes import EXIT_NO_GO, EXIT_OK
+from fleetlab.files import write_whole
 from fleetlab.interop.targets import TARGETS, default_start, export_plan, fill_in, import_document
 from sim.load import load_scenario, plan_warnings
 
@@ -61,12 +62,9 @@ def export(file: Path,
 
 def _write_whole(path: Path, text: str) -> None:
     """All or nothing: a half-written configuration is worse than none."""
-    partial = path.with_name(f".{path.name}.partial")
     try:
-        partial.write_text(text, encoding="utf-8")
-        partial.replace(path)
+        write_whole(path, text)
     except OSError as error:
-        partial.unlink(missing_ok=True)
         raise AppError(f"cannot write: {error.strerror or error}") from None
 
 

@@ -78,10 +78,9 @@ def require(document: Any, key: str, kind: type | tuple[type, ...], where: str =
     if not isinstance(document, dict) or key not in document:
         raise CannotImport(f"{path}: missing")
     value = document[key]
-    if not isinstance(value, kind) or isinstance(value, bool) and bool not in (kind if isinstance(kind, tuple)
-                                                                                 else (kind,)):
-        names = "/".join(k.__name__ for k in (kind if isinstance(kind, tuple) else (kind,)))
-        raise CannotImport(f"{path}: expected {names}, got {value!r}")
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    if not isinstance(value, kinds) or isinstance(value, bool) and bool not in kinds:   # JSON true is not a count
+        raise CannotImport(f"{path}: expected {'/'.join(k.__name__ for k in kinds)}, got {value!r}")
     return value
 
 

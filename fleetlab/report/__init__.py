@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from fleetlab.files import write_whole
 from fleetlab.report import html, junit, markdown
 from fleetlab.report.trends import Trends
 from fleetlab.suite_results import SuiteResult
@@ -17,8 +18,6 @@ def write_report(result: SuiteResult, folder: Path, trends: Trends | None = None
     written = {}
     for name, text in outputs.items():
         target = folder / name
-        partial = folder / f".{name}.partial"
-        partial.write_text(text, encoding="utf-8")
-        partial.replace(target)
+        write_whole(target, text)
         written[name] = target
     return written

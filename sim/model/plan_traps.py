@@ -10,6 +10,7 @@ import math
 from collections.abc import Iterator
 
 from sim.model.scenario import Scenario
+from sim.model.strategies.exponential import ExponentialParams, raised_rate
 from sim.model.strategy import StrategyParams
 
 PlanWarning = tuple[str, str]          # (dotted key path, message)
@@ -30,34 +31,31 @@ def plan_warnings(scenario: Scenario) -> list[PlanWarning]:
 def device_report_time(scenario: Scenario) -> float:
     """About how long from notification to a known outcome for a typical device: the download at the fleet's
     device-weighted median uplink (shared by a site's cameras), install, activation, health check and report."""
-    kinds = scenario.fleet.site_kinds.values()
-    devices = sum(kind.count * sum(kind.cameras_per_site) / 2 for kind in kinds)
-    per_camera = sum(kind.count * kind.uplink.median for kind in kinds) / devices    # a site's cameras share it
+    devices = sum(scenario.fleet.site_kind_devices().values())
+    per_camera = sum(kind.count * kind.uplink.median       # a site's cameras share its uplink
+                     for kind in scenario.fleet.site_kinds.values()) / devices
     size = scenario.artifact.full_size
     fleet = scenario.fleet
     return (size / per_camera + size / scenario.artifact.install_rate + fleet.activation_time + fleet.health_check
             + fleet.report_delay)
 
 
-def notified_curve(base: float, factor: float, step: int, maximum: float, size: int) -> list[int]:
-    """Devices notified by the end of each minute under an IoT-jobs rate growing on *notified* things."""
-    told, rate, mark, curve = 0.0, base, 0, []
+def notified_curve(plan: ExponentialParams, size: int) -> list[int]:
+    """Devices notified by the end of each minute under an IoT-jobs rate growing on *notified* things (the
+    strategy's own rate increase, minute by minute)."""
+    told, rate, mark, curve = 0.0, float(plan.base_rate_per_minute), 0, []
     while told < size:
-        told = min(size, told + min(rate, maximum))
+        told = min(size, told + min(rate, plan.maximum_per_minute))
         curve.append(int(told))
-        while told - mark >= step and rate < maximum:
-            rate, mark = min(rate * factor, maximum), mark + step
+        rate, mark = raised_rate(plan, rate, mark, int(told))
     return curve
 
 
 def _late_abort(path: str, plan: StrategyParams, scenario: Scenario) -> Iterator[PlanWarning]:
-    from sim.model.strategies.exponential import ExponentialParams
-
     if not isinstance(plan, ExponentialParams) or not plan.abort or plan.rate_increase.notified is None:
         return
     size = scenario.fleet.size
-    curve = notified_curve(plan.base_rate_per_minute, plan.increment_factor, plan.rate_increase.notified,
-                           plan.maximum_per_minute, size)
+    curve = notified_curve(plan, size)
     lag = device_report_time(scenario)
     for index, rule in enumerate(plan.abort):
         minute = next((m for m, told in enumerate(curve) if told >= rule.min_executed), len(curve) - 1)
@@ -71,8 +69,6 @@ def _late_abort(path: str, plan: StrategyParams, scenario: Scenario) -> Iterator
 
 
 def _succeeded_behind_window(path: str, plan: StrategyParams, scenario: Scenario) -> Iterator[PlanWarning]:
-    from sim.model.strategies.exponential import ExponentialParams
-
     if not isinstance(plan, ExponentialParams) or plan.rate_increase.succeeded is None:
         return
     open_all_day = any(window.duration >= 86400 for window in scenario.fleet.install_windows)
@@ -142,11 +138,7 @@ def _small_canary(path: str, plan: StrategyParams, scenario: Scenario) -> Iterat
 
 def _strata(scenario: Scenario, stratum: str) -> dict[str, float]:
     """Expected share of the fleet in each stratum (cohort axes are drawn independently)."""
-    fleet = scenario.fleet
-    devices = {name: kind.count * sum(kind.cameras_per_site) / 2 for name, kind in fleet.site_kinds.items()}
-    total = sum(devices.values())
-    axes = {"hardware": dict(fleet.hardware), "site_kind": {name: n / total for name, n in devices.items()},
-            "camera_angle": dict(fleet.camera_angles)}
+    axes = scenario.fleet.axis_shares()
     if stratum != "cohort":
         return axes[stratum]
     return {f"{h}/{s}/{a}": hs * ss * as_ for h, hs in axes["hardware"].items()

@@ -196,6 +196,17 @@ class Fleet(Frozen):
         """(offset seconds, share) per timezone, in the file's order."""
         return [(_parse_utc_offset(key), share) for key, share in self.timezones.items()]
 
+    def site_kind_devices(self) -> dict[str, float]:
+        """Expected cameras per site kind (sites × the middle of the cameras-per-site range)."""
+        return {name: kind.count * sum(kind.cameras_per_site) / 2 for name, kind in self.site_kinds.items()}
+
+    def axis_shares(self) -> dict[str, dict[str, float]]:
+        """Expected share of the fleet for each value of each cohort axis (hardware, site_kind, camera_angle)."""
+        devices = self.site_kind_devices()
+        total = sum(devices.values())
+        return {"hardware": dict(self.hardware), "site_kind": {name: n / total for name, n in devices.items()},
+                "camera_angle": dict(self.camera_angles)}
+
     @property
     def size(self) -> int:
         """Expected fleet size (the exact size depends on the per-site camera draws)."""

@@ -7,6 +7,7 @@ import pytest
 from sim.load import load_scenario_text, plan_warnings
 from sim.model.plan_traps import notified_curve
 from sim.model.plan_traps import plan_warnings as traps
+from sim.model.strategies.exponential import ExponentialParams
 from tests.conftest import ROOT
 
 TINY = (ROOT / "scenarios" / "tiny.yaml").read_text()
@@ -70,7 +71,8 @@ def test_the_success_rule_is_quiet_on_a_fleet_where_every_device_reports():
 
 
 def test_the_notified_curve_is_the_iot_jobs_example():
-    curve = notified_curve(50, 2, 1000, 1000, 10_000)
+    curve = notified_curve(ExponentialParams(base_rate_per_minute=50, increment_factor=2,
+                                             rate_increase={"notified": 1000}, maximum_per_minute=1000), 10_000)
     assert curve[19] == 1000 and curve[29] == 2000 and len(curve) == 44     # the last minute is the 44th
 
 

@@ -69,16 +69,16 @@ def exponential(params: ExponentialParams, fleet: FleetView) -> Rollout:
         if told == fleet.size:
             break
         if params.rate_increase.notified:
-            rate, mark = _increased(params, rate, mark, told)
+            rate, mark = raised_rate(params, rate, mark, told)
         per_second = min(rate, params.maximum_per_minute) / 60.0
         wait = min(max(TICK, (1.0 - due) / per_second), next_look - clock)
         seen = yield Soak(wait)
         clock, due = clock + wait, due + per_second * wait
         if params.rate_increase.succeeded:
-            rate, mark = _increased(params, rate, mark, seen.committed)
+            rate, mark = raised_rate(params, rate, mark, seen.committed)
 
 
-def _increased(params: ExponentialParams, rate: float, mark: int, progress: int) -> tuple[float, int]:
+def raised_rate(params: ExponentialParams, rate: float, mark: int, progress: int) -> tuple[float, int]:
     """The rate after `progress` notified (or succeeded) things, and the count at its last increase."""
     step = params.rate_increase.notified or params.rate_increase.succeeded or 1
     while progress - mark >= step and rate < params.maximum_per_minute:
