@@ -149,6 +149,27 @@ class Thermal(Frozen):
     health_limit: float = Field(default=95.0, description="°C above which the health check fails")
 
 
+class HardwareProfile(Frozen):
+    """One hardware model's own device numbers, where they differ from the fleet-wide ones (usually written by
+    `fleetlab calibrate` and taken in through `calibration:`; docs/calibration.md). Unset: the fleet's value."""
+
+    transfer_efficiency: Annotated[float, Field(gt=0, le=1)] | None = Field(
+        default=None, description="payload throughput over the link's rate (protocol and encryption overhead)")
+    transfer_setup: Duration | None = Field(
+        default=None, description="fixed time each download attempt (a resumed one too) spends before the bytes "
+        "flow and after they land: connection, resume handshake, size check")
+    verify_rate: PositiveRate | None = Field(default=None, description="checksum of the artifact on the device")
+    install_rate: PositiveRate | None = Field(default=None, description="copy into the inactive slot")
+    engine_build: Duration | None = Field(default=None, description="fixed part of the engine build")
+    engine_build_rate: PositiveRate | None = Field(
+        default=None, description="model bytes built per second on top of the fixed part (unset: the build takes "
+        "the fixed part whatever the size)")
+    activation_time: Duration | None = Field(default=None, description="slot switch and restart until healthy")
+    rollback_time: Duration | None = None
+    thermal_resistance: Annotated[float, Field(gt=0)] | None = Field(default=None, description="°C per watt")
+    thermal_time_constant: PositiveDuration | None = None
+
+
 def _parse_utc_offset(key: str) -> float:
     match = re.fullmatch(r"UTC([+-])(\d{1,2})(?::(\d{2}))?", key)
     if not match:
@@ -179,11 +200,22 @@ class Fleet(Frozen):
     report_delay: Duration = Field(default=300.0, description="delay before the controller sees a device's report")
     fps_needed: Annotated[float, Field(gt=0)] = 15.0
     thermal: Thermal = Thermal()
+    hardware_profiles: dict[str, HardwareProfile] = Field(
+        default_factory=dict, exclude_if=lambda profiles: not profiles,
+        description="per hardware model: device numbers that differ from the fleet-wide ones (calibrated on rigs)")
     shadow_cost: Fraction = Field(default=0.3, description="share of compute a shadow model takes: lost frames, "
                                   "and this share of the candidate's power on top of the current model's")
 
     _shares = field_validator("hardware", "camera_angles", "timezones")(
         classmethod(lambda cls, shares: _shares_sum_to_one(shares)))
+
+    @model_validator(mode="after")
+    def _profiles_name_hardware(self) -> "Fleet":
+        unknown = sorted(set(self.hardware_profiles) - set(self.hardware))
+        if unknown:
+            raise ValueError(f"hardware_profiles names {', '.join(unknown)}, which fleet.hardware does not list "
+                             f"(it lists {', '.join(self.hardware)})")
+        return self
 
     @field_validator("timezones")
     @classmethod

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from sim.model import streams
 from sim.model.lifecycle import IN_FLIGHT
 from sim.model.lifecycle import DeviceState as S
+from sim.world.device_times import DeviceTimes
 from sim.world.network import Download
 from sim.world.power import POWER_CUT, next_cut
 from sim.world.site_cache import SiteCache
@@ -48,9 +49,8 @@ class Lifecycle:
         self.fleet = scenario.fleet
         self.artifact = scenario.artifact
         self.storage_needed = self.artifact.full_size + (self.artifact.installed_size or self.artifact.full_size)
-        self.install_time = (self.artifact.full_size / self.artifact.install_rate) + self.artifact.engine_build
-        self.verify_time = self.artifact.full_size / self.artifact.verify_rate
-        self.activation_need = self.fleet.activation_time + self.fleet.health_check
+        self.times = DeviceTimes.of(scenario)          # per hardware model (calibrated boards differ)
+        self._hardware = world.layout.device_hardware.tolist()
         self.cut_rate = self.fleet.power_loss_per_day / 86400.0
         self.devices: dict[int, Device] = {}
         self.in_flight = 0
@@ -102,7 +102,11 @@ class Lifecycle:
     def _begin_download(self, device: Device) -> None:
         device.attempts += 1
         device.download_started = self.world.now
-        self._fetch(device)
+        setup = self.times.transfer_setup[self._hardware[device.id]]
+        if setup > 0:
+            self._after(device, setup, self._fetch)
+        else:
+            self._fetch(device)
 
     def _fetch(self, device: Device) -> None:
         """From the site cache over the LAN when it has the artifact, else from the origin (one seeder per site)."""
@@ -114,7 +118,10 @@ class Lifecycle:
                 return   # waits for the site's seeder; woken by _cache_ready
             device.seeding = True
         size = self._download_size(device)
-        device.download = Download(device.id, device.site, size, self.artifact.checkpoint, self.artifact.resumable)
+        # protocol overhead: a link carries the payload at `transfer_efficiency` of its rate
+        on_wire = size / self.times.transfer_efficiency[self._hardware[device.id]]
+        device.download = Download(device.id, device.site, on_wire, self.artifact.checkpoint,
+                                   self.artifact.resumable)
         device.download.delta = size != self.artifact.full_size
         self.world.network.start(device.download)
 
@@ -151,7 +158,7 @@ class Lifecycle:
         if world.calendar.game_during(device.site, device.download_started, world.now):
             world.recorder.downloads_during_games += 1
         world.move(device.id, S.VERIFYING)
-        self._after(device, self.verify_time, self._verified)
+        self._after(device, self.times.verify[self._hardware[device.id]], self._verified)
 
     def _verified(self, device: Device) -> None:
         world = self.world
@@ -188,13 +195,19 @@ class Lifecycle:
     def _begin_install(self, device: Device) -> None:
         world = self.world
         if self.delivery.freeze_during_games:
-            start = world.calendar.next_game_free(device.site, world.now, self.install_time)
+            start = world.calendar.next_game_free(device.site, world.now, self._install_time(device))
             if start > world.now:   # a game is on or would be: install after it
                 if start < world.scenario.duration:
                     self._after(device, start - world.now, self._begin_install)
                 return
         device.install_started = world.now
-        self._after(device, self.install_time, self._installed)
+        self._after(device, self._install_time(device), self._installed)
+
+    def _install_time(self, device: Device) -> float:
+        return self.times.install[self._hardware[device.id]]
+
+    def _activation_delay(self, device: Device) -> float:
+        return self.times.activation[self._hardware[device.id]]
 
     def _installed(self, device: Device) -> None:
         world = self.world
@@ -218,7 +231,8 @@ class Lifecycle:
         """The next window moment with no game — and, when asked, cool enough to stay below `cool_below`."""
         world, moment = self.world, self.world.now
         while moment < world.scenario.duration:
-            moment = world.calendar.next_activation(device.site, moment, self.activation_need)
+            moment = world.calendar.next_activation(device.site, moment,
+                                                    self._activation_delay(device) + self.fleet.health_check)
             if device.cool_below is None or moment == float("inf") or \
                     world.thermal.after_switch(device.id, moment, self.fleet.health_check) < device.cool_below:
                 return moment
@@ -227,7 +241,7 @@ class Lifecycle:
 
     def _activate(self, device: Device) -> None:
         self.world.move(device.id, S.ACTIVATING)
-        self._after(device, self.fleet.activation_time, self._check_health)
+        self._after(device, self._activation_delay(device), self._check_health)
 
     def _check_health(self, device: Device) -> None:
         world = self.world
@@ -308,7 +322,7 @@ class Lifecycle:
                 device.download.done = self.world.network.stop(device.download)
             self._after(device, reboot, self._resume_download)
         elif state == S.VERIFYING:
-            self._after(device, reboot + self.verify_time, self._verified)
+            self._after(device, reboot + self.times.verify[self._hardware[device.id]], self._verified)
         elif state == S.INSTALLING:
             if ab:
                 self._after(device, reboot, self._begin_install)
@@ -331,7 +345,7 @@ class Lifecycle:
             self.world.move(device.id, S.AWAITING_WINDOW, POWER_CUT)
             self._after(device, reboot, self._await_window)
         elif state == S.ACTIVATING:  # in place: the new model is the only one; it boots and carries on
-            self._after(device, reboot + self.fleet.activation_time, self._check_health)
+            self._after(device, reboot + self._activation_delay(device), self._check_health)
         else:
             self._after(device, reboot + self.fleet.health_check, self._judge)
 
@@ -340,7 +354,7 @@ class Lifecycle:
     def _start_rollback(self, device: Device, reason: str) -> None:
         self._end_exposure(device)
         self.world.move(device.id, S.ROLLING_BACK, reason)
-        self._after(device, self.fleet.rollback_time, self._rolled_back)
+        self._after(device, self.times.rollback[self._hardware[device.id]], self._rolled_back)
 
     def _rolled_back(self, device: Device) -> None:
         self._finish(device, S.ROLLED_BACK)

@@ -33,6 +33,14 @@ class ThermalModel:
         self.latency_candidate = np.array([candidate.hardware[name].latency for name in hardware])
         self.latency_current = np.array([current.hardware[name].latency for name in hardware])
         self.shadow_cost = scenario.fleet.shadow_cost
+        # per hardware model: a calibrated board has its own enclosure constants (fleet.hardware_profiles)
+        profiles = scenario.fleet.hardware_profiles
+        self.resistance = [profiles[name].thermal_resistance if name in profiles and
+                           profiles[name].thermal_resistance is not None else self.params.resistance
+                           for name in hardware]
+        self.time_constant = [profiles[name].thermal_time_constant if name in profiles and
+                              profiles[name].thermal_time_constant is not None else self.params.time_constant
+                              for name in hardware]
 
     def ambient(self, site: int, time: float) -> float:
         kind = self.layout.site_kind[site]
@@ -52,10 +60,10 @@ class ThermalModel:
         candidate."""
         site = self.layout.device_site[device]
         hardware = self.layout.device_hardware[device]
-        ambient = self.ambient(site, time)
-        old = ambient + self.params.resistance * self.power_current[hardware]
-        new = ambient + self.params.resistance * self.power_candidate[hardware]
-        return float(new + (old - new) * math.exp(-elapsed / self.params.time_constant))
+        ambient, resistance = self.ambient(site, time), self.resistance[hardware]
+        old = ambient + resistance * self.power_current[hardware]
+        new = ambient + resistance * self.power_candidate[hardware]
+        return float(new + (old - new) * math.exp(-elapsed / self.time_constant[hardware]))
 
     def steady_temperature(self, device: int, time: float, candidate: bool, shadow: bool = False) -> float:
         """Temperature at steady state: on the candidate, on the current model, or on both (shadow)."""
@@ -63,7 +71,7 @@ class ThermalModel:
         power = self.power_candidate[hardware] if candidate else self.power_current[hardware]
         if shadow:
             power = self.power_current[hardware] + self.shadow_cost * self.power_candidate[hardware]
-        return self.ambient(self.layout.device_site[device], time) + self.params.resistance * float(power)
+        return self.ambient(self.layout.device_site[device], time) + self.resistance[hardware] * float(power)
 
     def latency(self, device: int, candidate: bool) -> float:
         table = self.latency_candidate if candidate else self.latency_current
@@ -83,10 +91,11 @@ class ThermalModel:
         Integrated exactly per step (ambient and power held for the step), all devices at once as arrays.
         """
         total = 0.0
-        decay = math.exp(-step / self.params.time_constant)
         sites, hardware = self.layout.device_site, self.layout.device_hardware
-        heat_current = self.params.resistance * self.power_current[hardware]
-        heat_candidate = self.params.resistance * self.power_candidate[hardware]
+        decay = np.exp(-step / np.array(self.time_constant))[hardware]
+        resistance = np.array(self.resistance)[hardware]
+        heat_current = resistance * self.power_current[hardware]
+        heat_candidate = resistance * self.power_candidate[hardware]
         heat_shadow = heat_current + self.shadow_cost * heat_candidate
         temperature: np.ndarray | None = None
         for moment in np.arange(0.0, until, step):
