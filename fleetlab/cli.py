@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
+from rich.console import Console
 
 from fleetlab import console
 from fleetlab.errors import reported
@@ -134,11 +135,12 @@ def sim(file: Path,
     from sim.run import simulate  # imported here so `validate` and `schema` start fast
 
     scenario = _load_or_exit(file)
+    human = console.err if json_out else console.out
+    _say_calibration(scenario, human)
     started = time.perf_counter()
     with console.progress_bar(f"simulating {scenario.name}") as report:
         result = simulate(scenario, seed, progress=report)
     wall = time.perf_counter() - started
-    human = console.err if json_out else console.out
     human.print(console.summary_table(result))
     human.print(f"{result.events_processed:,} events in {wall:.1f} s of wall time")
     verdict = evaluate(scenario.expect, result.metrics())
@@ -153,6 +155,16 @@ def sim(file: Path,
         _print_json({"passed": verdict.passed, "checks": [dataclasses.asdict(check) for check in verdict.checks],
                      "result": json.loads(result.model_dump_json())})
     raise typer.Exit(EXIT_OK if verdict.passed else EXIT_NO_GO)
+
+
+def _say_calibration(scenario: Scenario, human: Console) -> None:
+    """Which numbers are measured, by which rig and when (and what to be wary of), before any result."""
+    from sim.calibration_use import provenance_lines
+
+    for line in provenance_lines(scenario):
+        human.print(f"calibrated: {line}", markup=False)
+    for warning in scenario.calibration.warnings if scenario.calibration else []:
+        console.err.print(f"warning: calibration: {warning}", markup=False)
 
 
 def _print_json(document: object) -> None:

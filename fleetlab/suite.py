@@ -31,6 +31,7 @@ from fleetlab.suite_results import (
 from hil.stop import StopSignal
 from sim.grid import Axis, expand
 from sim.load import load_scenario
+from sim.calibration_use import provenance_lines
 from sim.model import plan_traps
 from sim.model.errors import ScenarioError
 from sim.model.gates import evaluate, format_metric, parse_bound
@@ -206,7 +207,9 @@ def outcome_of(scenario: Scenario, file: Path, checks: list[CheckRow], problems:
                            current=scenario.current.version if scenario.current else "",
                            verdict=verdict, checks=checks, plans=plans or [], oracle_t95=oracle, hil=hil,
                            latency_budget_ms=budget_ms, problems=problems,
-                           plan_warnings=[f"{key}: {message}" for key, message in plan_traps.plan_warnings(scenario)])
+                           plan_warnings=[f"{key}: {message}" for key, message in plan_traps.plan_warnings(scenario)],
+                           calibration=provenance_lines(scenario),
+                           calibration_warnings=list(scenario.calibration.warnings) if scenario.calibration else [])
 
 
 def suite_result(outcomes: list[ScenarioOutcome], mode: Mode, seeds: int, started: datetime,

@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field
 
 from sim.model.record import Record
+from sim.model.fidelity import FidelityRow
 from sim.model.results import RunResult, Series, TimelineEvent
 
 Verdict = Literal["GO", "NO-GO", "CANNOT MEASURE", "INTERRUPTED"]
@@ -73,6 +74,11 @@ class ScenarioOutcome(Record):
     current: str = Field(default="", description="the version it replaces ('' when the scenario names none)")
     plan_warnings: list[str] = Field(default_factory=list, exclude_if=lambda found: not found,
                                      description="plan traps (sim/model/plan_traps.py): `key: message`")
+    calibration: list[str] = Field(default_factory=list, exclude_if=lambda found: not found,
+                                   description="which numbers were measured on which rig, and when")
+    calibration_warnings: list[str] = Field(default_factory=list, exclude_if=lambda found: not found)
+    fidelity: list[FidelityRow] = Field(default_factory=list, exclude_if=lambda found: not found,
+                                        description="--mode both: predicted beside measured, per rig and phase")
 
 
 class SuiteResult(Record):

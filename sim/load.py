@@ -47,28 +47,51 @@ def load_scenario(path: str | Path, overrides: Mapping[str, Any] | None = None) 
 
     `overrides` maps dotted key paths (`strategy.bake`, `strategy.waves.0`) to values written as in the file; they
     replace what the file says before validation, so a sweep's grid point is checked exactly like a file."""
-    return load_model(Scenario, path, extra_checks=_scenario_checks, overrides=overrides)
+    return load_model(Scenario, path, extra_checks=_scenario_checks, overrides=overrides, prepare=_calibrate)
 
 
 def load_scenario_text(text: str, filename: str = "<scenario>") -> Scenario:
-    return load_model_text(Scenario, text, filename, extra_checks=_scenario_checks)
+    return load_model_text(Scenario, text, filename, extra_checks=_scenario_checks, prepare=_calibrate)
+
+
+def _calibrate(document: Any, filename: str) -> None:
+    from sim import calibration_use   # it reads a second file through this module
+
+    calibration_use.apply(document, filename)
+
+
+def read_text(path: str | Path) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise ScenarioError([Problem(str(path), 0, 0, "", f"cannot read the file: {error}")]) from None
 
 
 def load_model(model: type[ModelT], path: str | Path, extra_checks: Any = None,
-               overrides: Mapping[str, Any] | None = None) -> ModelT:
+               overrides: Mapping[str, Any] | None = None, prepare: Any = None) -> ModelT:
     """Validate any frozen pydantic model from a YAML file (scenarios here; rig inventories reuse it)."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise ScenarioError([Problem(str(path), 0, 0, "", f"cannot read the file: {error}")]) from None
-    return load_model_text(model, text, str(path), extra_checks, overrides)
+    return load_model_text(model, read_text(path), str(path), extra_checks, overrides, prepare)
+
+
+def load_model_and_document(model: type[ModelT], path: str | Path) -> tuple[ModelT, Any]:
+    """The validated model and the parsed document it came from (which knows where every key was written)."""
+    document = _parse_yaml(read_text(path), str(path))
+    return _validated(model, document, str(path)), document
 
 
 def load_model_text(model: type[ModelT], text: str, filename: str, extra_checks: Any = None,
-                    overrides: Mapping[str, Any] | None = None) -> ModelT:
+                    overrides: Mapping[str, Any] | None = None, prepare: Any = None) -> ModelT:
+    """`prepare(document, filename)` may complete the parsed document before validation (a scenario's
+    calibration file fills in the numbers it measured)."""
     document = _parse_yaml(text, filename)
     for dotted, value in (overrides or {}).items():
         _override(document, filename, dotted, value)
+    if prepare is not None:
+        prepare(document, filename)
+    return _validated(model, document, filename, extra_checks)
+
+
+def _validated(model: type[ModelT], document: Any, filename: str, extra_checks: Any = None) -> ModelT:
     try:
         value = model.model_validate(_plain(document), context={UNITS_REQUIRED: True})
     except ValidationError as error:

@@ -359,6 +359,23 @@ class HilSpec(Frozen):
     faults: list[HilFault] = Field(default_factory=list)
 
 
+class CalibrationUse(Frozen):
+    """`calibration: PATH` (or this mapping): take the device numbers a rig measured (fleetlab calibrate) for the
+    hardware models the file and the fleet share. A number given both here and in the file is an error unless the
+    scenario lists its key under `override`. `applied` and `warnings` are written by the loader, not by hand."""
+
+    file: str = Field(description="calibration.yaml, relative to the scenario file")
+    override: list[str] = Field(default_factory=list, description="scenario keys (e.g. "
+                                "candidate.hardware.orin-nx.latency) whose value in the scenario wins over the file")
+    applied: dict[str, str] = Field(default_factory=dict, description="(by the loader) each key the file set, "
+                                    "and which rig measured it when")
+    warnings: list[str] = Field(default_factory=list, description="(by the loader) numbers to be wary of")
+
+
+def _calibration_shorthand(value: object) -> object:
+    return {"file": value} if isinstance(value, str) else value
+
+
 # --- the scenario -----------------------------------------------------------------------------------------------
 
 def _strategy_union() -> object:
@@ -398,6 +415,9 @@ class Scenario(Frozen):
         description="expectations that are this scenario's intended finding (it demonstrates a bad plan or a "
                     "failure the gates must catch), each with what it shows: the report says so beside the row")
     pricing: Pricing = Pricing()
+    calibration: Annotated[CalibrationUse, BeforeValidator(_calibration_shorthand)] | None = Field(
+        default=None, exclude_if=lambda use: use is None,
+        description="device numbers measured on rigs (fleetlab calibrate): PATH, or {file, override}")
     hil: HilSpec | None = None
 
     def fingerprint(self) -> str:

@@ -1,0 +1,134 @@
+"""calibration.yaml: what `fleetlab calibrate` measured on rigs, per hardware model, in SI units with the unit
+written. Versioned (schema_version, fleetlab version, git sha, when) and validated like every input, so a file that
+is wrong is refused with file:line:col. docs/calibration.md describes each number and how it is measured.
+
+Which scenario key each number sets: `scenario_values` (the one table, used by the loader and the docs test).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from sim.model.unit_fields import Duration, PositiveDuration, PositiveRate, Rate, Size
+
+SCHEMA_VERSION = 1
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+
+class Latency(Frozen):
+    p50: Duration
+    p99: Duration
+
+
+class ModelMeasured(Frozen):
+    version: str
+    size: Size = Field(description="the ONNX file's size")
+    latency: Latency = Field(description="batch-1 inference under load (trtexec --exportTimes)")
+    power: Annotated[float, Field(gt=0)] = Field(description="watts on the input rail (VDD_IN) while inferring")
+
+
+class Transfer(Frozen):
+    link_rate: PositiveRate = Field(description="the rig's link as provisioned (inventory link_rate)")
+    throughput: PositiveRate = Field(description="payload bytes per second while the bytes flowed")
+    efficiency: Annotated[float, Field(gt=0, le=1)] = Field(description="throughput / link_rate")
+    setup: Duration = Field(description="a transfer's fixed cost: connect, size check (resume), sha256 start")
+
+
+class EngineBuild(Frozen):
+    fixed: Duration = Field(description="the build's cost whatever the model's size (from the smaller model)")
+    rate: PositiveRate | None = Field(default=None, description="model bytes per second on top of the fixed "
+                                      "part (from two models of different sizes); unset when the sizes were alike")
+
+
+class ThermalMeasured(Frozen):
+    idle: float = Field(description="°C at rest")
+    loaded: float = Field(description="°C the load step settles at (fitted)")
+    idle_power: Annotated[float, Field(gt=0)] = Field(description="W at rest")
+    loaded_power: Annotated[float, Field(gt=0)] = Field(description="W under the load step")
+    resistance: Annotated[float, Field(gt=0)] = Field(description="°C per W: (loaded − idle) / (loaded − idle power)")
+    time_constant: PositiveDuration = Field(description="fitted to the load step's tegrastats samples")
+    ambient: float = Field(description="°C: idle − resistance × idle power")
+    samples: Annotated[int, Field(ge=0)] = 0
+
+
+class Profile(Frozen):
+    """One hardware model, measured on one or more rigs (numbers are the median over rigs)."""
+
+    rigs: Annotated[list[str], Field(min_length=1)]
+    board: str = Field(default="", description="the device-tree model string, e.g. NVIDIA Jetson Orin NX")
+    l4t: str = ""
+    jetpack: str = ""
+    tensorrt: str = ""
+    measured: str = Field(description="when (UTC, ISO 8601)")
+    transfer: Transfer
+    verify_rate: PositiveRate = Field(description="sha256 of the artifact on the rig")
+    install_rate: PositiveRate = Field(description="moving the checked artifact into the inactive slot")
+    engine_build: EngineBuild
+    activation: Duration = Field(description="slot switch, service restart, until the health check passes")
+    rollback: Duration = Field(description="switch back, restart, healthy again")
+    current: ModelMeasured
+    candidate: ModelMeasured
+    thermal: ThermalMeasured | None = None
+
+
+class Calibration(Frozen):
+    schema_version: Literal[1] = Field(description="this file's format; fleetlab refuses others")
+    fleetlab: str
+    git_sha: str = ""
+    measured: str = Field(description="when the calibration ran (UTC, ISO 8601)")
+    profiles: Annotated[dict[str, Profile], Field(min_length=1)] = Field(description="by hardware model")
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.9g}s"
+
+
+def _rate(value: float) -> str:
+    return f"{value:.9g}B/s"
+
+
+def scenario_values(hardware: str, profile: Profile) -> Iterator[tuple[str, object, str]]:
+    """(scenario key, value as a scenario file writes it, calibration key) for every number the profile gives."""
+    where = f"fleet.hardware_profiles.{hardware}"
+    source = f"profiles.{hardware}"
+    yield f"{where}.transfer_efficiency", profile.transfer.efficiency, f"{source}.transfer.efficiency"
+    yield f"{where}.transfer_setup", _seconds(profile.transfer.setup), f"{source}.transfer.setup"
+    yield f"{where}.verify_rate", _rate(profile.verify_rate), f"{source}.verify_rate"
+    yield f"{where}.install_rate", _rate(profile.install_rate), f"{source}.install_rate"
+    yield f"{where}.engine_build", _seconds(profile.engine_build.fixed), f"{source}.engine_build.fixed"
+    if profile.engine_build.rate is not None:
+        yield f"{where}.engine_build_rate", _rate(profile.engine_build.rate), f"{source}.engine_build.rate"
+    yield f"{where}.activation_time", _seconds(profile.activation), f"{source}.activation"
+    yield f"{where}.rollback_time", _seconds(profile.rollback), f"{source}.rollback"
+    if profile.thermal is not None:
+        yield f"{where}.thermal_resistance", profile.thermal.resistance, f"{source}.thermal.resistance"
+        yield f"{where}.thermal_time_constant", _seconds(profile.thermal.time_constant), \
+            f"{source}.thermal.time_constant"
+    for model in ("candidate", "current"):
+        measured: ModelMeasured = getattr(profile, model)
+        yield f"{model}.hardware.{hardware}.latency", _seconds(measured.latency.p50), f"{source}.{model}.latency.p50"
+        yield f"{model}.hardware.{hardware}.power", measured.power, f"{source}.{model}.power"
+
+
+# hardware names fleetlab knows -> what the board's device-tree model says (a calibration from another board is
+# worth a warning: its numbers describe different silicon)
+BOARD_MARKERS: dict[str, tuple[str, ...]] = {
+    "orin-nx": ("Orin NX",),
+    "orin-nano": ("Orin Nano",),
+    "agx-orin": ("AGX Orin",),
+    "xavier-nx": ("Xavier NX",),
+    "agx-xavier": ("AGX Xavier",),
+    "nano": ("Jetson Nano",),
+}
+
+
+def board_mismatch(hardware: str, board: str) -> bool:
+    """True when `hardware` is a name fleetlab knows and `board` is another board's model string."""
+    markers = BOARD_MARKERS.get(hardware)
+    return bool(markers and board) and not any(marker in board for marker in markers)
