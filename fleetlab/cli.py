@@ -256,6 +256,8 @@ def sweep(file: Path,
 
 
 # CLI assembly: the commands that live in their own modules, registered after this module's own
+from fleetlab.calibrate_commands import calibrate as _calibrate  # noqa: E402
+from fleetlab.calibrate_commands import fidelity as _fidelity  # noqa: E402
 from fleetlab.hil_commands import hil as _hil  # noqa: E402
 from fleetlab.hil_commands import models as _models  # noqa: E402
 from fleetlab.hil_commands import rigs_app  # noqa: E402
@@ -266,6 +268,8 @@ from fleetlab.run_commands import history_command as _history  # noqa: E402
 from fleetlab.run_commands import run as _run  # noqa: E402
 
 app.command(name="hil")(_hil)
+app.command(name="calibrate")(_calibrate)
+app.command(name="fidelity")(_fidelity)
 app.command(name="models")(_models)
 app.add_typer(rigs_app, name="rigs")
 app.command(name="run")(_run)

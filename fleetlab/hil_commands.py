@@ -178,7 +178,7 @@ def up(count: Annotated[int, typer.Argument(min=1, help="how many rigs")],
         sink.write("# virtual rigs started by `fleetlab rigs up`; `fleetlab rigs down` removes them\n")
         yaml = YAML()
         yaml.width = 4096         # host keys on one line
-        yaml.dump({"rigs": [inventory_entry(rig, key.resolve()) for rig in rigs]}, sink)
+        yaml.dump({"rigs": [inventory_entry(rig, key.resolve(), rate) for rig in rigs]}, sink)
     for rig in rigs:
         console.out.print(f"{rig.name}: 127.0.0.1:{rig.port} ({profile}, container {rig.container[:12]})",
                           markup=False)

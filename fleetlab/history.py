@@ -15,6 +15,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from fleetlab.errors import HistoryError
 from fleetlab.report.trends import Trends
 from fleetlab.suite_results import SuiteResult
+from sim.model.calibration import Calibration, Profile
 
 TRACKED_SIM = ("t95", "cost", "failed", "bricked", "exposure_device_hours")
 TRACKED_HIL = ("latency_p50", "latency_p99", "max_temperature")
@@ -25,7 +26,10 @@ SCHEMA = ("CREATE TABLE IF NOT EXISTS runs (run_id TEXT PRIMARY KEY, started TEX
           "mode TEXT NOT NULL, git_sha TEXT NOT NULL)",
           "CREATE TABLE IF NOT EXISTS measurements (run_id TEXT NOT NULL REFERENCES runs(run_id), scenario TEXT NOT "
           "NULL, subject TEXT NOT NULL, metric TEXT NOT NULL, value DOUBLE PRECISION NOT NULL)",
-          "CREATE INDEX IF NOT EXISTS measurements_by_scenario ON measurements (scenario, metric)")
+          "CREATE INDEX IF NOT EXISTS measurements_by_scenario ON measurements (scenario, metric)",
+          # fleetlab calibrate: a board's numbers night after night, so their drift shows
+          "CREATE TABLE IF NOT EXISTS calibrations (measured TEXT NOT NULL, hardware TEXT NOT NULL, rigs TEXT NOT "
+          "NULL, metric TEXT NOT NULL, value DOUBLE PRECISION NOT NULL, git_sha TEXT NOT NULL)")
 
 
 @dataclass(frozen=True)
@@ -115,6 +119,30 @@ class History:
                                [(result.run_id, m.scenario, m.subject, m.metric, m.value)
                                 for m in measurements(result)])
 
+    def record_calibration(self, calibration: Calibration) -> None:
+        """Every number of every profile, in one transaction."""
+        rows = [(profile.measured, hardware, ",".join(profile.rigs), metric, value, calibration.git_sha)
+                for hardware, profile in calibration.profiles.items()
+                for metric, value in calibration_numbers(profile).items()]
+        with self._failures("write"), self._transaction():
+            self.db.cursor().executemany(self._sql("INSERT INTO calibrations VALUES (?, ?, ?, ?, ?, ?)"), rows)
+
+    def calibrations(self, limit: int = 10) -> dict[tuple[str, str], list[tuple[str, float]]]:
+        """(hardware, metric) -> [(measured, value)], oldest first, over the last `limit` calibrations."""
+        with self._failures("read"):
+            cursor = self.db.cursor()
+            cursor.execute(self._sql("SELECT DISTINCT measured FROM calibrations ORDER BY measured DESC LIMIT ?"),
+                           (limit,))
+            moments = [row[0] for row in cursor.fetchall()]
+            if not moments:
+                return {}
+            cursor.execute(self._sql("SELECT measured, hardware, metric, value FROM calibrations WHERE measured >= ? "
+                                     "ORDER BY measured"), (min(moments),))
+            series: dict[tuple[str, str], list[tuple[str, float]]] = {}
+            for measured, hardware, metric, value in cursor.fetchall():
+                series.setdefault((hardware, metric), []).append((measured, float(value)))
+            return series
+
     def runs(self, limit: int = 30) -> list[tuple[str, str, str]]:
         """(run_id, started, verdict), oldest first, the last `limit` runs."""
         with self._failures("read"):
@@ -169,6 +197,21 @@ class History:
     def close(self) -> None:
         with self._failures("close"):
             self.db.close()
+
+
+def calibration_numbers(profile: Profile) -> dict[str, float]:
+    """A profile's numbers by dotted name (`transfer.efficiency`, `candidate.latency.p99`), SI units."""
+    flat: dict[str, float] = {}
+
+    def walk(prefix: str, value: object) -> None:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                walk(f"{prefix}.{key}" if prefix else key, item)
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            flat[prefix] = float(value)
+
+    walk("", profile.model_dump(exclude={"rigs"}))
+    return flat
 
 
 def show_value(metric: str, value: float) -> str:

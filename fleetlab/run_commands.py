@@ -109,10 +109,13 @@ def history_command(location: Annotated[str, typer.Option("--history", help="SQL
         store = History(location, create=False)      # a read-only command creates nothing
         runs = store.runs(limit)
         trends = store.trends(limit=limit)
+        calibrations = store.calibrations(limit)
         store.close()
     except HistoryError as error:
         console.err.print(str(error), markup=False)
         raise typer.Exit(EXIT_BAD_INPUT) from None
+    if calibrations:
+        console.out.print(calibration_drift_table(calibrations))
     if not runs:
         console.out.print(f"no runs recorded in {location}", markup=False)
         return
@@ -126,3 +129,18 @@ def history_command(location: Annotated[str, typer.Option("--history", help="SQL
         for subject, points in sorted(subjects.items()):
             table.add_row(name, metric, subject, " → ".join(show_value(metric, value) for _, value in points))
     console.out.print(table)
+
+
+def calibration_drift_table(series: dict[tuple[str, str], list[tuple[str, float]]]):
+    """Each board's calibrated numbers across calibrations, oldest first, with the change from first to last."""
+    from rich.table import Table
+
+    moments = sorted({moment for points in series.values() for moment, _ in points})
+    table = Table(title=f"calibration: {len(moments)} measured, {moments[0]} … {moments[-1]}", header_style="bold")
+    for column in ("hardware", "number", "values, oldest first", "change"):
+        table.add_column(column)
+    for (hardware, metric), points in sorted(series.items()):
+        first, last = points[0][1], points[-1][1]
+        change = f"{(last - first) / abs(first):+.1%}" if first and len(points) > 1 else ""
+        table.add_row(hardware, metric, " → ".join(f"{value:.4g}" for _, value in points), change)
+    return table

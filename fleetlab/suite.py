@@ -29,9 +29,9 @@ from fleetlab.suite_results import (
     combine,
 )
 from hil.stop import StopSignal
+from sim.calibration_use import provenance_lines
 from sim.grid import Axis, expand
 from sim.load import load_scenario
-from sim.calibration_use import provenance_lines
 from sim.model import plan_traps
 from sim.model.errors import ScenarioError
 from sim.model.gates import evaluate, format_metric, parse_bound

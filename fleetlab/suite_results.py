@@ -6,8 +6,8 @@ from typing import Literal
 
 from pydantic import Field
 
-from sim.model.record import Record
 from sim.model.fidelity import FidelityRow
+from sim.model.record import Record
 from sim.model.results import RunResult, Series, TimelineEvent
 
 Verdict = Literal["GO", "NO-GO", "CANNOT MEASURE", "INTERRUPTED"]

@@ -27,7 +27,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from sim.load import load_model
-from sim.model.unit_fields import Duration
+from sim.model.unit_fields import Duration, PositiveRate
 
 _HOST_KEY = re.compile(r"^(ssh-ed25519|ecdsa-sha2-nistp256|ecdsa-sha2-nistp384|ecdsa-sha2-nistp521|ssh-rsa) "
                        r"[A-Za-z0-9+/]+=*$")
@@ -96,6 +96,9 @@ class Rig(Frozen):
     tools: Tools = Tools()
     facts: FactPaths = FactPaths()
     shaping: bool = Field(default=False, description="the rig's link can be shaped (virtual rigs)")
+    link_rate: PositiveRate | None = Field(default=None, description="the rig's link as provisioned (a real rig: "
+                                           "its site's uplink; a virtual rig: what `rigs up --link-rate` shaped); "
+                                           "calibration measures transfer efficiency against it")
     container: str | None = Field(default=None, description="a virtual rig's Docker container id (written by "
                                   "`fleetlab rigs up`); enables its faults")
     lease_ttl: Duration = Field(default=300.0, description="how long the rig's lease lives without a renewal: a run "

@@ -76,8 +76,38 @@ def _graph(name: str, retrain: float, classes: int = CLASSES, hot_filter: bool =
     return model
 
 
+def padded(model: onnx.ModelProto, size: int) -> onnx.ModelProto:
+    """The model grown to about `size` bytes by a constant weight tensor whose sum, times zero, is added to the
+    scores: outputs unchanged, but an engine build has that many more bytes to read and fold, as a bigger model's
+    would (calibration needs two sizes to tell a build's fixed cost from its per-byte cost)."""
+    extra = max(0, size - model.ByteSize()) // 4
+    if extra == 0:
+        return model
+    graph = model.graph
+    weights = (np.random.default_rng(7).standard_normal(extra) * 1e-3).astype(np.float32)
+    graph.initializer.extend([numpy_helper.from_array(weights, "padding_w"),
+                              numpy_helper.from_array(np.array(0.0, dtype=np.float32), "padding_zero")])
+    scores = graph.node[-1]
+    scores.output[0] = "scores_unpadded"
+    graph.node.extend([helper.make_node("ReduceSum", ["padding_w"], ["padding_sum"], keepdims=0),
+                       helper.make_node("Mul", ["padding_sum", "padding_zero"], ["padding_nothing"]),
+                       helper.make_node("Add", ["scores_unpadded", "padding_nothing"], ["scores"])])
+    return model
+
+
 def build_model(name: str) -> bytes:
-    """The serialized ONNX model `name` (one of MODELS); the same bytes on every machine."""
+    """The serialized ONNX model `name` (one of MODELS, optionally `NAME@SIZE` such as `candidate@50MB`: the same
+    model padded to that size); the same bytes on every machine."""
+    if "@" in name:
+        base, _, size = name.partition("@")
+        from sim.model.units import UnitError, parse_size
+
+        try:
+            wanted = int(parse_size(size))
+        except UnitError as error:
+            raise ValueError(f"{name!r}: {error}") from None
+        model = onnx.load_from_string(build_model(base))
+        return padded(model, wanted).SerializeToString()
     if name == "current":
         return _graph(name, retrain=0.0).SerializeToString()
     if name == "candidate":

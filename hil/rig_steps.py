@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from hil import steps
+from hil import calibration_probe, steps
 from hil.errors import ConnectionLost, InfrastructureError
 from hil.parity import compare
 from hil.preflight import preflight as read_facts
@@ -42,7 +42,7 @@ class RigSteps:
     def shell(self) -> Shell:
         return self.s.shell
 
-    def _shape(self) -> tuple[int, ...]:
+    def frame_shape(self) -> tuple[int, ...]:
         return next(iter(self.s.frames.values())).shape[1:]
 
     # --- install ----------------------------------------------------------------------------------------------
@@ -106,15 +106,23 @@ class RigSteps:
                 if watch:
                     watch(position)
 
+            began = time.monotonic()
             moved = self.store.transfer(art.candidate, art.candidate_sha, spec.transfer_rate, on_progress)
             self.s.found.bytes_sent += moved.bytes_sent
+            # the parts of the time the simulator models apart (fleetlab calibrate reads them)
             step.numbers.update(bytes_sent=float(moved.bytes_sent), attempts=float(len(moved.resumed_from)),
-                                resumed_from=float(max(moved.resumed_from, default=0)))
+                                resumed_from=float(max(moved.resumed_from, default=0)),
+                                flow_seconds=round(moved.flow_seconds, 4),
+                                verify_seconds=round(moved.verify_seconds, 4),
+                                setup_seconds=round(time.monotonic() - began - moved.flow_seconds
+                                                    - moved.verify_seconds, 4))
             if not moved.ok:
                 step.fail(moved.detail)
                 return False, step.detail
+            installing = time.monotonic()
             self.store.install(art.candidate_sha, slot, art.candidate_version,
                                midway=lambda shell: self.s.faults.fire("mid:install", shell))
+            step.numbers["install_seconds"] = round(time.monotonic() - installing, 4)
             self.s.found.candidate_slot = slot
             resumed = [offset for offset in moved.resumed_from if offset]
             step.detail = moved.detail + (f"; resumed at {resumed}" if resumed else "")
@@ -125,6 +133,7 @@ class RigSteps:
         with self.s.record.step("build", slot=slot, precision=self.s.spec.precision) as step:
             built = steps.build_engine(self.shell, self.s.rig, self.store, slot, self.s.spec.precision,
                                        midway=lambda: self.s.faults.fire("mid:build", self.shell))
+            step.numbers["model_bytes"] = float(self.s.art.candidate.stat().st_size)
             step.detail = built.detail
             if not built.passed:
                 step.fail(built.detail)
@@ -154,7 +163,7 @@ class RigSteps:
             sampler = Sampler(self.shell, self.s.rig.tools.tegrastats, self.store.path("tmp", "tegrastats.log"))
             sampler.start()
             try:
-                measured = steps.latency_run(self.shell, self.s.rig, self.store, found.candidate(), self._shape(),
+                measured = steps.latency_run(self.shell, self.s.rig, self.store, found.candidate(), self.frame_shape(),
                                              spec.iterations, spec.warmup, spec.max_cv)
             finally:
                 found.latency_telemetry = sampler.stop()
@@ -178,13 +187,19 @@ class RigSteps:
     def shadow(self) -> tuple[bool, str]:
         found = self.s.found
         with self.s.record.step("shadow", candidate=found.candidate(), current=found.previous()) as step:
-            summary = shadow_run(self.shell, self.s.rig, self.store, self.s.spec, self._shape(), found.baseline,
+            summary = shadow_run(self.shell, self.s.rig, self.store, self.s.spec, self.frame_shape(), found.baseline,
                                  found.candidate_outputs, found.candidate(), found.previous(),
                                  found.idle_temperature)
             found.shadow = summary
             step.detail = f"agreement {summary.agreement:.1%} on {summary.frames} frames"
             step.numbers["agreement"] = summary.agreement
             return True, step.detail
+
+    def calibrate(self) -> tuple[bool, str]:
+        with self.s.record.step("calibrate", thermal_step=self.s.spec.calibrate.thermal_step
+                                if self.s.spec.calibrate else 0) as step:
+            calibration_probe.probe(self, step)
+            return True, step.detail      # a measurement, never a verdict on the candidate
 
     # --- activate and roll back ---------------------------------------------------------------------------
 
@@ -206,10 +221,12 @@ class RigSteps:
         """Switch to the previous slot, restart, health, and check the previous engine gives its recorded outputs."""
         found = self.s.found
         with self.s.record.step(name, slot=found.previous(), reason=reason) as step:
+            began = time.monotonic()
             self.store.switch(found.previous())
             found.switched = False
             self.s.faults.fire(f"mid:{name}", self.shell)
             healthy = steps.restart_and_check(self.shell, self.s.rig)
+            step.numbers["healthy_seconds"] = round(time.monotonic() - began, 4)   # before the proof's inferences
             if not healthy.passed:
                 step.fail(f"the previous engine did not come back healthy: {healthy.detail}")
                 return False, step.detail
@@ -293,7 +310,7 @@ class RigSteps:
             found.remote_frames = steps.upload_frames(self.store, self.s.frames, self.staging)
             outputs = steps.infer_all(self.shell, self.s.rig, self.store, active, self.s.frames, found.remote_frames)
             found.baseline = {angle: value for angle, value in outputs.items() if isinstance(value, np.ndarray)}
-            timed = steps.latency_run(self.shell, self.s.rig, self.store, active, self._shape(),
+            timed = steps.latency_run(self.shell, self.s.rig, self.store, active, self.frame_shape(),
                                       self.s.spec.iterations, self.s.spec.warmup, max_cv=None)
             if isinstance(timed, Timed):
                 found.current_latencies = timed.latencies

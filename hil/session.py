@@ -202,8 +202,7 @@ class RigSession:
         if self.state != S.IDLE:
             return                         # told again (a promotion): the install is done
         self.move(S.DOWNLOADING)
-        wanted = [name for name in STEP_NAMES[:STEP_NAMES.index("activate")]
-                  if name != "shadow" or shadow or self.spec.shadow]
+        wanted = [name for name in STEP_NAMES[:STEP_NAMES.index("activate")] if self._wanted(name, shadow)]
         for name in wanted:
             self.checkpoint()
             self.faults.fire(f"before:{name}", self.shell)
@@ -281,9 +280,17 @@ class RigSession:
                 self.checkpoint()          # the lease may have gone while the rig was away: then hands off
         raise AssertionError("unreachable")
 
+    def _wanted(self, name: str, shadow: bool = False) -> bool:
+        """The optional steps run when asked for: shadow by the plan or the hil: part, calibrate by the hil: part."""
+        if name == "shadow":
+            return shadow or self.spec.shadow
+        if name == "calibrate":
+            return self.spec.calibrate is not None
+        return True
+
     def _skip_after(self, failed: str) -> None:
         for name in after(failed):
-            if name != "shadow" or self.spec.shadow:
+            if self._wanted(name):
                 self.record.skip(name, f"not run: {failed} failed")
 
     # --- the end ---------------------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """A rig's steps, in one table: the session runs them in this order, fault points are named after them
 (`before:STEP`), and the tests read the order from here rather than writing it again.
 
-    reserve → preflight → baseline → transfer → build → parity → latency → [shadow]      the install phase
+    reserve → preflight → baseline → transfer → build → parity → latency → [shadow] → [calibrate]   install
             → activate                                                                  an Update without shadow
             → rollback                                                                  a Rollback, or the proof at
             → release                                                                   the end of the plan
@@ -31,6 +31,8 @@ STEPS: tuple[StepSpec, ...] = (
     StepSpec("parity", "install", "the engine's outputs against the fp32 reference, per camera angle"),
     StepSpec("latency", "install", "timed inferences with tegrastats alongside: p50/p99, stability, temperature"),
     StepSpec("shadow", "install", "both engines at once on the same frames: agreement, latency, heat", optional=True),
+    StepSpec("calibrate", "install", "current engine's latency and power, a second build, a thermal load step "
+             "(fleetlab calibrate)", optional=True),
     StepSpec("activate", "activate", "atomic switch, service restart, health check"),
     StepSpec("rollback", "rollback", "switch back, health, the previous engine reproduces its recorded outputs"),
 )

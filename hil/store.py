@@ -40,6 +40,8 @@ class TransferReport:
     bytes_sent: int
     resumed_from: list[int]      # the offsets each attempt started at (more than one: the transfer was cut)
     detail: str
+    flow_seconds: float = 0.0    # while bytes flowed (what the link's throughput is measured on)
+    verify_seconds: float = 0.0  # the sha256 on the rig
 
 
 class Store:
@@ -95,12 +97,14 @@ class Store:
             return first
         again = self._copy(local, sha256, rate, None)
         return TransferReport(again.ok, first.bytes_sent + again.bytes_sent, first.resumed_from + again.resumed_from,
-                              f"{first.detail}; sent again: {again.detail}")
+                              f"{first.detail}; sent again: {again.detail}",
+                              first.flow_seconds + again.flow_seconds, first.verify_seconds + again.verify_seconds)
 
     def _copy(self, local: Path, sha256: str, rate: float | None, on_progress) -> TransferReport:
         part, total = self.path("incoming", f"{sha256}.part"), local.stat().st_size
         offsets: list[int] = []
         counted = [0, 0]      # bytes of finished attempts, bytes of the attempt under way
+        flowed = 0.0
 
         def progress(sent: int) -> None:
             counted[1] = sent
@@ -115,7 +119,11 @@ class Store:
                     offset = 0
                 offsets.append(offset)
                 if offset < total:
-                    self.shell.put(local, part, offset, rate, progress)
+                    started = time.monotonic()
+                    try:
+                        self.shell.put(local, part, offset, rate, progress)
+                    finally:
+                        flowed += time.monotonic() - started
                 break
             except ConnectionLost as error:
                 log.warning("%s: transfer cut (%s); resuming", self.shell.name, error)
@@ -133,12 +141,16 @@ class Store:
             self.sh("rm", "-f", part)
             return TransferReport(False, counted[0], offsets, full or f"only {landed} of {total} bytes reached the "
                                                                      f"rig; the partial copy is deleted")
+        checking = time.monotonic()
         found = self.sha256(part)
+        verified = time.monotonic() - checking
         if found != sha256:
             self.sh("rm", "-f", part)
             return TransferReport(False, counted[0], offsets, f"sha256 on the rig {found[:12]}… is not "
-                                                              f"{sha256[:12]}…: the copy was corrupted and is deleted")
-        return TransferReport(True, counted[0], offsets, f"{total} bytes, sha256 checked on the rig")
+                                                              f"{sha256[:12]}…: the copy was corrupted and is deleted",
+                                  flowed, verified)
+        return TransferReport(True, counted[0], offsets, f"{total} bytes, sha256 checked on the rig", flowed,
+                              verified)
 
     def sha256(self, remote: str) -> str:
         """The file's sha256 computed on the rig. The file is read from stdin, so no name (a newline, a backslash)

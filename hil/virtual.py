@@ -266,10 +266,13 @@ class VirtualLab:
                 "rig_gone": on(self.gone)}
 
 
-def inventory_entry(rig: VirtualRig, key_file: Path) -> dict:
-    """An inventory entry for a virtual rig: like a real one, plus its container id."""
+def inventory_entry(rig: VirtualRig, key_file: Path, link_rate: float | None = None) -> dict:
+    """An inventory entry for a virtual rig: like a real one, plus its container id (and the rate, bytes/s, its
+    link was shaped to)."""
     spec = profile(rig.profile)
-    return {"name": rig.name, "host": "127.0.0.1", "port": rig.port, "user": "root", "key_file": str(key_file),
+    shaped = {"link_rate": f"{link_rate:.9g}B/s"} if link_rate else {}
+    return {**shaped, "name": rig.name, "host": "127.0.0.1", "port": rig.port, "user": "root",
+            "key_file": str(key_file),
             "host_key": rig.host_key, "hardware": spec["hardware"], "jetpack": spec["jetpack"], "tensorrt": "8.6",
             "tags": ["virtual", rig.profile, "orin" if "orin" in rig.profile else rig.profile.split("-")[0]],
             "store": STORE, "container": rig.container, "shaping": True,

@@ -55,7 +55,7 @@ def load_scenario_text(text: str, filename: str = "<scenario>") -> Scenario:
 
 
 def _calibrate(document: Any, filename: str) -> None:
-    from sim import calibration_use   # it reads a second file through this module
+    from sim import calibration_use  # it reads a second file through this module
 
     calibration_use.apply(document, filename)
 

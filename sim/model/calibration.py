@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from sim.model.unit_fields import Duration, PositiveDuration, PositiveRate, Rate, Size
+from sim.model.unit_fields import Duration, PositiveDuration, PositiveRate, Size
 
 SCHEMA_VERSION = 1
 

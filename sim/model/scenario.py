@@ -334,6 +334,14 @@ class HilFault(Frozen):
     at_step: str
 
 
+class HilCalibrate(Frozen):
+    """The optional `calibrate` step (fleetlab calibrate turns it on): the extra measurements a calibration needs."""
+
+    thermal_step: PositiveDuration = Field(default=120.0, description="how long the load step runs while "
+                                           "tegrastats samples the temperature (a few time constants fit best)")
+    rest: Duration = Field(default=10.0, description="idle before the load step, for the idle power")
+
+
 class HilSpec(Frozen):
     """The per-device part that runs on real or virtual rigs (used by the HIL runner)."""
 
@@ -356,6 +364,8 @@ class HilSpec(Frozen):
     max_temperature: float | None = Field(default=None, description="°C a rig may reach while measuring latency")
     transfer_rate: Rate | None = Field(default=None, description="cap the transfer so a rig sees the fleet's link")
     shadow: bool = Field(default=False, description="also run both engines side by side on the same frames")
+    calibrate: HilCalibrate | None = Field(default=None, description="also measure what `fleetlab calibrate` "
+                                           "needs (current-model latency and power, a second build, a thermal step)")
     faults: list[HilFault] = Field(default_factory=list)
 
 

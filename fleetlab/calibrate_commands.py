@@ -1,0 +1,171 @@
+"""`fleetlab calibrate` (rigs -> calibration.yaml) and `fleetlab fidelity` (the simulator's prediction beside the
+rigs' measurement). docs/calibration.md."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from fleetlab import console
+from fleetlab.errors import reported
+from fleetlab.exit_codes import EXIT_BAD_INPUT, EXIT_NO_GO, EXIT_OK, exit_interrupted
+from sim.model.calibration import Calibration
+
+DEFAULT_OUT = Path("calibration.yaml")
+
+
+def calibration_overrides(thermal_step: str, rest: str) -> dict:
+    """A calibration measures; it does not judge. Every rig installs at once, no budget or fault stops a step."""
+    return {"strategy": {"kind": "all_at_once"},
+            "hil.calibrate": {"thermal_step": thermal_step, "rest": rest},
+            "hil.latency_budget": {}, "hil.max_temperature": None, "hil.max_cv": None, "hil.faults": []}
+
+
+def calibrate(file: Annotated[Path, typer.Argument(help="a scenario whose hil: part names the current and candidate "
+                                                        "models (its plan is not used: every rig is measured)")],
+              rigs: Annotated[Path, typer.Option(help="rig inventory (rigs/*.yaml)")],
+              rig: Annotated[Optional[str], typer.Option(help="only this rig")] = None,
+              out: Annotated[Path, typer.Option(help="calibration file to write")] = DEFAULT_OUT,
+              thermal_step: Annotated[str, typer.Option(help="the thermal load step's length")] = "120s",
+              rest: Annotated[str, typer.Option(help="idle before the load step (idle power)")] = "10s",
+              history: Annotated[Optional[str], typer.Option(
+                  help="also record the numbers in this history (SQLite file or postgresql:// URL)")] = None,
+              verbose: Annotated[bool, typer.Option(help="log every step")] = False) -> None:
+    """Measure the simulator's device numbers on rigs, per hardware model, into calibration.yaml."""
+    from fleetlab.files import write_whole
+    from fleetlab.interrupts import stop_on_signals
+    from hil.calibration import calibration_yaml, from_run
+    from hil.errors import HilError
+    from hil.inventory import load_inventory
+    from hil.runner import run_scenario, select_rigs
+    from hil.ssh import SshShell
+    from hil.stop import StopSignal
+    from sim.load import load_scenario
+
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(message)s")
+    with reported(file):
+        inventory = load_inventory(rigs)
+        scenario = load_scenario(file, overrides=calibration_overrides(thermal_step, rest))
+    stop = StopSignal()
+    try:
+        chosen = select_rigs(scenario, inventory, rig)
+        with stop_on_signals(stop) as signals:
+            result = run_scenario(scenario, inventory, file.resolve().parent, SshShell, rig, stop=stop)
+        if signals:
+            console.err.print(f"INTERRUPTED ({result.interrupted}): nothing written; every rig put back",
+                              markup=False)
+            raise typer.Exit(exit_interrupted(signals[0]))
+        calibration = from_run(result, chosen, scenario)
+    except HilError as error:
+        console.err.print(f"{file}: {error}", markup=False)
+        raise typer.Exit(EXIT_NO_GO) from None
+    write_whole(out, calibration_yaml(calibration))
+    console.out.print(calibration_table(calibration))
+    console.out.print(f"calibration: {out} (a scenario takes it with `calibration: {out.name}`)", markup=False)
+    if history:
+        _record(history, calibration)
+    raise typer.Exit(EXIT_OK)
+
+
+def _record(location: str, calibration: Calibration) -> None:
+    from fleetlab.history import History, HistoryError
+
+    try:
+        store = History(location)
+        store.record_calibration(calibration)
+        store.close()
+        console.out.print(f"recorded in the history at {store.shown}", markup=False)
+    except HistoryError as error:    # the calibration file stands; only the record is missing
+        console.err.print(f"not recorded: {error}", markup=False)
+
+
+def calibration_table(calibration: Calibration):
+    from rich.table import Table
+
+    from sim.model.units import format_rate
+
+    table = Table(title="calibration", header_style="bold")
+    for column in ("hardware", "rigs", "link → payload", "setup", "build (fixed + per MB)", "activate",
+                   "rollback", "p50 current → candidate", "power W", "thermal"):
+        table.add_column(column)
+    for hardware, profile in calibration.profiles.items():
+        transfer, build = profile.transfer, profile.engine_build
+        per_mb = f" + {1e6 / build.rate:.3f} s/MB" if build.rate else ""
+        thermal = profile.thermal
+        table.add_row(hardware, ", ".join(profile.rigs),
+                      f"{format_rate(transfer.link_rate)} → {format_rate(transfer.throughput)} "
+                      f"({transfer.efficiency:.0%})", f"{transfer.setup:.2f} s", f"{build.fixed:.2f} s{per_mb}",
+                      f"{profile.activation:.2f} s", f"{profile.rollback:.2f} s",
+                      f"{profile.current.latency.p50 * 1000:.3f} → {profile.candidate.latency.p50 * 1000:.3f} ms",
+                      f"{profile.current.power:.1f} → {profile.candidate.power:.1f}",
+                      f"{thermal.resistance:.2f} °C/W, τ {thermal.time_constant:.0f} s" if thermal else "not fitted")
+    return table
+
+
+def fidelity(file: Annotated[Path, typer.Argument(help="scenario with a hil: part (and usually calibration:)")],
+             rigs: Annotated[Path, typer.Option(help="rig inventory (rigs/*.yaml)")],
+             rig: Annotated[Optional[str], typer.Option(help="only this rig")] = None,
+             out: Annotated[Optional[Path], typer.Option(help="folder for fidelity.json and the rigs' "
+                                                                "result.json")] = None,
+             tolerance: Annotated[float, typer.Option(help="a phase is off beyond this relative error")] = 0.10,
+             verbose: Annotated[bool, typer.Option(help="log every step")] = False) -> None:
+    """Run the scenario on the rigs and the simulator on a fleet of exactly those rigs; predicted beside measured,
+    per rig and phase, each phase more than --tolerance off flagged."""
+    import json
+
+    from fleetlab.fidelity import compare_run
+    from fleetlab.files import write_whole
+    from fleetlab.interrupts import stop_on_signals
+    from hil.errors import HilError
+    from hil.inventory import load_inventory
+    from hil.runner import run_scenario, select_rigs
+    from hil.ssh import SshShell
+    from hil.stop import StopSignal
+    from sim.load import load_scenario
+
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(message)s")
+    with reported(file):
+        inventory = load_inventory(rigs)
+        scenario = load_scenario(file)
+    if scenario.hil is None:
+        console.err.print(f"{file}: the scenario has no hil: section", markup=False)
+        raise typer.Exit(EXIT_BAD_INPUT)
+    stop = StopSignal()
+    try:
+        chosen = select_rigs(scenario, inventory, rig)
+        with stop_on_signals(stop) as signals:
+            measured = run_scenario(scenario, inventory, file.resolve().parent, SshShell, rig, stop=stop)
+        if signals:
+            console.err.print(f"INTERRUPTED ({measured.interrupted}): every rig put back", markup=False)
+            raise typer.Exit(exit_interrupted(signals[0]))
+        rows = compare_run(scenario, chosen, measured, file.resolve().parent, tolerance)
+    except HilError as error:
+        console.err.print(f"{file}: {error}", markup=False)
+        raise typer.Exit(EXIT_NO_GO) from None
+    console.out.print(fidelity_table(rows))
+    off = [row for row in rows if row.off]
+    console.out.print(f"{len(rows) - len(off)} of {len(rows)} phases within {tolerance:.0%}"
+                      + (f"; off: {', '.join(f'{row.rig} {row.phase} ({row.error_text})' for row in off)}"
+                         if off else ""), markup=False)
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        write_whole(out / "fidelity.json", json.dumps([row.model_dump() | {"error": row.error, "off": row.off}
+                                                       for row in rows], indent=2) + "\n")
+        write_whole(out / "result.json", measured.model_dump_json(indent=2) + "\n")
+        console.out.print(f"fidelity: {out / 'fidelity.json'}", markup=False)
+    raise typer.Exit(EXIT_NO_GO if off else EXIT_OK)
+
+
+def fidelity_table(rows):
+    from rich.table import Table
+
+    table = Table(title="fidelity: predicted beside measured", header_style="bold")
+    for column in ("rig", "hardware", "phase", "predicted", "measured", "error", ""):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(row.rig, row.hardware, row.phase, row.predicted_text, row.measured_text, row.error_text,
+                      "OFF" if row.off else "ok")
+    return table

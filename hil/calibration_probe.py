@@ -1,0 +1,95 @@
+"""The optional `calibrate` step: what a calibration needs beyond the steps every run records (transfer, build,
+activate and rollback are timed anyway, hil/rig_steps.py). On the rig, after the candidate's latency run:
+
+    current engine       its latency (p50/p99) and board power under the same load as the candidate's
+    a second build       the current model built again into tmp/: with the candidate's build, two sizes, so the
+                         build time splits into a fixed part and a per-byte part
+    rest, then a load    tegrastats every 0.5 s: idle power at rest; then a load step of `thermal_step` seconds on
+                         the candidate engine, whose temperature curve gives the time constant and settled
+                         temperature (hil/thermal_fit.py)
+
+Every number lands in the step's `numbers`; hil/calibration.py turns a run's steps into calibration.yaml.
+"""
+
+from __future__ import annotations
+
+from statistics import fmean
+from typing import TYPE_CHECKING
+
+from hil import steps
+from hil.parsers import TegraSample
+from hil.recorder import StepHandle
+from hil.rig_telemetry import Sampler
+from hil.shell import command
+from hil.steps import Timed
+from hil.thermal_fit import fit_step_response
+
+if TYPE_CHECKING:
+    from hil.rig_steps import RigSteps
+
+SAMPLE_MS = 500
+LOAD_TIMEOUT_SLACK = 120.0
+
+
+def _power(samples: list[TegraSample]) -> float | None:
+    values = [s.board_power_mw for s in samples if s.board_power_mw is not None]
+    return fmean(values) if values else None
+
+
+def probe(rig: "RigSteps", step: StepHandle) -> None:
+    session, found, spec = rig.s, rig.s.found, rig.s.spec
+    settings = spec.calibrate
+    if settings is None:
+        return
+    numbers = step.numbers
+    if (power := _power(found.latency_telemetry)) is not None:
+        numbers["candidate_power_mw"] = power
+    sampler = Sampler(rig.shell, session.rig.tools.tegrastats, rig.store.path("tmp", "calibrate.log"), SAMPLE_MS)
+
+    sampler.start()
+    try:
+        current = steps.latency_run(rig.shell, session.rig, rig.store, found.previous(), rig.frame_shape(),
+                                    spec.iterations, spec.warmup, max_cv=None)
+    finally:
+        load = sampler.stop()
+    if isinstance(current, Timed):
+        numbers.update(current_p50_ms=current.summary.p50, current_p99_ms=current.summary.p99 or current.summary.p50)
+    if (power := _power(load)) is not None:
+        numbers["current_power_mw"] = power
+
+    onnx, engine = rig.store.path("slots", found.previous(), "model.onnx"), rig.store.path("tmp", "calibrate.engine")
+    flags = {"fp16": ["--fp16"], "int8": ["--int8"], "fp32": []}[spec.precision]
+    built = rig.shell.run(command(session.rig.tools.trtexec, f"--onnx={onnx}", f"--saveEngine={engine}", *flags),
+                          timeout=steps.BUILD_TIMEOUT)
+    rig.shell.run(command("rm", "-f", engine), timeout=30)
+    numbers["current_model_bytes"] = float(session.art.current.stat().st_size)
+    if built.ok:
+        numbers.update(second_build_seconds=built.seconds, second_build_bytes=numbers["current_model_bytes"])
+
+    sampler.start()
+    session.stop.sleep(settings.rest)
+    rest = sampler.stop()
+    if (power := _power(rest)) is not None:
+        numbers["idle_power_mw"] = power
+    if found.idle_temperature is not None:
+        numbers["idle_temperature"] = found.idle_temperature
+
+    candidate = rig.store.path("slots", found.candidate(), "model.engine")
+    dims = "x".join(str(d) for d in (1, *rig.frame_shape()))
+    sampler.start()
+    try:
+        rig.shell.run(command(session.rig.tools.trtexec, f"--loadEngine={candidate}", f"--shapes=frames:{dims}",
+                              "--warmUp=0", "--iterations=1", f"--duration={settings.thermal_step:g}"),
+                      timeout=settings.thermal_step + LOAD_TIMEOUT_SLACK)
+    finally:
+        heated = sampler.stop()
+    temperatures = [s.max_temperature for s in heated if s.max_temperature is not None]
+    fit = fit_step_response([i * SAMPLE_MS / 1000 for i in range(len(temperatures))], temperatures)
+    if fit is not None:
+        numbers.update(loaded_temperature=fit.settled, time_constant=fit.time_constant,
+                       fit_rms=fit.rms_error, thermal_samples=float(len(temperatures)))
+    if (power := _power(heated)) is not None:
+        numbers["loaded_power_mw"] = power
+    step.detail = (f"current p50 {numbers.get('current_p50_ms', 0):.3f} ms; second build "
+                   f"{numbers.get('second_build_seconds', 0):.1f} s; thermal τ "
+                   f"{numbers.get('time_constant', 0):.0f} s over {len(temperatures)} samples")

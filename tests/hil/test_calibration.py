@@ -1,0 +1,89 @@
+"""fleetlab calibrate on rigs behind the real sshd, its file taken in by a scenario, and fleetlab fidelity.
+
+The round trip: measured on rigs -> calibration.yaml -> a scenario's `calibration:` -> the numbers the simulated
+devices use are the file's. Figures (how close a prediction comes) are the benchmark's business
+(benchmarks/calibration_fidelity.py): this machine's cores are shared, so tests decide on behaviour only."""
+
+import json
+
+from ruamel.yaml import YAML
+
+from sim.load import load_model, load_scenario
+from sim.model.calibration import Calibration
+from sim.world.device_times import DeviceTimes
+from tests.conftest import ROOT
+from tests.hil.conftest import write_inventory
+from tests.hil.test_cli import fleetlab
+
+CANDIDATE_BYTES = "3MB"
+
+
+def calibration_scenario(folder, extra: str = "") -> str:
+    """The library's HIL scenario, quick, with a candidate padded to 3 MB (two sizes: the build splits) and its
+    transfers paced to 4 MB/s."""
+    text = (ROOT / "scenarios" / "hil-orin-candidate.yaml").read_text()
+    for old, new in (("iterations: 300", "iterations: 30"), ("time_scale: 0.001", "time_scale: 0.0001"),
+                     ("candidate_model: builtin:candidate", f"candidate_model: builtin:candidate@{CANDIDATE_BYTES}"),
+                     ("precision: fp16", "precision: fp16\n  transfer_rate: 4MB/s")):
+        assert old in text, old
+        text = text.replace(old, new)
+    path = folder / "hil.yaml"
+    path.write_text(text + extra)
+    return path
+
+
+def test_calibrate_measures_rigs_and_a_scenario_takes_exactly_those_numbers(rig_entry, tmp_path):
+    scenario = calibration_scenario(tmp_path)
+    inventory = write_inventory(tmp_path / "rigs.yaml", rig_entry("orin-a", tags=["orin"]),
+                                rig_entry("orin-b", tags=["orin"]))
+    out = tmp_path / "calibration.yaml"
+    done = fleetlab("calibrate", str(scenario), "--rigs", str(inventory), "--out", str(out), "--thermal-step", "4s",
+                    "--rest", "1s", "--history", str(tmp_path / "history.sqlite"))
+    assert done.returncode == 0, done.stdout + done.stderr
+    calibration = load_model(Calibration, out)           # the file validates like every input
+    profile = calibration.profiles["orin-nx"]
+    assert profile.rigs == ["orin-a", "orin-b"] and "Orin NX" in profile.board and profile.jetpack == "6"
+    assert calibration.schema_version == 1 and calibration.fleetlab and profile.tensorrt.startswith("8.6")
+    assert 0 < profile.transfer.efficiency <= 1 and profile.transfer.link_rate == 4e6
+    assert profile.candidate.size > 2.9e6 > profile.current.size and profile.candidate.version == "2.1"
+    assert profile.activation > 0 and profile.rollback > 0 and profile.candidate.latency.p50 > 0
+    assert "# fleetlab calibration" in out.read_text() and "B/s" in out.read_text()
+
+    # the scenario leaves orin-nx's numbers to the file: the simulated devices use exactly the file's
+    text = scenario.read_text()
+    for line in ("    orin-nx: {latency: 11ms, power: 11}\n", "    orin-nx: {latency: 12ms, power: 12}\n"):
+        text = text.replace(line, "    {}\n") if False else text.replace(line, "")
+    text = text.replace("current:\n  version: \"2.0\"\n  hardware:\n", "current:\n  version: \"2.0\"\n  hardware: {}\n")
+    text = text.replace("candidate:\n  version: \"2.1\"\n  hardware:\n",
+                        "candidate:\n  version: \"2.1\"\n  hardware: {}\n")
+    calibrated = tmp_path / "calibrated.yaml"
+    calibrated.write_text("calibration: calibration.yaml\n" + text)
+    loaded = load_scenario(calibrated)
+    size = loaded.artifact.full_size
+    times = DeviceTimes.of(loaded)
+    assert times.activation == [profile.activation] and times.rollback == [profile.rollback]
+    assert times.transfer_efficiency == [profile.transfer.efficiency]
+    assert times.transfer_setup == [profile.transfer.setup]
+    build = profile.engine_build.fixed + (size / profile.engine_build.rate if profile.engine_build.rate else 0)
+    assert abs(times.install[0] - (size / profile.install_rate + build)) < 1e-9 * times.install[0]
+    assert loaded.candidate.hardware["orin-nx"].latency == profile.candidate.latency.p50
+    assert loaded.current_model.hardware["orin-nx"].power == profile.current.power
+    assert set(loaded.calibration.applied) >= {"candidate.hardware.orin-nx.latency",
+                                               "fleet.hardware_profiles.orin-nx.activation_time"}
+    assert all("rig orin-a, orin-b" in source for source in loaded.calibration.applied.values())
+    shown = fleetlab("sim", str(calibrated))
+    assert "calibrated: orin-nx: " in shown.stdout and "from rig orin-a, orin-b" in shown.stdout, shown.stdout
+
+    history = fleetlab("history", "--history", str(tmp_path / "history.sqlite"))
+    assert "calibration" in history.stdout and "activation" in history.stdout, history.stdout + history.stderr
+
+    # fidelity on the same rigs: every phase predicted beside measured, written for a script to read
+    fidelity = fleetlab("fidelity", str(calibrated), "--rigs", str(inventory), "--out", str(tmp_path / "fid"))
+    assert fidelity.returncode in (0, 1), fidelity.stdout + fidelity.stderr
+    rows = json.loads((tmp_path / "fid" / "fidelity.json").read_text())
+    phases = {(row["rig"], row["phase"]) for row in rows}
+    for rig in ("orin-a", "orin-b"):
+        assert {(rig, phase) for phase in ("download", "verify", "install + build", "activate", "rollback", "total",
+                                           "latency p50")} <= phases
+    assert all(row["predicted"] > 0 and row["measured"] > 0 for row in rows if row["unit"] == "s")
+    assert "phases within 10%" in fidelity.stdout
