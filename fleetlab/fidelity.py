@@ -178,3 +178,11 @@ def compare_run(scenario: Scenario, rigs: list[Rig], run: RunResult, base: Path,
     for result in run.rigs:
         rows += compare_rig(scenario, by_name[result.rig], result, base, tolerance)
     return rows
+
+
+def fidelity_of_run(file: Path, scenario: Scenario, inventory: Path, run: RunResult) -> list[FidelityRow]:
+    """The suite's --mode both: the rigs of a finished HIL run, each beside its one-camera simulation."""
+    from hil.inventory import load_inventory
+
+    rigs = [rig for rig in load_inventory(inventory).rigs if rig.name in {found.rig for found in run.rigs}]
+    return compare_run(scenario, rigs, run, file.resolve().parent)

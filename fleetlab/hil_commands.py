@@ -31,6 +31,8 @@ def hil(file: Path,
         out: Annotated[Optional[Path], typer.Option(help="folder for result.json")] = None,
         verbose: Annotated[bool, typer.Option(help="log every step")] = False,
         wait_for_rigs: Annotated[float, typer.Option(help="seconds to wait for a rig another run holds")] = 0.0,
+        calibration_out: Annotated[Optional[Path], typer.Option(
+            help="also run the calibrate step and write calibration.yaml here (fleetlab calibrate's file)")] = None,
         allow_paths_outside: Annotated[bool, typer.Option(
             help="let hil: model and frame paths point outside the scenario's folder")] = False) -> None:
     """Run the scenario's own plan on every matching rig: engine, parity, latency, thermals, rollback."""
@@ -52,6 +54,10 @@ def hil(file: Path,
     if scenario.hil is None:
         console.err.print(f"{file}: the scenario has no hil: section", markup=False)
         raise typer.Exit(EXIT_BAD_INPUT)
+    if calibration_out is not None and scenario.hil.calibrate is None:
+        from sim.model.scenario import HilCalibrate
+
+        scenario = scenario.model_copy(update={"hil": scenario.hil.model_copy(update={"calibrate": HilCalibrate()})})
 
     def done(result) -> None:
         console.err.print(f"{result.rig}: {result.verdict}" + (f" — {result.reason}" if result.reason else ""),
@@ -78,10 +84,26 @@ def hil(file: Path,
         console.err.print(f"INTERRUPTED ({result.interrupted}): every touched rig was put back and released",
                           markup=False)
         raise typer.Exit(exit_interrupted(signals[0]))
+    if calibration_out is not None:
+        _write_calibration(calibration_out, result, inventory, scenario)
     if any(found.verdict == "error" for found in result.rigs):
         raise typer.Exit(EXIT_BAD_INPUT)
     no_go = any(found.verdict == "failed" or found.quarantined for found in result.rigs) or not verdict.passed
     raise typer.Exit(EXIT_NO_GO if no_go else EXIT_OK)
+
+
+def _write_calibration(path: Path, result, inventory, scenario) -> None:
+    """The run's calibration, when every rig measured what it needs (a rig that failed its update did not)."""
+    from fleetlab.files import write_whole
+    from hil.calibration import CalibrationError, calibration_yaml, from_run
+
+    try:
+        calibration = from_run(result, inventory.rigs, scenario)
+    except CalibrationError as error:
+        console.err.print(f"no calibration written: {error}", markup=False)
+        return
+    write_whole(path, calibration_yaml(calibration))
+    console.out.print(f"calibration: {path}", markup=False)
 
 
 @rigs_app.command()

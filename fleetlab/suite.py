@@ -188,7 +188,12 @@ def measure(file: Path, scenario: Scenario, mode: Mode, seeds: int, rigs: Path |
                 problems += [f"hil: {rig.rig}: {rig.reason}" for rig in hil.rigs if rig.verdict == "error"]
             except (HilError, ScenarioError) as error:
                 problems.append(f"hil: {error}")
-    return outcome_of(scenario, file, checks, problems, plans, oracle, hil)
+    outcome = outcome_of(scenario, file, checks, problems, plans, oracle, hil)
+    if mode == "both" and hil is not None and rigs is not None:    # the prediction beside the measurement
+        from fleetlab.fidelity import fidelity_of_run
+
+        outcome = outcome.model_copy(update={"fidelity": fidelity_of_run(file, scenario, rigs, hil)})
+    return outcome
 
 
 def outcome_of(scenario: Scenario, file: Path, checks: list[CheckRow], problems: list[str],

@@ -22,7 +22,7 @@ def quick_hil_scenario(folder: Path) -> Path:
 
 def test_both_modes_report_the_rigs_and_escape_what_a_rig_printed(rig_entry, tmp_path, chromium):  # noqa: F811
     scenario = quick_hil_scenario(tmp_path)
-    inventory = write_inventory(tmp_path / "rigs.yaml", rig_entry("orin-a", tags=["orin"]),
+    inventory = write_inventory(tmp_path / "rigs.yaml", rig_entry("orin-a", tags=["orin"], link_rate="8MB/s"),
                                 rig_entry("orin-b", tags=["orin"], health=SHOUTING_HEALTH))
     result = run_suite([scenario], mode="both", rigs=inventory, executor_spec="serial")
     [outcome] = result.scenarios
@@ -34,6 +34,11 @@ def test_both_modes_report_the_rigs_and_escape_what_a_rig_printed(rig_entry, tmp
     page = written["index.html"].read_text()
     assert "<script" not in page and "&lt;script&gt;alert(&#34;from the rig&#34;)&lt;/script&gt;" in page
     assert "On the rigs" in page and "overhead:ok" in page
+    # the prediction beside the measurement: for the rig that got through its update and has a link rate
+    assert {row.rig for row in outcome.fidelity} == {"orin-a"}
+    assert {row.phase for row in outcome.fidelity} >= {"download", "install + build", "activate", "total", "rollback"}
+    assert "Fidelity: the simulator&#39;s prediction beside the rigs&#39; measurement" in page or \
+        "Fidelity: the simulator's prediction beside the rigs' measurement" in page
     junit = written["junit.xml"].read_text()
     assert 'classname="hil-orin-candidate.hil.orin-b"' in junit and "RigValidationFailed" in junit
     assert render(written["index.html"], tmp_path).console == []

@@ -1,0 +1,119 @@
+"""A scenario's `calibration:`: the measured numbers taken in, conflicts named at both places, overrides explicit,
+provenance and board warnings shown. Handwritten calibration files: no rig needed here (tests/hil/test_calibration.py
+measures real ones)."""
+
+import pytest
+
+from sim.load import load_scenario
+from sim.model.errors import ScenarioError
+from sim.world.device_times import DeviceTimes
+from tests.conftest import ROOT
+
+CALIBRATION = """\
+schema_version: 1
+fleetlab: "0.1.0"
+git_sha: abc123
+measured: "2026-12-03T20:00:00+00:00"
+profiles:
+  orin-nx:
+    rigs: [orin-a]
+    board: NVIDIA Jetson Orin NX Engineering Reference Developer Kit
+    jetpack: "6"
+    tensorrt: "8.6.1"
+    measured: "2026-12-03T20:00:00+00:00"
+    transfer: {link_rate: 20Mbit/s, throughput: 2.3MB/s, efficiency: 0.92, setup: 0.4s}
+    verify_rate: 150MB/s
+    install_rate: 300MB/s
+    engine_build: {fixed: 1.1s, rate: 40MB/s}
+    activation: 2.5s
+    rollback: 3s
+    current: {version: "2.0", size: 100kB, latency: {p50: 1.1ms, p99: 2ms}, power: 9}
+    candidate: {version: "2.1", size: 50MB, latency: {p50: 1.3ms, p99: 2.4ms}, power: 9.5}
+    thermal: {idle: 35, loaded: 45, idle_power: 4, loaded_power: 10, resistance: 1.6, time_constant: 90s,
+              ambient: 28.6}
+"""
+
+
+def tiny_with(folder, calibration_line: str = "calibration: calibration.yaml", keep_orin: bool = False,
+              calibration: str = CALIBRATION):
+    (folder / "calibration.yaml").write_text(calibration)
+    text = (ROOT / "scenarios" / "tiny.yaml").read_text()
+    if not keep_orin:
+        text = text.replace("    orin-nx: {latency: 12ms, power: 12}\n", "")
+    path = folder / "scenario.yaml"
+    path.write_text(calibration_line + "\n" + text)
+    return path
+
+
+def test_the_files_numbers_reach_the_simulated_devices_of_that_hardware_only(tmp_path):
+    scenario = load_scenario(tiny_with(tmp_path))
+    times = DeviceTimes.of(scenario)
+    orin, nano = list(scenario.fleet.hardware).index("orin-nx"), list(scenario.fleet.hardware).index("nano")
+    size = scenario.artifact.full_size
+    assert times.activation[orin] == 2.5 and times.rollback[orin] == 3.0
+    assert times.transfer_efficiency[orin] == 0.92 and times.transfer_setup[orin] == 0.4
+    assert times.install[orin] == pytest.approx(size / 300e6 + 1.1 + size / 40e6)
+    assert times.verify[orin] == pytest.approx(size / 150e6)
+    # nano is not in the file: the scenario's fleet-wide numbers stand
+    assert times.activation[nano] == scenario.fleet.activation_time
+    assert times.install[nano] == pytest.approx(size / scenario.artifact.install_rate + scenario.artifact.engine_build)
+    assert scenario.candidate.hardware["orin-nx"].latency == pytest.approx(0.0013)
+    assert scenario.current_model.hardware["orin-nx"].power == 9.0
+    assert scenario.current_model.hardware["nano"] == scenario.candidate.hardware["nano"]
+    assert scenario.fleet.hardware_profiles["orin-nx"].thermal_time_constant == 90.0
+    assert all(source == "rig orin-a (JetPack 6, TensorRT 8.6.1), 2026-12-03T20:00:00+00:00"
+               for source in scenario.calibration.applied.values())
+    assert "nano: not in calibration.yaml; the scenario's own numbers are used" in scenario.calibration.warnings
+
+
+def test_a_number_in_both_places_is_an_error_naming_both_lines(tmp_path):
+    with pytest.raises(ScenarioError) as raised:
+        load_scenario(tiny_with(tmp_path, keep_orin=True))
+    text = str(raised.value)
+    assert "scenario.yaml:" in text and "candidate.hardware.orin-nx.latency: also measured in" in text
+    assert "calibration.yaml:19:" in text and "(profiles.orin-nx.candidate.latency.p50)" in text
+    assert "list candidate.hardware.orin-nx.latency under calibration.override" in text
+
+
+def test_an_explicit_override_keeps_the_scenarios_value(tmp_path):
+    line = ("calibration: {file: calibration.yaml, override: [candidate.hardware.orin-nx.latency, "
+            "candidate.hardware.orin-nx.power]}")
+    scenario = load_scenario(tiny_with(tmp_path, line, keep_orin=True))
+    assert scenario.candidate.hardware["orin-nx"].latency == pytest.approx(0.012)
+    assert scenario.calibration.applied["candidate.hardware.orin-nx.latency"] == "the scenario (override)"
+    assert scenario.current_model.hardware["orin-nx"].latency == pytest.approx(0.0011)   # not overridden: measured
+
+
+def test_a_calibration_from_another_board_is_a_warning_in_the_report(tmp_path):
+    other = CALIBRATION.replace("NVIDIA Jetson Orin NX Engineering Reference Developer Kit",
+                                "NVIDIA Jetson AGX Orin Developer Kit")
+    path = tiny_with(tmp_path, calibration=other)
+    scenario = load_scenario(path)
+    assert any("calibrated on a NVIDIA Jetson AGX Orin Developer Kit (orin-a), not a orin-nx" in warning
+               for warning in scenario.calibration.warnings)
+    from tests.hil.test_cli import fleetlab
+
+    done = fleetlab("run", str(path), "--mode", "sim", "--seeds", "1", "--out", str(tmp_path / "report"))
+    assert done.returncode in (0, 1), done.stdout + done.stderr
+    page = (tmp_path / "report" / "index.html").read_text()
+    assert "Calibrated numbers" in page and "not a orin-nx: its numbers describe another board" in page
+    assert "orin-nx: 14 numbers from rig orin-a" in page
+
+
+@pytest.mark.parametrize("change, expected", [
+    (("schema_version: 1", "schema_version: 2"), "calibration.yaml:1:1: schema_version: Input should be 1"),
+    (("activation: 2.5s", "activation: 2.5"), "calibration.yaml:16:5: profiles.orin-nx.activation: "),
+    (("    rollback: 3s\n", ""), "profiles.orin-nx.rollback: required key is missing"),
+])
+def test_a_wrong_calibration_file_is_refused_with_its_own_file_line_and_key(tmp_path, change, expected):
+    with pytest.raises(ScenarioError) as raised:
+        load_scenario(tiny_with(tmp_path, calibration=CALIBRATION.replace(*change)))
+    assert expected in str(raised.value)
+
+
+def test_a_missing_calibration_file_is_a_positioned_error(tmp_path):
+    path = tiny_with(tmp_path, "calibration: nowhere.yaml")
+    with pytest.raises(ScenarioError) as raised:
+        load_scenario(path)
+    assert "scenario.yaml:1:1: calibration: no calibration file" in str(raised.value)
+    assert "fleetlab calibrate" in str(raised.value)

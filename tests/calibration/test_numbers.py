@@ -1,0 +1,82 @@
+"""The arithmetic of a calibration: the thermal step fit, the build split, and per-hardware numbers in the
+simulated lifecycle and thermal model."""
+
+import math
+
+import numpy as np
+import pytest
+
+from hil.calibration import _build_split, _thermal
+from hil.thermal_fit import fit_step_response
+from sim.model.lifecycle import DeviceState as S
+from sim.world.world import World
+from tests.conftest import scenario_from
+from tests.world.helpers import run_story
+
+
+@pytest.mark.parametrize("tau", [5.0, 60.0, 300.0])
+def test_the_step_fit_recovers_settled_temperature_and_time_constant_through_noise(tau):
+    rng = np.random.default_rng(3)
+    times = np.arange(0.0, 2 * tau, tau / 40)
+    truth = 70.0 + (40.0 - 70.0) * np.exp(-times / tau)
+    fit = fit_step_response(list(times), list(truth + rng.normal(0, 0.1, times.size)))
+    assert fit is not None
+    assert fit.time_constant == pytest.approx(tau, rel=0.05) and fit.settled == pytest.approx(70.0, abs=0.5)
+
+
+def test_the_step_fit_refuses_flat_or_short_curves():
+    assert fit_step_response([0, 1, 2, 3], [40, 40, 40, 40]) is None
+    assert fit_step_response([0, 1, 2], [40, 41, 42]) is None
+
+
+def test_two_builds_of_different_sizes_split_into_fixed_and_per_byte():
+    fixed, rate = _build_split(candidate_seconds=1.0 + 50e6 / 25e6, candidate_bytes=50e6, other_seconds=1.0 + 0.1e6 /
+                               25e6, other_bytes=0.1e6)
+    assert fixed == pytest.approx(1.0) and rate == pytest.approx(25e6)
+    assert _build_split(3.0, 50e6, 2.8, 48e6) == (2.9, None)          # sizes alike: one fixed cost
+    assert _build_split(3.0, 50e6, None, None) == (3.0, None)
+    assert _build_split(3.0, 50e6, 3.5, 1e5) == (3.0, None)           # the size made no difference
+
+
+def test_thermal_resistance_and_ambient_from_the_load_step():
+    found = _thermal({"idle_temperature": 40.0, "loaded_temperature": 70.0, "idle_power_mw": 4000,
+                      "loaded_power_mw": 14000, "time_constant": 60.0, "thermal_samples": 240})
+    assert found["resistance"] == pytest.approx(3.0) and found["ambient"] == pytest.approx(28.0)
+    assert _thermal({"idle_temperature": 40.0, "loaded_temperature": 39.0, "idle_power_mw": 4000,
+                     "loaded_power_mw": 14000, "time_constant": 60.0}) is None      # no heating: nothing to fit
+
+
+def test_a_hardware_profile_changes_that_hardwares_phases_in_the_simulator():
+    profile = {"transfer_setup": "30s", "activation_time": "7m", "engine_build": "1m", "engine_build_rate": "1MB/s",
+               "install_rate": "100MB/s"}
+    calibrated = scenario_from({"fleet": {"hardware": {"orin-nx": 0.5, "nano": 0.5},
+                                          "hardware_profiles": {"orin-nx": profile}},
+                                "candidate": {"hardware": {"nano": {"latency": "40ms", "power": 8}}}})
+    story = run_story(calibrated)
+    size = calibrated.artifact.full_size
+    hardware = list(calibrated.fleet.hardware)
+    from sim.world.fleet import build_layout
+
+    layout = build_layout(calibrated.fleet, calibrated.seed)
+    for device in range(layout.size):
+        name = hardware[layout.device_hardware[device]]
+        installing = story.first(device, S.AWAITING_WINDOW) - story.first(device, S.INSTALLING)
+        activating = story.first(device, S.HEALTH_CHECK) - story.first(device, S.ACTIVATING)
+        if name == "orin-nx":
+            assert installing == pytest.approx(size / 100e6 + 60 + size / 1e6)
+            assert activating == pytest.approx(420.0)
+        else:         # the fleet-wide numbers
+            assert installing == pytest.approx(size / calibrated.artifact.install_rate)
+            assert activating == pytest.approx(calibrated.fleet.activation_time)
+    assert {hardware[h] for h in layout.device_hardware.tolist()} == {"orin-nx", "nano"}
+
+
+def test_per_hardware_thermal_constants_reach_the_thermal_model():
+    base = scenario_from({"current": {"version": "1", "hardware": {"orin-nx": {"latency": "10ms", "power": 6}}}})
+    hot = scenario_from({"current": {"version": "1", "hardware": {"orin-nx": {"latency": "10ms", "power": 6}}},
+                         "fleet": {"hardware_profiles": {"orin-nx": {"thermal_resistance": 6.0,
+                                                                     "thermal_time_constant": "30s"}}}})
+    world, plain = World(hot, 1), World(base, 1)
+    rise = world.thermal.after_switch(0, 0.0, 30.0) - world.thermal.steady_temperature(0, 0.0, candidate=False)
+    assert rise == pytest.approx(6.0 * (10 - 6) * (1 - math.exp(-1)))
+    assert plain.thermal.resistance == [base.fleet.thermal.resistance]
