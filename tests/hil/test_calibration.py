@@ -6,8 +6,6 @@ devices use are the file's. Figures (how close a prediction comes) are the bench
 
 import json
 
-from ruamel.yaml import YAML
-
 from sim.load import load_model, load_scenario
 from sim.model.calibration import Calibration
 from sim.world.device_times import DeviceTimes
