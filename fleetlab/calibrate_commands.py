@@ -17,10 +17,10 @@ from sim.model.calibration import Calibration
 DEFAULT_OUT = Path("calibration.yaml")
 
 
-def calibration_overrides(thermal_step: str, rest: str) -> dict:
+def calibration_overrides(thermal_step: str) -> dict:
     """A calibration measures; it does not judge. Every rig installs at once, no budget or fault stops a step."""
     return {"strategy": {"kind": "all_at_once"},
-            "hil.calibrate": {"thermal_step": thermal_step, "rest": rest},
+            "hil.calibrate": {"thermal_step": thermal_step},
             "hil.latency_budget": {}, "hil.max_temperature": None, "hil.max_cv": None, "hil.faults": []}
 
 
@@ -30,7 +30,6 @@ def calibrate(file: Annotated[Path, typer.Argument(help="a scenario whose hil: p
               rig: Annotated[Optional[str], typer.Option(help="only this rig")] = None,
               out: Annotated[Path, typer.Option(help="calibration file to write")] = DEFAULT_OUT,
               thermal_step: Annotated[str, typer.Option(help="the thermal load step's length")] = "120s",
-              rest: Annotated[str, typer.Option(help="idle before the load step (idle power)")] = "10s",
               history: Annotated[Optional[str], typer.Option(
                   help="also record the numbers in this history (SQLite file or postgresql:// URL)")] = None,
               verbose: Annotated[bool, typer.Option(help="log every step")] = False) -> None:
@@ -48,7 +47,7 @@ def calibrate(file: Annotated[Path, typer.Argument(help="a scenario whose hil: p
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(message)s")
     with reported(file):
         inventory = load_inventory(rigs)
-        scenario = load_scenario(file, overrides=calibration_overrides(thermal_step, rest))
+        scenario = load_scenario(file, overrides=calibration_overrides(thermal_step))
     stop = StopSignal()
     try:
         chosen = select_rigs(scenario, inventory, rig)

@@ -4,12 +4,13 @@ its rigs of what each rig measured.
     transfer step   payload throughput (bytes / the time bytes flowed) against the rig's link (inventory
                     link_rate, capped by hil.transfer_rate); the rest of the step before the sha256: the setup
                     every (resumed) transfer pays; the sha256 time; the move into the slot
-    build step      the candidate's engine build; with the calibrate step's second build (the current model, of
-                    another size) split into a fixed part and a per-byte part
+    build step      the candidate's engine build; split into a fixed part and a per-byte part by the calibrate
+                    step's two builds back to back (the current and the candidate model: two sizes)
     activate step   switch + restart + healthy
     rollback step   switch back + restart + healthy (not the proof's inferences after it)
     latency step    the candidate's p50 / p99 and board power under load
-    calibrate step  the current model's p50 / p99 and power, idle power, the thermal step fit
+    preflight step  the idle pair: temperature and power at rest
+    calibrate step  the current model's p50 / p99 and power, the two builds, the thermal step fit
 
 A rig whose run lacks a number says so (CalibrationError), rather than writing a guess.
 """
@@ -64,8 +65,9 @@ def rig_numbers(result: RigResult, rig: Rig, scenario: Scenario) -> dict:
     link = min(limits) if limits else throughput
     if throughput <= 0 or link <= 0:
         raise CalibrationError(f"{result.rig}: the transfer moved no bytes (already on the rig?): nothing to measure")
-    fixed, rate = _build_split(build.seconds, candidate_bytes, probe.numbers.get("second_build_seconds"),
-                               probe.numbers.get("second_build_bytes"))
+    fixed, rate = _build_split(probe.numbers.get("build_large_seconds", build.seconds),
+                               probe.numbers.get("build_large_bytes", candidate_bytes),
+                               probe.numbers.get("build_small_seconds"), probe.numbers.get("build_small_bytes"))
     if result.latency is None:
         raise CalibrationError(f"{result.rig}: no latency measured")
     numbers = {
@@ -83,7 +85,8 @@ def rig_numbers(result: RigResult, rig: Rig, scenario: Scenario) -> dict:
                       "latency": {"p50": result.latency.p50 / 1000,
                                   "p99": (result.latency.p99 or result.latency.p50) / 1000}},
     }
-    numbers["thermal"] = _thermal(probe.numbers)
+    preflight = _step(result, "preflight")
+    numbers["thermal"] = _thermal({**(preflight.numbers if preflight else {}), **probe.numbers})
     return numbers
 
 

@@ -2,11 +2,11 @@
 activate and rollback are timed anyway, hil/rig_steps.py). On the rig, after the candidate's latency run:
 
     current engine       its latency (p50/p99) and board power under the same load as the candidate's
-    a second build       the current model built again into tmp/: with the candidate's build, two sizes, so the
-                         build time splits into a fixed part and a per-byte part
-    rest, then a load    tegrastats every 0.5 s: idle power at rest; then a load step of `thermal_step` seconds on
-                         the candidate engine, whose temperature curve gives the time constant and settled
-                         temperature (hil/thermal_fit.py)
+    two builds           the current and the candidate model built again into tmp/, back to back (so under the
+                         same conditions): two sizes, so the build time splits into a fixed and a per-byte part
+    a load step          tegrastats every 0.5 s over `thermal_step` seconds of inference on the candidate engine:
+                         the temperature curve gives the time constant and the settled temperature
+                         (hil/thermal_fit.py); the idle pair (temperature and power at rest) is preflight's
 
 Every number lands in the step's `numbers`; hil/calibration.py turns a run's steps into calibration.yaml.
 """
@@ -57,22 +57,12 @@ def probe(rig: "RigSteps", step: StepHandle) -> None:
     if (power := _power(load)) is not None:
         numbers["current_power_mw"] = power
 
-    onnx, engine = rig.store.path("slots", found.previous(), "model.onnx"), rig.store.path("tmp", "calibrate.engine")
-    flags = {"fp16": ["--fp16"], "int8": ["--int8"], "fp32": []}[spec.precision]
-    built = rig.shell.run(command(session.rig.tools.trtexec, f"--onnx={onnx}", f"--saveEngine={engine}", *flags),
-                          timeout=steps.BUILD_TIMEOUT)
-    rig.shell.run(command("rm", "-f", engine), timeout=30)
     numbers["current_model_bytes"] = float(session.art.current.stat().st_size)
-    if built.ok:
-        numbers.update(second_build_seconds=built.seconds, second_build_bytes=numbers["current_model_bytes"])
-
-    sampler.start()
-    session.stop.sleep(settings.rest)
-    rest = sampler.stop()
-    if (power := _power(rest)) is not None:
-        numbers["idle_power_mw"] = power
-    if found.idle_temperature is not None:
-        numbers["idle_temperature"] = found.idle_temperature
+    for name, slot, model in (("small", found.previous(), session.art.current),
+                              ("large", found.candidate(), session.art.candidate)):
+        seconds = _build_seconds(rig, slot, spec.precision)
+        if seconds is not None:
+            numbers.update({f"build_{name}_seconds": seconds, f"build_{name}_bytes": float(model.stat().st_size)})
 
     candidate = rig.store.path("slots", found.candidate(), "model.engine")
     dims = "x".join(str(d) for d in (1, *rig.frame_shape()))
@@ -90,6 +80,17 @@ def probe(rig: "RigSteps", step: StepHandle) -> None:
                        fit_rms=fit.rms_error, thermal_samples=float(len(temperatures)))
     if (power := _power(heated)) is not None:
         numbers["loaded_power_mw"] = power
-    step.detail = (f"current p50 {numbers.get('current_p50_ms', 0):.3f} ms; second build "
-                   f"{numbers.get('second_build_seconds', 0):.1f} s; thermal τ "
+    step.detail = (f"current p50 {numbers.get('current_p50_ms', 0):.3f} ms; builds "
+                   f"{numbers.get('build_small_seconds', 0):.1f} s and {numbers.get('build_large_seconds', 0):.1f} s; "
+                   f"thermal τ "
                    f"{numbers.get('time_constant', 0):.0f} s over {len(temperatures)} samples")
+
+
+def _build_seconds(rig: "RigSteps", slot: str, precision: str) -> float | None:
+    """One engine build of the slot's model into tmp/ (the slot's own engine stays), timed on the rig."""
+    onnx, engine = rig.store.path("slots", slot, "model.onnx"), rig.store.path("tmp", "calibrate.engine")
+    flags = {"fp16": ["--fp16"], "int8": ["--int8"], "fp32": []}[precision]
+    built = rig.shell.run(command(rig.s.rig.tools.trtexec, f"--onnx={onnx}", f"--saveEngine={engine}", *flags),
+                          timeout=steps.BUILD_TIMEOUT)
+    rig.shell.run(command("rm", "-f", engine), timeout=30)
+    return built.seconds if built.ok else None

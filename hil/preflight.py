@@ -58,6 +58,4 @@ def preflight(shell: Shell, rig: Rig, needs: int = MIN_FREE_BYTES) -> tuple[dict
                             f"{needs // 1024} KiB")
     except ParseError:
         problems.append(f"cannot read free space of {rig.store}")
-    sample = one_sample(shell, rig.tools.tegrastats)
-    idle = sample.max_temperature if sample else None
-    return facts, idle, problems
+    return facts, one_sample(shell, rig.tools.tegrastats), problems

@@ -51,9 +51,12 @@ class RigSteps:
         with self.s.record.step("preflight") as step:
             self.store.prepare()
             facts, idle, problems = read_facts(self.shell, self.s.rig, needs=3 * self.s.art.candidate.stat().st_size)
-            self.s.found.facts, self.s.found.idle_temperature = facts, idle
-            if idle is not None:
-                step.numbers["idle_temperature"] = idle
+            self.s.found.facts = facts
+            self.s.found.idle_temperature = idle.max_temperature if idle else None
+            if idle is not None and idle.max_temperature is not None:
+                step.numbers["idle_temperature"] = idle.max_temperature
+            if idle is not None and idle.board_power_mw is not None:     # at rest, with the temperature: a pair
+                step.numbers["idle_power_mw"] = idle.board_power_mw
             if problems:
                 step.fail("; ".join(problems))
             return step.passed, step.detail

@@ -339,7 +339,6 @@ class HilCalibrate(Frozen):
 
     thermal_step: PositiveDuration = Field(default=120.0, description="how long the load step runs while "
                                            "tegrastats samples the temperature (a few time constants fit best)")
-    rest: Duration = Field(default=10.0, description="idle before the load step, for the idle power")
 
 
 class HilSpec(Frozen):

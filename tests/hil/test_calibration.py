@@ -36,7 +36,7 @@ def test_calibrate_measures_rigs_and_a_scenario_takes_exactly_those_numbers(rig_
                                 rig_entry("orin-b", tags=["orin"]))
     out = tmp_path / "calibration.yaml"
     done = fleetlab("calibrate", str(scenario), "--rigs", str(inventory), "--out", str(out), "--thermal-step", "4s",
-                    "--rest", "1s", "--history", str(tmp_path / "history.sqlite"))
+                    "--history", str(tmp_path / "history.sqlite"))
     assert done.returncode == 0, done.stdout + done.stderr
     calibration = load_model(Calibration, out)           # the file validates like every input
     profile = calibration.profiles["orin-nx"]
