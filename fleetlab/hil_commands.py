@@ -54,10 +54,12 @@ def hil(file: Path,
     if scenario.hil is None:
         console.err.print(f"{file}: the scenario has no hil: section", markup=False)
         raise typer.Exit(EXIT_BAD_INPUT)
-    if calibration_out is not None and scenario.hil.calibrate is None:
+    spec = scenario.hil
+    if calibration_out is not None and spec.calibrate is None:
         from sim.model.scenario import HilCalibrate
 
-        scenario = scenario.model_copy(update={"hil": scenario.hil.model_copy(update={"calibrate": HilCalibrate()})})
+        spec = spec.model_copy(update={"calibrate": HilCalibrate()})
+        scenario = scenario.model_copy(update={"hil": spec})
 
     def done(result) -> None:
         console.err.print(f"{result.rig}: {result.verdict}" + (f" — {result.reason}" if result.reason else ""),
@@ -72,7 +74,7 @@ def hil(file: Path,
         console.err.print(f"{file}: {error}", markup=False)
         raise typer.Exit(EXIT_BAD_INPUT) from None
     console.out.print(plan_table(result))
-    console.out.print(hil_table(result, scenario.hil))
+    console.out.print(hil_table(result, spec))
     verdict = evaluate(_hil_expectations(dict(scenario.expect)), result.metrics())
     if verdict.checks:
         console.out.print(console.verdict_table(verdict))

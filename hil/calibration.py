@@ -22,7 +22,7 @@ from statistics import median
 
 from hil.errors import HilError
 from hil.inventory import Rig
-from sim.model.calibration import SCHEMA_VERSION, Calibration, Profile
+from sim.model.calibration import Calibration, Profile
 from sim.model.hil_results import RigResult, StepResult
 from sim.model.results import RunResult
 from sim.model.scenario import Scenario
@@ -140,7 +140,7 @@ def from_run(run: RunResult, rigs: list[Rig], scenario: Scenario, when: datetime
             (result, rig_numbers(result, by_name[result.rig], scenario)))
     profiles = {}
     for hardware, measured in grouped.items():
-        numbers = _median_of([numbers for _, numbers in measured])
+        numbers: dict = _median_of([numbers for _, numbers in measured])   # type: ignore[assignment]
         facts = measured[0][0].facts
         numbers["current"]["version"] = scenario.current_model.version
         numbers["candidate"]["version"] = scenario.candidate.version
@@ -148,7 +148,7 @@ def from_run(run: RunResult, rigs: list[Rig], scenario: Scenario, when: datetime
             **numbers, "rigs": [result.rig for result, _ in measured], "board": facts.get("model", ""),
             "l4t": facts.get("l4t", ""), "jetpack": facts.get("jetpack", ""), "tensorrt": facts.get("tensorrt", ""),
             "measured": moment})
-    return Calibration(schema_version=SCHEMA_VERSION, fleetlab=package_versions()["fleetlab"], git_sha=git_sha(),
+    return Calibration(schema_version=1, fleetlab=package_versions()["fleetlab"], git_sha=git_sha(),
                        measured=moment, profiles=profiles)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from hil.inventory import Rig
 from hil.parsers import (
     ParseError,
+    TegraSample,
     parse_device_tree_strings,
     parse_df_available_bytes,
     parse_nv_tegra_release,
@@ -18,8 +19,9 @@ from hil.shell import Shell, command
 MIN_FREE_BYTES = 256 * 2**20
 
 
-def preflight(shell: Shell, rig: Rig, needs: int = MIN_FREE_BYTES) -> tuple[dict[str, str], float | None, list[str]]:
-    """(facts, idle temperature, problems). A rig whose facts cannot be read, or differ from the inventory, or
+def preflight(shell: Shell, rig: Rig, needs: int = MIN_FREE_BYTES) -> tuple[dict[str, str], TegraSample | None,
+                                                                              list[str]]:
+    """(facts, a tegrastats sample at rest, problems). A rig whose facts cannot be read, or differ from the inventory, or
     whose store has less than `needs` bytes free (the model, its engine and a staging copy), fails."""
     facts: dict[str, str] = {}
     problems: list[str] = []

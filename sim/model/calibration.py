@@ -14,8 +14,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from sim.model.unit_fields import Duration, PositiveDuration, PositiveRate, Size
 
-SCHEMA_VERSION = 1
-
 
 class Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
@@ -78,7 +76,7 @@ class Profile(Frozen):
 
 
 class Calibration(Frozen):
-    schema_version: Literal[1] = Field(description="this file's format; fleetlab refuses others")
+    schema_version: Literal[1] = Field(description="this file's format (1); fleetlab refuses others")
     fleetlab: str
     git_sha: str = ""
     measured: str = Field(description="when the calibration ran (UTC, ISO 8601)")
@@ -130,5 +128,5 @@ BOARD_MARKERS: dict[str, tuple[str, ...]] = {
 
 def board_mismatch(hardware: str, board: str) -> bool:
     """True when `hardware` is a name fleetlab knows and `board` is another board's model string."""
-    markers = BOARD_MARKERS.get(hardware)
-    return bool(markers and board) and not any(marker in board for marker in markers)
+    markers = BOARD_MARKERS.get(hardware, ())
+    return bool(markers) and bool(board) and not any(marker in board for marker in markers)

@@ -14,7 +14,7 @@ import pytest
 
 from tests.conftest import ROOT
 
-NEEDS_RIGS = ("fleetlab hil", "fleetlab rigs", "--mode both", "--mode hil")
+NEEDS_RIGS = ("fleetlab hil", "fleetlab rigs", "--mode both", "--mode hil", "fleetlab calibrate", "fleetlab fidelity")
 
 
 def readme_commands() -> list[str]:
