@@ -5,7 +5,8 @@ Three virtual orin-nx rigs; their links shaped with tbf to 20, 20 and 30 Mbit/s.
 with a 50 MB candidate. Then the links are shaped again, to 35, 35 and 50 Mbit/s, and `fleetlab fidelity` runs a
 second scenario — a 120 MB candidate, the calibration taken in through `calibration:` — on the rigs and on the
 simulator. A prediction, not a replay: neither the link rates nor the model's size are the ones calibrated on.
-Goals (docs/calibration.md): every phase within 10%, the total per rig within 5%.
+Goals (docs/calibration.md): every phase within 10%, the total per rig within 5%. Both runs measure the rigs one
+at a time (--one-at-a-time): the three containers share this machine's cores, and would otherwise time each other.
 
     --calibration-size 50MB --fidelity-size 120MB --thermal-step 120s     (the defaults)
 """
@@ -87,7 +88,7 @@ def main() -> None:
             (folder / "calibrate.yaml").write_text(scenario_text(options.calibration_size, calibrated=False))
             started = time.perf_counter()
             fleetlab("calibrate", str(folder / "calibrate.yaml"), "--rigs", str(inventory), "--out",
-                     str(folder / "calibration.yaml"), "--thermal-step", options.thermal_step)
+                     str(folder / "calibration.yaml"), "--thermal-step", options.thermal_step, "--one-at-a-time")
             print(f"calibrated in {time.perf_counter() - started:.0f} s: links "
                   f"{', '.join(f'{rate / MBIT:.0f}' for rate in CALIBRATION_LINKS)} Mbit/s, candidate "
                   f"{options.calibration_size}")
@@ -99,7 +100,7 @@ def main() -> None:
             (folder / "fidelity.yaml").write_text(scenario_text(options.fidelity_size, calibrated=True))
             started = time.perf_counter()
             fleetlab("fidelity", str(folder / "fidelity.yaml"), "--rigs", str(inventory), "--out",
-                     str(folder / "fidelity"))
+                     str(folder / "fidelity"), "--one-at-a-time")
             print(f"fidelity run in {time.perf_counter() - started:.0f} s: links "
                   f"{', '.join(f'{rate / MBIT:.0f}' for rate in FIDELITY_LINKS)} Mbit/s, candidate "
                   f"{options.fidelity_size}")

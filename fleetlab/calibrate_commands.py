@@ -17,6 +17,28 @@ from sim.model.calibration import Calibration
 DEFAULT_OUT = Path("calibration.yaml")
 
 
+OneAtATime = Annotated[bool, typer.Option(
+    "--one-at-a-time", help="measure the rigs one after another: rigs that share a host's cores (virtual rigs) "
+    "would otherwise time each other's load")]
+
+
+def run_rigs(scenario, inventory, base: Path, chosen: list, one_at_a_time: bool, stop) -> list:
+    """The scenario on the chosen rigs, all at once or one after another; RunResults (one, or one per rig)."""
+    from hil.runner import run_scenario
+    from hil.ssh import SshShell
+
+    if not one_at_a_time:
+        names = {rig.name for rig in chosen}
+        return [run_scenario(scenario, inventory, base, SshShell, None if len(names) > 1 else chosen[0].name,
+                             stop=stop)]
+    runs = []
+    for rig in chosen:
+        runs.append(run_scenario(scenario, inventory, base, SshShell, rig.name, stop=stop))
+        if stop.requested:
+            break
+    return runs
+
+
 def calibration_overrides(thermal_step: str) -> dict:
     """A calibration measures; it does not judge. Every rig installs at once, no budget or fault stops a step."""
     return {"strategy": {"kind": "all_at_once"},
@@ -32,6 +54,7 @@ def calibrate(file: Annotated[Path, typer.Argument(help="a scenario whose hil: p
               thermal_step: Annotated[str, typer.Option(help="the thermal load step's length")] = "120s",
               history: Annotated[Optional[str], typer.Option(
                   help="also record the numbers in this history (SQLite file or postgresql:// URL)")] = None,
+              one_at_a_time: OneAtATime = False,
               verbose: Annotated[bool, typer.Option(help="log every step")] = False) -> None:
     """Measure the simulator's device numbers on rigs, per hardware model, into calibration.yaml."""
     from fleetlab.files import write_whole
@@ -39,8 +62,7 @@ def calibrate(file: Annotated[Path, typer.Argument(help="a scenario whose hil: p
     from hil.calibration import calibration_yaml, from_run
     from hil.errors import HilError
     from hil.inventory import load_inventory
-    from hil.runner import run_scenario, select_rigs
-    from hil.ssh import SshShell
+    from hil.runner import select_rigs
     from hil.stop import StopSignal
     from sim.load import load_scenario
 
@@ -52,12 +74,11 @@ def calibrate(file: Annotated[Path, typer.Argument(help="a scenario whose hil: p
     try:
         chosen = select_rigs(scenario, inventory, rig)
         with stop_on_signals(stop) as signals:
-            result = run_scenario(scenario, inventory, file.resolve().parent, SshShell, rig, stop=stop)
+            runs = run_rigs(scenario, inventory, file.resolve().parent, chosen, one_at_a_time, stop)
         if signals:
-            console.err.print(f"INTERRUPTED ({result.interrupted}): nothing written; every rig put back",
-                              markup=False)
+            console.err.print("INTERRUPTED: nothing written; every rig put back", markup=False)
             raise typer.Exit(exit_interrupted(signals[0]))
-        calibration = from_run(result, chosen, scenario)
+        calibration = from_run([found for run in runs for found in run.rigs], chosen, scenario)
     except HilError as error:
         console.err.print(f"{file}: {error}", markup=False)
         raise typer.Exit(EXIT_NO_GO) from None
@@ -110,6 +131,7 @@ def fidelity(file: Annotated[Path, typer.Argument(help="scenario with a hil: par
              out: Annotated[Optional[Path], typer.Option(help="folder for fidelity.json and the rigs' "
                                                                 "result.json")] = None,
              tolerance: Annotated[float, typer.Option(help="a phase is off beyond this relative error")] = 0.10,
+             one_at_a_time: OneAtATime = False,
              verbose: Annotated[bool, typer.Option(help="log every step")] = False) -> None:
     """Run the scenario on the rigs and the simulator on a fleet of exactly those rigs; predicted beside measured,
     per rig and phase, each phase more than --tolerance off flagged."""
@@ -120,8 +142,7 @@ def fidelity(file: Annotated[Path, typer.Argument(help="scenario with a hil: par
     from fleetlab.interrupts import stop_on_signals
     from hil.errors import HilError
     from hil.inventory import load_inventory
-    from hil.runner import run_scenario, select_rigs
-    from hil.ssh import SshShell
+    from hil.runner import select_rigs
     from hil.stop import StopSignal
     from sim.load import load_scenario
 
@@ -136,11 +157,12 @@ def fidelity(file: Annotated[Path, typer.Argument(help="scenario with a hil: par
     try:
         chosen = select_rigs(scenario, inventory, rig)
         with stop_on_signals(stop) as signals:
-            measured = run_scenario(scenario, inventory, file.resolve().parent, SshShell, rig, stop=stop)
+            runs = run_rigs(scenario, inventory, file.resolve().parent, chosen, one_at_a_time, stop)
         if signals:
-            console.err.print(f"INTERRUPTED ({measured.interrupted}): every rig put back", markup=False)
+            console.err.print("INTERRUPTED: every rig put back", markup=False)
             raise typer.Exit(exit_interrupted(signals[0]))
-        rows = compare_run(scenario, chosen, measured, file.resolve().parent, tolerance)
+        rows = compare_run(scenario, chosen, [found for run in runs for found in run.rigs], file.resolve().parent,
+                           tolerance)
     except HilError as error:
         console.err.print(f"{file}: {error}", markup=False)
         raise typer.Exit(EXIT_NO_GO) from None
@@ -153,7 +175,9 @@ def fidelity(file: Annotated[Path, typer.Argument(help="scenario with a hil: par
         out.mkdir(parents=True, exist_ok=True)
         write_whole(out / "fidelity.json", json.dumps([row.model_dump() | {"error": row.error, "off": row.off}
                                                        for row in rows], indent=2) + "\n")
-        write_whole(out / "result.json", measured.model_dump_json(indent=2) + "\n")
+        for index, run in enumerate(runs):      # the rigs' own results: one run, or one per rig
+            name = "result.json" if len(runs) == 1 else f"result-{index + 1}.json"
+            write_whole(out / name, run.model_dump_json(indent=2) + "\n")
         console.out.print(f"fidelity: {out / 'fidelity.json'}", markup=False)
     raise typer.Exit(EXIT_NO_GO if off else EXIT_OK)
 

@@ -171,11 +171,11 @@ def _latency_and_heat(own: Scenario, result: RigResult, tolerance: float) -> lis
     return rows
 
 
-def compare_run(scenario: Scenario, rigs: list[Rig], run: RunResult, base: Path,
+def compare_run(scenario: Scenario, rigs: list[Rig], results: list[RigResult], base: Path,
                 tolerance: float = TOLERANCE) -> list[FidelityRow]:
     by_name = {rig.name: rig for rig in rigs}
     rows: list[FidelityRow] = []
-    for result in run.rigs:
+    for result in results:
         rows += compare_rig(scenario, by_name[result.rig], result, base, tolerance)
     return rows
 
@@ -185,4 +185,4 @@ def fidelity_of_run(file: Path, scenario: Scenario, inventory: Path, run: RunRes
     from hil.inventory import load_inventory
 
     rigs = [rig for rig in load_inventory(inventory).rigs if rig.name in {found.rig for found in run.rigs}]
-    return compare_run(scenario, rigs, run, file.resolve().parent)
+    return compare_run(scenario, rigs, run.rigs, file.resolve().parent)

@@ -100,7 +100,7 @@ def _write_calibration(path: Path, result, inventory, scenario) -> None:
     from hil.calibration import CalibrationError, calibration_yaml, from_run
 
     try:
-        calibration = from_run(result, inventory.rigs, scenario)
+        calibration = from_run(result.rigs, inventory.rigs, scenario)
     except CalibrationError as error:
         console.err.print(f"no calibration written: {error}", markup=False)
         return

@@ -24,7 +24,6 @@ from hil.errors import HilError
 from hil.inventory import Rig
 from sim.model.calibration import Calibration, Profile
 from sim.model.hil_results import RigResult, StepResult
-from sim.model.results import RunResult
 from sim.model.scenario import Scenario
 
 SIZES_APART = 0.2        # two builds split into fixed + per-byte only when their sizes differ by this much
@@ -65,17 +64,14 @@ def rig_numbers(result: RigResult, rig: Rig, scenario: Scenario) -> dict:
     link = min(limits) if limits else throughput
     if throughput <= 0 or link <= 0:
         raise CalibrationError(f"{result.rig}: the transfer moved no bytes (already on the rig?): nothing to measure")
-    fixed, rate = _build_split(probe.numbers.get("build_large_seconds", build.seconds),
-                               probe.numbers.get("build_large_bytes", candidate_bytes),
-                               probe.numbers.get("build_small_seconds"), probe.numbers.get("build_small_bytes"))
     if result.latency is None:
         raise CalibrationError(f"{result.rig}: no latency measured")
     numbers = {
         "transfer": {"link_rate": link, "throughput": throughput, "efficiency": min(1.0, throughput / link),
                      "setup": max(0.0, _number(result, transfer, "setup_seconds"))},
-        "verify_rate": candidate_bytes / max(_number(result, transfer, "verify_seconds"), 1e-3),
+        "verify": _split(probe.numbers, "verify", _number(result, transfer, "verify_seconds"), candidate_bytes),
         "install_rate": candidate_bytes / max(_number(result, transfer, "install_seconds"), 1e-3),
-        "engine_build": {"fixed": fixed, "rate": rate},
+        "engine_build": _split(probe.numbers, "build", build.seconds, candidate_bytes),
         "activation": activate.seconds,
         "rollback": _number(result, rollback, "healthy_seconds"),
         "current": {"size": float(current_bytes), "power": _number(result, probe, "current_power_mw") / 1000,
@@ -88,6 +84,14 @@ def rig_numbers(result: RigResult, rig: Rig, scenario: Scenario) -> dict:
     preflight = _step(result, "preflight")
     numbers["thermal"] = _thermal({**(preflight.numbers if preflight else {}), **probe.numbers})
     return numbers
+
+
+def _split(numbers: dict[str, float], name: str, seconds: float, size: float) -> dict[str, float | None]:
+    """The probe's two timings of `name` (small and large model) as {fixed, rate}; the step's own timing when the
+    probe has none."""
+    fixed, rate = _build_split(numbers.get(f"{name}_large_seconds", seconds), numbers.get(f"{name}_large_bytes", size),
+                               numbers.get(f"{name}_small_seconds"), numbers.get(f"{name}_small_bytes"))
+    return {"fixed": fixed, "rate": rate}
 
 
 def _build_split(candidate_seconds: float, candidate_bytes: float, other_seconds: float | None,
@@ -129,13 +133,15 @@ def _median_of(values: list) -> object:
     return median(values) if isinstance(first, (int, float)) else first
 
 
-def from_run(run: RunResult, rigs: list[Rig], scenario: Scenario, when: datetime | None = None) -> Calibration:
+def from_run(results: list[RigResult], rigs: list[Rig], scenario: Scenario,
+             when: datetime | None = None) -> Calibration:
+    """The calibration of the rigs' results (one run, or one run per rig)."""
     from sim.provenance import git_sha, package_versions
 
     moment = (when or datetime.now(timezone.utc)).isoformat(timespec="seconds")
     by_name = {rig.name: rig for rig in rigs}
     grouped: dict[str, list[tuple[RigResult, dict]]] = {}
-    for result in run.rigs:
+    for result in results:
         grouped.setdefault(result.hardware, []).append(
             (result, rig_numbers(result, by_name[result.rig], scenario)))
     profiles = {}
@@ -166,7 +172,7 @@ def calibration_yaml(calibration: Calibration) -> str:
         if isinstance(value, float):
             if key in ("setup", "fixed", "activation", "rollback", "time_constant", "p50", "p99"):
                 return f"{value:.6g}s"
-            if key in ("link_rate", "throughput", "verify_rate", "install_rate", "rate"):
+            if key in ("link_rate", "throughput", "install_rate", "rate"):
                 return f"{value:.6g}B/s"
             if key == "size":
                 return f"{value:.0f}B"

@@ -2,8 +2,9 @@
 activate and rollback are timed anyway, hil/rig_steps.py). On the rig, after the candidate's latency run:
 
     current engine       its latency (p50/p99) and board power under the same load as the candidate's
-    two builds           the current and the candidate model built again into tmp/, back to back (so under the
-                         same conditions): two sizes, so the build time splits into a fixed and a per-byte part
+    two builds, two      the current and the candidate model built again into tmp/ and their sha256 taken, back
+    checksums            to back (so under the same conditions): two sizes, so each time splits into a fixed
+                         and a per-byte part
     a load step          tegrastats every 0.5 s over `thermal_step` seconds of inference on the candidate engine:
                          the temperature curve gives the time constant and the settled temperature
                          (hil/thermal_fit.py); the idle pair (temperature and power at rest) is preflight's
@@ -13,6 +14,7 @@ Every number lands in the step's `numbers`; hil/calibration.py turns a run's ste
 
 from __future__ import annotations
 
+import time
 from statistics import fmean
 from typing import TYPE_CHECKING
 
@@ -60,9 +62,13 @@ def probe(rig: "RigSteps", step: StepHandle) -> None:
     numbers["current_model_bytes"] = float(session.art.current.stat().st_size)
     for name, slot, model in (("small", found.previous(), session.art.current),
                               ("large", found.candidate(), session.art.candidate)):
+        size = float(model.stat().st_size)
         seconds = _build_seconds(rig, slot, spec.precision)
         if seconds is not None:
-            numbers.update({f"build_{name}_seconds": seconds, f"build_{name}_bytes": float(model.stat().st_size)})
+            numbers.update({f"build_{name}_seconds": seconds, f"build_{name}_bytes": size})
+        checking = time.monotonic()
+        rig.store.sha256(rig.store.path("slots", slot, "model.onnx"))
+        numbers.update({f"verify_{name}_seconds": time.monotonic() - checking, f"verify_{name}_bytes": size})
 
     candidate = rig.store.path("slots", found.candidate(), "model.engine")
     dims = "x".join(str(d) for d in (1, *rig.frame_shape()))

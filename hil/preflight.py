@@ -21,8 +21,8 @@ MIN_FREE_BYTES = 256 * 2**20
 
 def preflight(shell: Shell, rig: Rig, needs: int = MIN_FREE_BYTES) -> tuple[dict[str, str], TegraSample | None,
                                                                               list[str]]:
-    """(facts, a tegrastats sample at rest, problems). A rig whose facts cannot be read, or differ from the inventory, or
-    whose store has less than `needs` bytes free (the model, its engine and a staging copy), fails."""
+    """(facts, a tegrastats sample at rest, problems). A rig whose facts cannot be read, or differ from the
+    inventory, or whose store has less than `needs` bytes free (the model, its engine and a staging copy), fails."""
     facts: dict[str, str] = {}
     problems: list[str] = []
     release = shell.run(command("cat", rig.facts.nv_tegra_release), timeout=30)

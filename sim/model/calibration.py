@@ -38,10 +38,12 @@ class Transfer(Frozen):
     setup: Duration = Field(description="a transfer's fixed cost: connect, size check (resume), sha256 start")
 
 
-class EngineBuild(Frozen):
-    fixed: Duration = Field(description="the build's cost whatever the model's size (from the smaller model)")
+class Split(Frozen):
+    """A cost measured on two model sizes, back to back: a fixed part and bytes per second on top."""
+
+    fixed: Duration = Field(description="the cost whatever the model's size")
     rate: PositiveRate | None = Field(default=None, description="model bytes per second on top of the fixed "
-                                      "part (from two models of different sizes); unset when the sizes were alike")
+                                      "part; unset when the sizes were alike (then all of it is fixed)")
 
 
 class ThermalMeasured(Frozen):
@@ -65,9 +67,9 @@ class Profile(Frozen):
     tensorrt: str = ""
     measured: str = Field(description="when (UTC, ISO 8601)")
     transfer: Transfer
-    verify_rate: PositiveRate = Field(description="sha256 of the artifact on the rig")
+    verify: Split = Field(description="sha256 of the artifact on the rig")
     install_rate: PositiveRate = Field(description="moving the checked artifact into the inactive slot")
-    engine_build: EngineBuild
+    engine_build: Split
     activation: Duration = Field(description="slot switch, service restart, until the health check passes")
     rollback: Duration = Field(description="switch back, restart, healthy again")
     current: ModelMeasured
@@ -97,7 +99,12 @@ def scenario_values(hardware: str, profile: Profile) -> Iterator[tuple[str, obje
     source = f"profiles.{hardware}"
     yield f"{where}.transfer_efficiency", profile.transfer.efficiency, f"{source}.transfer.efficiency"
     yield f"{where}.transfer_setup", _seconds(profile.transfer.setup), f"{source}.transfer.setup"
-    yield f"{where}.verify_rate", _rate(profile.verify_rate), f"{source}.verify_rate"
+    if profile.verify.rate is not None:
+        yield f"{where}.verify_setup", _seconds(profile.verify.fixed), f"{source}.verify.fixed"
+        yield f"{where}.verify_rate", _rate(profile.verify.rate), f"{source}.verify.rate"
+    else:       # one size only: the candidate's time, as a rate
+        yield f"{where}.verify_rate", _rate(profile.candidate.size / max(profile.verify.fixed, 1e-6)), \
+            f"{source}.verify.fixed"
     yield f"{where}.install_rate", _rate(profile.install_rate), f"{source}.install_rate"
     yield f"{where}.engine_build", _seconds(profile.engine_build.fixed), f"{source}.engine_build.fixed"
     if profile.engine_build.rate is not None:

@@ -158,6 +158,7 @@ class HardwareProfile(Frozen):
     transfer_setup: Duration | None = Field(
         default=None, description="fixed time each download attempt (a resumed one too) spends before the bytes "
         "flow and after they land: connection, resume handshake, size check")
+    verify_setup: Duration | None = Field(default=None, description="fixed part of the checksum (starting it)")
     verify_rate: PositiveRate | None = Field(default=None, description="checksum of the artifact on the device")
     install_rate: PositiveRate | None = Field(default=None, description="copy into the inactive slot")
     engine_build: Duration | None = Field(default=None, description="fixed part of the engine build")

@@ -36,7 +36,7 @@ class DeviceTimes:
         return cls(
             transfer_efficiency=[pick(p.transfer_efficiency, 1.0) for p in profiles],
             transfer_setup=[pick(p.transfer_setup, 0.0) for p in profiles],
-            verify=[size / pick(p.verify_rate, artifact.verify_rate) for p in profiles],
+            verify=[pick(p.verify_setup, 0.0) + size / pick(p.verify_rate, artifact.verify_rate) for p in profiles],
             install=[install(p) for p in profiles],
             activation=[pick(p.activation_time, fleet.activation_time) for p in profiles],
             rollback=[pick(p.rollback_time, fleet.rollback_time) for p in profiles])
