@@ -39,6 +39,28 @@ def run_rigs(scenario, inventory, base: Path, chosen: list, one_at_a_time: bool,
     return runs
 
 
+def measure_on_rigs(file: Path, scenario, inventory, rig: str | None, one_at_a_time: bool,
+                    interrupted_note: str = "") -> tuple[list, list]:
+    """(the chosen rigs, their runs); a stop signal or a rig problem ends the command with its exit code."""
+    from fleetlab.interrupts import stop_on_signals
+    from hil.errors import HilError
+    from hil.runner import select_rigs
+    from hil.stop import StopSignal
+
+    stop = StopSignal()
+    try:
+        chosen = select_rigs(scenario, inventory, rig)
+        with stop_on_signals(stop) as signals:
+            runs = run_rigs(scenario, inventory, file.resolve().parent, chosen, one_at_a_time, stop)
+    except HilError as error:
+        console.err.print(f"{file}: {error}", markup=False)
+        raise typer.Exit(EXIT_NO_GO) from None
+    if signals:
+        console.err.print(f"INTERRUPTED: {interrupted_note}every rig put back", markup=False)
+        raise typer.Exit(exit_interrupted(signals[0]))
+    return chosen, runs
+
+
 def calibration_overrides(thermal_step: str) -> dict:
     """A calibration measures; it does not judge. Every rig installs at once, no budget or fault stops a step."""
     return {"strategy": {"kind": "all_at_once"},
@@ -58,26 +80,17 @@ def calibrate(file: Annotated[Path, typer.Argument(help="a scenario whose hil: p
               verbose: Annotated[bool, typer.Option(help="log every step")] = False) -> None:
     """Measure the simulator's device numbers on rigs, per hardware model, into calibration.yaml."""
     from fleetlab.files import write_whole
-    from fleetlab.interrupts import stop_on_signals
     from hil.calibration import calibration_yaml, from_run
     from hil.errors import HilError
     from hil.inventory import load_inventory
-    from hil.runner import select_rigs
-    from hil.stop import StopSignal
     from sim.load import load_scenario
 
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(message)s")
     with reported(file):
         inventory = load_inventory(rigs)
         scenario = load_scenario(file, overrides=calibration_overrides(thermal_step))
-    stop = StopSignal()
+    chosen, runs = measure_on_rigs(file, scenario, inventory, rig, one_at_a_time, "nothing written; ")
     try:
-        chosen = select_rigs(scenario, inventory, rig)
-        with stop_on_signals(stop) as signals:
-            runs = run_rigs(scenario, inventory, file.resolve().parent, chosen, one_at_a_time, stop)
-        if signals:
-            console.err.print("INTERRUPTED: nothing written; every rig put back", markup=False)
-            raise typer.Exit(exit_interrupted(signals[0]))
         calibration = from_run([found for run in runs for found in run.rigs], chosen, scenario)
     except HilError as error:
         console.err.print(f"{file}: {error}", markup=False)
@@ -139,11 +152,7 @@ def fidelity(file: Annotated[Path, typer.Argument(help="scenario with a hil: par
 
     from fleetlab.fidelity import compare_run
     from fleetlab.files import write_whole
-    from fleetlab.interrupts import stop_on_signals
-    from hil.errors import HilError
     from hil.inventory import load_inventory
-    from hil.runner import select_rigs
-    from hil.stop import StopSignal
     from sim.load import load_scenario
 
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(message)s")
@@ -153,19 +162,9 @@ def fidelity(file: Annotated[Path, typer.Argument(help="scenario with a hil: par
     if scenario.hil is None:
         console.err.print(f"{file}: the scenario has no hil: section", markup=False)
         raise typer.Exit(EXIT_BAD_INPUT)
-    stop = StopSignal()
-    try:
-        chosen = select_rigs(scenario, inventory, rig)
-        with stop_on_signals(stop) as signals:
-            runs = run_rigs(scenario, inventory, file.resolve().parent, chosen, one_at_a_time, stop)
-        if signals:
-            console.err.print("INTERRUPTED: every rig put back", markup=False)
-            raise typer.Exit(exit_interrupted(signals[0]))
-        rows = compare_run(scenario, chosen, [found for run in runs for found in run.rigs], file.resolve().parent,
-                           tolerance)
-    except HilError as error:
-        console.err.print(f"{file}: {error}", markup=False)
-        raise typer.Exit(EXIT_NO_GO) from None
+    chosen, runs = measure_on_rigs(file, scenario, inventory, rig, one_at_a_time)
+    rows = compare_run(scenario, chosen, [found for run in runs for found in run.rigs], file.resolve().parent,
+                       tolerance)
     console.out.print(fidelity_table(rows))
     off = [row for row in rows if row.off]
     console.out.print(f"{len(rows) - len(off)} of {len(rows)} phases within {tolerance:.0%}"
