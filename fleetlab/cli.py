@@ -89,6 +89,7 @@ def validate(files: Annotated[list[Path], typer.Argument(help="scenario files")]
             continue
         for warning in warnings:
             console.err.print(f"warning: {warning}", markup=False)
+        _say_calibration(scenario, console.out)
         console.out.print(f"{path}: ok ({scenario.name}, strategy {scenario.strategy.kind}, "
                           f"about {scenario.fleet.size:,} devices)")
     raise typer.Exit(EXIT_BAD_INPUT if failed else EXIT_OK)
