@@ -94,6 +94,10 @@ class Network:
     _rate_version: dict[int, int] = field(default_factory=dict)
     _wakeup_at: float = INF
     _sequence: int = 0
+    _filling: bool = field(init=False)     # water-filling is on: the fair rule with a finite cap
+
+    def __post_init__(self) -> None:
+        self._filling = self.fair and self.cap != INF
 
     # --- clocks --------------------------------------------------------------------------------------------------
 
@@ -109,11 +113,6 @@ class Network:
                 self.meter.add(self.w_time, now, self.scale * self.demand)
             self.w += self.scale * spent
             self.w_time = now
-
-    @property
-    def _filling(self) -> bool:
-        """Water-filling is on: the fair rule with a finite cap."""
-        return self.fair and self.cap != INF
 
     def _clock(self, site: int) -> float:
         return self.lam if site in self._capped else self.w
@@ -150,9 +149,12 @@ class Network:
 
     def _top(self, heap: list[tuple[float, int, int]]) -> tuple[float, int, int] | None:
         versions, sites = self._rate_version, self._sites
-        while heap and (heap[0][2] != versions.get(heap[0][1]) or not sites.get(heap[0][1])):
+        while heap:
+            top = heap[0]
+            if top[2] == versions.get(top[1]) and sites.get(top[1]):
+                return top
             heapq.heappop(heap)
-        return heap[0] if heap else None
+        return None
 
     def _fill_level(self) -> None:
         """Move sites across the level until it is max-min fair: every capped site's uplink at or above L, every
@@ -253,16 +255,27 @@ class Network:
         members = self._sites[site]
         capped = site in self._capped
         each = (1.0 if capped else self._site_rate[site]) / len(members)
+        clock = self.lam if capped else self.w
         least = math.inf
         for download in members:
-            self._settle(download)
+            # _settle(download), written out: this loop runs for every download at every change of its site
+            gained = min(download.rate * (clock - download.w_mark), download.size - download.done)
+            if gained > 0.0:
+                download.done += gained
+                download.moved += gained
+                self.moved_total += gained
+                if download.delta:
+                    self.moved_delta += gained
+            download.w_mark = clock
             download.rate = each
-            least = min(least, download.size - download.done)
+            remaining = download.size - download.done
+            if remaining < least:
+                least = remaining
         version = self._site_version.get(site, 0) + 1
         self._site_version[site] = version
         if each > 0.0:
             self._sequence += 1
-            entry = ((self.lam if capped else self.w) + least / each, self._sequence, version, site)
+            entry = (clock + least / each, self._sequence, version, site)
             heapq.heappush(self._level_heap if capped else self._heap, entry)
 
     # --- site link changes --------------------------------------------------------------------------------------
@@ -303,9 +316,12 @@ class Network:
 
     def _valid_top(self, heap: list[tuple[float, int, int, int]]) -> tuple[float, int, int, int] | None:
         versions = self._site_version
-        while heap and heap[0][2] != versions.get(heap[0][3]):
+        while heap:
+            top = heap[0]
+            if top[2] == versions.get(top[3]):
+                return top
             heapq.heappop(heap)
-        return heap[0] if heap else None
+        return None
 
     def _plan_wakeup(self) -> None:
         due = INF
