@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from sim.load import load_scenario  # noqa: E402
+from sim.model.lifecycle import DeviceState  # noqa: E402
 from sim.model.scenario import Scenario  # noqa: E402
 
 BENCH = ROOT / "scenarios" / "bench-100k.yaml"
@@ -77,7 +78,7 @@ def measure_one(kind: str, factor: float) -> dict[str, float]:
             wall, cpu = time.perf_counter(), time.process_time()
             result = simulate(all_at_once)
             wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-            figures = {"devices": result.devices, "committed": result.outcomes.get("COMMITTED", 0)}
+            figures = {"devices": result.devices, "committed": result.outcomes.get(DeviceState.COMMITTED, 0)}
         else:
             from benchmarks.naive_model import run_naive
             wall, cpu = time.perf_counter(), time.process_time()

@@ -57,7 +57,7 @@ class Lifecycle:
         self.delivery = scenario.delivery
         self.cache = SiteCache()
         self._defects = [(defect, defect.cohort) for defect in scenario.candidate.defects]
-        self._device_site = world.layout.device_site.tolist()
+        self._device_site = world.layout.hot_lists().device_site
         world.on_download_finished = self._downloaded
 
     # --- entry points ---------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ The layout does not depend on the strategy, so every strategy meets the same fle
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -37,7 +38,14 @@ class FleetLayout:
     device_storage: np.ndarray     # float64 [devices], free bytes
 
     def hot_lists(self) -> "HotLists":
-        """Python lists of the columns the event loop reads per event (numpy scalar indexing is ~10× slower)."""
+        """Python lists of the columns the event loop reads per event (numpy scalar indexing is ~10× slower).
+
+        Made once and shared by everyone who asks: each copy of `device_site` as a list costs ~40 bytes per device
+        (a pointer and an int object), which at a million cameras is 40 MB per copy."""
+        return self._hot_lists
+
+    @cached_property
+    def _hot_lists(self) -> "HotLists":
         return HotLists(self.site_kind.tolist(), self.site_utc_offset.tolist(), self.device_site.tolist())
 
     @property
@@ -55,9 +63,14 @@ class FleetLayout:
                 self.angle_names[self.device_angle[device]])
 
     def cohorts(self) -> tuple[tuple[str, str, str], ...]:
+        """(hardware, site kind, camera angle) per device; equal cohorts are one shared tuple (a fleet has a few
+        dozen distinct ones, so a million devices cost a pointer each rather than a tuple each)."""
         kinds = self.site_kind[self.device_site]
-        return tuple((self.hardware_names[h], self.kind_names[k], self.angle_names[a])
-                     for h, k, a in zip(self.device_hardware.tolist(), kinds.tolist(), self.device_angle.tolist()))
+        shared: dict[tuple[int, int, int], tuple[str, str, str]] = {}
+        for key in set(zip(self.device_hardware.tolist(), kinds.tolist(), self.device_angle.tolist())):
+            shared[key] = (self.hardware_names[key[0]], self.kind_names[key[1]], self.angle_names[key[2]])
+        return tuple(shared[key] for key in zip(self.device_hardware.tolist(), kinds.tolist(),
+                                                 self.device_angle.tolist()))
 
     def devices_of(self, site: int) -> range:
         return range(int(self.site_first_device[site]), int(self.site_first_device[site + 1]))

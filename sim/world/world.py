@@ -74,7 +74,7 @@ class World:
                                fair=scenario.fleet.egress_sharing == "fair")
         self.states = bytearray(self.layout.size)          # DeviceState per device
         self.events = 0
-        self._device_site = self.layout.device_site.tolist()
+        self._device_site = self.layout.hot_lists().device_site
         self._reports: list[tuple[float, int, int, int]] = []
         self._report_sequence = 0
         self.on_download_finished: Callable[[Any], None] = lambda download: None
