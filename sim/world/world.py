@@ -12,13 +12,13 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-import simpy
 from simpy.events import NORMAL
 
 from sim.model.errors import IllegalTransition
 from sim.model.lifecycle import LEGAL_TRANSITIONS, DeviceState
 from sim.model.scenario import Scenario
 from sim.world.calendar import SiteCalendar
+from sim.world.calendar_queue import CalendarEnvironment
 from sim.world.fleet import FleetLayout, build_layout
 from sim.world.link import Uplinks
 from sim.world.network import EgressMeter, Network
@@ -61,7 +61,7 @@ class World:
     def __init__(self, scenario: Scenario, seed: int, on_transition: TransitionHook | None = None):
         self.scenario = scenario
         self.seed = seed
-        self.env = simpy.Environment()
+        self.env = CalendarEnvironment()
         self._schedule = self.env.schedule
         self.layout: FleetLayout = build_layout(scenario.fleet, seed)
         self.calendar = SiteCalendar(scenario, self.layout, seed)
