@@ -32,7 +32,7 @@ class CalendarEnvironment(simpy.Environment):
         super().__init__(initial_time)
         self._bucket = bucket
         self._near: list[Entry] = []                 # a heap: the events of buckets up to `_current`
-        self._current = int(initial_time // bucket)   # the last bucket opened
+        self._current: int | float = int(initial_time // bucket)   # the last bucket opened
         self._near_end = (self._current + 1) * bucket  # events before this time go straight into `_near`
         self._far: dict[int | float, list[Entry]] = {}    # later buckets, unordered until opened
         self._far_order: list[int | float] = []      # a heap of the keys of `_far`

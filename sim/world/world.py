@@ -85,7 +85,7 @@ class World:
     def after(self, delay: float, function: Callable[..., None], args: tuple = ()) -> None:
         """Call `function(*args)` `delay` seconds from now (a delay rounded a hair below zero means now)."""
         self.events += 1
-        self._schedule(_Scheduled(function, args), NORMAL, delay if delay > 0.0 else 0.0)
+        self._schedule(_Scheduled(function, args), NORMAL, delay if delay > 0.0 else 0.0)  # type: ignore[arg-type]
 
     @property
     def now(self) -> float:

@@ -18,7 +18,7 @@ SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 
 
 def random_schedule(env: simpy.Environment, seed: int, events: int = 20_000) -> list[tuple[float, int]]:
-    """Callbacks that schedule more callbacks at random delays: zero, tied on a coarse grid, tiny, bucket-sized, days."""
+    """Callbacks scheduling more callbacks at random delays: zero, tied on a grid, tiny, bucket-sized, days."""
     rng = random.Random(seed)
     log: list[tuple[float, int]] = []
     made = [0]
