@@ -9,6 +9,7 @@ ambient held constant over a step, the solution is exact: T ← T_ss + (T − T_
 from __future__ import annotations
 
 import math
+from functools import cached_property
 
 import numpy as np
 
@@ -50,10 +51,16 @@ class ThermalModel:
                      + self.kind_swing[kind] * math.cos(phase))
 
     def ambient_all_sites(self, time: float) -> np.ndarray:
-        kinds = self.layout.site_kind
+        peak, mean, swing = self._site_columns
         local = time + self.layout.site_utc_offset
-        phase = 2.0 * np.pi * ((local - self.kind_peak[kinds]) % DAY) / DAY
-        return self.kind_mean[kinds] + self.layout.site_ambient_offset + self.kind_swing[kinds] * np.cos(phase)
+        phase = 2.0 * np.pi * ((local - peak) % DAY) / DAY
+        return mean + swing * np.cos(phase)
+
+    @cached_property
+    def _site_columns(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per site: its kind's peak hour, mean (+ the site's offset) and swing, gathered once for the hourly sweep."""
+        kinds = self.layout.site_kind
+        return self.kind_peak[kinds], self.kind_mean[kinds] + self.layout.site_ambient_offset, self.kind_swing[kinds]
 
     def after_switch(self, device: int, time: float, elapsed: float) -> float:
         """Temperature `elapsed` seconds after a device at steady state on the current model switched to the
