@@ -50,7 +50,7 @@ class Lifecycle:
         self.artifact = scenario.artifact
         self.storage_needed = self.artifact.full_size + (self.artifact.installed_size or self.artifact.full_size)
         self.times = DeviceTimes.of(scenario)          # per hardware model (calibrated boards differ)
-        self._hardware = world.layout.device_hardware.tolist()
+        self._hardware = world.layout.hot_lists().device_hardware
         self.cut_rate = self.fleet.power_loss_per_day / 86400.0
         self.devices: dict[int, Device] = {}
         self.in_flight = 0
@@ -58,6 +58,9 @@ class Lifecycle:
         self.cache = SiteCache()
         self._defects = [(defect, defect.cohort) for defect in scenario.candidate.defects]
         self._device_site = world.layout.hot_lists().device_site
+        self._site_kind = world.layout.hot_lists().site_kind
+        self._angle = world.layout.device_angle
+        self._defects_by_cohort: dict[tuple[int, int, int], tuple[float, float, bool]] = {}
         world.on_download_finished = self._downloaded
 
     # --- entry points ---------------------------------------------------------------------------------------
@@ -272,9 +275,22 @@ class Lifecycle:
             return "health check: fps below need"
         return ""
 
-    def _combined_defect(self, device_id: int, field: str) -> float:
-        """The chance that at least one matching defect strikes: 1 − Π(1 − rate) over the device's defects."""
-        cohort = self.world.layout.cohort(device_id)
+    def _defects_of(self, device_id: int) -> tuple[float, float, bool]:
+        """(crash rate, accuracy drop, defective at all) of the device's cohort, worked out once per cohort: every
+        health check asks, and a fleet has a few dozen cohorts."""
+        key = (self._hardware[device_id], self._site_kind[self._device_site[device_id]],
+               int(self._angle[device_id]))
+        found = self._defects_by_cohort.get(key)
+        if found is None:
+            cohort = self.world.layout.cohort(device_id)
+            found = self._defects_by_cohort[key] = (
+                self._combined_defect(cohort, "failure_rate"), self._combined_defect(cohort, "accuracy_drop"),
+                any((defect.failure_rate or defect.accuracy_drop) and where.matches(*cohort)
+                    for defect, where in self._defects))
+        return found
+
+    def _combined_defect(self, cohort: tuple[str, str, str], field: str) -> float:
+        """The chance that at least one matching defect strikes: 1 − Π(1 − rate) over the cohort's defects."""
         spared = 1.0
         for defect, where in self._defects:
             rate = getattr(defect, field)
@@ -283,15 +299,13 @@ class Lifecycle:
         return 1.0 - spared
 
     def accuracy_drop(self, device_id: int) -> float:
-        return self._combined_defect(device_id, "accuracy_drop")
+        return self._defects_of(device_id)[1]
 
     def crash_rate(self, device_id: int) -> float:
-        return self._combined_defect(device_id, "failure_rate")
+        return self._defects_of(device_id)[0]
 
     def _is_defective(self, device_id: int) -> bool:
-        cohort = self.world.layout.cohort(device_id)
-        return any((defect.failure_rate or defect.accuracy_drop) and where.matches(*cohort)
-                   for defect, where in self._defects)
+        return self._defects_of(device_id)[2]
 
     # --- power cuts ------------------------------------------------------------------------------------------
 

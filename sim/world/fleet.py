@@ -20,6 +20,8 @@ class HotLists:
     site_kind: list[int]
     site_utc_offset: list[float]
     device_site: list[int]
+    device_hardware: list[int]
+    site_ambient_offset: list[float]
 
 
 @dataclass(frozen=True)
@@ -46,7 +48,8 @@ class FleetLayout:
 
     @cached_property
     def _hot_lists(self) -> "HotLists":
-        return HotLists(self.site_kind.tolist(), self.site_utc_offset.tolist(), self.device_site.tolist())
+        return HotLists(self.site_kind.tolist(), self.site_utc_offset.tolist(), self.device_site.tolist(),
+                        self.device_hardware.tolist(), self.site_ambient_offset.tolist())
 
     @property
     def size(self) -> int:

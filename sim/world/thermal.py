@@ -34,6 +34,13 @@ class ThermalModel:
         self.latency_candidate = np.array([candidate.hardware[name].latency for name in hardware])
         self.latency_current = np.array([current.hardware[name].latency for name in hardware])
         self.shadow_cost = scenario.fleet.shadow_cost
+        # the same columns as Python lists and floats, for the per-event questions (numpy scalars are ~10× slower;
+        # the arithmetic is the same IEEE double arithmetic either way)
+        self._hot = layout.hot_lists()
+        self._kind_mean, self._kind_swing = self.kind_mean.tolist(), self.kind_swing.tolist()
+        self._kind_peak = self.kind_peak.tolist()
+        self._power_current, self._power_candidate = self.power_current.tolist(), self.power_candidate.tolist()
+        self._latency_candidate = self.latency_candidate.tolist()
         # per hardware model: a calibrated board has its own enclosure constants (fleet.hardware_profiles)
         profiles = scenario.fleet.hardware_profiles
         self.resistance = [profiles[name].thermal_resistance if name in profiles and
@@ -44,11 +51,11 @@ class ThermalModel:
                               for name in hardware]
 
     def ambient(self, site: int, time: float) -> float:
-        kind = self.layout.site_kind[site]
-        local = time + self.layout.site_utc_offset[site]
-        phase = 2.0 * math.pi * ((local - self.kind_peak[kind]) % DAY) / DAY
-        return float(self.kind_mean[kind] + self.layout.site_ambient_offset[site]
-                     + self.kind_swing[kind] * math.cos(phase))
+        hot = self._hot
+        kind = hot.site_kind[site]
+        local = time + hot.site_utc_offset[site]
+        phase = 2.0 * math.pi * ((local - self._kind_peak[kind]) % DAY) / DAY
+        return self._kind_mean[kind] + hot.site_ambient_offset[site] + self._kind_swing[kind] * math.cos(phase)
 
     def ambient_all_sites(self, time: float) -> np.ndarray:
         peak, mean, swing = self._site_columns
@@ -65,12 +72,12 @@ class ThermalModel:
     def after_switch(self, device: int, time: float, elapsed: float) -> float:
         """Temperature `elapsed` seconds after a device at steady state on the current model switched to the
         candidate."""
-        site = self.layout.device_site[device]
-        hardware = self.layout.device_hardware[device]
+        site = self._hot.device_site[device]
+        hardware = self._hot.device_hardware[device]
         ambient, resistance = self.ambient(site, time), self.resistance[hardware]
-        old = ambient + resistance * self.power_current[hardware]
-        new = ambient + resistance * self.power_candidate[hardware]
-        return float(new + (old - new) * math.exp(-elapsed / self.time_constant[hardware]))
+        old = ambient + resistance * self._power_current[hardware]
+        new = ambient + resistance * self._power_candidate[hardware]
+        return new + (old - new) * math.exp(-elapsed / self.time_constant[hardware])
 
     def steady_temperature(self, device: int, time: float, candidate: bool, shadow: bool = False) -> float:
         """Temperature at steady state: on the candidate, on the current model, or on both (shadow)."""
@@ -85,10 +92,10 @@ class ThermalModel:
         return float(table[self.layout.device_hardware[device]])
 
     def candidate_fps(self, device: int, temperature: float) -> float:
-        fps = 1.0 / self.latency_candidate[self.layout.device_hardware[device]]
+        fps = 1.0 / self._latency_candidate[self._hot.device_hardware[device]]
         if temperature > self.params.throttle_at:
             fps *= self.params.throttled_fps_factor
-        return float(fps)
+        return fps
 
     def throttled_hours(self, candidate_start: np.ndarray, candidate_end: np.ndarray, until: float,
                         step: float = 3600.0, shadow_start: np.ndarray | None = None,
