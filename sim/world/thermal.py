@@ -40,7 +40,7 @@ class ThermalModel:
         self._kind_mean, self._kind_swing = self.kind_mean.tolist(), self.kind_swing.tolist()
         self._kind_peak = self.kind_peak.tolist()
         self._power_current, self._power_candidate = self.power_current.tolist(), self.power_candidate.tolist()
-        self._latency_candidate = self.latency_candidate.tolist()
+        self._latency_candidate: list[float] = self.latency_candidate.tolist()
         # per hardware model: a calibrated board has its own enclosure constants (fleet.hardware_profiles)
         profiles = scenario.fleet.hardware_profiles
         self.resistance = [profiles[name].thermal_resistance if name in profiles and
