@@ -9,11 +9,12 @@ ambient held constant over a step, the solution is exact: T ← T_ss + (T − T_
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from functools import cached_property
 
 import numpy as np
 
-from sim.model.scenario import Scenario
+from sim.model.scenario import HardwareProfile, Scenario
 from sim.world.fleet import FleetLayout
 
 DAY = 86400.0
@@ -43,12 +44,15 @@ class ThermalModel:
         self._latency_candidate: list[float] = self.latency_candidate.tolist()
         # per hardware model: a calibrated board has its own enclosure constants (fleet.hardware_profiles)
         profiles = scenario.fleet.hardware_profiles
-        self.resistance = [profiles[name].thermal_resistance if name in profiles and
-                           profiles[name].thermal_resistance is not None else self.params.resistance
+        self.resistance = [self._profile_or(profiles, name, "thermal_resistance", self.params.resistance)
                            for name in hardware]
-        self.time_constant = [profiles[name].thermal_time_constant if name in profiles and
-                              profiles[name].thermal_time_constant is not None else self.params.time_constant
+        self.time_constant = [self._profile_or(profiles, name, "thermal_time_constant", self.params.time_constant)
                               for name in hardware]
+
+    @staticmethod
+    def _profile_or(profiles: Mapping[str, HardwareProfile], name: str, key: str, default: float) -> float:
+        value = getattr(profiles[name], key) if name in profiles else None
+        return default if value is None else float(value)
 
     def ambient(self, site: int, time: float) -> float:
         hot = self._hot
