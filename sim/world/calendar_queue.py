@@ -5,12 +5,16 @@ SimPy keeps every pending event in one binary heap. A big fleet has one to sever
 A pop from a heap that size walks twenty levels of tuples scattered in memory, and cost 2.2 µs per event at 80,000
 against 5.1 µs at 800,000 (measured here, pop + push of SimPy's entries), so the whole run grew faster than the fleet.
 
-Here only the events of the current bucket (`BUCKET` simulated seconds) are in a heap; a later event is appended to
-its bucket's list, and a bucket is heapified when the clock reaches it. The entries are SimPy's own
-(time, priority, event id, event) and the heap compares them exactly as SimPy's does, so events run in the same
-order as under `simpy.Environment`, ties included, and a run is byte-identical to one on SimPy's queue
-(tests/world/test_calendar_queue.py runs both). Like `simpy.rt.RealtimeEnvironment`, it changes how the
-environment steps, not what events are: processes, timeouts and `run(until=...)` work unchanged.
+Here only the events of the current bucket (`BUCKET` simulated seconds) are open; a later event is appended to its
+bucket's list, and a bucket opens when the clock reaches it. Open events are grouped by (time, priority): a rollout
+releases thousands of cameras at one instant and their equal-length steps keep them in lockstep, so a bucket held
+up to 20,000 events at a handful of distinct times (bench-100k); each group is one heap entry and a list read front
+to back. SimPy orders events by (time, priority, event id) and the id grows with every schedule, so reading each
+group in schedule order runs events in exactly SimPy's order, ties included, and a run is byte-identical to one on
+SimPy's queue (tests/world/test_calendar_queue.py runs both). Like `simpy.rt.RealtimeEnvironment`, it changes how
+the environment steps, not what events are: processes, timeouts and `run(until=...)` work unchanged.
+
+Measured on bench-100k (py-spy, share of the run's samples): SimPy's heap pop 10.9%; the calendar with groups 3.8%.
 """
 
 from __future__ import annotations
@@ -24,59 +28,80 @@ from simpy.events import NORMAL, Event, EventPriority
 
 BUCKET = 60.0    # simulated seconds per bucket: a wave's burst fits a few buckets, a day has 1,440
 
-Entry = tuple[float, int, int, Any]
+Key = tuple[float, int]                        # (time, priority)
+Entry = tuple[float, int, Any]                 # (time, priority, event) waiting in a later bucket
 
 
 class CalendarEnvironment(simpy.Environment):
     def __init__(self, initial_time: float = 0.0, bucket: float = BUCKET):
         super().__init__(initial_time)
         self._bucket = bucket
-        self._near: list[Entry] = []                 # a heap: the events of buckets up to `_current`
+        self._keys: list[Key] = []                    # a heap of the distinct (time, priority) of the open buckets
+        self._groups: dict[Key, list[Any]] = {}       # key -> [read position, event, event, …] in schedule order
         self._current: int | float = int(initial_time // bucket)   # the last bucket opened
-        self._near_end = (self._current + 1) * bucket  # events before this time go straight into `_near`
-        self._far: dict[int | float, list[Entry]] = {}    # later buckets, unordered until opened
+        self._near_end = (self._current + 1) * bucket  # events before this time go straight to the open buckets
+        self._far: dict[int | float, list[Entry]] = {}    # later buckets, in schedule order
         self._far_order: list[int | float] = []      # a heap of the keys of `_far`
 
     def schedule(self, event: Event, priority: EventPriority = NORMAL, delay: float = 0) -> None:
         at = self._now + delay
-        entry = (at, priority, next(self._eid), event)
         if at < self._near_end:
-            heapq.heappush(self._near, entry)
+            self._add_open(at, priority, event)
             return
-        key = int(at // self._bucket) if at != Infinity else Infinity
-        if key <= self._current:       # a rounding hair below the boundary: it belongs with the open buckets
-            heapq.heappush(self._near, entry)
+        bucket_key = int(at // self._bucket) if at != Infinity else Infinity
+        if bucket_key <= self._current:   # a rounding hair below the boundary: it belongs with the open buckets
+            self._add_open(at, priority, event)
             return
-        bucket = self._far.get(key)
+        bucket = self._far.get(bucket_key)
         if bucket is None:
-            self._far[key] = [entry]
-            heapq.heappush(self._far_order, key)
+            self._far[bucket_key] = [(at, priority, event)]
+            heapq.heappush(self._far_order, bucket_key)
         else:
-            bucket.append(entry)
+            bucket.append((at, priority, event))
+
+    def _add_open(self, at: float, priority: int, event: Event) -> None:
+        """Events of equal time and priority run in the order they were scheduled (SimPy's event id): a group of
+        them is a list read front to back, so a burst of thousands costs one heap entry, not thousands."""
+        key = (at, priority)
+        group = self._groups.get(key)
+        if group is None:
+            self._groups[key] = [1, event]
+            heapq.heappush(self._keys, key)
+        else:
+            group.append(event)
 
     def _open_next_bucket(self) -> None:
-        """The open buckets are done: the earliest later bucket becomes the heap."""
+        """The open buckets are done: the earliest later bucket opens (its list is in schedule order)."""
         if not self._far_order:
             raise EmptySchedule()
-        key = heapq.heappop(self._far_order)
-        near = self._far.pop(key)
-        heapq.heapify(near)
-        self._near = near
-        self._current = key if key != Infinity else self._current
-        self._near_end = (key + 1) * self._bucket if key != Infinity else Infinity
+        bucket_key = heapq.heappop(self._far_order)
+        for at, priority, event in self._far.pop(bucket_key):
+            self._add_open(at, priority, event)
+        self._current = bucket_key if bucket_key != Infinity else self._current
+        self._near_end = (bucket_key + 1) * self._bucket if bucket_key != Infinity else Infinity
 
     def peek(self) -> float:
-        if self._near:
-            return self._near[0][0]
+        if self._keys:
+            return self._keys[0][0]
         if self._far_order:
-            return min(self._far[self._far_order[0]])[0]
+            return min(entry[0] for entry in self._far[self._far_order[0]])
         return Infinity
 
     def step(self) -> None:
         """SimPy's step, on the calendar: process the next event."""
-        if not self._near:
+        if not self._keys:
             self._open_next_bucket()
-        self._now, _, _, event = heapq.heappop(self._near)
+        key = self._keys[0]
+        group = self._groups[key]
+        position = group[0]
+        event = group[position]
+        if position + 1 == len(group):     # the group is done; a later one at the same key starts afresh
+            heapq.heappop(self._keys)
+            del self._groups[key]
+        else:
+            group[0] = position + 1
+            group[position] = None
+        self._now = key[0]
         callbacks, event.callbacks = event.callbacks, None
         try:
             for callback in callbacks:
