@@ -15,6 +15,9 @@ import numpy as np
 
 from sim.model.lifecycle import DeviceState
 
+_COMMITTED = DeviceState.COMMITTED
+_REASONED = frozenset({DeviceState.FAILED, DeviceState.ROLLING_BACK, DeviceState.BRICKED, DeviceState.IDLE})
+
 TransitionHook = Callable[[float, int, DeviceState, DeviceState, str], None]
 
 
@@ -49,13 +52,14 @@ class FleetRecorder:
 
     def transition(self, time: float, device: int, source: DeviceState, target: DeviceState, reason: str) -> None:
         self.transitions += 1
-        self.counts[source] -= 1
-        self.counts[target] += 1
-        if target == DeviceState.COMMITTED:
+        counts = self.counts
+        counts[source] -= 1
+        counts[target] += 1
+        if target == _COMMITTED:
             self.commits.append(time)
-        elif source == DeviceState.COMMITTED:
+        elif source == _COMMITTED:
             self.uncommits.append(time)
-        if reason and target in (DeviceState.FAILED, DeviceState.ROLLING_BACK, DeviceState.BRICKED, DeviceState.IDLE):
+        if reason and target in _REASONED:
             self.reasons[device] = reason
             if self.first_failure is None and target != DeviceState.IDLE and not reason.startswith("rollback"):
                 self.first_failure = time

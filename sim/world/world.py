@@ -68,6 +68,7 @@ class World:
         self.uplinks = Uplinks.for_scenario(scenario, self.layout, seed, self.calendar)
         self.thermal = ThermalModel(scenario, self.layout)
         self.recorder = FleetRecorder(self.layout.size, SAMPLE_STEP, on_transition)
+        self._transition = self.recorder.transition
         bins = int(math.ceil(scenario.duration / EGRESS_BIN)) + 1
         self.network = Network(self.env, self.uplinks, scenario.fleet.egress_cap or math.inf,
                                EgressMeter(EGRESS_BIN, np.zeros(bins)), self._downloaded, self.after,
@@ -98,11 +99,12 @@ class World:
 
     def move(self, device: int, target: DeviceState, reason: str = "") -> None:
         """Change a device's lifecycle state; only moves in the lifecycle table are possible."""
-        source = _STATES[self.states[device]]
+        states = self.states
+        source = _STATES[states[device]]
         if target not in _LEGAL[source]:
             raise IllegalTransition(f"device {device}: {source.name} → {target.name} ({reason})")
-        self.states[device] = target
-        self.recorder.transition(self.env.now, device, source, target, reason)
+        states[device] = target
+        self._transition(self.env.now, device, source, target, reason)
         if target in _OUTCOMES:
             self._report(device, target)
 
