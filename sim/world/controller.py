@@ -8,8 +8,7 @@ imperfect picture a real controller has.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Mapping
-from types import MappingProxyType
+from collections.abc import Callable, Iterator, Mapping
 
 import numpy as np
 
@@ -35,6 +34,37 @@ from sim.world.world import World
 _UNKNOWN = 255
 
 
+_STATES = tuple(S)
+
+
+class KnownStates(Mapping[int, S]):
+    """The last reported state of each device that has reported, read straight from the controller's byte per
+    device: a dict of a million reports would cost ~70 bytes per device, this costs none. Read-only for strategies.
+    Iterates in device order."""
+
+    def __init__(self, known: bytearray):
+        self._known = known
+
+    def get(self, device: int, default: S | None = None) -> S | None:  # type: ignore[override]
+        try:
+            value = self._known[device] if device >= 0 else _UNKNOWN
+        except (IndexError, TypeError):
+            return default
+        return default if value == _UNKNOWN else _STATES[value]
+
+    def __getitem__(self, device: int) -> S:
+        state = self.get(device)
+        if state is None:
+            raise KeyError(device)
+        return state
+
+    def __iter__(self) -> Iterator[int]:
+        return (device for device, value in enumerate(self._known) if value != _UNKNOWN)
+
+    def __len__(self) -> int:
+        return len(self._known) - self._known.count(_UNKNOWN)
+
+
 class Controller:
     def __init__(self, world: World, lifecycle: Lifecycle, params: StrategyParams, on_done: Callable[[], None]):
         self.world = world
@@ -43,10 +73,10 @@ class Controller:
         self.on_done = on_done
         self.released = np.zeros(world.layout.size, dtype=bool)
         self.released_count = 0
-        self.known = np.full(world.layout.size, _UNKNOWN, dtype=np.uint8)
+        self.known = bytearray([_UNKNOWN]) * world.layout.size      # last reported state per device
         self.known_counts: Counter[int] = Counter()
         self.known_reasons: Counter[str] = Counter()
-        self.known_states: dict[int, S] = {}
+        self.known_states = KnownStates(self.known)
         self.telemetry = Telemetry(world, lifecycle)
         self.in_flight_at_halt = 0
         self.timeline: list[TimelineEvent] = []
@@ -107,12 +137,11 @@ class Controller:
     def observe(self, samples: Mapping[str, Samples] | None = None) -> Observation:
         """Fold in the reports that have arrived by now and summarise what the controller knows."""
         for device, state in self.world.reports_until(self.world.now):
-            previous = int(self.known[device])
+            previous = self.known[device]
             if previous != _UNKNOWN:
                 self.known_counts[previous] -= 1
             self.known[device] = int(state)
             self.known_counts[int(state)] += 1
-            self.known_states[device] = state
             reason = self.world.recorder.reasons.get(device)
             if state != S.COMMITTED and reason:
                 self.known_reasons[reason] += 1
@@ -122,7 +151,7 @@ class Controller:
             time=self.world.now, released=self.released_count, committed=counts[S.COMMITTED],
             failed=counts[S.FAILED], rolled_back=counts[S.ROLLED_BACK], bricked=counts[S.BRICKED],
             in_progress=self.released_count - outcomes, failures_by_reason=dict(self.known_reasons),
-            outcomes=MappingProxyType(self.known_states), samples=samples or {})
+            outcomes=self.known_states, samples=samples or {})
 
     def _strategy_done(self) -> None:
         self.finished = True

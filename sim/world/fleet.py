@@ -48,7 +48,9 @@ class FleetLayout:
 
     @cached_property
     def _hot_lists(self) -> "HotLists":
-        return HotLists(self.site_kind.tolist(), self.site_utc_offset.tolist(), self.device_site.tolist(),
+        site_ids = list(range(self.sites))        # one int object per site, shared by its cameras' entries
+        return HotLists(self.site_kind.tolist(), self.site_utc_offset.tolist(),
+                        [site_ids[site] for site in self.device_site.tolist()],
                         self.device_hardware.tolist(), self.site_ambient_offset.tolist())
 
     @property
