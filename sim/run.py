@@ -179,7 +179,7 @@ def _stragglers(world: World, controller: Controller) -> tuple[dict[str, int], l
 
 
 def _exposure_hours(world: World, lifecycle: Lifecycle) -> float:
-    open_seconds = sum(world.now - device.exposure_since for device in lifecycle.devices.values()
+    open_seconds = sum(world.now - device.exposure_since for device in lifecycle.joined()
                        if device.exposure_since >= 0)
     return (world.recorder.exposure_seconds + open_seconds) / 3600.0
 

@@ -8,7 +8,8 @@ flight, then decides from the current state where the device resumes — the rem
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from array import array
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from sim.model import streams
@@ -52,7 +53,10 @@ class Lifecycle:
         self.times = DeviceTimes.of(scenario)          # per hardware model (calibrated boards differ)
         self._hardware = world.layout.hot_lists().device_hardware
         self.cut_rate = self.fleet.power_loss_per_day / 86400.0
-        self.devices: dict[int, Device] = {}
+        # by device id (a list: a dict of a million entries costs ~40 bytes per device more), and the order they
+        # joined in, for sums that must add up in the same order every run
+        self.devices: list[Device | None] = [None] * world.layout.size
+        self._joined = array("l")
         self.in_flight = 0
         self.delivery = scenario.delivery
         self.cache = SiteCache()
@@ -63,18 +67,29 @@ class Lifecycle:
         self._defects_by_cohort: dict[tuple[int, int, int], tuple[float, float, bool]] = {}
         world.on_download_finished = self._downloaded
 
+    def joined(self) -> Iterator[Device]:
+        """Every device that has joined the rollout, in the order it joined."""
+        devices = self.devices
+        return (devices[device_id] for device_id in self._joined)  # type: ignore[misc]
+
+    def _device(self, device_id: int) -> Device:
+        device = self.devices[device_id]
+        assert device is not None, f"device {device_id} has not joined the rollout"
+        return device
+
     # --- entry points ---------------------------------------------------------------------------------------
 
     def release(self, device_id: int, shadow: bool = False, cool_below: float | None = None) -> None:
         """The controller tells this device to update (or, for a device shadowing the candidate, to promote it)."""
         world = self.world
-        known = self.devices.get(device_id)
+        known = self.devices[device_id]
         if known is not None:
             if known.shadow and not shadow:
                 self._promote(known, cool_below)
             return
         device = Device(device_id, self._device_site[device_id], shadow=shadow, cool_below=cool_below)
         self.devices[device_id] = device
+        self._joined.append(device_id)
         self.in_flight += 1
         world.move(device_id, S.DOWNLOADING)
         self._begin_download(device)
@@ -90,7 +105,7 @@ class Lifecycle:
     def interrupt(self, device_id: int, cause: str, dark_for: float = 0.0) -> None:
         """A power cut (the device dark for `dark_for` before it reboots), or the controller rolling the device back
         (cause starts with 'rollback')."""
-        device = self.devices.get(device_id)
+        device = self.devices[device_id]
         if device is None:
             return
         state = self.world.state(device_id)
@@ -140,7 +155,7 @@ class Lifecycle:
 
     def _cache_ready(self, site: int) -> None:
         for waiting in self.cache.ready_now(site):
-            device = self.devices[waiting]
+            device = self._device(waiting)
             if self.world.state(waiting) == S.DOWNLOADING:
                 self._after(device, self.artifact.full_size / self.delivery.lan_rate, self._copied_from_cache)
 
@@ -151,10 +166,10 @@ class Lifecycle:
         device.seeding = False
         successor = self.cache.hand_over(device.site)
         if successor is not None:
-            self._fetch(self.devices[successor])
+            self._fetch(self._device(successor))
 
     def _downloaded(self, download: Download) -> None:
-        self._downloaded_device(self.devices[download.device])
+        self._downloaded_device(self._device(download.device))
 
     def _downloaded_device(self, device: Device) -> None:
         world = self.world

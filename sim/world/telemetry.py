@@ -33,7 +33,7 @@ class Telemetry:
         self.lifecycle = lifecycle
 
     def _shadowing(self, device: int) -> bool:
-        known = self.lifecycle.devices.get(device)
+        known = self.lifecycle.devices[device]
         return known is not None and known.shadow and self.world.state(device) == S.AWAITING_WINDOW
 
     def sample(self, canary: tuple[int, ...], control: tuple[int, ...]) -> dict[str, Samples]:
