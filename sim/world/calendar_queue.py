@@ -20,6 +20,7 @@ Measured on bench-100k (py-spy, share of the run's samples): SimPy's heap pop 10
 from __future__ import annotations
 
 import heapq
+from collections.abc import Callable
 from typing import Any
 
 import simpy
@@ -58,6 +59,12 @@ class CalendarEnvironment(simpy.Environment):
             heapq.heappush(self._far_order, bucket_key)
         else:
             bucket.append((at, priority, event))
+
+    def call_later(self, delay: float, function: Callable[..., None], args: tuple[Any, ...] = ()) -> None:
+        """Call `function(*args)` `delay` seconds from now: a plain callback, in order with every other event (as a
+        NORMAL-priority event scheduled now would be), without an Event object and its callbacks: nearly every
+        event of a simulated rollout is one of these."""
+        self.schedule((function, args), NORMAL, delay)  # type: ignore[arg-type]
 
     def _add_open(self, at: float, priority: int, event: Event) -> None:
         """Events of equal time and priority run in the order they were scheduled (SimPy's event id): a group of
@@ -102,6 +109,9 @@ class CalendarEnvironment(simpy.Environment):
             group[0] = position + 1
             group[position] = None
         self._now = key[0]
+        if type(event) is tuple:      # a plain callback (call_later)
+            event[0](*event[1])
+            return
         callbacks, event.callbacks = event.callbacks, None
         try:
             for callback in callbacks:

@@ -12,7 +12,6 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from simpy.events import NORMAL
 
 from sim.model.errors import IllegalTransition
 from sim.model.lifecycle import LEGAL_TRANSITIONS, DeviceState
@@ -33,36 +32,12 @@ _STATES = tuple(DeviceState)                                     # int -> member
 _LEGAL = tuple(LEGAL_TRANSITIONS[state] for state in _STATES)
 
 
-class _Scheduled:
-    """A scheduled callback with its arguments, handed to SimPy as the event itself.
-
-    SimPy's environment only asks an event for `callbacks` and `_ok` when it pops it; a Timeout would also carry a
-    value, a delay and a per-object dict, and a closure or a callback wrapper one more object, for each of the
-    hundreds of thousands of events still pending in a big fleet.
-    """
-
-    __slots__ = ("callbacks", "function", "args")
-    _ok = True
-
-    def __init__(self, function: Callable[..., None], args: tuple):
-        self.callbacks = _FIRE
-        self.function = function
-        self.args = args
-
-
-def _fire(event: _Scheduled) -> None:
-    event.function(*event.args)
-
-
-_FIRE = (_fire,)      # one shared callbacks tuple: SimPy only reads it and then sets the event's to None
-
-
 class World:
     def __init__(self, scenario: Scenario, seed: int, on_transition: TransitionHook | None = None):
         self.scenario = scenario
         self.seed = seed
         self.env = CalendarEnvironment()
-        self._schedule = self.env.schedule
+        self._call_later = self.env.call_later
         self.layout: FleetLayout = build_layout(scenario.fleet, seed)
         self.calendar = SiteCalendar(scenario, self.layout, seed)
         self.uplinks = Uplinks.for_scenario(scenario, self.layout, seed, self.calendar)
@@ -86,7 +61,7 @@ class World:
     def after(self, delay: float, function: Callable[..., None], args: tuple = ()) -> None:
         """Call `function(*args)` `delay` seconds from now (a delay rounded a hair below zero means now)."""
         self.events += 1
-        self._schedule(_Scheduled(function, args), NORMAL, delay if delay > 0.0 else 0.0)  # type: ignore[arg-type]
+        self._call_later(delay if delay > 0.0 else 0.0, function, args)
 
     @property
     def now(self) -> float:

@@ -1,5 +1,6 @@
-"""The calendar queue runs events in exactly SimPy's order: the same log for random schedules with ties, the same
-result JSON for shipped scenarios, and SimPy's processes and `run(until=...)` work on it unchanged."""
+"""The calendar queue runs events in exactly SimPy's order: the same log for random schedules with ties (events and
+plain callbacks mixed), the same result JSON for shipped scenarios, and SimPy's processes and `run(until=...)` work
+on it unchanged."""
 
 from __future__ import annotations
 
@@ -43,13 +44,24 @@ def random_schedule(env: simpy.Environment, seed: int, events: int = 20_000) -> 
             if made[0] >= events:
                 return
             made[0] += 1
-            env.schedule(Call(env, fire, made[0]), delay=delay())
+            if rng.random() < 0.5:
+                env.schedule(Call(env, fire, made[0]), delay=delay())
+            else:
+                call_later(env, delay(), fire, made[0])
 
     for label in range(200):
         made[0] += 1
         env.schedule(Call(env, fire, label), delay=delay())
     env.run()
     return log
+
+
+def call_later(env: simpy.Environment, delay: float, function, label: int) -> None:
+    """The calendar's plain callback; on SimPy's own queue, a Timeout with that callback."""
+    if isinstance(env, CalendarEnvironment):
+        env.call_later(delay, function, (label,))
+    else:
+        env.timeout(delay).callbacks.append(lambda _event: function(label))
 
 
 class Call(simpy.Event):
@@ -97,10 +109,17 @@ def test_an_empty_calendar_raises_like_simpy():
         env.step()
 
 
+class SimpysQueue(simpy.Environment):
+    """SimPy's own environment, with the calendar's `call_later` as a Timeout and a callback."""
+
+    def call_later(self, delay: float, function, args: tuple = ()) -> None:
+        self.timeout(delay).callbacks.append(lambda _event: function(*args))
+
+
 @pytest.mark.parametrize("name", ["power-cuts-ab", "regional-outage", "delta-and-site-cache", "game-day-freeze"])
 def test_shipped_scenarios_give_the_same_result_as_on_simpys_queue(name, monkeypatch):
     scenario = load_scenario(SCENARIOS / f"{name}.yaml")
     on_calendar = simulate(scenario).model_dump_json()
-    monkeypatch.setattr(world_module, "CalendarEnvironment", simpy.Environment)
+    monkeypatch.setattr(world_module, "CalendarEnvironment", SimpysQueue)
     on_simpy = simulate(scenario).model_dump_json()
     assert on_calendar == on_simpy
