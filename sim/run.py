@@ -184,6 +184,13 @@ def _exposure_hours(world: World, lifecycle: Lifecycle) -> float:
     return (world.recorder.exposure_seconds + open_seconds) / 3600.0
 
 
+def _throttled_hours(world: World) -> float:
+    recorder = world.recorder
+    shadow = (recorder.shadow_start, recorder.shadow_end) if recorder.shadowing else (None, None)
+    return world.thermal.throttled_hours(recorder.candidate_start, recorder.candidate_end, world.now,
+                                         shadow_start=shadow[0], shadow_end=shadow[1])
+
+
 def _blast(world: World, controller: Controller) -> BlastRadius:
     ran = int(np.count_nonzero(np.isfinite(world.recorder.candidate_start)))
     first = world.recorder.first_failure
@@ -211,9 +218,7 @@ def _result(world: World, lifecycle: Lifecycle, controller: Controller, seed: in
         exposure_device_hours=_exposure_hours(world, lifecycle),
         downloads_during_games=recorder.downloads_during_games,
         installs_during_games=recorder.installs_during_games,
-        throttled_device_hours=world.thermal.throttled_hours(recorder.candidate_start, recorder.candidate_end,
-                                                             world.now, shadow_start=recorder.shadow_start,
-                                                             shadow_end=recorder.shadow_end),
+        throttled_device_hours=_throttled_hours(world),
         blast=_blast(world, controller),
         final_versions={scenario.candidate.version: on_candidate,
                         scenario.current_model.version: world.layout.size - on_candidate - counts[S.BRICKED],

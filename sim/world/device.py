@@ -56,7 +56,7 @@ class Lifecycle:
         # by device id (a list: a dict of a million entries costs ~40 bytes per device more), and the order they
         # joined in, for sums that must add up in the same order every run
         self.devices: list[Device | None] = [None] * world.layout.size
-        self._joined = array("l")
+        self._joined = array("i")
         self.in_flight = 0
         self.delivery = scenario.delivery
         self.cache = SiteCache()

@@ -40,15 +40,30 @@ class FleetRecorder:
     transitions: int = 0
     candidate_start: np.ndarray = field(init=False)
     candidate_end: np.ndarray = field(init=False)
-    shadow_start: np.ndarray = field(init=False)
-    shadow_end: np.ndarray = field(init=False)
+    _shadow: tuple[np.ndarray, np.ndarray] | None = None
 
     def __post_init__(self) -> None:
         self.counts[DeviceState.IDLE] = self.size
         self.candidate_start = np.full(self.size, np.inf)
         self.candidate_end = np.full(self.size, np.inf)
-        self.shadow_start = np.full(self.size, np.inf)
-        self.shadow_end = np.full(self.size, np.inf)
+
+    @property
+    def shadowing(self) -> bool:
+        """Has any device run the candidate in shadow (only then do the shadow columns exist: 16 MB a million)."""
+        return self._shadow is not None
+
+    def _shadow_columns(self) -> tuple[np.ndarray, np.ndarray]:
+        if self._shadow is None:
+            self._shadow = (np.full(self.size, np.inf), np.full(self.size, np.inf))
+        return self._shadow
+
+    @property
+    def shadow_start(self) -> np.ndarray:
+        return self._shadow_columns()[0]
+
+    @property
+    def shadow_end(self) -> np.ndarray:
+        return self._shadow_columns()[1]
 
     def transition(self, time: float, device: int, source: DeviceState, target: DeviceState, reason: str) -> None:
         self.transitions += 1

@@ -114,15 +114,25 @@ class ThermalModel:
         resistance = np.array(self.resistance)[hardware]
         heat_current = resistance * self.power_current[hardware]
         heat_candidate = resistance * self.power_candidate[hardware]
-        heat_shadow = heat_current + self.shadow_cost * heat_candidate
-        temperature: np.ndarray | None = None
-        for moment in np.arange(0.0, until, step):
+        del resistance
+        heat_shadow = heat_current + self.shadow_cost * heat_candidate if shadow_start is not None else None
+        # in place, so a million devices need a few columns rather than a dozen temporaries per step; the same
+        # arithmetic: steady + (T − steady)·decay, as (T − steady)·decay + steady (IEEE addition commutes)
+        heat, steady, temperature = np.empty(sites.shape), np.empty(sites.shape), np.empty(sites.shape)
+        for index, moment in enumerate(np.arange(0.0, until, step)):
             on_candidate = (candidate_start <= moment) & (moment < candidate_end)
-            heat = np.where(on_candidate, heat_candidate, heat_current)
-            if shadow_start is not None and shadow_end is not None:
-                heat = np.where((shadow_start <= moment) & (moment < shadow_end), heat_shadow, heat)
-            steady = self.ambient_all_sites(moment)[sites] + heat
-            temperature = steady if temperature is None else steady + (temperature - steady) * decay
+            np.copyto(heat, heat_current)
+            np.copyto(heat, heat_candidate, where=on_candidate)
+            if shadow_start is not None and shadow_end is not None and heat_shadow is not None:
+                np.copyto(heat, heat_shadow, where=(shadow_start <= moment) & (moment < shadow_end))
+            np.take(self.ambient_all_sites(moment), sites, out=steady)
+            steady += heat
+            if index == 0:
+                np.copyto(temperature, steady)
+            else:
+                temperature -= steady
+                temperature *= decay
+                temperature += steady
             hot = np.count_nonzero(temperature > self.params.throttle_at)
             total += float(hot) * min(step, until - moment) / 3600.0
         return total
