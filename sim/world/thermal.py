@@ -18,6 +18,7 @@ from sim.model.scenario import HardwareProfile, Scenario
 from sim.world.fleet import FleetLayout
 
 DAY = 86400.0
+THROTTLE_CHUNK = 1 << 16   # devices per slice of the hourly temperature sweep
 
 
 class ThermalModel:
@@ -110,29 +111,33 @@ class ThermalModel:
         """
         total = 0.0
         sites, hardware = self.layout.device_site, self.layout.device_hardware
-        decay = np.exp(-step / np.array(self.time_constant))[hardware]
-        resistance = np.array(self.resistance)[hardware]
-        heat_current = resistance * self.power_current[hardware]
-        heat_candidate = resistance * self.power_candidate[hardware]
-        del resistance
-        heat_shadow = heat_current + self.shadow_cost * heat_candidate if shadow_start is not None else None
-        # in place, so a million devices need a few columns rather than a dozen temporaries per step; the same
-        # arithmetic: steady + (T − steady)·decay, as (T − steady)·decay + steady (IEEE addition commutes)
-        heat, steady, temperature = np.empty(sites.shape), np.empty(sites.shape), np.empty(sites.shape)
+        # per hardware model, gathered per chunk of devices below: at a million devices a full column is 8 MB, and
+        # only the temperatures need to live across steps (the values are the same as gathering first)
+        decay = np.exp(-step / np.array(self.time_constant))
+        resistance = np.array(self.resistance)
+        heat_current = resistance * self.power_current
+        heat_candidate = resistance * self.power_candidate
+        heat_shadow = heat_current + self.shadow_cost * heat_candidate
+        temperature = np.empty(sites.shape)
         for index, moment in enumerate(np.arange(0.0, until, step)):
-            on_candidate = (candidate_start <= moment) & (moment < candidate_end)
-            np.copyto(heat, heat_current)
-            np.copyto(heat, heat_candidate, where=on_candidate)
-            if shadow_start is not None and shadow_end is not None and heat_shadow is not None:
-                np.copyto(heat, heat_shadow, where=(shadow_start <= moment) & (moment < shadow_end))
-            np.take(self.ambient_all_sites(moment), sites, out=steady)
-            steady += heat
-            if index == 0:
-                np.copyto(temperature, steady)
-            else:
-                temperature -= steady
-                temperature *= decay
-                temperature += steady
-            hot = np.count_nonzero(temperature > self.params.throttle_at)
+            ambient = self.ambient_all_sites(moment)
+            hot = 0
+            for low in range(0, sites.shape[0], THROTTLE_CHUNK):
+                part = slice(low, low + THROTTLE_CHUNK)
+                kinds = hardware[part]
+                on_candidate = (candidate_start[part] <= moment) & (moment < candidate_end[part])
+                heat = np.where(on_candidate, heat_candidate[kinds], heat_current[kinds])
+                if shadow_start is not None and shadow_end is not None:
+                    heat = np.where((shadow_start[part] <= moment) & (moment < shadow_end[part]),
+                                    heat_shadow[kinds], heat)
+                steady = ambient[sites[part]] + heat
+                now = temperature[part]
+                if index == 0:
+                    now[:] = steady
+                else:   # steady + (T − steady)·decay, in place (IEEE addition commutes: the same values)
+                    now -= steady
+                    now *= decay[kinds]
+                    now += steady
+                hot += int(np.count_nonzero(now > self.params.throttle_at))
             total += float(hot) * min(step, until - moment) / 3600.0
         return total
