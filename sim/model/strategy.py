@@ -13,7 +13,7 @@ New strategies register by name with their parameter model:
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Generator, Iterable, Mapping
+from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Union
 
@@ -162,7 +162,7 @@ class FleetView:
     size: int
     cohorts: tuple[tuple[str, str, str], ...]
     random: random.Random
-    sites: tuple[int, ...] = ()
+    sites: Sequence[int] = ()          # site of each device, by device id (read-only)
     artifact_bytes: float = 0.0          # what one device's download costs, for budgets
     egress_price_per_byte: float = 0.0
 

@@ -20,7 +20,7 @@ class HotLists:
     site_kind: list[int]
     site_utc_offset: list[float]
     device_site: list[int]
-    device_hardware: list[int]
+    device_hardware: bytes        # a byte per device: the model index (a list would cost 8)
     site_ambient_offset: list[float]
 
 
@@ -51,7 +51,7 @@ class FleetLayout:
         site_ids = list(range(self.sites))        # one int object per site, shared by its cameras' entries
         return HotLists(self.site_kind.tolist(), self.site_utc_offset.tolist(),
                         [site_ids[site] for site in self.device_site.tolist()],
-                        self.device_hardware.tolist(), self.site_ambient_offset.tolist())
+                        self.device_hardware.astype(np.uint8).tobytes(), self.site_ambient_offset.tolist())
 
     @property
     def size(self) -> int:
