@@ -125,7 +125,10 @@ class Network:
         self._plan_wakeup()
 
     def _settle(self, download: Download) -> None:
-        clock = self._clock(download.site)
+        self._settle_on(download, self._clock(download.site))
+
+    def _settle_on(self, download: Download, clock: float) -> None:
+        """Bring the download's `done` up to its site's clock reading `clock`."""
         gained = min(download.rate * (clock - download.w_mark), download.size - download.done)
         if gained > 0.0:
             download.done += gained
@@ -257,16 +260,9 @@ class Network:
         each = (1.0 if capped else self._site_rate[site]) / len(members)
         clock = self.lam if capped else self.w
         least = math.inf
+        settle = self._settle_on
         for download in members:
-            # _settle(download), written out: this loop runs for every download at every change of its site
-            gained = min(download.rate * (clock - download.w_mark), download.size - download.done)
-            if gained > 0.0:
-                download.done += gained
-                download.moved += gained
-                self.moved_total += gained
-                if download.delta:
-                    self.moved_delta += gained
-            download.w_mark = clock
+            settle(download, clock)
             download.rate = each
             remaining = download.size - download.done
             if remaining < least:
