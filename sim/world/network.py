@@ -202,7 +202,9 @@ class Network:
         self._advance()
         download.active = True
         site = download.site
-        members = self._sites.setdefault(site, [])
+        members = self._sites.get(site)
+        if members is None:
+            members = self._sites[site] = []
         if not members:
             rate = self.uplinks.rate(site, self.env.now)
             self._site_rate[site] = rate
