@@ -56,7 +56,7 @@ def hil(file: Path,
         raise typer.Exit(EXIT_BAD_INPUT)
     spec = scenario.hil
     if calibration_out is not None and spec.calibrate is None:
-        from sim.model.scenario import HilCalibrate
+        from sim.model.hil_spec import HilCalibrate
 
         spec = spec.model_copy(update={"calibrate": HilCalibrate()})
         scenario = scenario.model_copy(update={"hil": spec})

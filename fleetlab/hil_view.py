@@ -7,8 +7,8 @@ from rich.text import Text
 
 from fleetlab.console import titled_table
 from sim.model.hil_results import RigResult
+from sim.model.hil_spec import HilSpec
 from sim.model.results import RunResult
-from sim.model.scenario import HilSpec
 
 _MARKS = {"passed": "[green]PASS[/]", "failed": "[red]FAIL[/]", "error": "[yellow]ERROR[/]", "skipped": "skipped",
           "interrupted": "[yellow]INTERRUPTED[/]"}

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from hil.errors import HilError
 from hil.shell import Shell
 from hil.step_table import INNER_POINTS, STEP_NAMES
-from sim.model.scenario import HilFault
+from sim.model.hil_spec import HilFault
 
 log = logging.getLogger(__name__)
 

@@ -24,18 +24,15 @@ import re
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from sim.load import load_model
+from sim.model.frozen import Frozen
 from sim.model.unit_fields import Duration, PositiveRate
 
 _HOST_KEY = re.compile(r"^(ssh-ed25519|ecdsa-sha2-nistp256|ecdsa-sha2-nistp384|ecdsa-sha2-nistp521|ssh-rsa) "
                        r"[A-Za-z0-9+/]+=*$")
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
-
-
-class Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 def _check_host_key(value: str | None) -> str | None:

@@ -35,9 +35,9 @@ from hil.shell import Shell
 from hil.step_table import STEP_NAMES, after
 from hil.stop import Stopped, StopSignal
 from sim.model.hil_results import RigResult, StepOutcome
+from sim.model.hil_spec import HilSpec
 from sim.model.lifecycle import DeviceState as S
 from sim.model.lifecycle import check_transition
-from sim.model.scenario import HilSpec
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from hil.shell import Shell
 from hil.steps import Timed
 from hil.store import Store
 from sim.model.hil_results import ShadowSummary
-from sim.model.scenario import HilSpec
+from sim.model.hil_spec import HilSpec
 
 
 def agreement(current: dict[str, np.ndarray], candidate: dict[str, np.ndarray]) -> tuple[float, int]:

@@ -8,7 +8,7 @@ from hil.errors import HilError
 from hil.faults import FaultPlan, check_point
 from hil.shell import LocalShell
 from hil.store import Store, sha256_of
-from sim.model.scenario import HilFault
+from sim.model.hil_spec import HilFault
 
 
 @pytest.fixture

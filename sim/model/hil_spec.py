@@ -1,0 +1,62 @@
+"""The scenario's `hil:` part: what the rigs run per device (the HIL runner reads it; sim/model/scenario.py holds it).
+
+Kept apart from the fleet and the plan, which the simulator reads.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from sim.model.frozen import Frozen
+from sim.model.unit_fields import Duration, Fraction, PositiveDuration, Rate
+
+
+class HilLatencyBudget(Frozen):
+    p50: Duration | None = None
+    p99: Duration | None = None
+
+
+class HilParity(Frozen):
+    atol: Annotated[float, Field(ge=0)] = 1e-3
+    rtol: Annotated[float, Field(ge=0)] = 1e-3
+
+
+class HilFault(Frozen):
+    fault: str
+    at_step: str
+
+
+class HilCalibrate(Frozen):
+    """The optional `calibrate` step (fleetlab calibrate turns it on): the extra measurements a calibration needs."""
+
+    thermal_step: PositiveDuration = Field(default=120.0, description="how long the load step runs while "
+                                           "tegrastats samples the temperature (a few time constants fit best)")
+
+
+class HilSpec(Frozen):
+    """The per-device part that runs on real or virtual rigs (used by the HIL runner)."""
+
+    rig_tags: list[str] = Field(default_factory=list, description="rigs carrying all these tags take part")
+    time_scale: Annotated[float, Field(gt=0)] = Field(
+        default=1.0, description="real seconds per scenario second: a 12h bake soaks 12h × time_scale on rigs")
+    current_model: str | None = Field(
+        default=None, description="ONNX file of the model the rigs run now (relative to the scenario file), "
+        "or builtin:NAME from fleetlab's model family")
+    candidate_model: str | None = Field(default=None, description="ONNX file of the candidate, or builtin:NAME")
+    frames: str | None = Field(default=None, description="folder of ANGLE.npy frame batches, or 'builtin'")
+    precision: Literal["fp32", "fp16", "int8"] = "fp16"
+    latency_budget: HilLatencyBudget = HilLatencyBudget()
+    parity: HilParity = HilParity()
+    iterations: Annotated[int, Field(ge=10)] = Field(default=300, description="timed inferences per latency run")
+    warmup: Annotated[int, Field(ge=0)] = Field(default=30, description="first timed inferences discarded")
+    max_cv: Fraction | None = Field(default=0.25, description="latency runs noisier than this robust coefficient "
+                                    "of variation (1.4826·MAD/median) are unstable: the step fails rather than report "
+                                    "a number nobody should trust; null measures and reports it without a limit")
+    max_temperature: float | None = Field(default=None, description="°C a rig may reach while measuring latency")
+    transfer_rate: Rate | None = Field(default=None, description="cap the transfer so a rig sees the fleet's link")
+    shadow: bool = Field(default=False, description="also run both engines side by side on the same frames")
+    calibrate: HilCalibrate | None = Field(default=None, description="also measure what `fleetlab calibrate` "
+                                           "needs (current-model latency and power, a second build, a thermal step)")
+    faults: list[HilFault] = Field(default_factory=list)
