@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from sim.model import streams
 from sim.model.lifecycle import IN_FLIGHT
 from sim.model.lifecycle import DeviceState as S
+from sim.world.defects import CohortDefects
 from sim.world.device_times import DeviceTimes
 from sim.world.network import Download
 from sim.world.power import POWER_CUT, next_cut
@@ -60,11 +61,8 @@ class Lifecycle:
         self.in_flight = 0
         self.delivery = scenario.delivery
         self.cache = SiteCache()
-        self._defects = [(defect, defect.cohort) for defect in scenario.candidate.defects]
+        self.defects = CohortDefects(world.layout, scenario.candidate.defects)
         self._device_site = world.layout.hot_lists().device_site
-        self._site_kind = world.layout.hot_lists().site_kind
-        self._angle = world.layout.device_angle
-        self._defects_by_cohort: dict[tuple[int, int, int], tuple[float, float, bool]] = {}
         world.on_download_finished = self._downloaded
 
     def joined(self) -> Iterator[Device]:
@@ -266,7 +264,7 @@ class Lifecycle:
         world.move(device.id, S.HEALTH_CHECK)
         world.recorder.candidate_start[device.id] = world.now
         world.recorder.candidate_end[device.id] = float("inf")
-        if self._is_defective(device.id):
+        if self.defects.exposed(device.id):
             device.exposure_since = world.now
         self._after(device, self.fleet.health_check, self._judge)
 
@@ -280,7 +278,7 @@ class Lifecycle:
     def _health_problem(self, device: Device) -> str:
         """Why the health check fails, or '' when the candidate runs well on this device."""
         world = self.world
-        crash_rate = self.crash_rate(device.id)
+        crash_rate = self.defects.crash_rate(device.id)
         if crash_rate and streams.uniform(world.seed, streams.HEALTH, device.id) < crash_rate:
             return "health check: inference service crashed"
         temperature = world.thermal.after_switch(device.id, world.now, self.fleet.health_check)
@@ -289,38 +287,6 @@ class Lifecycle:
         if world.thermal.candidate_fps(device.id, temperature) < self.fleet.fps_needed:
             return "health check: fps below need"
         return ""
-
-    def _defects_of(self, device_id: int) -> tuple[float, float, bool]:
-        """(crash rate, accuracy drop, defective at all) of the device's cohort, worked out once per cohort: every
-        health check asks, and a fleet has a few dozen cohorts."""
-        key = (self._hardware[device_id], self._site_kind[self._device_site[device_id]],
-               int(self._angle[device_id]))
-        found = self._defects_by_cohort.get(key)
-        if found is None:
-            cohort = self.world.layout.cohort(device_id)
-            found = self._defects_by_cohort[key] = (
-                self._combined_defect(cohort, "failure_rate"), self._combined_defect(cohort, "accuracy_drop"),
-                any((defect.failure_rate or defect.accuracy_drop) and where.matches(*cohort)
-                    for defect, where in self._defects))
-        return found
-
-    def _combined_defect(self, cohort: tuple[str, str, str], field: str) -> float:
-        """The chance that at least one matching defect strikes: 1 − Π(1 − rate) over the cohort's defects."""
-        spared = 1.0
-        for defect, where in self._defects:
-            rate = getattr(defect, field)
-            if rate and where.matches(*cohort):
-                spared *= 1.0 - rate
-        return 1.0 - spared
-
-    def accuracy_drop(self, device_id: int) -> float:
-        return self._defects_of(device_id)[1]
-
-    def crash_rate(self, device_id: int) -> float:
-        return self._defects_of(device_id)[0]
-
-    def _is_defective(self, device_id: int) -> bool:
-        return self._defects_of(device_id)[2]
 
     # --- power cuts ------------------------------------------------------------------------------------------
 

@@ -70,11 +70,11 @@ class Telemetry:
         if shadowing:
             fps *= 1.0 - world.scenario.fleet.shadow_cost
         scene = _noise(world, device, 0, 0.01)
-        drop = self.lifecycle.accuracy_drop(device) if on_candidate else 0.0
+        drop = self.lifecycle.defects.accuracy_drop(device) if on_candidate else 0.0
         detection = (BASE_DETECTION + scene) * (1.0 - drop) + _noise(world, device, tick + 1, 0.005)
         agreement = math.nan
         if shadowing:
-            crash = self.lifecycle.crash_rate(device)
+            crash = self.lifecycle.defects.crash_rate(device)
             agreement = min(1.0, 1.0 - drop - crash + 0.995 - 1.0 + _noise(world, device, tick + 2, 0.002))
         return (fps * (1.0 + _noise(world, device, tick + 3, 0.01)), latency * 1000.0 * (1.0 + _noise(
             world, device, tick + 4, 0.02)), temperature, detection, agreement)
