@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator, Mapping
 
 import numpy as np
 
+from sim.model.lifecycle import BY_VALUE
 from sim.model.lifecycle import DeviceState as S
 from sim.model.results import TimelineEvent
 from sim.model.strategy import (
@@ -34,9 +35,6 @@ from sim.world.world import World
 _UNKNOWN = 255
 
 
-_STATES = tuple(S)
-
-
 class KnownStates(Mapping[int, S]):
     """The last reported state of each device that has reported, read straight from the controller's byte per
     device: a dict of a million reports would cost ~70 bytes per device, this costs none. Read-only for strategies.
@@ -50,7 +48,7 @@ class KnownStates(Mapping[int, S]):
             value = self._known[device] if device >= 0 else _UNKNOWN
         except (IndexError, TypeError):
             return default
-        return default if value == _UNKNOWN else _STATES[value]
+        return default if value == _UNKNOWN else BY_VALUE[value]
 
     def __getitem__(self, device: int) -> S:
         state = self.get(device)

@@ -72,10 +72,14 @@ class FleetLayout:
         dozen distinct ones, so a million devices cost a pointer each rather than a tuple each)."""
         kinds = self.site_kind[self.device_site]
         shared: dict[tuple[int, int, int], tuple[str, str, str]] = {}
-        for key in set(zip(self.device_hardware.tolist(), kinds.tolist(), self.device_angle.tolist())):
-            shared[key] = (self.hardware_names[key[0]], self.kind_names[key[1]], self.angle_names[key[2]])
-        return tuple(shared[key] for key in zip(self.device_hardware.tolist(), kinds.tolist(),
-                                                 self.device_angle.tolist()))
+
+        def named(key: tuple[int, int, int]) -> tuple[str, str, str]:
+            found = shared.get(key)
+            if found is None:
+                found = shared[key] = (self.hardware_names[key[0]], self.kind_names[key[1]], self.angle_names[key[2]])
+            return found
+
+        return tuple(map(named, zip(self.device_hardware.tolist(), kinds.tolist(), self.device_angle.tolist())))
 
     def devices_of(self, site: int) -> range:
         return range(int(self.site_first_device[site]), int(self.site_first_device[site + 1]))

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from sim.model.errors import IllegalTransition
-from sim.model.lifecycle import LEGAL_TRANSITIONS, DeviceState
+from sim.model.lifecycle import BY_VALUE, LEGAL_TRANSITIONS, DeviceState
 from sim.model.scenario import Scenario
 from sim.world.calendar import SiteCalendar
 from sim.world.calendar_queue import CalendarEnvironment
@@ -28,8 +28,7 @@ EGRESS_BIN = 300.0      # seconds per egress bin: peak and p95 are over 5-minute
 SAMPLE_STEP = 3600.0    # seconds between samples of the state counts and the coverage curve
 
 _OUTCOMES = frozenset({DeviceState.COMMITTED, DeviceState.FAILED, DeviceState.ROLLED_BACK, DeviceState.BRICKED})
-_STATES = tuple(DeviceState)                                     # int -> member without Enum's slow lookup
-_LEGAL = tuple(LEGAL_TRANSITIONS[state] for state in _STATES)
+_LEGAL = tuple(LEGAL_TRANSITIONS[state] for state in BY_VALUE)
 
 
 class World:
@@ -70,12 +69,12 @@ class World:
     # --- state ----------------------------------------------------------------------------------------------
 
     def state(self, device: int) -> DeviceState:
-        return _STATES[self.states[device]]
+        return BY_VALUE[self.states[device]]
 
     def move(self, device: int, target: DeviceState, reason: str = "") -> None:
         """Change a device's lifecycle state; only moves in the lifecycle table are possible."""
         states = self.states
-        source = _STATES[states[device]]
+        source = BY_VALUE[states[device]]
         if target not in _LEGAL[source]:
             raise IllegalTransition(f"device {device}: {source.name} → {target.name} ({reason})")
         states[device] = target
@@ -103,5 +102,5 @@ class World:
         arrived = []
         while self._reports and self._reports[0][0] <= time:
             _, _, device, state = heapq.heappop(self._reports)
-            arrived.append((device, DeviceState(state)))
+            arrived.append((device, BY_VALUE[state]))
         return arrived
