@@ -14,7 +14,8 @@ group in schedule order runs events in exactly SimPy's order, ties included, and
 SimPy's queue (tests/world/test_calendar_queue.py runs both). Like `simpy.rt.RealtimeEnvironment`, it changes how
 the environment steps, not what events are: processes, timeouts and `run(until=...)` work unchanged.
 
-Measured on bench-100k (py-spy, share of the run's samples): SimPy's heap pop 10.9%; the calendar with groups 3.8%.
+Measured on bench-100k (py-spy, self time as a share of the run's samples): scheduling and stepping cost 22.3% on
+SimPy's queue with Timeouts (its heap pop alone 10.9%), 16.0% on the calendar with `call_later`.
 """
 
 from __future__ import annotations
