@@ -6,7 +6,7 @@ Prints, each measured in a fresh process pinned to one core:
 - fluid model against the naive 1-MB-chunk SimPy model on the same fleet, all at once: the speed-up;
 - model events per CPU-second against a bare SimPy callback loop in the same process (a ratio, steady on a
   noisy machine where absolute times are not);
-- the goals of issue 15 in those terms: the ratio at 100k and 1M, the 1M wall over the 100k wall, kB per device.
+- the goals of issue 15 in those terms: the ratio at 100k and 1M, the 1M wall over the 100k wall, KiB per device.
 """
 
 from __future__ import annotations
@@ -118,8 +118,8 @@ def main() -> None:
         figures["ratio"] = model_rate / figures["bare_simpy_events_per_cpu_s"]
         print(f"{label}: {figures['devices']:,.0f} devices, {figures['simulated_days']:.2f} simulated days "
               f"(T95 {figures['t95_hours']:.1f} h); wall {figures['wall_s']:.2f} s, CPU {figures['cpu_s']:.2f} s, "
-              f"peak RSS {figures['peak_rss_mb']:.0f} MB "
-              f"({figures['peak_rss_mb'] * 1024 / figures['devices']:.2f} kB per device); {figures['events']:,} events "
+              f"peak RSS {figures['peak_rss_mb']:.0f} MB ({figures['peak_rss_mb'] * 1024 / figures['devices']:.2f} KiB "
+              f"per device); {figures['events']:,} events "
               f"({figures['events'] / figures['devices']:.2f} per device, {figures['events'] / device_days:.2f} per "
               f"device-day); {model_rate:,.0f} events/CPU-s = "
               f"{figures['ratio']:.3f}× a bare SimPy loop's {figures['bare_simpy_events_per_cpu_s']:,.0f}")
@@ -128,7 +128,7 @@ def main() -> None:
         print(f"goals: events/CPU-s ≥ 0.25× the bare loop: {small['ratio']:.3f}× at 100k, {big['ratio']:.3f}× at 1M; "
               f"1M wall ≤ 10× the 100k wall: {big['wall_s'] / small['wall_s']:.1f}× for "
               f"{big['devices'] / small['devices']:.1f}× the fleet; peak memory ≤ 1 kB per device at 1M: "
-              f"{big['peak_rss_mb'] * 1024 / big['devices']:.2f} kB")
+              f"{big['peak_rss_mb'] * 1024 / big['devices']:.2f} KiB")
     fluid = in_child("fluid-all", args.naive_factor)
     naive = in_child("naive", args.naive_factor)
     print(f"naive 1-MB-chunk SimPy model against the fluid model, {fluid['devices']:,.0f} devices all at once, "
