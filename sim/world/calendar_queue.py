@@ -35,8 +35,13 @@ Entry = tuple[float, int, Any]                 # (time, priority, event) waiting
 
 
 class CalendarEnvironment(simpy.Environment):
+    # The clock as a plain attribute (SimPy's is a property over `_now`): the model reads it several times per event.
+    # `step` sets both; nothing else moves the clock.
+    now: float = 0.0
+
     def __init__(self, initial_time: float = 0.0, bucket: float = BUCKET):
         super().__init__(initial_time)
+        self.now = initial_time
         self._bucket = bucket
         self._keys: list[Key] = []                    # a heap of the distinct (time, priority) of the open buckets
         self._groups: dict[Key, list[Any]] = {}       # key -> [read position, event, event, …] in schedule order
@@ -109,7 +114,7 @@ class CalendarEnvironment(simpy.Environment):
         else:
             group[0] = position + 1
             group[position] = None
-        self._now = key[0]
+        self._now = self.now = key[0]
         if type(event) is tuple:      # a plain callback (call_later)
             event[0](*event[1])
             return
