@@ -17,6 +17,7 @@ from sim.model.lifecycle import IN_FLIGHT
 from sim.model.lifecycle import DeviceState as S
 from sim.world.defects import CohortDefects
 from sim.world.device_times import DeviceTimes
+from sim.world.health import HealthCheck
 from sim.world.network import Download
 from sim.world.power import POWER_CUT, next_cut
 from sim.world.site_cache import SiteCache
@@ -62,6 +63,7 @@ class Lifecycle:
         self.delivery = scenario.delivery
         self.cache = SiteCache()
         self.defects = CohortDefects(world.layout, scenario.candidate.defects)
+        self.health = HealthCheck(world, self.defects)
         self._device_site = world.layout.hot_lists().device_site
         world.on_download_finished = self._downloaded
 
@@ -269,24 +271,11 @@ class Lifecycle:
         self._after(device, self.fleet.health_check, self._judge)
 
     def _judge(self, device: Device) -> None:
-        problem = self._health_problem(device)
+        problem = self.health.problem(device.id)
         if problem:
             self._start_rollback(device, problem)
         else:
             self._finish(device, S.COMMITTED)
-
-    def _health_problem(self, device: Device) -> str:
-        """Why the health check fails, or '' when the candidate runs well on this device."""
-        world = self.world
-        crash_rate = self.defects.crash_rate(device.id)
-        if crash_rate and streams.uniform(world.seed, streams.HEALTH, device.id) < crash_rate:
-            return "health check: inference service crashed"
-        temperature = world.thermal.after_switch(device.id, world.now, self.fleet.health_check)
-        if temperature > self.fleet.thermal.health_limit:
-            return "health check: over temperature"
-        if world.thermal.candidate_fps(device.id, temperature) < self.fleet.fps_needed:
-            return "health check: fps below need"
-        return ""
 
     # --- power cuts ------------------------------------------------------------------------------------------
 
