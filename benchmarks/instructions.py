@@ -5,15 +5,15 @@
 
 CPU seconds on these shared machines swing ±20% between runs, and the bare SimPy loop that `benchmarks/scale.py`
 divides by swings as much, so a change worth 3% cannot be seen in them. Valgrind's callgrind counts the
-instructions a process executes (Ir), which repeats to a few tenths of a percent. Each figure is the count of a
+instructions a process executes (Ir), which repeats to ~0.02% with a fixed hash seed. Each figure is the count of a
 run minus the count of the same process stopped just before the part measured (imports, scenario loading), over
 the events that part processed. The instruction ratio is not the time ratio: the model touches far more memory
-than the bare loop, so its instructions per cycle are lower (at 5,000 cameras the model ran ~73,000 instructions
-per event against the bare loop's ~12,500, 0.17×, while CPU time gave 0.11×) — use it to compare two trees, and
+than the bare loop, so its instructions per cycle are lower (at 5,000 cameras the model ran ~73,800 instructions
+per event against the bare loop's ~12,100, 0.165×, while CPU time gave 0.11×) — use it to compare two trees, and
 `make bench` for the goals.
 
 Needs valgrind (`apt-get install valgrind`; not a dependency of fleetlab). Runs under valgrind are ~50× slower,
-hence a small fleet by default (bench-100k scaled to 5%: 5,000 cameras, about a minute per tree).
+hence a small fleet by default (bench-100k scaled to 5%: 5,000 cameras; two trees take ~2 minutes on 2 cores).
 """
 
 from __future__ import annotations
