@@ -16,6 +16,10 @@ from tests.hil.rigtree import make_rig, stop_service
 
 ANGLES = ("overhead", "sideline", "goal", "sideline")
 THRESHOLD = {"threshold": "30%", "min_executed": 1}
+# The canary judges detections only: latency and fps timed on a shared machine's cores can differ between two moments
+# by more than any tolerance (CI once halted a healthy canary on fps), and these tests are about the plan, not speed.
+DETECTIONS_ONLY = {"min_samples": 2, "metrics": {"detection_rate": {"fails_when": "Low", "critical": True,
+                                                                  "tolerance": 0.05}}}
 PLANS = {
     "all_at_once": {},
     "waves": {"waves": ["25%", "50%", "100%"], "bake": "1h", "abort": {"failure_rate": "30%", "min_executed": 1}},
@@ -24,7 +28,7 @@ PLANS = {
     "exponential": {"base_rate_per_minute": 1, "rate_increase": {"notified": 1}, "abort": [THRESHOLD]},
     "groups": {"groups": 2, "check_every": "30m"},
     "canary": {"stratum": "camera_angle", "min_per_stratum": 1, "bake": "2h", "check_every": "1h",
-               "judge": {"min_samples": 2}, "abort": THRESHOLD, "then": ["100%"], "bake_between": "1h"},
+               "judge": DETECTIONS_ONLY, "abort": THRESHOLD, "then": ["100%"], "bake_between": "1h"},
     "shadow": {"sample": "25%", "min_reports": 1, "hold": "2h", "max_duration": "4h", "check_every": "1h",
                "agreement": "0%", "then": ["100%"], "bake_between": "1h"},
     "thermal_aware": {"waves": ["50%", "100%"], "bake": "1h", "max_temperature": 200, "abort": THRESHOLD},
