@@ -8,6 +8,7 @@ import pytest
 
 from hil.runner import rig_fleet, run_scenario
 from hil.shell import LocalShell
+from sim.model.gating.judge import CanaryJudge
 from sim.model.lifecycle import DeviceState as S
 from sim.model.strategy import REGISTRY, Halt, Rollback, Sample, Soak, Update, start
 from tests.conftest import scenario_from
@@ -16,10 +17,9 @@ from tests.hil.rigtree import make_rig, stop_service
 
 ANGLES = ("overhead", "sideline", "goal", "sideline")
 THRESHOLD = {"threshold": "30%", "min_executed": 1}
-# The canary judges detections only: latency and fps timed on a shared machine's cores can differ between two moments
-# by more than any tolerance (CI once halted a healthy canary on fps), and these tests are about the plan, not speed.
-DETECTIONS_ONLY = {"min_samples": 2, "metrics": {"detection_rate": {"fails_when": "Low", "critical": True,
-                                                                  "tolerance": 0.05}}}
+# The canary judges detections only, by the default rule: latency, fps and temperature follow a shared machine's load
+# (CI once halted a healthy canary on fps), and these tests are about the plan, not speed.
+DETECTIONS_ONLY = {"min_samples": 2, "metrics": {"detection_rate": CanaryJudge().metrics["detection_rate"]}}
 PLANS = {
     "all_at_once": {},
     "waves": {"waves": ["25%", "50%", "100%"], "bake": "1h", "abort": {"failure_rate": "30%", "min_executed": 1}},
