@@ -155,10 +155,10 @@ class Network:
             heapq.heappush(self._free_by_rate, (-rate, site, version))
 
     def _top(self, heap: list[tuple[float, int, int]]) -> tuple[float, int, int] | None:
-        versions, sites = self._rate_version, self._sites
+        versions = self._rate_version     # a site that stops downloading bumps its version: no look at its members
         while heap:
             top = heap[0]
-            if top[2] == versions[top[1]] and sites.get(top[1]):
+            if top[2] == versions[top[1]]:
                 return top
             heapq.heappop(heap)
         return None
@@ -250,6 +250,7 @@ class Network:
             else:
                 self.demand -= rate
             self._site_version[site] += 1
+            self._rate_version[site] += 1
             if not self._site_rate:   # nothing downloads: no float residue of the subtractions may remain
                 self.demand = 0.0
         else:
