@@ -7,10 +7,6 @@ fleet has a few dozen cohorts.
 
 from __future__ import annotations
 
-from array import array
-
-import numpy as np
-
 from sim.model.scenario import Defect
 from sim.world.fleet import FleetLayout
 
@@ -20,13 +16,7 @@ class CohortDefects:
         self._layout = layout
         self._defects = [(defect, defect.cohort) for defect in defects]
         self._by_code: dict[int, tuple[float, float, bool]] = {}
-        # one number per device naming its cohort, read with one index (2 bytes per device): the three columns it
-        # is made of live in separate lists, and a look at each is a cache miss at a million devices
-        kinds, angles = len(layout.kind_names), len(layout.angle_names)
-        codes = (layout.device_hardware.astype(np.int64) * kinds + layout.site_kind[layout.device_site]) * angles \
-            + layout.device_angle
-        wide = len(layout.hardware_names) * kinds * angles > 0xFFFF
-        self._code = array("I" if wide else "H", codes.astype(np.uint32 if wide else np.uint16).tobytes())
+        self._code = layout.cohort_codes()
 
     def crash_rate(self, device: int) -> float:
         return self._of(device)[0]
