@@ -80,6 +80,7 @@ class Network:
     scale: float = 1.0           # s: 1 under `fair`
     level: float = INF           # L: the share of each capped site (`fair`)
     demand: float = 0.0          # Σ r of the sites that run at their own (scaled) rate
+    moving_free: int = 0         # how many of those sites have r > 0: none, and `demand` is exactly zero
     moved_total: float = 0.0
     moved_delta: float = 0.0
     _heap: list[tuple[float, int, int, int]] = field(default_factory=list)        # (finish on W, seq, version, site)
@@ -120,6 +121,18 @@ class Network:
 
     def _clock(self, site: int) -> float:
         return self.lam if site in self._capped else self.w
+
+    def _change_demand(self, old: float, new: float) -> None:
+        """A free site's rate goes from `old` to `new` (0 when it joins or leaves the free sites).
+
+        When no free site moves any more (the last ones are down in an outage) the demand is set to exactly zero:
+        the sum of additions and subtractions would leave a float residue (±1e-9 to 1e-6 B/s) that the meter
+        records as traffic, and an egress percentile over the bins with traffic counted those bins."""
+        self.moving_free += (new > 0.0) - (old > 0.0)
+        if self.moving_free:
+            self.demand += new - old
+        else:
+            self.demand = 0.0
 
     def _rescale(self) -> None:
         if self.fair:
@@ -189,10 +202,10 @@ class Network:
             self._settle(download)
         if capped:
             self._capped.add(site)
-            self.demand -= self._site_rate[site]
+            self._change_demand(self._site_rate[site], 0.0)
         else:
             self._capped.discard(site)
-            self.demand += self._site_rate[site]
+            self._change_demand(0.0, self._site_rate[site])
             if not self._capped:
                 self.lam = 0.0
         for download in self._sites[site]:
@@ -212,7 +225,7 @@ class Network:
         if not members:
             rate = self.uplinks.rate(site, self.env.now)
             self._site_rate[site] = rate
-            self.demand += rate
+            self._change_demand(0.0, rate)
             if self._filling:
                 self._index_rate(site)
             self._watch(site)
@@ -248,11 +261,9 @@ class Network:
                 if not self._capped:
                     self.lam = 0.0
             else:
-                self.demand -= rate
+                self._change_demand(rate, 0.0)
             self._site_version[site] += 1
             self._rate_version[site] += 1
-            if not self._site_rate:   # nothing downloads: no float residue of the subtractions may remain
-                self.demand = 0.0
         else:
             self._share(site)
 
@@ -302,7 +313,7 @@ class Network:
             self._drop_connections(members)
         self._site_rate[site] = new
         if site not in self._capped:
-            self.demand += new - old
+            self._change_demand(old, new)
         if self._filling:
             self._index_rate(site)
         self._share(site)
