@@ -8,6 +8,7 @@ outages, same install windows as the real model, so the two do the same work. No
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Generator
 
 import simpy
 
@@ -31,7 +32,7 @@ def run_naive(scenario: Scenario, seed: int) -> dict[str, float]:
     cap = fleet.egress_cap or float("inf")
     downloading = [0]
 
-    def device(index: int, site: int):  # type: ignore[no-untyped-def]
+    def device(index: int, site: int) -> Generator[simpy.Event, None, None]:
         remaining = artifact.full_size
         active[site] += 1
         downloading[0] += 1

@@ -95,7 +95,10 @@ def latency_and_parallel_figures(lab: VirtualLab, key: Path) -> None:
         started = time.perf_counter()
         result = run_scenario(scenario(1), inventory([one], key), ROOT, SshShell)
         single = time.perf_counter() - started
-        harness = result.rigs[0].latency.p50
+        latency = result.rigs[0].latency
+        if latency is None:
+            raise SystemExit(f"the rig measured no latency: {result.rigs[0].reason}")
+        harness = latency.p50
         engine = "/opt/fleetlab/models/slots/b/model.engine"
         measured = subprocess.run(["docker", "exec", one.container, "/opt/rig/venv/bin/python", "-c", IN_PROCESS,
                                    engine, "300"], capture_output=True, text=True, check=True)

@@ -10,7 +10,7 @@ from tests.conftest import ROOT
 
 CHECKS = {
     "mypy --strict on the pure core": [sys.executable, "-m", "mypy", "--strict", "sim/model"],
-    "mypy on the rest": [sys.executable, "-m", "mypy", "sim", "hil", "fleetlab"],
+    "mypy on the rest": [sys.executable, "-m", "mypy", "sim", "hil", "fleetlab", "benchmarks"],
     "ruff": [sys.executable, "-m", "ruff", "check", "."],
 }
 
