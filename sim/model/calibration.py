@@ -17,8 +17,8 @@ from sim.model.unit_fields import Duration, PositiveDuration, PositiveRate, Size
 
 
 class Latency(Frozen):
-    p50: Duration
-    p99: Duration
+    p50: PositiveDuration
+    p99: PositiveDuration
 
 
 class ModelMeasured(Frozen):

@@ -267,7 +267,8 @@ class Artifact(Frozen):
 
 
 class HardwarePerformance(Frozen):
-    latency: Duration = Field(description="inference latency per frame")
+    latency: PositiveDuration = Field(description="inference latency per frame (more than zero: frames per second "
+                                      "are its inverse)")
     power: Annotated[float, Field(gt=0)] = Field(description="watts drawn by the board running this model")
 
 

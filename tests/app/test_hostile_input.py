@@ -76,6 +76,16 @@ def test_zero_durations_and_non_finite_limits_are_refused(tmp_path, key, value, 
     assert done.returncode == 2 and message in done.stdout + done.stderr, done.stdout + done.stderr
 
 
+def test_a_zero_latency_is_refused_where_it_is_written(tmp_path):
+    """Frames per second are the latency's inverse: zero once reached the thermal model as a division by zero."""
+    text = (ROOT / "scenarios" / "tiny.yaml").read_text()
+    path = tmp_path / "x.yaml"
+    path.write_text(text.replace("nano: {latency: 45ms", "nano: {latency: 0ms"))
+    done = fleetlab("sim", str(path), "--out", str(tmp_path / "out"))
+    assert done.returncode == 2 and "Traceback" not in done.stdout + done.stderr
+    assert f"{path}:38:12: candidate.hardware.nano.latency: Input should be greater than 0" in done.stdout + done.stderr
+
+
 def test_a_fleet_that_cannot_fit_in_memory_is_refused_with_the_estimate(tmp_path):
     text = (ROOT / "scenarios" / "tiny.yaml").read_text()
     path = tmp_path / "x.yaml"
