@@ -63,6 +63,7 @@ class Uplinks:
     outages: list[tuple[float, float] | None]          # (mtbf, mttr) per site kind
     fault_windows: dict[int, list[tuple[float, float]]] = field(default_factory=dict)
     freeze: "SiteCalendar | None" = None     # games pause artifact traffic (game-day freeze)
+    horizon: float = INF                     # the run's end: a report that would leave later is never heard
     _state: dict[int, _OutageState] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -78,7 +79,7 @@ class Uplinks:
             patterns.append(_Pattern(starts, tuple(kind.daily_pattern.values())))
             outages.append((kind.outages.mtbf, kind.outages.mttr) if kind.outages else None)
         freeze = calendar if scenario.delivery.freeze_during_games else None
-        links = cls(layout, seed, patterns, outages, freeze=freeze)
+        links = cls(layout, seed, patterns, outages, freeze=freeze, horizon=scenario.duration)
         links._add_scripted_outages(scenario)
         return links
 
@@ -164,6 +165,10 @@ class Uplinks:
             edges = [ahead.change_at] if ahead is not None and not ahead.up else []
             edges.extend(end for start, end in self.fault_windows.get(site, ()) if start <= probe < end)
             probe = max(probe, min(edges))
+            if probe > self.horizon:
+                # Never heard, as a report leaving later would be; and the outages past the end are not drawn (a
+                # scripted outage of years once made every report from its sites walk its natural outages to there)
+                return INF
             if ahead is not None and params is not None:
                 self._advance(ahead, params, probe)
         return INF

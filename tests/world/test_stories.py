@@ -132,3 +132,27 @@ def test_reports_from_a_site_whose_link_is_down_arrive_late(make_scenario):
     world.move(0, DeviceState.FAILED, "test")
     assert world.reports_until(6 * 3600 + 299) == []
     assert world.reports_until(6 * 3600 + 300) == [(0, DeviceState.FAILED)]
+
+
+def test_a_report_that_would_leave_after_the_run_is_never_heard_and_no_later_outage_is_drawn(make_scenario,
+                                                                                             monkeypatch):
+    """A scripted outage of a century on a site with natural outages (a cut every 3 days): a report from it would
+    leave after the run, so it is dropped at once; the site's natural outages are drawn only up to the run's end
+    (drawing them to the outage's end once took minutes per report)."""
+    import math
+
+    from sim.model import streams
+    from sim.model.lifecycle import DeviceState
+    from sim.world.world import World
+    draws = []
+    exponential = streams.exponential
+    monkeypatch.setattr(streams, "exponential", lambda *args: draws.append(args) or exponential(*args))
+    scenario = make_scenario({"fleet": {"site_kinds": {"gym": {"count": 1, "cameras_per_site": 1,
+                                                               "outages": {"mtbf": "3d", "mttr": "2h"}}}},
+                              "faults": [{"kind": "outage", "at": "1h", "duration": "36500d"}]})
+    world = World(scenario, 1)
+    world.env.run(until=7200)
+    world.move(0, DeviceState.DOWNLOADING)
+    world.move(0, DeviceState.FAILED, "test")
+    assert world.reports_until(math.inf) == []         # not even one queued for after the end
+    assert len(draws) < 10       # the periods of 3 days, not the 12,000 periods of a century
