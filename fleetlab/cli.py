@@ -21,6 +21,7 @@ from sim.model.errors import ScenarioError
 from sim.model.gates import evaluate
 from sim.model.scenario import Scenario
 from sim.model.strategy import REGISTRY
+from sim.model.streams import MAX_SEED
 
 
 def _readable_types() -> None:
@@ -69,6 +70,15 @@ def _options(version: Annotated[bool, typer.Option("--version", callback=_versio
 
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="print the result as JSON on stdout (tables go to stderr)")]
+FirstSeed = Annotated[int, typer.Option(min=0, max=MAX_SEED, help="first seed")]
+
+
+def seed_range(first: int, count: int) -> list[int]:
+    """The seeds first, first + 1, …: each a seed the random streams tell apart (sim.model.streams.MAX_SEED)."""
+    if first + count - 1 > MAX_SEED:
+        raise typer.BadParameter(f"the last seed would be {first + count - 1:,}, above {MAX_SEED:,}",
+                                 param_hint="'--first-seed'")
+    return list(range(first, first + count))
 
 
 def _load_or_exit(path: Path) -> Scenario:
@@ -129,7 +139,8 @@ def strategies() -> None:
 
 @app.command()
 def sim(file: Path,
-        seed: Annotated[Optional[int], typer.Option(help="random seed (default: the scenario's)")] = None,
+        seed: Annotated[Optional[int], typer.Option(min=0, max=MAX_SEED, help="random seed (default: the scenario's)")]
+        = None,
         out: Annotated[Optional[Path], typer.Option(help="folder for result.json")] = None,
         json_out: JsonFlag = False) -> None:
     """Simulate one rollout: summary table, expectations, and result.json in --out."""
@@ -178,7 +189,7 @@ def compare(file: Path,
             strategies: Annotated[str, typer.Option(help="plans by name: 'plan', names under alternatives:, or kinds")]
             = "plan",
             seeds: Annotated[int, typer.Option(min=1, help="seeds per plan (the same seeds for every plan)")] = 10,
-            first_seed: Annotated[int, typer.Option(help="first seed")] = 1,
+            first_seed: FirstSeed = 1,
             json_out: JsonFlag = False) -> None:
     """Run several plans on the same fleet over several seeds; a table with 95% confidence intervals."""
     from fleetlab.compare import compare as run_compare
@@ -187,7 +198,7 @@ def compare(file: Path,
     names = [name.strip() for name in strategies.split(",") if name.strip()]
     started = time.perf_counter()
     with reported(file), console.progress_bar(f"comparing {len(names)} plans × {seeds} seeds") as report:
-        rows = run_compare(scenario, names, list(range(first_seed, first_seed + seeds)),
+        rows = run_compare(scenario, names, seed_range(first_seed, seeds),
                            lambda done, total: report(done / total))
     human = console.err if json_out else console.out
     human.print(console.comparison_table(rows, scenario, seeds))
@@ -211,7 +222,7 @@ def compare(file: Path,
 @app.command()
 def sweep(file: Path,
           seeds: Annotated[int, typer.Option(min=1, help="runs per grid point (the same seeds at every point)")] = 20,
-          first_seed: Annotated[int, typer.Option(help="first seed")] = 1,
+          first_seed: FirstSeed = 1,
           grid: Annotated[Optional[list[str]], typer.Option(
               help="axes as KEY=V1,V2;KEY2=... (values as in the file; `plan=` names alternatives)")] = None,
           executor: Annotated[str, typer.Option(help="serial, local[:N] or dask://HOST:PORT")] = "local",
@@ -229,7 +240,7 @@ def sweep(file: Path,
         risk_limit = parse_fraction(max_risk)
         axes = parse_grid(grid or [])
         points = expand(file, axes)
-    seed_list = list(range(first_seed, first_seed + seeds))
+    seed_list = seed_range(first_seed, seeds)
     started = time.perf_counter()
     with reported(), open_executor(executor) as (pool, info), \
             console.progress_bar(f"{len(points)} points × {seeds} seeds on {info.description}") as report:

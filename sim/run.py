@@ -32,6 +32,8 @@ def simulate(scenario: Scenario, seed: int | None = None, on_transition: Transit
              progress: Progress | None = None) -> RunResult:
     """Run the scenario's strategy against its simulated fleet. `seed` defaults to the scenario's own."""
     seed = scenario.seed if seed is None else seed
+    if not 0 <= seed <= streams.MAX_SEED:
+        raise ValueError(f"seed {seed}: a seed is 0 to {streams.MAX_SEED:,} (others would repeat other seeds' runs)")
     world = World(scenario, seed, on_transition)
     lifecycle = Lifecycle(world)
     stop = world.env.event()

@@ -12,7 +12,10 @@ from typing import TYPE_CHECKING, Annotated, Literal, Union
 
 from pydantic import BeforeValidator, Field, WithJsonSchema, field_validator, model_validator
 
-from sim.model import strategies  # noqa: F401  (registers the built-in strategies before the union is built)
+from sim.model import (
+    strategies,  # noqa: F401  (registers the built-in strategies before the union is built)
+    streams,
+)
 from sim.model.cohort import Cohort
 from sim.model.frozen import Frozen
 from sim.model.hil_spec import HilSpec
@@ -354,7 +357,9 @@ class Scenario(Frozen):
     description: str = ""
     tags: list[str] = Field(default_factory=list, description="labels; `fleetlab run` leaves out `benchmark` "
                             "scenarios unless their file is named")
-    seed: int = 1
+    seed: Annotated[int, Field(ge=0, le=streams.MAX_SEED)] = Field(
+        default=1, description="where every random stream of the run starts: 0 to 2^56 - 1; the same seed gives the "
+        "same run")
     duration: PositiveDuration = 14 * 86400.0
     start_weekday: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = "mon"
     stop_when_settled: bool = Field(

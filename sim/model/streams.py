@@ -17,6 +17,9 @@ _GOLDEN = 0x9E3779B97F4A7C15
 _MUL1 = 0xBF58476D1CE4E5B9
 _MUL2 = 0x94D049BB133111EB
 _TO_UNIT = 2.0 ** -53
+# A seed takes the low 56 bits of the first round's input and the purpose the top 8 (`_base`): a larger or a negative
+# seed would share bits with the purpose (or be cut to 64 bits), and two different seeds would give the same run.
+MAX_SEED = (1 << 56) - 1
 
 # one constant per use, so streams for different purposes never overlap
 FLEET = 1

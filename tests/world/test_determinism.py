@@ -4,6 +4,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from sim.load import load_scenario
 from sim.model.scenario import Scenario
@@ -29,6 +30,31 @@ def test_the_same_seed_gives_byte_identical_result_json_in_separate_processes(tm
 def test_a_different_seed_gives_a_different_run():
     scenario = load_scenario(TINY)
     assert simulate(scenario, 1).model_dump_json() != simulate(scenario, 2).model_dump_json()
+
+
+def test_a_seed_the_streams_cannot_tell_apart_is_refused_everywhere_it_is_given(tmp_path):
+    """Seeds once went into the streams' first round as their low 64 bits, beside the purpose in the top 8: seed
+    2^64 + 1 ran seed 1's run, and a negative seed ran a huge one's. A seed is 0 to 2^56 - 1 now."""
+    from sim.load import load_scenario_text
+    from sim.model.errors import ScenarioError
+    from sim.model.streams import MAX_SEED
+
+    assert MAX_SEED == 2**56 - 1
+    scenario = load_scenario(TINY)
+    for seed in (-1, MAX_SEED + 1, 2**64 + 1):
+        with pytest.raises(ValueError, match="a seed is 0 to"):
+            simulate(scenario, seed)
+    text = TINY.read_text()
+    assert "\nseed: 7\n" in text
+    with pytest.raises(ScenarioError, match=r"tiny.yaml:4:1: seed: Input should be less than or equal to"):
+        load_scenario_text(text.replace("\nseed: 7\n", f"\nseed: {MAX_SEED + 1}\n"), "tiny.yaml")
+    assert load_scenario_text(text.replace("\nseed: 7\n", f"\nseed: {MAX_SEED}\n")).seed == MAX_SEED
+    for arguments in (["sim", str(TINY), "--seed", "-1"], ["compare", str(TINY), "--first-seed", str(MAX_SEED)],
+                      ["sweep", str(TINY), "--first-seed", str(2**64)]):
+        done = subprocess.run([sys.executable, "-m", "fleetlab.cli", *arguments], capture_output=True, text=True,
+                              cwd=ROOT, timeout=120)
+        assert done.returncode == 2 and "Traceback" not in done.stderr, (arguments, done.stderr)
+        assert "seed" in done.stderr and "Invalid value" in done.stderr, (arguments, done.stderr)
 
 
 def test_results_round_trip_through_json_exactly():
