@@ -67,9 +67,12 @@ def _timestamp(text: Any, where: str) -> datetime:
     if not isinstance(text, str):
         raise CannotImport(f"{where}: expected an RFC 3339 time, got {text!r}")
     try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise CannotImport(f"{where}: expected an RFC 3339 time such as 2027-01-04T02:00:00Z, got {text!r}") from None
+    if moment.tzinfo is None:     # RFC 3339 requires the offset; without it, times cannot be set against each other
+        raise CannotImport(f"{where}: expected an RFC 3339 time with its offset (Z or +01:00), got {text!r}")
+    return moment
 
 
 def import_document(document: Document, notes: list[str]) -> dict[str, Any]:
@@ -79,6 +82,9 @@ def import_document(document: Document, notes: list[str]) -> dict[str, Any]:
     phases = require(document, "phases", list)
     if not phases:
         raise CannotImport("phases: a phased deployment needs at least one phase")
+    for index, phase in enumerate(phases):
+        if not isinstance(phase, dict):
+            raise CannotImport(f"phases.{index}: expected an object with start_ts and batch_size, got {phase!r}")
     times = [_timestamp(phase["start_ts"], f"phases.{index}.start_ts") if "start_ts" in phase else None
              for index, phase in enumerate(phases)]
     first = times[0] or next((time for time in times if time is not None), None)

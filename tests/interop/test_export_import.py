@@ -133,6 +133,9 @@ def test_hawkbit_rollback_policy_is_approximated_as_a_pause_at_the_lower_share()
     ("hawkbit", {"amountGroups": "four"}, "amountGroups: expected int"),
     ("mender", {"phases": [{"batch_size": 0}, {}]}, "phases.0.batch_size: expected 1 to 100"),
     ("mender", {"phases": [{"start_ts": "tomorrow"}]}, "phases.0.start_ts: expected an RFC 3339 time"),
+    ("mender", {"phases": [0, {}]}, "phases.0: expected an object"),                     # once a TypeError
+    ("mender", {"phases": [{"start_ts": "2027-01-04T02:00:00Z", "batch_size": 10},     # once a TypeError: naive
+                           {"start_ts": "2027-01-05T02:00:00"}]}, "phases.1.start_ts: expected an RFC 3339 time with"),
     ("azure-adu", {"deployments": [{"groupId": "a", "rollbackPolicy": {"failure": {
         "devicesFailedPercentage": 5, "devicesFailedCount": 1}}}, {"groupId": "b"}]}, "different rollback policies"),
 ])
