@@ -58,6 +58,18 @@ class TrtexecReport:
         return self.metrics.get("Latency")
 
 
+def _number(text: str, line: str) -> float:
+    """A number the patterns matched: their character classes also admit garbled ones ("1.2.3", "-", "1e") that a
+    cut or interleaved log prints, and those are the log's fault, named with its line."""
+    try:
+        number = float(text)
+    except ValueError:
+        raise ParseError("trtexec", line, f"unreadable number {text!r}") from None
+    if not math.isfinite(number):
+        raise ParseError("trtexec", line, f"not a finite number: {text!r}")
+    return number
+
+
 def version_from_tag(tag: str) -> str:
     """`8601` -> 8.6.1 (major*1000 + minor*100 + patch up to TensorRT 8) and `101303` -> 10.13.3 (major*10000 +
     minor*100 + patch from TensorRT 9)."""
@@ -74,7 +86,7 @@ def _stats_line(text: str, line: str) -> LatencyStats:
     values: dict[str, float] = {}
     percentiles: dict[float, float] = {}
     for match in _STAT.finditer(text):
-        number = float(match.group(3))
+        number = _number(match.group(3), line)
         if match.group(2):
             percentiles[float(match.group(2))] = number
         else:
@@ -92,7 +104,7 @@ class _Trt7Block:
         self.values: dict[str, dict[str, float]] = {}
         self.percentiles: dict[str, dict[float, float]] = {}
 
-    def feed(self, body: str) -> bool:
+    def feed(self, body: str, line: str) -> bool:
         if body in _TRT7_BLOCKS:
             self.current = _TRT7_BLOCKS[body]
             return True
@@ -100,16 +112,16 @@ class _Trt7Block:
             return False
         stat = _TRT7_STAT.match(body)
         if stat:
-            self._put(self.current, stat.group(1), float(stat.group(2)))
+            self._put(self.current, stat.group(1), _number(stat.group(2), line))
             if stat.group(3):
-                self._put("End-to-End Host Latency", stat.group(1), float(stat.group(3)))
+                self._put("End-to-End Host Latency", stat.group(1), _number(stat.group(3), line))
             return True
         percentile = _TRT7_PERCENTILE.match(body)
         if percentile:
-            self.percentiles.setdefault(self.current, {})[float(percentile.group(2))] = float(percentile.group(1))
+            at = float(percentile.group(2))
+            self.percentiles.setdefault(self.current, {})[at] = _number(percentile.group(1), line)
             if percentile.group(3):
-                self.percentiles.setdefault("End-to-End Host Latency", {})[float(percentile.group(2))] = \
-                    float(percentile.group(3))
+                self.percentiles.setdefault("End-to-End Host Latency", {})[at] = _number(percentile.group(3), line)
             return True
         return False
 
@@ -152,17 +164,17 @@ def parse_trtexec(text: str) -> TrtexecReport:
         if summary:
             metrics[summary.group(1)] = _stats_line(summary.group(2), line)
         elif (match := _THROUGHPUT.match(body)):
-            throughput = float(match.group(1))
+            throughput = _number(match.group(1), line)
         elif (match := _TRT56.search(body)):
-            metrics["Latency"] = LatencyStats(mean=float(match.group(2)),
-                                              percentiles={float(match.group(4)): float(match.group(5))})
-            metrics["Host Walltime"] = LatencyStats(mean=float(match.group(3)))
+            metrics["Latency"] = LatencyStats(mean=_number(match.group(2), line),
+                                              percentiles={float(match.group(4)): _number(match.group(5), line)})
+            metrics["Host Walltime"] = LatencyStats(mean=_number(match.group(3), line))
         elif (match := _UNSTABLE.search(body)) and level == "W":
-            unstable = float(match.group(1))
+            unstable = _number(match.group(1), line)
         elif (match := re.match(r"TensorRT version: ([\d.]+)", body)):
             version = version or match.group(1)
         else:
-            trt7.feed(body)
+            trt7.feed(body, line)
     if not recognised:
         first = next((line for line in text.splitlines() if line.strip()), "")
         raise ParseError("trtexec", first, "no &&&& marker and no [I]/[W]/[E] log line")
@@ -175,11 +187,13 @@ def export_latencies(text: str, warmup: int = 0) -> list[float]:
     """The per-iteration `latencyMs` of a `--exportTimes` JSON file, in run order, the first `warmup` dropped."""
     try:
         latencies = [float(entry["latencyMs"]) for entry in json.loads(text)[warmup:]]
-    except (ValueError, TypeError, KeyError) as error:
+    except (ValueError, TypeError, KeyError, RecursionError) as error:
         raise ParseError("trtexec --exportTimes", text[:80], f"not a list of timings with latencyMs ({error})") \
             from None
     if not latencies:
         raise ParseError("trtexec --exportTimes", text[:80], "no iterations after the warm-up")
+    if not all(map(math.isfinite, latencies)):     # JSON's NaN and 1e999 read as numbers
+        raise ParseError("trtexec --exportTimes", text[:80], "a latencyMs that is not a finite number")
     return latencies
 
 

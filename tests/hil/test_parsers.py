@@ -181,3 +181,39 @@ def test_arbitrary_text_either_parses_or_raises_the_parsers_own_clear_error(pars
         parser(text)
     except ParseError as error:
         assert "cannot read" in str(error)
+
+
+GARBLED = ["1.2.3", "-", "1e", "+", ".", "1e999", "--5", "e"]    # what a cut or interleaved log prints
+
+
+@given(data=st.data())
+def test_a_real_log_with_one_number_garbled_parses_or_raises_the_parsers_own_error(data):
+    """Real trtexec runs, one number replaced by a garbled one the patterns' character classes still admit:
+    "Throughput: - qps" and "min = 1.2.3 ms" once escaped as a bare ValueError."""
+    import re
+
+    log = data.draw(st.sampled_from([chunk for path in sorted(SAMPLES.glob("trtexec*.txt"))
+                                     for chunk in sections(path.name)]))
+    numbers = list(re.finditer(r"\d+(?:\.\d+)?", log))
+    number = data.draw(st.sampled_from(numbers))
+    garbled = log[:number.start()] + data.draw(st.sampled_from(GARBLED)) + log[number.end():]
+    try:
+        parse_trtexec(garbled)
+    except ParseError as error:
+        assert "cannot read trtexec output" in str(error)
+
+
+@pytest.mark.parametrize("line", [
+    "[12/11/2025-10:00:29] [I] Throughput: - qps",
+    "[12/11/2025-10:00:29] [I] Latency: min = 1.2.3 ms, max = 2.0 ms, mean = 1.5 ms",
+    "[12/11/2025-10:00:29] [I] Latency: min = 1e999 ms",
+])
+def test_garbled_summary_numbers_name_their_line(line):
+    with pytest.raises(ParseError, match="number"):
+        parse_trtexec(line)
+
+
+@pytest.mark.parametrize("text", ['[{"latencyMs": NaN}]', '[{"latencyMs": 1e999}]', "[" * 100_000])
+def test_export_times_that_are_not_finite_timings_are_refused(text):
+    with pytest.raises(ParseError, match="exportTimes"):
+        latency_from_export_times(text)
