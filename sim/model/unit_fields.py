@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 from annotated_types import Gt
-from pydantic import BeforeValidator, ValidationInfo, WithJsonSchema
+from pydantic import AfterValidator, BeforeValidator, ValidationInfo, WithJsonSchema
 
 from sim.model import units
 
@@ -56,3 +56,15 @@ Clock = Annotated[float, BeforeValidator(_parser(units.parse_clock)),
 # Where zero (or less) means nothing sensible — a loop that never advances, a division by zero — the type says so.
 PositiveDuration = Annotated[Duration, Gt(0)]
 PositiveRate = Annotated[Rate, Gt(0)]
+
+
+def _at_least_a_second(seconds: float) -> float:
+    if seconds < 1.0:
+        raise ValueError("at least 1s: a plan looks at its fleet at most once a second")
+    return seconds
+
+
+# How often a plan looks or acts (check_every, tick, an analysis interval): real controllers poll every few seconds
+# to hours, and a finer step only multiplies the run's events (check_every: 1e-9h, 3.6 µs, never let a 3-day scenario
+# finish).
+PlanInterval = Annotated[Duration, AfterValidator(_at_least_a_second)]

@@ -100,6 +100,35 @@ def test_groups_open_the_next_group_on_success_and_pause_on_errors():
     assert isinstance(rollout.send(seen(outcomes=broken)), Halt)
 
 
+def test_more_groups_than_devices_are_one_device_each_and_no_empty_group():
+    """200,000,000 groups on 3 devices once built 200 million slices and soaked once per empty group."""
+    from sim.model.strategies.groups import split_groups
+
+    assert split_groups(GroupsParams(groups=200_000_000), fleet(3)) == [[device] for device in fleet(3).shuffled()]
+    rollout = start(GroupsParams(groups=5), fleet(3))
+    updates = [next(rollout)]
+    with pytest.raises(StopIteration):          # the plan ends after the third group
+        for _ in range(20):
+            action = rollout.send(seen(outcomes={device: S.COMMITTED for update in updates
+                                                 for device in update.devices}))
+            if isinstance(action, Update):
+                updates.append(action)
+    assert [len(update.devices) for update in updates] == [1, 1, 1]
+
+
+def test_plans_look_at_most_once_a_second_and_a_shadow_stratum_needs_a_report():
+    """check_every: 1e-9h (3.6 µs) never let a 3-day scenario finish; min_reports: 0 took the median of nothing."""
+    required = {"phases": [{"batch": "100%"}], "waves": ["100%"]}
+    for params, key in ((GroupsParams, "check_every"), (PhasesParams, "check_every"), (ShadowParams, "check_every"),
+                        (BudgetedParams, "tick"), (ThermalAwareParams, "check_every")):
+        needs = {name: value for name, value in required.items() if name in params.model_fields}
+        with pytest.raises(ValidationError, match="at least 1s: a plan looks at its fleet at most once a second"):
+            params.model_validate({key: "999ms", **needs})
+        assert getattr(params.model_validate({key: "1s", **needs}), key) == 1.0
+    with pytest.raises(ValidationError, match="greater than or equal to 1"):
+        ShadowParams(min_reports=0)
+
+
 def test_groups_roll_a_group_back_under_its_policy():
     params = GroupsParams(groups=2, rollback_policy={"failed_share": "20%", "failed_count": 2})
     rollout = start(params, fleet(20))

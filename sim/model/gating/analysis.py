@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator
 
 from sim.model.strategy import Samples, StrategyParams
-from sim.model.unit_fields import PositiveDuration
+from sim.model.unit_fields import PlanInterval
 
 Status = Literal["running", "successful", "failed", "inconclusive"]
 _OPS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
@@ -21,7 +21,7 @@ _OPS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge
 class MetricAnalysis(StrategyParams):
     metric: Literal["fps", "latency_ms", "temperature", "detection_rate", "agreement"]
     success: str = Field(description="condition on the canary median, e.g. '>= 15' or '< 80'")
-    interval: PositiveDuration = Field(default=900.0, description="time between measurements")
+    interval: PlanInterval = Field(default=900.0, description="time between measurements")
     count: Annotated[int, Field(ge=1)] = Field(default=4, description="measurements that make a successful analysis")
     failure_limit: Annotated[int, Field(ge=0)] = Field(
         default=0, description="failed measurements tolerated; one more fails the analysis")

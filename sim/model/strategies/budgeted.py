@@ -12,7 +12,7 @@ from pydantic import Field
 
 from sim.model.gating.threshold import ThresholdAbort
 from sim.model.strategy import FleetView, Halt, Rollout, Soak, StrategyParams, Update, register
-from sim.model.unit_fields import Money, PositiveDuration, Size
+from sim.model.unit_fields import Money, PlanInterval, Size
 
 HOUR, DAY = 3600.0, 86400.0
 
@@ -28,7 +28,7 @@ class BudgetedParams(StrategyParams):
     site_per_day: Size | None = Field(
         default=None, description="bytes one site's releases may commit in any 24 hours")
     cost_cap: Money | None = Field(default=None, description="stop releasing once planned egress would cost more")
-    tick: PositiveDuration = Field(
+    tick: PlanInterval = Field(
         default=600.0, description="how often the budgets are looked at and the next batch released")
     abort: ThresholdAbort | None = Field(
         default=None, description="halt when this share of the known outcomes failed")

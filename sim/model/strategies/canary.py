@@ -34,7 +34,7 @@ from sim.model.strategy import (
     Update,
     register,
 )
-from sim.model.unit_fields import Duration, Fraction, PositiveDuration
+from sim.model.unit_fields import Duration, Fraction, PlanInterval
 
 Stratum = Literal["cohort", "hardware", "site_kind", "camera_angle"]
 _AXIS = {"hardware": 0, "site_kind": 1, "camera_angle": 2}
@@ -63,7 +63,7 @@ class CanaryParams(StrategyParams):
     min_per_stratum: Annotated[int, Field(ge=1)] = Field(
         default=10, description="canary devices a stratum gets at least")
     bake: Duration = Field(default=86400.0, description="how long the canary runs before it is judged")
-    check_every: PositiveDuration = Field(
+    check_every: PlanInterval = Field(
         default=3600.0, description="how often the abort rule, the sequential test and analyses look during the bake")
     judge: CanaryJudge | None = Field(
         default=CanaryJudge(),

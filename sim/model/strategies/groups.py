@@ -10,7 +10,7 @@ from pydantic import Field
 from sim.model.cohort import Cohort
 from sim.model.gating.threshold import GroupRollbackPolicy
 from sim.model.strategy import FleetView, Halt, Rollback, Rollout, Soak, StrategyParams, Update, register
-from sim.model.unit_fields import Fraction, PositiveDuration
+from sim.model.unit_fields import Fraction, PlanInterval
 
 
 class GroupFilter(StrategyParams):
@@ -26,7 +26,7 @@ class GroupsParams(StrategyParams):
     success_threshold: Fraction = Field(
         default=0.5, description="share of a group committed before the next group opens")
     error_threshold: Fraction = Field(default=0.5, description="share of a group failed that pauses the rollout")
-    check_every: PositiveDuration = Field(default=900.0, description="how often the open group is looked at")
+    check_every: PlanInterval = Field(default=900.0, description="how often the open group is looked at")
     rollback_policy: GroupRollbackPolicy | None = Field(
         default=None, description="roll the whole group back when its failures reach this share and count")
 
@@ -34,7 +34,7 @@ class GroupsParams(StrategyParams):
 def split_groups(params: GroupsParams, fleet: FleetView) -> list[list[int]]:
     order = fleet.shuffled()
     if isinstance(params.groups, int):
-        count = params.groups
+        count = min(params.groups, len(order))   # more groups than devices would only add empty ones, each a soak
         return [order[index * len(order) // count:(index + 1) * len(order) // count] for index in range(count)]
     taken: set[int] = set()
     groups = []

@@ -14,7 +14,7 @@ from pydantic import Field, model_validator
 from sim.model.gating.threshold import ThresholdAbort
 from sim.model.strategies.common import soak_watching
 from sim.model.strategy import Action, FleetView, Halt, Observation, Rollback, Rollout, StrategyParams, Update, register
-from sim.model.unit_fields import Duration, Fraction, PositiveDuration
+from sim.model.unit_fields import Duration, Fraction, PlanInterval
 
 
 class Phase(StrategyParams):
@@ -25,7 +25,7 @@ class Phase(StrategyParams):
 class PhasesParams(StrategyParams):
     kind: Literal["phases"] = "phases"
     phases: Annotated[list[Phase], Field(min_length=1)]
-    check_every: PositiveDuration = Field(default=900.0, description="how often the abort rule looks")
+    check_every: PlanInterval = Field(default=900.0, description="how often the abort rule looks")
     watch_after_last: Duration = Field(default=2 * 86400.0, description="how long the abort rule keeps watching")
     abort: ThresholdAbort | None = Field(
         default=None, description="halt when this share of the known outcomes failed")

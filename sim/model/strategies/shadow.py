@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Generator
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
@@ -25,7 +25,7 @@ from sim.model.strategy import (
     Update,
     register,
 )
-from sim.model.unit_fields import Duration, Fraction, PositiveDuration
+from sim.model.unit_fields import Duration, Fraction, PlanInterval
 
 
 class ShadowParams(StrategyParams):
@@ -36,8 +36,9 @@ class ShadowParams(StrategyParams):
     agreement: Fraction = Field(default=0.98, description="median agreement every stratum must keep")
     hold: Duration = Field(default=2 * 86400.0, description="how long agreement must hold before promotion")
     max_duration: Duration = Field(default=7 * 86400.0, description="give up (halt) after this long in shadow")
-    check_every: PositiveDuration = Field(default=3600.0, description="how often agreement is sampled")
-    min_reports: int = Field(default=5, description="reports a stratum needs before its agreement counts")
+    check_every: PlanInterval = Field(default=3600.0, description="how often agreement is sampled")
+    min_reports: Annotated[int, Field(ge=1)] = Field(
+        default=5, description="reports a stratum needs before its agreement counts")
     then: list[Fraction] = Field(default_factory=lambda: [0.25, 1.0],
                                  description="cumulative waves after the shadow sample is promoted")
     bake_between: Duration = Field(default=12 * 3600.0, description="time between those waves")

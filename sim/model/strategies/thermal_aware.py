@@ -10,7 +10,7 @@ from pydantic import Field
 from sim.model.gating.threshold import ThresholdAbort
 from sim.model.strategies.common import abort_watch, cumulative_counts, soak_watching
 from sim.model.strategy import FleetView, Halt, Rollout, StrategyParams, Update, register
-from sim.model.unit_fields import Duration, Fraction, PositiveDuration
+from sim.model.unit_fields import Duration, Fraction, PlanInterval
 
 
 class ThermalAwareParams(StrategyParams):
@@ -19,7 +19,7 @@ class ThermalAwareParams(StrategyParams):
 
         description="cumulative share of the fleet told by the end of each wave")
     bake: Duration = Field(default=12 * 3600.0, description="time between waves")
-    check_every: PositiveDuration = Field(default=900.0, description="how often the abort rule looks")
+    check_every: PlanInterval = Field(default=900.0, description="how often the abort rule looks")
     max_temperature: float = Field(default=80.0, description="°C the device may reach after the switch")
     abort: ThresholdAbort | None = Field(
         default=None, description="halt when this share of the known outcomes failed")

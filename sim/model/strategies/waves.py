@@ -17,7 +17,7 @@ from sim.model.gating.sequential import SequentialTest
 from sim.model.gating.threshold import ThresholdAbort
 from sim.model.strategies.common import cumulative_counts, soak_watching
 from sim.model.strategy import FleetView, Halt, Observation, Rollback, Rollout, StrategyParams, Update, register
-from sim.model.unit_fields import Duration, Fraction, PositiveDuration
+from sim.model.unit_fields import Duration, Fraction, PlanInterval
 
 
 class WavesParams(StrategyParams):
@@ -25,7 +25,7 @@ class WavesParams(StrategyParams):
     waves: Annotated[list[Fraction], Field(min_length=1)] = Field(
         description="cumulative share of the fleet told by the end of each wave; the last is usually 100%")
     bake: Duration = Field(default=12 * 3600.0, description="time between waves")
-    check_every: PositiveDuration = Field(default=900.0,
+    check_every: PlanInterval = Field(default=900.0,
                                           description="how often the abort rule is evaluated while baking")
     abort: ThresholdAbort | None = Field(default=None, description="halt when this share of the known outcomes "
                                          "failed, e.g. {threshold: 5%, min_executed: 20}")
