@@ -47,6 +47,22 @@ def test_rollout_facts_numbers_for_canary_power():
     assert detection_size(0.01, 0.95) == 299
 
 
+def test_a_canary_sized_for_an_impossible_rate_or_certainty_is_refused_where_it_is_written():
+    """These reached math.log(0) or a division by zero at the plan's first step."""
+    from pydantic import ValidationError
+
+    from sim.model.strategies.canary import CanaryParams
+
+    assert detection_size(1.0, 0.95) == 1                # every device fails: one sees it
+    for changes, says in (({"detect_failure_rate": "0%"}, "more than 0%"),
+                          ({"confidence": "100%"}, "less than 100%")):
+        with pytest.raises(ValidationError, match=says):
+            CanaryParams.model_validate(changes)
+    for alpha, beta in ((0.0, 0.05), (0.05, 0.0), (1.0, 0.05), (0.5, 0.5)):
+        with pytest.raises(ValidationError, match="alpha and beta above 0 and alpha \\+ beta below 100%"):
+            SequentialTest(alpha=alpha, beta=beta)
+
+
 def samples(canary, control):
     return {"detection_rate": Samples(tuple(canary), tuple(control))}
 

@@ -30,6 +30,8 @@ class SequentialTest(StrategyParams):
     def _ordered(self) -> "SequentialTest":
         if not 0 < self.acceptable < self.unacceptable < 1:
             raise ValueError("need 0 < acceptable < unacceptable < 1")
+        if not (0 < self.alpha and 0 < self.beta and self.alpha + self.beta < 1):   # Wald's bounds: log(0) else
+            raise ValueError("need alpha and beta above 0 and alpha + beta below 100%")
         return self
 
     def log_likelihood_ratio(self, failures: int, successes: int) -> float:

@@ -14,7 +14,7 @@ from collections import defaultdict
 from collections.abc import Generator
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from sim.model.gating.analysis import AnalysisRun, MetricAnalysis
 from sim.model.gating.judge import CanaryJudge, judge
@@ -41,7 +41,9 @@ _AXIS = {"hardware": 0, "site_kind": 1, "camera_angle": 2}
 
 
 def detection_size(failure_rate: float, confidence: float) -> int:
-    """Smallest n with 1 − (1 − p)^n ≥ confidence."""
+    """Smallest n with 1 − (1 − p)^n ≥ confidence (0 < p ≤ 1, confidence < 1: CanaryParams checks)."""
+    if failure_rate >= 1.0:
+        return 1            # every device fails: one sees it
     return max(1, math.ceil(math.log(1.0 - confidence) / math.log(1.0 - failure_rate)))
 
 
@@ -79,6 +81,20 @@ class CanaryParams(StrategyParams):
     rollback_on_halt: bool = Field(default=True, description="roll the canary back when it fails")
     max_control: Annotated[int, Field(ge=10)] = Field(
         default=400, description="control devices sampled per stratum at most")
+
+    @field_validator("detect_failure_rate")
+    @classmethod
+    def _a_rate_to_see(cls, rate: float) -> float:
+        if rate <= 0.0:
+            raise ValueError("more than 0%: no canary is large enough to see a failure rate of zero")
+        return rate
+
+    @field_validator("confidence")
+    @classmethod
+    def _short_of_certainty(cls, confidence: float) -> float:
+        if confidence >= 1.0:
+            raise ValueError("less than 100%: no canary of finite size sees a failure for certain")
+        return confidence
 
 
 def strata_of(fleet: FleetView, stratum: Stratum) -> dict[tuple[str, ...], list[int]]:
