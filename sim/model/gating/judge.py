@@ -16,7 +16,7 @@ from statistics import NormalDist
 from typing import Annotated, Literal
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from sim.model.strategy import Samples, StrategyParams
 from sim.model.unit_fields import Fraction
@@ -109,6 +109,13 @@ class CanaryJudge(StrategyParams):
         default=75.0, description="score at or above which it is marginal (below: fails)")
     min_samples: Annotated[int, Field(ge=2)] = Field(
         default=10, description="samples each side needs before a metric is judged")
+
+    @field_validator("confidence")
+    @classmethod
+    def _short_of_certainty(cls, confidence: float) -> float:
+        if confidence >= 1.0:     # the shift interval's normal quantile is infinite there
+            raise ValueError("less than 100%: no finite sample gives an interval at full confidence")
+        return confidence
 
 
 @dataclass(frozen=True)
