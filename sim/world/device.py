@@ -304,6 +304,9 @@ class Lifecycle:
         if state == S.DOWNLOADING:
             if device.download is not None and device.download.active:
                 device.download.done = self.world.network.stop(device.download)
+            # Dark, it waits for nothing: out of its site's queue for the cached copy (else the copy started when the
+            # cache filled during the dark, and the reboot started a second one), it asks again when it is back.
+            self.cache.forget(device.site, device.id)
             self._after(device, reboot, self._resume_download)
         elif state == S.VERIFYING:
             self._after(device, reboot + self.times.verify[self._hardware[device.id]], self._verified)
@@ -379,8 +382,8 @@ class Lifecycle:
     def _resume_download(self, device: Device) -> None:
         if device.download is not None:
             self.world.network.start(device.download)
-        elif not self.cache.is_waiting(device.site, device.id):
-            self._fetch(device)   # was copying from the site cache when the power went
+        else:
+            self._fetch(device)   # was copying from the site cache, or waiting for it, when the power went
 
     # --- plumbing -------------------------------------------------------------------------------------------
 

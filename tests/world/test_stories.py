@@ -156,3 +156,27 @@ def test_a_report_that_would_leave_after_the_run_is_never_heard_and_no_later_out
     world.move(0, DeviceState.FAILED, "test")
     assert world.reports_until(math.inf) == []         # not even one queued for after the end
     assert len(draws) < 10       # the periods of 3 days, not the 12,000 periods of a century
+
+
+def test_a_camera_dark_while_its_site_cache_fills_copies_the_artifact_once_after_its_reboot(make_scenario):
+    """It waited for the site's seeder, lost power, and the cache filled while it was dark: the copy once started
+    then (a dark camera copying) and its reboot started a second one, whose end moved it INSTALLING → VERIFYING
+    (IllegalTransition; found by fuzzing power_loss_per_day on delta-and-site-cache)."""
+    from sim.world.device import Lifecycle
+    from sim.world.power import POWER_CUT
+    from sim.world.world import World
+    moves = []
+    scenario = make_scenario({"fleet": {"site_kinds": ONE_SITE}, "delivery": {"site_cache": True,
+                                                                             "lan_rate": "50MB/s"}})
+    world = World(scenario, 1, lambda time, device, source, target, reason: moves.append((time, device, target)))
+    lifecycle = Lifecycle(world)
+    lifecycle.release(0)
+    lifecycle.release(1)
+    world.env.run(until=10)
+    [waiting] = [device for device in (0, 1) if lifecycle.cache.is_waiting(0, device)]
+    lifecycle.interrupt(waiting, POWER_CUT, dark_for=3600)    # the seeder's download ends ~100 s in: while it is dark
+    world.env.run(until=86400)
+    assert [target for _, device, target in moves if device == waiting] == [
+        S.DOWNLOADING, S.VERIFYING, S.INSTALLING, S.AWAITING_WINDOW, S.ACTIVATING, S.HEALTH_CHECK, S.COMMITTED]
+    assert min(time for time, device, target in moves if device == waiting and target == S.VERIFYING) > 3600
+    assert world.recorder.lan_bytes == 100e6                   # one copy over the LAN
