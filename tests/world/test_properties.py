@@ -10,14 +10,14 @@ from sim.model.lifecycle import DeviceState as S
 from sim.model.lifecycle import is_legal
 from sim.run import simulate
 from sim.world.network import Network
-from tests.conftest import ROOT, scenario_from
+from tests.conftest import ROOT, merge, scenario_from
 from tests.world.helpers import run_story
 
 PROFILE = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @st.composite
-def small_fleets(draw, power_cuts=True):
+def small_fleets(draw, power_cuts=True, delivery=False):
     outages = draw(st.none() | st.fixed_dictionaries({
         "mtbf": st.sampled_from(["30m", "2h", "1d"]), "mttr": st.sampled_from(["5m", "1h", "6h"])}))
     gym = {"count": draw(st.integers(1, 5)), "cameras_per_site": f"1-{draw(st.integers(1, 4))}",
@@ -44,12 +44,29 @@ def small_fleets(draw, power_cuts=True):
         "strategy": draw(st.just({"kind": "all_at_once"}) | st.just(waves)),
         "faults": draw(st.sampled_from([[], [{"kind": "power_cut", "at": "20m", "share": "50%"}],
                                         [{"kind": "outage", "at": "10m", "duration": "3h"}]])),
+        # how the bytes travel (LAN copies, deltas, retries): only where a test does not count origin bytes per move
+        "delivery": draw(st.fixed_dictionaries({}, optional={
+            "site_cache": st.booleans(), "lan_rate": st.sampled_from(["1MB/s", "50MB/s"]),
+            "retries": st.just({"backoff": "5m", "factor": 2, "max_backoff": "1h"}),
+            "freeze_during_games": st.booleans()})) if delivery else {},
     }
 
 
 @PROFILE
-@given(small_fleets())
+@given(small_fleets(delivery=True))
 def test_every_move_is_in_the_lifecycle_table(changes):
+    story = run_story(scenario_from(changes))
+    assert all(is_legal(move.source, move.target) for move in story.moves)
+
+
+@PROFILE
+@given(small_fleets(delivery=True))
+def test_cameras_dark_while_their_site_cache_fills_move_only_as_the_table_allows(changes):
+    """Frequent cuts and long reboots around a site cache: a camera that was dark when the cache filled once
+    copied twice and moved INSTALLING → VERIFYING."""
+    changes = merge(changes, {"fleet": {"power_loss_per_day": 20, "reboot_time": "30m",
+                                        "site_kinds": {"gym": {"count": 3, "cameras_per_site": "2-4"}}},
+                              "delivery": {"site_cache": True}, "artifact": {"full_size": "100MB"}})
     story = run_story(scenario_from(changes))
     assert all(is_legal(move.source, move.target) for move in story.moves)
 
