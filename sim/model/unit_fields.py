@@ -68,3 +68,14 @@ def _at_least_a_second(seconds: float) -> float:
 # to hours, and a finer step only multiplies the run's events (check_every: 1e-9h, 3.6 µs, never let a 3-day scenario
 # finish).
 PlanInterval = Annotated[Duration, AfterValidator(_at_least_a_second)]
+
+
+def _short_of_certainty(share: float) -> float:
+    if share >= 1.0:
+        raise ValueError("less than 100%: nothing of finite size is certain (it would take log(0) or an infinite "
+                         "normal quantile)")
+    return share
+
+
+# A statistical confidence (a canary's detection chance, a judge's interval): a share below 100%.
+Confidence = Annotated[Fraction, AfterValidator(_short_of_certainty)]

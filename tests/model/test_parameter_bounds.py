@@ -65,7 +65,9 @@ def with_value(plan: dict[str, Any], path: tuple[str, ...], value: Any) -> dict[
     changed = copy.deepcopy(plan)
     node = changed
     for key in path[:-1]:
-        node = node.setdefault(key, {}) if isinstance(node.get(key), dict) or key not in node else {}
+        node = node.setdefault(key, {})
+        if not isinstance(node, dict):      # a list of rules (exponential's abort) or an explicit none: left whole
+            return changed
     node[path[-1]] = value
     return changed
 

@@ -16,10 +16,10 @@ from statistics import NormalDist
 from typing import Annotated, Literal
 
 import numpy as np
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from sim.model.strategy import Samples, StrategyParams
-from sim.model.unit_fields import Fraction
+from sim.model.unit_fields import Confidence, Fraction
 
 Classification = Literal["Pass", "High", "Low", "NoData"]
 MAX_PAIRWISE = 400   # samples per side used for the shift interval (pairwise differences grow as n·m)
@@ -101,7 +101,7 @@ class CanaryJudge(StrategyParams):
     metrics: dict[MetricName, MetricRule] = Field(default_factory=_default_rules,
 
         description="metric → its rule; defaults judge fps, latency, temperature and detection rate")
-    confidence: Fraction = Field(
+    confidence: Confidence = Field(
         default=0.98, description="confidence of the Mann-Whitney test and the shift interval")
     pass_score: Annotated[float, Field(ge=0, le=100)] = Field(
         default=90.0, description="score at or above which the canary passes")
@@ -109,13 +109,6 @@ class CanaryJudge(StrategyParams):
         default=75.0, description="score at or above which it is marginal (below: fails)")
     min_samples: Annotated[int, Field(ge=2)] = Field(
         default=10, description="samples each side needs before a metric is judged")
-
-    @field_validator("confidence")
-    @classmethod
-    def _short_of_certainty(cls, confidence: float) -> float:
-        if confidence >= 1.0:     # the shift interval's normal quantile is infinite there
-            raise ValueError("less than 100%: no finite sample gives an interval at full confidence")
-        return confidence
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ from sim.model.strategy import (
     Update,
     register,
 )
-from sim.model.unit_fields import Duration, Fraction, PlanInterval
+from sim.model.unit_fields import Confidence, Duration, Fraction, PlanInterval
 
 Stratum = Literal["cohort", "hardware", "site_kind", "camera_angle"]
 _AXIS = {"hardware": 0, "site_kind": 1, "camera_angle": 2}
@@ -51,7 +51,7 @@ class CanaryParams(StrategyParams):
     kind: Literal["canary"] = "canary"
     detect_failure_rate: Fraction = Field(
         default=0.05, description="the failure rate the canary must be able to see (sizes it with `confidence`)")
-    confidence: Fraction = Field(
+    confidence: Confidence = Field(
         default=0.95,
         description="chance the canary sees at least one failure at that rate: "
                     "n = ln(1 − confidence) / ln(1 − p)")
@@ -88,13 +88,6 @@ class CanaryParams(StrategyParams):
         if rate <= 0.0:
             raise ValueError("more than 0%: no canary is large enough to see a failure rate of zero")
         return rate
-
-    @field_validator("confidence")
-    @classmethod
-    def _short_of_certainty(cls, confidence: float) -> float:
-        if confidence >= 1.0:
-            raise ValueError("less than 100%: no canary of finite size sees a failure for certain")
-        return confidence
 
 
 def strata_of(fleet: FleetView, stratum: Stratum) -> dict[tuple[str, ...], list[int]]:
