@@ -276,8 +276,10 @@ def inventory_entry(rig: VirtualRig, key_file: Path, link_rate: float | None = N
             "host_key": rig.host_key, "hardware": spec["hardware"], "jetpack": spec["jetpack"], "tensorrt": "8.6",
             "tags": ["virtual", rig.profile, "orin" if "orin" in rig.profile else rig.profile.split("-")[0]],
             "store": STORE, "container": rig.container, "shaping": True,
+            # `restart` returns once the service has run its first frame, so a healthy one passes the first check:
+            # the timeout only decides how long a broken candidate is given before it is rolled back.
             "service": {"restart": f"camera-service restart --store {STORE}",
-                        "health": f"camera-service health --store {STORE}", "health_timeout": "20s"},
+                        "health": f"camera-service health --store {STORE}", "health_timeout": "8s"},
             "tools": {"trtexec": "/usr/local/bin/trtexec", "tegrastats": "/usr/local/bin/tegrastats",
                       "nvpmodel": "/usr/local/bin/nvpmodel", "python": "/opt/rig/venv/bin/python"},
             "facts": {"nv_tegra_release": "/etc/nv_tegra_release", "device_model": "/etc/fleetlab-rig/model"}}
