@@ -14,6 +14,7 @@ outcome, gathered on the controller (also under xdist).
 from __future__ import annotations
 
 import re
+import warnings
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -37,6 +38,22 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "fleetlab: a scenario item (sim or hil)")
     if config.getoption("fleetlab_report") and not hasattr(config, "workerinput"):
         config.pluginmanager.register(ReportWriter(config), "fleetlab-report-writer")
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """On an xdist worker under `--dist loadgroup`: say so when the rig groups did not take. xdist groups by writing
+    `@GROUP` into each item's node id, which pytest 9.2 no longer lets it do (pytest-xdist#1386); the items are
+    then spread like `--dist load`, and two workers may reach for one rig (the rig's lease makes one wait)."""
+    if not hasattr(session.config, "workerinput") or not getattr(session.config.option, "loadgroup", False):
+        return
+    ungrouped = [item.nodeid for item in session.items
+                 if isinstance(item, ScenarioItem) and item.get_closest_marker("xdist_group")
+                 and "@" not in item.nodeid]
+    if ungrouped:
+        warnings.warn(pytest.PytestWarning(
+            f"--dist loadgroup did not group {len(ungrouped)} rig item(s) (first: {ungrouped[0]}): pytest "
+            f"{pytest.__version__} with this pytest-xdist ignores xdist_group (pytest-xdist#1386), so two workers "
+            "may wait on one rig's lease; pytest 9.1 groups them"), stacklevel=1)
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector):

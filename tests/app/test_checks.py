@@ -15,6 +15,7 @@ CHECKS = {
 }
 
 
+@pytest.mark.xdist_group("mypy-cache")      # two mypy runs at once on one .mypy_cache can trip each other
 @pytest.mark.parametrize("name", list(CHECKS))
 def test_the_tree_passes(name):
     done = subprocess.run(CHECKS[name], capture_output=True, text=True, cwd=ROOT, timeout=600)

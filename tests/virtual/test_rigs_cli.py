@@ -10,7 +10,8 @@ from hil.inventory import load_inventory
 from tests.conftest import ROOT
 from tests.hil.conftest import quick_hil_text
 
-pytestmark = pytest.mark.slow
+# One worker runs every virtual-rig test in file order: the last one checks that no rig of the run is left.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("virtual-rigs")]
 
 
 def fleetlab(*args: str):
