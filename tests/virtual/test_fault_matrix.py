@@ -19,7 +19,8 @@ from sim.load import load_scenario_text
 from sim.model.lifecycle import DeviceState as S
 from tests.hil.conftest import inventory_of, quick_hil_text
 
-# One worker runs every virtual-rig test in file order: the last one checks that no rig of the run is left.
+# Every virtual-rig test on one worker, in file order: this file's last test then sees only rigs the tests before
+# it left behind, never one another worker is using.
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("virtual-rigs")]
 RIGS_PER_CASE = 2                    # rigs at once per case: parallel rigs, within a 2-core CI budget
 

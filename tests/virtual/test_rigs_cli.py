@@ -10,7 +10,7 @@ from hil.inventory import load_inventory
 from tests.conftest import ROOT
 from tests.hil.conftest import quick_hil_text
 
-# One worker runs every virtual-rig test in file order: the last one checks that no rig of the run is left.
+# On the fault matrix's worker (one group): its leftovers check must never see this file's rigs mid-test.
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("virtual-rigs")]
 
 
