@@ -72,7 +72,7 @@ def _cyclic_gc_paused() -> Iterator[None]:
 
 def _schedule_samples(world: World, progress: Progress | None) -> None:
     def sample() -> None:
-        world.recorder.sample()
+        world.recorder.sample(world.now)
         if progress is not None:
             progress(min(1.0, world.now / world.scenario.duration))
         if world.now + SAMPLE_STEP <= world.scenario.duration:
@@ -129,14 +129,14 @@ def _coverage(world: World) -> Coverage:
     size = max(world.layout.size, 1)
     committed = [sample[S.COMMITTED] / size for sample in world.recorder.samples]
     final = world.recorder.counts[S.COMMITTED] / size
-    return Coverage(series=Series(step=SAMPLE_STEP, values=committed + [final]), final=final,
+    return Coverage(series=Series(step=SAMPLE_STEP, values=committed), final=final,
                     **_quantile_times(world))
 
 
 def _egress(world: World) -> tuple[Egress, ByteCounts]:
     network = world.network
     unfinished = network.unfinished_bytes()
-    bins = network.meter.bins[: int(math.ceil(world.now / network.meter.step)) + 1]
+    bins = network.meter.bins[: int(math.ceil(world.now / network.meter.step))]   # the last one up to the end
     rates = bins / network.meter.step
     busy = rates[rates > 0]
     total = network.moved_total
@@ -208,7 +208,7 @@ def _blast(world: World, controller: Controller) -> BlastRadius:
 
 def _result(world: World, lifecycle: Lifecycle, controller: Controller, seed: int) -> RunResult:
     scenario, recorder = world.scenario, world.recorder
-    recorder.sample()
+    recorder.sample(world.now)
     egress, byte_counts = _egress(world)
     reasons, sample = _stragglers(world, controller)
     counts = recorder.counts

@@ -88,8 +88,9 @@ def coverage_curves(curves: dict[str, tuple[float, list[float]]], oracle_t95: fl
 def egress(step: float, values: list[float]) -> str:
     figure, axes = plt.subplots(figsize=(7, 2.4))
     step, values = thin(step, values)
-    axes.fill_between([i * step / 3600 for i in range(len(values))], [v * 8 / 1e9 for v in values], step="post",
-                      color=COLORS[0], alpha=0.6)
+    # value i is the mean over bin [i·step, (i+1)·step): drawn "post", the last bin needs its right edge too
+    edges = [i * step / 3600 for i in range(len(values) + 1)]
+    axes.fill_between(edges, [v * 8 / 1e9 for v in values + values[-1:]], step="post", color=COLORS[0], alpha=0.6)
     axes.set_xlabel("hours since the start")
     axes.set_ylabel("origin egress, Gbit/s")
     return _svg(figure)

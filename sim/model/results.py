@@ -26,7 +26,14 @@ class Provenance(Record):
 
 
 class Series(Record):
-    """Values sampled every `step` seconds from time 0."""
+    """Values every `step` seconds from time 0, value i standing for time i·step, up to the run's end.
+
+    Sampled series (coverage, state counts): the last value is the state the run ended in; when the run ends
+    between two steps (it settled early, or its duration is not a whole number of steps) that value, the state at
+    `simulated`, takes the next step's place. Binned series (egress): value i is the mean
+    over [i·step, (i+1)·step), the last bin cut at the end but still divided by a whole step, so Σ values · step is
+    every byte moved.
+    """
 
     step: float
     values: list[float]

@@ -29,7 +29,8 @@ class FleetRecorder:
     counts: list[int] = field(default_factory=lambda: [0] * len(DeviceState))
     commits: array = field(default_factory=lambda: array("d"))       # times a device became COMMITTED
     uncommits: array = field(default_factory=lambda: array("d"))     # times a COMMITTED device started rolling back
-    samples: list[list[int]] = field(default_factory=list)
+    samples: list[list[int]] = field(default_factory=list)  # state counts at 0, step, 2 step, … and at the end
+    sampled_at: float = -1.0                                      # when the last of them was taken
     reasons: dict[int, str] = field(default_factory=dict)           # device -> why it failed / rolled back / bricked
     useful_bytes: float = 0.0
     lan_bytes: float = 0.0
@@ -81,8 +82,14 @@ class FleetRecorder:
         if self.on_transition is not None:
             self.on_transition(time, device, source, target, reason)
 
-    def sample(self) -> None:
-        self.samples.append(list(self.counts))
+    def sample(self, now: float) -> None:
+        """The state counts at `now`: a later sample at the same time (the run's end on a step) replaces the
+        earlier one, so each sample stands for its own time and the last is the state the run ended in."""
+        if self.samples and self.sampled_at == now:
+            self.samples[-1] = list(self.counts)
+        else:
+            self.samples.append(list(self.counts))
+        self.sampled_at = now
 
     def reason_counts(self) -> Counter[str]:
         return Counter(self.reasons.values())

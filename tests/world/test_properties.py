@@ -106,6 +106,38 @@ def test_coverage_never_decreases_except_by_rollback(changes):
 
 
 @PROFILE
+@given(small_fleets(), st.sampled_from(["2d", "47h50m"]), st.booleans())
+def test_each_sample_stands_for_its_own_time_up_to_the_end(changes, duration, settle):
+    """Coverage and state counts: value i is the state at i·step (one of the states of that instant, when moves
+    happen at it), the last value is the state the run ended in, and no value stands past the end; the egress
+    series has one bin per started step. The series once carried the end twice, and the coverage a third time."""
+    story = run_story(scenario_from(merge(changes, {"duration": duration, "stop_when_settled": settle})))
+    result = story.result
+    series = result.coverage.series
+    on_steps = int(result.simulated // series.step) + 1          # samples at 0, step, … up to the end
+    ends_between = result.simulated > (on_steps - 1) * series.step
+    assert len(series.values) == on_steps + ends_between
+    assert series.values[-1] == result.coverage.final
+    for name, counts in result.state_counts.items():
+        assert len(counts.values) == len(series.values)
+        assert counts.values[-1] == result.outcomes.get(S[name], 0)
+    committed, moves = 0, iter(sorted(story.moves, key=lambda move: move.time))
+    move = next(moves, None)
+    for index, value in enumerate(series.values[:on_steps]):
+        at = index * series.step
+        while move is not None and move.time < at:
+            committed += (move.target == S.COMMITTED) - (move.source == S.COMMITTED)
+            move = next(moves, None)
+        during = {committed}                                    # before, between and after the moves at `at`
+        while move is not None and move.time == at:
+            committed += (move.target == S.COMMITTED) - (move.source == S.COMMITTED)
+            during.add(committed)
+            move = next(moves, None)
+        assert round(value * result.devices) in during, f"sample {index} ({at} s)"
+    assert len(result.egress.series.values) == -(-result.simulated // result.egress.series.step)
+
+
+@PROFILE
 @given(small_fleets())
 def test_ab_slots_never_brick_on_a_power_cut(changes):
     changes["fleet"]["slots"] = "ab"
