@@ -5,11 +5,13 @@ Each finding is (dotted path, message); the loader attaches file positions.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 
 from sim.model.cohort import Cohort
 from sim.model.gates import METRICS, parse_bound
 from sim.model.scenario import Scenario
+from sim.model.units import format_duration
 
 
 def _cohort_findings(path: str, cohort: Cohort, scenario: Scenario) -> Iterator[tuple[str, str]]:
@@ -78,26 +80,39 @@ def _plan_findings(path: str, plan: object, scenario: Scenario) -> Iterator[tupl
 
 
 BYTES_PER_DEVICE = 2048          # measured peak ~1.4 kB a device at a million (make bench), with room to spare
+BYTES_PER_HOUR = 2048            # per simulated hour: the hourly state counts and the 5-minute egress bins, kept
+                                 # for the result and written as JSON (measured ~1.4 kB, tiny at 2,000 and 10,000 days)
 BASE_BYTES = 300 * 2**20         # the interpreter, numpy, SimPy and the rest before any device exists
 
 
+def _devices_at_most(scenario: Scenario) -> int:
+    return sum(kind.count * kind.cameras_per_site[1] for kind in scenario.fleet.site_kinds.values())
+
+
 def memory_needed(scenario: Scenario) -> int:
-    """About how much memory simulating this fleet takes."""
-    most = sum(kind.count * kind.cameras_per_site[1] for kind in scenario.fleet.site_kinds.values())
-    return BASE_BYTES + most * BYTES_PER_DEVICE
+    """About how much memory simulating this fleet over its duration takes."""
+    hours = math.ceil(scenario.duration / 3600)
+    return BASE_BYTES + _devices_at_most(scenario) * BYTES_PER_DEVICE + hours * BYTES_PER_HOUR
 
 
 def memory_findings(scenario: Scenario, available: int | None) -> list[tuple[str, str]]:
-    """A fleet that cannot fit in `available` bytes, refused at its largest site kind with the estimate."""
+    """A run that cannot fit in `available` bytes, refused where most of the estimate comes from: the largest site
+    kind, or the duration (a result keeps its series for every hour of it)."""
     needed = memory_needed(scenario)
     if available is None or needed <= available:
         return []
+    than = f"more than the {available / 2**30:.1f} GiB this machine has available"
+    devices = _devices_at_most(scenario)
+    hours = math.ceil(scenario.duration / 3600)
+    if hours * BYTES_PER_HOUR > devices * BYTES_PER_DEVICE:
+        return [("duration", f"{format_duration(scenario.duration)} of simulated time needs about "
+                             f"{needed / 2**30:.1f} GiB ({BYTES_PER_HOUR:,} bytes an hour for the result's series), "
+                             + than)]
     largest = max(scenario.fleet.site_kinds, key=lambda name: scenario.fleet.site_kinds[name].count *
                   scenario.fleet.site_kinds[name].cameras_per_site[1])
     return [(f"fleet.site_kinds.{largest}.count",
-             f"a fleet of up to {needed - BASE_BYTES >> 11:,} devices needs about {needed / 2**30:.1f} GiB "
-             f"({BYTES_PER_DEVICE:,} bytes a device), more than the {available / 2**30:.1f} GiB this machine has "
-             f"available")]
+             f"a fleet of up to {devices:,} devices needs about {needed / 2**30:.1f} GiB "
+             f"({BYTES_PER_DEVICE:,} bytes a device), " + than)]
 
 
 def unknown_metrics(scenario: Scenario) -> list[str]:

@@ -95,6 +95,18 @@ def test_a_fleet_that_cannot_fit_in_memory_is_refused_with_the_estimate(tmp_path
     assert done.returncode == 2 and "GiB" in done.stdout + done.stderr and "bytes a device" in done.stdout + done.stderr
 
 
+def test_a_horizon_whose_series_cannot_fit_in_memory_is_refused_at_the_duration(tmp_path):
+    """The result keeps hourly state counts and 5-minute egress bins for the whole duration: `duration: 7e+07d`
+    once asked numpy for 150 GiB of bins and ended in a MemoryError traceback."""
+    text = (ROOT / "scenarios" / "tiny.yaml").read_text()
+    path = tmp_path / "x.yaml"
+    path.write_text(text.replace("duration: 3d", "duration: 7e+07d"))
+    done = fleetlab("sim", str(path), "--out", str(tmp_path / "out"))
+    assert done.returncode == 2 and "Traceback" not in done.stdout + done.stderr
+    assert f"{path}:5:1: duration: " in done.stdout + done.stderr and "bytes an hour" in done.stdout + done.stderr
+    assert not (tmp_path / "out").exists()
+
+
 def test_model_paths_outside_the_scenario_folder_are_refused(tmp_path):
     from hil.artifacts import resolve_inside
 
