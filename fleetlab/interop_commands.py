@@ -19,7 +19,7 @@ from fleetlab.errors import AppError, reported
 from fleetlab.exit_codes import EXIT_NO_GO, EXIT_OK
 from fleetlab.files import write_whole
 from fleetlab.interop.targets import TARGETS, default_start, export_plan, fill_in, import_document
-from sim.load import load_scenario, plan_warnings
+from sim.load import load_scenario, plan_warnings, read_text
 
 TARGET_HELP = "aws-iot-jobs, hawkbit, mender or azure-adu"
 
@@ -73,10 +73,7 @@ def import_(file: Path,
             name: Annotated[str, typer.Option(help="the name under alternatives:")] = "") -> None:
     """Print the fleetlab `strategy:` (and `alternatives:` entry) equivalent to an update system's policy."""
     with reported(file):
-        try:
-            text = file.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as error:
-                raise AppError(f"cannot read the file: {error}") from None
+        text = read_text(file)      # bounded like every input: a huge file or a device is refused, not read
         imported = import_document(text, source)
     yaml = YAML()
     yaml.default_flow_style = None

@@ -59,7 +59,8 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 def pytest_collect_file(file_path: Path, parent: pytest.Collector):
     if file_path.suffix in (".yaml", ".yml"):
         try:
-            head = file_path.read_text(encoding="utf-8", errors="replace")[:20000]
+            with file_path.open("rb") as file:       # the head only: a data file of gigabytes is not read
+                head = file.read(20000).decode("utf-8", errors="replace")
         except OSError:
             return None
         if all(pattern.search(head) for pattern in _SCENARIO_SHAPE):

@@ -23,6 +23,7 @@ from pydantic import BaseModel, ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
+from ruamel.yaml.reader import ReaderError
 
 from sim.model import lint, plan_traps
 from sim.model.errors import Problem, ScenarioError
@@ -61,10 +62,30 @@ def _calibrate(document: Any, filename: str) -> None:
 
 
 def read_text(path: str | Path) -> str:
+    """The file as text with its line ends made `\\n`, read no further than the input limit: a path such as
+    /dev/zero, or a file of gigabytes, is refused after MAX_FILE_BYTES + 1 bytes instead of read whole."""
     try:
-        return Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
+        with open(path, "rb") as file:
+            data = file.read(MAX_FILE_BYTES + 1)
+    except OSError as error:
         raise ScenarioError([Problem(str(path), 0, 0, "", f"cannot read the file: {error}")]) from None
+    if len(data) > MAX_FILE_BYTES:
+        raise ScenarioError([Problem(str(path), 0, 0, "", f"the file is larger than {MAX_FILE_BYTES:,} bytes, the "
+                                                          "limit for inputs (docs/architecture.md)")])
+    return _decoded(data, str(path)).replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _decoded(data: bytes, filename: str) -> str:
+    """UTF-8 (a byte-order mark is fine); anything else is refused at the first byte that is not."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise ScenarioError([Problem(filename, 1, 1, "", "the file is UTF-16; save it as UTF-8")])
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        column = error.start - data.rfind(b"\n", 0, error.start)
+        message = f"byte 0x{data[error.start]:02x} is not UTF-8 ({error.reason}); save the file as UTF-8"
+        raise ScenarioError([Problem(filename, line, column, "", message)]) from None
 
 
 def load_model(model: type[ModelT], path: str | Path, extra_checks: Any = None,
@@ -205,6 +226,12 @@ def _parse_yaml(text: str, filename: str) -> Any:
         document = yaml.load(text)
     except ScenarioError:
         raise
+    except ReaderError as error:     # a character YAML does not allow (NUL, most control characters)
+        position = error.position if isinstance(error.position, int) else 0
+        line = text.count("\n", 0, position) + 1
+        column = position - text.rfind("\n", 0, position)
+        raise ScenarioError([Problem(filename, line, column, "", f"YAML: character U+{error.character:04X} is "
+                                                                 f"not allowed ({error.reason})")]) from None
     except MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (0, 0)
@@ -351,6 +378,6 @@ def plan_warnings(path: str | Path) -> tuple[Scenario, list[Problem]]:
     """Load a scenario (ScenarioError as usual) and list the traps in its plans (sim/model/plan_traps.py), each
     positioned at its key."""
     scenario = load_scenario(path)
-    document = _parse_yaml(Path(path).read_text(encoding="utf-8"), str(path))
+    document = _parse_yaml(read_text(path), str(path))
     return scenario, [_problem_at(document, str(path), key.split("."), message)
                       for key, message in plan_traps.plan_warnings(scenario)]

@@ -107,6 +107,31 @@ def test_a_horizon_whose_series_cannot_fit_in_memory_is_refused_at_the_duration(
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize("command", [["validate"], ["import", "--from", "mender"]])
+def test_an_endless_input_is_refused_without_reading_it_whole(command):
+    """/dev/zero never ends: it was read to the end (a hang, then memory) before the size limit was looked at."""
+    done = fleetlab(*command, "/dev/zero")
+    assert done.returncode == 2 and "Traceback" not in done.stdout + done.stderr
+    assert "the file is larger than 4,194,304 bytes" in done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("name, damage, where, message", [
+    ("utf16.yaml", lambda text: text.encode("utf-16"), "1:1", "the file is UTF-16; save it as UTF-8"),
+    ("latin1.yaml", lambda text: text.replace("Forty", "Forty café").encode("latin-1"), "3:23",
+     "byte 0xe9 is not UTF-8"),
+    ("nul.yaml", lambda text: text.replace("seed: 7", "seed: 7\x00").encode(), "4:8",
+     "character U+0000 is not allowed"),
+    ("crlf.yaml", lambda text: text.replace("\n", "\r\n").replace("seed: 7", "seed: x").encode(), "4:1",
+     "seed: Input should be a valid integer"),
+])
+def test_another_encoding_or_other_line_ends_are_read_or_refused_at_the_line(tmp_path, name, damage, where, message):
+    path = tmp_path / name
+    path.write_bytes(damage((ROOT / "scenarios" / "tiny.yaml").read_text()))
+    done = fleetlab("validate", str(path))
+    assert done.returncode == 2 and "Traceback" not in done.stdout + done.stderr
+    assert f"{path}:{where}: " in done.stdout + done.stderr and message in done.stdout + done.stderr, done.stdout
+
+
 def test_model_paths_outside_the_scenario_folder_are_refused(tmp_path):
     from hil.artifacts import resolve_inside
 
