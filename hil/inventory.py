@@ -24,7 +24,7 @@ import re
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from sim.load import load_model
 from sim.model.frozen import Frozen
@@ -57,6 +57,24 @@ class Service(Frozen):
     health_passes: Annotated[int, Field(ge=1, le=10)] = Field(
         default=2, description="consecutive passing checks, a second apart, before the service counts as healthy "
         "(a service that passes once and then falls over is not healthy)")
+
+    @model_validator(mode="after")
+    def _room_for_the_passes(self) -> Service:
+        # the checks run a second apart: a shorter timeout fails every healthy service, and every rollout rolls back
+        if self.health_timeout < self.health_passes - 1:
+            raise ValueError(f"health_timeout {self.health_timeout:g} s leaves no room for {self.health_passes} "
+                             f"passing checks a second apart: give at least {self.health_passes - 1}s")
+        return self
+
+
+LEASE_TTL_LEAST = 5.0
+
+
+def _renewable(seconds: float) -> float:
+    if seconds < LEASE_TTL_LEAST:
+        raise ValueError(f"at least {LEASE_TTL_LEAST:g}s: the run renews its lease over SSH every third of this, "
+                         "and a renewal can take a second")
+    return seconds
 
 
 class Tools(Frozen):
@@ -98,7 +116,7 @@ class Rig(Frozen):
                                            "calibration measures transfer efficiency against it")
     container: str | None = Field(default=None, description="a virtual rig's Docker container id (written by "
                                   "`fleetlab rigs up`); enables its faults")
-    lease_ttl: Duration = Field(default=300.0, description="how long the rig's lease lives without a renewal: a run "
+    lease_ttl: Annotated[Duration, AfterValidator(_renewable)] = Field(default=300.0, description="how long the rig's lease lives without a renewal: a run "
                                 "that died frees the rig after this long")
 
     @model_validator(mode="after")

@@ -96,6 +96,22 @@ def test_inventory_problems_are_all_reported_with_their_place(tmp_path):
     assert all(problem.line > 0 for problem in error.value.problems)
 
 
+def test_rig_timings_that_cannot_work_are_refused_where_written(tmp_path):
+    """A lease under a second became 0 s (it expired as it was taken, and its renewals ran without pause); a health
+    timeout shorter than its passes a second apart failed every healthy service, so every rollout rolled back."""
+    broken = tmp_path / "rigs.yaml"
+    broken.write_text("rigs:\n  - name: a\n    host: h\n    user: u\n    key_file: k\n    hardware: nano\n"
+                      "    lease_ttl: 0.5s\n    service: {restart: r, health: h, health_timeout: 1s, health_passes: 3}\n")
+    with pytest.raises(ScenarioError) as error:
+        load_inventory(broken)
+    found = {problem.path: (problem.line, problem.message) for problem in error.value.problems}
+    assert found["rigs.0.lease_ttl"][0] == 7 and "at least 5s" in found["rigs.0.lease_ttl"][1]
+    assert found["rigs.0.service"][0] == 8 and "give at least 2s" in found["rigs.0.service"][1]
+    ok = broken.read_text().replace("0.5s", "5s").replace("health_timeout: 1s", "health_timeout: 2s")
+    broken.write_text(ok)
+    assert load_inventory(broken).rigs[0].lease_ttl == 5.0
+
+
 def test_models_writes_the_family(tmp_path):
     done = fleetlab("models", "--out", str(tmp_path / "models"))
     assert done.returncode == 0
