@@ -116,8 +116,9 @@ class Rig(Frozen):
                                            "calibration measures transfer efficiency against it")
     container: str | None = Field(default=None, description="a virtual rig's Docker container id (written by "
                                   "`fleetlab rigs up`); enables its faults")
-    lease_ttl: Annotated[Duration, AfterValidator(_renewable)] = Field(default=300.0, description="how long the rig's lease lives without a renewal: a run "
-                                "that died frees the rig after this long")
+    lease_ttl: Annotated[Duration, AfterValidator(_renewable)] = Field(
+        default=300.0, description="how long the rig's lease lives without a renewal: a run that died frees the rig "
+        "after this long")
 
     @model_validator(mode="after")
     def _credentials(self) -> Rig:

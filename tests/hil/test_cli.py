@@ -101,7 +101,8 @@ def test_rig_timings_that_cannot_work_are_refused_where_written(tmp_path):
     timeout shorter than its passes a second apart failed every healthy service, so every rollout rolled back."""
     broken = tmp_path / "rigs.yaml"
     broken.write_text("rigs:\n  - name: a\n    host: h\n    user: u\n    key_file: k\n    hardware: nano\n"
-                      "    lease_ttl: 0.5s\n    service: {restart: r, health: h, health_timeout: 1s, health_passes: 3}\n")
+                      "    lease_ttl: 0.5s\n"
+                      "    service: {restart: r, health: h, health_timeout: 1s, health_passes: 3}\n")
     with pytest.raises(ScenarioError) as error:
         load_inventory(broken)
     found = {problem.path: (problem.line, problem.message) for problem in error.value.problems}
