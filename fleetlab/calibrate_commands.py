@@ -172,8 +172,8 @@ def fidelity(file: Annotated[Path, typer.Argument(help="scenario with a hil: par
                          if off else ""), markup=False)
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
-        write_whole(out / "fidelity.json", json.dumps([row.model_dump() | {"error": row.error, "off": row.off}
-                                                       for row in rows], indent=2) + "\n")
+        write_whole(out / "fidelity.json", json.dumps([row.as_json() for row in rows], indent=2, allow_nan=False)
+                    + "\n")
         for index, run in enumerate(runs):      # the rigs' own results: one run, or one per rig
             name = "result.json" if len(runs) == 1 else f"result-{index + 1}.json"
             write_whole(out / name, run.model_dump_json(indent=2) + "\n")

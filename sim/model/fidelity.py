@@ -3,6 +3,7 @@ suite report in --mode both). A phase is off when its relative error is above th
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 from sim.model.record import Record
@@ -49,4 +50,9 @@ class FidelityRow(Record):
 
     @property
     def error_text(self) -> str:
-        return f"{self.error:+.1%}"
+        return f"{self.error:+.1%}" if math.isfinite(self.error) else "measured 0"
+
+    def as_json(self) -> dict[str, object]:
+        """The row with its error and verdict, for fidelity.json: an error against a measured 0 is null there (JSON
+        has no infinity; Python would write `Infinity`, which strict parsers refuse)."""
+        return self.model_dump() | {"error": self.error if math.isfinite(self.error) else None, "off": self.off}

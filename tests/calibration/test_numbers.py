@@ -80,3 +80,17 @@ def test_per_hardware_thermal_constants_reach_the_thermal_model():
     rise = world.thermal.after_switch(0, 0.0, 30.0) - world.thermal.steady_temperature(0, 0.0, candidate=False)
     assert rise == pytest.approx(6.0 * (10 - 6) * (1 - math.exp(-1)))
     assert plain.thermal.resistance == [base.fleet.thermal.resistance]
+
+
+def test_a_phase_measured_at_zero_is_off_and_its_json_stays_json():
+    """(predicted − measured) / 0 is infinite: fidelity.json once carried `Infinity`, which JSON has not."""
+    import json
+
+    from sim.model.fidelity import FidelityRow
+
+    row = FidelityRow(rig="a", hardware="nano", phase="rollback", unit="s", predicted=4.0, measured=0.0)
+    assert row.off and row.error_text == "measured 0"
+    written = json.dumps([row.as_json()], allow_nan=False)
+    assert json.loads(written)[0]["error"] is None and json.loads(written)[0]["off"] is True
+    exact = FidelityRow(rig="a", hardware="nano", phase="total", unit="s", predicted=11.0, measured=10.0)
+    assert exact.as_json()["error"] == pytest.approx(0.1) and exact.error_text == "+10.0%"
