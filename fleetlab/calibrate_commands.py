@@ -79,7 +79,7 @@ def calibrate(file: Annotated[Path, typer.Argument(help="a scenario whose hil: p
               one_at_a_time: OneAtATime = False,
               verbose: Annotated[bool, typer.Option(help="log every step")] = False) -> None:
     """Measure the simulator's device numbers on rigs, per hardware model, into calibration.yaml."""
-    from fleetlab.files import write_whole
+    from fleetlab.files import output_file, write_whole
     from hil.calibration import calibration_yaml, from_run
     from hil.errors import HilError
     from hil.inventory import load_inventory
@@ -89,13 +89,16 @@ def calibrate(file: Annotated[Path, typer.Argument(help="a scenario whose hil: p
     with reported(file):
         inventory = load_inventory(rigs)
         scenario = load_scenario(file, overrides=calibration_overrides(thermal_step))
+    with reported():        # before any rig time is spent
+        output_file(out)
     chosen, runs = measure_on_rigs(file, scenario, inventory, rig, one_at_a_time, "nothing written; ")
     try:
         calibration = from_run([found for run in runs for found in run.rigs], chosen, scenario)
     except HilError as error:
         console.err.print(f"{file}: {error}", markup=False)
         raise typer.Exit(EXIT_NO_GO) from None
-    write_whole(out, calibration_yaml(calibration))
+    with reported():
+        write_whole(out, calibration_yaml(calibration))
     console.out.print(calibration_table(calibration))
     console.out.print(f"calibration: {out} (a scenario takes it with `calibration: {out.name}`)", markup=False)
     if history:
@@ -151,7 +154,7 @@ def fidelity(file: Annotated[Path, typer.Argument(help="scenario with a hil: par
     import json
 
     from fleetlab.fidelity import compare_run
-    from fleetlab.files import write_whole
+    from fleetlab.files import output_folder, write_whole
     from hil.inventory import load_inventory
     from sim.load import load_scenario
 
@@ -162,6 +165,9 @@ def fidelity(file: Annotated[Path, typer.Argument(help="scenario with a hil: par
     if scenario.hil is None:
         console.err.print(f"{file}: the scenario has no hil: section", markup=False)
         raise typer.Exit(EXIT_BAD_INPUT)
+    if out is not None:
+        with reported():    # before any rig time is spent
+            output_folder(out)
     chosen, runs = measure_on_rigs(file, scenario, inventory, rig, one_at_a_time)
     rows = compare_run(scenario, chosen, [found for run in runs for found in run.rigs], file.resolve().parent,
                        tolerance)
@@ -171,12 +177,12 @@ def fidelity(file: Annotated[Path, typer.Argument(help="scenario with a hil: par
                       + (f"; off: {', '.join(f'{row.rig} {row.phase} ({row.error_text})' for row in off)}"
                          if off else ""), markup=False)
     if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        write_whole(out / "fidelity.json", json.dumps([row.as_json() for row in rows], indent=2, allow_nan=False)
-                    + "\n")
-        for index, run in enumerate(runs):      # the rigs' own results: one run, or one per rig
-            name = "result.json" if len(runs) == 1 else f"result-{index + 1}.json"
-            write_whole(out / name, run.model_dump_json(indent=2) + "\n")
+        with reported():
+            write_whole(out / "fidelity.json", json.dumps([row.as_json() for row in rows], indent=2,
+                                                          allow_nan=False) + "\n")
+            for index, run in enumerate(runs):      # the rigs' own results: one run, or one per rig
+                name = "result.json" if len(runs) == 1 else f"result-{index + 1}.json"
+                write_whole(out / name, run.model_dump_json(indent=2) + "\n")
         console.out.print(f"fidelity: {out / 'fidelity.json'}", markup=False)
     raise typer.Exit(EXIT_NO_GO if off else EXIT_OK)
 

@@ -16,6 +16,7 @@ from rich.console import Console
 from fleetlab import console
 from fleetlab.errors import reported
 from fleetlab.exit_codes import EXIT_BAD_INPUT, EXIT_NO_GO, EXIT_OK
+from fleetlab.files import output_file, output_folder, write_whole
 from sim.load import load_scenario, plan_warnings
 from sim.model.errors import ScenarioError
 from sim.model.gates import evaluate
@@ -120,7 +121,8 @@ def schema_text() -> str:
 def schema(write: Annotated[Optional[Path], typer.Option(help="write to this file instead of stdout")] = None) -> None:
     """Print the JSON Schema of scenario files (for editors)."""
     if write:
-        write.write_text(schema_text(), encoding="utf-8")
+        with reported():
+            write_whole(output_file(write), schema_text())
         console.err.print(f"wrote {write}")
     else:
         sys.stdout.write(schema_text())
@@ -147,6 +149,9 @@ def sim(file: Path,
     from sim.run import simulate  # imported here so `validate` and `schema` start fast
 
     scenario = _load_or_exit(file)
+    if out is not None:
+        with reported():        # before the run: an --out that cannot be written fails now, not after it
+            output_folder(out)
     human = console.err if json_out else console.out
     _say_calibration(scenario, human)
     started = time.perf_counter()
@@ -159,9 +164,9 @@ def sim(file: Path,
     if verdict.checks:
         human.print(console.verdict_table(verdict))
     if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
         target = out / "result.json"
-        target.write_text(result.model_dump_json(indent=2) + "\n", encoding="utf-8")
+        with reported():
+            write_whole(target, result.model_dump_json(indent=2) + "\n")
         human.print(f"result: {target}")
     if json_out:
         _print_json({"passed": verdict.passed, "checks": [dataclasses.asdict(check) for check in verdict.checks],
@@ -240,6 +245,9 @@ def sweep(file: Path,
         risk_limit = parse_fraction(max_risk)
         axes = parse_grid(grid or [])
         points = expand(file, axes)
+    if out is not None:
+        with reported():        # before the sweep: an --out that cannot be written fails now
+            output_folder(out)
     seed_list = seed_range(first_seed, seeds)
     started = time.perf_counter()
     with reported(), open_executor(executor) as (pool, info), \
@@ -252,8 +260,8 @@ def sweep(file: Path,
     for failure in result.failures:
         console.err.print(f"run failed: {failure.point} seed {failure.seed}: {failure.error}", markup=False)
     if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "sweep.json").write_text(json.dumps(document, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        with reported():
+            write_whole(out / "sweep.json", json.dumps(document, indent=2, sort_keys=True, allow_nan=False) + "\n")
         human.print(f"sweep: {out / 'sweep.json'}")
     if json_out:
         _print_json(document)

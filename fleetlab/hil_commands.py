@@ -9,7 +9,9 @@ from typing import Annotated, Optional
 import typer
 
 from fleetlab import console
+from fleetlab.errors import reported
 from fleetlab.exit_codes import EXIT_BAD_INPUT, EXIT_NO_GO, EXIT_OK, exit_interrupted
+from fleetlab.files import output_file, output_folder, write_whole
 from fleetlab.hil_view import hil_table, plan_table
 from sim.model.errors import ScenarioError
 from sim.model.gates import evaluate
@@ -54,6 +56,11 @@ def hil(file: Path,
     if scenario.hil is None:
         console.err.print(f"{file}: the scenario has no hil: section", markup=False)
         raise typer.Exit(EXIT_BAD_INPUT)
+    with reported():        # before any rig time is spent: an output that cannot be written fails now
+        if out is not None:
+            output_folder(out)
+        if calibration_out is not None:
+            output_file(calibration_out)
     spec = scenario.hil
     if calibration_out is not None and spec.calibrate is None:
         from sim.model.hil_spec import HilCalibrate
@@ -79,8 +86,8 @@ def hil(file: Path,
     if verdict.checks:
         console.out.print(console.verdict_table(verdict))
     if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "result.json").write_text(result.model_dump_json(indent=2) + "\n", encoding="utf-8")
+        with reported():
+            write_whole(out / "result.json", result.model_dump_json(indent=2) + "\n")
         console.out.print(f"result: {out / 'result.json'}")
     if signals:
         console.err.print(f"INTERRUPTED ({result.interrupted}): every touched rig was put back and released",
@@ -96,7 +103,6 @@ def hil(file: Path,
 
 def _write_calibration(path: Path, result, inventory, scenario) -> None:
     """The run's calibration, when every rig measured what it needs (a rig that failed its update did not)."""
-    from fleetlab.files import write_whole
     from hil.calibration import CalibrationError, calibration_yaml, from_run
 
     try:
@@ -104,7 +110,8 @@ def _write_calibration(path: Path, result, inventory, scenario) -> None:
     except CalibrationError as error:
         console.err.print(f"no calibration written: {error}", markup=False)
         return
-    write_whole(path, calibration_yaml(calibration))
+    with reported():
+        write_whole(path, calibration_yaml(calibration))
     console.out.print(f"calibration: {path}", markup=False)
 
 
@@ -146,6 +153,8 @@ def models(out: Annotated[Path, typer.Option(help="folder for the ONNX files and
     """Write fleetlab's small model family (current, candidate, defective, …) and per-angle test frames."""
     from hil.modelzoo import write_family
 
+    with reported():
+        output_folder(out)
     for name, path in write_family(out).items():
         console.out.print(f"{name}: {path}", markup=False)
 

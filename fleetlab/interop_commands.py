@@ -15,7 +15,7 @@ import typer
 from ruamel.yaml import YAML
 
 from fleetlab import console
-from fleetlab.errors import AppError, reported
+from fleetlab.errors import reported
 from fleetlab.exit_codes import EXIT_NO_GO, EXIT_OK
 from fleetlab.files import write_whole
 from fleetlab.interop.targets import TARGETS, default_start, export_plan, fill_in, import_document
@@ -55,17 +55,9 @@ def export(file: Path,
     if out is None:
         sys.stdout.write(text)
         return
-    with reported(out):
-        _write_whole(out, text)
+    with reported():
+        write_whole(out, text)
     console.err.print(f"wrote {out} ({to})", markup=False)
-
-
-def _write_whole(path: Path, text: str) -> None:
-    """All or nothing: a half-written configuration is worse than none."""
-    try:
-        write_whole(path, text)
-    except OSError as error:
-        raise AppError(f"cannot write: {error.strerror or error}") from None
 
 
 def import_(file: Path,

@@ -31,6 +31,7 @@ def run(paths: Annotated[Optional[list[Path]], typer.Argument(help="scenario fil
     """Run a scenario suite; write index.html, summary.md, junit.xml and result.json. Exit 0 go, 1 no-go,
     2 could not measure."""
     from fleetlab.errors import reported
+    from fleetlab.files import output_folder
     from fleetlab.history import History, HistoryError
     from fleetlab.interrupts import stop_on_signals
     from fleetlab.report import write_report
@@ -50,6 +51,8 @@ def run(paths: Annotated[Optional[list[Path]], typer.Argument(help="scenario fil
         raise typer.Exit(EXIT_BAD_INPUT)
     if rigs is not None and mode != "sim":       # every input checked before anything runs
         _check_inventory(rigs)
+    with reported():        # and the report's folder (its default's parent): not writable fails now, not after
+        output_folder(out or Path("reports"))
     stop = StopSignal()
     # a progress bar on a terminal (console.progress_bar is silent in CI logs); the log lines either way
     with reported(), console.progress_bar(f"{mode} suite") as report, stop_on_signals(stop) as signals:
@@ -69,7 +72,8 @@ def run(paths: Annotated[Optional[list[Path]], typer.Argument(help="scenario fil
             console.err.print(f"warning: history not updated: {error}", markup=False)
             trends = Trends(problem=str(error))
     folder = out or Path("reports") / result.run_id
-    written = write_report(result, folder, trends)
+    with reported():
+        written = write_report(result, folder, trends)
     for outcome in result.scenarios:
         for problem in outcome.problems:
             console.err.print(f"{outcome.name}: {problem}", markup=False)
