@@ -6,6 +6,7 @@ FleetlabError (sim.model.errors)
 └── AppError
     ├── ExecutorError       (fleetlab.executors) an executor spec that cannot be used, a cluster that is not there
     ├── HistoryError        (fleetlab.history) the run history cannot be read or written
+    ├── OutputError         (fleetlab.files) an output file or folder that cannot be written
     ├── UnknownPlan         (fleetlab.compare) a plan name that is neither `plan`, an alternative nor a kind
     └── SimulationsFailed   (fleetlab.suite) some simulation runs of a scenario's plan raised
 """
