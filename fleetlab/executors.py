@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import contextmanager
@@ -34,6 +36,27 @@ def _local_workers(spec: str) -> int:
     return int(count)
 
 
+PARENT_CHECK_SECONDS = 1.0
+
+
+def _end_with(parent: int) -> None:
+    """Run in each pool worker as it starts: end the worker once the process that opened the pool is gone.
+
+    A fleetlab killed with SIGKILL (a CI job's timeout) cannot stop its pool, and the workers would wait on their
+    task queue forever — each holds that queue's write end itself, so no end-of-file ever comes — and keep the
+    forkserver and the resource tracker alive with them: four idle processes left per killed run."""
+
+    def watch() -> None:
+        while True:
+            time.sleep(PARENT_CHECK_SECONDS)
+            try:
+                os.kill(parent, 0)
+            except (ProcessLookupError, PermissionError):   # gone (or its number reused by somebody else's)
+                os._exit(1)
+
+    threading.Thread(target=watch, name="fleetlab-pool-parent", daemon=True).start()
+
+
 @contextmanager
 def open_executor(spec: str) -> Iterator[tuple[Executor, ExecutorInfo]]:
     """Start (and afterwards stop) the executor a --executor value names."""
@@ -43,7 +66,8 @@ def open_executor(spec: str) -> Iterator[tuple[Executor, ExecutorInfo]]:
         workers = _local_workers(spec)
         # forkserver: workers fork from a clean server process, not from this one with its progress-bar thread
         context = multiprocessing.get_context("forkserver")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_end_with,
+                                 initargs=(os.getpid(),)) as pool:
             yield pool, ExecutorInfo(f"local pool of {workers} processes", workers)
     elif spec.startswith(("dask://", "tcp://")):
         with _dask_executor(spec) as pair:

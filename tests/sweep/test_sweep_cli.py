@@ -1,8 +1,13 @@
 """`fleetlab sweep` as a user runs it: a table, sweep.json, exit codes, and clear refusals."""
 
+import contextlib
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 from tests.conftest import ROOT
 
@@ -51,3 +56,56 @@ def test_a_misspelt_grid_key_is_refused_with_a_suggestion_not_a_traceback():
                     "--executor", "serial")
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert "strategy.bakee: unknown key 'bakee'; did you mean 'bake'?" in done.stderr + done.stdout
+
+
+def _children(pid: int) -> set[int]:
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.add(int(entry.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_a_fleetlab_killed_with_sigkill_leaves_no_pool_process_behind(tmp_path):
+    """A CI job's timeout kills with SIGKILL: the local pool's workers once waited on their queue forever and kept
+    the forkserver and the resource tracker alive with them. Now they notice and end within seconds."""
+    bench = str(ROOT / "scenarios" / "bench-100k.yaml")
+    started = subprocess.Popen([sys.executable, "-m", "fleetlab.cli", "sweep", bench, "--seeds", "6",
+                                "--executor", "local:2", "--out", str(tmp_path)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
+    family: set[int] = set()
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:      # until the pool's workers (grandchildren) run
+            family = _children(started.pid)
+            workers = {worker for child in family for worker in _children(child)}
+            if len(workers) >= 2:
+                family |= workers
+                break
+            time.sleep(0.2)
+        assert len(family) >= 4, f"the pool never started: {family}"
+        os.kill(started.pid, signal.SIGKILL)
+        started.wait()
+        deadline = time.monotonic() + 60        # the workers look every second; a busy machine may be slower
+        while time.monotonic() < deadline and any(_alive(pid) for pid in family):
+            time.sleep(0.5)
+        assert not [pid for pid in family if _alive(pid)], "pool processes outlived the killed fleetlab"
+    finally:
+        for pid in family:                      # by pid, whatever happened above
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        if started.poll() is None:
+            started.kill()
+            started.wait()
