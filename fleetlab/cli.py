@@ -201,6 +201,10 @@ def compare(file: Path,
 
     scenario = _load_or_exit(file)
     names = [name.strip() for name in strategies.split(",") if name.strip()]
+    if not names:
+        console.err.print(f"--strategies {strategies!r}: name at least one plan ('plan', a name under "
+                          "alternatives:, or a kind)", markup=False)
+        raise typer.Exit(EXIT_BAD_INPUT)
     started = time.perf_counter()
     with reported(file), console.progress_bar(f"comparing {len(names)} plans × {seeds} seeds") as report:
         rows = run_compare(scenario, names, seed_range(first_seed, seeds),

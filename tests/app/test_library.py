@@ -97,3 +97,15 @@ def test_compare_exits_on_the_plan_and_reports_an_alternative_breaking_a_bound_a
                           capture_output=True, text=True, cwd=ROOT, timeout=600)
     assert done.returncode == 0, done.stdout + done.stderr          # the stratified plan holds its bounds
     assert "finding: random_canary broke halted in 2 of 2 seeds" in done.stdout
+
+
+def test_compare_with_no_plan_named_exits_2_without_a_traceback():
+    """`--strategies ,` named no plan: the exit code's "first plan" did not exist (a ValueError traceback)."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "fleetlab.cli", "compare", str(ROOT / "scenarios" / "tiny.yaml"),
+                           "--strategies", " , ", "--seeds", "1"], capture_output=True, text=True, cwd=ROOT,
+                          timeout=300)
+    assert done.returncode == 2 and "Traceback" not in done.stdout + done.stderr
+    assert "name at least one plan" in done.stderr
