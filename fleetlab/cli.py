@@ -22,7 +22,7 @@ from sim.model.errors import ScenarioError
 from sim.model.gates import evaluate
 from sim.model.scenario import Scenario
 from sim.model.strategy import REGISTRY
-from sim.model.streams import MAX_SEED
+from sim.model.streams import MAX_SEED, MAX_SEEDS
 
 
 def _readable_types() -> None:
@@ -193,7 +193,8 @@ def _print_json(document: object) -> None:
 def compare(file: Path,
             strategies: Annotated[str, typer.Option(help="plans by name: 'plan', names under alternatives:, or kinds")]
             = "plan",
-            seeds: Annotated[int, typer.Option(min=1, help="seeds per plan (the same seeds for every plan)")] = 10,
+            seeds: Annotated[int, typer.Option(min=1, max=MAX_SEEDS, help="seeds per plan (the same seeds for every "
+                                                                 "plan)")] = 10,
             first_seed: FirstSeed = 1,
             json_out: JsonFlag = False) -> None:
     """Run several plans on the same fleet over several seeds; a table with 95% confidence intervals."""
@@ -230,7 +231,8 @@ def compare(file: Path,
 
 @app.command()
 def sweep(file: Path,
-          seeds: Annotated[int, typer.Option(min=1, help="runs per grid point (the same seeds at every point)")] = 20,
+          seeds: Annotated[int, typer.Option(min=1, max=MAX_SEEDS, help="runs per grid point (the same seeds at every "
+                                                             "point)")] = 20,
           first_seed: FirstSeed = 1,
           grid: Annotated[Optional[list[str]], typer.Option(
               help="axes as KEY=V1,V2;KEY2=... (values as in the file; `plan=` names alternatives)")] = None,

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from fleetlab.errors import ExecutorError
 from sim.sweep import SerialExecutor
@@ -76,6 +77,20 @@ def open_executor(spec: str) -> Iterator[tuple[Executor, ExecutorInfo]]:
         raise ExecutorError(f"--executor {spec}: expected serial, local, local:N or dask://HOST:PORT")
 
 
+def _scheduler_address(spec: str) -> str:
+    """dask://HOST:PORT (or tcp://) as Dask's tcp:// address; anything else is refused here, before Dask parses it
+    (an empty host was a ValueError traceback, after 20 s of Dask trying to close a client that never opened)."""
+    rest = spec.split("://", 1)[1]
+    try:
+        parts = urlsplit("tcp://" + rest)
+        port = parts.port
+    except ValueError:
+        port = None
+    if not parts.hostname or port is None or parts.path or parts.query or parts.fragment:
+        raise ExecutorError(f"--executor {spec}: expected dask://HOST:PORT, e.g. dask://127.0.0.1:8786")
+    return f"tcp://{rest}"
+
+
 @contextmanager
 def _dask_executor(spec: str) -> Iterator[tuple[Executor, ExecutorInfo]]:
     try:
@@ -83,7 +98,7 @@ def _dask_executor(spec: str) -> Iterator[tuple[Executor, ExecutorInfo]]:
     except ImportError:
         raise ExecutorError("--executor dask://…: Dask is not installed (pip install 'fleetlab[distributed]')") \
             from None
-    address = "tcp://" + spec.split("://", 1)[1]
+    address = _scheduler_address(spec)
     try:
         client = Client(address, timeout=DASK_CONNECT_TIMEOUT, set_as_default=False)
     except (OSError, TimeoutError) as error:

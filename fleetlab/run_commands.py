@@ -10,6 +10,7 @@ import typer
 
 from fleetlab import console
 from fleetlab.exit_codes import EXIT_BAD_INPUT, exit_interrupted
+from sim.model.streams import MAX_SEEDS
 
 DEFAULT_HISTORY = "reports/history.sqlite"
 
@@ -18,7 +19,8 @@ def run(paths: Annotated[Optional[list[Path]], typer.Argument(help="scenario fil
                                                                    "scenarios/, benchmarks left out)")] = None,
         mode: Annotated[Literal["sim", "hil", "both"], typer.Option(help="simulate, run on rigs, or both")] = "sim",
         rigs: Annotated[Optional[Path], typer.Option(help="rig inventory for hil mode")] = None,
-        seeds: Annotated[int, typer.Option(min=1, help="seeds per plan (the same seeds for every plan)")] = 1,
+        seeds: Annotated[int, typer.Option(min=1, max=MAX_SEEDS, help="seeds per plan (the same seeds for every "
+                                                         "plan)")] = 1,
         out: Annotated[Optional[Path], typer.Option(help="report folder (default reports/<run-id>)")] = None,
         history: Annotated[str, typer.Option(help="SQLite file or postgresql:// URL; '' for none")]
         = DEFAULT_HISTORY,

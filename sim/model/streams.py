@@ -20,6 +20,9 @@ _TO_UNIT = 2.0 ** -53
 # A seed takes the low 56 bits of the first round's input and the purpose the top 8 (`_base`): a larger or a negative
 # seed would share bits with the purpose (or be cut to 64 bits), and two different seeds would give the same run.
 MAX_SEED = (1 << 56) - 1
+# The most seeds one command runs per plan (`--seeds`): the list of seeds is built before the first run, and a
+# million runs of even the smallest scenario are days of CPU (`--seeds 1e23` once hung building the list).
+MAX_SEEDS = 1_000_000
 
 # one constant per use, so streams for different purposes never overlap
 FLEET = 1

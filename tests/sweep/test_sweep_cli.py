@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import ROOT
 
 
@@ -56,6 +58,23 @@ def test_a_misspelt_grid_key_is_refused_with_a_suggestion_not_a_traceback():
                     "--executor", "serial")
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert "strategy.bakee: unknown key 'bakee'; did you mean 'bake'?" in done.stderr + done.stdout
+
+
+@pytest.mark.parametrize("spec", ["dask://", "dask://:8786", "dask://127.0.0.1", "dask://127.0.0.1:99999",
+                                  "tcp://127.0.0.1:x"])
+def test_a_malformed_scheduler_address_is_refused_before_dask_sees_it(sweep_file, spec):
+    """`dask://` once reached Dask as an empty address: a ValueError traceback, after 20 s of closing a client."""
+    done = fleetlab("sweep", str(sweep_file), "--seeds", "1", "--executor", spec)
+    assert done.returncode == 2 and "Traceback" not in done.stdout + done.stderr
+    assert f"--executor {spec}: expected dask://HOST:PORT" in done.stderr
+
+
+@pytest.mark.parametrize("command", [["sweep"], ["compare"], ["run", "--history", ""]])
+def test_more_seeds_than_a_command_can_list_are_refused(sweep_file, command):
+    """`--seeds 1e23` hung building the list of seeds (run), or would have (compare, sweep)."""
+    done = fleetlab(command[0], str(sweep_file), *command[1:], "--seeds", "99999999999999999999999")
+    assert done.returncode == 2 and "Traceback" not in done.stdout + done.stderr
+    assert "less than or equal to 1000000" in done.stderr
 
 
 def _children(pid: int) -> set[int]:
