@@ -55,6 +55,7 @@ def run(paths: Annotated[Optional[list[Path]], typer.Argument(help="scenario fil
         _check_inventory(rigs)
     with reported():        # and the report's folder (its default's parent): not writable fails now, not after
         output_folder(out or Path("reports"))
+        _check_names(list(paths or []))
     stop = StopSignal()
     # a progress bar on a terminal (console.progress_bar is silent in CI logs); the log lines either way
     with reported(), console.progress_bar(f"{mode} suite") as report, stop_on_signals(stop) as signals:
@@ -87,6 +88,17 @@ def run(paths: Annotated[Optional[list[Path]], typer.Argument(help="scenario fil
     if json_out:
         sys.stdout.write(written["result.json"].read_text(encoding="utf-8"))
     raise typer.Exit(exit_interrupted(signals[0]) if signals else result.exit_code)
+
+
+def _check_names(paths: list[Path]) -> None:
+    from fleetlab.errors import AppError
+    from fleetlab.suite import collect, shared_names
+
+    clashes = shared_names(collect(paths))
+    if clashes:
+        raise AppError("scenarios are told apart by name in the report and the history, and these files share one: "
+                       + "; ".join(f"{name!r}: {', '.join(str(file) for file in files)}"
+                                   for name, files in clashes.items()) + " (rename one)")
 
 
 def _check_inventory(rigs: Path) -> None:

@@ -49,13 +49,28 @@ SEED_ONE_EVENTS = ("halt", "rollback", "fault", "update")
 def collect(paths: list[Path]) -> list[tuple[Path, bool]]:
     """Scenario files under the paths, in order: (file, named) where `named` means the user named the file itself
     (benchmark-sized scenarios are only run when named)."""
-    found: list[tuple[Path, bool]] = []
+    found: dict[Path, tuple[Path, bool]] = {}     # by the file itself: a folder and a file in it name it twice
     for path in paths or DEFAULT_PATHS:
-        if path.is_dir():
-            found += [(file, False) for file in sorted(path.rglob("*.yaml"))]
-        else:
-            found.append((path, True))
-    return found
+        for file, named in ([(file, False) for file in sorted(path.rglob("*.yaml"))] if path.is_dir()
+                            else [(path, True)]):
+            first = found.setdefault(file.resolve(), (file, named))
+            if named and not first[1]:
+                found[file.resolve()] = (first[0], True)
+    return list(found.values())
+
+
+def shared_names(files: list[tuple[Path, bool]]) -> dict[str, list[Path]]:
+    """Scenario names carried by more than one file the run would measure: the report, junit.xml and the history
+    tell scenarios apart by name. Files that do not load are left to the run, which reports them."""
+    by_name: dict[str, list[Path]] = {}
+    for file, named in files:
+        try:
+            scenario = load_scenario(file)
+        except ScenarioError:
+            continue
+        if BENCHMARK_TAG not in scenario.tags or named:
+            by_name.setdefault(scenario.name, []).append(file)
+    return {name: found for name, found in by_name.items() if len(found) > 1}
 
 
 def sim_part(file: Path, scenario: Scenario, seeds: list[int], executor: Executor,

@@ -1,0 +1,39 @@
+"""Which scenario files a `fleetlab run` measures: each file once, and no two scenarios under one name."""
+
+import subprocess
+import sys
+
+from fleetlab.suite import collect, shared_names
+from tests.conftest import ROOT
+
+SCENARIOS = ROOT / "scenarios"
+
+
+def test_a_file_named_twice_or_through_its_folder_is_collected_once():
+    """`fleetlab run scenarios scenarios/bench-100k.yaml` (a folder, and a benchmark in it named to include it)
+    once ran it twice, and `tiny.yaml ../scenarios/tiny.yaml` did the same: three outcomes all called 'tiny'."""
+    files = collect([SCENARIOS, SCENARIOS / "bench-100k.yaml", SCENARIOS / ".." / "scenarios" / "tiny.yaml"])
+    resolved = [file.resolve() for file, _ in files]
+    assert len(resolved) == len(set(resolved)) == len(list(SCENARIOS.glob("*.yaml")))
+    named = {file.name for file, was_named in files if was_named}
+    assert named == {"bench-100k.yaml", "tiny.yaml"}      # named anywhere: a benchmark then runs
+
+
+def test_two_files_under_one_scenario_name_are_refused_before_anything_runs(tmp_path):
+    for copy in ("a.yaml", "b.yaml"):
+        (tmp_path / copy).write_text((SCENARIOS / "tiny.yaml").read_text())
+    assert shared_names(collect([tmp_path])) == {"tiny": [tmp_path / "a.yaml", tmp_path / "b.yaml"]}
+    done = subprocess.run([sys.executable, "-m", "fleetlab.cli", "run", str(tmp_path), "--history", "",
+                           "--out", str(tmp_path / "report")], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert done.returncode == 2 and "Traceback" not in done.stdout + done.stderr
+    assert "these files share one: 'tiny'" in done.stderr and "a.yaml" in done.stderr and "b.yaml" in done.stderr
+    assert not (tmp_path / "report" / "index.html").exists()
+
+
+def test_the_same_file_twice_is_measured_once(tmp_path):
+    tiny = SCENARIOS / "tiny.yaml"
+    done = subprocess.run([sys.executable, "-m", "fleetlab.cli", "run", str(tiny), str(tiny), "--history", "",
+                           "--executor", "serial", "--out", str(tmp_path)], capture_output=True, text=True, cwd=ROOT,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "GO: 1 scenario in" in done.stdout
