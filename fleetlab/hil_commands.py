@@ -11,7 +11,7 @@ import typer
 from fleetlab import console
 from fleetlab.errors import reported
 from fleetlab.exit_codes import EXIT_BAD_INPUT, EXIT_NO_GO, EXIT_OK, exit_interrupted
-from fleetlab.files import output_file, output_folder, write_whole
+from fleetlab.files import OutputError, output_file, output_folder, write_whole
 from fleetlab.hil_view import hil_table, plan_table
 from sim.model.errors import ScenarioError
 from sim.model.gates import evaluate
@@ -193,25 +193,45 @@ def up(count: Annotated[int, typer.Argument(min=1, help="how many rigs")],
     from hil.virtual import VirtualRigError, inventory_entry
     from sim.model.units import parse_rate
 
-    if not key.exists():
-        key.parent.mkdir(parents=True, exist_ok=True)
-        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "fleetlab-virtual-rigs", "-f", str(key)],
-                       check=True)
-    try:
+    try:        # everything a user gave is checked before a container starts
         rate = parse_rate(bandwidth) if bandwidth else None
-        public = Path(str(key) + ".pub").read_text().strip()
-        rigs = _lab().up(count, profile, public, bandwidth=rate, store_tmpfs=store_size)
-    except (VirtualRigError, ValueError) as error:
+        if rate is not None and rate <= 0:
+            raise ValueError(f"--bandwidth {bandwidth}: a link needs a rate above zero")
+    except ValueError as error:
         console.err.print(str(error), markup=False)
         raise typer.Exit(EXIT_BAD_INPUT) from None
+    with reported():
+        output_file(inventory)
+        if not key.exists():
+            output_file(key)
+    if not key.exists():
+        made = subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "fleetlab-virtual-rigs", "-f",
+                               str(key)], capture_output=True, text=True)
+        if made.returncode != 0:
+            console.err.print(f"{key}: ssh-keygen failed: {made.stderr.strip()}", markup=False)
+            raise typer.Exit(EXIT_BAD_INPUT)
+    lab = _lab()
+    try:
+        public = Path(str(key) + ".pub").read_text().strip()
+        rigs = lab.up(count, profile, public, bandwidth=rate, store_tmpfs=store_size)
+    except (VirtualRigError, ValueError, OSError) as error:
+        console.err.print(str(error), markup=False)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    import io
+
     from ruamel.yaml import YAML
 
-    inventory.parent.mkdir(parents=True, exist_ok=True)
-    with inventory.open("w") as sink:
-        sink.write("# virtual rigs started by `fleetlab rigs up`; `fleetlab rigs down` removes them\n")
-        yaml = YAML()
-        yaml.width = 4096         # host keys on one line
-        yaml.dump({"rigs": [inventory_entry(rig, key.resolve(), rate) for rig in rigs]}, sink)
+    text = io.StringIO()
+    text.write("# virtual rigs started by `fleetlab rigs up`; `fleetlab rigs down` removes them\n")
+    yaml = YAML()
+    yaml.width = 4096         # host keys on one line
+    yaml.dump({"rigs": [inventory_entry(rig, key.resolve(), rate) for rig in rigs]}, text)
+    try:
+        write_whole(inventory, text.getvalue())
+    except OutputError as error:    # no inventory, no way to find them again: the rigs go too
+        lab.down([rig.container for rig in rigs])
+        console.err.print(f"{error}; the {len(rigs)} rigs were removed again", markup=False)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
     for rig in rigs:
         console.out.print(f"{rig.name}: 127.0.0.1:{rig.port} ({profile}, container {rig.container[:12]})",
                           markup=False)

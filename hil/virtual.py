@@ -15,6 +15,7 @@ back, a camera service whose health flaps (passes once, then fails), and the rig
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import socket
@@ -101,13 +102,23 @@ class VirtualLab:
             self.client.images.get(self.image)
         except NotFound:
             raise VirtualRigError(f"image {self.image} is missing: build it with rigs/virtual/build.sh") from None
-        rigs = [self._start(f"{prefix}-{uuid.uuid4().hex[:6]}", profile_name, spec, public_key, store_tmpfs)
-                for _ in range(count)]
-        for rig in rigs:
-            _wait_for_sshd(rig.port)
-            if bandwidth:
-                self.set_bandwidth(rig.container, bandwidth)
-        return [self._with_host_key(rig) for rig in rigs]
+        started: list[VirtualRig] = []
+        try:        # all or nothing: a rig left running with no inventory naming it could only be found by label
+            for _ in range(count):
+                started.append(self._start(f"{prefix}-{uuid.uuid4().hex[:6]}", profile_name, spec, public_key,
+                                           store_tmpfs))
+            for rig in started:
+                _wait_for_sshd(rig.port)
+                if bandwidth:
+                    self.set_bandwidth(rig.container, bandwidth)
+            return [self._with_host_key(rig) for rig in started]
+        except BaseException as error:          # an interrupt too
+            with contextlib.suppress(DockerException):
+                self.down([rig.container for rig in started])
+            if isinstance(error, DockerException):
+                raise VirtualRigError(f"the virtual rigs did not come up ({len(started)} of {count} had started; "
+                                      f"removed again): {error}") from None
+            raise
 
     def _start(self, name: str, profile_name: str, spec: dict, public_key: str, store_tmpfs: str | None) -> VirtualRig:
         port = _free_port()

@@ -41,3 +41,39 @@ def test_up_hil_status_down_on_a_nano_profile(lab, tmp_path):
         removed = fleetlab("rigs", "down", "--inventory", str(inventory))
     assert removed.returncode == 0 and "removed 2 virtual rigs" in removed.stdout
     assert not any(row["container"] in [c[:12] for c in containers] for row in lab.status())
+
+
+def _ours(lab) -> set[str]:
+    return {row["container"] for row in lab.status()}
+
+
+def test_up_refuses_an_inventory_it_could_not_write_before_starting_a_rig(lab, tmp_path):
+    """The inventory was written after the containers started: a path under a file left two rigs running that no
+    inventory named (and a traceback)."""
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")
+    before = _ours(lab)
+    done = fleetlab("rigs", "up", "2", "--inventory", str(blocked / "virtual.yaml"), "--key", str(tmp_path / "key"))
+    assert done.returncode == 2 and "Traceback" not in done.stdout + done.stderr
+    assert "not a folder" in done.stderr
+    assert _ours(lab) == before
+
+
+def test_up_is_all_or_nothing_when_a_rig_does_not_come_up(lab, tmp_path, monkeypatch):
+    """The second rig's sshd never answers: the first, already running, is removed again with it."""
+    import hil.virtual as virtual
+
+    key = tmp_path / "key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    waited: list[int] = []
+
+    def second_never_answers(port: int, timeout: float = virtual.BOOT_TIMEOUT) -> None:
+        waited.append(port)
+        if len(waited) == 2:
+            raise virtual.VirtualRigError(f"no sshd answered on 127.0.0.1:{port} within 0 s")
+
+    monkeypatch.setattr(virtual, "_wait_for_sshd", second_never_answers)
+    before = _ours(lab)
+    with pytest.raises(virtual.VirtualRigError, match="no sshd answered"):
+        lab.up(2, "nano", (tmp_path / "key.pub").read_text().strip())
+    assert len(waited) == 2 and _ours(lab) == before
