@@ -178,8 +178,12 @@ def build() -> None:
     raise typer.Exit(subprocess.run(["bash", str(script)], check=False).returncode)
 
 
+MAX_VIRTUAL_RIGS = 64     # a typo (400 for 4) would start containers until the machine ran out of memory
+
+
 @rigs_app.command()
-def up(count: Annotated[int, typer.Argument(min=1, help="how many rigs")],
+def up(count: Annotated[int, typer.Argument(min=1, max=MAX_VIRTUAL_RIGS, help="how many rigs (each is a container "
+                                                                             "with its profile's CPUs and memory)")],
        profile: Annotated[str, typer.Option(help="nano, xavier-nx, orin-nx or agx-orin")] = "orin-nx",
        bandwidth: Annotated[Optional[str], typer.Option(help="shape each rig's link, e.g. 20Mbit/s")] = None,
        store_size: Annotated[Optional[str], typer.Option(help="model store on a tmpfs of this size (e.g. 64m), "

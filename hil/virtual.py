@@ -56,11 +56,10 @@ class VirtualRig:
 
 
 def profile(name: str) -> dict:
-    path = PROFILES / f"{name}.json"
-    if not path.exists():
-        known = ", ".join(sorted(p.stem for p in PROFILES.glob("*.json")))
-        raise VirtualRigError(f"unknown profile {name!r}; known: {known}")
-    return json.loads(path.read_text())
+    known = sorted(path.stem for path in PROFILES.glob("*.json"))
+    if name not in known:           # a name, never a path: `../x` must not read a file elsewhere
+        raise VirtualRigError(f"unknown profile {name!r}; known: {', '.join(known)}")
+    return json.loads((PROFILES / f"{name}.json").read_text())
 
 
 def _free_port() -> int:

@@ -121,3 +121,16 @@ def test_models_writes_the_family(tmp_path):
                      "current.onnx"]
     assert sorted(path.name for path in (tmp_path / "models" / "frames").iterdir()) == \
         ["goal.npy", "overhead.npy", "sideline.npy"]
+
+
+def test_a_virtual_rig_profile_is_a_name_not_a_path():
+    from hil.virtual import VirtualRigError, profile
+
+    assert profile("nano")["memory"]
+    with pytest.raises(VirtualRigError, match="unknown profile '../profiles/nano'; known: agx-orin, nano"):
+        profile("../profiles/nano")
+
+
+def test_rigs_up_refuses_a_count_no_machine_could_hold():
+    done = fleetlab("rigs", "up", "400")
+    assert done.returncode == 2 and "less than or equal to 64" in done.stderr
