@@ -184,7 +184,15 @@ def fidelity(file: Annotated[Path, typer.Argument(help="scenario with a hil: par
                 name = "result.json" if len(runs) == 1 else f"result-{index + 1}.json"
                 write_whole(out / name, run.model_dump_json(indent=2) + "\n")
         console.out.print(f"fidelity: {out / 'fidelity.json'}", markup=False)
-    raise typer.Exit(EXIT_NO_GO if off else EXIT_OK)
+    # a rig whose update did not get through transfer, build and activation has nothing to compare: that is not a
+    # pass (it once printed "0 of 0 phases within 10%" and exited 0)
+    compared = {row.rig for row in rows}
+    unmeasured = [found for run in runs for found in run.rigs if found.rig not in compared]
+    for found in unmeasured:
+        console.err.print(f"{found.rig}: nothing to compare: its run ended {found.verdict}"
+                          + (f" ({found.reason})" if found.reason else "")
+                          + " before transfer, build and activation were all measured", markup=False)
+    raise typer.Exit(EXIT_BAD_INPUT if unmeasured else EXIT_NO_GO if off else EXIT_OK)
 
 
 def fidelity_table(rows):

@@ -82,7 +82,17 @@ def test_calibrate_measures_rigs_and_a_scenario_takes_exactly_those_numbers(rig_
     rows = json.loads((tmp_path / "fid" / "fidelity.json").read_text())
     phases = {(row["rig"], row["phase"]) for row in rows}
     assert {("orin-a", phase) for phase in ("download", "verify", "install + build", "activate", "rollback", "total",
-                                            "latency p50")} <= phases
+                                            "latency p50")} <= phases, fidelity.stdout + fidelity.stderr
     assert {rig for rig, _ in phases} == {"orin-a"}
     assert all(row["predicted"] > 0 and row["measured"] > 0 for row in rows if row["unit"] == "s")
     assert "phases within 10%" in fidelity.stdout
+
+
+def test_fidelity_on_a_rig_whose_update_failed_cannot_measure(rig_entry, tmp_path):
+    """A candidate that does not build leaves no phase to compare: once "0 of 0 phases within 10%" and exit 0."""
+    scenario = calibration_scenario(tmp_path)
+    scenario.write_text(scenario.read_text().replace(f"builtin:candidate@{CANDIDATE_BYTES}", "builtin:broken"))
+    inventory = write_inventory(tmp_path / "rigs.yaml", rig_entry("orin-a", tags=["orin"]))
+    done = fleetlab("fidelity", str(scenario), "--rigs", str(inventory), "--out", str(tmp_path / "fid"))
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "orin-a: nothing to compare: its run ended" in done.stderr and "Traceback" not in done.stderr
