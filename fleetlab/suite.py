@@ -53,9 +53,10 @@ def collect(paths: list[Path]) -> list[tuple[Path, bool]]:
     for path in paths or DEFAULT_PATHS:
         for file, named in ([(file, False) for file in sorted(path.rglob("*.yaml"))] if path.is_dir()
                             else [(path, True)]):
-            first = found.setdefault(file.resolve(), (file, named))
+            itself = file.resolve()
+            first = found.setdefault(itself, (file, named))
             if named and not first[1]:
-                found[file.resolve()] = (first[0], True)
+                found[itself] = (first[0], True)
     return list(found.values())
 
 

@@ -85,14 +85,16 @@ BYTES_PER_HOUR = 2048            # per simulated hour: the hourly state counts a
 BASE_BYTES = 300 * 2**20         # the interpreter, numpy, SimPy and the rest before any device exists
 
 
-def _devices_at_most(scenario: Scenario) -> int:
-    return sum(kind.count * kind.cameras_per_site[1] for kind in scenario.fleet.site_kinds.values())
+def _memory_parts(scenario: Scenario) -> tuple[int, int]:
+    """(devices at most, simulated hours): what the estimate scales with."""
+    devices = sum(kind.count * kind.cameras_per_site[1] for kind in scenario.fleet.site_kinds.values())
+    return devices, math.ceil(scenario.duration / 3600)
 
 
 def memory_needed(scenario: Scenario) -> int:
     """About how much memory simulating this fleet over its duration takes."""
-    hours = math.ceil(scenario.duration / 3600)
-    return BASE_BYTES + _devices_at_most(scenario) * BYTES_PER_DEVICE + hours * BYTES_PER_HOUR
+    devices, hours = _memory_parts(scenario)
+    return BASE_BYTES + devices * BYTES_PER_DEVICE + hours * BYTES_PER_HOUR
 
 
 def memory_findings(scenario: Scenario, available: int | None) -> list[tuple[str, str]]:
@@ -102,8 +104,7 @@ def memory_findings(scenario: Scenario, available: int | None) -> list[tuple[str
     if available is None or needed <= available:
         return []
     than = f"more than the {available / 2**30:.1f} GiB this machine has available"
-    devices = _devices_at_most(scenario)
-    hours = math.ceil(scenario.duration / 3600)
+    devices, hours = _memory_parts(scenario)
     if hours * BYTES_PER_HOUR > devices * BYTES_PER_DEVICE:
         return [("duration", f"{format_duration(scenario.duration)} of simulated time needs about "
                              f"{needed / 2**30:.1f} GiB ({BYTES_PER_HOUR:,} bytes an hour for the result's series), "
