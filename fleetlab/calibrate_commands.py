@@ -42,7 +42,7 @@ def run_rigs(scenario, inventory, base: Path, chosen: list, one_at_a_time: bool,
 def measure_on_rigs(file: Path, scenario, inventory, rig: str | None, one_at_a_time: bool,
                     interrupted_note: str = "") -> tuple[list, list]:
     """(the chosen rigs, their runs); a stop signal or a rig problem ends the command with its exit code."""
-    from fleetlab.interrupts import stop_on_signals
+    from fleetlab.interrupts import came_late, stop_on_signals
     from hil.errors import HilError
     from hil.runner import select_rigs
     from hil.stop import StopSignal
@@ -55,9 +55,12 @@ def measure_on_rigs(file: Path, scenario, inventory, rig: str | None, one_at_a_t
     except HilError as error:
         console.err.print(f"{file}: {error}", markup=False)
         raise typer.Exit(EXIT_NO_GO) from None
-    if signals:
+    cut_short = any(run.interrupted for run in runs) or len(runs) < (len(chosen) if one_at_a_time else 1)
+    if cut_short:
         console.err.print(f"INTERRUPTED: {interrupted_note}every rig put back", markup=False)
-        raise typer.Exit(exit_interrupted(signals[0]))
+        raise typer.Exit(exit_interrupted(signals[0]) if signals else EXIT_BAD_INPUT)
+    if signals:
+        console.err.print(came_late(signals), markup=False)
     return chosen, runs
 
 

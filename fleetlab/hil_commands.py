@@ -38,7 +38,7 @@ def hil(file: Path,
         allow_paths_outside: Annotated[bool, typer.Option(
             help="let hil: model and frame paths point outside the scenario's folder")] = False) -> None:
     """Run the scenario's own plan on every matching rig: engine, parity, latency, thermals, rollback."""
-    from fleetlab.interrupts import stop_on_signals
+    from fleetlab.interrupts import came_late, stop_on_signals
     from hil.errors import HilError
     from hil.inventory import load_inventory
     from hil.runner import run_scenario
@@ -89,10 +89,12 @@ def hil(file: Path,
         with reported():
             write_whole(out / "result.json", result.model_dump_json(indent=2) + "\n")
         console.out.print(f"result: {out / 'result.json'}")
-    if signals:
+    if result.interrupted:
         console.err.print(f"INTERRUPTED ({result.interrupted}): every touched rig was put back and released",
                           markup=False)
-        raise typer.Exit(exit_interrupted(signals[0]))
+        raise typer.Exit(exit_interrupted(signals[0]) if signals else EXIT_BAD_INPUT)
+    if signals:
+        console.err.print(came_late(signals), markup=False)
     if calibration_out is not None:
         _write_calibration(calibration_out, result, inventory, scenario)
     if any(found.verdict == "error" for found in result.rigs):

@@ -1,7 +1,12 @@
 """Ctrl-C and SIGTERM during a run that touches rigs: the first asks the run to stop releasing and put every rig back
 (hil/stop.py says what that means); a second hurries it. Either way the process ends with the result written, and
 the exit code says which signal stopped it: 130 for SIGINT, 143 for SIGTERM (128 + the signal's number, as a shell
-reports a process killed by it)."""
+reports a process killed by it).
+
+A signal that lands after the plan has ended (while the rigs prove their rollback and release their leases, or while
+the result is written) cuts nothing short: the run is whole and its result.json says so. The command then says the
+signal came late and ends as the run's verdict says, so the exit code and the written result agree (and a
+calibration measured in full is written rather than thrown away)."""
 
 from __future__ import annotations
 
@@ -37,3 +42,10 @@ def stop_on_signals(stop: StopSignal) -> Iterator[list[int]]:
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)
+
+
+def came_late(signals: list[int]) -> str:
+    """What to say when signals arrived but the run had nothing left to cut short."""
+    name = signal.Signals(signals[0]).name
+    return (f"{name} came after the plan had ended: nothing was cut short (every rig proved its rollback or was put "
+            f"back, and was released); the result is whole and stands")

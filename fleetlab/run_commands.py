@@ -35,7 +35,7 @@ def run(paths: Annotated[Optional[list[Path]], typer.Argument(help="scenario fil
     from fleetlab.errors import reported
     from fleetlab.files import output_folder
     from fleetlab.history import History, HistoryError
-    from fleetlab.interrupts import stop_on_signals
+    from fleetlab.interrupts import came_late, stop_on_signals
     from fleetlab.report import write_report
     from fleetlab.report.trends import Trends
     from fleetlab.suite import run_suite
@@ -87,7 +87,10 @@ def run(paths: Annotated[Optional[list[Path]], typer.Argument(help="scenario fil
     human.print(f"report: {written['index.html'].resolve()}", markup=False)
     if json_out:
         sys.stdout.write(written["result.json"].read_text(encoding="utf-8"))
-    raise typer.Exit(exit_interrupted(signals[0]) if signals else result.exit_code)
+    if signals and result.verdict != "INTERRUPTED":
+        console.err.print(came_late(signals), markup=False)
+    interrupted = signals and result.verdict == "INTERRUPTED"
+    raise typer.Exit(exit_interrupted(signals[0]) if interrupted else result.exit_code)
 
 
 def _check_names(paths: list[Path]) -> None:

@@ -246,16 +246,18 @@ def run_suite(paths: list[Path], mode: Mode = "sim", seeds: int = 1, rigs: Path 
               progress: Callable[[int, int], None] | None = None, stop: StopSignal | None = None,
               max_risk: float = 0.0) -> SuiteResult:
     """Every scenario under the paths, in order. A stop request (a signal) ends the suite after the scenario in
-    flight, whose rigs are put back first; the result then says INTERRUPTED."""
+    flight, whose rigs are put back first; the result then says INTERRUPTED when anything was cut short or left
+    unrun (a request after the last scenario's work cut nothing: the verdict stands)."""
     from fleetlab.executors import open_executor
 
     started, clock = datetime.now(timezone.utc), time.perf_counter()
-    outcomes = []
+    outcomes, left_unrun = [], False
     files = collect(paths)
     with open_executor(executor_spec) as (executor, _):
         for done, (file, named) in enumerate(files, start=1):
             if stop is not None and stop.requested:
                 log(f"stopped before {file}: {stop.reason}")
+                left_unrun = True
                 break
             outcome = run_scenario_file(file, named, mode, seeds, rigs, executor, log, stop, max_risk)
             if outcome is not None:
@@ -264,6 +266,6 @@ def run_suite(paths: list[Path], mode: Mode = "sim", seeds: int = 1, rigs: Path 
             if progress:
                 progress(done, len(files))
     result = suite_result(outcomes, mode, seeds, started, time.perf_counter() - clock)
-    if stop is not None and stop.requested and result.verdict != "INTERRUPTED":
+    if left_unrun and result.verdict != "INTERRUPTED":
         result = result.model_copy(update={"verdict": "INTERRUPTED"})
     return result

@@ -190,9 +190,12 @@ class RigSession:
 
     def checkpoint(self) -> None:
         """Between steps: stop when asked to, or when the lease is no longer ours."""
+        self._check_lease()
+        self.stop.check()
+
+    def _check_lease(self) -> None:
         if self.lease_lost:
             raise LeaseLost(self.lease_lost)
-        self.stop.check()
 
     def move(self, state: S) -> None:
         check_transition(self.state, state)
@@ -241,19 +244,20 @@ class RigSession:
         if self.state in (S.COMMITTED, S.HEALTH_CHECK, S.ACTIVATING):
             self.move(S.ROLLING_BACK)
             self.faults.fire("before:rollback", self.shell)
-            passed, detail = self._attempt("rollback", lambda: self.steps.switch_back("rollback", reason))
+            passed, detail = self._attempt("rollback", lambda: self.steps.switch_back("rollback", reason), undo=True)
             if passed:
                 self.move(S.ROLLED_BACK)
             else:
                 self._quarantine(detail)
         elif self.state == S.AWAITING_WINDOW:          # installed (in shadow), never activated: cancelled
-            passed, detail = self._attempt("rollback", lambda: self.steps.confirm_previous(reason))
+            passed, detail = self._attempt("rollback", lambda: self.steps.confirm_previous(reason), undo=True)
             self.move(S.IDLE)
             if not passed:
                 self._quarantine(detail)
 
     def _restore(self, name: str) -> None:
-        passed, detail = self._attempt(name, lambda: self.steps.switch_back(name, self.reason or name))
+        passed, detail = self._attempt(name, lambda: self.steps.switch_back(name, self.reason or name),
+                                        undo=True)
         if passed:
             self.move(S.ROLLED_BACK)
         else:
@@ -265,10 +269,11 @@ class RigSession:
         self.reason = f"QUARANTINED: rollback failed; do not use this rig until a person restores it. {detail}"
         self.ended = self.reason
 
-    def _attempt(self, name: str, action: Callable[[], tuple[bool, str]]) -> tuple[bool, str]:
+    def _attempt(self, name: str, action: Callable[[], tuple[bool, str]], undo: bool = False) -> tuple[bool, str]:
         """Run a step; when the rig drops away (a power cut, a link down) wait for it to come back and run the step
         again — each try is recorded. Steps are safe to repeat (transfers resume, slots are replaced whole,
-        switches are renames)."""
+        switches are renames). An `undo` (a rollback, a restore) is what a stop request asks for, so a stop does
+        not end it between tries: only a lost lease does."""
         for attempt in range(self.steps.retries + 1):
             try:
                 return action()
@@ -277,7 +282,10 @@ class RigSession:
                     raise
                 log.warning("%s: %s interrupted (%s); waiting for the rig", self.rig.name, name, error)
                 self.steps.wait_for_rig()
-                self.checkpoint()          # the lease may have gone while the rig was away: then hands off
+                if undo:                   # the lease may have gone while the rig was away: then hands off
+                    self._check_lease()
+                else:
+                    self.checkpoint()
         raise AssertionError("unreachable")
 
     def _wanted(self, name: str, shadow: bool = False) -> bool:
@@ -315,7 +323,7 @@ class RigSession:
         try:
             if name == "rollback":
                 self.faults.fire("before:rollback", self.shell)
-            passed, detail = self._attempt(name, lambda: self.steps.switch_back(name, reason))
+            passed, detail = self._attempt(name, lambda: self.steps.switch_back(name, reason), undo=True)
         except HilError as error:
             passed, detail = False, str(error)
         if not passed:

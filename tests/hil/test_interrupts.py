@@ -89,3 +89,31 @@ def test_after_a_harness_error_the_rig_is_restored_under_its_lease(rig_entry):
     assert order.index("restore") < order.index("release") and found.active_at_end == "1"
     assert (Path(rig["store"]) / "active" / "version").read_text().strip() == "1"
     assert not (Path(rig["store"]) / ".lease").exists()
+
+
+def test_a_link_drop_while_putting_the_rig_back_after_ctrl_c_is_waited_out_and_the_rig_restored(rig_entry, tmp_path):
+    """The restore is what the stop asked for: a rig that drops away during it is waited for and restored, not
+    abandoned on the candidate (once: a `Stopped` traceback, exit 1, no result.json, the rig left on 2.1)."""
+    found = interrupted_run(rig_entry, tmp_path, ("sigint", "after:switch"), ("link_drop", "mid:restore"), code=130)
+    order = names(found)
+    assert order.index("restore") < order.index("reconnect") < order.index("release")
+    restores = [step for step in found["steps"] if step["name"] == "restore"]
+    assert restores[-1]["outcome"] == "passed" and not found["quarantined"]
+    assert found["verdict"] == "interrupted" and found["active_at_end"] == "2.0"
+
+
+def test_a_signal_after_the_plan_ended_cuts_nothing_short_and_the_verdict_stands(rig_entry, tmp_path):
+    """Ctrl-C while the rig proves its rollback at the end: the run is whole (result.json says passed, not
+    interrupted), so the exit code is the verdict's, not 130 with 'INTERRUPTED ()' beside a whole result."""
+    rig = rig_entry("orin-a", tags=["orin"])
+    inventory = write_inventory(tmp_path / "rigs.yaml", rig)
+    done = fleetlab("hil", str(scenario_with(tmp_path, ("sigint", "before:rollback"))), "--rigs", str(inventory),
+                    "--out", str(tmp_path / "out"))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "SIGINT came after the plan had ended: nothing was cut short" in done.stderr
+    assert "INTERRUPTED" not in done.stderr and "Traceback" not in done.stderr
+    result = json.loads((tmp_path / "out" / "result.json").read_text())
+    [found] = result["rigs"]
+    assert not result.get("interrupted") and found["verdict"] == "passed"
+    assert next(step for step in found["steps"] if step["name"] == "rollback")["outcome"] == "passed"
+    the_rig_is_back_and_free(rig)
