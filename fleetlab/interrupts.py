@@ -47,5 +47,5 @@ def stop_on_signals(stop: StopSignal) -> Iterator[list[int]]:
 def came_late(signals: list[int]) -> str:
     """What to say when signals arrived but the run had nothing left to cut short."""
     name = signal.Signals(signals[0]).name
-    return (f"{name} came after the plan had ended: nothing was cut short (every rig proved its rollback or was put "
-            f"back, and was released); the result is whole and stands")
+    return (f"{name} came after the plan had ended: nothing was cut short (every rig touched was put back or proved "
+            f"its rollback, and was released); the result is whole and stands")
