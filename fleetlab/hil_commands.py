@@ -125,10 +125,12 @@ def trust(host: str,
               help="the SHA256 fingerprint you checked on the rig's console")] = None) -> None:
     """Record a rig's host key after you have checked its fingerprint out of band."""
     from hil.errors import ConnectionLost
-    from hil.inventory import record_host_key
+    from hil.inventory import load_inventory, record_host_key
     from hil.ssh import fetch_host_key
     from hil.ssh import fingerprint as fingerprint_of
 
+    with reported(rigs):    # the file the key goes into is read and checked first: a broken one is said, not edited
+        load_inventory(rigs)
     try:
         key = fetch_host_key(host, port)
     except ConnectionLost as error:
@@ -144,7 +146,11 @@ def trust(host: str,
         console.err.print(f"{host}:{port} offers {offered}, not the {fingerprint} you checked: not recorded",
                           markup=False)
         raise typer.Exit(EXIT_NO_GO)
-    changed = record_host_key(rigs, host, port, key)
+    try:
+        changed = record_host_key(rigs, host, port, key)
+    except OSError as error:
+        console.err.print(f"{rigs}: could not record the key (the file is as it was): {error}", markup=False)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
     if not changed:
         console.err.print(f"{rigs}: no rig at {host}:{port}", markup=False)
         raise typer.Exit(EXIT_BAD_INPUT)

@@ -26,7 +26,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
-from sim.load import load_model
+from sim.load import load_model, read_text
 from sim.model.frozen import Frozen
 from sim.model.unit_fields import Duration, PositiveRate
 
@@ -161,12 +161,13 @@ def load_inventory(path: str | Path) -> Inventory:
 
 def record_host_key(path: Path, host: str, port: int, key_line: str) -> list[str]:
     """Pin `key_line` on every rig (and jump host) at host:port in the file, keeping its comments and layout;
-    returns the names of the rigs changed."""
+    returns the names of the rigs changed. The file is one `load_inventory` accepted: every rig a mapping, every
+    port a number."""
     from ruamel.yaml import YAML
 
     yaml = YAML(typ="rt")
     yaml.preserve_quotes = True
-    document = yaml.load(path.read_text(encoding="utf-8"))
+    document = yaml.load(read_text(path))
     changed = []
     for rig in document.get("rigs", []):
         if rig.get("host") == host and int(rig.get("port", 22)) == port:
@@ -177,8 +178,14 @@ def record_host_key(path: Path, host: str, port: int, key_line: str) -> list[str
             jump["host_key"] = key_line
             changed.append(f"{rig.get('name')} (jump host)")
     if changed:
-        partial = path.with_suffix(path.suffix + ".partial")
-        with partial.open("w", encoding="utf-8") as sink:
-            yaml.dump(document, sink)
-        partial.replace(path)     # never half-written
+        target = path.resolve()       # a rigs file kept as a link stays a link; the file it names is edited
+        partial = target.with_suffix(target.suffix + ".partial")
+        try:
+            with partial.open("w", encoding="utf-8") as sink:
+                yaml.dump(document, sink)
+            partial.replace(target)   # never half-written
+        except BaseException:
+            if partial.is_file():     # ours, half-written; not something else of that name we could not open
+                partial.unlink()
+            raise
     return changed

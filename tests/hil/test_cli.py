@@ -79,6 +79,43 @@ def test_trust_shows_the_fingerprint_refuses_a_wrong_one_and_records_a_checked_o
     assert inventory.read_text().startswith("# our rack\n")
 
 
+@pytest.mark.parametrize("text, said", [
+    (None, "cannot read the file"), ("- orin-a\n", "1:1: (top): the file must be a mapping"),
+    ("rigs:\n  - name: a\n    host: 127.0.0.1\n    port: abc\n", "4:5: rigs.0.port: Input should be a valid integer"),
+    ("rigs: [\n", "2:1: (top): YAML:")])
+def test_trust_checks_the_rigs_file_before_it_edits_it(sshd, tmp_path, text, said):
+    """Once a traceback each (FileNotFoundError, AttributeError, ValueError, ParserError), after the key was fetched."""
+    inventory = tmp_path / "rigs.yaml"
+    if text is not None:
+        inventory.write_text(text)
+    done = fleetlab("rigs", "trust", "127.0.0.1", "--port", str(sshd.port), "--rigs", str(inventory),
+                    "--fingerprint", fingerprint(sshd.host_key))
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert said in done.stderr and str(inventory) in done.stderr
+    assert (inventory.read_text() if text is not None else None) == text
+
+
+def test_trust_edits_the_file_a_link_names_and_a_failed_write_leaves_it_as_it_was(rig_entry, sshd, tmp_path):
+    entry = rig_entry("orin-a")
+    del entry["host_key"]
+    real = write_inventory(tmp_path / "lab-rigs.yaml", entry)
+    before = real.read_text()
+    link = tmp_path / "rigs.yaml"
+    link.symlink_to(real.name)
+    blocked = tmp_path / "lab-rigs.yaml.partial"
+    blocked.mkdir()                 # the whole-file write cannot start
+    args = ["rigs", "trust", "127.0.0.1", "--port", str(sshd.port), "--rigs", str(link), "--fingerprint",
+            fingerprint(sshd.host_key)]
+    failed = fleetlab(*args)
+    assert failed.returncode == 2 and "could not record the key (the file is as it was)" in failed.stderr
+    assert "Traceback" not in failed.stderr and real.read_text() == before and blocked.is_dir()
+    blocked.rmdir()
+    done = fleetlab(*args)
+    assert done.returncode == 0, done.stderr
+    assert link.is_symlink() and load_inventory(real).rigs[0].host_key == sshd.host_key
+    assert not blocked.exists()
+
+
 def test_the_example_lab_inventory_is_valid():
     inventory = load_inventory(ROOT / "rigs" / "lab.example.yaml")
     assert [rig.name for rig in inventory.select(["orin"])] == ["orin-nx-01", "orin-nx-02"]
