@@ -255,13 +255,20 @@ def down(inventory: Annotated[Path, typer.Option(help="inventory written by `rig
          = Path("rigs/virtual.yaml")) -> None:
     """Remove the virtual rigs of an inventory (by container id) and their model stores."""
     from hil.inventory import load_inventory
+    from hil.virtual import LABEL
 
     try:
         containers = [rig.container for rig in load_inventory(inventory).rigs if rig.container]
     except ScenarioError as error:
         console.show_problems(error)
         raise typer.Exit(EXIT_BAD_INPUT) from None
-    removed = _lab().down(containers)
+    lab = _lab()
+    strangers = lab.not_rigs(containers)
+    if strangers:
+        console.err.print(f"{inventory}: container {', '.join(strangers)} is not a fleetlab virtual rig (no "
+                          f"{LABEL} label): nothing removed", markup=False)
+        raise typer.Exit(EXIT_BAD_INPUT)
+    removed = lab.down(containers)
     console.out.print(f"removed {len(removed)} virtual rigs", markup=False)
 
 

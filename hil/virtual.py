@@ -136,13 +136,29 @@ class VirtualLab:
         key = self._exec(rig.container, ["cat", "/etc/ssh/ssh_host_ed25519_key.pub"]).split()
         return VirtualRig(rig.name, rig.container, rig.port, f"{key[0]} {key[1]}", rig.profile)
 
+    def not_rigs(self, containers: list[str]) -> list[str]:
+        """Those of `containers` that exist and are not virtual rigs (no fleetlab label): `down` leaves them alone."""
+        found = []
+        for container_id in containers:
+            try:
+                container = self.client.containers.get(container_id)
+            except NotFound:
+                continue
+            if LABEL not in container.labels:
+                found.append(container_id)
+        return found
+
     def down(self, containers: list[str]) -> list[str]:
-        """Remove rigs by container id, with their store volumes; returns the ids removed."""
+        """Remove rigs by container id, with their store volumes; returns the ids removed. A container that is
+        not a virtual rig (Docker also finds containers by name or id prefix, and an inventory is a file anyone can
+        edit) is left alone: removing it would take its volumes, someone's data, with it."""
         removed = []
         for container_id in containers:
             try:
                 container = self.client.containers.get(container_id)
             except NotFound:
+                continue
+            if LABEL not in container.labels:
                 continue
             volumes = [mount["Name"] for mount in container.attrs.get("Mounts", []) if mount.get("Type") == "volume"]
             container.remove(force=True)
@@ -261,6 +277,9 @@ class VirtualLab:
             def inject(shell: Shell) -> None:
                 if shell.name not in containers:
                     raise HilError(f"{shell.name} is not a virtual rig: no container to fault")
+                if self.not_rigs([containers[shell.name]]):      # a hand-edited inventory: never fault a stranger
+                    raise HilError(f"{shell.name}: container {containers[shell.name]} is not a fleetlab virtual rig "
+                                   f"(no {LABEL} label): no fault injected")
                 action(containers[shell.name])
             return inject
 

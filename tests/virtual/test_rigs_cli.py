@@ -77,3 +77,42 @@ def test_up_is_all_or_nothing_when_a_rig_does_not_come_up(lab, tmp_path, monkeyp
     with pytest.raises(virtual.VirtualRigError, match="no sshd answered"):
         lab.up(2, "nano", (tmp_path / "key.pub").read_text().strip())
     assert len(waited) == 2 and _ours(lab) == before
+
+
+def test_down_and_faults_leave_a_container_that_is_not_a_virtual_rig_alone_with_its_volume(lab, tmp_path):
+    """An inventory is a file anyone can edit, and Docker finds a container by name or id prefix too: `rigs down`
+    force-removed whatever its `container:` named, with its volumes (a database's, say), and a scenario's
+    `power_cut` would have killed it."""
+    from types import SimpleNamespace
+
+    import docker
+
+    from hil.errors import HilError
+    from hil.virtual import VirtualRig, inventory_entry
+    from tests.hil.conftest import write_inventory
+
+    client = docker.from_env()
+    volume = client.volumes.create()
+    stranger = client.containers.run("fleetlab/debian-base:bookworm", ["sleep", "300"], detach=True,
+                                     volumes={volume.name: {"bind": "/data", "mode": "rw"}})
+    try:
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(tmp_path / "key")], check=True)
+        host_key = " ".join((tmp_path / "key.pub").read_text().split()[:2])
+        for named_by in (stranger.id, stranger.name):
+            entry = inventory_entry(VirtualRig("vrig-x", named_by, 2222, host_key, "orin-nx"), tmp_path / "key")
+            inventory = write_inventory(tmp_path / "virtual.yaml", entry)
+            done = fleetlab("rigs", "down", "--inventory", str(inventory))
+            assert done.returncode == 2 and "Traceback" not in done.stderr, done.stdout + done.stderr
+            assert "is not a fleetlab virtual rig" in done.stderr and "nothing removed" in done.stderr
+            stranger.reload()                     # still there, and so is its volume
+            client.volumes.get(volume.name)
+        assert lab.down([stranger.id]) == []      # the library call leaves it alone too
+        # nor does a scenario's fault touch it: the runner faults the container an inventory names
+        power_cut = lab.injectors({"vrig-x": stranger.id})["power_cut"]
+        with pytest.raises(HilError, match="is not a fleetlab virtual rig"):
+            power_cut(SimpleNamespace(name="vrig-x"))
+        stranger.reload()
+        assert stranger.status == "running"
+    finally:
+        stranger.remove(force=True)
+        volume.remove(force=True)
