@@ -95,6 +95,8 @@ def import_document(document: Document, notes: list[str]) -> dict[str, Any]:
         groups = []
         for index, group in enumerate(require(document, "groups", list), start=0):
             where = f"groups.{index}"
+            if not isinstance(group, dict):
+                raise CannotImport(f"{where}: expected an object (targetFilterQuery, targetPercentage), got {group!r}")
             cohort = _cohort(str(group.get("targetFilterQuery") or ""), f"{where}.targetFilterQuery")
             share = group.get("targetPercentage", 100)
             if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 < share <= 100:

@@ -131,6 +131,7 @@ def test_hawkbit_rollback_policy_is_approximated_as_a_pause_at_the_lower_share()
          "minNumberOfExecutedThings": 1}]}}, "abortConfig.criteriaList.0.failureType: TIMED_OUT"),
     ("hawkbit", {"groups": [{"targetFilterQuery": "attribute.colour==red"}]}, "groups.0.targetFilterQuery"),
     ("hawkbit", {"amountGroups": "four"}, "amountGroups: expected int"),
+    ("hawkbit", {"groups": [{"targetPercentage": 50}, None]}, "groups.1: expected an object"),   # once AttributeError
     ("mender", {"phases": [{"batch_size": 0}, {}]}, "phases.0.batch_size: expected 1 to 100"),
     ("mender", {"phases": [{"start_ts": "tomorrow"}]}, "phases.0.start_ts: expected an RFC 3339 time"),
     ("mender", {"phases": [0, {}]}, "phases.0: expected an object"),                     # once a TypeError
