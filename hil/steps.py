@@ -105,8 +105,8 @@ def infer(shell: Shell, rig: Rig, store: Store, slot: str, angle: str, remote_fr
     exported = shell.run(command("cat", output), timeout=60)
     try:
         return outputs_from_export(exported.stdout)
-    except (ValueError, KeyError, IndexError) as error:
-        return Failed(f"unreadable --exportOutput: {error}")
+    except (ValueError, KeyError, IndexError, TypeError, RecursionError) as error:   # what the rig wrote is data
+        return Failed(f"unreadable --exportOutput: {type(error).__name__}: {error}"[:500])
 
 
 def infer_all(shell: Shell, rig: Rig, store: Store, slot: str, frames: dict[str, np.ndarray],

@@ -56,7 +56,7 @@ def export_plan(scenario: Scenario, plan_name: str, plan: StrategyParams, target
 
 
 def import_document(text: str, source: str) -> Imported:
-    """The fleetlab strategy equivalent to a target's document (JSON, or YAML for the same structure)."""
+    """The fleetlab strategy equivalent to a target's document (JSON, as the systems' APIs take it)."""
     document = _parse(text)
     notes: list[str] = []
     importer: Callable[[Document, list[str]], dict[str, Any]] = TARGETS[source].import_document
@@ -75,6 +75,8 @@ def _parse(text: str) -> Document:
         document = json.loads(text)
     except json.JSONDecodeError as error:
         raise CannotImport(f"line {error.lineno}, column {error.colno}: not JSON: {error.msg}") from None
+    except RecursionError:      # json's decoder recurses per level: [[[[…]]]] a hundred thousand deep
+        raise CannotImport("(top): nested too deeply to be an update policy") from None
     if not isinstance(document, dict):
         raise CannotImport("(top): expected a JSON object")
     return document

@@ -217,3 +217,19 @@ def test_garbled_summary_numbers_name_their_line(line):
 def test_export_times_that_are_not_finite_timings_are_refused(text):
     with pytest.raises(ParseError, match="exportTimes"):
         latency_from_export_times(text)
+
+
+@pytest.mark.parametrize("written", ["5", "[[1, 2]]", '[{"dimensions": "2x2", "values": [1, 2, 3]}]', "[" * 100_000,
+                                     '[{"values": [1]}]', "[]", "not json"])
+def test_an_engine_output_the_rig_wrote_unreadably_is_a_failed_inference_not_an_internal_error(written):
+    """A number, a list of lists or [[[[… a hundred thousand deep was a TypeError / RecursionError: the run called it
+    'internal error in fleetlab' instead of saying the rig's output could not be read."""
+    from types import SimpleNamespace
+
+    from hil.steps import Failed, infer
+
+    shell = SimpleNamespace(run=lambda *args, **kwargs: SimpleNamespace(ok=True, stdout=written, exit_status=0))
+    store = SimpleNamespace(path=lambda *parts: "/store/" + "/".join(parts))
+    rig = SimpleNamespace(tools=SimpleNamespace(trtexec="trtexec"))
+    found = infer(shell, rig, store, "a", "front", "/store/tmp/frames-front.bin", (1, 3, 64, 64))
+    assert isinstance(found, Failed) and "unreadable --exportOutput" in found.why

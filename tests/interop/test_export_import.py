@@ -155,3 +155,8 @@ def test_the_default_start_is_the_scenarios_next_weekday_at_midnight_utc():
     assert default_start(scenario, datetime(2026, 12, 3, 15, 0, tzinfo=timezone.utc)) == datetime(
         2026, 12, 7, tzinfo=timezone.utc)
     assert default_start(scenario, datetime(2026, 12, 7, 0, 1, tzinfo=timezone.utc)).day == 14
+
+
+def test_a_document_nested_beyond_reason_is_refused_not_a_recursion_error():
+    with pytest.raises(CannotImport, match="nested too deeply"):
+        import_document("[" * 100_000 + "]" * 100_000, "mender")
