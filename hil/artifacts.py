@@ -22,6 +22,8 @@ from sim.model.scenario import Scenario
 
 log = logging.getLogger(__name__)
 
+MAX_FRAMES_BYTES = 256 * 2**20      # per angle: the builtin batches are 0.2 MiB; every rig receives each one
+
 
 def resolve_inside(reference: str, base: Path, key: str, allow_outside: bool = False) -> Path:
     """`reference` read relative to `base`; refused when it resolves outside `base`."""
@@ -54,10 +56,27 @@ def _frames(reference: str | None, base: Path, allow_outside: bool) -> dict[str,
     if reference in (None, "builtin"):
         return {angle: modelzoo.frames_for(angle) for angle in modelzoo.ANGLES}
     folder = resolve_inside(reference, base, "hil.frames", allow_outside)
-    found = {path.stem: np.load(path, allow_pickle=False) for path in sorted(folder.glob("*.npy"))}
+    found = {path.stem: _frame_batch(path) for path in sorted(folder.glob("*.npy"))}
     if not found:
         raise HilError(f"hil.frames: no ANGLE.npy files in {folder}")
     return found
+
+
+def _frame_batch(path: Path) -> np.ndarray:
+    """One angle's frames: a numeric array of real numbers, read whole (it goes to every rig) up to a size a test
+    batch has no reason to pass. A broken, pickled or oversized file is refused by name, never a traceback."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_FRAMES_BYTES:
+            raise HilError(f"hil.frames: {path} is {size / 2**20:,.0f} MiB; a batch of test frames is at most "
+                           f"{MAX_FRAMES_BYTES // 2**20} MiB")
+        batch = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as error:      # numpy's words for a file that is not a plain .npy array
+        raise HilError(f"hil.frames: {path} is not a readable .npy array: {error}") from None
+    if not isinstance(batch, np.ndarray) or batch.dtype.kind not in "biuf" or batch.ndim == 0 or batch.size == 0:
+        raise HilError(f"hil.frames: {path} holds {getattr(batch, 'dtype', type(batch))} with shape "
+                       f"{getattr(batch, 'shape', '?')}: frames are a non-empty array of real numbers (N, …)")
+    return batch
 
 
 def _reference(model: Path, frames: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

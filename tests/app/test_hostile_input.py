@@ -143,6 +143,47 @@ def test_model_paths_outside_the_scenario_folder_are_refused(tmp_path):
     assert resolve_inside("/etc/passwd", tmp_path, "k", allow_outside=True) == Path("/etc/passwd")
 
 
+def _npy(folder: Path, make) -> None:
+    import numpy as np
+
+    make(folder / "front.npy", np)
+
+
+def _truncated(path: Path, np) -> None:
+    """A batch cut short, as a copy that ran out of disk leaves it."""
+    np.save(path, np.zeros((2, 3, 8, 8)))
+    path.write_bytes(path.read_bytes()[:200])
+
+
+@pytest.mark.parametrize("make, says", [
+    (lambda path, np: path.write_text("garbage"), "is not a readable .npy array"),
+    (lambda path, np: np.save(path, np.array([{"x": 1}], dtype=object), allow_pickle=True),
+     "Object arrays cannot be loaded"),
+    (lambda path, np: _truncated(path, np), "Failed to read all data"),
+    (lambda path, np: path.mkdir(), "Is a directory"),
+    (lambda path, np: np.save(path, np.array(["a", "b"])), "holds <U1 with shape (2,)"),
+    (lambda path, np: np.save(path, np.zeros(())), "holds float64 with shape ()"),
+])
+def test_frames_that_are_not_a_plain_array_of_numbers_are_refused_by_name(tmp_path, make, says):
+    """Once a ValueError / IsADirectoryError traceback from numpy before any rig was touched; string frames went
+    on to every rig."""
+    from hil.artifacts import _frames
+
+    _npy(tmp_path, make)
+    with pytest.raises(HilError, match="hil.frames: .*front.npy") as refused:
+        _frames(".", tmp_path, allow_outside=False)
+    assert says in str(refused.value)
+
+
+def test_an_oversized_frames_file_is_refused_before_it_is_read(tmp_path, monkeypatch):
+    import hil.artifacts
+
+    monkeypatch.setattr(hil.artifacts, "MAX_FRAMES_BYTES", 1000)
+    _npy(tmp_path, lambda path, np: np.save(path, np.zeros((1, 3, 64, 64), dtype="f4")))
+    with pytest.raises(HilError, match="a batch of test frames is at most"):
+        hil.artifacts._frames(".", tmp_path, allow_outside=False)
+
+
 # --- structural mutations of the shipped files ---------------------------------------------------------------
 
 ODD = [math.nan, math.inf, -math.inf, -1, 0, 10**30, 1e308, "", "\u202e\u0000x", "💥" * 40, [], {}, None, True,
