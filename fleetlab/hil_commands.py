@@ -202,7 +202,8 @@ def up(count: Annotated[int, typer.Argument(min=1, max=MAX_VIRTUAL_RIGS, help="h
     """Start virtual Jetson rigs in Docker and write an inventory for them, host keys pinned."""
     import subprocess
 
-    from hil.virtual import VirtualRigError, inventory_entry
+    from fleetlab.interrupts import terminate_raises
+    from hil.virtual import VirtualRigError
     from sim.model.units import parse_rate
 
     try:        # everything a user gave is checked before a container starts
@@ -223,31 +224,41 @@ def up(count: Annotated[int, typer.Argument(min=1, max=MAX_VIRTUAL_RIGS, help="h
             console.err.print(f"{key}: ssh-keygen failed: {made.stderr.strip()}", markup=False)
             raise typer.Exit(EXIT_BAD_INPUT)
     lab = _lab()
-    try:
-        public = Path(str(key) + ".pub").read_text().strip()
-        rigs = lab.up(count, profile, public, bandwidth=rate, store_tmpfs=store_size)
-    except (VirtualRigError, ValueError, OSError) as error:
-        console.err.print(str(error), markup=False)
-        raise typer.Exit(EXIT_BAD_INPUT) from None
+    with terminate_raises():    # Ctrl-C or SIGTERM before the inventory is written: the rigs started go again
+        try:
+            public = Path(str(key) + ".pub").read_text().strip()
+            rigs = lab.up(count, profile, public, bandwidth=rate, store_tmpfs=store_size)
+        except (VirtualRigError, ValueError, OSError) as error:
+            console.err.print(str(error), markup=False)
+            raise typer.Exit(EXIT_BAD_INPUT) from None
+        try:
+            write_whole(inventory, _inventory_text(rigs, key, rate))
+        except OutputError as error:    # no inventory, no way to find them again: the rigs go too
+            lab.down([rig.container for rig in rigs])
+            console.err.print(f"{error}; the {len(rigs)} rigs were removed again", markup=False)
+            raise typer.Exit(EXIT_BAD_INPUT) from None
+        except BaseException:
+            lab.down([rig.container for rig in rigs])
+            raise
+    for rig in rigs:
+        console.out.print(f"{rig.name}: 127.0.0.1:{rig.port} ({profile}, container {rig.container[:12]})",
+                          markup=False)
+    console.out.print(f"inventory: {inventory}", markup=False)
+
+
+def _inventory_text(rigs: list, key: Path, rate: float | None) -> str:
     import io
 
     from ruamel.yaml import YAML
+
+    from hil.virtual import inventory_entry
 
     text = io.StringIO()
     text.write("# virtual rigs started by `fleetlab rigs up`; `fleetlab rigs down` removes them\n")
     yaml = YAML()
     yaml.width = 4096         # host keys on one line
     yaml.dump({"rigs": [inventory_entry(rig, key.resolve(), rate) for rig in rigs]}, text)
-    try:
-        write_whole(inventory, text.getvalue())
-    except OutputError as error:    # no inventory, no way to find them again: the rigs go too
-        lab.down([rig.container for rig in rigs])
-        console.err.print(f"{error}; the {len(rigs)} rigs were removed again", markup=False)
-        raise typer.Exit(EXIT_BAD_INPUT) from None
-    for rig in rigs:
-        console.out.print(f"{rig.name}: 127.0.0.1:{rig.port} ({profile}, container {rig.container[:12]})",
-                          markup=False)
-    console.out.print(f"inventory: {inventory}", markup=False)
+    return text.getvalue()
 
 
 @rigs_app.command()

@@ -15,6 +15,7 @@ import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from fleetlab.exit_codes import exit_interrupted
 from hil.stop import StopSignal
 
 HANDLED = (signal.SIGINT, signal.SIGTERM)
@@ -49,3 +50,19 @@ def came_late(signals: list[int]) -> str:
     name = signal.Signals(signals[0]).name
     return (f"{name} came after the plan had ended: nothing was cut short (every rig touched was put back or proved "
             f"its rollback, and was released); the result is whole and stands")
+
+
+@contextmanager
+def terminate_raises() -> Iterator[None]:
+    """While inside, SIGTERM raises SystemExit(143) like Ctrl-C raises KeyboardInterrupt, so `finally` and
+    `except BaseException` clean-ups run: Python's default for SIGTERM ends the process where it stands (a CI job's
+    cancel during `rigs up` left containers running that no inventory named)."""
+
+    def terminate(number: int, frame: object) -> None:
+        raise SystemExit(exit_interrupted(number))
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -18,11 +18,13 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import signal
 import socket
 import subprocess
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,6 +55,28 @@ class VirtualRig:
     port: int
     host_key: str
     profile: str
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """Ctrl-C and SIGTERM wait until the block is done, then take effect: an interrupt inside Docker's create-and-start
+    (a request the engine carries out whether or not we wait for its answer) would leave a container whose id we
+    never learned. The handlers are swapped rather than the signals masked: a signal masked in this thread is
+    delivered to any other thread that does not mask it, and Python then runs the handler here all the same. Only
+    the main thread can take signals; elsewhere there is nothing to hold."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+    previous = {number: signal.signal(number, lambda number, frame: received.append(number))
+                for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+        if received:
+            signal.raise_signal(received[0])      # now, to the handler the caller had
 
 
 def profile(name: str) -> dict:
@@ -104,8 +128,9 @@ class VirtualLab:
         started: list[VirtualRig] = []
         try:        # all or nothing: a rig left running with no inventory naming it could only be found by label
             for _ in range(count):
-                started.append(self._start(f"{prefix}-{uuid.uuid4().hex[:6]}", profile_name, spec, public_key,
-                                           store_tmpfs))
+                with _signals_held():
+                    started.append(self._start(f"{prefix}-{uuid.uuid4().hex[:6]}", profile_name, spec, public_key,
+                                               store_tmpfs))
             for rig in started:
                 _wait_for_sshd(rig.port)
                 if bandwidth:

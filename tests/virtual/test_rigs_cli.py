@@ -116,3 +116,32 @@ def test_down_and_faults_leave_a_container_that_is_not_a_virtual_rig_alone_with_
     finally:
         stranger.remove(force=True)
         volume.remove(force=True)
+
+
+def test_sigterm_while_rigs_come_up_removes_the_rigs_already_started(lab, tmp_path):
+    """A CI job cancelled during `rigs up`: Python's default SIGTERM ended the process where it stood, and the
+    containers it had started ran on with no inventory naming them."""
+    import signal
+    import time
+
+    before = _ours(lab)
+    inventory = tmp_path / "virtual.yaml"
+    process = subprocess.Popen([sys.executable, "-m", "fleetlab.cli", "rigs", "up", "2", "--inventory",
+                                str(inventory), "--key", str(tmp_path / "key")], cwd=ROOT, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not _ours(lab) - before and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert process.poll() is None, "rigs up ended before a container was seen: " + process.stderr.read()
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    left = _ours(lab) - before
+    if left:                      # not ours to leave behind either way
+        lab.down([row["container"] for row in lab.status() if row["container"] in left])
+    assert not left and not inventory.exists(), err
+    assert process.returncode == 143, err
