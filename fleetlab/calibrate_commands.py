@@ -87,8 +87,18 @@ def calibrate(file: Annotated[Path, typer.Argument(help="a scenario whose hil: p
     from hil.errors import HilError
     from hil.inventory import load_inventory
     from sim.load import load_scenario
+    from sim.model.hil_spec import check_thermal_step
+    from sim.model.units import UnitError, parse_duration
 
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(message)s")
+    try:        # the option's own words: a problem in it is not one of the scenario file's
+        step = parse_duration(thermal_step)
+        if step <= 0:
+            raise UnitError("a load step takes some time: give more than 0s")
+        check_thermal_step(step)
+    except (UnitError, ValueError) as error:
+        console.err.print(f"--thermal-step {thermal_step}: {error}", markup=False)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
     with reported(file):
         inventory = load_inventory(rigs)
         scenario = load_scenario(file, overrides=calibration_overrides(thermal_step))

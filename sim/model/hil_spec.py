@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from sim.model.frozen import Frozen
 from sim.model.unit_fields import Duration, Fraction, PositiveDuration, Rate
@@ -28,11 +28,27 @@ class HilFault(Frozen):
     at_step: str
 
 
+MAX_THERMAL_STEP = 86400.0    # a board settles in minutes; a load step of days is a typo that would hold the rig
+
+
 class HilCalibrate(Frozen):
     """The optional `calibrate` step (fleetlab calibrate turns it on): the extra measurements a calibration needs."""
 
     thermal_step: PositiveDuration = Field(default=120.0, description="how long the load step runs while "
-                                           "tegrastats samples the temperature (a few time constants fit best)")
+                                           "tegrastats samples the temperature (a few time constants fit best; "
+                                           "at most a day)")
+
+    @field_validator("thermal_step")
+    @classmethod
+    def _at_most_a_day(cls, value: float) -> float:
+        return check_thermal_step(value)
+
+
+def check_thermal_step(seconds: float) -> float:
+    if seconds > MAX_THERMAL_STEP:
+        raise ValueError(f"{seconds:g} s is longer than a day: a board settles in minutes (a few time constants fit "
+                         f"best), and the load step holds the rig for all of it")
+    return seconds
 
 
 class HilSpec(Frozen):

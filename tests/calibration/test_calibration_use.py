@@ -119,3 +119,29 @@ def test_a_missing_calibration_file_is_a_positioned_error(tmp_path):
         load_scenario(path)
     assert "scenario.yaml:1:1: calibration: no calibration file" in str(raised.value)
     assert "fleetlab calibrate" in str(raised.value)
+
+
+@pytest.mark.parametrize("step, says", [("abc", "expected a duration"), ("0s", "give more than 0s"),
+                                        ("2d", "172800 s is longer than a day")])
+def test_a_wrong_thermal_step_option_is_named_as_the_option_before_any_rig(tmp_path, step, says):
+    """It was reported as the scenario file's problem (`hil-orin-candidate.yaml:45:3: hil.calibrate: …`), and a
+    load step of 99999999d was taken: the rig held for 274,000 years."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "fleetlab.cli", "calibrate",
+                           str(ROOT / "scenarios" / "hil-orin-candidate.yaml"), "--rigs",
+                           str(ROOT / "rigs" / "lab.example.yaml"), "--thermal-step", step, "--out",
+                           str(tmp_path / "calibration.yaml")], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.startswith(f"--thermal-step {step}: ") and says in done.stderr, done.stderr
+    assert not (tmp_path / "calibration.yaml").exists()
+
+
+def test_a_thermal_step_of_more_than_a_day_in_a_scenario_is_refused_where_written(tmp_path):
+    text = (ROOT / "scenarios" / "hil-orin-candidate.yaml").read_text()
+    assert "  precision: fp16\n" in text
+    path = tmp_path / "hil.yaml"
+    path.write_text(text.replace("  precision: fp16\n", "  precision: fp16\n  calibrate: {thermal_step: 30d}\n"))
+    with pytest.raises(ScenarioError, match="hil.calibrate.thermal_step: .*longer than a day"):
+        load_scenario(path)
