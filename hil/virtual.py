@@ -27,6 +27,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import docker
 from docker.errors import DockerException, NotFound
@@ -161,28 +162,25 @@ class VirtualLab:
         key = self._exec(rig.container, ["cat", "/etc/ssh/ssh_host_ed25519_key.pub"]).split()
         return VirtualRig(rig.name, rig.container, rig.port, f"{key[0]} {key[1]}", rig.profile)
 
-    def not_rigs(self, containers: list[str]) -> list[str]:
-        """Those of `containers` that exist and are not virtual rigs (no fleetlab label): `down` leaves them alone."""
-        found = []
+    def _existing(self, containers: list[str]) -> Iterator[tuple[str, Any]]:
+        """(id as given, container) for each of `containers` the engine still has."""
         for container_id in containers:
             try:
-                container = self.client.containers.get(container_id)
+                yield container_id, self.client.containers.get(container_id)
             except NotFound:
                 continue
-            if LABEL not in container.labels:
-                found.append(container_id)
-        return found
+
+    def not_rigs(self, containers: list[str]) -> list[str]:
+        """Those of `containers` that exist and are not virtual rigs (no fleetlab label): `down` leaves them alone."""
+        return [container_id for container_id, container in self._existing(containers)
+                if LABEL not in container.labels]
 
     def down(self, containers: list[str]) -> list[str]:
         """Remove rigs by container id, with their store volumes; returns the ids removed. A container that is
         not a virtual rig (Docker also finds containers by name or id prefix, and an inventory is a file anyone can
         edit) is left alone: removing it would take its volumes, someone's data, with it."""
         removed = []
-        for container_id in containers:
-            try:
-                container = self.client.containers.get(container_id)
-            except NotFound:
-                continue
+        for container_id, container in self._existing(containers):
             if LABEL not in container.labels:
                 continue
             volumes = [mount["Name"] for mount in container.attrs.get("Mounts", []) if mount.get("Type") == "volume"]
