@@ -87,10 +87,10 @@ def run(paths: Annotated[Optional[list[Path]], typer.Argument(help="scenario fil
     human.print(f"report: {written['index.html'].resolve()}", markup=False)
     if json_out:
         sys.stdout.write(written["result.json"].read_text(encoding="utf-8"))
-    if signals and result.verdict != "INTERRUPTED":
+    interrupted = result.verdict == "INTERRUPTED"
+    if signals and not interrupted:
         console.err.print(came_late(signals), markup=False)
-    interrupted = signals and result.verdict == "INTERRUPTED"
-    raise typer.Exit(exit_interrupted(signals[0]) if interrupted else result.exit_code)
+    raise typer.Exit(exit_interrupted(signals[0]) if signals and interrupted else result.exit_code)
 
 
 def _check_names(paths: list[Path]) -> None:
