@@ -22,6 +22,13 @@ from sim.model.scenario import Scenario
 from sim.model.strategy import REGISTRY
 
 PLAN_AXIS = "plan"
+# Keys a simulated run never reads: an axis over one would show the same run under different labels, which reads
+# as "this setting makes no difference". A sweep runs the same seeds at every point (--seeds, --first-seed).
+NOT_SIMULATED = {
+    "seed": "a sweep runs the same seeds at every point (--seeds N from --first-seed); the file's seed is not used",
+    "name": "only the scenario's label", "description": "only the scenario's label", "tags": "only labels",
+    "findings": "read by reports, not by the simulator", "hil": "the rigs' part, not read by the simulator",
+}
 
 
 class GridError(FleetlabError):
@@ -78,10 +85,17 @@ def parse_grid(specs: list[str]) -> list[Axis]:
                 raise GridError(f"--grid: expected KEY=VALUE[,VALUE...], got {chunk.strip()!r}")
             if path in axes:
                 raise GridError(f"--grid: axis {path!r} is given twice")
+            top = path.split(".", 1)[0]
+            if top in NOT_SIMULATED:
+                raise GridError(f"--grid {path}: {NOT_SIMULATED[top]}, so every point would be the same run")
             texts = tuple(text.strip() for text in _split_top_level(rest, ","))
             if any(not text for text in texts):
                 raise GridError(f"--grid {path}: an empty value in {rest.strip()!r}")
-            axes[path] = Axis(path, texts, tuple(_read_value(path, text) for text in texts))
+            values = tuple(_read_value(path, text) for text in texts)
+            for index, value in enumerate(values):
+                if value in values[:index]:
+                    raise GridError(f"--grid {path}: the value {texts[index]!r} is given twice")
+            axes[path] = Axis(path, texts, values)
     return list(axes.values())
 
 

@@ -6,8 +6,8 @@ from sim.grid import GridError, expand, parse_grid
 
 
 def test_values_are_read_as_yaml_and_brackets_keep_their_commas():
-    axes = parse_grid(["strategy.waves=[10%, 100%],[5%,50%,100%];strategy.bake=2h,6h", "seed=1"])
-    assert [axis.path for axis in axes] == ["strategy.waves", "strategy.bake", "seed"]
+    axes = parse_grid(["strategy.waves=[10%, 100%],[5%,50%,100%];strategy.bake=2h,6h", "duration=1"])
+    assert [axis.path for axis in axes] == ["strategy.waves", "strategy.bake", "duration"]
     assert axes[0].values == (["10%", "100%"], ["5%", "50%", "100%"])
     assert axes[1].texts == ("2h", "6h") and axes[2].values == (1,)
 
@@ -18,6 +18,12 @@ def test_values_are_read_as_yaml_and_brackets_keep_their_commas():
     ("strategy.bake=1h;strategy.bake=2h", "given twice"),
     ("strategy.waves=[10%,100%", "unbalanced brackets"),
     ("strategy.bake=1h,,2h", "an empty value"),
+    # an axis that would show one run under several labels, read as "this setting changes nothing"
+    ("strategy.bake=1h,2h,1h", "the value '1h' is given twice"),
+    ("strategy.waves=[10%,100%],[10%, 100%]", "the value '\\[10%, 100%\\]' is given twice"),
+    ("seed=1,2", "the same seeds at every point .*--first-seed"),
+    ("hil.rigs=1,2", "not read by the simulator"),
+    ("name=a,b", "every point would be the same run"),
 ])
 def test_unreadable_grids_are_refused_with_the_reason(text, message):
     with pytest.raises(GridError, match=message):
