@@ -165,4 +165,27 @@ def _empty_or_unwatched_waves(path: str, plan: StrategyParams, scenario: Scenari
                "abort rule needs: it cannot stop the first wave, whatever fails")
 
 
-RULES = (_late_abort, _succeeded_behind_window, _success_never_reached, _small_canary, _empty_or_unwatched_waves)
+def _nothing_can_halt(path: str, plan: StrategyParams, scenario: Scenario) -> Iterator[PlanWarning]:
+    """A plan that asks for a rollback (or is a canary) with no rule that can ever halt it: it reads as guarded
+    and sends a failing candidate to the whole fleet."""
+    from sim.model.strategies.canary import CanaryParams
+    from sim.model.strategies.phases import PhasesParams
+    from sim.model.strategies.waves import WavesParams
+
+    if isinstance(plan, WavesParams) and plan.rollback_on_abort and plan.abort is None and plan.sequential is None:
+        yield (f"{path}.rollback_on_abort",
+               "rollback_on_abort is set, but the plan has no abort: rule and no sequential: test, so it never "
+               "halts and never rolls anything back: a failing candidate goes to the whole fleet")
+    elif isinstance(plan, PhasesParams) and plan.rollback_on_abort and plan.abort is None:
+        yield (f"{path}.rollback_on_abort",
+               "rollback_on_abort is set, but the plan has no abort: rule, so it never halts and never rolls "
+               "anything back: a failing candidate goes to the whole fleet")
+    elif isinstance(plan, CanaryParams) and plan.judge is None and not plan.analysis and plan.sequential is None \
+            and plan.abort is None:
+        yield (f"{path}.judge",
+               "no judge, analysis, sequential test or abort rule: nothing can halt this canary, so it only "
+               "delays the waves after it, and a failing candidate goes to the whole fleet")
+
+
+RULES = (_late_abort, _succeeded_behind_window, _success_never_reached, _small_canary, _empty_or_unwatched_waves,
+         _nothing_can_halt)

@@ -53,6 +53,20 @@ CASES = {
     "a first wave smaller than the abort's minimum": (
         "strategy:\n  kind: waves\n  waves: [10%, 100%]\n  abort: {threshold: 20%, min_executed: 10}\n",
         PLAN, "strategy.abort.min_executed", "cannot stop the first wave", ()),
+    "waves that roll back on an abort they do not have": (
+        "strategy:\n  kind: waves\n  waves: [10%, 50%, 100%]\n  rollback_on_abort: true\n",
+        "strategy:\n  kind: waves\n  waves: [10%, 50%, 100%]\n  rollback_on_abort: true\n"
+        "  sequential: {acceptable: 1%}\n",
+        "strategy.rollback_on_abort", "never halts and never rolls anything back", ()),
+    "phases that roll back on an abort they do not have": (
+        "strategy:\n  kind: phases\n  phases: [{batch: 10%}, {start: 1d}]\n  rollback_on_abort: true\n",
+        "strategy:\n  kind: phases\n  phases: [{batch: 10%}, {start: 1d}]\n  rollback_on_abort: true\n"
+        "  abort: {threshold: 20%, min_executed: 4}\n",
+        "strategy.rollback_on_abort", "never halts and never rolls anything back", ()),
+    "a canary with nothing to judge it": (
+        "strategy:\n  kind: canary\n  detect_failure_rate: 10%\n  stratify: false\n  judge: null\n  abort: null\n",
+        "strategy:\n  kind: canary\n  detect_failure_rate: 10%\n  stratify: false\n  judge: null\n",
+        "strategy.judge", "nothing can halt this canary", ()),
 }
 
 
