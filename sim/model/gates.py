@@ -11,6 +11,7 @@ A bound that does not hold is data (a failed Check), never an exception.
 
 from __future__ import annotations
 
+import math
 import operator
 import re
 from collections.abc import Callable, Mapping
@@ -106,6 +107,50 @@ def parse_bound(metric: str, raw: object) -> Bound:
     except units.UnitError as error:
         raise ValueError(f"{metric} is a {kind}: {error}") from None
     return Bound(metric, op, value, str(raw).strip())
+
+
+# What a measured value of each kind can be: (lowest, highest, a whole number, in words). Celsius has no useful floor.
+_DOMAINS: dict[Kind, tuple[float, float, bool, str]] = {
+    "duration": (0.0, math.inf, False, "never below 0"), "bytes": (0.0, math.inf, False, "never below 0"),
+    "rate": (0.0, math.inf, False, "never below 0"), "money": (0.0, math.inf, False, "never below 0"),
+    "hours": (0.0, math.inf, False, "never below 0"), "count": (0.0, math.inf, True, "a whole number, never below 0"),
+    "share": (0.0, 1.0, False, "a share between 0% and 100%"), "flag": (0.0, 1.0, True, "0 or 1"),
+}
+
+
+def _possible(kind: Kind, value: float) -> bool:
+    low, high, whole, _ = _DOMAINS[kind]
+    return low <= value <= high and (not whole or value.is_integer())
+
+
+def _meets(kind: Kind, op: str, value: float) -> tuple[bool, bool]:
+    """(some possible measurement meets `op value`, every possible measurement does)."""
+    low, high, _, _ = _DOMAINS[kind]
+    if op == "==":
+        return _possible(kind, value), False
+    if op == "!=":
+        return True, not _possible(kind, value)
+    compare = _OPERATORS[op]
+    if op in ("<", "<="):         # the lowest possible measurement is the likeliest to meet it, the highest the least
+        return compare(low, value), compare(high, value)
+    return compare(high, value), compare(low, value)
+
+
+def unmeetable(bound: Bound) -> str | None:
+    """Why no run can meet the bound (every run a no-go by construction), or None."""
+    kind = METRICS[bound.metric][0]
+    if kind in _DOMAINS and not _meets(kind, bound.op, bound.value)[0]:
+        return f"no run can meet {bound.text!r} ({bound.metric} is {_DOMAINS[kind][3]}): every run would break it"
+    return None
+
+
+def unbreakable(bound: Bound) -> str | None:
+    """Why every run meets the bound (it can never break: a check that cannot fail), or None. A time is left out:
+    one never reached breaks any bound on it."""
+    kind = METRICS[bound.metric][0]
+    if kind in _DOMAINS and kind != "duration" and _meets(kind, bound.op, bound.value)[1]:
+        return f"every run meets {bound.text!r} ({bound.metric} is {_DOMAINS[kind][3]}): it can never break"
+    return None
 
 
 def format_metric(metric: str, value: float | None) -> str:

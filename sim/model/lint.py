@@ -9,7 +9,7 @@ import math
 from collections.abc import Iterator
 
 from sim.model.cohort import Cohort
-from sim.model.gates import METRICS, parse_bound
+from sim.model.gates import METRICS, parse_bound, unmeetable
 from sim.model.scenario import Scenario
 from sim.model.units import format_duration
 
@@ -59,9 +59,12 @@ def check(scenario: Scenario) -> list[tuple[str, str]]:
         if metric not in METRICS:
             continue  # reported with a suggestion by the loader's key check
         try:
-            parse_bound(metric, raw)
+            never = unmeetable(parse_bound(metric, raw))
         except ValueError as error:
             findings.append((f"expect.{metric}", str(error)))
+            continue
+        if never:
+            findings.append((f"expect.{metric}", never))
     return findings
 
 

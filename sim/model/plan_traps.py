@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 
+from sim.model.gates import parse_bound, unbreakable
 from sim.model.scenario import Scenario
 from sim.model.strategies.exponential import ExponentialParams, raised_rate
 from sim.model.strategy import StrategyParams
@@ -25,7 +26,18 @@ def plan_warnings(scenario: Scenario) -> list[PlanWarning]:
     for path, plan in plans:
         for rule in RULES:
             found.extend(rule(path, plan, scenario))
-    return found
+    return found + list(_unbreakable_bounds(scenario))
+
+
+def _unbreakable_bounds(scenario: Scenario) -> Iterator[PlanWarning]:
+    """An expectation every run meets (`bricked: ">= 0"`) reads as a guard and never breaks."""
+    for metric, raw in scenario.expect.items():
+        try:
+            always = unbreakable(parse_bound(metric, raw))
+        except ValueError:
+            continue        # an unknown metric or unreadable bound is the loader's error, not a warning
+        if always:
+            yield f"expect.{metric}", always
 
 
 def device_report_time(scenario: Scenario) -> float:

@@ -8,6 +8,7 @@ import pytest
 
 from sim.load import load_scenario, load_scenario_text
 from sim.model.errors import ScenarioError
+from sim.model.plan_traps import plan_warnings
 from tests.conftest import ROOT
 
 BROKEN = textwrap.dedent("""\
@@ -61,6 +62,31 @@ def test_cross_references_are_checked_against_the_fleet():
     found = problems_of(text)
     assert any("candidate.hardware: no latency and power given for fleet hardware 'nano'" in line for line in found)
     assert any("expect.coverge: unknown metric 'coverge'; did you mean 'coverage'?" in line for line in found)
+
+
+@pytest.mark.parametrize("bound, says", [
+    ("bricked: -1", "expect.bricked: no run can meet '== -1' (bricked is a whole number, never below 0)"),
+    ("halted: 2", "expect.halted: no run can meet '== 2' (halted is 0 or 1): every run would break it"),
+    ("t99: '< 0s'", "expect.t99: no run can meet '< 0s'"),
+    ("cost: '< $0'", "expect.cost: no run can meet '< $0'"),
+    ("coverage: '> 100%'", "expect.coverage: no run can meet '> 100%'"),
+])
+def test_a_bound_no_run_can_meet_is_refused_where_written(bound, says):
+    """It would make every run a no-go by construction, and the report would call that a finding."""
+    text = (ROOT / "scenarios" / "tiny.yaml").read_text().replace("  bricked: 0\n", f"  {bound}\n")
+    assert text.endswith(f"  {bound}\n")
+    [found] = problems_of(text)
+    assert found.startswith("broken.yaml:48:3: " + says), found
+
+
+def test_a_bound_every_run_meets_is_a_warning_and_a_real_one_is_not():
+    tiny = (ROOT / "scenarios" / "tiny.yaml").read_text()
+    for bound in ("bricked: '>= 0'", "coverage: '<= 100%'", "halted: '!= 2'"):
+        [(key, says)] = plan_warnings(load_scenario_text(tiny.replace("  bricked: 0\n", f"  {bound}\n")))
+        assert key.startswith("expect.") and "it can never break" in says, says
+    for bound in ("bricked: '<= 0'", "coverage: '> 95%'", "t95: '>= 0s'", "halted: 1", "bricked: '< 0.5'"):
+        scenario = load_scenario_text(tiny.replace("  bricked: 0\n", f"  {bound}\n").replace("  t95: \"< 3d\"\n", ""))
+        assert plan_warnings(scenario) == [], bound
 
 
 def test_yaml_syntax_and_duplicate_keys_point_at_the_line():
