@@ -131,6 +131,7 @@ def history_command(location: Annotated[str, typer.Option("--history", help="SQL
         runs = store.runs(limit)
         trends = store.trends(limit=limit)
         calibrations = store.calibrations(limit)
+        recorded = sorted({name for run_id, _, _ in runs for name, _, _ in store.values(run_id)})
         store.close()
     except HistoryError as error:
         console.err.print(str(error), markup=False)
@@ -140,6 +141,10 @@ def history_command(location: Annotated[str, typer.Option("--history", help="SQL
     if not runs:
         console.out.print(f"no runs recorded in {location}", markup=False)
         return
+    if scenario is not None and scenario not in recorded:      # an empty table would read as "nothing changed"
+        console.err.print(f"--scenario {scenario}: not in the last {len(runs)} runs of {location}; recorded: "
+                          + (", ".join(recorded) or "none"), markup=False)
+        raise typer.Exit(EXIT_BAD_INPUT)
     table = Table(title=f"last {len(runs)} runs: " + " ".join(verdict for _, _, verdict in runs),
                   header_style="bold")
     for column in ("scenario", "metric", "subject", "values, oldest first"):

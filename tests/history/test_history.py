@@ -103,6 +103,10 @@ def test_fleetlab_run_records_history_and_fleetlab_history_prints_trends(tmp_pat
     assert shown.returncode == 0 and "last 2 runs: GO GO" in shown.stdout
     assert "tiny" in shown.stdout and "t95" in shown.stdout and "→" in shown.stdout
     assert "No regression against the last good run" in (tmp_path / "report" / "index.html").read_text()
+    misspelt = subprocess.run([sys.executable, "-m", "fleetlab.cli", "history", "--history", str(history),
+                               "--scenario", "tinny"], capture_output=True, text=True, cwd=ROOT, timeout=60, env=env)
+    assert misspelt.returncode == 2 and "--scenario tinny: not in the last 2 runs" in misspelt.stderr
+    assert "recorded: tiny" in misspelt.stderr and "Traceback" not in misspelt.stderr
 
 
 def test_an_unreachable_postgresql_is_a_clear_error_without_the_password():
