@@ -102,6 +102,9 @@ class ScenarioFile(pytest.File):
             rigs = load_inventory(rigs_file).select(scenario.hil.rig_tags)
         except ScenarioError as error:
             raise self.CollectError("\n".join(str(problem) for problem in error.problems)) from None
+        if not rigs:    # one item that fails saying so: no items at all would pass the run without the hil part
+            yield ScenarioItem.from_parent(self, name=f"{scenario.name}[hil]", scenario=scenario,
+                                           target=Target("hil"))
         for rig in rigs:
             item = ScenarioItem.from_parent(self, name=f"{scenario.name}[hil-{rig.name}]", scenario=scenario,
                                             target=Target("hil", rig.name))
@@ -111,8 +114,8 @@ class ScenarioFile(pytest.File):
 
 @dataclass(frozen=True)
 class Target:
-    """What one item measures: the simulation, or the scenario's hil part on one rig (None: no inventory given,
-    so the item skips)."""
+    """What one item measures: the simulation, or the scenario's hil part on one rig (None: no inventory given, so
+    the item skips, or no rig in it carries the scenario's tags, so the item fails saying so)."""
 
     mode: Literal["sim", "hil"]
     rig: str | None = None
@@ -128,9 +131,9 @@ class ScenarioItem(pytest.Item):
         from fleetlab.suite import measure
         from sim.sweep import SerialExecutor
 
-        if self.target.mode == "hil" and self.target.rig is None:
-            pytest.skip("hil: no --rigs inventory given (pytest --rigs rigs/lab.yaml)")
         rigs = self.config.getoption("rigs")
+        if self.target.mode == "hil" and rigs is None:
+            pytest.skip("hil: no --rigs inventory given (pytest --rigs rigs/lab.yaml)")
         outcome = measure(self.path, self.scenario, self.target.mode, self.config.getoption("fleetlab_seeds"),
                           Path(rigs) if rigs else None, SerialExecutor(), lambda line: None, rig_name=self.target.rig)
         if outcome.hil is not None:

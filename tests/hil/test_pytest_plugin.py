@@ -34,6 +34,16 @@ def test_scenarios_are_items_a_miss_fails_with_numbers_and_hil_skips_without_rig
                                  "*t95 = 10h 11m, bound < 1h: broken*"])
 
 
+def test_a_hil_part_no_rig_can_run_fails_instead_of_vanishing(scenarios, rig_entry):
+    """A rigs file without a rig that carries the scenario's tags: the run must not pass on the sim items alone."""
+    inventory = write_inventory(scenarios.path / "rigs.yaml", rig_entry("xavier-a", tags=["xavier"]))
+    (scenarios.path / "strict.yaml").unlink()
+    result = scenarios.runpytest_subprocess("-v", "-p", "no:cacheprovider", "--rigs", str(inventory))
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines(["*hil.yaml::hil-orin-candidate?hil? FAILED*",
+                                 "could not measure:", "hil: no rig carries the tags ?'orin'? that hil.rig_tags*"])
+
+
 def test_a_benchmark_scenario_runs_only_when_its_file_is_named(pytester):
     bench = (ROOT / "scenarios" / "tiny.yaml").read_text().replace("name: tiny", "name: bench\ntags: [benchmark]")
     (pytester.path / "bench.yaml").write_text(bench)
