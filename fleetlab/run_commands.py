@@ -82,6 +82,9 @@ def run(paths: Annotated[Optional[list[Path]], typer.Argument(help="scenario fil
             console.err.print(f"{outcome.name}: {problem}", markup=False)
     count = len(result.scenarios)
     human = console.err if json_out else console.out
+    if result.left_out and not count:        # otherwise the report lists them; here they are the whole story
+        for line in result.left_out:
+            human.print(f"left out: {line}", markup=False)
     human.print(f"{result.verdict}: {count} scenario{'s' if count != 1 else ''} in {result.wall_seconds:.1f} s",
                 markup=False)
     human.print(f"report: {written['index.html'].resolve()}", markup=False)

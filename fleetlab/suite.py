@@ -160,17 +160,25 @@ def hil_part(file: Path, scenario: Scenario, rigs: Path, log: Log, rig_name: str
     return result, checks
 
 
+def why_left_out(scenario: Scenario, named: bool, mode: Mode) -> str:
+    """Why the suite does not run this scenario in this mode ('' when it does)."""
+    if BENCHMARK_TAG in scenario.tags and not named:
+        return "a benchmark: run only when its file is named"
+    if mode == "hil" and scenario.hil is None:
+        return "no hil: part to run on rigs (--mode hil)"
+    return ""
+
+
 def run_scenario_file(file: Path, named: bool, mode: Mode, seeds: int, rigs: Path | None, executor: Executor,
-                      log: Log, stop: StopSignal | None = None, max_risk: float = 0.0) -> ScenarioOutcome | None:
+                      log: Log, stop: StopSignal | None = None, max_risk: float = 0.0) -> ScenarioOutcome | str:
+    """The scenario measured, or why it is left out in this mode."""
     try:
         scenario = load_scenario(file)
     except ScenarioError as error:
         return ScenarioOutcome(name=file.stem, file=str(file), verdict="CANNOT MEASURE",
                                problems=[str(problem) for problem in error.problems])
-    if BENCHMARK_TAG in scenario.tags and not named:
-        return None
-    if mode == "hil" and scenario.hil is None:
-        return None
+    if why := why_left_out(scenario, named, mode):
+        return f"{file}: {why}"
     log(f"{scenario.name} ({file})")
     return measure(file, scenario, mode, seeds, rigs, executor, log, stop, max_risk=max_risk)
 
@@ -234,11 +242,12 @@ def outcome_of(scenario: Scenario, file: Path, checks: list[CheckRow], problems:
 
 
 def suite_result(outcomes: list[ScenarioOutcome], mode: Mode, seeds: int, started: datetime,
-                 wall: float) -> SuiteResult:
+                 wall: float, left_out: list[str] | None = None) -> SuiteResult:
     run_id = started.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:6]
     return SuiteResult(run_id=run_id, started=started.isoformat(timespec="seconds"), mode=mode, seeds=seeds,
                        verdict=combine([outcome.verdict for outcome in outcomes]) if outcomes else "CANNOT MEASURE",
-                       scenarios=outcomes, git_sha=git_sha(), packages=package_versions(), wall_seconds=round(wall, 2))
+                       scenarios=outcomes, git_sha=git_sha(), packages=package_versions(), wall_seconds=round(wall, 2),
+                       left_out=left_out or [])
 
 
 def run_suite(paths: list[Path], mode: Mode = "sim", seeds: int = 1, rigs: Path | None = None,
@@ -251,7 +260,9 @@ def run_suite(paths: list[Path], mode: Mode = "sim", seeds: int = 1, rigs: Path 
     from fleetlab.executors import open_executor
 
     started, clock = datetime.now(timezone.utc), time.perf_counter()
-    outcomes, left_unrun = [], False
+    outcomes: list[ScenarioOutcome] = []
+    left_out: list[str] = []
+    left_unrun = False
     files = collect(paths)
     with open_executor(executor_spec) as (executor, _):
         for done, (file, named) in enumerate(files, start=1):
@@ -260,12 +271,14 @@ def run_suite(paths: list[Path], mode: Mode = "sim", seeds: int = 1, rigs: Path 
                 left_unrun = True
                 break
             outcome = run_scenario_file(file, named, mode, seeds, rigs, executor, log, stop, max_risk)
-            if outcome is not None:
+            if isinstance(outcome, str):
+                left_out.append(outcome)
+            else:
                 outcomes.append(outcome)
                 log(f"  {outcome.verdict}")
             if progress:
                 progress(done, len(files))
-    result = suite_result(outcomes, mode, seeds, started, time.perf_counter() - clock)
+    result = suite_result(outcomes, mode, seeds, started, time.perf_counter() - clock, left_out)
     if left_unrun and result.verdict != "INTERRUPTED":
         result = result.model_copy(update={"verdict": "INTERRUPTED"})
     return result

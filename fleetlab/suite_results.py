@@ -91,6 +91,8 @@ class SuiteResult(Record):
     git_sha: str
     packages: dict[str, str]
     wall_seconds: float
+    left_out: list[str] = Field(default_factory=list, exclude_if=lambda found: not found,
+                                description="scenario files found and not run in this mode, each with why")
 
     @property
     def exit_code(self) -> int:

@@ -52,6 +52,12 @@ def judged_on(result: SuiteResult) -> str:
 
 
 def meaning_of(result: SuiteResult) -> str:
+    if not result.scenarios and result.verdict == "CANNOT MEASURE":
+        found = len(result.left_out)
+        if not found:
+            return "CANNOT MEASURE: no scenario was run: no scenario files were found"
+        return (f"CANNOT MEASURE: no scenario was run: the {found} file{'s' if found != 1 else ''} found "
+                f"{'were' if found != 1 else 'was'} left out (listed below)")
     broken = sum(not check.passed for outcome in result.scenarios for check in outcome.checks)
     return MEANINGS[result.verdict].format(judged=f" (judged on {judged_on(result)})", count=broken,
                                            s="s" if broken != 1 else "")

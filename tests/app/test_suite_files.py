@@ -37,3 +37,28 @@ def test_the_same_file_twice_is_measured_once(tmp_path):
                           timeout=300)
     assert done.returncode == 0, done.stderr
     assert "GO: 1 scenario in" in done.stdout
+
+
+def test_a_suite_says_which_files_it_left_out_and_why(tmp_path):
+    """`fleetlab run --mode hil` over scenarios without a hil: part was 'CANNOT MEASURE: something could not be
+    measured' with nothing listed: no hint that every file had been skipped."""
+    (tmp_path / "rigs.yaml").write_text((ROOT / "rigs" / "lab.example.yaml").read_text())
+    folder = tmp_path / "scenarios"
+    folder.mkdir()
+    (folder / "bench.yaml").write_text((SCENARIOS / "tiny.yaml").read_text().replace(
+        "name: tiny", "name: bench\ntags: [benchmark]"))
+    (folder / "tiny.yaml").write_text((SCENARIOS / "tiny.yaml").read_text())
+    done = subprocess.run([sys.executable, "-m", "fleetlab.cli", "run", str(folder), "--mode", "hil", "--rigs",
+                           str(tmp_path / "rigs.yaml"), "--history", "", "--out", str(tmp_path / "report")],
+                          capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert done.returncode == 2 and "Traceback" not in done.stdout + done.stderr
+    assert f"left out: {folder / 'bench.yaml'}: a benchmark: run only when its file is named" in done.stdout
+    assert f"left out: {folder / 'tiny.yaml'}: no hil: part to run on rigs (--mode hil)" in done.stdout
+    summary = (tmp_path / "report" / "summary.md").read_text()
+    assert "no scenario was run: the 2 files found were left out" in summary and "## Left out in hil mode" in summary
+    assert "no hil: part to run on rigs" in (tmp_path / "report" / "index.html").read_text()
+    sim = subprocess.run([sys.executable, "-m", "fleetlab.cli", "run", str(folder), "--history", "",
+                          "--executor", "serial", "--out", str(tmp_path / "sim")], capture_output=True, text=True,
+                         cwd=ROOT, timeout=300)
+    assert sim.returncode == 0, sim.stderr      # the benchmark is left out, listed in the report only
+    assert "left out" not in sim.stdout and "bench.yaml: a benchmark" in (tmp_path / "sim" / "summary.md").read_text()
