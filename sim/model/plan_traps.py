@@ -13,6 +13,7 @@ from sim.model.gates import parse_bound, unbreakable
 from sim.model.scenario import Scenario
 from sim.model.strategies.exponential import ExponentialParams, raised_rate
 from sim.model.strategy import StrategyParams
+from sim.model.units import format_duration
 
 PlanWarning = tuple[str, str]          # (dotted key path, message)
 MOST_OF_THE_FLEET = 0.5            # an abort that first looks after this share was notified comes too late
@@ -26,7 +27,27 @@ def plan_warnings(scenario: Scenario) -> list[PlanWarning]:
     for path, plan in plans:
         for rule in RULES:
             found.extend(rule(path, plan, scenario))
-    return found + list(_unbreakable_bounds(scenario))
+    return list(_windows_too_short(scenario)) + found + list(_unbreakable_bounds(scenario))
+
+
+def _windows_too_short(scenario: Scenario) -> Iterator[PlanWarning]:
+    """A window shorter than a device's switch and health check: no device of that hardware ever activates in it
+    (the simulator reports them as waiting for a window, without saying why)."""
+    fleet = scenario.fleet
+    need = {}
+    for name in fleet.hardware:
+        measured = fleet.hardware_profiles[name].activation_time if name in fleet.hardware_profiles else None
+        need[name] = (fleet.activation_time if measured is None else measured) + fleet.health_check
+    for index, window in enumerate(fleet.install_windows):
+        short = sorted(name for name, seconds in need.items() if seconds > window.duration)
+        if not short:
+            continue
+        longest = max(need[name] for name in short)
+        who = "no device" if len(short) == len(need) else "no " + ", ".join(short) + " device"
+        yield (f"fleet.install_windows.{index}.duration",
+               f"a {format_duration(window.duration)} window is shorter than the {format_duration(longest)} a "
+               f"device needs in it (activation, then the {format_duration(fleet.health_check)} health check): "
+               f"{who} ever activates in it")
 
 
 def _unbreakable_bounds(scenario: Scenario) -> Iterator[PlanWarning]:

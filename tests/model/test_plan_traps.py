@@ -96,3 +96,17 @@ def test_warnings_come_with_the_file_line_of_their_key(tmp_path):
     _, warnings = plan_warnings(path)
     line = path.read_text().splitlines().index("  waves: [10%, 11%, 100%]") + 1
     assert [(w.line, w.path) for w in warnings] == [(line, "strategy.waves.1")]
+
+
+def test_an_install_window_shorter_than_a_switch_and_its_health_check_is_flagged():
+    """Nothing activated in a 5-minute window (1 min switch + 10 min health check), and the run only said its
+    devices were waiting for a window."""
+    window = ('    - {start: "02:00", duration: 4h}', '    - {start: "02:00", duration: 5m}')
+    [(key, says)] = traps(scenario(PLAN, window))
+    assert key == "fleet.install_windows.0.duration"
+    assert "shorter than the 11m 0s a device needs in it" in says and "no device ever activates" in says
+    slow_nano = ("  power_loss_per_day: 0.01", "  power_loss_per_day: 0.01\n  hardware_profiles:\n"
+                 "    nano: {activation_time: 4h}")
+    [(_, says)] = traps(scenario(PLAN, slow_nano))                 # the 4h window fits every board but the nano
+    assert "no nano device ever activates in it" in says
+    assert keys(scenario(PLAN)) == []
