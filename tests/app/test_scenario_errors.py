@@ -128,3 +128,20 @@ def test_a_refused_key_with_no_close_match_lists_the_keys_allowed_there(tmp_path
         assert problem.message == "unknown key 'timezone' (allowed here: hardware, site_kind, camera_angle)"
     else:
         raise AssertionError("accepted")
+
+
+@pytest.mark.parametrize("zone, seconds", [("UTC", 0), ("UTC+0", 0), ("UTC-05:00", -5 * 3600), ("UTC+5:45", 20700),
+                                           ("UTC+14:00", 14 * 3600), ("UTC-12", -12 * 3600)])
+def test_timezones_read_as_offsets_east_of_utc(zone, seconds):
+    text = (ROOT / "scenarios" / "tiny.yaml").read_text()
+    text = text.replace('timezones: {"UTC-05:00": 50%, "UTC-08:00": 50%}', f'timezones: {{"{zone}": 100%}}')
+    assert load_scenario_text(text).fleet.utc_offsets() == [(seconds, 1.0)]
+
+
+@pytest.mark.parametrize("zone", ["UTC+99:00", "UTC+05:99", "UTC+15", "UTC-12:30", "Europe/Berlin"])
+def test_a_timezone_no_place_has_is_refused_at_its_line(zone):
+    """'UTC+99:00' was read as 99 hours east: every window and game of those sites moved by four days."""
+    text = (ROOT / "scenarios" / "tiny.yaml").read_text()
+    text = text.replace('timezones: {"UTC-05:00": 50%, "UTC-08:00": 50%}', f'timezones: {{"{zone}": 100%}}')
+    [found] = problems_of(text)
+    assert found.startswith("broken.yaml:23:3: fleet.timezones: ") and repr(zone) in found, found
