@@ -1,9 +1,15 @@
-"""The oracle bound: how soon the fleet could have the candidate whatever the plan.
+"""The oracle: how soon the fleet has the candidate when every device is told at once and nothing goes wrong.
 
 Every device is told at time 0 and nothing goes wrong that a plan could avoid or cause: no defects, no corrupt
 downloads, no power cuts, room for every slot, no health check that fails. What remains is what no plan escapes:
 link availability and bandwidth, the site uplinks' sharing, the origin's egress cap, install windows and games.
-A plan's T95 divided by the oracle's T95 is its efficiency (1.0 is as fast as the fleet allows).
+A plan's T95 divided by the oracle's T95 is its efficiency.
+
+It is a reference, not a strict lower bound: where downloads share a bottleneck (a capped origin, a site uplink
+shared by its cameras), sharing finishes them together, while a plan that paces releases lets most finish first.
+Measured: 1,000 cameras behind a 100 Mbit/s origin, released in twenty 5% batches 400 s apart, reach T95 at 0.96×
+the oracle's (tests/world/test_oracle.py). A pacing plan can come in a few percent under 1.0; every other plan is
+above it.
 """
 
 from __future__ import annotations
