@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import Counter
 
 from sim.model import units
-from sim.model.results import RunResult
+from sim.model.results import RunResult, still_pending
 from sim.model.scenario import Scenario
 
 BAD_STATES = ("FAILED", "ROLLED_BACK", "BRICKED")
@@ -27,6 +27,8 @@ def cause_of(result: RunResult, scenario: Scenario) -> str:
     failing = _where_failures_sit(result, (shares["hardware"], shares["site_kind"], shares["camera_angle"]))
     if failing:
         parts.append(failing)
+    if waiting := _still_on_their_way(result, bool(halts)):
+        parts.append(waiting)
     releases = [event for event in result.timeline if event.kind == "update"]
     if not parts and releases:      # nothing went wrong: the pace is the plan's own
         parts.append(f"no halt and no failed device: the plan released its last devices at "
@@ -34,11 +36,23 @@ def cause_of(result: RunResult, scenario: Scenario) -> str:
     return " · ".join(parts)
 
 
+def _still_on_their_way(result: RunResult, halted: bool) -> str:
+    """Devices that had neither committed nor failed at the end, and the most common reason (not released yet, a
+    window they wait for, a slow uplink): why a time bound was never reached when nothing failed. After a halt, the
+    devices it kept from being told are the halt's doing, which the line before says."""
+    reasons = {why: count for why, count in result.reasons.items()
+               if still_pending(why) and not (halted and why.startswith("not released: rollout halted"))}
+    if not reasons:
+        return ""
+    reason, count = max(reasons.items(), key=lambda item: (item[1], item[0]))
+    return f"{sum(reasons.values())} devices not committed at the end without failing, {count} of them: {reason}"
+
+
 def _where_failures_sit(result: RunResult, shares: tuple[dict[str, float], ...]) -> str:
     """The most common reason devices failed, and a cohort value (hardware, site kind or camera angle) that holds
     most sampled failures while being at most half its share of the fleet — the stratum a release manager asks
     about; nothing about strata when failures spread like the fleet."""
-    reasons = {why: count for why, count in result.reasons.items() if not why.startswith("not released")}
+    reasons = {why: count for why, count in result.reasons.items() if not still_pending(why)}
     if not reasons:
         return ""
     reason, count = max(reasons.items(), key=lambda item: (item[1], item[0]))

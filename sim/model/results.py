@@ -95,6 +95,17 @@ class BlastRadius(Record):
     failure_to_halt: float | None = None   # seconds from the first failure on a device to the halt
 
 
+# The reasons sim/run.py gives a device that had not committed at the end and had not failed either: never told,
+# still downloading, waiting for a window, mid-step. Every other reason is why a device failed, was rolled back or
+# bricked. fleetlab/causes.py tells the two apart: a device still on its way is not a failure.
+PENDING_REASONS = ("not released", "still ", "waiting for an install window")
+
+
+def still_pending(reason: str) -> bool:
+    """Whether `reasons` or a straggler's reason says the device was still on its way (not failed)."""
+    return reason.startswith(PENDING_REASONS)
+
+
 class RunResult(Record):
     source: Literal["sim", "hil"]
     strategy: str

@@ -1,0 +1,50 @@
+"""The one-line cause beside a failing expectation tells failed devices from devices still on their way."""
+
+from __future__ import annotations
+
+import pytest
+
+from fleetlab.causes import cause_of
+from sim.load import load_scenario, load_scenario_text
+from sim.model.results import still_pending
+from sim.run import simulate
+from tests.conftest import ROOT
+
+TINY = (ROOT / "scenarios" / "tiny.yaml").read_text()
+SHORT_WINDOW = TINY.replace('{start: "02:00", duration: 4h}', '{start: "02:00", duration: 5m}')
+SHORT_RUN = TINY.replace("duration: 3d", "duration: 1d").replace("bake: 4h", "bake: 20h")
+
+
+def test_devices_waiting_for_a_window_are_not_called_failed():
+    """A 5-minute window (shorter than a switch and its health check): every device waits, none fails. The cause
+    said '40 devices failed, 40 of them: waiting for an install window without a game'."""
+    scenario = load_scenario_text(SHORT_WINDOW)
+    cause = cause_of(simulate(scenario, 1), scenario)
+    assert "failed" not in cause.replace("without failing", ""), cause
+    assert "not committed at the end without failing" in cause and "waiting for an install window" in cause
+
+
+def test_devices_the_plan_never_told_in_time_are_named_beside_real_failures():
+    scenario = load_scenario_text(SHORT_RUN)
+    result = simulate(scenario, 1)
+    cause = cause_of(result, scenario)
+    assert result.reasons.get("not released by the plan", 0) > 0
+    assert "not committed at the end without failing" in cause and "not released by the plan" in cause, cause
+
+
+def test_after_a_halt_the_devices_it_kept_back_are_the_halts_doing():
+    scenario = load_scenario(ROOT / "scenarios" / "hot-candidate-thermal.yaml")
+    cause = cause_of(simulate(scenario, 1), scenario)
+    assert cause.startswith("halted at") and "rollout halted" not in cause, cause
+
+
+@pytest.mark.parametrize("text", [SHORT_WINDOW, SHORT_RUN,
+                                  (ROOT / "scenarios" / "hot-candidate-thermal.yaml").read_text(),
+                                  (ROOT / "scenarios" / "power-cuts-in-place.yaml").read_text()],
+                         ids=["short-window", "short-run", "hot-candidate-thermal", "power-cuts-in-place"])
+def test_a_reason_says_pending_exactly_when_the_device_had_not_failed(text):
+    result = simulate(load_scenario_text(text), 1)
+    assert result.stragglers
+    for outcome in result.stragglers:
+        failed = outcome.state.name in ("FAILED", "ROLLED_BACK", "BRICKED")
+        assert still_pending(outcome.reason) != failed, outcome
