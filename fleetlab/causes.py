@@ -45,7 +45,7 @@ def _still_on_their_way(result: RunResult, halted: bool) -> str:
     if not reasons:
         return ""
     reason, count = max(reasons.items(), key=lambda item: (item[1], item[0]))
-    return f"{sum(reasons.values())} devices not committed at the end without failing, {count} of them: {reason}"
+    return f"{_devices(sum(reasons.values()))} not committed at the end without failing, {count} of them: {reason}"
 
 
 def _where_failures_sit(result: RunResult, shares: tuple[dict[str, float], ...]) -> str:
@@ -56,7 +56,7 @@ def _where_failures_sit(result: RunResult, shares: tuple[dict[str, float], ...])
     if not reasons:
         return ""
     reason, count = max(reasons.items(), key=lambda item: (item[1], item[0]))
-    line = f"{sum(reasons.values())} devices failed, {count} of them: {reason}"
+    line = f"{_not_made_it(result, sum(reasons.values()))}, {count} of them: {reason}"
     bad = [outcome for outcome in result.stragglers if outcome.state.name in BAD_STATES]
     candidates = []
     for axis in range(3):
@@ -70,6 +70,24 @@ def _where_failures_sit(result: RunResult, shares: tuple[dict[str, float], ...])
         return line
     _, axis, value, held, share = max(candidates)
     return f"{line}; {held} of {len(bad)} sampled failures are {AXES[axis]} {value} ({share:.0%} of the fleet)"
+
+
+def _devices(count: int) -> str:
+    return f"{count} device{'s' if count != 1 else ''}"
+
+
+def _not_made_it(result: RunResult, total: int) -> str:
+    """'65 devices rolled back', '97 devices did not make it (1 failed, 96 bricked)': a device the plan rolled back
+    as a precaution is not called failed. A device put back before it activated (a shadow install discarded) has
+    gone back to idle: the rest of `total`."""
+    words = {"FAILED": "failed", "ROLLED_BACK": "rolled back", "BRICKED": "bricked"}
+    parts = {words[name]: count for state, count in result.outcomes.items()
+             if (name := getattr(state, "name", str(state))) in words and count}
+    if (put_back := total - sum(parts.values())) > 0:
+        parts["put back before activating"] = put_back
+    if len(parts) == 1:
+        return f"{_devices(total)} {next(iter(parts))}"
+    return f"{_devices(total)} did not make it (" + ", ".join(f"{count} {word}" for word, count in parts.items()) + ")"
 
 
 AXES = ("hardware", "site kind", "camera angle")

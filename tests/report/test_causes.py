@@ -48,3 +48,14 @@ def test_a_reason_says_pending_exactly_when_the_device_had_not_failed(text):
     for outcome in result.stragglers:
         failed = outcome.state.name in ("FAILED", "ROLLED_BACK", "BRICKED")
         assert still_pending(outcome.reason) != failed, outcome
+
+
+def test_devices_the_plan_rolled_back_are_not_called_failed():
+    """'65 devices failed, 65 of them: rollback: canary judge …' for a canary the plan rolled back as a
+    precaution; and a discarded shadow install was 'failed' as well."""
+    for name, says in (("angle-regression-canary", "65 devices rolled back, 65 of them: rollback: canary judge"),
+                       ("shadow-before-promotion", "devices put back before activating"),
+                       ("power-cuts-in-place", "did not make it (1 failed, 96 bricked)")):
+        scenario = load_scenario(ROOT / "scenarios" / f"{name}.yaml")
+        cause = cause_of(simulate(scenario, 1), scenario)
+        assert says in cause, cause
