@@ -243,12 +243,13 @@ def sweep(file: Path,
           json_out: JsonFlag = False) -> None:
     """Monte Carlo over seeds and a parameter grid: distributions and the risk of breaking each expectation."""
     from fleetlab.executors import open_executor
+    from fleetlab.options import risk_level
     from sim.grid import expand, parse_grid
-    from sim.model.units import parse_fraction
     from sim.sweep import sweep as run_sweep
 
+    with reported():
+        risk_limit = risk_level(max_risk)
     with reported(file):
-        risk_limit = parse_fraction(max_risk)
         axes = parse_grid(grid or [])
         points = expand(file, axes)
     if out is not None:

@@ -36,17 +36,14 @@ def run(paths: Annotated[Optional[list[Path]], typer.Argument(help="scenario fil
     from fleetlab.files import output_folder
     from fleetlab.history import History, HistoryError
     from fleetlab.interrupts import came_late, stop_on_signals
+    from fleetlab.options import risk_level
     from fleetlab.report import write_report
     from fleetlab.report.trends import Trends
     from fleetlab.suite import run_suite
     from hil.stop import StopSignal
-    from sim.model.units import UnitError, parse_fraction
 
-    try:
-        risk_limit = parse_fraction(max_risk)
-    except (UnitError, ValueError) as error:
-        console.err.print(f"--max-risk: {error}", markup=False)
-        raise typer.Exit(EXIT_BAD_INPUT) from None
+    with reported():
+        risk_limit = risk_level(max_risk)
     missing = [str(path) for path in paths or [] if not path.exists()]
     if missing:
         console.err.print(f"no such file or folder: {', '.join(missing)}", markup=False)

@@ -1,0 +1,28 @@
+"""Command-line options that carry a unit, read as the option: a wrong value names the option, never the scenario
+file beside it, and a value that would make the command's answer a foregone one is refused."""
+
+from __future__ import annotations
+
+from fleetlab.errors import AppError
+from sim.model.units import UnitError, parse_fraction
+
+
+class OptionError(AppError):
+    """A command-line option's value that cannot be used; the message starts with the option."""
+
+
+def risk_level(text: str, option: str = "--max-risk") -> float:
+    """'5%' or 0.05 (as the help says) -> 0.05. Below 100%: a bound may break in up to that share of runs and still
+    hold, so at 100% no bound could ever break and every answer would be GO."""
+    try:
+        number = float(text)
+    except ValueError:
+        number = None
+    try:
+        value = parse_fraction(text if number is None else number)
+    except UnitError as error:
+        raise OptionError(f"{option}: {error}") from None
+    if value >= 1.0:
+        raise OptionError(f"{option}: {text} would let every bound break in every run and still pass: give a "
+                          "share below 100%")
+    return value
