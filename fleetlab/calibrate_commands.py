@@ -168,10 +168,13 @@ def fidelity(file: Annotated[Path, typer.Argument(help="scenario with a hil: par
 
     from fleetlab.fidelity import compare_run
     from fleetlab.files import output_folder, write_whole
+    from fleetlab.options import relative_tolerance
     from hil.inventory import load_inventory
     from sim.load import load_scenario
 
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(message)s")
+    with reported():
+        relative_tolerance(tolerance)
     with reported(file):
         inventory = load_inventory(rigs)
         scenario = load_scenario(file)

@@ -39,6 +39,7 @@ def hil(file: Path,
             help="let hil: model and frame paths point outside the scenario's folder")] = False) -> None:
     """Run the scenario's own plan on every matching rig: engine, parity, latency, thermals, rollback."""
     from fleetlab.interrupts import came_late, stop_on_signals
+    from fleetlab.options import wait_seconds
     from hil.errors import HilError
     from hil.inventory import load_inventory
     from hil.runner import run_scenario
@@ -47,6 +48,8 @@ def hil(file: Path,
     from sim.load import load_scenario
 
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(message)s")
+    with reported():
+        wait_seconds(wait_for_rigs)
     try:
         scenario = load_scenario(file)
         inventory = load_inventory(rigs)

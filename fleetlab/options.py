@@ -3,6 +3,8 @@ file beside it, and a value that would make the command's answer a foregone one 
 
 from __future__ import annotations
 
+import math
+
 from fleetlab.errors import AppError
 from sim.model.units import UnitError, parse_fraction
 
@@ -25,4 +27,19 @@ def risk_level(text: str, option: str = "--max-risk") -> float:
     if value >= 1.0:
         raise OptionError(f"{option}: {text} would let every bound break in every run and still pass: give a "
                           "share below 100%")
+    return value
+
+
+def relative_tolerance(value: float, option: str = "--tolerance") -> float:
+    """A relative error above 0 (0.1 is 10%). NaN would flag nothing, whatever the error: every comparison with it
+    is false."""
+    if not math.isfinite(value) or value <= 0:
+        raise OptionError(f"{option}: a relative error above 0 such as 0.1 (10%), got {value}")
+    return value
+
+
+def wait_seconds(value: float, option: str = "--wait-for-rigs") -> float:
+    """Seconds to wait, 0 or more (inf: until the rig is free). NaN would wait forever without saying so."""
+    if math.isnan(value) or value < 0:
+        raise OptionError(f"{option}: seconds to wait, 0 or more, got {value}")
     return value

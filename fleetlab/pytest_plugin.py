@@ -35,7 +35,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    from sim.model.streams import MAX_SEEDS
+
     config.addinivalue_line("markers", "fleetlab: a scenario item (sim or hil)")
+    seeds = config.getoption("fleetlab_seeds")
+    if not 1 <= seeds <= MAX_SEEDS:     # as `fleetlab run --seeds`; 0 failed every item with an IndexError
+        raise pytest.UsageError(f"--fleetlab-seeds: seeds per plan, 1 to {MAX_SEEDS:,}, got {seeds}")
     if config.getoption("fleetlab_report") and not hasattr(config, "workerinput"):
         config.pluginmanager.register(ReportWriter(config), "fleetlab-report-writer")
 

@@ -39,3 +39,16 @@ def test_both_commands_name_the_option_and_exit_2(command, tmp_path):
                             "--executor", "serial", "--max-risk", "0.05"], capture_output=True, text=True, cwd=ROOT,
                            timeout=300)
     assert plain.returncode == 0, plain.stderr
+
+
+@pytest.mark.parametrize("command, option, value", [
+    ("fidelity", "--tolerance", "nan"), ("fidelity", "--tolerance", "-0.1"), ("fidelity", "--tolerance", "0"),
+    ("fidelity", "--tolerance", "inf"), ("hil", "--wait-for-rigs", "nan"), ("hil", "--wait-for-rigs", "-5")])
+def test_a_rig_command_refuses_an_option_value_before_it_reads_a_file(command, option, value, tmp_path):
+    """A NaN tolerance flagged no phase whatever its error, a NaN wait waited forever for a held rig; both were
+    taken and the rigs run. The rigs file here does not exist: the option is refused first."""
+    done = subprocess.run([sys.executable, "-m", "fleetlab.cli", command,
+                           str(ROOT / "scenarios" / "hil-orin-candidate.yaml"), "--rigs", str(tmp_path / "none.yaml"),
+                           option, value], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.startswith(f"{option}: "), done.stderr

@@ -44,6 +44,16 @@ def test_a_hil_part_no_rig_can_run_fails_instead_of_vanishing(scenarios, rig_ent
                                  "could not measure:", "hil: no rig carries the tags ?'orin'? that hil.rig_tags*"])
 
 
+@pytest.mark.parametrize("seeds", ["0", "-3", "1000001"])
+def test_a_seed_count_fleetlab_run_would_refuse_is_a_usage_error(pytester, seeds):
+    """--fleetlab-seeds 0 failed every scenario item with an IndexError traceback."""
+    shutil.copy(ROOT / "scenarios" / "tiny.yaml", pytester.path / "tiny.yaml")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--fleetlab-seeds", seeds)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"*--fleetlab-seeds: seeds per plan, 1 to 1,000,000, got {seeds}*"])
+    assert "IndexError" not in result.stdout.str() + result.stderr.str()
+
+
 def test_a_benchmark_scenario_runs_only_when_its_file_is_named(pytester):
     bench = (ROOT / "scenarios" / "tiny.yaml").read_text().replace("name: tiny", "name: bench\ntags: [benchmark]")
     (pytester.path / "bench.yaml").write_text(bench)
