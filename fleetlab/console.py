@@ -30,9 +30,12 @@ class SafeConsole(Console):
 
 
 # Not on a terminal (a CI log, a pipe), lines are not wrapped at 80 columns: tables keep one row per line.
+# No emoji codes: Rich would print 'x.yaml:100:3:' as 'x.yaml💯3:' (':100:' is one), and ':-1:' or ':fire:' in a
+# rig's name or a host:port likewise.
 _WIDTH = None if sys.stdout.isatty() else 200
-out = SafeConsole(highlight=False, soft_wrap=True, width=_WIDTH)
-err = SafeConsole(stderr=True, highlight=False, soft_wrap=True, width=None if sys.stderr.isatty() else 200)
+out = SafeConsole(highlight=False, soft_wrap=True, width=_WIDTH, emoji=False)
+err = SafeConsole(stderr=True, highlight=False, soft_wrap=True, width=None if sys.stderr.isatty() else 200,
+                  emoji=False)
 
 
 def titled_table(title: str, *columns: str) -> Table:

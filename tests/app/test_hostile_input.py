@@ -29,6 +29,21 @@ def fleetlab(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
                           timeout=120)
 
 
+def test_a_problem_on_line_100_prints_as_its_line_not_an_emoji(tmp_path):
+    """Rich turned ':100:' into 💯 and ':-1:' into 👎: 'big.yaml:100:3: …' printed as 'big.yaml💯3: …', which no
+    editor or CI annotation can jump to; a rig named ':fire:' or a port of -1 likewise."""
+    text = (ROOT / "scenarios" / "tiny.yaml").read_text()
+    lines = text.splitlines(keepends=True)
+    at = next(index for index, line in enumerate(lines) if line.startswith("strategy:"))
+    lines[at:at] = ["# padding\n"] * (99 - at)           # `strategy:` now starts on line 100
+    (tmp_path / "big.yaml").write_text("".join(lines).replace("kind: waves", "kind: wavez"))
+    done = fleetlab("validate", str(tmp_path / "big.yaml"))
+    assert done.returncode == 2
+    assert done.stderr.startswith(f"{tmp_path / 'big.yaml'}:100:1: strategy: unknown kind 'wavez'"), done.stderr
+    trusted = fleetlab("rigs", "trust", "127.0.0.1", "--port", "-1", "--rigs", str(RIGS))
+    assert "127.0.0.1:-1" in trusted.stderr and "👎" not in trusted.stderr, trusted.stderr
+
+
 @pytest.mark.parametrize("command", [["validate"], ["sim"]])
 def test_an_alias_bomb_in_a_scenario_is_refused_at_once(tmp_path, command):
     bomb = tmp_path / "bomb.yaml"
