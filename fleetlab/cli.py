@@ -134,7 +134,7 @@ def strategies() -> None:
     from fleetlab.parameters import parameter_lines
 
     for name, entry in sorted(REGISTRY.items()):
-        console.out.print(f"[bold]{name}[/]: {entry.summary}")
+        console.out.print(console.styled(name, "bold"), f": {entry.summary}", sep="")
         for line in parameter_lines(entry.params):
             console.out.print(f"    {line}", markup=False)
 

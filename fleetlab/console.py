@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.segment import Segment
 from rich.table import Table
+from rich.text import Text
 
 from fleetlab.safe_text import visible
 from sim.model import units
@@ -31,11 +32,18 @@ class SafeConsole(Console):
 
 # Not on a terminal (a CI log, a pipe), lines are not wrapped at 80 columns: tables keep one row per line.
 # No emoji codes: Rich would print 'x.yaml:100:3:' as 'x.yaml💯3:' (':100:' is one), and ':-1:' or ':fire:' in a
-# rig's name or a host:port likewise.
+# rig's name or a host:port likewise. No markup either: a scenario named 'canary [eu]' or a plan '[/]x' reached
+# Rich's markup parser in every table and message (a MarkupError traceback, or brackets silently eaten); fleetlab's
+# own colours are Text objects with a style (`styled`).
 _WIDTH = None if sys.stdout.isatty() else 200
-out = SafeConsole(highlight=False, soft_wrap=True, width=_WIDTH, emoji=False)
+out = SafeConsole(highlight=False, soft_wrap=True, width=_WIDTH, emoji=False, markup=False)
 err = SafeConsole(stderr=True, highlight=False, soft_wrap=True, width=None if sys.stderr.isatty() else 200,
-                  emoji=False)
+                  emoji=False, markup=False)
+
+
+def styled(text: str, style: str) -> Text:
+    """fleetlab's own words in a colour (PASS in green); text from files and rigs goes in plain."""
+    return Text(text, style=style)
 
 
 def titled_table(title: str, *columns: str) -> Table:
@@ -59,7 +67,7 @@ def progress_bar(label: str) -> Iterator[Callable[[float], None]]:
     if not sys.stderr.isatty():
         yield lambda share: None
         return
-    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+    with Progress(TextColumn("{task.description}", markup=False), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
                   TimeElapsedColumn(), console=err, transient=True) as bar:
         task = bar.add_task(label, total=1.0)
         yield lambda share: bar.update(task, completed=share)
@@ -100,7 +108,7 @@ def summary_table(result: RunResult) -> Table:
 def verdict_table(verdict: Verdict) -> Table:
     table = titled_table("expectations", "", "metric", "bound", "measured")
     for check in verdict.checks:
-        mark = "[green]PASS[/]" if check.passed else "[red]FAIL[/]"
+        mark = styled("PASS", "green") if check.passed else styled("FAIL", "red")
         table.add_row(mark, check.metric, check.bound, format_metric(check.metric, check.measured))
     return table
 

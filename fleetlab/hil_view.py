@@ -5,13 +5,13 @@ from __future__ import annotations
 from rich.table import Table
 from rich.text import Text
 
-from fleetlab.console import titled_table
+from fleetlab.console import styled, titled_table
 from sim.model.hil_results import RigResult
 from sim.model.hil_spec import HilSpec
 from sim.model.results import RunResult
 
-_MARKS = {"passed": "[green]PASS[/]", "failed": "[red]FAIL[/]", "error": "[yellow]ERROR[/]", "skipped": "skipped",
-          "interrupted": "[yellow]INTERRUPTED[/]"}
+_MARKS = {"passed": styled("PASS", "green"), "failed": styled("FAIL", "red"), "error": styled("ERROR", "yellow"),
+          "skipped": styled("skipped", ""), "interrupted": styled("INTERRUPTED", "yellow")}
 
 
 def _step(rig: RigResult, name: str) -> str:

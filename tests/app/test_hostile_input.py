@@ -44,6 +44,25 @@ def test_a_problem_on_line_100_prints_as_its_line_not_an_emoji(tmp_path):
     assert "127.0.0.1:-1" in trusted.stderr and "👎" not in trusted.stderr, trusted.stderr
 
 
+MARKUP_NAME = "canary [eu-west] [/]x[bold]"
+
+
+@pytest.mark.parametrize("command", [["validate"], ["sim"], ["compare", "--strategies", "plan,[/]odd[red]"],
+                                     ["sweep", "--seeds", "1", "--executor", "serial", "--grid",
+                                      "plan=plan,'[/]odd[red]'"], ["run", "--history", ""]])
+def test_names_with_brackets_are_printed_as_written(tmp_path, command):
+    """A scenario named 'canary [eu-west]' or a plan '[/]odd[red]' reached Rich's markup parser: sim, compare,
+    sweep and validate died with a MarkupError traceback (and a bare '[eu-west]' vanished from the output)."""
+    text = (ROOT / "scenarios" / "tiny.yaml").read_text().replace("name: tiny", f'name: "{MARKUP_NAME}"')
+    (tmp_path / "odd.yaml").write_text(text + 'alternatives:\n  "[/]odd[red]": {kind: all_at_once}\n')
+    done = fleetlab(command[0], str(tmp_path / "odd.yaml"), *command[1:], *(
+        ["--out", str(tmp_path / "out")] if command[0] in ("sim", "run", "sweep") else []))
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stdout + done.stderr and "MarkupError" not in done.stderr
+    shown = done.stdout + done.stderr
+    assert MARKUP_NAME in shown or "[/]odd[red]" in shown, shown
+
+
 @pytest.mark.parametrize("command", [["validate"], ["sim"]])
 def test_an_alias_bomb_in_a_scenario_is_refused_at_once(tmp_path, command):
     bomb = tmp_path / "bomb.yaml"
