@@ -88,10 +88,14 @@ def _load_or_exit(path: Path) -> Scenario:
 
 
 @app.command()
-def validate(files: Annotated[list[Path], typer.Argument(help="scenario files")]) -> None:
+def validate(files: Annotated[list[Path], typer.Argument(help="scenario files or folders")]) -> None:
     """Check scenario files; print every problem as file:line:col: key.path: message."""
+    from fleetlab.suite import scenario_paths
+
+    with reported():
+        paths = scenario_paths(files)
     failed = False
-    for path in files:
+    for path in paths:
         try:
             scenario, warnings = plan_warnings(path)
         except ScenarioError as error:

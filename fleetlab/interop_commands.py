@@ -77,10 +77,14 @@ def import_(file: Path,
     sys.stdout.write("\n".join(header) + "\n" + buffer.getvalue())
 
 
-def lint(files: Annotated[list[Path], typer.Argument(help="scenario files")]) -> None:
+def lint(files: Annotated[list[Path], typer.Argument(help="scenario files or folders")]) -> None:
     """Flag plans that look fine and are not, each with its line and the number that shows it (exit 1 if any)."""
+    from fleetlab.suite import scenario_paths
+
+    with reported():
+        paths = scenario_paths(files)
     found = False
-    for path in files:
+    for path in paths:
         with reported(path):
             _, warnings = plan_warnings(path)
         for warning in warnings:

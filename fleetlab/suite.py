@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from fleetlab.causes import cause_of
-from fleetlab.errors import SimulationsFailed
+from fleetlab.errors import AppError, SimulationsFailed
 from fleetlab.parameters import plan_label
 from fleetlab.suite_results import (
     BoundRiskSummary,
@@ -58,6 +58,15 @@ def collect(paths: list[Path]) -> list[tuple[Path, bool]]:
             if named and not first[1]:
                 found[itself] = (first[0], True)
     return list(found.values())
+
+
+def scenario_paths(paths: list[Path]) -> list[Path]:
+    """Files as given, folders as every .yaml under them, each once (`fleetlab validate` and `lint`; `run` reads
+    folders the same way). None at all is an error: a check of nothing must not pass."""
+    files = [file for file, _ in collect(paths)]
+    if not files:
+        raise AppError(f"no .yaml files under {', '.join(str(path) for path in paths)}")
+    return files
 
 
 def shared_names(files: list[tuple[Path, bool]]) -> dict[str, list[Path]]:

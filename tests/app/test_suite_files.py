@@ -62,3 +62,16 @@ def test_a_suite_says_which_files_it_left_out_and_why(tmp_path):
                          cwd=ROOT, timeout=300)
     assert sim.returncode == 0, sim.stderr      # the benchmark is left out, listed in the report only
     assert "left out" not in sim.stdout and "bench.yaml: a benchmark" in (tmp_path / "sim" / "summary.md").read_text()
+
+
+def test_validate_and_lint_read_a_folder_as_fleetlab_run_does(tmp_path):
+    """`fleetlab run scenarios` worked and `fleetlab validate scenarios` said 'cannot read the file: Is a
+    directory'; an empty folder must not pass as 'nothing wrong'."""
+    for command in ("validate", "lint"):
+        done = subprocess.run([sys.executable, "-m", "fleetlab.cli", command, str(SCENARIOS)], capture_output=True,
+                              text=True, cwd=ROOT, timeout=300)
+        assert done.returncode in (0, 1) and "Is a directory" not in done.stderr, done.stderr
+        assert all(f"{file}:" in done.stdout + done.stderr for file in sorted(SCENARIOS.glob("*.yaml")))
+        empty = subprocess.run([sys.executable, "-m", "fleetlab.cli", command, str(tmp_path)], capture_output=True,
+                               text=True, cwd=ROOT, timeout=300)
+        assert empty.returncode == 2 and empty.stderr.strip() == f"no .yaml files under {tmp_path}"
