@@ -147,6 +147,18 @@ class Inventory(Frozen):
         repeated = sorted({name for name in names if names.count(name) > 1})
         if repeated:
             raise ValueError(f"rig names must be unique: {', '.join(repeated)} repeated")
+        # One rig under two names: the lease lives in the store and a run's owner is the same for all its rigs, so
+        # both names would take it and install into the same store at once, each judging the other's engine. (One
+        # machine with two stores is two rigs: the tests run several on one sshd.)
+        seen: dict[tuple[str, int, str, int, str], str] = {}
+        for rig in self.rigs:
+            address = (rig.host, rig.port, rig.jump.host if rig.jump else "", rig.jump.port if rig.jump else 0,
+                       rig.store)
+            if address in seen:
+                via = f" via {rig.jump.host}:{rig.jump.port}" if rig.jump else ""
+                raise ValueError(f"rigs {seen[address]} and {rig.name} are one rig ({rig.host}:{rig.port}{via}, "
+                                 f"store {rig.store}): a run would drive it twice at once; list it once")
+            seen[address] = rig.name
         return self
 
     def select(self, tags: list[str], name: str | None = None) -> list[Rig]:

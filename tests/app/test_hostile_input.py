@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
 from hil.errors import HilError
-from hil.inventory import Inventory
+from hil.inventory import Inventory, load_inventory
 from sim.load import load_model_text, load_scenario_text
 from sim.model.errors import ScenarioError
 from tests.conftest import ROOT
@@ -42,6 +42,21 @@ def test_a_problem_on_line_100_prints_as_its_line_not_an_emoji(tmp_path):
     assert done.stderr.startswith(f"{tmp_path / 'big.yaml'}:100:1: strategy: unknown kind 'wavez'"), done.stderr
     trusted = fleetlab("rigs", "trust", "127.0.0.1", "--port", "-1", "--rigs", str(RIGS))
     assert "127.0.0.1:-1" in trusted.stderr and "👎" not in trusted.stderr, trusted.stderr
+
+
+def test_one_rig_listed_under_two_names_is_refused(tmp_path):
+    """Both names took the run's lease on it (one owner per run) and installed into one store at once."""
+    text = RIGS.read_text().replace("host: 10.20.0.12", "host: 10.20.0.11")
+    (tmp_path / "rigs.yaml").write_text(text)
+    done = fleetlab("hil", str(ROOT / "scenarios" / "hil-orin-candidate.yaml"), "--rigs", str(tmp_path / "rigs.yaml"))
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "rigs orin-nx-01 and orin-nx-02 are one rig (10.20.0.11:22, store /opt/fleetlab/models)" in done.stderr
+    other_store = text.replace("    tags: [orin, nightly]\n    service:", "    tags: [orin, nightly]\n"
+                               "    store: /opt/fleetlab/second\n    service:", 1)
+    assert other_store.count("store:") == 2
+    (tmp_path / "two-stores.yaml").write_text(other_store)       # one machine, two stores: two rigs (as in tests)
+    assert [rig.store for rig in load_inventory(tmp_path / "two-stores.yaml").rigs][:2] == [
+        "/opt/fleetlab/models", "/opt/fleetlab/second"]
 
 
 MARKUP_NAME = "canary [eu-west] [/]x[bold]"
