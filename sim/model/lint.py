@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 from sim.model.cohort import Cohort
 from sim.model.gates import METRICS, parse_bound, unmeetable
+from sim.model.hil_results import hil_metrics
 from sim.model.scenario import Scenario
 from sim.model.units import format_duration
 
@@ -65,7 +66,13 @@ def check(scenario: Scenario) -> list[tuple[str, str]]:
             continue
         if never:
             findings.append((f"expect.{metric}", never))
+        if metric in RIG_METRICS and scenario.hil is None:    # no run of this scenario ever measures it
+            findings.append((f"expect.{metric}", f"{metric} is measured on rigs, and this scenario has no hil: "
+                             "part: the bound would never be judged (add a hil: part, or remove it)"))
     return findings
+
+
+RIG_METRICS = frozenset(hil_metrics([]))      # the bounds only a run on rigs measures
 
 
 def _plan_findings(path: str, plan: object, scenario: Scenario) -> Iterator[tuple[str, str]]:

@@ -79,6 +79,16 @@ def test_a_bound_no_run_can_meet_is_refused_where_written(bound, says):
     assert found.startswith("broken.yaml:48:3: " + says), found
 
 
+def test_a_rig_bound_in_a_scenario_without_rigs_is_refused():
+    """`latency_p99: "< 1ms"` in a scenario with no hil: part was never judged: the run said GO and the bound
+    appeared nowhere."""
+    text = (ROOT / "scenarios" / "tiny.yaml").read_text().replace("  bricked: 0\n", '  latency_p99: "< 1ms"\n')
+    [found] = problems_of(text)
+    assert found.startswith("broken.yaml:48:3: expect.latency_p99: latency_p99 is measured on rigs, and this "
+                            "scenario has no hil: part"), found
+    load_scenario(ROOT / "scenarios" / "hil-orin-candidate.yaml")       # with a hil: part it is a bound like any
+
+
 def test_a_bound_every_run_meets_is_a_warning_and_a_real_one_is_not():
     tiny = (ROOT / "scenarios" / "tiny.yaml").read_text()
     for bound in ("bricked: '>= 0'", "coverage: '<= 100%'", "halted: '!= 2'"):
