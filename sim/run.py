@@ -161,6 +161,12 @@ def _straggler_reason(world: World, controller: Controller, device: int) -> str:
         return "still downloading: uplink down" if not world.uplinks.is_up(site, world.now) else \
             "still downloading: slow uplink"
     if state == S.AWAITING_WINDOW:
+        joined = controller.lifecycle.devices[device]
+        if joined is not None and joined.shadow:
+            return "waiting for promotion: running as a shadow"
+        if joined is not None and joined.cool_below is not None:     # a thermal-aware plan's condition
+            return (f"waiting for an install window without a game, cool enough to stay below "
+                    f"{joined.cool_below:g} °C")
         return "waiting for an install window without a game"
     return f"still {state.name.lower()} at the end"
 

@@ -96,9 +96,9 @@ class BlastRadius(Record):
 
 
 # The reasons sim/run.py gives a device that had not committed at the end and had not failed either: never told,
-# still downloading, waiting for a window, mid-step. Every other reason is why a device failed, was rolled back or
-# bricked. fleetlab/causes.py tells the two apart: a device still on its way is not a failure.
-PENDING_REASONS = ("not released", "still ", "waiting for an install window")
+# still downloading, waiting for a window or a promotion, mid-step. Every other reason is why a device failed, was
+# rolled back or bricked. fleetlab/causes.py tells the two apart: a device still on its way is not a failure.
+PENDING_REASONS = ("not released", "still ", "waiting for ")
 
 
 def still_pending(reason: str) -> bool:

@@ -59,3 +59,18 @@ def test_devices_the_plan_rolled_back_are_not_called_failed():
         scenario = load_scenario(ROOT / "scenarios" / f"{name}.yaml")
         cause = cause_of(simulate(scenario, 1), scenario)
         assert says in cause, cause
+
+
+def test_a_device_waiting_for_a_cool_moment_or_a_promotion_says_so():
+    """Both said 'waiting for an install window without a game', which the window never explained."""
+    hot = load_scenario(ROOT / "scenarios" / "hot-candidate-thermal.yaml")
+    cool_only = load_scenario_text((ROOT / "scenarios" / "hot-candidate-thermal.yaml").read_text()) \
+        .model_copy(update={"strategy": hot.alternatives["cool_only"]})
+    reasons = simulate(cool_only, 1).reasons
+    assert any(why.startswith("waiting for an install window without a game, cool enough to stay below")
+               for why in reasons), reasons
+    text = (ROOT / "scenarios" / "shadow-before-promotion.yaml").read_text().replace(
+        "duration: 7d", "duration: 1d").replace("agreement: 98%", "agreement: 50%")     # no halt, no promotion yet
+    reasons = simulate(load_scenario_text(text), 1).reasons
+    assert reasons.get("waiting for promotion: running as a shadow", 0) > 0, reasons
+    assert all(still_pending(why) for why in reasons if why.startswith("waiting for")), reasons
