@@ -47,6 +47,8 @@ def check(scenario: Scenario) -> list[tuple[str, str]]:
                                      f"down: it can select sites by site_kind, not cameras by {field}"))
         if fault.at >= scenario.duration:
             findings.append((f"faults.{index}.at", "this fault comes after the scenario's duration: it never happens"))
+        if fault.share == 0:
+            findings.append((f"faults.{index}.share", "a share of 0% hits no site or device: this fault never happens"))
     if scenario.delivery.delta and scenario.artifact.delta_size is None:
         findings.append(("delivery.delta", "delta delivery needs artifact.delta_size"))
     plans = [("strategy", scenario.strategy)] + [(f"alternatives.{name}", plan)

@@ -79,6 +79,14 @@ def test_a_bound_no_run_can_meet_is_refused_where_written(bound, says):
     assert found.startswith("broken.yaml:48:3: " + says), found
 
 
+@pytest.mark.parametrize("fault", ["{kind: power_cut, at: 1d, share: 0%}",
+                                   "{kind: outage, at: 1d, duration: 1h, share: 0%}"])
+def test_a_scripted_fault_that_hits_nothing_is_refused_like_one_after_the_end(fault):
+    text = (ROOT / "scenarios" / "tiny.yaml").read_text().replace("artifact:", f"faults:\n  - {fault}\nartifact:", 1)
+    [found] = problems_of(text)
+    assert "faults.0.share: a share of 0% hits no site or device: this fault never happens" in found, found
+
+
 def test_a_rig_bound_in_a_scenario_without_rigs_is_refused():
     """`latency_p99: "< 1ms"` in a scenario with no hil: part was never judged: the run said GO and the bound
     appeared nowhere."""
