@@ -1,7 +1,10 @@
-"""Plans that load fine and are not: each warning names the key and the number that shows the trap.
+"""Plans that load fine and are not: each warning names the key and the number that shows the trap. Two rules look
+at the rest of the scenario the plan runs in: an install window too short to activate in, and an `expect:` bound
+every run meets.
 
 `fleetlab lint` prints them with file positions, `validate` prints them as warnings, the report lists them.
-Every rule has a scenario that triggers it and one that does not (tests/model/test_plan_traps.py).
+Every rule has a scenario that triggers it and one that does not (tests/model/test_plan_traps.py, and
+tests/app/test_scenario_errors.py for the bounds).
 """
 
 from __future__ import annotations
