@@ -137,8 +137,12 @@ class SshShell:
         self.rig, self.timeouts, self.name = rig, timeouts, rig.name
         self._client: paramiko.SSHClient | None = None
         self._jump: paramiko.SSHClient | None = None
+        self._cut = False      # cut() between commands: the next one must see the drop, as over a failing link
 
     def _connected(self) -> paramiko.SSHClient:
+        if self._cut:          # else it depended on paramiko's reader thread: had it seen the closed socket, the
+            self.close()       # next call reconnected without a word and the drop was never noticed
+            raise ConnectionLost(f"{self.name}: the connection was cut")
         transport = self._client.get_transport() if self._client else None
         if transport is not None and transport.is_active():
             return self._client
@@ -250,8 +254,11 @@ class SshShell:
         transport = self._client.get_transport() if self._client else None
         if transport is not None:
             transport.sock.close()
+            self._cut = True
 
     def close(self) -> None:
+        """Hang up; a cut is then noticed (a command in flight failed on it, or the next call raised)."""
+        self._cut = False
         for client in (self._client, self._jump):
             if client is not None:
                 client.close()
