@@ -21,6 +21,7 @@ from sim.model.frozen import Frozen
 from sim.model.hil_spec import HilSpec
 from sim.model.strategy import REGISTRY, StrategyParams
 from sim.model.unit_fields import Clock, Duration, Fraction, Money, PositiveDuration, PositiveRate, Rate, Size
+from sim.model.units import parse_utc_offset
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -172,22 +173,6 @@ class HardwareProfile(Frozen):
     thermal_time_constant: PositiveDuration | None = None
 
 
-def _parse_utc_offset(key: str) -> float:
-    """'UTC-05:00', 'UTC+1', 'UTC+05:45' or 'UTC' -> seconds east of UTC. Offsets in use run from UTC-12:00 to
-    UTC+14:00: 'UTC+99' or 'UTC+05:99' is a typo, and would shift every install window and game by days."""
-    if key == "UTC":
-        return 0.0
-    match = re.fullmatch(r"UTC([+-])(\d{1,2})(?::(\d{2}))?", key)
-    if not match:
-        raise ValueError(f"timezone keys look like 'UTC-05:00' or 'UTC+1', got {key!r}")
-    sign = 1 if match.group(1) == "+" else -1
-    hours, minutes = int(match.group(2)), int(match.group(3) or 0)
-    offset = sign * (hours * 3600 + minutes * 60)
-    if minutes >= 60 or not -12 * 3600 <= offset <= 14 * 3600:
-        raise ValueError(f"{key!r} is not a UTC offset: offsets run from UTC-12:00 to UTC+14:00, minutes below 60")
-    return offset
-
-
 class Fleet(Frozen):
     site_kinds: Annotated[dict[str, SiteKind], Field(min_length=1)]
     hardware: dict[str, Fraction] = Field(description="share of cameras per hardware model")
@@ -231,12 +216,12 @@ class Fleet(Frozen):
     @classmethod
     def _offsets(cls, zones: dict[str, float]) -> dict[str, float]:
         for key in zones:
-            _parse_utc_offset(key)
+            parse_utc_offset(key)
         return zones
 
     def utc_offsets(self) -> list[tuple[float, float]]:
         """(offset seconds, share) per timezone, in the file's order."""
-        return [(_parse_utc_offset(key), share) for key, share in self.timezones.items()]
+        return [(parse_utc_offset(key), share) for key, share in self.timezones.items()]
 
     def site_kind_devices(self) -> dict[str, float]:
         """Expected cameras per site kind (sites × the middle of the cameras-per-site range)."""

@@ -152,3 +152,19 @@ def format_rate(bytes_per_second: float) -> str:
         if abs(bits) >= scale:
             return f"{bits / scale:.2f} {unit}"
     return f"{bits:.0f} bit/s"
+
+
+def parse_utc_offset(key: str) -> float:
+    """'UTC-05:00', 'UTC+1', 'UTC+05:45' or 'UTC' -> seconds east of UTC. Offsets in use run from UTC-12:00 to
+    UTC+14:00: 'UTC+99' or 'UTC+05:99' is a typo, and would shift every install window and game by days."""
+    if key == "UTC":
+        return 0.0
+    match = re.fullmatch(r"UTC([+-])(\d{1,2})(?::(\d{2}))?", key)
+    if not match:
+        raise ValueError(f"timezone keys look like 'UTC-05:00' or 'UTC+1', got {key!r}")
+    sign = 1 if match.group(1) == "+" else -1
+    hours, minutes = int(match.group(2)), int(match.group(3) or 0)
+    offset = sign * (hours * 3600 + minutes * 60)
+    if minutes >= 60 or not -12 * 3600 <= offset <= 14 * 3600:
+        raise ValueError(f"{key!r} is not a UTC offset: offsets run from UTC-12:00 to UTC+14:00, minutes below 60")
+    return offset
