@@ -166,7 +166,7 @@ def fidelity(file: Annotated[Path, typer.Argument(help="scenario with a hil: par
     per rig and phase, each phase more than --tolerance off flagged."""
     import json
 
-    from fleetlab.fidelity import compare_run
+    from fleetlab.fidelity import compare_run, why_not_compared
     from fleetlab.files import output_folder, write_whole
     from fleetlab.options import relative_tolerance
     from hil.inventory import load_inventory
@@ -189,9 +189,16 @@ def fidelity(file: Annotated[Path, typer.Argument(help="scenario with a hil: par
                        tolerance)
     console.out.print(fidelity_table(rows))
     off = [row for row in rows if row.off]
-    console.out.print(f"{len(rows) - len(off)} of {len(rows)} phases within {tolerance:.0%}"
+    judged = [row for row in rows if row.predicted is not None]
+    console.out.print(f"{len(judged) - len(off)} of {len(judged)} phases within {tolerance:.0%}"
                       + (f"; off: {', '.join(f'{row.rig} {row.phase} ({row.error_text})' for row in off)}"
                          if off else ""), markup=False)
+    unpredicted: dict[str, list[str]] = {}
+    for row in rows:
+        if row.predicted is None:
+            unpredicted.setdefault(row.unpredicted, []).append(f"{row.rig} {row.phase}")
+    for why, phases in unpredicted.items():
+        console.out.print(f"not predicted ({', '.join(phases)}): {why}", markup=False)
     if out is not None:
         with reported():
             write_whole(out / "fidelity.json", json.dumps([row.as_json() for row in rows], indent=2,
@@ -205,9 +212,7 @@ def fidelity(file: Annotated[Path, typer.Argument(help="scenario with a hil: par
     compared = {row.rig for row in rows}
     unmeasured = [found for run in runs for found in run.rigs if found.rig not in compared]
     for found in unmeasured:
-        console.err.print(f"{found.rig}: nothing to compare: its run ended {found.verdict}"
-                          + (f" ({found.reason})" if found.reason else "")
-                          + " before transfer, build and activation were all measured", markup=False)
+        console.err.print(f"{found.rig}: nothing to compare: {why_not_compared(found)}", markup=False)
     raise typer.Exit(EXIT_BAD_INPUT if unmeasured else EXIT_NO_GO if off else EXIT_OK)
 
 
@@ -219,5 +224,5 @@ def fidelity_table(rows):
         table.add_column(column)
     for row in rows:
         table.add_row(row.rig, row.hardware, row.phase, row.predicted_text, row.measured_text, row.error_text,
-                      "OFF" if row.off else "ok")
+                      "—" if row.predicted is None else "OFF" if row.off else "ok")
     return table

@@ -117,32 +117,51 @@ def _ambient(scenario: Scenario, hardware: str, base: Path) -> tuple[float | Non
     return profile.thermal.ambient, profile.thermal.idle_power
 
 
+NO_LINK_RATE = ("no link rate to download at: give the rig's link_rate in the inventory (virtual rigs: `fleetlab rigs "
+                "up --bandwidth`) or hil.transfer_rate in the scenario")
+
+
 def compare_rig(scenario: Scenario, rig: Rig, result: RigResult, base: Path,
                 tolerance: float = TOLERANCE) -> list[FidelityRow]:
     measured = measured_phases(result)
-    if measured is None:
-        return []
-    limits = [rate for rate in (rig.link_rate, scenario.hil.transfer_rate if scenario.hil else None) if rate]
     build = _passed(result, "build")
     model_bytes = build.numbers.get("model_bytes") if build else None
-    if not limits or not model_bytes:
-        return []          # no link rate to simulate on, or no size: nothing to predict against
+    if measured is None or not model_bytes:
+        return []           # nothing measured to compare (why_not_compared says which)
+    limits = [rate for rate in (rig.link_rate, scenario.hil.transfer_rate if scenario.hil else None) if rate]
+    # Without a provisioned rate the one-camera run still needs a link: the rate the bytes flowed at. Its download
+    # would then match by construction, so the download (and the total holding it) is shown as not predicted.
+    flowed = model_bytes / max(measured["download"], 1e-3)
+    link_rate = min(limits) if limits else flowed
     ambient, _ = _ambient(scenario, result.hardware, base)
-    own = rig_scenario(scenario, result, min(limits), model_bytes, ambient)
-    predicted = predicted_phases(own)
+    own = rig_scenario(scenario, result, link_rate, model_bytes, ambient)
+    predicted: dict[str, float | None] = dict(predicted_phases(own))
+    if not limits:
+        predicted["download"] = None
+    why = "" if limits else NO_LINK_RATE
     rows = [FidelityRow(rig=result.rig, hardware=result.hardware, phase=phase, unit="s", predicted=predicted[phase],
-                        measured=measured[phase], tolerance=tolerance) for phase in measured]
+                        measured=measured[phase], tolerance=tolerance, unpredicted=why if predicted[phase] is None
+                        else "") for phase in measured]
+    known = [value for value in predicted.values() if value is not None]
     rows.append(FidelityRow(rig=result.rig, hardware=result.hardware, phase="total", unit="s",
-                            predicted=sum(predicted.values()), measured=sum(measured.values()),
-                            tolerance=tolerance / 2))     # the total is held to half: errors must not pile up
+                            predicted=sum(known) if limits else None, measured=sum(measured.values()),
+                            tolerance=tolerance / 2, unpredicted=why))  # held to half: errors must not pile up
     rollback = _passed(result, "rollback")
     if rollback is not None and "healthy_seconds" in rollback.numbers:
-        failing = rig_scenario(scenario, result, min(limits), model_bytes, ambient, fail_health=True)
+        failing = rig_scenario(scenario, result, link_rate, model_bytes, ambient, fail_health=True)
         rows.append(FidelityRow(rig=result.rig, hardware=result.hardware, phase="rollback", unit="s",
                                 predicted=predicted_rollback(failing), measured=rollback.numbers["healthy_seconds"],
                                 tolerance=tolerance))
     rows += _latency_and_heat(own, result, tolerance)
     return rows
+
+
+def why_not_compared(result: RigResult) -> str:
+    """Why compare_rig found nothing to compare on this rig's run."""
+    if measured_phases(result) is None:
+        return (f"its run ended {result.verdict}" + (f" ({result.reason})" if result.reason else "")
+                + " before transfer, build and activation were all measured")
+    return "its build step recorded no model size to simulate the download of"
 
 
 def _latency_and_heat(own: Scenario, result: RigResult, tolerance: float) -> list[FidelityRow]:

@@ -1,5 +1,7 @@
 """Fidelity: the simulator's prediction beside the rigs' measurement, per rig and phase (fleetlab fidelity, and the
-suite report in --mode both). A phase is off when its relative error is above the tolerance (10% by default)."""
+suite report in --mode both). A phase is off when its relative error is above the tolerance (10% by default). A
+phase the simulator cannot predict for this rig (no link rate to download at) is a row with its measurement and why,
+never dropped without a word."""
 
 from __future__ import annotations
 
@@ -10,7 +12,6 @@ from sim.model.record import Record
 from sim.model.units import format_duration
 
 TOLERANCE = 0.10
-PHASES = ("download", "build", "install/activate", "health", "rollback", "total", "latency p50", "peak temperature")
 Unit = Literal["s", "ms", "°C"]
 
 
@@ -19,21 +20,24 @@ class FidelityRow(Record):
     hardware: str
     phase: str
     unit: Unit
-    predicted: float
+    predicted: float | None       # None: not predicted, `unpredicted` says why
     measured: float
     tolerance: float = TOLERANCE
+    unpredicted: str = ""
 
     @property
-    def error(self) -> float:
+    def error(self) -> float | None:
         """Relative error of the prediction against the measurement (temperatures: against the rise above 0 °C
-        would flatter them, so against the measured value in °C as shown)."""
+        would flatter them, so against the measured value in °C as shown); None when nothing was predicted."""
+        if self.predicted is None:
+            return None
         if self.measured == 0:
             return 0.0 if self.predicted == 0 else float("inf")
         return (self.predicted - self.measured) / abs(self.measured)
 
     @property
     def off(self) -> bool:
-        return abs(self.error) > self.tolerance
+        return self.error is not None and abs(self.error) > self.tolerance
 
     def _text(self, value: float) -> str:
         if self.unit == "s":
@@ -42,7 +46,7 @@ class FidelityRow(Record):
 
     @property
     def predicted_text(self) -> str:
-        return self._text(self.predicted)
+        return self._text(self.predicted) if self.predicted is not None else "—"
 
     @property
     def measured_text(self) -> str:
@@ -50,9 +54,13 @@ class FidelityRow(Record):
 
     @property
     def error_text(self) -> str:
+        if self.error is None:
+            return "not predicted"
         return f"{self.error:+.1%}" if math.isfinite(self.error) else "measured 0"
 
     def as_json(self) -> dict[str, object]:
         """The row with its error and verdict, for fidelity.json: an error against a measured 0 is null there (JSON
         has no infinity; Python would write `Infinity`, which strict parsers refuse)."""
-        return self.model_dump() | {"error": self.error if math.isfinite(self.error) else None, "off": self.off}
+        error = self.error
+        return self.model_dump() | {"error": error if error is not None and math.isfinite(error) else None,
+                                    "off": self.off}

@@ -96,3 +96,22 @@ def test_fidelity_on_a_rig_whose_update_failed_cannot_measure(rig_entry, tmp_pat
     done = fleetlab("fidelity", str(scenario), "--rigs", str(inventory), "--out", str(tmp_path / "fid"))
     assert done.returncode == 2, done.stdout + done.stderr
     assert "orin-a: nothing to compare: its run ended" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_fidelity_without_a_link_rate_compares_every_other_phase_and_says_why_not_the_download(rig_entry, tmp_path):
+    """A rig with no provisioned link rate (an unshaped virtual rig) and a scenario without hil.transfer_rate: the
+    download cannot be predicted, but verify, build, activation, rollback and latency can. It once compared nothing
+    and said the run "ended passed before transfer, build and activation were all measured"."""
+    scenario = calibration_scenario(tmp_path)
+    scenario.write_text(scenario.read_text().replace("\n  transfer_rate: 4MB/s", ""))
+    inventory = write_inventory(tmp_path / "rigs.yaml", rig_entry("orin-a", tags=["orin"]))
+    done = fleetlab("fidelity", str(scenario), "--rigs", str(inventory), "--out", str(tmp_path / "fid"))
+    assert done.returncode in (0, 1), done.stdout + done.stderr
+    assert "nothing to compare" not in done.stderr
+    rows = {row["phase"]: row for row in json.loads((tmp_path / "fid" / "fidelity.json").read_text())}
+    assert {"verify", "install + build", "activate", "rollback", "latency p50"} <= {
+        phase for phase, row in rows.items() if row["predicted"] is not None and row["error"] is not None}
+    for phase in ("download", "total"):
+        assert rows[phase]["predicted"] is None and rows[phase]["error"] is None and rows[phase]["off"] is False
+        assert rows[phase]["measured"] > 0 and "link_rate" in rows[phase]["unpredicted"]
+    assert "not predicted (orin-a download, orin-a total): no link rate" in done.stdout.replace("\n", " ")
