@@ -146,7 +146,9 @@ def calibration_table(calibration: Calibration):
         thermal = profile.thermal
         table.add_row(hardware, ", ".join(profile.rigs),
                       f"{format_rate(transfer.link_rate)} → {format_rate(transfer.throughput)} "
-                      f"({transfer.efficiency:.0%})", f"{transfer.setup:.2f} s", f"{build.fixed:.2f} s{per_mb}",
+                      f"({transfer.efficiency:.0%})" if transfer.link_rate and transfer.efficiency
+                      else f"link rate not given → {format_rate(transfer.throughput)} (efficiency not measured)",
+                      f"{transfer.setup:.2f} s", f"{build.fixed:.2f} s{per_mb}",
                       f"{profile.activation:.2f} s", f"{profile.rollback:.2f} s",
                       f"{profile.current.latency.p50 * 1000:.3f} → {profile.candidate.latency.p50 * 1000:.3f} ms",
                       f"{profile.current.power:.1f} → {profile.candidate.power:.1f}",

@@ -2,8 +2,9 @@
 its rigs of what each rig measured.
 
     transfer step   payload throughput (bytes / the time bytes flowed) against the rig's link (inventory
-                    link_rate, capped by hil.transfer_rate); the rest of the step before the sha256: the setup
-                    every (resumed) transfer pays; the sha256 time; the move into the slot
+                    link_rate, capped by hil.transfer_rate; neither given: efficiency unmeasured); the rest of the
+                    step before the sha256: the setup every (resumed) transfer pays; the sha256 time; the move into
+                    the slot
     build step      the candidate's engine build; split into a fixed part and a per-byte part by the calibrate
                     step's two builds back to back (the current and the candidate model: two sizes)
     activate step   switch + restart + healthy
@@ -61,13 +62,16 @@ def rig_numbers(result: RigResult, rig: Rig, scenario: Scenario) -> dict:
     flow = _number(result, transfer, "flow_seconds")
     throughput = _number(result, transfer, "bytes_sent") / flow if flow > 0 else 0.0
     limits = [rate for rate in (rig.link_rate, scenario.hil.transfer_rate if scenario.hil else None) if rate]
-    link = min(limits) if limits else throughput
-    if throughput <= 0 or link <= 0:
+    # without a provisioned link rate there is nothing to hold the throughput against: efficiency stays unmeasured
+    # (it once came out as throughput / throughput = 100%, a number read as measured)
+    link = min(limits) if limits else None
+    if throughput <= 0:
         raise CalibrationError(f"{result.rig}: the transfer moved no bytes (already on the rig?): nothing to measure")
     if result.latency is None:
         raise CalibrationError(f"{result.rig}: no latency measured")
     numbers = {
-        "transfer": {"link_rate": link, "throughput": throughput, "efficiency": min(1.0, throughput / link),
+        "transfer": {"link_rate": link, "throughput": throughput,
+                     "efficiency": min(1.0, throughput / link) if link else None,
                      "setup": max(0.0, _number(result, transfer, "setup_seconds"))},
         "verify": _split(probe.numbers, "verify", _number(result, transfer, "verify_seconds"), candidate_bytes),
         "install_rate": candidate_bytes / max(_number(result, transfer, "install_seconds"), 1e-3),

@@ -29,9 +29,12 @@ class ModelMeasured(Frozen):
 
 
 class Transfer(Frozen):
-    link_rate: PositiveRate = Field(description="the rig's link as provisioned (inventory link_rate)")
+    link_rate: PositiveRate | None = Field(default=None, description="the rig's link as provisioned (inventory "
+                                           "link_rate, capped by hil.transfer_rate); unset when neither was given")
     throughput: PositiveRate = Field(description="payload bytes per second while the bytes flowed")
-    efficiency: Annotated[float, Field(gt=0, le=1)] = Field(description="throughput / link_rate")
+    efficiency: Annotated[float, Field(gt=0, le=1)] | None = Field(
+        default=None, description="throughput / link_rate; unset without a link rate (not measured: a throughput "
+        "alone says nothing of what the link could carry)")
     setup: Duration = Field(description="a transfer's fixed cost: connect, size check (resume), sha256 start")
 
 
@@ -94,7 +97,8 @@ def scenario_values(hardware: str, profile: Profile) -> Iterator[tuple[str, obje
     """(scenario key, value as a scenario file writes it, calibration key) for every number the profile gives."""
     where = f"fleet.hardware_profiles.{hardware}"
     source = f"profiles.{hardware}"
-    yield f"{where}.transfer_efficiency", profile.transfer.efficiency, f"{source}.transfer.efficiency"
+    if profile.transfer.efficiency is not None:
+        yield f"{where}.transfer_efficiency", profile.transfer.efficiency, f"{source}.transfer.efficiency"
     yield f"{where}.transfer_setup", _seconds(profile.transfer.setup), f"{source}.transfer.setup"
     if profile.verify.rate is not None:
         yield f"{where}.verify_setup", _seconds(profile.verify.fixed), f"{source}.verify.fixed"

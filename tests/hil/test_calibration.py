@@ -105,6 +105,21 @@ def test_fidelity_without_a_link_rate_compares_every_other_phase_and_says_why_no
     scenario = calibration_scenario(tmp_path)
     scenario.write_text(scenario.read_text().replace("\n  transfer_rate: 4MB/s", ""))
     inventory = write_inventory(tmp_path / "rigs.yaml", rig_entry("orin-a", tags=["orin"]))
+
+    # calibrated without a link rate, the efficiency is not measured (it once came out 100%: throughput / itself)
+    out = tmp_path / "calibration.yaml"
+    done = fleetlab("calibrate", str(scenario), "--rigs", str(inventory), "--out", str(out), "--thermal-step", "2s")
+    assert done.returncode == 0, done.stdout + done.stderr
+    transfer = load_model(Calibration, out).profiles["orin-nx"].transfer
+    assert transfer.link_rate is None and transfer.efficiency is None and transfer.throughput > 0
+    assert "efficiency not measured" in done.stdout.replace("\n", " ").replace("│", "").replace("  ", " ")
+    scenario.write_text("calibration: calibration.yaml\n" + scenario.read_text().replace(
+        "  orin-nx: {latency: 11ms, power: 11}", "  orin-nx: {}").replace(
+        "  orin-nx: {latency: 12ms, power: 12}", "  orin-nx: {}"))
+    applied = load_scenario(scenario).calibration.applied
+    assert "fleet.hardware_profiles.orin-nx.transfer_efficiency" not in applied
+    assert "fleet.hardware_profiles.orin-nx.activation_time" in applied
+
     done = fleetlab("fidelity", str(scenario), "--rigs", str(inventory), "--out", str(tmp_path / "fid"))
     assert done.returncode in (0, 1), done.stdout + done.stderr
     assert "nothing to compare" not in done.stderr
