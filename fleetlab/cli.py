@@ -23,6 +23,7 @@ from sim.model.gates import evaluate
 from sim.model.scenario import Scenario
 from sim.model.strategy import REGISTRY
 from sim.model.streams import MAX_SEED, MAX_SEEDS
+from sim.model.units import counted
 
 
 def _readable_types() -> None:
@@ -211,18 +212,21 @@ def compare(file: Path,
                           "alternatives:, or a kind)", markup=False)
         raise typer.Exit(EXIT_BAD_INPUT)
     started = time.perf_counter()
-    with reported(file), console.progress_bar(f"comparing {len(names)} plans × {seeds} seeds") as report:
+    title = f"comparing {counted(len(names), 'plan')} × {counted(seeds, 'seed')}"
+    with reported(file), console.progress_bar(title) as report:
         rows = run_compare(scenario, names, seed_range(first_seed, seeds),
                            lambda done, total: report(done / total))
     human = console.err if json_out else console.out
     human.print(console.comparison_table(rows, scenario, seeds))
-    human.print(f"{len(rows) * seeds} runs and {seeds} oracle runs in {time.perf_counter() - started:.1f} s")
+    human.print(f"{counted(len(rows) * seeds, 'run')} and {counted(seeds, 'oracle run')} in "
+                f"{time.perf_counter() - started:.1f} s")
     judged, *others = rows          # the exit code is about the first plan named (the scenario's own, by default)
-    findings = [f"{row.name} broke {metric} in {seeds - count} of {seeds} seeds"     # an alternative breaking a
-                for row in others for metric, count in row.passes.items() if count < seeds]   # bound is a finding
+    # an alternative breaking a bound is a finding
+    findings = [f"{row.name} broke {metric} in {seeds - count} of {counted(seeds, 'seed')}"
+                for row in others for metric, count in row.passes.items() if count < seeds]
     for finding in findings:
         human.print(f"finding: {finding}", markup=False)
-    broken = [f"{metric} in {seeds - count} of {seeds} seeds" for metric, count in judged.passes.items()
+    broken = [f"{metric} in {seeds - count} of {counted(seeds, 'seed')}" for metric, count in judged.passes.items()
               if count < seeds]
     if broken:
         human.print(f"no-go: {judged.name} broke {'; '.join(broken)}", markup=False)
@@ -262,12 +266,13 @@ def sweep(file: Path,
     seed_list = seed_range(first_seed, seeds)
     started = time.perf_counter()
     with reported(), open_executor(executor) as (pool, info), \
-            console.progress_bar(f"{len(points)} points × {seeds} seeds on {info.description}") as report:
+            console.progress_bar(f"{counted(len(points), 'point')} × {counted(seeds, 'seed')} on "
+                                 f"{info.description}") as report:
         result = run_sweep(points, seed_list, pool, axes, progress=lambda done, total: report(done / total))
     document = result.as_dict()
     human = console.err if json_out else console.out
     human.print(console.sweep_table(document))
-    human.print(f"{document['runs']} runs on {info.description} in {time.perf_counter() - started:.1f} s")
+    human.print(f"{counted(document['runs'], 'run')} on {info.description} in {time.perf_counter() - started:.1f} s")
     for failure in result.failures:
         console.err.print(f"run failed: {failure.point} seed {failure.seed}: {failure.error}", markup=False)
     if out is not None:
@@ -277,7 +282,7 @@ def sweep(file: Path,
     if json_out:
         _print_json(document)
     if result.failed:
-        console.err.print(f"{result.failed} of {document['runs']} runs failed: the sweep is incomplete")
+        console.err.print(f"{result.failed} of {counted(document['runs'], 'run')} failed: the sweep is incomplete")
         raise typer.Exit(EXIT_BAD_INPUT)
     risky = [f"{point.label}: {metric} broke in {risk.probability:.1%} of runs"
              for point in result.points for metric, risk in point.bounds.items() if risk.probability > risk_limit]

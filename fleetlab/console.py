@@ -18,6 +18,7 @@ from sim.model.errors import ScenarioError
 from sim.model.gates import Verdict, format_metric
 from sim.model.results import RunResult
 from sim.model.stats import Summary
+from sim.model.units import counted
 
 
 class SafeConsole(Console):
@@ -129,7 +130,7 @@ def comparison_table(rows: list, scenario: object, seeds: int) -> Table:
     from fleetlab.compare import COLUMNS
     from sim.model.stats import summarize
 
-    table = Table(title=f"plans compared over {seeds} seeds: mean [95% CI]", header_style="bold")
+    table = Table(title=f"plans compared over {counted(seeds, 'seed')}: mean [95% CI]", header_style="bold")
     table.add_column("measure")
     for row in rows:
         table.add_column(f"{row.name} ({row.kind})")
@@ -164,13 +165,14 @@ def _distribution(metric: str, summary: dict) -> str:
 def sweep_table(sweep: dict) -> Table:
     """Grid points across, measures down: mean [95% CI] and p5 · p50 · p95, then the risk of breaking each bound."""
     seeds = sweep["seeds"]["count"]
-    table = Table(title=f"{sweep['scenario']}: {sweep['runs']} runs ({seeds} seeds per point), mean [95% CI]",
+    table = Table(title=f"{sweep['scenario']}: {counted(sweep['runs'], 'run')} ({counted(seeds, 'seed')} per "
+                        "point), mean [95% CI]",
                   header_style="bold", show_lines=True)
     table.add_column("measure")
     points = sweep["points"]
     for point in points:
         failed = f", {point['failed']} failed" if point["failed"] else ""
-        table.add_column(f"{point['label']}\n({point['runs']} runs{failed})")
+        table.add_column(f"{point['label']}\n({counted(point['runs'], 'run')}{failed})")
     for metric in SWEEP_MEASURES:
         table.add_row(metric, *[_distribution(metric, point["metrics"].get(metric, {})) for point in points])
     for metric in sorted({metric for point in points for metric in point["bounds"]}):

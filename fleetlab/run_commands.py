@@ -11,6 +11,7 @@ import typer
 from fleetlab import console
 from fleetlab.exit_codes import EXIT_BAD_INPUT, exit_interrupted
 from sim.model.streams import MAX_SEEDS
+from sim.model.units import counted
 
 DEFAULT_HISTORY = "reports/history.sqlite"
 
@@ -142,10 +143,10 @@ def history_command(location: Annotated[str, typer.Option("--history", help="SQL
         console.out.print(f"no runs recorded in {location}", markup=False)
         return
     if scenario is not None and scenario not in recorded:      # an empty table would read as "nothing changed"
-        console.err.print(f"--scenario {scenario}: not in the last {len(runs)} runs of {location}; recorded: "
-                          + (", ".join(recorded) or "none"), markup=False)
+        console.err.print(f"--scenario {scenario}: not in the last {counted(len(runs), 'run')} of {location}; "
+                          "recorded: " + (", ".join(recorded) or "none"), markup=False)
         raise typer.Exit(EXIT_BAD_INPUT)
-    table = Table(title=f"last {len(runs)} runs: " + " ".join(verdict for _, _, verdict in runs),
+    table = Table(title=f"last {counted(len(runs), 'run')}: " + " ".join(verdict for _, _, verdict in runs),
                   header_style="bold")
     for column in ("scenario", "metric", "subject", "values, oldest first"):
         table.add_column(column)

@@ -38,6 +38,7 @@ from sim.model.gates import evaluate, format_metric, parse_bound
 from sim.model.hil_results import hil_metrics
 from sim.model.results import RunResult
 from sim.model.scenario import Scenario
+from sim.model.units import counted
 from sim.provenance import git_sha, package_versions
 
 Log = Callable[[str], None]
@@ -129,11 +130,12 @@ def _sim_check(metric: str, risk: BoundRiskSummary, plan: PlanSummary, max_risk:
         judged_on, reason = "the run", f"{metric} = {shown}, bound {risk.bound}: " + ("holds" if not risk.broken
                                                                                      else "broken")
     else:
-        judged_on = (f"risk ≤ {max_risk:.0%} of {risk.runs} seeds" if max_risk
+        judged_on = (f"risk ≤ {max_risk:.0%} of {counted(risk.runs, 'seed')}" if max_risk
                      else f"every seed (the worst of {risk.runs})")
         mean = format_metric(metric, summary.get("mean")) if summary.get("mean") is not None else "—"
         reason = (f"{metric} worst seed {shown} (mean {mean}), bound {risk.bound}: "
-                  + (f"broken in {risk.broken} of {risk.runs} seeds" if risk.broken else "held in every seed"))
+                  + (f"broken in {risk.broken} of {counted(risk.runs, 'seed')}" if risk.broken
+                     else "held in every seed"))
     return CheckRow(mode="sim", metric=metric, bound=risk.bound, measured=worst, shown=shown, runs=risk.runs,
                     broken=risk.broken, passed=passed, reason=reason, judged_on=judged_on,
                     cause="" if passed and not risk.broken or not plan.cause

@@ -6,6 +6,7 @@ from fleetlab.report.decision import failing_lines, meaning_of, subject
 from fleetlab.report.trends import Trends
 from fleetlab.safe_text import markdown_cell
 from fleetlab.suite_results import SuiteResult
+from sim.model.units import counted
 
 LIMIT = 1024 * 1024 - 4096
 
@@ -20,7 +21,7 @@ def render(result: SuiteResult, trends: Trends | None = None, report_link: str =
     count = len(result.scenarios)
     lines = [f"# fleetlab: {icon[result.verdict]} · {_cell(subject(result))}", "",
              _cell(meaning_of(result)), "",
-             f"{count} scenario{'s' if count != 1 else ''} · {result.mode} mode · {result.seeds} seed(s) per plan · "
+             f"{counted(count, 'scenario')} · {result.mode} mode · {counted(result.seeds, 'seed')} per plan · "
              f"run {_cell(result.run_id)} · git {_cell(result.git_sha[:12])} · [full report]({report_link})", ""]
     failing = failing_lines(result)
     if failing:

@@ -120,6 +120,11 @@ def parse_clock(text: object) -> float:
     return hours * 3600.0 + minutes * 60.0
 
 
+def counted(count: int, noun: str) -> str:
+    """'1 seed', '3 seeds': a count with its noun (regular plurals only)."""
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+
+
 def format_duration(seconds: float | None) -> str:
     """Seconds -> a short human string (`'3d 4h'`, `'12m 5s'`), for tables and reports."""
     if seconds is None:

@@ -46,3 +46,9 @@ def test_formatting_is_short_and_human():
     assert units.format_duration(None) == "—"
     assert units.format_size(5e12) == "5.00 TB"
     assert units.format_rate(1e6) == "8.00 Mbit/s"
+
+
+def test_a_count_of_one_is_singular_and_large_counts_are_grouped():
+    """Once 'over 1 seeds' and 'last 1 runs' in the tables a release manager reads."""
+    assert units.counted(1, "seed") == "1 seed" and units.counted(0, "run") == "0 runs"
+    assert units.counted(20, "oracle run") == "20 oracle runs" and units.counted(12000, "point") == "12,000 points"
