@@ -272,7 +272,8 @@ def sweep(file: Path,
     document = result.as_dict()
     human = console.err if json_out else console.out
     human.print(console.sweep_table(document))
-    human.print(f"{counted(document['runs'], 'run')} on {info.description} in {time.perf_counter() - started:.1f} s")
+    runs = counted(len(points) * len(seed_list), "run")
+    human.print(f"{runs} on {info.description} in {time.perf_counter() - started:.1f} s")
     for failure in result.failures:
         console.err.print(f"run failed: {failure.point} seed {failure.seed}: {failure.error}", markup=False)
     if out is not None:
@@ -282,7 +283,7 @@ def sweep(file: Path,
     if json_out:
         _print_json(document)
     if result.failed:
-        console.err.print(f"{result.failed} of {counted(document['runs'], 'run')} failed: the sweep is incomplete")
+        console.err.print(f"{result.failed} of {runs} failed: the sweep is incomplete")
         raise typer.Exit(EXIT_BAD_INPUT)
     risky = [f"{point.label}: {metric} broke in {risk.probability:.1%} of runs"
              for point in result.points for metric, risk in point.bounds.items() if risk.probability > risk_limit]

@@ -83,7 +83,7 @@ def run(paths: Annotated[Optional[list[Path]], typer.Argument(help="scenario fil
     if result.left_out and not count:        # otherwise the report lists them; here they are the whole story
         for line in result.left_out:
             human.print(f"left out: {line}", markup=False)
-    human.print(f"{result.verdict}: {count} scenario{'s' if count != 1 else ''} in {result.wall_seconds:.1f} s",
+    human.print(f"{result.verdict}: {counted(count, 'scenario')} in {result.wall_seconds:.1f} s",
                 markup=False)
     human.print(f"report: {written['index.html'].resolve()}", markup=False)
     if json_out:

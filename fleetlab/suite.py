@@ -21,6 +21,7 @@ from fleetlab.parameters import plan_label
 from fleetlab.suite_results import (
     BoundRiskSummary,
     CheckRow,
+    LeftOut,
     Mode,
     PlanSummary,
     ScenarioOutcome,
@@ -181,7 +182,7 @@ def why_left_out(scenario: Scenario, named: bool, mode: Mode) -> str:
 
 
 def run_scenario_file(file: Path, named: bool, mode: Mode, seeds: int, rigs: Path | None, executor: Executor,
-                      log: Log, stop: StopSignal | None = None, max_risk: float = 0.0) -> ScenarioOutcome | str:
+                      log: Log, stop: StopSignal | None = None, max_risk: float = 0.0) -> ScenarioOutcome | LeftOut:
     """The scenario measured, or why it is left out in this mode."""
     try:
         scenario = load_scenario(file)
@@ -189,7 +190,7 @@ def run_scenario_file(file: Path, named: bool, mode: Mode, seeds: int, rigs: Pat
         return ScenarioOutcome(name=file.stem, file=str(file), verdict="CANNOT MEASURE",
                                problems=[str(problem) for problem in error.problems])
     if why := why_left_out(scenario, named, mode):
-        return f"{file}: {why}"
+        return LeftOut(file=str(file), why=why)
     log(f"{scenario.name} ({file})")
     return measure(file, scenario, mode, seeds, rigs, executor, log, stop, max_risk=max_risk)
 
@@ -253,7 +254,7 @@ def outcome_of(scenario: Scenario, file: Path, checks: list[CheckRow], problems:
 
 
 def suite_result(outcomes: list[ScenarioOutcome], mode: Mode, seeds: int, started: datetime,
-                 wall: float, left_out: list[str] | None = None) -> SuiteResult:
+                 wall: float, left_out: list[LeftOut] | None = None) -> SuiteResult:
     run_id = started.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:6]
     return SuiteResult(run_id=run_id, started=started.isoformat(timespec="seconds"), mode=mode, seeds=seeds,
                        verdict=combine([outcome.verdict for outcome in outcomes]) if outcomes else "CANNOT MEASURE",
@@ -272,7 +273,7 @@ def run_suite(paths: list[Path], mode: Mode = "sim", seeds: int = 1, rigs: Path 
 
     started, clock = datetime.now(timezone.utc), time.perf_counter()
     outcomes: list[ScenarioOutcome] = []
-    left_out: list[str] = []
+    left_out: list[LeftOut] = []
     left_unrun = False
     files = collect(paths)
     with open_executor(executor_spec) as (executor, _):
@@ -282,7 +283,7 @@ def run_suite(paths: list[Path], mode: Mode = "sim", seeds: int = 1, rigs: Path 
                 left_unrun = True
                 break
             outcome = run_scenario_file(file, named, mode, seeds, rigs, executor, log, stop, max_risk)
-            if isinstance(outcome, str):
+            if isinstance(outcome, LeftOut):
                 left_out.append(outcome)
             else:
                 outcomes.append(outcome)

@@ -81,6 +81,16 @@ class ScenarioOutcome(Record):
                                         description="--mode both: predicted beside measured, per rig and phase")
 
 
+class LeftOut(Record):
+    """A scenario file the suite found and did not run in this mode, and why (a benchmark not named, no hil: part)."""
+
+    file: str
+    why: str
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.why}"
+
+
 class SuiteResult(Record):
     run_id: str
     started: str                      # ISO 8601, UTC
@@ -91,7 +101,7 @@ class SuiteResult(Record):
     git_sha: str
     packages: dict[str, str]
     wall_seconds: float
-    left_out: list[str] = Field(default_factory=list, exclude_if=lambda found: not found,
+    left_out: list[LeftOut] = Field(default_factory=list, exclude_if=lambda found: not found,
                                 description="scenario files found and not run in this mode, each with why")
 
     @property

@@ -1,4 +1,5 @@
-"""junit.xml: one test case per expectation per scenario (and per rig for HIL steps), as CI systems read it.
+"""junit.xml: one test case per expectation per scenario (and per rig for HIL steps), as CI systems read it; the
+scenario files left out in this mode are skipped cases with why.
 
 Every text and attribute passes through safe_text.xml_text at the end (`_well_formed`), so whatever a rig printed
 (control characters, escape sequences, a 100 kB line) the file stays well-formed XML 1.0 of bounded size."""
@@ -25,7 +26,7 @@ def _case(suite: ET.Element, classname: str, name: str, seconds: float = 0.0) ->
 
 def render(result: SuiteResult) -> str:
     root = ET.Element("testsuites", name="fleetlab", time=f"{result.wall_seconds:.3f}")
-    totals = {"tests": 0, "failures": 0, "errors": 0}
+    totals = {"tests": 0, "failures": 0, "errors": 0}     # the schema has no skipped count on <testsuites>
     for outcome in result.scenarios:
         suite = ET.SubElement(root, "testsuite", name=outcome.name, timestamp=result.started[:19])
         counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
@@ -61,6 +62,13 @@ def render(result: SuiteResult) -> str:
             suite.set(key, str(value))
         for key in totals:
             totals[key] += counts[key]
+    if result.left_out:     # skipped cases, so a CI dashboard shows what this mode did not run and why
+        suite = ET.SubElement(root, "testsuite", name=f"left out in {result.mode} mode",
+                              timestamp=result.started[:19], tests=str(len(result.left_out)), failures="0",
+                              errors="0", skipped=str(len(result.left_out)))
+        for left in result.left_out:
+            ET.SubElement(_case(suite, "fleetlab.left_out", left.file), "skipped", message=left.why)
+        totals["tests"] += len(result.left_out)
     for key, value in totals.items():
         root.set(key, str(value))
     _well_formed(root)

@@ -45,7 +45,7 @@ def render(result: SuiteResult, trends: Trends | None = None, report_link: str =
         lines += [f"- {_cell(name)}: {_cell(warning)}" for name, warning in warned]
     if result.left_out:
         lines += ["", f"## Left out in {result.mode} mode", ""]
-        lines += [f"- {_cell(line)}" for line in result.left_out]
+        lines += [f"- {_cell(str(line))}" for line in result.left_out]
     if trends and trends.regressions:
         lines += ["", "## Regressions against the last good run", ""]
         lines += [f"- {_cell(line)}" for line in trends.regressions]

@@ -2,6 +2,9 @@
 
 import subprocess
 import sys
+from xml.etree import ElementTree
+
+import xmlschema
 
 from fleetlab.suite import collect, shared_names
 from tests.conftest import ROOT
@@ -62,6 +65,14 @@ def test_a_suite_says_which_files_it_left_out_and_why(tmp_path):
                          cwd=ROOT, timeout=300)
     assert sim.returncode == 0, sim.stderr      # the benchmark is left out, listed in the report only
     assert "left out" not in sim.stdout and "bench.yaml: a benchmark" in (tmp_path / "sim" / "summary.md").read_text()
+    # and in junit.xml, as a skipped case a CI dashboard shows (once absent: the file seemed not to exist)
+    xmlschema.XMLSchema(str(ROOT / "tests" / "report" / "junit.xsd")).validate(str(tmp_path / "sim" / "junit.xml"))
+    junit = ElementTree.parse(tmp_path / "sim" / "junit.xml").getroot()
+    skipped = [case for case in junit.iter("testcase") if case.find("skipped") is not None]
+    assert [(case.get("name"), case.find("skipped").get("message")) for case in skipped] == [
+        (str(folder / "bench.yaml"), "a benchmark: run only when its file is named")]
+    assert int(junit.get("tests")) == 1 + sum(
+        1 for case in junit.iter("testcase") if case.find("skipped") is None)
 
 
 def test_validate_and_lint_read_a_folder_as_fleetlab_run_does(tmp_path):
