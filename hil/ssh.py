@@ -87,6 +87,16 @@ def _private_key(rig: Rig) -> paramiko.PKey:
                                f"is not an unencrypted Ed25519, ECDSA or RSA key")
 
 
+def _direct_socket(host: str, port: int, timeout: float) -> socket.socket:
+    """A TCP connection with Nagle's algorithm off. paramiko leaves it on, and each command's small packets then wait
+    for the other side's delayed ACK: measured against a virtual rig's sshd, a `sha256sum` of 80 kB took 50 ms a
+    command with it on and 6 ms with it off (median of 30), so every short step and every calibrated fixed cost
+    (verify, setup) carried ~40 ms that no Jetson spends. OpenSSH's own client turns it off too."""
+    connection = socket.create_connection((host, port), timeout=timeout)
+    connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return connection
+
+
 def _client(name: str, host: str, port: int, user: str, key_line: str | None, pkey: paramiko.PKey,
             timeouts: Timeouts, sock: paramiko.Channel | None = None) -> paramiko.SSHClient:
     client = paramiko.SSHClient()
@@ -94,6 +104,8 @@ def _client(name: str, host: str, port: int, user: str, key_line: str | None, pk
     client.get_host_keys().add(_known_name(host, port), pinned.get_name(), pinned)
     client.set_missing_host_key_policy(_RefuseUnknown(name))
     try:
+        if sock is None:
+            sock = _direct_socket(host, port, timeouts.connect)
         client.connect(host, port, username=user, pkey=pkey, timeout=timeouts.connect,
                        banner_timeout=timeouts.banner, auth_timeout=timeouts.auth, allow_agent=False,
                        look_for_keys=False, sock=sock)

@@ -88,6 +88,23 @@ def test_a_command_past_its_timeout_raises_and_the_next_command_still_works(rig_
     shell.close()
 
 
+def test_commands_go_out_without_waiting_on_nagle(rig_entry, sshd):
+    """paramiko's socket kept Nagle's algorithm on: every command waited ~40 ms for a delayed ACK (a 6 ms sha256sum
+    took 50 ms), inflating short steps and the calibrated fixed costs. Direct and jump-host links both turn it off."""
+    import socket
+
+    def nodelay(client) -> int:
+        return client.get_transport().sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+
+    shell = shell_for(rig_entry("rig-a"))
+    assert shell.run("true", timeout=10).exit_status == 0 and nodelay(shell._client) != 0
+    shell.close()
+    jumped = shell_for(rig_entry("rig-a", jump={"host": "127.0.0.1", "port": sshd.port, "user": sshd.user,
+                                                "host_key": sshd.host_key}))
+    assert jumped.run("true", timeout=10).exit_status == 0 and nodelay(jumped._jump) != 0
+    jumped.close()
+
+
 def test_a_rig_behind_a_jump_host(rig_entry, sshd):
     entry = rig_entry("rig-a", jump={"host": "127.0.0.1", "port": sshd.port, "user": sshd.user,
                                      "host_key": sshd.host_key})
