@@ -16,6 +16,7 @@ from fleetlab.hil_view import hil_table, plan_table
 from sim.model.errors import ScenarioError
 from sim.model.gates import evaluate
 from sim.model.hil_results import hil_metrics
+from sim.model.units import counted
 
 rigs_app = typer.Typer(help="Rigs: trust host keys; virtual rigs in Docker (build, up, down, status).",
                        no_args_is_help=True)
@@ -238,7 +239,7 @@ def up(count: Annotated[int, typer.Argument(min=1, max=MAX_VIRTUAL_RIGS, help="h
             write_whole(inventory, _inventory_text(rigs, key, rate))
         except OutputError as error:    # no inventory, no way to find them again: the rigs go too
             lab.down([rig.container for rig in rigs])
-            console.err.print(f"{error}; the {len(rigs)} rigs were removed again", markup=False)
+            console.err.print(f"{error}; the {counted(len(rigs), 'rig')} were removed again", markup=False)
             raise typer.Exit(EXIT_BAD_INPUT) from None
         except BaseException:
             lab.down([rig.container for rig in rigs])
@@ -283,7 +284,7 @@ def down(inventory: Annotated[Path, typer.Option(help="inventory written by `rig
                           f"{LABEL} label): nothing removed", markup=False)
         raise typer.Exit(EXIT_BAD_INPUT)
     removed = lab.down(containers)
-    console.out.print(f"removed {len(removed)} virtual rigs", markup=False)
+    console.out.print(f"removed {counted(len(removed), 'virtual rig')}", markup=False)
 
 
 @rigs_app.command()

@@ -9,6 +9,7 @@ from fleetlab.console import styled, titled_table
 from sim.model.hil_results import RigResult
 from sim.model.hil_spec import HilSpec
 from sim.model.results import RunResult
+from sim.model.units import counted
 
 _MARKS = {"passed": styled("PASS", "green"), "failed": styled("FAIL", "red"), "error": styled("ERROR", "yellow"),
           "skipped": styled("skipped", ""), "interrupted": styled("INTERRUPTED", "yellow")}
@@ -39,8 +40,9 @@ def _latency(rig: RigResult, spec: HilSpec) -> str:
 
 
 def hil_table(result: RunResult, spec: HilSpec) -> Table:
-    table = titled_table(f"{result.provenance.scenario_name} on {len(result.rigs)} rigs", "rig", "released by",
-                         "state", "verdict", "build", "parity", "p50 / p99", "max °C", "rollback", "reason")
+    table = titled_table(f"{result.provenance.scenario_name} on {counted(len(result.rigs), 'rig')}", "rig",
+                         "released by", "state", "verdict", "build", "parity", "p50 / p99", "max °C", "rollback",
+                         "reason")
     for rig in result.rigs:
         temperature = rig.telemetry.max_temperature if rig.telemetry else None
         rollback = "QUARANTINED" if rig.quarantined else _step(rig, "rollback")
