@@ -36,6 +36,8 @@ boot=$(cat /proc/sys/kernel/random/boot_id 2>/dev/null || echo unknown)
 up=$(cut -d. -f1 /proc/uptime 2>/dev/null || echo 0)
 holder=""; wall_expiry=0; holder_boot=""; up_expiry=0
 if [ -s "$store/.lease" ]; then read -r holder wall_expiry holder_boot up_expiry < "$store/.lease" || true; fi
+# a line no fleetlab wrote (edited by hand, a disk error): say so, rather than fail on its arithmetic
+case "$wall_expiry:$up_expiry" in *[!0-9:]*|:*|*:) echo corrupt; exit 0 ;; esac
 # seconds the holder has left: by the time since boot within one boot (a clock set back or forward changes nothing);
 # across a reboot only the wall clock is left to go by
 if [ "$holder_boot" = "$boot" ]; then left=$((up_expiry - up)); else left=$((wall_expiry - wall)); fi
@@ -73,7 +75,11 @@ class Lease:
         done = self.shell.run(command("sh -c", _SCRIPT, "lease", self.store, self.owner, self.ttl, mode), timeout=60)
         if not done.ok:
             raise HilError(f"{self.rig}: lease {mode} failed: {done.tail()}")
-        return done.stdout.split()
+        answer = done.stdout.split()
+        if answer[:1] == ["corrupt"]:     # neither held nor free as far as anyone can tell: a person decides
+            raise HilError(f"{self.rig}: {self.store}/.lease is not a lease line fleetlab wrote (its expiry is not a "
+                           f"number): remove the file once you know no run holds the rig")
+        return answer
 
     def acquire(self) -> None:
         answer = self._call("acquire")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from hil.errors import LeaseHeld
+from hil.errors import HilError, LeaseHeld
 from hil.lease import Lease, Renewal
 from hil.runner import run_scenario
 from hil.ssh import SshShell
@@ -79,6 +79,18 @@ def test_a_run_on_a_leased_rig_is_an_error_that_touches_nothing(rig_entry):
     assert found.verdict == "error" and "leased by alice@laptop:2:run" in found.reason
     assert [step.name for step in found.steps] == ["reserve"]
     assert not (Path(entry["store"]) / "slots").exists()
+
+
+@pytest.mark.parametrize("line", ["bob@ci:1:run 17xx boot 5", "bob@ci:1:run", "bob 1 b -3"])
+def test_a_lease_line_no_fleetlab_wrote_is_named_not_a_shell_error(rig, line):
+    """It failed as 'lease: 14: Illegal number: 17xx' from the script's arithmetic; the file is left for a person."""
+    store = Path(rig.store)
+    store.mkdir(parents=True, exist_ok=True)
+    (store / ".lease").write_text(line + "\n")
+    for mode in ("acquire", "renew", "release"):
+        with pytest.raises(HilError, match=r"\.lease is not a lease line fleetlab wrote .*remove the file once"):
+            getattr(lease(rig, "alice@laptop:2:run"), mode)()
+    assert (store / ".lease").read_text() == line + "\n"
 
 
 def test_a_finished_run_leaves_no_lease_behind(rig_entry):
