@@ -3,10 +3,11 @@
 Each rig becomes a fleet of exactly one camera: its hardware, its own site whose uplink is the rig's link (the
 inventory's link_rate, capped by hil.transfer_rate; with neither, the download and the total are rows without a
 prediction, saying why), always inside an install window, no outage, no power cut, the scenario's artifact at the
-candidate model's real size, and the scenario's device numbers (its calibration). The simulator runs it and the lifecycle transitions give each phase's predicted length; a second run with a defect that
-fails every health check gives the rollback's. A one-camera fleet per rig, rather than one fleet of every rig, keeps
-each rig's hardware exact (a fleet draws hardware by share) and changes no phase's length: every rig has its own
-link, so no phase waits on another rig.
+candidate model's real size, and the scenario's device numbers (its calibration). The simulator runs it and the
+lifecycle transitions give each phase's predicted length; a second run with a defect that fails every health check
+gives the rollback's. A one-camera fleet per rig, rather than one fleet of every rig, keeps each rig's hardware exact
+(a fleet draws hardware by share) and changes no phase's length: every rig has its own link, so no phase waits on
+another rig.
 
 Measured, from the steps every HIL run records (hil/rig_steps.py):
 

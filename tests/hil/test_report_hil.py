@@ -39,6 +39,10 @@ def test_both_modes_report_the_rigs_and_escape_what_a_rig_printed(rig_entry, tmp
     assert {row.phase for row in outcome.fidelity} >= {"download", "install + build", "activate", "total", "rollback"}
     assert "Fidelity: the simulator&#39;s prediction beside the rigs&#39; measurement" in page or \
         "Fidelity: the simulator's prediction beside the rigs' measurement" in page
+    # informational, beside a verdict: no PASS/FAIL badges there (a red FAIL under a GO misread as a failure)
+    fidelity = page[page.index("Fidelity: the simulator"):].split("<h3>")[0]
+    assert "Not part of the verdict" in fidelity and "has no <code>calibration:</code>" in fidelity
+    assert "FAIL" not in fidelity and "PASS" not in fidelity and ("OFF" in fidelity or "within 10%" in fidelity)
     junit = written["junit.xml"].read_text()
     assert 'classname="hil-orin-candidate.hil.orin-b"' in junit and "RigValidationFailed" in junit
     assert render(written["index.html"], tmp_path).console == []
