@@ -248,6 +248,7 @@ def outcome_of(scenario: Scenario, file: Path, checks: list[CheckRow], problems:
                            current=scenario.current.version if scenario.current else "",
                            verdict=verdict, checks=checks, plans=plans or [], oracle_t95=oracle, hil=hil,
                            latency_budget_ms=budget_ms, problems=problems,
+                           max_temperature=scenario.hil.max_temperature if scenario.hil else None,
                            plan_warnings=[f"{key}: {message}" for key, message in plan_traps.plan_warnings(scenario)],
                            calibration=provenance_lines(scenario),
                            calibration_warnings=list(scenario.calibration.warnings) if scenario.calibration else [])

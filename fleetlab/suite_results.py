@@ -69,6 +69,7 @@ class ScenarioOutcome(Record):
     oracle_t95: float | None = None
     hil: RunResult | None = None
     latency_budget_ms: dict[str, float] = Field(default_factory=dict)   # p50 / p99 budgets of the hil: part
+    max_temperature: float | None = Field(default=None, description="°C the hil: part lets a rig reach")
     problems: list[str] = Field(default_factory=list)          # why something could not be measured
     candidate: str = Field(default="", description="the candidate model's version")
     current: str = Field(default="", description="the version it replaces ('' when the scenario names none)")

@@ -115,7 +115,7 @@ def _thermal(outcome: ScenarioOutcome) -> tuple[Markup | None, Markup | None]:
     if outcome.hil and any(rig.telemetry for rig in outcome.hil.rigs):
         temps = {rig.rig: [t for t in (rig.idle_temperature, rig.telemetry.max_temperature) if t is not None]
                  for rig in outcome.hil.rigs if rig.telemetry}
-        rigs = _svg(plots.distribution(temps, "°C"))
+        rigs = _svg(plots.distribution(temps, "°C", limit=outcome.max_temperature))
     return throttled, rigs
 
 

@@ -96,8 +96,9 @@ def egress(step: float, values: list[float]) -> str:
     return _svg(figure)
 
 
-def distribution(values_by_label: dict[str, list[float]], label: str) -> str:
-    """One strip of points per label (seeds, or rigs), with the median marked."""
+def distribution(values_by_label: dict[str, list[float]], label: str, limit: float | None = None) -> str:
+    """One strip of points per label (seeds, or rigs), with the median marked; `limit` a red line (a rig's
+    temperature limit), so the headroom shows rather than an axis fitted to the points alone."""
     values_by_label = _labelled(values_by_label)
     figure, axes = plt.subplots(figsize=(7, 0.5 + 0.45 * max(1, len(values_by_label))))
     for row, values in enumerate(values_by_label.values()):
@@ -105,6 +106,9 @@ def distribution(values_by_label: dict[str, list[float]], label: str) -> str:
         if values:
             middle = sorted(values)[len(values) // 2]
             axes.plot([middle, middle], [row - 0.3, row + 0.3], color="black")
+    if limit is not None:
+        axes.axvline(limit, color="#cf222e", linewidth=1, label=f"limit {limit:g} {label}")
+        axes.legend(loc="best", fontsize="small", frameon=False)
     axes.set_yticks(range(len(values_by_label)), list(values_by_label))
     axes.set_xlabel(label)
     return _svg(figure)

@@ -43,6 +43,8 @@ def test_both_modes_report_the_rigs_and_escape_what_a_rig_printed(rig_entry, tmp
     fidelity = page[page.index("Fidelity: the simulator"):].split("<h3>")[0]
     assert "Not part of the verdict" in fidelity and "has no <code>calibration:</code>" in fidelity
     assert "FAIL" not in fidelity and "PASS" not in fidelity and ("OFF" in fidelity or "within 10%" in fidelity)
+    # the rigs' temperatures drawn against the scenario's limit (an axis fitted to two points showed no headroom)
+    assert "against the limit of 85 °C" in page and "limit 85 °C" in page
     junit = written["junit.xml"].read_text()
     assert 'classname="hil-orin-candidate.hil.orin-b"' in junit and "RigValidationFailed" in junit
     assert render(written["index.html"], tmp_path).console == []
