@@ -52,9 +52,9 @@ def measure_on_rigs(file: Path, scenario, inventory, rig: str | None, one_at_a_t
         chosen = select_rigs(scenario, inventory, rig)
         with stop_on_signals(stop) as signals:
             runs = run_rigs(scenario, inventory, file.resolve().parent, chosen, one_at_a_time, stop)
-    except HilError as error:
+    except HilError as error:      # no rig to measure, or none could be: exit 2 (1 is a phase off, for fidelity)
         console.err.print(f"{file}: {error}", markup=False)
-        raise typer.Exit(EXIT_NO_GO) from None
+        raise typer.Exit(EXIT_BAD_INPUT) from None
     cut_short = any(run.interrupted for run in runs) or len(runs) < (len(chosen) if one_at_a_time else 1)
     if cut_short:
         console.err.print(f"INTERRUPTED: {interrupted_note}every rig put back", markup=False)
@@ -107,9 +107,9 @@ def calibrate(file: Annotated[Path, typer.Argument(help="a scenario whose hil: p
     chosen, runs = measure_on_rigs(file, scenario, inventory, rig, one_at_a_time, "nothing written; ")
     try:
         calibration = from_run([found for run in runs for found in run.rigs], chosen, scenario)
-    except HilError as error:
+    except HilError as error:      # a rig's numbers could not be measured: nothing written, exit 2
         console.err.print(f"{file}: {error}", markup=False)
-        raise typer.Exit(EXIT_NO_GO) from None
+        raise typer.Exit(EXIT_BAD_INPUT) from None
     with reported():
         write_whole(out, calibration_yaml(calibration))
     console.out.print(calibration_table(calibration))

@@ -62,6 +62,9 @@ def select_rigs(scenario: Scenario, inventory: Inventory, rig_name: str | None) 
     spec = scenario.hil
     if spec is None:
         raise HilError("the scenario has no hil: section")
+    names = [rig.name for rig in inventory.rigs]
+    if rig_name is not None and rig_name not in names:     # a typo, not a rig without the tags
+        raise HilError(f"--rig {rig_name}: the inventory has no such rig (it has {', '.join(names) or 'none'})")
     rigs = inventory.select(spec.rig_tags, rig_name)
     if not rigs:
         wanted = f"named {rig_name!r} " if rig_name else ""

@@ -99,6 +99,17 @@ def test_fidelity_on_a_rig_whose_update_failed_cannot_measure(rig_entry, tmp_pat
     assert "orin-a: nothing to compare: its run ended" in done.stderr and "Traceback" not in done.stderr
 
 
+def test_calibrate_on_a_rig_whose_update_failed_writes_nothing_and_exits_2(rig_entry, tmp_path):
+    """Could not measure is exit 2, as everywhere in fleetlab; calibrate and fidelity once said 1 (NO-GO)."""
+    scenario = calibration_scenario(tmp_path)
+    scenario.write_text(scenario.read_text().replace(f"builtin:candidate@{CANDIDATE_BYTES}", "builtin:broken"))
+    inventory = write_inventory(tmp_path / "rigs.yaml", rig_entry("orin-a", tags=["orin"]))
+    out = tmp_path / "calibration.yaml"
+    done = fleetlab("calibrate", str(scenario), "--rigs", str(inventory), "--out", str(out), "--thermal-step", "2s")
+    assert done.returncode == 2 and "orin-a" in done.stderr and "Traceback" not in done.stderr, done.stderr
+    assert not out.exists()
+
+
 def test_fidelity_without_a_link_rate_compares_every_other_phase_and_says_why_not_the_download(rig_entry, tmp_path):
     """A rig with no provisioned link rate (an unshaped virtual rig) and a scenario without hil.transfer_rate: the
     download cannot be predicted, but verify, build, activation, rollback and latency can. It once compared nothing

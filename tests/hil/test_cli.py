@@ -41,6 +41,18 @@ def test_hil_on_two_rigs_passes_writes_result_json_and_exits_0(rig_entry, quick_
     assert result["source"] == "hil" and sorted(rig["wave"] for rig in result["rigs"]) == [0, 1]
 
 
+@pytest.mark.parametrize("command", ["hil", "calibrate", "fidelity"])
+def test_a_misspelt_rig_name_is_named_as_missing_not_as_lacking_tags(command, rig_entry, quick_scenario, tmp_path):
+    """--rig orin-z once said 'no rig named 'orin-z' carries the tags ['orin']', as if the rig existed."""
+    inventory = write_inventory(tmp_path / "rigs.yaml", rig_entry("orin-a", tags=["orin"]),
+                                rig_entry("xavier-a", tags=["xavier"]))
+    done = fleetlab(command, str(quick_scenario), "--rigs", str(inventory), "--rig", "orin-z")
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "--rig orin-z: the inventory has no such rig (it has orin-a, xavier-a)" in done.stderr
+    wrong_tags = fleetlab(command, str(quick_scenario), "--rigs", str(inventory), "--rig", "xavier-a")
+    assert wrong_tags.returncode == 2 and "no rig named 'xavier-a' carries the tags ['orin']" in wrong_tags.stderr
+
+
 def test_hil_with_the_defective_candidate_is_a_no_go_naming_the_angle(rig_entry, quick_scenario, tmp_path):
     quick_scenario.write_text(quick_scenario.read_text().replace("candidate_model: builtin:candidate",
                                                                  "candidate_model: builtin:candidate-defective"))
