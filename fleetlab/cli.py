@@ -17,6 +17,7 @@ from fleetlab import console
 from fleetlab.errors import reported
 from fleetlab.exit_codes import EXIT_BAD_INPUT, EXIT_NO_GO, EXIT_OK
 from fleetlab.files import output_file, output_folder, write_whole
+from fleetlab.input_kinds import input_kind
 from sim.load import load_scenario, plan_warnings
 from sim.model.errors import ScenarioError
 from sim.model.gates import evaluate
@@ -90,13 +91,17 @@ def _load_or_exit(path: Path) -> Scenario:
 
 @app.command()
 def validate(files: Annotated[list[Path], typer.Argument(help="scenario files or folders")]) -> None:
-    """Check scenario files; print every problem as file:line:col: key.path: message."""
+    """Check scenario files (and calibration files and rig inventories among them); print every problem as
+    file:line:col: key.path: message."""
     from fleetlab.suite import scenario_paths
 
     with reported():
         paths = scenario_paths(files)
     failed = False
     for path in paths:
+        if (kind := input_kind(path)) != "scenario":
+            failed = not _other_input_ok(path, kind) or failed
+            continue
         try:
             scenario, warnings = plan_warnings(path)
         except ScenarioError as error:
@@ -109,6 +114,25 @@ def validate(files: Annotated[list[Path], typer.Argument(help="scenario files or
         console.out.print(f"{path}: ok ({scenario.name}, strategy {scenario.strategy.kind}, "
                           f"about {scenario.fleet.size:,} devices)")
     raise typer.Exit(EXIT_BAD_INPUT if failed else EXIT_OK)
+
+
+def _other_input_ok(path: Path, kind: str) -> bool:
+    """A calibration file or a rig inventory met among scenarios: checked as what it is."""
+    from hil.inventory import load_inventory
+    from sim.load import load_model
+    from sim.model.calibration import Calibration
+
+    try:
+        if kind == "calibration file":
+            profiles = load_model(Calibration, path).profiles
+            what = "; ".join(f"{name} from {', '.join(profile.rigs)}" for name, profile in profiles.items())
+        else:
+            what = counted(len(load_inventory(path).rigs), "rig")
+    except ScenarioError as error:
+        console.show_problems(error)
+        return False
+    console.out.print(f"{path}: ok ({kind}: {what})", markup=False)
+    return True
 
 
 def scenario_schema() -> dict:

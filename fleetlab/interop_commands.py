@@ -79,12 +79,16 @@ def import_(file: Path,
 
 def lint(files: Annotated[list[Path], typer.Argument(help="scenario files or folders")]) -> None:
     """Flag plans that look fine and are not, each with its line and the number that shows it (exit 1 if any)."""
+    from fleetlab.input_kinds import input_kind
     from fleetlab.suite import scenario_paths
 
     with reported():
         paths = scenario_paths(files)
     found = False
     for path in paths:
+        if (kind := input_kind(path)) != "scenario":
+            console.out.print(f"{path}: a {kind}, not a scenario: no plan to lint", markup=False)
+            continue
         with reported(path):
             _, warnings = plan_warnings(path)
         for warning in warnings:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from fleetlab.causes import cause_of
 from fleetlab.errors import AppError, SimulationsFailed
+from fleetlab.input_kinds import NOT_A_SCENARIO, input_kind
 from fleetlab.parameters import plan_label
 from fleetlab.suite_results import (
     BoundRiskSummary,
@@ -184,6 +185,8 @@ def why_left_out(scenario: Scenario, named: bool, mode: Mode) -> str:
 def run_scenario_file(file: Path, named: bool, mode: Mode, seeds: int, rigs: Path | None, executor: Executor,
                       log: Log, stop: StopSignal | None = None, max_risk: float = 0.0) -> ScenarioOutcome | LeftOut:
     """The scenario measured, or why it is left out in this mode."""
+    if (kind := input_kind(file)) != "scenario":
+        return LeftOut(file=str(file), why=NOT_A_SCENARIO[kind])
     try:
         scenario = load_scenario(file)
     except ScenarioError as error:

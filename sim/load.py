@@ -94,6 +94,11 @@ def load_model(model: type[ModelT], path: str | Path, extra_checks: Any = None,
     return load_model_text(model, read_text(path), str(path), extra_checks, overrides, prepare)
 
 
+def read_document(path: str | Path) -> Any:
+    """The parsed YAML document, under the same limits as every input; ScenarioError when it cannot be read."""
+    return _parse_yaml(read_text(path), str(path))
+
+
 def load_model_and_document(model: type[ModelT], path: str | Path) -> tuple[ModelT, Any]:
     """The validated model and the parsed document it came from (which knows where every key was written)."""
     document = _parse_yaml(read_text(path), str(path))

@@ -1,5 +1,6 @@
 """Which scenario files a `fleetlab run` measures: each file once, and no two scenarios under one name."""
 
+import json
 import subprocess
 import sys
 from xml.etree import ElementTree
@@ -86,3 +87,39 @@ def test_validate_and_lint_read_a_folder_as_fleetlab_run_does(tmp_path):
         empty = subprocess.run([sys.executable, "-m", "fleetlab.cli", command, str(tmp_path)], capture_output=True,
                                text=True, cwd=ROOT, timeout=300)
         assert empty.returncode == 2 and empty.stderr.strip() == f"no .yaml files under {tmp_path}"
+
+
+def test_a_folder_may_hold_the_calibration_file_and_inventory_its_scenarios_use(tmp_path):
+    """`calibration: calibration.yaml` is read beside the scenario, so it lands in the scenarios folder: it once made
+    `fleetlab run scenarios` CANNOT MEASURE ('schema_version: unknown key', …). Now each is what it is."""
+    from tests.calibration.test_calibration_use import CALIBRATION
+
+    folder = tmp_path / "scenarios"
+    folder.mkdir()
+    (folder / "tiny.yaml").write_text((SCENARIOS / "tiny.yaml").read_text())
+    (folder / "calibration.yaml").write_text(CALIBRATION)
+    (folder / "rigs.yaml").write_text((ROOT / "rigs" / "lab.example.yaml").read_text())
+
+    def fleetlab(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "fleetlab.cli", *args], capture_output=True, text=True,
+                              cwd=ROOT, timeout=300)
+
+    done = fleetlab("run", str(folder), "--history", "", "--executor", "serial", "--out", str(tmp_path / "report"))
+    assert done.returncode == 0, done.stdout + done.stderr
+    left_out = json.loads((tmp_path / "report" / "result.json").read_text())["left_out"]
+    assert left_out == [{"file": str(folder / "calibration.yaml"), "why": "a calibration file (fleetlab calibrate), "
+                         "not a scenario: scenarios take it with `calibration:`"},
+                        {"file": str(folder / "rigs.yaml"), "why": "a rig inventory, not a scenario: give it with "
+                         "--rigs"}]
+    checked = fleetlab("validate", str(folder))
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert f"{folder / 'calibration.yaml'}: ok (calibration file: orin-nx from" in checked.stdout
+    assert f"{folder / 'rigs.yaml'}: ok (rig inventory: " in checked.stdout
+    linted = fleetlab("lint", str(folder))
+    assert linted.returncode == 0 and "a rig inventory, not a scenario: no plan to lint" in linted.stdout
+
+    # checked as what it is: a broken inventory is refused with its own keys, not a scenario's
+    (folder / "rigs.yaml").write_text("rigs: [{name: orin-a}]\n")
+    broken = fleetlab("validate", str(folder))
+    assert broken.returncode == 2 and "rigs.yaml:1:8: rigs.0.host: required key is missing" in broken.stderr
+    assert "fleet: required key is missing" not in broken.stderr
