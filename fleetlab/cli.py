@@ -17,7 +17,7 @@ from fleetlab import console
 from fleetlab.errors import reported
 from fleetlab.exit_codes import EXIT_BAD_INPUT, EXIT_NO_GO, EXIT_OK
 from fleetlab.files import output_file, output_folder, write_whole
-from fleetlab.input_kinds import input_kind
+from sim.input_kinds import other_input
 from sim.load import load_scenario, plan_warnings
 from sim.model.errors import ScenarioError
 from sim.model.gates import evaluate
@@ -99,7 +99,7 @@ def validate(files: Annotated[list[Path], typer.Argument(help="scenario files or
         paths = scenario_paths(files)
     failed = False
     for path in paths:
-        if (kind := input_kind(path)) != "scenario":
+        if kind := other_input(path):
             failed = not _other_input_ok(path, kind) or failed
             continue
         try:

@@ -79,14 +79,14 @@ def import_(file: Path,
 
 def lint(files: Annotated[list[Path], typer.Argument(help="scenario files or folders")]) -> None:
     """Flag plans that look fine and are not, each with its line and the number that shows it (exit 1 if any)."""
-    from fleetlab.input_kinds import input_kind
     from fleetlab.suite import scenario_paths
+    from sim.input_kinds import other_input
 
     with reported():
         paths = scenario_paths(files)
     found = False
     for path in paths:
-        if (kind := input_kind(path)) != "scenario":
+        if kind := other_input(path):
             console.out.print(f"{path}: a {kind}, not a scenario: no plan to lint", markup=False)
             continue
         with reported(path):

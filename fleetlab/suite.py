@@ -17,7 +17,6 @@ from pathlib import Path
 
 from fleetlab.causes import cause_of
 from fleetlab.errors import AppError, SimulationsFailed
-from fleetlab.input_kinds import NOT_A_SCENARIO, input_kind
 from fleetlab.parameters import plan_label
 from fleetlab.suite_results import (
     BoundRiskSummary,
@@ -33,6 +32,7 @@ from fleetlab.suite_results import (
 from hil.stop import StopSignal
 from sim.calibration_use import provenance_lines
 from sim.grid import Axis, expand
+from sim.input_kinds import NOT_A_SCENARIO, other_input
 from sim.load import load_scenario
 from sim.model import plan_traps
 from sim.model.errors import ScenarioError
@@ -185,7 +185,7 @@ def why_left_out(scenario: Scenario, named: bool, mode: Mode) -> str:
 def run_scenario_file(file: Path, named: bool, mode: Mode, seeds: int, rigs: Path | None, executor: Executor,
                       log: Log, stop: StopSignal | None = None, max_risk: float = 0.0) -> ScenarioOutcome | LeftOut:
     """The scenario measured, or why it is left out in this mode."""
-    if (kind := input_kind(file)) != "scenario":
+    if kind := other_input(file):
         return LeftOut(file=str(file), why=NOT_A_SCENARIO[kind])
     try:
         scenario = load_scenario(file)

@@ -27,6 +27,7 @@ from typing import Annotated
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from sim.load import load_model, read_text
+from sim.model.errors import ScenarioError
 from sim.model.frozen import Frozen
 from sim.model.unit_fields import Duration, PositiveRate
 
@@ -168,7 +169,12 @@ class Inventory(Frozen):
 
 def load_inventory(path: str | Path) -> Inventory:
     """Read and validate a rigs file; raises ScenarioError with every problem positioned."""
-    return load_model(Inventory, path)
+    from sim.input_kinds import NOT_AN_INVENTORY, wrong_kind
+
+    try:
+        return load_model(Inventory, path)
+    except ScenarioError as error:
+        raise wrong_kind(path, "rig inventory", NOT_AN_INVENTORY) or error from None
 
 
 def record_host_key(path: Path, host: str, port: int, key_line: str) -> list[str]:

@@ -48,7 +48,12 @@ def load_scenario(path: str | Path, overrides: Mapping[str, Any] | None = None) 
 
     `overrides` maps dotted key paths (`strategy.bake`, `strategy.waves.0`) to values written as in the file; they
     replace what the file says before validation, so a sweep's grid point is checked exactly like a file."""
-    return load_model(Scenario, path, extra_checks=_scenario_checks, overrides=overrides, prepare=_calibrate)
+    try:
+        return load_model(Scenario, path, extra_checks=_scenario_checks, overrides=overrides, prepare=_calibrate)
+    except ScenarioError as error:
+        from sim.input_kinds import NOT_A_SCENARIO, wrong_kind
+
+        raise wrong_kind(path, "scenario", NOT_A_SCENARIO) or error from None
 
 
 def load_scenario_text(text: str, filename: str = "<scenario>") -> Scenario:

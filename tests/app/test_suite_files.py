@@ -123,3 +123,20 @@ def test_a_folder_may_hold_the_calibration_file_and_inventory_its_scenarios_use(
     broken = fleetlab("validate", str(folder))
     assert broken.returncode == 2 and "rigs.yaml:1:8: rigs.0.host: required key is missing" in broken.stderr
     assert "fleet: required key is missing" not in broken.stderr
+
+
+def test_a_file_of_another_kind_where_a_scenario_or_inventory_belongs_is_named_in_one_line(tmp_path):
+    """`fleetlab hil rigs.yaml --rigs scenario.yaml` (the two swapped) answered with a page of 'required key is
+    missing'; a calibration file given to `sim` the same."""
+    from tests.calibration.test_calibration_use import CALIBRATION
+
+    (tmp_path / "calibration.yaml").write_text(CALIBRATION)
+    inventory, scenario = ROOT / "rigs" / "lab.example.yaml", ROOT / "scenarios" / "hil-orin-candidate.yaml"
+    for args, said in (
+            (["hil", str(inventory), "--rigs", str(scenario)], "a rig inventory, not a scenario: give it with --rigs"),
+            (["hil", str(scenario), "--rigs", str(scenario)], "a scenario, not a rig inventory: give the scenario as"),
+            (["sim", str(tmp_path / "calibration.yaml")], "a calibration file (fleetlab calibrate), not a scenario")):
+        done = subprocess.run([sys.executable, "-m", "fleetlab.cli", *args], capture_output=True, text=True,
+                              cwd=ROOT, timeout=300)
+        assert done.returncode == 2 and said in done.stderr and "1 problem found" in done.stderr, done.stderr
+        assert "required key is missing" not in done.stderr
