@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from ruamel.yaml.comments import CommentedMap
 
+from sim.input_kinds import input_kind
 from sim.load import _override, _problem_at, load_model_and_document
 from sim.model.calibration import Calibration, Profile, board_mismatch, scenario_values
 from sim.model.errors import Problem, ScenarioError
@@ -39,6 +40,11 @@ def apply(document: Any, filename: str) -> None:
     if not path.is_file():
         raise ScenarioError([_problem_at(document, filename, ["calibration"],
                                          f"no calibration file {path} (written by `fleetlab calibrate`)")])
+    kind = input_kind(path)
+    if kind in ("scenario", "rig inventory"):      # named the wrong file: say so where it is named
+        raise ScenarioError([_problem_at(document, filename, ["calibration"],
+                                         f"{path} is a {kind}, not a calibration file (written by `fleetlab "
+                                         f"calibrate`)")])
     calibration, measured = load_model_and_document(Calibration, path)
     fleet_hardware = _fleet_hardware(document)
     applied: dict[str, str] = {}

@@ -145,3 +145,16 @@ def test_a_thermal_step_of_more_than_a_day_in_a_scenario_is_refused_where_writte
     path.write_text(text.replace("  precision: fp16\n", "  precision: fp16\n  calibrate: {thermal_step: 30d}\n"))
     with pytest.raises(ScenarioError, match="hil.calibrate.thermal_step: .*longer than a day"):
         load_scenario(path)
+
+
+@pytest.mark.parametrize("other, kind", [("rigs/lab.example.yaml", "rig inventory"), ("scenarios/tiny.yaml",
+                                                                                         "scenario")])
+def test_a_calibration_key_naming_another_kind_of_file_says_so_where_it_is_named(tmp_path, other, kind):
+    """It listed the other file's keys as a calibration file's problems (schema_version: required key is missing…)."""
+    (tmp_path / "other.yaml").write_text((ROOT / other).read_text())
+    path = tiny_with(tmp_path, calibration_line="calibration: other.yaml")
+    with pytest.raises(ScenarioError) as raised:
+        load_scenario(path)
+    [problem] = raised.value.problems
+    assert (problem.line, problem.path) == (1, "calibration")
+    assert f"other.yaml is a {kind}, not a calibration file" in problem.message
