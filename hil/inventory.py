@@ -26,6 +26,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
+from sim.input_kinds import NOT_AN_INVENTORY, wrong_kind
 from sim.load import load_model, read_text
 from sim.model.errors import ScenarioError
 from sim.model.frozen import Frozen
@@ -169,8 +170,6 @@ class Inventory(Frozen):
 
 def load_inventory(path: str | Path) -> Inventory:
     """Read and validate a rigs file; raises ScenarioError with every problem positioned."""
-    from sim.input_kinds import NOT_AN_INVENTORY, wrong_kind
-
     try:
         return load_model(Inventory, path)
     except ScenarioError as error:
