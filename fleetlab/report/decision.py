@@ -20,7 +20,11 @@ MEANINGS = {
 
 def subject(result: SuiteResult) -> str:
     """What is being decided: 'candidate 4.3 over 4.2', or each scenario's pair when they differ."""
-    pairs = sorted({(o.candidate, o.current) for o in result.scenarios if o.candidate})
+    found = {(o.candidate, o.current) for o in result.scenarios if o.candidate}
+    # a scenario that names no current model says nothing against one that does: "2.1 over 2.0", not "2.1, 2.1 over
+    # 2.0" as if two candidates were up for decision
+    replacing = {candidate for candidate, current in found if current}
+    pairs = sorted(pair for pair in found if pair[1] or pair[0] not in replacing)
     if len(pairs) == 1:
         candidate, current = pairs[0]
         return f"Ship candidate {candidate}" + (f" over {current}?" if current else "?")

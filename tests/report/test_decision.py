@@ -2,8 +2,8 @@
 fastest T95; plans shown as their scenario writes them."""
 
 from fleetlab.parameters import plan_label
-from fleetlab.report.decision import recommended
-from fleetlab.suite_results import BoundRiskSummary, PlanSummary, ScenarioOutcome
+from fleetlab.report.decision import recommended, subject
+from fleetlab.suite_results import BoundRiskSummary, PlanSummary, ScenarioOutcome, SuiteResult
 from sim.load import load_scenario
 from tests.conftest import ROOT
 
@@ -39,3 +39,16 @@ def test_backticks_in_a_description_become_code_and_markup_stays_text():
 
     shown = str(inline_code("use `kind: waves` <script>x</script> & `<b>`"))
     assert shown == "use <code>kind: waves</code> &lt;script&gt;x&lt;/script&gt; &amp; <code>&lt;b&gt;</code>"
+
+
+def test_the_subject_names_each_candidate_once():
+    """A suite where one scenario names no current model read 'Ship these candidates? 2.1, 2.1 over 2.0'."""
+    def suite(*pairs: tuple[str, str]) -> SuiteResult:
+        scenarios = [ScenarioOutcome(name=f"s{i}", file=f"s{i}.yaml", verdict="GO", candidate=candidate,
+                                     current=current) for i, (candidate, current) in enumerate(pairs)]
+        return SuiteResult(run_id="r", started="2026-12-05T00:00:00+00:00", mode="sim", seeds=1, verdict="GO",
+                           scenarios=scenarios, git_sha="", packages={}, wall_seconds=0.0)
+
+    assert subject(suite(("2.1", ""), ("2.1", "2.0"))) == "Ship candidate 2.1 over 2.0?"
+    assert subject(suite(("2.1", ""))) == "Ship candidate 2.1?"
+    assert subject(suite(("2.1", "2.0"), ("3.0", ""))) == "Ship these candidates? 2.1 over 2.0, 3.0"
