@@ -248,6 +248,9 @@ def up(count: Annotated[int, typer.Argument(min=1, max=MAX_VIRTUAL_RIGS, help="h
         console.out.print(f"{rig.name}: 127.0.0.1:{rig.port} ({profile}, container {rig.container[:12]})",
                           markup=False)
     console.out.print(f"inventory: {inventory}", markup=False)
+    if rate is None:       # say it now, not when fidelity finds no download to predict
+        console.out.print("links unshaped (no --bandwidth): the inventory gives no link_rate, so `fleetlab "
+                          "fidelity` cannot predict their downloads", markup=False)
 
 
 def _inventory_text(rigs: list, key: Path, rate: float | None) -> str:

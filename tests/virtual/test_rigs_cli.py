@@ -24,6 +24,7 @@ def test_up_hil_status_down_on_a_nano_profile(lab, tmp_path):
     started = fleetlab("rigs", "up", "2", "--profile", "nano", "--bandwidth", "20Mbit/s", "--inventory",
                        str(inventory), "--key", str(key))
     assert started.returncode == 0, started.stderr
+    assert "links unshaped" not in started.stdout
     containers = [rig.container for rig in load_inventory(inventory).rigs]
     try:
         rigs = load_inventory(inventory).rigs
@@ -116,6 +117,20 @@ def test_down_and_faults_leave_a_container_that_is_not_a_virtual_rig_alone_with_
     finally:
         stranger.remove(force=True)
         volume.remove(force=True)
+
+
+def test_unshaped_rigs_are_said_to_have_no_link_rate_when_they_come_up(lab, tmp_path):
+    """Without --bandwidth the inventory has no link_rate, and `fleetlab fidelity` later finds no download to
+    predict: `rigs up` says so at once."""
+    inventory = tmp_path / "virtual.yaml"
+    started = fleetlab("rigs", "up", "1", "--inventory", str(inventory), "--key", str(tmp_path / "key"))
+    try:
+        assert started.returncode == 0, started.stderr
+        assert "links unshaped (no --bandwidth)" in " ".join(started.stdout.split())
+        assert all(rig.link_rate is None for rig in load_inventory(inventory).rigs)
+    finally:
+        removed = fleetlab("rigs", "down", "--inventory", str(inventory))
+    assert removed.returncode == 0 and "removed 1 virtual rig" in removed.stdout
 
 
 def test_sigterm_while_rigs_come_up_removes_the_rigs_already_started(lab, tmp_path):
