@@ -50,6 +50,11 @@ def measure_on_rigs(file: Path, scenario, inventory, rig: str | None, one_at_a_t
     stop = StopSignal()
     try:
         chosen = select_rigs(scenario, inventory, rig)
+        shared = [found.name for found in chosen if found.container]
+        if len(shared) > 1 and not one_at_a_time:   # measured together, they time each other's load
+            console.err.print(f"warning: {', '.join(shared)} are virtual rigs sharing this machine's cores: measured "
+                              "at once they slow each other (docs/calibration.md: totals 26-38% off); "
+                              "--one-at-a-time measures them one after another", markup=False)
         with stop_on_signals(stop) as signals:
             runs = run_rigs(scenario, inventory, file.resolve().parent, chosen, one_at_a_time, stop)
     except HilError as error:      # no rig to measure, or none could be: exit 2 (1 is a phase off, for fidelity)
