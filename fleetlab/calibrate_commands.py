@@ -118,6 +118,8 @@ def calibrate(file: Annotated[Path, typer.Argument(help="a scenario whose hil: p
     with reported():
         write_whole(out, calibration_yaml(calibration))
     console.out.print(calibration_table(calibration))
+    for warning in fast_link_warnings(calibration, scenario):
+        console.err.print(f"warning: {warning}", markup=False)
     console.out.print(f"calibration: {out} (a scenario takes it with `calibration: {out.name}`)", markup=False)
     if history:
         _record(history, calibration)
@@ -134,6 +136,21 @@ def _record(location: str, calibration: Calibration) -> None:
         console.out.print(f"recorded in the history at {store.shown}", markup=False)
     except HistoryError as error:    # the calibration file stands; only the record is missing
         console.err.print(f"not recorded: {error}", markup=False)
+
+
+FAST_LINK = 10.0      # a link this many times the fleet's fastest median uplink measures the rig, not the protocol
+
+
+def fast_link_warnings(calibration: Calibration, scenario) -> list[str]:
+    """Profiles whose efficiency was measured on a link far faster than any site's: docs/calibration.md."""
+    from sim.model.units import format_rate
+
+    fastest = max(kind.uplink.median for kind in scenario.fleet.site_kinds.values())
+    return [f"{hardware}: transfer efficiency measured on a {format_rate(profile.transfer.link_rate)} link, over "
+            f"{FAST_LINK:g}× the fleet's fastest median uplink ({format_rate(fastest)}): there it measures how fast "
+            f"the rig moves bytes, not a thin uplink's overhead; pace it with hil.transfer_rate"
+            for hardware, profile in calibration.profiles.items()
+            if profile.transfer.link_rate and profile.transfer.link_rate > FAST_LINK * fastest]
 
 
 def calibration_table(calibration: Calibration):

@@ -158,3 +158,19 @@ def test_a_calibration_key_naming_another_kind_of_file_says_so_where_it_is_named
     [problem] = raised.value.problems
     assert (problem.line, problem.path) == (1, "calibration")
     assert f"other.yaml is a {kind}, not a calibration file" in problem.message
+
+
+def test_an_efficiency_measured_on_a_link_far_faster_than_the_fleets_is_warned_of(tmp_path):
+    """On a lab LAN the throughput is the rig's sshd, not a thin uplink's overhead (docs/calibration.md)."""
+    from fleetlab.calibrate_commands import fast_link_warnings
+    from sim.load import load_model_text
+    from sim.model.calibration import Calibration
+
+    scenario = load_scenario(ROOT / "scenarios" / "tiny.yaml")         # median uplinks 8 and 20 Mbit/s
+    paced = load_model_text(Calibration, CALIBRATION, "calibration.yaml")
+    assert fast_link_warnings(paced, scenario) == []
+    lan = load_model_text(Calibration, CALIBRATION.replace("link_rate: 20Mbit/s", "link_rate: 1Gbit/s"),
+                          "calibration.yaml")
+    [warning] = fast_link_warnings(lan, scenario)
+    assert warning.startswith("orin-nx: transfer efficiency measured on a 1.00 Gbit/s link") and \
+        "hil.transfer_rate" in warning
