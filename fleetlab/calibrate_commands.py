@@ -142,15 +142,24 @@ FAST_LINK = 10.0      # a link this many times the fleet's fastest median uplink
 
 
 def fast_link_warnings(calibration: Calibration, scenario) -> list[str]:
-    """Profiles whose efficiency was measured on a link far faster than any site's: docs/calibration.md."""
-    from sim.model.units import format_rate
+    """Profiles whose efficiency was measured on a link far faster than any site's, or could not be measured because
+    the payload outran the link (docs/calibration.md)."""
+    from sim.model.units import format_rate, format_size
 
     fastest = max(kind.uplink.median for kind in scenario.fleet.site_kinds.values())
-    return [f"{hardware}: transfer efficiency measured on a {format_rate(profile.transfer.link_rate)} link, over "
-            f"{FAST_LINK:g}× the fleet's fastest median uplink ({format_rate(fastest)}): there it measures how fast "
-            f"the rig moves bytes, not a thin uplink's overhead; pace it with hil.transfer_rate"
-            for hardware, profile in calibration.profiles.items()
-            if profile.transfer.link_rate and profile.transfer.link_rate > FAST_LINK * fastest]
+    warnings = []
+    for hardware, profile in calibration.profiles.items():
+        link, throughput = profile.transfer.link_rate, profile.transfer.throughput
+        if link and profile.transfer.efficiency is None:
+            warnings.append(f"{hardware}: the payload moved at {format_rate(throughput)} over a {format_rate(link)} "
+                            f"link (the model, {format_size(profile.candidate.size)}, fit in the link's burst): "
+                            "efficiency not measured; calibrate with a model of tens of MB (builtin:candidate@50MB)")
+        elif link and link > FAST_LINK * fastest:
+            warnings.append(f"{hardware}: transfer efficiency measured on a {format_rate(link)} link, over "
+                            f"{FAST_LINK:g}× the fleet's fastest median uplink ({format_rate(fastest)}): there it "
+                            "measures how fast the rig moves bytes, not a thin uplink's overhead; pace it with "
+                            "hil.transfer_rate")
+    return warnings
 
 
 def calibration_table(calibration: Calibration):
@@ -169,6 +178,8 @@ def calibration_table(calibration: Calibration):
         table.add_row(hardware, ", ".join(profile.rigs),
                       f"{format_rate(transfer.link_rate)} → {format_rate(transfer.throughput)} "
                       f"({transfer.efficiency:.0%})" if transfer.link_rate and transfer.efficiency
+                      else f"{format_rate(transfer.link_rate)} → {format_rate(transfer.throughput)} (faster than "
+                      "the link: efficiency not measured)" if transfer.link_rate
                       else f"link rate not given → {format_rate(transfer.throughput)} (efficiency not measured)",
                       f"{transfer.setup:.2f} s", f"{build.fixed:.2f} s{per_mb}",
                       f"{profile.activation:.2f} s", f"{profile.rollback:.2f} s",

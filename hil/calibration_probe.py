@@ -46,8 +46,9 @@ def probe(rig: "RigSteps", step: StepHandle) -> None:
     numbers = step.numbers
     if (power := _power(found.latency_telemetry)) is not None:
         numbers["candidate_power_mw"] = power
-    sampler = Sampler(rig.shell, session.rig.tools.tegrastats, rig.store.path("tmp", "calibrate.log"), SAMPLE_MS)
-
+    # the current engine's power under the same sampling as the candidate's latency step (100 ms): a run of a few
+    # hundred milliseconds could end between two of the load step's 0.5 s samples, and no power was recorded
+    sampler = Sampler(rig.shell, session.rig.tools.tegrastats, rig.store.path("tmp", "calibrate.log"))
     sampler.start()
     try:
         current = steps.latency_run(rig.shell, session.rig, rig.store, found.previous(), rig.frame_shape(),
@@ -72,6 +73,7 @@ def probe(rig: "RigSteps", step: StepHandle) -> None:
 
     candidate = rig.store.path("slots", found.candidate(), "model.engine")
     dims = "x".join(str(d) for d in (1, *rig.frame_shape()))
+    sampler = Sampler(rig.shell, session.rig.tools.tegrastats, rig.store.path("tmp", "calibrate.log"), SAMPLE_MS)
     sampler.start()
     try:
         rig.shell.run(command(session.rig.tools.trtexec, f"--loadEngine={candidate}", f"--shapes=frames:{dims}",

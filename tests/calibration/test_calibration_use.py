@@ -174,3 +174,20 @@ def test_an_efficiency_measured_on_a_link_far_faster_than_the_fleets_is_warned_o
     [warning] = fast_link_warnings(lan, scenario)
     assert warning.startswith("orin-nx: transfer efficiency measured on a 1.00 Gbit/s link") and \
         "hil.transfer_rate" in warning
+
+
+def test_a_payload_that_outran_its_link_gives_no_efficiency_and_says_why():
+    """A 79 kB model moved at 61 Mbit/s over a tbf-shaped 20 Mbit/s link (it fit in the token bucket's burst) and
+    was written down as 100% efficient."""
+    from fleetlab.calibrate_commands import fast_link_warnings
+    from hil.calibration import _efficiency
+    from sim.load import load_model_text
+    from sim.model.calibration import Calibration
+
+    assert _efficiency(2.3e6, 2.5e6) == pytest.approx(0.92) and _efficiency(2.6e6, 2.5e6) == 1.0
+    assert _efficiency(7.6e6, 2.5e6) is None and _efficiency(2.3e6, None) is None
+    burst = load_model_text(Calibration, CALIBRATION.replace("throughput: 2.3MB/s, efficiency: 0.92",
+                                                             "throughput: 7.6MB/s"), "calibration.yaml")
+    [warning] = fast_link_warnings(burst, load_scenario(ROOT / "scenarios" / "tiny.yaml"))
+    assert "the payload moved at 60.80 Mbit/s over a 20.00 Mbit/s link" in warning and "efficiency not measured" in \
+        warning
