@@ -88,7 +88,7 @@ def calibrate(file: Annotated[Path, typer.Argument(help="a scenario whose hil: p
               verbose: Annotated[bool, typer.Option(help="log every step")] = False) -> None:
     """Measure the simulator's device numbers on rigs, per hardware model, into calibration.yaml."""
     from fleetlab.files import output_file, write_whole
-    from hil.calibration import calibration_yaml, from_run
+    from hil.calibration import calibration_yaml, from_run, transfer_warnings
     from hil.errors import HilError
     from hil.inventory import load_inventory
     from sim.load import load_scenario
@@ -118,7 +118,7 @@ def calibrate(file: Annotated[Path, typer.Argument(help="a scenario whose hil: p
     with reported():
         write_whole(out, calibration_yaml(calibration))
     console.out.print(calibration_table(calibration))
-    for warning in fast_link_warnings(calibration, scenario):
+    for warning in transfer_warnings(calibration, scenario):
         console.err.print(f"warning: {warning}", markup=False)
     console.out.print(f"calibration: {out} (a scenario takes it with `calibration: {out.name}`)", markup=False)
     if history:
@@ -138,34 +138,21 @@ def _record(location: str, calibration: Calibration) -> None:
         console.err.print(f"not recorded: {error}", markup=False)
 
 
-FAST_LINK = 10.0      # a link this many times the fleet's fastest median uplink measures the rig, not the protocol
+def _link_cell(transfer) -> str:
+    """'link → payload (efficiency)', or why there is no efficiency."""
+    from sim.model.units import format_rate
 
-
-def fast_link_warnings(calibration: Calibration, scenario) -> list[str]:
-    """Profiles whose efficiency was measured on a link far faster than any site's, or could not be measured because
-    the payload outran the link (docs/calibration.md)."""
-    from sim.model.units import format_rate, format_size
-
-    fastest = max(kind.uplink.median for kind in scenario.fleet.site_kinds.values())
-    warnings = []
-    for hardware, profile in calibration.profiles.items():
-        link, throughput = profile.transfer.link_rate, profile.transfer.throughput
-        if link and profile.transfer.efficiency is None:
-            warnings.append(f"{hardware}: the payload moved at {format_rate(throughput)} over a {format_rate(link)} "
-                            f"link (the model, {format_size(profile.candidate.size)}, fit in the link's burst): "
-                            "efficiency not measured; calibrate with a model of tens of MB (builtin:candidate@50MB)")
-        elif link and link > FAST_LINK * fastest:
-            warnings.append(f"{hardware}: transfer efficiency measured on a {format_rate(link)} link, over "
-                            f"{FAST_LINK:g}× the fleet's fastest median uplink ({format_rate(fastest)}): there it "
-                            "measures how fast the rig moves bytes, not a thin uplink's overhead; pace it with "
-                            "hil.transfer_rate")
-    return warnings
+    payload = format_rate(transfer.throughput)
+    if transfer.link_rate is None:
+        return f"link rate not given → {payload} (efficiency not measured)"
+    if transfer.efficiency is None:
+        return f"{format_rate(transfer.link_rate)} → {payload} (faster than the link: efficiency not measured)"
+    return f"{format_rate(transfer.link_rate)} → {payload} ({transfer.efficiency:.0%})"
 
 
 def calibration_table(calibration: Calibration):
     from rich.table import Table
 
-    from sim.model.units import format_rate
 
     table = Table(title="calibration", header_style="bold")
     for column in ("hardware", "rigs", "link → payload", "setup", "build (fixed + per MB)", "activate",
@@ -175,13 +162,8 @@ def calibration_table(calibration: Calibration):
         transfer, build = profile.transfer, profile.engine_build
         per_mb = f" + {1e6 / build.rate:.3f} s/MB" if build.rate else ""
         thermal = profile.thermal
-        table.add_row(hardware, ", ".join(profile.rigs),
-                      f"{format_rate(transfer.link_rate)} → {format_rate(transfer.throughput)} "
-                      f"({transfer.efficiency:.0%})" if transfer.link_rate and transfer.efficiency
-                      else f"{format_rate(transfer.link_rate)} → {format_rate(transfer.throughput)} (faster than "
-                      "the link: efficiency not measured)" if transfer.link_rate
-                      else f"link rate not given → {format_rate(transfer.throughput)} (efficiency not measured)",
-                      f"{transfer.setup:.2f} s", f"{build.fixed:.2f} s{per_mb}",
+        table.add_row(hardware, ", ".join(profile.rigs), _link_cell(transfer), f"{transfer.setup:.2f} s",
+                      f"{build.fixed:.2f} s{per_mb}",
                       f"{profile.activation:.2f} s", f"{profile.rollback:.2f} s",
                       f"{profile.current.latency.p50 * 1000:.3f} → {profile.candidate.latency.p50 * 1000:.3f} ms",
                       f"{profile.current.power:.1f} → {profile.candidate.power:.1f}",

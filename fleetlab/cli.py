@@ -99,12 +99,12 @@ def validate(files: Annotated[list[Path], typer.Argument(help="scenario files or
         paths = scenario_paths(files)
     failed = False
     for path in paths:
-        if kind := other_input(path):
-            failed = not _other_input_ok(path, kind) or failed
-            continue
         try:
             scenario, warnings = plan_warnings(path)
         except ScenarioError as error:
+            if kind := other_input(path):       # not a scenario at all: checked as what it is
+                failed = not _other_input_ok(path, kind) or failed
+                continue
             console.show_problems(error)
             failed = True
             continue

@@ -136,16 +136,14 @@ def compare_rig(scenario: Scenario, rig: Rig, result: RigResult, base: Path,
     link_rate = min(limits) if limits else flowed
     ambient, _ = _ambient(scenario, result.hardware, base)
     own = rig_scenario(scenario, result, link_rate, model_bytes, ambient)
-    predicted: dict[str, float | None] = dict(predicted_phases(own))
-    if not limits:
-        predicted["download"] = None
+    phases = predicted_phases(own)
+    predicted: dict[str, float | None] = {**phases, "download": phases["download"] if limits else None}
     why = "" if limits else NO_LINK_RATE
     rows = [FidelityRow(rig=result.rig, hardware=result.hardware, phase=phase, unit="s", predicted=predicted[phase],
                         measured=measured[phase], tolerance=tolerance, unpredicted=why if predicted[phase] is None
                         else "") for phase in measured]
-    known = [value for value in predicted.values() if value is not None]
     rows.append(FidelityRow(rig=result.rig, hardware=result.hardware, phase="total", unit="s",
-                            predicted=sum(known) if limits else None, measured=sum(measured.values()),
+                            predicted=sum(phases.values()) if limits else None, measured=sum(measured.values()),
                             tolerance=tolerance / 2, unpredicted=why))  # held to half: errors must not pile up
     rollback = _passed(result, "rollback")
     if rollback is not None and "healthy_seconds" in rollback.numbers:

@@ -81,16 +81,20 @@ def lint(files: Annotated[list[Path], typer.Argument(help="scenario files or fol
     """Flag plans that look fine and are not, each with its line and the number that shows it (exit 1 if any)."""
     from fleetlab.suite import scenario_paths
     from sim.input_kinds import other_input
+    from sim.model.errors import ScenarioError
 
     with reported():
         paths = scenario_paths(files)
     found = False
     for path in paths:
-        if kind := other_input(path):
-            console.out.print(f"{path}: a {kind}, not a scenario: no plan to lint", markup=False)
-            continue
         with reported(path):
-            _, warnings = plan_warnings(path)
+            try:
+                _, warnings = plan_warnings(path)
+            except ScenarioError:
+                if not (kind := other_input(path)):
+                    raise
+                console.out.print(f"{path}: a {kind}, not a scenario: no plan to lint", markup=False)
+                continue
         for warning in warnings:
             console.err.print(f"warning: {warning}", markup=False)
         found = found or bool(warnings)

@@ -185,11 +185,11 @@ def why_left_out(scenario: Scenario, named: bool, mode: Mode) -> str:
 def run_scenario_file(file: Path, named: bool, mode: Mode, seeds: int, rigs: Path | None, executor: Executor,
                       log: Log, stop: StopSignal | None = None, max_risk: float = 0.0) -> ScenarioOutcome | LeftOut:
     """The scenario measured, or why it is left out in this mode."""
-    if kind := other_input(file):
-        return LeftOut(file=str(file), why=NOT_A_SCENARIO[kind])
     try:
         scenario = load_scenario(file)
     except ScenarioError as error:
+        if kind := other_input(file):       # the calibration file or inventory its scenarios use
+            return LeftOut(file=str(file), why=NOT_A_SCENARIO[kind])
         return ScenarioOutcome(name=file.stem, file=str(file), verdict="CANNOT MEASURE",
                                problems=[str(problem) for problem in error.problems])
     if why := why_left_out(scenario, named, mode):

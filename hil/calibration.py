@@ -101,6 +101,30 @@ def _efficiency(throughput: float, link: float | None) -> float | None:
     return min(1.0, throughput / link)
 
 
+FAST_LINK = 10.0      # a link this many times the fleet's fastest median uplink measures the rig, not the protocol
+
+
+def transfer_warnings(calibration: Calibration, scenario: Scenario) -> list[str]:
+    """Profiles whose efficiency was measured on a link far faster than any site's, or could not be measured because
+    the payload outran the link (docs/calibration.md)."""
+    from sim.model.units import format_rate, format_size
+
+    fastest = max(kind.uplink.median for kind in scenario.fleet.site_kinds.values())
+    warnings = []
+    for hardware, profile in calibration.profiles.items():
+        link, throughput = profile.transfer.link_rate, profile.transfer.throughput
+        if link and profile.transfer.efficiency is None:
+            warnings.append(f"{hardware}: the payload moved at {format_rate(throughput)} over a {format_rate(link)} "
+                            f"link (the model, {format_size(profile.candidate.size)}, fit in the link's burst): "
+                            "efficiency not measured; calibrate with a model of tens of MB (builtin:candidate@50MB)")
+        elif link and link > FAST_LINK * fastest:
+            warnings.append(f"{hardware}: transfer efficiency measured on a {format_rate(link)} link, over "
+                            f"{FAST_LINK:g}× the fleet's fastest median uplink ({format_rate(fastest)}): there it "
+                            "measures how fast the rig moves bytes, not a thin uplink's overhead; pace it with "
+                            "hil.transfer_rate")
+    return warnings
+
+
 def _split(numbers: dict[str, float], name: str, seconds: float, size: float) -> dict[str, float | None]:
     """The probe's two timings of `name` (small and large model) as {fixed, rate}; the step's own timing when the
     probe has none."""

@@ -34,7 +34,7 @@ h1{margin:24px 0 4px}h2{margin-top:40px;border-bottom:1px solid #ddd;padding-bot
 table{border-collapse:collapse;margin:8px 0;font-size:13px}td,th{border:1px solid #ddd;padding:4px 8px;
 text-align:left;vertical-align:top;overflow-wrap:break-word}th{background:#f5f5f7}.num{text-align:right;white-space:nowrap}
 .badge{display:inline-block;padding:2px 10px;border-radius:4px;font-weight:600;color:#fff}
-.GO,.pass{background:#1a7f37}.NO-GO,.fail{background:#cf222e}.CANNOT{background:#9a6700}.off{background:#9a6700}.within{background:#57606a}.INTERRUPTED{background:#6e7781}
+.GO,.pass{background:#1a7f37}.NO-GO,.fail{background:#cf222e}.CANNOT,.off{background:#9a6700}.within{background:#57606a}.INTERRUPTED{background:#6e7781}
 .warnings{border-left:4px solid #9a6700;padding-left:12px}.finding{background:#0969da}
 .causes li{margin:6px 0}.cause{color:#cf222e}nav{margin:12px 0;line-height:2}
 .verdict{font-size:40px;padding:8px 24px;margin:12px 0}.muted{color:#6e6e73}.plots svg{max-width:100%;height:auto}

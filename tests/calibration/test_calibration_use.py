@@ -162,16 +162,16 @@ def test_a_calibration_key_naming_another_kind_of_file_says_so_where_it_is_named
 
 def test_an_efficiency_measured_on_a_link_far_faster_than_the_fleets_is_warned_of(tmp_path):
     """On a lab LAN the throughput is the rig's sshd, not a thin uplink's overhead (docs/calibration.md)."""
-    from fleetlab.calibrate_commands import fast_link_warnings
+    from hil.calibration import transfer_warnings
     from sim.load import load_model_text
     from sim.model.calibration import Calibration
 
     scenario = load_scenario(ROOT / "scenarios" / "tiny.yaml")         # median uplinks 8 and 20 Mbit/s
     paced = load_model_text(Calibration, CALIBRATION, "calibration.yaml")
-    assert fast_link_warnings(paced, scenario) == []
+    assert transfer_warnings(paced, scenario) == []
     lan = load_model_text(Calibration, CALIBRATION.replace("link_rate: 20Mbit/s", "link_rate: 1Gbit/s"),
                           "calibration.yaml")
-    [warning] = fast_link_warnings(lan, scenario)
+    [warning] = transfer_warnings(lan, scenario)
     assert warning.startswith("orin-nx: transfer efficiency measured on a 1.00 Gbit/s link") and \
         "hil.transfer_rate" in warning
 
@@ -179,8 +179,7 @@ def test_an_efficiency_measured_on_a_link_far_faster_than_the_fleets_is_warned_o
 def test_a_payload_that_outran_its_link_gives_no_efficiency_and_says_why():
     """A 79 kB model moved at 61 Mbit/s over a tbf-shaped 20 Mbit/s link (it fit in the token bucket's burst) and
     was written down as 100% efficient."""
-    from fleetlab.calibrate_commands import fast_link_warnings
-    from hil.calibration import _efficiency
+    from hil.calibration import _efficiency, transfer_warnings
     from sim.load import load_model_text
     from sim.model.calibration import Calibration
 
@@ -188,6 +187,6 @@ def test_a_payload_that_outran_its_link_gives_no_efficiency_and_says_why():
     assert _efficiency(7.6e6, 2.5e6) is None and _efficiency(2.3e6, None) is None
     burst = load_model_text(Calibration, CALIBRATION.replace("throughput: 2.3MB/s, efficiency: 0.92",
                                                              "throughput: 7.6MB/s"), "calibration.yaml")
-    [warning] = fast_link_warnings(burst, load_scenario(ROOT / "scenarios" / "tiny.yaml"))
+    [warning] = transfer_warnings(burst, load_scenario(ROOT / "scenarios" / "tiny.yaml"))
     assert "the payload moved at 60.80 Mbit/s over a 20.00 Mbit/s link" in warning and "efficiency not measured" in \
         warning
