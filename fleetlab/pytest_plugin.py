@@ -5,7 +5,8 @@
     pytest scenarios/ -n 4 --dist loadgroup --rigs rigs/lab.yaml --fleetlab-report reports/nightly
 
 A YAML file is collected when it looks like a scenario (top-level `name:`, `fleet:` and `strategy:`). A missed
-expectation fails with the numbers. HIL items are grouped by rig (xdist_group), so with `--dist loadgroup` two
+expectation fails with the numbers; a benchmark (tag `benchmark`) runs only when its file is named, else it is one
+skipped item saying so. HIL items are grouped by rig (xdist_group), so with `--dist loadgroup` two
 workers never share a rig; with pytest-benchmark installed, each rig's latency figures land in its benchmark
 record's extra_info (`--benchmark-json`). `--fleetlab-report DIR` writes the usual report from every item's
 outcome, gathered on the controller (also under xdist).
@@ -23,6 +24,7 @@ from typing import Literal
 import pytest
 
 OUTCOME_KEY = "fleetlab-outcome"
+LEFT_OUT_KEY = "fleetlab-left-out"
 _SCENARIO_SHAPE = [re.compile(rf"^{key}:", re.MULTILINE) for key in ("name", "fleet", "strategy")]
 
 
@@ -91,10 +93,14 @@ class ScenarioFile(pytest.File):
             scenario = load_scenario(self.path)
         except ScenarioError as error:
             raise self.CollectError("\n".join(str(problem) for problem in error.problems)) from None
-        from fleetlab.suite import BENCHMARK_TAG
+        from fleetlab.suite import why_left_out
 
-        if BENCHMARK_TAG in scenario.tags and not self._named():
-            return          # as `fleetlab run` does: benchmark-sized scenarios run only when their file is named
+        if why := why_left_out(scenario, self._named(), "sim"):
+            # As `fleetlab run`: a benchmark runs only when its file is named; one skipped item says so (and the
+            # report lists it as left out) rather than the file vanishing from the run.
+            yield ScenarioItem.from_parent(self, name=f"{scenario.name}[sim]", scenario=scenario,
+                                           target=Target("sim"), left_out=why)
+            return
         yield ScenarioItem.from_parent(self, name=f"{scenario.name}[sim]", scenario=scenario, target=Target("sim"))
         if scenario.hil is None:
             return
@@ -127,15 +133,20 @@ class Target:
 
 
 class ScenarioItem(pytest.Item):
-    def __init__(self, *, scenario, target: Target, **kwargs) -> None:
+    def __init__(self, *, scenario, target: Target, left_out: str = "", **kwargs) -> None:
         super().__init__(**kwargs)
-        self.scenario, self.target = scenario, target
+        self.scenario, self.target, self.left_out = scenario, target, left_out
         self.add_marker(pytest.mark.fleetlab)
 
     def runtest(self) -> None:
         from fleetlab.suite import measure
+        from fleetlab.suite_results import LeftOut
         from sim.sweep import SerialExecutor
 
+        if self.left_out:
+            self.user_properties.append((LEFT_OUT_KEY, LeftOut(file=str(self.path), why=self.left_out)
+                                         .model_dump_json()))
+            pytest.skip(self.left_out)
         rigs = self.config.getoption("rigs")
         if self.target.mode == "hil" and rigs is None:
             pytest.skip("hil: no --rigs inventory given (pytest --rigs rigs/lab.yaml)")
@@ -182,15 +193,17 @@ class ReportWriter:
     def __init__(self, config: pytest.Config) -> None:
         self.config, self.started = config, datetime.now(timezone.utc)
         self.outcomes: list[str] = []        # ScenarioOutcome JSON from every worker
+        self.left_out: list[str] = []        # LeftOut JSON, likewise
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if report.when == "call":
             self.outcomes += [str(value) for key, value in report.user_properties if key == OUTCOME_KEY]
+            self.left_out += [str(value) for key, value in report.user_properties if key == LEFT_OUT_KEY]
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         from fleetlab.report import write_report
         from fleetlab.suite import suite_result
-        from fleetlab.suite_results import Mode, ScenarioOutcome
+        from fleetlab.suite_results import LeftOut, Mode, ScenarioOutcome
 
         outcomes = _merge([ScenarioOutcome.model_validate_json(text) for text in self.outcomes])
         if not outcomes:
@@ -198,7 +211,9 @@ class ReportWriter:
         modes = {check.mode for outcome in outcomes for check in outcome.checks}
         mode: Mode = "both" if len(modes) > 1 else (modes.pop() if modes else "sim")
         result = suite_result(outcomes, mode, self.config.getoption("fleetlab_seeds"), self.started,
-                              (datetime.now(timezone.utc) - self.started).total_seconds())
+                              (datetime.now(timezone.utc) - self.started).total_seconds(),
+                              sorted((LeftOut.model_validate_json(text) for text in self.left_out),
+                                     key=lambda left: left.file))
         write_report(result, Path(self.config.getoption("fleetlab_report")))
 
 

@@ -54,12 +54,20 @@ def test_a_seed_count_fleetlab_run_would_refuse_is_a_usage_error(pytester, seeds
     assert "IndexError" not in result.stdout.str() + result.stderr.str()
 
 
-def test_a_benchmark_scenario_runs_only_when_its_file_is_named(pytester):
+def test_a_benchmark_scenario_runs_only_when_its_file_is_named_and_says_so_when_left_out(pytester):
+    """As `fleetlab run`: a benchmark in a folder is left out, as a skipped item that says why (a benchmark that
+    vanished from the run without a word looked like one that was never there) and in the report's left-out list."""
     bench = (ROOT / "scenarios" / "tiny.yaml").read_text().replace("name: tiny", "name: bench\ntags: [benchmark]")
     (pytester.path / "bench.yaml").write_text(bench)
     shutil.copy(ROOT / "scenarios" / "tiny.yaml", pytester.path / "tiny.yaml")
-    folder = pytester.runpytest_subprocess("--collect-only", "-q", "-p", "no:cacheprovider")
-    assert "tiny.yaml::tiny[sim]" in folder.stdout.str() and "bench" not in folder.stdout.str()
+    report = pytester.path / "report"
+    folder = pytester.runpytest_subprocess("-v", "-rs", "-p", "no:cacheprovider", "--fleetlab-report", str(report))
+    folder.assert_outcomes(passed=1, skipped=1)
+    folder.stdout.fnmatch_lines(["*bench.yaml::bench?sim? SKIPPED*", "*a benchmark: run only when its file is named*"])
+    written = json.loads((report / "result.json").read_text())
+    assert [outcome["name"] for outcome in written["scenarios"]] == ["tiny"]
+    assert written["left_out"] == [{"file": str(pytester.path / "bench.yaml"),
+                                    "why": "a benchmark: run only when its file is named"}]
     named = pytester.runpytest_subprocess("--collect-only", "-q", "-p", "no:cacheprovider", "bench.yaml")
     assert "bench.yaml::bench[sim]" in named.stdout.str()
 
