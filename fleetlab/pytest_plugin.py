@@ -188,17 +188,38 @@ class ScenarioItem(pytest.Item):
 
 class ReportWriter:
     """On the controller (the only process when xdist is off): gathers each item's outcome from its report —
-    xdist ships user_properties back from the workers — and writes the report at the end."""
+    xdist ships user_properties back from the workers — and writes the report at the end. What left no outcome is
+    not left out of it: a scenario file that does not load or an item that erred outside its checks (a timeout, a
+    crashed worker, a bug) is a CANNOT MEASURE scenario, and a Ctrl-C makes the run INTERRUPTED. The report is
+    written even when nothing was measured, so an older one in the folder never passes for this run's."""
 
     def __init__(self, config: pytest.Config) -> None:
         self.config, self.started = config, datetime.now(timezone.utc)
         self.outcomes: list[str] = []        # ScenarioOutcome JSON from every worker
         self.left_out: list[str] = []        # LeftOut JSON, likewise
+        self.interrupted = False
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed and _is_scenario_file(report.nodeid):
+            self.outcomes.append(_unmeasured(report.nodeid, Path(report.nodeid).stem, str(report.longrepr)))
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        keys = [key for key, _ in report.user_properties]
         if report.when == "call":
             self.outcomes += [str(value) for key, value in report.user_properties if key == OUTCOME_KEY]
             self.left_out += [str(value) for key, value in report.user_properties if key == LEFT_OUT_KEY]
+        file, _, item = report.nodeid.partition("::")
+        if report.failed and OUTCOME_KEY not in keys and _is_scenario_file(file):
+            crash = getattr(report.longrepr, "reprcrash", None)
+            why = crash.message if crash is not None else str(report.longrepr).strip().splitlines()[-1]
+            during = f"in {report.when}: " if report.when in ("setup", "teardown") else ""
+            self.outcomes.append(_unmeasured(file, item.rpartition("[")[0] or item, during + why))
+
+    def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+        # pytest also ends a run this way after a collection error or -x's first failure (Session.Interrupted):
+        # those already make the run CANNOT MEASURE or NO-GO; only a stop from outside cuts it short.
+        if not excinfo.errisinstance(pytest.Session.Interrupted):
+            self.interrupted = True
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         from fleetlab.report import write_report
@@ -206,15 +227,26 @@ class ReportWriter:
         from fleetlab.suite_results import LeftOut, Mode, ScenarioOutcome
 
         outcomes = _merge([ScenarioOutcome.model_validate_json(text) for text in self.outcomes])
-        if not outcomes:
-            return
         modes = {check.mode for outcome in outcomes for check in outcome.checks}
         mode: Mode = "both" if len(modes) > 1 else (modes.pop() if modes else "sim")
         result = suite_result(outcomes, mode, self.config.getoption("fleetlab_seeds"), self.started,
                               (datetime.now(timezone.utc) - self.started).total_seconds(),
                               sorted((LeftOut.model_validate_json(text) for text in self.left_out),
                                      key=lambda left: left.file))
+        if self.interrupted:
+            result = result.model_copy(update={"verdict": "INTERRUPTED"})
         write_report(result, Path(self.config.getoption("fleetlab_report")))
+
+
+def _is_scenario_file(path: str) -> bool:
+    return path.endswith((".yaml", ".yml"))
+
+
+def _unmeasured(file: str, name: str, why: str) -> str:
+    """The outcome (as JSON, like the items') of a scenario that left none: could not measure, and why."""
+    from fleetlab.suite_results import ScenarioOutcome
+
+    return ScenarioOutcome(name=name, file=file, verdict="CANNOT MEASURE", problems=[why]).model_dump_json()
 
 
 def _merge(outcomes: list) -> list:

@@ -138,3 +138,53 @@ def test_a_worker_says_so_when_the_rig_groups_did_not_take(scenarios, rig_entry)
     sim_only = scenarios.runpytest_subprocess("--rigs", str(inventory), "-n", "1", "--dist", "loadgroup",
                                               "-k", "sim", "-p", "no:cacheprovider")
     assert "did not group" not in sim_only.stdout.str()           # no rig item selected: nothing to say
+
+
+def test_the_report_never_reads_go_over_a_scenario_that_broke_or_a_run_that_was_cut(pytester):
+    """The report is built from the items' outcomes; a scenario file that does not load, an item that errs outside
+    the scenario's own checks (here an error from the measuring code) and a Ctrl-C all leave no outcome. They were
+    left out of it (a GO over the rest) or, when nothing ran, no report was written and last night's stayed."""
+    shutil.copy(ROOT / "scenarios" / "tiny.yaml", pytester.path / "tiny.yaml")
+    report = pytester.path / "report"
+    report.mkdir()
+    (report / "result.json").write_text('{"verdict": "GO", "from": "last night"}')
+    (pytester.path / "broken.yaml").write_text("name: broken\nfleet: {}\nstrategy: {kind: wavez}\n")
+    broken = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--fleetlab-report", str(report))
+    broken.assert_outcomes(errors=1)
+    written = json.loads((report / "result.json").read_text())
+    assert written["verdict"] == "CANNOT MEASURE"
+    [outcome] = written["scenarios"]
+    assert outcome["name"] == "broken" and "broken.yaml:3" in outcome["problems"][0]
+    (pytester.path / "broken.yaml").unlink()
+
+    erring = (ROOT / "scenarios" / "tiny.yaml").read_text().replace("name: tiny", "name: erring")
+    (pytester.path / "erring.yaml").write_text(erring)
+    pytester.makeconftest('''
+import fleetlab.suite
+
+measure = fleetlab.suite.measure
+
+def failing(file, scenario, *args, **kwargs):
+    if scenario.name == "erring":
+        raise RuntimeError("the rig database is unreachable")
+    if scenario.name == "zz-stopped":
+        raise KeyboardInterrupt
+    return measure(file, scenario, *args, **kwargs)
+
+fleetlab.suite.measure = failing
+''')
+    errs = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--fleetlab-report", str(report))
+    errs.assert_outcomes(passed=1, failed=1)
+    written = json.loads((report / "result.json").read_text())
+    assert written["verdict"] == "CANNOT MEASURE"
+    by_name = {outcome["name"]: outcome for outcome in written["scenarios"]}
+    assert sorted(by_name) == ["erring", "tiny"] and by_name["tiny"]["verdict"] == "GO"
+    assert by_name["erring"]["verdict"] == "CANNOT MEASURE"
+    assert "RuntimeError: the rig database is unreachable" in by_name["erring"]["problems"][0]
+
+    (pytester.path / "erring.yaml").unlink()
+    (pytester.path / "zz-stopped.yaml").write_text(erring.replace("name: erring", "name: zz-stopped"))
+    stopped = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--fleetlab-report", str(report))
+    assert stopped.ret == pytest.ExitCode.INTERRUPTED
+    written = json.loads((report / "result.json").read_text())
+    assert written["verdict"] == "INTERRUPTED" and [outcome["name"] for outcome in written["scenarios"]] == ["tiny"]
