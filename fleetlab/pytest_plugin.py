@@ -63,6 +63,21 @@ def pytest_collection_finish(session: pytest.Session) -> None:
             "may wait on one rig's lease; pytest 9.1 groups them"), stacklevel=1)
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Two files under one scenario name fail, as `fleetlab run` refuses them: the report and the history tell
+    scenarios apart by name, and the report would fold one file's checks into the other's."""
+    from fleetlab.suite import shared_names_problem
+
+    files: dict[str, set[Path]] = {}
+    for item in items:
+        if isinstance(item, ScenarioItem) and not item.left_out:
+            files.setdefault(item.scenario.name, set()).add(item.path)
+    clashes = {name: sorted(found) for name, found in files.items() if len(found) > 1}
+    for item in items:
+        if isinstance(item, ScenarioItem) and item.scenario.name in clashes:
+            item.name_clash = shared_names_problem({item.scenario.name: clashes[item.scenario.name]})
+
+
 def pytest_collect_file(file_path: Path, parent: pytest.Collector):
     if file_path.suffix in (".yaml", ".yml"):
         try:
@@ -76,6 +91,10 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector):
 
 
 class ExpectationMissed(Exception):
+    pass
+
+
+class NameClash(Exception):
     pass
 
 
@@ -136,6 +155,7 @@ class ScenarioItem(pytest.Item):
     def __init__(self, *, scenario, target: Target, left_out: str = "", **kwargs) -> None:
         super().__init__(**kwargs)
         self.scenario, self.target, self.left_out = scenario, target, left_out
+        self.name_clash = ""         # set at the end of collection when another file carries the same name
         self.add_marker(pytest.mark.fleetlab)
 
     def runtest(self) -> None:
@@ -147,6 +167,8 @@ class ScenarioItem(pytest.Item):
             self.user_properties.append((LEFT_OUT_KEY, LeftOut(file=str(self.path), why=self.left_out)
                                          .model_dump_json()))
             pytest.skip(self.left_out)
+        if self.name_clash:
+            raise NameClash(self.name_clash)
         rigs = self.config.getoption("rigs")
         if self.target.mode == "hil" and rigs is None:
             pytest.skip("hil: no --rigs inventory given (pytest --rigs rigs/lab.yaml)")
@@ -180,6 +202,8 @@ class ScenarioItem(pytest.Item):
     def repr_failure(self, excinfo, style=None):
         if isinstance(excinfo.value, ExpectationMissed):
             return f"{self.name}: expectation missed\n{excinfo.value}"
+        if isinstance(excinfo.value, NameClash):
+            return f"{self.name}: {excinfo.value}"
         return super().repr_failure(excinfo, style)
 
     def reportinfo(self):
@@ -264,7 +288,7 @@ def _merge(outcomes: list) -> list:
             hil = known.hil.model_copy(update={"rigs": known.hil.rigs + outcome.hil.rigs,
                                                "devices": known.hil.devices + outcome.hil.devices})
         merged[outcome.name] = known.model_copy(update={
-            "checks": known.checks + outcome.checks, "problems": known.problems + outcome.problems,
+            "checks": known.checks + outcome.checks, "problems": list(dict.fromkeys(known.problems + outcome.problems)),
             "plans": known.plans or outcome.plans, "oracle_t95": known.oracle_t95 or outcome.oracle_t95,
             "hil": hil, "verdict": combine([known.verdict, outcome.verdict])})
     return [merged[name] for name in sorted(merged)]

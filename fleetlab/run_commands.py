@@ -96,13 +96,11 @@ def run(paths: Annotated[Optional[list[Path]], typer.Argument(help="scenario fil
 
 def _check_names(paths: list[Path]) -> None:
     from fleetlab.errors import AppError
-    from fleetlab.suite import collect, shared_names
+    from fleetlab.suite import collect, shared_names, shared_names_problem
 
     clashes = shared_names(collect(paths))
     if clashes:
-        raise AppError("scenarios are told apart by name in the report and the history, and these files share one: "
-                       + "; ".join(f"{name!r}: {', '.join(str(file) for file in files)}"
-                                   for name, files in clashes.items()) + " (rename one)")
+        raise AppError(shared_names_problem(clashes))
 
 
 def _check_inventory(rigs: Path) -> None:

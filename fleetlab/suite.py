@@ -86,6 +86,13 @@ def shared_names(files: list[tuple[Path, bool]]) -> dict[str, list[Path]]:
     return {name: found for name, found in by_name.items() if len(found) > 1}
 
 
+def shared_names_problem(clashes: dict[str, list[Path]]) -> str:
+    """What to say of shared_names' answer (the run refuses such files; the pytest plugin fails their items)."""
+    return ("scenarios are told apart by name in the report and the history, and these files share one: "
+            + "; ".join(f"{name!r}: {', '.join(str(file) for file in files)}" for name, files in clashes.items())
+            + " (rename one)")
+
+
 def sim_part(file: Path, scenario: Scenario, seeds: list[int], executor: Executor,
              max_risk: float = 0.0) -> tuple[list[PlanSummary],
                                                                                            list[CheckRow],

@@ -188,3 +188,20 @@ fleetlab.suite.measure = failing
     assert stopped.ret == pytest.ExitCode.INTERRUPTED
     written = json.loads((report / "result.json").read_text())
     assert written["verdict"] == "INTERRUPTED" and [outcome["name"] for outcome in written["scenarios"]] == ["tiny"]
+
+
+def test_two_files_under_one_scenario_name_fail_instead_of_merging_in_the_report(pytester):
+    """As `fleetlab run` refuses them: the report joins a scenario's items by name, so a copy left under the same
+    name had its checks folded into the other's (one row, the copy's failure under the original's name)."""
+    shutil.copy(ROOT / "scenarios" / "tiny.yaml", pytester.path / "tiny.yaml")
+    strict = (ROOT / "scenarios" / "tiny.yaml").read_text().replace('t95: "< 3d"', 't95: "< 1h"')
+    (pytester.path / "tiny-strict.yaml").write_text(strict)
+    report = pytester.path / "report"
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--fleetlab-report", str(report))
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines(["*share one: 'tiny': *tiny-strict.yaml, *tiny.yaml (rename one)*"])
+    written = json.loads((report / "result.json").read_text())
+    [outcome] = written["scenarios"]
+    assert outcome["verdict"] == "CANNOT MEASURE"
+    [problem] = outcome["problems"]         # once, not once per item
+    assert "share one" in problem
