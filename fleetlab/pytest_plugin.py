@@ -14,6 +14,7 @@ outcome, gathered on the controller (also under xdist).
 
 from __future__ import annotations
 
+import math
 import re
 import warnings
 from dataclasses import dataclass
@@ -32,6 +33,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("fleetlab")
     group.addoption("--rigs", default=None, help="rig inventory: also run each scenario's hil: part on its rigs")
     group.addoption("--fleetlab-seeds", type=int, default=1, help="seeds per plan for [sim] items")
+    group.addoption("--fleetlab-wait-for-rigs", type=float, default=0.0, metavar="SECONDS",
+                    help="seconds a rig item waits for a rig another run (or worker) holds; default 0: it errs")
     group.addoption("--fleetlab-report", default=None, help="write index.html, summary.md, junit.xml and "
                                                              "result.json for the scenarios run into this folder")
 
@@ -43,6 +46,9 @@ def pytest_configure(config: pytest.Config) -> None:
     seeds = config.getoption("fleetlab_seeds")
     if not 1 <= seeds <= MAX_SEEDS:     # as `fleetlab run --seeds`; 0 failed every item with an IndexError
         raise pytest.UsageError(f"--fleetlab-seeds: seeds per plan, 1 to {MAX_SEEDS:,}, got {seeds}")
+    wait = config.getoption("fleetlab_wait_for_rigs")
+    if math.isnan(wait) or wait < 0:
+        raise pytest.UsageError(f"--fleetlab-wait-for-rigs: seconds to wait, 0 or more, got {wait}")
     if config.getoption("fleetlab_report") and not hasattr(config, "workerinput"):
         config.pluginmanager.register(ReportWriter(config), "fleetlab-report-writer")
 
@@ -50,7 +56,8 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_collection_finish(session: pytest.Session) -> None:
     """On an xdist worker under `--dist loadgroup`: say so when the rig groups did not take. xdist groups by writing
     `@GROUP` into each item's node id, which pytest 9.2 no longer lets it do (pytest-xdist#1386); the items are
-    then spread like `--dist load`, and two workers may reach for one rig (the rig's lease makes one wait)."""
+    then spread like `--dist load`, and two workers may reach for one rig: the rig's lease lets one in, and the
+    other errs unless --fleetlab-wait-for-rigs lets it wait."""
     if not hasattr(session.config, "workerinput") or not getattr(session.config.option, "loadgroup", False):
         return
     ungrouped = [item.nodeid for item in session.items
@@ -60,7 +67,8 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         warnings.warn(pytest.PytestWarning(
             f"--dist loadgroup did not group {len(ungrouped)} rig item(s) (first: {ungrouped[0]}): pytest "
             f"{pytest.__version__} with this pytest-xdist ignores xdist_group (pytest-xdist#1386), so two workers "
-            "may wait on one rig's lease; pytest 9.1 groups them"), stacklevel=1)
+            "may reach for one rig at once and one errs on its lease unless --fleetlab-wait-for-rigs lets it wait; "
+            "pytest 9.1 groups them"), stacklevel=1)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -173,7 +181,8 @@ class ScenarioItem(pytest.Item):
         if self.target.mode == "hil" and rigs is None:
             pytest.skip("hil: no --rigs inventory given (pytest --rigs rigs/lab.yaml)")
         outcome = measure(self.path, self.scenario, self.target.mode, self.config.getoption("fleetlab_seeds"),
-                          Path(rigs) if rigs else None, SerialExecutor(), lambda line: None, rig_name=self.target.rig)
+                          Path(rigs) if rigs else None, SerialExecutor(), lambda line: None, rig_name=self.target.rig,
+                          lease_wait=self.config.getoption("fleetlab_wait_for_rigs"))
         if outcome.hil is not None:
             self._record_latency(outcome.hil)
         self.user_properties.append((OUTCOME_KEY, outcome.model_dump_json()))

@@ -29,6 +29,8 @@ def run(paths: Annotated[Optional[list[Path]], typer.Argument(help="scenario fil
         = "local",
         max_risk: Annotated[str, typer.Option(help="judge sim bounds at a risk level: a bound broken in at most this "
                                                    "share of seeds holds (default 0%: every seed)")] = "0%",
+        wait_for_rigs: Annotated[float, typer.Option(help="seconds to wait for a rig another run holds (default "
+                                                           "0: such a rig could not be measured)")] = 0.0,
         json_out: Annotated[bool, typer.Option("--json", help="print result.json on stdout (the summary goes to "
                                                               "stderr)")] = False) -> None:
     """Run a scenario suite; write index.html, summary.md, junit.xml and result.json. Exit 0 go, 1 no-go,
@@ -37,7 +39,7 @@ def run(paths: Annotated[Optional[list[Path]], typer.Argument(help="scenario fil
     from fleetlab.files import output_folder
     from fleetlab.history import History, HistoryError
     from fleetlab.interrupts import came_late, stop_on_signals
-    from fleetlab.options import risk_level
+    from fleetlab.options import risk_level, wait_seconds
     from fleetlab.report import write_report
     from fleetlab.report.trends import Trends
     from fleetlab.suite import run_suite
@@ -45,6 +47,7 @@ def run(paths: Annotated[Optional[list[Path]], typer.Argument(help="scenario fil
 
     with reported():
         risk_limit = risk_level(max_risk)
+        wait_seconds(wait_for_rigs)
     missing = [str(path) for path in paths or [] if not path.exists()]
     if missing:
         console.err.print(f"no such file or folder: {', '.join(missing)}", markup=False)
@@ -59,7 +62,8 @@ def run(paths: Annotated[Optional[list[Path]], typer.Argument(help="scenario fil
     with reported(), console.progress_bar(f"{mode} suite") as report, stop_on_signals(stop) as signals:
         result = run_suite(list(paths or []), mode, seeds, rigs, executor,
                            log=lambda line: console.err.print(line, markup=False, highlight=False),
-                           progress=lambda done, total: report(done / total), stop=stop, max_risk=risk_limit)
+                           progress=lambda done, total: report(done / total), stop=stop, max_risk=risk_limit,
+                           lease_wait=wait_for_rigs)
     trends = None
     if history:        # optional to a run: a broken history is said, and the report and the exit code stand
         try:

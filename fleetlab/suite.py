@@ -152,15 +152,17 @@ def _sim_check(metric: str, risk: BoundRiskSummary, plan: PlanSummary, max_risk:
 
 
 def hil_part(file: Path, scenario: Scenario, rigs: Path, log: Log, rig_name: str | None = None,
-             stop: StopSignal | None = None):
-    """The scenario's hil: part on the inventory's rigs (or one of them): the result and its checks."""
+             stop: StopSignal | None = None, lease_wait: float = 0.0):
+    """The scenario's hil: part on the inventory's rigs (or one of them): the result and its checks. A rig another
+    run holds is waited for up to `lease_wait` seconds, else it is a rig that could not be measured."""
     from hil.inventory import load_inventory
     from hil.runner import run_scenario
     from hil.ssh import SshShell
 
     inventory = load_inventory(rigs)
     result = run_scenario(scenario, inventory, file.resolve().parent, SshShell, rig_name,
-                          on_rig_done=lambda rig: log(f"  {rig.rig}: {rig.verdict} {rig.reason}".rstrip()), stop=stop)
+                          on_rig_done=lambda rig: log(f"  {rig.rig}: {rig.verdict} {rig.reason}".rstrip()), stop=stop,
+                          lease_wait=lease_wait)
     wanted = {metric: bound for metric, bound in scenario.expect.items() if metric in hil_metrics([])}
     for implicit in ("rigs_failed", "quarantined"):     # a failing rig is a no-go even when expect: is silent
         wanted.setdefault(implicit, 0)
@@ -190,7 +192,8 @@ def why_left_out(scenario: Scenario, named: bool, mode: Mode) -> str:
 
 
 def run_scenario_file(file: Path, named: bool, mode: Mode, seeds: int, rigs: Path | None, executor: Executor,
-                      log: Log, stop: StopSignal | None = None, max_risk: float = 0.0) -> ScenarioOutcome | LeftOut:
+                      log: Log, stop: StopSignal | None = None, max_risk: float = 0.0,
+                      lease_wait: float = 0.0) -> ScenarioOutcome | LeftOut:
     """The scenario measured, or why it is left out in this mode."""
     try:
         scenario = load_scenario(file)
@@ -202,12 +205,12 @@ def run_scenario_file(file: Path, named: bool, mode: Mode, seeds: int, rigs: Pat
     if why := why_left_out(scenario, named, mode):
         return LeftOut(file=str(file), why=why)
     log(f"{scenario.name} ({file})")
-    return measure(file, scenario, mode, seeds, rigs, executor, log, stop, max_risk=max_risk)
+    return measure(file, scenario, mode, seeds, rigs, executor, log, stop, max_risk=max_risk, lease_wait=lease_wait)
 
 
 def measure(file: Path, scenario: Scenario, mode: Mode, seeds: int, rigs: Path | None, executor: Executor,
             log: Log, stop: StopSignal | None = None, rig_name: str | None = None,
-            max_risk: float = 0.0) -> ScenarioOutcome:
+            max_risk: float = 0.0, lease_wait: float = 0.0) -> ScenarioOutcome:
     """A loaded scenario measured in this mode (the suite and the pytest plugin both come here): its checks, plans
     and rig results, with everything that could not be measured as problems."""
     from hil.errors import HilError
@@ -229,7 +232,7 @@ def measure(file: Path, scenario: Scenario, mode: Mode, seeds: int, rigs: Path |
             problems.append("hil: the scenario has a hil: part but no --rigs inventory was given")
         else:
             try:
-                hil, hil_checks = hil_part(file, scenario, rigs, log, rig_name, stop)
+                hil, hil_checks = hil_part(file, scenario, rigs, log, rig_name, stop, lease_wait)
                 checks += hil_checks
                 problems += [f"hil: {rig.rig}: {rig.reason}" for rig in hil.rigs if rig.verdict == "error"]
             except (HilError, ScenarioError) as error:
@@ -276,7 +279,7 @@ def suite_result(outcomes: list[ScenarioOutcome], mode: Mode, seeds: int, starte
 def run_suite(paths: list[Path], mode: Mode = "sim", seeds: int = 1, rigs: Path | None = None,
               executor_spec: str = "local", log: Log = lambda line: None,
               progress: Callable[[int, int], None] | None = None, stop: StopSignal | None = None,
-              max_risk: float = 0.0) -> SuiteResult:
+              max_risk: float = 0.0, lease_wait: float = 0.0) -> SuiteResult:
     """Every scenario under the paths, in order. A stop request (a signal) ends the suite after the scenario in
     flight, whose rigs are put back first; the result then says INTERRUPTED when anything was cut short or left
     unrun (a request after the last scenario's work cut nothing: the verdict stands)."""
@@ -293,7 +296,7 @@ def run_suite(paths: list[Path], mode: Mode = "sim", seeds: int = 1, rigs: Path 
                 log(f"stopped before {file}: {stop.reason}")
                 left_unrun = True
                 break
-            outcome = run_scenario_file(file, named, mode, seeds, rigs, executor, log, stop, max_risk)
+            outcome = run_scenario_file(file, named, mode, seeds, rigs, executor, log, stop, max_risk, lease_wait)
             if isinstance(outcome, LeftOut):
                 left_out.append(outcome)
             else:

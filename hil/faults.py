@@ -9,8 +9,9 @@ Points: `before:STEP` for every step of hil/step_table.py, `after:switch` (betwe
 `mid:install` (the copy is in the slot's staging folder, not yet renamed over the slot), `mid:build` (while trtexec
 builds the engine), `mid:rollback` / `mid:restore` (switched back, not yet restarted), and `transfer@P%`. Each fault
 fires once per rig. Backends add faults (virtual rigs: power cuts, disk full, …) by registering injectors. On any
-rig: `link_drop`, and `sigint` / `sigterm`, which send that signal to this fleetlab process itself — how the tests
-stop a run at a precise step, as a user's Ctrl-C or a CI job's cancel would.
+rig: `link_drop`, and `sigint` / `sigterm` / `sigkill`, which send that signal to this fleetlab process itself — how
+the tests stop a run at a precise step, as a user's Ctrl-C or a CI job's cancel would, or kill it there, as an
+out-of-memory kill, a lost runner or a cancel's last resort would (nothing is put back: the next run must cope).
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ def _signal_self(number: int) -> Injector:
 
 
 BUILTIN: dict[str, Injector] = {"link_drop": _link_drop, "sigint": _signal_self(signal.SIGINT),
-                                "sigterm": _signal_self(signal.SIGTERM)}
+                                "sigterm": _signal_self(signal.SIGTERM), "sigkill": _signal_self(signal.SIGKILL)}
 
 
 def check_point(point: str) -> str | None:

@@ -16,7 +16,7 @@ from hil.preflight import preflight as read_facts
 from hil.recorder import StepHandle
 from hil.rig_telemetry import Sampler, one_sample, summarize
 from hil.shadow import shadow_run
-from hil.shell import Shell
+from hil.shell import Shell, command
 from hil.steps import Failed, Timed
 from hil.store import Store
 from sim.model.hil_results import LatencySummary, ParityResult, TelemetrySummary
@@ -75,16 +75,47 @@ class RigSteps:
         healthy = steps.restart_and_check(self.shell, self.s.rig)
         return healthy.passed, healthy.detail
 
+    def _current_in_spare_slot(self) -> str | None:
+        """The inactive slot, when it holds the current model whole (its sha256) with a built engine: where a run
+        that was killed after its switch left the current engine."""
+        art, spare = self.s.art, self.store.inactive_slot()
+        if self.store.version(spare) != art.current_version:
+            return None
+        engine = self.shell.run(command("test", "-f", self.store.path("slots", spare, "model.engine")), timeout=30)
+        model = self.store.path("slots", spare, "model.onnx")
+        if not engine.ok or not self.shell.run(command("test", "-f", model), timeout=30).ok:
+            return None
+        return spare if self.store.sha256(model) == art.current_sha else None
+
+    def _put_current_first(self, serving: str | None) -> tuple[bool, str, str]:
+        """The rig does not serve the current model: switch back to the slot that still holds it (a rig left on a
+        candidate by a killed run: no transfer, no build), else provision it. (passed, detail, which was done)."""
+        spare = self._current_in_spare_slot() if serving is not None else None
+        if spare is None:
+            passed, detail = self._provision_current()
+            if passed:
+                detail = f"served {serving or 'nothing'}, not the current {self.s.art.current_version}: provisioned it"
+            return passed, detail, "provisioned"
+        self.store.switch(spare)
+        healthy = steps.restart_and_check(self.shell, self.s.rig)
+        if not healthy.passed:
+            return False, f"switched back to the current model in slot {spare}: {healthy.detail}", "restored"
+        return True, (f"served {serving}, not the current {self.s.art.current_version} (left by a run that did not "
+                      f"finish?): switched back to slot {spare}, which holds it"), "restored"
+
     def baseline(self) -> tuple[bool, str]:
         art, found = self.s.art, self.s.found
         with self.s.record.step("baseline", version=art.current_version) as step:
             active = self.store.active_slot()
-            if active is None or self.store.version(active) != art.current_version:
-                passed, detail = self._provision_current()
-                step.numbers["provisioned"] = 1.0
+            serving = self.store.version(active) if active else None
+            put_back = ""
+            if serving != art.current_version:
+                passed, put_back, done = self._put_current_first(serving)
+                step.numbers[done] = 1.0
                 if not passed:
-                    step.fail(detail)
-                    return False, detail
+                    step.fail(put_back)
+                    return False, put_back
+                put_back += "; "
             found.previous_slot = self.store.active_slot()
             found.remote_frames = steps.upload_frames(self.store, self.s.frames, self.staging)
             outputs = steps.infer_all(self.shell, self.s.rig, self.store, found.previous(), self.s.frames,
@@ -94,7 +125,7 @@ class RigSteps:
                 step.fail("the current engine does not run: " + "; ".join(broken))
             else:
                 found.baseline = {angle: value for angle, value in outputs.items() if isinstance(value, np.ndarray)}
-                step.detail = f"current engine in slot {found.previous()}: outputs recorded"
+                step.detail = f"{put_back}current engine in slot {found.previous()}: outputs recorded"
             return step.passed, step.detail
 
     def transfer(self) -> tuple[bool, str]:

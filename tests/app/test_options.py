@@ -43,7 +43,8 @@ def test_both_commands_name_the_option_and_exit_2(command, tmp_path):
 
 @pytest.mark.parametrize("command, option, value", [
     ("fidelity", "--tolerance", "nan"), ("fidelity", "--tolerance", "-0.1"), ("fidelity", "--tolerance", "0"),
-    ("fidelity", "--tolerance", "inf"), ("hil", "--wait-for-rigs", "nan"), ("hil", "--wait-for-rigs", "-5")])
+    ("fidelity", "--tolerance", "inf"), ("hil", "--wait-for-rigs", "nan"), ("hil", "--wait-for-rigs", "-5"),
+    ("run", "--wait-for-rigs", "nan")])
 def test_a_rig_command_refuses_an_option_value_before_it_reads_a_file(command, option, value, tmp_path):
     """A NaN tolerance flagged no phase whatever its error, a NaN wait waited forever for a held rig; both were
     taken and the rigs run. The rigs file here does not exist: the option is refused first."""

@@ -117,3 +117,28 @@ def test_a_signal_after_the_plan_ended_cuts_nothing_short_and_the_verdict_stands
     assert not result.get("interrupted") and found["verdict"] == "passed"
     assert next(step for step in found["steps"] if step["name"] == "rollback")["outcome"] == "passed"
     the_rig_is_back_and_free(rig)
+
+
+def test_the_run_after_a_killed_one_takes_the_expired_lease_and_puts_the_current_engine_back_first(rig_entry, tmp_path):
+    """A SIGKILL (an out-of-memory kill; a CI runner's cancel, which kills 10 s after its SIGINT) puts nothing back:
+    the rig is left serving the untested candidate under a lease nobody renews. The next run waits the lease out,
+    takes it over and switches back to the slot that still holds the current engine (no transfer, no build) before it
+    measures anything, and leaves the rig on it. Once: the same, but the current model sent and built again, and
+    the baseline silent about what it had found."""
+    rig = rig_entry("orin-a", tags=["orin"], lease_ttl="12s")
+    inventory = write_inventory(tmp_path / "rigs.yaml", rig)
+    killed = fleetlab("hil", str(scenario_with(tmp_path, ("sigkill", "after:switch"))), "--rigs", str(inventory),
+                      "--out", str(tmp_path / "killed"))
+    store = Path(rig["store"])
+    assert killed.returncode == -9
+    assert (store / "active" / "version").read_text().strip() == "2.1" and (store / ".lease").exists()
+    again = fleetlab("hil", str(scenario_with(tmp_path)), "--rigs", str(inventory), "--wait-for-rigs", "60",
+                     "--out", str(tmp_path / "again"))
+    assert again.returncode == 0, again.stdout + again.stderr
+    [found] = json.loads((tmp_path / "again" / "result.json").read_text())["rigs"]
+    steps = {step["name"]: step for step in found["steps"]}
+    assert "took over the expired lease" in steps["reserve"]["detail"]
+    baseline = steps["baseline"]
+    assert baseline["detail"].startswith("served 2.1, not the current 2.0"), baseline
+    assert baseline["numbers"].get("restored") == 1 and "provisioned" not in baseline["numbers"]   # no re-transfer
+    the_rig_is_back_and_free(rig)
