@@ -168,25 +168,30 @@ class History:
             for (scenario, subject, metric), value in self.values(run_id).items():
                 if metric in metrics:
                     series.setdefault((scenario, metric), {}).setdefault(subject, []).append((run_id, value))
-        baseline = None
+        baseline, good = None, []
         if current is not None:
             earlier = [run for run in runs if run[0] != current.run_id and run[1] <= current.started]
-            good = [run for run in earlier if run[2] == "GO"]
-            baseline = good[-1][0] if good else None
-        regressions = self._regressions(current, baseline) if current is not None and baseline else []
+            good = [run_id for run_id, _, verdict in reversed(earlier) if verdict == "GO"]     # newest first
+            baseline = good[0] if good else None
+        regressions = self._regressions(current, good) if current is not None else []
         return Trends(series=series, regressions=regressions, baseline=baseline)
 
-    def _regressions(self, current: SuiteResult, baseline: str) -> list[str]:
-        before, now = self.values(baseline), self.values(current.run_id)
-        found = []
+    def _regressions(self, current: SuiteResult, good_runs: list[str]) -> list[str]:
+        """Each number of `current` against the newest GO run that measured it over as many seeds: the last GO run
+        may have measured other scenarios only (a run of one file), and must not hide a regression."""
+        now, found = self.values(current.run_id), []
+        earlier = [(run_id, self.values(run_id)) for run_id in good_runs]
         for key, value in sorted(now.items()):
             scenario, subject, metric = key
-            old = before.get(key)
-            if old is None or metric not in LOWER_IS_BETTER:
+            if metric not in LOWER_IS_BETTER:
                 continue
-            seeds_then, seeds_now = before.get((scenario, subject, SEEDS)), now.get((scenario, subject, SEEDS))
-            if seeds_then is not None and seeds_now is not None and seeds_then != seeds_now:
-                continue        # a mean over 3 seeds against one seed's value is not a regression, just luck
+            seeds = now.get((scenario, subject, SEEDS))
+            # a mean over 3 seeds against one seed's value is not a regression, just luck
+            compared = next(((run_id, before[key]) for run_id, before in earlier if key in before
+                             and before.get((scenario, subject, SEEDS)) in (seeds, None)), None)
+            if compared is None:
+                continue
+            baseline, old = compared
             worse = value - old
             if worse > 0 and (old == 0 or worse / abs(old) > REGRESSION):
                 change = f"+{worse / abs(old):.0%}" if old else "from zero"

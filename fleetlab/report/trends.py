@@ -10,5 +10,6 @@ class Trends:
     # (scenario, metric) -> subject (plan or "rig NAME") -> [(run_id, value)], oldest first
     series: dict[tuple[str, str], dict[str, list[tuple[str, float]]]] = field(default_factory=dict)
     regressions: list[str] = field(default_factory=list)
-    baseline: str | None = None       # the last good (GO) run compared against
+    # the last good (GO) run; each number is compared with the last GO run that measured it (over as many seeds)
+    baseline: str | None = None
     problem: str = ""                 # why the history could not be read or written this time ('' when it could)

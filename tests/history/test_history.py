@@ -74,6 +74,26 @@ def test_a_mean_over_more_seeds_is_not_compared_with_one_seed(tmp_path, two_runs
     store.close()
 
 
+def test_a_good_run_of_other_scenarios_does_not_hide_a_regression(tmp_path, two_runs):
+    """The last GO run before the worse one measured only another scenario (someone ran one file): each number is
+    compared with the last GO run that measured it. Once the subset run was the baseline, and the regression of
+    tiny's T95 — nothing to compare it with there — went unflagged."""
+    good, worse = two_runs
+    other = tmp_path / "other.yaml"
+    other.write_text((ROOT / "scenarios" / "tiny.yaml").read_text().replace("name: tiny", "name: other"))
+    subset = run_suite([other], executor_spec="serial")
+    subset = subset.model_copy(update={"started": "5000-01-01T00:00:00+00:00"})    # between the two
+    assert subset.verdict == "GO"
+    store = History(str(tmp_path / "history.sqlite"))
+    for run in (good, subset, worse):
+        store.record(run)
+    trends = store.trends(worse)
+    assert trends.baseline == subset.run_id
+    assert any(line.startswith("tiny · plan · t95:") and f"since run {good.run_id}" in line
+               for line in trends.regressions), trends.regressions
+    store.close()
+
+
 def test_postgresql_history_does_the_same(postgres, two_runs):
     store = History(postgres.url)
     exercise(store, *two_runs)
