@@ -204,6 +204,20 @@ class History:
             self.db.close()
 
 
+def record_run(location: str, result: SuiteResult) -> Trends:
+    """Store the run and read its trends — optional to a run (`fleetlab run`, the pytest plugin): a history that
+    cannot be opened or written comes back as Trends with its problem, and the report and the verdict stand."""
+    try:
+        store = History(location)
+        try:
+            store.record(result)
+            return store.trends(result)
+        finally:
+            store.close()
+    except HistoryError as error:
+        return Trends(problem=str(error))
+
+
 def calibration_numbers(profile: Profile) -> dict[str, float]:
     """A profile's numbers by dotted name (`transfer.efficiency`, `candidate.latency.p99`), SI units."""
     flat: dict[str, float] = {}

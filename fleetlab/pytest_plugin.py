@@ -9,7 +9,7 @@ expectation fails with the numbers; a benchmark (tag `benchmark`) runs only when
 skipped item saying so. HIL items are grouped by rig (xdist_group), so with `--dist loadgroup` two
 workers never share a rig; with pytest-benchmark installed, each rig's latency figures land in its benchmark
 record's extra_info (`--benchmark-json`). `--fleetlab-report DIR` writes the usual report from every item's
-outcome, gathered on the controller (also under xdist).
+outcome, gathered on the controller (also under xdist); `--fleetlab-history FILE|URL` records the run beside it.
 """
 
 from __future__ import annotations
@@ -37,6 +37,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="seconds a rig item waits for a rig another run (or worker) holds; default 0: it errs")
     group.addoption("--fleetlab-report", default=None, help="write index.html, summary.md, junit.xml and "
                                                              "result.json for the scenarios run into this folder")
+    group.addoption("--fleetlab-history", default=None, metavar="FILE|URL",
+                    help="record the run in this history (SQLite file or postgresql:// URL), as fleetlab run does; "
+                         "the report shows its trends and regressions")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -49,6 +52,9 @@ def pytest_configure(config: pytest.Config) -> None:
     wait = config.getoption("fleetlab_wait_for_rigs")
     if math.isnan(wait) or wait < 0:
         raise pytest.UsageError(f"--fleetlab-wait-for-rigs: seconds to wait, 0 or more, got {wait}")
+    if config.getoption("fleetlab_history") and not config.getoption("fleetlab_report"):
+        raise pytest.UsageError("--fleetlab-history: give --fleetlab-report too (the run is recorded with its "
+                                "report, which shows the trends)")
     if config.getoption("fleetlab_report") and not hasattr(config, "workerinput"):
         config.pluginmanager.register(ReportWriter(config), "fleetlab-report-writer")
 
@@ -255,6 +261,7 @@ class ReportWriter:
             self.interrupted = True
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        from fleetlab.history import record_run
         from fleetlab.report import write_report
         from fleetlab.suite import suite_result
         from fleetlab.suite_results import LeftOut, Mode, ScenarioOutcome
@@ -268,7 +275,13 @@ class ReportWriter:
                                      key=lambda left: left.file))
         if self.interrupted:
             result = result.model_copy(update={"verdict": "INTERRUPTED"})
-        write_report(result, Path(self.config.getoption("fleetlab_report")))
+        history = self.config.getoption("fleetlab_history")
+        trends = record_run(history, result) if history else None
+        if trends and trends.problem:       # as fleetlab run: said, and the report and the verdict stand
+            terminal = self.config.pluginmanager.get_plugin("terminalreporter")
+            if terminal is not None:
+                terminal.write_line(f"warning: fleetlab history not updated: {trends.problem}", yellow=True)
+        write_report(result, Path(self.config.getoption("fleetlab_report")), trends)
 
 
 def _is_scenario_file(path: str) -> bool:

@@ -37,11 +37,10 @@ def run(paths: Annotated[Optional[list[Path]], typer.Argument(help="scenario fil
     2 could not measure."""
     from fleetlab.errors import reported
     from fleetlab.files import output_folder
-    from fleetlab.history import History, HistoryError
+    from fleetlab.history import record_run
     from fleetlab.interrupts import came_late, stop_on_signals
     from fleetlab.options import risk_level, wait_seconds
     from fleetlab.report import write_report
-    from fleetlab.report.trends import Trends
     from fleetlab.suite import run_suite
     from hil.stop import StopSignal
 
@@ -64,18 +63,9 @@ def run(paths: Annotated[Optional[list[Path]], typer.Argument(help="scenario fil
                            log=lambda line: console.err.print(line, markup=False, highlight=False),
                            progress=lambda done, total: report(done / total), stop=stop, max_risk=risk_limit,
                            lease_wait=wait_for_rigs)
-    trends = None
-    if history:        # optional to a run: a broken history is said, and the report and the exit code stand
-        try:
-            store = History(history)
-            try:
-                store.record(result)
-                trends = store.trends(result)
-            finally:
-                store.close()
-        except HistoryError as error:
-            console.err.print(f"warning: history not updated: {error}", markup=False)
-            trends = Trends(problem=str(error))
+    trends = record_run(history, result) if history else None
+    if trends and trends.problem:       # a broken history is said; the report and the exit code stand
+        console.err.print(f"warning: history not updated: {trends.problem}", markup=False)
     folder = out or Path("reports") / result.run_id
     with reported():
         written = write_report(result, folder, trends)

@@ -205,3 +205,28 @@ def test_two_files_under_one_scenario_name_fail_instead_of_merging_in_the_report
     assert outcome["verdict"] == "CANNOT MEASURE"
     [problem] = outcome["problems"]         # once, not once per item
     assert "share one" in problem
+
+
+def test_the_history_records_each_pytest_run_and_the_report_flags_a_regression(pytester):
+    """`--fleetlab-history`, as `fleetlab run --history`: the nightly's pytest form keeps its trends too."""
+    text = (ROOT / "scenarios" / "tiny.yaml").read_text()
+    (pytester.path / "tiny.yaml").write_text(text)
+    history, report = pytester.path / "history.sqlite", pytester.path / "report"
+    options = ("-p", "no:cacheprovider", "--fleetlab-report", str(report), "--fleetlab-history", str(history))
+    pytester.runpytest_subprocess(*options).assert_outcomes(passed=1)
+    (pytester.path / "tiny.yaml").write_text(text.replace("bake: 4h", "bake: 20h"))     # T95 a day later
+    pytester.runpytest_subprocess(*options).assert_outcomes(passed=1)
+    from fleetlab.history import History
+
+    store = History(str(history), create=False)
+    assert len(store.runs()) == 2
+    store.close()
+    assert "tiny · plan · t95:" in (report / "summary.md").read_text()
+
+    history.write_bytes(b"not a database" * 100)       # a broken history: said; the report and the verdict stand
+    broken = pytester.runpytest_subprocess(*options)
+    broken.assert_outcomes(passed=1)
+    broken.stdout.fnmatch_lines(["*warning: fleetlab history not updated: cannot*history*"])
+    assert json.loads((report / "result.json").read_text())["verdict"] == "GO"
+    alone = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--fleetlab-history", str(history))
+    alone.stderr.fnmatch_lines(["*--fleetlab-history: give --fleetlab-report too*"])
