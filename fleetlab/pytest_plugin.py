@@ -191,6 +191,11 @@ class ScenarioItem(pytest.Item):
                           lease_wait=self.config.getoption("fleetlab_wait_for_rigs"))
         if outcome.hil is not None:
             self._record_latency(outcome.hil)
+            if rigs is not None:     # the [sim] and [hil-RIG] items are `fleetlab run --mode both`: so is the report
+                from fleetlab.fidelity import fidelity_of_run
+
+                outcome = outcome.model_copy(update={"fidelity": fidelity_of_run(self.path, self.scenario,
+                                                                                 Path(rigs), outcome.hil)})
         self.user_properties.append((OUTCOME_KEY, outcome.model_dump_json()))
         failed = [check for check in outcome.checks if not check.passed]
         if outcome.problems:
@@ -296,11 +301,15 @@ def _unmeasured(file: str, name: str, why: str) -> str:
 
 
 def _merge(outcomes: list) -> list:
-    """One outcome per scenario: its [sim] and [hil-RIG] items joined (rigs, checks and problems together)."""
+    """One outcome per scenario: its [sim] and [hil-RIG] items joined (rigs, checks, problems and fidelity together),
+    in the same order whichever worker finished first: the sim item's, then the rigs' by name."""
     from fleetlab.suite_results import ScenarioOutcome, combine
 
+    def item_order(outcome: ScenarioOutcome) -> tuple[str, str]:
+        return outcome.name, ",".join(rig.rig for rig in outcome.hil.rigs) if outcome.hil else ""
+
     merged: dict[str, ScenarioOutcome] = {}
-    for outcome in outcomes:
+    for outcome in sorted(outcomes, key=item_order):
         known = merged.get(outcome.name)
         if known is None:
             merged[outcome.name] = outcome
@@ -312,7 +321,8 @@ def _merge(outcomes: list) -> list:
         merged[outcome.name] = known.model_copy(update={
             "checks": known.checks + outcome.checks, "problems": list(dict.fromkeys(known.problems + outcome.problems)),
             "plans": known.plans or outcome.plans, "oracle_t95": known.oracle_t95 or outcome.oracle_t95,
-            "hil": hil, "verdict": combine([known.verdict, outcome.verdict])})
+            "fidelity": known.fidelity + outcome.fidelity, "hil": hil,
+            "verdict": combine([known.verdict, outcome.verdict])})
     return [merged[name] for name in sorted(merged)]
 
 

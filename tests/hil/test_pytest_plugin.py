@@ -102,9 +102,14 @@ def test_rig_items_are_grouped_per_rig_and_their_latency_goes_to_pytest_benchmar
                                                "-p", "no:cacheprovider")
     collected.stdout.fnmatch_lines(["*GROUP hil-orin-candidate?hil-orin-a? rig-orin-a*",
                                     "*GROUP hil-orin-candidate?hil-orin-b? rig-orin-b*"])
+    report = scenarios.path / "report"
     on_workers = scenarios.runpytest_subprocess("--rigs", str(inventory), "-n", "2", "--dist", "loadgroup", "-v",
-                                                "-p", "no:cacheprovider")
+                                                "-p", "no:cacheprovider", "--fleetlab-report", str(report))
     on_workers.assert_outcomes(passed=4)
+    # as `fleetlab run --mode both`: each rig's measurement beside its one-camera simulation (once none)
+    outcome = next(outcome for outcome in json.loads((report / "result.json").read_text())["scenarios"]
+                   if outcome["name"] == "hil-orin-candidate")
+    assert {row["rig"] for row in outcome["fidelity"]} == {"orin-a", "orin-b"}
     # the group took: xdist schedules by the `@GROUP` it writes into the node id (pytest 9.2 drops it silently)
     for rig in ("orin-a", "orin-b"):          # one at a time: the two workers finish in either order
         on_workers.stdout.fnmatch_lines([f"*PASSED*hil-orin-candidate?hil-{rig}?@rig-{rig}*"])
