@@ -167,6 +167,8 @@ def hil_part(file: Path, scenario: Scenario, rigs: Path, log: Log, rig_name: str
     for implicit in ("rigs_failed", "quarantined"):     # a failing rig is a no-go even when expect: is silent
         wanted.setdefault(implicit, 0)
     why = "; ".join(f"{rig.rig}: {rig.reason}" for rig in result.rigs if rig.verdict in ("failed", "error"))
+    # one rig (a pytest [hil-RIG] item, a one-rig lab) is named: two such rows in one report must say whose they are
+    judged_on = f"rig {result.rigs[0].rig}" if len(result.rigs) == 1 else f"the worst of {len(result.rigs)} rigs"
     checks = []
     for check in evaluate(wanted, result.metrics()).checks:
         reason = check.reason + (f" ({why})" if not check.passed and check.metric == "rigs_failed" and why else "")
@@ -177,7 +179,7 @@ def hil_part(file: Path, scenario: Scenario, rigs: Path, log: Log, rig_name: str
         checks.append(CheckRow(mode="hil", metric=check.metric, bound=parse_bound(check.metric, check.bound).text,
                                measured=check.measured, shown=shown, runs=len(result.rigs),
                                broken=0 if check.passed else 1, passed=check.passed, reason=reason,
-                               judged_on=f"the worst of {len(result.rigs)} rig{'s' if len(result.rigs) != 1 else ''}",
+                               judged_on=judged_on,
                                cause="" if check.passed else why or result.halt_reason))
     return result, checks
 

@@ -110,6 +110,8 @@ def test_rig_items_are_grouped_per_rig_and_their_latency_goes_to_pytest_benchmar
     outcome = next(outcome for outcome in json.loads((report / "result.json").read_text())["scenarios"]
                    if outcome["name"] == "hil-orin-candidate")
     assert {row["rig"] for row in outcome["fidelity"]} == {"orin-a", "orin-b"}
+    hil_rows = [check for check in outcome["checks"] if check["mode"] == "hil"]       # one set per rig item
+    assert {check["judged_on"] for check in hil_rows} == {"rig orin-a", "rig orin-b"}   # once "the worst of 1 rig"
     # the group took: xdist schedules by the `@GROUP` it writes into the node id (pytest 9.2 drops it silently)
     for rig in ("orin-a", "orin-b"):          # one at a time: the two workers finish in either order
         on_workers.stdout.fnmatch_lines([f"*PASSED*hil-orin-candidate?hil-{rig}?@rig-{rig}*"])
