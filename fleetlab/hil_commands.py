@@ -270,24 +270,35 @@ def _inventory_text(rigs: list, key: Path, rate: float | None) -> str:
 
 @rigs_app.command()
 def down(inventory: Annotated[Path, typer.Option(help="inventory written by `rigs up`")]
-         = Path("rigs/virtual.yaml")) -> None:
+         = Path("rigs/virtual.yaml"),
+         container: Annotated[Optional[list[str]], typer.Option(
+             "--container", help="instead of an inventory: a virtual rig's container id as `rigs status` shows it "
+                                 "(a rig no inventory names, left by a `rigs up` that was killed); repeatable")]
+         = None) -> None:
     """Remove the virtual rigs of an inventory (by container id) and their model stores."""
     from hil.inventory import load_inventory
     from hil.virtual import LABEL
 
+    named = container or []
     try:
-        containers = [rig.container for rig in load_inventory(inventory).rigs if rig.container]
+        containers = named or [rig.container for rig in load_inventory(inventory).rigs if rig.container]
     except ScenarioError as error:
         console.show_problems(error)
         raise typer.Exit(EXIT_BAD_INPUT) from None
     lab = _lab()
     strangers = lab.not_rigs(containers)
     if strangers:
-        console.err.print(f"{inventory}: container {', '.join(strangers)} is not a fleetlab virtual rig (no "
+        source = "--container" if named else str(inventory)
+        console.err.print(f"{source}: container {', '.join(strangers)} is not a fleetlab virtual rig (no "
                           f"{LABEL} label): nothing removed", markup=False)
         raise typer.Exit(EXIT_BAD_INPUT)
     removed = lab.down(containers)
     console.out.print(f"removed {counted(len(removed), 'virtual rig')}", markup=False)
+    unknown = [name for name in named if name not in removed]
+    if unknown:         # a mistyped id, or one removed already: said, since the user named it
+        console.err.print(f"--container: no such container: {', '.join(unknown)} (`fleetlab rigs status` lists "
+                          "the virtual rigs)", markup=False)
+        raise typer.Exit(EXIT_BAD_INPUT)
 
 
 @rigs_app.command()
@@ -299,3 +310,6 @@ def status() -> None:
     for rig in found:
         console.out.print(f"{rig['name']}: {rig['status']} ({rig['profile']}, 127.0.0.1:{rig['port']}, "
                           f"container {rig['container']})", markup=False)
+    if found:
+        console.out.print("remove them with `fleetlab rigs down --inventory FILE`, or `--container ID` for one no "
+                          "inventory names", markup=False)

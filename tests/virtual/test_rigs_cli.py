@@ -160,3 +160,44 @@ def test_sigterm_while_rigs_come_up_removes_the_rigs_already_started(lab, tmp_pa
         lab.down([row["container"] for row in lab.status() if row["container"] in left])
     assert not left and not inventory.exists(), err
     assert process.returncode == 143, err
+
+
+def test_rigs_a_killed_rigs_up_left_are_listed_and_removed_by_container_id(lab, tmp_path):
+    """SIGKILL during `rigs up` (an OOM kill; a CI cancel's last resort) cleans nothing: the containers started so
+    far run on and no inventory names them. `rigs status` lists them and `rigs down --container ID` removes them
+    (once `rigs down` took only an inventory, and only `docker rm` by hand was left)."""
+    import signal
+    import time
+
+    before = _ours(lab)
+    inventory = tmp_path / "virtual.yaml"
+    process = subprocess.Popen([sys.executable, "-m", "fleetlab.cli", "rigs", "up", "2", "--inventory",
+                                str(inventory), "--key", str(tmp_path / "key")], cwd=ROOT, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not _ours(lab) - before and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        process.send_signal(signal.SIGKILL)
+        process.communicate(timeout=120)
+        left, settled = sorted(_ours(lab) - before), time.monotonic()
+        while time.monotonic() - settled < 5 and time.monotonic() < deadline:    # a create the engine was still
+            time.sleep(0.5)                                                         # carrying out lands too
+            if (now := sorted(_ours(lab) - before)) != left:
+                left, settled = now, time.monotonic()
+        assert left and not inventory.exists()
+        status = fleetlab("rigs", "status")
+        assert all(container in status.stdout for container in left) and "--container ID" in status.stdout
+        mistyped = fleetlab("rigs", "down", "--container", "0000000000ff")
+        assert mistyped.returncode == 2 and "no such container: 0000000000ff" in mistyped.stderr
+        removed = fleetlab("rigs", "down", *[part for container in left for part in ("--container", container)])
+        assert removed.returncode == 0, removed.stderr
+        assert f"removed {len(left)} virtual rig" in removed.stdout
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        leftovers = _ours(lab) - before
+        if leftovers:
+            lab.down([row["container"] for row in lab.status() if row["container"] in leftovers])
+    assert not leftovers
