@@ -14,12 +14,14 @@ from collections.abc import Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 from fleetlab.errors import ExecutorError
 from sim.sweep import SerialExecutor
 
 DASK_CONNECT_TIMEOUT = "10s"
+NO_WORKERS_GRACE = 60.0     # seconds a cluster may have no worker (one restarting, one on its way) before a sweep stops
 
 
 @dataclass(frozen=True)
@@ -104,8 +106,37 @@ def _dask_executor(spec: str) -> Iterator[tuple[Executor, ExecutorInfo]]:
     except (OSError, TimeoutError) as error:
         raise ExecutorError(f"--executor {spec}: cannot reach the Dask scheduler: {error}") from None
     try:
-        workers = len(client.scheduler_info(n_workers=-1)["workers"])
-        # pure=False: the same (scenario, seed) twice is still two tasks; Dask must not deduplicate them
-        yield client.get_executor(pure=False), ExecutorInfo(f"dask at {address} ({workers} workers)", workers)
+        workers = _workers(client)
+        yield _WatchedDask(client, address), ExecutorInfo(f"dask at {address} ({workers} workers)", workers)
     finally:
         client.close()
+
+
+def _workers(client: Any) -> int:
+    return len(client.scheduler_info(n_workers=-1)["workers"])
+
+
+class _WatchedDask(Executor):
+    """Dask's executor, and whether its cluster can run anything: a scheduler without workers keeps tasks queued
+    forever, so the sweep asks `stalled()` while it waits (sim.sweep)."""
+
+    def __init__(self, client: Any, address: str) -> None:
+        # pure=False: the same (scenario, seed) twice is still two tasks; Dask must not deduplicate them
+        self.inner, self.client, self.address = client.get_executor(pure=False), client, address
+        self.without_workers_since: float | None = None
+
+    def submit(self, fn, /, *args, **kwargs):
+        return self.inner.submit(fn, *args, **kwargs)
+
+    def stalled(self) -> str | None:
+        """Why nothing can run (no worker for NO_WORKERS_GRACE seconds), or None. The time without workers is kept
+        across sweeps: the next scenario of a suite is told at once."""
+        if _workers(self.client):
+            self.without_workers_since = None
+            return None
+        now = time.monotonic()
+        since = self.without_workers_since = self.without_workers_since or now
+        if now - since < NO_WORKERS_GRACE:
+            return None
+        return (f"the Dask scheduler at {self.address} has had no workers for {NO_WORKERS_GRACE:.0f} s: start "
+                f"some (dask worker {self.address}) and run again")

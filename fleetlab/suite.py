@@ -42,6 +42,7 @@ from sim.model.results import RunResult
 from sim.model.scenario import Scenario
 from sim.model.units import counted
 from sim.provenance import git_sha, package_versions
+from sim.sweep import ExecutorStalled
 
 Log = Callable[[str], None]
 DEFAULT_PATHS = [Path("scenarios")]
@@ -227,7 +228,7 @@ def measure(file: Path, scenario: Scenario, mode: Mode, seeds: int, rigs: Path |
             plans, sim_checks, oracle = sim_part(file, scenario, [scenario.seed + i for i in range(seeds)], executor,
                                                  max_risk)
             checks += sim_checks
-        except (SimulationsFailed, ScenarioError) as error:
+        except (SimulationsFailed, ScenarioError, ExecutorStalled) as error:
             problems.append(f"sim: {error}")
     if mode in ("hil", "both") and scenario.hil is not None:
         if rigs is None:

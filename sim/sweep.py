@@ -7,7 +7,8 @@ cuts (common random numbers): differences between points are the plans', not noi
 Results are consumed in task order through a bounded window of submitted tasks: memory does not grow with the
 number of runs, and aggregates are identical whether the executor is serial, a process pool or a Dask cluster
 (floating-point sums depend on order). A run that raises is recorded with its grid point and seed; the sweep
-goes on.
+goes on. An executor that can run nothing (a Dask cluster without workers) is asked while the sweep waits, and
+stops it with ExecutorStalled rather than leave it waiting forever.
 """
 
 from __future__ import annotations
@@ -15,12 +16,13 @@ from __future__ import annotations
 import traceback
 from collections import deque
 from collections.abc import Callable, Mapping
-from concurrent.futures import Executor, Future
+from concurrent.futures import Executor, Future, wait
 from dataclasses import dataclass, field
 from typing import Any
 
 from sim.grid import Axis, GridPoint
 from sim.model.aggregate import BoundRisk, MetricSummary
+from sim.model.errors import FleetlabError
 from sim.model.gates import evaluate
 from sim.model.scenario import Scenario
 from sim.provenance import git_sha, package_versions
@@ -28,6 +30,11 @@ from sim.provenance import git_sha, package_versions
 Metrics = dict[str, float | None]
 Progress = Callable[[int, int], None]
 LISTED_FAILURES = 100     # failures listed one by one in sweep.json; the count is always exact
+STALL_POLL = 5.0          # seconds between asking a waiting executor whether it can still run anything
+
+
+class ExecutorStalled(FleetlabError):
+    """The executor can run nothing (its `stalled()` said why): the sweep stops."""
 
 
 @dataclass(frozen=True)
@@ -133,6 +140,16 @@ def _submit(executor: Executor, run: Runner, scenario: Scenario, seed: int) -> F
         return refused
 
 
+def _wait_for(future: Future, executor: Executor) -> None:
+    """Until the future is done; an executor with a `stalled()` (the Dask one) is asked every STALL_POLL seconds
+    meanwhile, and a reason it gives ends the wait."""
+    stalled: Callable[[], str | None] | None = getattr(executor, "stalled", None)
+    while stalled is not None and wait([future], timeout=STALL_POLL).not_done:
+        if problem := stalled():
+            future.cancel()
+            raise ExecutorStalled(problem)
+
+
 def sweep(points: list[GridPoint], seeds: list[int], executor: Executor, grid: list[Axis] | None = None,
           run: Runner = run_metrics, window: int = 32, progress: Progress | None = None) -> SweepResult:
     """Run every point with every seed on `executor` and aggregate as results arrive, in task order."""
@@ -150,6 +167,12 @@ def sweep(points: list[GridPoint], seeds: list[int], executor: Executor, grid: l
             return result
         index, seed, future = in_flight.popleft()
         point = summaries[index]
+        try:
+            _wait_for(future, executor)
+        except ExecutorStalled:
+            for *_, queued in in_flight:
+                queued.cancel()
+            raise
         try:
             outcome = future.result()
         except Exception as error:   # the executor lost the task (a killed worker): data, like a failed run
