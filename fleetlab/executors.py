@@ -106,14 +106,16 @@ def _dask_executor(spec: str) -> Iterator[tuple[Executor, ExecutorInfo]]:
     except (OSError, TimeoutError) as error:
         raise ExecutorError(f"--executor {spec}: cannot reach the Dask scheduler: {error}") from None
     try:
-        workers = _workers(client)
+        workers = _workers(client) or 0
         yield _WatchedDask(client, address), ExecutorInfo(f"dask at {address} ({workers} workers)", workers)
     finally:
         client.close()
 
 
-def _workers(client: Any) -> int:
-    return len(client.scheduler_info(n_workers=-1)["workers"])
+def _workers(client: Any) -> int | None:
+    """The scheduler's workers; None once the client has lost the scheduler (its identity is then empty)."""
+    workers = client.scheduler_info(n_workers=-1).get("workers")
+    return None if workers is None else len(workers)
 
 
 class _WatchedDask(Executor):
@@ -131,7 +133,10 @@ class _WatchedDask(Executor):
     def stalled(self) -> str | None:
         """Why nothing can run (no worker for NO_WORKERS_GRACE seconds), or None. The time without workers is kept
         across sweeps: the next scenario of a suite is told at once."""
-        if _workers(self.client):
+        workers = _workers(self.client)
+        if workers is None:       # the scheduler is gone, and the tasks it held with it
+            return f"lost the Dask scheduler at {self.address} (stopped, or unreachable)"
+        if workers:
             self.without_workers_since = None
             return None
         now = time.monotonic()

@@ -37,3 +37,45 @@ def test_a_suite_on_such_a_cluster_cannot_measure_its_scenarios(workerless, swee
     [outcome] = result.scenarios
     assert result.verdict == "CANNOT MEASURE"
     assert any("no workers" in problem for problem in outcome.problems), outcome.problems
+
+
+def test_a_sweep_whose_scheduler_dies_stops_saying_so(tmp_path, sweep_file):
+    """The scheduler killed mid-sweep (its machine rebooted): the tasks it held are gone. Once the sweep waited for
+    them forever; now it stops with an error once Dask's client gives up reconnecting (10 s)."""
+    import json
+    import os
+    import signal
+    import threading
+
+    from fleetlab.local_dask import _spawn, _stop, _wait_for
+
+    scheduler_file = tmp_path / "scheduler.json"
+    processes = [_spawn(["distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+                         "--scheduler-file", str(scheduler_file)], tmp_path / "scheduler.log")]
+    try:
+        _wait_for(scheduler_file.exists, "the scheduler file", processes, tmp_path)
+        processes.append(_spawn(["distributed.cli.dask_worker", "--scheduler-file", str(scheduler_file), "--host",
+                                 "127.0.0.1", "--nthreads", "1", "--no-dashboard", "--local-directory", str(tmp_path)],
+                                tmp_path / "worker.log"))
+        address = json.loads(scheduler_file.read_text())["address"]
+        first_result, outcome = threading.Event(), {}
+
+        def run() -> None:
+            try:
+                with open_executor("dask://" + address.split("://")[1]) as (executor, _):
+                    sweep(expand(sweep_file, []), list(range(1, 2001)), executor,
+                          progress=lambda done, total: first_result.set())
+            except Exception as error:
+                outcome["error"] = error
+
+        sweeping = threading.Thread(target=run, daemon=True)
+        sweeping.start()
+        assert first_result.wait(timeout=180), "no result came back from the cluster"
+        os.killpg(processes[0].pid, signal.SIGKILL)
+        sweeping.join(timeout=180)
+        assert not sweeping.is_alive(), "the sweep still waits on a dead scheduler"
+        assert isinstance(outcome.get("error"), ExecutorStalled), outcome
+        assert "lost the Dask scheduler" in str(outcome["error"])
+    finally:
+        for process in reversed(processes):
+            _stop(process)
