@@ -149,11 +149,17 @@ class VirtualLab:
         port = _free_port()
         storage = {"tmpfs": {STORE: f"size={store_tmpfs}"}} if store_tmpfs else \
             {"volumes": {f"{name}-store": {"bind": STORE, "mode": "rw"}}}
-        container = self.client.containers.run(
+        container = self.client.containers.create(
             self.image, detach=True, hostname=name, labels={LABEL: name, "fleetlab.profile": profile_name},
             environment={"FLEETLAB_PROFILE": profile_name, "FLEETLAB_AUTHORIZED_KEY": public_key},
             ports={"22/tcp": ("127.0.0.1", port)}, nano_cpus=int(spec["cpus"] * 1e9), mem_limit=spec["memory"],
             cap_add=["NET_ADMIN"], **storage)
+        try:        # created, not yet started: a start that fails (its port taken meanwhile) must not leave it
+            container.start()
+        except BaseException:
+            with contextlib.suppress(DockerException):
+                self.down([container.id])
+            raise
         log.info("started %s (%s) on 127.0.0.1:%d", name, container.short_id, port)
         return VirtualRig(name, container.id, port, "", profile_name)
 

@@ -1,8 +1,10 @@
 """`fleetlab rigs up`, a HIL run on what it started, `rigs status` and `rigs down`, as a user types them."""
 
 import os
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -80,6 +82,26 @@ def test_up_is_all_or_nothing_when_a_rig_does_not_come_up(lab, tmp_path, monkeyp
     assert len(waited) == 2 and _ours(lab) == before
 
 
+def test_a_rig_that_cannot_start_leaves_no_container_behind(lab, tmp_path, monkeypatch):
+    """Docker creates a container, then starts it: a start that fails (here its port is taken, as when another
+    program binds the port between fleetlab choosing it and Docker publishing it) raised out of the SDK's `run` and
+    left the created container, labelled, in no inventory."""
+    import socket
+
+    import hil.virtual as virtual
+
+    key = tmp_path / "key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    before = _ours(lab)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        monkeypatch.setattr(virtual, "_free_port", lambda: taken.getsockname()[1])
+        with pytest.raises(virtual.VirtualRigError, match="did not come up"):
+            lab.up(1, "nano", (tmp_path / "key.pub").read_text().strip())
+    assert _ours(lab) == before
+
+
 def test_down_and_faults_leave_a_container_that_is_not_a_virtual_rig_alone_with_its_volume(lab, tmp_path):
     """An inventory is a file anyone can edit, and Docker finds a container by name or id prefix too: `rigs down`
     force-removed whatever its `container:` named, with its volumes (a database's, say), and a scenario's
@@ -133,32 +155,40 @@ def test_unshaped_rigs_are_said_to_have_no_link_rate_when_they_come_up(lab, tmp_
     assert removed.returncode == 0 and "removed 1 virtual rig" in removed.stdout
 
 
-def test_sigterm_while_rigs_come_up_removes_the_rigs_already_started(lab, tmp_path):
-    """A CI job cancelled during `rigs up`: Python's default SIGTERM ended the process where it stood, and the
-    containers it had started ran on with no inventory naming them."""
-    import signal
-    import time
-
+def rigs_up_signalled(lab, tmp_path, number: int) -> tuple[subprocess.Popen, str, set[str]]:
+    """`rigs up 2` sent signal `number` once its first container shows: (the process, its stderr, our containers
+    before it started)."""
     before = _ours(lab)
-    inventory = tmp_path / "virtual.yaml"
     process = subprocess.Popen([sys.executable, "-m", "fleetlab.cli", "rigs", "up", "2", "--inventory",
-                                str(inventory), "--key", str(tmp_path / "key")], cwd=ROOT, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
+                                str(tmp_path / "virtual.yaml"), "--key", str(tmp_path / "key")], cwd=ROOT,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 120
         while not _ours(lab) - before and process.poll() is None and time.monotonic() < deadline:
             time.sleep(0.05)
         assert process.poll() is None, "rigs up ended before a container was seen: " + process.stderr.read()
-        process.send_signal(signal.SIGTERM)
+        process.send_signal(number)
         _, err = process.communicate(timeout=120)
     finally:
         if process.poll() is None:
             process.kill()
             process.wait()
+    return process, err, before
+
+
+def remove_left(lab, before: set[str]) -> set[str]:
+    """Our containers not there `before`, removed (not ours to leave behind either way); returns them."""
     left = _ours(lab) - before
-    if left:                      # not ours to leave behind either way
+    if left:
         lab.down([row["container"] for row in lab.status() if row["container"] in left])
-    assert not left and not inventory.exists(), err
+    return left
+
+
+def test_sigterm_while_rigs_come_up_removes_the_rigs_already_started(lab, tmp_path):
+    """A CI job cancelled during `rigs up`: Python's default SIGTERM ended the process where it stood, and the
+    containers it had started ran on with no inventory naming them."""
+    process, err, before = rigs_up_signalled(lab, tmp_path, signal.SIGTERM)
+    assert not remove_left(lab, before) and not (tmp_path / "virtual.yaml").exists(), err
     assert process.returncode == 143, err
 
 
@@ -166,26 +196,14 @@ def test_rigs_a_killed_rigs_up_left_are_listed_and_removed_by_container_id(lab, 
     """SIGKILL during `rigs up` (an OOM kill; a CI cancel's last resort) cleans nothing: the containers started so
     far run on and no inventory names them. `rigs status` lists them and `rigs down --container ID` removes them
     (once `rigs down` took only an inventory, and only `docker rm` by hand was left)."""
-    import signal
-    import time
-
-    before = _ours(lab)
-    inventory = tmp_path / "virtual.yaml"
-    process = subprocess.Popen([sys.executable, "-m", "fleetlab.cli", "rigs", "up", "2", "--inventory",
-                                str(inventory), "--key", str(tmp_path / "key")], cwd=ROOT, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
+    _, _, before = rigs_up_signalled(lab, tmp_path, signal.SIGKILL)
     try:
-        deadline = time.monotonic() + 120
-        while not _ours(lab) - before and process.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.05)
-        process.send_signal(signal.SIGKILL)
-        process.communicate(timeout=120)
         left, settled = sorted(_ours(lab) - before), time.monotonic()
-        while time.monotonic() - settled < 5 and time.monotonic() < deadline:    # a create the engine was still
-            time.sleep(0.5)                                                         # carrying out lands too
+        while time.monotonic() - settled < 5:       # a create the engine was still carrying out lands too
+            time.sleep(0.5)
             if (now := sorted(_ours(lab) - before)) != left:
                 left, settled = now, time.monotonic()
-        assert left and not inventory.exists()
+        assert left and not (tmp_path / "virtual.yaml").exists()
         status = fleetlab("rigs", "status")
         assert all(container in status.stdout for container in left) and "--container ID" in status.stdout
         mistyped = fleetlab("rigs", "down", "--container", "0000000000ff")
@@ -194,10 +212,5 @@ def test_rigs_a_killed_rigs_up_left_are_listed_and_removed_by_container_id(lab, 
         assert removed.returncode == 0, removed.stderr
         assert f"removed {len(left)} virtual rig" in removed.stdout
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        leftovers = _ours(lab) - before
-        if leftovers:
-            lab.down([row["container"] for row in lab.status() if row["container"] in leftovers])
+        leftovers = remove_left(lab, before)
     assert not leftovers
