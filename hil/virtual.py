@@ -87,6 +87,9 @@ def profile(name: str) -> dict:
     return json.loads((PROFILES / f"{name}.json").read_text())
 
 
+PORT_TRIES = 3       # starts of one rig, each on a freshly chosen port
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -146,22 +149,29 @@ class VirtualLab:
             raise
 
     def _start(self, name: str, profile_name: str, spec: dict, public_key: str, store_tmpfs: str | None) -> VirtualRig:
-        port = _free_port()
-        storage = {"tmpfs": {STORE: f"size={store_tmpfs}"}} if store_tmpfs else \
-            {"volumes": {f"{name}-store": {"bind": STORE, "mode": "rw"}}}
-        container = self.client.containers.create(
-            self.image, detach=True, hostname=name, labels={LABEL: name, "fleetlab.profile": profile_name},
-            environment={"FLEETLAB_PROFILE": profile_name, "FLEETLAB_AUTHORIZED_KEY": public_key},
-            ports={"22/tcp": ("127.0.0.1", port)}, nano_cpus=int(spec["cpus"] * 1e9), mem_limit=spec["memory"],
-            cap_add=["NET_ADMIN"], **storage)
-        try:        # created, not yet started: a start that fails (its port taken meanwhile) must not leave it
-            container.start()
-        except BaseException:
-            with contextlib.suppress(DockerException):
-                self.down([container.id])
-            raise
-        log.info("started %s (%s) on 127.0.0.1:%d", name, container.short_id, port)
-        return VirtualRig(name, container.id, port, "", profile_name)
+        """Create and start one rig. Its port is chosen free, but something may bind it before Docker publishes it:
+        such a start is tried again on another port (PORT_TRIES in all). A rig that did not start is removed."""
+        for attempt in range(1, PORT_TRIES + 1):
+            port = _free_port()
+            storage = {"tmpfs": {STORE: f"size={store_tmpfs}"}} if store_tmpfs else \
+                {"volumes": {f"{name}-store": {"bind": STORE, "mode": "rw"}}}
+            container = self.client.containers.create(
+                self.image, detach=True, hostname=name, labels={LABEL: name, "fleetlab.profile": profile_name},
+                environment={"FLEETLAB_PROFILE": profile_name, "FLEETLAB_AUTHORIZED_KEY": public_key},
+                ports={"22/tcp": ("127.0.0.1", port)}, nano_cpus=int(spec["cpus"] * 1e9), mem_limit=spec["memory"],
+                cap_add=["NET_ADMIN"], **storage)
+            try:    # created, not yet started: a start that fails must not leave it
+                container.start()
+            except BaseException as error:
+                with contextlib.suppress(DockerException):
+                    self.down([container.id])
+                if attempt < PORT_TRIES and "address already in use" in str(error):
+                    log.info("%s: port %d was taken before Docker published it; another port", name, port)
+                    continue
+                raise
+            log.info("started %s (%s) on 127.0.0.1:%d", name, container.short_id, port)
+            return VirtualRig(name, container.id, port, "", profile_name)
+        raise AssertionError("unreachable")
 
     def _with_host_key(self, rig: VirtualRig) -> VirtualRig:
         """The host key read through the Docker engine (a channel we trust: we made the container)."""

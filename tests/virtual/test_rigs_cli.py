@@ -82,10 +82,12 @@ def test_up_is_all_or_nothing_when_a_rig_does_not_come_up(lab, tmp_path, monkeyp
     assert len(waited) == 2 and _ours(lab) == before
 
 
-def test_a_rig_that_cannot_start_leaves_no_container_behind(lab, tmp_path, monkeypatch):
+def test_a_rig_that_cannot_start_leaves_no_container_behind_and_a_taken_port_is_tried_again(lab, tmp_path,
+                                                                                           monkeypatch):
     """Docker creates a container, then starts it: a start that fails (here its port is taken, as when another
     program binds the port between fleetlab choosing it and Docker publishing it) raised out of the SDK's `run` and
-    left the created container, labelled, in no inventory."""
+    left the created container, labelled, in no inventory. A port taken once is not a reason to fail: another is
+    tried (the failure above is three ports taken in a row)."""
     import socket
 
     import hil.virtual as virtual
@@ -97,8 +99,19 @@ def test_a_rig_that_cannot_start_leaves_no_container_behind(lab, tmp_path, monke
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         monkeypatch.setattr(virtual, "_free_port", lambda: taken.getsockname()[1])
-        with pytest.raises(virtual.VirtualRigError, match="did not come up"):
+        with pytest.raises(virtual.VirtualRigError, match="did not come up.*address already in use"):
             lab.up(1, "nano", (tmp_path / "key.pub").read_text().strip())
+        assert _ours(lab) == before
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            free = probe.getsockname()[1]
+        ports = iter([taken.getsockname()[1], free])
+        monkeypatch.setattr(virtual, "_free_port", lambda: next(ports))
+        [rig] = lab.up(1, "nano", (tmp_path / "key.pub").read_text().strip())
+    try:
+        assert rig.port == free and _ours(lab) - before == {rig.container[:12]}
+    finally:
+        lab.down([rig.container])
     assert _ours(lab) == before
 
 
