@@ -81,9 +81,8 @@ class RigSteps:
         art, spare = self.s.art, self.store.inactive_slot()
         if self.store.version(spare) != art.current_version:
             return None
-        engine = self.shell.run(command("test", "-f", self.store.path("slots", spare, "model.engine")), timeout=30)
-        model = self.store.path("slots", spare, "model.onnx")
-        if not engine.ok or not self.shell.run(command("test", "-f", model), timeout=30).ok:
+        model, engine = self.store.path("slots", spare, "model.onnx"), self.store.path("slots", spare, "model.engine")
+        if not self.shell.run(command("test", "-f", model, "-a", "-f", engine), timeout=30).ok:
             return None
         return spare if self.store.sha256(model) == art.current_sha else None
 
