@@ -5,14 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from fleetlab.errors import UnknownPlan
-from sim.model.gates import evaluate
+from sim.model.gates import evaluate, possible_range
 from sim.model.scenario import Scenario
 from sim.model.stats import Summary, summarize
 from sim.model.strategy import REGISTRY, StrategyParams
 from sim.oracle import oracle_t95
 from sim.run import simulate
 
-COLUMNS = ("t95", "coverage", "cost", "failed", "rolled_back", "bricked", "exposure_device_hours", "blast_radius")
+COLUMNS = ("t95", "coverage", "cost", "failed", "rolled_back", "bricked", "exposure_device_hours", "blast_radius",
+           "halted")
 
 
 def resolve_plans(scenario: Scenario, names: list[str]) -> dict[str, StrategyParams]:
@@ -43,9 +44,10 @@ class PlanRow:
     values: dict[str, list[float | None]] = field(default_factory=dict)
     passes: dict[str, int] = field(default_factory=dict)
     efficiency: list[float | None] = field(default_factory=list)
+    devices: int = 0        # the largest fleet of its runs: no device count's interval reaches past it
 
     def summary(self, column: str) -> Summary:
-        return summarize(self.values.get(column, []))
+        return summarize(self.values.get(column, []), possible_range(column, self.devices))
 
 
 def compare(scenario: Scenario, names: list[str], seeds: list[int], progress=lambda done, total: None) -> list[PlanRow]:
@@ -57,7 +59,9 @@ def compare(scenario: Scenario, names: list[str], seeds: list[int], progress=lam
         row = PlanRow(name, plan.kind)
         variant = scenario.model_copy(update={"strategy": plan})
         for seed in seeds:
-            metrics = simulate(variant, seed).metrics()
+            result = simulate(variant, seed)
+            metrics = result.metrics()
+            row.devices = max(row.devices, result.devices)
             for column in COLUMNS:
                 row.values.setdefault(column, []).append(metrics[column])
             for check in evaluate(scenario.expect, metrics).checks:

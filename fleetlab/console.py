@@ -15,7 +15,7 @@ from rich.text import Text
 from fleetlab.safe_text import visible
 from sim.model import units
 from sim.model.errors import ScenarioError
-from sim.model.gates import Verdict, format_metric
+from sim.model.gates import METRICS, Verdict, format_metric
 from sim.model.results import RunResult
 from sim.model.stats import Summary
 from sim.model.units import counted
@@ -117,9 +117,11 @@ def verdict_table(verdict: Verdict) -> Table:
 def _interval(summary: Summary, metric: str) -> str:
     if summary.mean is None:
         return "never"
+    if METRICS[metric][0] == "flag":     # a yes-or-no per run: how many runs said yes
+        return f"{round(summary.mean * (summary.n - summary.missing))} of {counted(summary.n, 'run')}"
     text = format_metric(metric, summary.mean)
-    if summary.low is not None and summary.high is not None:   # every compared measure is ≥ 0
-        text += f" [{format_metric(metric, max(0.0, summary.low))}, {format_metric(metric, summary.high)}]"
+    if summary.low is not None and summary.high is not None:
+        text += f" [{format_metric(metric, summary.low)}, {format_metric(metric, summary.high)}]"
     if summary.missing:
         text += f" ({summary.missing} never)"
     return text
@@ -137,25 +139,29 @@ def comparison_table(rows: list, scenario: object, seeds: int) -> Table:
     for column in COLUMNS:
         table.add_row(column, *[_interval(row.summary(column), column) for row in rows])
     efficiencies = [summarize(row.efficiency) for row in rows]
-    table.add_row("T95 / oracle T95", *["—" if e.mean is None else f"{e.mean:.2f}×" for e in efficiencies])
+    table.add_row("T95 / oracle T95", *["—" if e.mean is None else f"{e.mean:.2f}×" + (
+        f" ({e.missing} never)" if e.missing else "") for e in efficiencies])
     metrics = sorted({metric for row in rows for metric in row.passes})
     for metric in metrics:
         table.add_row(f"expect {metric}", *[f"held {row.passes.get(metric, 0)}/{seeds}" for row in rows])
     return table
 
 
-SWEEP_MEASURES = ("t95", "coverage", "cost", "failed", "rolled_back", "bricked", "exposure_device_hours")
+SWEEP_MEASURES = ("t95", "coverage", "cost", "failed", "rolled_back", "bricked", "exposure_device_hours", "halted")
 
 
 def _distribution(metric: str, summary: dict) -> str:
     if not summary.get("n"):
         return "never"
+    if METRICS[metric][0] == "flag":     # a yes-or-no per run: how many runs said yes
+        return f"{round(summary['mean'] * summary['n'])} of {counted(summary['n'], 'run')}"
+
     def shown(value: float | None) -> str:
         return format_metric(metric, value)
 
     text = shown(summary["mean"])
     if summary.get("ci_low") is not None:
-        text += f" [{shown(max(0.0, summary['ci_low']))}, {shown(summary['ci_high'])}]"
+        text += f" [{shown(summary['ci_low'])}, {shown(summary['ci_high'])}]"
     text += f"\np5 {shown(summary['p5'])} · p50 {shown(summary['p50'])} · p95 {shown(summary['p95'])}"
     if summary.get("missing"):
         text += f"\n{summary['missing']} never"

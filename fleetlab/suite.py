@@ -112,7 +112,7 @@ def sim_part(file: Path, scenario: Scenario, seeds: list[int], executor: Executo
         plans.append(PlanSummary(
             name=name, kind=point.scenario.strategy.kind, label=plan_label(point.scenario.strategy),
             runs=summary.runs, failed_runs=summary.failed,
-            metrics={metric: value.as_dict() for metric, value in summary.metrics.items()},
+            metrics=summary.metric_dicts(),
             bounds={metric: BoundRiskSummary.model_validate(risk.as_dict())
                     for metric, risk in summary.bounds.items()},
             coverage=whole.coverage.series, egress=whole.egress.series,

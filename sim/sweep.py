@@ -23,7 +23,7 @@ from typing import Any
 from sim.grid import Axis, GridPoint
 from sim.model.aggregate import BoundRisk, MetricSummary
 from sim.model.errors import FleetlabError
-from sim.model.gates import evaluate
+from sim.model.gates import evaluate, possible_range
 from sim.model.scenario import Scenario
 from sim.provenance import git_sha, package_versions
 
@@ -41,6 +41,7 @@ class ExecutorStalled(FleetlabError):
 class RunOutcome:
     metrics: Metrics | None
     error: str | None = None
+    devices: int | None = None      # the run's fleet: what its device counts cannot exceed
 
 
 def run_metrics(scenario: Scenario, seed: int) -> RunOutcome:
@@ -48,7 +49,8 @@ def run_metrics(scenario: Scenario, seed: int) -> RunOutcome:
     from sim.run import simulate  # imported in the worker, so that submitting costs no SimPy import
 
     try:
-        return RunOutcome(simulate(scenario, seed).metrics())
+        result = simulate(scenario, seed)
+        return RunOutcome(result.metrics(), devices=result.devices)
     except Exception as error:   # a broken run is data here: the sweep reports it with its seed and goes on
         last = traceback.extract_tb(error.__traceback__)[-1]
         return RunOutcome(None, f"{type(error).__name__}: {error} (at {last.filename}:{last.lineno})")
@@ -78,18 +80,26 @@ class PointSummary:
     failed: int = 0
     metrics: dict[str, MetricSummary] = field(default_factory=dict)
     bounds: dict[str, BoundRisk] = field(default_factory=dict)
+    fleets: set[int | None] = field(default_factory=set)    # each run's fleet size (None: not known)
 
-    def add(self, metrics: Metrics, expect: Mapping[str, object]) -> None:
+    def add(self, metrics: Metrics, expect: Mapping[str, object], devices: int | None = None) -> None:
         self.runs += 1
+        self.fleets.add(devices)
         for name, value in metrics.items():
             self.metrics.setdefault(name, MetricSummary()).add(value)
         for check in evaluate(expect, metrics).checks:
             self.bounds.setdefault(check.metric, BoundRisk(check.bound)).add(check.passed)
 
+    def metric_dicts(self) -> dict[str, dict[str, object]]:
+        """Each metric's summary, its mean's interval cut to the values the metric can take."""
+        sizes = [size for size in self.fleets if size is not None]
+        largest = max(sizes) if sizes and len(sizes) == len(self.fleets) else None
+        return {name: summary.as_dict(possible_range(name, largest)) for name, summary in self.metrics.items()}
+
     def as_dict(self) -> dict[str, object]:
         return {"label": self.label, "settings": self.settings, "scenario_hash": self.scenario_hash,
                 "runs": self.runs, "failed": self.failed,
-                "metrics": {name: summary.as_dict() for name, summary in self.metrics.items()},
+                "metrics": self.metric_dicts(),
                 "bounds": {name: risk.as_dict() for name, risk in self.bounds.items()}}
 
 
@@ -180,7 +190,7 @@ def sweep(points: list[GridPoint], seeds: list[int], executor: Executor, grid: l
         if outcome.metrics is None:
             _record_failure(result, point, seed, outcome.error or "no result")
         else:
-            point.add(outcome.metrics, points[index].scenario.expect)
+            point.add(outcome.metrics, points[index].scenario.expect, outcome.devices)
         done += 1
         if progress is not None:
             progress(done, total)

@@ -24,10 +24,10 @@ from sim.model.gates import format_metric, parse_bound
 from sim.model.hil_results import RigResult
 
 PLAN_COLUMNS = ("t95", "coverage", "cost", "failed", "rolled_back", "bricked", "exposure_device_hours",
-                "throttled_device_hours")
+                "throttled_device_hours", "halted")
 COLUMN_LABELS = {"t95": "T95 (mean)", "coverage": "coverage", "cost": "cost", "failed": "failed",
                  "rolled_back": "rolled back", "bricked": "bricked", "exposure_device_hours": "exposure (device-h)",
-                 "throttled_device_hours": "throttled (device-h)"}
+                 "throttled_device_hours": "throttled (device-h)", "halted": "halted"}
 CSS = """
 body{font:14px/1.45 system-ui,sans-serif;margin:0 auto;max-width:1100px;padding:0 20px 60px;color:#1d1d1f}
 h1{margin:24px 0 4px}h2{margin-top:40px;border-bottom:1px solid #ddd;padding-bottom:4px}h3{margin:22px 0 6px}
@@ -80,6 +80,8 @@ def _cell(plan: PlanSummary, metric: str) -> Cell:
     found = plan.metrics.get(metric, {})
     if not found.get("n"):
         return Cell("never" if found.get("missing") else "—")
+    if metric == "halted":      # a yes-or-no per run: how many runs halted
+        return Cell(f"{round(found['mean'] * found['n'])} of {found['n']}")
     extra = []
     if plan.runs > 1:
         extra += [f"p5 {format_metric(metric, found['p5'])}", f"p95 {format_metric(metric, found['p95'])}"]

@@ -120,11 +120,12 @@ class MetricSummary:
             return [exact_quantile(self._exact, q) for q in QUANTILES]
         return [estimator.value for estimator in self._estimators]
 
-    def as_dict(self) -> dict[str, object]:
+    def as_dict(self, within: tuple[float, float] = (-math.inf, math.inf)) -> dict[str, object]:
+        """`within`: the range the metric's values can take, which its mean's interval is cut to."""
         if self.n == 0:
             return {"n": 0, "missing": self.missing}
         std = math.sqrt(self._m2 / (self.n - 1)) if self.n > 1 else 0.0
-        ci_low, ci_high = mean_interval(self.n, self.mean, std)
+        ci_low, ci_high = mean_interval(self.n, self.mean, std, within)
         p5, p50, p95 = self.quantiles()
         return {"n": self.n, "missing": self.missing, "mean": self.mean, "std": std, "ci_low": ci_low,
                 "ci_high": ci_high, "min": self.low, "max": self.high, "p5": p5, "p50": p50, "p95": p95,

@@ -55,6 +55,25 @@ METRICS: dict[str, tuple[Kind, str]] = {
     "quarantined": ("count", "rigs quarantined because their rollback failed"),
 }
 
+# sim measures that count devices: none can exceed the fleet (the HIL counts are of rigs and frame families)
+FLEET_COUNTS = frozenset({"committed", "failed", "rolled_back", "bricked", "downloads_during_games",
+                          "installs_during_games", "blast_radius", "released_before_halt"})
+
+
+def possible_range(metric: str, devices: int | None = None) -> tuple[float, float]:
+    """The values `metric` can take in a run of a fleet of at most `devices` (None: not known). A confidence
+    interval of its mean is cut to this range: the mean of values inside [a, b] lies inside it, so a Student-t
+    interval reaching past it (a coverage of 138% from three seeds of which two halted) says nothing beyond it."""
+    kind = METRICS[metric][0] if metric in METRICS else None
+    if kind in ("share", "flag"):
+        return 0.0, 1.0
+    if kind == "celsius" or kind is None:
+        return -math.inf, math.inf
+    if metric in FLEET_COUNTS and devices is not None:
+        return 0.0, float(devices)
+    return 0.0, math.inf
+
+
 _OPERATORS: dict[str, Callable[[float, float], bool]] = {
     "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge, "==": operator.eq, "!=": operator.ne,
 }

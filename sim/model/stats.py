@@ -23,7 +23,8 @@ class Summary:
     high: float | None
 
 
-def summarize(values: list[float | None]) -> Summary:
+def summarize(values: list[float | None], within: tuple[float, float] = (-math.inf, math.inf)) -> Summary:
+    """Mean and its 95% interval, the interval cut to `within`: the range the values can take."""
     present = [value for value in values if value is not None]
     missing = len(values) - len(present)
     if not present:
@@ -31,13 +32,15 @@ def summarize(values: list[float | None]) -> Summary:
     mean = statistics.fmean(present)
     if len(present) == 1:
         return Summary(len(values), missing, mean, None, None)
-    low, high = mean_interval(len(present), mean, statistics.stdev(present))
+    low, high = mean_interval(len(present), mean, statistics.stdev(present), within)
     return Summary(len(values), missing, mean, low, high)
 
 
-def mean_interval(n: int, mean: float, std: float) -> tuple[float | None, float | None]:
-    """95% Student-t confidence interval of a mean from n values with sample standard deviation std."""
+def mean_interval(n: int, mean: float, std: float,
+                  within: tuple[float, float] = (-math.inf, math.inf)) -> tuple[float | None, float | None]:
+    """95% Student-t confidence interval of a mean from n values with sample standard deviation std, cut to
+    `within` (the range the values can take, sim.model.gates.possible_range): a mean cannot leave it."""
     if n < 2:
         return None, None
     half = _T95.get(n - 1, NormalDist().inv_cdf(0.975)) * std / math.sqrt(n)
-    return mean - half, mean + half
+    return max(within[0], mean - half), min(within[1], mean + half)

@@ -1,13 +1,18 @@
 """Every scenario in the library asks a real question, and its expectations hold for its plan."""
 
+import io
+import statistics
 import subprocess
 import sys
 
 import pytest
+from rich.console import Console
 
 from fleetlab.compare import UnknownPlan, compare, resolve_plans
+from fleetlab.console import comparison_table
 from sim.load import load_scenario
 from sim.model.gates import evaluate
+from sim.model.stats import mean_interval
 from sim.run import simulate
 from tests.conftest import ROOT
 
@@ -35,6 +40,24 @@ def test_the_sequential_gate_keeps_the_demo_going_where_the_naive_threshold_halt
     plan, naive = compare(scenario, ["plan", "naive_waves"], [2, 3])
     assert plan.passes["t95"] == 2
     assert naive.passes["t95"] == 0
+
+
+def test_compared_intervals_stay_within_what_each_measure_can_be_and_the_halts_are_counted():
+    scenario = load_scenario(ROOT / "scenarios" / "fleet-10k-500mb.yaml")
+    rows = compare(scenario, ["naive_waves"], [1, 2, 3])
+    naive = rows[0]
+    coverage = naive.values["coverage"]
+    plain_high = mean_interval(3, statistics.fmean(coverage), statistics.stdev(coverage))[1]
+    assert plain_high is not None and plain_high > 1.0    # two seeds of three halt at half the fleet
+    assert naive.summary("coverage").high == 1.0
+    blast = naive.summary("blast_radius")
+    assert blast.high is not None and blast.high <= naive.devices
+    shown = Console(width=200, record=True, file=io.StringIO())
+    shown.print(comparison_table(rows, scenario, 3))
+    text = shown.export_text()
+    halted_row = next(line for line in text.splitlines() if line.startswith("│ halted"))
+    assert f"{sum(naive.values['halted']):.0f} of 3 runs" in halted_row and "2 of 3 runs" in halted_row
+    assert "137" not in text and "(2 never)" in next(line for line in text.splitlines() if "oracle" in line)
 
 
 def test_compare_knows_plans_by_name_and_refuses_unknown_ones():

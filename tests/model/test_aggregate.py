@@ -74,3 +74,21 @@ def test_p2_seeded_from_sorted_values_starts_at_their_quantile():
 def test_wilson_interval_matches_scipy(broken, runs):
     expected = binomtest(broken, runs).proportion_ci(confidence_level=0.95, method="wilson")
     assert wilson_interval(broken, runs) == pytest.approx((expected.low, expected.high), abs=1e-9)
+
+
+@given(st.lists(st.floats(min_value=0.0, max_value=1.0), min_size=2, max_size=40))
+def test_the_interval_of_a_mean_is_cut_to_the_range_its_values_can_take(values):
+    summary = MetricSummary()
+    for value in values:
+        summary.add(value)
+    cut, plain = summary.as_dict(within=(0.0, 1.0)), summary.as_dict()
+    assert 0.0 <= cut["ci_low"] <= cut["ci_high"] <= 1.0
+    assert cut["ci_low"] == max(0.0, plain["ci_low"]) and cut["ci_high"] == min(1.0, plain["ci_high"])
+
+
+def test_two_halted_seeds_of_three_gave_a_coverage_interval_past_100_percent_and_now_do_not():
+    summary = MetricSummary()
+    for coverage in (0.4976, 0.4982, 0.9954):      # what fleet-10k-500mb's naive_waves gave on seeds 1-3
+        summary.add(coverage)
+    assert summary.as_dict()["ci_high"] > 1.3
+    assert summary.as_dict(within=(0.0, 1.0))["ci_high"] == 1.0

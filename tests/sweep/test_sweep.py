@@ -108,3 +108,31 @@ def test_results_are_consumed_through_a_bounded_window(points):
 
     sweep(grid, list(range(1, 13)), executor, axes, window=4, progress=progress)
     assert max(outstanding) == 4 and consumed == list(range(1, 25))
+
+
+def half_the_seeds_halting(scenario, seed):
+    """Metrics as a plan that halts at half the fleet on odd seeds would give, on a fleet of 10 devices."""
+    halted = seed % 2 == 1
+    return RunOutcome({"coverage": 0.5 if halted else 1.0, "blast_radius": 5.0 if halted else 10.0,
+                       "halted": float(halted)}, devices=10)
+
+
+def test_a_sweeps_intervals_stay_within_what_each_measure_can_be(points):
+    axes, grid = points
+    found = sweep(grid[:1], [1, 2, 3], SerialExecutor(), axes, run=half_the_seeds_halting).as_dict()
+    metrics = found["points"][0]["metrics"]
+    assert metrics["coverage"]["ci_high"] == 1.0 and metrics["coverage"]["ci_low"] == 0.0     # t: [-0.05, 1.38]
+    assert metrics["blast_radius"]["ci_high"] == 10.0 and metrics["halted"]["ci_high"] == 1.0
+    assert run_metrics(grid[0].scenario, 1).devices == 40     # tiny's fleet: 10 gyms × 3 + 2 stadiums × 5
+
+
+def test_a_fleet_not_known_for_every_run_leaves_the_device_counts_uncut(points):
+    axes, grid = points
+
+    def fleet_unknown_on_seed_2(scenario, seed):
+        outcome = half_the_seeds_halting(scenario, seed)
+        return RunOutcome(outcome.metrics) if seed == 2 else outcome
+
+    found = sweep(grid[:1], [1, 2, 3], SerialExecutor(), axes, run=fleet_unknown_on_seed_2).as_dict()
+    assert found["points"][0]["metrics"]["blast_radius"]["ci_high"] > 10.0
+    assert found["points"][0]["metrics"]["coverage"]["ci_high"] == 1.0
