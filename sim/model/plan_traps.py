@@ -1,6 +1,6 @@
-"""Plans that load fine and are not: each warning names the key and the number that shows the trap. Two rules look
-at the rest of the scenario the plan runs in: an install window too short to activate in, and an `expect:` bound
-every run meets.
+"""Plans that load fine and are not: each warning names the key and the number that shows the trap. Three rules look
+at the rest of the scenario the plan runs in: an install window too short to activate in, a delta no smaller than
+the image it replaces, and an `expect:` bound every run meets.
 
 `fleetlab lint` prints them with file positions, `validate` prints them as warnings, the report lists them.
 Every rule has a scenario that triggers it and one that does not (tests/model/test_plan_traps.py, and
@@ -16,7 +16,7 @@ from sim.model.gates import parse_bound, unbreakable
 from sim.model.scenario import Scenario
 from sim.model.strategies.exponential import ExponentialParams, raised_rate
 from sim.model.strategy import StrategyParams
-from sim.model.units import format_duration
+from sim.model.units import format_duration, format_size
 
 PlanWarning = tuple[str, str]          # (dotted key path, message)
 MOST_OF_THE_FLEET = 0.5            # an abort that first looks after this share was notified comes too late
@@ -30,7 +30,8 @@ def plan_warnings(scenario: Scenario) -> list[PlanWarning]:
     for path, plan in plans:
         for rule in RULES:
             found.extend(rule(path, plan, scenario))
-    return list(_windows_too_short(scenario)) + found + list(_unbreakable_bounds(scenario))
+    return (list(_windows_too_short(scenario)) + list(_delta_not_smaller(scenario)) + found
+            + list(_unbreakable_bounds(scenario)))
 
 
 def _windows_too_short(scenario: Scenario) -> Iterator[PlanWarning]:
@@ -51,6 +52,25 @@ def _windows_too_short(scenario: Scenario) -> Iterator[PlanWarning]:
                f"a {format_duration(window.duration)} window is shorter than the {format_duration(longest)} a "
                f"device needs in it (activation, then the {format_duration(fleet.health_check)} health check): "
                f"{who} ever activates in it")
+
+
+def _delta_not_smaller(scenario: Scenario) -> Iterator[PlanWarning]:
+    """Delta delivery of a delta no smaller than the full image: retrained weights and a rebuilt engine change
+    nearly every byte, and a binary delta of them can outgrow the image (ROLLOUT-FACTS: deltas save 30–90% for small
+    changes and can be larger for big ones). The simulator sends what the file says, so the plan pays for it."""
+    artifact, delivery = scenario.artifact, scenario.delivery
+    if not delivery.delta or artifact.delta_size is None or artifact.delta_size < artifact.full_size:
+        return
+    kinds = scenario.fleet.site_kinds.values()
+    # with a site cache one camera a site downloads from the origin, the rest copy over the LAN
+    fetching = sum(kind.count for kind in kinds) if delivery.site_cache else sum(
+        scenario.fleet.site_kind_devices().values())
+    extra = (artifact.delta_size - artifact.full_size) * fetching * (1 - delivery.base_mismatch)
+    yield ("artifact.delta_size",
+           f"the delta ({format_size(artifact.delta_size)}) is not smaller than the full image "
+           f"({format_size(artifact.full_size)}): delta delivery sends about {format_size(extra)} more from the origin "
+           f"(${extra * scenario.pricing.egress_per_gb / 1e9:,.2f} of egress) than sending the full image "
+           "(delivery.delta: false)")
 
 
 def _unbreakable_bounds(scenario: Scenario) -> Iterator[PlanWarning]:

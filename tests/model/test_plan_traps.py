@@ -110,3 +110,18 @@ def test_an_install_window_shorter_than_a_switch_and_its_health_check_is_flagged
     [(_, says)] = traps(scenario(PLAN, slow_nano))                 # the 4h window fits every board but the nano
     assert "no nano device ever activates in it" in says
     assert keys(scenario(PLAN)) == []
+
+
+def test_a_delta_no_smaller_than_the_full_image_is_flagged_with_the_bytes_and_egress_it_adds():
+    """A retrained model's binary delta can outgrow the image; delta delivery then costs more than the full one."""
+    text = (ROOT / "scenarios" / "delta-and-site-cache.yaml").read_text()
+    assert "delta_size: 120MB" in text and "site_cache: true" in text
+    assert [key for key, _ in traps(load_scenario_text(text))] == []
+    [(key, says)] = traps(load_scenario_text(text.replace("delta_size: 120MB", "delta_size: 600MB")))
+    assert key == "artifact.delta_size"
+    # 100 MB more for each of the 515 sites' seeders (a site cache), 90% of them on the delta's base
+    assert "the delta (600.00 MB) is not smaller than the full image (500.00 MB)" in says
+    assert "about 46.35 GB more from the origin ($4.17 of egress)" in says, says
+    without_cache = traps(load_scenario_text(text.replace("delta_size: 120MB", "delta_size: 600MB")
+                                             .replace("site_cache: true", "site_cache: false")))
+    assert "more from the origin" in without_cache[0][1] and "46.35 GB" not in without_cache[0][1]
