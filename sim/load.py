@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import copy
 import difflib
+import os
+import stat
 import types
 import typing
 from collections.abc import Iterator, Mapping
@@ -66,12 +68,22 @@ def _calibrate(document: Any, filename: str) -> None:
     calibration_use.apply(document, filename)
 
 
+# what was read from a pipe (`fleetlab validate <(make-scenario)`, /dev/stdin), by its path: a pipe gives its bytes
+# once, and a command reads a file more than once (validate: the scenario, then its keys' positions)
+_READ_ONCE: dict[str, bytes] = {}
+
+
 def read_text(path: str | Path) -> str:
     """The file as text with its line ends made `\\n`, read no further than the input limit: a path such as
-    /dev/zero, or a file of gigabytes, is refused after MAX_FILE_BYTES + 1 bytes instead of read whole."""
+    /dev/zero, or a file of gigabytes, is refused after MAX_FILE_BYTES + 1 bytes instead of read whole. A pipe's
+    bytes are kept, so that reading it again gives them again."""
     try:
-        with open(path, "rb") as file:
-            data = file.read(MAX_FILE_BYTES + 1)
+        data = _READ_ONCE.get(str(path))
+        if data is None:
+            with open(path, "rb") as file:
+                data = file.read(MAX_FILE_BYTES + 1)
+                if stat.S_ISFIFO(os.fstat(file.fileno()).st_mode):
+                    _READ_ONCE[str(path)] = data
     except OSError as error:
         raise ScenarioError([Problem(str(path), 0, 0, "", f"cannot read the file: {error}")]) from None
     if len(data) > MAX_FILE_BYTES:

@@ -140,3 +140,16 @@ def test_a_file_of_another_kind_where_a_scenario_or_inventory_belongs_is_named_i
                               cwd=ROOT, timeout=300)
         assert done.returncode == 2 and said in done.stderr and "1 problem found" in done.stderr, done.stderr
         assert "required key is missing" not in done.stderr
+
+
+def test_a_scenario_from_a_pipe_is_read_once_and_checked_and_run_like_a_file(tmp_path):
+    """`fleetlab validate <(make-scenario)` said "the file must be a mapping": validate, lint and run read a file
+    twice (the scenario, then its keys' positions or its name), and a pipe gives its bytes once."""
+    text = (SCENARIOS / "tiny.yaml").read_text()
+    for command, says in ((["validate"], "/dev/stdin: ok (tiny"), (["lint"], "/dev/stdin: no plan traps found"),
+                          (["run", "--history", "", "--executor", "serial", "--out", str(tmp_path)], "GO: 1 scenario")):
+        done = subprocess.run([sys.executable, "-m", "fleetlab.cli", command[0], "/dev/stdin", *command[1:]],
+                              input=text, capture_output=True, text=True, cwd=ROOT, timeout=300)
+        assert done.returncode == 0, (command, done.stdout, done.stderr)
+        assert says in done.stdout + done.stderr, (command, done.stdout, done.stderr)
+    assert json.loads((tmp_path / "result.json").read_text())["scenarios"][0]["name"] == "tiny"
