@@ -123,12 +123,33 @@ def test_hawkbit_rollback_policy_is_approximated_as_a_pause_at_the_lower_share()
     assert document["errorCondition"] == {"condition": "THRESHOLD", "expression": "10"}
 
 
+def test_an_aws_abort_criterion_no_simulated_device_can_meet_is_left_out_with_a_note():
+    """A job aborting on FAILED or on TIMED_OUT (a common pair) was refused whole; a TIMED_OUT or REJECTED criterion
+    can never fire in the simulator, so the import leaves it out and says so."""
+    criteria = [{"failureType": "FAILED", "action": "CANCEL", "thresholdPercentage": 10,
+                 "minNumberOfExecutedThings": 100},
+                {"failureType": "TIMED_OUT", "action": "CANCEL", "thresholdPercentage": 20,
+                 "minNumberOfExecutedThings": 50},
+                {"failureType": "REJECTED", "action": "CANCEL", "thresholdPercentage": 5,
+                 "minNumberOfExecutedThings": 10}]
+    document = {"jobExecutionsRolloutConfig": {"maximumPerMinute": 100}, "abortConfig": {"criteriaList": criteria},
+                "timeoutConfig": {"inProgressTimeoutInMinutes": 100}}
+    validate("aws-iot-jobs", document)
+    imported = import_document(json.dumps(document), "aws-iot-jobs")
+    assert imported.strategy["abort"] == [{"failure_type": "FAILED", "threshold": "10%", "min_executed": 100}]
+    assert any("criteriaList.1 (TIMED_OUT, 20% of at least 50) is left out" in note and "never time out" in note
+               for note in imported.notes), imported.notes
+    assert any("criteriaList.2 (REJECTED" in note for note in imported.notes)
+    only_timeouts = {**document, "abortConfig": {"criteriaList": criteria[1:2]}}
+    assert "abort" not in import_document(json.dumps(only_timeouts), "aws-iot-jobs").strategy
+
+
 @pytest.mark.parametrize("target, document, says", [
     ("aws-iot-jobs", {}, "jobExecutionsRolloutConfig: missing"),
     ("aws-iot-jobs", {"jobExecutionsRolloutConfig": {"maximumPerMinute": 5000}}, "expected 1 to 1000"),
     ("aws-iot-jobs", {"jobExecutionsRolloutConfig": {}, "abortConfig": {"criteriaList": [
-        {"failureType": "TIMED_OUT", "action": "CANCEL", "thresholdPercentage": 5,
-         "minNumberOfExecutedThings": 1}]}}, "abortConfig.criteriaList.0.failureType: TIMED_OUT"),
+        {"failureType": "LATE", "action": "CANCEL", "thresholdPercentage": 5,
+         "minNumberOfExecutedThings": 1}]}}, "abortConfig.criteriaList.0.failureType: expected FAILED, REJECTED"),
     ("hawkbit", {"groups": [{"targetFilterQuery": "attribute.colour==red"}]}, "groups.0.targetFilterQuery"),
     ("hawkbit", {"amountGroups": "four"}, "amountGroups: expected int"),
     ("hawkbit", {"groups": [{"targetPercentage": 50}, None]}, "groups.1: expected an object"),   # once AttributeError
