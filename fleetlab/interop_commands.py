@@ -69,6 +69,7 @@ def import_(file: Path,
         imported = import_document(text, source)
     yaml = YAML()
     yaml.default_flow_style = None
+    yaml.width = 4096       # a plan's flow mapping on one line, not folded at ruamel's 80 columns mid-value
     buffer = io.StringIO()
     yaml.dump({"strategy": imported.strategy,
                "alternatives": {name or source.replace("-", "_"): copy.deepcopy(imported.strategy)}}, buffer)

@@ -55,6 +55,8 @@ def test_import_prints_a_strategy_that_loads_in_a_scenario(tmp_path):
     plan = TINY[TINY.index("strategy:\n"):TINY.index("\nexpect:")]
     scenario = load_scenario_text(TINY.replace(plan, done.stdout))
     assert scenario.strategy.kind == "groups" and "hawkbit" in scenario.alternatives
+    # each plan on one line as people write it: the dump once folded it at 80 columns ("error_threshold: \n 50%}")
+    assert "  hawkbit: {kind: groups, groups: 5, success_threshold: 90%, error_threshold: 50%}\n" in done.stdout
 
 
 def test_an_import_error_names_the_file_and_key(tmp_path):
