@@ -19,8 +19,9 @@ from sim.model.calibration import Calibration, Profile
 
 TRACKED_SIM = ("t95", "cost", "failed", "bricked", "exposure_device_hours")
 TRACKED_HIL = ("latency_p50", "latency_p99", "max_temperature")
-LOWER_IS_BETTER = {"t95", "cost", "failed", "bricked", "exposure_device_hours", "latency_p50", "latency_p99",
-                   "max_temperature"}
+T95_NEVER = "t95_never"      # seeds of a plan whose T95 never came: the t95 mean is over the others only
+LOWER_IS_BETTER = {"t95", T95_NEVER, "cost", "failed", "bricked", "exposure_device_hours", "latency_p50",
+                   "latency_p99", "max_temperature"}
 REGRESSION = 0.10         # 10% worse than the last good run
 SCHEMA = ("CREATE TABLE IF NOT EXISTS runs (run_id TEXT PRIMARY KEY, started TEXT NOT NULL, verdict TEXT NOT NULL, "
           "mode TEXT NOT NULL, git_sha TEXT NOT NULL)",
@@ -52,6 +53,9 @@ def measurements(result: SuiteResult) -> list[Measurement]:
                 if mean is not None:
                     found.append(Measurement(outcome.name, plan.name, metric, float(mean)))
             found.append(Measurement(outcome.name, plan.name, SEEDS, float(plan.runs)))   # what the mean is over
+            # without it a plan reaching T95 on 1 seed of 3 read as its mean over that one seed, unchanged
+            never = plan.metrics.get("t95", {}).get("missing", 0)
+            found.append(Measurement(outcome.name, plan.name, T95_NEVER, float(never)))
         for rig in outcome.hil.rigs if outcome.hil else []:
             values = {"latency_p50": rig.latency.p50 / 1000 if rig.latency else None,
                       "latency_p99": rig.latency.p99 / 1000 if rig.latency and rig.latency.p99 else None,
@@ -159,15 +163,21 @@ class History:
             return {(scenario, subject, metric): value for scenario, subject, metric, value in cursor.fetchall()}
 
     def trends(self, current: SuiteResult | None = None, limit: int = 30,
-               metrics: tuple[str, ...] = ("t95", "latency_p99")) -> Trends:
+               metrics: tuple[str, ...] = ("t95", T95_NEVER, "latency_p99")) -> Trends:
         """Series per (scenario, metric) across the last runs, and regressions of `current` (already recorded)
-        against the last GO run before it."""
+        against the last GO run before it. A plan's seeds without a T95 are a series only where some run had any."""
         runs = self.runs(limit)
         series: dict[tuple[str, str], dict[str, list[tuple[str, float]]]] = {}
         for run_id, _, _ in runs:
             for (scenario, subject, metric), value in self.values(run_id).items():
                 if metric in metrics:
                     series.setdefault((scenario, metric), {}).setdefault(subject, []).append((run_id, value))
+        for key in [key for key in series if key[1] == T95_NEVER]:
+            reached = [subject for subject, points in series[key].items() if not any(value for _, value in points)]
+            for subject in reached:
+                del series[key][subject]
+            if not series[key]:
+                del series[key]
         baseline, good = None, []
         if current is not None:
             earlier = [run for run in runs if run[0] != current.run_id and run[1] <= current.started]
@@ -193,7 +203,10 @@ class History:
                 continue
             baseline, old = compared
             worse = value - old
-            if worse > 0 and (old == 0 or worse / abs(old) > REGRESSION):
+            if metric == T95_NEVER and worse > 0:
+                found.append(f"{scenario} · {subject} · t95: not reached on {value:.0f} of {seeds or 0:.0f} seeds "
+                             f"(was {old:.0f}) since run {baseline}")
+            elif worse > 0 and (old == 0 or worse / abs(old) > REGRESSION):
                 change = f"+{worse / abs(old):.0%}" if old else "from zero"
                 found.append(f"{scenario} · {subject} · {metric}: {show_value(metric, old)} → "
                              f"{show_value(metric, value)} ({change}) since run {baseline}")

@@ -125,7 +125,7 @@ def histogram(edges: list[float], counts: list[int], label: str) -> str:
 
 
 SCALES = {"t95": (1 / 3600, "hours"), "cost": (1.0, "$"), "latency_p50": (1000.0, "ms"),
-          "latency_p99": (1000.0, "ms"), "max_temperature": (1.0, "°C")}
+          "latency_p99": (1000.0, "ms"), "max_temperature": (1.0, "°C"), "t95_never": (1.0, "seeds without a T95")}
 
 
 def run_date(run_id: str) -> str:

@@ -55,6 +55,7 @@ def exercise(store: History, good, worse) -> None:
                for line in trends.regressions), trends.regressions
     t95 = trends.series[("tiny", "t95")]["plan"]
     assert [run for run, _ in t95] == [good.run_id, worse.run_id] and t95[1][1] > t95[0][1]
+    assert ("tiny", "t95_never") not in trends.series       # every seed reached T95 in both runs: no such series
 
 
 def test_sqlite_history_shows_trends_and_flags_the_regression(tmp_path, two_runs):
@@ -91,6 +92,28 @@ def test_a_good_run_of_other_scenarios_does_not_hide_a_regression(tmp_path, two_
     assert trends.baseline == subset.run_id
     assert any(line.startswith("tiny · plan · t95:") and f"since run {good.run_id}" in line
                for line in trends.regressions), trends.regressions
+    store.close()
+
+
+def test_a_plan_that_stops_reaching_t95_on_some_seeds_is_a_regression(tmp_path, two_runs):
+    """fleet-10k's naive_waves reached T95 on 1 seed of 3, at the 2d 7h the plan reaches on all: the history kept
+    the mean over the seeds that reached it, and a plan that stopped reaching T95 on most seeds read as unchanged."""
+    good, _ = two_runs
+
+    def over_three_seeds(run, never: int, run_id: str, started: str):
+        outcomes = [outcome.model_copy(update={"plans": [plan.model_copy(update={"runs": 3, "metrics": {
+            **plan.metrics, "t95": {**plan.metrics["t95"], "missing": never}}}) for plan in outcome.plans]})
+            for outcome in run.scenarios]
+        return run.model_copy(update={"scenarios": outcomes, "run_id": run_id, "started": started})
+
+    before = over_three_seeds(good, 0, "20261201-000000-aaaaaa", "2026-12-01T00:00:00+00:00")
+    after = over_three_seeds(good, 2, "20261202-000000-bbbbbb", "2026-12-02T00:00:00+00:00")
+    store = History(str(tmp_path / "history.sqlite"))
+    store.record(before)
+    store.record(after)
+    trends = store.trends(after)
+    assert trends.regressions == [f"tiny · plan · t95: not reached on 2 of 3 seeds (was 0) since run {before.run_id}"]
+    assert [value for _, value in trends.series[("tiny", "t95_never")]["plan"]] == [0.0, 2.0]
     store.close()
 
 
