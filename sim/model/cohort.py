@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class Cohort(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    hardware: str | None = None
-    site_kind: str | None = None
-    camera_angle: str | None = None
+    hardware: str | None = Field(default=None, description="a hardware model of fleet.hardware")
+    site_kind: str | None = Field(default=None, description="a site kind of fleet.site_kinds")
+    camera_angle: str | None = Field(default=None, description="a camera angle of fleet.camera_angles")
 
     def matches(self, hardware: str, site_kind: str, camera_angle: str) -> bool:
         return ((self.hardware is None or self.hardware == hardware)

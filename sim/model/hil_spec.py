@@ -14,18 +14,22 @@ from sim.model.unit_fields import Duration, Fraction, PositiveDuration, Rate
 
 
 class HilLatencyBudget(Frozen):
-    p50: Duration | None = None
-    p99: Duration | None = None
+    p50: Duration | None = Field(default=None, description="median inference latency a rig may not exceed")
+    p99: Duration | None = Field(default=None, description="99th percentile latency a rig may not exceed")
 
 
 class HilParity(Frozen):
-    atol: Annotated[float, Field(ge=0)] = 1e-3
-    rtol: Annotated[float, Field(ge=0)] = 1e-3
+    atol: Annotated[float, Field(ge=0)] = Field(default=1e-3, description="absolute tolerance of an engine output "
+                                                "against the ONNX reference")
+    rtol: Annotated[float, Field(ge=0)] = Field(default=1e-3, description="relative tolerance, added to atol "
+                                                "(numpy.isclose)")
 
 
 class HilFault(Frozen):
-    fault: str
-    at_step: str
+    fault: str = Field(description="what happens: link_drop, sigint, sigterm or sigkill on any rig; virtual rigs "
+                       "add power_cut, disk_full, … (hil/faults.py)")
+    at_step: str = Field(description="where it fires: before:STEP, after:switch, mid:install (build, rollback, "
+                         "restore), or transfer@P% ('transfer@50%')")
 
 
 MAX_THERMAL_STEP = 86400.0    # a board settles in minutes; a load step of days is a typo that would hold the rig
@@ -62,9 +66,9 @@ class HilSpec(Frozen):
         "or builtin:NAME from fleetlab's model family")
     candidate_model: str | None = Field(default=None, description="ONNX file of the candidate, or builtin:NAME")
     frames: str | None = Field(default=None, description="folder of ANGLE.npy frame batches, or 'builtin'")
-    precision: Literal["fp32", "fp16", "int8"] = "fp16"
-    latency_budget: HilLatencyBudget = HilLatencyBudget()
-    parity: HilParity = HilParity()
+    precision: Literal["fp32", "fp16", "int8"] = Field(default="fp16", description="the TensorRT engine's precision")
+    latency_budget: HilLatencyBudget = Field(default=HilLatencyBudget(), description="latency bounds per rig")
+    parity: HilParity = Field(default=HilParity(), description="how close the engine's outputs must be")
     iterations: Annotated[int, Field(ge=10)] = Field(default=300, description="timed inferences per latency run")
     warmup: Annotated[int, Field(ge=0)] = Field(default=30, description="first timed inferences discarded")
     max_cv: Fraction | None = Field(default=0.25, description="latency runs noisier than this robust coefficient "
@@ -75,4 +79,5 @@ class HilSpec(Frozen):
     shadow: bool = Field(default=False, description="also run both engines side by side on the same frames")
     calibrate: HilCalibrate | None = Field(default=None, description="also measure what `fleetlab calibrate` "
                                            "needs (current-model latency and power, a second build, a thermal step)")
-    faults: list[HilFault] = Field(default_factory=list)
+    faults: list[HilFault] = Field(default_factory=list, description="faults to inject on the rigs, for recovery "
+                                   "tests")

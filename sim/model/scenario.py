@@ -58,7 +58,8 @@ class BandwidthSpread(Frozen):
     """Per-site uplink bandwidth: log-normal around a median, clipped."""
 
     median: PositiveRate
-    sigma: Annotated[float, Field(ge=0, le=3)] = 0.6
+    sigma: Annotated[float, Field(ge=0, le=3)] = Field(
+        default=0.6, description="spread between sites: σ of the log-normal (0: every site at the median)")
     min: Rate = 32_000 / 8
     max: Rate = 1e9 / 8
 
@@ -67,7 +68,8 @@ class StorageSpread(Frozen):
     """Free storage per device: log-normal around a median, clipped."""
 
     median: Size
-    sigma: Annotated[float, Field(ge=0, le=3)] = 0.4
+    sigma: Annotated[float, Field(ge=0, le=3)] = Field(
+        default=0.4, description="spread between devices: σ of the log-normal (0: every device at the median)")
     min: Size = 0.0
     max: Size = 1e12
 
@@ -98,22 +100,24 @@ class Ambient(Frozen):
 class Games(Frozen):
     """Games at a site: on these weekdays, with this probability, from `start` for `duration` (local time)."""
 
-    days: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]]
+    days: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = Field(
+        description="weekdays with a game (local time), e.g. [sat, sun]")
     start: Clock
     duration: Duration
     probability: Fraction = 1.0
 
 
 class SiteKind(Frozen):
-    count: Annotated[int, Field(ge=1)]
+    count: Annotated[int, Field(ge=1)] = Field(description="sites of this kind")
     cameras_per_site: CameraCount
     uplink: BandwidthSpread
     daily_pattern: dict[str, Annotated[float, Field(ge=0, le=10)]] = Field(
         default_factory=lambda: {"00:00": 1.0},
         description="uplink multiplier from each local time of day until the next, e.g. {'00:00': 1, '18:00': 0.4}")
-    outages: Outages | None = None
-    ambient: Ambient = Ambient()
-    games: Games | None = None
+    outages: Outages | None = Field(default=None, description="the uplink going down and up again (none: never)")
+    ambient: Ambient = Field(default=Ambient(), description="air temperature around the cameras")
+    games: Games | None = Field(default=None, description="games during which nothing may be disturbed (none: no "
+                                "games)")
 
     @field_validator("daily_pattern")
     @classmethod
@@ -147,7 +151,8 @@ class Thermal(Frozen):
     resistance: Annotated[float, Field(gt=0)] = Field(default=3.0, description="°C per watt above ambient")
     time_constant: PositiveDuration = 600.0
     throttle_at: float = Field(default=85.0, description="°C at which clocks throttle")
-    throttled_fps_factor: Annotated[float, Field(gt=0, le=1)] = 0.6
+    throttled_fps_factor: Annotated[float, Field(gt=0, le=1)] = Field(
+        default=0.6, description="frame rate of a throttled board as a share of its unthrottled rate")
     health_limit: float = Field(default=95.0, description="°C above which the health check fails")
 
 
@@ -168,33 +173,43 @@ class HardwareProfile(Frozen):
         default=None, description="model bytes built per second on top of the fixed part (unset: the build takes "
         "the fixed part whatever the size)")
     activation_time: Duration | None = Field(default=None, description="slot switch and restart until healthy")
-    rollback_time: Duration | None = None
+    rollback_time: Duration | None = Field(default=None, description="switch back to the old slot until healthy")
     thermal_resistance: Annotated[float, Field(gt=0)] | None = Field(default=None, description="°C per watt")
-    thermal_time_constant: PositiveDuration | None = None
+    thermal_time_constant: PositiveDuration | None = Field(
+        default=None, description="how fast the enclosure follows a change of power (RC time constant)")
 
 
 class Fleet(Frozen):
-    site_kinds: Annotated[dict[str, SiteKind], Field(min_length=1)]
+    site_kinds: Annotated[dict[str, SiteKind], Field(min_length=1)] = Field(
+        description="kinds of site by name (gym, stadium, …): how many, their cameras, uplinks, weather and games")
     hardware: dict[str, Fraction] = Field(description="share of cameras per hardware model")
-    camera_angles: dict[str, Fraction] = Field(default_factory=lambda: {"default": 1.0})
-    timezones: dict[str, Fraction] = Field(default_factory=lambda: {"UTC+0": 1.0})
+    camera_angles: dict[str, Fraction] = Field(
+        default_factory=lambda: {"default": 1.0}, description="share of cameras per camera angle (overhead, "
+        "sideline, …): a defect or a canary stratum can select them")
+    timezones: dict[str, Fraction] = Field(
+        default_factory=lambda: {"UTC+0": 1.0}, description="share of sites per UTC offset ('UTC-05:00'): install "
+        "windows, daily patterns and games are in a site's local time")
     install_windows: Annotated[list[InstallWindow], Field(min_length=1)] = Field(
-        default_factory=lambda: [InstallWindow(start=2 * 3600.0, duration=4 * 3600.0)])
+        default_factory=lambda: [InstallWindow(start=2 * 3600.0, duration=4 * 3600.0)],
+        description="daily local-time windows in which a device may switch to the new model")
     storage_free: StorageSpread
     power_loss_per_day: Annotated[float, Field(ge=0)] = Field(default=0.0, description="power cuts per device per day")
     reboot_time: Duration = 120.0
     activation_time: Duration = Field(default=60.0, description="slot switch and service restart")
     health_check: Duration = Field(default=600.0, description="how long the new model must run well to commit")
     rollback_time: Duration = 120.0
-    slots: Literal["ab", "in_place"] = "ab"
+    slots: Literal["ab", "in_place"] = Field(
+        default="ab", description="ab: install into the inactive slot, a power cut costs a reboot; in_place: "
+        "overwrite the running model, a power cut mid-write bricks the device")
     egress_cap: Annotated[Rate, Field(gt=0)] | None = Field(
         default=None, description="global origin/CDN egress shared by every download")
     egress_sharing: Literal["fair", "proportional"] = Field(
         default="fair", description="how the egress cap is shared between sites: fair (max-min: a site below the "
         "level keeps its whole uplink, the others share what is left) or proportional (every site scaled alike)")
     report_delay: Duration = Field(default=300.0, description="delay before the controller sees a device's report")
-    fps_needed: Annotated[float, Field(gt=0)] = 15.0
-    thermal: Thermal = Thermal()
+    fps_needed: Annotated[float, Field(gt=0)] = Field(
+        default=15.0, description="frames per second a camera must keep; below it the health check fails")
+    thermal: Thermal = Field(default=Thermal(), description="the enclosures' thermal model")
     hardware_profiles: dict[str, HardwareProfile] = Field(
         default_factory=dict, exclude_if=lambda profiles: not profiles,
         description="per hardware model: device numbers that differ from the fleet-wide ones (calibrated on rigs)")
@@ -245,15 +260,18 @@ class Fleet(Frozen):
 
 class Artifact(Frozen):
     full_size: Size
-    delta_size: Size | None = None
-    resumable: bool = True
+    delta_size: Size | None = Field(default=None, description="size of the binary delta from the current model "
+                                    "(sent with delivery.delta)")
+    resumable: bool = Field(default=True, description="an interrupted download resumes from its last checkpoint "
+                            "(false: starts over)")
     checkpoint: Size = Field(default=1e6, description="progress survives an interruption up to the last checkpoint")
     corruption_rate: Fraction = 0.0
     installed_size: Size | None = Field(default=None, description="space the installed slot needs (default: full size)")
     install_rate: PositiveRate = 20e6
     verify_rate: PositiveRate = 100e6
     engine_build: Duration = Field(default=300.0, description="TensorRT engine build on the device after install")
-    max_download_attempts: Annotated[int, Field(ge=1)] = 5
+    max_download_attempts: Annotated[int, Field(ge=1)] = Field(
+        default=5, description="corrupt downloads fetched again before the device fails")
 
     @model_validator(mode="after")
     def _checkpoint_positive(self) -> "Artifact":
@@ -269,22 +287,24 @@ class HardwarePerformance(Frozen):
 
 
 class Defect(Frozen):
-    cohort: Cohort = Cohort()
+    cohort: Cohort = Field(default=Cohort(), description="the devices it hits (every field given must match)")
     failure_rate: Fraction = Field(default=0.0, description="share of these devices whose health check fails")
     accuracy_drop: Fraction = Field(default=0.0, description="silent quality loss: counted as exposure, not caught")
 
 
 class ModelSpec(Frozen):
-    version: str
-    hardware: dict[str, HardwarePerformance]
-    defects: list[Defect] = Field(default_factory=list)
+    version: str = Field(description="the version devices report, e.g. '2.1'")
+    hardware: dict[str, HardwarePerformance] = Field(description="latency and power per hardware model")
+    defects: list[Defect] = Field(default_factory=list, description="what is wrong with this model, and on which "
+                                  "devices")
 
 
 class Fault(Frozen):
     """A scripted event: sites losing their uplink for a while, or a power cut across devices (dark for `duration`,
     then they reboot). Every field changes the run (tests/world/test_fault_fields.py)."""
 
-    kind: Literal["outage", "power_cut"]
+    kind: Literal["outage", "power_cut"] = Field(description="outage: sites lose their uplink; power_cut: devices "
+                                                 "go dark")
     at: Duration = Field(description="when, from the start of the scenario")
     duration: Duration = Field(default=0.0, description="outage: how long the sites' uplinks stay down; power_cut: "
                                "how long the devices stay dark before they reboot (0: only the reboot)")
@@ -296,7 +316,7 @@ class Retries(Frozen):
     """Wait before fetching again after a corrupt download: backoff, multiplied by factor each time, capped."""
 
     backoff: Duration = 300.0
-    factor: Annotated[float, Field(ge=1)] = 2.0
+    factor: Annotated[float, Field(ge=1)] = Field(default=2.0, description="the wait grows by this after each try")
     max_backoff: Duration = 6 * 3600.0
 
 
@@ -307,12 +327,13 @@ class Delivery(Frozen):
     base_mismatch: Fraction = Field(default=0.05, description="share of devices whose base version has no delta")
     site_cache: bool = Field(default=False, description="one camera per site fetches; the others copy over the LAN")
     lan_rate: PositiveRate = 50e6
-    retries: Retries | None = None
+    retries: Retries | None = Field(default=None, description="backoff before fetching again after a corrupt "
+                                    "download (none: at once)")
     freeze_during_games: bool = Field(default=False, description="no download or install at a site during its games")
 
 
 class Pricing(Frozen):
-    egress_per_gb: Money = 0.09
+    egress_per_gb: Money = Field(default=0.09, description="origin/CDN egress price per GB (10^9 bytes)")
 
 
 class CalibrationUse(Frozen):
@@ -346,15 +367,16 @@ else:
 
 
 class Scenario(Frozen):
-    name: str
-    description: str = ""
+    name: str = Field(description="the scenario's name in reports and the history: one file per name")
+    description: str = Field(default="", description="what question the scenario asks, for the report")
     tags: list[str] = Field(default_factory=list, description="labels; `fleetlab run` leaves out `benchmark` "
                             "scenarios unless their file is named")
     seed: Annotated[int, Field(ge=0, le=streams.MAX_SEED)] = Field(
         default=1, description="where every random stream of the run starts: 0 to 2^56 - 1; the same seed gives the "
         "same run")
     duration: PositiveDuration = 14 * 86400.0
-    start_weekday: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = "mon"
+    start_weekday: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = Field(
+        default="mon", description="the weekday the run starts on, at 00:00 UTC (games fall on weekdays)")
     stop_when_settled: bool = Field(
         default=False, description="end the run once the plan is done and no device is in flight; by default the "
         "run covers the whole duration, so exposure and throttling are measured over the same horizon for every plan")
@@ -362,21 +384,22 @@ class Scenario(Frozen):
     artifact: Artifact
     current: ModelSpec | None = Field(default=None, description="the model running now (default: like the candidate)")
     candidate: ModelSpec
-    strategy: StrategySpec
-    faults: list[Fault] = Field(default_factory=list)
-    delivery: Delivery = Delivery()
+    strategy: StrategySpec = Field(description="the rollout plan: `kind` and its parameters (fleetlab strategies)")
+    faults: list[Fault] = Field(default_factory=list, description="scripted outages and power cuts")
+    delivery: Delivery = Field(default=Delivery(), description="how the artifact reaches devices")
     alternatives: dict[str, StrategySpec] = Field(
         default_factory=dict, description="other plans to compare against `strategy`, by name (fleetlab compare)")
-    expect: dict[str, Union[str, int, float]] = Field(default_factory=dict)
+    expect: dict[str, Union[str, int, float]] = Field(
+        default_factory=dict, description="bounds per metric ('< 72h', '<= $500', 0): the verdict is judged on them")
     findings: dict[str, str] = Field(
         default_factory=dict, exclude_if=lambda found: not found,
         description="expectations that are this scenario's intended finding (it demonstrates a bad plan or a "
                     "failure the gates must catch), each with what it shows: the report says so beside the row")
-    pricing: Pricing = Pricing()
+    pricing: Pricing = Field(default=Pricing(), description="what egress costs")
     calibration: Annotated[CalibrationUse, BeforeValidator(_calibration_shorthand)] | None = Field(
         default=None, exclude_if=lambda use: use is None,
         description="device numbers measured on rigs (fleetlab calibrate): PATH, or {file, override}")
-    hil: HilSpec | None = None
+    hil: HilSpec | None = Field(default=None, description="what the rigs run per device (fleetlab hil)")
 
     def fingerprint(self) -> str:
         """sha256 of the validated scenario: two files that mean the same thing share it."""

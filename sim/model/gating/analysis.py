@@ -19,7 +19,8 @@ _OPS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge
 
 
 class MetricAnalysis(StrategyParams):
-    metric: Literal["fps", "latency_ms", "temperature", "detection_rate", "agreement"]
+    metric: Literal["fps", "latency_ms", "temperature", "detection_rate", "agreement"] = Field(
+        description="what the canary devices report: its median is held to `success`")
     success: str = Field(description="condition on the canary median, e.g. '>= 15' or '< 80'")
     interval: PlanInterval = Field(default=900.0, description="time between measurements")
     count: Annotated[int, Field(ge=1)] = Field(default=4, description="measurements that make a successful analysis")

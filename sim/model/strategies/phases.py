@@ -24,7 +24,8 @@ class Phase(StrategyParams):
 
 class PhasesParams(StrategyParams):
     kind: Literal["phases"] = "phases"
-    phases: Annotated[list[Phase], Field(min_length=1)]
+    phases: Annotated[list[Phase], Field(min_length=1)] = Field(
+        description="batches in order: each a share of the fleet (batch) from a start offset; the last takes the rest")
     check_every: PlanInterval = Field(default=900.0, description="how often the abort rule looks")
     watch_after_last: Duration = Field(default=2 * 86400.0, description="how long the abort rule keeps watching")
     abort: ThresholdAbort | None = Field(

@@ -31,7 +31,8 @@ class WavesParams(StrategyParams):
                                          "failed, e.g. {threshold: 5%, min_executed: 20}")
     sequential: SequentialTest | None = Field(
         default=None, description="halt on a sequential test that counts unreported devices (robust to fast failures)")
-    rollback_on_abort: bool = False
+    rollback_on_abort: bool = Field(
+        default=False, description="roll back every device told so far when the abort rule trips")
 
     @field_validator("waves")
     @classmethod
