@@ -26,6 +26,16 @@ def test_delta_updates_move_the_delta_and_fall_back_to_full_for_other_bases(make
     assert 0 < fallbacks < 20 and moved.total == pytest.approx(moved.full + moved.delta)
 
 
+def test_a_delta_as_large_as_the_full_image_is_still_counted_as_delta_bytes(make_scenario):
+    """A delta was told from a full download by its size: one of the full image's size (a retrained model's) was
+    counted as full bytes, and bytes.delta read 0."""
+    story = run_story(make_scenario({"fleet": {"site_kinds": {"gym": {"count": 10, "cameras_per_site": 2}}},
+                                     "artifact": {"delta_size": "100MB"},
+                                     "delivery": {"delta": True, "base_mismatch": 0}}))
+    moved = story.result.bytes
+    assert moved.delta == pytest.approx(20 * 100e6) and moved.full == pytest.approx(0.0, abs=1.0)
+
+
 def test_retries_wait_with_backoff_after_a_corrupt_download(make_scenario):
     story = run_story(make_scenario({"fleet": {"site_kinds": {"gym": {"count": 1, "cameras_per_site": 1}}},
                                      "artifact": {"corruption_rate": 1.0, "max_download_attempts": 3},
