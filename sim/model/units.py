@@ -2,7 +2,10 @@
 
 Internally every duration is seconds, every size is bytes, every rate is bytes per second.
 Decimal prefixes (kB, MB, GB) are powers of 1000 and binary ones (KiB, MiB, GiB) powers of 1024,
-as network and storage vendors use them; bit rates (`8Mbit/s`, `8Mbps`) are divided by 8.
+as network and storage vendors use them; bit rates (`8Mbit/s`, `8Mbps`) are divided by 8. The b of a unit is read
+as people write it: `B` a byte, `b` a bit (`20Mb/s` is 20 megabits, `20MBps` 20 megabytes a second); prefixes
+ignore case. A size in bits (`4Gb`) is refused with the byte form to write: an 8× error on a model or a disk is
+never what was meant.
 """
 
 from __future__ import annotations
@@ -56,12 +59,19 @@ def parse_duration(text: object) -> float:
 
 
 def _split(text: object, what: str, example: str) -> tuple[float, str]:
+    """(number, unit as written: its case tells a bit from a byte)."""
     if not isinstance(text, str):
         raise UnitError(f"expected a {what} with a unit such as {example!r}, got {text!r}")
     match = re.fullmatch(_NUMBER + r"\s*([A-Za-z/$]+)", text.strip())
     if not match:
         raise UnitError(f"expected a {what} such as {example!r}, got {text!r}")
-    return float(match.group(1)), match.group(2).lower()
+    return float(match.group(1)), match.group(2)
+
+
+def _byte_form(unit: str) -> str:
+    """'gb' -> 'GB', 'kib' -> 'KiB', 'mb' -> 'MB': the unit in bytes, as written in the docs."""
+    prefix = unit[:-1].lower()
+    return {"": "", "k": "k", "ki": "Ki"}.get(prefix, prefix[:1].upper() + prefix[1:]) + "B"
 
 
 def parse_size(text: object) -> float:
@@ -69,9 +79,12 @@ def parse_size(text: object) -> float:
     if text == 0 or text == "0":
         return 0.0
     number, unit = _split(text, "size", "500MB")
-    if unit not in _SIZE_UNITS:
+    if unit.lower() not in _SIZE_UNITS:
         raise UnitError(f"unknown size unit in {text!r} (use B, kB, MB, GB, TB, KiB, MiB, GiB or TiB)")
-    return _finite(number * _SIZE_UNITS[unit], text)
+    if unit.endswith("b"):
+        written = str(text).strip()[:-len(unit)].strip()
+        raise UnitError(f"{text!r}: a lowercase b is a bit, and sizes are in bytes: write {written}{_byte_form(unit)}")
+    return _finite(number * _SIZE_UNITS[unit.lower()], text)
 
 
 def parse_rate(text: object) -> float:
@@ -79,10 +92,13 @@ def parse_rate(text: object) -> float:
     if text == 0 or text == "0":
         return 0.0
     number, unit = _split(text, "rate", "8Mbit/s")
-    if unit in _BIT_RATE_UNITS:
-        return _finite(number * _BIT_RATE_UNITS[unit] / 8.0, text)
-    if unit.endswith("/s") and unit[:-2] in _SIZE_UNITS:
-        return _finite(number * _SIZE_UNITS[unit[:-2]], text)
+    if unit.lower() in _BIT_RATE_UNITS and "bit" in unit.lower():
+        return _finite(number * _BIT_RATE_UNITS[unit.lower()] / 8.0, text)
+    per_second = unit[:-2] if unit.lower().endswith(("/s", "ps")) else ""
+    if per_second.lower() in _SIZE_UNITS:
+        if per_second.endswith("B"):                    # MB/s, MBps: bytes
+            return _finite(number * _SIZE_UNITS[per_second.lower()], text)
+        return _finite(number * _SIZE_UNITS[per_second.lower()] / 8.0, text)    # Mb/s, Mbps: bits
     raise UnitError(f"unknown rate unit in {text!r} (use bit/s, kbit/s, Mbit/s, Gbit/s, Mbps or MB/s)")
 
 

@@ -1,3 +1,5 @@
+import re
+
 import pytest
 
 from sim.model import units
@@ -28,6 +30,24 @@ def test_rates_read_as_bytes_per_second(text, rate):
 def test_values_without_a_known_unit_are_refused_with_the_value_in_the_message(bad, parse):
     with pytest.raises(units.UnitError, match=repr(bad).strip("'")):
         parse(bad)
+
+
+@pytest.mark.parametrize("text, rate", [
+    ("20Mb/s", 2.5e6), ("20 mb/s", 2.5e6), ("20Mbps", 2.5e6),        # a lowercase b: bits (20Mb/s was 20 MB/s)
+    ("20MBps", 20e6), ("20MB/s", 20e6), ("2KiB/s", 2048),             # a B: bytes (20MBps was 20 Mbit/s)
+    ("20MBit/s", 2.5e6), ("8b/s", 1.0),
+])
+def test_a_b_is_a_bit_and_a_capital_b_a_byte_in_rates(text, rate):
+    """Once the unit was lower-cased first: '20Mb/s', as networking docs write 20 megabits a second, read as 20
+    megabytes (8× the uplink), and '20MBps' read as 20 megabits."""
+    assert units.parse_rate(text) == pytest.approx(rate)
+
+
+@pytest.mark.parametrize("text, written", [("4Gb", "4GB"), ("500 mb", "500MB"), ("2kb", "2kB"), ("1.5gib", "1.5GiB"),
+                                           ("4096b", "4096B")])
+def test_a_size_in_bits_is_refused_with_the_byte_form_to_write(text, written):
+    with pytest.raises(units.UnitError, match=f"lowercase b is a bit.*write {re.escape(written)}$"):
+        units.parse_size(text)
 
 
 def test_fractions_take_percent_or_plain_numbers():
