@@ -46,6 +46,8 @@ def parse_duration(text: object) -> float:
         return 0.0
     if not isinstance(text, str):
         raise UnitError(f"expected a duration with a unit such as '12h' or '90s', got {text!r}")
+    if re.search(r"[0-9.]\s*M(?![A-Za-z])", text):   # ISO 8601 and date libraries read M as months
+        raise UnitError(f"{text!r}: M could mean a month or a minute: write m for minutes, or days (30d) for a month")
     compact = text.strip().lower()
     parts = _DURATION_PART.findall(compact)
     if not parts or _DURATION_PART.sub("", compact).strip():

@@ -12,6 +12,15 @@ def test_durations_read_as_seconds(text, seconds):
     assert units.parse_duration(text) == pytest.approx(seconds)
 
 
+def test_an_upper_case_m_duration_is_refused_as_a_month_or_a_minute():
+    """'duration: 1M' (a month, as ISO 8601 and date libraries write it) simulated one minute."""
+    for text in ("1M", "2d 3M", "1.5M"):
+        with pytest.raises(units.UnitError, match="M could mean a month or a minute"):
+            units.parse_duration(text)
+    assert units.parse_duration("1m") == 60 and units.parse_duration("30Min") == 1800
+    assert units.parse_duration("5MS") == pytest.approx(0.005)
+
+
 @pytest.mark.parametrize("text, size", [("500MB", 500e6), ("1.5GiB", 1.5 * 2**30), ("4096B", 4096), ("2kB", 2000)])
 def test_sizes_read_as_bytes(text, size):
     assert units.parse_size(text) == pytest.approx(size)
