@@ -26,10 +26,18 @@ from sim.model.units import parse_utc_offset
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
+SHARE_SLACK = 0.001      # shares written rounded (33.3% three times, 0.333333 three times) are what was meant
+
+
 def _shares_sum_to_one(shares: dict[str, float]) -> dict[str, float]:
+    """Shares adding up to 100% within SHARE_SLACK, scaled to add up to exactly 1 (the draws walk their running
+    sum up to 1); further off is a mistake, said with enough digits to see it."""
     total = sum(shares.values())
-    if abs(total - 1.0) > 1e-6:
-        raise ValueError(f"shares must add up to 100%, these add up to {total:.1%}")
+    if abs(total - 1.0) > SHARE_SLACK + 1e-12:
+        raise ValueError(f"shares must add up to 100% (give or take {SHARE_SLACK:.1%} of rounding), these add up "
+                         f"to {total * 100:.6g}%")
+    if abs(total - 1.0) > 1e-9:
+        return {key: share / total for key, share in shares.items()}
     return shares
 
 

@@ -9,6 +9,7 @@ import pytest
 from sim.load import load_scenario, load_scenario_text
 from sim.model.errors import ScenarioError
 from sim.model.plan_traps import plan_warnings
+from sim.world.fleet import build_layout
 from tests.conftest import ROOT
 
 BROKEN = textwrap.dedent("""\
@@ -163,3 +164,20 @@ def test_a_timezone_no_place_has_is_refused_at_its_line(zone):
     text = text.replace('timezones: {"UTC-05:00": 50%, "UTC-08:00": 50%}', f'timezones: {{"{zone}": 100%}}')
     [found] = problems_of(text)
     assert found.startswith("broken.yaml:23:3: fleet.timezones: ") and repr(zone) in found, found
+
+
+def test_shares_written_rounded_are_taken_and_a_real_shortfall_is_refused_with_its_sum():
+    """Three boards at 0.333333 each were refused as "these add up to 100.0%" (the sum rounded in the message, the
+    check exact to 1e-6); 33.3% three times too."""
+    tiny = (ROOT / "scenarios" / "tiny.yaml").read_text()
+    thirds = tiny.replace("hardware: {orin-nx: 70%, nano: 30%}",
+                          "hardware: {orin-nx: 33.3%, nano: 33.3%, xavier: 33.3%}")
+    thirds = thirds.replace("    nano: {latency: 45ms, power: 8}", "    nano: {latency: 45ms, power: 8}\n"
+                            "    xavier: {latency: 20ms, power: 10}")
+    scenario = load_scenario_text(thirds)
+    assert sum(scenario.fleet.hardware.values()) == pytest.approx(1.0, abs=1e-12)
+    boards = {hardware for hardware, _, _ in build_layout(scenario.fleet, scenario.seed).cohorts()}
+    assert boards == {"orin-nx", "nano", "xavier"}
+    short = problems_of(thirds.replace("xavier: 33.3%}", "xavier: 32%}"))
+    assert any("shares must add up to 100% (give or take 0.1% of rounding), these add up to 98.6%" in line
+               for line in short), short
