@@ -221,6 +221,21 @@ def _empty_or_unwatched_waves(path: str, plan: StrategyParams, scenario: Scenari
                "abort rule needs: it cannot stop the first wave, whatever fails")
 
 
+def _last_wave_short_of_the_fleet(path: str, plan: StrategyParams, scenario: Scenario) -> Iterator[PlanWarning]:
+    """Cumulative waves that stop short of 100% tell the rest of the fleet nothing: T95 never comes, and the run
+    reads as a stalled rollout rather than the partial one the file asked for (a typo for the last wave, mostly)."""
+    key = "waves" if hasattr(plan, "waves") else "then" if hasattr(plan, "then") else None
+    shares: list[float] = list(getattr(plan, key)) if key else []
+    if not shares or shares[-1] >= 1.0:
+        return
+    size, last = scenario.fleet.size, shares[-1]
+    never = (f"about {round((1 - last) * size):,} of the {size:,} devices" if key == "waves" else
+             f"the other {1 - last:.0%} of the devices after the canary")
+    yield (f"{path}.{key}.{len(shares) - 1}",
+           f"the last wave is {last:.0%}: {never} are never told (end with 100%, unless a partial rollout is the "
+           "plan)")
+
+
 def _nothing_can_halt(path: str, plan: StrategyParams, scenario: Scenario) -> Iterator[PlanWarning]:
     """A plan that asks for a rollback (or is a canary) with no rule that can ever halt it: it reads as guarded
     and sends a failing candidate to the whole fleet."""
@@ -244,4 +259,4 @@ def _nothing_can_halt(path: str, plan: StrategyParams, scenario: Scenario) -> It
 
 
 RULES = (_late_abort, _succeeded_behind_window, _success_never_reached, _small_canary, _empty_or_unwatched_waves,
-         _nothing_can_halt)
+         _last_wave_short_of_the_fleet, _nothing_can_halt)

@@ -63,6 +63,14 @@ CASES = {
         "strategy:\n  kind: phases\n  phases: [{batch: 10%}, {start: 1d}]\n  rollback_on_abort: true\n"
         "  abort: {threshold: 20%, min_executed: 4}\n",
         "strategy.rollback_on_abort", "never halts and never rolls anything back", ()),
+    "waves that stop short of the fleet": (
+        "strategy:\n  kind: waves\n  waves: [10%, 50%]\n",
+        "strategy:\n  kind: waves\n  waves: [10%, 100%]\n",
+        "strategy.waves.1", "the last wave is 50%: about 20 of the 40 devices are never told", ()),
+    "a canary whose waves after it stop short": (
+        "strategy:\n  kind: canary\n  detect_failure_rate: 10%\n  stratify: false\n  then: [25%, 90%]\n",
+        "strategy:\n  kind: canary\n  detect_failure_rate: 10%\n  stratify: false\n  then: [25%, 100%]\n",
+        "strategy.then.1", "the other 10% of the devices after the canary are never told", ()),
     "a canary with nothing to judge it": (
         "strategy:\n  kind: canary\n  detect_failure_rate: 10%\n  stratify: false\n  judge: null\n  abort: null\n",
         "strategy:\n  kind: canary\n  detect_failure_rate: 10%\n  stratify: false\n  judge: null\n",
