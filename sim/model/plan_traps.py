@@ -236,6 +236,46 @@ def _last_wave_short_of_the_fleet(path: str, plan: StrategyParams, scenario: Sce
            "plan)")
 
 
+def _last_release(plan: StrategyParams) -> tuple[float, str, str] | None:
+    """(the soonest moment the plan tells its last devices, the key that sets it, how that adds up); None for plans
+    whose pace depends on what devices report (groups, exponential, budgets, a shadow's hold)."""
+    from sim.model.strategies.canary import CanaryParams
+    from sim.model.strategies.phases import PhasesParams
+    from sim.model.strategies.thermal_aware import ThermalAwareParams
+    from sim.model.strategies.waves import WavesParams
+
+    if isinstance(plan, (WavesParams, ThermalAwareParams)) and len(plan.waves) > 1:
+        bakes = len(plan.waves) - 1
+        return bakes * plan.bake, "bake", f"{bakes} bake{'s' if bakes > 1 else ''} of {format_duration(plan.bake)}"
+    if isinstance(plan, PhasesParams) and plan.phases[-1].start > 0:
+        return plan.phases[-1].start, f"phases.{len(plan.phases) - 1}.start", "the last phase's start"
+    if isinstance(plan, CanaryParams) and plan.then:
+        canary = math.ceil(plan.bake / plan.check_every) * plan.check_every
+        between = (len(plan.then) - 1) * plan.bake_between
+        return (canary + between, "bake" if not between else "bake_between",
+                f"the canary's {format_duration(canary)} bake, then {len(plan.then) - 1} of "
+                f"{format_duration(plan.bake_between)}")
+    return None
+
+
+def _last_release_too_late(path: str, plan: StrategyParams, scenario: Scenario) -> Iterator[PlanWarning]:
+    """A plan whose last wave comes after the run ends, or too close to its end for a device to commit: the result
+    reads as a slow or stalled rollout when the duration is what is short."""
+    found = _last_release(plan)
+    if found is None:
+        return
+    last, key, how = found
+    end, need = scenario.duration, device_report_time(scenario)
+    if last >= end:
+        yield (f"{path}.{key}", f"the plan tells its last devices at {format_duration(last)} at the soonest ({how}), "
+               f"not before the run's {format_duration(end)} duration ends: they are never told")
+    elif last + need > end:
+        yield (f"{path}.{key}", f"the plan tells its last devices at {format_duration(last)} at the soonest ({how}), "
+               f"{format_duration(end - last)} before the run ends, less than the about {format_duration(need)} a "
+               "device needs to download, install, activate, pass its health check and report: they cannot commit "
+               "within the run")
+
+
 def _nothing_can_halt(path: str, plan: StrategyParams, scenario: Scenario) -> Iterator[PlanWarning]:
     """A plan that asks for a rollback (or is a canary) with no rule that can ever halt it: it reads as guarded
     and sends a failing candidate to the whole fleet."""
@@ -259,4 +299,4 @@ def _nothing_can_halt(path: str, plan: StrategyParams, scenario: Scenario) -> It
 
 
 RULES = (_late_abort, _succeeded_behind_window, _success_never_reached, _small_canary, _empty_or_unwatched_waves,
-         _last_wave_short_of_the_fleet, _nothing_can_halt)
+         _last_wave_short_of_the_fleet, _last_release_too_late, _nothing_can_halt)

@@ -71,6 +71,22 @@ CASES = {
         "strategy:\n  kind: canary\n  detect_failure_rate: 10%\n  stratify: false\n  then: [25%, 90%]\n",
         "strategy:\n  kind: canary\n  detect_failure_rate: 10%\n  stratify: false\n  then: [25%, 100%]\n",
         "strategy.then.1", "the other 10% of the devices after the canary are never told", ()),
+    "waves whose last one comes after the run": (
+        "strategy:\n  kind: waves\n  waves: [10%, 50%, 100%]\n  bake: 2d\n",
+        "strategy:\n  kind: waves\n  waves: [10%, 50%, 100%]\n  bake: 1d\n",
+        "strategy.bake", "at 4d 0h at the soonest (2 bakes of 2d 0h), not before the run's 3d 0h duration ends", ()),
+    "waves whose last one comes too close to the end to commit": (
+        "strategy:\n  kind: waves\n  waves: [10%, 50%, 100%]\n  bake: 35h 55m\n",
+        "strategy:\n  kind: waves\n  waves: [10%, 50%, 100%]\n  bake: 35h\n",
+        "strategy.bake", "10m 0s before the run ends, less than the about", ()),
+    "a phase that starts after the run": (
+        "strategy:\n  kind: phases\n  phases: [{batch: 10%}, {start: 4d}]\n",
+        "strategy:\n  kind: phases\n  phases: [{batch: 10%}, {start: 2d}]\n",
+        "strategy.phases.1.start", "(the last phase's start), not before the run's 3d 0h duration ends", ()),
+    "a canary whose waves come after the run": (
+        "strategy:\n  kind: canary\n  detect_failure_rate: 10%\n  stratify: false\n  bake_between: 3d\n",
+        "strategy:\n  kind: canary\n  detect_failure_rate: 10%\n  stratify: false\n  bake_between: 1d\n",
+        "strategy.bake_between", "the canary's 1d 0h bake, then 1 of 3d 0h", ()),
     "a canary with nothing to judge it": (
         "strategy:\n  kind: canary\n  detect_failure_rate: 10%\n  stratify: false\n  judge: null\n  abort: null\n",
         "strategy:\n  kind: canary\n  detect_failure_rate: 10%\n  stratify: false\n  judge: null\n",
