@@ -102,6 +102,8 @@ def _parse_number(kind: Kind, text: str) -> float:
         return _PARSERS[kind](text)
     if kind == "celsius":
         text = text.removesuffix("C").removesuffix("°").strip()
+    if kind == "flag" and text.lower() in ("true", "false"):      # halted: "== true", as YAML writes a flag
+        return 1.0 if text.lower() == "true" else 0.0
     try:
         return float(text)
     except ValueError:

@@ -18,6 +18,9 @@ from sim.model.errors import FleetlabError
 _DURATION_UNITS = {
     "ms": 0.001, "s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0,
     "h": 3600.0, "d": 86400.0, "w": 604800.0,
+    # the words, as people write them in a bound ('< 3 days')
+    "secs": 1.0, "second": 1.0, "seconds": 1.0, "mins": 60.0, "minute": 60.0, "minutes": 60.0, "hour": 3600.0,
+    "hours": 3600.0, "day": 86400.0, "days": 86400.0, "week": 604800.0, "weeks": 604800.0,
 }
 _SIZE_UNITS = {
     "b": 1, "kb": 1e3, "mb": 1e6, "gb": 1e9, "tb": 1e12,
@@ -112,10 +115,13 @@ def parse_fraction(text: object) -> float:
         value = float(text)
     elif isinstance(text, str) and re.fullmatch(_NUMBER + r"\s*%", text.strip()):
         value = float(text.strip()[:-1]) / 100.0
+    elif isinstance(text, str) and re.fullmatch(_NUMBER, text.strip()):      # "0.95" in a bound ('> 0.95')
+        value = float(text)
     else:
         raise UnitError(f"expected a fraction such as '5%' or 0.05, got {text!r}")
     if not 0.0 <= value <= 1.0:
-        raise UnitError(f"a fraction must lie between 0 and 1 (0% and 100%), got {text!r}")
+        meant = f": {value:g}%?" if 1.0 < value <= 100.0 and not str(text).strip().endswith("%") else ""
+        raise UnitError(f"a fraction must lie between 0 and 1 (0% and 100%), got {text!r}{meant}")
     return value
 
 

@@ -18,6 +18,15 @@ def test_money_and_share_bounds():
     assert not parse_bound("wasted_share", "< 10%").holds(0.2)
 
 
+def test_bounds_as_people_write_them_in_yaml():
+    """`coverage: "> 0.95"`, `t95: "< 3 days"` and `halted: "== true"` were refused."""
+    assert parse_bound("coverage", "> 0.95").value == 0.95
+    assert parse_bound("t95", "< 3 days").value == 3 * 86400
+    assert parse_bound("halted", "== true").holds(1.0) and parse_bound("halted", "== False").holds(0.0)
+    with pytest.raises(ValueError, match="95%"):
+        parse_bound("coverage", "> 95")
+
+
 def test_a_time_never_reached_breaks_its_bound():
     verdict = evaluate({"t95": "< 3d"}, {"t95": None})
     assert not verdict.passed

@@ -62,6 +62,15 @@ def test_a_size_in_bits_is_refused_with_the_byte_form_to_write(text, written):
 def test_fractions_take_percent_or_plain_numbers():
     assert units.parse_fraction("5%") == pytest.approx(0.05)
     assert units.parse_fraction(0.3) == 0.3
+    assert units.parse_fraction("0.95") == 0.95            # as a bound writes it: coverage: "> 0.95" was refused
+    with pytest.raises(units.UnitError, match=r"got '95': 95%\?"):
+        units.parse_fraction("95")
+
+
+def test_durations_take_the_words_people_write_in_bounds():
+    assert units.parse_duration("3 days") == 3 * 86400 and units.parse_duration("1 day 12 hours") == 129600
+    assert units.parse_duration("90 seconds") == 90 and units.parse_duration("5 mins") == 300
+    assert units.parse_duration("2 weeks") == 14 * 86400 and units.parse_duration("1 minute") == 60
 
 
 def test_the_worked_numbers_of_rollout_facts_hold():
