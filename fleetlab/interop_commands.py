@@ -19,7 +19,8 @@ from fleetlab.errors import reported
 from fleetlab.exit_codes import EXIT_NO_GO, EXIT_OK
 from fleetlab.files import write_whole
 from fleetlab.interop.targets import TARGETS, default_start, export_plan, fill_in, import_document
-from sim.load import load_scenario, plan_warnings, read_text
+from sim.load import load_scenario, plan_warnings
+from sim.read_input import read_text
 
 TARGET_HELP = "aws-iot-jobs, hawkbit, mender or azure-adu"
 

@@ -27,10 +27,11 @@ from typing import Annotated
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from sim.input_kinds import NOT_AN_INVENTORY, wrong_kind
-from sim.load import load_model, read_text
+from sim.load import load_model
 from sim.model.errors import ScenarioError
 from sim.model.frozen import Frozen
 from sim.model.unit_fields import Duration, PositiveRate
+from sim.read_input import read_text
 
 _HOST_KEY = re.compile(r"^(ssh-ed25519|ecdsa-sha2-nistp256|ecdsa-sha2-nistp384|ecdsa-sha2-nistp521|ssh-rsa) "
                        r"[A-Za-z0-9+/]+=*$")

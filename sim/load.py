@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import copy
 import difflib
-import os
-import stat
 import types
 import typing
 from collections.abc import Iterator, Mapping
@@ -32,10 +30,10 @@ from sim.model.errors import Problem, ScenarioError
 from sim.model.gates import METRICS
 from sim.model.scenario import Scenario
 from sim.model.unit_fields import UNITS_REQUIRED
+from sim.read_input import MAX_FILE_BYTES, read_text
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
-MAX_FILE_BYTES = 4 * 2**20
 MAX_EXPANDED_NODES = 100_000
 MAX_DEPTH = 64
 
@@ -66,43 +64,6 @@ def _calibrate(document: Any, filename: str) -> None:
     from sim import calibration_use  # it reads a second file through this module
 
     calibration_use.apply(document, filename)
-
-
-# what was read from a pipe (`fleetlab validate <(make-scenario)`, /dev/stdin), by its path: a pipe gives its bytes
-# once, and a command reads a file more than once (validate: the scenario, then its keys' positions)
-_READ_ONCE: dict[str, bytes] = {}
-
-
-def read_text(path: str | Path) -> str:
-    """The file as text with its line ends made `\\n`, read no further than the input limit: a path such as
-    /dev/zero, or a file of gigabytes, is refused after MAX_FILE_BYTES + 1 bytes instead of read whole. A pipe's
-    bytes are kept, so that reading it again gives them again."""
-    try:
-        data = _READ_ONCE.get(str(path))
-        if data is None:
-            with open(path, "rb") as file:
-                data = file.read(MAX_FILE_BYTES + 1)
-                if stat.S_ISFIFO(os.fstat(file.fileno()).st_mode):
-                    _READ_ONCE[str(path)] = data
-    except OSError as error:
-        raise ScenarioError([Problem(str(path), 0, 0, "", f"cannot read the file: {error}")]) from None
-    if len(data) > MAX_FILE_BYTES:
-        raise ScenarioError([Problem(str(path), 0, 0, "", f"the file is larger than {MAX_FILE_BYTES:,} bytes, the "
-                                                          "limit for inputs (docs/architecture.md)")])
-    return _decoded(data, str(path)).replace("\r\n", "\n").replace("\r", "\n")
-
-
-def _decoded(data: bytes, filename: str) -> str:
-    """UTF-8 (a byte-order mark is fine); anything else is refused at the first byte that is not."""
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise ScenarioError([Problem(filename, 1, 1, "", "the file is UTF-16; save it as UTF-8")])
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        line = data.count(b"\n", 0, error.start) + 1
-        column = error.start - data.rfind(b"\n", 0, error.start)
-        message = f"byte 0x{data[error.start]:02x} is not UTF-8 ({error.reason}); save the file as UTF-8"
-        raise ScenarioError([Problem(filename, line, column, "", message)]) from None
 
 
 def load_model(model: type[ModelT], path: str | Path, extra_checks: Any = None,

@@ -10,7 +10,8 @@ from __future__ import annotations
 import math
 
 from sim.model import streams
-from sim.model.scenario import WEEKDAYS, Games, Scenario
+from sim.model.fleet_spec import WEEKDAYS, Games
+from sim.model.scenario import Scenario
 from sim.world.fleet import FleetLayout
 
 DAY = 86400.0

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sim.model.scenario import HardwareProfile, Scenario
+from sim.model.fleet_spec import HardwareProfile
+from sim.model.scenario import Scenario
 
 
 @dataclass(frozen=True)

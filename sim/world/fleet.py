@@ -13,7 +13,7 @@ from functools import cached_property
 import numpy as np
 
 from sim.model import streams
-from sim.model.scenario import Fleet
+from sim.model.fleet_spec import Fleet
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,8 @@ from functools import cached_property
 
 import numpy as np
 
-from sim.model.scenario import HardwareProfile, Scenario
+from sim.model.fleet_spec import HardwareProfile
+from sim.model.scenario import Scenario
 from sim.world.fleet import FleetLayout
 
 DAY = 86400.0
