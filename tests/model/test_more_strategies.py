@@ -213,3 +213,12 @@ def test_budgeted_keeps_each_site_within_its_own_budget():
     for device in first.devices:
         per_site[device % 3] = per_site.get(device % 3, 0) + 1
     assert per_site == {0: 2, 1: 2, 2: 2}
+
+
+def test_the_canary_release_counts_its_devices_and_strata_in_good_english():
+    """'canary (20 devices, 1 strata)', and '1 devices' on a fleet of one."""
+    unstratified = start(CanaryParams(stratify=False, detect_failure_rate="10%"), fleet(300))
+    assert next(unstratified).label == "canary (29 devices, 1 stratum)"
+    assert next(start(CanaryParams(stratify=False), fleet(1))).label == "canary (1 device, 1 stratum)"
+    assert next(start(CanaryParams(stratum="camera_angle", min_per_stratum=5), fleet(300))).label.endswith(
+        "devices, 3 strata)")

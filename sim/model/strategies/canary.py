@@ -35,6 +35,7 @@ from sim.model.strategy import (
     register,
 )
 from sim.model.unit_fields import Confidence, Duration, Fraction, PlanInterval
+from sim.model.units import counted
 
 Stratum = Literal["cohort", "hardware", "site_kind", "camera_angle"]
 _AXIS = {"hardware": 0, "site_kind": 1, "camera_angle": 2}
@@ -116,7 +117,8 @@ def canary(params: CanaryParams, fleet: FleetView) -> Rollout:
     chosen = choose_canary(params, fleet)
     in_canary = {device for members in chosen.values() for device in members}
     canary_devices = sorted(in_canary)
-    yield Update(tuple(canary_devices), label=f"canary ({len(canary_devices)} devices, {len(chosen)} strata)")
+    strata = f"{len(chosen)} {'stratum' if len(chosen) == 1 else 'strata'}"
+    yield Update(tuple(canary_devices), label=f"canary ({counted(len(canary_devices), 'device')}, {strata})")
     verdict = yield from _bake_canary(params, fleet, chosen, in_canary)
     if verdict:
         if params.rollback_on_halt:
