@@ -188,6 +188,7 @@ def fidelity(file: Annotated[Path, typer.Argument(help="scenario with a hil: par
     from fleetlab.options import relative_tolerance
     from hil.inventory import load_inventory
     from sim.load import load_scenario
+    from sim.model.fidelity import SECONDS_FLOOR
 
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(message)s")
     with reported():
@@ -207,7 +208,8 @@ def fidelity(file: Annotated[Path, typer.Argument(help="scenario with a hil: par
     console.out.print(fidelity_table(rows))
     off = [row for row in rows if row.off]
     judged = [row for row in rows if row.predicted is not None]
-    console.out.print(f"{len(judged) - len(off)} of {len(judged)} phases within {tolerance:.0%}"
+    console.out.print(f"{len(judged) - len(off)} of {len(judged)} phases within {tolerance:.0%} (a time: or "
+                      f"{SECONDS_FLOOR:g} s)"
                       + (f"; off: {', '.join(f'{row.rig} {row.phase} ({row.error_text})' for row in off)}"
                          if off else ""), markup=False)
     unpredicted: dict[str, list[str]] = {}
@@ -241,5 +243,5 @@ def fidelity_table(rows):
         table.add_column(column)
     for row in rows:
         table.add_row(row.rig, row.hardware, row.phase, row.predicted_text, row.measured_text, row.error_text,
-                      "—" if row.predicted is None else "OFF" if row.off else "ok")
+                      "—" if row.predicted is None else "OFF" if row.off else row.within_text)
     return table

@@ -94,3 +94,16 @@ def test_a_phase_measured_at_zero_is_off_and_its_json_stays_json():
     assert json.loads(written)[0]["error"] is None and json.loads(written)[0]["off"] is True
     exact = FidelityRow(rig="a", hardware="nano", phase="total", unit="s", predicted=11.0, measured=10.0)
     assert exact.as_json()["error"] == pytest.approx(0.1) and exact.error_text == "+10.0%"
+
+
+def test_a_small_time_further_off_than_the_tolerance_is_within_a_second():
+    """A 79 kB download on a virtual rig: predicted 0.0085 s, measured 0.0100 s — 15% off, flagged OFF beside a
+    build predicted at 5 minutes and measured at 0.7 s. A time is off only when it also misses by over a second."""
+    from sim.model.fidelity import FidelityRow
+
+    small = FidelityRow(rig="a", hardware="nano", phase="download", unit="s", predicted=0.0085, measured=0.0100)
+    assert not small.off and small.within_text == "within 1 s" and small.error_text == "-15.0%"
+    close = FidelityRow(rig="a", hardware="nano", phase="download", unit="s", predicted=10.5, measured=10.0)
+    assert not close.off and close.within_text == "within 10%"
+    assert FidelityRow(rig="a", hardware="nano", phase="install + build", unit="s", predicted=300.0, measured=0.68).off
+    assert FidelityRow(rig="a", hardware="nano", phase="latency p50", unit="ms", predicted=0.0012, measured=0.001).off
