@@ -271,12 +271,12 @@ def outcome_of(scenario: Scenario, file: Path, checks: list[CheckRow], problems:
 
 
 def suite_result(outcomes: list[ScenarioOutcome], mode: Mode, seeds: int, started: datetime,
-                 wall: float, left_out: list[LeftOut] | None = None) -> SuiteResult:
+                 wall: float, left_out: list[LeftOut] | None = None, max_risk: float = 0.0) -> SuiteResult:
     run_id = started.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:6]
     return SuiteResult(run_id=run_id, started=started.isoformat(timespec="seconds"), mode=mode, seeds=seeds,
                        verdict=combine([outcome.verdict for outcome in outcomes]) if outcomes else "CANNOT MEASURE",
                        scenarios=outcomes, git_sha=git_sha(), packages=package_versions(), wall_seconds=round(wall, 2),
-                       left_out=left_out or [])
+                       left_out=left_out or [], max_risk=max_risk)
 
 
 def run_suite(paths: list[Path], mode: Mode = "sim", seeds: int = 1, rigs: Path | None = None,
@@ -307,7 +307,7 @@ def run_suite(paths: list[Path], mode: Mode = "sim", seeds: int = 1, rigs: Path 
                 log(f"  {outcome.verdict}")
             if progress:
                 progress(done, len(files))
-    result = suite_result(outcomes, mode, seeds, started, time.perf_counter() - clock, left_out)
+    result = suite_result(outcomes, mode, seeds, started, time.perf_counter() - clock, left_out, max_risk)
     if left_unrun and result.verdict != "INTERRUPTED":
         result = result.model_copy(update={"verdict": "INTERRUPTED"})
     return result

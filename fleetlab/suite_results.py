@@ -104,6 +104,8 @@ class SuiteResult(Record):
     wall_seconds: float
     left_out: list[LeftOut] = Field(default_factory=list, exclude_if=lambda found: not found,
                                 description="scenario files found and not run in this mode, each with why")
+    max_risk: float = Field(default=0.0, exclude_if=lambda risk: not risk,
+                            description="--max-risk: sim bounds judged at this risk over the seeds (0: on every seed)")
 
     @property
     def exit_code(self) -> int:

@@ -52,7 +52,11 @@ def failing_lines(result: SuiteResult) -> list[dict]:
 
 
 def judged_on(result: SuiteResult) -> str:
-    return ("every seed" if result.seeds > 1 else "the run") if result.mode != "hil" else "the worst rig"
+    if result.mode == "hil":
+        return "the worst rig"
+    if result.max_risk:     # --max-risk: a bound may break in that share of the seeds (the table's rows say so)
+        return f"a risk of at most {result.max_risk:.0%} over {units.counted(result.seeds, 'seed')}"
+    return "every seed" if result.seeds > 1 else "the run"
 
 
 def meaning_of(result: SuiteResult) -> str:

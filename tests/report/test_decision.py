@@ -52,3 +52,16 @@ def test_the_subject_names_each_candidate_once():
     assert subject(suite(("2.1", ""), ("2.1", "2.0"))) == "Ship candidate 2.1 over 2.0?"
     assert subject(suite(("2.1", ""))) == "Ship candidate 2.1?"
     assert subject(suite(("2.1", "2.0"), ("3.0", ""))) == "Ship these candidates? 2.1 over 2.0, 3.0"
+
+
+def test_the_verdict_line_says_a_run_judged_at_a_risk_level_was_not_judged_on_every_seed():
+    """`fleetlab run --max-risk 10%`: the rows said "risk ≤ 10% of 5 seeds" and the verdict line above them "judged
+    on every seed"."""
+    from fleetlab.report.decision import meaning_of
+
+    result = SuiteResult(run_id="r", started="2026-12-05T00:00:00+00:00", mode="sim", seeds=5, verdict="GO",
+                         scenarios=[outcome(plan("plan", 0.0, 3600))], git_sha="x", packages={}, wall_seconds=1.0)
+    assert "(judged on every seed)" in meaning_of(result)
+    at_risk = result.model_copy(update={"max_risk": 0.1})
+    assert "(judged on a risk of at most 10% over 5 seeds)" in meaning_of(at_risk)
+    assert "max_risk" not in result.model_dump(mode="json") and at_risk.model_dump(mode="json")["max_risk"] == 0.1
