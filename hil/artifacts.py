@@ -9,6 +9,7 @@ a scenario must not be able to copy any file of this machine onto a rig. `allow_
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,7 @@ from hil.errors import HilError
 from hil.reference import reference_outputs
 from hil.session import Artifacts
 from hil.store import sha256_of
+from sim.model.hil_spec import HilSpec
 from sim.model.scenario import Scenario
 
 log = logging.getLogger(__name__)
@@ -50,6 +52,40 @@ def _model_file(reference: str | None, base: Path, folder: Path, role: str, allo
     if not path.is_file():
         raise HilError(f"hil.{role}_model: {path} does not exist (models are built with `fleetlab models`)")
     return path
+
+
+Found = list[tuple[str, str]]       # (dotted key, what is wrong there)
+
+
+def reference_warnings(spec: HilSpec, base: Path) -> Found:
+    """What `fleetlab hil` would refuse in the scenario's models and frames, found without building or reading
+    them (`fleetlab validate` says it as warnings: a sim-only run needs none of them, and a pipeline may write the
+    files after validating)."""
+    found: Found = []
+    for role, reference in (("current", spec.current_model), ("candidate", spec.candidate_model)):
+        key = f"hil.{role}_model"
+        if reference is None:
+            found.append((f"hil.{role}_model", f"the scenario names no {role} model: `fleetlab hil` needs one "
+                                               "(a file beside the scenario, or builtin:NAME)"))
+        elif reference.startswith("builtin:"):
+            name = reference.removeprefix("builtin:").split("@")[0]
+            if name not in modelzoo.MODELS:
+                found.append((key, f"unknown builtin model {name!r}; known: {', '.join(modelzoo.MODELS)}"))
+        else:
+            found += _missing(reference, base, key, "is not a file (models are written by `fleetlab models`)",
+                              Path.is_file)
+    if spec.frames not in (None, "builtin"):
+        found += _missing(spec.frames, base, "hil.frames", "is not a folder of ANGLE.npy frame batches",
+                          lambda folder: folder.is_dir() and any(folder.glob("*.npy")))
+    return found
+
+
+def _missing(reference: str, base: Path, key: str, problem: str, exists: Callable[[Path], bool]) -> Found:
+    try:
+        path = resolve_inside(reference, base, key)
+    except HilError as error:
+        return [(key, str(error).removeprefix(f"{key}: "))]
+    return [] if exists(path) else [(key, f"{reference!r} ({path}) {problem}")]
 
 
 def _frames(reference: str | None, base: Path, allow_outside: bool) -> dict[str, np.ndarray]:

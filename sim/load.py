@@ -361,6 +361,12 @@ def plan_warnings(path: str | Path) -> tuple[Scenario, list[Problem]]:
     """Load a scenario (ScenarioError as usual) and list the traps in its plans (sim/model/plan_traps.py), each
     positioned at its key."""
     scenario = load_scenario(path)
+    return scenario, positioned(path, plan_traps.plan_warnings(scenario))
+
+
+def positioned(path: str | Path, found: list[tuple[str, str]]) -> list[Problem]:
+    """(dotted key, message) pairs about a file that loaded, each placed at its key's line and column."""
+    if not found:
+        return []
     document = _parse_yaml(read_text(path), str(path))
-    return scenario, [_problem_at(document, str(path), key.split("."), message)
-                      for key, message in plan_traps.plan_warnings(scenario)]
+    return [_problem_at(document, str(path), key.split("."), message) for key, message in found]

@@ -181,3 +181,23 @@ def test_shares_written_rounded_are_taken_and_a_real_shortfall_is_refused_with_i
     short = problems_of(thirds.replace("xavier: 33.3%}", "xavier: 32%}"))
     assert any("shares must add up to 100% (give or take 0.1% of rounding), these add up to 98.6%" in line
                for line in short), short
+
+
+def test_validate_warns_of_hil_models_and_frames_fleetlab_hil_would_refuse(tmp_path):
+    """A typo in a builtin model's name, a model file that is not there and frames outside the scenario's folder
+    validated as "ok" and were refused only once `fleetlab hil` had leased the rigs."""
+    text = (ROOT / "scenarios" / "hil-orin-candidate.yaml").read_text()
+    broken = (text.replace("current_model: builtin:current", "current_model: builtin:currnet")
+              .replace("candidate_model: builtin:candidate", "candidate_model: models/missing.onnx")
+              .replace("frames: builtin", "frames: ../outside"))
+    (tmp_path / "hil.yaml").write_text(broken)
+    done = subprocess.run([sys.executable, "-m", "fleetlab.cli", "validate", str(tmp_path / "hil.yaml")],
+                          capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert done.returncode == 0, done.stderr              # a sim run needs none of them: warnings, not errors
+    line = broken.splitlines().index("  current_model: builtin:currnet") + 1
+    assert f"hil.yaml:{line}:3: hil.current_model: unknown builtin model 'currnet'" in done.stderr, done.stderr
+    assert "hil.candidate_model: 'models/missing.onnx'" in done.stderr and "is not a file" in done.stderr
+    assert "hil.frames: '../outside' resolves to" in done.stderr and "outside the scenario's folder" in done.stderr
+    shipped = subprocess.run([sys.executable, "-m", "fleetlab.cli", "validate", "scenarios/hil-orin-candidate.yaml"],
+                             capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert shipped.returncode == 0 and "warning" not in shipped.stderr, shipped.stderr
