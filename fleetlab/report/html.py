@@ -24,10 +24,10 @@ from sim.model.gates import format_metric, parse_bound
 from sim.model.hil_results import RigResult
 
 PLAN_COLUMNS = ("t95", "coverage", "cost", "failed", "rolled_back", "bricked", "exposure_device_hours",
-                "throttled_device_hours", "halted")
+                "throttled_device_hours")
 COLUMN_LABELS = {"t95": "T95 (mean)", "coverage": "coverage", "cost": "cost", "failed": "failed",
                  "rolled_back": "rolled back", "bricked": "bricked", "exposure_device_hours": "exposure (device-h)",
-                 "throttled_device_hours": "throttled (device-h)", "halted": "halted"}
+                 "throttled_device_hours": "throttled (device-h)"}
 CSS = """
 body{font:14px/1.45 system-ui,sans-serif;margin:0 auto;max-width:1100px;padding:0 20px 60px;color:#1d1d1f}
 h1{margin:24px 0 4px}h2{margin-top:40px;border-bottom:1px solid #ddd;padding-bottom:4px}h3{margin:22px 0 6px}
@@ -65,6 +65,22 @@ def inline_code(text: str) -> Markup:
 _ENVIRONMENT.filters["inline_code"] = inline_code
 
 
+def breakable(name: str) -> Markup:
+    """A metric's name (`downloads_during_games`) that may wrap after each underscore: as one word it held a plans
+    table's risk column wide enough to push the table past the page."""
+    return Markup("_<wbr>".join(str(escape(bounded(visible(part)))) for part in name.split("_")))
+
+
+_ENVIRONMENT.filters["breakable"] = breakable
+
+
+def _halted(plan: PlanSummary) -> str:
+    """'halted in 2 of 3 runs' under the plan's name, or '' when no run halted."""
+    found = plan.metrics.get("halted", {})
+    halted = round(found.get("mean", 0.0) * found.get("n", 0)) if found.get("n") else 0
+    return f"halted in {halted} of {units.counted(found['n'], 'run')}" if halted else ""
+
+
 def _svg(drawn: str) -> Markup:
     """An SVG drawn by plots.py: the one kind of markup the page takes as it is."""
     return Markup(drawn)
@@ -80,8 +96,6 @@ def _cell(plan: PlanSummary, metric: str) -> Cell:
     found = plan.metrics.get(metric, {})
     if not found.get("n"):
         return Cell("never" if found.get("missing") else "—")
-    if metric == "halted":      # a yes-or-no per run: how many runs halted
-        return Cell(f"{round(found['mean'] * found['n'])} of {found['n']}")
     extra = []
     if plan.runs > 1:
         extra += [f"p5 {format_metric(metric, found['p5'])}", f"p95 {format_metric(metric, found['p95'])}"]
@@ -95,7 +109,7 @@ def _plan_rows(outcome: ScenarioOutcome, bounds: list[str]) -> list[dict]:
     for plan in outcome.plans:
         risks = [(f"{risk.probability:.0%}", f"{risk.broken}/{risk.runs}") if (risk := plan.bounds.get(m))
                  else None for m in bounds]
-        rows.append({"name": plan.name, "kind": plan.label or plan.kind,
+        rows.append({"name": plan.name, "kind": plan.label or plan.kind, "halted": _halted(plan),
                      "cells": [_cell(plan, m) for m in PLAN_COLUMNS],
                      "risks": risks})
     return rows

@@ -54,8 +54,11 @@ for (const [name, selector] of Object.entries(%s)) {
   const element = document.querySelector(selector);
   found[name] = element ? {bottom: element.getBoundingClientRect().bottom, text: element.textContent} : null;
 }
+// past the window, or wider than the page's column so that its box scrolls sideways (a .wide box clips at 1100 px
+// however wide the window: at 1400 px a table 90 px too wide hid its last risk column without passing the edge)
 found.overflowing = [...document.querySelectorAll('table')].filter(
-  table => table.getBoundingClientRect().right > document.documentElement.clientWidth + 1).map(
+  table => table.getBoundingClientRect().right > document.documentElement.clientWidth + 1 ||
+           table.parentElement.scrollWidth > table.parentElement.clientWidth + 1).map(
   table => table.querySelector('th') ? table.querySelector('th').textContent : '?');
 document.body.setAttribute('data-measured', JSON.stringify(found));
 </script>"""

@@ -20,7 +20,8 @@ def no_go_report(tmp_path_factory):
         "    nano: {latency: 45ms, power: 8}\n",
         "    nano: {latency: 45ms, power: 8}\n  defects:\n    - {cohort: {hardware: nano}, failure_rate: 90%}\n", 1)
     (folder / "nano-defect.yaml").write_text(text)
-    for name in ("hot-candidate-thermal.yaml", "power-cuts-in-place.yaml", "fleet-10k-500mb.yaml"):
+    for name in ("hot-candidate-thermal.yaml", "power-cuts-in-place.yaml", "fleet-10k-500mb.yaml",
+                 "angle-regression-canary.yaml", "game-day-freeze.yaml"):      # the last two: long bound names
         (folder / name).write_text((ROOT / "scenarios" / name).read_text())
     result = run_suite([folder], mode="sim", seeds=2, executor_spec="serial")
     return result, write_report(result, tmp_path_factory.mktemp("report"))
@@ -49,8 +50,15 @@ def test_a_no_go_page_shows_subject_failure_and_cause_above_the_fold(no_go_repor
 
 
 def test_no_table_runs_past_the_right_edge_at_1400_px(no_go_report, chromium, tmp_path):
+    """Nor scrolls sideways in the page's column: the plans tables of angle-regression-canary and game-day-freeze
+    did (risk columns headed by unbreakable names such as downloads_during_games), hiding their last column."""
     _, files = no_go_report
     assert measure(files["index.html"], tmp_path, {})["overflowing"] == []
+
+
+def test_a_plan_that_halted_says_in_how_many_runs(no_go_report):
+    _, files = no_go_report
+    assert "<b>halted in 2 of 2 runs</b>" in files["index.html"].read_text()
 
 
 def test_the_measurement_does_see_an_overflowing_table(chromium, tmp_path):
@@ -59,6 +67,10 @@ def test_the_measurement_does_see_an_overflowing_table(chromium, tmp_path):
     page.write_text("<!doctype html><body><table><tr><th>wide</th><td style='min-width:3000px'>x</td></tr></table>"
                     "</body>")
     assert measure(page, tmp_path, {})["overflowing"] == ["wide"]
+    clipped = tmp_path / "clipped.html"
+    clipped.write_text("<!doctype html><body><div style='max-width:500px;overflow-x:auto'><table><tr><th>clipped</th>"
+                       "<td style='min-width:800px'>x</td></tr></table></div></body>")
+    assert measure(clipped, tmp_path, {})["overflowing"] == ["clipped"]
 
 
 def test_expected_findings_are_labelled_not_green(no_go_report):
