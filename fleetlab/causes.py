@@ -30,9 +30,9 @@ def cause_of(result: RunResult, scenario: Scenario) -> str:
     if waiting := _still_on_their_way(result, bool(halts)):
         parts.append(waiting)
     releases = [event for event in result.timeline if event.kind == "update"]
-    if not parts and releases:      # nothing went wrong: the pace is the plan's own
-        parts.append(f"no halt and no failed device: the plan released its last devices at "
-                     f"{units.format_duration(releases[-1].time)}")
+    if not halts and releases:      # the pace is the plan's own: a time bound is bounded by its last release
+        pace = f"the plan released its last devices at {units.format_duration(releases[-1].time)}"
+        parts.append(pace if parts else f"no halt and no failed device: {pace}")
     return " · ".join(parts)
 
 

@@ -74,3 +74,11 @@ def test_a_device_waiting_for_a_cool_moment_or_a_promotion_says_so():
     reasons = simulate(load_scenario_text(text), 1).reasons
     assert reasons.get("waiting for promotion: running as a shadow", 0) > 0, reasons
     assert all(still_pending(why) for why in reasons if why.startswith("waiting for")), reasons
+
+
+def test_a_slow_plan_with_a_few_failures_says_when_it_released_its_last_devices():
+    """fleet-10k-500mb with `t95: "< 1d"`: its T95 (2d 7h) follows its waves, released until 2d 0h, yet the cause
+    said only "42 devices failed, 42 of them: insufficient storage" — 0.4% of the fleet, no reason for a late T95."""
+    scenario = load_scenario(ROOT / "scenarios" / "fleet-10k-500mb.yaml")
+    cause = cause_of(simulate(scenario, 1), scenario)
+    assert "insufficient storage" in cause and " · the plan released its last devices at " in cause, cause
