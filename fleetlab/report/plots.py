@@ -91,6 +91,9 @@ def egress(step: float, values: list[float]) -> str:
     # value i is the mean over bin [i·step, (i+1)·step): drawn "post", the last bin needs its right edge too
     edges = [i * step / 3600 for i in range(len(values) + 1)]
     axes.fill_between(edges, [v * 8 / 1e9 for v in values + values[-1:]], step="post", color=COLORS[0], alpha=0.6)
+    busy = [index for index, value in enumerate(values) if value > 0]
+    if busy:      # as the coverage plot: the x-axis ends a little after the last byte, not at the run's end
+        axes.set_xlim(0, edges[busy[-1] + 1] * 1.15)
     axes.set_xlabel("hours since the start")
     axes.set_ylabel("origin egress, Gbit/s")
     return _svg(figure)

@@ -22,6 +22,17 @@ def test_coverage_draws_bound_and_95_line_and_ends_after_the_activity():
     assert 'stroke-dasharray' in svg                          # the second plan is dashed over the first
 
 
+def test_egress_ends_a_little_after_its_last_byte():
+    """The egress plot spanned the run's 14 days with every byte in its first 44 hours."""
+    step = 3600.0
+    early = [1e8 if i < 10 else 0.0 for i in range(24 * 14)]
+    ticks = [float(tick) for tick in re.findall(r">(\d+(?:\.\d+)?)<", plots.egress(step, early))]
+    assert max(ticks) <= 12
+    straggler = early[:240] + [1e5] + early[241:]          # one late download on day 10 is activity too
+    ticks = [float(tick) for tick in re.findall(r">(\d+(?:\.\d+)?)<", plots.egress(step, straggler))]
+    assert max(ticks) >= 240
+
+
 def test_active_until_is_where_the_last_curve_stops_moving():
     assert plots.active_until({"a": (60.0, [0, 0.5, 1, 1, 1]), "b": (60.0, [0, 0, 0, 0.2, 0.2])}) == 180.0
 
