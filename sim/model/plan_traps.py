@@ -229,8 +229,9 @@ def _last_wave_short_of_the_fleet(path: str, plan: StrategyParams, scenario: Sce
     if not shares or shares[-1] >= 1.0:
         return
     size, last = scenario.fleet.size, shares[-1]
+    first = "shadow sample" if plan.kind == "shadow" else "canary"
     never = (f"about {round((1 - last) * size):,} of the {size:,} devices" if key == "waves" else
-             f"the other {1 - last:.0%} of the devices after the canary")
+             f"the other {1 - last:.0%} of the devices after the {first}")
     yield (f"{path}.{key}.{len(shares) - 1}",
            f"the last wave is {last:.0%}: {never} are never told (end with 100%, unless a partial rollout is the "
            "plan)")
