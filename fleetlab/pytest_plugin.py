@@ -33,6 +33,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("fleetlab")
     group.addoption("--rigs", default=None, help="rig inventory: also run each scenario's hil: part on its rigs")
     group.addoption("--fleetlab-seeds", type=int, default=1, help="seeds per plan for [sim] items")
+    group.addoption("--fleetlab-max-risk", default="0", metavar="SHARE",
+                    help="judge sim bounds at a risk level, as fleetlab run --max-risk: a bound broken in at most "
+                         "this share of the seeds (e.g. 10%%) holds; default 0: every seed")
     group.addoption("--fleetlab-wait-for-rigs", type=float, default=0.0, metavar="SECONDS",
                     help="seconds a rig item waits for a rig another run (or worker) holds; default 0: it errs")
     group.addoption("--fleetlab-report", default=None, help="write index.html, summary.md, junit.xml and "
@@ -49,6 +52,12 @@ def pytest_configure(config: pytest.Config) -> None:
     seeds = config.getoption("fleetlab_seeds")
     if not 1 <= seeds <= MAX_SEEDS:     # as `fleetlab run --seeds`; 0 failed every item with an IndexError
         raise pytest.UsageError(f"--fleetlab-seeds: seeds per plan, 1 to {MAX_SEEDS:,}, got {seeds}")
+    from fleetlab.options import OptionError
+
+    try:
+        _max_risk(config)
+    except OptionError as error:
+        raise pytest.UsageError(str(error)) from None
     wait = config.getoption("fleetlab_wait_for_rigs")
     if math.isnan(wait) or wait < 0:
         raise pytest.UsageError(f"--fleetlab-wait-for-rigs: seconds to wait, 0 or more, got {wait}")
@@ -57,6 +66,14 @@ def pytest_configure(config: pytest.Config) -> None:
                                 "report, which shows the trends)")
     if config.getoption("fleetlab_report") and not hasattr(config, "workerinput"):
         config.pluginmanager.register(ReportWriter(config), "fleetlab-report-writer")
+
+
+def _max_risk(config: pytest.Config) -> float:
+    """--fleetlab-max-risk as a share (OptionError when it is not one; pytest_configure turns that into a usage
+    error before anything runs)."""
+    from fleetlab.options import risk_level
+
+    return risk_level(config.getoption("fleetlab_max_risk"), "--fleetlab-max-risk")
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
@@ -188,7 +205,8 @@ class ScenarioItem(pytest.Item):
             pytest.skip("hil: no --rigs inventory given (pytest --rigs rigs/lab.yaml)")
         outcome = measure(self.path, self.scenario, self.target.mode, self.config.getoption("fleetlab_seeds"),
                           Path(rigs) if rigs else None, SerialExecutor(), lambda line: None, rig_name=self.target.rig,
-                          lease_wait=self.config.getoption("fleetlab_wait_for_rigs"))
+                          lease_wait=self.config.getoption("fleetlab_wait_for_rigs"),
+                          max_risk=_max_risk(self.config))
         if outcome.hil is not None:
             self._record_latency(outcome.hil)
             if rigs is not None:     # the [sim] and [hil-RIG] items are `fleetlab run --mode both`: so is the report
@@ -277,7 +295,7 @@ class ReportWriter:
         result = suite_result(outcomes, mode, self.config.getoption("fleetlab_seeds"), self.started,
                               (datetime.now(timezone.utc) - self.started).total_seconds(),
                               sorted((LeftOut.model_validate_json(text) for text in self.left_out),
-                                     key=lambda left: left.file))
+                                     key=lambda left: left.file), _max_risk(self.config))
         if self.interrupted:
             result = result.model_copy(update={"verdict": "INTERRUPTED"})
         history = self.config.getoption("fleetlab_history")

@@ -54,6 +54,20 @@ def test_a_seed_count_fleetlab_run_would_refuse_is_a_usage_error(pytester, seeds
     assert "IndexError" not in result.stdout.str() + result.stderr.str()
 
 
+def test_sim_bounds_are_judged_at_the_risk_level_fleetlab_run_takes(pytester):
+    """`fleetlab run --max-risk` had no pytest form: a nightly run through pytest judged every bound on every seed."""
+    shutil.copy(ROOT / "scenarios" / "tiny.yaml", pytester.path / "tiny.yaml")
+    report = pytester.path / "report"
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--fleetlab-seeds", "3", "--fleetlab-max-risk",
+                                           "40%", "--fleetlab-report", str(report))
+    result.assert_outcomes(passed=1)
+    summary = (report / "summary.md").read_text()
+    assert "judged on a risk of at most 40% over 3 seeds" in summary and "risk ≤ 40% of 3 seeds" in summary, summary
+    refused = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--fleetlab-max-risk", "100%")
+    assert refused.ret == pytest.ExitCode.USAGE_ERROR
+    refused.stderr.fnmatch_lines(["*--fleetlab-max-risk: 100% would let every bound break*"])
+
+
 def test_a_benchmark_scenario_runs_only_when_its_file_is_named_and_says_so_when_left_out(pytester):
     """As `fleetlab run`: a benchmark in a folder is left out, as a skipped item that says why (a benchmark that
     vanished from the run without a word looked like one that was never there) and in the report's left-out list."""
