@@ -13,6 +13,7 @@ from typing import Any
 
 from fleetlab.interop.base import CannotImport, Document, Gaps, Target, percent, require
 from sim.model.strategy import StrategyParams
+from sim.model.units import exact_duration
 
 NAME = "mender"
 FILL_IN = ("artifact_name (the candidate's version here)", "devices, group or filter_id (all devices here)")
@@ -93,7 +94,7 @@ def import_document(document: Document, notes: list[str]) -> dict[str, Any]:
         offset = (time - first).total_seconds() if time is not None and first is not None else 0.0
         if offset < 0:
             raise CannotImport(f"phases.{index}.start_ts: starts before the first phase")
-        entry: dict[str, Any] = {"start": f"{offset:g}s"}
+        entry: dict[str, Any] = {"start": exact_duration(offset)}
         if index < len(phases) - 1:
             size = require(phase, "batch_size", int, f"phases.{index}")
             if not 1 <= size <= 100:

@@ -149,6 +149,20 @@ def counted(count: int, noun: str) -> str:
     return f"{count:,} {noun}{'' if count == 1 else 's'}"
 
 
+def exact_duration(seconds: float) -> str:
+    """Seconds as a scenario file would write them, exactly: 172800 -> '2d', 178200 -> '2d 1h 30m', 61.5 ->
+    '1m 1.5s' (parse_duration reads each back to the same seconds)."""
+    parts, left = [], seconds
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        whole = int(left // size)
+        if whole:
+            parts.append(f"{whole}{unit}")
+            left -= whole * size
+    if left or not parts:
+        parts.append(f"{left:g}s")
+    return " ".join(parts)
+
+
 def format_duration(seconds: float | None) -> str:
     """Seconds -> a short human string (`'3d 4h'`, `'12m 5s'`), for tables and reports."""
     if seconds is None:

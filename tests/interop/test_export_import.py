@@ -181,3 +181,14 @@ def test_the_default_start_is_the_scenarios_next_weekday_at_midnight_utc():
 def test_a_document_nested_beyond_reason_is_refused_not_a_recursion_error():
     with pytest.raises(CannotImport, match="nested too deeply"):
         import_document("[" * 100_000 + "]" * 100_000, "mender")
+
+
+def test_a_mender_import_writes_its_phase_starts_as_people_write_them():
+    """A phase two days in was printed as `start: 172800s`."""
+    document = {"name": "model-2.1", "artifact_name": "model-2.1", "devices": [],
+                "phases": [{"batch_size": 5, "start_ts": "2027-01-04T02:00:00Z"},
+                           {"batch_size": 15, "start_ts": "2027-01-06T02:00:00Z"},
+                           {"start_ts": "2027-01-06T03:30:00Z"}]}
+    validate("mender", document)
+    phases = import_document(json.dumps(document), "mender").strategy["phases"]
+    assert [phase["start"] for phase in phases] == ["0s", "2d", "2d 1h 30m"]

@@ -90,3 +90,10 @@ def test_a_count_of_one_is_singular_and_large_counts_are_grouped():
     """Once 'over 1 seeds' and 'last 1 runs' in the tables a release manager reads."""
     assert units.counted(1, "seed") == "1 seed" and units.counted(0, "run") == "0 runs"
     assert units.counted(20, "oracle run") == "20 oracle runs" and units.counted(12000, "point") == "12,000 points"
+
+
+@pytest.mark.parametrize("seconds, text", [(0, "0s"), (172800, "2d"), (5400, "1h 30m"), (7200, "2h"),
+                                           (61.5, "1m 1.5s"), (90061, "1d 1h 1m 1s")])
+def test_an_exact_duration_reads_back_as_the_same_seconds(seconds, text):
+    """`fleetlab import --from mender` wrote a phase two days in as `start: 172800s`."""
+    assert units.exact_duration(seconds) == text and units.parse_duration(text) == seconds
