@@ -18,7 +18,7 @@ from fleetlab.errors import reported
 from fleetlab.exit_codes import EXIT_BAD_INPUT, EXIT_NO_GO, EXIT_OK
 from fleetlab.files import output_file, output_folder, write_whole
 from sim.input_kinds import other_input
-from sim.load import load_scenario, plan_warnings
+from sim.load import plan_warnings
 from sim.model.errors import ScenarioError
 from sim.model.gates import evaluate
 from sim.model.scenario import Scenario
@@ -85,8 +85,13 @@ def seed_range(first: int, count: int) -> list[int]:
 
 
 def _load_or_exit(path: Path) -> Scenario:
+    """The scenario, its plan traps said on stderr first (as `validate` says them): a plan that cannot finish reads
+    as a slow rollout in the table that follows."""
     with reported(path):
-        return load_scenario(path)
+        scenario, warnings = plan_warnings(path)
+    for warning in warnings:
+        console.err.print(f"warning: {warning}", markup=False)
+    return scenario
 
 
 @app.command()

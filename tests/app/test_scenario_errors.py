@@ -201,3 +201,16 @@ def test_validate_warns_of_hil_models_and_frames_fleetlab_hil_would_refuse(tmp_p
     shipped = subprocess.run([sys.executable, "-m", "fleetlab.cli", "validate", "scenarios/hil-orin-candidate.yaml"],
                              capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert shipped.returncode == 0 and "warning" not in shipped.stderr, shipped.stderr
+
+
+def test_sim_and_compare_say_the_plan_traps_before_their_tables(tmp_path):
+    """`fleetlab sim` of waves [10%, 50%] printed T95 "—" and a not-released count; the trap's warning, which says
+    why, was only in `validate`, `lint` and the suite's report."""
+    short = tmp_path / "short.yaml"
+    short.write_text((ROOT / "scenarios" / "tiny.yaml").read_text().replace("waves: [10%, 50%, 100%]",
+                                                                             "waves: [10%, 50%]"))
+    for command in (["sim", str(short)], ["compare", str(short), "--seeds", "1"]):
+        done = subprocess.run([sys.executable, "-m", "fleetlab.cli", *command], capture_output=True, text=True,
+                              cwd=ROOT, timeout=120)
+        assert "strategy.waves.1: the last wave is 50%" in done.stderr, (command, done.stderr)
+        assert "Traceback" not in done.stderr
