@@ -65,8 +65,8 @@ def reference_warnings(spec: HilSpec, base: Path) -> Found:
     for role, reference in (("current", spec.current_model), ("candidate", spec.candidate_model)):
         key = f"hil.{role}_model"
         if reference is None:
-            found.append((f"hil.{role}_model", f"the scenario names no {role} model: `fleetlab hil` needs one "
-                                               "(a file beside the scenario, or builtin:NAME)"))
+            found.append((key, f"the scenario names no {role} model: `fleetlab hil` needs one (a file beside the "
+                               "scenario, or builtin:NAME)"))
         elif reference.startswith("builtin:"):
             name = reference.removeprefix("builtin:").split("@")[0]
             if name not in modelzoo.MODELS:

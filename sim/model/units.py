@@ -26,8 +26,7 @@ _SIZE_UNITS = {
     "b": 1, "kb": 1e3, "mb": 1e6, "gb": 1e9, "tb": 1e12,
     "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40,
 }
-_BIT_RATE_UNITS = {"bit/s": 1, "kbit/s": 1e3, "mbit/s": 1e6, "gbit/s": 1e9,
-                   "bps": 1, "kbps": 1e3, "mbps": 1e6, "gbps": 1e9}
+_BIT_RATE_UNITS = {"bit/s": 1, "kbit/s": 1e3, "mbit/s": 1e6, "gbit/s": 1e9}     # Mbps and Mb/s: parse_rate
 
 _NUMBER = r"([0-9]+(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?)"
 _DURATION_PART = re.compile(_NUMBER + r"\s*([a-z]+)")
@@ -97,7 +96,7 @@ def parse_rate(text: object) -> float:
     if text == 0 or text == "0":
         return 0.0
     number, unit = _split(text, "rate", "8Mbit/s")
-    if unit.lower() in _BIT_RATE_UNITS and "bit" in unit.lower():
+    if unit.lower() in _BIT_RATE_UNITS:
         return _finite(number * _BIT_RATE_UNITS[unit.lower()] / 8.0, text)
     per_second = unit[:-2] if unit.lower().endswith(("/s", "ps")) else ""
     if per_second.lower() in _SIZE_UNITS:
