@@ -157,7 +157,9 @@ def calibration_table(calibration: Calibration):
     table = Table(title="calibration", header_style="bold")
     for column in ("hardware", "rigs", "link → payload", "setup", "build (fixed + per MB)", "activate",
                    "rollback", "p50 current → candidate", "power W", "thermal"):
-        table.add_column(column)
+        # the link's sentence on one line: wrapped, "(efficiency not" and "measured)" sat on two lines between the
+        # other columns' text, and how it wrapped hung on how long the measured numbers came out
+        table.add_column(column, no_wrap=column == "link → payload")
     for hardware, profile in calibration.profiles.items():
         transfer, build = profile.transfer, profile.engine_build
         per_mb = f" + {1e6 / build.rate:.3f} s/MB" if build.rate else ""
