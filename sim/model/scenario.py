@@ -96,7 +96,9 @@ class Delivery(Frozen):
     lan_rate: PositiveRate = 50e6
     retries: Retries | None = Field(default=None, description="backoff before fetching again after a corrupt "
                                     "download (none: at once)")
-    freeze_during_games: bool = Field(default=False, description="no download or install at a site during its games")
+    freeze_during_games: bool = Field(default=False, description="no download or install at a site during its "
+                                      "games: the uplink carries nothing, a copy from the site cache and an install "
+                                      "wait for the game's end")
 
 
 class Pricing(Frozen):

@@ -130,7 +130,7 @@ class Lifecycle:
         """From the site cache over the LAN when it has the artifact, else from the origin (one seeder per site)."""
         if self.delivery.site_cache:
             if self.cache.ready(device.site):
-                self._after(device, self.artifact.full_size / self.delivery.lan_rate, self._copied_from_cache)
+                self._copy_from_cache(device)
                 return
             if not self.cache.take_seeding(device.site, device.id):
                 return   # waits for the site's seeder; woken by _cache_ready
@@ -150,6 +150,17 @@ class Lifecycle:
         mismatch = streams.uniform(self.world.seed, streams.DELTA_BASE, device.id) < self.delivery.base_mismatch
         return (self.artifact.full_size, False) if mismatch else (self.artifact.delta_size, True)
 
+    def _copy_from_cache(self, device: Device) -> None:
+        """Over the site's LAN; under the game-day freeze in the first stretch with no game that the copy fits in (the
+        freeze stops the uplink during games, and a LAN copy loads the same cameras)."""
+        world, copying = self.world, self.artifact.full_size / self.delivery.lan_rate
+        start = world.now
+        if self.delivery.freeze_during_games:
+            start = world.calendar.next_game_free(device.site, start, copying)
+            if start >= world.scenario.duration:
+                return   # never within the run: it stays downloading
+        self._after(device, start - world.now + copying, self._copied_from_cache)
+
     def _copied_from_cache(self, device: Device) -> None:
         self.world.recorder.lan_bytes += self.artifact.full_size
         self._downloaded_device(device)
@@ -158,7 +169,7 @@ class Lifecycle:
         for waiting in self.cache.ready_now(site):
             device = self._device(waiting)
             if self.world.state(waiting) == S.DOWNLOADING:
-                self._after(device, self.artifact.full_size / self.delivery.lan_rate, self._copied_from_cache)
+                self._copy_from_cache(device)
 
     def _cache_abandoned(self, device: Device) -> None:
         """The seeder stopped (failed or cancelled): the next waiting camera of the site fetches instead."""
@@ -174,7 +185,10 @@ class Lifecycle:
 
     def _downloaded_device(self, device: Device) -> None:
         world = self.world
-        if world.calendar.game_during(device.site, device.download_started, world.now):
+        # under the freeze nothing moves during a game (the uplink stops, LAN copies wait), however long the download
+        # was held paused through one
+        if not self.delivery.freeze_during_games and \
+                world.calendar.game_during(device.site, device.download_started, world.now):
             world.recorder.downloads_during_games += 1
         world.move(device.id, S.VERIFYING)
         self._after(device, self.times.verify[self._hardware[device.id]], self._verified)

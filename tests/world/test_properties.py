@@ -201,3 +201,17 @@ def test_an_outage_of_every_downloading_site_meters_no_traffic():
     rates = np.array(result.egress.series.values)
     assert not np.any((rates != 0.0) & (np.abs(rates) < 1.0)), rates[(rates != 0.0) & (np.abs(rates) < 1.0)]
     assert result.egress.p95 == pytest.approx(np.percentile(rates[rates > 0], 95))
+
+
+@PROFILE
+@given(small_fleets(delivery=True), st.sampled_from(["00:30", "13:00", "22:00", "23:30"]),
+       st.sampled_from(["1h", "3h", "5h"]))
+def test_under_the_game_day_freeze_no_camera_downloads_or_installs_during_a_game(changes, start, duration):
+    """Games every day at every site, some running past midnight, released into by waves: a download the freeze
+    held paused through a game moved nothing during it, and a copy from the site cache waits for the game's end.
+    (A download released at a game's start, paused to its end, counted as a download during the game.)"""
+    changes = merge(changes, {"fleet": {"site_kinds": {"gym": {"games": {
+        "days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"], "start": start, "duration": duration}}}},
+        "delivery": {"freeze_during_games": True}})
+    result = run_story(scenario_from(changes)).result
+    assert (result.downloads_during_games, result.installs_during_games) == (0, 0)

@@ -55,6 +55,21 @@ def test_no_device_activates_while_its_site_has_a_game(make_scenario):
     assert story.result.downloads_during_games == 2   # downloading is allowed; the report counts it
 
 
+def test_under_the_game_day_freeze_a_copy_from_the_site_cache_waits_for_the_game_to_end(make_scenario):
+    # the seeder fetches 100 MB at 1 MB/s by ~100 s; the other camera's 100-second LAN copy would run into the game
+    # that starts at 00:03 (180 s): it waits for the game's end at 01:03 and copies then
+    scenario = make_scenario({"fleet": {"site_kinds": {"gym": {
+        "count": 1, "cameras_per_site": 2,
+        "games": {"days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"], "start": "00:03", "duration": "1h"}}}},
+        "delivery": {"site_cache": True, "lan_rate": "1MB/s", "freeze_during_games": True}})
+    story = run_story(scenario)
+    seeder, copier = sorted(range(2), key=lambda device: story.first(device, S.VERIFYING))
+    assert story.first(seeder, S.VERIFYING) < 180
+    assert story.first(copier, S.VERIFYING) == pytest.approx(3780 + 100)
+    assert story.result.bytes.lan == pytest.approx(100e6)
+    assert story.result.downloads_during_games == 0
+
+
 def test_a_defect_on_one_camera_angle_rolls_back_only_those_cameras(make_scenario):
     scenario = make_scenario({"fleet": {"camera_angles": {"overhead": 0.5, "goal": 0.5}},
                               "candidate": {"defects": [{"cohort": {"camera_angle": "goal"}, "failure_rate": 1.0}]}})
