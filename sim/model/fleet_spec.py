@@ -193,7 +193,9 @@ class Fleet(Frozen):
         default_factory=lambda: [InstallWindow(start=2 * 3600.0, duration=4 * 3600.0)],
         description="daily local-time windows in which a device may switch to the new model")
     storage_free: StorageSpread
-    power_loss_per_day: Annotated[float, Field(ge=0)] = Field(default=0.0, description="power cuts per device per day")
+    # at most one a minute: a rate of 1e9 (a typo) cut each device every 86 µs, and the run never ended
+    power_loss_per_day: Annotated[float, Field(ge=0, le=1440)] = Field(
+        default=0.0, description="power cuts per device per day (at most 1440: one a minute)")
     reboot_time: Duration = 120.0
     activation_time: Duration = Field(default=60.0, description="slot switch and service restart")
     health_check: Duration = Field(default=600.0, description="how long the new model must run well to commit")
