@@ -97,6 +97,12 @@ class Ambient(Frozen):
     spread: Annotated[float, Field(ge=0)] = Field(default=2.0, description="°C standard deviation between sites")
 
 
+def lasting_at_most_a_day(seconds: float, what: str) -> float:
+    if not 0 < seconds <= 86400:
+        raise ValueError(f"{what} lasts more than zero and at most 24h")
+    return seconds
+
+
 class Games(Frozen):
     """Games at a site: on these weekdays, with this probability, from `start` for `duration` (local time)."""
 
@@ -105,6 +111,12 @@ class Games(Frozen):
     start: Clock
     duration: Duration
     probability: Fraction = 1.0
+
+    @field_validator("duration")
+    @classmethod
+    def _within_a_day(cls, value: float) -> float:
+        # the calendar looks one day back for a game still on past midnight; nobody plays 49 hours
+        return lasting_at_most_a_day(value, "a game")
 
 
 class SiteKind(Frozen):
@@ -139,9 +151,7 @@ class InstallWindow(Frozen):
     @field_validator("duration")
     @classmethod
     def _within_a_day(cls, value: float) -> float:
-        if not 0 < value <= 86400:
-            raise ValueError("an install window lasts more than zero and at most 24h")
-        return value
+        return lasting_at_most_a_day(value, "an install window")
 
 
 class Thermal(Frozen):

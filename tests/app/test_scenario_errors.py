@@ -88,6 +88,23 @@ def test_a_scripted_fault_that_hits_nothing_is_refused_like_one_after_the_end(fa
     assert "faults.0.share: a share of 0% hits no site or device: this fault never happens" in found, found
 
 
+@pytest.mark.parametrize("written, says", [
+    ("games: {days: [sat, sun], start: \"14:00\", duration: 49h, probability: 50%}", "a game lasts"),
+    ("games: {days: [sat, sun], start: \"14:00\", duration: 0s, probability: 50%}", "a game lasts"),
+    ("games: {days: [sat, sun], start: \"14:00\", duration: 3h, probability: 50%}\n  power_loss_per_day: 1e9",
+     "Input should be less than or equal to 1440"),
+])
+def test_a_game_beyond_a_day_and_a_power_cut_rate_beyond_one_a_minute_are_refused(written, says):
+    """A 49-hour game was still on on its third day where the calendar, looking one day back, saw none; a rate of
+    1e9 cuts a day never let the run end."""
+    games = "games: {days: [sat, sun], start: \"14:00\", duration: 3h, probability: 50%}"
+    text = (ROOT / "scenarios" / "tiny.yaml").read_text()
+    assert games in text
+    text = text.replace(games, written).replace("  power_loss_per_day: 0.01\n", "")
+    [found] = problems_of(text)
+    assert says in found and ("games.duration" in found or "fleet.power_loss_per_day" in found), found
+
+
 def test_a_rig_bound_in_a_scenario_without_rigs_is_refused():
     """`latency_p99: "< 1ms"` in a scenario with no hil: part was never judged: the run said GO and the bound
     appeared nowhere."""
