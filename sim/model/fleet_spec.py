@@ -54,6 +54,11 @@ CameraCount = Annotated[tuple[int, int], BeforeValidator(_parse_camera_count), W
 
 # --- the fleet ------------------------------------------------------------------------------------------------
 
+def _min_not_above_max(low: float, high: float) -> None:
+    if low > high:   # numpy's clip then gives every draw the max, and nothing said so
+        raise ValueError("min is above max: no value lies between them")
+
+
 class BandwidthSpread(Frozen):
     """Per-site uplink bandwidth: log-normal around a median, clipped."""
 
@@ -62,6 +67,11 @@ class BandwidthSpread(Frozen):
         default=0.6, description="spread between sites: σ of the log-normal (0: every site at the median)")
     min: Rate = 32_000 / 8
     max: Rate = 1e9 / 8
+
+    @model_validator(mode="after")
+    def _clip_range(self) -> "BandwidthSpread":
+        _min_not_above_max(self.min, self.max)
+        return self
 
 
 class StorageSpread(Frozen):
@@ -72,6 +82,11 @@ class StorageSpread(Frozen):
         default=0.4, description="spread between devices: σ of the log-normal (0: every device at the median)")
     min: Size = 0.0
     max: Size = 1e12
+
+    @model_validator(mode="after")
+    def _clip_range(self) -> "StorageSpread":
+        _min_not_above_max(self.min, self.max)
+        return self
 
 
 class Outages(Frozen):

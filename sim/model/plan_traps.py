@@ -1,6 +1,6 @@
 """Plans that load fine and are not: each warning names the key and the number that shows the trap. Three rules look
-at the rest of the scenario the plan runs in: an install window too short to activate in, a delta no smaller than
-the image it replaces, and an `expect:` bound every run meets.
+at the rest of the scenario the plan runs in: an uplink that never carries anything, an install window too short to
+activate in, a delta no smaller than the image it replaces, and an `expect:` bound every run meets.
 
 `fleetlab lint` prints them with file positions, `validate` prints them as warnings, the report lists them.
 Every rule has a scenario that triggers it and one that does not (tests/model/test_plan_traps.py, and
@@ -30,8 +30,20 @@ def plan_warnings(scenario: Scenario) -> list[PlanWarning]:
     for path, plan in plans:
         for rule in RULES:
             found.extend(rule(path, plan, scenario))
-    return (list(_windows_too_short(scenario)) + list(_delta_not_smaller(scenario)) + found
-            + list(_unbreakable_bounds(scenario)))
+    return (list(_uplinks_that_never_carry(scenario)) + list(_windows_too_short(scenario))
+            + list(_delta_not_smaller(scenario)) + found + list(_unbreakable_bounds(scenario)))
+
+
+def _uplinks_that_never_carry(scenario: Scenario) -> Iterator[PlanWarning]:
+    """A site kind whose uplink is zero all day (every `daily_pattern` multiplier 0, or `uplink.max: 0`): none of its
+    cameras ever downloads, and the run only reported them as still downloading on a slow uplink."""
+    for name, kind in scenario.fleet.site_kinds.items():
+        where = f"fleet.site_kinds.{name}"
+        if kind.uplink.max == 0:
+            yield f"{where}.uplink.max", f"an uplink of at most 0: no {name} camera ever downloads"
+        elif not any(kind.daily_pattern.values()):
+            yield (f"{where}.daily_pattern", f"the multiplier is 0 at every time of day: the {name} sites' uplinks "
+                                             f"never carry anything, and no {name} camera ever downloads")
 
 
 def _windows_too_short(scenario: Scenario) -> Iterator[PlanWarning]:

@@ -105,6 +105,17 @@ def test_a_game_beyond_a_day_and_a_power_cut_rate_beyond_one_a_minute_are_refuse
     assert says in found and ("games.duration" in found or "fleet.power_loss_per_day" in found), found
 
 
+def test_a_spread_whose_min_is_above_its_max_is_refused_at_its_line():
+    """numpy's clip gave every site the max and every camera the max storage, and nothing said so."""
+    text = (ROOT / "scenarios" / "tiny.yaml").read_text()
+    text = text.replace("uplink: {median: 8Mbit/s, sigma: 0.5}",
+                        "uplink: {median: 8Mbit/s, min: 10Mbit/s, max: 5Mbit/s}")
+    text = text.replace("storage_free: {median: 4GB}", "storage_free: {median: 4GB, min: 5GB, max: 1GB}")
+    assert [found.split(": ", 1)[1] for found in problems_of(text)] == [
+        "fleet.site_kinds.gym.uplink: min is above max: no value lies between them",
+        "fleet.storage_free: min is above max: no value lies between them"]
+
+
 def test_a_rig_bound_in_a_scenario_without_rigs_is_refused():
     """`latency_p99: "< 1ms"` in a scenario with no hil: part was never judged: the run said GO and the bound
     appeared nowhere."""

@@ -136,6 +136,19 @@ def test_an_install_window_shorter_than_a_switch_and_its_health_check_is_flagged
     assert keys(scenario(PLAN)) == []
 
 
+@pytest.mark.parametrize("dead, key", [
+    (('daily_pattern: {"00:00": 1.0, "17:00": 0.5, "22:00": 1.0}', 'daily_pattern: {"00:00": 0, "17:00": 0}'),
+     "fleet.site_kinds.gym.daily_pattern"),
+    (("uplink: {median: 8Mbit/s, sigma: 0.5}", "uplink: {median: 8Mbit/s, sigma: 0.5, min: 0bit/s, max: 0bit/s}"),
+     "fleet.site_kinds.gym.uplink.max"),
+])
+def test_an_uplink_that_never_carries_anything_is_flagged(dead, key):
+    """The gyms' cameras never downloaded, and the run said only 'still downloading: slow uplink'."""
+    [(found, says)] = traps(scenario(PLAN, dead))
+    assert found == key and "no gym camera ever downloads" in says
+    assert keys(scenario(PLAN, (dead[0], dead[0].replace("0.5", "0")))) == []   # a dark evening is no trap
+
+
 def test_a_delta_no_smaller_than_the_full_image_is_flagged_with_the_bytes_and_egress_it_adds():
     """A retrained model's binary delta can outgrow the image; delta delivery then costs more than the full one."""
     text = (ROOT / "scenarios" / "delta-and-site-cache.yaml").read_text()
