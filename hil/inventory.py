@@ -38,6 +38,22 @@ _HOST_KEY = re.compile(r"^(ssh-ed25519|ecdsa-sha2-nistp256|ecdsa-sha2-nistp384|e
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
 
 
+def _filled(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be empty")
+    return value
+
+
+def _a_command(value: str) -> str:
+    if not value.strip():   # the rig's shell runs nothing and exits 0: a health check that always passes
+        raise ValueError("an empty command runs nothing and succeeds every time: give the command")
+    return value
+
+
+Filled = Annotated[str, AfterValidator(_filled)]
+Command = Annotated[str, AfterValidator(_a_command)]
+
+
 def _check_host_key(value: str | None) -> str | None:
     if value is not None and not _HOST_KEY.match(value.strip()):
         raise ValueError("expected 'TYPE BASE64' as in known_hosts, e.g. 'ssh-ed25519 AAAAC3Nza...'")
@@ -45,17 +61,17 @@ def _check_host_key(value: str | None) -> str | None:
 
 
 class JumpHost(Frozen):
-    host: str
+    host: Filled
     port: Annotated[int, Field(ge=1, le=65535)] = 22
-    user: str
+    user: Filled
     host_key: str | None = None
 
     _host_key = field_validator("host_key")(classmethod(lambda cls, value: _check_host_key(value)))
 
 
 class Service(Frozen):
-    restart: str = Field(description="command that restarts the camera service on the rig")
-    health: str = Field(description="command that exits 0 when the service is healthy")
+    restart: Command = Field(description="command that restarts the camera service on the rig")
+    health: Command = Field(description="command that exits 0 when the service is healthy")
     health_timeout: Duration = Field(default=60.0, description="how long the health check may take to pass")
     health_passes: Annotated[int, Field(ge=1, le=10)] = Field(
         default=2, description="consecutive passing checks, a second apart, before the service counts as healthy "
@@ -82,32 +98,32 @@ def _renewable(seconds: float) -> float:
 
 class Tools(Frozen):
     """Commands on the rig (absolute paths on a real Jetson; virtual rigs install compatible ones)."""
-    trtexec: str = "/usr/src/tensorrt/bin/trtexec"
-    tegrastats: str = "tegrastats"
-    nvpmodel: str = "nvpmodel"
-    python: str = "python3"
+    trtexec: Command = "/usr/src/tensorrt/bin/trtexec"
+    tegrastats: Command = "tegrastats"
+    nvpmodel: Command = "nvpmodel"
+    python: Command = "python3"
 
 
 class FactPaths(Frozen):
-    nv_tegra_release: str = "/etc/nv_tegra_release"
-    device_model: str = "/proc/device-tree/model"
+    nv_tegra_release: Filled = "/etc/nv_tegra_release"
+    device_model: Filled = "/proc/device-tree/model"
 
 
 class Rig(Frozen):
     name: Annotated[str, Field(pattern=_NAME)]
-    host: str
+    host: Filled
     port: Annotated[int, Field(ge=1, le=65535)] = 22
-    user: str
+    user: Filled
     key_file: str | None = Field(default=None, description="private key path (~ expanded)")
     key_env: str | None = Field(default=None, description="environment variable holding the key path or the key")
     host_key: str | None = Field(default=None, description="pinned host key, 'TYPE BASE64'")
-    hardware: str
+    hardware: Filled
     jetpack: str | None = Field(default=None, description="expected JetPack, '6' or '6.0'; preflight checks it")
     tensorrt: str | None = Field(default=None, description="expected TensorRT, '8.6' or '10.3'")
     tags: list[str] = Field(default_factory=list)
     angle: str | None = Field(default=None, description="the camera angle this rig stands for (its frames, its "
                               "stratum in a plan); else a tag naming one of the scenario's angles")
-    store: str = Field(default="/opt/fleetlab/models", description="A/B model store on the rig")
+    store: Filled = Field(default="/opt/fleetlab/models", description="A/B model store on the rig")
     service: Service
     power: str | None = Field(default=None, description="command run HERE that power-cycles the rig (a PDU)")
     jump: JumpHost | None = None

@@ -162,6 +162,21 @@ def test_rig_timings_that_cannot_work_are_refused_where_written(tmp_path):
     assert load_inventory(broken).rigs[0].lease_ttl == 5.0
 
 
+def test_an_empty_command_host_or_user_is_refused_where_written(tmp_path):
+    """`health: ""` ran nothing on the rig and exited 0: every activation passed its health check, whatever the
+    service did; an empty restart never restarted it."""
+    broken = tmp_path / "rigs.yaml"
+    broken.write_text("rigs:\n  - name: a\n    host: ' '\n    user: u\n    key_file: k\n    hardware: nano\n"
+                      "    service: {restart: '', health: ''}\n    tools: {trtexec: ''}\n")
+    with pytest.raises(ScenarioError) as error:
+        load_inventory(broken)
+    found = {problem.path: (problem.line, problem.message) for problem in error.value.problems}
+    assert sorted(found) == ["rigs.0.host", "rigs.0.service.health", "rigs.0.service.restart", "rigs.0.tools.trtexec"]
+    assert found["rigs.0.service.health"][0] == 7
+    assert "an empty command runs nothing and succeeds every time" in found["rigs.0.service.health"][1]
+    assert "must not be empty" in found["rigs.0.host"][1]
+
+
 def test_models_writes_the_family(tmp_path):
     done = fleetlab("models", "--out", str(tmp_path / "models"))
     assert done.returncode == 0
