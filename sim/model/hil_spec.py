@@ -81,3 +81,11 @@ class HilSpec(Frozen):
                                            "needs (current-model latency and power, a second build, a thermal step)")
     faults: list[HilFault] = Field(default_factory=list, description="faults to inject on the rigs, for recovery "
                                    "tests")
+
+    @field_validator("current_model", "candidate_model", "frames")
+    @classmethod
+    def _named(cls, value: str | None) -> str | None:
+        # '' read as the scenario's own folder, and the run failed on the rigs as 'not a file'
+        if value is not None and not value.strip():
+            raise ValueError("must not be empty: name a file or builtin, or leave the key out for the default")
+        return value

@@ -231,6 +231,16 @@ def test_validate_warns_of_hil_models_and_frames_fleetlab_hil_would_refuse(tmp_p
     assert shipped.returncode == 0 and "warning" not in shipped.stderr, shipped.stderr
 
 
+@pytest.mark.parametrize("key", ["current_model: builtin:current", "candidate_model: builtin:candidate",
+                                 "frames: builtin"])
+def test_an_empty_hil_model_or_frames_is_an_error_not_the_scenarios_folder(key):
+    """`candidate_model: ""` validated with a warning that the scenario's folder "is not a file"."""
+    text = (ROOT / "scenarios" / "hil-orin-candidate.yaml").read_text()
+    name = key.split(":")[0]
+    [found] = problems_of(text.replace(f"  {key}\n", f'  {name}: ""\n'))
+    assert f"hil.{name}: must not be empty: name a file or builtin, or leave the key out" in found, found
+
+
 def test_sim_and_compare_say_the_plan_traps_before_their_tables(tmp_path):
     """`fleetlab sim` of waves [10%, 50%] printed T95 "—" and a not-released count; the trap's warning, which says
     why, was only in `validate`, `lint` and the suite's report."""
