@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from typing import TYPE_CHECKING, Annotated, Literal, Union
 
-from pydantic import BeforeValidator, Field, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
 from sim.model import (
     strategies,  # noqa: F401  (registers the built-in strategies before the union is built)
@@ -135,8 +135,18 @@ else:
     StrategySpec = _strategy_union()
 
 
+def _one_line_name(name: str) -> str:
+    # the history keys trends by name, and the console, the report's headings and junit.xml show it on one line
+    if not name.strip():
+        raise ValueError("a scenario needs a name")
+    if "\n" in name or "\r" in name:
+        raise ValueError("a name is one line")
+    return name
+
+
 class Scenario(Frozen):
-    name: str = Field(description="the scenario's name in reports and the history: one file per name")
+    name: Annotated[str, AfterValidator(_one_line_name)] = Field(
+        description="the scenario's name in reports and the history: one file per name")
     description: str = Field(default="", description="what question the scenario asks, for the report")
     tags: list[str] = Field(default_factory=list, description="labels; `fleetlab run` leaves out `benchmark` "
                             "scenarios unless their file is named")

@@ -241,6 +241,14 @@ def test_an_empty_hil_model_or_frames_is_an_error_not_the_scenarios_folder(key):
     assert f"hil.{name}: must not be empty: name a file or builtin, or leave the key out" in found, found
 
 
+@pytest.mark.parametrize("name, says", [('" "', "a scenario needs a name"),
+                                        ('"two\\nlines"', "a name is one line")])
+def test_a_blank_or_multi_line_scenario_name_is_refused(name, says):
+    """A blank name was a blank row in the history, keyed by ''; a name with a newline printed on two lines."""
+    [found] = problems_of((ROOT / "scenarios" / "tiny.yaml").read_text().replace("name: tiny", f"name: {name}"))
+    assert found.startswith(f"broken.yaml:2:1: name: {says}"), found
+
+
 def test_sim_and_compare_say_the_plan_traps_before_their_tables(tmp_path):
     """`fleetlab sim` of waves [10%, 50%] printed T95 "—" and a not-released count; the trap's warning, which says
     why, was only in `validate`, `lint` and the suite's report."""
