@@ -18,7 +18,14 @@ from fleetlab import console
 from fleetlab.errors import reported
 from fleetlab.exit_codes import EXIT_NO_GO, EXIT_OK
 from fleetlab.files import write_whole
-from fleetlab.interop.targets import TARGETS, default_start, export_plan, fill_in, import_document
+from fleetlab.interop.targets import (
+    TARGETS,
+    default_start,
+    export_plan,
+    fill_in,
+    import_document,
+    start_mismatch,
+)
 from sim.load import load_scenario, plan_warnings
 from sim.read_input import read_text
 
@@ -48,7 +55,10 @@ def export(file: Path,
         when = (start.replace(tzinfo=start.tzinfo or timezone.utc) if start
                 else default_start(scenario, datetime.now(timezone.utc)))
         exported = export_plan(scenario, plan, chosen, to, when, approximate)
+        moved = start_mismatch(scenario, when)
     text = json.dumps(exported.document, indent=2) + "\n"
+    if moved:
+        console.err.print(f"note: {moved}", markup=False)
     for line in exported.approximations:
         console.err.print(f"approximated: {line}", markup=False)
     for name in fill_in(to):

@@ -39,6 +39,20 @@ def default_start(scenario: Scenario, today: datetime) -> datetime:
     return datetime(today.year, today.month, today.day, tzinfo=timezone.utc) + timedelta(days=days)
 
 
+def start_mismatch(scenario: Scenario, start: datetime) -> str | None:
+    """What differs when the rollout starts at `start` rather than when the scenario simulated it (its start
+    weekday at 00:00 UTC): the plan's offsets are kept, so games, install windows and busy hours meet it elsewhere."""
+    utc = start.astimezone(timezone.utc)
+    simulated = scenario.start_weekday
+    if WEEKDAYS[utc.weekday()] == simulated and (utc.hour, utc.minute, utc.second) == (0, 0, 0):
+        return None
+    advice = (f"simulate with start_weekday: {WEEKDAYS[utc.weekday()]} to see this start"
+              if (utc.hour, utc.minute, utc.second) == (0, 0, 0) else "a simulated run starts at 00:00 UTC")
+    return (f"--start is {utc:%a %Y-%m-%d %H:%M} UTC, and the scenario simulated a start on a {simulated} at 00:00 "
+            "UTC (start_weekday): its games, install windows and daily patterns fall at other points of this plan; "
+            + advice)
+
+
 def export_plan(scenario: Scenario, plan_name: str, plan: StrategyParams, target: str, start: datetime,
                 approximate: bool) -> Exported:
     """The target's configuration document for one plan of the scenario, with what was approximated."""

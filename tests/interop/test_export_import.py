@@ -5,7 +5,7 @@ release sequence in the simulator, and AWS's documented exponential example noti
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import jsonschema
@@ -13,8 +13,8 @@ import pytest
 from pydantic import TypeAdapter
 
 from fleetlab.interop.base import CannotExport, CannotImport
-from fleetlab.interop.targets import TARGETS, default_start, export_plan, import_document
-from sim.load import load_scenario_text
+from fleetlab.interop.targets import TARGETS, default_start, export_plan, import_document, start_mismatch
+from sim.load import load_scenario, load_scenario_text
 from sim.model.scenario import StrategySpec
 from sim.run import simulate
 from tests.conftest import ROOT
@@ -192,3 +192,14 @@ def test_a_mender_import_writes_its_phase_starts_as_people_write_them():
     validate("mender", document)
     phases = import_document(json.dumps(document), "mender").strategy["phases"]
     assert [phase["start"] for phase in phases] == ["0s", "2d", "2d 1h 30m"]
+
+
+def test_a_start_other_than_the_simulated_one_is_noted_with_what_to_simulate():
+    """`--start` on another weekday kept the plan's offsets, so the games and install windows the simulation showed
+    met the rollout at other points, and nothing said so (tiny simulates from a Monday, 00:00 UTC)."""
+    tiny = load_scenario(ROOT / "scenarios" / "tiny.yaml")
+    monday = datetime(2027, 1, 4, tzinfo=timezone.utc)
+    assert start_mismatch(tiny, monday) is None
+    assert start_mismatch(tiny, monday.astimezone(timezone(timedelta(hours=5)))) is None   # the same moment
+    assert "simulate with start_weekday: tue to see this start" in start_mismatch(tiny, monday + timedelta(days=1))
+    assert "a simulated run starts at 00:00 UTC" in start_mismatch(tiny, monday + timedelta(hours=2))
