@@ -12,6 +12,7 @@ import typer
 from fleetlab import console
 from fleetlab.errors import reported
 from fleetlab.exit_codes import EXIT_BAD_INPUT, EXIT_NO_GO, EXIT_OK, exit_interrupted
+from fleetlab.options import JsonFlag
 from sim.model.calibration import Calibration
 
 DEFAULT_OUT = Path("calibration.yaml")
@@ -180,7 +181,8 @@ def fidelity(file: Annotated[Path, typer.Argument(help="scenario with a hil: par
                                                                 "result.json")] = None,
              tolerance: Annotated[float, typer.Option(help="a phase is off beyond this relative error")] = 0.10,
              one_at_a_time: OneAtATime = False,
-             verbose: Annotated[bool, typer.Option(help="log every step")] = False) -> None:
+             verbose: Annotated[bool, typer.Option(help="log every step")] = False,
+             json_out: JsonFlag = False) -> None:
     """Run the scenario on the rigs and the simulator on a fleet of exactly those rigs; predicted beside measured,
     per rig and phase, each phase more than --tolerance off flagged."""
     import json
@@ -207,10 +209,11 @@ def fidelity(file: Annotated[Path, typer.Argument(help="scenario with a hil: par
     chosen, runs = measure_on_rigs(file, scenario, inventory, rig, one_at_a_time)
     rows = compare_run(scenario, chosen, [found for run in runs for found in run.rigs], file.resolve().parent,
                        tolerance)
-    console.out.print(fidelity_table(rows))
+    human = console.err if json_out else console.out
+    human.print(fidelity_table(rows))
     off = [row for row in rows if row.off]
     judged = [row for row in rows if row.predicted is not None]
-    console.out.print(f"{len(judged) - len(off)} of {len(judged)} phases within {tolerance:.0%} (a time: or "
+    human.print(f"{len(judged) - len(off)} of {len(judged)} phases within {tolerance:.0%} (a time: or "
                       f"{SECONDS_FLOOR:g} s)"
                       + (f"; off: {', '.join(f'{row.rig} {row.phase} ({row.error_text})' for row in off)}"
                          if off else ""), markup=False)
@@ -219,7 +222,7 @@ def fidelity(file: Annotated[Path, typer.Argument(help="scenario with a hil: par
         if row.predicted is None:
             unpredicted.setdefault(row.unpredicted, []).append(f"{row.rig} {row.phase}")
     for why, phases in unpredicted.items():
-        console.out.print(f"not predicted ({', '.join(phases)}): {why}", markup=False)
+        human.print(f"not predicted ({', '.join(phases)}): {why}", markup=False)
     if out is not None:
         with reported():
             write_whole(out / "fidelity.json", json.dumps([row.as_json() for row in rows], indent=2,
@@ -227,14 +230,19 @@ def fidelity(file: Annotated[Path, typer.Argument(help="scenario with a hil: par
             for index, run in enumerate(runs):      # the rigs' own results: one run, or one per rig
                 name = "result.json" if len(runs) == 1 else f"result-{index + 1}.json"
                 write_whole(out / name, run.model_dump_json(indent=2) + "\n")
-        console.out.print(f"fidelity: {out / 'fidelity.json'}", markup=False)
+        human.print(f"fidelity: {out / 'fidelity.json'}", markup=False)
     # a rig whose update did not get through transfer, build and activation has nothing to compare: that is not a
     # pass (it once printed "0 of 0 phases within 10%" and exited 0)
     compared = {row.rig for row in rows}
     unmeasured = [found for run in runs for found in run.rigs if found.rig not in compared]
     for found in unmeasured:
         console.err.print(f"{found.rig}: nothing to compare: {why_not_compared(found)}", markup=False)
-    raise typer.Exit(EXIT_BAD_INPUT if unmeasured else EXIT_NO_GO if off else EXIT_OK)
+    code = EXIT_BAD_INPUT if unmeasured else EXIT_NO_GO if off else EXIT_OK
+    if json_out:   # fidelity.json's rows, and the verdict the exit code gives
+        console.print_json({"passed": code == EXIT_OK, "exit_code": code, "tolerance": tolerance,
+                            "phases": [row.as_json() for row in rows],
+                            "not_compared": {found.rig: why_not_compared(found) for found in unmeasured}})
+    raise typer.Exit(code)
 
 
 def fidelity_table(rows):

@@ -17,6 +17,7 @@ from fleetlab import console
 from fleetlab.errors import reported
 from fleetlab.exit_codes import EXIT_BAD_INPUT, EXIT_NO_GO, EXIT_OK
 from fleetlab.files import output_file, output_folder, write_whole
+from fleetlab.options import JsonFlag
 from sim.input_kinds import other_input
 from sim.load import plan_warnings
 from sim.model.errors import ScenarioError
@@ -72,7 +73,6 @@ def _options(version: Annotated[bool, typer.Option("--version", callback=_versio
 
 
 
-JsonFlag = Annotated[bool, typer.Option("--json", help="print the result as JSON on stdout (tables go to stderr)")]
 FirstSeed = Annotated[int, typer.Option(min=0, max=MAX_SEED, help="first seed")]
 
 
@@ -208,7 +208,7 @@ def sim(file: Path,
             write_whole(target, result.model_dump_json(indent=2) + "\n")
         human.print(f"result: {target}")
     if json_out:
-        _print_json({"passed": verdict.passed, "checks": [dataclasses.asdict(check) for check in verdict.checks],
+        console.print_json({"passed": verdict.passed, "checks": [dataclasses.asdict(check) for check in verdict.checks],
                      "result": json.loads(result.model_dump_json())})
     raise typer.Exit(EXIT_OK if verdict.passed else EXIT_NO_GO)
 
@@ -221,11 +221,6 @@ def _say_calibration(scenario: Scenario, human: Console) -> None:
         human.print(f"calibrated: {line}", markup=False)
     for warning in scenario.calibration.warnings if scenario.calibration else []:
         console.err.print(f"warning: calibration: {warning}", markup=False)
-
-
-def _print_json(document: object) -> None:
-    """One JSON document on stdout, keys sorted: what `--json` promises a script."""
-    sys.stdout.write(json.dumps(document, indent=2, sort_keys=True, allow_nan=False) + "\n")
 
 
 @app.command()
@@ -265,7 +260,7 @@ def compare(file: Path,
     if broken:
         human.print(f"no-go: {judged.name} broke {'; '.join(broken)}", markup=False)
     if json_out:
-        _print_json({"seeds": seeds, "judged": judged.name, "no_go": broken, "findings": findings,
+        console.print_json({"seeds": seeds, "judged": judged.name, "no_go": broken, "findings": findings,
                      "plans": [{"name": row.name, "kind": row.kind, "passes": row.passes,
                                 "efficiency": row.efficiency, "values": row.values} for row in rows]})
     raise typer.Exit(EXIT_NO_GO if broken else EXIT_OK)
@@ -315,7 +310,7 @@ def sweep(file: Path,
             write_whole(out / "sweep.json", json.dumps(document, indent=2, sort_keys=True, allow_nan=False) + "\n")
         human.print(f"sweep: {out / 'sweep.json'}")
     if json_out:
-        _print_json(document)
+        console.print_json(document)
     if result.failed:
         console.err.print(f"{result.failed} of {runs} failed: the sweep is incomplete")
         raise typer.Exit(EXIT_BAD_INPUT)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -37,6 +38,11 @@ class SafeConsole(Console):
 # Rich's markup parser in every table and message (a MarkupError traceback, or brackets silently eaten); fleetlab's
 # own colours are Text objects with a style (`styled`).
 _WIDTH = None if sys.stdout.isatty() else 200
+def print_json(document: object) -> None:
+    """One JSON document on stdout, keys sorted: what `--json` promises a script."""
+    sys.stdout.write(json.dumps(document, indent=2, sort_keys=True, allow_nan=False) + "\n")
+
+
 out = SafeConsole(highlight=False, soft_wrap=True, width=_WIDTH, emoji=False, markup=False)
 err = SafeConsole(stderr=True, highlight=False, soft_wrap=True, width=None if sys.stderr.isatty() else 200,
                   emoji=False, markup=False)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
 from pathlib import Path
 from typing import Annotated, Optional
@@ -13,6 +15,7 @@ from fleetlab.errors import reported
 from fleetlab.exit_codes import EXIT_BAD_INPUT, EXIT_NO_GO, EXIT_OK, exit_interrupted
 from fleetlab.files import OutputError, output_file, output_folder, write_whole
 from fleetlab.hil_view import hil_table, plan_table
+from fleetlab.options import JsonFlag
 from sim.model.errors import ScenarioError
 from sim.model.gates import evaluate
 from sim.model.hil_results import hil_metrics
@@ -37,7 +40,8 @@ def hil(file: Path,
         calibration_out: Annotated[Optional[Path], typer.Option(
             help="also run the calibrate step and write calibration.yaml here (fleetlab calibrate's file)")] = None,
         allow_paths_outside: Annotated[bool, typer.Option(
-            help="let hil: model and frame paths point outside the scenario's folder")] = False) -> None:
+            help="let hil: model and frame paths point outside the scenario's folder")] = False,
+        json_out: JsonFlag = False) -> None:
     """Run the scenario's own plan on every matching rig: engine, parity, latency, thermals, rollback."""
     from fleetlab.interrupts import came_late, stop_on_signals
     from fleetlab.options import wait_seconds
@@ -84,27 +88,33 @@ def hil(file: Path,
     except HilError as error:
         console.err.print(f"{file}: {error}", markup=False)
         raise typer.Exit(EXIT_BAD_INPUT) from None
-    console.out.print(plan_table(result))
-    console.out.print(hil_table(result, spec))
+    human = console.err if json_out else console.out
+    human.print(plan_table(result))
+    human.print(hil_table(result, spec))
     verdict = evaluate(_hil_expectations(dict(scenario.expect)), result.metrics())
     if verdict.checks:
-        console.out.print(console.verdict_table(verdict))
+        human.print(console.verdict_table(verdict))
     if out is not None:
         with reported():
             write_whole(out / "result.json", result.model_dump_json(indent=2) + "\n")
-        console.out.print(f"result: {out / 'result.json'}")
+        human.print(f"result: {out / 'result.json'}")
     if result.interrupted:
         console.err.print(f"INTERRUPTED ({result.interrupted}): every touched rig was put back and released",
                           markup=False)
-        raise typer.Exit(exit_interrupted(signals[0]) if signals else EXIT_BAD_INPUT)
-    if signals:
-        console.err.print(came_late(signals), markup=False)
-    if calibration_out is not None:
-        _write_calibration(calibration_out, result, inventory, scenario)
-    if any(found.verdict == "error" for found in result.rigs):
-        raise typer.Exit(EXIT_BAD_INPUT)
-    no_go = any(found.verdict == "failed" or found.quarantined for found in result.rigs) or not verdict.passed
-    raise typer.Exit(EXIT_NO_GO if no_go else EXIT_OK)
+        code = exit_interrupted(signals[0]) if signals else EXIT_BAD_INPUT
+    else:
+        if signals:
+            console.err.print(came_late(signals), markup=False)
+        if calibration_out is not None:
+            _write_calibration(calibration_out, result, inventory, scenario)
+        no_go = any(found.verdict == "failed" or found.quarantined for found in result.rigs) or not verdict.passed
+        code = EXIT_BAD_INPUT if any(found.verdict == "error" for found in result.rigs) else \
+            EXIT_NO_GO if no_go else EXIT_OK
+    if json_out:   # the same verdict as the exit code, for a script that reads one document
+        console.print_json({"passed": code == EXIT_OK, "exit_code": code,
+                            "checks": [dataclasses.asdict(check) for check in verdict.checks],
+                            "result": json.loads(result.model_dump_json())})
+    raise typer.Exit(code)
 
 
 def _write_calibration(path: Path, result, inventory, scenario) -> None:

@@ -4,9 +4,14 @@ file beside it, and a value that would make the command's answer a foregone one 
 from __future__ import annotations
 
 import math
+from typing import Annotated
+
+import typer
 
 from fleetlab.errors import AppError
 from sim.model.units import UnitError, parse_fraction
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="print the result as JSON on stdout (tables go to stderr)")]
 
 
 class OptionError(AppError):

@@ -1,5 +1,6 @@
 """`--json` on sim, compare, sweep and run: stdout is one JSON document a script can read (tables and progress go
-to stderr), and the exit code is the same as without it."""
+to stderr), and the exit code is the same as without it. (hil and fidelity: tests/hil/test_plan_cli.py and
+tests/hil/test_calibration.py, on rigs.)"""
 
 from __future__ import annotations
 

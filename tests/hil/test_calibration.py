@@ -78,15 +78,17 @@ def test_calibrate_measures_rigs_and_a_scenario_takes_exactly_those_numbers(rig_
 
     # fidelity on the same rigs: every phase predicted beside measured, written for a script to read
     fidelity = fleetlab("fidelity", str(calibrated), "--rigs", str(inventory), "--rig", "orin-a", "--out",
-                        str(tmp_path / "fid"))
+                        str(tmp_path / "fid"), "--json")
     assert fidelity.returncode in (0, 1), fidelity.stdout + fidelity.stderr
     rows = json.loads((tmp_path / "fid" / "fidelity.json").read_text())
+    printed = json.loads(fidelity.stdout)          # --json: one document on stdout, the tables on stderr
+    assert printed["phases"] == rows and printed["exit_code"] == fidelity.returncode and printed["tolerance"] == 0.1
     phases = {(row["rig"], row["phase"]) for row in rows}
     assert {("orin-a", phase) for phase in ("download", "verify", "install + build", "activate", "rollback", "total",
                                             "latency p50")} <= phases, fidelity.stdout + fidelity.stderr
     assert {rig for rig, _ in phases} == {"orin-a"}
     assert all(row["predicted"] > 0 and row["measured"] > 0 for row in rows if row["unit"] == "s")
-    assert "phases within 10%" in fidelity.stdout
+    assert "phases within 10%" in fidelity.stderr
 
 
 def test_fidelity_on_a_rig_whose_update_failed_cannot_measure(rig_entry, tmp_path):
@@ -94,9 +96,12 @@ def test_fidelity_on_a_rig_whose_update_failed_cannot_measure(rig_entry, tmp_pat
     scenario = calibration_scenario(tmp_path)
     scenario.write_text(scenario.read_text().replace(f"builtin:candidate@{CANDIDATE_BYTES}", "builtin:broken"))
     inventory = write_inventory(tmp_path / "rigs.yaml", rig_entry("orin-a", tags=["orin"]))
-    done = fleetlab("fidelity", str(scenario), "--rigs", str(inventory), "--out", str(tmp_path / "fid"))
+    done = fleetlab("fidelity", str(scenario), "--rigs", str(inventory), "--out", str(tmp_path / "fid"), "--json")
     assert done.returncode == 2, done.stdout + done.stderr
     assert "orin-a: nothing to compare: its run ended" in done.stderr and "Traceback" not in done.stderr
+    printed = json.loads(done.stdout)
+    assert (printed["passed"], printed["exit_code"], printed["phases"]) == (False, 2, [])
+    assert printed["not_compared"]["orin-a"].startswith("its run ended")
 
 
 def test_calibrate_on_a_rig_whose_update_failed_writes_nothing_and_exits_2(rig_entry, tmp_path):

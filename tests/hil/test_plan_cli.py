@@ -61,10 +61,13 @@ def quicker(source: Path, folder: Path) -> Path:
 def test_fleetlab_hil_shows_the_canary_plan_of_the_library_scenario(rig_entry, tmp_path):
     scenario = quicker(ROOT / "scenarios" / "angle-regression-canary.yaml", tmp_path)
     inventory = write_inventory(tmp_path / "rigs.yaml", *four_rigs(rig_entry))
-    done = fleetlab("hil", str(scenario), "--rigs", str(inventory), "--out", str(tmp_path / "out"))
+    done = fleetlab("hil", str(scenario), "--rigs", str(inventory), "--out", str(tmp_path / "out"), "--json")
     assert done.returncode in (0, 1), done.stdout + done.stderr
-    assert "canary (3 devices, 3 strata)" in done.stdout and "the plan on the rigs" in done.stdout
+    # --json: one document on stdout with the verdict the exit code gives; the tables go to stderr
+    assert "canary (3 devices, 3 strata)" in done.stderr and "the plan on the rigs" in done.stderr
     result = json.loads((tmp_path / "out" / "result.json").read_text())
+    printed = json.loads(done.stdout)
+    assert printed["result"] == result and printed["passed"] == (done.returncode == 0) == (printed["exit_code"] == 0)
     assert result["timeline"][0] == {**result["timeline"][0], "kind": "update",
                                      "detail": "canary (3 devices, 3 strata)", "devices": 3}
     assert {rig["release"] for rig in result["rigs"]} >= {"canary (3 devices, 3 strata)"}
