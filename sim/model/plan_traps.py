@@ -311,5 +311,26 @@ def _nothing_can_halt(path: str, plan: StrategyParams, scenario: Scenario) -> It
                "delays the waves after it, and a failing candidate goes to the whole fleet")
 
 
+def _budget_below_one_download(path: str, plan: StrategyParams, scenario: Scenario) -> Iterator[PlanWarning]:
+    """A byte budget smaller than one camera's download: those cameras are never released, and the run reads as
+    a slow rollout."""
+    from sim.model.strategies.budgeted import BudgetedParams
+
+    if not isinstance(plan, BudgetedParams):
+        return
+    artifact, delivery = scenario.artifact, scenario.delivery
+    full, delta = artifact.full_size, artifact.delta_size if delivery.delta and artifact.delta_size else None
+    sizes = [full] if delta is None else [delta] if delivery.base_mismatch == 0 else [delta, full]
+    for key in ("global_per_hour", "global_per_day", "site_per_hour", "site_per_day"):
+        limit = getattr(plan, key)
+        if limit is None or limit >= max(sizes):
+            continue
+        who = ("no camera is ever released" if limit < min(sizes) else
+               f"the cameras whose base does not match the delta (about {delivery.base_mismatch:.0%}) need the full "
+               "image and are never released")
+        yield (f"{path}.{key}", f"{format_size(limit)} is less than one camera's download "
+                                f"({format_size(max(sizes))}): {who}")
+
+
 RULES = (_late_abort, _succeeded_behind_window, _success_never_reached, _small_canary, _empty_or_unwatched_waves,
-         _last_wave_short_of_the_fleet, _last_release_too_late, _nothing_can_halt)
+         _last_wave_short_of_the_fleet, _last_release_too_late, _nothing_can_halt, _budget_below_one_download)

@@ -165,6 +165,12 @@ class FleetView:
     sites: Sequence[int] = ()          # site of each device, by device id (read-only)
     artifact_bytes: float = 0.0          # what one device's download costs, for budgets
     egress_price_per_byte: float = 0.0
+    # one device's download where devices differ (a delta, or the full image where its base does not match); asked
+    # per device, as a budget releases it: a million look-ups up front would cost every plan a second
+    device_bytes: Callable[[int], float] | None = None
+
+    def download_bytes(self, device: int) -> float:
+        return self.artifact_bytes if self.device_bytes is None else self.device_bytes(device)
 
     def shuffled(self) -> list[int]:
         order = list(range(self.size))

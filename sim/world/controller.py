@@ -89,7 +89,8 @@ class Controller:
         per_device = artifact.delta_size if delivery.delta and artifact.delta_size else artifact.full_size
         return FleetView(world.layout.size, world.layout.cohorts(), plan_random(world.seed),
                          sites=world.layout.hot_lists().device_site, artifact_bytes=per_device,
-                         egress_price_per_byte=world.scenario.pricing.egress_per_gb / 1e9)
+                         egress_price_per_byte=world.scenario.pricing.egress_per_gb / 1e9,
+                         device_bytes=lambda device: self.lifecycle.download_size(device)[0])
 
     def begin(self) -> None:
         self._driver = PlanDriver(start(self.params, self.fleet_view()), self._perform, self.observe, self._sample)

@@ -135,7 +135,7 @@ class Lifecycle:
             if not self.cache.take_seeding(device.site, device.id):
                 return   # waits for the site's seeder; woken by _cache_ready
             device.seeding = True
-        size, delta = self._download_size(device)
+        size, delta = self.download_size(device.id)
         # protocol overhead: a link carries the payload at `transfer_efficiency` of its rate
         on_wire = size / self.times.transfer_efficiency[self._hardware[device.id]]
         device.download = Download(device.id, device.site, on_wire, self.artifact.checkpoint,
@@ -143,11 +143,12 @@ class Lifecycle:
         device.download.delta = delta
         self.world.network.start(device.download)
 
-    def _download_size(self, device: Device) -> tuple[float, bool]:
-        """(bytes to fetch, whether they are the delta): a delta is a delta whatever its size, even the full's."""
+    def download_size(self, device_id: int) -> tuple[float, bool]:
+        """(bytes to fetch, whether they are the delta): a delta is a delta whatever its size, even the full's. The
+        origin knows each camera's base version, so a plan's egress budget counts the same bytes."""
         if not (self.delivery.delta and self.artifact.delta_size):
             return self.artifact.full_size, False
-        mismatch = streams.uniform(self.world.seed, streams.DELTA_BASE, device.id) < self.delivery.base_mismatch
+        mismatch = streams.uniform(self.world.seed, streams.DELTA_BASE, device_id) < self.delivery.base_mismatch
         return (self.artifact.full_size, False) if mismatch else (self.artifact.delta_size, True)
 
     def _copy_from_cache(self, device: Device) -> None:

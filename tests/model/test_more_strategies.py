@@ -1,6 +1,7 @@
 """The industry's plans, stepped by hand: feed Observations, read the actions."""
 
 import random
+from dataclasses import replace
 from types import MappingProxyType
 
 import pytest
@@ -204,6 +205,26 @@ def test_budgeted_releases_no_more_than_the_hourly_budget_and_stops_at_the_cost_
     assert isinstance(last, Update) and len(last.devices) == 2
     halt = rollout.send(seen())
     assert isinstance(halt, Halt) and "cost cap reached: 22 devices released, 78 left" in halt.reason
+
+
+def test_budgeted_counts_each_devices_own_download_and_sets_aside_one_larger_than_the_budget():
+    """Deltas of 40 MB, full images of 100 MB where a base does not match, one of 300 MB: each hour's releases fit
+    the 200 MB budget by their own sizes, and the one that never can does not hold up the rest."""
+    def size(device: int) -> float:
+        return 300e6 if device == 3 else 100e6 if device % 2 else 40e6
+
+    rollout = start(BudgetedParams(global_per_hour="200MB", tick="1h"), replace(fleet(20), device_bytes=size))
+    released: list[int] = []
+    action = next(rollout)
+    while True:
+        if isinstance(action, Update):
+            assert sum(size(device) for device in action.devices) <= 200e6
+            released.extend(action.devices)
+        try:
+            action = rollout.send(seen())
+        except StopIteration:
+            break
+    assert sorted(released) == [device for device in range(20) if device != 3]
 
 
 def test_budgeted_keeps_each_site_within_its_own_budget():

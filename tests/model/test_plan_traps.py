@@ -87,6 +87,16 @@ CASES = {
         "strategy:\n  kind: canary\n  detect_failure_rate: 10%\n  stratify: false\n  bake_between: 3d\n",
         "strategy:\n  kind: canary\n  detect_failure_rate: 10%\n  stratify: false\n  bake_between: 1d\n",
         "strategy.bake_between", "the canary's 1d 0h bake, then 1 of 3d 0h", ()),
+    "a byte budget smaller than one download": (
+        "strategy:\n  kind: budgeted\n  global_per_hour: 40MB\n",
+        "strategy:\n  kind: budgeted\n  global_per_hour: 50MB\n",
+        "strategy.global_per_hour", "40.00 MB is less than one camera's download (50.00 MB): no camera is ever "
+        "released", ()),
+    "a site budget smaller than the full image where bases do not match": (
+        "strategy:\n  kind: budgeted\n  site_per_day: 30MB\n",
+        "strategy:\n  kind: budgeted\n  site_per_day: 50MB\n",
+        "strategy.site_per_day", "(about 20%) need the full image and are never released",
+        (("artifact:\n", "delivery: {delta: true, base_mismatch: 20%}\nartifact:\n  delta_size: 10MB\n"),)),
     "a canary with nothing to judge it": (
         "strategy:\n  kind: canary\n  detect_failure_rate: 10%\n  stratify: false\n  judge: null\n  abort: null\n",
         "strategy:\n  kind: canary\n  detect_failure_rate: 10%\n  stratify: false\n  judge: null\n",

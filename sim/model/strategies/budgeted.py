@@ -1,11 +1,10 @@
 """Release devices only as fast as egress budgets allow: global and per-site bytes per hour and per day, and a cost
-cap for the whole rollout. Budgets are planned on artifact bytes per released device (what the release commits the
-origin to), checked every `tick`."""
+cap for the whole rollout. Budgets are planned on each released device's download (what the release commits the
+origin to: the delta, or the full image where the device's base does not match), checked every `tick`."""
 
 from __future__ import annotations
 
-import math
-from collections import Counter, deque
+from collections import defaultdict, deque
 from typing import Literal
 
 from pydantic import Field
@@ -38,54 +37,66 @@ class _Ledger:
     """Bytes committed by releases, in trailing hour and day windows, globally and per site."""
 
     def __init__(self) -> None:
-        self.releases: deque[tuple[float, int]] = deque()     # (time, site)
-        self.total = 0
+        self.releases: deque[tuple[float, int, float]] = deque()     # (time, site, bytes)
+        self.devices = 0
+        self.total = 0.0
 
-    def window(self, now: float, span: float) -> tuple[int, Counter[int]]:
-        recent = [site for time, site in self.releases if time > now - span]
-        return len(recent), Counter(recent)
+    def window(self, now: float, span: float) -> tuple[float, defaultdict[int, float]]:
+        used, by_site = 0.0, defaultdict[int, float](float)
+        for time, site, size in self.releases:
+            if time > now - span:
+                used += size
+                by_site[site] += size
+        return used, by_site
 
-    def add(self, now: float, site: int) -> None:
-        self.releases.append((now, site))
-        self.total += 1
+    def add(self, now: float, site: int, size: float) -> None:
+        self.releases.append((now, site, size))
+        self.devices += 1
+        self.total += size
         while self.releases and self.releases[0][0] <= now - DAY:
             self.releases.popleft()
 
 
-def _room(limit: float | None, used: int, per_device: float) -> float:
-    return float("inf") if limit is None else limit / per_device - used
+def _fits(limit: float | None, used: float, size: float) -> bool:
+    return limit is None or used + size <= limit * (1 + 1e-12)
 
 
 @register("budgeted", BudgetedParams, "release under global/per-site hourly and daily egress budgets and a cost cap")
 def budgeted(params: BudgetedParams, fleet: FleetView) -> Rollout:
-    per_device = max(fleet.artifact_bytes, 1.0)
+    """Devices in a seeded order, each as its own download costs (a delta, or the full image where its base does not
+    match): a budget planned on the delta alone let the full images through at twice the hourly budget."""
     queue, ledger, now = deque(fleet.shuffled()), _Ledger(), 0.0
-    affordable = _room(params.cost_cap / fleet.egress_price_per_byte if params.cost_cap and fleet.egress_price_per_byte
-                       else None, 0, per_device)
+    affordable = params.cost_cap / fleet.egress_price_per_byte if params.cost_cap and fleet.egress_price_per_byte \
+        else None
     while queue:
         hour, hour_sites = ledger.window(now, HOUR)
         day, day_sites = ledger.window(now, DAY)
-        room = min(_room(params.global_per_hour, hour, per_device), _room(params.global_per_day, day, per_device),
-                   affordable - ledger.total)
-        room = math.floor(room) if room != math.inf else len(queue)
         batch: list[int] = []
         skipped: list[int] = []
-        while queue and len(batch) < room:
+        while queue:
+            size = max(fleet.download_bytes(queue[0]), 1.0)
+            if not (_fits(params.global_per_hour, 0.0, size) and _fits(params.global_per_day, 0.0, size)):
+                queue.popleft()     # larger than a whole budget: never released (lint says so), nor holds up others
+                continue
+            if not (_fits(params.global_per_hour, hour, size) and _fits(params.global_per_day, day, size)
+                    and _fits(affordable, ledger.total, size)):
+                break           # in order: the next device waits for room rather than be passed by smaller ones
             device = queue.popleft()
             site = fleet.sites[device] if fleet.sites else 0
-            if min(_room(params.site_per_hour, hour_sites[site], per_device),
-                   _room(params.site_per_day, day_sites[site], per_device)) < 1:
+            if not (_fits(params.site_per_hour, hour_sites[site], size)
+                    and _fits(params.site_per_day, day_sites[site], size)):
                 skipped.append(device)
                 continue
             batch.append(device)
-            hour_sites[site] += 1
-            day_sites[site] += 1
-            ledger.add(now, site)
+            hour, day = hour + size, day + size
+            hour_sites[site] += size
+            day_sites[site] += size
+            ledger.add(now, site, size)
         queue.extendleft(reversed(skipped))
         if batch:
             yield Update(tuple(batch), label="within budget")
-        if queue and affordable - ledger.total < 1:
-            yield Halt(f"cost cap reached: {ledger.total} devices released, {len(queue)} left")
+        if queue and not _fits(affordable, ledger.total, max(fleet.download_bytes(queue[0]), 1.0)):
+            yield Halt(f"cost cap reached: {ledger.devices} devices released, {len(queue)} left")
             return
         seen = yield Soak(params.tick)
         now += params.tick
