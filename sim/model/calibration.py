@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from sim.model.frozen import Frozen
 from sim.model.unit_fields import Duration, PositiveDuration, PositiveRate, Size
@@ -19,6 +19,12 @@ from sim.model.unit_fields import Duration, PositiveDuration, PositiveRate, Size
 class Latency(Frozen):
     p50: PositiveDuration
     p99: PositiveDuration
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "Latency":
+        if self.p50 > self.p99:     # no tool measures that: a hand edit, and the history would trend it as drift
+            raise ValueError("p50 is above p99: the median cannot be slower than the 99th percentile")
+        return self
 
 
 class ModelMeasured(Frozen):

@@ -106,6 +106,8 @@ def test_a_calibration_from_another_board_is_a_warning_in_the_report(tmp_path):
     (("    rollback: 3s\n", ""), "profiles.orin-nx.rollback: required key is missing"),
     (("latency: {p50: 1.3ms", "latency: {p50: 0ms"),       # frames per second are its inverse
      "calibration.yaml:19:55: profiles.orin-nx.candidate.latency.p50: Input should be greater than 0"),
+    (("latency: {p50: 1.3ms", "latency: {p50: 9ms"),       # a hand edit past the tail
+     "calibration.yaml:19:45: profiles.orin-nx.candidate.latency: p50 is above p99"),
 ])
 def test_a_wrong_calibration_file_is_refused_with_its_own_file_line_and_key(tmp_path, change, expected):
     with pytest.raises(ScenarioError) as raised:
