@@ -157,9 +157,7 @@ def _straggler_reason(world: World, controller: Controller, device: int) -> str:
     if state == S.IDLE:
         return "not released: rollout halted" if controller.halted else "not released by the plan"
     if state == S.DOWNLOADING:
-        site = int(world.layout.device_site[device])
-        return "still downloading: uplink down" if not world.uplinks.is_up(site, world.now) else \
-            "still downloading: slow uplink"
+        return _download_hold(world, int(world.layout.device_site[device]))
     if state == S.AWAITING_WINDOW:
         joined = controller.lifecycle.devices[device]
         if joined is not None and joined.shadow:
@@ -169,6 +167,18 @@ def _straggler_reason(world: World, controller: Controller, device: int) -> str:
                     f"{joined.cool_below:g} °C")
         return "waiting for an install window without a game"
     return f"still {state.name.lower()} at the end"
+
+
+def _download_hold(world: World, site: int) -> str:
+    """Why a camera still downloading has not finished, as its site's uplink stands at the end."""
+    uplinks, now = world.uplinks, world.now
+    if not uplinks.is_up(site, now):
+        return "still downloading: uplink down"
+    if uplinks.freeze is not None and uplinks.freeze.game_at(site, now):
+        return "still downloading: paused for a game (freeze_during_games)"
+    if uplinks.rate(site, now) == 0.0:      # a daily_pattern multiplier of 0 at this hour
+        return "still downloading: the uplink carries nothing at this hour (daily_pattern)"
+    return "still downloading: slow uplink"
 
 
 def _stragglers(world: World, controller: Controller) -> tuple[dict[str, int], list[DeviceOutcome]]:

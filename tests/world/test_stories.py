@@ -70,6 +70,19 @@ def test_under_the_game_day_freeze_a_copy_from_the_site_cache_waits_for_the_game
     assert story.result.downloads_during_games == 0
 
 
+@pytest.mark.parametrize("site_kind, says", [
+    ({"games": {"days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"], "start": "00:00", "duration": "24h"}},
+     "still downloading: paused for a game (freeze_during_games)"),
+    ({"daily_pattern": {"00:00": 0}}, "still downloading: the uplink carries nothing at this hour (daily_pattern)"),
+    ({"uplink": {"median": "32kbit/s", "sigma": 0}}, "still downloading: slow uplink"),   # 1 GB in a day: no
+])
+def test_a_camera_still_downloading_at_the_end_says_what_holds_it(make_scenario, site_kind, says):
+    """A game all day under the freeze, or an uplink at 0, read as 'still downloading: slow uplink'."""
+    scenario = make_scenario({"duration": "1d", "fleet": {"site_kinds": {"gym": site_kind}},
+                              "artifact": {"full_size": "1GB"}, "delivery": {"freeze_during_games": True}})
+    assert run_story(scenario).result.reasons == {says: 8}
+
+
 def test_a_defect_on_one_camera_angle_rolls_back_only_those_cameras(make_scenario):
     scenario = make_scenario({"fleet": {"camera_angles": {"overhead": 0.5, "goal": 0.5}},
                               "candidate": {"defects": [{"cohort": {"camera_angle": "goal"}, "failure_rate": 1.0}]}})
