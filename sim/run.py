@@ -158,8 +158,13 @@ def _straggler_reason(world: World, controller: Controller, device: int) -> str:
         return "not released: rollout halted" if controller.halted else "not released by the plan"
     if state == S.DOWNLOADING:
         return _download_hold(world, int(world.layout.device_site[device]))
+    joined = controller.lifecycle.devices[device]
+    if state == S.INSTALLING and world.uplinks.freeze is not None and joined is not None:
+        installing = controller.lifecycle.times.install[int(world.layout.device_hardware[device])]
+        held = joined.install_started + installing <= world.now     # no install of its own under way
+        if held and world.uplinks.freeze.game_during(joined.site, world.now, world.now + installing):
+            return "waiting to install after a game (freeze_during_games)"
     if state == S.AWAITING_WINDOW:
-        joined = controller.lifecycle.devices[device]
         if joined is not None and joined.shadow:
             return "waiting for promotion: running as a shadow"
         if joined is not None and joined.cool_below is not None:     # a thermal-aware plan's condition

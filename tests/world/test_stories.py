@@ -83,6 +83,15 @@ def test_a_camera_still_downloading_at_the_end_says_what_holds_it(make_scenario,
     assert run_story(scenario).result.reasons == {says: 8}
 
 
+def test_a_camera_the_freeze_holds_before_its_install_says_so(make_scenario):
+    # downloads are done by ~205 s; a 10-minute engine build does not fit before the game at 00:10, which runs past
+    # the run's end at 23:00
+    scenario = make_scenario({"duration": "23h", "artifact": {"engine_build": "10m"}, "fleet": {"site_kinds": {"gym": {
+        "games": {"days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"], "start": "00:10", "duration": "23h"}}}},
+        "delivery": {"freeze_during_games": True}})
+    assert run_story(scenario).result.reasons == {"waiting to install after a game (freeze_during_games)": 8}
+
+
 def test_a_defect_on_one_camera_angle_rolls_back_only_those_cameras(make_scenario):
     scenario = make_scenario({"fleet": {"camera_angles": {"overhead": 0.5, "goal": 0.5}},
                               "candidate": {"defects": [{"cohort": {"camera_angle": "goal"}, "failure_rate": 1.0}]}})
