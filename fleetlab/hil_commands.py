@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import re
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -208,8 +209,8 @@ def up(count: Annotated[int, typer.Argument(min=1, max=MAX_VIRTUAL_RIGS, help="h
                                                                              "with its profile's CPUs and memory)")],
        profile: Annotated[str, typer.Option(help="nano, xavier-nx, orin-nx or agx-orin")] = "orin-nx",
        bandwidth: Annotated[Optional[str], typer.Option(help="shape each rig's link, e.g. 20Mbit/s")] = None,
-       store_size: Annotated[Optional[str], typer.Option(help="model store on a tmpfs of this size (e.g. 64m), "
-                                                               "for disk-full tests")] = None,
+       store_size: Annotated[Optional[str], typer.Option(help="model store on a tmpfs of this size (e.g. 64MB, or "
+                                                               "Docker's 64m), for disk-full tests")] = None,
        inventory: Annotated[Path, typer.Option(help="inventory to write")] = Path("rigs/virtual.yaml"),
        key: Annotated[Path, typer.Option(help="SSH key for the rigs (made if missing)")]
        = Path("rigs/.virtual-key")) -> None:
@@ -221,9 +222,13 @@ def up(count: Annotated[int, typer.Argument(min=1, max=MAX_VIRTUAL_RIGS, help="h
     from sim.model.units import parse_rate
 
     try:        # everything a user gave is checked before a container starts
-        rate = parse_rate(bandwidth) if bandwidth else None
+        try:
+            rate = parse_rate(bandwidth) if bandwidth else None
+        except ValueError as error:
+            raise ValueError(f"--bandwidth {bandwidth}: {error}") from None
         if rate is not None and rate <= 0:
             raise ValueError(f"--bandwidth {bandwidth}: a link needs a rate above zero")
+        store_bytes = _store_size(store_size) if store_size is not None else None
     except ValueError as error:
         console.err.print(str(error), markup=False)
         raise typer.Exit(EXIT_BAD_INPUT) from None
@@ -241,7 +246,7 @@ def up(count: Annotated[int, typer.Argument(min=1, max=MAX_VIRTUAL_RIGS, help="h
     with terminate_raises():    # Ctrl-C or SIGTERM before the inventory is written: the rigs started go again
         try:
             public = Path(str(key) + ".pub").read_text().strip()
-            rigs = lab.up(count, profile, public, bandwidth=rate, store_tmpfs=store_size)
+            rigs = lab.up(count, profile, public, bandwidth=rate, store_tmpfs=store_bytes)
         except (VirtualRigError, ValueError, OSError) as error:
             console.err.print(str(error), markup=False)
             raise typer.Exit(EXIT_BAD_INPUT) from None
@@ -261,6 +266,24 @@ def up(count: Annotated[int, typer.Argument(min=1, max=MAX_VIRTUAL_RIGS, help="h
     if rate is None:       # say it now, not when fidelity finds no download to predict
         console.out.print("links unshaped (no --bandwidth): the inventory gives no link_rate, so `fleetlab "
                           "fidelity` cannot predict their downloads", markup=False)
+
+
+STORE_LEAST = 2**20       # a smaller store holds no model: every transfer would fail as a full disk
+
+
+def _store_size(text: str) -> int:
+    """--store-size in bytes: fleetlab's sizes (16MB, 16MiB) or Docker's own shorthand (16m, 1g, binary). It went to
+    Docker as written: `16mb` failed only as the containers started, and `0` gave no tmpfs at all."""
+    from sim.model.units import UnitError, parse_size
+
+    docker = re.fullmatch(r"(\d+)([kmg])", text.strip())
+    try:
+        size = int(docker[1]) * 1024 ** "kmg".index(docker[2]) * 1024 if docker else int(parse_size(text))
+    except UnitError as error:
+        raise ValueError(f"--store-size {text}: {error}") from None
+    if size < STORE_LEAST:
+        raise ValueError(f"--store-size {text}: a store of less than 1 MiB holds no model")
+    return size
 
 
 def _inventory_text(rigs: list, key: Path, rate: float | None) -> str:

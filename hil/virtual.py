@@ -122,7 +122,7 @@ class VirtualLab:
     # --- lifecycle ------------------------------------------------------------------------------------------
 
     def up(self, count: int, profile_name: str, public_key: str, bandwidth: float | None = None,
-           prefix: str = "vrig", store_tmpfs: str | None = None) -> list[VirtualRig]:
+           prefix: str = "vrig", store_tmpfs: int | None = None) -> list[VirtualRig]:
         """Start `count` rigs of a profile; returns them once each sshd answers."""
         spec = profile(profile_name)
         try:
@@ -148,7 +148,7 @@ class VirtualLab:
                                       f"removed again): {error}") from None
             raise
 
-    def _start(self, name: str, profile_name: str, spec: dict, public_key: str, store_tmpfs: str | None) -> VirtualRig:
+    def _start(self, name: str, profile_name: str, spec: dict, public_key: str, store_tmpfs: int | None) -> VirtualRig:
         """Create and start one rig. Its port is chosen free, but something may bind it before Docker publishes it:
         such a start is tried again on another port (PORT_TRIES in all). A rig that did not start is removed."""
         for attempt in range(1, PORT_TRIES + 1):

@@ -46,7 +46,7 @@ CASES = {
     "rig clock an hour forward, then back": Case((("clock_forward", "before:transfer"),
                                                   ("clock_back", "before:activate"))),
     "disk full": Case((("disk_full", "before:transfer"),), verdict="failed", says="disk full",
-                      rig_options={"store_tmpfs": "16m"}),
+                      rig_options={"store_tmpfs": 16 * 2**20}),
     "corrupted artifact": Case((("corrupt_transfer", "transfer@50%"),), says="corrupted and is deleted; sent again"),
     "engine build failure": Case(candidate="builtin:broken", verdict="failed", says="engine build failed"),
     "health-check failure": Case(candidate="builtin:candidate-wrong-head", verdict="failed",

@@ -62,6 +62,28 @@ def test_up_refuses_an_inventory_it_could_not_write_before_starting_a_rig(lab, t
     assert _ours(lab) == before
 
 
+@pytest.mark.parametrize("option, says", [
+    (("--store-size", "0"), "--store-size 0: a store of less than 1 MiB holds no model"),
+    (("--store-size", "16mb"), "--store-size 16mb: '16mb': a lowercase b is a bit"),
+    (("--bandwidth", "20Mb"), "--bandwidth 20Mb: unknown rate unit"),
+])
+def test_up_refuses_a_store_size_or_bandwidth_it_cannot_use_before_starting_a_rig(lab, tmp_path, option, says):
+    """`--store-size 0` started rigs with no tmpfs at all; `16mb` went to Docker as written and failed only as the
+    containers started."""
+    before = _ours(lab)
+    done = fleetlab("rigs", "up", "2", *option, "--inventory", str(tmp_path / "virtual.yaml"), "--key",
+                    str(tmp_path / "key"))
+    assert done.returncode == 2 and says in done.stderr and "Traceback" not in done.stderr, done.stderr
+    assert _ours(lab) == before and not (tmp_path / "virtual.yaml").exists()
+
+
+def test_a_store_size_is_read_in_fleetlabs_units_or_dockers_shorthand():
+    from fleetlab.hil_commands import _store_size
+
+    assert _store_size("16MB") == 16_000_000 and _store_size("16MiB") == _store_size("16m") == 16 * 2**20
+    assert _store_size("1g") == 2**30
+
+
 def test_up_is_all_or_nothing_when_a_rig_does_not_come_up(lab, tmp_path, monkeypatch):
     """The second rig's sshd never answers: the first, already running, is removed again with it."""
     import hil.virtual as virtual
