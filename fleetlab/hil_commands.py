@@ -135,7 +135,7 @@ def _write_calibration(path: Path, result, inventory, scenario) -> None:
 @rigs_app.command()
 def trust(host: str,
           rigs: Annotated[Path, typer.Option(help="inventory to record the key in")],
-          port: Annotated[int, typer.Option(help="SSH port")] = 22,
+          port: Annotated[int, typer.Option(min=1, max=65535, help="SSH port")] = 22,
           fingerprint: Annotated[Optional[str], typer.Option(
               help="the SHA256 fingerprint you checked on the rig's console")] = None) -> None:
     """Record a rig's host key after you have checked its fingerprint out of band."""
@@ -313,6 +313,9 @@ def down(inventory: Annotated[Path, typer.Option(help="inventory written by `rig
     from hil.virtual import LABEL
 
     named = container or []
+    if any(not name.strip() for name in named):     # Docker's client answered an empty id with 'NullResource'
+        console.err.print("--container: give a container id as `fleetlab rigs status` shows it", markup=False)
+        raise typer.Exit(EXIT_BAD_INPUT)
     try:
         containers = named or [rig.container for rig in load_inventory(inventory).rigs if rig.container]
     except ScenarioError as error:

@@ -77,6 +77,17 @@ def test_up_refuses_a_store_size_or_bandwidth_it_cannot_use_before_starting_a_ri
     assert _ours(lab) == before and not (tmp_path / "virtual.yaml").exists()
 
 
+def test_down_refuses_an_empty_container_id_and_trust_a_port_out_of_range(lab, tmp_path):
+    """`rigs down --container ""` printed Docker's client's 'NullResource: Resource ID was not provided';
+    `rigs trust --port 0` tried to connect to port 0."""
+    before = _ours(lab)
+    empty = fleetlab("rigs", "down", "--container", "")
+    assert empty.returncode == 2 and "--container: give a container id" in empty.stderr, empty.stderr
+    assert _ours(lab) == before
+    port = fleetlab("rigs", "trust", "127.0.0.1", "--port", "0", "--rigs", str(ROOT / "rigs" / "lab.example.yaml"))
+    assert port.returncode == 2 and "--port" in port.stderr and "Connection refused" not in port.stderr
+
+
 def test_a_store_size_is_read_in_fleetlabs_units_or_dockers_shorthand():
     from fleetlab.hil_commands import _store_size
 
