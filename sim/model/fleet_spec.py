@@ -213,7 +213,8 @@ class Fleet(Frozen):
         "sideline, …): a defect or a canary stratum can select them")
     timezones: dict[str, Fraction] = Field(
         default_factory=lambda: {"UTC+0": 1.0}, description="share of sites per UTC offset ('UTC-05:00'): install "
-        "windows, daily patterns and games are in a site's local time")
+        "windows, daily patterns and games are in a site's local time. Offsets are fixed for the run (no "
+        "daylight-saving change within it): give the offset in force when the rollout runs")
     install_windows: Annotated[list[InstallWindow], Field(min_length=1)] = Field(
         default_factory=lambda: [InstallWindow(start=2 * 3600.0, duration=4 * 3600.0)],
         description="daily local-time windows in which a device may switch to the new model")
