@@ -75,7 +75,8 @@ def budgeted(params: BudgetedParams, fleet: FleetView) -> Rollout:
         skipped: list[int] = []
         while queue:
             size = max(fleet.download_bytes(queue[0]), 1.0)
-            if not (_fits(params.global_per_hour, 0.0, size) and _fits(params.global_per_day, 0.0, size)):
+            if not all(_fits(limit, 0.0, size) for limit in (params.global_per_hour, params.global_per_day,
+                                                             params.site_per_hour, params.site_per_day)):
                 queue.popleft()     # larger than a whole budget: never released (lint says so), nor holds up others
                 continue
             if not (_fits(params.global_per_hour, hour, size) and _fits(params.global_per_day, day, size)
