@@ -227,6 +227,16 @@ def test_budgeted_counts_each_devices_own_download_and_sets_aside_one_larger_tha
     assert sorted(released) == [device for device in range(20) if device != 3]
 
 
+def test_budgeted_ends_when_every_camera_is_larger_than_its_sites_budget():
+    """100 MB cameras under a 50 MB site budget were skipped and queued again every tick: the plan never ended."""
+    rollout = start(BudgetedParams(site_per_hour="50MB", tick="1h"), fleet(10, sites=2))
+    actions = [next(rollout)]
+    with pytest.raises(StopIteration):
+        for _ in range(5):
+            actions.append(rollout.send(seen()))
+    assert actions == [Soak(3600.0)]            # nothing released, and the plan is over
+
+
 def test_budgeted_keeps_each_site_within_its_own_budget():
     rollout = start(BudgetedParams(site_per_hour="200MB", tick="1h"), fleet(30, sites=3))
     first = next(rollout)
