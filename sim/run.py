@@ -163,7 +163,7 @@ def _straggler_reason(world: World, controller: Controller, device: int) -> str:
         installing = controller.lifecycle.times.install[int(world.layout.device_hardware[device])]
         held = joined.install_started + installing <= world.now     # no install of its own under way
         if held and world.uplinks.freeze.game_during(joined.site, world.now, world.now + installing):
-            return "waiting to install after a game (freeze_during_games)"
+            return "waiting for a game to end to install (freeze_during_games)"
     if state == S.AWAITING_WINDOW:
         if joined is not None and joined.shadow:
             return "waiting for promotion: running as a shadow"
