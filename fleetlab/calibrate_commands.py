@@ -214,9 +214,9 @@ def fidelity(file: Annotated[Path, typer.Argument(help="scenario with a hil: par
     off = [row for row in rows if row.off]
     judged = [row for row in rows if row.predicted is not None]
     human.print(f"{len(judged) - len(off)} of {len(judged)} phases within {tolerance:.0%} (a time: or "
-                      f"{SECONDS_FLOOR:g} s)"
-                      + (f"; off: {', '.join(f'{row.rig} {row.phase} ({row.error_text})' for row in off)}"
-                         if off else ""), markup=False)
+                f"{SECONDS_FLOOR:g} s)"
+                + (f"; off: {', '.join(f'{row.rig} {row.phase} ({row.error_text})' for row in off)}"
+                   if off else ""), markup=False)
     unpredicted: dict[str, list[str]] = {}
     for row in rows:
         if row.predicted is None:
