@@ -110,6 +110,11 @@ def calibrate(file: Annotated[Path, typer.Argument(help="a scenario whose hil: p
         scenario = load_scenario(file, overrides=calibration_overrides(thermal_step))
     with reported():        # before any rig time is spent
         output_file(out)
+    if history:
+        from fleetlab.history import check_location
+
+        with reported("--history"):
+            check_location(history)
     chosen, runs = measure_on_rigs(file, scenario, inventory, rig, one_at_a_time, "nothing written; ")
     try:
         calibration = from_run([found for run in runs for found in run.rigs], chosen, scenario)

@@ -4,6 +4,7 @@ the last good run. The only module that talks to a database."""
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -65,6 +66,16 @@ def measurements(result: SuiteResult) -> list[Measurement]:
     return found
 
 
+def check_location(location: str) -> None:
+    """A history location of a form no history can have, refused before a run rather than warned of after it."""
+    if location.startswith(("postgresql://", "postgres://")):
+        return
+    if re.match(r"[A-Za-z][A-Za-z0-9+.-]*://", location):    # else `mysql://h/db` became a SQLite file 'mysql:/h/db'
+        raise HistoryError(f"{_redacted(location)}: a history is a SQLite file or a postgresql:// URL")
+    if Path(location).is_dir():
+        raise HistoryError(f"{location}: a folder; name a SQLite file, e.g. {Path(location) / 'history.sqlite'}")
+
+
 class History:
     """`create=False` (read-only commands): a SQLite file that does not exist is an error, never created."""
 
@@ -83,6 +94,7 @@ class History:
             self.mark = "%s"
         else:
             self._errors = (sqlite3.Error,)
+            check_location(location)
             if not create and not Path(location).is_file():
                 raise HistoryError(f"{location}: no history here yet (a `fleetlab run` records one)")
             with self._failures("open"):

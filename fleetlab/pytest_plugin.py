@@ -64,6 +64,14 @@ def pytest_configure(config: pytest.Config) -> None:
     if config.getoption("fleetlab_history") and not config.getoption("fleetlab_report"):
         raise pytest.UsageError("--fleetlab-history: give --fleetlab-report too (the run is recorded with its "
                                 "report, which shows the trends)")
+    if config.getoption("fleetlab_history"):
+        from fleetlab.errors import HistoryError
+        from fleetlab.history import check_location
+
+        try:
+            check_location(config.getoption("fleetlab_history"))
+        except HistoryError as error:
+            raise pytest.UsageError(f"--fleetlab-history: {error}") from None
     if config.getoption("fleetlab_report") and not hasattr(config, "workerinput"):
         config.pluginmanager.register(ReportWriter(config), "fleetlab-report-writer")
 

@@ -37,7 +37,7 @@ def run(paths: Annotated[Optional[list[Path]], typer.Argument(help="scenario fil
     2 could not measure."""
     from fleetlab.errors import reported
     from fleetlab.files import output_folder
-    from fleetlab.history import record_run
+    from fleetlab.history import check_location, record_run
     from fleetlab.interrupts import came_late, stop_on_signals
     from fleetlab.options import risk_level, wait_seconds
     from fleetlab.report import write_report
@@ -53,6 +53,9 @@ def run(paths: Annotated[Optional[list[Path]], typer.Argument(help="scenario fil
         raise typer.Exit(EXIT_BAD_INPUT)
     if rigs is not None and mode != "sim":       # every input checked before anything runs
         _check_inventory(rigs)
+    with reported("--history"):     # a location no history can have (a database that fails later is a warning)
+        if history:
+            check_location(history)
     with reported():        # and the report's folder (its default's parent): not writable fails now, not after
         output_folder(out or Path("reports"))
         _check_names(list(paths or []))

@@ -188,6 +188,22 @@ def test_a_broken_history_is_a_warning_and_the_report_and_verdict_stand(tmp_path
     assert (report / "result.json").exists() and "History not updated" in (report / "index.html").read_text()
 
 
+@pytest.mark.parametrize("location, says", [
+    ("mysql://ci:secret@db/fleet", "--history: mysql://ci:***@db/fleet: a history is a SQLite file or a "
+                                   "postgresql:// URL"),
+    ("{folder}", "--history: {folder}: a folder; name a SQLite file"),
+])
+def test_a_history_location_no_history_can_have_is_refused_before_the_run(tmp_path, location, says):
+    """`--history mysql://…` ran the suite and wrote a SQLite file at './mysql:/…'; a folder ran it and warned after."""
+    location, says = location.format(folder=tmp_path), says.format(folder=tmp_path)
+    done = fleetlab_run("--history", location, "--out", str(tmp_path / "report"), cwd=tmp_path)
+    assert done.returncode == 2 and says in done.stderr and "Traceback" not in done.stderr, done.stderr
+    assert not (tmp_path / "report").exists() and not (tmp_path / "mysql:").exists()
+    shown = subprocess.run([sys.executable, "-m", "fleetlab.cli", "history", "--history", location],
+                           capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert shown.returncode == 2 and says.removeprefix("--history: ") in shown.stderr, shown.stderr
+
+
 FLOOD = """
 import sys
 sys.path.insert(0, sys.argv[1])
