@@ -84,6 +84,9 @@ _PARSERS: dict[Kind, Callable[[object], float]] = {
 }
 
 
+_UNIT_EXAMPLES: dict[Kind, str] = {"duration": "< 72h", "bytes": "< 500GB", "rate": "< 8Gbit/s"}
+
+
 @dataclass(frozen=True)
 class Bound:
     metric: str
@@ -118,6 +121,9 @@ def parse_bound(metric: str, raw: object) -> Bound:
     if isinstance(raw, bool):
         raw = int(raw)
     if isinstance(raw, (int, float)):
+        if kind in _UNIT_EXAMPLES and raw != 0:   # as a string ('< 3600') it is refused; a bare 3600 read as seconds
+            raise ValueError(f"{metric} is a {kind}: a bare {raw} has no unit; write the bound with one, e.g. "
+                             f"{_UNIT_EXAMPLES[kind]!r}")
         return Bound(metric, "==", float(raw), f"== {raw}")
     match = re.fullmatch(r"\s*(<=|>=|==|!=|<|>)?\s*(.+?)\s*", str(raw))
     if not match:
@@ -172,6 +178,19 @@ def unbreakable(bound: Bound) -> str | None:
     if kind in _DOMAINS and kind != "duration" and _meets(kind, bound.op, bound.value)[1]:
         return f"every run meets {bound.text!r} ({bound.metric} is {_DOMAINS[kind][3]}): it can never break"
     return None
+
+
+_CONTINUOUS: frozenset[Kind] = frozenset({"duration", "bytes", "rate", "money", "hours", "celsius"})
+
+
+def exact_on_a_continuum(bound: Bound) -> str | None:
+    """`t95: "3d"` reads as `== 3d`: a measured time, size, rate, cost or temperature is almost never exactly a given
+    value, so the bound breaks on every run, when '<' was meant. None for any other bound (`bricked: 0`, `cost: 0`)."""
+    if bound.op != "==" or METRICS[bound.metric][0] not in _CONTINUOUS or bound.value == 0:
+        return None
+    shown = bound.text.removeprefix("==").strip()
+    return (f"{bound.text!r} asks for {bound.metric} of exactly {shown}, which a measurement almost never is: "
+            f"almost every run breaks it (write '< {shown}' or '<= {shown}')")
 
 
 def format_metric(metric: str, value: float | None) -> str:

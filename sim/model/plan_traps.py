@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 
-from sim.model.gates import parse_bound, unbreakable
+from sim.model.gates import exact_on_a_continuum, parse_bound, unbreakable
 from sim.model.scenario import Scenario
 from sim.model.strategies.exponential import ExponentialParams, raised_rate
 from sim.model.strategy import StrategyParams
@@ -86,14 +86,15 @@ def _delta_not_smaller(scenario: Scenario) -> Iterator[PlanWarning]:
 
 
 def _unbreakable_bounds(scenario: Scenario) -> Iterator[PlanWarning]:
-    """An expectation every run meets (`bricked: ">= 0"`) reads as a guard and never breaks."""
+    """An expectation every run meets (`bricked: ">= 0"`) reads as a guard and never breaks; one that asks for an
+    exact time or size (`t95: "3d"`) breaks on every run."""
     for metric, raw in scenario.expect.items():
         try:
-            always = unbreakable(parse_bound(metric, raw))
+            bound = parse_bound(metric, raw)
         except ValueError:
             continue        # an unknown metric or unreadable bound is the loader's error, not a warning
-        if always:
-            yield f"expect.{metric}", always
+        if found := unbreakable(bound) or exact_on_a_continuum(bound):
+            yield f"expect.{metric}", found
 
 
 def device_report_time(scenario: Scenario) -> float:

@@ -1,6 +1,6 @@
 import pytest
 
-from sim.model.gates import evaluate, parse_bound
+from sim.model.gates import evaluate, exact_on_a_continuum, parse_bound
 
 
 def test_a_duration_bound_reads_its_unit():
@@ -44,3 +44,20 @@ def test_verdict_lists_every_check_with_numbers():
     verdict = evaluate({"t95": "< 3d", "bricked": 0}, {"t95": 2 * 86400.0, "bricked": 2.0})
     assert [check.passed for check in verdict.checks] == [True, False]
     assert "bricked = 2" in verdict.checks[1].reason
+
+
+@pytest.mark.parametrize("metric, raw", [("t95", 3600), ("egress_peak", 100), ("bytes_total", 5e9)])
+def test_a_bare_number_for_a_metric_with_a_unit_is_refused_as_its_string_is(metric, raw):
+    """`t95: 3600` read as '== 3600 seconds', where `t95: "< 3600"` was refused for its missing unit."""
+    with pytest.raises(ValueError, match=f"{metric} is a .*: a bare .* has no unit"):
+        parse_bound(metric, raw)
+    with pytest.raises(ValueError):
+        parse_bound(metric, f"< {raw}")
+
+
+def test_an_exact_time_size_or_cost_is_flagged_and_an_exact_count_is_not():
+    """`t95: "3d"` is '== 3d': it broke on every run, where '< 3d' was meant."""
+    assert "'< 3d' or '<= 3d'" in exact_on_a_continuum(parse_bound("t95", "3d"))
+    assert exact_on_a_continuum(parse_bound("cost", "== $5")) is not None
+    for metric, raw in (("t95", "< 3d"), ("bricked", 0), ("cost", 0), ("coverage", "== 100%"), ("halted", 0)):
+        assert exact_on_a_continuum(parse_bound(metric, raw)) is None, (metric, raw)
