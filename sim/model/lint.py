@@ -55,9 +55,11 @@ def check(scenario: Scenario) -> list[tuple[str, str]]:
                                                   for name, plan in scenario.alternatives.items()]
     for path, plan in plans:
         findings.extend(_plan_findings(path, plan, scenario))
-    for metric in scenario.findings:
+    for metric, shows in scenario.findings.items():
         if metric not in scenario.expect:
             findings.append((f"findings.{metric}", f"a finding names an expectation; expect: has no {metric!r}"))
+        elif not shows.strip():     # the report prints it beside the row as the reason the row is expected
+            findings.append((f"findings.{metric}", "say what the finding shows: the report prints it beside the row"))
     for metric, raw in scenario.expect.items():
         if metric not in METRICS:
             continue  # reported with a suggestion by the loader's key check

@@ -249,6 +249,14 @@ def test_a_blank_or_multi_line_scenario_name_is_refused(name, says):
     assert found.startswith(f"broken.yaml:2:1: name: {says}"), found
 
 
+def test_a_finding_must_name_an_expectation_and_say_what_it_shows():
+    """An empty sentence printed 'EXPECTED FINDING' beside the row with nothing to say why."""
+    text = (ROOT / "scenarios" / "tiny.yaml").read_text() + 'findings:\n  cost: "shows cost"\n  bricked: " "\n'
+    found = [problem.split(": ", 1)[1] for problem in problems_of(text)]
+    assert found == ["findings.cost: a finding names an expectation; expect: has no 'cost'",
+                     "findings.bricked: say what the finding shows: the report prints it beside the row"]
+
+
 def test_sim_and_compare_say_the_plan_traps_before_their_tables(tmp_path):
     """`fleetlab sim` of waves [10%, 50%] printed T95 "—" and a not-released count; the trap's warning, which says
     why, was only in `validate`, `lint` and the suite's report."""
