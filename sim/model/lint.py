@@ -6,6 +6,7 @@ Each finding is (dotted path, message); the loader attaches file positions.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterator
 
 from sim.model.cohort import Cohort
@@ -51,6 +52,13 @@ def check(scenario: Scenario) -> list[tuple[str, str]]:
             findings.append((f"faults.{index}.share", "a share of 0% hits no site or device: this fault never happens"))
     if scenario.delivery.delta and scenario.artifact.delta_size is None:
         findings.append(("delivery.delta", "delta delivery needs artifact.delta_size"))
+    for name in scenario.alternatives:     # named on --strategies (comma-separated) and --grid plan=A,B
+        if name == "plan":
+            findings.append(("alternatives.plan", "'plan' names the scenario's own strategy: give this one another "
+                                                  "name (compare and sweep could never reach it)"))
+        elif not re.fullmatch(PLAN_NAME, name):
+            findings.append((f"alternatives.{name}", f"a plan's name is letters, digits, '_' and '-' (got "
+                                                     f"{name!r}): --strategies and --grid list names with commas"))
     plans = [("strategy", scenario.strategy)] + [(f"alternatives.{name}", plan)
                                                   for name, plan in scenario.alternatives.items()]
     for path, plan in plans:
@@ -94,6 +102,7 @@ def _plan_findings(path: str, plan: object, scenario: Scenario) -> Iterator[tupl
 
 
 BYTES_PER_DEVICE = 2048          # measured peak ~1.4 kB a device at a million (make bench), with room to spare
+PLAN_NAME = r"[A-Za-z0-9][A-Za-z0-9_-]*"      # no dots: a key path splits on them
 BYTES_PER_HOUR = 2048            # per simulated hour: the hourly state counts and the 5-minute egress bins, kept
                                  # for the result and written as JSON (measured ~1.4 kB, tiny at 2,000 and 10,000 days)
 BASE_BYTES = 300 * 2**20         # the interpreter, numpy, SimPy and the rest before any device exists

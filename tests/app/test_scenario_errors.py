@@ -257,6 +257,19 @@ def test_a_finding_must_name_an_expectation_and_say_what_it_shows():
                      "findings.bricked: say what the finding shows: the report prints it beside the row"]
 
 
+@pytest.mark.parametrize("name, says", [
+    ("plan", "alternatives.plan: 'plan' names the scenario's own strategy"),
+    ('"a,b"', "alternatives.a,b: a plan's name is letters, digits, '_' and '-' (got 'a,b')"),
+    ('"two words"', "alternatives.two words: a plan's name is letters, digits"),
+])
+def test_an_alternative_that_compare_and_sweep_cannot_name_is_refused(name, says):
+    """An alternative called 'plan' was shadowed by the scenario's own strategy (compare showed one column and the
+    alternative nowhere); 'a,b' could not be named on --strategies, which splits on commas."""
+    text = (ROOT / "scenarios" / "tiny.yaml").read_text() + f"alternatives:\n  {name}: {{kind: all_at_once}}\n"
+    [found] = problems_of(text)
+    assert says in found, found
+
+
 def test_sim_and_compare_say_the_plan_traps_before_their_tables(tmp_path):
     """`fleetlab sim` of waves [10%, 50%] printed T95 "—" and a not-released count; the trap's warning, which says
     why, was only in `validate`, `lint` and the suite's report."""

@@ -77,3 +77,12 @@ def test_lint_exits_1_on_a_trap_and_validate_warns_but_passes(tmp_path):
     assert checked.returncode == 0 and "strategy.waves.1" in checked.stderr
     clean = fleetlab("lint", "scenarios/tiny.yaml")
     assert clean.returncode == 0 and "no plan traps found" in clean.stdout
+
+
+def test_import_refuses_a_name_the_scenario_would_refuse(tmp_path):
+    document = tmp_path / "mender.json"
+    exported = fleetlab("export", "scenarios/game-day-freeze.yaml", "--to", "mender", "--out", str(document))
+    assert exported.returncode == 0, exported.stderr
+    for name in ("plan", "a,b"):
+        done = fleetlab("import", str(document), "--from", "mender", "--name", name)
+        assert done.returncode == 2 and "a plan's name is letters" in done.stderr and not done.stdout, done.stderr
