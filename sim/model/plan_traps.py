@@ -31,7 +31,25 @@ def plan_warnings(scenario: Scenario) -> list[PlanWarning]:
         for rule in RULES:
             found.extend(rule(path, plan, scenario))
     return (list(_uplinks_that_never_carry(scenario)) + list(_windows_too_short(scenario))
-            + list(_delta_not_smaller(scenario)) + found + list(_unbreakable_bounds(scenario)))
+            + list(_delta_not_smaller(scenario)) + found + list(_unbreakable_bounds(scenario))
+            + list(_rigs_soak_too_long(scenario)))
+
+
+RIG_SOAK_LIMIT = 86400.0     # a nightly job's night
+
+
+def _rigs_soak_too_long(scenario: Scenario) -> Iterator[PlanWarning]:
+    """`hil.time_scale` that makes the plan's bakes soak longer than a night on the rigs (1000 for 0.001: a 1h bake
+    soaked 41 days, and `fleetlab hil` looked hung)."""
+    found = _last_release(scenario.strategy)
+    if scenario.hil is None or found is None:
+        return
+    last, _, how = found
+    soak = last * scenario.hil.time_scale
+    if soak > RIG_SOAK_LIMIT:
+        yield ("hil.time_scale", f"{scenario.hil.time_scale:g} real seconds per scenario second: the plan's "
+                                 f"{format_duration(last)} before its last release ({how}) soaks "
+                                 f"{format_duration(soak)} on the rigs, longer than a night")
 
 
 def _uplinks_that_never_carry(scenario: Scenario) -> Iterator[PlanWarning]:

@@ -172,3 +172,12 @@ def test_a_delta_no_smaller_than_the_full_image_is_flagged_with_the_bytes_and_eg
     without_cache = traps(load_scenario_text(text.replace("delta_size: 120MB", "delta_size: 600MB")
                                              .replace("site_cache: true", "site_cache: false")))
     assert "more from the origin" in without_cache[0][1] and "46.35 GB" not in without_cache[0][1]
+
+
+def test_a_time_scale_that_soaks_the_rigs_longer_than_a_night_is_flagged():
+    """`time_scale: 1000` for 0.001: the 1h bake soaked 41 days on the rigs, and `fleetlab hil` looked hung."""
+    text = (ROOT / "scenarios" / "hil-orin-candidate.yaml").read_text()
+    assert "time_scale: 0.001 " in text
+    [(key, says)] = traps(load_scenario_text(text.replace("time_scale: 0.001 ", "time_scale: 1000 ")))
+    assert key == "hil.time_scale" and "soaks 41d 16h on the rigs, longer than a night" in says
+    assert traps(load_scenario_text(text)) == []
