@@ -115,9 +115,11 @@ def validate(files: Annotated[list[Path], typer.Argument(help="scenario files or
             continue
         if scenario.hil is not None:     # what `fleetlab hil` would refuse: a warning, a sim run needs none of it
             from hil.artifacts import reference_warnings
+            from hil.faults import fault_warnings
             from sim.load import positioned
 
-            warnings += positioned(path, reference_warnings(scenario.hil, path.parent))
+            warnings += positioned(path, reference_warnings(scenario.hil, path.parent)
+                                   + fault_warnings(scenario.hil.faults))
         for warning in warnings:
             console.err.print(f"warning: {warning}", markup=False)
         _say_calibration(scenario, console.out)

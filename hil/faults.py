@@ -51,6 +51,24 @@ BUILTIN: dict[str, Injector] = {"link_drop": _link_drop, "sigint": _signal_self(
                                 "sigterm": _signal_self(signal.SIGTERM), "sigkill": _signal_self(signal.SIGKILL)}
 
 
+# what virtual rigs add (hil/virtual.py registers them; tests/virtual checks the two lists agree)
+VIRTUAL_ONLY = ("power_cut", "disk_full", "corrupt_transfer", "thermal_stress", "sshd_restart", "reboot_loop",
+                "clock_forward", "clock_back", "health_flap", "rig_gone")
+
+
+def fault_warnings(faults: list[HilFault]) -> list[tuple[str, str]]:
+    """(key, problem) for each fault `fleetlab hil` would refuse before any rig time, for `fleetlab validate` to
+    say where it is written (a sim run needs none of them)."""
+    found = []
+    for number, fault in enumerate(faults):
+        if fault.fault not in BUILTIN and fault.fault not in VIRTUAL_ONLY:
+            found.append((f"hil.faults.{number}.fault", f"unknown fault {fault.fault!r}: on any rig "
+                          f"{', '.join(BUILTIN)}; on virtual rigs also {', '.join(VIRTUAL_ONLY)}"))
+        if (why := check_point(fault.at_step)) is not None:
+            found.append((f"hil.faults.{number}.at_step", why))
+    return found
+
+
 def check_point(point: str) -> str | None:
     """None when `point` names a place faults can fire; else what is wrong with it."""
     if point in INNER_POINTS or point in {f"before:{step}" for step in STEP_NAMES}:

@@ -1,5 +1,6 @@
 """A user's mistakes come back all at once, each with file, line, column, key path and a hint — never a traceback."""
 
+import re
 import subprocess
 import sys
 import textwrap
@@ -268,6 +269,20 @@ def test_an_alternative_that_compare_and_sweep_cannot_name_is_refused(name, says
     text = (ROOT / "scenarios" / "tiny.yaml").read_text() + f"alternatives:\n  {name}: {{kind: all_at_once}}\n"
     [found] = problems_of(text)
     assert says in found, found
+
+
+def test_validate_warns_of_hil_faults_fleetlab_hil_would_refuse(tmp_path):
+    """An unknown fault or fault point validated as 'ok' and was refused only when `fleetlab hil` started."""
+    text = (ROOT / "scenarios" / "hil-orin-candidate.yaml").read_text()
+    broken = text.replace("  rig_tags: [orin]\n", "  rig_tags: [orin]\n  faults: [{fault: link_dorp, at_step: "
+                                                   "transfer@150%}, {fault: power_cut, at_step: before:build}]\n")
+    (tmp_path / "hil.yaml").write_text(broken)
+    done = subprocess.run([sys.executable, "-m", "fleetlab.cli", "validate", str(tmp_path / "hil.yaml")],
+                          capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert done.returncode == 0, done.stderr
+    warned = re.findall(r"^warning: .*?:\d+:\d+: (\S+): (.*)$", done.stderr, re.MULTILINE)
+    assert [key for key, _ in warned] == ["hil.faults.0.fault", "hil.faults.0.at_step"], warned
+    assert "unknown fault 'link_dorp'" in warned[0][1] and "unknown fault point 'transfer@150%'" in warned[1][1]
 
 
 def test_sim_and_compare_say_the_plan_traps_before_their_tables(tmp_path):

@@ -88,6 +88,12 @@ def test_down_refuses_an_empty_container_id_and_trust_a_port_out_of_range(lab, t
     assert port.returncode == 2 and "--port" in port.stderr and "Connection refused" not in port.stderr
 
 
+def test_the_faults_validate_knows_are_the_ones_virtual_rigs_inject(lab):
+    from hil.faults import BUILTIN, VIRTUAL_ONLY
+
+    assert set(lab.injectors({})) - set(BUILTIN) == set(VIRTUAL_ONLY)
+
+
 def test_a_store_size_is_read_in_fleetlabs_units_or_dockers_shorthand():
     from fleetlab.hil_commands import _store_size
 
