@@ -1,6 +1,7 @@
-"""Plans that load fine and are not: each warning names the key and the number that shows the trap. Three rules look
+"""Plans that load fine and are not: each warning names the key and the number that shows the trap. Some rules look
 at the rest of the scenario the plan runs in: an uplink that never carries anything, an install window too short to
-activate in, a delta no smaller than the image it replaces, and an `expect:` bound every run meets.
+activate in, a delta no smaller than the image it replaces, an `expect:` bound every run meets (or one asking for
+an exact time or size, which almost none does), and a `hil.time_scale` that soaks the rigs longer than a night.
 
 `fleetlab lint` prints them with file positions, `validate` prints them as warnings, the report lists them.
 Every rule has a scenario that triggers it and one that does not (tests/model/test_plan_traps.py, and
