@@ -278,7 +278,7 @@ def _store_size(text: str) -> int:
 
     docker = re.fullmatch(r"(\d+)([kmg])", text.strip())
     try:
-        size = int(docker[1]) * 1024 ** "kmg".index(docker[2]) * 1024 if docker else int(parse_size(text))
+        size = int(docker[1]) * 1024 ** ("kmg".index(docker[2]) + 1) if docker else int(parse_size(text))
     except UnitError as error:
         raise ValueError(f"--store-size {text}: {error}") from None
     if size < STORE_LEAST:
