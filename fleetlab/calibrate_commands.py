@@ -179,7 +179,8 @@ def calibration_table(calibration: Calibration):
     return table
 
 
-def fidelity(file: Annotated[Path, typer.Argument(help="scenario with a hil: part (and usually calibration:)")],
+def fidelity(ctx: typer.Context,
+             file: Annotated[Path, typer.Argument(help="scenario with a hil: part (and usually calibration:)")],
              rigs: Annotated[Path, typer.Option(help="rig inventory (rigs/*.yaml)")],
              rig: Annotated[Optional[str], typer.Option(help="only this rig")] = None,
              out: Annotated[Optional[Path], typer.Option(help="folder for fidelity.json and the rigs' "
@@ -193,8 +194,8 @@ def fidelity(file: Annotated[Path, typer.Argument(help="scenario with a hil: par
     import json
 
     from fleetlab.fidelity import compare_run, why_not_compared
-    from fleetlab.files import output_folder, write_whole
-    from fleetlab.options import relative_tolerance
+    from fleetlab.files import write_whole
+    from fleetlab.options import out_folder, relative_tolerance
     from hil.inventory import load_inventory
     from sim.load import load_scenario
     from sim.model.fidelity import SECONDS_FLOOR
@@ -210,7 +211,7 @@ def fidelity(file: Annotated[Path, typer.Argument(help="scenario with a hil: par
         raise typer.Exit(EXIT_BAD_INPUT)
     if out is not None:
         with reported():    # before any rig time is spent
-            output_folder(out)
+            out_folder(ctx, out)
     chosen, runs = measure_on_rigs(file, scenario, inventory, rig, one_at_a_time)
     rows = compare_run(scenario, chosen, [found for run in runs for found in run.rigs], file.resolve().parent,
                        tolerance)

@@ -16,8 +16,8 @@ from rich.console import Console
 from fleetlab import console
 from fleetlab.errors import reported
 from fleetlab.exit_codes import EXIT_BAD_INPUT, EXIT_NO_GO, EXIT_OK
-from fleetlab.files import output_file, output_folder, write_whole
-from fleetlab.options import JsonFlag
+from fleetlab.files import output_file, write_whole
+from fleetlab.options import JsonFlag, out_folder
 from sim.input_kinds import other_input
 from sim.load import plan_warnings
 from sim.model.errors import ScenarioError
@@ -181,7 +181,8 @@ def strategies() -> None:
 
 
 @app.command()
-def sim(file: Path,
+def sim(ctx: typer.Context,
+        file: Path,
         seed: Annotated[Optional[int], typer.Option(min=0, max=MAX_SEED, help="random seed (default: the scenario's)")]
         = None,
         out: Annotated[Optional[Path], typer.Option(help="folder for result.json")] = None,
@@ -192,7 +193,7 @@ def sim(file: Path,
     scenario = _load_or_exit(file)
     if out is not None:
         with reported():        # before the run: an --out that cannot be written fails now, not after it
-            output_folder(out)
+            out_folder(ctx, out)
     human = console.err if json_out else console.out
     _say_calibration(scenario, human)
     started = time.perf_counter()
@@ -269,7 +270,8 @@ def compare(file: Path,
 
 
 @app.command()
-def sweep(file: Path,
+def sweep(ctx: typer.Context,
+          file: Path,
           seeds: Annotated[int, typer.Option(min=1, max=MAX_SEEDS, help="runs per grid point (the same seeds at every "
                                                              "point)")] = 20,
           first_seed: FirstSeed = 1,
@@ -293,7 +295,7 @@ def sweep(file: Path,
         points = expand(file, axes)
     if out is not None:
         with reported():        # before the sweep: an --out that cannot be written fails now
-            output_folder(out)
+            out_folder(ctx, out)
     seed_list = seed_range(first_seed, seeds)
     started = time.perf_counter()
     with reported(), open_executor(executor) as (pool, info), \

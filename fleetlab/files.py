@@ -9,7 +9,11 @@ one. Both raise OutputError (an AppError: the CLI prints it and exits 2), never 
 from __future__ import annotations
 
 import contextlib
+import errno
+import fcntl
+import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from fleetlab.errors import AppError
@@ -35,6 +39,31 @@ def output_folder(folder: Path) -> Path:
             pass
     except OSError as error:
         raise _cannot(folder, error) from None
+    return folder
+
+
+def held_output_folder(folder: Path, on_done: Callable[[Callable[[], None]], object]) -> Path:
+    """`output_folder`, then hold the folder for this command until `on_done`'s callback: a second fleetlab command
+    writing there meanwhile is refused, rather than leave a folder whose report is one run's and result.json
+    another's (each file whole, the folder a mix a release manager cannot tell apart).
+
+    The hold is an advisory lock (flock) on the folder itself: nothing is left in the folder, and the kernel drops it
+    when the process ends, so a killed run leaves no stale lock. Where the file system has no such locks (some
+    network mounts), the folder is written unheld, as before."""
+    output_folder(folder)
+    try:
+        descriptor = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return folder
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as error:
+        os.close(descriptor)
+        if error.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
+            raise OutputError(f"cannot write in {folder}: another fleetlab command is writing there now; "
+                              f"wait for it to end or name another folder") from None
+        return folder
+    on_done(lambda: os.close(descriptor))
     return folder
 
 

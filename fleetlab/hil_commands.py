@@ -16,7 +16,7 @@ from fleetlab.errors import reported
 from fleetlab.exit_codes import EXIT_BAD_INPUT, EXIT_NO_GO, EXIT_OK, exit_interrupted
 from fleetlab.files import OutputError, output_file, output_folder, write_whole
 from fleetlab.hil_view import hil_table, plan_table
-from fleetlab.options import JsonFlag
+from fleetlab.options import JsonFlag, out_folder
 from sim.model.errors import ScenarioError
 from sim.model.gates import evaluate
 from sim.model.hil_results import hil_metrics
@@ -32,7 +32,8 @@ def _hil_expectations(expect: dict) -> dict:
     return {metric: bound for metric, bound in expect.items() if metric in names}
 
 
-def hil(file: Path,
+def hil(ctx: typer.Context,
+        file: Path,
         rigs: Annotated[Path, typer.Option(help="rig inventory (rigs/*.yaml)")],
         rig: Annotated[Optional[str], typer.Option(help="only this rig")] = None,
         out: Annotated[Optional[Path], typer.Option(help="folder for result.json")] = None,
@@ -67,7 +68,7 @@ def hil(file: Path,
         raise typer.Exit(EXIT_BAD_INPUT)
     with reported():        # before any rig time is spent: an output that cannot be written fails now
         if out is not None:
-            output_folder(out)
+            out_folder(ctx, out)
         if calibration_out is not None:
             output_file(calibration_out)
     spec = scenario.hil

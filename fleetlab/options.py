@@ -4,11 +4,13 @@ file beside it, and a value that would make the command's answer a foregone one 
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from fleetlab.errors import AppError
+from fleetlab.files import held_output_folder
 from sim.model.units import UnitError, parse_fraction
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="print the result as JSON on stdout (tables go to stderr)")]
@@ -48,3 +50,9 @@ def wait_seconds(value: float, option: str = "--wait-for-rigs") -> float:
     if math.isnan(value) or value < 0:
         raise OptionError(f"{option}: seconds to wait, 0 or more, got {value}")
     return value
+
+
+def out_folder(command: typer.Context, folder: Path) -> Path:
+    """A command's --out folder, made ready and held until the command ends: a second command writing into it
+    meanwhile is refused (files.held_output_folder)."""
+    return held_output_folder(folder, command.call_on_close)

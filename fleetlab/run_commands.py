@@ -16,7 +16,8 @@ from sim.model.units import counted
 DEFAULT_HISTORY = "reports/history.sqlite"
 
 
-def run(paths: Annotated[Optional[list[Path]], typer.Argument(help="scenario files or folders (default: "
+def run(ctx: typer.Context,
+        paths: Annotated[Optional[list[Path]], typer.Argument(help="scenario files or folders (default: "
                                                                    "scenarios/, benchmarks left out)")] = None,
         mode: Annotated[Literal["sim", "hil", "both"], typer.Option(help="simulate, run on rigs, or both")] = "sim",
         rigs: Annotated[Optional[Path], typer.Option(help="rig inventory for hil mode")] = None,
@@ -39,7 +40,7 @@ def run(paths: Annotated[Optional[list[Path]], typer.Argument(help="scenario fil
     from fleetlab.files import output_folder
     from fleetlab.history import check_location, record_run
     from fleetlab.interrupts import came_late, stop_on_signals
-    from fleetlab.options import risk_level, wait_seconds
+    from fleetlab.options import out_folder, risk_level, wait_seconds
     from fleetlab.report import write_report
     from fleetlab.suite import run_suite
     from hil.stop import StopSignal
@@ -57,7 +58,10 @@ def run(paths: Annotated[Optional[list[Path]], typer.Argument(help="scenario fil
         if history:
             check_location(history)
     with reported():        # and the report's folder (its default's parent): not writable fails now, not after
-        output_folder(out or Path("reports"))
+        if out is None:
+            output_folder(Path("reports"))      # each run writes its own folder in it
+        else:
+            out_folder(ctx, out)
         _check_names(list(paths or []))
     stop = StopSignal()
     # a progress bar on a terminal (console.progress_bar is silent in CI logs); the log lines either way

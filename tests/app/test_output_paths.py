@@ -50,3 +50,55 @@ def test_sim_writes_its_result_into_a_new_folder(tmp_path):
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "new" / "deeper" / "result.json").stat().st_size > 0
     assert sorted(path.name for path in (tmp_path / "new" / "deeper").iterdir()) == ["result.json"]  # no probe
+
+
+HOLDER = """
+import fcntl, os, sys, time
+descriptor = os.open(sys.argv[1], os.O_RDONLY | os.O_DIRECTORY)
+fcntl.flock(descriptor, fcntl.LOCK_EX)
+print("held", flush=True)
+time.sleep(120)
+"""
+
+
+@pytest.mark.parametrize("command, worked", [
+    (["sim", TINY, "--out", "{out}"], "events in"),
+    (["sweep", TINY, "--seeds", "2", "--out", "{out}"], "runs on"),
+    (["run", TINY, "--history", "", "--out", "{out}"], "scenario in"),
+])
+def test_a_folder_another_command_is_writing_is_refused_until_it_ends(tmp_path, command, worked):
+    """Two commands writing one --out at once left a folder whose report was one run's and result.json the other's
+    (each file whole): the second is refused before it works, and a holder that dies (killed) holds nothing."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "result.json").write_text("the other run's\n")
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(out)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        done = fleetlab(*[part.replace("{out}", str(out)) for part in command])
+        said = done.stdout + done.stderr
+        assert done.returncode == 2 and "Traceback" not in said, said
+        assert f"cannot write in {out}: another fleetlab command is writing there now" in said, said
+        assert worked not in said
+        assert sorted(path.name for path in out.iterdir()) == ["result.json"]
+        assert (out / "result.json").read_text() == "the other run's\n"
+    finally:
+        holder.kill()
+        holder.wait(timeout=30)
+    done = fleetlab(*[part.replace("{out}", str(out)) for part in command])
+    assert done.returncode in (0, 1), done.stdout + done.stderr      # the killed holder left no lock behind
+    assert worked in done.stdout + done.stderr
+
+
+def test_one_command_after_another_writes_the_same_folder(tmp_path):
+    """The hold ends with the command: in one process (the CLI called twice, as a script or a test would), the second
+    call is not refused by the first one's hold."""
+    from typer.testing import CliRunner
+
+    from fleetlab.cli import app
+
+    runner = CliRunner()
+    for _ in range(2):
+        done = runner.invoke(app, ["sim", TINY, "--out", str(tmp_path)])
+        assert done.exit_code == 0, done.output
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["result.json"]
