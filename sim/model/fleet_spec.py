@@ -218,7 +218,10 @@ class Fleet(Frozen):
     install_windows: Annotated[list[InstallWindow], Field(min_length=1)] = Field(
         default_factory=lambda: [InstallWindow(start=2 * 3600.0, duration=4 * 3600.0)],
         description="daily local-time windows in which a device may switch to the new model")
-    storage_free: StorageSpread
+    storage_free: StorageSpread = Field(
+        description="free storage per camera: one that cannot hold the download and the new slot (artifact "
+        "full_size + installed_size) fails 'insufficient storage' when released, before any byte is fetched, as "
+        "the rigs' preflight does")
     # at most one a minute: a rate of 1e9 (a typo) cut each device every 86 µs, and the run never ended
     power_loss_per_day: Annotated[float, Field(ge=0, le=1440)] = Field(
         default=0.0, description="power cuts per device per day (at most 1440: one a minute)")

@@ -92,6 +92,11 @@ class Lifecycle:
         self._joined.append(device_id)
         self.in_flight += 1
         world.move(device_id, S.DOWNLOADING)
+        if float(world.layout.device_storage[device_id]) < self.storage_needed:
+            # the agent's preflight, as on a rig (hil/preflight.py): no byte is fetched for a camera that cannot
+            # hold the update, and its failure reports at once rather than a download later
+            self._finish(device, S.FAILED, "insufficient storage")
+            return
         self._begin_download(device)
         self._plan_power_cut(device)
 
@@ -214,10 +219,6 @@ class Lifecycle:
             self.cache.mark_ready(device.site)
             self._cache_ready(device.site)
         world.move(device.id, S.INSTALLING)
-        free = float(world.layout.device_storage[device.id])
-        if free < self.storage_needed:
-            self._finish(device, S.FAILED, "insufficient storage")
-            return
         self._begin_install(device)
 
     def _backoff(self, attempts: int) -> float:

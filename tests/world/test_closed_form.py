@@ -36,7 +36,8 @@ def test_a_long_download_over_a_flaky_link_runs_at_availability_times_bandwidth(
     scenario = make_scenario({
         "duration": "120d",
         "fleet": {"site_kinds": {"gym": {"count": 1, "cameras_per_site": 1,
-                                          "outages": {"mtbf": "3h", "mttr": "1h"}}}},
+                                          "outages": {"mtbf": "3h", "mttr": "1h"}}},
+                  "storage_free": {"median": "20TB", "max": "20TB", "sigma": 0}},     # room for it: no preflight fail
         "artifact": {"full_size": "5000GB", "checkpoint": "1kB"},   # 5,000,000 s of transfer at 1 MB/s
     })
     story = run_story(scenario)

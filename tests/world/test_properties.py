@@ -189,8 +189,8 @@ def test_when_no_free_site_moves_the_origin_demand_is_exactly_zero(changes):
 
     with pytest.MonkeyPatch.context() as patch:   # per example: hypothesis runs many in one test
         patch.setattr(Network, "_rescale", checking)
-        run_story(scenario_from(changes))
-    assert checked
+        story = run_story(scenario_from(changes))
+    assert checked or story.result.bytes.total == 0     # every camera failed its storage preflight: nothing moved
 
 
 def test_an_outage_of_every_downloading_site_meters_no_traffic():

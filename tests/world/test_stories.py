@@ -14,6 +14,11 @@ def test_a_device_without_room_for_the_new_slot_fails_with_the_reason(make_scena
     story = run_story(scenario)
     assert story.result.outcomes == {S.FAILED: 8}
     assert story.result.reasons == {"insufficient storage": 8}
+    # checked before the download, as the rigs' preflight does (hil/preflight.py): no byte is fetched for a camera
+    # that cannot hold the update (once 8 × 100 MB of egress, paid for), and each fails the moment it is released,
+    # not 200 s of download later (the abort gates hear of it a download sooner)
+    assert story.result.bytes.total == 0 and story.result.egress.cost == 0
+    assert [story.first(device, S.FAILED) for device in range(8)] == [0.0] * 8
 
 
 def test_a_corrupt_download_is_fetched_again_until_attempts_run_out(make_scenario):
