@@ -23,6 +23,7 @@ class SiteCalendar:
         self.layout = layout
         self.seed = seed
         self.first_weekday = WEEKDAYS.index(scenario.start_weekday)
+        self.horizon = scenario.duration
         self.windows = sorted((window.start, window.duration) for window in scenario.fleet.install_windows)
         self.games: list[Games | None] = [kind.games for kind in scenario.fleet.site_kinds.values()]
         self._hot = layout.hot_lists()
@@ -67,14 +68,23 @@ class SiteCalendar:
         return bool(self._games_between(site, local, local + 1e-9))
 
     def next_game_edge(self, site: int, time: float) -> float:
-        """The next start or end of a game at the site after `time` (inf when the site has no games)."""
+        """The next start or end of a game at the site after `time`, looking as far as the run's end (inf when there
+        is none). Not a week ahead only: with games on some days by chance, the next can be weeks away, and the
+        uplink's next change under the freeze must still be seen (a download once ran through such a game).
+
+        A site kind's games start at one local time and last at most a day, so a day's game ends before the next
+        day's starts: the first day with an edge after `time` holds the earliest."""
         if not self._has_games(site):
             return math.inf
         offset = self._offset(site)
         local = time + offset
-        edges = [edge for day in range(math.floor(local / DAY) - 1, math.floor(local / DAY) + 8)
-                 if (game := self.game_interval(site, day)) for edge in game if edge > local]
-        return min(edges, default=math.inf) - offset
+        for day in range(math.floor(local / DAY) - 1, math.floor((self.horizon + offset) / DAY) + 1):
+            game = self.game_interval(site, day)
+            if game is not None:
+                for edge in game:
+                    if edge > local:
+                        return edge - offset
+        return math.inf
 
     def next_game_free(self, site: int, time: float, need: float) -> float:
         """The earliest time ≥ `time` that starts `need` seconds with no game at the site."""

@@ -4,6 +4,7 @@ import pytest
 
 from sim.model.lifecycle import DeviceState as S
 from sim.model.results import still_pending
+from sim.world.world import World
 from tests.world.helpers import run_story
 
 ONE_SITE = {"gym": {"count": 1, "cameras_per_site": 2}}
@@ -73,6 +74,27 @@ def test_under_the_game_day_freeze_a_copy_from_the_site_cache_waits_for_the_game
     assert story.first(seeder, S.VERIFYING) < 180
     assert story.first(copier, S.VERIFYING) == pytest.approx(3780 + 100)
     assert story.result.bytes.lan == pytest.approx(100e6)
+    assert story.result.downloads_during_games == 0
+
+
+@pytest.mark.parametrize("seed, games", [(3, [19.5]), (9, [12.5, 19.5])])
+def test_under_the_freeze_a_download_pauses_for_a_game_weeks_ahead(make_scenario, seed, games):
+    """Games on Saturdays by chance (30%): at these seeds the first is 12 or 19 days off. The uplink's next change
+    under the freeze was looked for a week ahead only, so the site's link was not watched again, and a 20-day
+    download ran straight through every game. Now it pauses 6 h for each."""
+    scenario = make_scenario({
+        "seed": seed, "duration": "40d",
+        "fleet": {"site_kinds": {"gym": None, "stadium": {
+            "count": 1, "cameras_per_site": 1, "uplink": {"median": "80kbit/s", "sigma": 0},
+            "games": {"days": ["sat"], "start": "12:00", "duration": "6h", "probability": "30%"}}},
+            "storage_free": {"median": "100GB", "sigma": 0}},
+        "artifact": {"full_size": "17GB"},      # 1,700,000 s at 10 kB/s: 19.7 days
+        "delivery": {"freeze_during_games": True}})
+    world = World(scenario, seed)
+    found = [game for day in range(40) if (game := world.calendar.game_interval(0, day))]
+    assert [start / 86400 for start, _ in found][:len(games)] == games     # the games the story is about
+    story = run_story(scenario)
+    assert story.first(0, S.VERIFYING) == pytest.approx(1_700_000 + 6 * 3600 * len(games))
     assert story.result.downloads_during_games == 0
 
 
