@@ -24,12 +24,14 @@ def subject(result: SuiteResult) -> str:
     # a scenario that names no current model says nothing against one that does: "2.1 over 2.0", not "2.1, 2.1 over
     # 2.0" as if two candidates were up for decision
     replacing = {candidate for candidate, current in found if current}
-    pairs = sorted(pair for pair in found if pair[1] or pair[0] not in replacing)
+    # those replacing a named model first, each pair set off by ';': "2.1, 4.3 over 4.2" read as two candidates over 4.2
+    pairs = sorted((pair for pair in found if pair[1] or pair[0] not in replacing),
+                   key=lambda pair: (not pair[1], pair))
     if len(pairs) == 1:
         candidate, current = pairs[0]
         return f"Ship candidate {candidate}" + (f" over {current}?" if current else "?")
     if pairs:
-        return "Ship these candidates? " + ", ".join(f"{c} over {cur}" if cur else c for c, cur in pairs[:4]) + (
+        return "Ship these candidates? " + "; ".join(f"{c} over {cur}" if cur else c for c, cur in pairs[:4]) + (
             " …" if len(pairs) > 4 else "")
     return "fleetlab run"
 

@@ -51,7 +51,9 @@ def test_the_subject_names_each_candidate_once():
 
     assert subject(suite(("2.1", ""), ("2.1", "2.0"))) == "Ship candidate 2.1 over 2.0?"
     assert subject(suite(("2.1", ""))) == "Ship candidate 2.1?"
-    assert subject(suite(("2.1", "2.0"), ("3.0", ""))) == "Ship these candidates? 2.1 over 2.0, 3.0"
+    assert subject(suite(("2.1", "2.0"), ("3.0", ""))) == "Ship these candidates? 2.1 over 2.0; 3.0"
+    # the demo suite read "2.1, 4.3 over 4.2", as if both replaced 4.2
+    assert subject(suite(("2.1", ""), ("4.3", "4.2"))) == "Ship these candidates? 4.3 over 4.2; 2.1"
 
 
 def test_the_verdict_line_says_a_run_judged_at_a_risk_level_was_not_judged_on_every_seed():
