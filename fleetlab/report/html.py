@@ -169,6 +169,9 @@ def _section(outcome: ScenarioOutcome) -> dict:
                      "recommended": recommended(outcome),
                      "oracle": units.format_duration(outcome.oracle_t95) if outcome.oracle_t95 else "",
                      "events": _events(outcome), "coverage": None, "egress": None, "throttled": None,
+                     # why each plan went as it did: its failures' reasons show in a GO report too (once only the
+                     # failed count did, with no word of why)
+                     "causes": [{"plan": plan.name, "cause": plan.cause} for plan in outcome.plans if plan.cause],
                      "rig_temperatures": None,
                      "rigs": [_rig(rig, outcome.latency_budget_ms) for rig in outcome.hil.rigs] if outcome.hil else []}
     if outcome.plans:

@@ -81,3 +81,16 @@ def test_no_partial_files_are_left(report, folder_name):
 
 def test_hostile_text_is_also_safe_in_the_markdown(report):
     assert HOSTILE not in report["summary.md"].read_text()
+
+
+def test_a_go_report_says_why_devices_failed_in_seed_one(suite_result):
+    """fleet-10k-500mb is GO with 42 cameras failed for storage: the Plans table showed 'failed 47' and nothing in
+    the page said why (the cause line was shown beside failing expectations only)."""
+    from fleetlab.report import html
+
+    tiny = next(outcome for outcome in suite_result.scenarios if outcome.name == "tiny")
+    cause = "42 devices failed, 42 of them: insufficient storage <b>"
+    failing = tiny.model_copy(update={"plans": [tiny.plans[0].model_copy(update={"cause": cause})]})
+    page = html.render(suite_result.model_copy(update={"scenarios": [failing]}))
+    section = page[page.index("Failures, halts and rollbacks (seed one)"):page.index("<h3>Thermal")]
+    assert "<li><b>plan</b>: 42 devices failed, 42 of them: insufficient storage &lt;b&gt;</li>" in section
