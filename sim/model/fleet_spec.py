@@ -204,11 +204,17 @@ class HardwareProfile(Frozen):
         default=None, description="how fast the enclosure follows a change of power (RC time constant)")
 
 
+# how many kinds of site, hardware models and camera angles a fleet may name: the layout keeps a device's hardware
+# and angle in a byte, a site's kind in two (sim/world/fleet.py); a 200th board once read as the 72nd
+MAX_SITE_KINDS, MAX_HARDWARE, MAX_ANGLES = 32767, 255, 255
+
+
 class Fleet(Frozen):
-    site_kinds: Annotated[dict[str, SiteKind], Field(min_length=1)] = Field(
+    site_kinds: Annotated[dict[str, SiteKind], Field(min_length=1, max_length=MAX_SITE_KINDS)] = Field(
         description="kinds of site by name (gym, stadium, …): how many, their cameras, uplinks, weather and games")
-    hardware: dict[str, Fraction] = Field(description="share of cameras per hardware model")
-    camera_angles: dict[str, Fraction] = Field(
+    hardware: Annotated[dict[str, Fraction], Field(max_length=MAX_HARDWARE)] = Field(
+        description="share of cameras per hardware model")
+    camera_angles: Annotated[dict[str, Fraction], Field(max_length=MAX_ANGLES)] = Field(
         default_factory=lambda: {"default": 1.0}, description="share of cameras per camera angle (overhead, "
         "sideline, …): a defect or a canary stratum can select them")
     timezones: dict[str, Fraction] = Field(

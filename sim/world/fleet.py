@@ -30,14 +30,14 @@ class FleetLayout:
     kind_names: tuple[str, ...]
     hardware_names: tuple[str, ...]
     angle_names: tuple[str, ...]
-    site_kind: np.ndarray          # int16 [sites]
+    site_kind: np.ndarray          # int16 [sites] (fleet_spec.MAX_SITE_KINDS)
     site_first_device: np.ndarray  # int64 [sites + 1]: devices of site s are first[s]..first[s+1]-1
     site_bandwidth: np.ndarray     # float64 [sites], bytes/s before the daily pattern
     site_utc_offset: np.ndarray    # float64 [sites], seconds added to simulated time to get local time
     site_ambient_offset: np.ndarray  # float64 [sites], °C this site runs above its kind's mean
     device_site: np.ndarray        # int32 [devices]
-    device_hardware: np.ndarray    # int8 [devices]
-    device_angle: np.ndarray       # int8 [devices]
+    device_hardware: np.ndarray    # uint8 [devices] (fleet_spec.MAX_HARDWARE)
+    device_angle: np.ndarray       # uint8 [devices] (fleet_spec.MAX_ANGLES)
     device_storage: np.ndarray     # float64 [devices], free bytes
 
     def hot_lists(self) -> "HotLists":
@@ -52,7 +52,7 @@ class FleetLayout:
         site_ids = list(range(self.sites))        # one int object per site, shared by its cameras' entries
         return HotLists(self.site_kind.tolist(), self.site_utc_offset.tolist(),
                         [site_ids[site] for site in self.device_site.tolist()],
-                        self.device_hardware.astype(np.uint8).tobytes(), self.site_ambient_offset.tolist())
+                        self.device_hardware.tobytes(), self.site_ambient_offset.tolist())
 
     @property
     def size(self) -> int:
@@ -133,7 +133,7 @@ def build_layout(fleet: Fleet, seed: int) -> FleetLayout:
         site_utc_offset=zone_seconds[_pick(rng, zone_shares, site_kind.shape[0])],
         site_ambient_offset=np.concatenate(ambient),
         device_site=np.repeat(np.arange(site_kind.shape[0], dtype=np.int32), per_site),
-        device_hardware=_pick(rng, fleet.hardware, size).astype(np.int8),
-        device_angle=_pick(rng, fleet.camera_angles, size).astype(np.int8),
+        device_hardware=_pick(rng, fleet.hardware, size).astype(np.uint8),
+        device_angle=_pick(rng, fleet.camera_angles, size).astype(np.uint8),
         device_storage=_lognormal(rng, storage.median, storage.sigma, storage.min, storage.max, size),
     )

@@ -85,3 +85,21 @@ def test_every_scenario_key_at_each_edge_is_refused_or_the_run_ends():
              for path in scenario_paths() for value in EDGES}
     assert list(found.values()).count("ran") > 300          # most edges are legal: the runs really ran
     assert {case: what for case, what in found.items() if what not in ("ran", "refused")} == {}
+
+
+def test_more_hardware_models_or_angles_than_a_byte_holds_are_refused_where_written():
+    """The layout keeps a camera's hardware model and angle in a byte each (a million cameras): the 256th would not
+    fit, so a fleet may name at most 255 of each."""
+    import pytest
+    import yaml
+
+    from sim.load import load_scenario_text
+
+    for key in ("hardware", "camera_angles"):
+        names = {f"n{number}": 1 / 256 for number in range(256)}
+        text = yaml.safe_dump(merge(BASE, {"fleet": {key: {"orin-nx": None, **names} if key == "hardware"
+                                                     else names}}))
+        with pytest.raises(ScenarioError) as refused:
+            load_scenario_text(text, "many.yaml")
+        [problem] = refused.value.problems
+        assert problem.path == f"fleet.{key}" and problem.line > 0 and "at most 255" in problem.message, problem

@@ -247,3 +247,20 @@ def test_a_camera_dark_while_its_site_cache_fills_copies_the_artifact_once_after
         S.DOWNLOADING, S.VERIFYING, S.INSTALLING, S.AWAITING_WINDOW, S.ACTIVATING, S.HEALTH_CHECK, S.COMMITTED]
     assert min(time for time, device, target in moves if device == waiting and target == S.VERIFYING) > 3600
     assert world.recorder.lan_bytes == 100e6                   # one copy over the LAN
+
+
+def test_a_defect_on_the_200th_hardware_model_strikes_that_model_only(make_scenario):
+    """A fleet naming 200 boards: the layout kept a device's hardware in a signed byte, so board 150 read as board
+    -106 (Python's negative index: board-94), and a defect on board-150 struck board-94's cameras."""
+    boards = [f"board-{number}" for number in range(200)]
+    scenario = make_scenario({
+        "fleet": {"site_kinds": {"gym": {"count": 50, "cameras_per_site": 20}},
+                  "hardware": {"orin-nx": None, **{board: 1 / 200 for board in boards}}},
+        "candidate": {"hardware": {"orin-nx": None, **{board: {"latency": "10ms", "power": 10} for board in boards}},
+                      "defects": [{"cohort": {"hardware": "board-150"}, "failure_rate": 1.0}]}})
+    story = run_story(scenario)
+    hardware = World(scenario, scenario.seed).layout.device_hardware
+    on_board_150 = {device for device in range(1000) if int(hardware[device]) % 256 == 150}   # the byte, unsigned
+    assert on_board_150
+    assert {device for device in range(1000) if story.times(device, S.ROLLING_BACK)} == on_board_150
+    assert {outcome.cohort[0] for outcome in story.result.stragglers} == {"board-150"}
