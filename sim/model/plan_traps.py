@@ -1,7 +1,8 @@
 """Plans that load fine and are not: each warning names the key and the number that shows the trap. Some rules look
 at the rest of the scenario the plan runs in: an uplink that never carries anything, an install window too short to
-activate in, a delta no smaller than the image it replaces, an `expect:` bound every run meets (or one asking for
-an exact time or size, which almost none does), and a `hil.time_scale` that soaks the rigs longer than a night.
+activate in, free storage a good share of the cameras lack, a delta no smaller than the image it replaces, an
+`expect:` bound every run meets (or one asking for an exact time or size, which almost none does), and a
+`hil.time_scale` that soaks the rigs longer than a night.
 
 `fleetlab lint` prints them with file positions, `validate` prints them as warnings, the report lists them.
 Every rule has a scenario that triggers it and one that does not (tests/model/test_plan_traps.py, and
@@ -32,7 +33,8 @@ def plan_warnings(scenario: Scenario) -> list[PlanWarning]:
         for rule in RULES:
             found.extend(rule(path, plan, scenario))
     return (list(_uplinks_that_never_carry(scenario)) + list(_windows_too_short(scenario))
-            + list(_delta_not_smaller(scenario)) + found + list(_unbreakable_bounds(scenario))
+            + list(_storage_too_small(scenario)) + list(_delta_not_smaller(scenario)) + found
+            + list(_unbreakable_bounds(scenario))
             + list(_rigs_soak_too_long(scenario)))
 
 
@@ -83,6 +85,39 @@ def _windows_too_short(scenario: Scenario) -> Iterator[PlanWarning]:
                f"a {format_duration(window.duration)} window is shorter than the {format_duration(longest)} a "
                f"device needs in it (activation, then the {format_duration(fleet.health_check)} health check): "
                f"{who} ever activates in it")
+
+
+STORAGE_SHORT = 0.05      # a share of cameras without room for the update that no plan should find out by failing
+
+
+def short_of_storage(scenario: Scenario) -> float:
+    """The share of cameras whose free storage (the log-normal spread, clipped to [min, max]) is below what the
+    update needs: the download and the new slot."""
+    storage, artifact = scenario.fleet.storage_free, scenario.artifact
+    need = artifact.full_size + (artifact.installed_size or artifact.full_size)
+    if storage.max < need:
+        return 1.0
+    if storage.min >= need:
+        return 0.0
+    if storage.sigma == 0 or storage.median <= 0:
+        return 1.0 if min(max(storage.median, storage.min), storage.max) < need else 0.0
+    # clipping moves values below min up to min, still short of the need: the share is the spread's own
+    return 0.5 * (1.0 + math.erf(math.log(need / storage.median) / (storage.sigma * math.sqrt(2.0))))
+
+
+def _storage_too_small(scenario: Scenario) -> Iterator[PlanWarning]:
+    """Free storage that a good share of the fleet lacks: those cameras fail 'insufficient storage' the moment they
+    are released, and an abort rule may read them as the candidate failing."""
+    share = short_of_storage(scenario)
+    if share < STORAGE_SHORT:
+        return
+    artifact = scenario.artifact
+    need = artifact.full_size + (artifact.installed_size or artifact.full_size)
+    yield ("fleet.storage_free",
+           f"about {share:.0%} of cameras have less free storage than the update needs ("
+           f"{format_size(need)}: the {format_size(artifact.full_size)} download and the "
+           f"{format_size(artifact.installed_size or artifact.full_size)} slot): they fail 'insufficient storage' "
+           "when released")
 
 
 def _delta_not_smaller(scenario: Scenario) -> Iterator[PlanWarning]:

@@ -181,3 +181,26 @@ def test_a_time_scale_that_soaks_the_rigs_longer_than_a_night_is_flagged():
     [(key, says)] = traps(load_scenario_text(text.replace("time_scale: 0.001 ", "time_scale: 1000 ")))
     assert key == "hil.time_scale" and "soaks 41d 16h on the rigs, longer than a night" in says
     assert traps(load_scenario_text(text)) == []
+
+
+def test_free_storage_a_good_share_of_the_fleet_lacks_is_flagged_with_the_share_the_simulator_meets():
+    """A 50 MB update (100 MB with its slot) on cameras with a median of 120 MB free, σ 0.5: about a third fail
+    'insufficient storage' the moment they are released, and an abort rule may read them as the candidate failing.
+    The share the warning gives is the one the simulated fleet meets."""
+    from sim.model.lifecycle import DeviceState
+    from sim.model.plan_traps import short_of_storage
+    from sim.run import simulate
+
+    tight = ("storage_free: {median: 4GB}", "storage_free: {median: 120MB, sigma: 0.5}")
+    [(key, says)] = traps(scenario(PLAN, tight))
+    assert key == "fleet.storage_free"
+    assert "about 36% of cameras have less free storage than the update needs (100.00 MB: the 50.00 MB download " \
+           "and the 50.00 MB slot)" in says, says
+    big = scenario("strategy:\n  kind: all_at_once\n", tight, BIG_FLEET)
+    result = simulate(big)
+    failed = result.reasons.get("insufficient storage", 0)
+    assert failed / result.devices == pytest.approx(short_of_storage(big), abs=0.03)
+    assert result.outcomes.get(DeviceState.FAILED) == failed
+    assert keys(scenario(PLAN)) == []          # 4 GB for 100 MB: nobody short
+    assert keys(scenario(PLAN, ("storage_free: {median: 4GB}", "storage_free: {median: 4GB, max: 90MB}"))) == \
+        ["fleet.storage_free"]                  # the clip leaves every camera short
