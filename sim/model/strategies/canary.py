@@ -131,10 +131,9 @@ def canary(params: CanaryParams, fleet: FleetView) -> Rollout:
         if upto > told:
             yield Update(tuple(rest[told:upto]), label=f"wave {number} after canary")
             told = upto
-        tripped = yield from soak_watching(params.bake_between, params.check_every,
-                                           abort_watch(params.abort, canary_devices + rest[:told]))
+        tripped = yield from soak_watching(params.bake_between, params.check_every, abort_watch(params.abort))
         if tripped and params.abort:
-            reason = f"abort: {params.abort.describe(tripped.count(canary_devices + rest[:told]))}"
+            reason = f"abort: {params.abort.describe(tripped.totals)}"
             yield Halt(reason)
             return
 

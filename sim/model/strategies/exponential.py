@@ -62,8 +62,8 @@ def exponential(params: ExponentialParams, fleet: FleetView) -> Rollout:
         if seen is not None and clock >= next_look - 1e-9:     # the devices due by now are notified, then it looks
             next_look += ABORT_EVERY
             for rule in params.abort:
-                if rule.breached(seen.count(order[:told])):
-                    yield Halt(f"abort: {rule.describe(seen.count(order[:told]))}; {fleet.size - told} queued "
+                if rule.breached(seen.totals):      # every device notified so far: the controller's totals
+                    yield Halt(f"abort: {rule.describe(seen.totals)}; {fleet.size - told} queued "
                                f"devices cancelled, {seen.in_progress} in flight carry on")
                     return
         if told == fleet.size:

@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 from pydantic import Field, model_validator
 
 from sim.model.gating.threshold import ThresholdAbort
-from sim.model.strategies.common import soak_watching
+from sim.model.strategies.common import abort_watch, soak_watching
 from sim.model.strategy import Action, FleetView, Halt, Observation, Rollback, Rollout, StrategyParams, Update, register
 from sim.model.unit_fields import Duration, Fraction, PlanInterval
 
@@ -55,24 +55,23 @@ def phase_sizes(params: PhasesParams, size: int) -> list[int]:
 @register("phases", PhasesParams, "percentage batches at start offsets; the last takes the rest")
 def phases(params: PhasesParams, fleet: FleetView) -> Rollout:
     order, told, clock = fleet.shuffled(), 0, 0.0
-    abort = params.abort
-    stop = (lambda seen: abort.breached(seen.count(order[:told]))) if abort else (lambda seen: False)
+    stop = abort_watch(params.abort)
     for number, (phase, size) in enumerate(zip(params.phases, phase_sizes(params, fleet.size)), start=1):
         if phase.start > clock:
             tripped = yield from soak_watching(phase.start - clock, params.check_every, stop)
             clock = phase.start
             if tripped:
-                yield from _abort(params, tripped, order[:told])
+                yield from _abort(params, tripped)
                 return
         yield Update(tuple(order[told:told + size]), label=f"phase {number}")
         told += size
     tripped = yield from soak_watching(params.watch_after_last, params.check_every, stop)
     if tripped:
-        yield from _abort(params, tripped, order[:told])
+        yield from _abort(params, tripped)
 
 
-def _abort(params: PhasesParams, seen: Observation, told: list[int]) -> Generator[Action, Observation, None]:
-    reason = f"abort: {params.abort.describe(seen.count(told))}" if params.abort else "abort"
+def _abort(params: PhasesParams, seen: Observation) -> Generator[Action, Observation, None]:
+    reason = f"abort: {params.abort.describe(seen.totals)}" if params.abort else "abort"
     if params.rollback_on_abort:
         yield Rollback(None, reason)
     yield Halt(reason)

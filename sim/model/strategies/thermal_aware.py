@@ -33,7 +33,7 @@ def thermal_aware(params: ThermalAwareParams, fleet: FleetView) -> Rollout:
         if upto > told:
             yield Update(tuple(order[told:upto]), label=f"cool wave {number}", cool_below=params.max_temperature)
             told = upto
-        tripped = yield from soak_watching(params.bake, params.check_every, abort_watch(abort, order[:told]))
+        tripped = yield from soak_watching(params.bake, params.check_every, abort_watch(abort))
         if tripped and abort:
-            yield Halt(f"abort: {abort.describe(tripped.count(order[:told]))}")
+            yield Halt(f"abort: {abort.describe(tripped.totals)}")
             return
