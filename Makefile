@@ -29,6 +29,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/scale.py
+	$(BIN)/python benchmarks/plan_costs.py
 	$(BIN)/python benchmarks/sweep_speed.py
 	$(BIN)/python benchmarks/virtual_rigs.py
 

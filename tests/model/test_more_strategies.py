@@ -5,6 +5,8 @@ from dataclasses import replace
 from types import MappingProxyType
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from sim.model.lifecycle import DeviceState as S
@@ -313,3 +315,23 @@ def test_the_canary_release_counts_its_devices_and_strata_in_good_english():
     assert next(start(CanaryParams(stratify=False), fleet(1))).label == "canary (1 device, 1 stratum)"
     assert next(start(CanaryParams(stratum="camera_angle", min_per_stratum=5), fleet(300))).label.endswith(
         "devices, 3 strata)")
+
+
+@given(st.lists(st.tuples(st.integers(0, 40), st.integers(0, 3), st.sampled_from([1.0, 4e7, 5e8, 1.5e6])),
+                max_size=60))
+def test_the_budget_ledgers_running_sums_are_a_recount_of_its_window(steps):
+    """The budgeted plan keeps each window's bytes as running sums (a recount of a day's releases at every tick was
+    70% of a 100,000-camera run): after any releases over time, each sum is exactly the recount."""
+    from sim.model.strategies.budgeted import DAY, HOUR, _Ledger
+
+    ledger, released, now = _Ledger(), [], 0.0
+    for minutes, site, size in steps:
+        now += minutes * 600.0
+        ledger.move_to(now)
+        ledger.add(now, site, size)
+        released.append((now, site, size))
+        for window, span in ((ledger.hour, HOUR), (ledger.day, DAY)):
+            inside = [(site_, size_) for time, site_, size_ in released if time > now - span]
+            assert window.used == sum(size_ for _, size_ in inside)
+            for each in range(4):
+                assert window.by_site[each] == sum(size_ for site_, size_ in inside if site_ == each)

@@ -33,28 +33,52 @@ class BudgetedParams(StrategyParams):
         default=None, description="halt when this share of the known outcomes failed")
 
 
-class _Ledger:
-    """Bytes committed by releases, in trailing hour and day windows, globally and per site."""
+class _Window:
+    """Bytes committed by the releases of a trailing window (an hour, a day), in all and per site: running sums, each
+    release added once and taken off once it is older than the window. Recounting the day's releases at every tick
+    was 70% of a 100,000-camera budgeted run (12.8 s of 18 s). Whole-byte sizes add and come off exactly, so the
+    sums are the recount's to the byte; a fractional size differs by rounding at most, within `_fits`' tolerance."""
 
-    def __init__(self) -> None:
-        self.releases: deque[tuple[float, int, float]] = deque()     # (time, site, bytes)
-        self.devices = 0
-        self.total = 0.0
+    def __init__(self, span: float) -> None:
+        self.span = span
+        self.releases: deque[tuple[float, int, float]] = deque()     # (time, site, bytes), oldest first
+        self.used = 0.0
+        self.by_site: defaultdict[int, float] = defaultdict(float)
 
-    def window(self, now: float, span: float) -> tuple[float, defaultdict[int, float]]:
-        used, by_site = 0.0, defaultdict[int, float](float)
-        for time, site, size in self.releases:
-            if time > now - span:
-                used += size
-                by_site[site] += size
-        return used, by_site
+    def move_to(self, now: float) -> None:
+        """Take off the releases no longer inside the window ending at `now` (at `now − span` or before)."""
+        releases = self.releases
+        while releases and releases[0][0] <= now - self.span:
+            _, site, size = releases.popleft()
+            self.used -= size
+            self.by_site[site] -= size
+        if not releases:        # nothing inside: exactly nothing, whatever the sizes were
+            self.used = 0.0
+            self.by_site.clear()
 
     def add(self, now: float, site: int, size: float) -> None:
         self.releases.append((now, site, size))
+        self.used += size
+        self.by_site[site] += size
+
+
+class _Ledger:
+    """Bytes committed by releases, in trailing hour and day windows, globally and per site, and in all."""
+
+    def __init__(self) -> None:
+        self.hour, self.day = _Window(HOUR), _Window(DAY)
+        self.devices = 0
+        self.total = 0.0
+
+    def move_to(self, now: float) -> None:
+        self.hour.move_to(now)
+        self.day.move_to(now)
+
+    def add(self, now: float, site: int, size: float) -> None:
+        self.hour.add(now, site, size)
+        self.day.add(now, site, size)
         self.devices += 1
         self.total += size
-        while self.releases and self.releases[0][0] <= now - DAY:
-            self.releases.popleft()
 
 
 def _fits(limit: float | None, used: float, size: float) -> bool:
@@ -69,8 +93,8 @@ def budgeted(params: BudgetedParams, fleet: FleetView) -> Rollout:
     affordable = params.cost_cap / fleet.egress_price_per_byte if params.cost_cap and fleet.egress_price_per_byte \
         else None
     while queue:
-        hour, hour_sites = ledger.window(now, HOUR)
-        day, day_sites = ledger.window(now, DAY)
+        ledger.move_to(now)
+        hour, day = ledger.hour, ledger.day
         batch: list[int] = []
         skipped: list[int] = []
         while queue:
@@ -79,19 +103,16 @@ def budgeted(params: BudgetedParams, fleet: FleetView) -> Rollout:
                                                              params.site_per_hour, params.site_per_day)):
                 queue.popleft()     # larger than a whole budget: never released (lint says so), nor holds up others
                 continue
-            if not (_fits(params.global_per_hour, hour, size) and _fits(params.global_per_day, day, size)
+            if not (_fits(params.global_per_hour, hour.used, size) and _fits(params.global_per_day, day.used, size)
                     and _fits(affordable, ledger.total, size)):
                 break           # in order: the next device waits for room rather than be passed by smaller ones
             device = queue.popleft()
             site = fleet.sites[device] if fleet.sites else 0
-            if not (_fits(params.site_per_hour, hour_sites[site], size)
-                    and _fits(params.site_per_day, day_sites[site], size)):
+            if not (_fits(params.site_per_hour, hour.by_site[site], size)
+                    and _fits(params.site_per_day, day.by_site[site], size)):
                 skipped.append(device)
                 continue
             batch.append(device)
-            hour, day = hour + size, day + size
-            hour_sites[site] += size
-            day_sites[site] += size
             ledger.add(now, site, size)
         queue.extendleft(reversed(skipped))
         if batch:
