@@ -33,6 +33,7 @@ PLANS: dict[str, dict] = {
                "start": "12h"}, {"batch": "50%", "start": "24h"}, {"start": "36h"}]},
     "exponential": {"kind": "exponential", "base_rate_per_minute": 50, "maximum_per_minute": 200, "abort": [ABORT]},
     "canary": {"kind": "canary", "then": WAVES[1:], "abort": ABORT},
+    "groups": {"kind": "groups", "groups": 4},
     "budgeted": {"kind": "budgeted", "global_per_hour": "1TB", "abort": ABORT},
     "budgeted per site": {"kind": "budgeted", "site_per_hour": "1GB", "abort": ABORT},
 }
