@@ -205,7 +205,7 @@ class HardwareProfile(Frozen):
 
 
 # how many kinds of site, hardware models and camera angles a fleet may name: the layout keeps a device's hardware
-# and angle in a byte, a site's kind in two (sim/world/fleet.py); a 200th board once read as the 72nd
+# and angle in a byte, a site's kind in two (sim/world/fleet.py); in a signed byte, board 150 of 200 read as board 94
 MAX_SITE_KINDS, MAX_HARDWARE, MAX_ANGLES = 32767, 255, 255
 
 

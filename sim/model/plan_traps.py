@@ -93,8 +93,7 @@ STORAGE_SHORT = 0.05      # a share of cameras without room for the update that 
 def short_of_storage(scenario: Scenario) -> float:
     """The share of cameras whose free storage (the log-normal spread, clipped to [min, max]) is below what the
     update needs: the download and the new slot."""
-    storage, artifact = scenario.fleet.storage_free, scenario.artifact
-    need = artifact.full_size + (artifact.installed_size or artifact.full_size)
+    storage, need = scenario.fleet.storage_free, scenario.artifact.storage_needed
     if storage.max < need:
         return 1.0
     if storage.min >= need:
@@ -112,10 +111,9 @@ def _storage_too_small(scenario: Scenario) -> Iterator[PlanWarning]:
     if share < STORAGE_SHORT:
         return
     artifact = scenario.artifact
-    need = artifact.full_size + (artifact.installed_size or artifact.full_size)
     yield ("fleet.storage_free",
            f"about {share:.0%} of cameras have less free storage than the update needs ("
-           f"{format_size(need)}: the {format_size(artifact.full_size)} download and the "
+           f"{format_size(artifact.storage_needed)}: the {format_size(artifact.full_size)} download and the "
            f"{format_size(artifact.installed_size or artifact.full_size)} slot): they fail 'insufficient storage' "
            "when released")
 

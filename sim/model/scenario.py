@@ -40,6 +40,12 @@ class Artifact(Frozen):
     max_download_attempts: Annotated[int, Field(ge=1)] = Field(
         default=5, description="corrupt downloads fetched again before the device fails")
 
+    @property
+    def storage_needed(self) -> float:
+        """Free storage a camera needs to take the update: the download and the new slot. Checked before any byte
+        is fetched, as a rig's preflight checks its store for its own model (hil/preflight.py)."""
+        return self.full_size + (self.installed_size or self.full_size)
+
     @model_validator(mode="after")
     def _checkpoint_positive(self) -> "Artifact":
         if self.checkpoint <= 0 or self.full_size <= 0:

@@ -51,7 +51,7 @@ class Lifecycle:
         scenario = world.scenario
         self.fleet = scenario.fleet
         self.artifact = scenario.artifact
-        self.storage_needed = self.artifact.full_size + (self.artifact.installed_size or self.artifact.full_size)
+        self.storage_needed = self.artifact.storage_needed
         self.times = DeviceTimes.of(scenario)          # per hardware model (calibrated boards differ)
         self._hardware = world.layout.hot_lists().device_hardware
         self.cut_rate = self.fleet.power_loss_per_day / 86400.0
