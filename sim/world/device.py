@@ -165,6 +165,7 @@ class Lifecycle:
             start = world.calendar.next_game_free(device.site, start, copying)
             if start >= world.scenario.duration:
                 return   # never within the run: it stays downloading
+        device.download_started = start     # its download is the copy, not the wait for the site's seeder
         self._after(device, start - world.now + copying, self._copied_from_cache)
 
     def _copied_from_cache(self, device: Device) -> None:

@@ -77,6 +77,21 @@ def test_under_the_game_day_freeze_a_copy_from_the_site_cache_waits_for_the_game
     assert story.result.downloads_during_games == 0
 
 
+def test_a_camera_waiting_for_its_site_cache_through_a_game_did_not_download_during_it(make_scenario):
+    """Without the freeze, downloads that overlap a game are counted. The seeder fetches 0–100 s through a game at
+    0–60 s; the other camera waits for it, then copies over the LAN at 101–201 s, after the game. Its wait was
+    counted as a download during the game (2 instead of 1): its download is the copy."""
+    scenario = make_scenario({"fleet": {"site_kinds": {"gym": {
+        "count": 1, "cameras_per_site": 2,
+        "games": {"days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"], "start": "00:00", "duration": "1m"}}}},
+        "delivery": {"site_cache": True, "lan_rate": "1MB/s"}})
+    story = run_story(scenario)
+    seeder, copier = sorted(range(2), key=lambda device: story.first(device, S.VERIFYING))
+    assert story.first(seeder, S.VERIFYING) == pytest.approx(100)
+    assert story.first(copier, S.VERIFYING) == pytest.approx(201)     # the cache is ready once the seeder verified
+    assert story.result.downloads_during_games == 1
+
+
 @pytest.mark.parametrize("seed, games", [(3, [19.5]), (9, [12.5, 19.5])])
 def test_under_the_freeze_a_download_pauses_for_a_game_weeks_ahead(make_scenario, seed, games):
     """Games on Saturdays by chance (30%): at these seeds the first is 12 or 19 days off. The uplink's next change
