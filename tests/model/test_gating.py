@@ -1,6 +1,8 @@
 """The gate library: statistics checked against scipy and closed forms, decisions stepped by hand."""
 
 import math
+import random
+from types import MappingProxyType
 
 import numpy as np
 import pytest
@@ -8,12 +10,17 @@ import scipy.stats
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sim.load import load_scenario_text
 from sim.model.gating.analysis import AnalysisRun, MetricAnalysis
 from sim.model.gating.judge import CanaryJudge, MetricRule, hodges_lehmann, judge, mann_whitney_u
 from sim.model.gating.sequential import SequentialTest
 from sim.model.gating.threshold import GroupRollbackPolicy, ThresholdAbort
+from sim.model.lifecycle import DeviceState as S
 from sim.model.strategies.canary import detection_size
-from sim.model.strategy import Samples, Tally
+from sim.model.strategies.groups import GroupsParams
+from sim.model.strategy import FleetView, Halt, Observation, Samples, Soak, Tally, Update, start
+from sim.run import simulate
+from tests.conftest import ROOT
 
 values = st.lists(st.integers(0, 30).map(lambda v: v / 2), min_size=3, max_size=60)
 
@@ -114,6 +121,36 @@ def test_threshold_abort_waits_for_enough_outcomes_and_counts_its_failure_type()
     assert not rule.breached(Tally(committed=0, rolled_back=4))
     assert rule.breached(Tally(committed=4, rolled_back=1))
     assert not rule.breached(Tally(committed=4, failed=5))
+
+
+def test_a_zero_threshold_means_any_failure_not_a_halt_of_a_healthy_rollout():
+    """`abort: {threshold: 0%}` (zero tolerance) halted tiny's healthy rollout at 7h 30m: "failure rate 0.0% over 12
+    devices", since 0 of 12 is at least 0%. It trips on the first failure now, and never without one."""
+    rule = ThresholdAbort(threshold=0.0, min_executed=4)
+    assert not rule.breached(Tally(committed=12))
+    assert rule.breached(Tally(committed=11, failed=1))
+    assert not rule.breached(Tally(committed=2, failed=1))        # min_executed still waits
+    text = (ROOT / "scenarios" / "tiny.yaml").read_text()
+    assert "abort: {threshold: 20%, min_executed: 4}" in text
+    healthy = simulate(load_scenario_text(text.replace("threshold: 20%", "threshold: 0%")))
+    assert not healthy.halted and healthy.outcomes.get(S.FAILED, 0) == 0
+
+
+def test_a_groups_error_threshold_of_zero_pauses_on_a_failure_only():
+    """hawkBit's error condition at 0%: the groups plan paused its first group at the first look, "0 of N"."""
+
+
+    fleet = FleetView(20, tuple(("orin", "gym", "overhead") for _ in range(20)), random.Random(0),
+                      sites=tuple(range(20)), artifact_bytes=1e8, egress_price_per_byte=0.0)
+    rollout = start(GroupsParams(groups=2, error_threshold=0.0, success_threshold=0.5), fleet)
+    group = next(rollout)
+    assert isinstance(group, Update) and isinstance(rollout.send(None), Soak)
+    quiet = Observation(time=900, released=10, in_progress=10, outcomes=MappingProxyType({}))
+    assert isinstance(rollout.send(quiet), Soak)                   # nothing failed: it looks again
+    failing = Observation(time=1800, released=10, failed=1, in_progress=9,
+                          outcomes=MappingProxyType({group.devices[0]: S.FAILED}))
+    halt = rollout.send(failing)
+    assert isinstance(halt, Halt) and "1 of 10" in halt.reason
 
 
 def test_group_rollback_needs_both_the_share_and_the_count():

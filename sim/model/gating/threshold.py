@@ -24,14 +24,17 @@ class ThresholdAbort(StrategyParams):
     failure_type: FailureType = Field(
         default="ALL", description="which failures count: FAILED, ROLLED_BACK, BRICKED or ALL")
     threshold: Fraction = Field(validation_alias=AliasChoices("threshold", "failure_rate"),
-                                description="share of known outcomes that fail (also read as failure_rate)")
+                                description="share of known outcomes that fail (also read as failure_rate; 0%: any "
+                                            "failure)")
     min_executed: Annotated[int, Field(ge=1)] = Field(
         default=10, description="known outcomes needed before the rule can trip")
 
     def breached(self, tally: Tally) -> bool:
         if tally.executed < self.min_executed:
             return False
-        return bad_count(tally, self.failure_type) / tally.executed >= self.threshold
+        bad = bad_count(tally, self.failure_type)
+        # a failure at least: `threshold: 0%` means "any failure", and once halted a rollout that had none
+        return bad > 0 and bad / tally.executed >= self.threshold
 
     def describe(self, tally: Tally) -> str:
         bad = bad_count(tally, self.failure_type)

@@ -25,7 +25,8 @@ class GroupsParams(StrategyParams):
         default=4, description="a number of equal groups, or a list of cohort filters in order")
     success_threshold: Fraction = Field(
         default=0.5, description="share of a group committed before the next group opens")
-    error_threshold: Fraction = Field(default=0.5, description="share of a group failed that pauses the rollout")
+    error_threshold: Fraction = Field(default=0.5, description="share of a group failed that pauses the rollout "
+                                      "(0%: any failure)")
     check_every: PlanInterval = Field(default=900.0, description="how often the open group is looked at")
     rollback_policy: GroupRollbackPolicy | None = Field(
         default=None, description="roll the whole group back when its failures reach this share and count")
@@ -58,7 +59,7 @@ def groups(params: GroupsParams, fleet: FleetView) -> Rollout:
                 yield Rollback(tuple(group), reason)
                 yield Halt(reason)
                 return
-            if tally.bad >= params.error_threshold * len(group):
+            if tally.bad and tally.bad >= params.error_threshold * len(group):     # 0%: any failure pauses
                 yield Halt(f"paused: group {number} reached its error threshold ({tally.bad} of {len(group)})")
                 return
             if tally.committed >= params.success_threshold * len(group):
