@@ -38,7 +38,8 @@ class Artifact(Frozen):
     verify_rate: PositiveRate = 100e6
     engine_build: Duration = Field(default=300.0, description="TensorRT engine build on the device after install")
     max_download_attempts: Annotated[int, Field(ge=1)] = Field(
-        default=5, description="corrupt downloads fetched again before the device fails")
+        default=5, description="download attempts before the device fails: a corrupt download or an expired link "
+        "(delivery.link_expiry) ends one")
 
     @property
     def storage_needed(self) -> float:
@@ -86,7 +87,8 @@ class Fault(Frozen):
 
 
 class Retries(Frozen):
-    """Wait before fetching again after a corrupt download: backoff, multiplied by factor each time, capped."""
+    """Wait before fetching again after a corrupt download or an expired link: backoff, multiplied by factor each
+    time, capped."""
 
     backoff: Duration = 300.0
     factor: Annotated[float, Field(ge=1)] = Field(default=2.0, description="the wait grows by this after each try")
@@ -101,10 +103,14 @@ class Delivery(Frozen):
     site_cache: bool = Field(default=False, description="one camera per site fetches; the others copy over the LAN")
     lan_rate: PositiveRate = 50e6
     retries: Retries | None = Field(default=None, description="backoff before fetching again after a corrupt "
-                                    "download (none: at once)")
+                                    "download or an expired link (none: at once)")
     freeze_during_games: bool = Field(default=False, description="no download or install at a site during its "
                                       "games: the uplink carries nothing, a copy from the site cache and an install "
                                       "wait for the game's end")
+    link_expiry: PositiveDuration | None = Field(
+        default=None, description="an origin download link stops working this long after it was issued (Mender: "
+        "24h): a download still going then ends that attempt, and the device fetches again on a new link (from its "
+        "last checkpoint when resumable) until artifact.max_download_attempts; none: links never expire")
 
 
 class Pricing(Frozen):

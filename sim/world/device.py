@@ -18,6 +18,7 @@ from sim.model.lifecycle import DeviceState as S
 from sim.world.defects import CohortDefects
 from sim.world.device_times import DeviceTimes
 from sim.world.health import HealthCheck
+from sim.world.links import DownloadLinks
 from sim.world.network import Download
 from sim.world.power import POWER_CUT, next_cut
 from sim.world.site_cache import SiteCache
@@ -62,6 +63,8 @@ class Lifecycle:
         self.in_flight = 0
         self.delivery = scenario.delivery
         self.cache = SiteCache()
+        expiry = self.delivery.link_expiry
+        self.links = DownloadLinks(expiry) if expiry is not None else None
         self.defects = CohortDefects(world.layout, scenario.candidate.defects)
         self.health = HealthCheck(world, self.defects)
         self._device_site = world.layout.hot_lists().device_site
@@ -147,6 +150,8 @@ class Lifecycle:
                                    self.artifact.resumable)
         device.download.delta = delta
         self.world.network.start(device.download)
+        if self.links is not None:
+            self._watch_link(device, self.links.issue(device.id, self.world.now))
 
     def download_size(self, device_id: int) -> tuple[float, bool]:
         """(bytes to fetch, whether they are the delta): a delta is a delta whatever its size, even the full's. The
@@ -398,10 +403,40 @@ class Lifecycle:
         device.download = None
 
     def _resume_download(self, device: Device) -> None:
-        if device.download is not None:
-            self.world.network.start(device.download)
-        else:
+        if device.download is None:
             self._fetch(device)   # was copying from the site cache, or waiting for it, when the power went
+        elif self.links is not None and self.links.left(device.id, self.world.now) <= 0.0:
+            self._renew_link(device)    # its link expired while it was dark (or waiting to ask for a new one)
+        else:
+            self.world.network.start(device.download)
+            if self.links is not None:
+                self._watch_link(device, self.links.left(device.id, self.world.now))
+
+    # --- download links that expire (sim/world/links.py) ------------------------------------------------------
+
+    def _watch_link(self, device: Device, works_for: float) -> None:
+        self.world.after(works_for, self._link_expired, (device, device.generation, device.attempts))
+
+    def _link_expired(self, device: Device, generation: int, attempts: int) -> None:
+        """The attempt's link stopped working: the download keeps what its resume rule allows, and the device asks
+        for a new link after the retry backoff, or fails once its attempts are spent."""
+        if (generation, attempts) != (device.generation, device.attempts) or device.download is None \
+                or not device.download.active:
+            return      # that attempt's bytes are all in (verifying, or waiting to fetch again after a corrupt
+            #             download), or a power cut or rollback took over (a reboot watches anew)
+        device.download.done = self.world.network.stop(device.download)
+        if device.attempts >= self.artifact.max_download_attempts:
+            self._drop_download(device)
+            self._cache_abandoned(device)
+            self._finish(device, S.FAILED, f"download link expired {device.attempts} times")
+            return
+        self._after(device, self._backoff(device.attempts), self._renew_link)
+
+    def _renew_link(self, device: Device) -> None:
+        assert device.download is not None and not device.download.active and self.links is not None
+        device.attempts += 1
+        self.world.network.start(device.download)
+        self._watch_link(device, self.links.issue(device.id, self.world.now))
 
     # --- plumbing -------------------------------------------------------------------------------------------
 

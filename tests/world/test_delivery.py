@@ -78,3 +78,50 @@ def test_a_shadow_install_never_activates_until_promoted_and_heats_the_box(make_
     controller._perform(Update((0,)))
     world.env.run(until=2 * 86400)
     assert world.state(0) == S.COMMITTED
+
+
+def long_download(make_scenario, **changes):
+    """One camera, a 108 GB artifact at 1 MB/s: 30 hours of download, longer than a 24-hour link."""
+    base = {"duration": "7d",
+            "fleet": {"site_kinds": {"gym": {"count": 1, "cameras_per_site": 1}},
+                      "storage_free": {"median": "300GB", "sigma": 0}},
+            "artifact": {"full_size": "108GB"},
+            "delivery": {"link_expiry": "24h"}}
+    for key, value in changes.items():
+        base[key] = {**base[key], **value} if isinstance(value, dict) else value
+    return make_scenario(base)
+
+
+def test_an_expired_link_ends_the_attempt_and_a_resumable_download_goes_on_from_its_checkpoint(make_scenario):
+    """Mender's download links last 24 h: a 30-hour download gets a second link at 24 h and finishes at 30 h, every
+    byte kept (the checkpoints of 1 MB fall on the byte count at 1 MB/s)."""
+    story = run_story(long_download(make_scenario))
+    assert story.first(0, S.VERIFYING) == pytest.approx(30 * 3600)
+    assert story.result.bytes.total == pytest.approx(108e9) and story.result.bytes.wasted == pytest.approx(0)
+    assert story.result.outcomes == {S.COMMITTED: 1}
+    no_expiry = run_story(long_download(make_scenario, delivery={"link_expiry": None}))
+    assert no_expiry.first(0, S.VERIFYING) == pytest.approx(30 * 3600)
+
+
+def test_a_download_that_cannot_finish_within_one_link_and_cannot_resume_fails_after_its_attempts(make_scenario):
+    """Not resumable: each new link starts over, 24 h each, and the camera fails after its 5 attempts (5 days),
+    every byte wasted. Without expiring links it finished at 30 h."""
+    story = run_story(long_download(make_scenario, artifact={"resumable": False}))
+    assert story.result.outcomes == {S.FAILED: 1}
+    assert story.result.reasons == {"download link expired 5 times": 1}
+    assert story.first(0, S.FAILED) == pytest.approx(5 * 86400)
+    assert story.result.bytes.total == pytest.approx(5 * 86.4e9) and story.result.bytes.wasted == pytest.approx(
+        story.result.bytes.total)
+    resumable_off = run_story(long_download(make_scenario, artifact={"resumable": False},
+                                            delivery={"link_expiry": None}))
+    assert resumable_off.first(0, S.VERIFYING) == pytest.approx(30 * 3600)
+
+
+def test_a_link_keeps_wall_time_while_the_camera_is_dark(make_scenario):
+    """Checkpoints every 10 GB. Dark from 10 h to 12 h (then a 2-minute reboot): 36 GB done, 30 GB kept; resumed at
+    43,320 s on the link issued at 0, which still expires at 24 h with 73.08 GB done, 70 GB kept; a new link, and the
+    last 38 GB end at 124,400 s. Had the reboot brought a new link, it would have finished at 121,320 s."""
+    story = run_story(long_download(make_scenario, artifact={"checkpoint": "10GB"},
+                                    faults=[{"kind": "power_cut", "at": "10h", "duration": "2h"}]))
+    assert story.first(0, S.VERIFYING) == pytest.approx(124_400)
+    assert story.result.bytes.wasted == pytest.approx(6e9 + 3.08e9)
