@@ -1,7 +1,7 @@
 """Download links that expire: an origin (Mender's, a CDN's signed URLs) hands each download attempt a link that
 stops working a fixed time after it was issued (Mender: 24 h), however the download stands — paused by an outage, a
 game or a power cut, a link keeps wall time. A download still going when its link expires ends that attempt: the
-device asks for a new link and, if the artifact is resumable, goes on from its last checkpoint (sim/world/device.py
+device asks for a new link and, if the artifact is resumable, goes on from its last checkpoint (sim/world/fetching.py
 schedules and handles it; `delivery.link_expiry` turns it on).
 
 Kept only while links expire, and only for the devices that fetch from the origin: nothing per device otherwise.

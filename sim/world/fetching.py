@@ -1,0 +1,168 @@
+"""How a device in the rollout gets the artifact: from its site's cache over the LAN, or from the origin (one
+seeder per site when there is a cache), on a download link that may expire; a corrupt download or an expired link
+fetched again after the retry backoff; a power cut's reboot resuming what its resume rule kept.
+
+The download half of the lifecycle (sim/world/device.py): `Lifecycle` inherits these steps, and they call the
+lifecycle's own (`_after`, `_finish`, `_downloaded_device`) through `self`, one object as before the split — a
+delegate object would add a call per step on the simulator's hot path. The names below declare what the steps use.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sim.model import streams
+from sim.model.lifecycle import DeviceState as S
+from sim.world.network import Download
+
+if TYPE_CHECKING:
+    from sim.model.scenario import Artifact, Delivery
+    from sim.world.device import Device, Step
+    from sim.world.device_times import DeviceTimes
+    from sim.world.links import DownloadLinks
+    from sim.world.site_cache import SiteCache
+    from sim.world.world import World
+
+
+class Fetching:
+    world: World
+    artifact: Artifact
+    delivery: Delivery
+    times: DeviceTimes
+    cache: SiteCache
+    links: DownloadLinks | None
+    _hardware: bytes
+
+    # the lifecycle's own steps (sim/world/device.py), which these call
+    def _after(self, device: Device, delay: float, step: Step) -> None:
+        raise NotImplementedError
+
+    def _finish(self, device: Device, state: S, reason: str = "") -> None:
+        raise NotImplementedError
+
+    def _downloaded_device(self, device: Device) -> None:
+        raise NotImplementedError
+
+    def _device(self, device_id: int) -> Device:
+        raise NotImplementedError
+
+    # --- from the origin or the site cache ------------------------------------------------------------------
+
+    def _begin_download(self, device: Device) -> None:
+        device.attempts += 1
+        device.download_started = self.world.now
+        setup = self.times.transfer_setup[self._hardware[device.id]]
+        if setup > 0:
+            self._after(device, setup, self._fetch)
+        else:
+            self._fetch(device)
+
+    def _fetch(self, device: Device) -> None:
+        """From the site cache over the LAN when it has the artifact, else from the origin (one seeder per site)."""
+        if self.delivery.site_cache:
+            if self.cache.ready(device.site):
+                self._copy_from_cache(device)
+                return
+            if not self.cache.take_seeding(device.site, device.id):
+                return   # waits for the site's seeder; woken by _cache_ready
+            device.seeding = True
+        size, delta = self.download_size(device.id)
+        # protocol overhead: a link carries the payload at `transfer_efficiency` of its rate
+        on_wire = size / self.times.transfer_efficiency[self._hardware[device.id]]
+        device.download = Download(device.id, device.site, on_wire, self.artifact.checkpoint,
+                                   self.artifact.resumable)
+        device.download.delta = delta
+        self.world.network.start(device.download)
+        if self.links is not None:
+            self._watch_link(device, self.links.issue(device.id, self.world.now))
+
+    def download_size(self, device_id: int) -> tuple[float, bool]:
+        """(bytes to fetch, whether they are the delta): a delta is a delta whatever its size, even the full's. The
+        origin knows each camera's base version, so a plan's egress budget counts the same bytes."""
+        if not (self.delivery.delta and self.artifact.delta_size):
+            return self.artifact.full_size, False
+        mismatch = streams.uniform(self.world.seed, streams.DELTA_BASE, device_id) < self.delivery.base_mismatch
+        return (self.artifact.full_size, False) if mismatch else (self.artifact.delta_size, True)
+
+    def _copy_from_cache(self, device: Device) -> None:
+        """Over the site's LAN; under the game-day freeze in the first stretch with no game that the copy fits in (the
+        freeze stops the uplink during games, and a LAN copy loads the same cameras)."""
+        world, copying = self.world, self.artifact.full_size / self.delivery.lan_rate
+        start = world.now
+        if self.delivery.freeze_during_games:
+            start = world.calendar.next_game_free(device.site, start, copying)
+            if start >= world.scenario.duration:
+                return   # never within the run: it stays downloading
+        device.download_started = start     # its download is the copy, not the wait for the site's seeder
+        self._after(device, start - world.now + copying, self._copied_from_cache)
+
+    def _copied_from_cache(self, device: Device) -> None:
+        self.world.recorder.lan_bytes += self.artifact.full_size
+        self._downloaded_device(device)
+
+    def _cache_ready(self, site: int) -> None:
+        for waiting in self.cache.ready_now(site):
+            device = self._device(waiting)
+            if self.world.state(waiting) == S.DOWNLOADING:
+                self._copy_from_cache(device)
+
+    def _cache_abandoned(self, device: Device) -> None:
+        """The seeder stopped (failed or cancelled): the next waiting camera of the site fetches instead."""
+        if not device.seeding:
+            return
+        device.seeding = False
+        successor = self.cache.hand_over(device.site)
+        if successor is not None:
+            self._fetch(self._device(successor))
+
+    def _downloaded(self, download: Download) -> None:
+        self._downloaded_device(self._device(download.device))
+
+    def _backoff(self, attempts: int) -> float:
+        retries = self.delivery.retries
+        if retries is None:
+            return 0.0
+        return min(retries.backoff * retries.factor ** (attempts - 1), retries.max_backoff)
+
+    # --- stopping and resuming ------------------------------------------------------------------------------
+
+    def _drop_download(self, device: Device) -> None:
+        if device.download is not None and device.download.active:
+            self.world.network.stop(device.download)
+        device.download = None
+
+    def _resume_download(self, device: Device) -> None:
+        if device.download is None:
+            self._fetch(device)   # was copying from the site cache, or waiting for it, when the power went
+        elif self.links is not None and self.links.left(device.id, self.world.now) <= 0.0:
+            self._renew_link(device)    # its link expired while it was dark (or waiting to ask for a new one)
+        else:
+            self.world.network.start(device.download)
+            if self.links is not None:
+                self._watch_link(device, self.links.left(device.id, self.world.now))
+
+    # --- download links that expire (sim/world/links.py) ------------------------------------------------------
+
+    def _watch_link(self, device: Device, works_for: float) -> None:
+        self.world.after(works_for, self._link_expired, (device, device.generation, device.attempts))
+
+    def _link_expired(self, device: Device, generation: int, attempts: int) -> None:
+        """The attempt's link stopped working: the download keeps what its resume rule allows, and the device asks
+        for a new link after the retry backoff, or fails once its attempts are spent."""
+        if (generation, attempts) != (device.generation, device.attempts) or device.download is None \
+                or not device.download.active:
+            return      # that attempt's bytes are all in (verifying, or waiting to fetch again after a corrupt
+            #             download), or a power cut or rollback took over (a reboot watches anew)
+        device.download.done = self.world.network.stop(device.download)
+        if device.attempts >= self.artifact.max_download_attempts:
+            self._drop_download(device)
+            self._cache_abandoned(device)
+            self._finish(device, S.FAILED, f"download link expired {device.attempts} times")
+            return
+        self._after(device, self._backoff(device.attempts), self._renew_link)
+
+    def _renew_link(self, device: Device) -> None:
+        assert device.download is not None and not device.download.active and self.links is not None
+        device.attempts += 1
+        self.world.network.start(device.download)
+        self._watch_link(device, self.links.issue(device.id, self.world.now))
