@@ -1,8 +1,9 @@
 """Plans that load fine and are not: each warning names the key and the number that shows the trap. Some rules look
 at the rest of the scenario the plan runs in: an uplink that never carries anything, an install window too short to
-activate in, free storage a good share of the cameras lack, a delta no smaller than the image it replaces, an
-`expect:` bound every run meets (or one asking for an exact time or size, which almost none does), and a
-`hil.time_scale` that soaks the rigs longer than a night.
+activate in, free storage a good share of the cameras lack, download links that expire before a download that
+cannot resume ends, a delta no smaller than the image it replaces, an `expect:` bound every run meets (or one
+asking for an exact time or size, which almost none does), and a `hil.time_scale` that soaks the rigs longer than a
+night.
 
 `fleetlab lint` prints them with file positions, `validate` prints them as warnings, the report lists them.
 Every rule has a scenario that triggers it and one that does not (tests/model/test_plan_traps.py, and
@@ -33,7 +34,8 @@ def plan_warnings(scenario: Scenario) -> list[PlanWarning]:
         for rule in RULES:
             found.extend(rule(path, plan, scenario))
     return (list(_uplinks_that_never_carry(scenario)) + list(_windows_too_short(scenario))
-            + list(_storage_too_small(scenario)) + list(_delta_not_smaller(scenario)) + found
+            + list(_storage_too_small(scenario)) + list(_links_too_short(scenario)) + list(_delta_not_smaller(scenario))
+            + found
             + list(_unbreakable_bounds(scenario))
             + list(_rigs_soak_too_long(scenario)))
 
@@ -90,18 +92,43 @@ def _windows_too_short(scenario: Scenario) -> Iterator[PlanWarning]:
 STORAGE_SHORT = 0.05      # a share of cameras without room for the update that no plan should find out by failing
 
 
-def short_of_storage(scenario: Scenario) -> float:
-    """The share of cameras whose free storage (the log-normal spread, clipped to [min, max]) is below what the
-    update needs: the download and the new slot."""
-    storage, need = scenario.fleet.storage_free, scenario.artifact.storage_needed
-    if storage.max < need:
+def share_below(median: float, sigma: float, low: float, high: float, value: float) -> float:
+    """The share of a log-normal spread around `median` (σ `sigma`), clipped to [low, high], that lies below
+    `value` (a clip moves what is below `low` up to it, still below a `value` above `low`)."""
+    if high < value:
         return 1.0
-    if storage.min >= need:
+    if low >= value:
         return 0.0
-    if storage.sigma == 0 or storage.median <= 0:
-        return 1.0 if min(max(storage.median, storage.min), storage.max) < need else 0.0
-    # clipping moves values below min up to min, still short of the need: the share is the spread's own
-    return 0.5 * (1.0 + math.erf(math.log(need / storage.median) / (storage.sigma * math.sqrt(2.0))))
+    if sigma == 0 or median <= 0:
+        return 1.0 if min(max(median, low), high) < value else 0.0
+    return 0.5 * (1.0 + math.erf(math.log(value / median) / (sigma * math.sqrt(2.0))))
+
+
+def short_of_storage(scenario: Scenario) -> float:
+    """The share of cameras whose free storage is below what the update needs: the download and the new slot."""
+    storage = scenario.fleet.storage_free
+    return share_below(storage.median, storage.sigma, storage.min, storage.max, scenario.artifact.storage_needed)
+
+
+def _links_too_short(scenario: Scenario) -> Iterator[PlanWarning]:
+    """Links that expire before a download that cannot resume can end: each new link starts it over, and the camera
+    fails after its attempts. Counted for a camera alone on its site's uplink at the pattern's best hour, so the
+    share is the least that fail."""
+    expiry, artifact = scenario.delivery.link_expiry, scenario.artifact
+    if expiry is None or artifact.resumable:
+        return
+    for name, kind in scenario.fleet.site_kinds.items():
+        best = max(kind.daily_pattern.values())
+        if best <= 0:
+            continue        # an uplink that never carries anything has its own warning
+        uplink = kind.uplink
+        share = share_below(uplink.median, uplink.sigma, uplink.min, uplink.max, artifact.full_size / expiry / best)
+        if share >= STORAGE_SHORT:
+            yield ("delivery.link_expiry",
+                   f"a link works {format_duration(expiry)} and the artifact cannot resume (artifact.resumable: "
+                   f"false): on about {share:.0%} of the {name} sites even one camera alone cannot fetch the "
+                   f"{format_size(artifact.full_size)} within a link, so each attempt starts over and those cameras "
+                   f"fail after {artifact.max_download_attempts} attempts")
 
 
 def _storage_too_small(scenario: Scenario) -> Iterator[PlanWarning]:

@@ -204,3 +204,26 @@ def test_free_storage_a_good_share_of_the_fleet_lacks_is_flagged_with_the_share_
     assert keys(scenario(PLAN)) == []          # 4 GB for 100 MB: nobody short
     assert keys(scenario(PLAN, ("storage_free: {median: 4GB}", "storage_free: {median: 4GB, max: 90MB}"))) == \
         ["fleet.storage_free"]                  # the clip leaves every camera short
+
+
+def test_links_that_expire_before_a_download_that_cannot_resume_ends_are_flagged_with_the_share_that_fails():
+    """A 500 MB artifact that cannot resume, on links of 30 minutes: a gym uplink (median 8 Mbit/s = 1 MB/s, σ 0.5)
+    needs 278 kB/s to fetch it within one, at its best hour (the pattern's 1.0). The share below that is small; on
+    links of 5 minutes (1.67 MB/s) it is most of them, and the simulated gyms fail as the warning says."""
+    from sim.model.lifecycle import DeviceState
+    from sim.run import simulate
+
+    big = ("full_size: 50MB\n  resumable: true", "full_size: 500MB\n  resumable: false")
+    plan = "strategy:\n  kind: all_at_once\n"
+    assert keys(scenario(plan, big, ("artifact:", "delivery: {link_expiry: 30m}\n\nartifact:"))) == []
+    short = scenario(plan, big, ("artifact:", "delivery: {link_expiry: 5m}\n\nartifact:"))
+    (gym_key, gyms), (stadium_key, stadiums) = traps(short)      # stadiums: 20 Mbit/s, σ 0.6 (the default)
+    assert gym_key == stadium_key == "delivery.link_expiry"
+    assert "on about 85% of the gym sites even one camera alone cannot fetch the 500.00 MB within a link" in gyms, gyms
+    assert "on about 25% of the stadium sites" in stadiums, stadiums
+    assert keys(scenario(plan, ("full_size: 50MB\n  resumable: true", "full_size: 500MB\n  resumable: true"),
+                         ("artifact:", "delivery: {link_expiry: 5m}\n\nartifact:"))) == []     # resumable: no trap
+    result = simulate(short)
+    gyms_failed = sum(1 for outcome in result.stragglers if outcome.cohort[1] == "gym"
+                      and outcome.state == DeviceState.FAILED and outcome.reason.startswith("download link expired"))
+    assert gyms_failed >= 0.85 * 30 * 0.9, gyms_failed      # 30 gym cameras; sharing makes it more, never fewer
