@@ -24,6 +24,7 @@ from fleetlab.interop.targets import (
     export_plan,
     fill_in,
     import_document,
+    link_mismatch,
     start_mismatch,
 )
 from sim.load import load_scenario, plan_warnings
@@ -55,10 +56,10 @@ def export(file: Path,
         when = (start.replace(tzinfo=start.tzinfo or timezone.utc) if start
                 else default_start(scenario, datetime.now(timezone.utc)))
         exported = export_plan(scenario, plan, chosen, to, when, approximate)
-        moved = start_mismatch(scenario, when)
+        notes = [note for note in (start_mismatch(scenario, when), link_mismatch(scenario, to)) if note]
     text = json.dumps(exported.document, indent=2) + "\n"
-    if moved:
-        console.err.print(f"note: {moved}", markup=False)
+    for note in notes:
+        console.err.print(f"note: {note}", markup=False)
     for line in exported.approximations:
         console.err.print(f"approximated: {line}", markup=False)
     for name in fill_in(to):

@@ -15,6 +15,7 @@ from fleetlab.interop import aws_iot_jobs, azure_adu, hawkbit, mender
 from fleetlab.interop.base import CannotImport, Document, Exported, Gaps, Target
 from sim.model.scenario import Scenario, StrategySpec
 from sim.model.strategy import StrategyParams
+from sim.model.units import exact_duration
 
 _MODULES: tuple[ModuleType, ...] = (aws_iot_jobs, hawkbit, mender, azure_adu)
 TARGETS: dict[str, ModuleType] = {module.NAME: module for module in _MODULES}
@@ -51,6 +52,21 @@ def start_mismatch(scenario: Scenario, start: datetime) -> str | None:
     return (f"--start is {utc:%a %Y-%m-%d %H:%M} UTC, and the scenario simulated a start on a {simulated} at 00:00 "
             "UTC (start_weekday): its games, install windows and daily patterns fall at other points of this plan; "
             + advice)
+
+
+LINK_EXPIRY = {"mender": 24 * 3600.0}      # a target's download links stop working this long after issue
+
+
+def link_mismatch(scenario: Scenario, target: str) -> str | None:
+    """When the target's download links expire sooner than the scenario simulated (`delivery.link_expiry`): the
+    downloads that take longer than a link fail or start over there, which the simulation did not show."""
+    lasts = LINK_EXPIRY.get(target)
+    simulated = scenario.delivery.link_expiry
+    if lasts is None or (simulated is not None and simulated <= lasts):
+        return None
+    return (f"{target}'s download links expire {exact_duration(lasts)} after they are issued, and the scenario "
+            f"simulated links that {'never expire' if simulated is None else 'last ' + exact_duration(simulated)}: "
+            f"simulate with delivery.link_expiry: {exact_duration(lasts)} to see the downloads that take longer")
 
 
 def export_plan(scenario: Scenario, plan_name: str, plan: StrategyParams, target: str, start: datetime,

@@ -5,6 +5,8 @@ release sequence in the simulator, and AWS's documented exponential example noti
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -13,7 +15,14 @@ import pytest
 from pydantic import TypeAdapter
 
 from fleetlab.interop.base import CannotExport, CannotImport
-from fleetlab.interop.targets import TARGETS, default_start, export_plan, import_document, start_mismatch
+from fleetlab.interop.targets import (
+    TARGETS,
+    default_start,
+    export_plan,
+    import_document,
+    link_mismatch,
+    start_mismatch,
+)
 from sim.load import load_scenario, load_scenario_text
 from sim.model.scenario import StrategySpec
 from sim.run import simulate
@@ -203,3 +212,18 @@ def test_a_start_other_than_the_simulated_one_is_noted_with_what_to_simulate():
     assert start_mismatch(tiny, monday.astimezone(timezone(timedelta(hours=5)))) is None   # the same moment
     assert "simulate with start_weekday: tue to see this start" in start_mismatch(tiny, monday + timedelta(days=1))
     assert "a simulated run starts at 00:00 UTC" in start_mismatch(tiny, monday + timedelta(hours=2))
+
+
+def test_an_export_to_mender_notes_its_24_hour_links_when_the_scenario_simulated_longer_ones():
+    """Mender's download links expire after 24 h; a scenario that simulated links that never expire did not show
+    the downloads that take longer failing there."""
+    tiny = load_scenario(ROOT / "scenarios" / "tiny.yaml")
+    assert tiny.delivery.link_expiry is None
+    said = link_mismatch(tiny, "mender")
+    assert said is not None and "links that never expire" in said and "delivery.link_expiry: 1d" in said
+    day = tiny.model_copy(update={"delivery": tiny.delivery.model_copy(update={"link_expiry": 86400.0})})
+    assert link_mismatch(day, "mender") is None
+    assert link_mismatch(tiny, "hawkbit") is None
+    done = subprocess.run([sys.executable, "-m", "fleetlab.cli", "export", str(ROOT / "scenarios" / "tiny.yaml"),
+                           "--to", "mender", "--approximate"], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert done.returncode == 0 and "note: mender's download links expire 1d after" in done.stderr, done.stderr
