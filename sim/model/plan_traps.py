@@ -89,7 +89,7 @@ def _windows_too_short(scenario: Scenario) -> Iterator[PlanWarning]:
                f"{who} ever activates in it")
 
 
-STORAGE_SHORT = 0.05      # a share of cameras without room for the update that no plan should find out by failing
+NOTABLE_SHARE = 0.05      # a share of cameras bound to fail (no room, a link too short) worth a warning
 
 
 def share_below(median: float, sigma: float, low: float, high: float, value: float) -> float:
@@ -123,7 +123,7 @@ def _links_too_short(scenario: Scenario) -> Iterator[PlanWarning]:
             continue        # an uplink that never carries anything has its own warning
         uplink = kind.uplink
         share = share_below(uplink.median, uplink.sigma, uplink.min, uplink.max, artifact.full_size / expiry / best)
-        if share >= STORAGE_SHORT:
+        if share >= NOTABLE_SHARE:
             yield ("delivery.link_expiry",
                    f"a link works {format_duration(expiry)} and the artifact cannot resume (artifact.resumable: "
                    f"false): on about {share:.0%} of the {name} sites even one camera alone cannot fetch the "
@@ -135,7 +135,7 @@ def _storage_too_small(scenario: Scenario) -> Iterator[PlanWarning]:
     """Free storage that a good share of the fleet lacks: those cameras fail 'insufficient storage' the moment they
     are released, and an abort rule may read them as the candidate failing."""
     share = short_of_storage(scenario)
-    if share < STORAGE_SHORT:
+    if share < NOTABLE_SHARE:
         return
     artifact = scenario.artifact
     yield ("fleet.storage_free",

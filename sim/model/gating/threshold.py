@@ -33,7 +33,7 @@ class ThresholdAbort(StrategyParams):
         if tally.executed < self.min_executed:
             return False
         bad = bad_count(tally, self.failure_type)
-        # a failure at least: `threshold: 0%` means "any failure", and once halted a rollout that had none
+        # a failure at least: `threshold: 0%` means "any failure" (it once halted a rollout that had none)
         return bad > 0 and bad / tally.executed >= self.threshold
 
     def describe(self, tally: Tally) -> str:
