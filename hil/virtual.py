@@ -213,7 +213,8 @@ class VirtualLab:
         return [{"name": c.labels.get(LABEL), "container": c.short_id, "status": c.status,
                  "profile": c.labels.get("fleetlab.profile"),
                  "port": (c.ports.get("22/tcp") or [{}])[0].get("HostPort")}
-                for c in self.client.containers.list(all=True, filters={"label": LABEL})]
+                # a container removed between the listing and its inspection (a rig going down) is left out
+                for c in self.client.containers.list(all=True, filters={"label": LABEL}, ignore_removed=True)]
 
     # --- faults ---------------------------------------------------------------------------------------------
 
