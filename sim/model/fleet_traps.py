@@ -1,0 +1,121 @@
+"""Traps in the fleet and delivery a plan runs on, whatever the plan: an uplink that never carries anything, an
+install window too short to activate in, free storage a good share of the cameras lack, download links that expire
+before a download that cannot resume ends, a delta no smaller than the image it replaces. sim/model/plan_traps.py
+gathers them with the plan's own traps."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+
+from sim.model.scenario import Scenario
+from sim.model.units import format_duration, format_size
+
+PlanWarning = tuple[str, str]          # (dotted key path, message)
+
+
+def _uplinks_that_never_carry(scenario: Scenario) -> Iterator[PlanWarning]:
+    """A site kind whose uplink is zero all day (every `daily_pattern` multiplier 0, or `uplink.max: 0`): none of its
+    cameras ever downloads, and the run only reported them as still downloading on a slow uplink."""
+    for name, kind in scenario.fleet.site_kinds.items():
+        where = f"fleet.site_kinds.{name}"
+        if kind.uplink.max == 0:
+            yield f"{where}.uplink.max", f"an uplink of at most 0: no {name} camera ever downloads"
+        elif not any(kind.daily_pattern.values()):
+            yield (f"{where}.daily_pattern", f"the multiplier is 0 at every time of day: the {name} sites' uplinks "
+                                             f"never carry anything, and no {name} camera ever downloads")
+
+
+def _windows_too_short(scenario: Scenario) -> Iterator[PlanWarning]:
+    """A window shorter than a device's switch and health check: no device of that hardware ever activates in it
+    (the simulator reports them as waiting for a window, without saying why)."""
+    fleet = scenario.fleet
+    need = {}
+    for name in fleet.hardware:
+        measured = fleet.hardware_profiles[name].activation_time if name in fleet.hardware_profiles else None
+        need[name] = (fleet.activation_time if measured is None else measured) + fleet.health_check
+    for index, window in enumerate(fleet.install_windows):
+        short = sorted(name for name, seconds in need.items() if seconds > window.duration)
+        if not short:
+            continue
+        longest = max(need[name] for name in short)
+        who = "no device" if len(short) == len(need) else "no " + ", ".join(short) + " device"
+        yield (f"fleet.install_windows.{index}.duration",
+               f"a {format_duration(window.duration)} window is shorter than the {format_duration(longest)} a "
+               f"device needs in it (activation, then the {format_duration(fleet.health_check)} health check): "
+               f"{who} ever activates in it")
+
+
+NOTABLE_SHARE = 0.05      # a share of cameras bound to fail (no room, a link too short) worth a warning
+
+
+def share_below(median: float, sigma: float, low: float, high: float, value: float) -> float:
+    """The share of a log-normal spread around `median` (σ `sigma`), clipped to [low, high], that lies below
+    `value` (a clip moves what is below `low` up to it, still below a `value` above `low`)."""
+    if high < value:
+        return 1.0
+    if low >= value:
+        return 0.0
+    if sigma == 0 or median <= 0:
+        return 1.0 if min(max(median, low), high) < value else 0.0
+    return 0.5 * (1.0 + math.erf(math.log(value / median) / (sigma * math.sqrt(2.0))))
+
+
+def short_of_storage(scenario: Scenario) -> float:
+    """The share of cameras whose free storage is below what the update needs: the download and the new slot."""
+    storage = scenario.fleet.storage_free
+    return share_below(storage.median, storage.sigma, storage.min, storage.max, scenario.artifact.storage_needed)
+
+
+def _links_too_short(scenario: Scenario) -> Iterator[PlanWarning]:
+    """Links that expire before a download that cannot resume can end: each new link starts it over, and the camera
+    fails after its attempts. Counted for a camera alone on its site's uplink at the pattern's best hour, so the
+    share is the least that fail."""
+    expiry, artifact = scenario.delivery.link_expiry, scenario.artifact
+    if expiry is None or artifact.resumable:
+        return
+    for name, kind in scenario.fleet.site_kinds.items():
+        best = max(kind.daily_pattern.values())
+        if best <= 0:
+            continue        # an uplink that never carries anything has its own warning
+        uplink = kind.uplink
+        share = share_below(uplink.median, uplink.sigma, uplink.min, uplink.max, artifact.full_size / expiry / best)
+        if share >= NOTABLE_SHARE:
+            yield ("delivery.link_expiry",
+                   f"a link works {format_duration(expiry)} and the artifact cannot resume (artifact.resumable: "
+                   f"false): on about {share:.0%} of the {name} sites even one camera alone cannot fetch the "
+                   f"{format_size(artifact.full_size)} within a link, so each attempt starts over and those cameras "
+                   f"fail after {artifact.max_download_attempts} attempts")
+
+
+def _storage_too_small(scenario: Scenario) -> Iterator[PlanWarning]:
+    """Free storage that a good share of the fleet lacks: those cameras fail 'insufficient storage' the moment they
+    are released, and an abort rule may read them as the candidate failing."""
+    share = short_of_storage(scenario)
+    if share < NOTABLE_SHARE:
+        return
+    artifact = scenario.artifact
+    yield ("fleet.storage_free",
+           f"about {share:.0%} of cameras have less free storage than the update needs ("
+           f"{format_size(artifact.storage_needed)}: the {format_size(artifact.full_size)} download and the "
+           f"{format_size(artifact.installed_size or artifact.full_size)} slot): they fail 'insufficient storage' "
+           "when released")
+
+
+def _delta_not_smaller(scenario: Scenario) -> Iterator[PlanWarning]:
+    """Delta delivery of a delta no smaller than the full image: retrained weights and a rebuilt engine change
+    nearly every byte, and a binary delta of them can outgrow the image (ROLLOUT-FACTS: deltas save 30–90% for small
+    changes and can be larger for big ones). The simulator sends what the file says, so the plan pays for it."""
+    artifact, delivery = scenario.artifact, scenario.delivery
+    if not delivery.delta or artifact.delta_size is None or artifact.delta_size < artifact.full_size:
+        return
+    kinds = scenario.fleet.site_kinds.values()
+    # with a site cache one camera a site downloads from the origin, the rest copy over the LAN
+    fetching = sum(kind.count for kind in kinds) if delivery.site_cache else sum(
+        scenario.fleet.site_kind_devices().values())
+    extra = (artifact.delta_size - artifact.full_size) * fetching * (1 - delivery.base_mismatch)
+    yield ("artifact.delta_size",
+           f"the delta ({format_size(artifact.delta_size)}) is not smaller than the full image "
+           f"({format_size(artifact.full_size)}): delta delivery sends about {format_size(extra)} more from the origin "
+           f"(${extra * scenario.pricing.egress_per_gb / 1e9:,.2f} of egress) than sending the full image "
+           "(delivery.delta: false)")
