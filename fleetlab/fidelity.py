@@ -56,7 +56,7 @@ def rig_scenario(scenario: Scenario, rig: RigResult, link_rate: float, model_byt
     fleet.update(site_kinds={"rig": kind}, hardware={rig.hardware: 1.0}, camera_angles={angle: 1.0},
                  timezones={"UTC+0": 1.0}, install_windows=[{"start": 0.0, "duration": DAY}],
                  storage_free={"median": 1e12, "sigma": 0.0, "min": 0.0, "max": 1e12}, power_loss_per_day=0.0,
-                 health_check=0.0, egress_cap=None, report_delay=0.0,
+                 health_check=0.0, egress_cap=None, report_delay=0.0, poll_interval=None,
                  hardware_profiles={name: value for name, value in fleet.get("hardware_profiles", {}).items()
                                     if name == rig.hardware})
     document["artifact"].update(full_size=model_bytes, delta_size=None, checkpoint=min(1e6, model_bytes),

@@ -25,6 +25,7 @@ from fleetlab.interop.targets import (
     fill_in,
     import_document,
     link_mismatch,
+    poll_mismatch,
     start_mismatch,
 )
 from sim.load import load_scenario, plan_warnings
@@ -56,7 +57,8 @@ def export(file: Path,
         when = (start.replace(tzinfo=start.tzinfo or timezone.utc) if start
                 else default_start(scenario, datetime.now(timezone.utc)))
         exported = export_plan(scenario, plan, chosen, to, when, approximate)
-        notes = [note for note in (start_mismatch(scenario, when), link_mismatch(scenario, to)) if note]
+        notes = [note for note in (start_mismatch(scenario, when), link_mismatch(scenario, to),
+                                   poll_mismatch(scenario, to)) if note]
     text = json.dumps(exported.document, indent=2) + "\n"
     for note in notes:
         console.err.print(f"note: {note}", markup=False)

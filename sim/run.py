@@ -152,6 +152,8 @@ def _egress(world: World) -> tuple[Egress, ByteCounts]:
 
 def _straggler_reason(world: World, controller: Controller, device: int) -> str:
     state = world.state(device)
+    if state == S.IDLE and controller.lifecycle.awaiting_check_in(device):
+        return "waiting for its agent to check in (fleet.poll_interval; none while its site's uplink is down)"
     if state in (S.FAILED, S.ROLLED_BACK, S.BRICKED) or (state == S.IDLE and controller.released[device]):
         return world.recorder.reasons.get(device, state.name.lower())
     if state == S.IDLE:

@@ -69,6 +69,28 @@ def link_mismatch(scenario: Scenario, target: str) -> str | None:
             f"simulate with delivery.link_expiry: {exact_duration(lasts)} to see the downloads that take longer")
 
 
+# how often a target's agents ask for deployments by default, and where that is set on the device
+POLL_INTERVAL = {"mender": (30 * 60.0, "UpdatePollIntervalSeconds in the agents' mender.conf")}
+
+
+def poll_mismatch(scenario: Scenario, target: str) -> str | None:
+    """When the target's agents poll for deployments and the scenario simulated another pace (`fleet.poll_interval`,
+    none: told at once): every release, halt and rollback there reaches a camera at its next check-in."""
+    known = POLL_INTERVAL.get(target)
+    simulated = scenario.fleet.poll_interval
+    if known is None:
+        return None
+    default, where = known
+    if simulated is None:
+        return (f"{target}'s agents ask for deployments every {exact_duration(default)} by default ({where}), and the "
+                "scenario simulated cameras told at once: simulate with fleet.poll_interval: "
+                f"{exact_duration(default)} to see the releases, halts and rollbacks waiting for check-ins")
+    if simulated == default:
+        return None
+    return (f"the scenario simulated agents that check in every {exact_duration(simulated)}: set {where} to "
+            f"{simulated:g} (the default is {default:g})")
+
+
 def export_plan(scenario: Scenario, plan_name: str, plan: StrategyParams, target: str, start: datetime,
                 approximate: bool) -> Exported:
     """The target's configuration document for one plan of the scenario, with what was approximated."""

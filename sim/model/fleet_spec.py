@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 from pydantic import BeforeValidator, Field, WithJsonSchema, field_validator, model_validator
 
 from sim.model.frozen import Frozen
-from sim.model.unit_fields import Clock, Duration, Fraction, PositiveDuration, PositiveRate, Rate, Size
+from sim.model.unit_fields import Clock, Duration, Fraction, PlanInterval, PositiveDuration, PositiveRate, Rate, Size
 from sim.model.units import parse_utc_offset
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -244,6 +244,11 @@ class Fleet(Frozen):
         default="fair", description="how the egress cap is shared between sites: fair (max-min: a site below the "
         "level keeps its whole uplink, the others share what is left) or proportional (every site scaled alike)")
     report_delay: Duration = Field(default=300.0, description="delay before the controller sees a device's report")
+    poll_interval: PlanInterval | None = Field(
+        default=None, description="how often a camera's update agent asks the server for orders (Mender: 30m): a "
+        "camera learns of its release, a promotion or a rollback at its next check-in (each camera at its own phase; "
+        "none while its site's uplink is down), and a halt withdraws the releases not yet picked up; none: told at "
+        "once, as by a pushed notification (AWS IoT Jobs)")
     fps_needed: Annotated[float, Field(gt=0)] = Field(
         default=15.0, description="frames per second a camera must keep; below it the health check fails")
     thermal: Thermal = Field(default=Thermal(), description="the enclosures' thermal model")

@@ -78,15 +78,17 @@ def _unbreakable_bounds(scenario: Scenario) -> Iterator[PlanWarning]:
 
 
 def device_report_time(scenario: Scenario) -> float:
-    """About how long from notification to a known outcome for a typical device: the download at the fleet's
-    device-weighted median uplink (shared by a site's cameras), install, activation, health check and report."""
+    """About how long from notification to a known outcome for a typical device: the wait for its agent's check-in,
+    the download at the fleet's device-weighted median uplink (shared by a site's cameras), install, activation,
+    health check and report."""
     devices = sum(scenario.fleet.site_kind_devices().values())
     per_camera = sum(kind.count * kind.uplink.median       # a site's cameras share its uplink
                      for kind in scenario.fleet.site_kinds.values()) / devices
     size = scenario.artifact.full_size
     fleet = scenario.fleet
-    return (size / per_camera + size / scenario.artifact.install_rate + fleet.activation_time + fleet.health_check
-            + fleet.report_delay)
+    polling = fleet.poll_interval / 2 if fleet.poll_interval else 0.0     # the mean wait for a check-in
+    return (polling + size / per_camera + size / scenario.artifact.install_rate + fleet.activation_time
+            + fleet.health_check + fleet.report_delay)
 
 
 def notified_curve(plan: ExponentialParams, size: int) -> list[int]:
@@ -313,5 +315,22 @@ def _budget_below_one_download(path: str, plan: StrategyParams, scenario: Scenar
                                 f"({format_size(max(sizes))}): {who}")
 
 
+def _bake_before_check_ins(path: str, plan: StrategyParams, scenario: Scenario) -> Iterator[PlanWarning]:
+    """A bake shorter than the agents' poll interval: when the look after it comes, part of the wave has not even
+    learnt of its release (each camera checks in at its own phase of the interval), and the look judges the rest."""
+    from sim.model.strategies.canary import CanaryParams
+    from sim.model.strategies.thermal_aware import ThermalAwareParams
+    from sim.model.strategies.waves import WavesParams
+
+    poll = scenario.fleet.poll_interval
+    if poll is None or not isinstance(plan, (WavesParams, ThermalAwareParams, CanaryParams)) or plan.bake >= poll:
+        return
+    judged = "a wave that has mostly not started" if plan.bake < poll / 2 else "only the cameras that have started"
+    yield (f"{path}.bake", f"the {format_duration(plan.bake)} bake is shorter than the {format_duration(poll)} between "
+           f"the agents' check-ins (fleet.poll_interval): when it ends, about {1 - plan.bake / poll:.0%} of the "
+           f"wave's cameras have not yet learnt of their release, so the look after it judges {judged}")
+
+
 RULES = (_late_abort, _succeeded_behind_window, _success_never_reached, _small_canary, _empty_or_unwatched_waves,
-         _last_wave_short_of_the_fleet, _last_release_too_late, _nothing_can_halt, _budget_below_one_download)
+         _last_wave_short_of_the_fleet, _last_release_too_late, _nothing_can_halt, _budget_below_one_download,
+         _bake_before_check_ins)

@@ -35,6 +35,7 @@ FAULT = 7
 STRATEGY = 8
 TELEMETRY = 9
 DELTA_BASE = 10
+CHECK_IN = 11
 
 
 def _mix(value: int) -> int:

@@ -33,6 +33,7 @@ from sim.world.telemetry import Telemetry
 from sim.world.world import World
 
 _UNKNOWN = 255
+WITHDRAWN = "not released: rollout halted before the camera checked in"
 
 
 class KnownStates(Mapping[int, S]):
@@ -124,8 +125,10 @@ class Controller:
                 self.lifecycle.release(device, shadow=action.shadow, cool_below=action.cool_below)
         elif isinstance(action, Halt):
             self.halted, self.halt_reason, self.halt_time = True, action.reason, now
+            # with polling agents, the releases not yet picked up are withdrawn (the halt event counts them)
+            withdrawn = self.lifecycle.withdraw_unstarted(WITHDRAWN)
             self.in_flight_at_halt = self.lifecycle.in_flight
-            self.timeline.append(TimelineEvent(time=now, kind="halt", detail=action.reason))
+            self.timeline.append(TimelineEvent(time=now, kind="halt", detail=action.reason, devices=withdrawn))
         elif isinstance(action, Rollback):
             targets = action.devices if action.devices is not None else np.flatnonzero(self.released).tolist()
             self.timeline.append(TimelineEvent(time=now, kind="rollback", detail=action.reason,

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from sim.model import streams
 from sim.model.lifecycle import IN_FLIGHT
 from sim.model.lifecycle import DeviceState as S
+from sim.world.check_ins import CheckIns
 from sim.world.defects import CohortDefects
 from sim.world.device_times import DeviceTimes
 from sim.world.fetching import Fetching
@@ -73,6 +74,9 @@ class Lifecycle(Fetching):
         self.health = HealthCheck(world, self.defects)
         self._device_site = world.layout.hot_lists().device_site
         world.on_download_finished = self._downloaded
+        poll = self.fleet.poll_interval
+        self.check_ins = CheckIns(poll, world.seed, world.uplinks, self._device_site) if poll is not None else None
+        self._unstarted: set[int] = set()   # released, their agent not checked in yet (only with a poll interval)
 
     def joined(self) -> Iterator[Device]:
         """Every device that has joined the rollout, in the order it joined."""
@@ -88,16 +92,23 @@ class Lifecycle(Fetching):
 
     def release(self, device_id: int, shadow: bool = False, cool_below: float | None = None) -> None:
         """The controller tells this device to update (or, for a device shadowing the candidate, to promote it)."""
-        world = self.world
         known = self.devices[device_id]
         if known is not None:
             if known.shadow and not shadow:
-                self._promote(known, cool_below)
+                self._on_order(known, lambda device: self._promote(device, cool_below))
             return
         device = Device(device_id, self._device_site[device_id], shadow=shadow, cool_below=cool_below)
         self.devices[device_id] = device
         self._joined.append(device_id)
         self.in_flight += 1
+        if self.check_ins is None:
+            self._start(device)
+        else:
+            self._unstarted.add(device_id)
+            self._on_order(device, self._picked_up)
+
+    def _start(self, device: Device) -> None:
+        world, device_id = self.world, device.id
         world.move(device_id, S.DOWNLOADING)
         if float(world.layout.device_storage[device_id]) < self.storage_needed:
             # the agent's preflight, as on a rig (hil/preflight.py): no byte is fetched for a camera that cannot
@@ -116,16 +127,65 @@ class Lifecycle(Fetching):
 
     def interrupt(self, device_id: int, cause: str, dark_for: float = 0.0) -> None:
         """A power cut (the device dark for `dark_for` before it reboots), or the controller rolling the device back
-        (cause starts with 'rollback')."""
+        (cause starts with 'rollback'; a polling agent learns of it at its next check-in)."""
         device = self.devices[device_id]
         if device is None:
             return
-        state = self.world.state(device_id)
         if cause == POWER_CUT:
+            state = self.world.state(device_id)
             if state in IN_FLIGHT or state == S.ROLLING_BACK:
                 self._power_cut(device, state, dark_for)
-        elif state in IN_FLIGHT or state == S.COMMITTED:
+        elif device_id in self._unstarted:
+            self._withdraw(device, cause)       # the server drops the release its agent has not picked up
+        else:
+            self._on_order(device, lambda known: self._roll_back_if_running(known, cause))
+
+    def _roll_back_if_running(self, device: Device, cause: str) -> None:
+        state = self.world.state(device.id)
+        if state in IN_FLIGHT or state == S.COMMITTED:
             self._roll_back_on_request(device, state, cause)
+
+    # --- orders from the controller, at the agent's check-in ----------------------------------------------------
+
+    def _on_order(self, device: Device, step: Step) -> None:
+        """Carry out the controller's order at once, or at the device's next check-in when agents poll
+        (sim/world/check_ins.py). Not tied to the device's generation: a power cut meanwhile does not lose it."""
+        if self.check_ins is None:
+            step(device)
+        else:
+            wait = self.check_ins.scheduled(device.id, self.world.now) - self.world.now
+            self.world.after(wait, self._check_in, (device, step))
+
+    def _check_in(self, device: Device, step: Step) -> None:
+        assert self.check_ins is not None
+        world = self.world
+        wait = self.check_ins.wait(device.id, world.now)
+        if wait is None:
+            step(device)
+        elif world.now + wait < world.scenario.duration:     # its site is dark: it asks again once back
+            world.after(wait, self._check_in, (device, step))
+
+    def _picked_up(self, device: Device) -> None:
+        if device.id in self._unstarted:      # else withdrawn before its agent checked in
+            self._unstarted.remove(device.id)
+            self._start(device)
+
+    def withdraw_unstarted(self, reason: str) -> int:
+        """The rollout halted: the server withdraws the releases no agent has picked up (AWS IoT Jobs cancels the
+        queued executions; in-progress ones carry on). Returns how many."""
+        withdrawn = sorted(self._unstarted)
+        for device_id in withdrawn:
+            self._withdraw(self._device(device_id), reason)
+        return len(withdrawn)
+
+    def awaiting_check_in(self, device_id: int) -> bool:
+        return device_id in self._unstarted
+
+    def _withdraw(self, device: Device, reason: str) -> None:
+        self._unstarted.discard(device.id)
+        self.world.recorder.reasons[device.id] = reason
+        self.in_flight -= 1
+        self.world.on_settled(device.id)
 
     # --- verify, install (the download before them: sim/world/fetching.py) ----------------------------------
 

@@ -107,3 +107,17 @@ def test_a_small_time_further_off_than_the_tolerance_is_within_a_second():
     assert not close.off and close.within_text == "within 10%"
     assert FidelityRow(rig="a", hardware="nano", phase="install + build", unit="s", predicted=300.0, measured=0.68).off
     assert FidelityRow(rig="a", hardware="nano", phase="latency p50", unit="ms", predicted=0.0012, measured=0.001).off
+
+
+def test_a_rigs_fleet_is_told_at_once_as_the_rig_is_over_ssh():
+    """The rig controller tells a rig over SSH at once: its one-camera fleet has no agent polling for orders, so the
+    predicted download starts when the release does."""
+    from fleetlab.fidelity import rig_scenario
+    from sim.model.hil_results import RigResult
+
+    polling = scenario_from({"fleet": {"poll_interval": "2h"}})
+    rig = RigResult(rig="orin-a", hardware="orin-nx", wave=0, verdict="passed")
+    own = rig_scenario(polling, rig, link_rate=1e6, model_bytes=5e6, ambient=None)
+    assert own.fleet.poll_interval is None
+    story = run_story(own)
+    assert story.first(0, S.DOWNLOADING) == 0.0

@@ -21,6 +21,7 @@ from fleetlab.interop.targets import (
     export_plan,
     import_document,
     link_mismatch,
+    poll_mismatch,
     start_mismatch,
 )
 from sim.load import load_scenario, load_scenario_text
@@ -227,3 +228,23 @@ def test_an_export_to_mender_notes_its_24_hour_links_when_the_scenario_simulated
     done = subprocess.run([sys.executable, "-m", "fleetlab.cli", "export", str(ROOT / "scenarios" / "tiny.yaml"),
                            "--to", "mender", "--approximate"], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert done.returncode == 0 and "note: mender's download links expire 1d after" in done.stderr, done.stderr
+
+
+def test_an_export_to_mender_notes_how_often_its_agents_ask_when_the_scenario_simulated_another_pace():
+    """Mender's agents poll every 30 minutes by default: a scenario that told cameras at once did not show releases,
+    halts and rollbacks waiting for check-ins; one that simulated another pace says what to set on the agents."""
+    tiny = load_scenario(ROOT / "scenarios" / "tiny.yaml")
+    assert tiny.fleet.poll_interval is None
+    said = poll_mismatch(tiny, "mender")
+    assert said is not None and "told at once" in said and "fleet.poll_interval: 30m" in said, said
+
+    def polling(seconds: float):
+        return tiny.model_copy(update={"fleet": tiny.fleet.model_copy(update={"poll_interval": seconds})})
+    assert poll_mismatch(polling(1800.0), "mender") is None
+    every_two_hours = poll_mismatch(polling(7200.0), "mender")
+    assert every_two_hours is not None and "set UpdatePollIntervalSeconds in the agents' mender.conf to 7200" in \
+        every_two_hours
+    assert poll_mismatch(tiny, "hawkbit") is None and poll_mismatch(tiny, "aws-iot-jobs") is None
+    done = subprocess.run([sys.executable, "-m", "fleetlab.cli", "export", str(ROOT / "scenarios" / "tiny.yaml"),
+                           "--to", "mender", "--approximate"], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert done.returncode == 0 and "note: mender's agents ask for deployments every 30m" in done.stderr, done.stderr

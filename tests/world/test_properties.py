@@ -37,6 +37,8 @@ def small_fleets(draw, power_cuts=True, delivery=False):
             "egress_cap": draw(st.none() | st.sampled_from(["5Mbit/s", "40Mbit/s"])),
             "storage_free": {"median": draw(st.sampled_from(["150MB", "1GB"])), "sigma": 0.5},
             "install_windows": [{"start": "02:00", "duration": "4h"}],
+            # agents that poll: orders at check-ins, halts withdrawing what nobody picked up
+            **({"poll_interval": draw(st.none() | st.sampled_from(["5m", "30m"]))} if delivery else {}),
         },
         "artifact": {"full_size": f"{draw(st.integers(5, 200))}MB", "resumable": draw(st.booleans()),
                      "checkpoint": "4MB", "corruption_rate": draw(st.sampled_from([0, 0.3]))},
