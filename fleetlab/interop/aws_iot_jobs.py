@@ -8,6 +8,7 @@ Reference: https://docs.aws.amazon.com/iot/latest/apireference/API_CreateJob.htm
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from fleetlab.interop.base import CannotImport, Document, Gaps, Target, percent, require
@@ -15,9 +16,14 @@ from sim.model.strategy import StrategyParams
 
 NAME = "aws-iot-jobs"
 MAX_PER_MINUTE = 1000                 # the service's ceiling, and its default
+MAX_TIMEOUT_MINUTES = 7 * 24 * 60     # the longest in-progress timeout a job takes
 FILL_IN = ("jobId", "targets (thing or group ARNs)", "document or documentSource (the job document)")
 _FAILURE_TYPES = {"FAILED": "FAILED", "ALL": "ALL"}
-_NEVER_SIMULATED = {"TIMED_OUT": "time out", "REJECTED": "reject a job"}     # failure types no simulated device has
+# failure types fleetlab does not count apart: why a criterion on one is left out of the imported plan
+_LEFT_OUT = {"TIMED_OUT": "a camera that timed out (delivery.in_progress_timeout) is FAILED in fleetlab, its reason "
+                          "'timed out': a FAILED or ALL criterion counts it, none counts it alone",
+             "REJECTED": "fleetlab devices fail or roll back, they never reject a job, so it could never abort a "
+                         "simulated job"}
 
 
 def export_plan(plan: StrategyParams, target: Target, gaps: Gaps) -> Document:
@@ -35,15 +41,32 @@ def export_plan(plan: StrategyParams, target: Target, gaps: Gaps) -> Document:
         if plan.abort:
             document["abortConfig"] = {"criteriaList": [_abort_criterion(rule, index, gaps)
                                                         for index, rule in enumerate(plan.abort)]}
-        return document
+        return document | _timeouts(target, gaps)
     if plan.kind == "all_at_once":
         minutes = -(-target.fleet_size // MAX_PER_MINUTE)
         gaps.add(f"all {target.fleet_size:,} devices at once: a job notifies at most {MAX_PER_MINUTE:,} things a "
                  f"minute", f"maximumPerMinute {MAX_PER_MINUTE} ({minutes} min to notify the fleet)")
-        return {"jobExecutionsRolloutConfig": {"maximumPerMinute": MAX_PER_MINUTE}}
+        return {"jobExecutionsRolloutConfig": {"maximumPerMinute": MAX_PER_MINUTE}} | _timeouts(target, gaps)
     gaps.add(f"a {plan.kind} plan: one job has one notification rate and no timed batches, groups or canary "
              "judgement (run one job per wave, or plan with kind: exponential)")
     return {}
+
+
+def _timeouts(target: Target, gaps: Gaps) -> Document:
+    """`delivery.in_progress_timeout` and `timeout_retries` as the job's timeoutConfig and the TIMED_OUT retries."""
+    if target.in_progress_timeout is None:
+        return {}
+    minutes = target.in_progress_timeout / 60
+    if minutes != int(minutes) or minutes > MAX_TIMEOUT_MINUTES:
+        whole = min(MAX_TIMEOUT_MINUTES, math.ceil(minutes))
+        gaps.add(f"an in-progress timeout of {minutes:g} minutes: a job's is whole minutes, 1 to "
+                 f"{MAX_TIMEOUT_MINUTES:,} (7 days)", f"inProgressTimeoutInMinutes {whole}")
+        minutes = whole
+    document: Document = {"timeoutConfig": {"inProgressTimeoutInMinutes": int(minutes)}}
+    if target.timeout_retries:
+        document["jobExecutionsRetryConfig"] = {"criteriaList": [
+            {"failureType": "TIMED_OUT", "numberOfRetries": target.timeout_retries}]}
+    return document
 
 
 def _abort_criterion(rule: Any, index: int, gaps: Gaps) -> Document:
@@ -87,13 +110,10 @@ def import_document(document: Document, notes: list[str]) -> dict[str, Any]:
             rule = {"failure_type": failure_type,
                     "threshold": f"{require(criterion, 'thresholdPercentage', (int, float), where):g}%",
                     "min_executed": require(criterion, "minNumberOfExecutedThings", int, where)}
-            if failure_type in _NEVER_SIMULATED:
-                # the criterion cannot fire in the simulator: leaving it out changes no simulated run, and a real
-                # job document (TIMED_OUT beside FAILED is common) imports instead of being refused
-                never = _NEVER_SIMULATED[failure_type]
+            if failure_type in _LEFT_OUT:
+                # a real job document (TIMED_OUT beside FAILED is common) imports instead of being refused
                 notes.append(f"{where} ({failure_type}, {rule['threshold']} of at least {rule['min_executed']}) is "
-                             f"left out: fleetlab devices fail or roll back, they never {never}, so it could never "
-                             "abort a simulated job")
+                             f"left out: {_LEFT_OUT[failure_type]}")
                 continue
             if failure_type not in _FAILURE_TYPES:
                 raise CannotImport(f"{where}.failureType: expected FAILED, REJECTED, TIMED_OUT or ALL, got "
@@ -101,8 +121,35 @@ def import_document(document: Document, notes: list[str]) -> dict[str, Any]:
             rules.append(rule)
         if rules:
             strategy["abort"] = rules
-    for ignored in ("timeoutConfig", "jobExecutionsRetryConfig", "schedulingConfig"):
-        if ignored in document:
-            notes.append(f"{ignored} is not part of the plan fleetlab simulates (device timeouts, retries and "
-                         "job schedules are left out)")
+    notes.extend(_timeout_notes(document))
+    if "schedulingConfig" in document:
+        notes.append("schedulingConfig is not part of the plan fleetlab simulates (job schedules are left out)")
     return strategy
+
+
+def _timeout_notes(document: Document) -> list[str]:
+    """The job's timeout and TIMED_OUT retries belong in the scenario's `delivery:`, not its plan: said, not
+    printed as strategy keys."""
+    notes = []
+    timeout = document.get("timeoutConfig")
+    minutes = timeout.get("inProgressTimeoutInMinutes") if isinstance(timeout, dict) else None
+    if isinstance(minutes, int) and not isinstance(minutes, bool) and 1 <= minutes <= MAX_TIMEOUT_MINUTES:
+        notes.append(f"timeoutConfig is the scenario's delivery: {{in_progress_timeout: {minutes}m}} (not part of "
+                     "the plan)")
+    elif timeout is not None:
+        notes.append(f"timeoutConfig.inProgressTimeoutInMinutes: expected 1 to {MAX_TIMEOUT_MINUTES}, got "
+                     f"{minutes!r}: left out")
+    retry = document.get("jobExecutionsRetryConfig")
+    criteria = retry.get("criteriaList") if isinstance(retry, dict) else None
+    for index, criterion in enumerate(criteria if isinstance(criteria, list) else []):
+        kind = criterion.get("failureType") if isinstance(criterion, dict) else None
+        count = criterion.get("numberOfRetries") if isinstance(criterion, dict) else None
+        where = f"jobExecutionsRetryConfig.criteriaList.{index}"
+        if kind == "TIMED_OUT" and isinstance(count, int) and 0 <= count <= 10:
+            notes.append(f"{where} is the scenario's delivery: {{timeout_retries: {count}}} (with the timeout)")
+        else:
+            notes.append(f"{where} ({kind}, {count!r} retries) is left out: fleetlab retries a camera after a "
+                         "timeout only (a failed one retries its download by artifact.max_download_attempts)")
+    if retry is not None and not isinstance(criteria, list):
+        notes.append("jobExecutionsRetryConfig without a criteriaList is left out")
+    return notes

@@ -59,6 +59,8 @@ class Target:
     current_version: str
     candidate_version: str
     start: datetime
+    in_progress_timeout: float | None = None     # delivery's, for the systems that time an update out
+    timeout_retries: int = 0
 
     def at(self, offset: float) -> str:
         """An offset from the start as RFC 3339 UTC, as the targets write times."""

@@ -91,13 +91,29 @@ def poll_mismatch(scenario: Scenario, target: str) -> str | None:
             f"{simulated:g} (the default is {default:g})")
 
 
+TIMES_OUT = {"aws-iot-jobs"}      # the targets whose jobs have an in-progress timeout (exported with the plan)
+
+
+def timeout_mismatch(scenario: Scenario, target: str) -> str | None:
+    """A scenario that simulated an in-progress timeout, exported to a system without one: there the cameras take as
+    long as they need, so the simulated 'timed out' failures would not happen."""
+    timeout = scenario.delivery.in_progress_timeout
+    if timeout is None or target in TIMES_OUT:
+        return None
+    return (f"the scenario simulated updates timed out after {exact_duration(timeout)} (delivery.in_progress_timeout); "
+            f"{target} has no such timeout, so there a camera takes as long as it needs: simulate without it to see "
+            "that")
+
+
 def export_plan(scenario: Scenario, plan_name: str, plan: StrategyParams, target: str, start: datetime,
                 approximate: bool) -> Exported:
     """The target's configuration document for one plan of the scenario, with what was approximated."""
     module = TARGETS[target]
     context = Target(scenario=scenario.name, fleet_size=scenario.fleet.size,
                      current_version=scenario.current.version if scenario.current else "0.0",
-                     candidate_version=scenario.candidate.version, start=start)
+                     candidate_version=scenario.candidate.version, start=start,
+                     in_progress_timeout=scenario.delivery.in_progress_timeout,
+                     timeout_retries=scenario.delivery.timeout_retries)
     gaps = Gaps()
     document: Document = module.export_plan(plan, context, gaps)
     approximations = gaps.settle(target, approximate)

@@ -1,7 +1,8 @@
 """Traps in the fleet and delivery a plan runs on, whatever the plan: an uplink that never carries anything, an
 install window too short to activate in, free storage a good share of the cameras lack, download links that expire
-before a download that cannot resume ends, a delta no smaller than the image it replaces. sim/model/plan_traps.py
-gathers them with the plan's own traps."""
+before a download that cannot resume ends, a delta no smaller than the image it replaces, an in-progress timeout
+shorter than a download or the wait for an install window. sim/model/plan_traps.py gathers them with the plan's own
+traps."""
 
 from __future__ import annotations
 
@@ -119,3 +120,48 @@ def _delta_not_smaller(scenario: Scenario) -> Iterator[PlanWarning]:
            f"({format_size(artifact.full_size)}): delta delivery sends about {format_size(extra)} more from the origin "
            f"(${extra * scenario.pricing.egress_per_gb / 1e9:,.2f} of egress) than sending the full image "
            "(delivery.delta: false)")
+
+
+def typical_download(scenario: Scenario) -> float:
+    """Seconds a camera takes to fetch the full artifact at the fleet's device-weighted median uplink, shared by its
+    site's cameras."""
+    fleet = scenario.fleet
+    devices = sum(fleet.site_kind_devices().values())
+    per_camera = sum(kind.count * kind.uplink.median for kind in fleet.site_kinds.values()) / devices
+    return scenario.artifact.full_size / per_camera
+
+
+def longest_closed(scenario: Scenario) -> float:
+    """The longest stretch of a day (to the minute) with no install window open."""
+    minutes = 1440
+    open_minutes = [any((minute * 60.0 - window.start) % 86400.0 < window.duration
+                        for window in scenario.fleet.install_windows) for minute in range(minutes)]
+    if not any(open_minutes):
+        return 86400.0
+    longest = run = 0
+    for is_open in open_minutes + open_minutes:       # twice round the clock: a stretch may span midnight
+        run = 0 if is_open else run + 1
+        longest = max(longest, run)
+    return min(longest, minutes) * 60.0
+
+
+def _timeout_too_short(scenario: Scenario) -> Iterator[PlanWarning]:
+    """An in-progress timeout (with its retries) shorter than a typical download, or than the wait for an install
+    window: healthy cameras fail 'timed out', and an abort rule reads them as the candidate failing."""
+    delivery = scenario.delivery
+    if delivery.in_progress_timeout is None:
+        return
+    budget = delivery.in_progress_timeout * (1 + delivery.timeout_retries)
+    given = (f"the {format_duration(budget)} the server gives an update (delivery.in_progress_timeout"
+             + (f" × {1 + delivery.timeout_retries} executions)" if delivery.timeout_retries else ")"))
+    download, gap = typical_download(scenario), longest_closed(scenario)
+    if download >= budget:
+        yield ("delivery.in_progress_timeout",
+               f"a camera at the fleet's median uplink needs about {format_duration(download)} to fetch the "
+               f"{format_size(scenario.artifact.full_size)}, longer than {given}: about half the cameras fail "
+               "'timed out' while downloading")
+    elif gap > budget:
+        yield ("delivery.in_progress_timeout",
+               f"the install windows are closed for {format_duration(gap)} at a stretch, longer than {given}: at "
+               f"least the cameras whose download ends within {format_duration(gap - budget)} after the windows "
+               "close fail 'timed out' waiting for the next one")

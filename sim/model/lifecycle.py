@@ -3,6 +3,7 @@
     IDLE → DOWNLOADING → VERIFYING → INSTALLING → AWAITING_WINDOW → ACTIVATING → HEALTH_CHECK → COMMITTED
                                                       ↑ (A/B power cut before commit: back to the old slot, try again)
     HEALTH_CHECK / COMMITTED → ROLLING_BACK → ROLLED_BACK          any in-flight state → IDLE (cancelled)
+    AWAITING_WINDOW → FAILED (timed out by the server: delivery.in_progress_timeout)
     FAILED and BRICKED end a device's story.
 """
 
@@ -38,7 +39,8 @@ LEGAL_TRANSITIONS: dict[DeviceState, frozenset[DeviceState]] = {
     S.DOWNLOADING: frozenset({S.VERIFYING, S.FAILED, S.IDLE}),
     S.VERIFYING: frozenset({S.INSTALLING, S.DOWNLOADING, S.FAILED, S.IDLE}),
     S.INSTALLING: frozenset({S.AWAITING_WINDOW, S.FAILED, S.BRICKED, S.IDLE}),
-    S.AWAITING_WINDOW: frozenset({S.ACTIVATING, S.IDLE}),
+    # timed out by the server (delivery.in_progress_timeout) while waiting for an install window
+    S.AWAITING_WINDOW: frozenset({S.ACTIVATING, S.FAILED, S.IDLE}),
     # a power cut before commit on an A/B device boots the old slot: back to waiting for a window
     S.ACTIVATING: frozenset({S.HEALTH_CHECK, S.AWAITING_WINDOW, S.ROLLING_BACK, S.BRICKED}),
     S.HEALTH_CHECK: frozenset({S.COMMITTED, S.ROLLING_BACK, S.AWAITING_WINDOW}),

@@ -1,9 +1,9 @@
 """Plans that load fine and are not: each warning names the key and the number that shows the trap. Some rules look
 at the rest of the scenario the plan runs in: an uplink that never carries anything, an install window too short to
 activate in, free storage a good share of the cameras lack, download links that expire before a download that
-cannot resume ends, a delta no smaller than the image it replaces, an `expect:` bound every run meets (or one
-asking for an exact time or size, which almost none does), and a `hil.time_scale` that soaks the rigs longer than a
-night.
+cannot resume ends, a delta no smaller than the image it replaces, an in-progress timeout shorter than a download or
+the wait for a window, an `expect:` bound every run meets (or one asking for an exact time or size, which almost none
+does), and a `hil.time_scale` that soaks the rigs longer than a night.
 
 `fleetlab lint` prints them with file positions, `validate` prints them as warnings, the report lists them.
 Every rule has a scenario that triggers it and one that does not (tests/model/test_plan_traps.py, and
@@ -19,9 +19,11 @@ from sim.model.fleet_traps import (  # noqa: F401  (short_of_storage: read by th
     _delta_not_smaller,
     _links_too_short,
     _storage_too_small,
+    _timeout_too_short,
     _uplinks_that_never_carry,
     _windows_too_short,
     short_of_storage,
+    typical_download,
 )
 from sim.model.gates import exact_on_a_continuum, parse_bound, unbreakable
 from sim.model.scenario import Scenario
@@ -43,6 +45,7 @@ def plan_warnings(scenario: Scenario) -> list[PlanWarning]:
             found.extend(rule(path, plan, scenario))
     return (list(_uplinks_that_never_carry(scenario)) + list(_windows_too_short(scenario))
             + list(_storage_too_small(scenario)) + list(_links_too_short(scenario)) + list(_delta_not_smaller(scenario))
+            + list(_timeout_too_short(scenario))
             + found
             + list(_unbreakable_bounds(scenario))
             + list(_rigs_soak_too_long(scenario)))
@@ -81,14 +84,10 @@ def device_report_time(scenario: Scenario) -> float:
     """About how long from notification to a known outcome for a typical device: the wait for its agent's check-in,
     the download at the fleet's device-weighted median uplink (shared by a site's cameras), install, activation,
     health check and report."""
-    devices = sum(scenario.fleet.site_kind_devices().values())
-    per_camera = sum(kind.count * kind.uplink.median       # a site's cameras share its uplink
-                     for kind in scenario.fleet.site_kinds.values()) / devices
-    size = scenario.artifact.full_size
     fleet = scenario.fleet
     polling = fleet.poll_interval / 2 if fleet.poll_interval else 0.0     # the mean wait for a check-in
-    return (polling + size / per_camera + size / scenario.artifact.install_rate + fleet.activation_time
-            + fleet.health_check + fleet.report_delay)
+    return (polling + typical_download(scenario) + scenario.artifact.full_size / scenario.artifact.install_rate
+            + fleet.activation_time + fleet.health_check + fleet.report_delay)
 
 
 def notified_curve(plan: ExponentialParams, size: int) -> list[int]:

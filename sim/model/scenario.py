@@ -86,6 +86,12 @@ class Fault(Frozen):
     cohort: Cohort = Field(default=Cohort(), description="which: outage by site_kind; power_cut by any cohort field")
 
 
+def _at_least_a_minute(seconds: float) -> float:
+    if seconds < 60.0:
+        raise ValueError("at least 1m (AWS IoT Jobs' shortest in-progress timeout)")
+    return seconds
+
+
 class Retries(Frozen):
     """Wait before fetching again after a corrupt download or an expired link: backoff, multiplied by factor each
     time, capped."""
@@ -111,6 +117,21 @@ class Delivery(Frozen):
         default=None, description="an origin download link stops working this long after it was issued (Mender: "
         "24h): a download still going then ends that attempt, and the device fetches again on a new link (from its "
         "last checkpoint when resumable) until artifact.max_download_attempts; none: links never expire")
+    in_progress_timeout: Annotated[Duration, AfterValidator(_at_least_a_minute)] | None = Field(
+        default=None, description="the server ends an update that has not reached an outcome this long after the "
+        "camera started it (AWS IoT Jobs' inProgressTimeoutInMinutes: 1 minute to 7 days): a camera downloading, "
+        "verifying or waiting for its install window stops and fails 'timed out' (one installing, when its install "
+        "ends; one activating or in its health check runs to its outcome); none: no timeout")
+    timeout_retries: Annotated[int, Field(ge=0, le=10)] = Field(
+        default=0, description="times a timed-out camera starts again (AWS jobExecutionsRetryConfig for TIMED_OUT, "
+        "at most 10): the new attempt carries on from what the camera has (the bytes its resume rule kept, an "
+        "artifact already verified or installed) with a new timeout")
+
+    @model_validator(mode="after")
+    def _retries_need_a_timeout(self) -> "Delivery":
+        if self.timeout_retries and self.in_progress_timeout is None:
+            raise ValueError("timeout_retries needs in_progress_timeout: without a timeout nothing times out")
+        return self
 
 
 class Pricing(Frozen):

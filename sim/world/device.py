@@ -23,6 +23,7 @@ from sim.world.health import HealthCheck
 from sim.world.links import DownloadLinks
 from sim.world.network import Download
 from sim.world.power import POWER_CUT, next_cut
+from sim.world.server_side import ServerSide
 from sim.world.site_cache import SiteCache
 from sim.world.world import World
 
@@ -46,11 +47,14 @@ class Device:
     shadow: bool = False               # installed to run beside the current model; waits for promotion
     cool_below: float | None = None    # activate only when predicted to stay below this temperature
     seeding: bool = False              # fetching from the origin for its site's cache
+    executions: int = 0                # in-progress timeouts: the server's executions of this update so far
+    timed_out: bool = False            # timed out while installing: stops when the install ends
 
 
-class Lifecycle(Fetching):
+class Lifecycle(Fetching, ServerSide):
     """A device's way through the update, from its release to its outcome; how it gets the bytes is the part in
-    sim/world/fetching.py (one object: the steps call each other across both files through `self`)."""
+    sim/world/fetching.py, what the server decides about it (orders at check-ins, withdrawals, timeouts) the part in
+    sim/world/server_side.py (one object: the steps call each other across the files through `self`)."""
 
     def __init__(self, world: World):
         self.world = world
@@ -116,6 +120,7 @@ class Lifecycle(Fetching):
             self._finish(device, S.FAILED, "insufficient storage")
             return
         self._begin_download(device)
+        self._start_timeout(device)
         self._plan_power_cut(device)
 
     def _promote(self, device: Device, cool_below: float | None) -> None:
@@ -144,48 +149,6 @@ class Lifecycle(Fetching):
         state = self.world.state(device.id)
         if state in IN_FLIGHT or state == S.COMMITTED:
             self._roll_back_on_request(device, state, cause)
-
-    # --- orders from the controller, at the agent's check-in ----------------------------------------------------
-
-    def _on_order(self, device: Device, step: Step) -> None:
-        """Carry out the controller's order at once, or at the device's next check-in when agents poll
-        (sim/world/check_ins.py). Not tied to the device's generation: a power cut meanwhile does not lose it."""
-        if self.check_ins is None:
-            step(device)
-        else:
-            wait = self.check_ins.scheduled(device.id, self.world.now) - self.world.now
-            self.world.after(wait, self._check_in, (device, step))
-
-    def _check_in(self, device: Device, step: Step) -> None:
-        assert self.check_ins is not None
-        world = self.world
-        wait = self.check_ins.wait(device.id, world.now)
-        if wait is None:
-            step(device)
-        elif world.now + wait < world.scenario.duration:     # its site is dark: it asks again once back
-            world.after(wait, self._check_in, (device, step))
-
-    def _picked_up(self, device: Device) -> None:
-        if device.id in self._unstarted:      # else withdrawn before its agent checked in
-            self._unstarted.remove(device.id)
-            self._start(device)
-
-    def withdraw_unstarted(self, reason: str) -> int:
-        """The rollout halted: the server withdraws the releases no agent has picked up (AWS IoT Jobs cancels the
-        queued executions; in-progress ones carry on). Returns how many."""
-        withdrawn = sorted(self._unstarted)
-        for device_id in withdrawn:
-            self._withdraw(self._device(device_id), reason)
-        return len(withdrawn)
-
-    def awaiting_check_in(self, device_id: int) -> bool:
-        return device_id in self._unstarted
-
-    def _withdraw(self, device: Device, reason: str) -> None:
-        self._unstarted.discard(device.id)
-        self.world.recorder.reasons[device.id] = reason
-        self.in_flight -= 1
-        self.world.on_settled(device.id)
 
     # --- verify, install (the download before them: sim/world/fetching.py) ----------------------------------
 
@@ -243,6 +206,11 @@ class Lifecycle(Fetching):
         if world.calendar.game_during(device.site, device.install_started, world.now):
             world.recorder.installs_during_games += 1
         world.move(device.id, S.AWAITING_WINDOW)
+        if device.timed_out:
+            device.timed_out = False
+            self._time_out(device, S.AWAITING_WINDOW)
+            if world.state(device.id) != S.AWAITING_WINDOW:
+                return
         self._await_window(device)
 
     # --- activation and health ----------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from fleetlab.interop.targets import (
     import_document,
     link_mismatch,
     poll_mismatch,
+    timeout_mismatch,
     start_mismatch,
 )
 from sim.load import load_scenario, load_scenario_text
@@ -133,9 +134,10 @@ def test_hawkbit_rollback_policy_is_approximated_as_a_pause_at_the_lower_share()
     assert document["errorCondition"] == {"condition": "THRESHOLD", "expression": "10"}
 
 
-def test_an_aws_abort_criterion_no_simulated_device_can_meet_is_left_out_with_a_note():
-    """A job aborting on FAILED or on TIMED_OUT (a common pair) was refused whole; a TIMED_OUT or REJECTED criterion
-    can never fire in the simulator, so the import leaves it out and says so."""
+def test_an_aws_abort_criterion_fleetlab_does_not_count_apart_is_left_out_with_a_note():
+    """A job aborting on FAILED or on TIMED_OUT (a common pair) was refused whole; a REJECTED criterion can never
+    fire in the simulator, and a timed-out camera is FAILED there (counted by FAILED and ALL, by nothing alone), so
+    the import leaves both out and says so; the timeout itself is the scenario's delivery."""
     criteria = [{"failureType": "FAILED", "action": "CANCEL", "thresholdPercentage": 10,
                  "minNumberOfExecutedThings": 100},
                 {"failureType": "TIMED_OUT", "action": "CANCEL", "thresholdPercentage": 20,
@@ -147,8 +149,10 @@ def test_an_aws_abort_criterion_no_simulated_device_can_meet_is_left_out_with_a_
     validate("aws-iot-jobs", document)
     imported = import_document(json.dumps(document), "aws-iot-jobs")
     assert imported.strategy["abort"] == [{"failure_type": "FAILED", "threshold": "10%", "min_executed": 100}]
-    assert any("criteriaList.1 (TIMED_OUT, 20% of at least 50) is left out" in note and "never time out" in note
+    assert any("criteriaList.1 (TIMED_OUT, 20% of at least 50) is left out" in note and "is FAILED in fleetlab" in note
                for note in imported.notes), imported.notes
+    assert "timeoutConfig is the scenario's delivery: {in_progress_timeout: 100m} (not part of the plan)" in \
+        imported.notes
     assert any("criteriaList.2 (REJECTED" in note for note in imported.notes)
     only_timeouts = {**document, "abortConfig": {"criteriaList": criteria[1:2]}}
     assert "abort" not in import_document(json.dumps(only_timeouts), "aws-iot-jobs").strategy
@@ -248,3 +252,32 @@ def test_an_export_to_mender_notes_how_often_its_agents_ask_when_the_scenario_si
     done = subprocess.run([sys.executable, "-m", "fleetlab.cli", "export", str(ROOT / "scenarios" / "tiny.yaml"),
                            "--to", "mender", "--approximate"], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert done.returncode == 0 and "note: mender's agents ask for deployments every 30m" in done.stderr, done.stderr
+
+
+def test_an_aws_export_carries_the_in_progress_timeout_and_its_retries_and_an_import_says_where_they_go(tmp_path):
+    """delivery.in_progress_timeout is the job's timeoutConfig, timeout_retries its TIMED_OUT retries; a timeout the
+    service cannot take (not whole minutes, over 7 days) is a gap; other systems have no timeout, and the export
+    says the simulated failures would not happen there."""
+    text = (ROOT / "scenarios" / "tiny.yaml").read_text().replace(
+        "strategy:\n  kind: waves\n  waves: [10%, 50%, 100%]\n  bake: 4h\n  abort: {threshold: 20%, min_executed: 4}\n",
+        "strategy: {kind: exponential, base_rate_per_minute: 5}\n")
+    timed = load_scenario_text(text.replace("artifact:", "delivery: {in_progress_timeout: 12h, timeout_retries: 2}"
+                                                         "\nartifact:", 1))
+    start = datetime(2027, 1, 4, tzinfo=timezone.utc)
+    document = export_plan(timed, "plan", timed.strategy, "aws-iot-jobs", start, approximate=False).document
+    assert document["timeoutConfig"] == {"inProgressTimeoutInMinutes": 720}
+    assert document["jobExecutionsRetryConfig"] == {"criteriaList": [{"failureType": "TIMED_OUT",
+                                                                      "numberOfRetries": 2}]}
+    validate("aws-iot-jobs", document)
+    back = import_document(json.dumps(document), "aws-iot-jobs")
+    assert "timeoutConfig is the scenario's delivery: {in_progress_timeout: 720m} (not part of the plan)" in back.notes
+    assert any("is the scenario's delivery: {timeout_retries: 2}" in note for note in back.notes), back.notes
+    odd = load_scenario_text(text.replace("artifact:", "delivery: {in_progress_timeout: 90s}\nartifact:", 1))
+    with pytest.raises(CannotExport, match="whole minutes"):
+        export_plan(odd, "plan", odd.strategy, "aws-iot-jobs", start, approximate=False)
+    approximated = export_plan(odd, "plan", odd.strategy, "aws-iot-jobs", start, approximate=True)
+    assert approximated.document["timeoutConfig"] == {"inProgressTimeoutInMinutes": 2}
+    assert timeout_mismatch(timed, "aws-iot-jobs") is None
+    said = timeout_mismatch(timed, "mender")
+    assert said is not None and "mender has no such timeout" in said
+    assert timeout_mismatch(load_scenario_text(text), "mender") is None

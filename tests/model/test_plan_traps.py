@@ -250,3 +250,24 @@ def test_a_bake_shorter_than_the_check_ins_leaves_the_share_it_says_unstarted_in
     first_wave = story.result.timeline[0].devices
     started = {move.device for move in story.moves if move.target == DeviceState.DOWNLOADING and move.time <= 1200}
     assert first_wave > 500 and abs((1 - len(started) / first_wave) - 0.67) < 0.05, len(started)
+
+
+def test_a_timeout_shorter_than_the_wait_for_a_window_fails_healthy_cameras_as_the_warning_says():
+    """tiny's windows are 02:00–06:00 local: closed 20 h at a stretch. A 12-hour timeout: the cameras of the second
+    wave, told at 11:00 UTC (06:00 in UTC-05:00, as their window closes), wait 20 h and fail 'timed out'; one retry
+    (24 h in all) outwaits the gap, and the warning goes quiet. A timeout shorter than the download itself says so."""
+    from sim.run import simulate
+
+    plan = "strategy:\n  kind: waves\n  waves: [10%, 100%]\n  bake: 11h\n"
+    short = scenario(plan, ("artifact:", "delivery: {in_progress_timeout: 12h}\n\nartifact:"))
+    (key, said), = traps(short)
+    assert key == "delivery.in_progress_timeout"
+    assert "closed for 20h 0m at a stretch, longer than the 12h 0m the server gives an update" in said, said
+    assert "whose download ends within 8h 0m after the windows close fail 'timed out'" in said, said
+    timed_out = {why: count for why, count in simulate(short).reasons.items() if why.startswith("timed out")}
+    assert sum(timed_out.values()) >= 5, timed_out
+    retried = scenario(plan, ("artifact:", "delivery: {in_progress_timeout: 12h, timeout_retries: 1}\n\nartifact:"))
+    assert keys(retried) == []
+    assert not any(why.startswith("timed out") for why in simulate(retried).reasons)
+    (_, downloading), = traps(scenario(plan, ("artifact:", "delivery: {in_progress_timeout: 1m}\n\nartifact:")))
+    assert "needs about 2m 13s to fetch the 50.00 MB, longer than the 1m 0s" in downloading, downloading

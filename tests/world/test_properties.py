@@ -51,7 +51,8 @@ def small_fleets(draw, power_cuts=True, delivery=False):
             "site_cache": st.booleans(), "lan_rate": st.sampled_from(["1MB/s", "50MB/s"]),
             "retries": st.just({"backoff": "5m", "factor": 2, "max_backoff": "1h"}),
             "freeze_during_games": st.booleans(),
-            "link_expiry": st.sampled_from(["2m", "20m", "3h"])})) if delivery else {},
+            "link_expiry": st.sampled_from(["2m", "20m", "3h"]),
+            "in_progress_timeout": st.sampled_from(["10m", "2h", "20h"])})) if delivery else {},
     }
 
 

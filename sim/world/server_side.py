@@ -1,0 +1,133 @@
+"""What the update server decides about a camera's update, apart from the plan itself: an order (a release, a
+promotion, a rollback) reaches a polling agent at its next check-in (sim/world/check_ins.py); a halt withdraws the
+releases no agent has picked up; an update that has not reached an outcome within `delivery.in_progress_timeout` is
+timed out (AWS IoT Jobs' in-progress timeout), and started again up to `delivery.timeout_retries` times.
+
+A part of the lifecycle (sim/world/device.py), which `Lifecycle` inherits as it does sim/world/fetching.py: the steps
+call each other through `self`. The names below declare what these steps use.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sim.model.lifecycle import DeviceState as S
+from sim.model.units import format_duration
+
+if TYPE_CHECKING:
+    from sim.model.scenario import Delivery
+    from sim.world.check_ins import CheckIns
+    from sim.world.device import Device, Step
+    from sim.world.site_cache import SiteCache
+    from sim.world.world import World
+
+TIMED_OUT = "timed out"     # how a timed-out camera's failure reason starts
+
+
+class ServerSide:
+    world: World
+    delivery: Delivery
+    cache: SiteCache
+    check_ins: CheckIns | None
+    in_flight: int
+    _unstarted: set[int]
+
+    # the lifecycle's own steps (sim/world/device.py, sim/world/fetching.py), which these call
+    def _start(self, device: Device) -> None:
+        raise NotImplementedError
+
+    def _device(self, device_id: int) -> Device:
+        raise NotImplementedError
+
+    def _finish(self, device: Device, state: S, reason: str = "") -> None:
+        raise NotImplementedError
+
+    def _drop_download(self, device: Device) -> None:
+        raise NotImplementedError
+
+    def _cache_abandoned(self, device: Device) -> None:
+        raise NotImplementedError
+
+    # --- orders from the controller, at the agent's check-in ----------------------------------------------------
+
+    def _on_order(self, device: Device, step: Step) -> None:
+        """Carry out the controller's order at once, or at the device's next check-in when agents poll
+        (sim/world/check_ins.py). Not tied to the device's generation: a power cut meanwhile does not lose it."""
+        if self.check_ins is None:
+            step(device)
+        else:
+            wait = self.check_ins.scheduled(device.id, self.world.now) - self.world.now
+            self.world.after(wait, self._check_in, (device, step))
+
+    def _check_in(self, device: Device, step: Step) -> None:
+        assert self.check_ins is not None
+        world = self.world
+        wait = self.check_ins.wait(device.id, world.now)
+        if wait is None:
+            step(device)
+        elif world.now + wait < world.scenario.duration:     # its site is dark: it asks again once back
+            world.after(wait, self._check_in, (device, step))
+
+    def _picked_up(self, device: Device) -> None:
+        if device.id in self._unstarted:      # else withdrawn before its agent checked in
+            self._unstarted.remove(device.id)
+            self._start(device)
+
+    def withdraw_unstarted(self, reason: str) -> int:
+        """The rollout halted: the server withdraws the releases no agent has picked up (AWS IoT Jobs cancels the
+        queued executions; in-progress ones carry on). Returns how many."""
+        withdrawn = sorted(self._unstarted)
+        for device_id in withdrawn:
+            self._withdraw(self._device(device_id), reason)
+        return len(withdrawn)
+
+    def awaiting_check_in(self, device_id: int) -> bool:
+        return device_id in self._unstarted
+
+    def _withdraw(self, device: Device, reason: str) -> None:
+        self._unstarted.discard(device.id)
+        self.world.recorder.reasons[device.id] = reason
+        self.in_flight -= 1
+        self.world.on_settled(device.id)
+
+    # --- in-progress timeouts -----------------------------------------------------------------------------------
+
+    def _start_timeout(self, device: Device) -> None:
+        """A new execution of the update: the server times it out unless it reaches an outcome in time."""
+        timeout = self.delivery.in_progress_timeout
+        if timeout is not None:
+            device.executions += 1
+            self.world.after(timeout, self._timeout_due, (device, device.executions))
+
+    def _timeout_due(self, device: Device, execution: int) -> None:
+        if execution != device.executions or device.shadow:
+            return      # a later execution's timer, or a shadow install (it waits for promotion by design)
+        state = self.world.state(device.id)
+        if state == S.INSTALLING:
+            device.timed_out = True         # stops when the install ends: an in-place write must not be cut
+        elif state in (S.DOWNLOADING, S.VERIFYING, S.AWAITING_WINDOW):
+            self._time_out(device, state)
+        # activating or in its health check: it runs to its outcome; ended or cancelled: nothing to time out
+
+    def _time_out(self, device: Device, state: S) -> None:
+        """The execution timed out: another one carries on from what the camera has, or it fails."""
+        if device.executions <= self.delivery.timeout_retries:
+            self._start_timeout(device)
+            download = device.download
+            if state == S.DOWNLOADING and download is not None and download.active:
+                # the agent stops and starts again: the download keeps what its resume rule allows
+                network = self.world.network
+                download.done = network.stop(download)
+                network.start(download)
+            return
+        device.generation += 1              # voids the step in flight
+        if state == S.DOWNLOADING:
+            self._drop_download(device)
+            self.cache.forget(device.site, device.id)
+        if state in (S.DOWNLOADING, S.VERIFYING):
+            self._cache_abandoned(device)   # a seeder: the next waiting camera of its site fetches instead
+        timeout = self.delivery.in_progress_timeout
+        assert timeout is not None
+        times = f", {device.executions} times" if device.executions > 1 else ""
+        self._finish(device, S.FAILED, f"{TIMED_OUT} after {format_duration(timeout)} (delivery.in_progress_timeout"
+                                       f"){times}")
