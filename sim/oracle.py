@@ -1,8 +1,8 @@
 """The oracle: how soon the fleet has the candidate when every device is told at once and nothing goes wrong.
 
 Every device is told at time 0 and nothing goes wrong that a plan could avoid or cause: no defects, no corrupt
-downloads, no power cuts, room for every slot, no health check that fails. What remains is what no plan escapes:
-link availability and bandwidth, the site uplinks' sharing, the origin's egress cap, install windows and games.
+downloads, no power cuts, room for every slot, no health check that fails, no update timed out. What remains is what
+no plan escapes: link availability and bandwidth, the site uplinks' sharing, the origin's egress cap, install windows and games.
 A plan's T95 divided by the oracle's T95 is its efficiency.
 
 It is a reference, not a strict lower bound: where downloads share a bottleneck (a capped origin, a site uplink
@@ -26,6 +26,7 @@ def oracle_scenario(scenario: Scenario) -> Scenario:
     fleet["fps_needed"] = 1e-9
     fleet["thermal"]["health_limit"] = 1e9
     data["artifact"]["corruption_rate"] = 0.0
+    data["delivery"].update(in_progress_timeout=None, timeout_retries=0)    # a timed-out camera is a failure
     data["candidate"]["defects"] = []
     data["faults"] = [fault for fault in data["faults"] if fault["kind"] == "outage"]
     data["strategy"] = {"kind": "all_at_once"}

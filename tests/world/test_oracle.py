@@ -57,3 +57,17 @@ def test_no_plan_of_a_shipped_scenario_comes_in_under_the_oracle(file):
     for name, point in zip(names, points):
         t95 = simulate(point.scenario, 1).coverage.t95
         assert t95 is None or oracle is not None and t95 >= oracle * 0.999, (name, t95, oracle)
+
+
+def test_the_oracle_times_out_no_update():
+    """A timeout shorter than the wait for tiny's install window fails healthy cameras: a failure a plan could avoid
+    (by its timing), so the oracle, like a plan without it, has every camera commit."""
+    from sim.oracle import oracle_scenario
+
+    text = (ROOT / "scenarios" / "tiny.yaml").read_text().replace(
+        "artifact:", "delivery: {in_progress_timeout: 1m}\nartifact:", 1)
+    timed = load_scenario_text(text)
+    assert any(why.startswith("timed out") for why in simulate(timed).reasons)
+    oracle = oracle_scenario(timed)
+    assert oracle.delivery.in_progress_timeout is None
+    assert not any(why.startswith("timed out") for why in simulate(oracle, 7).reasons)
