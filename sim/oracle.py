@@ -2,8 +2,8 @@
 
 Every device is told at time 0 and nothing goes wrong that a plan could avoid or cause: no defects, no corrupt
 downloads, no power cuts, room for every slot, no health check that fails, no update timed out. What remains is what
-no plan escapes: link availability and bandwidth, the site uplinks' sharing, the origin's egress cap, install windows and games.
-A plan's T95 divided by the oracle's T95 is its efficiency.
+no plan escapes: link availability and bandwidth, the site uplinks' sharing, the origin's egress cap, install
+windows and games. A plan's T95 divided by the oracle's T95 is its efficiency.
 
 It is a reference, not a strict lower bound: where downloads share a bottleneck (a capped origin, a site uplink
 shared by its cameras), sharing finishes them together, while a plan that paces releases lets most finish first.

@@ -22,8 +22,8 @@ from fleetlab.interop.targets import (
     import_document,
     link_mismatch,
     poll_mismatch,
-    timeout_mismatch,
     start_mismatch,
+    timeout_mismatch,
 )
 from sim.load import load_scenario, load_scenario_text
 from sim.model.scenario import StrategySpec
