@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from typing import TYPE_CHECKING, Annotated, Literal, Union
 
-from pydantic import AfterValidator, BeforeValidator, Field, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, ValidationInfo, field_validator, model_validator
 
 from sim.model import (
     strategies,  # noqa: F401  (registers the built-in strategies before the union is built)
@@ -127,11 +127,12 @@ class Delivery(Frozen):
         "at most 10): the new attempt carries on from what the camera has (the bytes its resume rule kept, an "
         "artifact already verified or installed) with a new timeout")
 
-    @model_validator(mode="after")
-    def _retries_need_a_timeout(self) -> "Delivery":
-        if self.timeout_retries and self.in_progress_timeout is None:
-            raise ValueError("timeout_retries needs in_progress_timeout: without a timeout nothing times out")
-        return self
+    @field_validator("timeout_retries")
+    @classmethod
+    def _retries_need_a_timeout(cls, retries: int, info: ValidationInfo) -> int:
+        if retries and info.data.get("in_progress_timeout") is None:
+            raise ValueError("needs delivery.in_progress_timeout: without a timeout nothing times out")
+        return retries
 
 
 class Pricing(Frozen):

@@ -296,3 +296,22 @@ def test_sim_and_compare_say_the_plan_traps_before_their_tables(tmp_path):
                               cwd=ROOT, timeout=120)
         assert "strategy.waves.1: the last wave is 50%" in done.stderr, (command, done.stderr)
         assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("written, says", [
+    ("delivery: {in_progress_timeout: 30s}", "broken.yaml:29:12: delivery.in_progress_timeout: at least 1m"),
+    ("delivery: {timeout_retries: 3}", "broken.yaml:29:12: delivery.timeout_retries: needs "
+                                       "delivery.in_progress_timeout"),
+    ("delivery: {in_progress_timeout: 1h, timeout_retries: 11}", "broken.yaml:29:37: delivery.timeout_retries: Input "
+                                                                 "should be less than or equal to 10"),
+])
+def test_a_timeout_below_a_minute_and_retries_without_a_timeout_are_refused_at_their_key(written, says):
+    text = (ROOT / "scenarios" / "tiny.yaml").read_text().replace("artifact:", f"{written}\nartifact:", 1)
+    [found] = problems_of(text)
+    assert found.startswith(says), found
+
+
+def test_an_agent_polling_faster_than_once_a_second_is_refused_at_its_key():
+    text = (ROOT / "scenarios" / "tiny.yaml").read_text().replace("fleet:\n", "fleet:\n  poll_interval: 0.5s\n", 1)
+    [found] = problems_of(text)
+    assert found.startswith("broken.yaml:8:3: fleet.poll_interval: at least 1s: an agent asks for orders"), found

@@ -97,7 +97,7 @@ def test_without_a_timeout_nothing_times_out_and_retries_alone_are_refused(make_
     from pydantic import ValidationError
 
     assert run_story(one_camera(make_scenario)).result.outcomes == {S.COMMITTED: 1}
-    with pytest.raises(ValidationError, match="timeout_retries needs in_progress_timeout"):
+    with pytest.raises(ValidationError, match="needs delivery.in_progress_timeout"):
         one_camera(make_scenario, delivery={"timeout_retries": 2})
     with pytest.raises(ValidationError, match="at least 1m"):
         one_camera(make_scenario, delivery={"in_progress_timeout": "30s"})
