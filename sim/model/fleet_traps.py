@@ -108,18 +108,28 @@ def _delta_not_smaller(scenario: Scenario) -> Iterator[PlanWarning]:
     nearly every byte, and a binary delta of them can outgrow the image (ROLLOUT-FACTS: deltas save 30–90% for small
     changes and can be larger for big ones). The simulator sends what the file says, so the plan pays for it."""
     artifact, delivery = scenario.artifact, scenario.delivery
-    if not delivery.delta or artifact.delta_size is None or artifact.delta_size < artifact.full_size:
+    if not delivery.delta or artifact.delta_size is None:
+        return
+    # a delta that does not apply is followed by the full image: what a camera on a known base fetches, on average
+    expected = artifact.delta_size + delivery.delta_apply_failure * artifact.full_size
+    if expected < artifact.full_size:
         return
     kinds = scenario.fleet.site_kinds.values()
     # with a site cache one camera a site downloads from the origin, the rest copy over the LAN
     fetching = sum(kind.count for kind in kinds) if delivery.site_cache else sum(
         scenario.fleet.site_kind_devices().values())
-    extra = (artifact.delta_size - artifact.full_size) * fetching * (1 - delivery.base_mismatch)
-    yield ("artifact.delta_size",
-           f"the delta ({format_size(artifact.delta_size)}) is not smaller than the full image "
-           f"({format_size(artifact.full_size)}): delta delivery sends about {format_size(extra)} more from the origin "
-           f"(${extra * scenario.pricing.egress_per_gb / 1e9:,.2f} of egress) than sending the full image "
-           "(delivery.delta: false)")
+    extra = (expected - artifact.full_size) * fetching * (1 - delivery.base_mismatch)
+    if artifact.delta_size >= artifact.full_size:
+        key, what = "artifact.delta_size", (f"the delta ({format_size(artifact.delta_size)}) is not smaller than the "
+                                           f"full image ({format_size(artifact.full_size)})")
+    else:
+        key, what = "delivery.delta_apply_failure", (
+            f"the {format_size(artifact.delta_size)} delta, followed by the {format_size(artifact.full_size)} image "
+            f"where it does not apply ({delivery.delta_apply_failure:.0%}), averages {format_size(expected)} a "
+            "camera, not less than the full image")
+    yield (key, f"{what}: delta delivery sends about {format_size(extra)} more from the origin "
+                f"(${extra * scenario.pricing.egress_per_gb / 1e9:,.2f} of egress) than sending the full image "
+                "(delivery.delta: false)")
 
 
 def typical_download(scenario: Scenario) -> float:

@@ -106,6 +106,10 @@ class Delivery(Frozen):
 
     delta: bool = Field(default=False, description="send artifact.delta_size; devices on another base get the full")
     base_mismatch: Fraction = Field(default=0.05, description="share of devices whose base version has no delta")
+    delta_apply_failure: Fraction = Field(
+        default=0.0, description="share of devices whose delta, once fetched, does not apply (the base changed on "
+        "the device, unknown to the origin): they fetch the full image after it, as balena and Azure Device Update "
+        "fall back")
     site_cache: bool = Field(default=False, description="one camera per site fetches; the others copy over the LAN")
     lan_rate: PositiveRate = 50e6
     retries: Retries | None = Field(default=None, description="backoff before fetching again after a corrupt "

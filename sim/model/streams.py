@@ -36,6 +36,7 @@ STRATEGY = 8
 TELEMETRY = 9
 DELTA_BASE = 10
 CHECK_IN = 11
+DELTA_APPLY = 12
 
 
 def _mix(value: int) -> int:

@@ -81,6 +81,7 @@ class Lifecycle(Fetching, ServerSide):
         poll = self.fleet.poll_interval
         self.check_ins = CheckIns(poll, world.seed, world.uplinks, self._device_site) if poll is not None else None
         self._unstarted: set[int] = set()   # released, their agent not checked in yet (only with a poll interval)
+        self._delta_failed: set[int] = set()
 
     def joined(self) -> Iterator[Device]:
         """Every device that has joined the rollout, in the order it joined."""
@@ -173,6 +174,10 @@ class Lifecycle(Fetching, ServerSide):
                 return
             world.move(device.id, S.DOWNLOADING, "checksum mismatch")
             self._after(device, self._backoff(device.attempts), self._begin_download)
+            return
+        if not self._delta_applies(device):
+            world.move(device.id, S.DOWNLOADING, "delta did not apply: fetching the full image")
+            self._begin_download(device)
             return
         if device.download is not None:
             world.recorder.useful_bytes += device.download.size

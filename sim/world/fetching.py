@@ -32,6 +32,7 @@ class Fetching:
     cache: SiteCache
     links: DownloadLinks | None
     _hardware: bytes
+    _delta_failed: set[int]         # devices whose delta did not apply: they fetch the full image
 
     # the lifecycle's own steps (sim/world/device.py), which these call
     def _after(self, device: Device, delay: float, step: Step) -> None:
@@ -78,11 +79,24 @@ class Fetching:
 
     def download_size(self, device_id: int) -> tuple[float, bool]:
         """(bytes to fetch, whether they are the delta): a delta is a delta whatever its size, even the full's. The
-        origin knows each camera's base version, so a plan's egress budget counts the same bytes."""
-        if not (self.delivery.delta and self.artifact.delta_size):
+        origin knows each camera's base version, so a plan's egress budget counts the same bytes (not the full image
+        a camera fetches after a delta that did not apply: the origin could not know)."""
+        if not (self.delivery.delta and self.artifact.delta_size) or device_id in self._delta_failed:
             return self.artifact.full_size, False
         mismatch = streams.uniform(self.world.seed, streams.DELTA_BASE, device_id) < self.delivery.base_mismatch
         return (self.artifact.full_size, False) if mismatch else (self.artifact.delta_size, True)
+
+    def _delta_applies(self, device: Device) -> bool:
+        """Checked once the delta is in: one that does not apply leaves the device to fetch the full image (its
+        delta bytes are wasted), from the origin as when it fetched the delta."""
+        rate = self.delivery.delta_apply_failure
+        download = device.download
+        if rate <= 0 or download is None or not download.delta or \
+                streams.uniform(self.world.seed, streams.DELTA_APPLY, device.id) >= rate:
+            return True
+        self._delta_failed.add(device.id)
+        device.download = None
+        return False
 
     def _copy_from_cache(self, device: Device) -> None:
         """Over the site's LAN; under the game-day freeze in the first stretch with no game that the copy fits in (the

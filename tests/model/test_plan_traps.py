@@ -181,6 +181,24 @@ def test_a_delta_no_smaller_than_the_full_image_is_flagged_with_the_bytes_and_eg
     assert "more from the origin" in without_cache[0][1] and "46.35 GB" not in without_cache[0][1]
 
 
+def test_deltas_that_often_do_not_apply_are_flagged_when_they_average_the_full_image_and_the_simulator_agrees():
+    """A 120 MB delta of a 500 MB image: with 80% of deltas not applying, a camera fetches 120 MB + 80% of 500 MB =
+    520 MB on average, more than the image; at 70% (470 MB) the rule is quiet. The simulated origin bytes agree."""
+    from sim.run import simulate
+
+    text = (ROOT / "scenarios" / "delta-and-site-cache.yaml").read_text().replace("site_cache: true",
+                                                                                 "site_cache: false")
+    often = load_scenario_text(text.replace("delta: true", "delta: true\n  delta_apply_failure: 80%"))
+    [(key, says)] = traps(often)
+    assert key == "delivery.delta_apply_failure"
+    assert "the 120.00 MB delta, followed by the 500.00 MB image where it does not apply (80%), averages " \
+           "520.00 MB a camera" in says, says
+    assert traps(load_scenario_text(text.replace("delta: true", "delta: true\n  delta_apply_failure: 70%"))) == []
+    delta_run, full_run = simulate(often), simulate(often.model_copy(update={
+        "delivery": often.delivery.model_copy(update={"delta": False})}))
+    assert delta_run.bytes.total > full_run.bytes.total
+
+
 def test_a_time_scale_that_soaks_the_rigs_longer_than_a_night_is_flagged():
     """`time_scale: 1000` for 0.001: the 1h bake soaked 41 days on the rigs, and `fleetlab hil` looked hung."""
     text = (ROOT / "scenarios" / "hil-orin-candidate.yaml").read_text()

@@ -26,6 +26,26 @@ def test_delta_updates_move_the_delta_and_fall_back_to_full_for_other_bases(make
     assert 0 < fallbacks < 20 and moved.total == pytest.approx(moved.full + moved.delta)
 
 
+def test_a_delta_that_does_not_apply_is_wasted_and_the_full_image_fetched_after_it(make_scenario):
+    """20 cameras, every base known to the origin (no mismatch), 40% of deltas not applying: those cameras move the
+    20 MB delta, then the 100 MB image; the delta bytes are wasted, and they commit later than the others."""
+    delta = {"fleet": {"site_kinds": {"gym": {"count": 20, "cameras_per_site": 1}}},
+             "artifact": {"delta_size": "20MB"}, "delivery": {"delta": True, "base_mismatch": "0%"}}
+    clean = run_story(make_scenario(delta))
+    story = run_story(make_scenario({**delta, "delivery": {**delta["delivery"], "delta_apply_failure": "40%"}}))
+    refetched = {move.device for move in story.moves if move.reason == "delta did not apply: fetching the full image"}
+    assert 0 < len(refetched) < 20
+    moved = story.result.bytes
+    assert moved.delta == pytest.approx(20 * 20e6) and moved.full == pytest.approx(len(refetched) * 100e6)
+    assert moved.wasted == pytest.approx(len(refetched) * 20e6)
+    assert moved.useful == pytest.approx((20 - len(refetched)) * 20e6 + len(refetched) * 100e6)
+    assert story.result.outcomes == clean.result.outcomes == {S.COMMITTED: 20}
+    for device in refetched:
+        assert story.first(device, S.COMMITTED) > clean.first(device, S.COMMITTED)
+        verifying = story.times(device, S.VERIFYING)
+        assert len(verifying) == 2 and verifying[1] - verifying[0] >= 100e6 / 1e6     # 100 MB at 8 Mbit/s
+
+
 def test_a_delta_as_large_as_the_full_image_is_still_counted_as_delta_bytes(make_scenario):
     """A delta was told from a full download by its size: one of the full image's size (a retrained model's) was
     counted as full bytes, and bytes.delta read 0."""
