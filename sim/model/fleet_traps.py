@@ -132,13 +132,17 @@ def _delta_not_smaller(scenario: Scenario) -> Iterator[PlanWarning]:
                 "(delivery.delta: false)")
 
 
-def typical_download(scenario: Scenario) -> float:
-    """Seconds a camera takes to fetch the full artifact at the fleet's device-weighted median uplink, shared by its
-    site's cameras."""
+def typical_download(scenario: Scenario, size: float | None = None, alone: bool = False) -> float:
+    """Seconds a camera takes to fetch `size` (the full artifact) at the fleet's device-weighted median uplink, shared
+    by its site's cameras, or `alone` on it (a site cache's seeder)."""
     fleet = scenario.fleet
-    devices = sum(fleet.site_kind_devices().values())
-    per_camera = sum(kind.count * kind.uplink.median for kind in fleet.site_kinds.values()) / devices
-    return scenario.artifact.full_size / per_camera
+    per_kind = fleet.site_kind_devices()
+    devices = sum(per_kind.values())
+    if alone:
+        rate = sum(per_kind[name] * kind.uplink.median for name, kind in fleet.site_kinds.items()) / devices
+    else:
+        rate = sum(kind.count * kind.uplink.median for kind in fleet.site_kinds.values()) / devices
+    return (scenario.artifact.full_size if size is None else size) / rate
 
 
 def longest_closed(scenario: Scenario) -> float:
@@ -164,12 +168,16 @@ def _timeout_too_short(scenario: Scenario) -> Iterator[PlanWarning]:
     budget = delivery.in_progress_timeout * (1 + delivery.timeout_retries)
     given = (f"the {format_duration(budget)} the server gives an update (delivery.in_progress_timeout"
              + (f" × {1 + delivery.timeout_retries} executions)" if delivery.timeout_retries else ")"))
-    download, gap = typical_download(scenario), longest_closed(scenario)
+    artifact = scenario.artifact
+    size = artifact.delta_size if delivery.delta and artifact.delta_size else artifact.full_size
+    # with a site cache the seeder fetches alone on its site's uplink, and the others copy over the LAN
+    download = typical_download(scenario, size, alone=delivery.site_cache)
+    gap = longest_closed(scenario)
     if download >= budget:
         yield ("delivery.in_progress_timeout",
                f"a camera at the fleet's median uplink needs about {format_duration(download)} to fetch the "
-               f"{format_size(scenario.artifact.full_size)}, longer than {given}: about half the cameras fail "
-               "'timed out' while downloading")
+               f"{format_size(size)}, longer than {given}: about half the cameras fail 'timed out' while "
+               "downloading")
     elif gap > budget:
         yield ("delivery.in_progress_timeout",
                f"the install windows are closed for {format_duration(gap)} at a stretch, longer than {given}: at "

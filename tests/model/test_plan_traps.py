@@ -289,3 +289,6 @@ def test_a_timeout_shorter_than_the_wait_for_a_window_fails_healthy_cameras_as_t
     assert not any(why.startswith("timed out") for why in simulate(retried).reasons)
     (_, downloading), = traps(scenario(plan, ("artifact:", "delivery: {in_progress_timeout: 1m}\n\nartifact:")))
     assert "needs about 2m 13s to fetch the 50.00 MB, longer than the 1m 0s" in downloading, downloading
+    (_, delta), = traps(scenario(plan, ("artifact:", "delivery: {in_progress_timeout: 1m, delta: true}\n\nartifact:"),
+                                 ("full_size: 50MB", "full_size: 50MB\n  delta_size: 5MB")))
+    assert "closed for 20h 0m" in delta and "to fetch" not in delta, delta     # the 5 MB delta takes 13 s
