@@ -9,6 +9,7 @@ Reference: https://docs.aws.amazon.com/iot/latest/apireference/API_CreateJob.htm
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 from fleetlab.interop.base import CannotImport, Document, Gaps, Target, percent, require
@@ -17,6 +18,9 @@ from sim.model.strategy import StrategyParams
 NAME = "aws-iot-jobs"
 MAX_PER_MINUTE = 1000                 # the service's ceiling, and its default
 MAX_TIMEOUT_MINUTES = 7 * 24 * 60     # the longest in-progress timeout a job takes
+MAX_WINDOW_MINUTES = 1430             # the longest maintenance window
+# a daily cron start: cron(MINUTE HOUR * * ? *) or cron(MINUTE HOUR ? * * *), in UTC
+DAILY_CRON = re.compile(r"cron\(\s*(\d{1,2})\s+(\d{1,2})\s+(?:\*\s+\*\s+\?|\?\s+\*\s+\*)\s+\*\s*\)")
 FILL_IN = ("jobId", "targets (thing or group ARNs)", "document or documentSource (the job document)")
 _FAILURE_TYPES = {"FAILED": "FAILED", "ALL": "ALL"}
 # failure types fleetlab does not count apart: why a criterion on one is left out of the imported plan
@@ -41,6 +45,9 @@ def export_plan(plan: StrategyParams, target: Target, gaps: Gaps) -> Document:
         if plan.abort:
             document["abortConfig"] = {"criteriaList": [_abort_criterion(rule, index, gaps)
                                                         for index, rule in enumerate(plan.abort)]}
+        if plan.windows:
+            document["schedulingConfig"] = {"maintenanceWindows": [_maintenance_window(window, index, gaps)
+                                                                   for index, window in enumerate(plan.windows)]}
         return document | _timeouts(target, gaps)
     if plan.kind == "all_at_once":
         minutes = -(-target.fleet_size // MAX_PER_MINUTE)
@@ -50,6 +57,21 @@ def export_plan(plan: StrategyParams, target: Target, gaps: Gaps) -> Document:
     gaps.add(f"a {plan.kind} plan: one job has one notification rate and no timed batches, groups or canary "
              "judgement (run one job per wave, or plan with kind: exponential)")
     return {}
+
+
+def _maintenance_window(window: Any, index: int, gaps: Gaps) -> Document:
+    """A daily UTC window as a cron start (EventBridge syntax, every day) and whole minutes, at most 1,430."""
+    minutes = window.duration / 60
+    if minutes != int(minutes) or minutes > MAX_WINDOW_MINUTES:
+        whole = min(MAX_WINDOW_MINUTES, math.ceil(minutes))
+        gaps.add(f"windows[{index}] lasts {minutes:g} minutes: a maintenance window is whole minutes, at most "
+                 f"{MAX_WINDOW_MINUTES:,}", f"durationInMinutes {whole}")
+        minutes = whole
+    start = int(window.start)
+    if start % 60:
+        gaps.add(f"windows[{index}] starts at second {start % 60} of its minute: a cron start is whole minutes",
+                 "the minute it starts in")
+    return {"startTime": f"cron({start // 60 % 60} {start // 3600} * * ? *)", "durationInMinutes": int(minutes)}
 
 
 def _timeouts(target: Target, gaps: Gaps) -> Document:
@@ -122,9 +144,34 @@ def import_document(document: Document, notes: list[str]) -> dict[str, Any]:
         if rules:
             strategy["abort"] = rules
     notes.extend(_timeout_notes(document))
-    if "schedulingConfig" in document:
-        notes.append("schedulingConfig is not part of the plan fleetlab simulates (job schedules are left out)")
+    scheduling = document.get("schedulingConfig")
+    if scheduling is not None:
+        windows = _import_windows(require(document, "schedulingConfig", dict))
+        if windows:
+            strategy["windows"] = windows
+        left = sorted(set(scheduling) - {"maintenanceWindows"})
+        if left:
+            notes.append(f"schedulingConfig {', '.join(left)} left out: a simulated job starts with the run and "
+                         "ends when its queue is empty")
     return strategy
+
+
+def _import_windows(scheduling: Document) -> list[dict[str, str]]:
+    """Daily maintenance windows, exactly; a cron start on some days only (or some months) cannot be a daily
+    window, so it is refused rather than read as every day."""
+    windows = []
+    for index, window in enumerate(scheduling.get("maintenanceWindows") or []):
+        where = f"schedulingConfig.maintenanceWindows.{index}"
+        cron = require(window, "startTime", str, where)
+        minutes = require(window, "durationInMinutes", int, where)
+        found = DAILY_CRON.fullmatch(cron.strip())
+        if found is None or int(found[1]) > 59 or int(found[2]) > 23:
+            raise CannotImport(f"{where}.startTime: fleetlab windows are daily in UTC, written cron(MINUTE HOUR * * ? "
+                               f"*); got {cron!r}")
+        if not 1 <= minutes <= MAX_WINDOW_MINUTES:
+            raise CannotImport(f"{where}.durationInMinutes: expected 1 to {MAX_WINDOW_MINUTES}, got {minutes}")
+        windows.append({"start": f"{int(found[2]):02d}:{int(found[1]):02d}", "duration": f"{minutes}m"})
+    return windows
 
 
 def _timeout_notes(document: Document) -> list[str]:

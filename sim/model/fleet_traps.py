@@ -7,7 +7,8 @@ traps."""
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from typing import Protocol
 
 from sim.model.scenario import Scenario
 from sim.model.units import format_duration, format_size
@@ -145,11 +146,21 @@ def typical_download(scenario: Scenario, size: float | None = None, alone: bool 
     return (scenario.artifact.full_size if size is None else size) / rate
 
 
+class DailyWindow(Protocol):
+    start: float        # seconds after midnight
+    duration: float
+
+
+def minutes_open(windows: Sequence[DailyWindow]) -> list[bool]:
+    """For each minute of a day, whether one of these daily windows is open."""
+    return [any((minute * 60.0 - window.start) % 86400.0 < window.duration for window in windows)
+            for minute in range(1440)]
+
+
 def longest_closed(scenario: Scenario) -> float:
     """The longest stretch of a day (to the minute) with no install window open."""
     minutes = 1440
-    open_minutes = [any((minute * 60.0 - window.start) % 86400.0 < window.duration
-                        for window in scenario.fleet.install_windows) for minute in range(minutes)]
+    open_minutes = minutes_open(scenario.fleet.install_windows)
     if not any(open_minutes):
         return 86400.0
     longest = run = 0

@@ -22,6 +22,7 @@ from sim.model.fleet_traps import (  # noqa: F401  (short_of_storage: read by th
     _timeout_too_short,
     _uplinks_that_never_carry,
     _windows_too_short,
+    minutes_open,
     short_of_storage,
     typical_download,
 )
@@ -330,6 +331,20 @@ def _bake_before_check_ins(path: str, plan: StrategyParams, scenario: Scenario) 
            f"wave's cameras have not yet learnt of their release, so the look after it judges {judged}")
 
 
+def _windows_too_narrow(path: str, plan: StrategyParams, scenario: Scenario) -> Iterator[PlanWarning]:
+    """Job windows that, at the capped rate, cannot notify the fleet within the run: the last devices are never
+    told, and the result reads as a slow rollout."""
+    if not isinstance(plan, ExponentialParams) or not plan.windows:
+        return
+    open_minutes = sum(minutes_open(plan.windows))
+    per_day = open_minutes * plan.maximum_per_minute
+    days = scenario.fleet.size / per_day
+    if days * 86400 > scenario.duration:
+        yield (f"{path}.windows", f"{format_duration(open_minutes * 60)} of windows a day at most "
+               f"{plan.maximum_per_minute}/min notify at most {per_day:,} devices a day: the {scenario.fleet.size:,}-camera fleet needs "
+               f"{days:.1f} days of them, longer than the run's {format_duration(scenario.duration)}")
+
+
 RULES = (_late_abort, _succeeded_behind_window, _success_never_reached, _small_canary, _empty_or_unwatched_waves,
          _last_wave_short_of_the_fleet, _last_release_too_late, _nothing_can_halt, _budget_below_one_download,
-         _bake_before_check_ins)
+         _bake_before_check_ins, _windows_too_narrow)

@@ -281,3 +281,27 @@ def test_an_aws_export_carries_the_in_progress_timeout_and_its_retries_and_an_im
     said = timeout_mismatch(timed, "mender")
     assert said is not None and "mender has no such timeout" in said
     assert timeout_mismatch(load_scenario_text(text), "mender") is None
+
+
+def test_an_exponential_plans_windows_are_the_jobs_maintenance_windows_both_ways():
+    """Daily UTC windows export as cron starts every day and whole minutes, and import back exactly; a window on
+    some weekdays only cannot be a daily window and is refused, not read as every day."""
+    params = plan({"kind": "exponential", "base_rate_per_minute": 50, "windows": [
+        {"start": "02:00", "duration": "4h"}, {"start": "23:30", "duration": "1h"}]})
+    tiny = load_scenario(ROOT / "scenarios" / "tiny.yaml")
+    start = datetime(2027, 1, 4, tzinfo=timezone.utc)
+    document = export_plan(tiny, "plan", params, "aws-iot-jobs", start, approximate=False).document
+    assert document["schedulingConfig"] == {"maintenanceWindows": [
+        {"startTime": "cron(0 2 * * ? *)", "durationInMinutes": 240},
+        {"startTime": "cron(30 23 * * ? *)", "durationInMinutes": 60}]}
+    validate("aws-iot-jobs", document)
+    back = import_document(json.dumps(document), "aws-iot-jobs")
+    assert back.strategy["windows"] == [{"start": "02:00", "duration": "240m"}, {"start": "23:30", "duration": "60m"}]
+    assert plan(back.strategy).windows == params.windows
+    weekdays = {**document, "schedulingConfig": {"maintenanceWindows": [
+        {"startTime": "cron(0 2 ? * MON-FRI *)", "durationInMinutes": 60}]}}
+    with pytest.raises(CannotImport, match="fleetlab windows are daily in UTC"):
+        import_document(json.dumps(weekdays), "aws-iot-jobs")
+    too_long = plan({"kind": "exponential", "windows": [{"start": "02:00", "duration": "24h"}]})
+    with pytest.raises(CannotExport, match="at most 1,430"):
+        export_plan(tiny, "plan", too_long, "aws-iot-jobs", start, approximate=False)

@@ -78,6 +78,35 @@ def test_exponential_notifies_the_nth_device_when_the_rate_has_paid_for_it_and_c
     assert times == pytest.approx([30, 60, 75, 90, 102, 114, 126, 138])
 
 
+def test_exponential_notifies_only_inside_its_daily_windows_at_its_rate_there():
+    """AWS IoT Jobs' maintenance windows: 60/min from 02:00 to 02:30 UTC each day; 2,500 devices take three nights
+    (1,800 a night), none told outside a window, and the n-th device of a night at n seconds after 02:00."""
+    params = ExponentialParams(base_rate_per_minute=60, maximum_per_minute=60,
+                               windows=[{"start": "02:00", "duration": "30m"}])
+    times, _ = release_times(params, 2500)
+    day = 86400.0
+    assert all(7200 <= time % day <= 9000 for time in times), sorted({time % day for time in times})[:5]
+    nights = [sum(1 for time in times if int(time // day) == night) for night in range(3)]
+    assert nights == [1800, 700, 0], nights
+    assert times[:3] == pytest.approx([7201, 7202, 7203])
+    assert times[1800] == pytest.approx(day + 7201)
+    without, _ = release_times(ExponentialParams(base_rate_per_minute=60, maximum_per_minute=60), 2500)
+    assert without[-1] == pytest.approx(2500)
+
+
+def test_an_exponential_window_past_midnight_and_two_windows_a_day_are_read_as_written():
+    from sim.model.strategies.exponential import window_at
+
+    params = ExponentialParams(windows=[{"start": "23:00", "duration": "2h"}, {"start": "12:00", "duration": "1h"}])
+    assert window_at(params.windows, 0.0) == (True, 3600.0)                 # the 23:00 window of the day before
+    assert window_at(params.windows, 3600.0) == (False, 12 * 3600.0)
+    assert window_at(params.windows, 12.5 * 3600) == (True, 13 * 3600.0)
+    assert window_at(params.windows, 14 * 3600.0) == (False, 23 * 3600.0)
+    assert window_at([], 5.0) == (True, float("inf"))
+    with pytest.raises(ValidationError, match="a rollout window lasts more than zero and at most 24h"):
+        ExponentialParams(windows=[{"start": "02:00", "duration": "25h"}])
+
+
 def test_exponential_abort_stops_the_queue_and_says_the_in_flight_carry_on():
     params = ExponentialParams(base_rate_per_minute=10, abort=[{"threshold": "20%", "min_executed": 3}])
     rollout = start(params, fleet(100))

@@ -101,6 +101,13 @@ CASES = {
         "strategy:\n  kind: canary\n  detect_failure_rate: 10%\n  stratify: false\n  judge: null\n  abort: null\n",
         "strategy:\n  kind: canary\n  detect_failure_rate: 10%\n  stratify: false\n  judge: null\n",
         "strategy.judge", "nothing can halt this canary", ()),
+    "job windows too narrow to notify the fleet within the run": (
+        "strategy:\n  kind: exponential\n  maximum_per_minute: 5\n  base_rate_per_minute: 5\n"
+        "  windows: [{start: \"02:00\", duration: 1m}]\n",
+        "strategy:\n  kind: exponential\n  maximum_per_minute: 50\n  base_rate_per_minute: 5\n"
+        "  windows: [{start: \"02:00\", duration: 1m}]\n",
+        "strategy.windows", "1m 0s of windows a day at most 5/min notify at most 5 devices a day: the 40-camera "
+        "fleet needs 8.0 days of them, longer than the run's 3d 0h", ()),
     "a bake shorter than the agents' poll interval": (
         "strategy:\n  kind: waves\n  waves: [10%, 100%]\n  bake: 20m\n",
         "strategy:\n  kind: waves\n  waves: [10%, 100%]\n  bake: 1h\n",

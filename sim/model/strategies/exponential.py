@@ -4,12 +4,19 @@ notified carry on, and the result shows that in-flight exposure as the blast rad
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
+from sim.model.fleet_spec import lasting_at_most_a_day
 from sim.model.gating.threshold import ThresholdAbort
 from sim.model.strategy import FleetView, Halt, Observation, Rollout, Soak, StrategyParams, Update, register
+from sim.model.unit_fields import Clock, Duration
+
+
+def _within_a_day(seconds: float) -> float:
+    return lasting_at_most_a_day(seconds, "a rollout window")
 
 
 class RateIncrease(StrategyParams):
@@ -23,6 +30,13 @@ class RateIncrease(StrategyParams):
         if (self.notified is None) == (self.succeeded is None):
             raise ValueError("give exactly one of notified or succeeded")
         return self
+
+
+class RolloutWindow(StrategyParams):
+    """A daily window, in UTC (the simulated run starts at 00:00 UTC), in which the job notifies devices."""
+
+    start: Clock
+    duration: Annotated[Duration, AfterValidator(_within_a_day)]
 
 
 class ExponentialParams(StrategyParams):
@@ -39,6 +53,10 @@ class ExponentialParams(StrategyParams):
     abort: list[ThresholdAbort] = Field(default_factory=list,
 
         description="abort rules; any one breached stops the queue (devices in flight carry on)")
+    windows: list[RolloutWindow] = Field(
+        default_factory=list, description="daily UTC windows in which devices are notified (AWS IoT Jobs' "
+        "schedulingConfig.maintenanceWindows); outside them the queue waits and the abort rules still look; "
+        "none: any time")
 
 
 TICK = 1.0             # seconds: devices due within the same second are notified together
@@ -71,9 +89,13 @@ def exponential(params: ExponentialParams, fleet: FleetView) -> Rollout:
         if params.rate_increase.notified:
             rate, mark = raised_rate(params, rate, mark, told)
         per_second = min(rate, params.maximum_per_minute) / 60.0
-        wait = min(max(TICK, (1.0 - due) / per_second), next_look - clock)
+        inside, edge = window_at(params.windows, clock)
+        if inside:      # notifications accrue until the window closes
+            wait = min(max(TICK, (1.0 - due) / per_second), next_look - clock, edge - clock)
+        else:           # the queue waits for the next window; the abort rules still look
+            wait = min(edge - clock, next_look - clock)
         seen = yield Soak(wait)
-        clock, due = clock + wait, due + per_second * wait
+        clock, due = clock + wait, due + (per_second * wait if inside else 0.0)
         if params.rate_increase.succeeded:
             rate, mark = raised_rate(params, rate, mark, seen.committed)
 
@@ -84,3 +106,18 @@ def raised_rate(params: ExponentialParams, rate: float, mark: int, progress: int
     while progress - mark >= step and rate < params.maximum_per_minute:
         rate, mark = min(rate * params.increment_factor, params.maximum_per_minute), mark + step
     return rate, mark
+
+
+DAY = 86400.0
+
+
+def window_at(windows: list[RolloutWindow], clock: float) -> tuple[bool, float]:
+    """(whether a window is open at `clock`, the next moment that may change it: the close of the window open now,
+    else the next opening); without windows, always open."""
+    if not windows:
+        return True, math.inf
+    closes = [start + window.duration for window in windows
+              if clock < (start := window.start + math.floor((clock - window.start) / DAY) * DAY) + window.duration]
+    if closes:
+        return True, min(closes)
+    return False, min(window.start + math.ceil((clock - window.start) / DAY) * DAY for window in windows)
