@@ -341,8 +341,9 @@ def _windows_too_narrow(path: str, plan: StrategyParams, scenario: Scenario) -> 
     days = scenario.fleet.size / per_day
     if days * 86400 > scenario.duration:
         yield (f"{path}.windows", f"{format_duration(open_minutes * 60)} of windows a day at most "
-               f"{plan.maximum_per_minute}/min notify at most {per_day:,} devices a day: the {scenario.fleet.size:,}-camera fleet needs "
-               f"{days:.1f} days of them, longer than the run's {format_duration(scenario.duration)}")
+               f"{plan.maximum_per_minute}/min notify at most {per_day:,} devices a day: the "
+               f"{scenario.fleet.size:,}-camera fleet needs {days:.1f} days of them, longer than the run's "
+               f"{format_duration(scenario.duration)}")
 
 
 RULES = (_late_abort, _succeeded_behind_window, _success_never_reached, _small_canary, _empty_or_unwatched_waves,
