@@ -61,30 +61,33 @@ def export_plan(plan: StrategyParams, target: Target, gaps: Gaps) -> Document:
 
 def _maintenance_window(window: Any, index: int, gaps: Gaps) -> Document:
     """A daily UTC window as a cron start (EventBridge syntax, every day) and whole minutes, at most 1,430."""
-    minutes = window.duration / 60
-    if minutes != int(minutes) or minutes > MAX_WINDOW_MINUTES:
-        whole = min(MAX_WINDOW_MINUTES, math.ceil(minutes))
-        gaps.add(f"windows[{index}] lasts {minutes:g} minutes: a maintenance window is whole minutes, at most "
-                 f"{MAX_WINDOW_MINUTES:,}", f"durationInMinutes {whole}")
-        minutes = whole
+    minutes = _whole_minutes(window.duration, MAX_WINDOW_MINUTES, f"windows[{index}] lasts", "a maintenance window",
+                             "durationInMinutes", gaps)
     start = int(window.start)
     if start % 60:
         gaps.add(f"windows[{index}] starts at second {start % 60} of its minute: a cron start is whole minutes",
                  "the minute it starts in")
-    return {"startTime": f"cron({start // 60 % 60} {start // 3600} * * ? *)", "durationInMinutes": int(minutes)}
+    return {"startTime": f"cron({start // 60 % 60} {start // 3600} * * ? *)", "durationInMinutes": minutes}
+
+
+def _whole_minutes(seconds: float, most: int, what: str, theirs: str, key: str, gaps: Gaps) -> int:
+    """A duration as the whole minutes the service takes, at most `most`: anything else is a gap, approximated by
+    rounding up to a minute (and down to the most)."""
+    minutes = seconds / 60
+    if minutes == int(minutes) and minutes <= most:
+        return int(minutes)
+    whole = min(most, math.ceil(minutes))
+    gaps.add(f"{what} {minutes:g} minutes: {theirs} is whole minutes, at most {most:,}", f"{key} {whole}")
+    return whole
 
 
 def _timeouts(target: Target, gaps: Gaps) -> Document:
     """`delivery.in_progress_timeout` and `timeout_retries` as the job's timeoutConfig and the TIMED_OUT retries."""
     if target.in_progress_timeout is None:
         return {}
-    minutes = target.in_progress_timeout / 60
-    if minutes != int(minutes) or minutes > MAX_TIMEOUT_MINUTES:
-        whole = min(MAX_TIMEOUT_MINUTES, math.ceil(minutes))
-        gaps.add(f"an in-progress timeout of {minutes:g} minutes: a job's is whole minutes, 1 to "
-                 f"{MAX_TIMEOUT_MINUTES:,} (7 days)", f"inProgressTimeoutInMinutes {whole}")
-        minutes = whole
-    document: Document = {"timeoutConfig": {"inProgressTimeoutInMinutes": int(minutes)}}
+    minutes = _whole_minutes(target.in_progress_timeout, MAX_TIMEOUT_MINUTES, "the in-progress timeout lasts",
+                             "a job's timeout", "inProgressTimeoutInMinutes", gaps)
+    document: Document = {"timeoutConfig": {"inProgressTimeoutInMinutes": minutes}}
     if target.timeout_retries:
         document["jobExecutionsRetryConfig"] = {"criteriaList": [
             {"failureType": "TIMED_OUT", "numberOfRetries": target.timeout_retries}]}
