@@ -346,6 +346,26 @@ def _windows_too_narrow(path: str, plan: StrategyParams, scenario: Scenario) -> 
                f"{format_duration(scenario.duration)}")
 
 
+def _groups_past_the_run(path: str, plan: StrategyParams, scenario: Scenario) -> Iterator[PlanWarning]:
+    """Groups open one after another, each once its devices have committed and reported: a count of groups whose
+    sequence cannot end within the run, even at the soonest, leaves the last groups untold."""
+    from sim.model.strategies.groups import GroupsParams
+
+    if not isinstance(plan, GroupsParams) or not isinstance(plan.groups, int) or plan.success_threshold == 0:
+        return
+    count = min(plan.groups, scenario.fleet.size)
+    each = device_report_time(scenario) + plan.check_every / 2       # the look after the reports, on average
+    # a group commits inside an install window: a window holds as many groups as fit in it, one at least
+    per_day = sum(max(1.0, window.duration // each) for window in scenario.fleet.install_windows)
+    last = (count - 1) / per_day * 86400.0
+    if last >= scenario.duration:
+        yield (f"{path}.groups", f"{count} groups open one after another, each once {plan.success_threshold:.0%} of it "
+               f"committed and reported (about {format_duration(each)} at the soonest: a device's time to commit and "
+               f"report, and the next look, so about {per_day:g} a day in the install windows): the last group opens "
+               f"after about {format_duration(last)}, not before the run's {format_duration(scenario.duration)} "
+               "ends, so the last groups are never told")
+
+
 RULES = (_late_abort, _succeeded_behind_window, _success_never_reached, _small_canary, _empty_or_unwatched_waves,
          _last_wave_short_of_the_fleet, _last_release_too_late, _nothing_can_halt, _budget_below_one_download,
-         _bake_before_check_ins, _windows_too_narrow)
+         _bake_before_check_ins, _windows_too_narrow, _groups_past_the_run)

@@ -108,6 +108,11 @@ CASES = {
         "  windows: [{start: \"02:00\", duration: 1m}]\n",
         "strategy.windows", "1m 0s of windows a day at most 5/min notify at most 5 devices a day: the 40-camera "
         "fleet needs 8.0 days of them, longer than the run's 3d 0h", ()),
+    "more groups than the run can open one after another": (
+        "strategy:\n  kind: groups\n  groups: 40\n",
+        "strategy:\n  kind: groups\n  groups: 20\n",
+        "strategy.groups", "so about 9 a day in the install windows): the last group opens after about 4d 8h, not "
+        "before the run's 3d 0h ends, so the last groups are never told", ()),
     "a bake shorter than the agents' poll interval": (
         "strategy:\n  kind: waves\n  waves: [10%, 100%]\n  bake: 20m\n",
         "strategy:\n  kind: waves\n  waves: [10%, 100%]\n  bake: 1h\n",
@@ -299,3 +304,15 @@ def test_a_timeout_shorter_than_the_wait_for_a_window_fails_healthy_cameras_as_t
     (_, delta), = traps(scenario(plan, ("artifact:", "delivery: {in_progress_timeout: 1m, delta: true}\n\nartifact:"),
                                  ("full_size: 50MB", "full_size: 50MB\n  delta_size: 5MB")))
     assert "closed for 20h 0m" in delta and "to fetch" not in delta, delta     # the 5 MB delta takes 13 s
+
+
+def test_groups_the_run_cannot_open_are_untold_in_the_simulator_and_a_count_it_can_are_all_opened():
+    """tiny's 4-hour night windows hold about 9 groups a night: 40 groups of one device leave groups untold after 3
+    days (the warning's case), 20 groups all open."""
+    from sim.run import simulate
+
+    def opened(count: int) -> int:
+        run = simulate(scenario(f"strategy:\n  kind: groups\n  groups: {count}\n"))
+        return sum(1 for event in run.timeline if event.kind == "update")
+
+    assert opened(40) < 40 and opened(20) == 20
