@@ -20,7 +20,10 @@ def cause_of(result: RunResult, scenario: Scenario) -> str:
     halts = [event for event in result.timeline if event.kind == "halt"]
     rollbacks = [event for event in result.timeline if event.kind == "rollback"]
     if halts:
-        parts.append(f"halted at {units.format_duration(halts[0].time)}: {halts[0].detail}")
+        withdrawn = halts[0].devices    # releases the halt withdrew before the cameras' agents checked in
+        parts.append(f"halted at {units.format_duration(halts[0].time)}: {halts[0].detail}"
+                     + (f" ({withdrawn} release{'s' if withdrawn != 1 else ''} withdrawn before the camera checked in)"
+                        if withdrawn else ""))
     elif rollbacks:
         parts.append(f"rolled back at {units.format_duration(rollbacks[0].time)}: {rollbacks[0].detail}")
     shares = scenario.fleet.axis_shares()

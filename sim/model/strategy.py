@@ -105,6 +105,7 @@ class Observation:
     rolled_back: int = 0               # reported rolled back by their own health check or by us
     bricked: int = 0
     in_progress: int = 0               # released, last report not an outcome
+    awaiting_check_in: int = 0         # of those, not yet picked up by the camera's agent (a halt withdraws them)
     failures_by_reason: Mapping[str, int] = field(default_factory=dict)
     outcomes: Mapping[int, DeviceState] = field(default_factory=dict)   # device -> last reported state
     samples: Mapping[str, Samples] = field(default_factory=dict)  # answer to a Sample action, by metric

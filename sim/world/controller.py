@@ -152,7 +152,8 @@ class Controller:
         return Observation(
             time=self.world.now, released=self.released_count, committed=counts[S.COMMITTED],
             failed=counts[S.FAILED], rolled_back=counts[S.ROLLED_BACK], bricked=counts[S.BRICKED],
-            in_progress=self.released_count - outcomes, failures_by_reason=dict(self.known_reasons),
+            in_progress=self.released_count - outcomes, awaiting_check_in=self.lifecycle.unstarted,
+            failures_by_reason=dict(self.known_reasons),
             outcomes=self.known_states, samples=samples or {})
 
     def _strategy_done(self) -> None:

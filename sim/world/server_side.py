@@ -84,6 +84,11 @@ class ServerSide:
     def awaiting_check_in(self, device_id: int) -> bool:
         return device_id in self._unstarted
 
+    @property
+    def unstarted(self) -> int:
+        """Released devices whose agent has not picked the release up yet."""
+        return len(self._unstarted)
+
     def _withdraw(self, device: Device, reason: str) -> None:
         self._unstarted.discard(device.id)
         self.world.recorder.reasons[device.id] = reason

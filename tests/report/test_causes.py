@@ -38,6 +38,24 @@ def test_after_a_halt_the_devices_it_kept_back_are_the_halts_doing():
     assert cause.startswith("halted at") and "rollout halted" not in cause, cause
 
 
+def test_a_halt_says_how_many_releases_it_withdrew_before_the_cameras_checked_in():
+    """Agents that check in every 2 hours, an IoT-jobs plan of 1/min aborting on 3 failures, most cameras short of
+    storage (they fail at their check-in): the abort at 31 min cancels the 9 devices never notified and withdraws the
+    28 notified ones whose agents had not checked in; the plan's halt and the cause say so, and none of them reads as
+    in flight, failed or still on its way."""
+    text = TINY.replace("strategy:\n  kind: waves\n  waves: [10%, 50%, 100%]\n  bake: 4h\n  abort: {threshold: 20%, "
+                        "min_executed: 4}\n", "strategy:\n  kind: exponential\n  base_rate_per_minute: 1\n  "
+                        "maximum_per_minute: 1\n  abort: [{threshold: 20%, min_executed: 3}]\n")
+    text = text.replace("storage_free: {median: 4GB}", "storage_free: {median: 80MB, sigma: 0.3}")
+    scenario = load_scenario_text(text.replace("fleet:\n", "fleet:\n  poll_interval: 2h\n", 1))
+    result = simulate(scenario, 1)
+    [halt] = [event for event in result.timeline if event.kind == "halt"]
+    assert halt.devices == 28 and "37 queued devices cancelled, 0 in flight carry on" in halt.detail, halt
+    cause = cause_of(result, scenario)
+    assert "(28 releases withdrawn before the camera checked in)" in cause, cause
+    assert "rollout halted" not in cause and "3 devices failed, 3 of them: insufficient storage" in cause, cause
+
+
 @pytest.mark.parametrize("text", [SHORT_WINDOW, SHORT_RUN,
                                   (ROOT / "scenarios" / "hot-candidate-thermal.yaml").read_text(),
                                   (ROOT / "scenarios" / "power-cuts-in-place.yaml").read_text()],

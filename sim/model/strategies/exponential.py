@@ -81,8 +81,11 @@ def exponential(params: ExponentialParams, fleet: FleetView) -> Rollout:
             next_look += ABORT_EVERY
             for rule in params.abort:
                 if rule.breached(seen.totals):      # every device notified so far: the controller's totals
-                    yield Halt(f"abort: {rule.describe(seen.totals)}; {fleet.size - told} queued "
-                               f"devices cancelled, {seen.in_progress} in flight carry on")
+                    # queued: not notified yet, or notified and not picked up by the device (AWS: QUEUED)
+                    queued, in_flight = fleet.size - told + seen.awaiting_check_in, \
+                        seen.in_progress - seen.awaiting_check_in
+                    yield Halt(f"abort: {rule.describe(seen.totals)}; {queued} queued devices cancelled, "
+                               f"{in_flight} in flight carry on")
                     return
         if told == fleet.size:
             break
