@@ -366,6 +366,25 @@ def _groups_past_the_run(path: str, plan: StrategyParams, scenario: Scenario) ->
                "ends, so the last groups are never told")
 
 
+def _budget_behind_check_ins(path: str, plan: StrategyParams, scenario: Scenario) -> Iterator[PlanWarning]:
+    """A byte budget charged when the plan releases a camera, while polling agents start their downloads up to a
+    poll interval later: the releases of several budget windows can start in one, and the origin carries more than
+    the budget says."""
+    from sim.model.strategies.budgeted import BudgetedParams
+
+    poll = scenario.fleet.poll_interval
+    if poll is None or not isinstance(plan, BudgetedParams):
+        return
+    for key, window in (("global_per_hour", 3600.0), ("site_per_hour", 3600.0), ("global_per_day", 86400.0),
+                        ("site_per_day", 86400.0)):
+        factor = 1 + poll / window
+        if getattr(plan, key) is None or factor < 1.1:
+            continue
+        yield (f"{path}.{key}", f"the budget is charged when a camera is released, but the agents pick a release up "
+               f"as much as {format_duration(poll)} later (fleet.poll_interval): the releases of about {factor:.1f} "
+               f"budget windows can start downloading in one, up to about {factor:.1f}× the {key} budget")
+
+
 RULES = (_late_abort, _succeeded_behind_window, _success_never_reached, _small_canary, _empty_or_unwatched_waves,
          _last_wave_short_of_the_fleet, _last_release_too_late, _nothing_can_halt, _budget_below_one_download,
-         _bake_before_check_ins, _windows_too_narrow, _groups_past_the_run)
+         _bake_before_check_ins, _windows_too_narrow, _groups_past_the_run, _budget_behind_check_ins)

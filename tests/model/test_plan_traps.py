@@ -316,3 +316,23 @@ def test_groups_the_run_cannot_open_are_untold_in_the_simulator_and_a_count_it_c
         return sum(1 for event in run.timeline if event.kind == "update")
 
     assert opened(40) < 40 and opened(20) == 20
+
+
+def test_a_byte_budget_with_polling_agents_is_flagged_and_the_simulated_origin_exceeds_it_as_said():
+    """global_per_hour: 100MB with agents checking in every 2 hours: releases of up to three hours start within one
+    (the warning's 3.0×); the simulated origin carries more than the budget in some hour, never more than said."""
+    import numpy as np
+
+    from sim.run import simulate
+
+    plan = "strategy:\n  kind: budgeted\n  global_per_hour: 100MB\n  tick: 1m\n"
+    polling = scenario(plan, ("fleet:\n", "fleet:\n  poll_interval: 2h\n"))
+    [(key, said)] = traps(polling)
+    assert key == "strategy.global_per_hour" and "up to about 3.0× the global_per_hour budget" in said, said
+    assert traps(scenario(plan)) == []
+    worst = 0.0
+    for seed in range(4):
+        series = simulate(polling, seed).egress.series
+        per_bin = np.array(series.values) * series.step
+        worst = max(worst, np.convolve(per_bin, np.ones(int(3600 / series.step)), "valid").max() / 100e6)
+    assert 1.0 < worst <= 3.0, worst
