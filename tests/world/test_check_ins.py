@@ -111,3 +111,22 @@ def test_the_check_ins_wait_no_longer_than_an_interval_when_the_site_is_up(make_
             assert check_ins.scheduled(device, moment) == moment
             assert math.isclose((moment - check_ins.scheduled(device, 0.0)) % POLL, 0, abs_tol=1e-6) or math.isclose(
                 (moment - check_ins.scheduled(device, 0.0)) % POLL, POLL, abs_tol=1e-6)
+
+
+def test_a_promotion_reaches_a_shadowing_camera_at_its_next_check_in(make_scenario):
+    """A shadow install waits in AWAITING_WINDOW; the promotion order is picked up at the camera's next check-in, and
+    only then does it look for a window (the window is open all day here, so it activates at the check-in)."""
+    world, lifecycle, controller = by_hand(make_scenario({**POLLING, "fleet": {
+        **POLLING["fleet"], "site_kinds": {"gym": {"count": 1, "cameras_per_site": 1}}}}))
+    check_ins = lifecycle.check_ins
+    assert check_ins is not None
+    controller._perform(Update((0,), shadow=True))
+    world.env.run(until=86400)
+    assert world.state(0) == S.AWAITING_WINDOW
+    controller._perform(Update((0,)))
+    assert world.state(0) == S.AWAITING_WINDOW and lifecycle.devices[0].shadow      # not told yet
+    picked_up = check_ins.scheduled(0, 86400.0)
+    world.env.run(until=picked_up + 1)
+    assert world.state(0) == S.ACTIVATING and world.recorder.shadow_end[0] == picked_up
+    world.env.run(until=2 * 86400)
+    assert world.state(0) == S.COMMITTED
