@@ -121,7 +121,8 @@ class Lifecycle(Fetching, ServerSide):
             self._finish(device, S.FAILED, "insufficient storage")
             return
         self._begin_download(device)
-        self._start_timeout(device)
+        if self.delivery.in_progress_timeout is not None:
+            self._start_timeout(device)
         self._plan_power_cut(device)
 
     def _promote(self, device: Device, cool_below: float | None) -> None:
@@ -175,7 +176,7 @@ class Lifecycle(Fetching, ServerSide):
             world.move(device.id, S.DOWNLOADING, "checksum mismatch")
             self._after(device, self._backoff(device.attempts), self._begin_download)
             return
-        if not self._delta_applies(device):
+        if self.delivery.delta_apply_failure and not self._delta_applies(device):
             world.move(device.id, S.DOWNLOADING, "delta did not apply: fetching the full image")
             self._begin_download(device)
             return

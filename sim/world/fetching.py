@@ -89,10 +89,9 @@ class Fetching:
     def _delta_applies(self, device: Device) -> bool:
         """Checked once the delta is in: one that does not apply leaves the device to fetch the full image (its
         delta bytes are wasted), from the origin as when it fetched the delta."""
-        rate = self.delivery.delta_apply_failure
         download = device.download
-        if rate <= 0 or download is None or not download.delta or \
-                streams.uniform(self.world.seed, streams.DELTA_APPLY, device.id) >= rate:
+        if download is None or not download.delta or \
+                streams.uniform(self.world.seed, streams.DELTA_APPLY, device.id) >= self.delivery.delta_apply_failure:
             return True
         self._delta_failed.add(device.id)
         device.download = None
