@@ -95,6 +95,22 @@ def test_bytes_are_conserved(changes):
 
 
 @PROFILE
+@given(small_fleets(), st.sampled_from(["10m", "1h", "6h"]), st.integers(0, 2), st.sampled_from([0, 0.5]))
+def test_bytes_are_conserved_through_timeouts_and_deltas_that_do_not_apply(changes, timeout, retries, no_apply):
+    """A timed-out download stops (and starts over or resumes on a retry); a delta that does not apply is wasted and
+    the full image fetched after it: every byte is still useful, wasted or unfinished, as the meter counted it."""
+    changes = merge(changes, {"artifact": {"delta_size": "20MB"},
+                              "delivery": {"delta": True, "base_mismatch": "20%", "delta_apply_failure": no_apply,
+                                           "in_progress_timeout": timeout, "timeout_retries": retries}})
+    story = run_story(scenario_from(changes))
+    moved = story.result.bytes
+    metered = sum(story.result.egress.series.values) * story.result.egress.series.step
+    assert metered == pytest.approx(moved.total, rel=1e-6, abs=1.0)
+    assert moved.total == pytest.approx(moved.useful + moved.wasted + moved.unfinished, rel=1e-9, abs=1.0)
+    assert moved.wasted >= -1.0 and moved.total == pytest.approx(moved.full + moved.delta, rel=1e-9, abs=1.0)
+
+
+@PROFILE
 @given(small_fleets())
 def test_coverage_never_decreases_except_by_rollback(changes):
     story = run_story(scenario_from(changes))
