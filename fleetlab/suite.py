@@ -15,6 +15,7 @@ from concurrent.futures import Executor
 from datetime import datetime, timezone
 from pathlib import Path
 
+from fleetlab.assumptions import assumption_lines
 from fleetlab.causes import cause_of
 from fleetlab.errors import AppError, SimulationsFailed
 from fleetlab.parameters import plan_label
@@ -266,6 +267,7 @@ def outcome_of(scenario: Scenario, file: Path, checks: list[CheckRow], problems:
                            latency_budget_ms=budget_ms, problems=problems,
                            max_temperature=scenario.hil.max_temperature if scenario.hil else None,
                            plan_warnings=[f"{key}: {message}" for key, message in plan_traps.plan_warnings(scenario)],
+                           assumptions=assumption_lines(scenario),
                            calibration=provenance_lines(scenario),
                            calibration_warnings=list(scenario.calibration.warnings) if scenario.calibration else [])
 

@@ -75,6 +75,8 @@ class ScenarioOutcome(Record):
     current: str = Field(default="", description="the version it replaces ('' when the scenario names none)")
     plan_warnings: list[str] = Field(default_factory=list, exclude_if=lambda found: not found,
                                      description="plan traps (sim/model/plan_traps.py): `key: message`")
+    assumptions: list[str] = Field(default_factory=list, exclude_if=lambda found: not found,
+                                   description="what the simulation assumed about delivery (fleetlab/assumptions.py)")
     calibration: list[str] = Field(default_factory=list, exclude_if=lambda found: not found,
                                    description="which numbers were measured on which rig, and when")
     calibration_warnings: list[str] = Field(default_factory=list, exclude_if=lambda found: not found)

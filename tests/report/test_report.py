@@ -7,6 +7,8 @@ import pytest
 import xmlschema
 
 from fleetlab.suite_results import SuiteResult
+from sim.load import load_scenario_text
+from tests.conftest import ROOT
 from tests.report.browser import non_blank_share, render
 from tests.report.conftest import HOSTILE
 
@@ -94,3 +96,22 @@ def test_a_go_report_says_why_devices_failed_in_seed_one(suite_result):
     page = html.render(suite_result.model_copy(update={"scenarios": [failing]}))
     section = page[page.index("Failures, halts and rollbacks (seed one)"):page.index("<h3>Thermal")]
     assert "<li><b>plan</b>: 42 devices failed, 42 of them: insufficient storage &lt;b&gt;</li>" in section
+
+
+def test_each_scenario_says_what_its_simulation_assumed_about_delivery(suite_result):
+    """A GO holds under the scenario's assumptions: cameras told at once, no timeout, links that never expire. The
+    report says them beside the scenario, with the key behind each, and says the others when a scenario sets them."""
+    from fleetlab.assumptions import assumption_lines
+    from fleetlab.report import html
+
+    tiny = next(outcome for outcome in suite_result.scenarios if outcome.name == "tiny")
+    assert "cameras are told at once, as by a pushed notification (fleet.poll_interval: none)" in tiny.assumptions[2]
+    page = html.render(suite_result)
+    assert "What the simulation assumed" in page and "cameras switch only in install windows 02:00–06:00" in page
+    polling = load_scenario_text((ROOT / "scenarios" / "tiny.yaml").read_text().replace(
+        "fleet:\n", "fleet:\n  poll_interval: 30m\n", 1).replace(
+        "artifact:", "delivery: {in_progress_timeout: 12h, timeout_retries: 2, link_expiry: 1d}\nartifact:", 1))
+    said = " · ".join(assumption_lines(polling))
+    assert "agents ask for orders every 30m 0s (fleet.poll_interval)" in said
+    assert "an update is timed out 12h 0m after a camera started it and started again up to 2 times" in said
+    assert "download links expire 1d 0h after they are issued (delivery.link_expiry)" in said
