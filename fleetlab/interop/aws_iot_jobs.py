@@ -162,8 +162,10 @@ def import_document(document: Document, notes: list[str]) -> dict[str, Any]:
 def _import_windows(scheduling: Document) -> list[dict[str, str]]:
     """Daily maintenance windows, exactly; a cron start on some days only (or some months) cannot be a daily
     window, so it is refused rather than read as every day."""
-    windows = []
-    for index, window in enumerate(scheduling.get("maintenanceWindows") or []):
+    windows: list[dict[str, str]] = []
+    if "maintenanceWindows" not in scheduling:
+        return windows
+    for index, window in enumerate(require(scheduling, "maintenanceWindows", list, "schedulingConfig")):
         where = f"schedulingConfig.maintenanceWindows.{index}"
         cron = require(window, "startTime", str, where)
         minutes = require(window, "durationInMinutes", int, where)

@@ -302,6 +302,9 @@ def test_an_exponential_plans_windows_are_the_jobs_maintenance_windows_both_ways
         {"startTime": "cron(0 2 ? * MON-FRI *)", "durationInMinutes": 60}]}}
     with pytest.raises(CannotImport, match="fleetlab windows are daily in UTC"):
         import_document(json.dumps(weekdays), "aws-iot-jobs")
+    not_a_list = {**document, "schedulingConfig": {"maintenanceWindows": "cron(0 2 * * ? *)"}}
+    with pytest.raises(CannotImport, match="schedulingConfig.maintenanceWindows: expected list"):
+        import_document(json.dumps(not_a_list), "aws-iot-jobs")
     too_long = plan({"kind": "exponential", "windows": [{"start": "02:00", "duration": "24h"}]})
     with pytest.raises(CannotExport, match="at most 1,430"):
         export_plan(tiny, "plan", too_long, "aws-iot-jobs", start, approximate=False)
