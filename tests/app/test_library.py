@@ -132,3 +132,15 @@ def test_compare_with_no_plan_named_exits_2_without_a_traceback():
                           timeout=300)
     assert done.returncode == 2 and "Traceback" not in done.stdout + done.stderr
     assert "name at least one plan" in done.stderr
+
+
+def test_job_windows_keep_every_camera_within_its_timeout_where_notifying_around_the_clock_does_not():
+    """job-timeout-windows: notified only between 22:00 and 01:00 at the gyms, cameras wait at most a few hours for
+    their 01:00 window; notified around the clock, the morning's cameras wait most of a day and time out, and the
+    abort, which only cancels the queue, comes after it is empty."""
+    scenario = load_scenario(ROOT / "scenarios" / "job-timeout-windows.yaml")
+    windowed, any_time = compare(scenario, ["plan", "any_time"], [1, 2])
+    assert max(windowed.values["failed"]) < 50 and windowed.passes["t95"] == 2
+    assert min(any_time.values["failed"]) > 0.25 * any_time.devices and any_time.passes["halted"] == 2
+    timed_out = simulate(scenario.model_copy(update={"strategy": scenario.alternatives["any_time"]})).reasons
+    assert timed_out.get("timed out after 12h 0m (delivery.in_progress_timeout)", 0) > 400, timed_out
