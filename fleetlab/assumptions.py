@@ -9,11 +9,7 @@ the fleet itself (sites, uplinks, hardware) is in the scenario file.
 from __future__ import annotations
 
 from sim.model.scenario import Scenario
-from sim.model.units import format_duration, format_rate, format_size
-
-
-def _clock(seconds: float) -> str:
-    return f"{int(seconds // 3600) % 24:02d}:{int(seconds % 3600 // 60):02d}"
+from sim.model.units import format_clock, format_duration, format_rate, format_size
 
 
 def assumption_lines(scenario: Scenario) -> list[str]:
@@ -40,7 +36,7 @@ def _artifact(scenario: Scenario) -> str:
 
 
 def _windows(scenario: Scenario) -> str:
-    windows = ", ".join(f"{_clock(window.start)}–{_clock(window.start + window.duration)}"
+    windows = ", ".join(f"{format_clock(window.start)}–{format_clock(window.start + window.duration)}"
                         for window in scenario.fleet.install_windows)
     line = f"cameras switch only in install windows {windows} local time (fleet.install_windows)"
     if scenario.delivery.freeze_during_games:

@@ -14,6 +14,7 @@ from typing import Any
 
 from fleetlab.interop.base import CannotImport, Document, Gaps, Target, percent, require
 from sim.model.strategy import StrategyParams
+from sim.model.units import format_clock
 
 NAME = "aws-iot-jobs"
 MAX_PER_MINUTE = 1000                 # the service's ceiling, and its default
@@ -175,7 +176,7 @@ def _import_windows(scheduling: Document) -> list[dict[str, str]]:
                                f"*); got {cron!r}")
         if not 1 <= minutes <= MAX_WINDOW_MINUTES:
             raise CannotImport(f"{where}.durationInMinutes: expected 1 to {MAX_WINDOW_MINUTES}, got {minutes}")
-        windows.append({"start": f"{int(found[2]):02d}:{int(found[1]):02d}", "duration": f"{minutes}m"})
+        windows.append({"start": format_clock(int(found[2]) * 3600 + int(found[1]) * 60), "duration": f"{minutes}m"})
     return windows
 
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema, field_validator, model_validator
+from pydantic import BeforeValidator, Field, WithJsonSchema, field_validator, model_validator
 
 from sim.model.frozen import Frozen
-from sim.model.unit_fields import Clock, Duration, Fraction, PositiveDuration, PositiveRate, Rate, Size
+from sim.model.unit_fields import Clock, Duration, Fraction, PositiveDuration, PositiveRate, Rate, Size, at_least
 from sim.model.units import parse_utc_offset
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -204,13 +204,6 @@ class HardwareProfile(Frozen):
         default=None, description="how fast the enclosure follows a change of power (RC time constant)")
 
 
-def _an_agents_pace(seconds: float) -> float:
-    if seconds < 1.0:
-        raise ValueError("at least 1s: an agent asks for orders at most once a second (a finer pace only multiplies "
-                         "the run's events)")
-    return seconds
-
-
 # how many kinds of site, hardware models and camera angles a fleet may name: the layout keeps a device's hardware
 # and angle in a byte, a site's kind in two (sim/world/fleet.py); in a signed byte, board 150 of 200 read as board 94
 MAX_SITE_KINDS, MAX_HARDWARE, MAX_ANGLES = 32767, 255, 255
@@ -251,7 +244,8 @@ class Fleet(Frozen):
         default="fair", description="how the egress cap is shared between sites: fair (max-min: a site below the "
         "level keeps its whole uplink, the others share what is left) or proportional (every site scaled alike)")
     report_delay: Duration = Field(default=300.0, description="delay before the controller sees a device's report")
-    poll_interval: Annotated[Duration, AfterValidator(_an_agents_pace)] | None = Field(
+    poll_interval: Annotated[Duration, at_least(1.0, "at least 1s: an agent asks for orders at most once a second "
+                                                "(a finer pace only multiplies the run's events)")] | None = Field(
         default=None, description="how often a camera's update agent asks the server for orders (Mender: 30m): a "
         "camera learns of its release, a promotion or a rollback at its next check-in (each camera at its own phase; "
         "none while its site's uplink is down), and a halt withdraws the releases not yet picked up; none: told at "

@@ -21,7 +21,7 @@ from sim.model.fleet_spec import Fleet
 from sim.model.frozen import Frozen
 from sim.model.hil_spec import HilSpec
 from sim.model.strategy import REGISTRY, StrategyParams
-from sim.model.unit_fields import Duration, Fraction, Money, PositiveDuration, PositiveRate, Size
+from sim.model.unit_fields import Duration, Fraction, Money, PositiveDuration, PositiveRate, Size, at_least
 
 # --- what is shipped ------------------------------------------------------------------------------------------
 
@@ -86,12 +86,6 @@ class Fault(Frozen):
     cohort: Cohort = Field(default=Cohort(), description="which: outage by site_kind; power_cut by any cohort field")
 
 
-def _at_least_a_minute(seconds: float) -> float:
-    if seconds < 60.0:
-        raise ValueError("at least 1m (AWS IoT Jobs' shortest in-progress timeout)")
-    return seconds
-
-
 class Retries(Frozen):
     """Wait before fetching again after a corrupt download or an expired link: backoff, multiplied by factor each
     time, capped."""
@@ -121,7 +115,8 @@ class Delivery(Frozen):
         default=None, description="an origin download link stops working this long after it was issued (Mender: "
         "24h): a download still going then ends that attempt, and the device fetches again on a new link (from its "
         "last checkpoint when resumable) until artifact.max_download_attempts; none: links never expire")
-    in_progress_timeout: Annotated[Duration, AfterValidator(_at_least_a_minute)] | None = Field(
+    in_progress_timeout: Annotated[Duration, at_least(60.0, "at least 1m (AWS IoT Jobs' shortest in-progress "
+                                                      "timeout)")] | None = Field(
         default=None, description="the server ends an update that has not reached an outcome this long after the "
         "camera started it (AWS IoT Jobs' inProgressTimeoutInMinutes: 1 minute to 7 days): a camera downloading, "
         "verifying or waiting for its install window stops and fails 'timed out' (one installing, when its install "

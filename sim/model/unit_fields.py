@@ -58,16 +58,20 @@ PositiveDuration = Annotated[Duration, Gt(0)]
 PositiveRate = Annotated[Rate, Gt(0)]
 
 
-def _at_least_a_second(seconds: float) -> float:
-    if seconds < 1.0:
-        raise ValueError("at least 1s: a plan looks at its fleet at most once a second")
-    return seconds
+def at_least(floor: float, message: str) -> AfterValidator:
+    """A duration no shorter than `floor` seconds; `message`, starting with the floor ("at least 1s: …"), says why."""
+    def check(seconds: float) -> float:
+        if seconds < floor:
+            raise ValueError(message)
+        return seconds
+
+    return AfterValidator(check)
 
 
 # How often a plan looks or acts (check_every, tick, an analysis interval): real controllers poll every few seconds
 # to hours, and a finer step only multiplies the run's events (check_every: 1e-9h, 3.6 µs, never let a 3-day scenario
 # finish).
-PlanInterval = Annotated[Duration, AfterValidator(_at_least_a_second)]
+PlanInterval = Annotated[Duration, at_least(1.0, "at least 1s: a plan looks at its fleet at most once a second")]
 
 
 def _short_of_certainty(share: float) -> float:

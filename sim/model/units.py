@@ -143,6 +143,11 @@ def parse_clock(text: object) -> float:
     return hours * 3600.0 + minutes * 60.0
 
 
+def format_clock(seconds: float) -> str:
+    """Seconds after midnight -> `'02:30'`, as parse_clock reads it (a time past midnight wraps)."""
+    return f"{int(seconds // 3600) % 24:02d}:{int(seconds % 3600 // 60):02d}"
+
+
 def counted(count: int, noun: str) -> str:
     """'1 seed', '3 seeds': a count with its noun (regular plurals only)."""
     return f"{count:,} {noun}{'' if count == 1 else 's'}"
