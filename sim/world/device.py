@@ -176,7 +176,7 @@ class Lifecycle(Fetching, ServerSide):
             world.move(device.id, S.DOWNLOADING, "checksum mismatch")
             self._after(device, self._backoff(device.attempts), self._begin_download)
             return
-        if self.delivery.delta_apply_failure and not self._delta_applies(device):
+        if self.delivery.delta_apply_failure and self._fall_back_from_delta(device):
             world.move(device.id, S.DOWNLOADING, "delta did not apply: fetching the full image")
             self._begin_download(device)
             return

@@ -2,9 +2,9 @@
 seeder per site when there is a cache), on a download link that may expire; a corrupt download or an expired link
 fetched again after the retry backoff; a power cut's reboot resuming what its resume rule kept.
 
-The download half of the lifecycle (sim/world/device.py): `Lifecycle` inherits these steps, and they call the
-lifecycle's own (`_after`, `_finish`, `_downloaded_device`) through `self`, one object as before the split — a
-delegate object would add a call per step on the simulator's hot path. The names below declare what the steps use.
+The download part of the lifecycle (sim/world/device.py), which `Lifecycle` inherits: the steps call the
+lifecycle's own (`_after`, `_finish`, `_downloaded_device`) through `self` (sim/world/lifecycle_parts.py declares
+what they share).
 """
 
 from __future__ import annotations
@@ -13,40 +13,14 @@ from typing import TYPE_CHECKING
 
 from sim.model import streams
 from sim.model.lifecycle import DeviceState as S
+from sim.world.lifecycle_parts import LifecycleParts
 from sim.world.network import Download
 
 if TYPE_CHECKING:
-    from sim.model.scenario import Artifact, Delivery
-    from sim.world.device import Device, Step
-    from sim.world.device_times import DeviceTimes
-    from sim.world.links import DownloadLinks
-    from sim.world.site_cache import SiteCache
-    from sim.world.world import World
+    from sim.world.device import Device
 
 
-class Fetching:
-    world: World
-    artifact: Artifact
-    delivery: Delivery
-    times: DeviceTimes
-    cache: SiteCache
-    links: DownloadLinks | None
-    _hardware: bytes
-    _delta_failed: set[int]         # devices whose delta did not apply: they fetch the full image
-
-    # the lifecycle's own steps (sim/world/device.py), which these call
-    def _after(self, device: Device, delay: float, step: Step) -> None:
-        raise NotImplementedError
-
-    def _finish(self, device: Device, state: S, reason: str = "") -> None:
-        raise NotImplementedError
-
-    def _downloaded_device(self, device: Device) -> None:
-        raise NotImplementedError
-
-    def _device(self, device_id: int) -> Device:
-        raise NotImplementedError
-
+class Fetching(LifecycleParts):
     # --- from the origin or the site cache ------------------------------------------------------------------
 
     def _begin_download(self, device: Device) -> None:
@@ -86,16 +60,16 @@ class Fetching:
         mismatch = streams.uniform(self.world.seed, streams.DELTA_BASE, device_id) < self.delivery.base_mismatch
         return (self.artifact.full_size, False) if mismatch else (self.artifact.delta_size, True)
 
-    def _delta_applies(self, device: Device) -> bool:
-        """Checked once the delta is in: one that does not apply leaves the device to fetch the full image (its
-        delta bytes are wasted), from the origin as when it fetched the delta."""
+    def _fall_back_from_delta(self, device: Device) -> bool:
+        """Once the delta is in: whether it does not apply, in which case the device is marked to fetch the full
+        image (its delta bytes are wasted), from the origin as when it fetched the delta."""
         download = device.download
         if download is None or not download.delta or \
                 streams.uniform(self.world.seed, streams.DELTA_APPLY, device.id) >= self.delivery.delta_apply_failure:
-            return True
+            return False
         self._delta_failed.add(device.id)
         device.download = None
-        return False
+        return True
 
     def _copy_from_cache(self, device: Device) -> None:
         """Over the site's LAN; under the game-day freeze in the first stretch with no game that the copy fits in (the

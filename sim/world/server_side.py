@@ -4,7 +4,7 @@ releases no agent has picked up; an update that has not reached an outcome withi
 timed out (AWS IoT Jobs' in-progress timeout), and started again up to `delivery.timeout_retries` times.
 
 A part of the lifecycle (sim/world/device.py), which `Lifecycle` inherits as it does sim/world/fetching.py: the steps
-call each other through `self`. The names below declare what these steps use.
+call each other through `self` (sim/world/lifecycle_parts.py declares what they share).
 """
 
 from __future__ import annotations
@@ -13,41 +13,15 @@ from typing import TYPE_CHECKING
 
 from sim.model.lifecycle import DeviceState as S
 from sim.model.units import format_duration
+from sim.world.lifecycle_parts import LifecycleParts
 
 if TYPE_CHECKING:
-    from sim.model.scenario import Delivery
-    from sim.world.check_ins import CheckIns
     from sim.world.device import Device, Step
-    from sim.world.site_cache import SiteCache
-    from sim.world.world import World
 
 TIMED_OUT = "timed out"     # how a timed-out camera's failure reason starts
 
 
-class ServerSide:
-    world: World
-    delivery: Delivery
-    cache: SiteCache
-    check_ins: CheckIns | None
-    in_flight: int
-    _unstarted: set[int]
-
-    # the lifecycle's own steps (sim/world/device.py, sim/world/fetching.py), which these call
-    def _start(self, device: Device) -> None:
-        raise NotImplementedError
-
-    def _device(self, device_id: int) -> Device:
-        raise NotImplementedError
-
-    def _finish(self, device: Device, state: S, reason: str = "") -> None:
-        raise NotImplementedError
-
-    def _drop_download(self, device: Device) -> None:
-        raise NotImplementedError
-
-    def _cache_abandoned(self, device: Device) -> None:
-        raise NotImplementedError
-
+class ServerSide(LifecycleParts):
     # --- orders from the controller, at the agent's check-in ----------------------------------------------------
 
     def _on_order(self, device: Device, step: Step) -> None:
