@@ -238,6 +238,8 @@ def _result(world: World, lifecycle: Lifecycle, controller: Controller, seed: in
     on_candidate = counts[S.COMMITTED] + counts[S.HEALTH_CHECK]
     controller.timeline.append(TimelineEvent(time=world.now, kind="end"))
     step_values = list(zip(*recorder.samples))
+    service_loss = lifecycle.service_loss
+    service_loss.close(lifecycle.joined(), world.now)
     return RunResult(
         source="sim", strategy=scenario.strategy.kind, devices=world.layout.size, sites=world.layout.sites,
         simulated=world.now, coverage=_coverage(world),
@@ -247,6 +249,8 @@ def _result(world: World, lifecycle: Lifecycle, controller: Controller, seed: in
         downloads_during_games=recorder.downloads_during_games,
         installs_during_games=recorder.installs_during_games,
         throttled_device_hours=_throttled_hours(world),
+        service_lost_device_hours=service_loss.seconds / 3600.0,
+        service_lost_in_games_device_hours=service_loss.in_games / 3600.0,
         blast=_blast(world, controller),
         final_versions={scenario.candidate.version: on_candidate,
                         scenario.current_model.version: world.layout.size - on_candidate - counts[S.BRICKED],

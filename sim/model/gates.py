@@ -43,6 +43,8 @@ METRICS: dict[str, tuple[Kind, str]] = {
     "downloads_during_games": ("count", "devices that downloaded while a game was on at their site"),
     "installs_during_games": ("count", "devices that installed or activated while a game was on"),
     "throttled_device_hours": ("hours", "device-hours above the throttle temperature"),
+    "service_lost_device_hours": ("hours", "device-hours cameras ran no model because of the update"),
+    "service_lost_in_games_device_hours": ("hours", "device-hours cameras ran no model during a game at their site"),
     "halted": ("flag", "1 when the strategy halted the rollout"),
     "blast_radius": ("count", "devices that ever activated the candidate"),
     "released_before_halt": ("count", "devices told to update before the halt"),

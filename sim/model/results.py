@@ -122,6 +122,11 @@ class RunResult(Record):
     downloads_during_games: int = 0
     installs_during_games: int = 0
     throttled_device_hours: float = 0.0
+    service_lost_device_hours: float = Field(
+        default=0.0, description="device-hours cameras ran no model because of the update: switches, rollbacks, "
+        "bricked cameras to the end, and under kill_then_download the whole update (sim/world/service_loss.py)")
+    service_lost_in_games_device_hours: float = Field(
+        default=0.0, description="of those, the device-hours during a game at the camera's site")
     final_versions: dict[str, int]
     halted: bool = False
     halt_reason: str = ""
@@ -154,6 +159,8 @@ class RunResult(Record):
             "downloads_during_games": float(self.downloads_during_games),
             "installs_during_games": float(self.installs_during_games),
             "throttled_device_hours": self.throttled_device_hours,
+            "service_lost_device_hours": self.service_lost_device_hours,
+            "service_lost_in_games_device_hours": self.service_lost_in_games_device_hours,
             "halted": 1.0 if self.halted else 0.0,
             "blast_radius": float(self.blast.ran_candidate),
             "released_before_halt": float(self.blast.released_before_halt),

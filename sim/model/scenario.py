@@ -95,6 +95,17 @@ class Retries(Frozen):
     max_backoff: Duration = 6 * 3600.0
 
 
+UpdateStrategy = Literal["download_then_kill", "kill_then_download", "hand_over"]
+
+
+def _simulated_update_strategy(value: object) -> object:
+    if value == "delete_then_download":
+        raise ValueError("delete_then_download is not simulated: it deletes the old model before the download, so a "
+                         "rollback fetches the old model again over the uplink, which fleetlab's rollback does not "
+                         "model; kill_then_download has the same time without a model, and keeps the old one")
+    return value
+
+
 class Delivery(Frozen):
     """How the artifact reaches devices, whatever the strategy."""
 
@@ -125,6 +136,13 @@ class Delivery(Frozen):
         default=0, description="times a timed-out camera starts again (AWS jobExecutionsRetryConfig for TIMED_OUT, "
         "at most 10): the new attempt carries on from what the camera has (the bytes its resume rule kept, an "
         "artifact already verified or installed) with a new timeout")
+
+    update_strategy: Annotated[UpdateStrategy, BeforeValidator(_simulated_update_strategy)] = Field(
+        default="download_then_kill", description="when a camera stops its running model (balena's update "
+        "strategies): download_then_kill keeps it running until the switch (it runs no model for the activation "
+        "and any rollback); kill_then_download stops it when the update starts, so the camera runs no model "
+        "through its download, verify, install and wait for a window; hand_over starts the new model beside the "
+        "old, which serves until the new one has started (no gap at the switch, both in memory meanwhile)")
 
     @field_validator("timeout_retries")
     @classmethod

@@ -61,6 +61,20 @@ class SiteCalendar:
         offset = self._offset(site)
         return bool(self._games_between(site, start + offset, max(end, start) + offset + 1e-9))
 
+    def game_seconds(self, site: int, start: float, end: float) -> float:
+        """How many seconds of the simulated interval [start, end] a game at the site was on."""
+        games = self.games[self._hot.site_kind[site]]
+        if games is None or end <= start:
+            return 0.0
+        offset = self._offset(site)
+        local_start, local_end = start + offset, end + offset
+        # most intervals asked about (a camera's switch, a minute in its install window) miss the games' hours of any
+        # day: known from the time of day alone, without drawing which days have a game
+        if (games.start - local_start) % DAY >= end - start and (local_start - games.start) % DAY >= games.duration:
+            return 0.0
+        return sum(min(local_end, game_end) - max(local_start, game_start)
+                   for game_start, game_end in self._games_between(site, local_start, local_end))
+
     def game_at(self, site: int, time: float) -> bool:
         if not self._has_games(site):
             return False

@@ -24,6 +24,7 @@ from sim.world.links import DownloadLinks
 from sim.world.network import Download
 from sim.world.power import POWER_CUT, next_cut
 from sim.world.server_side import ServerSide
+from sim.world.service_loss import ServiceLoss
 from sim.world.site_cache import SiteCache
 from sim.world.world import World
 
@@ -49,6 +50,7 @@ class Device:
     seeding: bool = False              # fetching from the origin for its site's cache
     executions: int = 0                # in-progress timeouts: the server's executions of this update so far
     timed_out: bool = False            # timed out while installing: stops when the install ends
+    dark_since: float = -1.0           # running no model because of the update since then (sim/world/service_loss.py)
 
 
 class Lifecycle(Fetching, ServerSide):
@@ -82,6 +84,10 @@ class Lifecycle(Fetching, ServerSide):
         self.check_ins = CheckIns(poll, world.seed, world.uplinks, self._device_site) if poll is not None else None
         self._unstarted: set[int] = set()   # released, their agent not checked in yet (only with a poll interval)
         self._delta_failed: set[int] = set()
+        strategy = self.delivery.update_strategy
+        self._stop_at_start = strategy == "kill_then_download"
+        self._stop_at_switch = strategy != "hand_over"
+        self.service_loss = ServiceLoss(world.calendar, scenario.duration)
 
     def joined(self) -> Iterator[Device]:
         """Every device that has joined the rollout, in the order it joined."""
@@ -120,6 +126,8 @@ class Lifecycle(Fetching, ServerSide):
             # hold the update, and its failure reports at once rather than a download later
             self._finish(device, S.FAILED, "insufficient storage")
             return
+        if self._stop_at_start and not device.shadow:      # a shadow runs beside the current model by design
+            self.service_loss.stop(device, self.world.now)
         self._begin_download(device)
         if self.delivery.in_progress_timeout is not None:
             self._start_timeout(device)
@@ -244,11 +252,15 @@ class Lifecycle(Fetching, ServerSide):
 
     def _activate(self, device: Device) -> None:
         self.world.move(device.id, S.ACTIVATING)
+        if self._stop_at_switch and device.dark_since < 0:
+            device.dark_since = self.world.now
         self._after(device, self._activation_delay(device), self._check_health)
 
     def _check_health(self, device: Device) -> None:
         world = self.world
         world.move(device.id, S.HEALTH_CHECK)
+        if device.dark_since >= 0:
+            self.service_loss.running(device, world.now)
         world.recorder.candidate_start[device.id] = world.now
         world.recorder.candidate_end[device.id] = float("inf")
         if self.defects.exposed(device.id):
@@ -312,6 +324,7 @@ class Lifecycle(Fetching, ServerSide):
 
     def _power_cut_before_commit(self, device: Device, state: S, ab: bool, reboot: float) -> None:
         if ab:   # the bootloader falls back to the old slot; the new one is still installed, try again later
+            self.service_loss.running(device, self.world.now)     # the old model boots: the dark from here is the cut's
             self._end_exposure(device)
             self.world.recorder.candidate_end[device.id] = self.world.now
             self.world.move(device.id, S.AWAITING_WINDOW, POWER_CUT)
@@ -325,6 +338,7 @@ class Lifecycle(Fetching, ServerSide):
 
     def _start_rollback(self, device: Device, reason: str) -> None:
         self._end_exposure(device)
+        self.service_loss.stop(device, self.world.now)
         self.world.move(device.id, S.ROLLING_BACK, reason)
         self._after(device, self.times.rollback[self._hardware[device.id]], self._rolled_back)
 
@@ -351,6 +365,11 @@ class Lifecycle(Fetching, ServerSide):
         if state in (S.ROLLED_BACK, S.BRICKED):
             self._end_exposure(device)
             world.recorder.candidate_end[device.id] = world.now
+        if state == S.BRICKED:       # nothing bootable: no model to the run's end
+            self.service_loss.stop(device, world.now)
+        elif device.dark_since >= 0:    # rolled back; or failed or called off before its switch: the old model restarts
+            self.service_loss.running(device, world.now if state == S.ROLLED_BACK else
+                                      world.now + self._activation_delay(device))
         self.in_flight -= 1
         world.on_settled(device.id)
 
