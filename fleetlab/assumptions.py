@@ -13,8 +13,8 @@ from sim.model.units import format_clock, format_duration, format_rate, format_s
 
 
 def assumption_lines(scenario: Scenario) -> list[str]:
-    return [line for line in (_artifact(scenario), _windows(scenario), _orders(scenario), _server(scenario),
-                              _origin(scenario), _power(scenario)) if line]
+    return [line for line in (_artifact(scenario), _windows(scenario), _service(scenario), _orders(scenario),
+                              _server(scenario), _origin(scenario), _power(scenario)) if line]
 
 
 def _artifact(scenario: Scenario) -> str:
@@ -33,6 +33,23 @@ def _artifact(scenario: Scenario) -> str:
     if delivery.site_cache:
         line += "; one camera a site fetches it, the others copy over the LAN (delivery.site_cache)"
     return line
+
+
+SERVICE = {
+    "download_then_kill": "a camera's model runs until its switch: it runs none for the switch ({activation}) and any "
+                          "rollback ({rollback})",
+    "kill_then_download": "a camera stops its model when its update starts and runs none until the new one runs: "
+                          "through its download, verify, install and wait for a window",
+    "hand_over": "the new model starts beside the old, which serves until it has: a camera runs none only for a "
+                 "rollback ({rollback})",
+}
+
+
+def _service(scenario: Scenario) -> str:
+    fleet, strategy = scenario.fleet, scenario.delivery.update_strategy
+    return SERVICE[strategy].format(activation=format_duration(fleet.activation_time),
+                                    rollback=format_duration(fleet.rollback_time)) + \
+        f" (delivery.update_strategy: {strategy})"
 
 
 def _windows(scenario: Scenario) -> str:

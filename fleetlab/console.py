@@ -98,6 +98,8 @@ def summary_table(result: RunResult) -> Table:
         ("exposure on a defective model", f"{result.exposure_device_hours:,.1f} device-hours"),
         ("downloads / installs during games", f"{result.downloads_during_games:,} / {result.installs_during_games:,}"),
         ("throttled", f"{result.throttled_device_hours:,.1f} device-hours"),
+        ("no model running (the update's)", f"{result.service_lost_device_hours:,.1f} device-hours, "
+                                            f"{result.service_lost_in_games_device_hours:,.1f} of them during games"),
     ]
     if result.halted:
         rows.append(("halted", f"at {units.format_duration(result.halt_time)}: {result.halt_reason}"))

@@ -27,6 +27,7 @@ from fleetlab.interop.targets import (
     link_mismatch,
     poll_mismatch,
     start_mismatch,
+    switch_mismatch,
     timeout_mismatch,
 )
 from sim.load import load_scenario, plan_warnings
@@ -59,7 +60,8 @@ def export(file: Path,
                 else default_start(scenario, datetime.now(timezone.utc)))
         exported = export_plan(scenario, plan, chosen, to, when, approximate)
         notes = [note for note in (start_mismatch(scenario, when), link_mismatch(scenario, to),
-                                   poll_mismatch(scenario, to), timeout_mismatch(scenario, to)) if note]
+                                   poll_mismatch(scenario, to), timeout_mismatch(scenario, to),
+                                   switch_mismatch(scenario, to)) if note]
     text = json.dumps(exported.document, indent=2) + "\n"
     for note in notes:
         console.err.print(f"note: {note}", markup=False)

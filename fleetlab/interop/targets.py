@@ -105,6 +105,30 @@ def timeout_mismatch(scenario: Scenario, target: str) -> str | None:
             "that")
 
 
+# when a target's devices stop the running model: each switches after it has the update (download_then_kill)
+SWITCH_ORDER = {
+    "mender": "mender installs into the inactive partition while the running system serves, and stops it only for "
+              "the reboot",
+    "hawkbit": "hawkbit leaves it to the device's update client, and the usual clients install while the model runs "
+               "and stop it for the switch",
+    "azure-adu": "Device Update's agent downloads and installs before it applies the update",
+    "aws-iot-jobs": "an IoT job leaves it to the device's job handler (Greengrass fetches a component's artifacts "
+                    "before it restarts the component)",
+}
+
+
+def switch_mismatch(scenario: Scenario, target: str) -> str | None:
+    """A scenario that simulated another of balena's update strategies than download_then_kill, exported to a system
+    whose devices stop the model only for the switch: the simulated hours without a model are not what happens
+    there (more of them, or fewer, as the strategy was)."""
+    strategy = scenario.delivery.update_strategy
+    if strategy == "download_then_kill" or target not in SWITCH_ORDER:
+        return None
+    return (f"the scenario simulated delivery.update_strategy: {strategy} (when a camera stops its model); "
+            f"{SWITCH_ORDER[target]}: simulate with download_then_kill to see the hours without a model there "
+            "(service_lost_device_hours)")
+
+
 def export_plan(scenario: Scenario, plan_name: str, plan: StrategyParams, target: str, start: datetime,
                 approximate: bool) -> Exported:
     """The target's configuration document for one plan of the scenario, with what was approximated."""

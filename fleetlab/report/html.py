@@ -24,10 +24,17 @@ from sim.model.gates import format_metric, parse_bound
 from sim.model.hil_results import RigResult
 
 PLAN_COLUMNS = ("t95", "coverage", "cost", "failed", "rolled_back", "bricked", "exposure_device_hours",
-                "throttled_device_hours")
+                "throttled_device_hours", "service_lost_device_hours")
 COLUMN_LABELS = {"t95": "T95 (mean)", "coverage": "coverage", "cost": "cost", "failed": "failed",
-                 "rolled_back": "rolled back", "bricked": "bricked", "exposure_device_hours": "exposure (device-h)",
-                 "throttled_device_hours": "throttled (device-h)"}
+                 "rolled_back": "rolled back", "bricked": "bricked", "exposure_device_hours": "exposure",
+                 "throttled_device_hours": "throttled", "service_lost_device_hours": "no model"}
+# the columns in device-hours, said once under the table (in each header they ran it past a 1400-pixel screen)
+DEVICE_HOURS_NOTE = ("Device-hours: exposure on a candidate defective for the camera; throttled above the throttle "
+                     "temperature; no model running because of the update (its switches, rollbacks, bricked cameras, "
+                     "and the whole update under kill_then_download), with the part during games at the camera's "
+                     "site")
+# a measure whose cell also says a part of it (a column of its own ran the table past a 1400-pixel screen)
+PARTS = {"service_lost_device_hours": ("service_lost_in_games_device_hours", "in games")}
 CSS = """
 body{font:14px/1.45 system-ui,sans-serif;margin:0 auto;max-width:1100px;padding:0 20px 60px;color:#1d1d1f}
 h1{margin:24px 0 4px}h2{margin-top:40px;border-bottom:1px solid #ddd;padding-bottom:4px}h3{margin:22px 0 6px}
@@ -38,7 +45,7 @@ text-align:left;vertical-align:top;overflow-wrap:break-word}th{background:#f5f5f
 .warnings{border-left:4px solid #9a6700;padding-left:12px}.finding{background:#0969da}
 .causes li{margin:6px 0}.cause{color:#cf222e}nav{margin:12px 0;line-height:2}
 .verdict{font-size:40px;padding:8px 24px;margin:12px 0}.muted{color:#6e6e73}.plots svg{max-width:100%;height:auto}
-.rigs svg{width:300px;height:auto}.wide{overflow-x:auto}code{font-size:12px}
+.rigs svg{width:300px;height:auto}.wide{overflow-x:auto}.wide td,.wide th{padding:4px 5px}code{font-size:12px}
 """
 
 
@@ -101,16 +108,39 @@ def _cell(plan: PlanSummary, metric: str) -> Cell:
         extra += [f"p5 {format_metric(metric, found['p5'])}", f"p95 {format_metric(metric, found['p95'])}"]
     if found.get("missing"):
         extra.append(f"{found['missing']} never")
+    if metric in PARTS:
+        part, name = PARTS[metric]
+        mean = plan.metrics.get(part, {}).get("mean")
+        if mean:
+            extra.append(f"{name} {format_metric(part, mean)}")
     return Cell(format_metric(metric, found["mean"]), extra)
 
 
-def _plan_rows(outcome: ScenarioOutcome, bounds: list[str]) -> list[dict]:
+# columns left out of a scenario's plan table when no plan has any of it (a column of zeros says less than the note
+# that replaces it, and the table fits a 1400-pixel screen with a risk column for each bound)
+LEFT_OUT_WHEN_NONE = {"exposure_device_hours": "no plan ran a model defective for the camera (exposure)",
+                      "throttled_device_hours": "no camera throttled (throttled)"}
+
+
+def _plan_columns(outcome: ScenarioOutcome) -> tuple[list[str], list[str]]:
+    """The plan table's measures for this scenario, and what the ones left out would have said."""
+    columns, notes = [], []
+    for metric in PLAN_COLUMNS:
+        if metric in LEFT_OUT_WHEN_NONE and outcome.plans and \
+                not any(plan.metrics.get(metric, {}).get("p95") for plan in outcome.plans):
+            notes.append(LEFT_OUT_WHEN_NONE[metric])
+        else:
+            columns.append(metric)
+    return columns, notes
+
+
+def _plan_rows(outcome: ScenarioOutcome, bounds: list[str], columns: list[str]) -> list[dict]:
     rows = []
     for plan in outcome.plans:
         risks = [(f"{risk.probability:.0%}", f"{risk.broken}/{risk.runs}") if (risk := plan.bounds.get(m))
                  else None for m in bounds]
         rows.append({"name": plan.name, "kind": plan.label or plan.kind, "halted": _halted(plan),
-                     "cells": [_cell(plan, m) for m in PLAN_COLUMNS],
+                     "cells": [_cell(plan, m) for m in columns],
                      "risks": risks})
     return rows
 
@@ -165,7 +195,10 @@ def _t95_bound(outcome: ScenarioOutcome) -> float | None:
 
 def _section(outcome: ScenarioOutcome) -> dict:
     bounds = sorted({metric for plan in outcome.plans for metric in plan.bounds})
-    section: dict = {"outcome": outcome, "bounds": bounds, "plan_rows": _plan_rows(outcome, bounds),
+    columns, left_out = _plan_columns(outcome)
+    section: dict = {"outcome": outcome, "bounds": bounds, "plan_rows": _plan_rows(outcome, bounds, columns),
+                     "plan_columns": [COLUMN_LABELS.get(metric, metric) for metric in columns],
+                     "left_out": left_out,
                      "recommended": recommended(outcome),
                      "oracle": units.format_duration(outcome.oracle_t95) if outcome.oracle_t95 else "",
                      "events": _events(outcome), "coverage": None, "egress": None, "throttled": None,
@@ -205,7 +238,7 @@ def render(result: SuiteResult, trends: Trends | None = None) -> str:
                      for version, digest in o.hil.provenance.models.items()})
     rig_count = len({rig.rig for o in result.scenarios if o.hil for rig in o.hil.rigs})
     return _ENVIRONMENT.get_template("index.html.j2").render(
-        result=result, css=Markup(CSS), plan_columns=[COLUMN_LABELS.get(m, m) for m in PLAN_COLUMNS],
+        result=result, css=Markup(CSS), device_hours_note=DEVICE_HOURS_NOTE,
         trends=trends, subject=subject(result),
         meaning=meaning, failing=failing_lines(result), rows=rows, models=models, rig_count=rig_count,
         judged=judged, summary=", ".join(f"{count} {verdict}" for verdict, count in counts.items() if count),

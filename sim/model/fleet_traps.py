@@ -1,8 +1,8 @@
 """Traps in the fleet and delivery a plan runs on, whatever the plan: an uplink that never carries anything, an
 install window too short to activate in, free storage a good share of the cameras lack, download links that expire
 before a download that cannot resume ends, a delta no smaller than the image it replaces, an in-progress timeout
-shorter than a download or the wait for an install window. sim/model/plan_traps.py gathers them with the plan's own
-traps."""
+shorter than a download or the wait for an install window, cameras that stop their model for their whole update.
+sim/model/plan_traps.py gathers them (`fleet_warnings`) with the plan's own traps."""
 
 from __future__ import annotations
 
@@ -194,3 +194,40 @@ def _timeout_too_short(scenario: Scenario) -> Iterator[PlanWarning]:
                f"the install windows are closed for {format_duration(gap)} at a stretch, longer than {given}: at "
                f"least the cameras whose download ends within {format_duration(gap - budget)} after the windows "
                "close fail 'timed out' waiting for the next one")
+
+
+KILLED_FOR_LONG = 3600.0     # a camera without a model for longer than this through its update is worth a warning
+
+
+def _killed_for_long(scenario: Scenario) -> Iterator[PlanWarning]:
+    """`kill_then_download` (balena's strategy for devices short of memory) on thin uplinks or with install windows:
+    each camera runs no model through its whole download and its wait for a window, hours where download_then_kill
+    costs a minute's switch; and the freeze for games holds the download, not the model. How long each waits for a
+    window depends on when the plan releases it: the rule says the longest, the simulator the sum."""
+    delivery, fleet = scenario.delivery, scenario.fleet
+    if delivery.update_strategy != "kill_then_download":
+        return
+    artifact = scenario.artifact
+    size = artifact.delta_size if delivery.delta and artifact.delta_size else artifact.full_size
+    download = typical_download(scenario, size, alone=delivery.site_cache)
+    closed = longest_closed(scenario)
+    with_games = sorted(name for name, kind in fleet.site_kinds.items() if kind.games is not None)
+    if download + closed + fleet.activation_time < KILLED_FOR_LONG and not with_games:
+        return
+    wait = (f", its wait for an install window (up to {format_duration(closed)}: the windows are closed that long)"
+            if closed else "")
+    games = (f"; the {', '.join(with_games)} cameras run none through the games in that time"
+             + (" (the freeze holds their downloads, not their models)" if delivery.freeze_during_games else "")
+             if with_games else "")
+    yield ("delivery.update_strategy",
+           f"kill_then_download stops a camera's model when its update starts: each then runs none through its "
+           f"download (about {format_duration(download)} for the {format_size(size)} at the fleet's median "
+           f"uplink){wait} and the {format_duration(fleet.activation_time)} switch, where download_then_kill stops "
+           f"it for the switch alone{games}; `fleetlab sim` counts the hours (service_lost_device_hours)")
+
+
+def fleet_warnings(scenario: Scenario) -> list[PlanWarning]:
+    """Every trap in the fleet and its delivery, in a fixed order."""
+    return [warning for rule in (_uplinks_that_never_carry, _windows_too_short, _storage_too_small, _links_too_short,
+                                 _delta_not_smaller, _timeout_too_short, _killed_for_long)
+            for warning in rule(scenario)]

@@ -16,12 +16,7 @@ import math
 from collections.abc import Iterator
 
 from sim.model.fleet_traps import (  # noqa: F401  (short_of_storage: read by the tests)
-    _delta_not_smaller,
-    _links_too_short,
-    _storage_too_small,
-    _timeout_too_short,
-    _uplinks_that_never_carry,
-    _windows_too_short,
+    fleet_warnings,
     minutes_open,
     short_of_storage,
     typical_download,
@@ -44,9 +39,7 @@ def plan_warnings(scenario: Scenario) -> list[PlanWarning]:
     for path, plan in plans:
         for rule in RULES:
             found.extend(rule(path, plan, scenario))
-    return (list(_uplinks_that_never_carry(scenario)) + list(_windows_too_short(scenario))
-            + list(_storage_too_small(scenario)) + list(_links_too_short(scenario)) + list(_delta_not_smaller(scenario))
-            + list(_timeout_too_short(scenario))
+    return (fleet_warnings(scenario)
             + found
             + list(_unbreakable_bounds(scenario))
             + list(_rigs_soak_too_long(scenario)))

@@ -23,6 +23,7 @@ from fleetlab.interop.targets import (
     link_mismatch,
     poll_mismatch,
     start_mismatch,
+    switch_mismatch,
     timeout_mismatch,
 )
 from sim.load import load_scenario, load_scenario_text
@@ -252,6 +253,26 @@ def test_an_export_to_mender_notes_how_often_its_agents_ask_when_the_scenario_si
     done = subprocess.run([sys.executable, "-m", "fleetlab.cli", "export", str(ROOT / "scenarios" / "tiny.yaml"),
                            "--to", "mender", "--approximate"], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert done.returncode == 0 and "note: mender's agents ask for deployments every 30m" in done.stderr, done.stderr
+
+
+def test_an_export_notes_when_the_scenario_simulated_cameras_that_stop_their_model_otherwise_than_the_target(
+        tmp_path):
+    """The four targets' devices stop the model for the switch (download_then_kill): a scenario that simulated
+    kill_then_download or hand_over showed other hours without a model than those devices will have."""
+    tiny = load_scenario(ROOT / "scenarios" / "tiny.yaml")
+    assert all(switch_mismatch(tiny, target) is None for target in ("mender", "hawkbit", "azure-adu", "aws-iot-jobs"))
+    text = (ROOT / "scenarios" / "tiny.yaml").read_text().replace(
+        "artifact:", "delivery: {update_strategy: kill_then_download}\nartifact:", 1)
+    killed = load_scenario_text(text)
+    for target in ("mender", "hawkbit", "azure-adu", "aws-iot-jobs"):
+        said = switch_mismatch(killed, target)
+        assert said is not None and "simulated delivery.update_strategy: kill_then_download" in said, said
+        assert "simulate with download_then_kill" in said, said
+    scenario_file = tmp_path / "killed.yaml"
+    scenario_file.write_text(text)
+    done = subprocess.run([sys.executable, "-m", "fleetlab.cli", "export", str(scenario_file), "--to", "mender",
+                           "--approximate"], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert done.returncode == 0 and "mender installs into the inactive partition" in done.stderr, done.stderr
 
 
 def test_an_aws_export_carries_the_in_progress_timeout_and_its_retries_and_an_import_says_where_they_go(tmp_path):

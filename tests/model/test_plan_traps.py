@@ -336,3 +336,30 @@ def test_a_byte_budget_with_polling_agents_is_flagged_and_the_simulated_origin_e
         per_bin = np.array(series.values) * series.step
         worst = max(worst, np.convolve(per_bin, np.ones(int(3600 / series.step)), "valid").max() / 100e6)
     assert 1.0 < worst <= 3.0, worst
+
+
+def test_kill_then_download_is_flagged_with_the_wait_the_simulator_meets_and_quiet_where_it_costs_little():
+    """tiny's windows are closed 20 h at a stretch and its stadiums have games: killed at the start of its update,
+    each camera runs no model through its download and its wait for a window, which the simulator finds no longer
+    than the closed stretch; the fleet loses far more than the switches alone. Windows open all day and no games:
+    a couple of minutes' download, quiet."""
+    from sim.model.lifecycle import DeviceState as S
+    from tests.world.helpers import run_story
+
+    kill = ("artifact:", "delivery: {update_strategy: kill_then_download}\n\nartifact:")
+    killed = scenario(PLAN, kill)
+    (key, said), = traps(killed)
+    assert key == "delivery.update_strategy"
+    assert "about 2m 13s for the 50.00 MB at the fleet's median uplink" in said, said
+    assert "up to 20h 0m: the windows are closed that long" in said and "the stadium cameras run none" in said, said
+    story = run_story(killed)
+    committed = story.devices_reaching(S.COMMITTED)
+    assert len(committed) >= 30
+    waits = [story.first(device, S.ACTIVATING) - story.first(device, S.AWAITING_WINDOW) for device in committed]
+    assert max(waits) <= 20 * 3600 + 60
+    at_switch = run_story(scenario(PLAN)).result.service_lost_device_hours
+    assert story.result.service_lost_device_hours > 20 * at_switch
+    all_day = ('    - {start: "02:00", duration: 4h}', '    - {start: "00:00", duration: 24h}')
+    no_games = ('      games: {days: [sat, sun], start: "14:00", duration: 3h, probability: 50%}\n', '')
+    open_all_day = scenario(PLAN, kill, all_day, no_games)
+    assert keys(open_all_day) == []

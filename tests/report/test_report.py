@@ -105,13 +105,45 @@ def test_each_scenario_says_what_its_simulation_assumed_about_delivery(suite_res
     from fleetlab.report import html
 
     tiny = next(outcome for outcome in suite_result.scenarios if outcome.name == "tiny")
-    assert "cameras are told at once, as by a pushed notification (fleet.poll_interval: none)" in tiny.assumptions[2]
+    told = "cameras are told at once, as by a pushed notification (fleet.poll_interval: none)"
+    assert any(told in line for line in tiny.assumptions), tiny.assumptions
+    assert "a camera's model runs until its switch: it runs none for the switch (1m 0s) and any rollback (2m 0s) " \
+           "(delivery.update_strategy: download_then_kill)" in tiny.assumptions
     page = html.render(suite_result)
     assert "What the simulation assumed" in page and "cameras switch only in install windows 02:00–06:00" in page
+    assert "<th>no model</th>" in page and "no model running because of the update" in page
     polling = load_scenario_text((ROOT / "scenarios" / "tiny.yaml").read_text().replace(
         "fleet:\n", "fleet:\n  poll_interval: 30m\n", 1).replace(
         "artifact:", "delivery: {in_progress_timeout: 12h, timeout_retries: 2, link_expiry: 1d}\nartifact:", 1))
-    said = " · ".join(assumption_lines(polling))
+    said = " · ".join(assumption_lines(polling.model_copy(update={"delivery": polling.delivery.model_copy(
+        update={"update_strategy": "kill_then_download"})})))
+    assert "a camera stops its model when its update starts and runs none until the new one runs" in said
     assert "agents ask for orders every 30m 0s (fleet.poll_interval)" in said
     assert "an update is timed out 12h 0m after a camera started it and started again up to 2 times" in said
     assert "download links expire 1d 0h after they are issued (delivery.link_expiry)" in said
+
+
+def test_the_hours_without_a_model_say_how_many_fell_in_games(suite_result):
+    from fleetlab.report import html
+
+    tiny = next(outcome for outcome in suite_result.scenarios if outcome.name == "tiny")
+    plan = tiny.plans[0]
+    assert "in games" not in " ".join(html._cell(plan, "service_lost_device_hours").extra)
+    metrics = {**plan.metrics, "service_lost_in_games_device_hours": {
+        **plan.metrics["service_lost_in_games_device_hours"], "mean": 12.5}}
+    cell = html._cell(plan.model_copy(update={"metrics": metrics}), "service_lost_device_hours")
+    assert "in games 12.5 h" in cell.extra, cell.extra
+
+
+def test_a_device_hours_column_no_plan_has_any_of_is_left_out_with_a_note(suite_result):
+    from fleetlab.report import html
+
+    tiny = next(outcome for outcome in suite_result.scenarios if outcome.name == "tiny")
+    section = html._section(tiny)
+    assert "throttled" not in section["plan_columns"] and "no model" in section["plan_columns"]
+    assert "no camera throttled (throttled)" in section["left_out"]
+    assert all(len(row["cells"]) == len(section["plan_columns"]) for row in section["plan_rows"])
+    plan = tiny.plans[0]
+    hot = {**plan.metrics, "throttled_device_hours": {**plan.metrics["throttled_device_hours"], "p95": 3.0}}
+    warm = html._section(tiny.model_copy(update={"plans": [plan.model_copy(update={"metrics": hot})]}))
+    assert "throttled" in warm["plan_columns"] and "no camera throttled (throttled)" not in warm["left_out"]
