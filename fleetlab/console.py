@@ -155,7 +155,8 @@ def comparison_table(rows: list, scenario: object, seeds: int) -> Table:
     return table
 
 
-SWEEP_MEASURES = ("t95", "coverage", "cost", "failed", "rolled_back", "bricked", "exposure_device_hours", "halted")
+SWEEP_MEASURES = ("t95", "coverage", "cost", "failed", "rolled_back", "bricked", "exposure_device_hours",
+                  "service_lost_device_hours", "halted")
 
 
 def _distribution(metric: str, summary: dict) -> str:
