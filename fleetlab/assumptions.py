@@ -46,10 +46,14 @@ SERVICE = {
 
 
 def _service(scenario: Scenario) -> str:
-    fleet, strategy = scenario.fleet, scenario.delivery.update_strategy
-    return SERVICE[strategy].format(activation=format_duration(fleet.activation_time),
-                                    rollback=format_duration(fleet.rollback_time)) + \
-        f" (delivery.update_strategy: {strategy})"
+    fleet, delivery = scenario.fleet, scenario.delivery
+    line = SERVICE[delivery.update_strategy].format(activation=format_duration(fleet.activation_time),
+                                                    rollback=format_duration(fleet.rollback_time)) + \
+        f" (delivery.update_strategy: {delivery.update_strategy})"
+    if delivery.failure_handling == "do_nothing":
+        line += ("; a camera whose candidate fails its health check stays on it, reported FAILED, with no model at "
+                 "all when its inference service crashed (delivery.failure_handling: do_nothing)")
+    return line
 
 
 def _windows(scenario: Scenario) -> str:

@@ -212,6 +212,15 @@ def _exposure_hours(world: World, lifecycle: Lifecycle) -> float:
     return (world.recorder.exposure_seconds + open_seconds) / 3600.0
 
 
+def _left_failing(world: World) -> int:
+    """Devices whose failed health check left the candidate running (delivery.failure_handling: do_nothing)."""
+    if world.scenario.delivery.failure_handling == "rollback":
+        return 0
+    recorder = world.recorder
+    failed = np.frombuffer(world.states, dtype=np.uint8) == int(S.FAILED)
+    return int(np.count_nonzero(failed & np.isfinite(recorder.candidate_start) & np.isinf(recorder.candidate_end)))
+
+
 def _throttled_hours(world: World) -> float:
     recorder = world.recorder
     shadow = (recorder.shadow_start, recorder.shadow_end) if recorder.shadowing else (None, None)
@@ -235,7 +244,7 @@ def _result(world: World, lifecycle: Lifecycle, controller: Controller, seed: in
     egress, byte_counts = _egress(world)
     reasons, sample = _stragglers(world, controller)
     counts = recorder.counts
-    on_candidate = counts[S.COMMITTED] + counts[S.HEALTH_CHECK]
+    on_candidate = counts[S.COMMITTED] + counts[S.HEALTH_CHECK] + _left_failing(world)
     controller.timeline.append(TimelineEvent(time=world.now, kind="end"))
     step_values = list(zip(*recorder.samples))
     service_loss = lifecycle.service_loss

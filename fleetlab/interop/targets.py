@@ -129,6 +129,16 @@ def switch_mismatch(scenario: Scenario, target: str) -> str | None:
             "(service_lost_device_hours)")
 
 
+def failure_handling_mismatch(scenario: Scenario, target: str) -> str | None:
+    """A scenario that simulated cameras left on a failing candidate (do_nothing), exported to Mender, whose devices
+    roll back on their own when the new system fails to commit."""
+    if scenario.delivery.failure_handling == "rollback" or target != "mender":
+        return None
+    return ("the scenario simulated cameras left on a candidate that fails its health check "
+            "(delivery.failure_handling: do_nothing); mender rolls a device back on its own when the update fails to "
+            "commit: simulate with rollback to see that")
+
+
 def export_plan(scenario: Scenario, plan_name: str, plan: StrategyParams, target: str, start: datetime,
                 approximate: bool) -> Exported:
     """The target's configuration document for one plan of the scenario, with what was approximated."""

@@ -4,6 +4,7 @@
                                                       ↑ (A/B power cut before commit: back to the old slot, try again)
     HEALTH_CHECK / COMMITTED → ROLLING_BACK → ROLLED_BACK          any in-flight state → IDLE (cancelled)
     AWAITING_WINDOW → FAILED (timed out by the server: delivery.in_progress_timeout)
+    HEALTH_CHECK → FAILED (a failed check left on the candidate: delivery.failure_handling: do_nothing)
     FAILED and BRICKED end a device's story.
 """
 
@@ -43,7 +44,8 @@ LEGAL_TRANSITIONS: dict[DeviceState, frozenset[DeviceState]] = {
     S.AWAITING_WINDOW: frozenset({S.ACTIVATING, S.FAILED, S.IDLE}),
     # a power cut before commit on an A/B device boots the old slot: back to waiting for a window
     S.ACTIVATING: frozenset({S.HEALTH_CHECK, S.AWAITING_WINDOW, S.ROLLING_BACK, S.BRICKED}),
-    S.HEALTH_CHECK: frozenset({S.COMMITTED, S.ROLLING_BACK, S.AWAITING_WINDOW}),
+    # a failed check with failure_handling do_nothing (Greengrass' DO_NOTHING) leaves the candidate in place
+    S.HEALTH_CHECK: frozenset({S.COMMITTED, S.ROLLING_BACK, S.AWAITING_WINDOW, S.FAILED}),
     S.COMMITTED: frozenset({S.ROLLING_BACK}),
     S.ROLLING_BACK: frozenset({S.ROLLED_BACK, S.BRICKED}),
     S.ROLLED_BACK: frozenset(),

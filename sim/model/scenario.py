@@ -144,6 +144,12 @@ class Delivery(Frozen):
         "through its download, verify, install and wait for a window; hand_over starts the new model beside the "
         "old, which serves until the new one has started (no gap at the switch, both in memory meanwhile)")
 
+    failure_handling: Literal["rollback", "do_nothing"] = Field(
+        default="rollback", description="what a camera does when the candidate fails its health check (Greengrass' "
+        "failureHandlingPolicy): rollback switches back to the old model; do_nothing leaves the candidate in place and "
+        "reports the update FAILED, so the camera runs the failing candidate (none at all when its inference service "
+        "crashed) until someone deploys again: past the run's end, and out of reach of the plan's rollback")
+
     @field_validator("timeout_retries")
     @classmethod
     def _retries_need_a_timeout(cls, retries: int, info: ValidationInfo) -> int:

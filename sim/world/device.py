@@ -19,7 +19,7 @@ from sim.world.check_ins import CheckIns
 from sim.world.defects import CohortDefects
 from sim.world.device_times import DeviceTimes
 from sim.world.fetching import Fetching
-from sim.world.health import HealthCheck
+from sim.world.health import CRASHED, HealthCheck
 from sim.world.links import DownloadLinks
 from sim.world.network import Download
 from sim.world.power import POWER_CUT, next_cut
@@ -269,10 +269,19 @@ class Lifecycle(Fetching, ServerSide):
 
     def _judge(self, device: Device) -> None:
         problem = self.health.problem(device.id)
-        if problem:
+        if not problem:
+            self._finish(device, S.COMMITTED)
+        elif self.delivery.failure_handling == "rollback":
             self._start_rollback(device, problem)
         else:
-            self._finish(device, S.COMMITTED)
+            self._leave_failing(device, problem)
+
+    def _leave_failing(self, device: Device, problem: str) -> None:
+        """Greengrass' DO_NOTHING: the update is reported FAILED with the candidate left running (its exposure and
+        heat go on, counted to the run's end); a crashed inference service leaves the camera with no model at all."""
+        self._finish(device, S.FAILED, f"{problem}; left on the candidate (delivery.failure_handling: do_nothing)")
+        if problem == CRASHED:
+            self.service_loss.stop(device, self.world.now)
 
     # --- power cuts ------------------------------------------------------------------------------------------
 

@@ -12,6 +12,8 @@ from sim.model import streams
 from sim.world.defects import CohortDefects
 from sim.world.world import World
 
+CRASHED = "health check: inference service crashed"
+
 
 class HealthCheck:
     def __init__(self, world: World, defects: CohortDefects):
@@ -24,7 +26,7 @@ class HealthCheck:
         world, fleet = self.world, self.fleet
         crash_rate = self.defects.crash_rate(device)
         if crash_rate and streams.uniform(world.seed, streams.HEALTH, device) < crash_rate:
-            return "health check: inference service crashed"
+            return CRASHED
         temperature = world.thermal.after_switch(device, world.now, fleet.health_check)
         if temperature > fleet.thermal.health_limit:
             return "health check: over temperature"

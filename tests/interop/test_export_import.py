@@ -19,6 +19,7 @@ from fleetlab.interop.targets import (
     TARGETS,
     default_start,
     export_plan,
+    failure_handling_mismatch,
     import_document,
     link_mismatch,
     poll_mismatch,
@@ -273,6 +274,17 @@ def test_an_export_notes_when_the_scenario_simulated_cameras_that_stop_their_mod
     done = subprocess.run([sys.executable, "-m", "fleetlab.cli", "export", str(scenario_file), "--to", "mender",
                            "--approximate"], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert done.returncode == 0 and "mender installs into the inactive partition" in done.stderr, done.stderr
+
+
+def test_an_export_to_mender_notes_cameras_simulated_on_a_failing_candidate():
+    """Mender rolls a device back on its own when the new system fails to commit: a scenario that left cameras on a
+    failing candidate (do_nothing) showed what will not happen there."""
+    tiny = load_scenario(ROOT / "scenarios" / "tiny.yaml")
+    assert failure_handling_mismatch(tiny, "mender") is None
+    left = tiny.model_copy(update={"delivery": tiny.delivery.model_copy(update={"failure_handling": "do_nothing"})})
+    said = failure_handling_mismatch(left, "mender")
+    assert said is not None and "mender rolls a device back on its own" in said, said
+    assert failure_handling_mismatch(left, "aws-iot-jobs") is None
 
 
 def test_an_aws_export_carries_the_in_progress_timeout_and_its_retries_and_an_import_says_where_they_go(tmp_path):

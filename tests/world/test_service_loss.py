@@ -2,16 +2,20 @@
 strategies (`delivery.update_strategy`): download_then_kill stops the model for the switch and a rollback,
 kill_then_download from the start of the update, hand_over only for a rollback; a bricked camera to the run's end."""
 
+import json
+
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sim.load import load_scenario_text
 from sim.model.errors import ScenarioError
 from sim.model.lifecycle import DeviceState as S
+from sim.run import simulate
 from sim.world.world import World
-from tests.conftest import scenario_from
+from tests.conftest import merge, scenario_from
 from tests.world.helpers import run_story
+from tests.world.test_properties import small_fleets
 
 HOUR, DAY = 3600.0, 86400.0
 ACTIVATION, ROLLBACK = 60.0, 120.0     # the fleet's defaults
@@ -141,3 +145,22 @@ def test_game_seconds_equals_the_overlap_with_every_game_found_day_by_day(start,
         found = calendar._games_between(site, start + local, start + length + local)
         overlap = sum(min(start + length + local, end) - max(start + local, begin) for begin, end in found)
         assert calendar.game_seconds(site, start, start + length) == pytest.approx(max(overlap, 0.0), abs=1e-6)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(small_fleets(delivery=True))
+def test_the_update_strategy_changes_only_the_hours_without_a_model_and_orders_them(changes):
+    """The three strategies run the same rollout (every other byte of the result is the same); hand_over loses no
+    more than download_then_kill, which loses no more than kill_then_download; the part in games is part of it."""
+    results = {}
+    for name in ("hand_over", "download_then_kill", "kill_then_download"):
+        chosen = merge(changes, {"delivery": {"update_strategy": name}})
+        result = json.loads(simulate(scenario_from(chosen)).model_dump_json(exclude={"provenance"}))
+        results[name] = (result.pop("service_lost_device_hours"), result.pop("service_lost_in_games_device_hours"),
+                         result)
+    assert results["hand_over"][2] == results["download_then_kill"][2] == results["kill_then_download"][2]
+    lost = [results[name][0] for name in ("hand_over", "download_then_kill", "kill_then_download")]
+    in_games = [results[name][1] for name in ("hand_over", "download_then_kill", "kill_then_download")]
+    assert lost == sorted(lost) and in_games == sorted(in_games)
+    fleet_hours = results["hand_over"][2]["devices"] * results["hand_over"][2]["simulated"] / HOUR
+    assert all(0 <= games <= whole + 1e-9 <= fleet_hours + 1e-9 for whole, games in zip(lost, in_games))
