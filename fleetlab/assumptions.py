@@ -32,6 +32,9 @@ def _artifact(scenario: Scenario) -> str:
                  f"{artifact.max_download_attempts} attempts (artifact.corruption_rate)")
     if delivery.site_cache:
         line += "; one camera a site fetches it, the others copy over the LAN (delivery.site_cache)"
+    if delivery.stage_ahead:
+        line += ("; every camera fetches and installs it from the start, and the plan's releases only switch "
+                 "(delivery.stage_ahead)")
     return line
 
 

@@ -51,6 +51,8 @@ def simulate(scenario: Scenario, seed: int | None = None, on_transition: Transit
             stop.succeed()
 
     world.after(scenario.duration, end_of_scenario)
+    if scenario.delivery.stage_ahead:
+        world.after(0.0, lifecycle.stage_everyone)      # before the plan's first release
     world.after(0.0, controller.begin)
     with _cyclic_gc_paused():
         world.env.run(until=stop)
@@ -167,6 +169,9 @@ def _straggler_reason(world: World, controller: Controller, device: int) -> str:
         if held and world.uplinks.freeze.game_during(joined.site, world.now, world.now + installing):
             return "waiting for a game to end to install (freeze_during_games)"
     if state == S.AWAITING_WINDOW:
+        if joined is not None and joined.staged:
+            return "staged ahead, not released: rollout halted" if controller.halted else \
+                "staged ahead, not released by the plan"
         if joined is not None and joined.shadow:
             return "waiting for promotion: running as a shadow"
         if joined is not None and joined.cool_below is not None:     # a thermal-aware plan's condition

@@ -114,5 +114,7 @@ def import_document(document: Document, notes: list[str]) -> dict[str, Any]:
         if require(action, "action", str, key) != wanted:
             raise CannotImport(f"{key}.action: fleetlab simulates {wanted}, got {action['action']!r}")
     if document.get("type") == "downloadonly":
-        notes.append("type downloadonly: simulated as a full update (fleetlab has no download-only rollout)")
+        notes.append("type downloadonly: a download-only rollout stages the update ahead of the one that installs it: "
+                     "simulate that as delivery.stage_ahead: true under the installing rollout's plan (imported here "
+                     "as a full update)")
     return strategy

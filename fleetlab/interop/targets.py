@@ -139,6 +139,18 @@ def failure_handling_mismatch(scenario: Scenario, target: str) -> str | None:
             "commit: simulate with rollback to see that")
 
 
+def staging_mismatch(scenario: Scenario, target: str) -> str | None:
+    """A scenario that staged the update ahead (`delivery.stage_ahead`): on hawkBit that is a download-only rollout to
+    create first; the other targets have no such deployment, so there the cameras fetch when the plan releases them."""
+    if not scenario.delivery.stage_ahead:
+        return None
+    if target == "hawkbit":
+        return ("the scenario staged the update ahead (delivery.stage_ahead): create a rollout of type downloadonly to "
+                "the same targets before this one, which then only installs")
+    return (f"the scenario staged the update ahead (delivery.stage_ahead); {target} has no download-only deployment, "
+            "so there each camera fetches when the plan releases it: simulate without stage_ahead to see that")
+
+
 def export_plan(scenario: Scenario, plan_name: str, plan: StrategyParams, target: str, start: datetime,
                 approximate: bool) -> Exported:
     """The target's configuration document for one plan of the scenario, with what was approximated."""

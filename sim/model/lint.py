@@ -52,6 +52,10 @@ def check(scenario: Scenario) -> list[tuple[str, str]]:
             findings.append((f"faults.{index}.share", "a share of 0% hits no site or device: this fault never happens"))
     if scenario.delivery.delta and scenario.artifact.delta_size is None:
         findings.append(("delivery.delta", "delta delivery needs artifact.delta_size"))
+    if scenario.delivery.stage_ahead and scenario.fleet.slots != "ab":
+        findings.append(("delivery.stage_ahead", "staging ahead installs into the inactive slot while the current "
+                                                 "model runs: it needs fleet.slots: ab (an in-place install overwrites "
+                                                 "the running model)"))
     for name in scenario.alternatives:     # named on --strategies (comma-separated) and --grid plan=A,B
         if name == "plan":
             findings.append(("alternatives.plan", "'plan' names the scenario's own strategy: give this one another "
@@ -88,6 +92,7 @@ RIG_METRICS = frozenset(hil_metrics([]))      # the bounds only a run on rigs me
 
 
 def _plan_findings(path: str, plan: object, scenario: Scenario) -> Iterator[tuple[str, str]]:
+    from sim.model.strategies.budgeted import BudgetedParams
     from sim.model.strategies.groups import GroupsParams
     from sim.model.strategies.phases import PhasesParams, phase_sizes
 
@@ -96,6 +101,9 @@ def _plan_findings(path: str, plan: object, scenario: Scenario) -> Iterator[tupl
             if devices <= 0:
                 yield (f"{path}.phases.{index}.batch",
                        f"this phase rounds to zero of about {scenario.fleet.size} devices")
+    if isinstance(plan, BudgetedParams) and scenario.delivery.stage_ahead:
+        yield (f"{path}.kind", "a byte budget paces the downloads the plan releases, and delivery.stage_ahead fetches "
+                               "every camera's bytes at the start: there is nothing left for the budget to pace")
     if isinstance(plan, GroupsParams) and isinstance(plan.groups, list):
         for index, group in enumerate(plan.groups):
             yield from _cohort_findings(f"{path}.groups.{index}.cohort", group.cohort, scenario)

@@ -150,6 +150,20 @@ class Delivery(Frozen):
         "reports the update FAILED, so the camera runs the failing candidate (none at all when its inference service "
         "crashed) until someone deploys again: past the run's end, and out of reach of the plan's rollback")
 
+    stage_ahead: bool = Field(
+        default=False, description="from the start every camera fetches, verifies and installs the candidate into its "
+        "inactive slot and waits (hawkBit's download-only rollout before the real one); the plan's releases then only "
+        "switch, each in the camera's next install window. The egress is spent up front: a halt saves none of it. "
+        "Needs fleet.slots: ab")
+
+    @field_validator("stage_ahead")
+    @classmethod
+    def _staging_keeps_the_model(cls, stage_ahead: bool, info: ValidationInfo) -> bool:
+        if stage_ahead and info.data.get("update_strategy") == "kill_then_download":
+            raise ValueError("staging ahead downloads while the current model runs; kill_then_download stops it for "
+                             "the download: choose one")
+        return stage_ahead
+
     @field_validator("timeout_retries")
     @classmethod
     def _retries_need_a_timeout(cls, retries: int, info: ValidationInfo) -> int:

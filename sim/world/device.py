@@ -26,6 +26,7 @@ from sim.world.power import POWER_CUT, next_cut
 from sim.world.server_side import ServerSide
 from sim.world.service_loss import ServiceLoss
 from sim.world.site_cache import SiteCache
+from sim.world.staging import Staging
 from sim.world.world import World
 
 COOL_RETRY = 1800.0     # seconds between looks for a cooler moment to activate
@@ -50,10 +51,11 @@ class Device:
     seeding: bool = False              # fetching from the origin for its site's cache
     executions: int = 0                # in-progress timeouts: the server's executions of this update so far
     timed_out: bool = False            # timed out while installing: stops when the install ends
+    staged: bool = False               # staged ahead, not released by the plan yet (sim/world/staging.py)
     dark_since: float = -1.0           # running no model because of the update since then (sim/world/service_loss.py)
 
 
-class Lifecycle(Fetching, ServerSide):
+class Lifecycle(Fetching, ServerSide, Staging):
     """A device's way through the update, from its release to its outcome; how it gets the bytes is the part in
     sim/world/fetching.py, what the server decides about it (orders at check-ins, withdrawals, timeouts) the part in
     sim/world/server_side.py (one object: the steps call each other across the files through `self`)."""
@@ -105,18 +107,24 @@ class Lifecycle(Fetching, ServerSide):
         """The controller tells this device to update (or, for a device shadowing the candidate, to promote it)."""
         known = self.devices[device_id]
         if known is not None:
-            if known.shadow and not shadow:
+            if known.staged:
+                self._on_order(known, lambda device: self._release_staged(device, shadow, cool_below))
+            elif known.shadow and not shadow:
                 self._on_order(known, lambda device: self._promote(device, cool_below))
             return
-        device = Device(device_id, self._device_site[device_id], shadow=shadow, cool_below=cool_below)
-        self.devices[device_id] = device
-        self._joined.append(device_id)
-        self.in_flight += 1
+        device = self._join(device_id, shadow, cool_below)
         if self.check_ins is None:
             self._start(device)
         else:
             self._unstarted.add(device_id)
             self._on_order(device, self._picked_up)
+
+    def _join(self, device_id: int, shadow: bool, cool_below: float | None) -> Device:
+        device = Device(device_id, self._device_site[device_id], shadow=shadow, cool_below=cool_below)
+        self.devices[device_id] = device
+        self._joined.append(device_id)
+        self.in_flight += 1
+        return device
 
     def _start(self, device: Device) -> None:
         world, device_id = self.world, device.id
@@ -129,7 +137,7 @@ class Lifecycle(Fetching, ServerSide):
         if self._stop_at_start and not device.shadow:      # a shadow runs beside the current model by design
             self.service_loss.stop(device, self.world.now)
         self._begin_download(device)
-        if self.delivery.in_progress_timeout is not None:
+        if self.delivery.in_progress_timeout is not None and not device.staged:   # staged: timed from its release
             self._start_timeout(device)
         self._plan_power_cut(device)
 
@@ -231,6 +239,8 @@ class Lifecycle(Fetching, ServerSide):
 
     def _await_window(self, device: Device) -> None:
         world = self.world
+        if device.staged:
+            return   # installed ahead; switches once the plan releases it
         if device.shadow:
             world.recorder.shadow_start[device.id] = world.now
             return   # runs beside the current model until promoted (release without shadow)
@@ -370,7 +380,7 @@ class Lifecycle(Fetching, ServerSide):
 
     def _finish(self, device: Device, state: S, reason: str = "") -> None:
         world = self.world
-        world.move(device.id, state, reason)
+        world.move(device.id, state, reason, not device.staged)     # staged: the plan hears of it at its release
         if state in (S.ROLLED_BACK, S.BRICKED):
             self._end_exposure(device)
             world.recorder.candidate_end[device.id] = world.now

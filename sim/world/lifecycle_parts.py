@@ -1,8 +1,9 @@
 """What the parts of the device lifecycle share. `Lifecycle` (sim/world/device.py) inherits the download part
-(sim/world/fetching.py) and the server's part (sim/world/server_side.py), and the steps of each call the others'
-through `self`: one object, so a step costs no extra call on the simulator's hot path, as a delegate would. This
-class declares, once, the state the parts read and the steps one part calls in another; at run time every name is
-the lifecycle's own (the stubs below are never reached: `Lifecycle` and the parts define them all).
+(sim/world/fetching.py), the server's part (sim/world/server_side.py) and staging (sim/world/staging.py); the steps
+of each call the others' through `self`: one object, so a step costs no extra call on the simulator's hot path, as a
+delegate would. This class declares, once, the state the parts read and the steps one part calls in another; at run
+time every name is the lifecycle's own (the stubs below are never reached: `Lifecycle` and the parts define them
+all).
 """
 
 from __future__ import annotations
@@ -44,6 +45,19 @@ class LifecycleParts:
         raise NotImplementedError
 
     def _start(self, device: Device) -> None:
+        raise NotImplementedError
+
+    def _join(self, device_id: int, shadow: bool, cool_below: float | None) -> Device:
+        raise NotImplementedError
+
+    def _await_window(self, device: Device) -> None:
+        raise NotImplementedError
+
+    # sim/world/server_side.py, called by the other parts
+    def _on_order(self, device: Device, step: Step) -> None:
+        raise NotImplementedError
+
+    def _start_timeout(self, device: Device) -> None:
         raise NotImplementedError
 
     def _downloaded_device(self, device: Device) -> None:

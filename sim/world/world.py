@@ -71,21 +71,26 @@ class World:
     def state(self, device: int) -> DeviceState:
         return BY_VALUE[self.states[device]]
 
-    def move(self, device: int, target: DeviceState, reason: str = "") -> None:
-        """Change a device's lifecycle state; only moves in the lifecycle table are possible."""
+    def move(self, device: int, target: DeviceState, reason: str = "", reported: bool = True) -> None:
+        """Change a device's lifecycle state; only moves in the lifecycle table are possible. An outcome is reported
+        to the controller unless not `reported` (a camera staged ahead: reported when the plan releases it)."""
         states = self.states
         source = BY_VALUE[states[device]]
         if target not in _LEGAL[source]:
             raise IllegalTransition(f"device {device}: {source.name} → {target.name} ({reason})")
         states[device] = target
         self._transition(self.env.now, device, source, target, reason)
-        if target in _OUTCOMES:
+        if reported and target in _OUTCOMES:
             self._report(device, target)
 
     def _downloaded(self, download: Any) -> None:
         self.on_download_finished(download)
 
     # --- what the controller hears, and when --------------------------------------------------------------
+
+    def report(self, device: int, state: DeviceState) -> None:
+        """Report an outcome held back (a staged camera's failure, when the plan releases it)."""
+        self._report(device, state)
 
     def _report(self, device: int, state: DeviceState) -> None:
         """Queue the device's report: it leaves once its site's uplink is up, and arrives after the report delay."""

@@ -23,6 +23,7 @@ from fleetlab.interop.targets import (
     import_document,
     link_mismatch,
     poll_mismatch,
+    staging_mismatch,
     start_mismatch,
     switch_mismatch,
     timeout_mismatch,
@@ -274,6 +275,17 @@ def test_an_export_notes_when_the_scenario_simulated_cameras_that_stop_their_mod
     done = subprocess.run([sys.executable, "-m", "fleetlab.cli", "export", str(scenario_file), "--to", "mender",
                            "--approximate"], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert done.returncode == 0 and "mender installs into the inactive partition" in done.stderr, done.stderr
+
+
+def test_an_export_of_a_staged_scenario_says_how_to_stage_there():
+    """hawkBit stages with a download-only rollout created first; the other targets have none."""
+    tiny = load_scenario(ROOT / "scenarios" / "tiny.yaml")
+    assert staging_mismatch(tiny, "hawkbit") is None
+    staged = tiny.model_copy(update={"delivery": tiny.delivery.model_copy(update={"stage_ahead": True})})
+    said = staging_mismatch(staged, "hawkbit")
+    assert said is not None and "create a rollout of type downloadonly" in said, said
+    said = staging_mismatch(staged, "mender")
+    assert said is not None and "mender has no download-only deployment" in said, said
 
 
 def test_an_export_to_mender_notes_cameras_simulated_on_a_failing_candidate():

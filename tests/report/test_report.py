@@ -122,6 +122,8 @@ def test_each_scenario_says_what_its_simulation_assumed_about_delivery(suite_res
     left_on = polling.delivery.model_copy(update={"failure_handling": "do_nothing"})
     left = polling.model_copy(update={"delivery": left_on})
     assert "stays on it, reported FAILED" in " · ".join(assumption_lines(left))
+    staged = polling.model_copy(update={"delivery": polling.delivery.model_copy(update={"stage_ahead": True})})
+    assert "the plan's releases only switch (delivery.stage_ahead)" in " · ".join(assumption_lines(staged))
     assert "agents ask for orders every 30m 0s (fleet.poll_interval)" in said
     assert "an update is timed out 12h 0m after a camera started it and started again up to 2 times" in said
     assert "download links expire 1d 0h after they are issued (delivery.link_expiry)" in said

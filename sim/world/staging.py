@@ -1,0 +1,44 @@
+"""Staging ahead (`delivery.stage_ahead`, hawkBit's download-only rollout before the real one): from the start every
+camera fetches, verifies and installs the candidate into its inactive slot, and waits; the plan's releases then only
+switch, each in the camera's next install window. What staging costs the plan is egress up front: a halt saves none
+of it.
+
+A staged camera is not yet released: the plan hears nothing of it (its outcome is not reported, World.move), so a
+camera whose staging failed reports its failure when the plan releases it, and
+the in-progress timeout starts with the release, not with the staging. A part of the lifecycle (sim/world/device.py),
+as sim/world/fetching.py and sim/world/server_side.py are.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sim.model.lifecycle import IN_FLIGHT
+from sim.model.lifecycle import DeviceState as S
+from sim.world.lifecycle_parts import LifecycleParts
+
+if TYPE_CHECKING:
+    from sim.world.device import Device
+
+
+class Staging(LifecycleParts):
+    def stage_everyone(self) -> None:
+        """At the start: every camera begins fetching the candidate (an agent that polls, at its first check-in)."""
+        for device_id in range(self.world.layout.size):
+            device = self._join(device_id, shadow=False, cool_below=None)
+            device.staged = True
+            self._on_order(device, self._start)
+
+    def _release_staged(self, device: Device, shadow: bool, cool_below: float | None) -> None:
+        """The plan releases a staged camera: it switches at its next window (a shadow runs the candidate beside the
+        current model); one whose staging failed reports the failure to the plan now."""
+        world = self.world
+        device.staged, device.shadow, device.cool_below = False, shadow, cool_below
+        state = world.state(device.id)
+        if state not in IN_FLIGHT:
+            world.report(device.id, state)
+            return
+        self._start_timeout(device)
+        if state == S.AWAITING_WINDOW:
+            device.generation += 1      # voids a reboot's pending look for a window: it looks now
+            self._await_window(device)
