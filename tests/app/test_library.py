@@ -144,3 +144,29 @@ def test_job_windows_keep_every_camera_within_its_timeout_where_notifying_around
     assert min(any_time.values["failed"]) > 0.25 * any_time.devices and any_time.passes["halted"] == 2
     timed_out = simulate(scenario.model_copy(update={"strategy": scenario.alternatives["any_time"]})).reasons
     assert timed_out.get("timed out after 12h 0m (delivery.in_progress_timeout)", 0) > 400, timed_out
+
+
+def test_staging_ahead_on_thin_uplinks_switches_a_day_sooner_and_a_halt_saves_none_of_its_egress():
+    """stage-ahead-thin-uplinks: fetched wave by wave, the last wave's slow cameras miss the night window; staged
+    ahead, T95 comes a day sooner. A candidate that crashes on 60% of the Xavier boards halts the plan on its first
+    wave either way, and staged, the whole fleet's bytes are already spent; fetched wave by wave, a fiftieth."""
+    staged = load_scenario(ROOT / "scenarios" / "stage-ahead-thin-uplinks.yaml")
+    assert staged.delivery.stage_ahead
+
+    def variant(stage_ahead: bool, defective: bool = False):
+        changes = {"delivery": staged.delivery.model_copy(update={"stage_ahead": stage_ahead})}
+        if defective:
+            crash = {"cohort": {"hardware": "xavier-nx"}, "failure_rate": 0.6}
+            changes["candidate"] = staged.candidate.model_validate(
+                {**staged.candidate.model_dump(), "defects": [crash]})
+        return staged.model_copy(update=changes)
+
+    for seed in (1, 2):
+        ahead, by_wave = simulate(variant(True), seed), simulate(variant(False), seed)
+        assert ahead.coverage.t95 is not None and by_wave.coverage.t95 is not None
+        assert ahead.coverage.t95 <= by_wave.coverage.t95 - 20 * 3600, (ahead.coverage.t95, by_wave.coverage.t95)
+        bad_ahead, bad_by_wave = simulate(variant(True, True), seed), simulate(variant(False, True), seed)
+        assert bad_ahead.halted and bad_by_wave.halted and bad_ahead.halt_time < 12 * 3600
+        fleet_bytes = bad_ahead.devices * staged.artifact.full_size
+        assert bad_ahead.bytes.total > 0.9 * fleet_bytes and bad_by_wave.bytes.total < 0.05 * fleet_bytes
+        assert bad_ahead.reasons["staged ahead, not released: rollout halted"] > 0.9 * bad_ahead.devices
