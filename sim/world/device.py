@@ -86,6 +86,8 @@ class Lifecycle(Fetching, ServerSide, Staging):
         self.check_ins = CheckIns(poll, world.seed, world.uplinks, self._device_site) if poll is not None else None
         self._unstarted: set[int] = set()   # released, their agent not checked in yet (only with a poll interval)
         self._delta_failed: set[int] = set()
+        self._staged_unreleased: set[int] = set()   # staged, released, their agent not checked in since (a halt
+                                                    # withdraws these releases; sim/world/staging.py)
         strategy = self.delivery.update_strategy
         self._stop_at_start = strategy == "kill_then_download"
         self._stop_at_switch = strategy != "hand_over"
@@ -108,7 +110,7 @@ class Lifecycle(Fetching, ServerSide, Staging):
         known = self.devices[device_id]
         if known is not None:
             if known.staged:
-                self._on_order(known, lambda device: self._release_staged(device, shadow, cool_below))
+                self._order_release(known, shadow, cool_below)
             elif known.shadow and not shadow:
                 self._on_order(known, lambda device: self._promote(device, cool_below))
             return

@@ -53,15 +53,17 @@ class ServerSide(LifecycleParts):
         withdrawn = sorted(self._unstarted)
         for device_id in withdrawn:
             self._withdraw(self._device(device_id), reason)
-        return len(withdrawn)
+        staged = len(self._staged_unreleased)       # they stay staged, in the inactive slot (sim/world/staging.py)
+        self._staged_unreleased.clear()
+        return len(withdrawn) + staged
 
     def awaiting_check_in(self, device_id: int) -> bool:
         return device_id in self._unstarted
 
     @property
     def unstarted(self) -> int:
-        """Released devices whose agent has not picked the release up yet."""
-        return len(self._unstarted)
+        """Released devices whose agent has not picked the release up yet (staged ones included)."""
+        return len(self._unstarted) + len(self._staged_unreleased)
 
     def _withdraw(self, device: Device, reason: str) -> None:
         self._unstarted.discard(device.id)

@@ -5,7 +5,8 @@ under `delivery.update_strategy: kill_then_download` from the moment its update 
 until the new model runs, or, when the update fails or is called off first, until the old model has restarted;
 under `hand_over` the old model serves until the new one has started, so the switch costs nothing. A bricked camera
 runs none to the run's end. The dark of a power cut is the power's, not the update's: a cut that sends an A/B camera
-back to its old slot ends the update's spell (it boots the old model), and the reboot is not counted.
+back to its old slot ends the update's spell (it boots the old model), and the reboot is not counted; a cut while a
+camera has no model anyway (mid-download under kill_then_download, mid-rollback) leaves its spell running.
 """
 
 from __future__ import annotations

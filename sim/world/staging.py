@@ -4,9 +4,10 @@ switch, each in the camera's next install window. What staging costs the plan is
 of it.
 
 A staged camera is not yet released: the plan hears nothing of it (its outcome is not reported, World.move), so a
-camera whose staging failed reports its failure when the plan releases it, and
-the in-progress timeout starts with the release, not with the staging. A part of the lifecycle (sim/world/device.py),
-as sim/world/fetching.py and sim/world/server_side.py are.
+camera whose staging failed reports its failure when the plan releases it, and the in-progress timeout starts with
+the release, not with the staging. With polling agents a release waits for the camera's check-in, and a halt
+withdraws it meanwhile (the camera stays staged). A part of the lifecycle (sim/world/device.py), as
+sim/world/fetching.py and sim/world/server_side.py are.
 """
 
 from __future__ import annotations
@@ -29,9 +30,18 @@ class Staging(LifecycleParts):
             device.staged = True
             self._on_order(device, self._start)
 
+    def _order_release(self, device: Device, shadow: bool, cool_below: float | None) -> None:
+        """The plan releases a staged camera: its agent learns of it at its next check-in, unless a halt withdraws the
+        release first (server_side.withdraw_unstarted)."""
+        self._staged_unreleased.add(device.id)
+        self._on_order(device, lambda known: self._release_staged(known, shadow, cool_below))
+
     def _release_staged(self, device: Device, shadow: bool, cool_below: float | None) -> None:
-        """The plan releases a staged camera: it switches at its next window (a shadow runs the candidate beside the
-        current model); one whose staging failed reports the failure to the plan now."""
+        """The agent picks the release up: the camera switches at its next window (a shadow runs the candidate beside
+        the current model); one whose staging failed reports the failure to the plan now."""
+        if device.id not in self._staged_unreleased:
+            return          # withdrawn by a halt before the agent checked in: it stays staged
+        self._staged_unreleased.remove(device.id)
         world = self.world
         device.staged, device.shadow, device.cool_below = False, shadow, cool_below
         state = world.state(device.id)

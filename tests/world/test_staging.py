@@ -90,3 +90,19 @@ def test_staging_with_kill_then_download_is_refused():
         "artifact:", "delivery: {update_strategy: kill_then_download, stage_ahead: true}\nartifact:", 1)
     with pytest.raises(ScenarioError, match="delivery.stage_ahead.*choose one"):
         load_scenario_text(text, "staged.yaml")
+
+
+def test_a_halt_withdraws_the_releases_of_staged_cameras_whose_agents_have_not_checked_in(make_scenario):
+    """Agents ask every 6 h: the second wave's releases wait for their check-ins, and the halt on the first wave's
+    crashes withdraws them (the halt's timeline entry counts them): those cameras stay staged, none switches."""
+    polling = {"fleet": {"poll_interval": "6h", "site_kinds": {"gym": {"count": 10, "cameras_per_site": 2}}},
+               "candidate": {"defects": [{"failure_rate": 1.0}]},
+               "strategy": {"kind": "waves", "waves": ["20%", "100%"], "bake": "1h",
+                            "abort": {"threshold": "20%", "min_executed": 2}}}
+    story = run_story(make_scenario({**polling, **STAGED}))
+    result = story.result
+    assert result.halted
+    (halt,) = [event for event in result.timeline if event.kind == "halt"]
+    assert halt.devices == 16
+    assert result.reasons["staged ahead, not released: rollout halted"] == 16
+    assert not [move for move in story.moves if move.target == S.ACTIVATING and move.time > result.halt_time]
