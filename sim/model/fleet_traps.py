@@ -179,8 +179,7 @@ def _timeout_too_short(scenario: Scenario) -> Iterator[PlanWarning]:
     budget = delivery.in_progress_timeout * (1 + delivery.timeout_retries)
     given = (f"the {format_duration(budget)} the server gives an update (delivery.in_progress_timeout"
              + (f" × {1 + delivery.timeout_retries} executions)" if delivery.timeout_retries else ")"))
-    artifact = scenario.artifact
-    size = artifact.delta_size if delivery.delta and artifact.delta_size else artifact.full_size
+    size = scenario.download_size
     # with a site cache the seeder fetches alone on its site's uplink, and the others copy over the LAN
     download = typical_download(scenario, size, alone=delivery.site_cache)
     gap = longest_closed(scenario)
@@ -207,8 +206,7 @@ def _killed_for_long(scenario: Scenario) -> Iterator[PlanWarning]:
     delivery, fleet = scenario.delivery, scenario.fleet
     if delivery.update_strategy != "kill_then_download":
         return
-    artifact = scenario.artifact
-    size = artifact.delta_size if delivery.delta and artifact.delta_size else artifact.full_size
+    size = scenario.download_size
     download = typical_download(scenario, size, alone=delivery.site_cache)
     closed = longest_closed(scenario)
     with_games = sorted(name for name, kind in fleet.site_kinds.items() if kind.games is not None)

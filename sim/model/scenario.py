@@ -256,5 +256,11 @@ class Scenario(Frozen):
         return hashlib.sha256(self.model_dump_json().encode()).hexdigest()
 
     @property
+    def download_size(self) -> float:
+        """What a camera on the delta's base fetches: the delta under delta delivery, else the full image."""
+        delta = self.artifact.delta_size
+        return delta if self.delivery.delta and delta else self.artifact.full_size
+
+    @property
     def current_model(self) -> ModelSpec:
         return self.current or ModelSpec(version="current", hardware=self.candidate.hardware)

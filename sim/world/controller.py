@@ -86,10 +86,8 @@ class Controller:
 
     def fleet_view(self) -> FleetView:
         world = self.world
-        artifact, delivery = world.scenario.artifact, world.scenario.delivery
-        per_device = artifact.delta_size if delivery.delta and artifact.delta_size else artifact.full_size
         return FleetView(world.layout.size, world.layout.cohorts(), plan_random(world.seed),
-                         sites=world.layout.hot_lists().device_site, artifact_bytes=per_device,
+                         sites=world.layout.hot_lists().device_site, artifact_bytes=world.scenario.download_size,
                          egress_price_per_byte=world.scenario.pricing.egress_per_gb / 1e9,
                          device_bytes=lambda device: self.lifecycle.download_size(device)[0])
 
