@@ -169,7 +169,7 @@ def _straggler_reason(world: World, controller: Controller, device: int) -> str:
         if held and world.uplinks.freeze.game_during(joined.site, world.now, world.now + installing):
             return "waiting for a game to end to install (freeze_during_games)"
     if state == S.AWAITING_WINDOW:
-        if joined is not None and joined.staged:
+        if controller.lifecycle.staged(device):
             return "staged ahead, not released: rollout halted" if controller.halted else \
                 "staged ahead, not released by the plan"
         if joined is not None and joined.shadow:
@@ -253,7 +253,7 @@ def _result(world: World, lifecycle: Lifecycle, controller: Controller, seed: in
     controller.timeline.append(TimelineEvent(time=world.now, kind="end"))
     step_values = list(zip(*recorder.samples))
     service_loss = lifecycle.service_loss
-    service_loss.close(lifecycle.joined(), world.now)
+    service_loss.close(world.now)
     return RunResult(
         source="sim", strategy=scenario.strategy.kind, devices=world.layout.size, sites=world.layout.sites,
         simulated=world.now, coverage=_coverage(world),

@@ -51,8 +51,6 @@ class Device:
     seeding: bool = False              # fetching from the origin for its site's cache
     executions: int = 0                # in-progress timeouts: the server's executions of this update so far
     timed_out: bool = False            # timed out while installing: stops when the install ends
-    staged: bool = False               # staged ahead, not released by the plan yet (sim/world/staging.py)
-    dark_since: float = -1.0           # running no model because of the update since then (sim/world/service_loss.py)
 
 
 class Lifecycle(Fetching, ServerSide, Staging):
@@ -86,12 +84,16 @@ class Lifecycle(Fetching, ServerSide, Staging):
         self.check_ins = CheckIns(poll, world.seed, world.uplinks, self._device_site) if poll is not None else None
         self._unstarted: set[int] = set()   # released, their agent not checked in yet (only with a poll interval)
         self._delta_failed: set[int] = set()
+        self._staged: set[int] = set()              # staged ahead, not released by the plan yet (sim/world/staging.py)
         self._staged_unreleased: set[int] = set()   # staged, released, their agent not checked in since (a halt
                                                     # withdraws these releases; sim/world/staging.py)
         strategy = self.delivery.update_strategy
         self._stop_at_start = strategy == "kill_then_download"
         self._stop_at_switch = strategy != "hand_over"
         self.service_loss = ServiceLoss(world.calendar, scenario.duration)
+
+    def staged(self, device_id: int) -> bool:
+        return device_id in self._staged
 
     def joined(self) -> Iterator[Device]:
         """Every device that has joined the rollout, in the order it joined."""
@@ -109,7 +111,7 @@ class Lifecycle(Fetching, ServerSide, Staging):
         """The controller tells this device to update (or, for a device shadowing the candidate, to promote it)."""
         known = self.devices[device_id]
         if known is not None:
-            if known.staged:
+            if device_id in self._staged:
                 self._order_release(known, shadow, cool_below)
             elif known.shadow and not shadow:
                 self._on_order(known, lambda device: self._promote(device, cool_below))
@@ -139,7 +141,7 @@ class Lifecycle(Fetching, ServerSide, Staging):
         if self._stop_at_start and not device.shadow:      # a shadow runs beside the current model by design
             self.service_loss.stop(device, self.world.now)
         self._begin_download(device)
-        if self.delivery.in_progress_timeout is not None and not device.staged:   # staged: timed from its release
+        if self.delivery.in_progress_timeout is not None and device.id not in self._staged:   # timed from its release
             self._start_timeout(device)
         self._plan_power_cut(device)
 
@@ -241,7 +243,7 @@ class Lifecycle(Fetching, ServerSide, Staging):
 
     def _await_window(self, device: Device) -> None:
         world = self.world
-        if device.staged:
+        if device.id in self._staged:
             return   # installed ahead; switches once the plan releases it
         if device.shadow:
             world.recorder.shadow_start[device.id] = world.now
@@ -264,15 +266,14 @@ class Lifecycle(Fetching, ServerSide, Staging):
 
     def _activate(self, device: Device) -> None:
         self.world.move(device.id, S.ACTIVATING)
-        if self._stop_at_switch and device.dark_since < 0:
-            device.dark_since = self.world.now
+        if self._stop_at_switch:
+            self.service_loss.stop(device, self.world.now)
         self._after(device, self._activation_delay(device), self._check_health)
 
     def _check_health(self, device: Device) -> None:
         world = self.world
         world.move(device.id, S.HEALTH_CHECK)
-        if device.dark_since >= 0:
-            self.service_loss.running(device, world.now)
+        self.service_loss.running(device, world.now)
         world.recorder.candidate_start[device.id] = world.now
         world.recorder.candidate_end[device.id] = float("inf")
         if self.defects.exposed(device.id):
@@ -382,15 +383,15 @@ class Lifecycle(Fetching, ServerSide, Staging):
 
     def _finish(self, device: Device, state: S, reason: str = "") -> None:
         world = self.world
-        world.move(device.id, state, reason, not device.staged)     # staged: the plan hears of it at its release
+        world.move(device.id, state, reason, device.id not in self._staged)   # staged: heard of at its release
         if state in (S.ROLLED_BACK, S.BRICKED):
             self._end_exposure(device)
             world.recorder.candidate_end[device.id] = world.now
         if state == S.BRICKED:       # nothing bootable: no model to the run's end
             self.service_loss.stop(device, world.now)
-        elif device.dark_since >= 0:    # rolled back; or failed or called off before its switch: the old model restarts
-            self.service_loss.running(device, world.now if state == S.ROLLED_BACK else
-                                      world.now + self._activation_delay(device))
+        elif self.service_loss.without_model(device.id):    # rolled back, or failed or called off before the switch
+            restarted = world.now if state == S.ROLLED_BACK else world.now + self._activation_delay(device)
+            self.service_loss.running(device, restarted)
         self.in_flight -= 1
         world.on_settled(device.id)
 

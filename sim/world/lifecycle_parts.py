@@ -33,6 +33,7 @@ class LifecycleParts:
     _hardware: bytes
     _unstarted: set[int]            # released, their agent not checked in yet
     _delta_failed: set[int]         # devices whose delta did not apply: they fetch the full image
+    _staged: set[int]               # staged ahead, not released by the plan yet
     _staged_unreleased: set[int]    # staged, released, their agent not checked in since
 
     # sim/world/device.py

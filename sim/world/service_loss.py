@@ -11,7 +11,6 @@ camera has no model anyway (mid-download under kill_then_download, mid-rollback)
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from sim.world.calendar import SiteCalendar
@@ -21,29 +20,37 @@ if TYPE_CHECKING:
 
 
 class ServiceLoss:
-    """The sums, in the order the spells end (the run's event order: the same every run)."""
+    """The sums, in the order the spells end (the run's event order: the same every run). The cameras without a model
+    now are a dict by device id, not a field of each camera: a field cost every camera of a million-camera run 32
+    bytes (a larger size class), the dict holds the few switching at a time."""
 
     def __init__(self, calendar: SiteCalendar, horizon: float):
         self.calendar = calendar
         self.horizon = horizon
         self.seconds = 0.0
         self.in_games = 0.0
+        self._since: dict[int, tuple[float, int]] = {}     # device -> (without a model since, its site)
+
+    def without_model(self, device_id: int) -> bool:
+        return device_id in self._since
 
     def stop(self, device: Device, now: float) -> None:
         """The camera stops its model (a no-op when it already has)."""
-        if device.dark_since < 0:
-            device.dark_since = now
+        if device.id not in self._since:
+            self._since[device.id] = (now, device.site)
 
     def running(self, device: Device, since: float) -> None:
         """The camera runs a model (the new or the old) again from `since`."""
-        if device.dark_since >= 0:
-            self.add(device.site, device.dark_since, since)
-            device.dark_since = -1.0
+        spell = self._since.pop(device.id, None)
+        if spell is not None:
+            self.add(spell[1], spell[0], since)
 
-    def close(self, devices: Iterable[Device], now: float) -> None:
-        """At the run's end: the cameras still without a model (bricked, or mid-update) ran none to the end."""
-        for device in devices:
-            self.running(device, now)
+    def close(self, now: float) -> None:
+        """At the run's end: the cameras still without a model (bricked, or mid-update) ran none to the end, summed
+        in the order their spells began."""
+        for start, site in self._since.values():
+            self.add(site, start, now)
+        self._since.clear()
 
     def add(self, site: int, start: float, end: float) -> None:
         """A camera at `site` ran no model from `start` to `end` (cut at the run's end)."""

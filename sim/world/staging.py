@@ -27,7 +27,7 @@ class Staging(LifecycleParts):
         """At the start: every camera begins fetching the candidate (an agent that polls, at its first check-in)."""
         for device_id in range(self.world.layout.size):
             device = self._join(device_id, shadow=False, cool_below=None)
-            device.staged = True
+            self._staged.add(device_id)
             self._on_order(device, self._start)
 
     def _order_release(self, device: Device, shadow: bool, cool_below: float | None) -> None:
@@ -43,7 +43,8 @@ class Staging(LifecycleParts):
             return          # withdrawn by a halt before the agent checked in: it stays staged
         self._staged_unreleased.remove(device.id)
         world = self.world
-        device.staged, device.shadow, device.cool_below = False, shadow, cool_below
+        self._staged.discard(device.id)
+        device.shadow, device.cool_below = shadow, cool_below
         state = world.state(device.id)
         if state not in IN_FLIGHT:
             world.report(device.id, state)
