@@ -127,7 +127,7 @@ def _plan_columns(outcome: ScenarioOutcome) -> tuple[list[str], list[str]]:
     columns, notes = [], []
     for metric in PLAN_COLUMNS:
         if metric in LEFT_OUT_WHEN_NONE and outcome.plans and \
-                not any(plan.metrics.get(metric, {}).get("p95") for plan in outcome.plans):
+                not any(plan.metrics.get(metric, {}).get("max") for plan in outcome.plans):
             notes.append(LEFT_OUT_WHEN_NONE[metric])
         else:
             columns.append(metric)
