@@ -22,7 +22,8 @@ from sim.world.fetching import Fetching
 from sim.world.health import CRASHED, HealthCheck
 from sim.world.links import DownloadLinks
 from sim.world.network import Download
-from sim.world.power import POWER_CUT, next_cut
+from sim.world.power import POWER_CUT
+from sim.world.power_cuts import PowerCuts
 from sim.world.server_side import ServerSide
 from sim.world.service_loss import ServiceLoss
 from sim.world.site_cache import SiteCache
@@ -53,7 +54,7 @@ class Device:
     timed_out: bool = False            # timed out while installing: stops when the install ends
 
 
-class Lifecycle(Fetching, ServerSide, Staging):
+class Lifecycle(Fetching, ServerSide, Staging, PowerCuts):
     """A device's way through the update, from its release to its outcome; how it gets the bytes is the part in
     sim/world/fetching.py, what the server decides about it (orders at check-ins, withdrawals, timeouts) the part in
     sim/world/server_side.py (one object: the steps call each other across the files through `self`)."""
@@ -295,66 +296,6 @@ class Lifecycle(Fetching, ServerSide, Staging):
         self._finish(device, S.FAILED, f"{problem}; left on the candidate (delivery.failure_handling: do_nothing)")
         if problem == CRASHED:
             self.service_loss.stop(device, self.world.now)
-
-    # --- power cuts ------------------------------------------------------------------------------------------
-
-    def _plan_power_cut(self, device: Device, start: float = 0.0) -> None:
-        """Schedule the device's next power cut of its own stream (the first from time 0 when it joins)."""
-        if self.cut_rate <= 0:
-            return
-        world = self.world
-        moment, device.cut_counter = next_cut(world.seed, device.id, device.cut_counter, self.cut_rate, start,
-                                              max(start, world.now))
-        if moment < world.scenario.duration:
-            world.after(moment - world.now, self._natural_cut, (device, moment))
-
-    def _natural_cut(self, device: Device, moment: float) -> None:
-        state = self.world.state(device.id)
-        if state in IN_FLIGHT or state == S.ROLLING_BACK:
-            self._power_cut(device, state)
-            self._plan_power_cut(device, moment)
-
-    def _power_cut(self, device: Device, state: S, dark_for: float = 0.0) -> None:
-        """The device loses power (for `dark_for`, then it reboots). A/B slots keep the old model bootable; in-place
-        writes do not survive."""
-        device.generation += 1
-        reboot = dark_for + self.fleet.reboot_time
-        ab = self.fleet.slots == "ab"
-        if state == S.DOWNLOADING:
-            if device.download is not None and device.download.active:
-                device.download.done = self.world.network.stop(device.download)
-            # Dark, it waits for nothing: out of its site's queue for the cached copy (else the copy started when the
-            # cache filled during the dark, and the reboot started a second one), it asks again when it is back.
-            self.cache.forget(device.site, device.id)
-            self._after(device, reboot, self._resume_download)
-        elif state == S.VERIFYING:
-            self._after(device, reboot + self.times.verify[self._hardware[device.id]], self._verified)
-        elif state == S.INSTALLING:
-            if ab:
-                self._after(device, reboot, self._begin_install)
-            else:
-                self._finish(device, S.BRICKED, "power cut during in-place install")
-        elif state == S.AWAITING_WINDOW:
-            self._after(device, reboot, self._await_window)
-        elif state in (S.ACTIVATING, S.HEALTH_CHECK):
-            self._power_cut_before_commit(device, state, ab, reboot)
-        elif state == S.ROLLING_BACK:
-            if ab:
-                self._after(device, reboot, self._rolled_back)
-            else:
-                self._finish(device, S.BRICKED, "power cut during in-place rollback")
-
-    def _power_cut_before_commit(self, device: Device, state: S, ab: bool, reboot: float) -> None:
-        if ab:   # the bootloader falls back to the old slot; the new one is still installed, try again later
-            self.service_loss.running(device, self.world.now)     # the old model boots: the dark from here is the cut's
-            self._end_exposure(device)
-            self.world.recorder.candidate_end[device.id] = self.world.now
-            self.world.move(device.id, S.AWAITING_WINDOW, POWER_CUT)
-            self._after(device, reboot, self._await_window)
-        elif state == S.ACTIVATING:  # in place: the new model is the only one; it boots and carries on
-            self._after(device, reboot + self._activation_delay(device), self._check_health)
-        else:
-            self._after(device, reboot + self.fleet.health_check, self._judge)
 
     # --- rollback and endings -------------------------------------------------------------------------------
 
