@@ -107,7 +107,7 @@ def test_an_alias_bomb_in_a_rigs_file_is_refused_at_once(tmp_path):
     ("power_loss_per_day: 0.01", "power_loss_per_day: .inf", "fleet.power_loss_per_day: Input should be a finite"),
     ("power_loss_per_day: 0.01", "power_loss_per_day: .nan", "fleet.power_loss_per_day: Input should be a finite"),
     ("ambient: {mean: 30,", "ambient: {mean: .nan,", "fleet.site_kinds.stadium.ambient.mean: Input should be a finite"),
-    ("bake: 4h", "bake: 1e999h", "strategy.bake: expected a finite number"),
+    ("bake: 8h", "bake: 1e999h", "strategy.bake: expected a finite number"),
 ], ids=["inf", "nan", "nan-ambient", "overflowing-duration"])
 def test_numbers_must_be_finite(tmp_path, old, new, where):
     text = (ROOT / "scenarios" / "tiny.yaml").read_text()

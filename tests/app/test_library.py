@@ -82,7 +82,7 @@ def test_a_phase_that_rounds_to_zero_devices_is_a_load_error(tmp_path):
     text = text.replace("""strategy:
   kind: waves
   waves: [10%, 50%, 100%]
-  bake: 4h
+  bake: 8h
   abort: {threshold: 20%, min_executed: 4}""", """strategy:
   kind: phases
   phases:

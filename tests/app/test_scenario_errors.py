@@ -53,7 +53,7 @@ def test_every_problem_is_reported_in_one_pass_with_its_place():
 
 
 def test_a_misspelt_key_inside_a_strategy_gets_a_suggestion():
-    text = (ROOT / "scenarios" / "tiny.yaml").read_text().replace("bake: 4h", "bkae: 4h")
+    text = (ROOT / "scenarios" / "tiny.yaml").read_text().replace("bake: 8h", "bkae: 8h")
     found = problems_of(text)
     assert any("strategy.bkae: unknown key 'bkae'; did you mean 'bake'?" in line for line in found)
 

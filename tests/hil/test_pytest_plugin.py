@@ -31,7 +31,7 @@ def test_scenarios_are_items_a_miss_fails_with_numbers_and_hil_skips_without_rig
     result.stdout.fnmatch_lines(["*hil.yaml::hil-orin-candidate?sim? PASSED*",
                                  "*hil.yaml::hil-orin-candidate?hil? SKIPPED*hil: no --rigs*",
                                  "*strict.yaml::strict?sim? FAILED*", "*tiny.yaml::tiny?sim? PASSED*",
-                                 "*t95 = 10h 11m, bound < 1h: broken*"])
+                                 "*t95 = 1d 10h, bound < 1h: broken*"])
 
 
 def test_a_hil_part_no_rig_can_run_fails_instead_of_vanishing(scenarios, rig_entry):
@@ -235,7 +235,7 @@ def test_the_history_records_each_pytest_run_and_the_report_flags_a_regression(p
     history, report = pytester.path / "history.sqlite", pytester.path / "report"
     options = ("-p", "no:cacheprovider", "--fleetlab-report", str(report), "--fleetlab-history", str(history))
     pytester.runpytest_subprocess(*options).assert_outcomes(passed=1)
-    (pytester.path / "tiny.yaml").write_text(text.replace("bake: 4h", "bake: 20h"))     # T95 a day later
+    (pytester.path / "tiny.yaml").write_text(text.replace("bake: 8h", "bake: 20h"))     # T95 a day later
     pytester.runpytest_subprocess(*options).assert_outcomes(passed=1)
     from fleetlab.history import History
 

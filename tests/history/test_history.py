@@ -40,7 +40,7 @@ def two_runs(tmp_path_factory):
     text = (ROOT / "scenarios" / "tiny.yaml").read_text()
     scenario.write_text(text)
     good = run_suite([scenario], executor_spec="serial")
-    scenario.write_text(text.replace("bake: 4h", "bake: 20h"))      # a slower plan: T95 a day later
+    scenario.write_text(text.replace("bake: 8h", "bake: 20h"))      # a slower plan: T95 a day later
     worse = run_suite([scenario], executor_spec="serial")
     worse = worse.model_copy(update={"started": "9999-01-01T00:00:00+00:00"})     # strictly later
     return good, worse

@@ -11,7 +11,7 @@ from sim.model.strategies.exponential import ExponentialParams
 from tests.conftest import ROOT
 
 TINY = (ROOT / "scenarios" / "tiny.yaml").read_text()
-PLAN = "strategy:\n  kind: waves\n  waves: [10%, 50%, 100%]\n  bake: 4h\n  abort: {threshold: 20%, min_executed: 4}\n"
+PLAN = "strategy:\n  kind: waves\n  waves: [10%, 50%, 100%]\n  bake: 8h\n  abort: {threshold: 20%, min_executed: 4}\n"
 BIG_FLEET = ("count: 10\n      cameras_per_site: 3", "count: 2000\n      cameras_per_site: 3")
 
 

@@ -12,7 +12,7 @@ from tests.conftest import ROOT
 
 TINY = (ROOT / "scenarios" / "tiny.yaml").read_text()
 SHORT_WINDOW = TINY.replace('{start: "02:00", duration: 4h}', '{start: "02:00", duration: 5m}')
-SHORT_RUN = TINY.replace("duration: 3d", "duration: 1d").replace("bake: 4h", "bake: 20h")
+SHORT_RUN = TINY.replace("duration: 3d", "duration: 1d").replace("bake: 8h", "bake: 20h")
 
 
 def test_devices_waiting_for_a_window_are_not_called_failed():
@@ -43,7 +43,7 @@ def test_a_halt_says_how_many_releases_it_withdrew_before_the_cameras_checked_in
     storage (they fail at their check-in): the abort at 31 min cancels the 9 devices never notified and withdraws the
     28 notified ones whose agents had not checked in; the plan's halt and the cause say so, and none of them reads as
     in flight, failed or still on its way."""
-    text = TINY.replace("strategy:\n  kind: waves\n  waves: [10%, 50%, 100%]\n  bake: 4h\n  abort: {threshold: 20%, "
+    text = TINY.replace("strategy:\n  kind: waves\n  waves: [10%, 50%, 100%]\n  bake: 8h\n  abort: {threshold: 20%, "
                         "min_executed: 4}\n", "strategy:\n  kind: exponential\n  base_rate_per_minute: 1\n  "
                         "maximum_per_minute: 1\n  abort: [{threshold: 20%, min_executed: 3}]\n")
     text = text.replace("storage_free: {median: 4GB}", "storage_free: {median: 80MB, sigma: 0.3}")

@@ -66,4 +66,4 @@ def test_an_index_past_the_end_of_a_list_is_refused(sweep_file):
 
 def test_without_a_grid_the_file_itself_is_the_only_point(sweep_file):
     [point] = expand(sweep_file, [])
-    assert point.label == "base" and point.scenario.strategy.bake == 4 * 3600
+    assert point.label == "base" and point.scenario.strategy.bake == 8 * 3600

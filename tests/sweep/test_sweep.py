@@ -61,10 +61,11 @@ def test_a_real_dask_cluster_gives_the_same_aggregates_as_a_serial_sweep(points,
 def test_grid_points_see_the_same_fleets_so_only_the_varied_setting_differs(sweep_file):
     axes = parse_grid(["pricing.egress_per_gb=$0.05,$0.10"])
     cheap, dear = sweep(expand(sweep_file, axes), SEEDS, SerialExecutor(), axes).points
-    for metric in ("t50", "t95", "committed", "failed", "bytes_total", "egress_peak", "egress_p95"):
+    for metric in ("t50", "t90", "t95", "committed", "failed", "bytes_total", "egress_peak", "egress_p95"):
         assert cheap.metrics[metric].as_dict() == dear.metrics[metric].as_dict(), metric
     assert dear.metrics["cost"].mean == pytest.approx(2 * cheap.metrics["cost"].mean, rel=1e-12)
-    assert cheap.metrics["t50"].as_dict()["std"] > 0 < cheap.metrics["egress_p95"].as_dict()["std"]  # seeds differ
+    # seeds differ (tiny's T50 does not: every seed's second wave switches as the first window opens)
+    assert cheap.metrics["t90"].as_dict()["std"] > 0 < cheap.metrics["egress_p95"].as_dict()["std"]
 
 
 @pytest.mark.parametrize("runner, seed, error", [(failing_on_seed_3, 3, "RuntimeError: the world broke"),

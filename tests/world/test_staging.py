@@ -78,7 +78,7 @@ def test_staging_where_it_cannot_work_is_an_error_at_its_key(change, key, said):
     if change:
         text = text.replace("fleet:\n", "fleet:\n" + change, 1)
     else:
-        text = text.replace("  kind: waves\n  waves: [10%, 50%, 100%]\n  bake: 4h\n", "  kind: budgeted\n"
+        text = text.replace("  kind: waves\n  waves: [10%, 50%, 100%]\n  bake: 8h\n", "  kind: budgeted\n"
                             "  global_per_hour: 1GB\n", 1)
     with pytest.raises(ScenarioError) as raised:
         load_scenario_text(text, "staged.yaml")
