@@ -1,8 +1,8 @@
 """Traps in a plan's pace: when it tells devices against how long a device takes to report, how long the run is
 and when the agents let anything happen. A last release after the run, or too close to its end for a device to
-commit; a step told before the one before it can have reported a health check; a bake shorter than the agents' poll
-interval; job windows or groups that cannot reach the fleet within the run. sim/model/plan_traps.py gathers them
-with the other plan rules.
+commit; a bake shorter than the agents' poll interval; job windows or groups that cannot reach the fleet within the
+run (a bake that judges nothing is sim/model/bake_traps.py's). sim/model/plan_traps.py gathers them with the other plan
+rules.
 """
 
 from __future__ import annotations
@@ -15,10 +15,9 @@ from sim.model.fleet_traps import minutes_open, typical_download
 from sim.model.scenario import Scenario
 from sim.model.strategies.exponential import ExponentialParams
 from sim.model.strategy import StrategyParams
-from sim.model.units import format_clock, format_duration
+from sim.model.units import format_duration
 
 PlanWarning = tuple[str, str]          # (dotted key path, message)
-DAY = 86400.0
 
 
 def device_report_time(scenario: Scenario) -> float:
@@ -39,6 +38,7 @@ class Release:
     key: str
     how: str
     label: str
+    share: float        # the share of the fleet it tells (0 for a canary, a handful of cameras)
 
 
 def plan_releases(plan: StrategyParams) -> list[Release] | None:
@@ -50,21 +50,26 @@ def plan_releases(plan: StrategyParams) -> list[Release] | None:
     from sim.model.strategies.waves import WavesParams
 
     if isinstance(plan, (WavesParams, ThermalAwareParams)):
-        bake = format_duration(plan.bake)
+        bake, before = format_duration(plan.bake), [0.0, *plan.waves]
         return [Release(index * plan.bake, "bake", f"{index} bake{'s' if index > 1 else ''} of {bake}",
-                        f"wave {index + 1} ({share:.0%})") for index, share in enumerate(plan.waves)]
+                        f"wave {index + 1} ({share:.0%})", share - before[index])
+                for index, share in enumerate(plan.waves)]
     if isinstance(plan, PhasesParams):
         last = len(plan.phases) - 1
+        rest = 1.0 - sum(phase.batch or 0.0 for phase in plan.phases)
         return [Release(phase.start, f"phases.{index}.start",
                         "the last phase's start" if index == last else f"phase {index + 1}'s start",
-                        f"phase {index + 1}") for index, phase in enumerate(plan.phases)]
+                        f"phase {index + 1}", rest if phase.batch is None else phase.batch)
+                for index, phase in enumerate(plan.phases)]
     if isinstance(plan, CanaryParams):
         canary = math.ceil(plan.bake / plan.check_every) * plan.check_every   # judged at a look
+        before = [0.0, *plan.then]
         after = [Release(canary + index * plan.bake_between, "bake_between" if index else "bake",
                          f"the canary's {format_duration(canary)} bake" +
                          (f", then {index} of {format_duration(plan.bake_between)}" if index else ""),
-                         f"wave {index + 1} after the canary ({share:.0%})") for index, share in enumerate(plan.then)]
-        return [Release(0.0, "bake", "the start", "the canary")] + after
+                         f"wave {index + 1} after the canary ({share:.0%})", share - before[index])
+                for index, share in enumerate(plan.then)]
+        return [Release(0.0, "bake", "the start", "the canary", 0.0)] + after
     return None
 
 
@@ -145,66 +150,3 @@ def _groups_past_the_run(path: str, plan: StrategyParams, scenario: Scenario) ->
                f"report, and the next look, so about {per_day:g} a day in the install windows): the last group opens "
                f"after about {format_duration(last)}, not before the run's {format_duration(scenario.duration)} "
                "ends, so the last groups are never told")
-
-
-
-def _switch_time(scenario: Scenario, hardware: str) -> float:
-    profile = scenario.fleet.hardware_profiles.get(hardware)
-    own = profile.activation_time if profile is not None else None
-    return scenario.fleet.activation_time if own is None else own
-
-
-def first_health_report(scenario: Scenario, released: float) -> tuple[float, str]:
-    """The soonest a camera told at `released` can have run the candidate through its health check and reported, and
-    how that adds up. A lower bound: the check-in, download and install count as no time and games as none; the
-    switch waits only for the first install window to open, in any of the fleet's timezones, with room for the
-    switch and the check (as the lifecycle's activation does); inf when no window has that room."""
-    fleet = scenario.fleet
-    switch = min(_switch_time(scenario, name) for name in fleet.hardware)
-    need = switch + fleet.health_check
-    soonest, opened = math.inf, ""
-    for zone, (offset, _) in zip(fleet.timezones, fleet.utc_offsets()):
-        local = released + offset
-        for window in fleet.install_windows:
-            if window.duration < need:
-                continue                # never fits: a fleet rule says so
-            opens = math.floor((local - window.start) / DAY) * DAY + window.start     # the last opening ≤ local
-            start = local if local + need <= opens + window.duration else opens + DAY
-            if start - offset < soonest:
-                soonest = start - offset
-                opened = "" if start == local else f"the {format_clock(window.start)} install window in {zone} opens " \
-                                                   f"at {format_duration(start - offset)}, then "
-    steps = (f"{opened}the {format_duration(switch)} switch, the {format_duration(fleet.health_check)} health check "
-             f"and the {format_duration(fleet.report_delay)} report delay")
-    return soonest + need + fleet.report_delay, steps
-
-
-def _blind_bake(path: str, plan: StrategyParams, scenario: Scenario) -> Iterator[PlanWarning]:
-    """A step told before any camera of the step before it can have reported a health check: the bake between them
-    judges nothing, and the gate first hears of a failing candidate after the next step is out. Only plans with a
-    gate: without one a bake paces the egress, and judging is left to whoever watches."""
-    from sim.model.strategies.canary import CanaryParams
-
-    releases = plan_releases(plan)
-    gated = isinstance(plan, CanaryParams) or getattr(plan, "abort", None) or getattr(plan, "sequential", None)
-    if not releases or not gated:
-        return
-    blind = []
-    for earlier, later in zip(releases, releases[1:]):
-        if later.time >= scenario.duration:
-            break                       # never told: _last_release_too_late's warning
-        report, steps = first_health_report(scenario, earlier.time)
-        if math.isinf(report):
-            return                      # no window holds a switch and its check: the fleet rule's warning
-        if later.time < report:
-            blind.append((earlier, later, report, steps))
-    if not blind:
-        return
-    earlier, later, report, steps = blind[0]
-    more = [f"{step.label} at {format_duration(step.time)}" for _, step, _, _ in blind[1:]]
-    also = f"; so {'is' if len(more) == 1 else 'are'} {', '.join(more)}" if more else ""
-    yield (f"{path}.{later.key}",
-           f"{later.label} is told at {format_duration(later.time)} ({later.how}), before any camera of "
-           f"{earlier.label} can have reported a health check: the soonest is {format_duration(report)} ({steps}). "
-           f"The bake between them sees none of {earlier.label}'s outcomes, so {later.label} is told whatever the "
-           f"candidate does there{also}")

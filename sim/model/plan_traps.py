@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 
+from sim.model.bake_traps import blind_bake
 from sim.model.fleet_traps import (  # noqa: F401  (short_of_storage: read by the tests)
     fleet_warnings,
     minutes_open,
@@ -23,7 +24,6 @@ from sim.model.fleet_traps import (  # noqa: F401  (short_of_storage: read by th
 from sim.model.gates import exact_on_a_continuum, parse_bound, unbreakable
 from sim.model.pace_traps import (
     _bake_before_check_ins,
-    _blind_bake,
     _groups_past_the_run,
     _last_release,
     _last_release_too_late,
@@ -287,4 +287,4 @@ def _budget_behind_check_ins(path: str, plan: StrategyParams, scenario: Scenario
 
 RULES = (_late_abort, _succeeded_behind_window, _success_never_reached, _small_canary, _empty_or_unwatched_waves,
          _last_wave_short_of_the_fleet, _last_release_too_late, _nothing_can_halt, _budget_below_one_download,
-         _bake_before_check_ins, _blind_bake, _windows_too_narrow, _groups_past_the_run, _budget_behind_check_ins)
+         _bake_before_check_ins, blind_bake, _windows_too_narrow, _groups_past_the_run, _budget_behind_check_ins)

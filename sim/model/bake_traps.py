@@ -1,0 +1,172 @@
+"""Bakes that judge nothing: a step of a plan told before the cameras of the step before it have reported a health
+check, so the gate between them has no outcome of theirs to look at. Two tiers: before the soonest any camera can
+report (a lower bound the simulator never beats, and meets to the second where install windows close), or, failing
+that, before a typical camera reports at the fleet's median uplink in any of the fleet's timezones (an estimate: the
+bake then judges only the cameras on the fastest uplinks). sim/model/plan_traps.py gathers the rule with the other
+plan rules; docs/interop.md lists it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from sim.model.fleet_traps import typical_download
+from sim.model.pace_traps import Release, plan_releases
+from sim.model.scenario import Scenario
+from sim.model.strategy import StrategyParams
+from sim.model.units import format_clock, format_duration, format_size
+
+PlanWarning = tuple[str, str]          # (dotted key path, message)
+DAY = 86400.0
+
+
+def _switch_time(scenario: Scenario, hardware: str) -> float:
+    profile = scenario.fleet.hardware_profiles.get(hardware)
+    own = profile.activation_time if profile is not None else None
+    return scenario.fleet.activation_time if own is None else own
+
+
+def _zone_report(scenario: Scenario, ready: float, offset: float) -> tuple[float, float]:
+    """(when a camera ready to switch at `ready`, in the timezone `offset` seconds east of UTC, has reported its health
+    check at the soonest, the window opening it waits for or `ready` itself): the first install window with room for
+    the shortest switch and the check (as the lifecycle's activation waits), then the switch, the check and the report
+    delay. Games count as none; inf when no window has that room."""
+    fleet = scenario.fleet
+    need = _shortest_switch(scenario) + fleet.health_check
+    soonest, opening = math.inf, math.inf
+    local = ready + offset
+    for window in fleet.install_windows:
+        if window.duration < need:
+            continue                    # never fits: a fleet rule says so
+        opens = math.floor((local - window.start) / DAY) * DAY + window.start     # the last opening ≤ local
+        start = local if local + need <= opens + window.duration else opens + DAY
+        if start - offset < soonest:
+            soonest, opening = start - offset, window.start
+    return soonest + need + fleet.report_delay, opening
+
+
+def _shortest_switch(scenario: Scenario) -> float:
+    return min(_switch_time(scenario, name) for name in scenario.fleet.hardware)
+
+
+def _steps(scenario: Scenario, ready: float, report: float, zone: str, opening: float) -> str:
+    """How a report time adds up: the window's opening waited for, if any, then the switch, the check, the report."""
+    fleet = scenario.fleet
+    tail = report - _shortest_switch(scenario) - fleet.health_check - fleet.report_delay
+    opened = "" if tail <= ready + 1e-6 else (f"the {format_clock(opening)} install window in {zone} opens at "
+                                       f"{format_duration(tail)}, then ")
+    return (f"{opened}the {format_duration(_shortest_switch(scenario))} switch, the "
+            f"{format_duration(fleet.health_check)} health check and the {format_duration(fleet.report_delay)} report "
+            "delay")
+
+
+def first_health_report(scenario: Scenario, ready: float) -> tuple[float, str]:
+    """The soonest a camera ready to switch at `ready` can have run the candidate through its health check and
+    reported, in any of the fleet's timezones, and how that adds up (a lower bound the simulator never beats)."""
+    zones = [(*_zone_report(scenario, ready, offset), zone)
+             for zone, (offset, _) in zip(scenario.fleet.timezones, scenario.fleet.utc_offsets())]
+    report, opening, zone = min(zones, key=lambda found: found[0])
+    return report, "" if math.isinf(report) else _steps(scenario, ready, report, zone, opening)
+
+
+@dataclass(frozen=True)
+class TypicalReport:
+    ready: float                     # when a typical camera of the step is ready to switch
+    download: float                  # its download, sharing its site's uplink
+    sharing: float                   # the cameras of its site fetching at once, itself included
+    zones: list[tuple[str, float, float, float]]     # (timezone, share of the fleet, report time, window opening)
+
+    def reported_by(self, time: float) -> float:
+        """The share of the step's cameras whose typical camera has reported by `time`."""
+        return sum(share for _, share, report, _ in self.zones if report <= time)
+
+
+def typical_health_report(scenario: Scenario, step: Release) -> TypicalReport:
+    """About when a typical camera told in `step` has reported its health check, timezone by timezone: its agent's
+    mean wait for a check-in, its download at the fleet's device-weighted median uplink shared with the cameras of
+    its site that fetch at once (every camera under stage_ahead, else those of the same step: itself and its share of
+    the rest), its install, then its timezone's first window, the switch, the check and the report."""
+    fleet = scenario.fleet
+    per_site = fleet.size / sum(kind.count for kind in fleet.site_kinds.values())
+    sharing = 1.0 + (per_site - 1.0) * (1.0 if scenario.delivery.stage_ahead else step.share)
+    download = typical_download(scenario, scenario.download_size, alone=True) * sharing
+    polling = fleet.poll_interval / 2 if fleet.poll_interval else 0.0
+    ready = step.time + polling + download + scenario.artifact.full_size / scenario.artifact.install_rate
+    zones = [(zone, share, *_zone_report(scenario, ready, offset))
+             for zone, (offset, share) in zip(fleet.timezones, fleet.utc_offsets())]
+    return TypicalReport(ready, download, sharing, sorted(zones, key=lambda found: found[2]))
+
+
+def _gated(plan: StrategyParams) -> bool:
+    from sim.model.strategies.canary import CanaryParams
+
+    return isinstance(plan, CanaryParams) or bool(getattr(plan, "abort", None) or getattr(plan, "sequential", None))
+
+
+def blind_bake(path: str, plan: StrategyParams, scenario: Scenario) -> Iterator[PlanWarning]:
+    """A step told before the cameras of the step before it can have reported: the bake between them sees none of
+    their outcomes (or, typically, only those of the cameras on the fastest uplinks), and the gate first hears of a
+    failing candidate after the next step is out. Only plans with a gate: without one a bake paces the egress, and
+    judging is left to whoever watches."""
+    releases = plan_releases(plan)
+    if not releases or not _gated(plan):
+        return
+    soonest: list[tuple[Release, Release, float, str]] = []
+    typical: list[tuple[Release, Release, TypicalReport]] = []
+    for earlier, later in zip(releases, releases[1:]):
+        if later.time >= scenario.duration:
+            break                       # never told: the last-release rule's warning
+        report, steps = first_health_report(scenario, earlier.time)
+        if math.isinf(report):
+            return                      # no window holds a switch and its check: the fleet rule's warning
+        if later.time < report:
+            soonest.append((earlier, later, report, steps))
+        elif (usual := typical_health_report(scenario, earlier)).reported_by(later.time) == 0:
+            typical.append((earlier, later, usual))
+    if soonest:
+        earlier, later, report, steps = soonest[0]
+        also = _also(step for _, step, _, _ in soonest[1:])
+        yield (f"{path}.{later.key}",
+               f"{_told(later)}, before any camera of {earlier.label} can have reported a health check: the soonest "
+               f"is {format_duration(report)} ({steps}). The bake between them sees none of {earlier.label}'s "
+               f"outcomes, so {later.label} is told whatever the candidate does there{also}")
+    elif typical:
+        earlier, later, usual = typical[0]
+        yield (f"{path}.{later.key}",
+               f"{_told(later)}, before a typical camera of {earlier.label} has reported a health check in any "
+               f"timezone: at the fleet's median uplink a camera fetches the "
+               f"{format_size(scenario.download_size)} in about {format_duration(usual.download)}"
+               f"{_sharing(scenario, usual)}, installs, and reports at about {_zone_times(scenario, usual)}. The bake "
+               f"between them judges only the cameras of {earlier.label} on the fastest uplinks"
+               f"{_also(step for _, step, _ in typical[1:])}")
+
+
+def _zone_times(scenario: Scenario, usual: TypicalReport) -> str:
+    """'1d 7h (the 01:00 install window in UTC-06:00 opens at 1d 7h, then …)', with the other timezones' times."""
+    (zone, _, report, opening), *others = usual.zones
+    first = f"{format_duration(report)} ({_steps(scenario, usual.ready, report, zone, opening)})"
+    if not others:
+        return first
+    shares = "; ".join(f"{format_duration(time)} in {name} ({share:.0%} of the fleet)" for name, share, time, _ in
+                       others)
+    return f"{first} in {zone} ({usual.zones[0][1]:.0%} of the fleet); {shares}"
+
+
+def _told(step: Release) -> str:
+    return f"{step.label} is told at {format_duration(step.time)} ({step.how})"
+
+
+def _also(steps: Iterator[Release]) -> str:
+    more = [f"{step.label} at {format_duration(step.time)}" for step in steps]
+    return f"; so {'is' if len(more) == 1 else 'are'} {', '.join(more)}" if more else ""
+
+
+def _sharing(scenario: Scenario, usual: TypicalReport) -> str:
+    if scenario.delivery.stage_ahead:
+        return (f" (staged ahead: all of its site's about {usual.sharing:.1f} cameras fetch at once on its uplink, "
+                "where a wave fetched alone shares it with fewer)")
+    if usual.sharing >= 1.5:
+        return f" (its site's uplink shared with about {usual.sharing - 1:.1f} other cameras of the same step)"
+    return ""
