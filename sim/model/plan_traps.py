@@ -285,6 +285,21 @@ def _budget_behind_check_ins(path: str, plan: StrategyParams, scenario: Scenario
                f"budget windows can start downloading in one, up to about {factor:.1f}× the {key} budget")
 
 
+def _rollback_past_the_failures(path: str, plan: StrategyParams, scenario: Scenario) -> Iterator[PlanWarning]:
+    """A plan that rolls back what it released when it halts, on a fleet whose cameras keep a candidate that fails its
+    health check (Greengrass' DO_NOTHING): the rollback reaches the cameras that passed and none of those it halted
+    for, which stay on the failing candidate until a new deployment."""
+    key = "rollback_on_halt" if plan.kind == "canary" else "rollback_on_abort"
+    if scenario.delivery.failure_handling != "do_nothing" or not getattr(plan, key, False):
+        return
+    yield (f"{path}.{key}",
+           f"{key} rolls back the cameras the plan released when it halts, but delivery.failure_handling: do_nothing "
+           "leaves a camera whose candidate fails its health check on the candidate, reported FAILED and out of the "
+           "rollback's reach: the cameras that passed go back to the old model, and the ones it halted for stay on "
+           "the failing candidate (a crashed one with no model at all) until a new deployment")
+
+
 RULES = (_late_abort, _succeeded_behind_window, _success_never_reached, _small_canary, _empty_or_unwatched_waves,
          _last_wave_short_of_the_fleet, _last_release_too_late, _nothing_can_halt, _budget_below_one_download,
-         _bake_before_check_ins, blind_bake, _windows_too_narrow, _groups_past_the_run, _budget_behind_check_ins)
+         _bake_before_check_ins, blind_bake, _windows_too_narrow, _groups_past_the_run, _budget_behind_check_ins,
+         _rollback_past_the_failures)

@@ -113,6 +113,15 @@ CASES = {
         "strategy:\n  kind: groups\n  groups: 20\n",
         "strategy.groups", "so about 9 a day in the install windows): the last group opens after about 4d 8h, not "
         "before the run's 3d 0h ends, so the last groups are never told", ()),
+    "a rollback on halt that cannot reach the failed cameras": (
+        PLAN + "  rollback_on_abort: true\n", PLAN, "strategy.rollback_on_abort",
+        "the cameras that passed go back to the old model, and the ones it halted for stay on the failing candidate",
+        (("artifact:", "delivery: {failure_handling: do_nothing}\nartifact:"),)),
+    "a canary rolled back on halt that cannot reach its failed cameras": (
+        "strategy:\n  kind: canary\n  detect_failure_rate: 10%\n  stratify: false\n",
+        "strategy:\n  kind: canary\n  detect_failure_rate: 10%\n  stratify: false\n  rollback_on_halt: false\n",
+        "strategy.rollback_on_halt", "rollback_on_halt rolls back the cameras the plan released when it halts",
+        (("artifact:", "delivery: {failure_handling: do_nothing}\nartifact:"),)),
     "a bake shorter than the agents' poll interval": (
         "strategy:\n  kind: waves\n  waves: [10%, 100%]\n  bake: 20m\n",
         "strategy:\n  kind: waves\n  waves: [10%, 100%]\n  bake: 1h\n",

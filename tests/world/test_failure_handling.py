@@ -4,6 +4,7 @@ failureHandlingPolicy): rollback switches back; do_nothing leaves the failing ca
 import pytest
 
 from sim.model.lifecycle import DeviceState as S
+from sim.model.plan_traps import plan_warnings
 from tests.world.helpers import run_story
 
 HOUR = 3600.0
@@ -46,7 +47,10 @@ def test_the_plans_rollback_does_not_reach_a_camera_left_on_the_candidate(make_s
     the candidate in place stay on it (a new deployment would be needed)."""
     plan = {"strategy": {"kind": "waves", "waves": ["25%", "100%"], "bake": "6h", "rollback_on_abort": True,
                          "abort": {"threshold": "20%", "min_executed": 2}}}
-    story = run_story(make_scenario(do_nothing({**CRASHING, **plan})))
+    scenario = make_scenario(do_nothing({**CRASHING, **plan}))
+    story = run_story(scenario)
     assert story.result.halted
     assert story.result.outcomes[S.FAILED] == 2 and S.ROLLED_BACK not in story.result.outcomes
     assert story.result.final_versions["2"] == 2
+    (key, said), = plan_warnings(scenario)      # and `fleetlab lint` says so before the run
+    assert key == "strategy.rollback_on_abort" and "stay on the failing candidate" in said, said
