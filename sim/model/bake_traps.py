@@ -20,6 +20,7 @@ from sim.model.units import format_clock, format_duration, format_size
 
 PlanWarning = tuple[str, str]          # (dotted key path, message)
 DAY = 86400.0
+FASTER = 1.1       # the typical tier flags a step only if a camera this much faster than typical also misses
 
 
 def _switch_time(scenario: Scenario, hardware: str) -> float:
@@ -83,15 +84,24 @@ class TypicalReport:
         return sum(share for _, share, report, _ in self.zones if report <= time)
 
 
-def typical_health_report(scenario: Scenario, step: Release) -> TypicalReport:
+def typical_health_report(scenario: Scenario, step: Release, faster: float = 1.0) -> TypicalReport:
     """About when a typical camera told in `step` has reported its health check, timezone by timezone: its agent's
     mean wait for a check-in, its download at the fleet's device-weighted median uplink shared with the cameras of
     its site that fetch at once (every camera under stage_ahead, else those of the same step: itself and its share of
-    the rest), its install, then its timezone's first window, the switch, the check and the report."""
-    fleet = scenario.fleet
+    the rest; a site cache's seeder alone) and no faster than the origin's egress cap shared by every download at
+    once, its install, then its timezone's first window, the switch, the check and the report. `faster` divides the
+    download: the rule asks again of a camera a tenth faster, so that a typical one just missing a window's close is
+    not called blind."""
+    fleet, delivery, size = scenario.fleet, scenario.delivery, scenario.download_size
     per_site = fleet.size / sum(kind.count for kind in fleet.site_kinds.values())
-    sharing = 1.0 + (per_site - 1.0) * (1.0 if scenario.delivery.stage_ahead else step.share)
-    download = typical_download(scenario, scenario.download_size, alone=True) * sharing
+    at_once = 1.0 if delivery.stage_ahead else step.share       # the share of the fleet fetching with it
+    sharing = 1.0 if delivery.site_cache else 1.0 + (per_site - 1.0) * at_once    # a cache's seeder fetches alone
+    download = typical_download(scenario, size, alone=True) * sharing
+    if fleet.egress_cap is not None:     # the origin's cap, shared by every camera (or seeder) fetching at once
+        sites = fleet.size / per_site
+        fetching = sites * (1.0 - (1.0 - at_once) ** per_site) if delivery.site_cache else fleet.size * at_once
+        download = max(download, fetching * size / fleet.egress_cap)
+    download /= faster
     polling = fleet.poll_interval / 2 if fleet.poll_interval else 0.0
     ready = step.time + polling + download + scenario.artifact.full_size / scenario.artifact.install_rate
     zones = [(zone, share, *_zone_report(scenario, ready, offset))
@@ -123,7 +133,8 @@ def blind_bake(path: str, plan: StrategyParams, scenario: Scenario) -> Iterator[
             return                      # no window holds a switch and its check: the fleet rule's warning
         if later.time < report:
             soonest.append((earlier, later, report, steps))
-        elif (usual := typical_health_report(scenario, earlier)).reported_by(later.time) == 0:
+        elif (usual := typical_health_report(scenario, earlier)).reported_by(later.time) == 0 and \
+                typical_health_report(scenario, earlier, FASTER).reported_by(later.time) == 0:
             typical.append((earlier, later, usual))
     if soonest:
         earlier, later, report, steps = soonest[0]
