@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import Counter
 
 from sim.model import units
-from sim.model.results import RunResult, still_pending
+from sim.model.results import RunResult, TimelineEvent, least_informed_release, still_pending
 from sim.model.scenario import Scenario
 
 BAD_STATES = ("FAILED", "ROLLED_BACK", "BRICKED")
@@ -95,3 +95,13 @@ def _not_made_it(result: RunResult, total: int) -> str:
 
 AXES = ("hardware", "site kind", "camera angle")
 MIN_SAMPLED = 10          # fewer sampled failing devices say nothing about a stratum
+
+
+def least_evidence(timeline: list[TimelineEvent]) -> str:
+    """'wave 3 (50%) at 1d 0h: it knew the outcomes of 354 of the 985 cameras told before (36%)' — the release a plan
+    made knowing least of what it had already released; '' for a plan that released once."""
+    event = least_informed_release(timeline)
+    if event is None or event.told_before is None or event.outcomes_known is None:
+        return ""
+    return (f"{event.detail} at {units.format_duration(event.time)}: it knew the outcomes of {event.outcomes_known:,} "
+            f"of the {event.told_before:,} cameras told before ({event.outcomes_known / event.told_before:.0%})")

@@ -13,7 +13,7 @@ from sim.oracle import oracle_t95
 from sim.run import simulate
 
 COLUMNS = ("t95", "coverage", "cost", "failed", "rolled_back", "bricked", "exposure_device_hours",
-           "service_lost_device_hours", "blast_radius", "halted")
+           "service_lost_device_hours", "evidence_at_release", "blast_radius", "halted")
 
 
 def resolve_plans(scenario: Scenario, names: list[str]) -> dict[str, StrategyParams]:

@@ -13,6 +13,7 @@ from rich.segment import Segment
 from rich.table import Table
 from rich.text import Text
 
+from fleetlab.causes import least_evidence
 from fleetlab.safe_text import visible
 from sim.model import units
 from sim.model.errors import ScenarioError
@@ -101,6 +102,8 @@ def summary_table(result: RunResult) -> Table:
         ("no model running (the update's)", f"{result.service_lost_device_hours:,.1f} device-hours, "
                                             f"{result.service_lost_in_games_device_hours:,.1f} of them during games"),
     ]
+    if least := least_evidence(result.timeline):
+        rows.append(("least known at a release", least))
     if result.halted:
         rows.append(("halted", f"at {units.format_duration(result.halt_time)}: {result.halt_reason}"))
         blast = result.blast

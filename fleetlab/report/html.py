@@ -14,6 +14,7 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup, escape
 
+from fleetlab.causes import least_evidence
 from fleetlab.report import plots
 from fleetlab.report.decision import VERDICT_ORDER, failing_lines, judged_on, meaning_of, recommended, subject
 from fleetlab.report.trends import Trends
@@ -205,6 +206,9 @@ def _section(outcome: ScenarioOutcome) -> dict:
                      # why each plan went as it did: its failures' reasons show in a GO report too (once only the
                      # failed count did, with no word of why)
                      "causes": [{"plan": plan.name, "cause": plan.cause} for plan in outcome.plans if plan.cause],
+                     # what each plan knew of the cameras it had told when it told more: a bake that judged nothing
+                     "evidence": [{"plan": plan.name, "least": least} for plan in outcome.plans
+                                  if (least := least_evidence(plan.timeline))],
                      "rig_temperatures": None,
                      "rigs": [_rig(rig, outcome.latency_budget_ms) for rig in outcome.hil.rigs] if outcome.hil else []}
     if outcome.plans:

@@ -48,6 +48,8 @@ METRICS: dict[str, tuple[Kind, str]] = {
     "halted": ("flag", "1 when the strategy halted the rollout"),
     "blast_radius": ("count", "devices that ever activated the candidate"),
     "released_before_halt": ("count", "devices told to update before the halt"),
+    "evidence_at_release": ("share", "the least share, over the plan's releases after its first, of the cameras "
+                            "told before whose outcome the plan knew when it released"),
     # measured on rigs (fleetlab hil): the worst rig counts
     "latency_p50": ("duration", "median inference latency on the slowest rig"),
     "latency_p99": ("duration", "99th percentile inference latency on the slowest rig"),

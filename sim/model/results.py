@@ -47,6 +47,15 @@ class TimelineEvent(Record):
     kind: EventKind
     detail: str = ""
     devices: int = 0
+    # on a release after the plan's first: how many cameras it had told before, and of how many of those it knew the
+    # outcome then (what the go decision stood on)
+    told_before: int | None = Field(default=None, exclude_if=lambda count: count is None)
+    outcomes_known: int | None = Field(default=None, exclude_if=lambda count: count is None)
+
+    @property
+    def evidence(self) -> float | None:
+        """The share of the cameras told before whose outcome the plan knew when it made this release."""
+        return None if not self.told_before or self.outcomes_known is None else self.outcomes_known / self.told_before
 
 
 class DeviceOutcome(Record):
@@ -104,6 +113,19 @@ PENDING_REASONS = ("not released", "still ", "waiting for ")
 def still_pending(reason: str) -> bool:
     """Whether `reasons` or a straggler's reason says the device was still on its way (not failed)."""
     return reason.startswith(PENDING_REASONS)
+
+
+def least_informed_release(timeline: list[TimelineEvent]) -> TimelineEvent | None:
+    """The release after a plan's first at which it knew the outcomes of the least share of the cameras told before
+    (the earliest of equals); None for a plan that released once."""
+    releases = [event for event in timeline if event.kind == "update" and event.evidence is not None]
+    return min(releases, key=lambda event: event.evidence or 0.0) if releases else None
+
+
+def evidence_at_release(timeline: list[TimelineEvent]) -> float | None:
+    """That release's share (see least_informed_release)."""
+    least = least_informed_release(timeline)
+    return least.evidence if least is not None else None
 
 
 class RunResult(Record):
@@ -164,5 +186,6 @@ class RunResult(Record):
             "halted": 1.0 if self.halted else 0.0,
             "blast_radius": float(self.blast.ran_candidate),
             "released_before_halt": float(self.blast.released_before_halt),
+            "evidence_at_release": evidence_at_release(self.timeline),
             **(hil_metrics(self.rigs) if self.source == "hil" else {}),
         }

@@ -115,10 +115,12 @@ class Controller:
             if self.halted:
                 return
             fresh = [device for device in action.devices if not self.released[device]]
+            told_before, known = self.released_count, self._outcomes_known()
             self.released[fresh] = True
             self.released_count += len(fresh)
             self.timeline.append(TimelineEvent(time=now, kind="update", detail=action.label,
-                                               devices=len(action.devices)))
+                                               devices=len(action.devices), told_before=told_before or None,
+                                               outcomes_known=known if told_before else None))
             for device in action.devices:   # devices already released: a shadow install being promoted
                 self.lifecycle.release(device, shadow=action.shadow, cool_below=action.cool_below)
         elif isinstance(action, Halt):
@@ -146,13 +148,18 @@ class Controller:
             if state != S.COMMITTED and reason:
                 self.known_reasons[reason] += 1
         counts = self.known_counts
-        outcomes = counts[S.COMMITTED] + counts[S.FAILED] + counts[S.ROLLED_BACK] + counts[S.BRICKED]
+        outcomes = self._outcomes_known()
         return Observation(
             time=self.world.now, released=self.released_count, committed=counts[S.COMMITTED],
             failed=counts[S.FAILED], rolled_back=counts[S.ROLLED_BACK], bricked=counts[S.BRICKED],
             in_progress=self.released_count - outcomes, awaiting_check_in=self.lifecycle.unstarted,
             failures_by_reason=dict(self.known_reasons),
             outcomes=self.known_states, samples=samples or {})
+
+    def _outcomes_known(self) -> int:
+        """Released cameras whose last report is an outcome, as of the last look (a release comes right after one)."""
+        counts = self.known_counts
+        return counts[S.COMMITTED] + counts[S.FAILED] + counts[S.ROLLED_BACK] + counts[S.BRICKED]
 
     def _strategy_done(self) -> None:
         self.finished = True

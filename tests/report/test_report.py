@@ -154,3 +154,16 @@ def test_a_device_hours_column_no_plan_has_any_of_is_left_out_with_a_note(suite_
     hot = {**plan.metrics, "throttled_device_hours": {**plan.metrics["throttled_device_hours"], "max": 3.0}}
     warm = html._section(tiny.model_copy(update={"plans": [plan.model_copy(update={"metrics": hot})]}))
     assert "throttled" in warm["plan_columns"] and "no camera throttled (throttled)" not in warm["left_out"]
+
+
+def test_the_report_says_what_each_plan_knew_at_its_least_informed_release(suite_result, report):
+    """tiny's wave 2 is told at 8h knowing the outcomes of wave 1's cameras in UTC-05:00 only (those in UTC-08:00
+    switch at 10:00 UTC): the line under the plans says which release, when, and how many of the cameras told before
+    the plan knew of (seed one; at 16h it knows them all)."""
+    from fleetlab.report import html
+
+    tiny = next(outcome for outcome in suite_result.scenarios if outcome.name == "tiny")
+    [row] = html._section(tiny)["evidence"]
+    assert re.fullmatch(r"wave 2 \(50%\) at 8h 0m: it knew the outcomes of [0-4] of the 4 cameras told before "
+                        r"\(\d+%\)", row["least"]), row
+    assert "What each plan knew when it told more cameras" in report["index.html"].read_text()
