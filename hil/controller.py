@@ -87,9 +87,10 @@ class RigController:
             soak = driver.advance(self.observe(None))
         self._event("strategy_done" if not self.ended else "end", self.ended, len(self.released))
 
-    def _event(self, kind: EventKind, detail: str = "", devices: int = 0) -> None:
+    def _event(self, kind: EventKind, detail: str = "", devices: int = 0, told_before: int | None = None,
+               outcomes_known: int | None = None) -> None:
         self.timeline.append(TimelineEvent(time=round(time.monotonic() - self.started, 3), kind=kind, detail=detail,
-                                           devices=devices))
+                                           devices=devices, told_before=told_before, outcomes_known=outcomes_known))
 
     def _perform(self, action: Update | Halt | Rollback) -> None:
         if isinstance(action, Update):
@@ -107,7 +108,10 @@ class RigController:
         if self.halted or self.stop.requested:
             return
         label = action.label or f"release {self.releases + 1}"
-        self._event("update", label, len(action.devices))
+        fresh = any(device not in self.released for device in action.devices)
+        told_before = len(self.released) if self.released and fresh else None     # as the simulator records it
+        known = sum(self.sessions[device].state in OUTCOMES for device in self.released) if told_before else None
+        self._event("update", label, len(action.devices), told_before, known)
         for device in action.devices:
             if device not in self.released:
                 self.released.append(device)

@@ -119,8 +119,11 @@ class Controller:
             self.released[fresh] = True
             self.released_count += len(fresh)
             self.timeline.append(TimelineEvent(time=now, kind="update", detail=action.label,
-                                               devices=len(action.devices), told_before=told_before or None,
-                                               outcomes_known=known if told_before else None))
+                                               devices=len(action.devices),
+                                               # a release that tells no new camera (a shadow's promotion) decides
+                                               # nothing on outcomes
+                                               told_before=told_before if told_before and fresh else None,
+                                               outcomes_known=known if told_before and fresh else None))
             for device in action.devices:   # devices already released: a shadow install being promoted
                 self.lifecycle.release(device, shadow=action.shadow, cool_below=action.cool_below)
         elif isinstance(action, Halt):

@@ -126,6 +126,12 @@ def test_the_rigs_run_the_plan_the_simulator_runs(kind, broken, local_rigs):
     releases = [(action.label, len(action.devices)) for action in acted if isinstance(action, Update)]
     shown = [(event.detail, event.devices) for event in result.timeline if event.kind == "update"]
     assert shown == releases[:len(shown)] and shown
+    # what the plan knew at each later release, as the simulator records it: rigs run each release to its end
+    told = [event for event in result.timeline if event.kind == "update" and event.detail != "promote shadow sample"]
+    assert told[0].told_before is None and all(event.told_before for event in told[1:])   # a promotion tells no one new
+    assert all(0 <= event.outcomes_known <= event.told_before for event in told[1:])
+    if broken is None:
+        assert all(event.outcomes_known == event.told_before for event in told[1:])
     assert [e.detail for e in result.timeline if e.kind == "halt"] == [a.reason for a in acted if isinstance(a, Halt)]
     for rig in result.rigs:
         if rig.verdict == "skipped":

@@ -78,3 +78,18 @@ def test_the_known_outcomes_are_the_plans_own_count_when_it_released(seed):
     assert all(0 <= known <= told for told, known in steps)
     assert [known for _, known in steps] == sorted(known for _, known in steps)
     assert [told for told, _ in steps] == list(range(1, 40))
+
+
+def test_a_shadow_promotion_tells_no_one_new_and_its_waves_stand_on_the_shadow_not_on_outcomes():
+    """A shadow plan promotes its sample (already told: nothing recorded) and tells its first wave at once: the plan
+    knew no outcome of the sample then, its go stood on the shadow's agreement; the README says so."""
+    text = TINY.replace("strategy:\n  kind: waves\n  waves: [10%, 50%, 100%]\n  bake: 8h\n  abort: {threshold: 20%, "
+                        "min_executed: 4}\n", "strategy:\n  kind: shadow\n  sample: 25%\n  hold: 2h\n"
+                        "  check_every: 1h\n")
+    result = simulate(load_scenario_text(text), 1)
+    shown = releases(result)
+    sample = next(event.devices for event in result.timeline if event.kind == "update")
+    assert [detail for detail, *_ in shown][:3] == [f"shadow sample ({sample} devices)", "promote shadow sample",
+                                                     "wave 1 after shadow"], shown
+    assert shown[1][2:] == (None, None) and shown[2][2:] == (sample, 0) and shown[1][1] == shown[2][1]
+    assert result.metrics()["evidence_at_release"] == 0.0
