@@ -159,7 +159,7 @@ def comparison_table(rows: list, scenario: object, seeds: int) -> Table:
 
 
 SWEEP_MEASURES = ("t95", "coverage", "cost", "failed", "rolled_back", "bricked", "exposure_device_hours",
-                  "service_lost_device_hours", "halted")
+                  "service_lost_device_hours", "evidence_at_release", "halted")
 
 
 def _distribution(metric: str, summary: dict) -> str:
