@@ -56,8 +56,9 @@ def _steps(scenario: Scenario, ready: float, report: float, zone: str, opening: 
     """How a report time adds up: the window's opening waited for, if any, then the switch, the check, the report."""
     fleet = scenario.fleet
     tail = report - _shortest_switch(scenario) - fleet.health_check - fleet.report_delay
-    opened = "" if tail <= ready + 1e-6 else (f"the {format_clock(opening)} install window in {zone} opens at "
-                                       f"{format_duration(tail)}, then ")
+    waited = tail > ready + 1e-6
+    opened = f"the {format_clock(opening)} install window in {zone} opens at {format_duration(tail)}, then " \
+        if waited else ""
     return (f"{opened}the {format_duration(_shortest_switch(scenario))} switch, the "
             f"{format_duration(fleet.health_check)} health check and the {format_duration(fleet.report_delay)} report "
             "delay")
@@ -80,18 +81,18 @@ class TypicalReport:
     zones: list[tuple[str, float, float, float]]     # (timezone, share of the fleet, report time, window opening)
 
     def reported_by(self, time: float) -> float:
-        """The share of the step's cameras whose typical camera has reported by `time`."""
+        """The share of the fleet in the timezones whose typical camera of the step has reported by `time`."""
         return sum(share for _, share, report, _ in self.zones if report <= time)
 
 
 def typical_health_report(scenario: Scenario, step: Release, faster: float = 1.0) -> TypicalReport:
     """About when a typical camera told in `step` has reported its health check, timezone by timezone: its agent's
     mean wait for a check-in, its download at the fleet's device-weighted median uplink shared with the cameras of
-    its site that fetch at once (every camera under stage_ahead, else those of the same step: itself and its share of
-    the rest; a site cache's seeder alone) and no faster than the origin's egress cap shared by every download at
-    once, its install, then its timezone's first window, the switch, the check and the report. `faster` divides the
-    download: the rule asks again of a camera a tenth faster, so that a typical one just missing a window's close is
-    not called blind."""
+    its site that fetch at once (every camera under stage_ahead, from the start; else those of the same step: itself
+    and its share of the rest; a site cache's seeder alone) and no faster than the origin's egress cap shared by every
+    download at once, its install, then its timezone's first window, the switch, the check and the report. `faster`
+    divides the download: the rule asks again of a camera a tenth faster, so that a typical one just missing a
+    window's close is not called blind."""
     fleet, delivery, size = scenario.fleet, scenario.delivery, scenario.download_size
     per_site = fleet.size / sum(kind.count for kind in fleet.site_kinds.values())
     at_once = 1.0 if delivery.stage_ahead else step.share       # the share of the fleet fetching with it
@@ -103,7 +104,9 @@ def typical_health_report(scenario: Scenario, step: Release, faster: float = 1.0
         download = max(download, fetching * size / fleet.egress_cap)
     download /= faster
     polling = fleet.poll_interval / 2 if fleet.poll_interval else 0.0
-    ready = step.time + polling + download + scenario.artifact.full_size / scenario.artifact.install_rate
+    fetched = polling + download + scenario.artifact.full_size / scenario.artifact.install_rate
+    # staged ahead, every camera fetched from the start and switches once released; else it fetches when told
+    ready = max(step.time, fetched) if delivery.stage_ahead else step.time + fetched
     zones = [(zone, share, *_zone_report(scenario, ready, offset))
              for zone, (offset, share) in zip(fleet.timezones, fleet.utc_offsets())]
     return TypicalReport(ready, download, sharing, sorted(zones, key=lambda found: found[2]))
