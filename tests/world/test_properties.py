@@ -266,3 +266,28 @@ def test_a_budgeted_plan_keeps_the_origins_traffic_within_its_hourly_budget(seed
     trailing_hour = np.convolve(per_bin, np.ones(int(3600 / series.step)), "valid")
     assert trailing_hour.max() <= {"100MB": 100e6, "250MB": 250e6}[budget] * (1 + 1e-9)
     assert result.outcomes.get(S.COMMITTED, 0) == result.devices       # and the plan got there
+
+
+@PROFILE
+@given(small_fleets(delivery=True),
+       st.sampled_from([{"UTC": "100%"}, {"UTC-05:00": "50%", "UTC+05:30": "50%"}, {"UTC+14:00": "30%",
+                                                                                  "UTC-12:00": "70%"}]),
+       st.sampled_from([[{"start": "02:00", "duration": "4h"}], [{"start": "22:30", "duration": "3h"}],
+                        [{"start": "01:30", "duration": "1h"}, {"start": "13:00", "duration": "30m"}],
+                        [{"start": "00:00", "duration": "24h"}]]),
+       st.sampled_from(["10s", "1m", "10m"]))
+def test_no_camera_reports_a_commit_before_the_blind_bake_rules_soonest(changes, timezones, windows, switch):
+    """The lint's soonest health report (sim/model/bake_traps.py) is a lower bound on the lifecycle: every camera
+    that commits does so, plus the report delay, no sooner than the bound for a camera told when it first moved —
+    across timezones, windows past midnight or open all day, staging, polling, outages and power cuts."""
+    from sim.model.bake_traps import first_health_report
+
+    scenario = scenario_from(merge(changes, {"fleet": {"timezones": timezones, "install_windows": windows,
+                                                       "activation_time": switch}}))
+    story = run_story(scenario)
+    told: dict[int, float] = {}
+    for move in story.moves:
+        told.setdefault(move.device, move.time)
+        if move.source == S.HEALTH_CHECK and move.target == S.COMMITTED:
+            soonest, _ = first_health_report(scenario, told[move.device])
+            assert move.time + scenario.fleet.report_delay >= soonest - 1e-6, (move, told[move.device], soonest)
