@@ -1,5 +1,6 @@
 """A step told before any camera of the step before it can have reported a health check: the bake between them is
-blind. The rule's soonest report is a lower bound the simulator never beats, and it names the window that sets it."""
+blind. The rule's soonest report is a lower bound the simulator never beats, and it names the window that sets it;
+its second tier, a typical camera's report (an estimate), is checked against the simulator both ways."""
 
 from __future__ import annotations
 
