@@ -12,53 +12,44 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from sim.model.fleet_traps import typical_download
-from sim.model.pace_traps import Release, plan_releases
+from sim.model.fleet_traps import switch_time, typical_download
+from sim.model.pace_traps import PlanWarning, Release, plan_releases
 from sim.model.scenario import Scenario
 from sim.model.strategy import StrategyParams
 from sim.model.units import format_clock, format_duration, format_size
 
-PlanWarning = tuple[str, str]          # (dotted key path, message)
 DAY = 86400.0
 FASTER = 1.1       # the typical tier flags a step only if a camera this much faster than typical also misses
 
 
-def _switch_time(scenario: Scenario, hardware: str) -> float:
-    profile = scenario.fleet.hardware_profiles.get(hardware)
-    own = profile.activation_time if profile is not None else None
-    return scenario.fleet.activation_time if own is None else own
-
-
-def _zone_report(scenario: Scenario, ready: float, offset: float) -> tuple[float, float]:
+def _zone_report(scenario: Scenario, ready: float, offset: float) -> tuple[float, float, float]:
     """(when a camera ready to switch at `ready`, in the timezone `offset` seconds east of UTC, has reported its health
-    check at the soonest, the window opening it waits for or `ready` itself): the first install window with room for
-    the shortest switch and the check (as the lifecycle's activation waits), then the switch, the check and the report
-    delay. Games count as none; inf when no window has that room."""
+    check at the soonest, when it switches, the local clock time of the window it switches in): the first install
+    window with room for the shortest switch and the check (as the lifecycle's activation waits), then the switch,
+    the check and the report delay. Games count as none; inf when no window has that room."""
     fleet = scenario.fleet
     need = _shortest_switch(scenario) + fleet.health_check
-    soonest, opening = math.inf, math.inf
+    switch, opening = math.inf, math.inf
     local = ready + offset
     for window in fleet.install_windows:
         if window.duration < need:
             continue                    # never fits: a fleet rule says so
         opens = math.floor((local - window.start) / DAY) * DAY + window.start     # the last opening ≤ local
-        start = local if local + need <= opens + window.duration else opens + DAY
-        if start - offset < soonest:
-            soonest, opening = start - offset, window.start
-    return soonest + need + fleet.report_delay, opening
+        at = ready if local + need <= opens + window.duration else opens + DAY - offset    # now, or its next opening
+        if at < switch:
+            switch, opening = at, window.start
+    return switch + need + fleet.report_delay, switch, opening
 
 
 def _shortest_switch(scenario: Scenario) -> float:
-    return min(_switch_time(scenario, name) for name in scenario.fleet.hardware)
+    return min(switch_time(scenario, name) for name in scenario.fleet.hardware)
 
 
-def _steps(scenario: Scenario, ready: float, report: float, zone: str, opening: float) -> str:
+def _steps(scenario: Scenario, ready: float, switch: float, zone: str, opening: float) -> str:
     """How a report time adds up: the window's opening waited for, if any, then the switch, the check, the report."""
     fleet = scenario.fleet
-    tail = report - _shortest_switch(scenario) - fleet.health_check - fleet.report_delay
-    waited = tail > ready + 1e-6
-    opened = f"the {format_clock(opening)} install window in {zone} opens at {format_duration(tail)}, then " \
-        if waited else ""
+    opened = f"the {format_clock(opening)} install window in {zone} opens at {format_duration(switch)}, then " \
+        if switch > ready else ""
     return (f"{opened}the {format_duration(_shortest_switch(scenario))} switch, the "
             f"{format_duration(fleet.health_check)} health check and the {format_duration(fleet.report_delay)} report "
             "delay")
@@ -69,8 +60,8 @@ def first_health_report(scenario: Scenario, ready: float) -> tuple[float, str]:
     reported, in any of the fleet's timezones, and how that adds up (a lower bound the simulator never beats)."""
     zones = [(*_zone_report(scenario, ready, offset), zone)
              for zone, (offset, _) in zip(scenario.fleet.timezones, scenario.fleet.utc_offsets())]
-    report, opening, zone = min(zones, key=lambda found: found[0])
-    return report, "" if math.isinf(report) else _steps(scenario, ready, report, zone, opening)
+    report, switch, opening, zone = min(zones, key=lambda found: found[0])
+    return report, "" if math.isinf(report) else _steps(scenario, ready, switch, zone, opening)
 
 
 @dataclass(frozen=True)
@@ -78,11 +69,12 @@ class TypicalReport:
     ready: float                     # when a typical camera of the step is ready to switch
     download: float                  # its download, sharing its site's uplink
     sharing: float                   # the cameras of its site fetching at once, itself included
-    zones: list[tuple[str, float, float, float]]     # (timezone, share of the fleet, report time, window opening)
+    # (timezone, share of the fleet, report time, switch time, the window's local opening), soonest report first
+    zones: list[tuple[str, float, float, float, float]]
 
     def reported_by(self, time: float) -> float:
         """The share of the fleet in the timezones whose typical camera of the step has reported by `time`."""
-        return sum(share for _, share, report, _ in self.zones if report <= time)
+        return sum(zone[1] for zone in self.zones if zone[2] <= time)
 
 
 def typical_health_report(scenario: Scenario, step: Release, faster: float = 1.0) -> TypicalReport:
@@ -159,11 +151,11 @@ def blind_bake(path: str, plan: StrategyParams, scenario: Scenario) -> Iterator[
 
 def _zone_times(scenario: Scenario, usual: TypicalReport) -> str:
     """'1d 7h (the 01:00 install window in UTC-06:00 opens at 1d 7h, then …)', with the other timezones' times."""
-    (zone, _, report, opening), *others = usual.zones
-    first = f"{format_duration(report)} ({_steps(scenario, usual.ready, report, zone, opening)})"
+    (zone, _, report, switch, opening), *others = usual.zones
+    first = f"{format_duration(report)} ({_steps(scenario, usual.ready, switch, zone, opening)})"
     if not others:
         return first
-    shares = "; ".join(f"{format_duration(time)} in {name} ({share:.0%} of the fleet)" for name, share, time, _ in
+    shares = "; ".join(f"{format_duration(time)} in {name} ({share:.0%} of the fleet)" for name, share, time, *_ in
                        others)
     return f"{first} in {zone} ({usual.zones[0][1]:.0%} of the fleet); {shares}"
 

@@ -28,14 +28,18 @@ def _uplinks_that_never_carry(scenario: Scenario) -> Iterator[PlanWarning]:
                                              f"never carry anything, and no {name} camera ever downloads")
 
 
+def switch_time(scenario: Scenario, hardware: str) -> float:
+    """A camera's activation on this hardware: its measured profile's (`fleetlab calibrate`), else the fleet's."""
+    profile = scenario.fleet.hardware_profiles.get(hardware)
+    measured = profile.activation_time if profile is not None else None
+    return scenario.fleet.activation_time if measured is None else measured
+
+
 def _windows_too_short(scenario: Scenario) -> Iterator[PlanWarning]:
     """A window shorter than a device's switch and health check: no device of that hardware ever activates in it
     (the simulator reports them as waiting for a window, without saying why)."""
     fleet = scenario.fleet
-    need = {}
-    for name in fleet.hardware:
-        measured = fleet.hardware_profiles[name].activation_time if name in fleet.hardware_profiles else None
-        need[name] = (fleet.activation_time if measured is None else measured) + fleet.health_check
+    need = {name: switch_time(scenario, name) + fleet.health_check for name in fleet.hardware}
     for index, window in enumerate(fleet.install_windows):
         short = sorted(name for name, seconds in need.items() if seconds > window.duration)
         if not short:
