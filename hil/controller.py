@@ -12,6 +12,9 @@ differently on rigs than in the simulator:
 - `Halt`: no rig not yet told will be told. `Rollback(devices)`: those rigs go back, with the proof that the previous
   engine reproduces its recorded outputs.
 
+Under `delivery.stage_ahead` (hawkBit's download-only rollout) every rig installs before the plan's first action, and
+the plan's releases then only activate; the plan hears of a rig only once it releases it, as in the simulator.
+
 The plan's clock is the sum of its soaks (scenario seconds), as in the simulator, and the plan ends at the scenario's
 duration. A rig the plan leaves on the candidate gets the rollback proof at the end, so the rack is left as found.
 """
@@ -51,8 +54,9 @@ OUTCOMES = (S.COMMITTED, S.FAILED, S.ROLLED_BACK, S.BRICKED)
 
 class RigController:
     def __init__(self, params: StrategyParams, fleet: FleetView, session: Callable[[int], RigSession],
-                 time_scale: float, duration: float, stop: StopSignal) -> None:
+                 time_scale: float, duration: float, stop: StopSignal, stage_ahead: bool = False) -> None:
         self.params, self.fleet, self.time_scale, self.duration, self.stop = params, fleet, time_scale, duration, stop
+        self.stage_ahead = stage_ahead
         self._make_session = session
         self.sessions: dict[int, RigSession] = {}
         self.released: list[int] = []
@@ -73,6 +77,8 @@ class RigController:
     # --- driving the plan --------------------------------------------------------------------------------------
 
     def run(self) -> None:
+        if self.stage_ahead:           # every rig installs into its inactive slot; a release then only activates
+            self._each(range(self.fleet.size), lambda rig: rig.install(shadow=False))
         driver = PlanDriver(start(self.params, self.fleet), self._perform, self.observe, self._sample)
         soak = driver.advance(None)
         while soak is not None:

@@ -96,12 +96,13 @@ def run_scenario(scenario: Scenario, inventory: Inventory, base: Path, connect: 
         def session(device: int) -> RigSession:
             rig = rigs[device]
             made = RigSession(rig, rig_angle(rig, angles), lambda: connect(rig), spec, artifacts, run_id,
-                              FaultPlan(faults.faults, faults.injectors), stop)   # each rig gets each fault once
+                              FaultPlan(faults.faults, faults.injectors), stop,   # each rig gets each fault once
+                              leave_failing=scenario.delivery.failure_handling == "do_nothing")
             made.lease_wait = lease_wait
             return made
 
         controller = RigController(scenario.strategy, rig_fleet(scenario, rigs), session, spec.time_scale,
-                                   scenario.duration, stop)
+                                   scenario.duration, stop, stage_ahead=scenario.delivery.stage_ahead)
         try:
             controller.run()
         finally:
@@ -122,7 +123,9 @@ def _close_all(controller: RigController, rigs: list[Rig], on_rig_done) -> list[
             why = "rollout halted" if controller.halted else "not released by the plan"
             if stopped:
                 why = "run interrupted"
-            if rig.opened:
+            if rig.state == S.AWAITING_WINDOW:
+                why += "; staged ahead: the candidate installed in the inactive slot, never activated"
+            elif rig.opened:
                 why += "; measured as a control rig"
             result = result.model_copy(update={"reason": f"not released: {why}"})
         elif stopped and result.verdict == "passed":

@@ -8,6 +8,8 @@ lease. The rig moves through the lifecycle table the simulator uses (sim/model/l
          → AWAITING_WINDOW → ACTIVATING → HEALTH_CHECK → COMMITTED → ROLLING_BACK → ROLLED_BACK
     a failing step before activation: FAILED (the previous engine never stopped serving)
     a failed activation is undone at once: ROLLED_BACK; a rollback that fails: BRICKED, and the rig is quarantined
+    under delivery.failure_handling: do_nothing a failed activation is left in place: HEALTH_CHECK → FAILED, the
+    candidate stays in the active slot to the plan's end (out of reach of the plan's rollback, as in the simulator)
 
 A harness error, a lost lease or a stop request ends the rig's part of the plan; close() still puts a rig that runs
 the candidate back on its previous engine (under the lease, before releasing it) unless the lease was lost.
@@ -36,8 +38,8 @@ from hil.step_table import STEP_NAMES, after
 from hil.stop import Stopped, StopSignal
 from sim.model.hil_results import RigResult, StepOutcome
 from sim.model.hil_spec import HilSpec
+from sim.model.lifecycle import LEFT_ON_CANDIDATE, check_transition
 from sim.model.lifecycle import DeviceState as S
-from sim.model.lifecycle import check_transition
 
 log = logging.getLogger(__name__)
 
@@ -64,9 +66,11 @@ class Artifacts:
 
 class RigSession:
     def __init__(self, rig: Rig, angle: str | None, connect: Callable[[], Shell], spec: HilSpec,
-                 artifacts: Artifacts, run_id: str, faults: FaultPlan, stop: StopSignal) -> None:
+                 artifacts: Artifacts, run_id: str, faults: FaultPlan, stop: StopSignal,
+                 leave_failing: bool = False) -> None:
         self.rig, self.angle, self.connect, self.spec, self.art = rig, angle, connect, spec, artifacts
         self.run_id, self.faults, self.stop = run_id, faults, stop
+        self.leave_failing = leave_failing               # delivery.failure_handling: do_nothing
         self.frames = artifacts.frames_for(angle)
         self.record = StepRecorder(rig.name)
         self.found = Findings()
@@ -202,8 +206,11 @@ class RigSession:
         self.state = state
 
     def _install(self, shadow: bool) -> None:
+        if self.state == S.AWAITING_WINDOW and shadow and self.found.shadow is None:
+            self._shadow_staged()
+            return
         if self.state != S.IDLE:
-            return                         # told again (a promotion): the install is done
+            return                         # told again (a promotion), or staged ahead: the install is done
         self.move(S.DOWNLOADING)
         wanted = [name for name in STEP_NAMES[:STEP_NAMES.index("activate")] if self._wanted(name, shadow)]
         for name in wanted:
@@ -221,6 +228,17 @@ class RigSession:
         self.shadowing = shadow
         self.move(S.AWAITING_WINDOW)
 
+    def _shadow_staged(self) -> None:
+        """A rig staged ahead (installed with no shadow) released as a shadow: the shadow step runs now."""
+        self.checkpoint()
+        self.faults.fire("before:shadow", self.shell)
+        passed, detail = self._attempt("shadow", self.steps.shadow)
+        if not passed:
+            self.outcome, self.reason = "failed", detail
+            self.move(S.FAILED)
+            return
+        self.shadowing = True
+
     def _activate(self, cool_below: float | None) -> None:
         if self.state != S.AWAITING_WINDOW:
             return
@@ -236,9 +254,19 @@ class RigSession:
             self.move(S.COMMITTED)
             return
         self.outcome, self.reason = "failed", detail
+        if self.leave_failing and self.found.switched:
+            self._leave_failing()
+            return
         self.record.skip("rollback", "not run: activate failed (restored at once instead)")
         self.move(S.ROLLING_BACK)
         self._restore("restore")
+
+    def _leave_failing(self) -> None:
+        """Greengrass' DO_NOTHING: the update is FAILED with the candidate left in the active slot, as the simulator
+        leaves a camera; the plan's rollback does not reach it, and close() restores it (with the proof) at the end
+        so the rack is left as found."""
+        self.reason += f"; {LEFT_ON_CANDIDATE}"
+        self.move(S.FAILED)
 
     def _roll_back(self, reason: str) -> None:
         if self.state in (S.COMMITTED, S.HEALTH_CHECK, S.ACTIVATING):

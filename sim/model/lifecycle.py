@@ -54,6 +54,8 @@ LEGAL_TRANSITIONS: dict[DeviceState, frozenset[DeviceState]] = {
 }
 
 TERMINAL = frozenset({S.ROLLED_BACK, S.FAILED, S.BRICKED})
+# the reason a failed check under failure_handling do_nothing ends with, in the simulator and on rigs alike
+LEFT_ON_CANDIDATE = "left on the candidate (delivery.failure_handling: do_nothing)"
 # states in which the device runs the candidate model (what coverage counts once committed)
 RUNS_CANDIDATE = frozenset({S.HEALTH_CHECK, S.COMMITTED})
 BY_VALUE = tuple(DeviceState)   # the member of a stored byte, without Enum's slower DeviceState(value) lookup

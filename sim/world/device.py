@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from sim.model import streams
-from sim.model.lifecycle import IN_FLIGHT
+from sim.model.lifecycle import IN_FLIGHT, LEFT_ON_CANDIDATE
 from sim.model.lifecycle import DeviceState as S
 from sim.world.check_ins import CheckIns
 from sim.world.defects import CohortDefects
@@ -293,7 +293,7 @@ class Lifecycle(Fetching, ServerSide, Staging, PowerCuts):
     def _leave_failing(self, device: Device, problem: str) -> None:
         """Greengrass' DO_NOTHING: the update is reported FAILED with the candidate left running (its exposure and
         heat go on, counted to the run's end); a crashed inference service leaves the camera with no model at all."""
-        self._finish(device, S.FAILED, f"{problem}; left on the candidate (delivery.failure_handling: do_nothing)")
+        self._finish(device, S.FAILED, f"{problem}; {LEFT_ON_CANDIDATE}")
         if problem == CRASHED:
             self.service_loss.stop(device, self.world.now)
 

@@ -8,9 +8,8 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
-from hil.inventory import Inventory
-from sim.model.unit_fields import UNITS_REQUIRED
 from tests.conftest import scenario_from
+from tests.hil.local_rigs import provision_store, rigs_from
 from tests.hil.rigtree import make_rig, stop_service
 from tests.hil.sshd import SSHD, start_sshd, stop_sshd
 
@@ -43,9 +42,24 @@ def rig_entry(sshd, tmp_path):
         stop_service(rig)
 
 
-def inventory_of(*rigs: dict) -> Inventory:
-    return Inventory.model_validate({"rigs": list(rigs)}, context={UNITS_REQUIRED: True})
+@pytest.fixture(scope="module")
+def provisioned_store(tmp_path_factory) -> Path:
+    """A model store serving the current model, provisioned once per module (tests/hil/local_rigs.py)."""
+    return provision_store(tmp_path_factory.mktemp("template"))
 
+
+@pytest.fixture
+def local_rigs(tmp_path, provisioned_store):
+    """Call with the number of the rig to break (or None): four fast rigs, stopped after the test."""
+    made: list[dict] = []
+
+    def make(broken: int | None = None) -> list[dict]:
+        made.extend(rigs_from(tmp_path, provisioned_store, broken))
+        return made
+
+    yield make
+    for rig in made:
+        stop_service(rig)
 
 def write_inventory(path: Path, *rigs: dict) -> Path:
     with path.open("w") as sink:

@@ -8,7 +8,8 @@ from pathlib import Path
 from hil.errors import HilError
 from hil.runner import run_scenario
 from hil.ssh import SshShell
-from tests.hil.conftest import hil_scenario, inventory_of, quick_hil_text, write_inventory
+from tests.hil.conftest import hil_scenario, quick_hil_text, write_inventory
+from tests.hil.local_rigs import inventory_of
 from tests.hil.test_cli import fleetlab
 
 

@@ -10,7 +10,8 @@ from hil.errors import HilError, LeaseHeld
 from hil.lease import Lease, Renewal
 from hil.runner import run_scenario
 from hil.ssh import SshShell
-from tests.hil.conftest import hil_scenario, inventory_of
+from tests.hil.conftest import hil_scenario
+from tests.hil.local_rigs import inventory_of
 
 
 @pytest.fixture

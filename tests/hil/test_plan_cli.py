@@ -8,7 +8,8 @@ from hil.runner import run_scenario
 from hil.ssh import SshShell
 from sim.model.lifecycle import DeviceState as S
 from tests.conftest import ROOT, scenario_from
-from tests.hil.conftest import hil_scenario, inventory_of, write_inventory
+from tests.hil.conftest import hil_scenario, write_inventory
+from tests.hil.local_rigs import inventory_of
 from tests.hil.test_cli import fleetlab
 
 ANGLES = ("overhead", "sideline", "goal", "sideline")

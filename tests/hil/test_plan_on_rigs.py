@@ -1,21 +1,18 @@
 """Every registered strategy runs on rigs as it runs in the simulator: the same releases (labels and sizes), the same
 halts and rollbacks, for the same observations. Fast rigs: LocalShell and the rig tools in temporary folders."""
 
-import shutil
 from pathlib import Path
 
 import pytest
 
-from hil.runner import rig_fleet, run_scenario
+from hil.runner import run_scenario
 from hil.shell import LocalShell
 from sim.model.gating.judge import CanaryJudge
 from sim.model.lifecycle import DeviceState as S
-from sim.model.strategy import REGISTRY, Halt, Rollback, Sample, Soak, Update, start
+from sim.model.strategy import REGISTRY, Halt, Rollback, Sample, Soak, Update
 from tests.conftest import scenario_from
-from tests.hil.conftest import inventory_of
-from tests.hil.rigtree import make_rig, stop_service
+from tests.hil.local_rigs import ANGLES, HIL, inventory_of, replayed
 
-ANGLES = ("overhead", "sideline", "goal", "sideline")
 THRESHOLD = {"threshold": "30%", "min_executed": 1}
 # The canary judges detections only, by the default rule: latency, fps and temperature follow a shared machine's load
 # (CI once halted a healthy canary on fps), and these tests are about the plan, not speed.
@@ -34,69 +31,10 @@ PLANS = {
     "thermal_aware": {"waves": ["50%", "100%"], "bake": "1h", "max_temperature": 200, "abort": THRESHOLD},
     "budgeted": {"global_per_hour": "200MB", "tick": "30m"},
 }
-HIL = {"rig_tags": ["virtual"], "current_model": "builtin:current", "candidate_model": "builtin:candidate",
-       "frames": "builtin", "iterations": 10, "warmup": 0, "max_cv": None, "time_scale": 0.00001,
-       "parity": {"atol": 0.02, "rtol": 0.02}}
-
 
 def test_every_registered_strategy_has_a_plan_here():
     assert sorted(PLANS) == sorted(REGISTRY)
 
-
-def local_rig(folder: Path, name: str, **extra) -> dict:
-    return make_rig(folder / name, name, 22, None, "nobody", folder / "no-key", **extra)
-
-
-@pytest.fixture(scope="module")
-def provisioned_store(tmp_path_factory) -> Path:
-    """A model store already serving the current model (its engine built by the rig tools), copied into every rig
-    of these tests: their subject is the plan, and provisioning each rig afresh would only repeat a test elsewhere."""
-    folder = tmp_path_factory.mktemp("template")
-    rig = local_rig(folder, "template")
-    try:
-        scenario = scenario_from({"hil": HIL, "current": {"version": "1", "hardware": {"orin-nx": {
-            "latency": "10ms", "power": 10}}}})
-        [found] = run_scenario(scenario, inventory_of(rig), Path("."), lambda rig: LocalShell()).rigs
-        assert found.verdict == "passed", found.reason
-    finally:
-        stop_service(rig)
-    store = Path(rig["store"])
-    for leftover in ("service", "tmp", "incoming"):
-        shutil.rmtree(store / leftover, ignore_errors=True)
-    return store
-
-
-@pytest.fixture
-def local_rigs(tmp_path, provisioned_store):
-    made = []
-
-    def make(broken: int | None = None) -> list[dict]:
-        for number, angle in enumerate(ANGLES):
-            store = tmp_path / f"r{number}" / "store"   # this rig's service is unhealthy on the candidate only
-            health = f"test \"$(cat '{store}/active/version')\" = 1" if number == broken else None
-            made.append(local_rig(tmp_path, f"r{number}", health=health, angle=angle))
-            shutil.rmtree(store)
-            shutil.copytree(provisioned_store, store, symlinks=True)
-        return made
-
-    yield make
-    for rig in made:
-        stop_service(rig)
-
-
-def replayed(scenario, trace) -> list:
-    """The actions the strategy yields in the simulator's driver when fed the observations the rigs gave."""
-    rollout = start(scenario.strategy, rig_fleet(scenario, inventory_of(*RIGS).rigs))
-    actions = [next(rollout)]
-    for _, seen in trace:
-        try:
-            actions.append(rollout.send(seen))
-        except StopIteration:
-            break
-    return actions
-
-
-RIGS: list[dict] = []
 
 
 def plan_scenario(kind: str):
@@ -115,14 +53,14 @@ CASES = [(kind, None) for kind in sorted(PLANS) if kind not in GATED] + [(kind, 
 @pytest.mark.parametrize("kind, broken", CASES, ids=[f"{kind}-{'one-rig-fails' if broken is not None else 'healthy'}"
                                                      for kind, broken in CASES])
 def test_the_rigs_run_the_plan_the_simulator_runs(kind, broken, local_rigs):
-    RIGS[:] = local_rigs(broken)
+    rigs = local_rigs(broken)
     scenario = plan_scenario(kind)
     traces = []
-    result = run_scenario(scenario, inventory_of(*RIGS), Path("."), lambda rig: LocalShell(),
+    result = run_scenario(scenario, inventory_of(*rigs), Path("."), lambda rig: LocalShell(),
                           on_trace=lambda controller: traces.append(controller.trace))
     [trace] = traces
     acted = [action for action, _ in trace]
-    assert acted == replayed(scenario, trace)[:len(acted)]
+    assert acted == replayed(scenario, trace, rigs)[:len(acted)]
     releases = [(action.label, len(action.devices)) for action in acted if isinstance(action, Update)]
     shown = [(event.detail, event.devices) for event in result.timeline if event.kind == "update"]
     assert shown == releases[:len(shown)] and shown

@@ -8,7 +8,8 @@ from hil.runner import run_scenario
 from hil.ssh import SshShell
 from sim.model.lifecycle import DeviceState as S
 from tests.conftest import scenario_from
-from tests.hil.conftest import hil_scenario, inventory_of
+from tests.hil.conftest import hil_scenario
+from tests.hil.local_rigs import inventory_of
 
 BASE = Path(".")
 

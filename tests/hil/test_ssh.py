@@ -12,7 +12,8 @@ from hil.errors import CommandTimeout, HostKeyChanged, HostKeyUnknown
 from hil.runner import run_scenario
 from hil.shell import command
 from hil.ssh import SshShell, fetch_host_key, fingerprint
-from tests.hil.conftest import hil_scenario, inventory_of
+from tests.hil.conftest import hil_scenario
+from tests.hil.local_rigs import inventory_of
 from tests.hil.sshd import keygen
 
 

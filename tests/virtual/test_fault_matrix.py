@@ -17,7 +17,8 @@ from hil.ssh import SshShell
 from hil.store import Store
 from sim.load import load_scenario_text
 from sim.model.lifecycle import DeviceState as S
-from tests.hil.conftest import inventory_of, quick_hil_text
+from tests.hil.conftest import quick_hil_text
+from tests.hil.local_rigs import inventory_of
 
 # Every virtual-rig test on one worker, in file order: this file's last test then sees only rigs the tests before
 # it left behind, never one another worker is using.

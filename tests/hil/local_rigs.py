@@ -1,0 +1,72 @@
+"""Fast rigs for the tests of a plan on rigs: the rig tools in temporary folders, driven through LocalShell, each
+rig's model store copied from one provisioned once (the `provisioned_store` and `local_rigs` fixtures in
+tests/hil/conftest.py)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from hil.inventory import Inventory
+from hil.runner import rig_fleet, run_scenario
+from hil.shell import LocalShell
+from sim.model.scenario import Scenario
+from sim.model.strategy import start
+from sim.model.unit_fields import UNITS_REQUIRED
+from tests.conftest import scenario_from
+from tests.hil.rigtree import make_rig, stop_service
+
+ANGLES = ("overhead", "sideline", "goal", "sideline")
+HIL = {"rig_tags": ["virtual"], "current_model": "builtin:current", "candidate_model": "builtin:candidate",
+       "frames": "builtin", "iterations": 10, "warmup": 0, "max_cv": None, "time_scale": 0.00001,
+       "parity": {"atol": 0.02, "rtol": 0.02}}
+
+
+def inventory_of(*rigs: dict) -> Inventory:
+    return Inventory.model_validate({"rigs": list(rigs)}, context={UNITS_REQUIRED: True})
+
+
+def local_rig(folder: Path, name: str, **extra) -> dict:
+    return make_rig(folder / name, name, 22, None, "nobody", folder / "no-key", **extra)
+
+
+def provision_store(folder: Path) -> Path:
+    """A model store already serving the current model (its engine built by the rig tools), to copy into every rig
+    of a test: its subject is the plan, and provisioning each rig afresh would only repeat a test elsewhere."""
+    rig = local_rig(folder, "template")
+    try:
+        scenario = scenario_from({"hil": HIL, "current": {"version": "1", "hardware": {"orin-nx": {
+            "latency": "10ms", "power": 10}}}})
+        [found] = run_scenario(scenario, inventory_of(rig), Path("."), lambda rig: LocalShell()).rigs
+        assert found.verdict == "passed", found.reason
+    finally:
+        stop_service(rig)
+    store = Path(rig["store"])
+    for leftover in ("service", "tmp", "incoming"):
+        shutil.rmtree(store / leftover, ignore_errors=True)
+    return store
+
+
+def rigs_from(folder: Path, store: Path, broken: int | None) -> list[dict]:
+    """One rig per entry of ANGLES, each with a copy of `store`; rig number `broken`'s service is unhealthy on the
+    candidate only."""
+    made = []
+    for number, angle in enumerate(ANGLES):
+        own = folder / f"r{number}" / "store"
+        health = f"test \"$(cat '{own}/active/version')\" = 1" if number == broken else None
+        made.append(local_rig(folder, f"r{number}", health=health, angle=angle))
+        shutil.rmtree(own)
+        shutil.copytree(store, own, symlinks=True)
+    return made
+
+
+def replayed(scenario: Scenario, trace: list, rigs: list[dict]) -> list:
+    """The actions the strategy yields in the simulator's driver when fed the observations the rigs gave."""
+    rollout = start(scenario.strategy, rig_fleet(scenario, inventory_of(*rigs).rigs))
+    actions = [next(rollout)]
+    for _, seen in trace:
+        try:
+            actions.append(rollout.send(seen))
+        except StopIteration:
+            break
+    return actions
