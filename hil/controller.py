@@ -91,6 +91,8 @@ class RigController:
             self._soak(soak)
             self._acted = soak
             soak = driver.advance(self.observe(None))
+        if not self.ended and self.stop.requested:      # stopped during the plan's last release: not its end
+            self.ended = f"interrupted: {self.stop.reason}"
         self._event("strategy_done" if not self.ended else "end", self.ended, len(self.released))
 
     def _event(self, kind: EventKind, detail: str = "", devices: int = 0, told_before: int | None = None,

@@ -21,6 +21,7 @@ class Findings:
     previous_slot: str | None = None           # the slot serving when the session began (after provisioning)
     candidate_slot: str | None = None
     switched: bool = False                     # `active` points at the candidate now
+    killed_at: float | None = None             # when the kill step stopped the camera service, till it runs again
     baseline: Outputs = field(default_factory=dict)            # the current engine's outputs, per angle
     remote_frames: dict[str, str] = field(default_factory=dict)
     candidate_outputs: Outputs = field(default_factory=dict)

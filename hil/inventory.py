@@ -72,6 +72,9 @@ class JumpHost(Frozen):
 class Service(Frozen):
     restart: Command = Field(description="command that restarts the camera service on the rig")
     health: Command = Field(description="command that exits 0 when the service is healthy")
+    stop: Command | None = Field(default=None, description="command that stops the camera service: needed for a "
+                                 "scenario whose delivery.update_strategy is kill_then_download (the model stops "
+                                 "before the transfer and runs again at the activation)")
     health_timeout: Duration = Field(default=60.0, description="how long the health check may take to pass")
     health_passes: Annotated[int, Field(ge=1, le=10)] = Field(
         default=2, description="consecutive passing checks, a second apart, before the service counts as healthy "

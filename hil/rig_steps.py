@@ -127,6 +127,35 @@ class RigSteps:
                 step.detail = f"{put_back}current engine in slot {found.previous()}: outputs recorded"
             return step.passed, step.detail
 
+    def kill(self) -> tuple[bool, str]:
+        """kill_then_download (balena's update strategy): the camera service stops before the transfer, so the
+        build runs with the memory the model held; the model runs again when a later step starts a service."""
+        with self.s.record.step("kill") as step:
+            self.s.found.killed_at = time.monotonic()      # set first: a stop that half-failed is restarted too
+            stopped = self.shell.run(self.s.rig.service.stop or "false", timeout=60.0)
+            if not stopped.ok:
+                step.fail(f"the camera service did not stop: {stopped.tail(2)}")
+            else:
+                step.detail = "camera service stopped: no model runs until the candidate's activation"
+            return step.passed, step.detail
+
+    def resume(self) -> tuple[bool, str]:
+        """After a kill, an install that failed or was called off: the current model's service starts again."""
+        with self.s.record.step("resume", slot=self.s.found.previous_slot or "") as step:
+            healthy = steps.restart_and_check(self.shell, self.s.rig)
+            step.detail = healthy.detail
+            if not healthy.passed:
+                step.fail(f"the current model did not come back healthy: {healthy.detail}")
+            else:
+                self._model_runs(step)
+            return step.passed, step.detail
+
+    def _model_runs(self, step: StepHandle) -> None:
+        """A service came up healthy: a spell without a model since the kill step ends here, and is recorded."""
+        if self.s.found.killed_at is not None:
+            step.numbers["no_model_s"] = round(time.monotonic() - self.s.found.killed_at, 3)
+            self.s.found.killed_at = None
+
     def transfer(self) -> tuple[bool, str]:
         art, spec = self.s.art, self.s.spec
         slot, size = self.store.inactive_slot(), art.candidate.stat().st_size
@@ -248,6 +277,8 @@ class RigSteps:
             step.detail = healthy.detail
             if not healthy.passed:
                 step.fail(f"the candidate did not come up healthy: {healthy.detail}")
+            else:
+                self._model_runs(step)
             return step.passed, step.detail
 
     def switch_back(self, name: str, reason: str) -> tuple[bool, str]:
@@ -263,6 +294,7 @@ class RigSteps:
             if not healthy.passed:
                 step.fail(f"the previous engine did not come back healthy: {healthy.detail}")
                 return False, step.detail
+            self._model_runs(step)
             return self._reproduced(step, f"slot {found.previous()} serving again, recorded outputs reproduced")
 
     def confirm_previous(self, reason: str) -> tuple[bool, str]:

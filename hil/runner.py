@@ -81,6 +81,11 @@ def run_scenario(scenario: Scenario, inventory: Inventory, base: Path, connect: 
     rigs = select_rigs(scenario, inventory, rig_name)
     if spec is None:
         raise HilError("the scenario has no hil: section")
+    kill_first = scenario.delivery.update_strategy == "kill_then_download"
+    if kill_first and (cannot := [rig.name for rig in rigs if rig.service.stop is None]):
+        raise HilError(f"delivery.update_strategy: kill_then_download stops the camera service before the transfer, "
+                       f"and the inventory gives no service.stop for {', '.join(cannot)}: add the command that "
+                       f"stops it (e.g. sudo systemctl stop camera-pipeline)")
     faults = FaultPlan(list(spec.faults), {**FaultPlan().injectors, **_virtual_injectors(rigs), **(injectors or {})})
     if problems := faults.problems():
         raise HilError("; ".join(problems))
@@ -97,7 +102,8 @@ def run_scenario(scenario: Scenario, inventory: Inventory, base: Path, connect: 
             rig = rigs[device]
             made = RigSession(rig, rig_angle(rig, angles), lambda: connect(rig), spec, artifacts, run_id,
                               FaultPlan(faults.faults, faults.injectors), stop,   # each rig gets each fault once
-                              leave_failing=scenario.delivery.failure_handling == "do_nothing")
+                              leave_failing=scenario.delivery.failure_handling == "do_nothing",
+                              kill_first=kill_first)
             made.lease_wait = lease_wait
             return made
 

@@ -67,10 +67,11 @@ class Artifacts:
 class RigSession:
     def __init__(self, rig: Rig, angle: str | None, connect: Callable[[], Shell], spec: HilSpec,
                  artifacts: Artifacts, run_id: str, faults: FaultPlan, stop: StopSignal,
-                 leave_failing: bool = False) -> None:
+                 leave_failing: bool = False, kill_first: bool = False) -> None:
         self.rig, self.angle, self.connect, self.spec, self.art = rig, angle, connect, spec, artifacts
         self.run_id, self.faults, self.stop = run_id, faults, stop
         self.leave_failing = leave_failing               # delivery.failure_handling: do_nothing
+        self.kill_first = kill_first                     # delivery.update_strategy: kill_then_download
         self.frames = artifacts.frames_for(angle)
         self.record = StepRecorder(rig.name)
         self.found = Findings()
@@ -221,6 +222,7 @@ class RigSession:
                 self._skip_after(name)
                 self.outcome, self.reason = "failed", detail
                 self.move(S.FAILED)
+                self._resume()
                 return
             if name == "transfer":
                 self.move(S.VERIFYING)
@@ -282,6 +284,17 @@ class RigSession:
             self.move(S.IDLE)
             if not passed:
                 self._quarantine(detail)
+            else:
+                self._resume()
+
+    def _resume(self) -> None:
+        """After the kill step, an install that failed or was called off starts the current model again; a rig
+        whose model cannot come back is quarantined."""
+        if self.found.killed_at is None or self.found.switched:
+            return
+        passed, detail = self._attempt("resume", self.steps.resume, undo=True)
+        if not passed:
+            self._quarantine(detail)
 
     def _restore(self, name: str) -> None:
         passed, detail = self._attempt(name, lambda: self.steps.switch_back(name, self.reason or name),
@@ -320,6 +333,8 @@ class RigSession:
         """The optional steps run when asked for: shadow by the plan or the hil: part, calibrate by the hil: part."""
         if name == "shadow":
             return shadow or self.spec.shadow
+        if name == "kill":              # a shadow runs beside the current model by design, as in the simulator
+            return self.kill_first and not shadow
         if name == "calibrate":
             return self.spec.calibrate is not None
         return True
@@ -343,6 +358,9 @@ class RigSession:
         return self.result()
 
     def _put_back(self, reason: str, stopped: bool) -> None:
+        if not self.lease_lost and self.found.killed_at is not None and not self.found.switched:
+            self._resume_at_close()
+            return
         if self.lease_lost or not self.found.switched:
             if self.state == S.AWAITING_WINDOW and not self.ended:
                 self.record.skip("rollback", "not run: the candidate was never activated")
@@ -356,6 +374,13 @@ class RigSession:
             passed, detail = False, str(error)
         if not passed:
             self._quarantine(detail)
+
+    def _resume_at_close(self) -> None:
+        """Stopped or failed by the harness between the kill and the activation: the current model runs again."""
+        try:
+            self._resume()
+        except HilError as error:
+            self._quarantine(str(error))
 
     def _release(self) -> None:
         try:

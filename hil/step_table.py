@@ -1,10 +1,11 @@
 """A rig's steps, in one table: the session runs them in this order, fault points are named after them
 (`before:STEP`), and the tests read the order from here rather than writing it again.
 
-    reserve → preflight → baseline → transfer → build → parity → latency → [shadow] → [calibrate]   install
-            → activate                                                                  an Update without shadow
-            → rollback                                                                  a Rollback, or the proof at
-            → release                                                                   the end of the plan
+    reserve → preflight → baseline → [kill] → transfer → build → parity → latency → [shadow] → [calibrate]  install
+            → activate                                                                     an Update without shadow
+            → rollback                                                                     a Rollback, or the proof
+            → release                                                                      at the end of the plan
+    [kill] under kill_then_download: a failed or called-off install then runs `resume` (the current model again)
 """
 
 from __future__ import annotations
@@ -20,12 +21,14 @@ class StepSpec:
     name: str
     phase: Phase
     summary: str
-    optional: bool = False       # runs only when asked for (shadow)
+    optional: bool = False       # runs only when asked for (kill, shadow, calibrate)
 
 
 STEPS: tuple[StepSpec, ...] = (
     StepSpec("preflight", "install", "L4T release, board, power mode, TensorRT, free space, idle temperature"),
     StepSpec("baseline", "install", "the current model installed if missing; its engine's outputs recorded"),
+    StepSpec("kill", "install", "the camera service stopped before the transfer (delivery.update_strategy: "
+             "kill_then_download): no model runs until the activation", optional=True),
     StepSpec("transfer", "install", "the candidate into the inactive slot: resumable, sha256 checked on the rig"),
     StepSpec("build", "install", "trtexec builds the engine on the rig"),
     StepSpec("parity", "install", "the engine's outputs against the fp32 reference, per camera angle"),

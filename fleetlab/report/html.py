@@ -171,8 +171,9 @@ def _rig(rig: RigResult, budget: dict[str, float]) -> dict:
     latency = f"{rig.latency.p50:.2f} / {rig.latency.p99 or 0:.2f} ms" if rig.latency else "—"
     shown_budget = ("budget " + " / ".join(f"{budget[q]:g}" if q in budget else "—" for q in ("p50", "p99"))
                     + " ms") if rig.latency and budget else ""
+    dark = f"no model {units.format_duration(rig.no_model_seconds)}" if rig.no_model_seconds is not None else ""
     about = " · ".join(part for part in (rig.hardware, rig.angle or "", rig.release or "not released",
-                                         rig.state.name.lower()) if part)
+                                         rig.state.name.lower(), dark) if part)
     hottest = f"{rig.telemetry.max_temperature:.1f} °C" if rig.telemetry and rig.telemetry.max_temperature else "—"
     histogram = _svg(plots.histogram(rig.latency.histogram_edges, rig.latency.histogram_counts, "ms")) \
         if rig.latency and rig.latency.histogram_counts else ""

@@ -57,6 +57,8 @@ METRICS: dict[str, tuple[Kind, str]] = {
     "rigs_failed": ("count", "rigs whose validation failed"),
     "max_temperature": ("celsius", "hottest temperature any rig reported while measuring latency"),
     "quarantined": ("count", "rigs quarantined because their rollback failed"),
+    "rig_no_model": ("duration", "longest a rig ran no model because of the update (kill_then_download: from its "
+                     "kill step to the next service up healthy)"),
 }
 
 # sim measures that count devices: none can exceed the fleet (the HIL counts are of rigs and frame families)

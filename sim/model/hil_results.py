@@ -91,6 +91,13 @@ class RigResult(Record):
     bytes_sent: int = 0
     faults: list[str] = Field(default_factory=list, description="faults injected, as 'NAME at POINT'")
 
+    @property
+    def no_model_seconds(self) -> float | None:
+        """How long the rig ran no model because of the update (delivery.update_strategy: kill_then_download: from
+        its kill step to the next service up healthy, hil/rig_steps.py); None when it never stopped its model."""
+        spells = [step.numbers["no_model_s"] for step in self.steps if "no_model_s" in step.numbers]
+        return sum(spells) if spells else None
+
 
 def hil_metrics(rigs: list[RigResult]) -> dict[str, float | None]:
     """The numbers `expect:` bounds can name for a HIL run: the worst rig counts."""
@@ -106,4 +113,5 @@ def hil_metrics(rigs: list[RigResult]) -> dict[str, float | None]:
         "latency_p99": max(p99s, default=None),
         "max_temperature": max(temperatures, default=None),
         "quarantined": float(sum(rig.quarantined for rig in rigs)),
+        "rig_no_model": max((spell for rig in measured if (spell := rig.no_model_seconds) is not None), default=None),
     }

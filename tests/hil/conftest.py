@@ -67,13 +67,13 @@ def write_inventory(path: Path, *rigs: dict) -> Path:
     return path
 
 
-def hil_scenario(**hil):
+def hil_scenario(delivery: dict | None = None, **hil):
     spec = {"rig_tags": ["virtual"], "current_model": "builtin:current", "candidate_model": "builtin:candidate",
             "frames": "builtin", "iterations": 40, "warmup": 5, "max_cv": None,
             "parity": {"atol": 0.02, "rtol": 0.02}}
     spec.update(hil)
-    return scenario_from({"hil": spec, "current": {"version": "1", "hardware": {"orin-nx": {"latency": "10ms",
-                                                                                             "power": 10}}}})
+    return scenario_from({"hil": spec, "delivery": delivery or {},
+                          "current": {"version": "1", "hardware": {"orin-nx": {"latency": "10ms", "power": 10}}}})
 
 
 def quick_hil_text(iterations: int = 40) -> str:

@@ -1,14 +1,21 @@
 """The scenario's delivery on rigs, as in the simulator: `failure_handling: do_nothing` leaves a rig whose candidate
-fails its health check on the candidate (out of reach of the plan's rollback, restored at the plan's end), and
-`stage_ahead` installs every rig before the plan's first release, which then only activates. Fast rigs: LocalShell
-and the rig tools in temporary folders (tests/hil/local_rigs.py)."""
+fails its health check on the candidate (out of reach of the plan's rollback, restored at the plan's end),
+`stage_ahead` installs every rig before the plan's first release, which then only activates, and `update_strategy:
+kill_then_download` stops the camera service before the transfer until the activation (or, after a failure or a
+stop, until the current model runs again). Fast rigs: LocalShell and the rig tools in temporary folders
+(tests/hil/local_rigs.py)."""
 
+import subprocess
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
+from fleetlab.hil_view import hil_table
+from hil.errors import HilError
 from hil.runner import END_OF_PLAN, rig_fleet, run_scenario
 from hil.shell import LocalShell
+from hil.stop import StopSignal
 from sim.model.lifecycle import LEFT_ON_CANDIDATE
 from sim.model.lifecycle import DeviceState as S
 from sim.model.strategy import Halt, Rollback, Update, start
@@ -22,8 +29,8 @@ SHADOW = {"kind": "shadow", "sample": "50%", "min_reports": 1, "hold": "2h", "ma
           "agreement": "0%", "then": ["100%"], "bake_between": "1h"}
 
 
-def scenario(strategy: dict, **delivery):
-    return scenario_from({"duration": "1d", "hil": HIL, "strategy": strategy, "delivery": delivery,
+def scenario(strategy: dict, hil: dict | None = None, **delivery):
+    return scenario_from({"duration": "1d", "hil": {**HIL, **(hil or {})}, "strategy": strategy, "delivery": delivery,
                           "fleet": {"camera_angles": {"overhead": "25%", "sideline": "50%", "goal": "25%"}},
                           "current": {"version": "1", "hardware": {"orin-nx": {"latency": "10ms", "power": 10}}}})
 
@@ -35,10 +42,10 @@ def first_told(plan, rigs: list[dict]) -> int:
     return first.devices[0]
 
 
-def run(plan, rigs: list[dict]):
+def run(plan, rigs: list[dict], **options):
     traces = []
     result = run_scenario(plan, inventory_of(*rigs), Path("."), lambda rig: LocalShell(),
-                          on_trace=lambda controller: traces.append(controller.trace))
+                          on_trace=lambda controller: traces.append(controller.trace), **options)
     [trace] = traces
     acted = [action for action, _ in trace]
     assert acted == replayed(plan, trace, rigs)[:len(acted)]
@@ -117,3 +124,94 @@ def test_a_staged_rig_told_to_shadow_runs_the_shadow_step_then(local_rigs):
             assert ran.index("latency") < ran.index("shadow") < ran.index("activate")
             assert rig.shadow is not None and rig.shadow.agreement >= 0
     assert all(rig.state == S.COMMITTED for rig in result.rigs)
+
+
+def serving(rig: dict) -> bool:
+    """The rig's camera service passes its health check now."""
+    return subprocess.run(rig["service"]["health"], shell=True, capture_output=True, timeout=60).returncode == 0
+
+
+def probe_at(point: str, seen: list[bool], rig: dict):
+    """A fault hook that asks the rig's camera service for its health at `point`; the service runs from the start,
+    as a camera's does."""
+    subprocess.run(rig["service"]["restart"], shell=True, capture_output=True, timeout=60, check=True)
+    assert serving(rig)
+    return {"faults": [{"fault": "probe", "at_step": point}]}, {"probe": lambda shell: seen.append(serving(rig))}
+
+
+def seconds_between(rig, first: str, last: str) -> float:
+    ran = names(rig)
+    return sum(step.seconds for step in rig.steps[ran.index(first):ran.index(last)])
+
+
+def test_kill_then_download_runs_no_model_from_the_kill_to_the_activation(local_rigs):
+    rigs = local_rigs()
+    seen: list[bool] = []
+    hil, injectors = probe_at("before:build", seen, rigs[0])
+    result, _, _ = run(scenario({"kind": "all_at_once"}, hil, update_strategy="kill_then_download"), rigs[:1],
+                       injectors=injectors)
+    assert seen == [False]                       # mid-install, the rig's camera service does not run
+    for rig in result.rigs:
+        ran = names(rig)
+        assert rig.state == S.COMMITTED and ran.index("baseline") < ran.index("kill") < ran.index("transfer")
+        activate = next(step for step in rig.steps if step.name == "activate")
+        # the spell is measured from the kill to the candidate's health: at least the install steps between
+        assert activate.numbers["no_model_s"] >= seconds_between(rig, "transfer", "activate") > 0
+        assert rig.no_model_seconds == activate.numbers["no_model_s"]
+    assert serving(rigs[0])
+    # an `expect:` bound can name it, and the terminal's rig table shows it
+    assert result.metrics()["rig_no_model"] == result.rigs[0].no_model_seconds
+    shown = Console(width=250, record=True)
+    shown.print(hil_table(result, scenario({"kind": "all_at_once"}).hil))
+    text = shown.export_text()
+    assert "no model" in text and f"{result.rigs[0].no_model_seconds:.1f} s" in text
+
+
+def test_the_default_update_strategy_keeps_the_model_running_through_the_install(local_rigs):
+    rigs = local_rigs()
+    seen: list[bool] = []
+    hil, injectors = probe_at("before:build", seen, rigs[0])
+    result, _, _ = run(scenario({"kind": "all_at_once"}, hil), rigs[:1], injectors=injectors)
+    assert seen == [True]
+    [rig] = result.rigs
+    assert "kill" not in names(rig) and rig.state == S.COMMITTED
+    assert rig.no_model_seconds is None and result.metrics()["rig_no_model"] is None
+    shown = Console(width=250, record=True)
+    shown.print(hil_table(result, scenario({"kind": "all_at_once"}).hil))
+    assert "no model" not in shown.export_text()
+
+
+def test_an_install_that_fails_after_the_kill_runs_the_current_model_again(local_rigs):
+    rigs = local_rigs()
+    hil = {"latency_budget": {"p50": "0.001ms"}}          # every candidate fails its latency step
+    result, _, _ = run(scenario({"kind": "all_at_once"}, hil, update_strategy="kill_then_download"), rigs)
+    for rig in result.rigs:
+        ran = names(rig)
+        assert rig.state == S.FAILED and rig.steps[ran.index("latency")].outcome == "failed", rig.reason
+        resume = rig.steps[ran.index("resume")]
+        assert resume.outcome == "passed" and ran.index("latency") < ran.index("resume")
+        assert resume.numbers["no_model_s"] >= seconds_between(rig, "transfer", "resume") > 0
+        assert not rig.quarantined and rig.active_at_end == "1"
+    assert all(serving(rig) for rig in rigs)
+
+
+def test_a_stop_after_the_kill_runs_the_current_model_again(local_rigs):
+    rigs = local_rigs()[:1]
+    stop = StopSignal()
+    plan = scenario({"kind": "all_at_once"}, {"faults": [{"fault": "stop_here", "at_step": "before:transfer"}]},
+                    update_strategy="kill_then_download")
+    result = run_scenario(plan, inventory_of(*rigs), Path("."), lambda rig: LocalShell(), stop=stop,
+                          injectors={"stop_here": lambda shell: stop.request("a test's stop")})
+    [rig] = result.rigs
+    ran = names(rig)
+    assert result.interrupted and "build" not in ran and ran.index("kill") < ran.index("resume")
+    assert rig.steps[ran.index("resume")].outcome == "passed" and serving(rigs[0])
+    assert rig.active_at_end == "1" and not rig.quarantined
+
+
+def test_kill_then_download_needs_the_stop_command_of_every_rig(local_rigs):
+    rigs = local_rigs()
+    del rigs[1]["service"]["stop"]
+    with pytest.raises(HilError, match=r"kill_then_download .* no service.stop for r1: add the command"):
+        run_scenario(scenario({"kind": "all_at_once"}, update_strategy="kill_then_download"), inventory_of(*rigs),
+                     Path("."), lambda rig: LocalShell())

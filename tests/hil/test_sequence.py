@@ -1,5 +1,6 @@
 """The full step sequence against a real sshd, and each kind of failure as data that leaves the previous engine."""
 
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -60,6 +61,23 @@ def test_each_failure_is_a_failed_result_and_the_previous_engine_stays_active(ri
     assert active_version(rig) == "1" and found.active_at_end == "1" and not found.quarantined
     if step == "activate":    # the failed activation was undone at once, and the old engine checked
         assert by_name["restore"].outcome == "passed" and "recorded outputs reproduced" in by_name["restore"].detail
+
+
+@pytest.mark.parametrize("hil, failing", [({}, None), ({"candidate_model": "builtin:broken"}, "build"),
+                                          ({"candidate_model": "builtin:candidate-wrong-head"}, "activate")],
+                         ids=["healthy", "build-fails", "health-fails"])
+def test_kill_then_download_stops_the_model_and_every_ending_runs_one_again(rig_entry, hil, failing):
+    rig = rig_entry("rig-a")
+    service = rig["service"]
+    [found] = run(hil_scenario({"update_strategy": "kill_then_download"}, **hil), rig).rigs
+    order = [step.name for step in found.steps]
+    assert order.index("baseline") < order.index("kill") < order.index("transfer")
+    # the step whose healthy service ends the spell without a model, and what it measured
+    ends = {None: "activate", "build": "resume", "activate": "restore"}[failing]
+    assert steps_of(found)[ends].outcome == "passed" and steps_of(found)[ends].numbers["no_model_s"] > 0
+    assert (found.verdict == "passed") == (failing is None) and not found.quarantined
+    assert active_version(rig) == "1" and found.active_at_end == "1"
+    assert subprocess.run(service["health"], shell=True, capture_output=True, timeout=60).returncode == 0
 
 
 def test_the_defective_candidate_fails_parity_on_its_angle_only_in_fp16(rig_entry):
