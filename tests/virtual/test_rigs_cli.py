@@ -1,5 +1,6 @@
 """`fleetlab rigs up`, a HIL run on what it started, `rigs status` and `rigs down`, as a user types them."""
 
+import json
 import os
 import signal
 import subprocess
@@ -33,13 +34,19 @@ def test_up_hil_status_down_on_a_nano_profile(lab, tmp_path):
         assert len(rigs) == 2 and all(rig.host_key and rig.host == "127.0.0.1" for rig in rigs)
         status = fleetlab("rigs", "status")
         assert all(rig.name in status.stdout and "running" in status.stdout for rig in rigs)
-        scenario = tmp_path / "hil.yaml"
-        scenario.write_text(quick_hil_text().replace("rig_tags: [orin]", "rig_tags: [nano]"))
+        scenario = tmp_path / "hil.yaml"      # a Nano's memory is why a fleet kills its model before the build
+        scenario.write_text(quick_hil_text().replace("rig_tags: [orin]", "rig_tags: [nano]").replace(
+            "\nhil:\n", "\ndelivery: {update_strategy: kill_then_download}\n\nhil:\n"))
         result = tmp_path / "out"
         done = fleetlab("hil", str(scenario), "--rigs", str(inventory), "--out", str(result))
         assert done.returncode == 0, done.stdout + done.stderr
         report = (result / "result.json").read_text()
         assert '"l4t": "32.7.1"' in report and "NVIDIA Jetson Nano Developer Kit" in report
+        # the container's camera service was stopped over SSH, and the activation measured the spell without it
+        for rig in json.loads(report)["rigs"]:
+            steps = {step["name"]: step for step in rig["steps"]}
+            assert steps["kill"]["outcome"] == "passed" and steps["activate"]["numbers"]["no_model_s"] > 0
+        assert "no model" in done.stdout
     finally:
         removed = fleetlab("rigs", "down", "--inventory", str(inventory))
     assert removed.returncode == 0 and "removed 2 virtual rigs" in removed.stdout
