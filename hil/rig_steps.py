@@ -142,16 +142,20 @@ class RigSteps:
     def resume(self) -> tuple[bool, str]:
         """After a kill, an install that failed or was called off: the current model's service starts again."""
         with self.s.record.step("resume", slot=self.s.found.previous_slot or "") as step:
-            healthy = steps.restart_and_check(self.shell, self.s.rig)
-            step.detail = healthy.detail
-            if not healthy.passed:
-                step.fail(f"the current model did not come back healthy: {healthy.detail}")
-            else:
-                self._model_runs(step)
+            self._come_up(step, "the current model did not come back healthy")
             return step.passed, step.detail
 
+    def _come_up(self, step: StepHandle, failing: str) -> None:
+        """Restart the camera service and wait for its health: the step fails saying `failing`, or a spell without
+        a model since the kill step ends here and is recorded."""
+        healthy = steps.restart_and_check(self.shell, self.s.rig)
+        step.detail = healthy.detail
+        if not healthy.passed:
+            step.fail(f"{failing}: {healthy.detail}")
+        else:
+            self._model_runs(step)
+
     def _model_runs(self, step: StepHandle) -> None:
-        """A service came up healthy: a spell without a model since the kill step ends here, and is recorded."""
         if self.s.found.killed_at is not None:
             step.numbers["no_model_s"] = round(time.monotonic() - self.s.found.killed_at, 3)
             self.s.found.killed_at = None
@@ -273,12 +277,7 @@ class RigSteps:
             self.s.faults.fire("after:switch", self.shell)
             if self.s.state == S.ACTIVATING:
                 self.s.move(S.HEALTH_CHECK)
-            healthy = steps.restart_and_check(self.shell, self.s.rig)
-            step.detail = healthy.detail
-            if not healthy.passed:
-                step.fail(f"the candidate did not come up healthy: {healthy.detail}")
-            else:
-                self._model_runs(step)
+            self._come_up(step, "the candidate did not come up healthy")
             return step.passed, step.detail
 
     def switch_back(self, name: str, reason: str) -> tuple[bool, str]:
