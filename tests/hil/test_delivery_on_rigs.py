@@ -12,6 +12,8 @@ import pytest
 from rich.console import Console
 
 from fleetlab.hil_view import hil_table
+from fleetlab.history import Measurement, measurements
+from fleetlab.suite_results import ScenarioOutcome, SuiteResult
 from hil.errors import HilError
 from hil.runner import END_OF_PLAN, rig_fleet, run_scenario
 from hil.shell import LocalShell
@@ -165,6 +167,11 @@ def test_kill_then_download_runs_no_model_from_the_kill_to_the_activation(local_
     shown.print(hil_table(result, scenario({"kind": "all_at_once"}).hil))
     text = shown.export_text()
     assert "no model" in text and f"{result.rigs[0].no_model_seconds:.1f} s" in text
+    # and the nightly's history keeps it per rig, so a build growing on a board shows as a trend
+    night = SuiteResult(run_id="n1", started="2026-12-06T00:00:00+00:00", mode="hil", seeds=1, verdict="GO",
+                        scenarios=[ScenarioOutcome(name="k", file="k.yaml", verdict="GO", hil=result)], git_sha="",
+                        packages={}, wall_seconds=1.0)
+    assert Measurement("k", "rig r0", "rig_no_model", result.rigs[0].no_model_seconds) in measurements(night)
 
 
 def test_the_default_update_strategy_keeps_the_model_running_through_the_install(local_rigs):
