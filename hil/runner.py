@@ -82,6 +82,9 @@ def run_scenario(scenario: Scenario, inventory: Inventory, base: Path, connect: 
     if spec is None:
         raise HilError("the scenario has no hil: section")
     kill_first = scenario.delivery.update_strategy == "kill_then_download"
+    if scenario.delivery.update_strategy == "hand_over":
+        log.warning("delivery.update_strategy: hand_over runs as download_then_kill on rigs: a rig restarts its "
+                    "one camera service at the switch, where a camera would start the new model beside the old")
     if kill_first and (cannot := [rig.name for rig in rigs if rig.service.stop is None]):
         raise HilError(f"delivery.update_strategy: kill_then_download stops the camera service before the transfer, "
                        f"and the inventory gives no service.stop for {', '.join(cannot)}: add the command that "

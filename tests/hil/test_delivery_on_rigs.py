@@ -222,3 +222,9 @@ def test_kill_then_download_needs_the_stop_command_of_every_rig(local_rigs):
     with pytest.raises(HilError, match=r"kill_then_download .* no service.stop for r1: add the command"):
         run_scenario(scenario({"kind": "all_at_once"}, update_strategy="kill_then_download"), inventory_of(*rigs),
                      Path("."), lambda rig: LocalShell())
+
+
+def test_hand_over_is_said_to_run_as_download_then_kill_on_rigs(local_rigs, caplog):
+    result, _, _ = run(scenario({"kind": "all_at_once"}, update_strategy="hand_over"), local_rigs()[:1])
+    assert "hand_over runs as download_then_kill on rigs" in caplog.text
+    assert result.rigs[0].state == S.COMMITTED and "kill" not in names(result.rigs[0])
