@@ -358,12 +358,11 @@ class RigSession:
         return self.result()
 
     def _put_back(self, reason: str, stopped: bool) -> None:
-        if not self.lease_lost and self.found.killed_at is not None and not self.found.switched:
-            self._resume_at_close()
-            return
         if self.lease_lost or not self.found.switched:
             if self.state == S.AWAITING_WINDOW and not self.ended:
                 self.record.skip("rollback", "not run: the candidate was never activated")
+            if not self.lease_lost and self.found.killed_at is not None:
+                self._resume_at_close()      # killed before an activation that never came: the model runs again
             return
         name = "restore" if self.ended or stopped else "rollback"
         try:
