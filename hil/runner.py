@@ -134,6 +134,8 @@ def _close_all(controller: RigController, rigs: list[Rig], on_rig_done) -> list[
                 why = "run interrupted"
             if rig.state == S.AWAITING_WINDOW:
                 why += "; staged ahead: the candidate installed in the inactive slot, never activated"
+            elif controller.stage_ahead and rig.opened:
+                why += "; stopped while staging ahead, before the candidate was installed"
             elif rig.opened:
                 why += "; measured as a control rig"
             result = result.model_copy(update={"reason": f"not released: {why}"})

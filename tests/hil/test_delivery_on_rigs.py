@@ -228,3 +228,16 @@ def test_hand_over_is_said_to_run_as_download_then_kill_on_rigs(local_rigs, capl
     result, _, _ = run(scenario({"kind": "all_at_once"}, update_strategy="hand_over"), local_rigs()[:1])
     assert "hand_over runs as download_then_kill on rigs" in caplog.text
     assert result.rigs[0].state == S.COMMITTED and "kill" not in names(result.rigs[0])
+
+
+def test_a_stop_while_the_rigs_stage_tells_no_rig_and_activates_nothing(local_rigs):
+    stop = StopSignal()
+    plan = scenario(WAVES, {"faults": [{"fault": "stop_here", "at_step": "before:build"}]}, stage_ahead=True)
+    result, _, acted = run(plan, local_rigs(), stop=stop,
+                           injectors={"stop_here": lambda shell: stop.request("a test's stop")})
+    assert result.interrupted == "interrupted: a test's stop"
+    assert not [event for event in result.timeline if event.kind == "update"]     # the plan told no rig
+    for rig in result.rigs:
+        assert "activate" not in names(rig) and rig.active_at_end == "1" and not rig.quarantined
+        assert rig.verdict == "skipped" and rig.state in (S.IDLE, S.AWAITING_WINDOW)
+        assert rig.reason.startswith("not released: run interrupted; st") and "control rig" not in rig.reason
