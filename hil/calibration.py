@@ -19,7 +19,7 @@ A rig whose run lacks a number says so (CalibrationError), rather than writing a
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from statistics import median
+from statistics import median, median_low
 
 from hil.errors import HilError
 from hil.inventory import Rig
@@ -163,13 +163,16 @@ def _thermal(numbers: dict[str, float]) -> dict | None:
 
 
 def _median_of(values: list) -> object:
-    """The median of numbers, field by field through nested mappings (None where any rig has none)."""
+    """The median of numbers, field by field through nested mappings (None where any rig has none); of counts, one
+    of the counts (two rigs' 8 and 9 thermal samples are 8, not the 8.5 a count cannot be)."""
     if any(value is None for value in values):
         return None
     first = values[0]
     if isinstance(first, dict):
         return {key: _median_of([value.get(key) for value in values]) for key in first}
-    return median(values) if isinstance(first, (int, float)) else first
+    if isinstance(first, int) and not isinstance(first, bool):
+        return median_low(values)
+    return median(values) if isinstance(first, float) else first
 
 
 def from_run(results: list[RigResult], rigs: list[Rig], scenario: Scenario,

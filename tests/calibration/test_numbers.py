@@ -6,8 +6,9 @@ import math
 import numpy as np
 import pytest
 
-from hil.calibration import _build_split, _thermal
+from hil.calibration import _build_split, _median_of, _thermal
 from hil.thermal_fit import fit_step_response
+from sim.model.calibration import ThermalMeasured
 from sim.model.lifecycle import DeviceState as S
 from sim.world.world import World
 from tests.conftest import scenario_from
@@ -44,6 +45,16 @@ def test_thermal_resistance_and_ambient_from_the_load_step():
     assert found["resistance"] == pytest.approx(3.0) and found["ambient"] == pytest.approx(28.0)
     assert _thermal({"idle_temperature": 40.0, "loaded_temperature": 39.0, "idle_power_mw": 4000,
                      "loaded_power_mw": 14000, "time_constant": 60.0}) is None      # no heating: nothing to fit
+
+
+def test_the_median_over_rigs_of_a_count_is_a_count():
+    # two rigs that took 8 and 9 thermal samples once made 8.5, which the profile refused (a calibration lost)
+    one = _thermal({"idle_temperature": 40.0, "loaded_temperature": 60.0, "idle_power_mw": 4000.0,
+                    "loaded_power_mw": 14000.0, "time_constant": 30.0, "thermal_samples": 8})
+    other = {**one, "samples": 9, "idle": 41.0}
+    both = _median_of([{"thermal": one}, {"thermal": other}])["thermal"]
+    assert both["samples"] == 8 and isinstance(both["samples"], int) and both["idle"] == 40.5
+    ThermalMeasured.model_validate(both)
 
 
 def test_a_hardware_profile_changes_that_hardwares_phases_in_the_simulator():
