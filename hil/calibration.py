@@ -21,6 +21,8 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from statistics import median, median_low
 
+from pydantic import ValidationError
+
 from hil.errors import HilError
 from hil.inventory import Rig
 from sim.model.calibration import Calibration, Profile
@@ -192,10 +194,16 @@ def from_run(results: list[RigResult], rigs: list[Rig], scenario: Scenario,
         facts = measured[0][0].facts
         numbers["current"]["version"] = scenario.current_model.version
         numbers["candidate"]["version"] = scenario.candidate.version
-        profiles[hardware] = Profile.model_validate({
-            **numbers, "rigs": [result.rig for result, _ in measured], "board": facts.get("model", ""),
-            "l4t": facts.get("l4t", ""), "jetpack": facts.get("jetpack", ""), "tensorrt": facts.get("tensorrt", ""),
-            "measured": moment})
+        try:
+            profiles[hardware] = Profile.model_validate({
+                **numbers, "rigs": [result.rig for result, _ in measured], "board": facts.get("model", ""),
+                "l4t": facts.get("l4t", ""), "jetpack": facts.get("jetpack", ""),
+                "tensorrt": facts.get("tensorrt", ""), "measured": moment})
+        except ValidationError as error:     # a number no profile can hold: said, nothing written (no traceback)
+            where = "; ".join(f"{'.'.join(str(part) for part in problem['loc'])}: {problem['msg']}"
+                              for problem in error.errors())
+            raise CalibrationError(f"{hardware}: the rigs' numbers do not make a calibration profile ({where})") \
+                from None
     return Calibration(schema_version=1, fleetlab=package_versions()["fleetlab"], git_sha=git_sha(),
                        measured=moment, profiles=profiles)
 

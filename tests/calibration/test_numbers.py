@@ -57,6 +57,20 @@ def test_the_median_over_rigs_of_a_count_is_a_count():
     ThermalMeasured.model_validate(both)
 
 
+def test_numbers_no_profile_can_hold_are_a_calibration_error_naming_the_hardware(monkeypatch):
+    from types import SimpleNamespace
+
+    import hil.calibration as calibration
+
+    monkeypatch.setattr(calibration, "rig_numbers", lambda result, rig, scenario: {
+        "current": {}, "candidate": {}, "activation": -1.0})
+    result = SimpleNamespace(rig="orin-a", hardware="orin-nx", facts={})
+    scenario = SimpleNamespace(current_model=SimpleNamespace(version="1"), candidate=SimpleNamespace(version="2"))
+    with pytest.raises(calibration.CalibrationError, match=r"^orin-nx: the rigs' numbers do not make a calibration "
+                                                           r"profile \(transfer: Field required"):
+        calibration.from_run([result], [SimpleNamespace(name="orin-a")], scenario)
+
+
 def test_a_hardware_profile_changes_that_hardwares_phases_in_the_simulator():
     profile = {"transfer_setup": "30s", "activation_time": "7m", "engine_build": "1m", "engine_build_rate": "1MB/s",
                "install_rate": "100MB/s"}
