@@ -90,6 +90,19 @@ class Lease:
             self.took_over = previous
             log.warning("%s: took over the expired lease of %s (expired %d s ago)", self.rig, previous, ago)
 
+    def acquire_waiting(self, wait: float, sleep: Callable[[float], bool]) -> float:
+        """Take the lease; with `wait`, wait that long for a held (or unreachable) rig, napping with `sleep` (True:
+        stop waiting, a stop was requested). Returns the seconds waited."""
+        started = time.monotonic()
+        while True:
+            try:
+                self.acquire()
+                return time.monotonic() - started
+            except (LeaseHeld, InfrastructureError) as error:
+                if time.monotonic() - started >= wait or sleep(min(5.0, wait)):
+                    raise
+                log.info("%s: waiting for the rig: %s", self.rig, error)
+
     def renew(self) -> str | None:
         """None when renewed; else who holds the lease now ('none' when nobody does)."""
         answer = self._call("renew")

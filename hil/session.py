@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -167,7 +166,7 @@ class RigSession:
         ttl = int(self.rig.lease_ttl)
         lease = Lease(self.shell, self.rig.name, self.rig.store, default_owner(self.run_id), ttl)
         with self.record.step("reserve", owner=lease.owner, ttl=ttl) as step:
-            waited = self._acquire(lease)
+            waited = lease.acquire_waiting(self.lease_wait, self.stop.sleep)
             if lease.took_over:
                 step.detail = f"took over the expired lease of {lease.took_over}"
             if waited:
@@ -177,18 +176,6 @@ class RigSession:
                                on_lost=self._on_lease_lost)
         if self.outcome == "skipped":
             self.outcome = "passed"
-
-    def _acquire(self, lease: Lease) -> float:
-        """Take the lease; with `lease_wait`, wait that long for a held (or unreachable) rig. Returns seconds waited."""
-        started = time.monotonic()
-        while True:
-            try:
-                lease.acquire()
-                return time.monotonic() - started
-            except (LeaseHeld, InfrastructureError) as error:
-                if time.monotonic() - started >= self.lease_wait or self.stop.sleep(min(5.0, self.lease_wait)):
-                    raise
-                log.info("%s: waiting for the rig: %s", self.rig.name, error)
 
     def _on_lease_lost(self, holder: str) -> None:
         self.lease_lost = f"lost the lease of {self.rig.name} to {holder}: stopped; the rig was left as it was"
