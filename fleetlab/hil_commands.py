@@ -91,6 +91,8 @@ def hil(ctx: typer.Context,
         console.err.print(f"{file}: {error}", markup=False)
         raise typer.Exit(EXIT_BAD_INPUT) from None
     human = console.err if json_out else console.out
+    for line in result.rig_delivery:
+        human.print(f"on the rigs: {line}", markup=False)
     human.print(plan_table(result))
     human.print(hil_table(result, spec))
     verdict = evaluate(_hil_expectations(dict(scenario.expect)), result.metrics())

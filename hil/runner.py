@@ -82,9 +82,6 @@ def run_scenario(scenario: Scenario, inventory: Inventory, base: Path, connect: 
     if spec is None:
         raise HilError("the scenario has no hil: section")
     kill_first = scenario.delivery.update_strategy == "kill_then_download"
-    if scenario.delivery.update_strategy == "hand_over":
-        log.warning("delivery.update_strategy: hand_over runs as download_then_kill on rigs: a rig restarts its "
-                    "one camera service at the switch, where a camera would start the new model beside the old")
     if kill_first and (cannot := [rig.name for rig in rigs if rig.service.stop is None]):
         raise HilError(f"delivery.update_strategy: kill_then_download stops the camera service before the transfer, "
                        f"and the inventory gives no service.stop for {', '.join(cannot)}: add the command that "
@@ -119,6 +116,24 @@ def run_scenario(scenario: Scenario, inventory: Inventory, base: Path, connect: 
         if on_trace:
             on_trace(controller)
     return _run_result(scenario, controller, results, artifacts, time.monotonic() - started)
+
+
+def rig_delivery(scenario: Scenario) -> list[str]:
+    """What the scenario's delivery makes the rigs do, where it is not the default: for the reader of a HIL result."""
+    delivery, lines = scenario.delivery, []
+    if delivery.stage_ahead:
+        lines.append("delivery.stage_ahead: every rig installed the candidate before the plan's first release, which "
+                     "then only activated it")
+    if delivery.update_strategy == "kill_then_download":
+        lines.append("delivery.update_strategy: kill_then_download: each rig stopped its camera service before the "
+                     "transfer and ran no model until a service came up again (its parity and latency runs inside)")
+    elif delivery.update_strategy == "hand_over":
+        lines.append("delivery.update_strategy: hand_over ran as download_then_kill: a rig restarts its one camera "
+                     "service at the switch, where a camera would start the new model beside the old")
+    if delivery.failure_handling == "do_nothing":
+        lines.append("delivery.failure_handling: do_nothing: a rig whose candidate failed its health check stayed on "
+                     "it until the plan's end (then it was put back, with the proof)")
+    return lines
 
 
 def _close_all(controller: RigController, rigs: list[Rig], on_rig_done) -> list[RigResult]:
@@ -181,7 +196,8 @@ def _run_result(scenario: Scenario, controller: RigController, rigs: list[RigRes
                               packages=package_versions(),
                               models={artifacts.current_version: artifacts.current_sha,
                                       artifacts.candidate_version: artifacts.candidate_sha}),
-        rigs=rigs, interrupted=controller.ended if controller.ended.startswith("interrupted") else "")
+        rigs=rigs, interrupted=controller.ended if controller.ended.startswith("interrupted") else "",
+        rig_delivery=rig_delivery(scenario))
 
 
 def _versions(rigs: list[RigResult]) -> dict[str, int]:

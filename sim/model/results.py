@@ -161,6 +161,9 @@ class RunResult(Record):
     rigs: list[RigResult] = Field(default_factory=list, description="per-rig results of a HIL run")
     interrupted: str = Field(default="", exclude_if=lambda why: not why,
                              description="why the run was stopped before its end (a signal); '' when it was not")
+    rig_delivery: list[str] = Field(default_factory=list, exclude_if=lambda found: not found,
+                                    description="what the scenario's delivery made the rigs do, where it is not "
+                                    "the default (a HIL run)")
 
     def metrics(self) -> dict[str, float | None]:
         """The flat numbers `expect:` bounds refer to (see sim.model.gates.METRICS)."""

@@ -9,13 +9,15 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from markupsafe import escape
 from rich.console import Console
 
 from fleetlab.hil_view import hil_table
 from fleetlab.history import Measurement, measurements
+from fleetlab.report.html import render
 from fleetlab.suite_results import ScenarioOutcome, SuiteResult
 from hil.errors import HilError
-from hil.runner import END_OF_PLAN, rig_fleet, run_scenario
+from hil.runner import END_OF_PLAN, rig_delivery, rig_fleet, run_scenario
 from hil.shell import LocalShell
 from hil.stop import StopSignal
 from sim.model.lifecycle import LEFT_ON_CANDIDATE
@@ -224,10 +226,26 @@ def test_kill_then_download_needs_the_stop_command_of_every_rig(local_rigs):
                      Path("."), lambda rig: LocalShell())
 
 
-def test_hand_over_is_said_to_run_as_download_then_kill_on_rigs(local_rigs, caplog):
+def test_hand_over_is_said_to_run_as_download_then_kill_on_rigs(local_rigs):
     result, _, _ = run(scenario({"kind": "all_at_once"}, update_strategy="hand_over"), local_rigs()[:1])
-    assert "hand_over runs as download_then_kill on rigs" in caplog.text
+    assert result.rig_delivery == [rig_delivery(scenario({"kind": "all_at_once"}, update_strategy="hand_over"))[0]]
+    assert "hand_over ran as download_then_kill" in result.rig_delivery[0]
     assert result.rigs[0].state == S.COMMITTED and "kill" not in names(result.rigs[0])
+
+
+def test_what_the_delivery_made_the_rigs_do_is_in_the_result_and_the_report(local_rigs):
+    rigs = local_rigs()
+    plan = scenario(WAVES, update_strategy="kill_then_download", failure_handling="do_nothing")
+    result, _, _ = run(plan, rigs[:2])
+    assert [line.split(":")[0] for line in result.rig_delivery] == ["delivery.update_strategy",
+                                                                    "delivery.failure_handling"]
+    assert "rig_delivery" in result.model_dump_json() and "rig_delivery" not in \
+        run(scenario(WAVES), rigs[2:])[0].model_dump_json()      # the default says nothing
+    night = SuiteResult(run_id="n1", started="2026-12-06T00:00:00+00:00", mode="hil", seeds=1, verdict="GO",
+                        scenarios=[ScenarioOutcome(name="k", file="k.yaml", verdict="GO", hil=result)], git_sha="",
+                        packages={}, wall_seconds=1.0)
+    page = render(night)
+    assert all(str(escape(line)) in page for line in result.rig_delivery) and "no model" in page
 
 
 def test_a_stop_while_the_rigs_stage_tells_no_rig_and_activates_nothing(local_rigs):
