@@ -82,6 +82,7 @@ def run_scenario(scenario: Scenario, inventory: Inventory, base: Path, connect: 
     if spec is None:
         raise HilError("the scenario has no hil: section")
     kill_first = scenario.delivery.update_strategy == "kill_then_download"
+    leave_failing = scenario.delivery.failure_handling == "do_nothing"
     if kill_first and (cannot := [rig.name for rig in rigs if rig.service.stop is None]):
         raise HilError(f"delivery.update_strategy: kill_then_download stops the camera service before the transfer, "
                        f"and the inventory gives no service.stop for {', '.join(cannot)}: add the command that "
@@ -102,8 +103,7 @@ def run_scenario(scenario: Scenario, inventory: Inventory, base: Path, connect: 
             rig = rigs[device]
             made = RigSession(rig, rig_angle(rig, angles), lambda: connect(rig), spec, artifacts, run_id,
                               FaultPlan(faults.faults, faults.injectors), stop,   # each rig gets each fault once
-                              leave_failing=scenario.delivery.failure_handling == "do_nothing",
-                              kill_first=kill_first)
+                              leave_failing=leave_failing, kill_first=kill_first)
             made.lease_wait = lease_wait
             return made
 

@@ -143,6 +143,13 @@ def probe_at(point: str, seen: list[bool], rig: dict):
     return {"faults": [{"fault": "probe", "at_step": point}]}, {"probe": lambda shell: seen.append(serving(rig))}
 
 
+def one_night(result) -> SuiteResult:
+    """A suite run of one scenario, `k`, measured on rigs only: what the history and the report read."""
+    return SuiteResult(run_id="n1", started="2026-12-06T00:00:00+00:00", mode="hil", seeds=1, verdict="GO",
+                       scenarios=[ScenarioOutcome(name="k", file="k.yaml", verdict="GO", hil=result)], git_sha="",
+                       packages={}, wall_seconds=1.0)
+
+
 def seconds_between(rig, first: str, last: str) -> float:
     ran = names(rig)
     return sum(step.seconds for step in rig.steps[ran.index(first):ran.index(last)])
@@ -170,10 +177,8 @@ def test_kill_then_download_runs_no_model_from_the_kill_to_the_activation(local_
     text = shown.export_text()
     assert "no model" in text and f"{result.rigs[0].no_model_seconds:.1f} s" in text
     # and the nightly's history keeps it per rig, so a build growing on a board shows as a trend
-    night = SuiteResult(run_id="n1", started="2026-12-06T00:00:00+00:00", mode="hil", seeds=1, verdict="GO",
-                        scenarios=[ScenarioOutcome(name="k", file="k.yaml", verdict="GO", hil=result)], git_sha="",
-                        packages={}, wall_seconds=1.0)
-    assert Measurement("k", "rig r0", "rig_no_model", result.rigs[0].no_model_seconds) in measurements(night)
+    assert Measurement("k", "rig r0", "rig_no_model", result.rigs[0].no_model_seconds) in \
+        measurements(one_night(result))
 
 
 def test_the_default_update_strategy_keeps_the_model_running_through_the_install(local_rigs):
@@ -241,10 +246,7 @@ def test_what_the_delivery_made_the_rigs_do_is_in_the_result_and_the_report(loca
                                                                     "delivery.failure_handling"]
     assert "rig_delivery" in result.model_dump_json() and "rig_delivery" not in \
         run(scenario(WAVES), rigs[2:])[0].model_dump_json()      # the default says nothing
-    night = SuiteResult(run_id="n1", started="2026-12-06T00:00:00+00:00", mode="hil", seeds=1, verdict="GO",
-                        scenarios=[ScenarioOutcome(name="k", file="k.yaml", verdict="GO", hil=result)], git_sha="",
-                        packages={}, wall_seconds=1.0)
-    page = render(night)
+    page = render(one_night(result))
     assert all(str(escape(line)) in page for line in result.rig_delivery) and "no model" in page
 
 
