@@ -3,7 +3,8 @@
     IDLE → DOWNLOADING → VERIFYING → INSTALLING → AWAITING_WINDOW → ACTIVATING → HEALTH_CHECK → COMMITTED
                                                       ↑ (A/B power cut before commit: back to the old slot, try again)
     HEALTH_CHECK / COMMITTED → ROLLING_BACK → ROLLED_BACK          any in-flight state → IDLE (cancelled)
-    AWAITING_WINDOW → FAILED (timed out by the server: delivery.in_progress_timeout)
+    AWAITING_WINDOW → FAILED (timed out by the server: delivery.in_progress_timeout; or a game held the switch
+                              past delivery.defer_limit, as INSTALLING → FAILED the install under the freeze)
     HEALTH_CHECK → FAILED (a failed check left on the candidate: delivery.failure_handling: do_nothing)
     FAILED and BRICKED end a device's story.
 """
@@ -56,6 +57,8 @@ LEGAL_TRANSITIONS: dict[DeviceState, frozenset[DeviceState]] = {
 TERMINAL = frozenset({S.ROLLED_BACK, S.FAILED, S.BRICKED})
 # the reason a failed check under failure_handling do_nothing ends with, in the simulator and on rigs alike
 LEFT_ON_CANDIDATE = "left on the candidate (delivery.failure_handling: do_nothing)"
+# how the reason of a camera that a game held past delivery.defer_limit starts (sim/world/device.py)
+HELD_BY_A_GAME = "held by a game"
 # states in which the device runs the candidate model (what coverage counts once committed)
 RUNS_CANDIDATE = frozenset({S.HEALTH_CHECK, S.COMMITTED})
 BY_VALUE = tuple(DeviceState)   # the member of a stored byte, without Enum's slower DeviceState(value) lookup

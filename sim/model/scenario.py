@@ -122,6 +122,11 @@ class Delivery(Frozen):
     freeze_during_games: bool = Field(default=False, description="no download or install at a site during its "
                                       "games: the uplink carries nothing, a copy from the site cache and an install "
                                       "wait for the game's end")
+    defer_limit: PositiveDuration | None = Field(
+        default=None, description="how long a camera puts off its switch (and, under freeze_during_games, its "
+        "install) while a game is on before it gives up (Mender's state-script 'retry later': "
+        "StateScriptRetryTimeoutSeconds, 30 minutes by default): one still held then fails its update, the current "
+        "model kept; none: it waits for the game's end, however long")
     link_expiry: PositiveDuration | None = Field(
         default=None, description="an origin download link stops working this long after it was issued (Mender: "
         "24h): a download still going then ends that attempt, and the device fetches again on a new link (from its "

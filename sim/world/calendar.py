@@ -106,8 +106,9 @@ class SiteCalendar:
         found = self._fit(site, time + offset, time + offset + SEARCH_DAYS * DAY, need)
         return math.inf if found is None else found - offset
 
-    def next_activation(self, site: int, time: float, need: float) -> float:
-        """The earliest simulated time ≥ `time` that starts `need` seconds inside an install window with no game.
+    def next_activation(self, site: int, time: float, need: float, games: bool = True) -> float:
+        """The earliest simulated time ≥ `time` that starts `need` seconds inside an install window with no game
+        (with `games=False`, game or not: when the window alone would let a camera switch).
 
         Returns inf when no such moment exists within SEARCH_DAYS (a straggler waiting for a window).
         """
@@ -118,7 +119,7 @@ class SiteCalendar:
             for window_start, window_length in self.windows:
                 start = max(local, day * DAY + window_start)
                 end = day * DAY + window_start + window_length
-                found = self._fit(site, start, end, need)
+                found = self._fit(site, start, end, need) if games else (start if start + need <= end else None)
                 if found is not None:
                     return found - offset
         return math.inf

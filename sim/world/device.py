@@ -13,11 +13,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from sim.model import streams
-from sim.model.lifecycle import IN_FLIGHT, LEFT_ON_CANDIDATE
+from sim.model.device_times import DeviceTimes
+from sim.model.lifecycle import HELD_BY_A_GAME, IN_FLIGHT, LEFT_ON_CANDIDATE
 from sim.model.lifecycle import DeviceState as S
+from sim.model.units import format_duration
 from sim.world.check_ins import CheckIns
 from sim.world.defects import CohortDefects
-from sim.world.device_times import DeviceTimes
 from sim.world.fetching import Fetching
 from sim.world.health import CRASHED, HealthCheck
 from sim.world.links import DownloadLinks
@@ -216,6 +217,8 @@ class Lifecycle(Fetching, ServerSide, Staging, PowerCuts):
         if self.delivery.freeze_during_games:
             start = world.calendar.next_game_free(device.site, world.now, self._install_time(device))
             if start > world.now:   # a game is on or would be: install after it
+                if self._held_too_long(device, world.now, start, "install"):
+                    return
                 if start < world.scenario.duration:
                     self._after(device, start - world.now, self._begin_install)
                 return
@@ -254,16 +257,37 @@ class Lifecycle(Fetching, ServerSide, Staging, PowerCuts):
             self._after(device, start - world.now, self._activate)
 
     def _activation_time(self, device: Device) -> float:
-        """The next window moment with no game — and, when asked, cool enough to stay below `cool_below`."""
+        """The next window moment with no game — and, when asked, cool enough to stay below `cool_below`; inf when
+        a game holds the camera past `delivery.defer_limit` (it gives up then, scheduled here)."""
         world, moment = self.world, self.world.now
+        need = self._activation_delay(device) + self.fleet.health_check
         while moment < world.scenario.duration:
-            moment = world.calendar.next_activation(device.site, moment,
-                                                    self._activation_delay(device) + self.fleet.health_check)
+            if self.delivery.defer_limit is None:
+                moment = world.calendar.next_activation(device.site, moment, need)
+            else:
+                ready = world.calendar.next_activation(device.site, moment, need, games=False)
+                moment = world.calendar.next_activation(device.site, ready, need) if ready < float("inf") else ready
+                if self._held_too_long(device, ready, moment, "switch"):
+                    return float("inf")
             if device.cool_below is None or moment == float("inf") or \
                     world.thermal.after_switch(device.id, moment, self.fleet.health_check) < device.cool_below:
                 return moment
             moment += COOL_RETRY
         return float("inf")
+
+    def _held_too_long(self, device: Device, ready: float, start: float, step: str) -> bool:
+        """Whether a game holding the camera's `step` from `ready` to `start` outlasts `delivery.defer_limit`, as a
+        Mender state script answering 'retry later' runs out of its retry window: then the camera gives up at the
+        limit's end and fails its update, the candidate never switched to (so the current model is kept)."""
+        limit = self.delivery.defer_limit
+        if limit is None or ready == float("inf") or start - ready <= limit:   # inf: no window ever, no game to blame
+            return False
+        give_up = ready + limit
+        if give_up < self.world.scenario.duration:
+            reason = (f"{HELD_BY_A_GAME} past delivery.defer_limit ({format_duration(limit)}): the {step} given up, "
+                      "the current model kept")
+            self._after(device, give_up - self.world.now, lambda held: self._finish(held, S.FAILED, reason))
+        return True
 
     def _activate(self, device: Device) -> None:
         self.world.move(device.id, S.ACTIVATING)

@@ -11,12 +11,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from sim.model.device_times import DeviceTimes
     from sim.model.fleet_spec import Fleet
     from sim.model.lifecycle import DeviceState
     from sim.model.scenario import Artifact, Delivery
     from sim.world.check_ins import CheckIns
     from sim.world.device import Device, Step
-    from sim.world.device_times import DeviceTimes
     from sim.world.links import DownloadLinks
     from sim.world.service_loss import ServiceLoss
     from sim.world.site_cache import SiteCache

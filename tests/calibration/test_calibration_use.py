@@ -5,8 +5,8 @@ measures real ones)."""
 import pytest
 
 from sim.load import load_scenario
+from sim.model.device_times import DeviceTimes
 from sim.model.errors import ScenarioError
-from sim.world.device_times import DeviceTimes
 from tests.conftest import ROOT
 
 CALIBRATION = """\

@@ -9,7 +9,7 @@ import re
 
 from sim.load import load_model, load_scenario
 from sim.model.calibration import Calibration
-from sim.world.device_times import DeviceTimes
+from sim.model.device_times import DeviceTimes
 from tests.conftest import ROOT
 from tests.hil.conftest import write_inventory
 from tests.hil.test_cli import fleetlab
