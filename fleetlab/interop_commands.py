@@ -21,6 +21,7 @@ from fleetlab.files import write_whole
 from fleetlab.interop.targets import (
     TARGETS,
     default_start,
+    defer_mismatch,
     export_plan,
     failure_handling_mismatch,
     fill_in,
@@ -62,7 +63,8 @@ def export(file: Path,
                 else default_start(scenario, datetime.now(timezone.utc)))
         exported = export_plan(scenario, plan, chosen, to, when, approximate)
         notes = [note for note in (start_mismatch(scenario, when), link_mismatch(scenario, to),
-                                   poll_mismatch(scenario, to), timeout_mismatch(scenario, to),
+                                   poll_mismatch(scenario, to), defer_mismatch(scenario, to),
+                                   timeout_mismatch(scenario, to),
                                    switch_mismatch(scenario, to), failure_handling_mismatch(scenario, to),
                                    staging_mismatch(scenario, to)) if note]
     text = json.dumps(exported.document, indent=2) + "\n"

@@ -91,6 +91,29 @@ def poll_mismatch(scenario: Scenario, target: str) -> str | None:
             f"{simulated:g} (the default is {default:g})")
 
 
+# how long a target's agents retry a state script that answers "retry later" (a busy camera), and where it is set
+RETRY_LATER = {"mender": (30 * 60.0, "StateScriptRetryTimeoutSeconds in the agents' mender.conf")}
+
+
+def defer_mismatch(scenario: Scenario, target: str) -> str | None:
+    """When the target's agents give up a "retry later" after a while (Mender's state scripts, the usual way to
+    keep an update off a camera during a game) and the scenario simulated another limit (`delivery.defer_limit`,
+    none: a camera waits out any game). Only for fleets with games: without one nothing is held."""
+    known = RETRY_LATER.get(target)
+    if known is None or not any(kind.games for kind in scenario.fleet.site_kinds.values()):
+        return None
+    default, where = known
+    simulated = scenario.delivery.defer_limit
+    if simulated is None:
+        return (f"{target}'s agents give up a state script's 'retry later' after {exact_duration(default)} by default "
+                f"({where}), and the scenario simulated cameras that wait out any game: simulate with "
+                f"delivery.defer_limit: {exact_duration(default)} to see the cameras a game holds longer fail")
+    if simulated == default:
+        return None
+    return (f"the scenario simulated cameras that put an update off for a game at most {exact_duration(simulated)}: "
+            f"set {where} to {simulated:g} (the default is {default:g})")
+
+
 TIMES_OUT = {"aws-iot-jobs"}      # the targets whose jobs have an in-progress timeout (exported with the plan)
 
 

@@ -18,6 +18,7 @@ from fleetlab.interop.base import CannotExport, CannotImport
 from fleetlab.interop.targets import (
     TARGETS,
     default_start,
+    defer_mismatch,
     export_plan,
     failure_handling_mismatch,
     import_document,
@@ -255,6 +256,28 @@ def test_an_export_to_mender_notes_how_often_its_agents_ask_when_the_scenario_si
     done = subprocess.run([sys.executable, "-m", "fleetlab.cli", "export", str(ROOT / "scenarios" / "tiny.yaml"),
                            "--to", "mender", "--approximate"], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert done.returncode == 0 and "note: mender's agents ask for deployments every 30m" in done.stderr, done.stderr
+
+
+def test_an_export_to_mender_notes_its_agents_retry_window_when_the_fleet_has_games():
+    """Mender's agents give a state script's 'retry later' 30 minutes by default: a scenario with games that let
+    cameras wait out any game did not show the ones a game holds longer failing; one that simulated another limit
+    says what to set; a fleet without games, or another target, says nothing."""
+    late = load_scenario(ROOT / "scenarios" / "late-games-retry-later.yaml")
+    assert late.delivery.defer_limit == 1800.0 and defer_mismatch(late, "mender") is None
+
+    def deferring(limit: float | None, scenario=late):
+        return scenario.model_copy(update={"delivery": scenario.delivery.model_copy(update={"defer_limit": limit})})
+    said = defer_mismatch(deferring(None), "mender")
+    assert said is not None and "wait out any game" in said and "delivery.defer_limit: 30m" in said, said
+    longer = defer_mismatch(deferring(5400.0), "mender")
+    assert longer is not None and "set StateScriptRetryTimeoutSeconds in the agents' mender.conf to 5400" in longer
+    assert defer_mismatch(deferring(None), "hawkbit") is None
+    without_games = load_scenario(ROOT / "scenarios" / "job-timeout-windows.yaml")
+    assert defer_mismatch(without_games, "mender") is None
+    done = subprocess.run([sys.executable, "-m", "fleetlab.cli", "export", str(ROOT / "scenarios" / "tiny.yaml"),
+                           "--to", "mender", "--approximate"], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert done.returncode == 0 and "note: mender's agents give up a state script's 'retry later' after 30m" in \
+        done.stderr, done.stderr
 
 
 def test_an_export_notes_when_the_scenario_simulated_cameras_that_stop_their_model_otherwise_than_the_target(
