@@ -24,6 +24,11 @@ def small_fleets(draw, power_cuts=True, delivery=False):
            "uplink": {"median": f"{draw(st.integers(1, 50))}Mbit/s", "sigma": draw(st.sampled_from([0, 0.8]))}}
     if outages:
         gym["outages"] = outages
+    games = draw(st.none() | st.fixed_dictionaries({     # a game an hour into the run, or over the install window
+        "days": st.just(["mon", "tue"]), "start": st.sampled_from(["01:00", "04:00"]),
+        "duration": st.sampled_from(["30m", "3h"])}))
+    if games:
+        gym["games"] = games
     waves = {"kind": "waves", "waves": ["20%", "100%"], "bake": "2h", "check_every": "30m",
              "abort": {"failure_rate": "30%", "min_executed": 2},
              "rollback_on_abort": draw(st.booleans())}
@@ -53,6 +58,7 @@ def small_fleets(draw, power_cuts=True, delivery=False):
             "site_cache": st.booleans(), "lan_rate": st.sampled_from(["1MB/s", "50MB/s"]),
             "retries": st.just({"backoff": "5m", "factor": 2, "max_backoff": "1h"}),
             "freeze_during_games": st.booleans(),
+            "defer_limit": st.sampled_from(["10m", "2h"]),
             "link_expiry": st.sampled_from(["2m", "20m", "3h"]),
             "in_progress_timeout": st.sampled_from(["10m", "2h", "20h"]),
             "update_strategy": st.sampled_from(["download_then_kill", "kill_then_download", "hand_over"]),
