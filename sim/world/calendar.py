@@ -106,9 +106,8 @@ class SiteCalendar:
         found = self._fit(site, time + offset, time + offset + SEARCH_DAYS * DAY, need)
         return math.inf if found is None else found - offset
 
-    def next_activation(self, site: int, time: float, need: float, games: bool = True) -> float:
-        """The earliest simulated time ≥ `time` that starts `need` seconds inside an install window with no game
-        (with `games=False`, game or not: when the window alone would let a camera switch).
+    def next_activation(self, site: int, time: float, need: float) -> float:
+        """The earliest simulated time ≥ `time` that starts `need` seconds inside an install window with no game.
 
         Returns inf when no such moment exists within SEARCH_DAYS (a straggler waiting for a window).
         """
@@ -119,10 +118,25 @@ class SiteCalendar:
             for window_start, window_length in self.windows:
                 start = max(local, day * DAY + window_start)
                 end = day * DAY + window_start + window_length
-                found = self._fit(site, start, end, need) if games else (start if start + need <= end else None)
+                found = self._fit(site, start, end, need)
                 if found is not None:
                     return found - offset
         return math.inf
+
+    def next_window(self, site: int, time: float, need: float) -> float:
+        """The earliest simulated time ≥ `time` that starts `need` seconds inside an install window, game or not:
+        when the window alone would let a camera switch (a game's hold counts from it: delivery.defer_limit)."""
+        offset = self._offset(site)
+        local = time + offset
+        soonest = math.inf
+        for window_start, window_length in self.windows:
+            if window_length < need:
+                continue
+            # when it last opened, as next_activation reckons a window (day × DAY + start), so that a hold's
+            # length, the difference of the two, is exact
+            opened = math.floor((local - window_start) / DAY) * DAY + window_start
+            soonest = min(soonest, local if local + need <= opened + window_length else opened + DAY)
+        return soonest - offset
 
     def _fit(self, site: int, start: float, end: float, need: float) -> float | None:
         if not self._has_games(site):

@@ -261,14 +261,15 @@ class Lifecycle(Fetching, ServerSide, Staging, PowerCuts):
         a game holds the camera past `delivery.defer_limit` (it gives up then, scheduled here)."""
         world, moment = self.world, self.world.now
         need = self._activation_delay(device) + self.fleet.health_check
+        deferring = self.delivery.defer_limit is not None
         while moment < world.scenario.duration:
-            if self.delivery.defer_limit is None:
-                moment = world.calendar.next_activation(device.site, moment, need)
-            else:
-                ready = world.calendar.next_activation(device.site, moment, need, games=False)
+            if deferring:
+                ready = world.calendar.next_window(device.site, moment, need)
                 moment = world.calendar.next_activation(device.site, ready, need) if ready < float("inf") else ready
                 if self._held_too_long(device, ready, moment, "switch"):
                     return float("inf")
+            else:
+                moment = world.calendar.next_activation(device.site, moment, need)
             if device.cool_below is None or moment == float("inf") or \
                     world.thermal.after_switch(device.id, moment, self.fleet.health_check) < device.cool_below:
                 return moment

@@ -4,12 +4,15 @@ most this long, then fails its update, the current model kept (Mender's state-sc
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sim.load import load_scenario_text
 from sim.model.lifecycle import HELD_BY_A_GAME
 from sim.model.lifecycle import DeviceState as S
 from sim.world.fleet import build_layout
-from tests.conftest import ROOT
+from sim.world.world import World
+from tests.conftest import ROOT, scenario_from
 from tests.world.helpers import run_story
 
 LATE_GAMES = (ROOT / "scenarios" / "late-games-retry-later.yaml").read_text()
@@ -89,3 +92,19 @@ def test_the_same_seed_gives_the_same_bytes_and_no_limit_changes_nothing_else():
     first, again = (run_story(late_games("30m"), seed=4).result.model_dump_json() for _ in range(2))
     assert first == again
     assert "defer_limit" not in late_games(None).delivery.model_dump(exclude_defaults=True)
+
+
+@settings(max_examples=300, deadline=None)
+@given(time=st.floats(0, 6 * DAY), need=st.sampled_from([60.0, 660.0, 3 * 3600.0]),
+       windows=st.lists(st.tuples(st.integers(0, 23), st.sampled_from(["30m", "2h", "7h", "24h"])), min_size=1,
+                        max_size=3),
+       offset=st.sampled_from(["UTC+0", "UTC-05:00", "UTC+09:30"]))
+def test_the_window_moment_a_hold_counts_from_is_the_calendars_switch_moment_without_games(time, need, windows,
+                                                                                          offset):
+    """`next_window` (the moment a window alone would let a camera switch) is what `next_activation` finds at a site
+    with no games: the same moment to the bit, so a hold's length, their difference at a site with games, is exact."""
+    fleet = {"site_kinds": {"gym": {"count": 2, "cameras_per_site": 1}}, "timezones": {offset: 1.0},
+             "install_windows": [{"start": f"{hour:02d}:00", "duration": length} for hour, length in windows]}
+    calendar = World(scenario_from({"fleet": fleet}), seed=5).calendar
+    for site in range(2):
+        assert calendar.next_window(site, time, need) == calendar.next_activation(site, time, need)
