@@ -202,6 +202,10 @@ class HardwareProfile(Frozen):
     thermal_resistance: Annotated[float, Field(gt=0)] | None = Field(default=None, description="°C per watt")
     thermal_time_constant: PositiveDuration | None = Field(
         default=None, description="how fast the enclosure follows a change of power (RC time constant)")
+    memory: Size | None = Field(
+        default=None, description="memory the board leaves for the camera's models (its RAM, shared by CPU and GPU "
+        "on a Jetson, less the system and the other services), e.g. 3.2GB on a 4 GB Nano: a candidate that needs more "
+        "(beside the current model under hand_over) fails its health check out of memory; unset: not checked")
 
 
 # how many kinds of site, hardware models and camera angles a fleet may name: the layout keeps a device's hardware

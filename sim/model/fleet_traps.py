@@ -1,7 +1,8 @@
 """Traps in the fleet and delivery a plan runs on, whatever the plan: an uplink that never carries anything, an
 install window too short to activate in, free storage a good share of the cameras lack, download links that expire
 before a download that cannot resume ends, a delta no smaller than the image it replaces, an in-progress timeout
-shorter than a download or the wait for an install window, cameras that stop their model for their whole update.
+shorter than a download or the wait for an install window, cameras that stop their model for their whole update, a
+board short of memory for the models it must hold.
 sim/model/plan_traps.py gathers them (`fleet_warnings`) with the plan's own traps."""
 
 from __future__ import annotations
@@ -10,7 +11,9 @@ import math
 from collections.abc import Iterator, Sequence
 from typing import Protocol
 
+from sim.model.memory import memory_shortfall
 from sim.model.scenario import Scenario
+from sim.model.strategies.shadow import ShadowParams
 from sim.model.units import format_duration, format_size
 
 PlanWarning = tuple[str, str]          # (dotted key path, message)
@@ -228,8 +231,32 @@ def _killed_for_long(scenario: Scenario) -> Iterator[PlanWarning]:
            f"it for the switch alone{games}; `fleetlab sim` counts the hours (service_lost_device_hours)")
 
 
+def _short_of_memory(scenario: Scenario) -> Iterator[PlanWarning]:
+    """A board that cannot hold the candidate (beside the current model under hand_over; sim/model/memory.py): every
+    camera of that hardware fails its health check out of memory, and an abort rule reads it as the candidate
+    failing. A shadow runs both models too, which the simulator does not hold against the board: said here."""
+    shadow = any(isinstance(plan, ShadowParams) for plan in (scenario.strategy, *scenario.alternatives.values()))
+    for hardware in scenario.fleet.hardware:
+        short = memory_shortfall(scenario, hardware)
+        if short is not None:
+            cure = (" (download_then_kill holds one model at a time)" if "hand_over" in short.held else
+                    ": the candidate must shrink (a smaller engine, FP16 or INT8) or the board's other services")
+            yield (f"fleet.hardware_profiles.{hardware}.memory",
+                   f"a {hardware} board must hold {short.held}, {format_size(short.needed)} in all, and leaves "
+                   f"{format_size(short.available)} for models: every {hardware} camera's candidate is killed out of "
+                   f"memory and fails its health check, however good the model{cure}")
+        elif shadow:
+            alone = memory_shortfall(scenario.model_copy(update={"delivery": scenario.delivery.model_copy(
+                update={"update_strategy": "hand_over"})}), hardware)
+            if alone is not None:
+                yield (f"fleet.hardware_profiles.{hardware}.memory",
+                       f"a shadow runs the candidate beside the current model, {format_size(alone.needed)} in all, "
+                       f"and a {hardware} board leaves {format_size(alone.available)} for models: its shadow cameras "
+                       "run out of memory (the simulator does not hold this against a shadow)")
+
+
 def fleet_warnings(scenario: Scenario) -> list[PlanWarning]:
     """Every trap in the fleet and its delivery, in a fixed order."""
     return [warning for rule in (_uplinks_that_never_carry, _windows_too_short, _storage_too_small, _links_too_short,
-                                 _delta_not_smaller, _timeout_too_short, _killed_for_long)
+                                 _delta_not_smaller, _timeout_too_short, _killed_for_long, _short_of_memory)
             for warning in rule(scenario)]

@@ -58,6 +58,10 @@ class HardwarePerformance(Frozen):
     latency: PositiveDuration = Field(description="inference latency per frame (more than zero: frames per second "
                                       "are its inverse)")
     power: Annotated[float, Field(gt=0)] = Field(description="watts drawn by the board running this model")
+    memory: Size | None = Field(
+        default=None, description="memory the model's inference service holds on this board while it runs (engine, "
+        "buffers, pipeline), e.g. 1.4GB: checked against fleet.hardware_profiles.<hardware>.memory (sim/model/"
+        "memory.py); unset: not checked")
 
 
 class Defect(Frozen):

@@ -16,6 +16,7 @@ from sim.model import streams
 from sim.model.device_times import DeviceTimes
 from sim.model.lifecycle import HELD_BY_A_GAME, IN_FLIGHT, LEFT_ON_CANDIDATE
 from sim.model.lifecycle import DeviceState as S
+from sim.model.memory import OUT_OF_MEMORY
 from sim.model.units import format_duration
 from sim.world.check_ins import CheckIns
 from sim.world.defects import CohortDefects
@@ -317,9 +318,10 @@ class Lifecycle(Fetching, ServerSide, Staging, PowerCuts):
 
     def _leave_failing(self, device: Device, problem: str) -> None:
         """Greengrass' DO_NOTHING: the update is reported FAILED with the candidate left running (its exposure and
-        heat go on, counted to the run's end); a crashed inference service leaves the camera with no model at all."""
+        heat go on, counted to the run's end); a crashed inference service, or one the board had no memory for,
+        leaves the camera with no model at all."""
         self._finish(device, S.FAILED, f"{problem}; {LEFT_ON_CANDIDATE}")
-        if problem == CRASHED:
+        if problem == CRASHED or problem.startswith(OUT_OF_MEMORY):     # the candidate's service is gone
             self.service_loss.stop(device, self.world.now)
 
     # --- rollback and endings -------------------------------------------------------------------------------

@@ -1,14 +1,16 @@
 """What a device's health check finds after `fleet.health_check` seconds on the candidate: the rules of the check,
 apart from the lifecycle that runs it (sim/world/device.py decides what a failed check leads to).
 
-A check fails when the candidate's inference service crashed (the device's cohort crash rate, drawn from the
-device's own stream), when the device ran over the health temperature limit, or when the candidate's frame rate at
-that temperature (throttled above `thermal.throttle_at`) falls short of `fleet.fps_needed`.
+A check fails when the board cannot hold the models it must run at once (sim/model/memory.py: the out-of-memory
+killer ends the candidate), when the candidate's inference service crashed (the device's cohort crash rate, drawn
+from the device's own stream), when the device ran over the health temperature limit, or when the candidate's frame
+rate at that temperature (throttled above `thermal.throttle_at`) falls short of `fleet.fps_needed`.
 """
 
 from __future__ import annotations
 
 from sim.model import streams
+from sim.model.memory import memory_shortfall
 from sim.world.defects import CohortDefects
 from sim.world.world import World
 
@@ -20,10 +22,16 @@ class HealthCheck:
         self.world = world
         self.defects = defects
         self.fleet = world.scenario.fleet
+        # by hardware index: why a board of it cannot hold the models, or '' (known before the run, per board)
+        short = [memory_shortfall(world.scenario, name) for name in self.fleet.hardware]
+        self._out_of_memory = [found.reason if found else "" for found in short] if any(short) else None
+        self._hardware = world.layout.hot_lists().device_hardware
 
     def problem(self, device: int) -> str:
         """Why the health check fails now, or '' when the candidate runs well on this device."""
         world, fleet = self.world, self.fleet
+        if self._out_of_memory is not None and self._out_of_memory[self._hardware[device]]:
+            return self._out_of_memory[self._hardware[device]]
         crash_rate = self.defects.crash_rate(device)
         if crash_rate and streams.uniform(world.seed, streams.HEALTH, device) < crash_rate:
             return CRASHED
