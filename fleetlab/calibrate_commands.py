@@ -74,7 +74,8 @@ def calibration_overrides(thermal_step: str) -> dict:
     """A calibration measures; it does not judge. Every rig installs at once, no budget or fault stops a step."""
     return {"strategy": {"kind": "all_at_once"},
             "hil.calibrate": {"thermal_step": thermal_step},
-            "hil.latency_budget": {}, "hil.max_temperature": None, "hil.max_cv": None, "hil.faults": []}
+            "hil.latency_budget": {}, "hil.max_temperature": None, "hil.max_memory": None, "hil.max_cv": None,
+            "hil.faults": []}
 
 
 def calibrate(file: Annotated[Path, typer.Argument(help="a scenario whose hil: part names the current and candidate "

@@ -42,7 +42,7 @@ def _latency(rig: RigResult, spec: HilSpec) -> str:
 def hil_table(result: RunResult, spec: HilSpec) -> Table:
     killed = any(rig.no_model_seconds is not None for rig in result.rigs)     # kill_then_download: how long dark
     table = titled_table(f"{result.provenance.scenario_name} on {counted(len(result.rigs), 'rig')}", "rig",
-                         "released by", "state", "verdict", "build", "parity", "p50 / p99", "max °C",
+                         "released by", "state", "verdict", "build", "parity", "p50 / p99", "max °C", "RAM",
                          *(["no model"] if killed else []), "rollback", "reason")
     for rig in result.rigs:
         temperature = rig.telemetry.max_temperature if rig.telemetry else None
@@ -50,7 +50,8 @@ def hil_table(result: RunResult, spec: HilSpec) -> Table:
         dark = [] if not killed else ["—" if rig.no_model_seconds is None else f"{rig.no_model_seconds:.1f} s"]
         table.add_row(Text(rig.rig), Text(rig.release or "—"), rig.state.name.lower(), _MARKS[rig.verdict],
                       _step(rig, "build"), Text(_parity(rig)),
-                      _latency(rig, spec), f"{temperature:.1f}" if temperature is not None else "—", *dark, rollback,
+                      _latency(rig, spec), f"{temperature:.1f}" if temperature is not None else "—",
+                      (rig.telemetry.memory_in_use if rig.telemetry else "") or "—", *dark, rollback,
                       Text(rig.reason[:200]))
     return table
 

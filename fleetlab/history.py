@@ -19,10 +19,10 @@ from fleetlab.suite_results import SuiteResult
 from sim.model.calibration import Calibration, Profile
 
 TRACKED_SIM = ("t95", "cost", "failed", "bricked", "exposure_device_hours")
-TRACKED_HIL = ("latency_p50", "latency_p99", "max_temperature", "rig_no_model")
+TRACKED_HIL = ("latency_p50", "latency_p99", "max_temperature", "rig_memory", "rig_no_model")
 T95_NEVER = "t95_never"      # seeds of a plan whose T95 never came: the t95 mean is over the others only
 LOWER_IS_BETTER = {"t95", T95_NEVER, "cost", "failed", "bricked", "exposure_device_hours", "latency_p50",
-                   "latency_p99", "max_temperature", "rig_no_model"}
+                   "latency_p99", "max_temperature", "rig_memory", "rig_no_model"}
 REGRESSION = 0.10         # 10% worse than the last good run
 SCHEMA = ("CREATE TABLE IF NOT EXISTS runs (run_id TEXT PRIMARY KEY, started TEXT NOT NULL, verdict TEXT NOT NULL, "
           "mode TEXT NOT NULL, git_sha TEXT NOT NULL)",
@@ -61,6 +61,7 @@ def measurements(result: SuiteResult) -> list[Measurement]:
             values = {"latency_p50": rig.latency.p50 / 1000 if rig.latency else None,
                       "latency_p99": rig.latency.p99 / 1000 if rig.latency and rig.latency.p99 else None,
                       "max_temperature": rig.telemetry.max_temperature if rig.telemetry else None,
+                      "rig_memory": rig.telemetry.max_memory if rig.telemetry else None,    # a model growing
                       "rig_no_model": rig.no_model_seconds}     # kill_then_download: a build growing on a board
             found += [Measurement(outcome.name, f"rig {rig.rig}", metric, float(value))
                       for metric, value in values.items() if value is not None]

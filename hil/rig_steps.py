@@ -14,7 +14,7 @@ from hil.errors import ConnectionLost, InfrastructureError
 from hil.parity import compare
 from hil.preflight import preflight as read_facts
 from hil.recorder import StepHandle
-from hil.rig_telemetry import Sampler, one_sample, summarize
+from hil.rig_telemetry import Sampler, one_sample, summarize, telemetry_problems
 from hil.shadow import shadow_run
 from hil.shell import Shell, command
 from hil.steps import Failed, Timed
@@ -241,11 +241,12 @@ class RigSteps:
             found.latency, found.latencies = measured.summary, measured.latencies
             summary = measured.summary
             step.numbers.update(p50_ms=summary.p50, p99_ms=summary.p99 or 0.0, cv=summary.cv or 0.0)
-            problems = latency_problems(summary, spec.latency_budget.p50, spec.latency_budget.p99, spec.max_cv)
-            if spec.max_temperature is not None and (telemetry.max_temperature or 0) > spec.max_temperature:
-                problems.append(f"reached {telemetry.max_temperature:.1f} °C, limit {spec.max_temperature:.1f} °C")
+            problems = (latency_problems(summary, spec.latency_budget.p50, spec.latency_budget.p99, spec.max_cv)
+                        + telemetry_problems(telemetry, spec.max_temperature, spec.max_memory))
             step.detail = (f"p50 {summary.p50:.3f} ms, p99 {(summary.p99 or 0):.3f} ms, cv {(summary.cv or 0):.1%}, "
-                           f"max {telemetry.max_temperature or 0:.1f} °C over {telemetry.samples} samples")
+                           f"max {telemetry.max_temperature or 0:.1f} °C{', RAM ' if telemetry.memory_in_use else ''}"
+                           f"{telemetry.memory_in_use} over "
+                           f"{telemetry.samples} samples")
             if problems:
                 step.fail("; ".join(problems) + f" ({step.detail})")
             return step.passed, step.detail

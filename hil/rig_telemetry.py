@@ -7,6 +7,9 @@ from statistics import fmean
 from hil.parsers import ParseError, TegraSample, parse_tegrastats_line
 from hil.shell import Shell, command
 from sim.model.hil_results import TelemetrySummary
+from sim.model.units import format_size
+
+MIB = 2.0**20      # tegrastats' "MB" are mebibytes: it reads /proc/meminfo's kB and divides by 1024
 
 
 class Sampler:
@@ -44,6 +47,21 @@ def summarize(samples: list[TegraSample]) -> TelemetrySummary:
     power = [s.board_power_mw for s in samples if s.board_power_mw is not None]
     cpu = [s.cpu_load for s in samples if s.cpu_load is not None]
     gpu = [s.gpu_load for s in samples if s.gpu_load is not None]
+    used = [s.ram_used_mb * MIB for s in samples]
+    total = [s.ram_total_mb * MIB for s in samples]
     return TelemetrySummary(samples=len(samples), max_temperature=max(temperatures, default=None),
                             mean_power_mw=fmean(power) if power else None, max_power_mw=max(power, default=None),
-                            mean_cpu_load=fmean(cpu) if cpu else None, mean_gpu_load=fmean(gpu) if gpu else None)
+                            mean_cpu_load=fmean(cpu) if cpu else None, mean_gpu_load=fmean(gpu) if gpu else None,
+                            max_memory=max(used, default=None), total_memory=max(total, default=None))
+
+
+def telemetry_problems(telemetry: TelemetrySummary, max_temperature: float | None,
+                       max_memory: float | None) -> list[str]:
+    """What the board did while the candidate ran that the scenario's `hil:` limits refuse."""
+    problems = []
+    if max_temperature is not None and (telemetry.max_temperature or 0) > max_temperature:
+        problems.append(f"reached {telemetry.max_temperature:.1f} °C, limit {max_temperature:.1f} °C")
+    if max_memory is not None and (telemetry.max_memory or 0) > max_memory:
+        problems.append(f"had {format_size(telemetry.max_memory or 0)} of RAM in use, limit {format_size(max_memory)}")
+    return problems
+

@@ -175,6 +175,8 @@ def _rig(rig: RigResult, budget: dict[str, float]) -> dict:
     about = " · ".join(part for part in (rig.hardware, rig.angle or "", rig.release or "not released",
                                          rig.state.name.lower(), dark) if part)
     hottest = f"{rig.telemetry.max_temperature:.1f} °C" if rig.telemetry and rig.telemetry.max_temperature else "—"
+    if rig.telemetry and rig.telemetry.memory_in_use:
+        hottest += f" · RAM {rig.telemetry.memory_in_use}"
     histogram = _svg(plots.histogram(rig.latency.histogram_edges, rig.latency.histogram_counts, "ms")) \
         if rig.latency and rig.latency.histogram_counts else ""
     return {"name": rig.rig, "about": about, "verdict": RIG_VERDICTS.get(rig.verdict, "CANNOT MEASURE"),

@@ -11,6 +11,7 @@ from pydantic import Field
 
 from sim.model.lifecycle import DeviceState
 from sim.model.record import Record, StateName
+from sim.model.units import format_size
 
 StepOutcome = Literal["passed", "failed", "error", "skipped", "interrupted"]
 
@@ -58,6 +59,17 @@ class TelemetrySummary(Record):
     max_power_mw: float | None = None
     mean_cpu_load: float | None = None
     mean_gpu_load: float | None = None
+    max_memory: float | None = Field(default=None, exclude_if=lambda value: value is None,
+                                     description="bytes of RAM in use at most (tegrastats RAM used), whatever runs")
+    total_memory: float | None = Field(default=None, exclude_if=lambda value: value is None,
+                                       description="bytes of RAM the board has (tegrastats RAM total)")
+
+    @property
+    def memory_in_use(self) -> str:
+        """'1.20 GB of 3.86 GB' (the most RAM in use, of the board's), or '' when tegrastats gave none."""
+        if self.max_memory is None:
+            return ""
+        return format_size(self.max_memory) + (f" of {format_size(self.total_memory)}" if self.total_memory else "")
 
 
 class ShadowSummary(Record):
@@ -106,6 +118,7 @@ def hil_metrics(rigs: list[RigResult]) -> dict[str, float | None]:
     p99s = [rig.latency.p99 / 1000 for rig in measured if rig.latency and rig.latency.p99 is not None]
     temperatures = [rig.telemetry.max_temperature for rig in measured
                     if rig.telemetry and rig.telemetry.max_temperature is not None]
+    memory = [rig.telemetry.max_memory for rig in measured if rig.telemetry and rig.telemetry.max_memory is not None]
     return {
         "rigs_failed": float(sum(rig.verdict in ("failed", "error") for rig in rigs)),
         "parity_failures": float(sum(not check.passed for rig in measured for check in rig.parity)),
@@ -113,5 +126,6 @@ def hil_metrics(rigs: list[RigResult]) -> dict[str, float | None]:
         "latency_p99": max(p99s, default=None),
         "max_temperature": max(temperatures, default=None),
         "quarantined": float(sum(rig.quarantined for rig in rigs)),
+        "rig_memory": max(memory, default=None),
         "rig_no_model": max((spell for rig in measured if (spell := rig.no_model_seconds) is not None), default=None),
     }

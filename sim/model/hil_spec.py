@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator
 
 from sim.model.frozen import Frozen
-from sim.model.unit_fields import Duration, Fraction, PositiveDuration, Rate
+from sim.model.unit_fields import Duration, Fraction, PositiveDuration, Rate, Size
 
 
 class HilLatencyBudget(Frozen):
@@ -75,6 +75,10 @@ class HilSpec(Frozen):
                                     "of variation (1.4826·MAD/median) are unstable: the step fails rather than report "
                                     "a number nobody should trust; null measures and reports it without a limit")
     max_temperature: float | None = Field(default=None, description="°C a rig may reach while measuring latency")
+    max_memory: Size | None = Field(
+        default=None, description="RAM a rig may have in use while measuring latency (tegrastats RAM used: the "
+        "candidate beside the system and the camera service), e.g. 3.5GB on a 4 GB Nano: over it the latency step "
+        "fails, before the fleet meets the out-of-memory killer")
     transfer_rate: Rate | None = Field(default=None, description="cap the transfer so a rig sees the fleet's link")
     shadow: bool = Field(default=False, description="also run both engines side by side on the same frames")
     calibrate: HilCalibrate | None = Field(default=None, description="also measure what `fleetlab calibrate` "

@@ -39,6 +39,7 @@ def test_the_full_sequence_passes_and_ends_on_the_previous_engine(rig_entry):
     assert found.facts["l4t"] == "36.4.3" and found.facts["tensorrt"] == "8.6.1"
     assert found.latency.p50 > 0 and found.latency.iterations == 40
     assert found.telemetry.samples >= 1 and found.telemetry.max_temperature > 0
+    assert found.telemetry.max_memory and found.telemetry.total_memory
     assert [check.frames for check in found.parity] == ["overhead", "sideline", "goal"]
     assert active_version(rig) == "1" and found.active_at_end == "1"
     assert result.source == "hil" and result.metrics()["rigs_failed"] == 0

@@ -46,6 +46,8 @@ def test_up_hil_status_down_on_a_nano_profile(lab, tmp_path):
         for rig in json.loads(report)["rigs"]:
             steps = {step["name"]: step for step in rig["steps"]}
             assert steps["kill"]["outcome"] == "passed" and steps["activate"]["numbers"]["no_model_s"] > 0
+            # the RAM in use is the container's own (its cgroup), within the profile's 1 GiB limit, of a Nano's 3956 MB
+            assert 0 < rig["telemetry"]["max_memory"] <= 2**30 and rig["telemetry"]["total_memory"] == 3956 * 2**20
         assert "no model" in done.stdout
     finally:
         removed = fleetlab("rigs", "down", "--inventory", str(inventory))

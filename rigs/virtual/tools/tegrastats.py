@@ -44,8 +44,18 @@ def cpu_times() -> list[tuple[int, int]]:
     return cores
 
 
+# the container's own memory (cgroup v2, then v1): what the rig's processes hold, as a board's RAM used is theirs
+CGROUP_MEMORY = ("/sys/fs/cgroup/memory.current", "/sys/fs/cgroup/memory/memory.usage_in_bytes")
+
+
 def ram_used_mb(total: int) -> int:
-    try:
+    for path in CGROUP_MEMORY:
+        try:
+            with open(path) as source:
+                return min(total, int(source.read()) // 2**20)
+        except (OSError, ValueError):
+            continue
+    try:       # no cgroup to read (the rig tools run on a host): the machine's own use
         with open("/proc/meminfo") as source:
             info = {line.split(":")[0]: int(line.split()[1]) for line in source}
         return min(total, (info["MemTotal"] - info["MemAvailable"]) // 1024)
