@@ -64,4 +64,3 @@ def telemetry_problems(telemetry: TelemetrySummary, max_temperature: float | Non
     if max_memory is not None and (telemetry.max_memory or 0) > max_memory:
         problems.append(f"had {format_size(telemetry.max_memory or 0)} of RAM in use, limit {format_size(max_memory)}")
     return problems
-

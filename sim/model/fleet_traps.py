@@ -239,19 +239,18 @@ def _short_of_memory(scenario: Scenario) -> Iterator[PlanWarning]:
     for hardware in scenario.fleet.hardware:
         short = memory_shortfall(scenario, hardware)
         if short is not None:
-            cure = (" (download_then_kill holds one model at a time)" if "hand_over" in short.held else
+            cure = (" (download_then_kill holds one model at a time)" if short.beside_current else
                     ": the candidate must shrink (a smaller engine, FP16 or INT8) or the board's other services")
             yield (f"fleet.hardware_profiles.{hardware}.memory",
                    f"a {hardware} board must hold {short.held}, {format_size(short.needed)} in all, and leaves "
                    f"{format_size(short.available)} for models: every {hardware} camera's candidate is killed out of "
                    f"memory and fails its health check, however good the model{cure}")
         elif shadow:
-            alone = memory_shortfall(scenario.model_copy(update={"delivery": scenario.delivery.model_copy(
-                update={"update_strategy": "hand_over"})}), hardware)
-            if alone is not None:
+            both = memory_shortfall(scenario, hardware, beside_current=True)
+            if both is not None:
                 yield (f"fleet.hardware_profiles.{hardware}.memory",
-                       f"a shadow runs the candidate beside the current model, {format_size(alone.needed)} in all, "
-                       f"and a {hardware} board leaves {format_size(alone.available)} for models: its shadow cameras "
+                       f"a shadow runs the candidate beside the current model, {format_size(both.needed)} in all, "
+                       f"and a {hardware} board leaves {format_size(both.available)} for models: its shadow cameras "
                        "run out of memory (the simulator does not hold this against a shadow)")
 
 

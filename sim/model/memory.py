@@ -25,6 +25,7 @@ class MemoryShortfall:
     needed: float          # bytes the board must hold at once
     available: float       # bytes the board leaves for the camera's models
     held: str              # what it must hold, in words
+    beside_current: bool   # the candidate and the current model at once (hand_over, or a shadow)
 
     @property
     def reason(self) -> str:
@@ -33,9 +34,10 @@ class MemoryShortfall:
                 f"a {self.hardware} leaves for models)")
 
 
-def memory_shortfall(scenario: Scenario, hardware: str) -> MemoryShortfall | None:
+def memory_shortfall(scenario: Scenario, hardware: str, beside_current: bool | None = None) -> MemoryShortfall | None:
     """What a board of this hardware must hold at once that is more than it has, or None (it fits, or a number is
-    not given)."""
+    not given). `beside_current`: whether the candidate runs beside the current model (None: as the delivery says,
+    under hand_over; True for a shadow, which runs both by design)."""
     profile = scenario.fleet.hardware_profiles.get(hardware)
     available = profile.memory if profile is not None else None
     candidate_on = scenario.candidate.hardware.get(hardware)
@@ -46,7 +48,10 @@ def memory_shortfall(scenario: Scenario, hardware: str) -> MemoryShortfall | Non
     needed = candidate
     current_on = scenario.current_model.hardware.get(hardware)
     current = current_on.memory if current_on is not None else None
-    if scenario.delivery.update_strategy == "hand_over" and current is not None:
-        held += f" beside the current model's {format_size(current)} (delivery.update_strategy: hand_over)"
+    handing_over = scenario.delivery.update_strategy == "hand_over"
+    both = (handing_over if beside_current is None else beside_current) and current is not None
+    if both and current is not None:
+        held += f" beside the current model's {format_size(current)}"
+        held += " (delivery.update_strategy: hand_over)" if handing_over else ""
         needed += current
-    return MemoryShortfall(hardware, needed, available, held) if needed > available else None
+    return MemoryShortfall(hardware, needed, available, held, both) if needed > available else None
