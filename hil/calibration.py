@@ -10,8 +10,10 @@ its rigs of what each rig measured.
     activate step   switch + restart + healthy
     rollback step   switch back + restart + healthy (not the proof's inferences after it)
     latency step    the candidate's p50 / p99 and board power under load
-    preflight step  the idle pair: temperature and power at rest
-    calibrate step  the current model's p50 / p99 and power, the two builds, the thermal step fit
+    preflight step  the idle pair: temperature and power at rest; the RAM in use then and the board's
+    calibrate step  the current model's p50 / p99 and power, the two builds, the thermal step fit, the RAM in use
+                    while each model ran: less preflight's at rest, each model's memory; the board's for models is
+                    its RAM less that at rest, plus the current model the camera service held then
 
 A rig whose run lacks a number says so (CalibrationError), rather than writing a guess.
 """
@@ -71,6 +73,9 @@ def rig_numbers(result: RigResult, rig: Rig, scenario: Scenario) -> dict:
         raise CalibrationError(f"{result.rig}: the transfer moved no bytes (already on the rig?): nothing to measure")
     if result.latency is None:
         raise CalibrationError(f"{result.rig}: no latency measured")
+    preflight = _step(result, "preflight")
+    rest = preflight.numbers if preflight else {}
+    memory = _memory(rest, probe.numbers)
     numbers = {
         "transfer": {"link_rate": link, "throughput": throughput, "efficiency": _efficiency(throughput, link),
                      "setup": max(0.0, _number(result, transfer, "setup_seconds"))},
@@ -79,16 +84,34 @@ def rig_numbers(result: RigResult, rig: Rig, scenario: Scenario) -> dict:
         "engine_build": _split(probe.numbers, "build", build.seconds, candidate_bytes),
         "activation": activate.seconds,
         "rollback": _number(result, rollback, "healthy_seconds"),
+        "memory": memory["board"],
         "current": {"size": float(current_bytes), "power": _number(result, probe, "current_power_mw") / 1000,
                     "latency": {"p50": _number(result, probe, "current_p50_ms") / 1000,
-                                "p99": _number(result, probe, "current_p99_ms") / 1000}},
+                                "p99": _number(result, probe, "current_p99_ms") / 1000},
+                    "memory": memory["current"]},
         "candidate": {"size": float(candidate_bytes), "power": _number(result, probe, "candidate_power_mw") / 1000,
                       "latency": {"p50": result.latency.p50 / 1000,
-                                  "p99": (result.latency.p99 or result.latency.p50) / 1000}},
+                                  "p99": (result.latency.p99 or result.latency.p50) / 1000},
+                      "memory": memory["candidate"]},
+        "thermal": _thermal({**rest, **probe.numbers}),
     }
-    preflight = _step(result, "preflight")
-    numbers["thermal"] = _thermal({**(preflight.numbers if preflight else {}), **probe.numbers})
     return numbers
+
+
+def _memory(rest: dict[str, float], probe: dict[str, float]) -> dict[str, float | None]:
+    """Each model's memory (the RAM in use while it ran less the RAM in use at rest, the camera service serving the
+    current model both times) and the board's for models (its RAM less what was in use at rest, plus the current
+    model the service held then). None where a reading is missing, or a run used no more than rest."""
+    idle, total = rest.get("idle_memory_bytes"), rest.get("total_memory_bytes")
+    held: dict[str, float | None] = {"board": None, "current": None, "candidate": None}
+    if idle is None or total is None:
+        return held
+    for model in ("current", "candidate"):
+        running = probe.get(f"{model}_memory_bytes")
+        held[model] = running - idle if running is not None and running > idle else None
+    current = held["current"]
+    held["board"] = total - idle + current if current is not None else None
+    return held
 
 
 BURST_SLACK = 1.05     # payload faster than this times the link: the model fit in the link's burst
@@ -224,7 +247,7 @@ def calibration_yaml(calibration: Calibration) -> str:
                 return f"{value:.6g}s"
             if key in ("link_rate", "throughput", "install_rate", "rate"):
                 return f"{value:.6g}B/s"
-            if key == "size":
+            if key in ("size", "memory"):
                 return f"{value:.0f}B"
             return float(f"{value:.6g}")
         return value

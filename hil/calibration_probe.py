@@ -1,7 +1,7 @@
 """The optional `calibrate` step: what a calibration needs beyond the steps every run records (transfer, build,
 activate and rollback are timed anyway, hil/rig_steps.py). On the rig, after the candidate's latency run:
 
-    current engine       its latency (p50/p99) and board power under the same load as the candidate's
+    current engine       its latency (p50/p99), board power and RAM in use under the same load as the candidate's
     two builds, two      the current and the candidate model built again into tmp/ and their sha256 taken, back
     checksums            to back (so under the same conditions): two sizes, so each time splits into a fixed
                          and a per-byte part
@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from hil import steps
 from hil.parsers import TegraSample
 from hil.recorder import StepHandle
-from hil.rig_telemetry import Sampler
+from hil.rig_telemetry import MIB, Sampler
 from hil.shell import command
 from hil.steps import Timed
 from hil.thermal_fit import fit_step_response
@@ -59,6 +59,11 @@ def probe(rig: "RigSteps", step: StepHandle) -> None:
         numbers.update(current_p50_ms=current.summary.p50, current_p99_ms=current.summary.p99 or current.summary.p50)
     if (power := _power(load)) is not None:
         numbers["current_power_mw"] = power
+    # the most RAM in use while each model ran (the camera service serving beside it): the model's own memory is
+    # that less preflight's rest (hil/calibration.py)
+    for which, samples in (("candidate", found.latency_telemetry), ("current", load)):
+        if samples:
+            numbers[f"{which}_memory_bytes"] = max(sample.ram_used_mb for sample in samples) * MIB
 
     numbers["current_model_bytes"] = float(session.art.current.stat().st_size)
     for name, slot, model in (("small", found.previous(), session.art.current),

@@ -14,7 +14,7 @@ from hil.errors import ConnectionLost, InfrastructureError
 from hil.parity import compare
 from hil.preflight import preflight as read_facts
 from hil.recorder import StepHandle
-from hil.rig_telemetry import Sampler, one_sample, summarize, telemetry_problems
+from hil.rig_telemetry import Sampler, at_rest, one_sample, summarize, telemetry_problems
 from hil.shadow import shadow_run
 from hil.shell import Shell, command
 from hil.steps import Failed, Timed
@@ -53,10 +53,7 @@ class RigSteps:
             facts, idle, problems = read_facts(self.shell, self.s.rig, needs=3 * self.s.art.candidate.stat().st_size)
             self.s.found.facts = facts
             self.s.found.idle_temperature = idle.max_temperature if idle else None
-            if idle is not None and idle.max_temperature is not None:
-                step.numbers["idle_temperature"] = idle.max_temperature
-            if idle is not None and idle.board_power_mw is not None:     # at rest, with the temperature: a pair
-                step.numbers["idle_power_mw"] = idle.board_power_mw
+            step.numbers.update(at_rest(idle))
             if problems:
                 step.fail("; ".join(problems))
             return step.passed, step.detail

@@ -64,3 +64,16 @@ def telemetry_problems(telemetry: TelemetrySummary, max_temperature: float | Non
     if max_memory is not None and (telemetry.max_memory or 0) > max_memory:
         problems.append(f"had {format_size(telemetry.max_memory or 0)} of RAM in use, limit {format_size(max_memory)}")
     return problems
+
+
+def at_rest(idle: TegraSample | None) -> dict[str, float]:
+    """Preflight's reading at rest, the camera service serving, as step numbers: the idle temperature and power (a
+    pair, for the thermal fit), the RAM in use and the board's (what a calibration counts models' memory from)."""
+    if idle is None:
+        return {}
+    numbers = {"idle_memory_bytes": idle.ram_used_mb * MIB, "total_memory_bytes": idle.ram_total_mb * MIB}
+    if idle.max_temperature is not None:
+        numbers["idle_temperature"] = idle.max_temperature
+    if idle.board_power_mw is not None:
+        numbers["idle_power_mw"] = idle.board_power_mw
+    return numbers

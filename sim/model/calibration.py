@@ -32,6 +32,8 @@ class ModelMeasured(Frozen):
     size: Size = Field(description="the ONNX file's size")
     latency: Latency = Field(description="batch-1 inference under load (trtexec --exportTimes)")
     power: Annotated[float, Field(gt=0)] = Field(description="watts on the input rail (VDD_IN) while inferring")
+    memory: Size | None = Field(default=None, description="RAM in use while inferring less at rest (tegrastats; the "
+                                "camera service serving both times); unset when not measured")
 
 
 class Transfer(Frozen):
@@ -78,6 +80,9 @@ class Profile(Frozen):
     engine_build: Split
     activation: Duration = Field(description="slot switch, service restart, until the health check passes")
     rollback: Duration = Field(description="switch back, restart, healthy again")
+    memory: Size | None = Field(default=None, description="RAM the board leaves for models: its RAM less what was "
+                                "in use at rest, plus the current model the camera service held then; unset when "
+                                "not measured")
     current: ModelMeasured
     candidate: ModelMeasured
     thermal: ThermalMeasured | None = None
@@ -97,6 +102,10 @@ def _seconds(value: float) -> str:
 
 def _rate(value: float) -> str:
     return f"{value:.9g}B/s"
+
+
+def _bytes(value: float) -> str:
+    return f"{value:.0f}B"
 
 
 def scenario_values(hardware: str, profile: Profile) -> Iterator[tuple[str, object, str]]:
@@ -122,10 +131,14 @@ def scenario_values(hardware: str, profile: Profile) -> Iterator[tuple[str, obje
         yield f"{where}.thermal_resistance", profile.thermal.resistance, f"{source}.thermal.resistance"
         yield f"{where}.thermal_time_constant", _seconds(profile.thermal.time_constant), \
             f"{source}.thermal.time_constant"
+    if profile.memory is not None:
+        yield f"{where}.memory", _bytes(profile.memory), f"{source}.memory"
     for model in ("candidate", "current"):
         measured: ModelMeasured = getattr(profile, model)
         yield f"{model}.hardware.{hardware}.latency", _seconds(measured.latency.p50), f"{source}.{model}.latency.p50"
         yield f"{model}.hardware.{hardware}.power", measured.power, f"{source}.{model}.power"
+        if measured.memory is not None:
+            yield f"{model}.hardware.{hardware}.memory", _bytes(measured.memory), f"{source}.{model}.memory"
 
 
 # hardware names fleetlab knows -> what the board's device-tree model says (a calibration from another board is

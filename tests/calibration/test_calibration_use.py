@@ -192,3 +192,25 @@ def test_a_payload_that_outran_its_link_gives_no_efficiency_and_says_why():
     [warning] = transfer_warnings(burst, load_scenario(ROOT / "scenarios" / "tiny.yaml"))
     assert "the payload moved at 60.80 Mbit/s over a 20.00 Mbit/s link" in warning and "efficiency not measured" in \
         warning
+
+
+def test_measured_memory_reaches_the_boards_and_the_models_and_the_out_of_memory_rule_reads_it(tmp_path):
+    """A calibration's memory numbers set what the board leaves for models and each model's memory; under hand_over a
+    board that cannot hold both then fails its cameras out of memory, and the lint says so, from measured numbers."""
+    from sim.model.memory import memory_shortfall
+    from sim.model.plan_traps import plan_warnings
+
+    measured = CALIBRATION.replace("    rollback: 3s\n", "    rollback: 3s\n    memory: 3000MB\n").replace(
+        "power: 9}", "power: 9, memory: 1400MB}").replace("power: 9.5}", "power: 9.5, memory: 1700MB}")
+    scenario = load_scenario(tiny_with(tmp_path, calibration=measured))
+    assert scenario.fleet.hardware_profiles["orin-nx"].memory == 3e9
+    assert scenario.candidate.hardware["orin-nx"].memory == 1.7e9
+    assert scenario.current_model.hardware["orin-nx"].memory == 1.4e9
+    assert memory_shortfall(scenario, "orin-nx") is None                   # one model at a time: 1.7 GB of 3 GB
+    handover = tmp_path / "handover.yaml"
+    handover.write_text(tiny_with(tmp_path, calibration=measured).read_text().replace(
+        "artifact:", "delivery: {update_strategy: hand_over}\nartifact:", 1))
+    handing_over = load_scenario(handover)
+    short = memory_shortfall(handing_over, "orin-nx")
+    assert short is not None and short.needed == pytest.approx(3.1e9), short
+    assert [key for key, _ in plan_warnings(handing_over)].count("fleet.hardware_profiles.orin-nx.memory") == 1

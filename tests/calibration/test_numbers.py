@@ -146,3 +146,16 @@ def test_a_rigs_fleet_is_told_at_once_as_the_rig_is_over_ssh():
     assert own.fleet.poll_interval is None
     story = run_story(own)
     assert story.first(0, S.DOWNLOADING) == 0.0
+
+
+def test_each_models_memory_is_its_run_less_the_rest_and_the_boards_adds_back_the_current_model():
+    from hil.calibration import _memory
+
+    gib = 2.0**30
+    rest = {"idle_memory_bytes": 1.0 * gib, "total_memory_bytes": 4.0 * gib}
+    held = _memory(rest, {"current_memory_bytes": 1.5 * gib, "candidate_memory_bytes": 1.9 * gib})
+    assert held == {"board": 3.5 * gib, "current": 0.5 * gib, "candidate": pytest.approx(0.9 * gib)}
+    # a run that held no more than rest measured nothing (and the board, counted back from the current model, too)
+    assert _memory(rest, {"current_memory_bytes": 0.9 * gib, "candidate_memory_bytes": 1.9 * gib}) == \
+        {"board": None, "current": None, "candidate": pytest.approx(0.9 * gib)}
+    assert _memory({}, {"current_memory_bytes": 1.5 * gib}) == {"board": None, "current": None, "candidate": None}

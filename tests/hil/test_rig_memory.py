@@ -57,3 +57,22 @@ def test_a_rig_over_the_scenarios_memory_limit_fails_its_latency_step_and_keeps_
     assert rig.verdict == "failed" and latency.outcome == "failed"
     assert "of RAM in use, limit 1.00 MB" in rig.reason, rig.reason
     assert "activate" not in names(rig) or next(s for s in rig.steps if s.name == "activate").outcome == "skipped"
+
+
+def test_a_calibration_run_records_the_ram_at_rest_and_while_each_model_runs_and_counts_the_models_from_them(
+        local_rigs):
+    from hil.calibration import _memory, rig_numbers
+    from tests.hil.local_rigs import inventory_of
+
+    rigs = local_rigs()[:1]
+    plan = scenario({"kind": "all_at_once"}, {"calibrate": {"thermal_step": "1s"}})
+    result, _, _ = run(plan, rigs)
+    [rig] = result.rigs
+    rest = next(step for step in rig.steps if step.name == "preflight").numbers
+    probe = next(step for step in rig.steps if step.name == "calibrate").numbers
+    assert rest["idle_memory_bytes"] > 0 and rest["total_memory_bytes"] >= rest["idle_memory_bytes"]
+    assert probe["candidate_memory_bytes"] > 0 and probe["current_memory_bytes"] > 0
+    numbers = rig_numbers(rig, inventory_of(*rigs).rigs[0], plan)
+    held = _memory(rest, probe)
+    assert (numbers["memory"], numbers["current"]["memory"], numbers["candidate"]["memory"]) == \
+        (held["board"], held["current"], held["candidate"])
