@@ -234,7 +234,7 @@ def _killed_for_long(scenario: Scenario) -> Iterator[PlanWarning]:
 def _short_of_memory(scenario: Scenario) -> Iterator[PlanWarning]:
     """A board that cannot hold the candidate (beside the current model under hand_over; sim/model/memory.py): every
     camera of that hardware fails its health check out of memory, and an abort rule reads it as the candidate
-    failing. A shadow runs both models too, which the simulator does not hold against the board: said here."""
+    failing. A shadow runs both models by design: its cameras on such a board fail as it starts."""
     shadow = any(isinstance(plan, ShadowParams) for plan in (scenario.strategy, *scenario.alternatives.values()))
     for hardware in scenario.fleet.hardware:
         short = memory_shortfall(scenario, hardware)
@@ -251,7 +251,8 @@ def _short_of_memory(scenario: Scenario) -> Iterator[PlanWarning]:
                 yield (f"fleet.hardware_profiles.{hardware}.memory",
                        f"a shadow runs the candidate beside the current model, {format_size(both.needed)} in all, "
                        f"and a {hardware} board leaves {format_size(both.available)} for models: its shadow cameras "
-                       "run out of memory (the simulator does not hold this against a shadow)")
+                       "fail as the candidate starts, out of memory, and report no agreement, so a stratum of them "
+                       "never has its reports and the shadow halts inconclusive")
 
 
 def fleet_warnings(scenario: Scenario) -> list[PlanWarning]:

@@ -5,8 +5,9 @@ engines of a large model do not fit: the kernel's out-of-memory killer ends the 
 check fails as if the candidate were bad. Known only where the scenario gives both numbers: the model's `memory` per
 hardware and the board's `fleet.hardware_profiles.<hardware>.memory`; unset, nothing is checked.
 
-The simulator fails such a camera's health check (sim/world/health.py) and `fleetlab lint` warns before the run
-(sim/model/fleet_traps.py), from this one rule.
+A shadow runs the candidate beside the current model by design: on such a board it is killed as it starts. The
+simulator fails such a camera's health check, or its shadow (sim/world/health.py), and `fleetlab lint` warns before
+the run (sim/model/fleet_traps.py), from this one rule.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from sim.model.scenario import Scenario
 from sim.model.units import format_size
 
 OUT_OF_MEMORY = "health check: out of memory"     # how the reason of a camera whose board was short starts
+SHADOW_OUT_OF_MEMORY = "shadow: out of memory"     # the same for a camera running the candidate in shadow
 
 
 @dataclass(frozen=True)
@@ -26,12 +28,14 @@ class MemoryShortfall:
     available: float       # bytes the board leaves for the camera's models
     held: str              # what it must hold, in words
     beside_current: bool   # the candidate and the current model at once (hand_over, or a shadow)
+    shadow: bool = False   # asked for a shadow, which runs both by design
 
     @property
     def reason(self) -> str:
-        """The failed health check's reason, as the simulator reports it."""
-        return (f"{OUT_OF_MEMORY} ({self.held}: {format_size(self.needed)}, over the {format_size(self.available)} "
-                f"a {self.hardware} leaves for models)")
+        """The failed health check's reason (a shadow's: its failure as it starts), as the simulator reports it."""
+        return (f"{SHADOW_OUT_OF_MEMORY if self.shadow else OUT_OF_MEMORY} ({self.held}: "
+                f"{format_size(self.needed)}, over the {format_size(self.available)} a {self.hardware} leaves for "
+                "models)")
 
 
 def memory_shortfall(scenario: Scenario, hardware: str, beside_current: bool | None = None) -> MemoryShortfall | None:
@@ -54,4 +58,5 @@ def memory_shortfall(scenario: Scenario, hardware: str, beside_current: bool | N
         held += f" beside the current model's {format_size(current)}"
         held += " (delivery.update_strategy: hand_over)" if handing_over else ""
         needed += current
-    return MemoryShortfall(hardware, needed, available, held, both) if needed > available else None
+    shadow = beside_current is True
+    return MemoryShortfall(hardware, needed, available, held, both, shadow) if needed > available else None

@@ -251,6 +251,10 @@ class Lifecycle(Fetching, ServerSide, Staging, PowerCuts):
         if device.id in self._staged:
             return   # installed ahead; switches once the plan releases it
         if device.shadow:
+            problem = self.health.shadow_problem(device.id)
+            if problem:      # the board cannot hold both models: the candidate is killed as it starts
+                self._finish(device, S.FAILED, problem)
+                return
             world.recorder.shadow_start[device.id] = world.now
             return   # runs beside the current model until promoted (release without shadow)
         start = self._activation_time(device)

@@ -25,7 +25,14 @@ class HealthCheck:
         # by hardware index: why a board of it cannot hold the models, or '' (known before the run, per board)
         short = [memory_shortfall(world.scenario, name) for name in self.fleet.hardware]
         self._out_of_memory = [found.reason if found else "" for found in short] if any(short) else None
+        both = [memory_shortfall(world.scenario, name, beside_current=True) for name in self.fleet.hardware]
+        self._shadow_out_of_memory = [found.reason if found else "" for found in both]
         self._hardware = world.layout.hot_lists().device_hardware
+
+    def shadow_problem(self, device: int) -> str:
+        """Why the candidate cannot run in shadow on this device (its board cannot hold it beside the current
+        model: killed as it starts), or ''."""
+        return self._shadow_out_of_memory[self._hardware[device]]
 
     def problem(self, device: int) -> str:
         """Why the health check fails now, or '' when the candidate runs well on this device."""

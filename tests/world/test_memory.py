@@ -95,7 +95,24 @@ def test_lint_names_the_board_the_models_and_the_way_out_before_the_run():
     assert memory_warnings(tiny()) == [] and memory_warnings(tiny("hand_over", profiles=False)) == []
 
 
-def test_lint_says_a_shadow_runs_both_models_where_the_board_cannot():
-    shadow = "strategy:\n  kind: shadow\n  sample: 10%\n"
-    said = memory_warnings(tiny(plan=shadow))
+SHADOW = ("strategy:\n  kind: shadow\n  sample: 50%\n  stratum: hardware\n  max_duration: 1d\n  hold: 6h\n"
+          "  min_reports: 2\n")
+
+
+@pytest.mark.timeout(60)
+def test_a_shadow_on_a_board_that_cannot_hold_both_models_fails_as_it_starts_and_the_shadow_halts_inconclusive():
+    """A shadow runs the candidate beside the current model by design, whatever the update strategy: the nano
+    shadows fail as they start, report no agreement, and the shadow halts inconclusive; with the boards' memory
+    unknown, the same plan promotes and every camera commits. The lint says it first."""
+    story = run_story(tiny(plan=SHADOW), seed=7)
+    failed = [move for move in story.moves if move.target == S.FAILED]
+    assert failed and all(move.source == S.AWAITING_WINDOW for move in failed)
+    assert {move.reason for move in failed} == {
+        "shadow: out of memory (the candidate's 1.90 GB beside the current model's 1.60 GB: 3.50 GB, over the "
+        "3.20 GB a nano leaves for models)"}
+    assert story.result.halted and story.result.metrics()["committed"] == 0
+    unknown = run_story(tiny(plan=SHADOW, profiles=False), seed=7).result
+    assert not unknown.halted and unknown.metrics()["committed"] == unknown.devices
+    said = memory_warnings(tiny(plan=SHADOW))
     assert said and said[0].startswith("a shadow runs the candidate beside the current model, 3.50 GB in all"), said
+    assert said[0].endswith("the shadow halts inconclusive"), said
