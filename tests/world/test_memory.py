@@ -116,3 +116,15 @@ def test_a_shadow_on_a_board_that_cannot_hold_both_models_fails_as_it_starts_and
     said = memory_warnings(tiny(plan=SHADOW))
     assert said and said[0].startswith("a shadow runs the candidate beside the current model, 3.50 GB in all"), said
     assert said[0].endswith("the shadow halts inconclusive"), said
+
+
+@pytest.mark.timeout(120)
+def test_the_library_scenario_halts_a_good_candidate_under_hand_over_and_rolls_it_out_one_model_at_a_time():
+    """nano-hand-over-memory: the gate halts on the Nanos' out-of-memory failures; download_then_kill commits all."""
+    text = (ROOT / "scenarios" / "nano-hand-over-memory.yaml").read_text()
+    handing_over = run_story(load_scenario_text(text), seed=1)
+    failed = [move for move in handing_over.moves if move.target == S.ROLLING_BACK]
+    assert handing_over.result.halted and failed and all(move.reason.startswith(OUT_OF_MEMORY) for move in failed)
+    one_at_a_time = run_story(load_scenario_text(text.replace("update_strategy: hand_over",
+                                                              "update_strategy: download_then_kill")), seed=1).result
+    assert not one_at_a_time.halted and one_at_a_time.metrics()["committed"] == one_at_a_time.devices
