@@ -123,7 +123,7 @@ def test_the_library_scenario_halts_a_good_candidate_under_hand_over_and_rolls_i
     """nano-hand-over-memory: the gate halts on the Nanos' out-of-memory failures; download_then_kill commits all."""
     text = (ROOT / "scenarios" / "nano-hand-over-memory.yaml").read_text()
     handing_over = run_story(load_scenario_text(text), seed=1)
-    failed = [move for move in handing_over.moves if move.target == S.ROLLING_BACK]
+    failed = [move for move in handing_over.moves if move.source == S.HEALTH_CHECK and move.target == S.ROLLING_BACK]
     assert handing_over.result.halted and failed and all(move.reason.startswith(OUT_OF_MEMORY) for move in failed)
     one_at_a_time = run_story(load_scenario_text(text.replace("update_strategy: hand_over",
                                                               "update_strategy: download_then_kill")), seed=1).result
