@@ -64,7 +64,7 @@ def measurements(result: SuiteResult) -> list[Measurement]:
                       "rig_memory": rig.telemetry.max_memory if rig.telemetry else None,    # a model growing
                       "rig_no_model": rig.no_model_seconds}     # kill_then_download: a build growing on a board
             found += [Measurement(outcome.name, f"rig {rig.rig}", metric, float(value))
-                      for metric, value in values.items() if value is not None]
+                      for metric in TRACKED_HIL if (value := values[metric]) is not None]
     return found
 
 
