@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from hil import steps
 from hil.parsers import TegraSample
 from hil.recorder import StepHandle
-from hil.rig_telemetry import MIB, Sampler
+from hil.rig_telemetry import Sampler
 from hil.shell import command
 from hil.steps import Timed
 from hil.thermal_fit import fit_step_response
@@ -63,7 +63,7 @@ def probe(rig: "RigSteps", step: StepHandle) -> None:
     # that less preflight's rest (hil/calibration.py)
     for which, samples in (("candidate", found.latency_telemetry), ("current", load)):
         if samples:
-            numbers[f"{which}_memory_bytes"] = max(sample.ram_used_mb for sample in samples) * MIB
+            numbers[f"{which}_memory_bytes"] = max(sample.ram_used_bytes for sample in samples)
 
     numbers["current_model_bytes"] = float(session.art.current.stat().st_size)
     for name, slot, model in (("small", found.previous(), session.art.current),

@@ -232,6 +232,7 @@ class RigSteps:
                 found.latency_telemetry = sampler.stop()
                 found.telemetry += found.latency_telemetry
             telemetry = summarize(found.latency_telemetry)
+            ram = f", RAM {telemetry.memory_in_use}" if telemetry.memory_in_use else ""
             if isinstance(measured, Failed):
                 step.fail(measured.why)
                 return False, measured.why
@@ -241,9 +242,7 @@ class RigSteps:
             problems = (latency_problems(summary, spec.latency_budget.p50, spec.latency_budget.p99, spec.max_cv)
                         + telemetry_problems(telemetry, spec.max_temperature, spec.max_memory))
             step.detail = (f"p50 {summary.p50:.3f} ms, p99 {(summary.p99 or 0):.3f} ms, cv {(summary.cv or 0):.1%}, "
-                           f"max {telemetry.max_temperature or 0:.1f} °C{', RAM ' if telemetry.memory_in_use else ''}"
-                           f"{telemetry.memory_in_use} over "
-                           f"{telemetry.samples} samples")
+                           f"max {telemetry.max_temperature or 0:.1f} °C{ram} over {telemetry.samples} samples")
             if problems:
                 step.fail("; ".join(problems) + f" ({step.detail})")
             return step.passed, step.detail

@@ -9,8 +9,6 @@ from hil.shell import Shell, command
 from sim.model.hil_results import TelemetrySummary
 from sim.model.units import format_size
 
-MIB = 2.0**20      # tegrastats' "MB" are mebibytes: it reads /proc/meminfo's kB and divides by 1024
-
 
 class Sampler:
     def __init__(self, shell: Shell, tegrastats: str, logfile: str, interval_ms: int = 100) -> None:
@@ -47,8 +45,8 @@ def summarize(samples: list[TegraSample]) -> TelemetrySummary:
     power = [s.board_power_mw for s in samples if s.board_power_mw is not None]
     cpu = [s.cpu_load for s in samples if s.cpu_load is not None]
     gpu = [s.gpu_load for s in samples if s.gpu_load is not None]
-    used = [s.ram_used_mb * MIB for s in samples]
-    total = [s.ram_total_mb * MIB for s in samples]
+    used = [s.ram_used_bytes for s in samples]
+    total = [s.ram_total_bytes for s in samples]
     return TelemetrySummary(samples=len(samples), max_temperature=max(temperatures, default=None),
                             mean_power_mw=fmean(power) if power else None, max_power_mw=max(power, default=None),
                             mean_cpu_load=fmean(cpu) if cpu else None, mean_gpu_load=fmean(gpu) if gpu else None,
@@ -71,7 +69,7 @@ def at_rest(idle: TegraSample | None) -> dict[str, float]:
     pair, for the thermal fit), the RAM in use and the board's (what a calibration counts models' memory from)."""
     if idle is None:
         return {}
-    numbers = {"idle_memory_bytes": idle.ram_used_mb * MIB, "total_memory_bytes": idle.ram_total_mb * MIB}
+    numbers = {"idle_memory_bytes": idle.ram_used_bytes, "total_memory_bytes": idle.ram_total_bytes}
     if idle.max_temperature is not None:
         numbers["idle_temperature"] = idle.max_temperature
     if idle.board_power_mw is not None:

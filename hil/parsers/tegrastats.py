@@ -48,6 +48,9 @@ class Rail:
     peak_mw: float | None = None            # JetPack 7 prints a third value
 
 
+MIB = 2.0**20      # tegrastats' "MB" are mebibytes: it reads /proc/meminfo's kB and divides by 1024
+
+
 @dataclass(frozen=True)
 class TegraSample:
     timestamp: str | None
@@ -59,6 +62,14 @@ class TegraSample:
     engines: dict[str, Engine] = field(default_factory=dict)
     temperatures: dict[str, float] = field(default_factory=dict)   # by sensor; offline sensors and placeholders out
     rails: tuple[Rail, ...] = ()                                    # a list: names repeat (NC twice on AGX Orin)
+
+    @property
+    def ram_used_bytes(self) -> float:
+        return self.ram_used_mb * MIB
+
+    @property
+    def ram_total_bytes(self) -> float:
+        return self.ram_total_mb * MIB
 
     @property
     def gpu_load(self) -> float | None:

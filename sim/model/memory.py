@@ -53,8 +53,9 @@ def memory_shortfall(scenario: Scenario, hardware: str, beside_current: bool | N
     current_on = scenario.current_model.hardware.get(hardware)
     current = current_on.memory if current_on is not None else None
     handing_over = scenario.delivery.update_strategy == "hand_over"
-    both = (handing_over if beside_current is None else beside_current) and current is not None
-    if both and current is not None:
+    both = False
+    if current is not None and (handing_over if beside_current is None else beside_current):
+        both = True
         held += f" beside the current model's {format_size(current)}"
         held += " (delivery.update_strategy: hand_over)" if handing_over else ""
         needed += current

@@ -11,7 +11,8 @@ from fleetlab.hil_view import hil_table
 from fleetlab.history import Measurement, measurements
 from fleetlab.report.html import render
 from hil.parsers import parse_tegrastats_line
-from hil.rig_telemetry import MIB, summarize, telemetry_problems
+from hil.parsers.tegrastats import MIB
+from hil.rig_telemetry import summarize, telemetry_problems
 from sim.model.hil_results import TelemetrySummary
 from tests.hil.test_delivery_on_rigs import names, one_night, run, scenario
 
