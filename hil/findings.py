@@ -30,7 +30,8 @@ class Findings:
     latencies: list[float] = field(default_factory=list)       # ms per timed inference of the candidate
     current_latencies: list[float] = field(default_factory=list)   # ms, the current engine (control rigs)
     latency_telemetry: list[TegraSample] = field(default_factory=list)
-    telemetry: list[TegraSample] = field(default_factory=list)  # every sample: latency runs and soaks
+    hand_over_telemetry: list[TegraSample] = field(default_factory=list)   # while both models ran (hand_over)
+    telemetry: list[TegraSample] = field(default_factory=list)  # every sample: latency runs, hand-over and soaks
     shadow: ShadowSummary | None = None
     bytes_sent: int = 0
 

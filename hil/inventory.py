@@ -75,6 +75,11 @@ class Service(Frozen):
     stop: Command | None = Field(default=None, description="command that stops the camera service: needed for a "
                                  "scenario whose delivery.update_strategy is kill_then_download (the model stops "
                                  "before the transfer and runs again at the activation)")
+    hand_over: Command | None = Field(
+        default=None, description="command that starts the camera service on the newly active slot beside the one "
+        "serving, waits until the new one serves, then stops the old one, and exits non-zero with the old one still "
+        "serving when the new one does not come up: needed for a scenario whose delivery.update_strategy is "
+        "hand_over (balena's hand-over: the camera is never without a model)")
     health_timeout: Duration = Field(default=60.0, description="how long the health check may take to pass")
     health_passes: Annotated[int, Field(ge=1, le=10)] = Field(
         default=2, description="consecutive passing checks, a second apart, before the service counts as healthy "

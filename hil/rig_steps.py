@@ -11,6 +11,7 @@ import numpy as np
 
 from hil import calibration_probe, steps
 from hil.errors import ConnectionLost, InfrastructureError
+from hil.hand_over import hand_over
 from hil.parity import compare
 from hil.preflight import preflight as read_facts
 from hil.recorder import StepHandle
@@ -274,18 +275,25 @@ class RigSteps:
             self.s.faults.fire("after:switch", self.shell)
             if self.s.state == S.ACTIVATING:
                 self.s.move(S.HEALTH_CHECK)
-            self._come_up(step, "the candidate did not come up healthy")
+            if self.s.hand_over:
+                hand_over(self, step)
+            else:
+                self._come_up(step, "the candidate did not come up healthy")
             return step.passed, step.detail
 
-    def switch_back(self, name: str, reason: str) -> tuple[bool, str]:
-        """Switch to the previous slot, restart, health, and check the previous engine gives its recorded outputs."""
+    def switch_back(self, name: str, reason: str, still_serving: bool = False) -> tuple[bool, str]:
+        """Switch to the previous slot, restart, health, and check the previous engine gives its recorded outputs.
+        `still_serving`: a hand-over that did not happen left the previous engine's service up: it is checked, and
+        restarted only if it fails its check."""
         found = self.s.found
         with self.s.record.step(name, slot=found.previous(), reason=reason) as step:
             began = time.monotonic()
             self.store.switch(found.previous())
             found.switched = False
             self.s.faults.fire(f"mid:{name}", self.shell)
-            healthy = steps.restart_and_check(self.shell, self.s.rig)
+            healthy = steps.check_health(self.shell, self.s.rig) if still_serving else None
+            if healthy is None or not healthy.passed:
+                healthy = steps.restart_and_check(self.shell, self.s.rig)
             step.numbers["healthy_seconds"] = round(time.monotonic() - began, 4)   # before the proof's inferences
             if not healthy.passed:
                 step.fail(f"the previous engine did not come back healthy: {healthy.detail}")
@@ -355,7 +363,8 @@ class RigSteps:
 
     def telemetry_summary(self) -> TelemetrySummary | None:
         found = self.s.found
-        return summarize(found.latency_telemetry) if found.latency_telemetry else None
+        ran = found.latency_telemetry + found.hand_over_telemetry     # while the candidate ran, beside the old too
+        return summarize(ran) if ran else None
 
     def measure_current(self) -> None:
         """A control rig: the current engine's latency and outputs, measured without changing any slot."""

@@ -87,6 +87,11 @@ def run_scenario(scenario: Scenario, inventory: Inventory, base: Path, connect: 
         raise HilError(f"delivery.update_strategy: kill_then_download stops the camera service before the transfer, "
                        f"and the inventory gives no service.stop for {', '.join(cannot)}: add the command that "
                        f"stops it (e.g. sudo systemctl stop camera-pipeline)")
+    hand_over = scenario.delivery.update_strategy == "hand_over"
+    if hand_over and (cannot := [rig.name for rig in rigs if rig.service.hand_over is None]):
+        raise HilError(f"delivery.update_strategy: hand_over starts the candidate's camera service beside the one "
+                       f"serving, and the inventory gives no service.hand_over for {', '.join(cannot)}: add the "
+                       f"command that does (see rigs/lab.example.yaml)")
     faults = FaultPlan(list(spec.faults), {**FaultPlan().injectors, **_virtual_injectors(rigs), **(injectors or {})})
     if problems := faults.problems():
         raise HilError("; ".join(problems))
@@ -103,7 +108,7 @@ def run_scenario(scenario: Scenario, inventory: Inventory, base: Path, connect: 
             rig = rigs[device]
             made = RigSession(rig, rig_angle(rig, angles), lambda: connect(rig), spec, artifacts, run_id,
                               FaultPlan(faults.faults, faults.injectors), stop,   # each rig gets each fault once
-                              leave_failing=leave_failing, kill_first=kill_first)
+                              leave_failing=leave_failing, kill_first=kill_first, hand_over=hand_over)
             made.lease_wait = lease_wait
             return made
 
@@ -128,8 +133,9 @@ def rig_delivery(scenario: Scenario) -> list[str]:
         lines.append("delivery.update_strategy: kill_then_download: each rig stopped its camera service before the "
                      "transfer and ran no model until a service came up again (its parity and latency runs inside)")
     elif delivery.update_strategy == "hand_over":
-        lines.append("delivery.update_strategy: hand_over ran as download_then_kill: a rig restarts its one camera "
-                     "service at the switch, where a camera would start the new model beside the old")
+        lines.append("delivery.update_strategy: hand_over: each rig started the candidate's camera service beside "
+                     "the one serving, which stopped only once the new one served (the RAM in use with both running "
+                     "is the activation's)")
     if delivery.failure_handling == "do_nothing":
         lines.append("delivery.failure_handling: do_nothing: a rig whose candidate failed its health check stayed on "
                      "it until the plan's end (then it was put back, with the proof)")

@@ -66,11 +66,12 @@ class Artifacts:
 class RigSession:
     def __init__(self, rig: Rig, angle: str | None, connect: Callable[[], Shell], spec: HilSpec,
                  artifacts: Artifacts, run_id: str, faults: FaultPlan, stop: StopSignal,
-                 leave_failing: bool = False, kill_first: bool = False) -> None:
+                 leave_failing: bool = False, kill_first: bool = False, hand_over: bool = False) -> None:
         self.rig, self.angle, self.connect, self.spec, self.art = rig, angle, connect, spec, artifacts
         self.run_id, self.faults, self.stop = run_id, faults, stop
         self.leave_failing = leave_failing               # delivery.failure_handling: do_nothing
         self.kill_first = kill_first                     # delivery.update_strategy: kill_then_download
+        self.hand_over = hand_over                       # delivery.update_strategy: hand_over (hil/hand_over.py)
         self.frames = artifacts.frames_for(angle)
         self.record = StepRecorder(rig.name)
         self.found = Findings()
@@ -248,7 +249,7 @@ class RigSession:
             return
         self.record.skip("rollback", "not run: activate failed (restored at once instead)")
         self.move(S.ROLLING_BACK)
-        self._restore("restore")
+        self._restore("restore", still_serving=not self.found.switched)   # a hand-over that did not happen
 
     def _leave_failing(self) -> None:
         """Greengrass' DO_NOTHING: the update is FAILED with the candidate left in the active slot, as the simulator
@@ -283,8 +284,8 @@ class RigSession:
         if not passed:
             self._quarantine(detail)
 
-    def _restore(self, name: str) -> None:
-        passed, detail = self._attempt(name, lambda: self.steps.switch_back(name, self.reason or name),
+    def _restore(self, name: str, still_serving: bool = False) -> None:
+        passed, detail = self._attempt(name, lambda: self.steps.switch_back(name, self.reason or name, still_serving),
                                         undo=True)
         if passed:
             self.move(S.ROLLED_BACK)

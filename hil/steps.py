@@ -16,7 +16,7 @@ from hil.inventory import Rig
 from hil.parity import ParityCheck, compare, outputs_from_export
 from hil.parsers import ParseError, parse_trtexec
 from hil.parsers.trtexec import export_latencies, latency_stats
-from hil.shell import Shell, command
+from hil.shell import CommandResult, Shell, command
 from hil.store import Store
 from sim.model.hil_results import LatencySummary
 
@@ -182,18 +182,44 @@ def robust_cv(latencies: list[float]) -> float | None:
 def restart_and_check(shell: Shell, rig: Rig) -> Check:
     """Restart the camera service, then poll its health check until it passes `health_passes` times in a row (a
     second apart) or health_timeout runs out."""
+    return check_health(shell, rig, shell.run(rig.service.restart, timeout=max(60.0, rig.service.health_timeout)))
+
+
+@dataclass(frozen=True)
+class HandOver:
+    """The inventory's `service.hand_over` and the health check after it: `handed` False when the new service did
+    not come up, the old one still serving (the check then says why, from the command's own words)."""
+
+    handed: bool
+    check: Check
+
+
+def hand_over_and_check(shell: Shell, rig: Rig) -> HandOver:
+    """Start the service on the newly active slot beside the one serving (the inventory's command waits until it
+    serves, then stops the old one), then poll the health check as after a restart."""
     service = rig.service
-    restart = shell.run(service.restart, timeout=max(60.0, service.health_timeout))
+    handed = shell.run(service.hand_over or "false", timeout=max(60.0, service.health_timeout))
+    if not handed.ok:
+        return HandOver(False, Check(False, handed.tail(2) or f"exit status {handed.exit_status}"))
+    return HandOver(True, check_health(shell, rig, handed))
+
+
+def check_health(shell: Shell, rig: Rig, started: CommandResult | None = None) -> Check:
+    """Poll the service's health check until it passes `health_passes` times in a row (a second apart) or
+    health_timeout runs out; `started` is what brought the service up, if anything did (its time counts, its words
+    explain a failure)."""
+    service = rig.service
     deadline = time.monotonic() + service.health_timeout
-    streak, passes, last = 0, 0, restart
+    streak, passes = 0, 0
+    started = started or CommandResult("", 0, "", "", 0.0)
     while True:
         last = shell.run(service.health, timeout=max(30.0, service.health_timeout))
         streak, passes = (streak + 1, passes + 1) if last.ok else (0, passes)
         if streak >= service.health_passes:
-            return Check(True, f"healthy after {restart.seconds + last.seconds:.1f} s"
+            return Check(True, f"healthy after {started.seconds + last.seconds:.1f} s"
                                + (f" ({streak} checks in a row)" if streak > 1 else ""))
         if time.monotonic() >= deadline:
-            why = last.tail(2) or restart.tail(2)
+            why = last.tail(2) or started.tail(2)
             flapped = f" (it passed {passes} time{'s' if passes > 1 else ''}, then failed)" if passes else ""
             return Check(False, f"health check still failing after {service.health_timeout:.0f} s{flapped}: {why}")
         time.sleep(1.0 if last.ok else min(2.0, max(0.2, service.health_timeout / 10)))

@@ -349,7 +349,8 @@ def inventory_entry(rig: VirtualRig, key_file: Path, link_rate: float | None = N
             # the timeout only decides how long a broken candidate is given before it is rolled back.
             "service": {"restart": f"camera-service restart --store {STORE}",
                         "health": f"camera-service health --store {STORE}", "health_timeout": "8s",
-                        "stop": f"camera-service stop --store {STORE}"},
+                        "stop": f"camera-service stop --store {STORE}",
+                        "hand_over": f"camera-service hand-over --store {STORE}"},
             "tools": {"trtexec": "/usr/local/bin/trtexec", "tegrastats": "/usr/local/bin/tegrastats",
                       "nvpmodel": "/usr/local/bin/nvpmodel", "python": "/opt/rig/venv/bin/python"},
             "facts": {"nv_tegra_release": "/etc/nv_tegra_release", "device_model": "/etc/fleetlab-rig/model"}}

@@ -45,6 +45,7 @@ def make_rig(folder: Path, name: str, port: int, host_key: str | None, user: str
            "service": {"restart": f"{service} restart --store {shlex.quote(str(store))}",
                        "health": health or f"{service} health --store {shlex.quote(str(store))}",
                        "stop": f"{service} stop --store {shlex.quote(str(store))}",
+                       "hand_over": f"{service} hand-over --store {shlex.quote(str(store))}",
                        "health_timeout": "3s"},
            "tools": {"trtexec": tool(home, "trtexec.py"), "tegrastats": tool(home, "tegrastats.py"),
                      "nvpmodel": tool(home, "nvpmodel.py"), "python": shlex.quote(sys.executable)},

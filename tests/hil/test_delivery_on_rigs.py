@@ -17,7 +17,7 @@ from fleetlab.history import Measurement, measurements
 from fleetlab.report.html import render
 from fleetlab.suite_results import ScenarioOutcome, SuiteResult
 from hil.errors import HilError
-from hil.runner import END_OF_PLAN, rig_delivery, rig_fleet, run_scenario
+from hil.runner import END_OF_PLAN, rig_fleet, run_scenario
 from hil.shell import LocalShell
 from hil.stop import StopSignal
 from sim.model.lifecycle import LEFT_ON_CANDIDATE
@@ -229,13 +229,6 @@ def test_kill_then_download_needs_the_stop_command_of_every_rig(local_rigs):
     with pytest.raises(HilError, match=r"kill_then_download .* no service.stop for r1: add the command"):
         run_scenario(scenario({"kind": "all_at_once"}, update_strategy="kill_then_download"), inventory_of(*rigs),
                      Path("."), lambda rig: LocalShell())
-
-
-def test_hand_over_is_said_to_run_as_download_then_kill_on_rigs(local_rigs):
-    result, _, _ = run(scenario({"kind": "all_at_once"}, update_strategy="hand_over"), local_rigs()[:1])
-    assert result.rig_delivery == [rig_delivery(scenario({"kind": "all_at_once"}, update_strategy="hand_over"))[0]]
-    assert "hand_over ran as download_then_kill" in result.rig_delivery[0]
-    assert result.rigs[0].state == S.COMMITTED and "kill" not in names(result.rigs[0])
 
 
 def test_what_the_delivery_made_the_rigs_do_is_in_the_result_and_the_report(local_rigs):

@@ -33,6 +33,7 @@ class Case:
     verdict: str = "passed"                      # the expected outcome of every rig
     says: str = ""                               # words the rig's result must contain (reason or a step's detail)
     rig_options: dict = field(default_factory=dict)
+    delivery: dict = field(default_factory=dict)     # the scenario's delivery: keys
 
 
 CASES = {
@@ -55,6 +56,11 @@ CASES = {
     "health flapping (passes once, then fails)": Case((("health_flap", "after:switch"),), verdict="failed",
                                                       says="then failed"),
     "thermal stress": Case((("thermal_stress", "before:latency"),), says="°C"),
+    "hand-over: both models held at once": Case(says="both models ran with",
+                                                delivery={"update_strategy": "hand_over"}),
+    "hand-over of a candidate whose service never comes up": Case(
+        candidate="builtin:candidate-wrong-head", verdict="failed", says="did not come up beside the current model",
+        delivery={"update_strategy": "hand_over"}),
 }
 
 
@@ -76,7 +82,8 @@ def scenario_for(case: Case, lease_ttl_scale: str = ""):
         extra += "  faults:\n" + "".join(f'    - {{fault: {name}, at_step: "{point}"}}\n'
                                          for name, point in case.faults)
     assert "  warmup: 30\n" in text
-    return load_scenario_text(text.replace("  warmup: 30\n", "  warmup: 10\n" + extra))
+    scenario = load_scenario_text(text.replace("  warmup: 30\n", "  warmup: 10\n" + extra))
+    return scenario.model_copy(update={"delivery": scenario.delivery.model_copy(update=case.delivery)})
 
 
 def said(found, words: str) -> bool:
@@ -123,13 +130,18 @@ def test_the_rig_survives(name, virtual_rigs, current_reference, busy_machine):
         steps_seen = [(step.name, step.outcome, step.detail[:120]) for step in found.steps]
         assert found.verdict == case.verdict, (found.reason, steps_seen)
         assert not found.quarantined and found.active_at_end == "2.0"
-        assert found.state == {"passed": S.COMMITTED, "failed": S.ROLLED_BACK if "healthy" in case.says or
-                               "then failed" in case.says else S.FAILED}[case.verdict]
+        rolled_back = any(words in case.says for words in ("healthy", "then failed", "did not come up beside"))
+        assert found.state == {"passed": S.COMMITTED, "failed": S.ROLLED_BACK if rolled_back else S.FAILED}[
+            case.verdict]
         assert found.faults == [f"{name} at {point}" for name, point in case.faults]
         if case.says:
             assert said(found, case.says), steps_seen
         if name == "thermal stress":
             assert found.telemetry.max_temperature > found.idle_temperature + 3
+        if case.delivery.get("update_strategy") == "hand_over":    # the container's RAM with the newcomer running
+            at_rest = next(step for step in found.steps if step.name == "preflight").numbers["idle_memory_bytes"]
+            assert next(step for step in found.steps if step.name == "activate").numbers[
+                "memory_beside_bytes"] > at_rest
         check_rig_afterwards(entry, current_reference)
 
 

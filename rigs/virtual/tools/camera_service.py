@@ -6,11 +6,19 @@
     camera_service.py health  --store STORE   GET /health from the service: exit 0 only when it is up, runs the
                                               active engine, and its last inferences were good
     camera_service.py stop    --store STORE   stop it
+    camera_service.py hand-over --store STORE start a second service on STORE/active/model.engine beside the
+                                              running one; once it serves, it takes over the health socket and the
+                                              old one stops (exit 0); if it does not come up, it is stopped and the
+                                              old one serves on (exit 1)
 
 The service is a daemon: it loads the active engine, runs inference on a test frame once a second (the pipeline
 expects [N, 3, 64, 64] frames and five finite class scores; anything else is unhealthy), and answers HTTP
 `GET /health` on the Unix socket STORE/service/health.sock (no port to collide with). Its pid is in
 STORE/service/pid. FLEETLAB_SERVICE_LIFETIME (seconds) bounds its life, for test rigs on a shared host.
+
+A hand-over's new service starts on STORE/service/health.next.sock (pid in pid.next) with the highest
+oom_score_adj: a board short of memory kills the newcomer, not the service that serves. Once it has served a good
+frame, both names are moved over the old ones (a rename: a client never finds no socket) and the old one stops.
 """
 
 from __future__ import annotations
@@ -26,11 +34,16 @@ import time
 
 EXPECTED_CLASSES = 5
 START_TIMEOUT = 30.0
+DRAIN = 1.0                  # seconds the old service of a hand-over serves on after the new one took over
+
+
+SOCKET, NEXT_SOCKET = "health.sock", "health.next.sock"
 
 
 def paths(store: str) -> dict[str, str]:
     folder = os.path.join(store, "service")
-    return {"folder": folder, "pid": os.path.join(folder, "pid"), "socket": os.path.join(folder, "health.sock"),
+    return {"folder": folder, "pid": os.path.join(folder, "pid"), "socket": os.path.join(folder, SOCKET),
+            "next_pid": os.path.join(folder, "pid.next"), "next_socket": os.path.join(folder, NEXT_SOCKET),
             "engine": os.path.join(store, "active", "model.engine")}
 
 
@@ -43,8 +56,9 @@ def sha256(path: str) -> str:
 
 
 class Service:
-    def __init__(self, store: str) -> None:
+    def __init__(self, store: str, socket_name: str = SOCKET) -> None:
         self.paths = paths(store)
+        self.socket_name = socket_name
         self.state = {"healthy": False, "reason": "starting", "frames": 0, "slot": None, "engine_sha256": None}
         self.lock = threading.Lock()
 
@@ -84,10 +98,10 @@ class Service:
 
     def serve(self) -> None:
         os.chdir(self.paths["folder"])         # bind by a relative name: store paths can exceed 108 bytes
-        if os.path.exists("health.sock"):
-            os.remove("health.sock")
+        if os.path.exists(self.socket_name):
+            os.remove(self.socket_name)
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        listener.bind("health.sock")
+        listener.bind(self.socket_name)
         listener.listen(8)
         while True:
             connection, _ = listener.accept()
@@ -100,8 +114,8 @@ class Service:
                                    f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
 
 
-def run_daemon(store: str) -> None:
-    service = Service(store)
+def run_daemon(store: str, socket_name: str = SOCKET) -> None:
+    service = Service(store, socket_name)
     lifetime = float(os.environ.get("FLEETLAB_SERVICE_LIFETIME", "0") or 0)
     if lifetime:
         threading.Timer(lifetime, lambda: os._exit(0)).start()
@@ -109,13 +123,13 @@ def run_daemon(store: str) -> None:
     service.serve()
 
 
-def ask(store: str, timeout: float = 5.0) -> tuple[int, dict]:
+def ask(store: str, timeout: float = 5.0, socket_name: str = SOCKET) -> tuple[int, dict]:
     client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     client.settimeout(timeout)
     here = os.getcwd()
     os.chdir(paths(store)["folder"])        # connect by a relative name, as the service binds
     try:
-        client.connect("health.sock")
+        client.connect(socket_name)
     finally:
         os.chdir(here)
     client.sendall(b"GET /health HTTP/1.0\r\n\r\n")
@@ -136,19 +150,32 @@ def _alive(pid: int) -> bool:
         return False
 
 
-def stop(store: str) -> None:
+def recorded_pid(path: str) -> int | None:
     try:
-        with open(paths(store)["pid"]) as source:
-            pid = int(source.read().strip())
-        os.kill(pid, signal.SIGTERM)
+        with open(path) as source:
+            return int(source.read().strip())
     except (OSError, ValueError):
+        return None
+
+
+def stop(store: str, pid_file: str = "pid") -> None:
+    pid = recorded_pid(paths(store)[pid_file])
+    if pid is not None:
+        end(pid)
+
+
+def end(pid: int) -> None:
+    """SIGTERM, and SIGKILL if it has not gone in 5 s (it will not serve again either way)."""
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except OSError:
         return
     for _ in range(100):
         if not _alive(pid):
             return
         time.sleep(0.05)
     try:
-        os.kill(pid, signal.SIGKILL)       # it did not stop in 5 s: it will not serve again either way
+        os.kill(pid, signal.SIGKILL)
     except OSError:
         pass
 
@@ -162,18 +189,89 @@ def start(store: str) -> int:
     from rigdaemon import daemonize  # beside this script
 
     daemonize(where["pid"], lambda: run_daemon(store))     # the service outlives this SSH session
+    answer = first_answer(store, SOCKET)
+    print(json.dumps(answer[1]) if answer else "the service did not answer on its health socket", flush=True)
+    return 0 if answer and answer[0] == 200 else 1
+
+
+def first_answer(store: str, socket_name: str, pid_file: str = "pid") -> tuple[int, dict] | None:
+    """The service's first settled answer (it ran a frame, or it cannot), or None if it never answered: in
+    START_TIMEOUT, or before its process went (a service killed as it starts answers nothing)."""
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
         try:
-            code, state = ask(store)
+            code, state = ask(store, socket_name=socket_name)
             if state["reason"] != "starting" and (state["frames"] > 0 or not state["healthy"]):
-                print(json.dumps(state), flush=True)
-                return 0 if code == 200 else 1
+                return code, state
         except (OSError, ValueError):
-            pass
+            pid = recorded_pid(paths(store)[pid_file])
+            if pid is not None and not _alive(pid):
+                return None
         time.sleep(0.1)
-    print("the service did not answer on its health socket", flush=True)
-    return 1
+    return None
+
+
+# how often the kernel killed a process of this rig for memory: cgroup v2, then v1 (a board's own count is in its
+# kernel log; a virtual rig's is its container's)
+OOM_COUNTERS = ("/sys/fs/cgroup/memory.events", "/sys/fs/cgroup/memory/memory.oom_control")
+
+
+def oom_kills() -> int | None:
+    for path in OOM_COUNTERS:
+        try:
+            with open(path) as source:
+                for line in source:
+                    name, _, value = line.partition(" ")
+                    if name == "oom_kill":
+                        return int(value)
+        except (OSError, ValueError):
+            continue
+    return None
+
+
+def newcomer(store: str) -> None:
+    """The hand-over's new service: the first the kernel kills when the board runs out of memory."""
+    try:
+        with open("/proc/self/oom_score_adj", "w") as sink:
+            sink.write("1000")
+    except OSError:
+        pass                       # no /proc to write: it runs as any service would
+    run_daemon(store, NEXT_SOCKET)
+
+
+def hand_over(store: str) -> int:
+    where = paths(store)
+    os.makedirs(where["folder"], exist_ok=True)
+    stop(store, "next_pid")                                 # a hand-over that was cut short left one behind
+    from rigdaemon import daemonize  # beside this script
+
+    kills_before = oom_kills()
+    daemonize(where["next_pid"], lambda: newcomer(store))
+    answer = first_answer(store, NEXT_SOCKET, "next_pid")
+    if answer is None or answer[0] != 200:
+        pid = recorded_pid(where["next_pid"])
+        gone = pid is not None and not _alive(pid)
+        stop(store, "next_pid")
+        for leftover in ("next_pid", "next_socket"):
+            if os.path.exists(where[leftover]):
+                os.remove(where[leftover])
+        kills = (oom_kills() or 0) - (kills_before or 0)
+        if answer is not None:
+            why = answer[1].get("reason")
+        elif kills > 0:
+            why = f"killed by the kernel for memory: {kills} out-of-memory kill(s) on the board as it started"
+        else:
+            why = "it died before it served" if gone else f"it did not serve within {START_TIMEOUT:g} s"
+        print(f"the new service did not come up ({why}); the old one still serves", flush=True)
+        return 1
+    old = recorded_pid(where["pid"])
+    os.replace(where["next_socket"], where["socket"])       # from here on the new one answers the health check
+    os.replace(where["next_pid"], where["pid"])
+    if old is not None:
+        time.sleep(DRAIN)          # a question the old one already took is answered before it goes
+        end(old)
+    print(json.dumps({**answer[1], "handed_over_from": old}), flush=True)
+    return 0
 
 
 def flapping(store: str) -> bool:
@@ -215,14 +313,15 @@ def health(store: str) -> int:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 3 or argv[0] not in ("restart", "health", "stop") or argv[1] != "--store":
+    if len(argv) != 3 or argv[0] not in ("restart", "health", "stop", "hand-over") or argv[1] != "--store":
         print(__doc__, file=sys.stderr)
         return 2
     store = argv[2]
     if argv[0] == "stop":
         stop(store)
+        stop(store, "next_pid")
         return 0
-    return start(store) if argv[0] == "restart" else health(store)
+    return {"restart": start, "health": health, "hand-over": hand_over}[argv[0]](store)
 
 
 if __name__ == "__main__":
