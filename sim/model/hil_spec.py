@@ -77,8 +77,9 @@ class HilSpec(Frozen):
     max_temperature: float | None = Field(default=None, description="°C a rig may reach while measuring latency")
     max_memory: Size | None = Field(
         default=None, description="RAM a rig may have in use while measuring latency (tegrastats RAM used: the "
-        "candidate beside the system and the camera service), e.g. 3.5GB on a 4 GB Nano: over it the latency step "
-        "fails, before the fleet meets the out-of-memory killer")
+        "candidate beside the system and the camera service), and under delivery.update_strategy: hand_over while "
+        "both models' services run at the activation, e.g. 3.5GB on a 4 GB Nano: over it the step fails, before "
+        "the fleet meets the out-of-memory killer")
     transfer_rate: Rate | None = Field(default=None, description="cap the transfer so a rig sees the fleet's link")
     shadow: bool = Field(default=False, description="also run both engines side by side on the same frames")
     calibrate: HilCalibrate | None = Field(default=None, description="also measure what `fleetlab calibrate` "
