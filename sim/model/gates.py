@@ -57,8 +57,9 @@ METRICS: dict[str, tuple[Kind, str]] = {
     "rigs_failed": ("count", "rigs whose validation failed"),
     "max_temperature": ("celsius", "hottest temperature any rig reported while measuring latency"),
     "quarantined": ("count", "rigs quarantined because their rollback failed"),
-    "rig_memory": ("bytes", "most RAM any rig had in use while measuring latency (tegrastats RAM used: the candidate "
-                   "beside the system and whatever else the rig runs)"),
+    "rig_memory": ("bytes", "most RAM any rig had in use while measuring latency, and under hand_over while both "
+                   "models' services ran (tegrastats RAM used: the candidate beside the system and whatever else the "
+                   "rig runs)"),
     "rig_no_model": ("duration", "longest a rig ran no model because of the update (kill_then_download: from its "
                      "kill step to the next service up healthy)"),
 }
