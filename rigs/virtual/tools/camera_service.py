@@ -184,14 +184,21 @@ def start(store: str) -> int:
     stop(store)
     where = paths(store)
     os.makedirs(where["folder"], exist_ok=True)
-    if os.path.exists(where["socket"]):
-        os.remove(where["socket"])
+    forget(where, "pid", "socket")
     from rigdaemon import daemonize  # beside this script
 
     daemonize(where["pid"], lambda: run_daemon(store))     # the service outlives this SSH session
     answer = first_answer(store, SOCKET)
     print(json.dumps(answer[1]) if answer else "the service did not answer on its health socket", flush=True)
     return 0 if answer and answer[0] == 200 else 1
+
+
+def forget(where: dict[str, str], *names: str) -> None:
+    """Remove a stopped service's files: a pid file left behind would name a dead process to the next start's wait
+    (the new daemon writes its own a moment after it forks)."""
+    for name in names:
+        if os.path.exists(where[name]):
+            os.remove(where[name])
 
 
 def first_answer(store: str, socket_name: str, pid_file: str = "pid") -> tuple[int, dict] | None:
@@ -243,6 +250,7 @@ def hand_over(store: str) -> int:
     where = paths(store)
     os.makedirs(where["folder"], exist_ok=True)
     stop(store, "next_pid")                                 # a hand-over that was cut short left one behind
+    forget(where, "next_pid", "next_socket")
     from rigdaemon import daemonize  # beside this script
 
     kills_before = oom_kills()
@@ -252,9 +260,7 @@ def hand_over(store: str) -> int:
         pid = recorded_pid(where["next_pid"])
         gone = pid is not None and not _alive(pid)
         stop(store, "next_pid")
-        for leftover in ("next_pid", "next_socket"):
-            if os.path.exists(where[leftover]):
-                os.remove(where[leftover])
+        forget(where, "next_pid", "next_socket")
         kills = (oom_kills() or 0) - (kills_before or 0)
         if answer is not None:
             why = answer[1].get("reason")
