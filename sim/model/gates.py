@@ -55,7 +55,8 @@ METRICS: dict[str, tuple[Kind, str]] = {
     "latency_p99": ("duration", "99th percentile inference latency on the slowest rig"),
     "parity_failures": ("count", "frame families whose engine outputs left the reference's tolerance"),
     "rigs_failed": ("count", "rigs whose validation failed"),
-    "max_temperature": ("celsius", "hottest temperature any rig reported while measuring latency"),
+    "max_temperature": ("celsius", "hottest temperature any rig reported while measuring latency (and under "
+                        "hand_over while both models' services ran)"),
     "quarantined": ("count", "rigs quarantined because their rollback failed"),
     "rig_memory": ("bytes", "most RAM any rig had in use while measuring latency, and under hand_over while both "
                    "models' services ran (tegrastats RAM used: the candidate beside the system and whatever else the "

@@ -37,8 +37,8 @@ class HealthCheck:
     def problem(self, device: int) -> str:
         """Why the health check fails now, or '' when the candidate runs well on this device."""
         world, fleet = self.world, self.fleet
-        if self._out_of_memory is not None and self._out_of_memory[self._hardware[device]]:
-            return self._out_of_memory[self._hardware[device]]
+        if self._out_of_memory is not None and (short := self._out_of_memory[self._hardware[device]]):
+            return short
         crash_rate = self.defects.crash_rate(device)
         if crash_rate and streams.uniform(world.seed, streams.HEALTH, device) < crash_rate:
             return CRASHED

@@ -63,12 +63,6 @@ class ThermalModel:
         phase = 2.0 * math.pi * ((local - self._kind_peak[kind]) % DAY) / DAY
         return self._kind_mean[kind] + hot.site_ambient_offset[site] + self._kind_swing[kind] * math.cos(phase)
 
-    @cached_property
-    def _site_columns(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Per site: its kind's peak hour, mean (+ the site's offset) and swing, gathered once for the hourly sweep."""
-        kinds = self.layout.site_kind
-        return self.kind_peak[kinds], self.kind_mean[kinds] + self.layout.site_ambient_offset, self.kind_swing[kinds]
-
     def after_switch(self, device: int, time: float, elapsed: float) -> float:
         """Temperature `elapsed` seconds after a device at steady state on the current model switched to the
         candidate."""
@@ -114,33 +108,36 @@ class ThermalModel:
         if shadow_start is not None and shadow_end is not None:
             edges += [shadow_start, shadow_end]
         layout = self.layout
+        *_, pairs = self._site_ambient_parts
+        cosines = [_daily_cosines(pairs, moment) for moment in moments.tolist()]     # once per step, for every chunk
         hot = np.zeros(len(moments), dtype=np.int64)
         for low in range(0, layout.size, THROTTLE_CHUNK):
             part = slice(low, low + THROTTLE_CHUNK)
             # a device is on the candidate at step i when start <= moments[i] < end: from the step searchsorted
             # gives its start to the one it gives its end
             steps_on = [np.searchsorted(moments, edge[part]) for edge in edges]
-            hot += self._hot_per_step(moments, layout.device_site[part], layout.device_hardware[part], steps_on,
+            hot += self._hot_per_step(cosines, layout.device_site[part], layout.device_hardware[part], steps_on,
                                       step)
         total = 0.0
         for count, moment in zip(hot.tolist(), moments.tolist()):
             total += float(count) * min(step, until - moment) / 3600.0
         return total
 
-    def _hot_per_step(self, moments: np.ndarray, sites: np.ndarray, kinds: np.ndarray, steps_on: list[np.ndarray],
-                      step: float) -> np.ndarray:
-        """How many of these devices are above the throttle point at each moment. `steps_on`: per device, its
-        first step on the candidate and its first step off it, and the same for a shadow (if any)."""
+    def _hot_per_step(self, cosines: list[np.ndarray], sites: np.ndarray, kinds: np.ndarray,
+                      steps_on: list[np.ndarray], step: float) -> np.ndarray:
+        """How many of these devices are above the throttle point at each step. `cosines`: per step, each (peak hour,
+        UTC offset) pair's daily cosine; `steps_on`: per device, its first step on the candidate and its first step
+        off it, and the same for a shadow (if any)."""
         heat_current, heat_candidate, heat_shadow, decay = self._heat_columns(step)
         current, candidate, shadow, decay_here = (heat_current[kinds], heat_candidate[kinds], heat_shadow[kinds],
                                                   decay[kinds])
-        mean, swing, pair, pairs = self._site_ambient_parts
+        mean, swing, pair, _ = self._site_ambient_parts
         mean_here, swing_here, pair_here = mean[sites], swing[sites], pair[sites]
         throttle_at = self.params.throttle_at
-        hot = np.empty(len(moments), dtype=np.int64)
+        hot = np.empty(len(cosines), dtype=np.int64)
         temperature = np.empty(len(sites))
-        for index, moment in enumerate(moments.tolist()):
-            ambient = mean_here + swing_here * _daily_cosines(pairs, moment)[pair_here]
+        for index, cosine in enumerate(cosines):
+            ambient = mean_here + swing_here * cosine[pair_here]
             heat = np.where((steps_on[0] <= index) & (index < steps_on[1]), candidate, current)
             if len(steps_on) > 2:
                 heat = np.where((steps_on[2] <= index) & (index < steps_on[3]), shadow, heat)
@@ -166,7 +163,9 @@ class ThermalModel:
     def _site_ambient_parts(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Per site: its mean (its kind's and its own offset) and swing, and which (peak hour, UTC offset) pair it
         has; and the pairs, which are few: a site's daily cosine is its pair's."""
-        peak, mean, swing = self._site_columns
+        kinds = self.layout.site_kind
+        peak, mean, swing = (self.kind_peak[kinds], self.kind_mean[kinds] + self.layout.site_ambient_offset,
+                             self.kind_swing[kinds])
         pairs, pair = np.unique(np.stack([peak, self.layout.site_utc_offset], axis=1), axis=0, return_inverse=True)
         return mean, swing, pair.reshape(-1), pairs
 
