@@ -83,6 +83,10 @@ def _server(scenario: Scenario) -> str:
         retries = f" and started again up to {again} time{'s' if again > 1 else ''}" if again else ""
         parts.append(f"an update is timed out {format_duration(delivery.in_progress_timeout)} after a camera started "
                      f"it{retries} (delivery.in_progress_timeout)")
+    if delivery.failure_retries:
+        again = delivery.failure_retries
+        parts.append(f"a failed update is started again up to {again} time{'s' if again > 1 else ''} "
+                     "(delivery.failure_retries)")
     if delivery.link_expiry is not None:
         parts.append(f"download links expire {format_duration(delivery.link_expiry)} after they are issued "
                      "(delivery.link_expiry)")

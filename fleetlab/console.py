@@ -102,6 +102,8 @@ def summary_table(result: RunResult) -> Table:
         ("no model running (the update's)", f"{result.service_lost_device_hours:,.1f} device-hours, "
                                             f"{result.service_lost_in_games_device_hours:,.1f} of them during games"),
     ]
+    if result.retried_failures:
+        rows.append(("failed updates started again", f"{result.retried_failures:,} (delivery.failure_retries)"))
     if least := least_evidence(result.timeline):
         rows.append(("least known at a release", least))
     if result.halted:

@@ -28,6 +28,7 @@ from fleetlab.interop.targets import (
     import_document,
     link_mismatch,
     poll_mismatch,
+    retry_mismatch,
     staging_mismatch,
     start_mismatch,
     switch_mismatch,
@@ -64,7 +65,7 @@ def export(file: Path,
         exported = export_plan(scenario, plan, chosen, to, when, approximate)
         notes = [note for note in (start_mismatch(scenario, when), link_mismatch(scenario, to),
                                    poll_mismatch(scenario, to), defer_mismatch(scenario, to),
-                                   timeout_mismatch(scenario, to),
+                                   timeout_mismatch(scenario, to), retry_mismatch(scenario, to),
                                    switch_mismatch(scenario, to), failure_handling_mismatch(scenario, to),
                                    staging_mismatch(scenario, to)) if note]
     text = json.dumps(exported.document, indent=2) + "\n"

@@ -262,6 +262,7 @@ def _result(world: World, lifecycle: Lifecycle, controller: Controller, seed: in
         exposure_device_hours=_exposure_hours(world, lifecycle),
         downloads_during_games=recorder.downloads_during_games,
         installs_during_games=recorder.installs_during_games,
+        retried_failures=recorder.retried_failures,
         throttled_device_hours=_throttled_hours(world),
         service_lost_device_hours=service_loss.seconds / 3600.0,
         service_lost_in_games_device_hours=service_loss.in_games / 3600.0,

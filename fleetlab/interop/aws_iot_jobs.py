@@ -13,6 +13,7 @@ import re
 from typing import Any
 
 from fleetlab.interop.base import CannotImport, Document, Gaps, Target, percent, require
+from sim.model.scenario import MOST_RETRIES
 from sim.model.strategy import StrategyParams
 from sim.model.units import format_clock
 
@@ -23,6 +24,9 @@ MAX_WINDOW_MINUTES = 1430             # the longest maintenance window
 # a daily cron start: cron(MINUTE HOUR * * ? *) or cron(MINUTE HOUR ? * * *), in UTC
 DAILY_CRON = re.compile(r"cron\(\s*(\d{1,2})\s+(\d{1,2})\s+(?:\*\s+\*\s+\?|\?\s+\*\s+\*)\s+\*\s*\)")
 FILL_IN = ("jobId", "targets (thing or group ARNs)", "document or documentSource (the job document)")
+# a retry criterion's failure type, as the scenario's delivery keys that retry it
+_RETRY_KEYS = {"TIMED_OUT": ("timeout_retries",), "FAILED": ("failure_retries",),
+               "ALL": ("timeout_retries", "failure_retries")}
 _FAILURE_TYPES = {"FAILED": "FAILED", "ALL": "ALL"}
 # failure types fleetlab does not count apart: why a criterion on one is left out of the imported plan
 _LEFT_OUT = {"TIMED_OUT": "a camera that timed out (delivery.in_progress_timeout) is FAILED in fleetlab, its reason "
@@ -49,12 +53,12 @@ def export_plan(plan: StrategyParams, target: Target, gaps: Gaps) -> Document:
         if plan.windows:
             document["schedulingConfig"] = {"maintenanceWindows": [_maintenance_window(window, index, gaps)
                                                                    for index, window in enumerate(plan.windows)]}
-        return document | _timeouts(target, gaps)
+        return document | _execution_configs(target, gaps)
     if plan.kind == "all_at_once":
         minutes = -(-target.fleet_size // MAX_PER_MINUTE)
         gaps.add(f"all {target.fleet_size:,} devices at once: a job notifies at most {MAX_PER_MINUTE:,} things a "
                  f"minute", f"maximumPerMinute {MAX_PER_MINUTE} ({minutes} min to notify the fleet)")
-        return {"jobExecutionsRolloutConfig": {"maximumPerMinute": MAX_PER_MINUTE}} | _timeouts(target, gaps)
+        return {"jobExecutionsRolloutConfig": {"maximumPerMinute": MAX_PER_MINUTE}} | _execution_configs(target, gaps)
     gaps.add(f"a {plan.kind} plan: one job has one notification rate and no timed batches, groups or canary "
              "judgement (run one job per wave, or plan with kind: exponential)")
     return {}
@@ -82,16 +86,21 @@ def _whole_minutes(seconds: float, most: int, what: str, theirs: str, key: str, 
     return whole
 
 
-def _timeouts(target: Target, gaps: Gaps) -> Document:
-    """`delivery.in_progress_timeout` and `timeout_retries` as the job's timeoutConfig and the TIMED_OUT retries."""
-    if target.in_progress_timeout is None:
-        return {}
-    minutes = _whole_minutes(target.in_progress_timeout, MAX_TIMEOUT_MINUTES, "the in-progress timeout lasts",
-                             "a job's timeout", "inProgressTimeoutInMinutes", gaps)
-    document: Document = {"timeoutConfig": {"inProgressTimeoutInMinutes": minutes}}
-    if target.timeout_retries:
-        document["jobExecutionsRetryConfig"] = {"criteriaList": [
-            {"failureType": "TIMED_OUT", "numberOfRetries": target.timeout_retries}]}
+def _execution_configs(target: Target, gaps: Gaps) -> Document:
+    """`delivery.in_progress_timeout` as the job's timeoutConfig, and `timeout_retries` and `failure_retries` as
+    its retries for TIMED_OUT and FAILED executions."""
+    document: Document = {}
+    criteria = []
+    if target.in_progress_timeout is not None:
+        minutes = _whole_minutes(target.in_progress_timeout, MAX_TIMEOUT_MINUTES, "the in-progress timeout lasts",
+                                 "a job's timeout", "inProgressTimeoutInMinutes", gaps)
+        document["timeoutConfig"] = {"inProgressTimeoutInMinutes": minutes}
+        if target.timeout_retries:
+            criteria.append({"failureType": "TIMED_OUT", "numberOfRetries": target.timeout_retries})
+    if target.failure_retries:
+        criteria.append({"failureType": "FAILED", "numberOfRetries": target.failure_retries})
+    if criteria:
+        document["jobExecutionsRetryConfig"] = {"criteriaList": criteria}
     return document
 
 
@@ -198,11 +207,14 @@ def _timeout_notes(document: Document) -> list[str]:
         kind = criterion.get("failureType") if isinstance(criterion, dict) else None
         count = criterion.get("numberOfRetries") if isinstance(criterion, dict) else None
         where = f"jobExecutionsRetryConfig.criteriaList.{index}"
-        if kind == "TIMED_OUT" and isinstance(count, int) and 0 <= count <= 10:
-            notes.append(f"{where} is the scenario's delivery: {{timeout_retries: {count}}} (with the timeout)")
+        keys = _RETRY_KEYS.get(kind) if isinstance(kind, str) else None
+        if keys is not None and isinstance(count, int) and not isinstance(count, bool) and 0 <= count <= MOST_RETRIES:
+            said = ", ".join(f"{key}: {count}" for key in keys)
+            notes.append(f"{where} is the scenario's delivery: {{{said}}}"
+                         + (" (with the timeout)" if "timeout_retries" in keys else ""))
         else:
-            notes.append(f"{where} ({kind}, {count!r} retries) is left out: fleetlab retries a camera after a "
-                         "timeout only (a failed one retries its download by artifact.max_download_attempts)")
+            notes.append(f"{where} ({kind}, {count!r} retries) is left out: expected failureType FAILED, TIMED_OUT "
+                         f"or ALL with 0 to {MOST_RETRIES} retries")
     if retry is not None and not isinstance(criteria, list):
         notes.append("jobExecutionsRetryConfig without a criteriaList is left out")
     return notes

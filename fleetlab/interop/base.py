@@ -61,6 +61,7 @@ class Target:
     start: datetime
     in_progress_timeout: float | None = None     # delivery's, for the systems that time an update out
     timeout_retries: int = 0
+    failure_retries: int = 0                     # delivery's: times a failed update is started again
 
     def at(self, offset: float) -> str:
         """An offset from the start as RFC 3339 UTC, as the targets write times."""

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from fleetlab.interop.base import CannotImport, Document, Gaps, Target, percent, require
+from sim.model.scenario import MOST_RETRIES
 from sim.model.strategy import StrategyParams
 from sim.model.units import exact_duration
 
@@ -24,6 +25,8 @@ def export_plan(plan: StrategyParams, target: Target, gaps: Gaps) -> Document:
     from sim.model.strategies.waves import WavesParams
 
     document: Document = {"name": target.scenario, "artifact_name": target.candidate_version, "all_devices": True}
+    if target.failure_retries:
+        document["retries"] = target.failure_retries
     if plan.kind == "all_at_once":
         return document
     if isinstance(plan, PhasesParams):
@@ -103,6 +106,10 @@ def import_document(document: Document, notes: list[str]) -> dict[str, Any]:
         elif "batch_size" in phase:
             notes.append(f"phases.{index}.batch_size: Mender's last phase takes the rest, whatever it says")
         result.append(entry)
-    if document.get("retries"):
-        notes.append("retries: per-device deployment retries are not simulated")
+    retries = document.get("retries")
+    if isinstance(retries, int) and not isinstance(retries, bool) and 0 < retries <= MOST_RETRIES:
+        notes.append(f"retries is the scenario's delivery: {{failure_retries: {retries}}} (not part of the plan)")
+    elif retries:
+        notes.append(f"retries: {retries!r} is left out: fleetlab simulates 0 to {MOST_RETRIES} retries of a failed "
+                     "update (delivery.failure_retries)")
     return {"kind": "phases", "phases": result}

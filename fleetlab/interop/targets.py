@@ -128,6 +128,30 @@ def timeout_mismatch(scenario: Scenario, target: str) -> str | None:
             "that")
 
 
+# the targets that start a failed device's update again on their own (exported with the plan), and what a retry does
+RETRIES_FAILED = {
+    "aws-iot-jobs": "",
+    "mender": "; mender's agent fetches the artifact again for each retry, where the simulated camera carried on "
+              "from what it had: each retry there moves up to a full artifact more (retried_failures counts them)",
+}
+
+
+def retry_mismatch(scenario: Scenario, target: str) -> str | None:
+    """A scenario that simulated failed updates started again (`delivery.failure_retries`): a target that retries
+    none on its own leaves those cameras failed, and Mender's retries fetch the artifact anew."""
+    retries = scenario.delivery.failure_retries
+    if not retries:
+        return None
+    if target not in RETRIES_FAILED:
+        return (f"the scenario simulated failed updates started again up to {retries} times (delivery."
+                f"failure_retries); {target} does not start a failed device's update again on its own: simulate "
+                "without retries to see those cameras stay failed")
+    if not RETRIES_FAILED[target]:
+        return None
+    return f"the scenario simulated failed updates started again up to {retries} times (delivery.failure_retries)" \
+        + RETRIES_FAILED[target]
+
+
 # when a target's devices stop the running model: each switches after it has the update (download_then_kill)
 SWITCH_ORDER = {
     "mender": "mender installs into the inactive partition while the running system serves, and stops it only for "
@@ -182,7 +206,8 @@ def export_plan(scenario: Scenario, plan_name: str, plan: StrategyParams, target
                      current_version=scenario.current.version if scenario.current else "0.0",
                      candidate_version=scenario.candidate.version, start=start,
                      in_progress_timeout=scenario.delivery.in_progress_timeout,
-                     timeout_retries=scenario.delivery.timeout_retries)
+                     timeout_retries=scenario.delivery.timeout_retries,
+                     failure_retries=scenario.delivery.failure_retries)
     gaps = Gaps()
     document: Document = module.export_plan(plan, context, gaps)
     approximations = gaps.settle(target, approximate)

@@ -22,7 +22,7 @@ from itertools import accumulate
 from sim.model.device_times import DeviceTimes
 from sim.model.fleet_spec import Games, InstallWindow
 from sim.model.fleet_traps import PlanWarning, switch_time
-from sim.model.scenario import Scenario
+from sim.model.scenario import MOST_RETRIES, Scenario
 from sim.model.units import format_clock, format_duration
 
 DAY_MINUTES = 1440
@@ -91,11 +91,17 @@ def _when(minute: int) -> str:
 
 def held_past_defer_limit(scenario: Scenario) -> Iterator[PlanWarning]:
     """A site kind whose games hold a camera's switch (or, under the freeze, its install) longer than
-    `delivery.defer_limit`: those cameras fail their update where, without the limit, they switch after the game."""
+    `delivery.defer_limit` lets it wait, its retries after a failure included (`delivery.failure_retries`: each
+    new attempt puts the step off for the limit again, so they cover (1 + retries) × the limit at least): those
+    cameras fail their update where, without the limit, they switch after the game."""
     delivery, fleet = scenario.delivery, scenario.fleet
-    limit = delivery.defer_limit
-    if limit is None:
+    if delivery.defer_limit is None:
         return
+    retries = delivery.failure_retries
+    limit = delivery.defer_limit * (1 + retries)
+    waits = f"the {format_duration(delivery.defer_limit)} a camera puts it off (delivery.defer_limit)"
+    if retries:
+        waits += f" in each of its {1 + retries} attempts (delivery.failure_retries: {retries})"
     needs = sorted({switch_time(scenario, name) + fleet.health_check for name in fleet.hardware})
     longest_install = max(DeviceTimes.of(scenario).install)
     for name, kind in fleet.site_kinds.items():
@@ -121,12 +127,17 @@ def held_past_defer_limit(scenario: Scenario) -> Iterator[PlanWarning]:
                         f"{format_duration(longest_install)} install)")
         if not held:
             continue
-        cure = ("install windows clear of the games let them switch after the game" if enough == math.inf else
-                f"a limit of at least {format_duration(enough)}, or install windows clear of the games, lets them "
-                "update after the game")
+        if enough == math.inf:
+            cure = "install windows clear of the games let them switch after the game"
+        else:
+            attempts = math.ceil(enough / delivery.defer_limit)
+            again = attempts - 1
+            more = (f" or {again} retr{'y' if again == 1 else 'ies'} (delivery.failure_retries)"
+                    if again <= MOST_RETRIES else "")
+            cure = (f"a limit of at least {format_duration(enough / (1 + retries))}{more}, or install windows clear "
+                    "of the games, lets them update after the game")
         days = ", ".join(games.days)
         yield ("delivery.defer_limit",
                f"the {name} sites' games ({days} from {format_clock(games.start)} for "
-               f"{format_duration(games.duration)}) hold {' and '.join(held)}, longer than the "
-               f"{format_duration(limit)} a camera puts it off (delivery.defer_limit): such cameras give up and fail "
-               f"their update, however healthy the candidate, and an abort rule counts them; {cure}")
+               f"{format_duration(games.duration)}) hold {' and '.join(held)}, longer than {waits}: such cameras "
+               f"give up and fail their update, however healthy the candidate, and an abort rule counts them; {cure}")

@@ -42,6 +42,7 @@ METRICS: dict[str, tuple[Kind, str]] = {
     "exposure_device_hours": ("hours", "device-hours spent on a candidate that is defective for that device"),
     "downloads_during_games": ("count", "devices that downloaded while a game was on at their site"),
     "installs_during_games": ("count", "devices that installed or activated while a game was on"),
+    "retried_failures": ("count", "times a failed update was started again (delivery.failure_retries)"),
     "throttled_device_hours": ("hours", "device-hours above the throttle temperature"),
     "service_lost_device_hours": ("hours", "device-hours cameras ran no model because of the update"),
     "service_lost_in_games_device_hours": ("hours", "device-hours cameras ran no model during a game at their site"),

@@ -149,6 +149,9 @@ class RunResult(Record):
         "bricked cameras to the end, and under kill_then_download the whole update (sim/world/service_loss.py)")
     service_lost_in_games_device_hours: float = Field(
         default=0.0, description="of those, the device-hours during a game at the camera's site")
+    retried_failures: int = Field(
+        default=0, exclude_if=lambda count: not count, description="times a failed update was started again "
+        "(delivery.failure_retries); each such camera's outcome is that of its last attempt")
     final_versions: dict[str, int]
     halted: bool = False
     halt_reason: str = ""
@@ -183,6 +186,7 @@ class RunResult(Record):
             "exposure_device_hours": self.exposure_device_hours,
             "downloads_during_games": float(self.downloads_during_games),
             "installs_during_games": float(self.installs_during_games),
+            "retried_failures": float(self.retried_failures),
             "throttled_device_hours": self.throttled_device_hours,
             "service_lost_device_hours": self.service_lost_device_hours,
             "service_lost_in_games_device_hours": self.service_lost_in_games_device_hours,

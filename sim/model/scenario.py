@@ -23,6 +23,8 @@ from sim.model.hil_spec import HilSpec
 from sim.model.strategy import REGISTRY, StrategyParams
 from sim.model.unit_fields import Duration, Fraction, Money, PositiveDuration, PositiveRate, Size, at_least
 
+MOST_RETRIES = 10       # retries of one camera's update at most (AWS IoT Jobs' numberOfRetries)
+
 # --- what is shipped ------------------------------------------------------------------------------------------
 
 class Artifact(Frozen):
@@ -141,10 +143,18 @@ class Delivery(Frozen):
         "camera started it (AWS IoT Jobs' inProgressTimeoutInMinutes: 1 minute to 7 days): a camera downloading, "
         "verifying or waiting for its install window stops and fails 'timed out' (one installing, when its install "
         "ends; one activating or in its health check runs to its outcome); none: no timeout")
-    timeout_retries: Annotated[int, Field(ge=0, le=10)] = Field(
+    timeout_retries: Annotated[int, Field(ge=0, le=MOST_RETRIES)] = Field(
         default=0, description="times a timed-out camera starts again (AWS jobExecutionsRetryConfig for TIMED_OUT, "
         "at most 10): the new attempt carries on from what the camera has (the bytes its resume rule kept, an "
         "artifact already verified or installed) with a new timeout")
+    failure_retries: Annotated[int, Field(ge=0, le=MOST_RETRIES)] = Field(
+        default=0, description="times a camera whose update failed starts it again (AWS jobExecutionsRetryConfig for "
+        "FAILED, at most 10; Mender's deployment retries): one that a game held past delivery.defer_limit, or whose "
+        "download was corrupt or its link expired artifact.max_download_attempts times, picks the new attempt up at "
+        "its agent's next check-in (at once without fleet.poll_interval) and carries on from what it has (the bytes "
+        "its resume rule kept, an artifact verified or installed), its download attempts counted afresh and a new "
+        "in-progress timeout; a camera short of storage, or left on a failing candidate, fails as without retries "
+        "(a new attempt would find it the same). An abort rule counts a camera once its retries are spent")
 
     update_strategy: Annotated[UpdateStrategy, BeforeValidator(_simulated_update_strategy)] = Field(
         default="download_then_kill", description="when a camera stops its running model (balena's update "

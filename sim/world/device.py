@@ -90,6 +90,8 @@ class Lifecycle(Fetching, ServerSide, Staging, PowerCuts):
         self._staged: set[int] = set()              # staged ahead, not released by the plan yet (sim/world/staging.py)
         self._staged_unreleased: set[int] = set()   # staged, released, their agent not checked in since (a halt
                                                     # withdraws these releases; sim/world/staging.py)
+        self._failure_retries: dict[int, int] = {}     # device -> new executions after a failure (server_side.py)
+        self._attempts_before: dict[int, int] = {}     # device -> its download attempts before its latest execution
         strategy = self.delivery.update_strategy
         self._stop_at_start = strategy == "kill_then_download"
         self._stop_at_switch = strategy != "hand_over"
@@ -192,12 +194,16 @@ class Lifecycle(Fetching, ServerSide, Staging, PowerCuts):
         rate = self.artifact.corruption_rate
         corrupt = rate > 0 and streams.uniform(world.seed, streams.CORRUPT, device.id, device.attempts) < rate
         if corrupt:
-            if device.attempts >= self.artifact.max_download_attempts:
+            attempts = self._attempts(device)
+            if attempts >= self.artifact.max_download_attempts:
                 self._cache_abandoned(device)
-                self._finish(device, S.FAILED, f"corrupt download {device.attempts} times")
+                reason = f"corrupt download {attempts} times"
+                if self._retry_left(device):
+                    world.move(device.id, S.DOWNLOADING, f"{reason}: retried (delivery.failure_retries)")
+                self._fail_or_retry(device, reason, self._begin_download)
                 return
             world.move(device.id, S.DOWNLOADING, "checksum mismatch")
-            self._after(device, self._backoff(device.attempts), self._begin_download)
+            self._after(device, self._backoff(attempts), self._begin_download)
             return
         if self.delivery.delta_apply_failure and self._fall_back_from_delta(device):
             world.move(device.id, S.DOWNLOADING, "delta did not apply: fetching the full image")
@@ -292,7 +298,8 @@ class Lifecycle(Fetching, ServerSide, Staging, PowerCuts):
         if give_up < self.world.scenario.duration:
             reason = (f"{HELD_BY_A_GAME} past delivery.defer_limit ({format_duration(limit)}): the {step} given up, "
                       "the current model kept")
-            self._after(device, give_up - self.world.now, lambda held: self._finish(held, S.FAILED, reason))
+            again = self._await_window if step == "switch" else self._begin_install
+            self._after(device, give_up - self.world.now, lambda held: self._fail_or_retry(held, reason, again))
         return True
 
     def _activate(self, device: Device) -> None:

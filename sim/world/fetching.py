@@ -105,6 +105,11 @@ class Fetching(LifecycleParts):
     def _downloaded(self, download: Download) -> None:
         self._downloaded_device(self._device(download.device))
 
+    def _attempts(self, device: Device) -> int:
+        """The device's download attempts in the update's current execution (a retry after a failure counts afresh,
+        while the draws that decide a corrupt copy go on by the device's attempts in all)."""
+        return device.attempts - self._attempts_before.get(device.id, 0)
+
     def _backoff(self, attempts: int) -> float:
         retries = self.delivery.retries
         if retries is None:
@@ -141,12 +146,14 @@ class Fetching(LifecycleParts):
             return      # that attempt's bytes are all in (verifying, or waiting to fetch again after a corrupt
             #             download), or a power cut or rollback took over (a reboot watches anew)
         device.download.done = self.world.network.stop(device.download)
-        if device.attempts >= self.artifact.max_download_attempts:
-            self._drop_download(device)
-            self._cache_abandoned(device)
-            self._finish(device, S.FAILED, f"download link expired {device.attempts} times")
+        attempts = self._attempts(device)
+        if attempts >= self.artifact.max_download_attempts:
+            if not self._retry_left(device):      # else a new execution carries on from the bytes kept, on a new link
+                self._drop_download(device)
+                self._cache_abandoned(device)
+            self._fail_or_retry(device, f"download link expired {attempts} times", self._renew_link)
             return
-        self._after(device, self._backoff(device.attempts), self._renew_link)
+        self._after(device, self._backoff(attempts), self._renew_link)
 
     def _renew_link(self, device: Device) -> None:
         assert device.download is not None and not device.download.active and self.links is not None

@@ -40,6 +40,8 @@ class LifecycleParts:
     _delta_failed: set[int]         # devices whose delta did not apply: they fetch the full image
     _staged: set[int]               # staged ahead, not released by the plan yet
     _staged_unreleased: set[int]    # staged, released, their agent not checked in since
+    _failure_retries: dict[int, int]    # device -> new executions after a failure so far (delivery.failure_retries)
+    _attempts_before: dict[int, int]    # device -> its download attempts before its latest such execution
 
     # sim/world/device.py
     def _after(self, device: Device, delay: float, step: Step) -> None:
@@ -87,6 +89,12 @@ class LifecycleParts:
         raise NotImplementedError
 
     # sim/world/server_side.py, called by the other parts
+    def _fail_or_retry(self, device: Device, reason: str, resume: Step) -> None:
+        raise NotImplementedError
+
+    def _retry_left(self, device: Device) -> bool:
+        raise NotImplementedError
+
     def _on_order(self, device: Device, step: Step) -> None:
         raise NotImplementedError
 
@@ -96,7 +104,16 @@ class LifecycleParts:
     def _downloaded_device(self, device: Device) -> None:
         raise NotImplementedError
 
-    # sim/world/fetching.py, called by the server's part
+    # sim/world/fetching.py, called by the other parts
+    def _attempts(self, device: Device) -> int:
+        raise NotImplementedError
+
+    def _begin_download(self, device: Device) -> None:
+        raise NotImplementedError
+
+    def _renew_link(self, device: Device) -> None:
+        raise NotImplementedError
+
     def _drop_download(self, device: Device) -> None:
         raise NotImplementedError
 

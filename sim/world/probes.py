@@ -38,6 +38,7 @@ class FleetRecorder:
     exposure_seconds: float = 0.0
     downloads_during_games: int = 0
     installs_during_games: int = 0
+    retried_failures: int = 0       # new executions after a failed update (delivery.failure_retries)
     transitions: int = 0
     candidate_start: np.ndarray = field(init=False)
     candidate_end: np.ndarray = field(init=False)

@@ -1,7 +1,8 @@
 """What the update server decides about a camera's update, apart from the plan itself: an order (a release, a
 promotion, a rollback) reaches a polling agent at its next check-in (sim/world/check_ins.py); a halt withdraws the
 releases no agent has picked up; an update that has not reached an outcome within `delivery.in_progress_timeout` is
-timed out (AWS IoT Jobs' in-progress timeout), and started again up to `delivery.timeout_retries` times.
+timed out (AWS IoT Jobs' in-progress timeout), and started again up to `delivery.timeout_retries` times; a failed
+one is started again up to `delivery.failure_retries` times (AWS's retries for FAILED, Mender's deployment retries).
 
 A part of the lifecycle (sim/world/device.py), which `Lifecycle` inherits as it does sim/world/fetching.py: the steps
 call each other through `self` (sim/world/lifecycle_parts.py declares what they share).
@@ -92,7 +93,8 @@ class ServerSide(LifecycleParts):
 
     def _time_out(self, device: Device, state: S) -> None:
         """The execution timed out: another one carries on from what the camera has, or it fails."""
-        if device.executions <= self.delivery.timeout_retries:
+        timed_out = device.executions - self._failure_retries.get(device.id, 0)    # not the retries after failures
+        if timed_out <= self.delivery.timeout_retries:
             self._start_timeout(device)
             download = device.download
             if state == S.DOWNLOADING and download is not None and download.active:
@@ -109,6 +111,33 @@ class ServerSide(LifecycleParts):
             self._cache_abandoned(device)   # a seeder: the next waiting camera of its site fetches instead
         timeout = self.delivery.in_progress_timeout
         assert timeout is not None
-        times = f", {device.executions} times" if device.executions > 1 else ""
+        times = f", {timed_out} times" if timed_out > 1 else ""
         self._finish(device, S.FAILED, f"{TIMED_OUT} after {format_duration(timeout)} (delivery.in_progress_timeout"
                                        f"){times}")
+
+    # --- retries of a failed update -------------------------------------------------------------------------------
+
+    def _retry_left(self, device: Device) -> bool:
+        return self._failure_retries.get(device.id, 0) < self.delivery.failure_retries
+
+    def _fail_or_retry(self, device: Device, reason: str, resume: Step) -> None:
+        """The update failed for `reason`: the server starts a new execution (delivery.failure_retries) with a new
+        in-progress timeout and the download attempts counted afresh, which the agent picks up at its next
+        check-in and carries on from what the camera has with `resume`; with no retry left the update ends FAILED.
+        The caller has left the device in the state it resumes from."""
+        retried = self._failure_retries.get(device.id, 0)
+        if retried >= self.delivery.failure_retries:
+            again = f" ({retried} retr{'ies' if retried > 1 else 'y'}: delivery.failure_retries)" if retried else ""
+            self._finish(device, S.FAILED, reason + again)
+            return
+        self._failure_retries[device.id] = retried + 1
+        self._attempts_before[device.id] = device.attempts
+        self.world.recorder.retried_failures += 1
+        device.generation += 1              # voids the step in flight: the new execution takes over
+        self._start_timeout(device)
+        generation = device.generation
+
+        def new_execution(known: Device) -> None:
+            if known.generation == generation:      # else a power cut or a rollback took over meanwhile
+                resume(known)
+        self._on_order(device, new_execution)

@@ -58,10 +58,24 @@ def test_the_rule_names_the_hold_the_moment_and_the_limit_that_would_do_and_is_s
         "the arena sites' games (fri, sat, sun from 19:30 for 3h 30m) hold a camera's switch up to 1h 0m (one ready "
         "at 22:00 on fri is free to switch at 23:00 on fri), longer than the 30m 0s a camera puts it off "
         "(delivery.defer_limit): such cameras give up and fail their update, however healthy the candidate, and an "
-        "abort rule counts them; a limit of at least 1h 0m, or install windows clear of the games, lets them update "
-        "after the game"], said
+        "abort rule counts them; a limit of at least 1h 0m or 1 retry (delivery.failure_retries), or install windows "
+        "clear of the games, lets them update after the game"], said
     assert defer_warnings(late_games("1h")) == []
     assert defer_warnings(late_games(None)) == []
+
+
+def test_retries_after_a_failure_put_the_step_off_again_so_the_rule_counts_each_attempt():
+    """Each new attempt puts the switch off for the limit again: 20m with 2 retries covers the 1h hold, with 1 it
+    does not, and the rule says how many would do."""
+    def retried(limit: str, retries: int):
+        return late_games(limit, (f"  defer_limit: {limit} ", f"  failure_retries: {retries}\n  defer_limit: {limit} "))
+    said = defer_warnings(retried("20m", 1))
+    assert said and ("longer than the 20m 0s a camera puts it off (delivery.defer_limit) in each of its 2 attempts "
+                     "(delivery.failure_retries: 1)") in said[0], said
+    assert "a limit of at least 30m 0s or 2 retries (delivery.failure_retries)" in said[0], said
+    assert defer_warnings(retried("20m", 2)) == []
+    eleven = defer_warnings(late_games("5m"))        # 12 attempts would do: more than a job retries
+    assert eleven and "a limit of at least 1h 0m, or install windows" in eleven[0], eleven
 
 
 def test_under_the_freeze_the_install_held_for_a_game_is_named_and_a_window_never_free_says_so():
@@ -71,7 +85,7 @@ def test_under_the_freeze_the_install_held_for_a_game_is_named_and_a_window_neve
     held = format_duration(3.5 * 3600 + install)
     assert said and (f"hold under freeze_during_games, an install that would run into a game up to {held} (the "
                      f"game's 3h 30m and the {format_duration(install)} install)") in said[0], said
-    assert f"a limit of at least {held}, or install windows" in said[0], said
+    assert f"a limit of at least {held} or 1 retry (delivery.failure_retries), or install windows" in said[0], said
     covered = ('start: "19:30", duration: 3h30m', 'start: "21:00", duration: 9h')
     said = defer_warnings(late_games("30m", covered, ("days: [fri, sat, sun]", "days: [mon, tue, wed, thu, fri, "
                                                                                 "sat, sun]")))

@@ -1,0 +1,116 @@
+"""`delivery.failure_retries`: a failed update started again (AWS IoT Jobs' retries for FAILED, Mender's deployment
+retries), the new attempt carrying on from what the camera has."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from sim.model.lifecycle import HELD_BY_A_GAME
+from sim.model.lifecycle import DeviceState as S
+from sim.run import simulate
+from tests.conftest import scenario_from
+from tests.world.helpers import run_story
+from tests.world.test_defer_limit import late_games, local_clock
+
+TO_MIDNIGHT = ('start: "19:30", duration: 3h30m', 'start: "19:30", duration: 4h30m')   # holds a 22:00 switch 2h
+
+
+def late_games_retried(retries: int, *more: tuple[str, str]):
+    return late_games("30m", ("  defer_limit: 30m ", f"  failure_retries: {retries}\n  defer_limit: 30m "),
+                      TO_MIDNIGHT, *more)
+
+
+@pytest.mark.timeout(180)
+def test_each_retry_puts_the_switch_off_for_the_limit_again_until_the_game_is_over():
+    """A game to midnight holds the switches ready at 22:00 for 2h; the limit is 30m. Three retries cover the hold:
+    every camera switches at midnight, exactly when it does without a limit. Two do not: each held camera gives up
+    at 22:30, 23:00 and, for good, at 23:30, its reason saying so."""
+    three = late_games_retried(3)
+    covered, unlimited = run_story(three, seed=1), run_story(late_games(None, TO_MIDNIGHT), seed=1)
+    assert covered.result.outcomes == unlimited.result.outcomes and covered.result.metrics()["failed"] == 0
+    held_at_all = [move.device for move in run_story(late_games("30m", TO_MIDNIGHT), seed=1).moves
+                   if move.target == S.FAILED]
+    assert len(held_at_all) > 50
+    for device in held_at_all:
+        assert covered.first(device, S.ACTIVATING) == unlimited.first(device, S.ACTIVATING), device
+        assert local_clock(three, 1, device, covered.first(device, S.ACTIVATING)) == pytest.approx(0.0), device
+    assert covered.result.retried_failures == 3 * len(held_at_all)
+
+    two = late_games_retried(2)
+    short = run_story(two, seed=1)
+    failed = [move for move in short.moves if move.target == S.FAILED]
+    assert sorted(move.device for move in failed) == sorted(held_at_all)
+    for move in failed:
+        assert move.source == S.AWAITING_WINDOW and move.reason == (
+            f"{HELD_BY_A_GAME} past delivery.defer_limit (30m 0s): the switch given up, the current model kept "
+            "(2 retries: delivery.failure_retries)"), move
+        assert local_clock(two, 1, move.device, move.time) == pytest.approx(23.5 * 3600), move
+    assert short.result.retried_failures == 2 * len(failed)
+
+
+@pytest.mark.timeout(180)
+def test_a_polling_agent_picks_a_retry_up_at_its_next_check_in_and_puts_the_switch_off_from_there():
+    """With agents checking in every 30 minutes, a retry starts at the camera's next check-in after it gave up, and
+    its 30 minutes of putting off count from there: the same cameras fail with two retries, each later than at 23:30
+    by its wait for that check-in (0 to 30 minutes, a different one per camera); none switches during the game."""
+    polled = ("  egress_cap: 5Gbit/s", "  egress_cap: 5Gbit/s\n  poll_interval: 30m")
+    scenario = late_games_retried(2, polled)
+    story = run_story(scenario, seed=1)
+    held = {move.device for move in run_story(late_games_retried(0, polled), seed=1).moves if move.target == S.FAILED}
+    failed = [move for move in story.moves if move.target == S.FAILED]
+    assert held and {move.device for move in failed} == held
+    clocks = [local_clock(scenario, 1, move.device, move.time) for move in failed]
+    assert all(23.5 * 3600 <= clock < 24 * 3600 for clock in clocks), clocks
+    assert len({round(clock) for clock in clocks}) > 10, clocks
+    assert story.result.retried_failures == 2 * len(held)
+
+
+def corrupting(rate: str, retries: int, cameras: int = 1000):
+    return scenario_from({
+        "fleet": {"site_kinds": {"gym": {"count": cameras // 2, "cameras_per_site": 2}}},
+        "artifact": {"corruption_rate": rate, "max_download_attempts": 2, "full_size": "10MB"},
+        "delivery": {"failure_retries": retries}})
+
+
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize("retries", [0, 1, 2])
+def test_a_retry_after_corrupt_copies_draws_new_ones_so_a_camera_fails_when_every_attempt_of_every_try_is_bad(
+        retries: int):
+    """Half the copies corrupt, two attempts a try: a camera fails with probability 0.5^(2 × (1 + retries)), so the
+    retries' draws are new ones (repeating the first try's would fail the same cameras again)."""
+    result = simulate(corrupting("50%", retries))
+    failed = result.metrics()["failed"]
+    chance = 0.5 ** (2 * (1 + retries))
+    expected, spread = 1000 * chance, math.sqrt(1000 * chance * (1 - chance))
+    assert abs(failed - expected) <= 5 * spread + 1, (failed, expected)
+    suffix = "" if not retries else f" ({retries} retr{'y' if retries == 1 else 'ies'}: delivery.failure_retries)"
+    assert set(result.reasons) <= {f"corrupt download 2 times{suffix}"}, result.reasons
+    assert result.outcomes[S.COMMITTED] + failed == 1000
+    assert result.retried_failures >= retries * failed
+    assert (result.retried_failures > 0) == (retries > 0)
+
+
+@pytest.mark.timeout(180)
+def test_a_retry_after_expired_links_carries_on_from_the_bytes_kept():
+    """100MB at 1 Mbit/s takes 800 s; links last 5 minutes and a try has one attempt: without retries every camera
+    fails, with enough each goes on from its last checkpoint on a new link, and the bytes moved stay within the
+    checkpoints of the artifact (nothing fetched twice over)."""
+    slow = {"fleet": {"site_kinds": {"gym": {"count": 20, "cameras_per_site": 1,
+                                             "uplink": {"median": "1Mbit/s", "sigma": 0}}}},
+            "artifact": {"max_download_attempts": 1, "checkpoint": "1MB"},
+            "delivery": {"link_expiry": "5m"}}
+    none = simulate(scenario_from(slow))
+    assert none.metrics()["failed"] == 20 and set(none.reasons) == {"download link expired 1 times"}
+    enough = simulate(scenario_from({**slow, "delivery": {"link_expiry": "5m", "failure_retries": 4}}))
+    assert enough.metrics()["committed"] == 20 and enough.retried_failures == 20 * 2, enough.retried_failures
+    assert 20 * 100e6 <= enough.bytes.total <= 20 * (100e6 + 3 * 1e6), enough.bytes.total
+
+
+@pytest.mark.timeout(120)
+def test_a_camera_short_of_storage_is_not_retried_and_a_run_without_retries_says_nothing_of_them():
+    short = simulate(scenario_from({"fleet": {"storage_free": {"median": "10MB", "sigma": 0}},
+                                    "delivery": {"failure_retries": 3}}))
+    assert short.reasons == {"insufficient storage": 8} and short.retried_failures == 0
+    assert "retried_failures" not in simulate(scenario_from()).model_dump_json()
