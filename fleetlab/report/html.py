@@ -35,7 +35,8 @@ DEVICE_HOURS_NOTE = ("Device-hours: exposure on a candidate defective for the ca
                      "and the whole update under kill_then_download), with the part during games at the camera's "
                      "site")
 # a measure whose cell also says a part of it (a column of its own ran the table past a 1400-pixel screen)
-PARTS = {"service_lost_device_hours": ("service_lost_in_games_device_hours", "in games")}
+PARTS = {"service_lost_device_hours": ("service_lost_in_games_device_hours", "in games"),
+         "failed": ("retried_failures", "retried")}     # failed updates started again (delivery.failure_retries)
 CSS = """
 body{font:14px/1.45 system-ui,sans-serif;margin:0 auto;max-width:1100px;padding:0 20px 60px;color:#1d1d1f}
 h1{margin:24px 0 4px}h2{margin-top:40px;border-bottom:1px solid #ddd;padding-bottom:4px}h3{margin:22px 0 6px}

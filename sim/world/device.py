@@ -92,6 +92,8 @@ class Lifecycle(Fetching, ServerSide, Staging, PowerCuts):
                                                     # withdraws these releases; sim/world/staging.py)
         self._failure_retries: dict[int, int] = {}     # device -> new executions after a failure (server_side.py)
         self._attempts_before: dict[int, int] = {}     # device -> its download attempts before its latest execution
+        self._retries_queued: dict[int, tuple[int, str]] = {}    # device -> (generation, why it failed) of a retry
+                                                                # its agent has not picked up yet
         strategy = self.delivery.update_strategy
         self._stop_at_start = strategy == "kill_then_download"
         self._stop_at_switch = strategy != "hand_over"

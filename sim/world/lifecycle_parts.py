@@ -42,6 +42,7 @@ class LifecycleParts:
     _staged_unreleased: set[int]    # staged, released, their agent not checked in since
     _failure_retries: dict[int, int]    # device -> new executions after a failure so far (delivery.failure_retries)
     _attempts_before: dict[int, int]    # device -> its download attempts before its latest such execution
+    _retries_queued: dict[int, tuple[int, str]]     # device -> (generation, reason) of a retry not picked up yet
 
     # sim/world/device.py
     def _after(self, device: Device, delay: float, step: Step) -> None:

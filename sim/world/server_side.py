@@ -56,7 +56,7 @@ class ServerSide(LifecycleParts):
             self._withdraw(self._device(device_id), reason)
         staged = len(self._staged_unreleased)       # they stay staged, in the inactive slot (sim/world/staging.py)
         self._staged_unreleased.clear()
-        return len(withdrawn) + staged
+        return len(withdrawn) + staged + self._withdraw_retries()
 
     def awaiting_check_in(self, device_id: int) -> bool:
         return device_id in self._unstarted
@@ -134,10 +134,35 @@ class ServerSide(LifecycleParts):
         self._attempts_before[device.id] = device.attempts
         self.world.recorder.retried_failures += 1
         device.generation += 1              # voids the step in flight: the new execution takes over
-        self._start_timeout(device)
+        if device.id not in self._staged:   # a staged camera's timeout runs from its release
+            self._start_timeout(device)
         generation = device.generation
+        self._retries_queued[device.id] = (generation, reason)
 
         def new_execution(known: Device) -> None:
-            if known.generation == generation:      # else a power cut or a rollback took over meanwhile
+            if self._retries_queued.get(known.id, (-1, ""))[0] == generation:
+                del self._retries_queued[known.id]
+            if known.generation == generation:      # else a power cut, a rollback or a halt took over meanwhile
                 resume(known)
         self._on_order(device, new_execution)
+
+    def _withdraw_retries(self) -> int:
+        """The rollout halted: the new executions after failures that no agent has picked up are cancelled with the
+        other queued ones (a power cut since has the camera resume by itself: not queued any more). Their cameras'
+        updates end FAILED, as the failure left them. Returns how many."""
+        withdrawn = 0
+        for device_id, (generation, reason) in sorted(self._retries_queued.items()):
+            device = self._device(device_id)
+            if device.generation != generation:
+                continue
+            withdrawn += 1
+            device.generation += 1
+            if self.world.state(device_id) == S.DOWNLOADING:
+                self._drop_download(device)
+                self.cache.forget(device.site, device_id)
+                self._cache_abandoned(device)
+            retried = self._failure_retries[device_id]
+            self._finish(device, S.FAILED, f"{reason} (retry {retried} withdrawn: the rollout halted before the "
+                                           "camera checked in)")
+        self._retries_queued.clear()
+        return withdrawn

@@ -114,3 +114,28 @@ def test_a_camera_short_of_storage_is_not_retried_and_a_run_without_retries_says
                                     "delivery": {"failure_retries": 3}}))
     assert short.reasons == {"insufficient storage": 8} and short.retried_failures == 0
     assert "retried_failures" not in simulate(scenario_from()).model_dump_json()
+
+
+@pytest.mark.timeout(120)
+def test_a_halt_cancels_the_retries_no_agent_has_picked_up_and_their_cameras_stay_failed():
+    """AWS cancels a halted job's queued executions, a retry not yet picked up among them: half the copies corrupt,
+    one attempt a try, two retries, agents checking in hourly. The retries' failures halt the waves plan; the cameras
+    whose retry was still queued then end FAILED at the halt, saying so, and do nothing after it."""
+    scenario = scenario_from({
+        "fleet": {"site_kinds": {"gym": {"count": 200, "cameras_per_site": 2}}, "poll_interval": "1h"},
+        "artifact": {"corruption_rate": "50%", "max_download_attempts": 1},
+        "delivery": {"failure_retries": 2},
+        "strategy": {"kind": "waves", "waves": ["50%", "100%"], "bake": "12h",
+                     "abort": {"threshold": "5%", "min_executed": 10}}})
+    story = run_story(scenario)
+    result = story.result
+    assert result.halted and result.halt_time is not None
+    withdrawn = [move for move in story.moves if "withdrawn: " in move.reason]
+    assert withdrawn, result.reasons
+    for move in withdrawn:
+        assert move.target == S.FAILED and move.time == result.halt_time, move
+        assert move.reason in [f"corrupt download 1 times (retry {retry} withdrawn: the rollout halted before the "
+                               "camera checked in)" for retry in (1, 2)], move
+        assert not [later for later in story.moves if later.device == move.device and later.time > move.time]
+    halt = next(event for event in result.timeline if event.kind == "halt")
+    assert halt.devices >= len(withdrawn)

@@ -52,8 +52,8 @@ def small_fleets(draw, power_cuts=True, delivery=False):
         "strategy": draw(st.just({"kind": "all_at_once"}) | st.just(waves)),
         "faults": draw(st.sampled_from([[], [{"kind": "power_cut", "at": "20m", "share": "50%"}],
                                         [{"kind": "outage", "at": "10m", "duration": "3h"}]])),
-        # how the bytes travel (LAN copies, deltas, retries), when a camera stops its model and what a failed check
-        # leaves: only where a test does not count origin bytes per move
+        # how the bytes travel (LAN copies, deltas, retries), failed updates started again, when a camera stops its
+        # model and what a failed check leaves: only where a test does not count origin bytes per move
         "delivery": draw(st.fixed_dictionaries({}, optional={
             "site_cache": st.booleans(), "lan_rate": st.sampled_from(["1MB/s", "50MB/s"]),
             "retries": st.just({"backoff": "5m", "factor": 2, "max_backoff": "1h"}),
@@ -61,6 +61,7 @@ def small_fleets(draw, power_cuts=True, delivery=False):
             "defer_limit": st.sampled_from(["10m", "2h"]),
             "link_expiry": st.sampled_from(["2m", "20m", "3h"]),
             "in_progress_timeout": st.sampled_from(["10m", "2h", "20h"]),
+            "failure_retries": st.sampled_from([1, 3]),
             "update_strategy": st.sampled_from(["download_then_kill", "kill_then_download", "hand_over"]),
             "failure_handling": st.sampled_from(["rollback", "do_nothing"])})) | _staging(draw, slots)
         if delivery else {},
