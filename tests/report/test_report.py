@@ -114,7 +114,8 @@ def test_each_scenario_says_what_its_simulation_assumed_about_delivery(suite_res
     assert "<th>no model</th>" in page and "no model running because of the update" in page
     polling = load_scenario_text((ROOT / "scenarios" / "tiny.yaml").read_text().replace(
         "fleet:\n", "fleet:\n  poll_interval: 30m\n", 1).replace(
-        "artifact:", "delivery: {in_progress_timeout: 12h, timeout_retries: 2, link_expiry: 1d}\nartifact:", 1))
+        "artifact:", "delivery: {in_progress_timeout: 12h, timeout_retries: 2, link_expiry: 1d, failure_retries: 1}"
+                     "\nartifact:", 1))
     said = " · ".join(assumption_lines(polling.model_copy(update={"delivery": polling.delivery.model_copy(
         update={"update_strategy": "kill_then_download"})})))
     assert "a camera stops its model when its update starts and runs none until the new one runs" in said
@@ -127,6 +128,7 @@ def test_each_scenario_says_what_its_simulation_assumed_about_delivery(suite_res
     assert "agents ask for orders every 30m 0s (fleet.poll_interval)" in said
     assert "an update is timed out 12h 0m after a camera started it and started again up to 2 times" in said
     assert "download links expire 1d 0h after they are issued (delivery.link_expiry)" in said
+    assert "a failed update is started again up to 1 time (delivery.failure_retries)" in said
 
 
 def test_the_hours_without_a_model_say_how_many_fell_in_games(suite_result):
@@ -139,6 +141,17 @@ def test_the_hours_without_a_model_say_how_many_fell_in_games(suite_result):
         **plan.metrics["service_lost_in_games_device_hours"], "mean": 12.5}}
     cell = html._cell(plan.model_copy(update={"metrics": metrics}), "service_lost_device_hours")
     assert "in games 12.5 h" in cell.extra, cell.extra
+
+
+
+def test_a_failed_cell_says_how_often_failed_updates_were_started_again(suite_result):
+    from fleetlab.report import html
+
+    plan = next(outcome for outcome in suite_result.scenarios if outcome.name == "tiny").plans[0]
+    assert not any(part.startswith("retried") for part in html._cell(plan, "failed").extra)
+    metrics = {**plan.metrics, "retried_failures": {**plan.metrics["retried_failures"], "mean": 117.0}}
+    cell = html._cell(plan.model_copy(update={"metrics": metrics}), "failed")
+    assert "retried 117" in cell.extra, cell.extra
 
 
 def test_a_device_hours_column_no_plan_has_any_of_is_left_out_with_a_note(suite_result):
