@@ -128,28 +128,27 @@ def timeout_mismatch(scenario: Scenario, target: str) -> str | None:
             "that")
 
 
-# the targets that start a failed device's update again on their own (exported with the plan), and what a retry does
-RETRIES_FAILED = {
-    "aws-iot-jobs": "",
-    "mender": "; mender's agent fetches the artifact again for each retry, where the simulated camera carried on "
-              "from what it had: each retry there moves up to a full artifact more (retried_failures counts them)",
-}
+# the targets that start a failed device's update again on their own (exported with the plan): whether a retry
+# there fetches the artifact again (Mender's agent streams it anew; an IoT job leaves it to the job handler)
+RETRY_FETCHES_AGAIN = {"aws-iot-jobs": None, "mender": True}
 
 
 def retry_mismatch(scenario: Scenario, target: str) -> str | None:
     """A scenario that simulated failed updates started again (`delivery.failure_retries`): a target that retries
     none on its own leaves those cameras failed, and Mender's retries fetch the artifact anew."""
-    retries = scenario.delivery.failure_retries
+    delivery = scenario.delivery
+    retries = delivery.failure_retries
     if not retries:
         return None
-    if target not in RETRIES_FAILED:
-        return (f"the scenario simulated failed updates started again up to {retries} times (delivery."
-                f"failure_retries); {target} does not start a failed device's update again on its own: simulate "
-                "without retries to see those cameras stay failed")
-    if not RETRIES_FAILED[target]:
-        return None
-    return f"the scenario simulated failed updates started again up to {retries} times (delivery.failure_retries)" \
-        + RETRIES_FAILED[target]
+    simulated = f"the scenario simulated failed updates started again up to {retries} times (delivery.failure_retries)"
+    if target not in RETRY_FETCHES_AGAIN:
+        return (f"{simulated}; {target} does not start a failed device's update again on its own: simulate without "
+                "retries to see those cameras stay failed")
+    if RETRY_FETCHES_AGAIN[target] and not delivery.retry_fetches_again:
+        return (f"{simulated}, each carrying on from what the camera had; {target}'s agent fetches the artifact "
+                "again for each retry: simulate with delivery.retry_fetches_again: true to see the egress and time "
+                "that costs")
+    return None
 
 
 # when a target's devices stop the running model: each switches after it has the update (download_then_kill)

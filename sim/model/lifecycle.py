@@ -6,6 +6,8 @@
     AWAITING_WINDOW → FAILED (timed out by the server: delivery.in_progress_timeout; or a game held the switch
                               past delivery.defer_limit, as INSTALLING → FAILED the install under the freeze)
     HEALTH_CHECK → FAILED (a failed check left on the candidate: delivery.failure_handling: do_nothing)
+    INSTALLING / AWAITING_WINDOW → DOWNLOADING (a game held it too long, and the retry fetches the artifact again:
+                                              delivery.failure_retries with retry_fetches_again)
     FAILED and BRICKED end a device's story.
 """
 
@@ -40,9 +42,10 @@ LEGAL_TRANSITIONS: dict[DeviceState, frozenset[DeviceState]] = {
     # a corrupt or failed download goes round again; storage or attempts exhausted fail it
     S.DOWNLOADING: frozenset({S.VERIFYING, S.FAILED, S.IDLE}),
     S.VERIFYING: frozenset({S.INSTALLING, S.DOWNLOADING, S.FAILED, S.IDLE}),
-    S.INSTALLING: frozenset({S.AWAITING_WINDOW, S.FAILED, S.BRICKED, S.IDLE}),
+    # a retry after a failure that fetches the artifact again (delivery.retry_fetches_again): back to downloading
+    S.INSTALLING: frozenset({S.AWAITING_WINDOW, S.FAILED, S.BRICKED, S.IDLE, S.DOWNLOADING}),
     # timed out by the server (delivery.in_progress_timeout) while waiting for an install window
-    S.AWAITING_WINDOW: frozenset({S.ACTIVATING, S.FAILED, S.IDLE}),
+    S.AWAITING_WINDOW: frozenset({S.ACTIVATING, S.FAILED, S.IDLE, S.DOWNLOADING}),
     # a power cut before commit on an A/B device boots the old slot: back to waiting for a window
     S.ACTIVATING: frozenset({S.HEALTH_CHECK, S.AWAITING_WINDOW, S.ROLLING_BACK, S.BRICKED}),
     # a failed check with failure_handling do_nothing (Greengrass' DO_NOTHING) leaves the candidate in place

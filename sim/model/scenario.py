@@ -152,9 +152,15 @@ class Delivery(Frozen):
         "FAILED, at most 10; Mender's deployment retries): one that a game held past delivery.defer_limit, or whose "
         "download was corrupt or its link expired artifact.max_download_attempts times, picks the new attempt up at "
         "its agent's next check-in (at once without fleet.poll_interval) and carries on from what it has (the bytes "
-        "its resume rule kept, an artifact verified or installed), its download attempts counted afresh and a new "
-        "in-progress timeout; a camera short of storage, or left on a failing candidate, fails as without retries "
-        "(a new attempt would find it the same). An abort rule counts a camera once its retries are spent")
+        "its resume rule kept, an artifact verified or installed; see retry_fetches_again), its download attempts "
+        "counted afresh and a new in-progress timeout; a camera short of storage, or left on a failing candidate, "
+        "fails as without retries (a new attempt would find it the same). An abort rule counts a camera once its "
+        "retries are spent")
+    retry_fetches_again: bool = Field(
+        default=False, description="a retry after a failure (failure_retries) drops what the camera has and fetches "
+        "the artifact again from its first byte, as a Mender agent does (it streams the artifact into the inactive "
+        "partition anew for each deployment it is given); false: it carries on from what it has, as a Greengrass "
+        "device keeps the component artifacts it fetched")
 
     update_strategy: Annotated[UpdateStrategy, BeforeValidator(_simulated_update_strategy)] = Field(
         default="download_then_kill", description="when a camera stops its running model (balena's update "
@@ -182,6 +188,13 @@ class Delivery(Frozen):
             raise ValueError("staging ahead downloads while the current model runs; kill_then_download stops it for "
                              "the download: choose one")
         return stage_ahead
+
+    @field_validator("retry_fetches_again")
+    @classmethod
+    def _fetching_again_needs_retries(cls, again: bool, info: ValidationInfo) -> bool:
+        if again and not info.data.get("failure_retries"):
+            raise ValueError("needs delivery.failure_retries: without a retry nothing is fetched again")
+        return again
 
     @field_validator("timeout_retries")
     @classmethod

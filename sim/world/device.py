@@ -92,6 +92,8 @@ class Lifecycle(Fetching, ServerSide, Staging, PowerCuts):
                                                     # withdraws these releases; sim/world/staging.py)
         self._failure_retries: dict[int, int] = {}     # device -> new executions after a failure (server_side.py)
         self._attempts_before: dict[int, int] = {}     # device -> its download attempts before its latest execution
+        self._useful_counted: dict[int, float] = {}    # device -> bytes of its verified copy counted useful (kept
+                                                       # only when a retry fetches again: it may drop the copy)
         self._retries_queued: dict[int, tuple[int, str]] = {}    # device -> (generation, why it failed) of a retry
                                                                 # its agent has not picked up yet
         strategy = self.delivery.update_strategy
@@ -213,6 +215,8 @@ class Lifecycle(Fetching, ServerSide, Staging, PowerCuts):
             return
         if device.download is not None:
             world.recorder.useful_bytes += device.download.size
+            if self.delivery.retry_fetches_again:       # a retry may drop this copy (sim/world/server_side.py)
+                self._useful_counted[device.id] = device.download.size
         device.download = None
         if device.seeding:
             device.seeding = False

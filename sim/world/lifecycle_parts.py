@@ -43,6 +43,7 @@ class LifecycleParts:
     _failure_retries: dict[int, int]    # device -> new executions after a failure so far (delivery.failure_retries)
     _attempts_before: dict[int, int]    # device -> its download attempts before its latest such execution
     _retries_queued: dict[int, tuple[int, str]]     # device -> (generation, reason) of a retry not picked up yet
+    _useful_counted: dict[int, float]   # device -> bytes of its verified copy counted useful (retry_fetches_again)
 
     # sim/world/device.py
     def _after(self, device: Device, delay: float, step: Step) -> None:

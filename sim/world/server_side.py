@@ -134,6 +134,9 @@ class ServerSide(LifecycleParts):
         self._attempts_before[device.id] = device.attempts
         self.world.recorder.retried_failures += 1
         device.generation += 1              # voids the step in flight: the new execution takes over
+        if self.delivery.retry_fetches_again:
+            self._drop_artifact(device, reason)
+            resume = self._begin_download
         if device.id not in self._staged:   # a staged camera's timeout runs from its release
             self._start_timeout(device)
         generation = device.generation
@@ -145,6 +148,20 @@ class ServerSide(LifecycleParts):
             if known.generation == generation:      # else a power cut, a rollback or a halt took over meanwhile
                 resume(known)
         self._on_order(device, new_execution)
+
+    def _drop_artifact(self, device: Device, reason: str) -> None:
+        """A retry that fetches the artifact again (delivery.retry_fetches_again): what the camera has goes, bytes
+        kept, a verified copy (no longer counted useful: it is not what the camera installs) or an installed one."""
+        world = self.world
+        state = world.state(device.id)
+        if state == S.DOWNLOADING:
+            self._drop_download(device)
+            self.cache.forget(device.site, device.id)
+        else:       # verified, installing or installed: the next install is of the copy fetched again
+            world.recorder.useful_bytes -= self._useful_counted.pop(device.id, 0.0)
+            world.move(device.id, S.DOWNLOADING, f"{reason}: retried (delivery.failure_retries), fetching the "
+                                                 "artifact again")
+        self._cache_abandoned(device)
 
     def _withdraw_retries(self) -> int:
         """The rollout halted: the new executions after failures that no agent has picked up are cancelled with the

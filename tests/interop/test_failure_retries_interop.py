@@ -51,7 +51,9 @@ def test_mender_writes_retries_and_says_each_fetches_the_artifact_again_and_read
     notes = import_document(json.dumps(document), "mender").notes
     assert "retries is the scenario's delivery: {failure_retries: 2} (not part of the plan)" in notes, notes
     said = retry_mismatch(phases, "mender")
-    assert said is not None and "mender's agent fetches the artifact again for each retry" in said, said
+    assert said is not None and "mender's agent fetches the artifact again for each retry: simulate with " \
+        "delivery.retry_fetches_again: true" in said, said
+    assert retry_mismatch(with_delivery(TINY, "{failure_retries: 2, retry_fetches_again: true}"), "mender") is None
     document["retries"] = 25
     notes = import_document(json.dumps(document), "mender").notes
     assert "retries: 25 is left out: fleetlab simulates 0 to 10 retries of a failed update " \

@@ -139,3 +139,46 @@ def test_a_halt_cancels_the_retries_no_agent_has_picked_up_and_their_cameras_sta
         assert not [later for later in story.moves if later.device == move.device and later.time > move.time]
     halt = next(event for event in result.timeline if event.kind == "halt")
     assert halt.devices >= len(withdrawn)
+
+
+@pytest.mark.timeout(180)
+def test_a_retry_that_fetches_again_moves_the_artifact_once_more_and_counts_the_dropped_copy_wasted():
+    """As a Mender agent does: the 117 cameras a late game held past 30m drop their installed copy at 22:30, fetch
+    the artifact again and switch once the game is over, as the cameras that carried on do; the origin moved one more
+    artifact (on the wire) for each, all of it wasted, and the useful bytes are the same."""
+    fetched = "\n  retry_fetches_again: true"
+    kept = run_story(late_games("30m", ("  defer_limit: 30m ", "  failure_retries: 1\n  defer_limit: 30m ")), seed=1)
+    again_scenario = late_games("30m", ("  defer_limit: 30m ", f"  failure_retries: 1{fetched}\n  defer_limit: 30m "))
+    again = run_story(again_scenario, seed=1)
+    assert again.result.outcomes == kept.result.outcomes == {S.COMMITTED: 1636}
+    retried = [move for move in again.moves if move.target == S.DOWNLOADING and move.source == S.AWAITING_WINDOW]
+    assert len(retried) == again.result.retried_failures == 117
+    for move in retried:
+        assert move.reason.endswith("the switch given up, the current model kept: retried (delivery.failure_retries), "
+                                    "fetching the artifact again"), move
+        assert local_clock(again_scenario, 1, move.device, move.time) == pytest.approx(22.5 * 3600)
+        assert local_clock(again_scenario, 1, move.device, again.first(move.device, S.ACTIVATING)) >= 23 * 3600 - 1e-6
+    extra = again.result.bytes.total - kept.result.bytes.total      # on the wire: a few % of protocol overhead
+    assert 117 * 300e6 <= extra <= 117 * 300e6 * 1.03, extra
+    assert again.result.bytes.useful == pytest.approx(kept.result.bytes.useful)
+    assert again.result.bytes.wasted - kept.result.bytes.wasted == pytest.approx(extra)
+
+
+@pytest.mark.timeout(120)
+def test_a_download_that_outlasts_its_link_never_ends_when_each_retry_starts_it_over():
+    """800 s of download on 5-minute links: carried on, four retries finish it (the test above); fetched again from
+    the first byte, none does, and every camera fails once its retries are spent."""
+    slow = {"fleet": {"site_kinds": {"gym": {"count": 20, "cameras_per_site": 1,
+                                             "uplink": {"median": "1Mbit/s", "sigma": 0}}}},
+            "artifact": {"max_download_attempts": 1, "checkpoint": "1MB"},
+            "delivery": {"link_expiry": "5m", "failure_retries": 4, "retry_fetches_again": True}}
+    result = simulate(scenario_from(slow))
+    assert result.reasons == {"download link expired 1 times (4 retries: delivery.failure_retries)": 20}
+    assert result.retried_failures == 20 * 4 and result.bytes.useful == 0
+
+
+def test_fetching_again_without_retries_is_refused_naming_the_key():
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="needs delivery.failure_retries"):
+        scenario_from({"delivery": {"retry_fetches_again": True}})

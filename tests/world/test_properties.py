@@ -61,11 +61,18 @@ def small_fleets(draw, power_cuts=True, delivery=False):
             "defer_limit": st.sampled_from(["10m", "2h"]),
             "link_expiry": st.sampled_from(["2m", "20m", "3h"]),
             "in_progress_timeout": st.sampled_from(["10m", "2h", "20h"]),
-            "failure_retries": st.sampled_from([1, 3]),
             "update_strategy": st.sampled_from(["download_then_kill", "kill_then_download", "hand_over"]),
             "failure_handling": st.sampled_from(["rollback", "do_nothing"])})) | _staging(draw, slots)
+        | _failure_retries(draw)
         if delivery else {},
     }
+
+
+def _failure_retries(draw) -> dict:
+    """Failed updates started again, each carrying on or fetching again (refused without retries to fetch in)."""
+    if not draw(st.booleans()):
+        return {}
+    return {"failure_retries": draw(st.sampled_from([1, 3])), "retry_fetches_again": draw(st.booleans())}
 
 
 def _staging(draw, slots: str) -> dict:
