@@ -369,6 +369,8 @@ class Lifecycle(Fetching, ServerSide, Staging, PowerCuts):
     def _finish(self, device: Device, state: S, reason: str = "") -> None:
         world = self.world
         world.move(device.id, state, reason, device.id not in self._staged)   # staged: heard of at its release
+        if self._useful_counted:
+            self._useful_counted.pop(device.id, None)    # no retry after an outcome: a million entries otherwise
         if state in (S.ROLLED_BACK, S.BRICKED):
             self._end_exposure(device)
             world.recorder.candidate_end[device.id] = world.now
