@@ -137,7 +137,9 @@ class ServerSide(LifecycleParts):
         if self.delivery.retry_fetches_again:
             self._drop_artifact(device, reason)
             resume = self._begin_download
-        if device.id not in self._staged:   # a staged camera's timeout runs from its release
+        if device.id in self._staged:
+            device.executions += 1          # counted, not timed: a staged camera's timeout runs from its release
+        else:
             self._start_timeout(device)
         generation = device.generation
         self._retries_queued[device.id] = (generation, reason)
@@ -165,12 +167,13 @@ class ServerSide(LifecycleParts):
 
     def _withdraw_retries(self) -> int:
         """The rollout halted: the new executions after failures that no agent has picked up are cancelled with the
-        other queued ones (a power cut since has the camera resume by itself: not queued any more). Their cameras'
+        other queued ones (a power cut since has the camera resume by itself: not queued any more; staging ahead is
+        a rollout of its own, hawkBit's download-only one, which the plan's halt does not stop). Their cameras'
         updates end FAILED, as the failure left them. Returns how many."""
         withdrawn = 0
         for device_id, (generation, reason) in sorted(self._retries_queued.items()):
             device = self._device(device_id)
-            if device.generation != generation:
+            if device.generation != generation or device_id in self._staged:
                 continue
             withdrawn += 1
             device.generation += 1
@@ -181,5 +184,5 @@ class ServerSide(LifecycleParts):
             retried = self._failure_retries[device_id]
             self._finish(device, S.FAILED, f"{reason} (retry {retried} withdrawn: the rollout halted before the "
                                            "camera checked in)")
-        self._retries_queued.clear()
+            del self._retries_queued[device_id]
         return withdrawn
