@@ -192,7 +192,7 @@ class Delivery(Frozen):
     @field_validator("retry_fetches_again")
     @classmethod
     def _fetching_again_needs_retries(cls, again: bool, info: ValidationInfo) -> bool:
-        if again and not info.data.get("failure_retries"):
+        if again and info.data.get("failure_retries", 1) == 0:     # absent: its own error says why
             raise ValueError("needs delivery.failure_retries: without a retry nothing is fetched again")
         return again
 
