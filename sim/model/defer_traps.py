@@ -89,6 +89,14 @@ def _when(minute: int) -> str:
     return f"{of_day // 60:02d}:{of_day % 60:02d} on {WEEKDAYS[day % 7]}"
 
 
+def _longest_switch_hold(scenario: Scenario, games: Games) -> GameHold | None:
+    """The longest these games hold a switch on any of the fleet's hardware (each has its own switch time)."""
+    fleet = scenario.fleet
+    needs = sorted({switch_time(scenario, name) + fleet.health_check for name in fleet.hardware})
+    holds = [found for need in needs if (found := longest_game_hold(games, fleet.install_windows, need))]
+    return max(holds, key=lambda found: found.seconds, default=None)
+
+
 def held_past_defer_limit(scenario: Scenario) -> Iterator[PlanWarning]:
     """A site kind whose games hold a camera's switch (or, under the freeze, its install) longer than
     `delivery.defer_limit` lets it wait, its retries after a failure included (`delivery.failure_retries`: each
@@ -102,14 +110,12 @@ def held_past_defer_limit(scenario: Scenario) -> Iterator[PlanWarning]:
     waits = f"the {format_duration(delivery.defer_limit)} a camera puts it off (delivery.defer_limit)"
     if retries:
         waits += f" in each of its {1 + retries} attempts (delivery.failure_retries: {retries})"
-    needs = sorted({switch_time(scenario, name) + fleet.health_check for name in fleet.hardware})
     longest_install = max(DeviceTimes.of(scenario).install)
     for name, kind in fleet.site_kinds.items():
         games = kind.games
         if games is None:
             continue
-        holds = [found for need in needs if (found := longest_game_hold(games, fleet.install_windows, need))]
-        hold = max(holds, key=lambda found: found.seconds, default=None)    # the hardware a game holds longest
+        hold = _longest_switch_hold(scenario, games)
         held, enough = [], 0.0
         if hold is not None and hold.seconds > limit:
             enough = hold.seconds
@@ -141,3 +147,26 @@ def held_past_defer_limit(scenario: Scenario) -> Iterator[PlanWarning]:
                f"the {name} sites' games ({days} from {format_clock(games.start)} for "
                f"{format_duration(games.duration)}) hold {' and '.join(held)}, longer than {waits}: such cameras "
                f"give up and fail their update, however healthy the candidate, and an abort rule counts them; {cure}")
+
+
+def retries_fetch_during_games(scenario: Scenario) -> Iterator[PlanWarning]:
+    """Retries that fetch the artifact again (`delivery.retry_fetches_again`) after a game held a camera past
+    `delivery.defer_limit`: the camera gives up while the game is on, and its retry fetches (and installs) at its
+    next check-in, the game still on, unless `delivery.freeze_during_games` keeps downloads and installs off games."""
+    delivery, fleet = scenario.delivery, scenario.fleet
+    limit = delivery.defer_limit
+    if not delivery.retry_fetches_again or limit is None or delivery.freeze_during_games:
+        return
+    kinds = [name for name, kind in fleet.site_kinds.items()
+             if kind.games is not None and (hold := _longest_switch_hold(scenario, kind.games)) is not None
+             and hold.seconds > limit]
+    if not kinds:
+        return
+    when = ("at once" if fleet.poll_interval is None
+            else f"at its next check-in (within {format_duration(fleet.poll_interval)}, fleet.poll_interval)")
+    yield ("delivery.retry_fetches_again",
+           f"the games at the {', '.join(kinds)} sites hold a camera's switch past delivery.defer_limit "
+           f"({format_duration(limit)}): it gives up while the game is on, and its retry fetches the artifact again "
+           f"{when}, so its download and install can run while the game is still on (downloads_during_games); "
+           "freeze_during_games (a Mender Download_Enter state script answering 'retry later' during games) keeps "
+           "them after it")

@@ -16,7 +16,7 @@ import math
 from collections.abc import Iterator
 
 from sim.model.bake_traps import blind_bake
-from sim.model.defer_traps import held_past_defer_limit
+from sim.model.defer_traps import held_past_defer_limit, retries_fetch_during_games
 from sim.model.fleet_traps import (  # noqa: F401  (short_of_storage: read by the tests)
     fleet_warnings,
     minutes_open,
@@ -50,6 +50,7 @@ def plan_warnings(scenario: Scenario) -> list[PlanWarning]:
             found.extend(rule(path, plan, scenario))
     return (fleet_warnings(scenario)
             + list(held_past_defer_limit(scenario))
+            + list(retries_fetch_during_games(scenario))
             + found
             + list(_unbreakable_bounds(scenario))
             + list(_rigs_soak_too_long(scenario)))

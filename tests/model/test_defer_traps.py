@@ -8,6 +8,7 @@ import math
 
 import pytest
 
+from sim.load import load_scenario_text
 from sim.model.defer_traps import longest_game_hold
 from sim.model.device_times import DeviceTimes
 from sim.model.fleet_spec import Games, InstallWindow
@@ -15,6 +16,7 @@ from sim.model.fleet_traps import switch_time
 from sim.model.lifecycle import HELD_BY_A_GAME
 from sim.model.plan_traps import plan_warnings as traps
 from sim.model.units import format_duration
+from tests.conftest import ROOT
 from tests.world.helpers import run_story
 from tests.world.test_defer_limit import late_games
 
@@ -135,3 +137,28 @@ def test_a_limit_as_long_as_the_rules_hold_fails_no_simulated_camera_and_one_two
     if not probe.delivery.freeze_during_games:      # under the freeze the install's hold is a few cameras' chance
         held = [move for move in run_story(shorter, seed=2).moves if move.reason.startswith(HELD_BY_A_GAME)]
         assert held, name
+
+
+def test_retries_that_fetch_again_after_a_game_held_the_switch_are_said_to_fetch_during_the_game():
+    """late-games-mender-retries.yaml gives up at 22:30 with the game on till 23:00 and fetches again at the next
+    poll: warned, with the freeze as the cure; silent under the freeze, when a retry carries on, and when the limit
+    covers the hold (nobody gives up)."""
+    text = (ROOT / "scenarios" / "late-games-mender-retries.yaml").read_text()
+
+    def fetch_warnings(*replacements: tuple[str, str]) -> list[str]:
+        changed = text
+        for old, new in replacements:
+            assert old in changed, old
+            changed = changed.replace(old, new)
+        return [message for key, message in traps(load_scenario_text(changed)) if key == "delivery.retry_fetches_again"]
+
+    said = fetch_warnings()
+    assert said == [
+        "the games at the arena sites hold a camera's switch past delivery.defer_limit (30m 0s): it gives up while the "
+        "game is on, and its retry fetches the artifact again at its next check-in (within 30m 0s, "
+        "fleet.poll_interval), so its download and install can run while the game is still on "
+        "(downloads_during_games); freeze_during_games (a Mender Download_Enter state script answering 'retry later' "
+        "during games) keeps them after it"], said
+    assert fetch_warnings(("  failure_retries: 1 ", "  freeze_during_games: true\n  failure_retries: 1 ")) == []
+    assert fetch_warnings(("  retry_fetches_again: true ", "  retry_fetches_again: false ")) == []
+    assert fetch_warnings(("  defer_limit: 30m ", "  defer_limit: 1h ")) == []
