@@ -32,6 +32,9 @@ def cause_of(result: RunResult, scenario: Scenario) -> str:
         parts.append(failing)
     if waiting := _still_on_their_way(result, bool(halts)):
         parts.append(waiting)
+    if retried := result.retried_failures:      # the failures the server started again: not in the outcomes
+        parts.append(f"{retried:,} failed update{'s' if retried != 1 else ''} started again "
+                     "(delivery.failure_retries)")
     releases = [event for event in result.timeline if event.kind == "update"]
     if not halts and releases:      # the pace is the plan's own: a time bound is bounded by its last release
         pace = f"the plan released its last devices at {units.format_duration(releases[-1].time)}"

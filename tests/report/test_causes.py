@@ -56,6 +56,15 @@ def test_a_halt_says_how_many_releases_it_withdrew_before_the_cameras_checked_in
     assert "rollout halted" not in cause and "3 devices failed, 3 of them: insufficient storage" in cause, cause
 
 
+def test_failed_updates_started_again_are_said_though_none_failed_in_the_end():
+    """late-games-mender-retries.yaml: 117 cameras a game held gave up and were retried; none failed in the end, so
+    without this part the cause read 'no halt and no failed device'."""
+    scenario = load_scenario(ROOT / "scenarios" / "late-games-mender-retries.yaml")
+    cause = cause_of(simulate(scenario, 1), scenario)
+    assert cause == ("117 failed updates started again (delivery.failure_retries) · the plan released its last devices "
+                     "at 4d 0h"), cause
+
+
 @pytest.mark.parametrize("text", [SHORT_WINDOW, SHORT_RUN,
                                   (ROOT / "scenarios" / "hot-candidate-thermal.yaml").read_text(),
                                   (ROOT / "scenarios" / "power-cuts-in-place.yaml").read_text()],
