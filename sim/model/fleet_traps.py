@@ -255,8 +255,18 @@ def _short_of_memory(scenario: Scenario) -> Iterator[PlanWarning]:
                        "never has its reports and the shadow halts inconclusive")
 
 
+def _fetching_again_without_retries(scenario: Scenario) -> Iterator[PlanWarning]:
+    """`delivery.retry_fetches_again` with no retry to fetch in: allowed (a sweep over failure_retries passes 0), but
+    alone it does nothing."""
+    delivery = scenario.delivery
+    if delivery.retry_fetches_again and not delivery.failure_retries:
+        yield ("delivery.retry_fetches_again", "no failed update is started again (delivery.failure_retries: 0), so "
+               "nothing is fetched again: set failure_retries, or leave this out")
+
+
 def fleet_warnings(scenario: Scenario) -> list[PlanWarning]:
     """Every trap in the fleet and its delivery, in a fixed order."""
     return [warning for rule in (_uplinks_that_never_carry, _windows_too_short, _storage_too_small, _links_too_short,
-                                 _delta_not_smaller, _timeout_too_short, _killed_for_long, _short_of_memory)
+                                 _delta_not_smaller, _timeout_too_short, _killed_for_long, _short_of_memory,
+                                 _fetching_again_without_retries)
             for warning in rule(scenario)]

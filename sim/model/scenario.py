@@ -160,7 +160,8 @@ class Delivery(Frozen):
         default=False, description="a retry after a failure (failure_retries) drops what the camera has and fetches "
         "the artifact again from its first byte, as a Mender agent does (it streams the artifact into the inactive "
         "partition anew for each deployment it is given); false: it carries on from what it has, as a Greengrass "
-        "device keeps the component artifacts it fetched")
+        "device keeps the component artifacts it fetched). Without failure_retries it does nothing (fleetlab lint "
+        "says so; a sweep over failure_retries may pass 0)")
 
     update_strategy: Annotated[UpdateStrategy, BeforeValidator(_simulated_update_strategy)] = Field(
         default="download_then_kill", description="when a camera stops its running model (balena's update "
@@ -188,13 +189,6 @@ class Delivery(Frozen):
             raise ValueError("staging ahead downloads while the current model runs; kill_then_download stops it for "
                              "the download: choose one")
         return stage_ahead
-
-    @field_validator("retry_fetches_again")
-    @classmethod
-    def _fetching_again_needs_retries(cls, again: bool, info: ValidationInfo) -> bool:
-        if again and info.data.get("failure_retries", 1) == 0:     # absent: its own error says why
-            raise ValueError("needs delivery.failure_retries: without a retry nothing is fetched again")
-        return again
 
     @field_validator("timeout_retries")
     @classmethod

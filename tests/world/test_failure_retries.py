@@ -177,8 +177,17 @@ def test_a_download_that_outlasts_its_link_never_ends_when_each_retry_starts_it_
     assert result.retried_failures == 20 * 4 and result.bytes.useful == 0
 
 
-def test_fetching_again_without_retries_is_refused_naming_the_key():
-    from pydantic import ValidationError
+def test_fetching_again_without_retries_does_nothing_and_the_lint_says_so():
+    """Allowed, so that a sweep over failure_retries can pass 0 to a scenario that fetches again; the run is the run
+    without it, and `fleetlab lint` names the key."""
+    from sim.model.plan_traps import plan_warnings
 
-    with pytest.raises(ValidationError, match="needs delivery.failure_retries"):
-        scenario_from({"delivery": {"retry_fetches_again": True}})
+    alone = scenario_from({"delivery": {"retry_fetches_again": True}})
+    without = {"provenance"}        # the scenario's hash differs, the run does not
+    assert simulate(alone).model_dump_json(exclude=without) == simulate(scenario_from()).model_dump_json(
+        exclude=without)
+    assert ("delivery.retry_fetches_again", "no failed update is started again (delivery.failure_retries: 0), so "
+            "nothing is fetched again: set failure_retries, or leave this out") in plan_warnings(alone)
+    assert not [key for key, _ in plan_warnings(scenario_from({"delivery": {"failure_retries": 1,
+                                                                           "retry_fetches_again": True}}))
+                if key == "delivery.retry_fetches_again"]
