@@ -143,13 +143,26 @@ class ServerSide(LifecycleParts):
             self._start_timeout(device)
         generation = device.generation
         self._retries_queued[device.id] = (generation, reason)
+        restarted = self._restart_until_picked_up(device)
 
         def new_execution(known: Device) -> None:
             if self._retries_queued.get(known.id, (-1, ""))[0] == generation:
                 del self._retries_queued[known.id]
             if known.generation == generation:      # else a power cut, a rollback or a halt took over meanwhile
+                if restarted is not None:           # kill_then_download stops it again as the new attempt starts
+                    self.service_loss.stop(known, max(self.world.now, restarted))
                 resume(known)
         self._on_order(device, new_execution)
+
+    def _restart_until_picked_up(self, device: Device) -> float | None:
+        """Under kill_then_download a failed update restarts the current model, as `_finish` does, while the retry
+        waits for the agent's check-in: when it has restarted (None when the camera runs a model anyway, or the
+        retry is picked up at once, before any restart)."""
+        if self.check_ins is None or not self.service_loss.without_model(device.id):
+            return None
+        restarted = self.world.now + self._activation_delay(device)
+        self.service_loss.running(device, restarted)
+        return restarted
 
     def _drop_artifact(self, device: Device, reason: str) -> None:
         """A retry that fetches the artifact again (delivery.retry_fetches_again): what the camera has goes, bytes

@@ -2,7 +2,8 @@
 
 A camera stops its running model for the switch (activation: slot switch and service restart) and for a rollback;
 under `delivery.update_strategy: kill_then_download` from the moment its update starts (after the storage preflight)
-until the new model runs, or, when the update fails or is called off first, until the old model has restarted;
+until the new model runs, or, when the update fails or is called off first, until the old model has restarted (a
+failed attempt that is retried restarts it too, until the agent picks the retry up: sim/world/server_side.py);
 under `hand_over` the old model serves until the new one has started, so the switch costs nothing. A bricked camera
 runs none to the run's end. The dark of a power cut is the power's, not the update's: a cut that sends an A/B camera
 back to its old slot ends the update's spell (it boots the old model), and the reboot is not counted; a cut while a

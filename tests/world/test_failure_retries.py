@@ -191,3 +191,23 @@ def test_fetching_again_without_retries_does_nothing_and_the_lint_says_so():
     assert not [key for key, _ in plan_warnings(scenario_from({"delivery": {"failure_retries": 1,
                                                                            "retry_fetches_again": True}}))
                 if key == "delivery.retry_fetches_again"]
+
+
+@pytest.mark.timeout(180)
+def test_under_kill_then_download_the_current_model_runs_again_while_a_retry_waits_for_its_check_in(monkeypatch):
+    """kill_then_download stops a camera's model for its whole update; a failed attempt restarts it (as a failure
+    does), and the retry stops it again when the agent picks it up: the hours without a model are fewer than if the
+    model had stayed stopped through that wait, by at most a poll interval a retry."""
+    from sim.world.server_side import ServerSide
+
+    polled = ("  egress_cap: 5Gbit/s", "  egress_cap: 5Gbit/s\n  poll_interval: 30m")
+    killed = ("  defer_limit: 30m ", "  update_strategy: kill_then_download\n  defer_limit: 30m ")
+    scenario = late_games("30m", killed, ("  defer_limit: 30m ", "  failure_retries: 1\n  defer_limit: 30m "),
+                          polled)
+    result = simulate(scenario)
+    assert result.retried_failures > 50 and result.metrics()["failed"] == 0
+    monkeypatch.setattr(ServerSide, "_restart_until_picked_up", lambda self, device: None)
+    dark_through = simulate(scenario)
+    assert dark_through.outcomes == result.outcomes
+    saved = (dark_through.service_lost_device_hours - result.service_lost_device_hours) * 3600
+    assert 0 < saved <= result.retried_failures * 1800, saved
