@@ -359,9 +359,7 @@ class Lifecycle(Fetching, ServerSide, Staging, PowerCuts):
                 self.in_flight += 1
             self._start_rollback(device, cause)
             return
-        self._drop_download(device)
-        self.cache.forget(device.site, device.id)
-        self._cache_abandoned(device)
+        self._give_up_download(device)
         if device.shadow and state == S.AWAITING_WINDOW:
             self.world.recorder.shadow_end[device.id] = self.world.now
         self._finish(device, S.IDLE, cause)

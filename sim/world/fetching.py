@@ -123,6 +123,13 @@ class Fetching(LifecycleParts):
             self.world.network.stop(device.download)
         device.download = None
 
+    def _give_up_download(self, device: Device) -> None:
+        """The device stops fetching (called off, timed out, or to fetch again): the bytes in flight stop, its site's
+        cache forgets it, and if it seeded the cache the next waiting camera of the site fetches instead."""
+        self._drop_download(device)
+        self.cache.forget(device.site, device.id)
+        self._cache_abandoned(device)
+
     def _resume_download(self, device: Device) -> None:
         if device.download is None:
             self._fetch(device)   # was copying from the site cache, or waiting for it, when the power went

@@ -121,3 +121,6 @@ class LifecycleParts:
 
     def _cache_abandoned(self, device: Device) -> None:
         raise NotImplementedError
+
+    def _give_up_download(self, device: Device) -> None:
+        raise NotImplementedError

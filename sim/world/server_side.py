@@ -105,9 +105,8 @@ class ServerSide(LifecycleParts):
             return
         device.generation += 1              # voids the step in flight
         if state == S.DOWNLOADING:
-            self._drop_download(device)
-            self.cache.forget(device.site, device.id)
-        if state in (S.DOWNLOADING, S.VERIFYING):
+            self._give_up_download(device)
+        elif state == S.VERIFYING:
             self._cache_abandoned(device)   # a seeder: the next waiting camera of its site fetches instead
         timeout = self.delivery.in_progress_timeout
         assert timeout is not None
@@ -170,13 +169,11 @@ class ServerSide(LifecycleParts):
         world = self.world
         state = world.state(device.id)
         if state == S.DOWNLOADING:
-            self._drop_download(device)
-            self.cache.forget(device.site, device.id)
-        else:       # verified, installing or installed: the next install is of the copy fetched again
+            self._give_up_download(device)
+        else:       # verified (seeding no more), installing or installed: the next install is of the copy fetched again
             world.recorder.useful_bytes -= self._useful_counted.pop(device.id, 0.0)
             world.move(device.id, S.DOWNLOADING, f"{reason}: retried (delivery.failure_retries), fetching the "
                                                  "artifact again")
-        self._cache_abandoned(device)
 
     def _withdraw_retries(self) -> int:
         """The rollout halted: the new executions after failures that no agent has picked up are cancelled with the
@@ -191,9 +188,7 @@ class ServerSide(LifecycleParts):
             withdrawn += 1
             device.generation += 1
             if self.world.state(device_id) == S.DOWNLOADING:
-                self._drop_download(device)
-                self.cache.forget(device.site, device_id)
-                self._cache_abandoned(device)
+                self._give_up_download(device)
             retried = self._failure_retries[device_id]
             self._finish(device, S.FAILED, f"{reason} (retry {retried} withdrawn: the rollout halted before the "
                                            "camera checked in)")
