@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from hil import steps
 from hil.parsers import TegraSample
 from hil.recorder import StepHandle
-from hil.rig_telemetry import Sampler
+from hil.rig_telemetry import tegrastats_alongside
 from hil.shell import command
 from hil.steps import Timed
 from hil.thermal_fit import fit_step_response
@@ -48,13 +48,9 @@ def probe(rig: "RigSteps", step: StepHandle) -> None:
         numbers["candidate_power_mw"] = power
     # the current engine's power under the same sampling as the candidate's latency step (100 ms): a run of a few
     # hundred milliseconds could end between two of the load step's 0.5 s samples, and no power was recorded
-    sampler = Sampler(rig.shell, session.rig.tools.tegrastats, rig.store.path("tmp", "calibrate.log"))
-    sampler.start()
-    try:
+    with tegrastats_alongside(rig.shell, session.rig.tools.tegrastats, rig.store.path("tmp", "calibrate.log")) as load:
         current = steps.latency_run(rig.shell, session.rig, rig.store, found.previous(), rig.frame_shape(),
                                     spec.iterations, spec.warmup, max_cv=None)
-    finally:
-        load = sampler.stop()
     if isinstance(current, Timed):
         numbers.update(current_p50_ms=current.summary.p50, current_p99_ms=current.summary.p99 or current.summary.p50)
     if (power := _power(load)) is not None:
@@ -78,14 +74,11 @@ def probe(rig: "RigSteps", step: StepHandle) -> None:
 
     candidate = rig.store.path("slots", found.candidate(), "model.engine")
     dims = "x".join(str(d) for d in (1, *rig.frame_shape()))
-    sampler = Sampler(rig.shell, session.rig.tools.tegrastats, rig.store.path("tmp", "calibrate.log"), SAMPLE_MS)
-    sampler.start()
-    try:
+    with tegrastats_alongside(rig.shell, session.rig.tools.tegrastats, rig.store.path("tmp", "calibrate.log"),
+                              SAMPLE_MS) as heated:
         rig.shell.run(command(session.rig.tools.trtexec, f"--loadEngine={candidate}", f"--shapes=frames:{dims}",
                               "--warmUp=0", "--iterations=1", f"--duration={settings.thermal_step:g}"),
                       timeout=settings.thermal_step + LOAD_TIMEOUT_SLACK)
-    finally:
-        heated = sampler.stop()
     temperatures = [s.max_temperature for s in heated if s.max_temperature is not None]
     fit = fit_step_response([i * SAMPLE_MS / 1000 for i in range(len(temperatures))], temperatures)
     if fit is not None:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from hil import steps
 from hil.recorder import StepHandle
-from hil.rig_telemetry import Sampler, summarize, telemetry_problems
+from hil.rig_telemetry import summarize, tegrastats_alongside, telemetry_problems
 from sim.model.units import format_size
 
 if TYPE_CHECKING:
@@ -25,13 +25,10 @@ NOT_HANDED_OVER = "the candidate did not come up beside the current model, which
 def hand_over(rig: RigSteps, step: StepHandle) -> None:
     """The activation's service part under hand_over: the store already points at the candidate."""
     session, found = rig.s, rig.s.found
-    sampler = Sampler(rig.shell, session.rig.tools.tegrastats, rig.store.path("tmp", "tegrastats-hand-over.log"))
-    sampler.start()
-    try:
+    logfile = rig.store.path("tmp", "tegrastats-hand-over.log")
+    with tegrastats_alongside(rig.shell, session.rig.tools.tegrastats, logfile,
+                              keep_in=found.telemetry) as found.hand_over_telemetry:
         outcome = steps.hand_over_and_check(rig.shell, session.rig)
-    finally:
-        found.hand_over_telemetry = sampler.stop()
-        found.telemetry += found.hand_over_telemetry
     both = summarize(found.hand_over_telemetry)
     ram = ""
     if both.max_memory is not None:

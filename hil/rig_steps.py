@@ -15,7 +15,7 @@ from hil.hand_over import hand_over
 from hil.parity import compare
 from hil.preflight import preflight as read_facts
 from hil.recorder import StepHandle
-from hil.rig_telemetry import Sampler, at_rest, one_sample, summarize, telemetry_problems
+from hil.rig_telemetry import at_rest, one_sample, summarize, tegrastats_alongside, telemetry_problems
 from hil.shadow import shadow_run
 from hil.shell import Shell, command
 from hil.steps import Failed, Timed
@@ -224,14 +224,10 @@ class RigSteps:
     def latency(self) -> tuple[bool, str]:
         spec, found = self.s.spec, self.s.found
         with self.s.record.step("latency", iterations=spec.iterations, warmup=spec.warmup) as step:
-            sampler = Sampler(self.shell, self.s.rig.tools.tegrastats, self.store.path("tmp", "tegrastats.log"))
-            sampler.start()
-            try:
+            with tegrastats_alongside(self.shell, self.s.rig.tools.tegrastats, self.store.path("tmp", "tegrastats.log"),
+                                      keep_in=found.telemetry) as found.latency_telemetry:
                 measured = steps.latency_run(self.shell, self.s.rig, self.store, found.candidate(), self.frame_shape(),
                                              spec.iterations, spec.warmup, spec.max_cv)
-            finally:
-                found.latency_telemetry = sampler.stop()
-                found.telemetry += found.latency_telemetry
             telemetry = summarize(found.latency_telemetry)
             ram = f", RAM {telemetry.memory_in_use}" if telemetry.memory_in_use else ""
             if isinstance(measured, Failed):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from statistics import fmean
 
 from hil.parsers import ParseError, TegraSample, parse_tegrastats_line
@@ -10,25 +12,32 @@ from sim.model.hil_results import TelemetrySummary
 from sim.model.units import format_size
 
 
-class Sampler:
-    def __init__(self, shell: Shell, tegrastats: str, logfile: str, interval_ms: int = 100) -> None:
-        self.shell, self.tegrastats, self.logfile, self.interval = shell, tegrastats, logfile, interval_ms
+@contextmanager
+def tegrastats_alongside(shell: Shell, tegrastats: str, logfile: str, interval_ms: int = 100,
+                         keep_in: list[TegraSample] | None = None) -> Iterator[list[TegraSample]]:
+    """tegrastats logging on the rig while the block runs. The list it gives is filled once the block ends, however
+    it ends (a run that failed or raised heated the board too), and the samples are added to `keep_in` as well (a
+    run's telemetry of every step)."""
+    shell.run(command("rm", "-f", logfile), timeout=30)
+    shell.run(command(tegrastats, f"--interval={interval_ms}", f"--logfile={logfile}", "--start"), timeout=30)
+    samples: list[TegraSample] = []
+    try:
+        yield samples
+    finally:
+        shell.run(command(tegrastats, "--stop"), timeout=30)
+        samples.extend(_read_log(shell.run(command("cat", logfile), timeout=60).stdout))
+        if keep_in is not None:
+            keep_in.extend(samples)
 
-    def start(self) -> None:
-        self.shell.run(command("rm", "-f", self.logfile), timeout=30)
-        self.shell.run(command(self.tegrastats, f"--interval={self.interval}", f"--logfile={self.logfile}",
-                               "--start"), timeout=30)
 
-    def stop(self) -> list[TegraSample]:
-        self.shell.run(command(self.tegrastats, "--stop"), timeout=30)
-        done = self.shell.run(command("cat", self.logfile), timeout=60)
-        samples = []
-        for line in done.stdout.splitlines():
-            try:
-                samples.append(parse_tegrastats_line(line))
-            except ParseError:
-                continue     # a line cut by --stop mid-write; the rest still count
-        return samples
+def _read_log(text: str) -> list[TegraSample]:
+    samples = []
+    for line in text.splitlines():
+        try:
+            samples.append(parse_tegrastats_line(line))
+        except ParseError:
+            continue     # a line cut by --stop mid-write; the rest still count
+    return samples
 
 
 def one_sample(shell: Shell, tegrastats: str) -> TegraSample | None:

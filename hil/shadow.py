@@ -9,7 +9,7 @@ import numpy as np
 
 from hil import steps
 from hil.inventory import Rig
-from hil.rig_telemetry import Sampler, summarize
+from hil.rig_telemetry import summarize, tegrastats_alongside
 from hil.shell import Shell
 from hil.steps import Timed
 from hil.store import Store
@@ -33,23 +33,20 @@ def shadow_run(shell: Shell, rig: Rig, store: Store, spec: HilSpec, frame_shape:
                current_slot: str, idle_temperature: float | None) -> ShadowSummary:
     """Both engines' latency runs at once, tegrastats alongside."""
     share, frames = agreement(baseline, candidate_outputs)
-    sampler = Sampler(shell, rig.tools.tegrastats, store.path("tmp", "tegrastats-shadow.log"))
     results: dict[str, float | None] = {}
 
     def measure(label: str, slot: str) -> None:
         timed = steps.latency_run(shell, rig, store, slot, frame_shape, spec.iterations, spec.warmup, max_cv=None)
         results[label] = timed.summary.p50 if isinstance(timed, Timed) else None
 
-    sampler.start()
-    try:
+    with tegrastats_alongside(shell, rig.tools.tegrastats, store.path("tmp", "tegrastats-shadow.log")) as samples:
         threads = [threading.Thread(target=measure, args=(label, slot)) for label, slot in
                    (("candidate", candidate_slot), ("current", current_slot))]
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
-    finally:
-        telemetry = summarize(sampler.stop())
+    telemetry = summarize(samples)
     hottest = telemetry.max_temperature
     rise = hottest - idle_temperature if hottest is not None and idle_temperature is not None else None
     return ShadowSummary(agreement=share, frames=frames, candidate_p50=results.get("candidate"),
