@@ -11,7 +11,7 @@ from hil.inventory import Inventory
 from hil.runner import rig_fleet, run_scenario
 from hil.shell import LocalShell
 from sim.model.scenario import Scenario
-from sim.model.strategy import start
+from sim.model.strategy import Update, start
 from sim.model.unit_fields import UNITS_REQUIRED
 from tests.conftest import scenario_from
 from tests.hil.rigtree import make_rig, stop_service
@@ -70,3 +70,32 @@ def replayed(scenario: Scenario, trace: list, rigs: list[dict]) -> list:
         except StopIteration:
             break
     return actions
+
+
+# a plan on local rigs: the scenario (its strategy, hil: part and delivery), who it tells first, and its run, whose
+# actions are checked against the simulator's driver fed the same observations
+def scenario(strategy: dict, hil: dict | None = None, **delivery):
+    return scenario_from({"duration": "1d", "hil": {**HIL, **(hil or {})}, "strategy": strategy, "delivery": delivery,
+                          "fleet": {"camera_angles": {"overhead": "25%", "sideline": "50%", "goal": "25%"}},
+                          "current": {"version": "1", "hardware": {"orin-nx": {"latency": "10ms", "power": 10}}}})
+
+
+def first_told(plan, rigs: list[dict]) -> int:
+    """The rig the plan tells first (the plan's choice is seeded, so the test can break that one)."""
+    first = next(start(plan.strategy, rig_fleet(plan, inventory_of(*rigs).rigs)))
+    assert isinstance(first, Update) and len(first.devices) == 1
+    return first.devices[0]
+
+
+def run(plan, rigs: list[dict], **options):
+    traces = []
+    result = run_scenario(plan, inventory_of(*rigs), Path("."), lambda rig: LocalShell(),
+                          on_trace=lambda controller: traces.append(controller.trace), **options)
+    [trace] = traces
+    acted = [action for action, _ in trace]
+    assert acted == replayed(plan, trace, rigs)[:len(acted)]
+    return result, trace, acted
+
+
+def names(rig) -> list[str]:
+    return [step.name for step in rig.steps]

@@ -17,47 +17,19 @@ from fleetlab.history import Measurement, measurements
 from fleetlab.report.html import render
 from fleetlab.suite_results import ScenarioOutcome, SuiteResult
 from hil.errors import HilError
-from hil.runner import END_OF_PLAN, rig_fleet, run_scenario
+from hil.runner import END_OF_PLAN, run_scenario
 from hil.shell import LocalShell
 from hil.stop import StopSignal
 from sim.model.lifecycle import LEFT_ON_CANDIDATE
 from sim.model.lifecycle import DeviceState as S
-from sim.model.strategy import Halt, Rollback, Update, start
-from tests.conftest import scenario_from
-from tests.hil.local_rigs import HIL, inventory_of, replayed
+from sim.model.strategy import Halt, Rollback, Update
+from tests.hil.local_rigs import first_told, inventory_of, names, run, scenario
 
 pytestmark = pytest.mark.timeout(300)
 WAVES = {"kind": "waves", "waves": ["25%", "50%", "100%"], "bake": "1h",
          "abort": {"failure_rate": "30%", "min_executed": 1}, "rollback_on_abort": True}
 SHADOW = {"kind": "shadow", "sample": "50%", "min_reports": 1, "hold": "2h", "max_duration": "4h", "check_every": "1h",
           "agreement": "0%", "then": ["100%"], "bake_between": "1h"}
-
-
-def scenario(strategy: dict, hil: dict | None = None, **delivery):
-    return scenario_from({"duration": "1d", "hil": {**HIL, **(hil or {})}, "strategy": strategy, "delivery": delivery,
-                          "fleet": {"camera_angles": {"overhead": "25%", "sideline": "50%", "goal": "25%"}},
-                          "current": {"version": "1", "hardware": {"orin-nx": {"latency": "10ms", "power": 10}}}})
-
-
-def first_told(plan, rigs: list[dict]) -> int:
-    """The rig the plan tells first (the plan's choice is seeded, so the test can break that one)."""
-    first = next(start(plan.strategy, rig_fleet(plan, inventory_of(*rigs).rigs)))
-    assert isinstance(first, Update) and len(first.devices) == 1
-    return first.devices[0]
-
-
-def run(plan, rigs: list[dict], **options):
-    traces = []
-    result = run_scenario(plan, inventory_of(*rigs), Path("."), lambda rig: LocalShell(),
-                          on_trace=lambda controller: traces.append(controller.trace), **options)
-    [trace] = traces
-    acted = [action for action, _ in trace]
-    assert acted == replayed(plan, trace, rigs)[:len(acted)]
-    return result, trace, acted
-
-
-def names(rig) -> list[str]:
-    return [step.name for step in rig.steps]
 
 
 def test_do_nothing_leaves_the_failing_rig_on_the_candidate_until_the_plan_ends(local_rigs):

@@ -22,8 +22,7 @@ from hil.hand_over import NOT_HANDED_OVER
 from hil.runner import rig_delivery, run_scenario
 from hil.shell import LocalShell
 from sim.model.lifecycle import DeviceState as S
-from tests.hil.local_rigs import inventory_of
-from tests.hil.test_delivery_on_rigs import names, run, scenario
+from tests.hil.local_rigs import inventory_of, names, run, scenario
 
 pytestmark = pytest.mark.timeout(300)
 ALL_AT_ONCE = {"kind": "all_at_once"}
