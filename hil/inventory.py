@@ -80,6 +80,10 @@ class Service(Frozen):
         "serving, waits until the new one serves, then stops the old one, and exits non-zero with the old one still "
         "serving when the new one does not come up: needed for a scenario whose delivery.update_strategy is "
         "hand_over (balena's hand-over: the camera is never without a model)")
+    busy: Command | None = Field(
+        default=None, description="command asked before the switch whether the camera may be interrupted: exit 0 "
+        "goes ahead, exit 21 (Mender's state-script 'retry later') while a game is on puts the switch off, up to "
+        "the scenario's delivery.defer_limit (hil/defer.py); none: the switch never waits")
     health_timeout: Duration = Field(default=60.0, description="how long the health check may take to pass")
     health_passes: Annotated[int, Field(ge=1, le=10)] = Field(
         default=2, description="consecutive passing checks, a second apart, before the service counts as healthy "

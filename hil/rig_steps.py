@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from hil import calibration_probe, steps
+from hil.defer import wait_for_the_game
 from hil.errors import ConnectionLost, InfrastructureError
 from hil.hand_over import hand_over
 from hil.parity import compare
@@ -262,6 +263,11 @@ class RigSteps:
             return True, step.detail      # a measurement, never a verdict on the candidate
 
     # --- activate and roll back ---------------------------------------------------------------------------
+
+    def defer(self) -> tuple[bool, str]:
+        with self.s.record.step("defer", defer_limit=self.s.defer_limit) as step:
+            wait_for_the_game(self, step)
+            return step.passed, step.detail
 
     def activate(self) -> tuple[bool, str]:
         found = self.s.found

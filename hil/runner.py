@@ -30,6 +30,7 @@ from sim.model.lifecycle import DeviceState as S
 from sim.model.results import ByteCounts, Coverage, Egress, Provenance, RunResult, Series, TimelineEvent
 from sim.model.scenario import Scenario
 from sim.model.strategy import FleetView, plan_random
+from sim.model.units import format_duration
 
 log = logging.getLogger(__name__)
 Connect = Callable[[Rig], Shell]
@@ -108,7 +109,8 @@ def run_scenario(scenario: Scenario, inventory: Inventory, base: Path, connect: 
             rig = rigs[device]
             made = RigSession(rig, rig_angle(rig, angles), lambda: connect(rig), spec, artifacts, run_id,
                               FaultPlan(faults.faults, faults.injectors), stop,   # each rig gets each fault once
-                              leave_failing=leave_failing, kill_first=kill_first, hand_over=hand_over)
+                              leave_failing=leave_failing, kill_first=kill_first, hand_over=hand_over,
+                              defer_limit=scenario.delivery.defer_limit)
             made.lease_wait = lease_wait
             return made
 
@@ -139,6 +141,10 @@ def rig_delivery(scenario: Scenario) -> list[str]:
     if delivery.failure_handling == "do_nothing":
         lines.append("delivery.failure_handling: do_nothing: a rig whose candidate failed its health check stayed on "
                      "it until the plan's end (then it was put back, with the proof)")
+    if delivery.defer_limit is not None:
+        lines.append(f"delivery.defer_limit: a rig whose service.busy answered 'retry later' (a game on) put its "
+                     f"switch off for {format_duration(delivery.defer_limit)} × hil.time_scale at most, then gave it "
+                     "up (a rig without service.busy never waits)")
     return lines
 
 

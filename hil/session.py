@@ -33,7 +33,7 @@ from hil.lease import Lease, Renewal, default_owner
 from hil.recorder import StepRecorder
 from hil.rig_steps import RigSteps
 from hil.shell import Shell
-from hil.step_table import STEP_NAMES, after
+from hil.step_table import after, steps_of
 from hil.stop import Stopped, StopSignal
 from sim.model.hil_results import RigResult, StepOutcome
 from sim.model.hil_spec import HilSpec
@@ -66,12 +66,14 @@ class Artifacts:
 class RigSession:
     def __init__(self, rig: Rig, angle: str | None, connect: Callable[[], Shell], spec: HilSpec,
                  artifacts: Artifacts, run_id: str, faults: FaultPlan, stop: StopSignal,
-                 leave_failing: bool = False, kill_first: bool = False, hand_over: bool = False) -> None:
+                 leave_failing: bool = False, kill_first: bool = False, hand_over: bool = False,
+                 defer_limit: float | None = None) -> None:
         self.rig, self.angle, self.connect, self.spec, self.art = rig, angle, connect, spec, artifacts
         self.run_id, self.faults, self.stop = run_id, faults, stop
         self.leave_failing = leave_failing               # delivery.failure_handling: do_nothing
         self.kill_first = kill_first                     # delivery.update_strategy: kill_then_download
         self.hand_over = hand_over                       # delivery.update_strategy: hand_over (hil/hand_over.py)
+        self.defer_limit = defer_limit                   # delivery.defer_limit, scenario seconds (hil/defer.py)
         self.frames = artifacts.frames_for(angle)
         self.record = StepRecorder(rig.name)
         self.found = Findings()
@@ -201,16 +203,13 @@ class RigSession:
         if self.state != S.IDLE:
             return                         # told again (a promotion), or staged ahead: the install is done
         self.move(S.DOWNLOADING)
-        wanted = [name for name in STEP_NAMES[:STEP_NAMES.index("activate")] if self._wanted(name, shadow)]
+        wanted = [step.name for step in steps_of("install") if self._wanted(step.name, shadow)]
         for name in wanted:
             self.checkpoint()
             self.faults.fire(f"before:{name}", self.shell)
             passed, detail = self._attempt(name, getattr(self.steps, name))
             if not passed:
-                self._skip_after(name)
-                self.outcome, self.reason = "failed", detail
-                self.move(S.FAILED)
-                self._resume()
+                self._fail_before_switch(name, detail)
                 return
             if name == "transfer":
                 self.move(S.VERIFYING)
@@ -237,6 +236,12 @@ class RigSession:
         if cool_below is not None and not self.steps.cooled(cool_below):
             return                         # still too hot: the controller tries again after the next soak
         self.pending_cool, self.shadowing = None, False
+        if self._wanted("defer"):
+            self.faults.fire("before:defer", self.shell)
+            passed, detail = self._attempt("defer", self.steps.defer)
+            if not passed:             # a game held the switch past the limit: the candidate never served
+                self._fail_before_switch("defer", detail)
+                return
         self.faults.fire("before:activate", self.shell)
         self.move(S.ACTIVATING)
         passed, detail = self._attempt("activate", self.steps.activate)
@@ -250,6 +255,14 @@ class RigSession:
         self.record.skip("rollback", "not run: activate failed (restored at once instead)")
         self.move(S.ROLLING_BACK)
         self._restore("restore", still_serving=not self.found.switched)   # a hand-over that did not happen
+
+    def _fail_before_switch(self, step: str, detail: str) -> None:
+        """A step before the switch failed: the update is FAILED, the current model serving (started again after
+        the kill step)."""
+        self._skip_after(step)
+        self.outcome, self.reason = "failed", detail
+        self.move(S.FAILED)
+        self._resume()
 
     def _leave_failing(self) -> None:
         """Greengrass' DO_NOTHING: the update is FAILED with the candidate left in the active slot, as the simulator
@@ -325,6 +338,8 @@ class RigSession:
             return self.kill_first and not shadow
         if name == "calibrate":
             return self.spec.calibrate is not None
+        if name == "defer":
+            return self.rig.service.busy is not None
         return True
 
     def _skip_after(self, failed: str) -> None:

@@ -2,10 +2,11 @@
 (`before:STEP`), and the tests read the order from here rather than writing it again.
 
     reserve → preflight → baseline → [kill] → transfer → build → parity → latency → [shadow] → [calibrate]  install
-            → activate                                                                     an Update without shadow
+            → [defer] → activate                                                           an Update without shadow
             → rollback                                                                     a Rollback, or the proof
             → release                                                                      at the end of the plan
     [kill] under kill_then_download: a failed or called-off install then runs `resume` (the current model again)
+    [defer] when the rig's inventory gives a `service.busy` command
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ class StepSpec:
     name: str
     phase: Phase
     summary: str
-    optional: bool = False       # runs only when asked for (kill, shadow, calibrate)
+    optional: bool = False       # runs only when asked for (kill, shadow, calibrate, defer)
 
 
 STEPS: tuple[StepSpec, ...] = (
@@ -36,6 +37,8 @@ STEPS: tuple[StepSpec, ...] = (
     StepSpec("shadow", "install", "both engines at once on the same frames: agreement, latency, heat", optional=True),
     StepSpec("calibrate", "install", "current engine's latency and power, a second build, a thermal load step "
              "(fleetlab calibrate)", optional=True),
+    StepSpec("defer", "activate", "the camera's busy check: a game puts the switch off, up to delivery.defer_limit "
+             "(hil/defer.py)", optional=True),
     StepSpec("activate", "activate", "atomic switch, service restart, health check"),
     StepSpec("rollback", "rollback", "switch back, health, the previous engine reproduces its recorded outputs"),
 )

@@ -43,6 +43,7 @@ PROFILES = Path(__file__).resolve().parent.parent / "rigs" / "virtual" / "profil
 STORE = "/opt/fleetlab/models"
 BOOT_TIMEOUT = 60.0
 RIG_GONE_FOR = 40.0       # seconds the rig_gone fault keeps a rig away
+GAME_LENGTH = 600.0       # seconds the game fault keeps a rig's camera busy (longer than a test's scaled defer limit)
 
 
 class VirtualRigError(HilError):
@@ -306,6 +307,12 @@ class VirtualLab:
                                               f"echo \"$(basename $(readlink -f {STORE}/active)) 1\" > "
                                               f"{STORE}/service/flap"])
 
+    def start_game(self, container_id: str, seconds: float = GAME_LENGTH) -> None:
+        """A game on the rig's camera for `seconds`: its busy check answers 'retry later' until then (the container
+        shares the host's clock, which the camera service reads)."""
+        self._exec(container_id, ["sh", "-c", f"mkdir -p {STORE}/service && "
+                                              f"echo {time.time() + seconds:.3f} > {STORE}/service/game-until"])
+
     def gone(self, container_id: str, seconds: float = RIG_GONE_FOR) -> None:
         """The rig's link down for `seconds` (longer than a test lease lives), then back; returns at once."""
         self.link(container_id, up=False)
@@ -332,7 +339,7 @@ class VirtualLab:
                 "sshd_restart": on(self.restart_sshd), "reboot_loop": on(self.reboot_loop),
                 "clock_forward": on(lambda rig: self.set_clock(rig, 3600)),
                 "clock_back": on(lambda rig: self.set_clock(rig, -3600)), "health_flap": on(self.flap_health),
-                "rig_gone": on(self.gone)}
+                "rig_gone": on(self.gone), "game": on(self.start_game)}
 
 
 def inventory_entry(rig: VirtualRig, key_file: Path, link_rate: float | None = None) -> dict:
@@ -350,7 +357,8 @@ def inventory_entry(rig: VirtualRig, key_file: Path, link_rate: float | None = N
             "service": {"restart": f"camera-service restart --store {STORE}",
                         "health": f"camera-service health --store {STORE}", "health_timeout": "8s",
                         "stop": f"camera-service stop --store {STORE}",
-                        "hand_over": f"camera-service hand-over --store {STORE}"},
+                        "hand_over": f"camera-service hand-over --store {STORE}",
+                        "busy": f"camera-service busy --store {STORE}"},
             "tools": {"trtexec": "/usr/local/bin/trtexec", "tegrastats": "/usr/local/bin/tegrastats",
                       "nvpmodel": "/usr/local/bin/nvpmodel", "python": "/opt/rig/venv/bin/python"},
             "facts": {"nv_tegra_release": "/etc/nv_tegra_release", "device_model": "/etc/fleetlab-rig/model"}}

@@ -132,7 +132,8 @@ class Delivery(Frozen):
         default=None, description="how long a camera puts off its switch (and, under freeze_during_games, its "
         "install) while a game is on before it gives up (Mender's state-script 'retry later': "
         "StateScriptRetryTimeoutSeconds, 30 minutes by default): one still held then fails its update, the current "
-        "model kept; none: it waits for the game's end, however long")
+        "model kept; none: it waits for the game's end, however long. On rigs, × hil.time_scale, while the inventory's "
+        "service.busy answers 21")
     link_expiry: PositiveDuration | None = Field(
         default=None, description="an origin download link stops working this long after it was issued (Mender: "
         "24h): a download still going then ends that attempt, and the device fetches again on a new link (from its "

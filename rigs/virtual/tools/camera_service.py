@@ -10,6 +10,9 @@
                                               running one; once it serves, it takes over the health socket and the
                                               old one stops (exit 0); if it does not come up, it is stopped and the
                                               old one serves on (exit 1)
+    camera_service.py busy    --store STORE   exit 21 (Mender's state-script "retry later") while a game is on:
+                                              until the time (seconds since the epoch) in STORE/service/game-until,
+                                              which a test writes to start one; else exit 0
 
 The service is a daemon: it loads the active engine, runs inference on a test frame once a second (the pipeline
 expects [N, 3, 64, 64] frames and five finite class scores; anything else is unhealthy), and answers HTTP
@@ -318,8 +321,23 @@ def health(store: str) -> int:
     return 0
 
 
+RETRY_LATER = 21
+
+
+def busy(store: str) -> int:
+    try:
+        with open(os.path.join(store, "service", "game-until")) as source:
+            ends = float(source.read().strip())
+    except (OSError, ValueError):
+        return 0                 # no game written: free
+    if time.time() < ends:
+        print(f"a game is on for {ends - time.time():.1f} s more: retry later", flush=True)
+        return RETRY_LATER
+    return 0
+
+
 def main(argv: list[str]) -> int:
-    if len(argv) != 3 or argv[0] not in ("restart", "health", "stop", "hand-over") or argv[1] != "--store":
+    if len(argv) != 3 or argv[0] not in ("restart", "health", "stop", "hand-over", "busy") or argv[1] != "--store":
         print(__doc__, file=sys.stderr)
         return 2
     store = argv[2]
@@ -327,7 +345,7 @@ def main(argv: list[str]) -> int:
         stop(store)
         stop(store, "next_pid")
         return 0
-    return {"restart": start, "health": health, "hand-over": hand_over}[argv[0]](store)
+    return {"restart": start, "health": health, "hand-over": hand_over, "busy": busy}[argv[0]](store)
 
 
 if __name__ == "__main__":

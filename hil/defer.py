@@ -1,0 +1,65 @@
+"""A game on a rig puts its switch off, as the simulator's cameras do (`delivery.defer_limit`).
+
+Before the switch, the rig's `service.busy` command is asked whether the camera may be interrupted, as Mender's agent
+runs a state script at ArtifactInstall: exit 0 goes ahead, exit 21 is Mender's "retry later" (a game is on), and the
+question is asked again every BUSY_POLL seconds. A camera still busy when `delivery.defer_limit` has passed (scaled
+by `hil.time_scale`, like every scenario duration on rigs) gives the switch up: its update fails with the current
+model serving, the candidate never switched to, the simulator's `held by a game` ending. Without a limit the rig waits
+for the game's end, however long (a stop request ends the wait). Any other exit fails the update, as Mender fails an
+update whose state script errs.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from hil.recorder import StepHandle
+from hil.stop import Stopped
+from sim.model.lifecycle import HELD_BY_A_GAME
+from sim.model.units import format_duration
+
+if TYPE_CHECKING:
+    from hil.rig_steps import RigSteps
+
+RETRY_LATER = 21       # Mender's state-script exit code: not now, ask again
+BUSY_POLL = 1.0        # wall seconds between two questions (Mender's StateScriptRetryIntervalSeconds is 60 s; a
+#                        rig's scaled limit is often shorter, and one SSH command a second costs a rig nothing)
+BUSY_TIMEOUT = 30.0    # how long one answer may take
+
+
+def wait_for_the_game(rig: "RigSteps", step: StepHandle) -> None:
+    """Ask `service.busy` until it answers 0; fail `step` when the scaled limit passes first, or when it answers
+    anything but 0 or 21."""
+    scenario_limit = rig.s.defer_limit
+    limit = None if scenario_limit is None else scenario_limit * rig.s.spec.time_scale
+    if limit is not None:
+        step.numbers["limit_s"] = limit
+    busy, stop = rig.s.rig.service.busy, rig.s.stop
+    assert busy is not None
+    began, answers = time.monotonic(), 0
+    while True:
+        answer = rig.shell.run(busy, timeout=BUSY_TIMEOUT)
+        answers += 1
+        waited = time.monotonic() - began
+        step.numbers.update(waited_s=round(waited, 3), retry_later_answers=float(answers - answer.ok))
+        if answer.ok:
+            step.detail = (f"the camera was busy for {waited:.1f} s ({_answers(answers - 1)}), then free"
+                           if answers > 1 else "the camera was free")
+            return
+        if answer.exit_status != RETRY_LATER:
+            step.fail(f"the camera's busy check failed (exit {answer.exit_status}, neither 0 nor {RETRY_LATER}: "
+                      f"retry later): {answer.tail()}; the switch given up, the current model kept")
+            return
+        if limit is not None and waited >= limit:
+            step.fail(f"{HELD_BY_A_GAME} past delivery.defer_limit ({format_duration(scenario_limit or 0.0)}, "
+                      f"{limit:.3g} s on the rig at hil.time_scale): the switch given up after "
+                      f"{_answers(answers)}, the current model kept")
+            return
+        pause = BUSY_POLL if limit is None else min(BUSY_POLL, max(0.0, limit - waited))
+        if stop.sleep(pause):
+            raise Stopped(stop.reason)
+
+
+def _answers(count: int) -> str:
+    return f"{count} 'retry later' answer{'' if count == 1 else 's'}"
