@@ -33,28 +33,30 @@ def wait_for_the_game(rig: "RigSteps", step: StepHandle) -> None:
     anything but 0 or 21."""
     scenario_limit = rig.s.defer_limit
     limit = None if scenario_limit is None else scenario_limit * rig.s.spec.time_scale
+    step.numbers["retry_later_answers"] = 0.0
     if limit is not None:
         step.numbers["limit_s"] = limit
     busy, stop = rig.s.rig.service.busy, rig.s.stop
     assert busy is not None
-    began, answers = time.monotonic(), 0
+    began, later = time.monotonic(), 0
     while True:
         answer = rig.shell.run(busy, timeout=BUSY_TIMEOUT)
-        answers += 1
         waited = time.monotonic() - began
-        step.numbers.update(waited_s=round(waited, 3), retry_later_answers=float(answers - answer.ok))
+        step.numbers["waited_s"] = round(waited, 3)
         if answer.ok:
-            step.detail = (f"the camera was busy for {waited:.1f} s ({_answers(answers - 1)}), then free"
-                           if answers > 1 else "the camera was free")
+            step.detail = (f"the camera was busy for {waited:.1f} s ({_answers(later)}), then free" if later
+                           else "the camera was free")
             return
         if answer.exit_status != RETRY_LATER:
-            step.fail(f"the camera's busy check failed (exit {answer.exit_status}, neither 0 nor {RETRY_LATER}: "
-                      f"retry later): {answer.tail()}; the switch given up, the current model kept")
+            step.fail(f"the camera's busy check failed (exit {answer.exit_status}: neither 0, go ahead, nor "
+                      f"{RETRY_LATER}, retry later): {answer.tail()}; the switch given up, the current model kept")
             return
+        later += 1
+        step.numbers["retry_later_answers"] = float(later)
         if limit is not None and waited >= limit:
             step.fail(f"{HELD_BY_A_GAME} past delivery.defer_limit ({format_duration(scenario_limit or 0.0)}, "
                       f"{limit:.3g} s on the rig at hil.time_scale): the switch given up after "
-                      f"{_answers(answers)}, the current model kept")
+                      f"{_answers(later)}, the current model kept")
             return
         pause = BUSY_POLL if limit is None else min(BUSY_POLL, max(0.0, limit - waited))
         if stop.sleep(pause):

@@ -265,7 +265,7 @@ class RigSteps:
     # --- activate and roll back ---------------------------------------------------------------------------
 
     def defer(self) -> tuple[bool, str]:
-        with self.s.record.step("defer", defer_limit=self.s.defer_limit) as step:
+        with self.s.record.step("defer") as step:        # its numbers: the wall limit, the wait, the answers
             wait_for_the_game(self, step)
             return step.passed, step.detail
 

@@ -108,7 +108,8 @@ def test_a_busy_check_that_errs_fails_the_update_as_a_failing_state_script_does(
     result, _, _ = run(scenario(ALL_AT_ONCE, defer_limit=LONG_LIMIT), [rig])
     [done] = result.rigs
     assert done.state == S.FAILED and active_version(rig) == "1"
-    assert f"busy check failed (exit 3, neither 0 nor {RETRY_LATER}" in done.reason and "no such sensor" in done.reason
+    assert f"busy check failed (exit 3: neither 0, go ahead, nor {RETRY_LATER}" in done.reason
+    assert "no such sensor" in done.reason
 
 
 def test_kill_then_download_held_by_a_game_starts_the_current_model_again(local_rigs):
@@ -135,4 +136,6 @@ def test_a_stop_during_the_wait_ends_it_at_once_and_the_rig_is_left_on_the_curre
     assert time.monotonic() - began < 60          # not the game's 120 s: the stop ended the wait
     assert result.interrupted and done.verdict != "passed" and "activate" not in [
         step.name for step in done.steps if step.outcome == "passed"]
+    assert step_named(done, "defer").outcome == "interrupted" and step_named(done, "defer").numbers[
+        "retry_later_answers"] >= 1
     assert active_version(rig) == "1" and done.active_at_end == "1"
