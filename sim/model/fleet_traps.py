@@ -116,17 +116,10 @@ def _delta_not_smaller(scenario: Scenario) -> Iterator[PlanWarning]:
     nearly every byte, and a binary delta of them can outgrow the image (ROLLOUT-FACTS: deltas save 30–90% for small
     changes and can be larger for big ones). The simulator sends what the file says, so the plan pays for it."""
     artifact, delivery = scenario.artifact, scenario.delivery
-    if not delivery.delta or artifact.delta_size is None:
+    expected = delta_fetch(scenario)
+    if expected is None or artifact.delta_size is None or expected < artifact.full_size:
         return
-    # a delta that does not apply is followed by the full image: what a camera on a known base fetches, on average
-    expected = artifact.delta_size + delivery.delta_apply_failure * artifact.full_size
-    if expected < artifact.full_size:
-        return
-    kinds = scenario.fleet.site_kinds.values()
-    # with a site cache one camera a site downloads from the origin, the rest copy over the LAN
-    fetching = sum(kind.count for kind in kinds) if delivery.site_cache else sum(
-        scenario.fleet.site_kind_devices().values())
-    extra = (expected - artifact.full_size) * fetching * (1 - delivery.base_mismatch)
+    extra = (expected - artifact.full_size) * origin_fetchers(scenario) * (1 - delivery.base_mismatch)
     if artifact.delta_size >= artifact.full_size:
         key, what = "artifact.delta_size", (f"the delta ({format_size(artifact.delta_size)}) is not smaller than the "
                                            f"full image ({format_size(artifact.full_size)})")
@@ -138,6 +131,32 @@ def _delta_not_smaller(scenario: Scenario) -> Iterator[PlanWarning]:
     yield (key, f"{what}: delta delivery sends about {format_size(extra)} more from the origin "
                 f"(${extra * scenario.pricing.egress_per_gb / 1e9:,.2f} of egress) than sending the full image "
                 "(delivery.delta: false)")
+
+
+def delta_fetch(scenario: Scenario) -> float | None:
+    """What a camera on a known base fetches under delta delivery, on average: the delta, followed by the full image
+    where it does not apply; None without delta delivery."""
+    artifact, delivery = scenario.artifact, scenario.delivery
+    if not delivery.delta or artifact.delta_size is None:
+        return None
+    return artifact.delta_size + delivery.delta_apply_failure * artifact.full_size
+
+
+def origin_fetchers(scenario: Scenario) -> float:
+    """How many cameras fetch from the origin, expected: every one, or with a site cache one a site (the rest copy
+    over the LAN)."""
+    fleet = scenario.fleet
+    if scenario.delivery.site_cache:
+        return float(sum(kind.count for kind in fleet.site_kinds.values()))
+    return sum(fleet.site_kind_devices().values())
+
+
+def fleet_origin_bytes(scenario: Scenario) -> float:
+    """About what the origin sends for the whole fleet's update (no retry, no corrupt copy counted)."""
+    full, delta = scenario.artifact.full_size, delta_fetch(scenario)
+    mismatch = scenario.delivery.base_mismatch
+    each = full if delta is None else (1 - mismatch) * delta + mismatch * full
+    return each * origin_fetchers(scenario)
 
 
 def typical_download(scenario: Scenario, size: float | None = None, alone: bool = False) -> float:

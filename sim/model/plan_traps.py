@@ -32,6 +32,7 @@ from sim.model.pace_traps import (
     device_report_time,
 )
 from sim.model.scenario import Scenario
+from sim.model.staging_traps import staging_pays_up_front
 from sim.model.strategies.exponential import ExponentialParams, raised_rate
 from sim.model.strategy import StrategyParams
 from sim.model.units import format_duration, format_size
@@ -305,4 +306,4 @@ def _rollback_past_the_failures(path: str, plan: StrategyParams, scenario: Scena
 RULES = (_late_abort, _succeeded_behind_window, _success_never_reached, _small_canary, _empty_or_unwatched_waves,
          _last_wave_short_of_the_fleet, _last_release_too_late, _nothing_can_halt, _budget_below_one_download,
          _bake_before_check_ins, blind_bake, _windows_too_narrow, _groups_past_the_run, _budget_behind_check_ins,
-         _rollback_past_the_failures)
+         _rollback_past_the_failures, staging_pays_up_front)
