@@ -6,7 +6,9 @@ differently on rigs than in the simulator:
 - `Update(devices)`: those rigs run the install steps in parallel (one worker per rig), then activate — unless
   `shadow`, which installs and runs the shadow step only; `cool_below` waits (bounded) for a hot rig to cool, and a
   rig still too hot is tried again after each soak. An Update returns once its rigs have an outcome: a rig's
-  sequence takes minutes, far less than any bake, and the plan's gates then judge hardware outcomes.
+  sequence takes minutes, far less than any bake, and the plan's gates then judge hardware outcomes. A game on a rig
+  (hil/defer.py) holds its switch, and so the Update, up to delivery.defer_limit × hil.time_scale; with no limit,
+  until the game ends, while the simulator's plan clock would move on.
 - `Soak(d)`: waits d × hil.time_scale of wall time, sampling each rig's tegrastats meanwhile.
 - `Sample(canary, control)`: metrics measured on the rigs (hil/measure.py).
 - `Halt`: no rig not yet told will be told. `Rollback(devices)`: those rigs go back, with the proof that the previous

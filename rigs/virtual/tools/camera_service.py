@@ -12,7 +12,8 @@
                                               old one serves on (exit 1)
     camera_service.py busy    --store STORE   exit 21 (Mender's state-script "retry later") while a game is on:
                                               until the time (seconds since the epoch) in STORE/service/game-until,
-                                              which a test writes to start one; else exit 0
+                                              which the virtual rigs' `game` fault (or a test) writes;
+                                              else exit 0
 
 The service is a daemon: it loads the active engine, runs inference on a test frame once a second (the pipeline
 expects [N, 3, 64, 64] frames and five finite class scores; anything else is unhealthy), and answers HTTP
