@@ -35,7 +35,7 @@ def wait_for_the_game(rig: "RigSteps", step: StepHandle) -> None:
     limit = None if scenario_limit is None else scenario_limit * rig.s.spec.time_scale
     step.numbers["retry_later_answers"] = 0.0
     if limit is not None:
-        step.numbers["limit_s"] = limit
+        step.numbers["limit_s"] = round(limit, 6)
     busy, stop = rig.s.rig.service.busy, rig.s.stop
     assert busy is not None
     began, later = time.monotonic(), 0
