@@ -1,12 +1,20 @@
-"""A game on a rig puts its switch off, as the simulator's cameras do (`delivery.defer_limit`).
+"""A game on a rig holds its update, as the simulator's games hold a camera's (`delivery.defer_limit`,
+`delivery.freeze_during_games`).
 
-Before the switch, the rig's `service.busy` command is asked whether the camera may be interrupted, as Mender's agent
-runs a state script at ArtifactInstall: exit 0 goes ahead, exit 21 is Mender's "retry later" (a game is on), and the
-question is asked again every BUSY_POLL seconds. A camera still busy when `delivery.defer_limit` has passed (scaled
-by `hil.time_scale`, like every scenario duration on rigs) gives the switch up: its update fails with the current
-model serving, the candidate never switched to, the simulator's `held by a game` ending. Without a limit the rig waits
-for the game's end, however long (a stop request ends the wait). Any other exit fails the update, as Mender fails an
-update whose state script errs.
+The rig's `service.busy` command is asked whether the camera may be disturbed, as Mender's agent runs a state script
+on entering a state: exit 0 goes ahead, exit 21 is Mender's "retry later" (a game is on), and the question is asked
+again every BUSY_POLL seconds. Asked before:
+
+    the switch      (`defer`, always where the rig has the command): a camera still busy when `delivery.defer_limit`
+                    has passed gives the switch up
+    the transfer    (`hold_download`, under freeze_during_games): the download waits for the game's end, however long
+    the build       (`hold_install`, under freeze_during_games: the engine build is the install's heavy part, the
+                    work a game must not share the board with): given up past the limit, as the switch is
+
+A limit is scaled by `hil.time_scale`, like every scenario duration on rigs. A rig that gives up fails its update
+with the current model serving, the candidate never switched to: the simulator's `held by a game` ending. Without a
+limit the rig waits for the game's end, however long (a stop request ends the wait). Any other exit fails the update,
+as Mender fails an update whose state script errs.
 """
 
 from __future__ import annotations
@@ -28,10 +36,18 @@ BUSY_POLL = 1.0        # wall seconds between two questions (Mender's StateScrip
 BUSY_TIMEOUT = 30.0    # how long one answer may take
 
 
-def wait_for_the_game(rig: "RigSteps", step: StepHandle) -> None:
+def game_step(rig: "RigSteps", name: str, what: str, limited: bool) -> tuple[bool, str]:
+    """The step `name`: the rig's `what` (switch, download, install) waits while a game is on, up to the scaled
+    defer limit when `limited`. Its numbers: the wall limit, the wait, the 'retry later' answers."""
+    with rig.s.record.step(name) as step:
+        wait_for_the_game(rig, step, what, limited)
+        return step.passed, step.detail
+
+
+def wait_for_the_game(rig: "RigSteps", step: StepHandle, what: str, limited: bool) -> None:
     """Ask `service.busy` until it answers 0; fail `step` when the scaled limit passes first, or when it answers
     anything but 0 or 21."""
-    scenario_limit = rig.s.defer_limit
+    scenario_limit = rig.s.defer_limit if limited else None
     limit = None if scenario_limit is None else scenario_limit * rig.s.spec.time_scale
     step.numbers["retry_later_answers"] = 0.0
     if limit is not None:
@@ -44,18 +60,18 @@ def wait_for_the_game(rig: "RigSteps", step: StepHandle) -> None:
         waited = time.monotonic() - began
         step.numbers["waited_s"] = round(waited, 3)
         if answer.ok:
-            step.detail = (f"the camera was busy for {waited:.1f} s ({_answers(later)}), then free" if later
-                           else "the camera was free")
+            step.detail = (f"the camera was busy for {waited:.1f} s ({_answers(later)}), then free: the {what} "
+                           "went ahead" if later else "the camera was free")
             return
         if answer.exit_status != RETRY_LATER:
             step.fail(f"the camera's busy check failed (exit {answer.exit_status}: neither 0, go ahead, nor "
-                      f"{RETRY_LATER}, retry later): {answer.tail()}; the switch given up, the current model kept")
+                      f"{RETRY_LATER}, retry later): {answer.tail()}; the {what} given up, the current model kept")
             return
         later += 1
         step.numbers["retry_later_answers"] = float(later)
         if limit is not None and waited >= limit:
             step.fail(f"{HELD_BY_A_GAME} past delivery.defer_limit ({format_duration(scenario_limit or 0.0)}, "
-                      f"{limit:.3g} s on the rig at hil.time_scale): the switch given up after "
+                      f"{limit:.3g} s on the rig at hil.time_scale): the {what} given up after "
                       f"{_answers(later)}, the current model kept")
             return
         pause = BUSY_POLL if limit is None else min(BUSY_POLL, max(0.0, limit - waited))

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from hil import calibration_probe, steps
-from hil.defer import wait_for_the_game
+from hil.defer import game_step
 from hil.errors import ConnectionLost, InfrastructureError
 from hil.hand_over import hand_over
 from hil.parity import compare
@@ -262,12 +262,18 @@ class RigSteps:
             calibration_probe.probe(self, step)
             return True, step.detail      # a measurement, never a verdict on the candidate
 
-    # --- activate and roll back ---------------------------------------------------------------------------
+    # --- a game on the rig holds these (hil/defer.py) ----------------------------------------------------------
 
     def defer(self) -> tuple[bool, str]:
-        with self.s.record.step("defer") as step:        # its numbers: the wall limit, the wait, the answers
-            wait_for_the_game(self, step)
-            return step.passed, step.detail
+        return game_step(self, "defer", "switch", limited=True)
+
+    def hold_download(self) -> tuple[bool, str]:
+        return game_step(self, "hold_download", "download", limited=False)
+
+    def hold_install(self) -> tuple[bool, str]:
+        return game_step(self, "hold_install", "install", limited=True)
+
+    # --- activate and roll back ---------------------------------------------------------------------------
 
     def activate(self) -> tuple[bool, str]:
         found = self.s.found

@@ -110,7 +110,8 @@ def run_scenario(scenario: Scenario, inventory: Inventory, base: Path, connect: 
             made = RigSession(rig, rig_angle(rig, angles), lambda: connect(rig), spec, artifacts, run_id,
                               FaultPlan(faults.faults, faults.injectors), stop,   # each rig gets each fault once
                               leave_failing=leave_failing, kill_first=kill_first, hand_over=hand_over,
-                              defer_limit=scenario.delivery.defer_limit)
+                              defer_limit=scenario.delivery.defer_limit,
+                              freeze=scenario.delivery.freeze_during_games)
             made.lease_wait = lease_wait
             return made
 
@@ -141,6 +142,9 @@ def rig_delivery(scenario: Scenario) -> list[str]:
     if delivery.failure_handling == "do_nothing":
         lines.append("delivery.failure_handling: do_nothing: a rig whose candidate failed its health check stayed on "
                      "it until the plan's end (then it was put back, with the proof)")
+    if delivery.freeze_during_games:
+        lines.append("delivery.freeze_during_games: a rig whose service.busy answered 'retry later' (a game on) held "
+                     "its transfer until the game's end, and its engine build as long as it would hold its switch")
     if delivery.defer_limit is not None:
         lines.append(f"delivery.defer_limit: a rig whose service.busy answered 'retry later' (a game on) put its "
                      f"switch off for {format_duration(delivery.defer_limit)} × hil.time_scale at most, then gave it "

@@ -67,13 +67,14 @@ class RigSession:
     def __init__(self, rig: Rig, angle: str | None, connect: Callable[[], Shell], spec: HilSpec,
                  artifacts: Artifacts, run_id: str, faults: FaultPlan, stop: StopSignal,
                  leave_failing: bool = False, kill_first: bool = False, hand_over: bool = False,
-                 defer_limit: float | None = None) -> None:
+                 defer_limit: float | None = None, freeze: bool = False) -> None:
         self.rig, self.angle, self.connect, self.spec, self.art = rig, angle, connect, spec, artifacts
         self.run_id, self.faults, self.stop = run_id, faults, stop
         self.leave_failing = leave_failing               # delivery.failure_handling: do_nothing
         self.kill_first = kill_first                     # delivery.update_strategy: kill_then_download
         self.hand_over = hand_over                       # delivery.update_strategy: hand_over (hil/hand_over.py)
         self.defer_limit = defer_limit                   # delivery.defer_limit, scenario seconds (hil/defer.py)
+        self.freeze = freeze                             # delivery.freeze_during_games (hil/defer.py)
         self.frames = artifacts.frames_for(angle)
         self.record = StepRecorder(rig.name)
         self.found = Findings()
@@ -331,16 +332,14 @@ class RigSession:
         raise AssertionError("unreachable")
 
     def _wanted(self, name: str, shadow: bool = False) -> bool:
-        """The optional steps run when asked for: shadow by the plan or the hil: part, calibrate by the hil: part."""
-        if name == "shadow":
-            return shadow or self.spec.shadow
-        if name == "kill":              # a shadow runs beside the current model by design, as in the simulator
-            return self.kill_first and not shadow
-        if name == "calibrate":
-            return self.spec.calibrate is not None
-        if name == "defer":
-            return self.rig.service.busy is not None
-        return True
+        """The optional steps run when asked for: shadow by the plan or the hil: part, calibrate by the hil: part, the
+        waits for a game where the rig can say one is on (hil/defer.py). A shadow runs beside the current model by
+        design, as in the simulator: no kill step before it."""
+        games = self.rig.service.busy is not None
+        asked = {"shadow": shadow or self.spec.shadow, "kill": self.kill_first and not shadow,
+                 "calibrate": self.spec.calibrate is not None, "defer": games,
+                 "hold_download": games and self.freeze, "hold_install": games and self.freeze}
+        return asked.get(name, True)
 
     def _skip_after(self, failed: str) -> None:
         for name in after(failed):

@@ -1,12 +1,13 @@
 """A rig's steps, in one table: the session runs them in this order, fault points are named after them
 (`before:STEP`), and the tests read the order from here rather than writing it again.
 
-    reserve → preflight → baseline → [kill] → transfer → build → parity → latency → [shadow] → [calibrate]  install
+    reserve → preflight → baseline → [kill] → [hold_download] → transfer → [hold_install] → build → parity
+            → latency → [shadow] → [calibrate]                                                      install
             → [defer] → activate                                                           an Update without shadow
             → rollback                                                                     a Rollback, or the proof
             → release                                                                      at the end of the plan
     [kill] under kill_then_download: a failed or called-off install then runs `resume` (the current model again)
-    [defer] when the rig's inventory gives a `service.busy` command
+    [defer] when the rig's inventory gives a `service.busy` command; [hold_…] then too, under freeze_during_games
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ class StepSpec:
     name: str
     phase: Phase
     summary: str
-    optional: bool = False       # runs only when asked for (kill, shadow, calibrate, defer)
+    optional: bool = False       # runs only when asked for (kill, shadow, calibrate, defer, hold_…)
 
 
 STEPS: tuple[StepSpec, ...] = (
@@ -30,7 +31,11 @@ STEPS: tuple[StepSpec, ...] = (
     StepSpec("baseline", "install", "the current model installed if missing; its engine's outputs recorded"),
     StepSpec("kill", "install", "the camera service stopped before the transfer (delivery.update_strategy: "
              "kill_then_download): no model runs until the activation", optional=True),
+    StepSpec("hold_download", "install", "under delivery.freeze_during_games, the camera's busy check: a game holds "
+             "the transfer until it ends (hil/defer.py)", optional=True),
     StepSpec("transfer", "install", "the candidate into the inactive slot: resumable, sha256 checked on the rig"),
+    StepSpec("hold_install", "install", "under delivery.freeze_during_games, the camera's busy check: a game holds "
+             "the engine build, up to delivery.defer_limit (hil/defer.py)", optional=True),
     StepSpec("build", "install", "trtexec builds the engine on the rig"),
     StepSpec("parity", "install", "the engine's outputs against the fp32 reference, per camera angle"),
     StepSpec("latency", "install", "timed inferences with tegrastats alongside: p50/p99, stability, temperature"),

@@ -127,7 +127,8 @@ class Delivery(Frozen):
                                     "download or an expired link (none: at once)")
     freeze_during_games: bool = Field(default=False, description="no download or install at a site during its "
                                       "games: the uplink carries nothing, a copy from the site cache and an install "
-                                      "wait for the game's end")
+                                      "wait for the game's end. On rigs with service.busy: the transfer waits, and the "
+                                      "engine build as the switch does")
     defer_limit: PositiveDuration | None = Field(
         default=None, description="how long a camera puts off its switch (and, under freeze_during_games, its "
         "install) while a game is on before it gives up (Mender's state-script 'retry later': "

@@ -139,3 +139,46 @@ def test_a_stop_during_the_wait_ends_it_at_once_and_the_rig_is_left_on_the_curre
     assert step_named(done, "defer").outcome == "interrupted" and step_named(done, "defer").numbers[
         "retry_later_answers"] >= 1
     assert active_version(rig) == "1" and done.active_at_end == "1"
+
+
+def test_under_the_freeze_a_game_holds_the_transfer_until_it_ends(local_rigs):
+    rig = with_busy(local_rigs()[0])
+    game = {"faults": [{"fault": "game", "at_step": "before:hold_download"}]}
+    result, _, _ = run(scenario(ALL_AT_ONCE, game, freeze_during_games=True, defer_limit=SHORT_LIMIT), [rig],
+                       injectors=game_for(rig, 1.5))
+    [done] = result.rigs
+    assert done.state == S.COMMITTED, done.reason       # no limit on the download's wait: it went ahead after
+    order = names(done)
+    assert order.index("hold_download") + 1 == order.index("transfer") and \
+        order.index("hold_install") + 1 == order.index("build")
+    held = step_named(done, "hold_download")
+    assert held.numbers["waited_s"] >= 1.0 and "limit_s" not in held.numbers
+    assert "the download went ahead" in held.detail
+    assert step_named(done, "transfer").started >= held.started + 1.0
+    assert step_named(done, "hold_install").detail == "the camera was free"
+    assert [line.split(":")[0] for line in result.rig_delivery] == ["delivery.freeze_during_games",
+                                                                   "delivery.defer_limit"]
+
+
+def test_under_the_freeze_a_game_past_the_limit_gives_the_install_up_before_the_build(local_rigs):
+    rig = with_busy(local_rigs()[0])
+    subprocess.run(rig["service"]["restart"], shell=True, capture_output=True, timeout=60, check=True)   # serving
+    game = {"faults": [{"fault": "game", "at_step": "before:hold_install"}]}
+    result, _, _ = run(scenario(ALL_AT_ONCE, game, freeze_during_games=True, defer_limit=SHORT_LIMIT), [rig],
+                       injectors=game_for(rig, 60.0))
+    [done] = result.rigs
+    assert done.state == S.FAILED and done.reason.startswith(HELD_BY_A_GAME)
+    assert "the install given up" in done.reason
+    assert {step_named(done, name).outcome for name in ("build", "parity", "latency", "defer", "activate")} == \
+        {"skipped"}
+    assert active_version(rig) == "1"
+    healthy = subprocess.run(rig["service"]["health"], shell=True, capture_output=True, timeout=60)
+    assert healthy.returncode == 0
+
+
+def test_without_the_freeze_a_rig_holds_neither_the_transfer_nor_the_build(local_rigs):
+    rig = with_busy(local_rigs()[0])
+    result, _, _ = run(scenario(ALL_AT_ONCE, defer_limit=LONG_LIMIT), [rig])
+    [done] = result.rigs
+    assert done.state == S.COMMITTED and "hold_download" not in names(done) and "hold_install" not in names(done)
+    assert "defer" in names(done)
