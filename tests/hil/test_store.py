@@ -60,8 +60,8 @@ def test_fault_points_and_names_are_checked_before_anything_runs():
     assert plan.problems() == [
         "hil.faults.0.fault: 'meteor' is not available on these rigs (available: link_drop, sigint, sigkill, sigterm)",
         "hil.faults.0.at_step: unknown fault point 'transfer@150%': use before:STEP (steps: preflight, baseline, kill, "
-        "transfer, build, parity, latency, shadow, calibrate, activate, rollback), mid:install, mid:build, "
-        "after:switch, mid:rollback, mid:restore or transfer@P% with 0 < P < 100"]
+        "hold_download, transfer, hold_install, build, parity, latency, shadow, calibrate, defer, activate, "
+        "rollback), mid:install, mid:build, after:switch, mid:rollback, mid:restore or transfer@P% with 0 < P < 100"]
 
 
 class RenameGoesNowhere(LocalShell):
