@@ -21,7 +21,7 @@ from hil.shadow import shadow_run
 from hil.shell import Shell, command
 from hil.steps import Failed, Timed
 from hil.store import Store
-from sim.model.hil_results import LatencySummary, ParityResult, TelemetrySummary
+from sim.model.hil_results import ParityResult, TelemetrySummary
 from sim.model.lifecycle import DeviceState as S
 
 if TYPE_CHECKING:
@@ -237,7 +237,7 @@ class RigSteps:
             found.latency, found.latencies = measured.summary, measured.latencies
             summary = measured.summary
             step.numbers.update(p50_ms=summary.p50, p99_ms=summary.p99 or 0.0, cv=summary.cv or 0.0)
-            problems = (latency_problems(summary, spec.latency_budget.p50, spec.latency_budget.p99, spec.max_cv)
+            problems = (steps.latency_problems(summary, spec.latency_budget.p50, spec.latency_budget.p99, spec.max_cv)
                         + telemetry_problems(telemetry, spec.max_temperature, spec.max_memory))
             step.detail = (f"p50 {summary.p50:.3f} ms, p99 {(summary.p99 or 0):.3f} ms, cv {(summary.cv or 0):.1%}, "
                            f"max {telemetry.max_temperature or 0:.1f} °C{ram} over {telemetry.samples} samples")
@@ -394,15 +394,3 @@ class RigSteps:
                 found.current_latencies = timed.latencies
             self.sample_temperature()
             step.detail = f"slot {active}: {len(found.current_latencies)} timed inferences, outputs recorded"
-
-
-def latency_problems(measured: LatencySummary, p50_budget: float | None, p99_budget: float | None,
-                     max_cv: float | None) -> list[str]:
-    problems = []
-    if not measured.stable and max_cv is not None:
-        problems.append(f"unstable: coefficient of variation {(measured.cv or 0):.1%} above {max_cv:.0%}")
-    if p50_budget is not None and measured.p50 > p50_budget * 1000:
-        problems.append(f"p50 {measured.p50:.3f} ms over the {p50_budget * 1000:g} ms budget")
-    if p99_budget is not None and measured.p99 is not None and measured.p99 > p99_budget * 1000:
-        problems.append(f"p99 {measured.p99:.3f} ms over the {p99_budget * 1000:g} ms budget")
-    return problems

@@ -169,6 +169,19 @@ def latency_run(shell: Shell, rig: Rig, store: Store, slot: str, frame_shape: tu
                  list(latencies))
 
 
+def latency_problems(measured: LatencySummary, p50_budget: float | None, p99_budget: float | None,
+                     max_cv: float | None) -> list[str]:
+    """What a latency run's summary shows against the scenario's budgets and stability bound."""
+    problems = []
+    if not measured.stable and max_cv is not None:
+        problems.append(f"unstable: coefficient of variation {(measured.cv or 0):.1%} above {max_cv:.0%}")
+    if p50_budget is not None and measured.p50 > p50_budget * 1000:
+        problems.append(f"p50 {measured.p50:.3f} ms over the {p50_budget * 1000:g} ms budget")
+    if p99_budget is not None and measured.p99 is not None and measured.p99 > p99_budget * 1000:
+        problems.append(f"p99 {measured.p99:.3f} ms over the {p99_budget * 1000:g} ms budget")
+    return problems
+
+
 def robust_cv(latencies: list[float]) -> float | None:
     """1.4826 × median absolute deviation / median: the coefficient of variation for normal data, but a handful
     of slow iterations (another process woke up) do not swamp it — p99 reports those."""

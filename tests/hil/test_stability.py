@@ -1,7 +1,6 @@
 """The latency step's stability limit: a noisy run fails with the figure when a limit is set, and a scenario that
 sets `max_cv: null` still measures and reports the noise without failing on it (the fault matrix's busy rigs)."""
-from hil.rig_steps import latency_problems
-from hil.steps import robust_cv
+from hil.steps import latency_problems, robust_cv
 from sim.load import load_scenario_text
 from sim.model.hil_results import LatencySummary
 from tests.hil.conftest import quick_hil_text
