@@ -4,9 +4,11 @@ The rig controller calls the phases the plan asks for — `install` (preflight �
 `roll_back` — and `close` at the end, which proves the rollback on a rig still running the candidate and releases the
 lease. The rig moves through the lifecycle table the simulator uses (sim/model/lifecycle.py):
 
-    IDLE → DOWNLOADING (preflight, baseline, transfer) → VERIFYING → INSTALLING (build, parity, latency, shadow)
-         → AWAITING_WINDOW → ACTIVATING → HEALTH_CHECK → COMMITTED → ROLLING_BACK → ROLLED_BACK
-    a failing step before activation: FAILED (the previous engine never stopped serving)
+    IDLE → DOWNLOADING (preflight, baseline, [hold_download], transfer) → VERIFYING
+         → INSTALLING ([hold_install], build, parity, latency, shadow) → AWAITING_WINDOW ([defer: a game])
+         → ACTIVATING → HEALTH_CHECK → COMMITTED → ROLLING_BACK → ROLLED_BACK
+    a failing step before activation, or a game past the defer limit: FAILED (the previous engine never stopped
+    serving)
     a failed activation is undone at once: ROLLED_BACK; a rollback that fails: BRICKED, and the rig is quarantined
     under delivery.failure_handling: do_nothing a failed activation is left in place: HEALTH_CHECK → FAILED, the
     candidate stays in the active slot to the plan's end (out of reach of the plan's rollback, as in the simulator)
