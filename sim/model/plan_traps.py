@@ -32,7 +32,7 @@ from sim.model.pace_traps import (
     device_report_time,
 )
 from sim.model.scenario import Scenario
-from sim.model.staging_traps import staging_pays_up_front
+from sim.model.staging_traps import can_halt, staging_pays_up_front
 from sim.model.strategies.exponential import ExponentialParams, raised_rate
 from sim.model.strategy import StrategyParams
 from sim.model.units import format_duration, format_size
@@ -234,16 +234,15 @@ def _nothing_can_halt(path: str, plan: StrategyParams, scenario: Scenario) -> It
     from sim.model.strategies.phases import PhasesParams
     from sim.model.strategies.waves import WavesParams
 
-    if isinstance(plan, WavesParams) and plan.rollback_on_abort and plan.abort is None and plan.sequential is None:
+    if isinstance(plan, WavesParams) and plan.rollback_on_abort and not can_halt(plan):
         yield (f"{path}.rollback_on_abort",
                "rollback_on_abort is set, but the plan has no abort: rule and no sequential: test, so it never "
                "halts and never rolls anything back: a failing candidate goes to the whole fleet")
-    elif isinstance(plan, PhasesParams) and plan.rollback_on_abort and plan.abort is None:
+    elif isinstance(plan, PhasesParams) and plan.rollback_on_abort and not can_halt(plan):
         yield (f"{path}.rollback_on_abort",
                "rollback_on_abort is set, but the plan has no abort: rule, so it never halts and never rolls "
                "anything back: a failing candidate goes to the whole fleet")
-    elif isinstance(plan, CanaryParams) and plan.judge is None and not plan.analysis and plan.sequential is None \
-            and plan.abort is None:
+    elif isinstance(plan, CanaryParams) and not can_halt(plan):
         yield (f"{path}.judge",
                "no judge, analysis, sequential test or abort rule: nothing can halt this canary, so it only "
                "delays the waves after it, and a failing candidate goes to the whole fleet")
