@@ -16,7 +16,9 @@ _MARKS = {"passed": styled("PASS", "green"), "failed": styled("FAIL", "red"), "e
 
 
 def _step(rig: RigResult, name: str) -> str:
-    found = next((step for step in rig.steps if step.name == name), None)
+    """The outcome of the step's last run (a step runs again after a rig dropped away, or in a new attempt after a
+    failure), as the HTML report shows it."""
+    found = next((step for step in reversed(rig.steps) if step.name == name), None)
     return "—" if found is None else {"passed": "ok", "failed": "FAIL", "error": "error", "skipped": "—",
                                       "interrupted": "interrupted"}[found.outcome]
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +18,6 @@ import numpy as np
 from hil import modelzoo
 from hil.errors import HilError
 from hil.reference import reference_outputs
-from hil.session import Artifacts
 from hil.store import sha256_of
 from sim.model.hil_spec import HilSpec
 from sim.model.scenario import Scenario
@@ -25,6 +25,26 @@ from sim.model.scenario import Scenario
 log = logging.getLogger(__name__)
 
 MAX_FRAMES_BYTES = 256 * 2**20      # per angle: the builtin batches are 0.2 MiB; every rig receives each one
+
+
+@dataclass(frozen=True)
+class Artifacts:
+    """What every rig of a run receives, prepared once before any rig starts (read-only afterwards)."""
+
+    current: Path
+    current_sha: str
+    current_version: str
+    candidate: Path
+    candidate_sha: str
+    candidate_version: str
+    frames: dict[str, np.ndarray]
+    candidate_reference: dict[str, np.ndarray]
+    current_reference: dict[str, np.ndarray]
+    workdir: Path
+
+    def frames_for(self, angle: str | None) -> dict[str, np.ndarray]:
+        """A rig that stands for cameras of one angle sees that angle's frames; a rig without one sees all."""
+        return {angle: self.frames[angle]} if angle in self.frames else dict(self.frames)
 
 
 def resolve_inside(reference: str, base: Path, key: str, allow_outside: bool = False) -> Path:

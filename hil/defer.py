@@ -47,7 +47,7 @@ def game_step(rig: "RigSteps", name: str, what: str, limited: bool) -> tuple[boo
 def wait_for_the_game(rig: "RigSteps", step: StepHandle, what: str, limited: bool) -> None:
     """Ask `service.busy` until it answers 0; fail `step` when the scaled limit passes first, or when it answers
     anything but 0 or 21."""
-    scenario_limit = rig.s.defer_limit if limited else None
+    scenario_limit = rig.s.delivery.defer_limit if limited else None
     limit = None if scenario_limit is None else scenario_limit * rig.s.spec.time_scale
     step.numbers["retry_later_answers"] = 0.0
     if limit is not None:

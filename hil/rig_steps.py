@@ -21,6 +21,7 @@ from hil.shadow import shadow_run
 from hil.shell import Shell, command
 from hil.steps import Failed, Timed
 from hil.store import Store
+from hil.transfer_step import transfer_step
 from sim.model.hil_results import ParityResult, TelemetrySummary
 from sim.model.lifecycle import DeviceState as S
 
@@ -160,38 +161,7 @@ class RigSteps:
             self.s.found.killed_at = None
 
     def transfer(self) -> tuple[bool, str]:
-        art, spec = self.s.art, self.s.spec
-        slot, size = self.store.inactive_slot(), art.candidate.stat().st_size
-        with self.s.record.step("transfer", slot=slot, bytes=size, sha256=art.candidate_sha[:16],
-                                rate=spec.transfer_rate or "unlimited") as step:
-            watch = self.s.faults.transfer_watch(size, self.shell)
-
-            def on_progress(position: int) -> None:
-                self.s.checkpoint()          # a stop request cuts the transfer short (the part resumes next time)
-                if watch:
-                    watch(position)
-
-            began = time.monotonic()
-            moved = self.store.transfer(art.candidate, art.candidate_sha, spec.transfer_rate, on_progress)
-            self.s.found.bytes_sent += moved.bytes_sent
-            # the parts of the time the simulator models apart (fleetlab calibrate reads them)
-            step.numbers.update(bytes_sent=float(moved.bytes_sent), attempts=float(len(moved.resumed_from)),
-                                resumed_from=float(max(moved.resumed_from, default=0)),
-                                flow_seconds=round(moved.flow_seconds, 4),
-                                verify_seconds=round(moved.verify_seconds, 4),
-                                setup_seconds=round(time.monotonic() - began - moved.flow_seconds
-                                                    - moved.verify_seconds, 4))
-            if not moved.ok:
-                step.fail(moved.detail)
-                return False, step.detail
-            installing = time.monotonic()
-            self.store.install(art.candidate_sha, slot, art.candidate_version,
-                               midway=lambda shell: self.s.faults.fire("mid:install", shell))
-            step.numbers["install_seconds"] = round(time.monotonic() - installing, 4)
-            self.s.found.candidate_slot = slot
-            resumed = [offset for offset in moved.resumed_from if offset]
-            step.detail = moved.detail + (f"; resumed at {resumed}" if resumed else "")
-            return True, step.detail
+        return transfer_step(self)
 
     def build(self) -> tuple[bool, str]:
         slot = self.s.found.candidate()
@@ -283,7 +253,7 @@ class RigSteps:
             self.s.faults.fire("after:switch", self.shell)
             if self.s.state == S.ACTIVATING:
                 self.s.move(S.HEALTH_CHECK)
-            if self.s.hand_over:
+            if self.s.delivery.hand_over:
                 hand_over(self, step)
             else:
                 self._come_up(step, "the candidate did not come up healthy")

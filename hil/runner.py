@@ -17,12 +17,13 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from hil.artifacts import prepare_artifacts
+from hil.artifacts import Artifacts, prepare_artifacts
 from hil.controller import RigController
 from hil.errors import HilError
 from hil.faults import FaultPlan, Injector
 from hil.inventory import Inventory, Rig
-from hil.session import Artifacts, RigSession
+from hil.rig_delivery import RigDelivery, check_rigs, describe
+from hil.session import RigSession
 from hil.shell import Shell
 from hil.stop import StopSignal
 from sim.model.hil_results import RigResult
@@ -30,7 +31,6 @@ from sim.model.lifecycle import DeviceState as S
 from sim.model.results import ByteCounts, Coverage, Egress, Provenance, RunResult, Series, TimelineEvent
 from sim.model.scenario import Scenario
 from sim.model.strategy import FleetView, plan_random
-from sim.model.units import format_duration
 
 log = logging.getLogger(__name__)
 Connect = Callable[[Rig], Shell]
@@ -82,17 +82,8 @@ def run_scenario(scenario: Scenario, inventory: Inventory, base: Path, connect: 
     rigs = select_rigs(scenario, inventory, rig_name)
     if spec is None:
         raise HilError("the scenario has no hil: section")
-    kill_first = scenario.delivery.update_strategy == "kill_then_download"
-    leave_failing = scenario.delivery.failure_handling == "do_nothing"
-    if kill_first and (cannot := [rig.name for rig in rigs if rig.service.stop is None]):
-        raise HilError(f"delivery.update_strategy: kill_then_download stops the camera service before the transfer, "
-                       f"and the inventory gives no service.stop for {', '.join(cannot)}: add the command that "
-                       f"stops it (e.g. sudo systemctl stop camera-pipeline)")
-    hand_over = scenario.delivery.update_strategy == "hand_over"
-    if hand_over and (cannot := [rig.name for rig in rigs if rig.service.hand_over is None]):
-        raise HilError(f"delivery.update_strategy: hand_over starts the candidate's camera service beside the one "
-                       f"serving, and the inventory gives no service.hand_over for {', '.join(cannot)}: add the "
-                       f"command that does (see rigs/lab.example.yaml)")
+    delivery = RigDelivery.of(scenario)
+    check_rigs(delivery, rigs)
     faults = FaultPlan(list(spec.faults), {**FaultPlan().injectors, **_virtual_injectors(rigs), **(injectors or {})})
     if problems := faults.problems():
         raise HilError("; ".join(problems))
@@ -109,9 +100,7 @@ def run_scenario(scenario: Scenario, inventory: Inventory, base: Path, connect: 
             rig = rigs[device]
             made = RigSession(rig, rig_angle(rig, angles), lambda: connect(rig), spec, artifacts, run_id,
                               FaultPlan(faults.faults, faults.injectors), stop,   # each rig gets each fault once
-                              leave_failing=leave_failing, kill_first=kill_first, hand_over=hand_over,
-                              defer_limit=scenario.delivery.defer_limit,
-                              freeze=scenario.delivery.freeze_during_games)
+                              delivery)
             made.lease_wait = lease_wait
             return made
 
@@ -124,32 +113,6 @@ def run_scenario(scenario: Scenario, inventory: Inventory, base: Path, connect: 
         if on_trace:
             on_trace(controller)
     return _run_result(scenario, controller, results, artifacts, time.monotonic() - started)
-
-
-def rig_delivery(scenario: Scenario) -> list[str]:
-    """What the scenario's delivery makes the rigs do, where it is not the default: for the reader of a HIL result."""
-    delivery, lines = scenario.delivery, []
-    if delivery.stage_ahead:
-        lines.append("delivery.stage_ahead: every rig installed the candidate before the plan's first release, which "
-                     "then only activated it")
-    if delivery.update_strategy == "kill_then_download":
-        lines.append("delivery.update_strategy: kill_then_download: each rig stopped its camera service before the "
-                     "transfer and ran no model until a service came up again (its parity and latency runs inside)")
-    elif delivery.update_strategy == "hand_over":
-        lines.append("delivery.update_strategy: hand_over: each rig started the candidate's camera service beside "
-                     "the one serving, which stopped only once the new one served (the RAM in use with both running "
-                     "is the activation's)")
-    if delivery.failure_handling == "do_nothing":
-        lines.append("delivery.failure_handling: do_nothing: a rig whose candidate failed its health check stayed on "
-                     "it until the plan's end (then it was put back, with the proof)")
-    if delivery.freeze_during_games:
-        lines.append("delivery.freeze_during_games: a rig whose service.busy answered 'retry later' (a game on) held "
-                     "its transfer until the game's end, and its engine build as long as it would hold its switch")
-    if delivery.defer_limit is not None:
-        lines.append(f"delivery.defer_limit: a rig whose service.busy answered 'retry later' (a game on) put its "
-                     f"switch off for {format_duration(delivery.defer_limit)} × hil.time_scale at most, then gave it "
-                     "up (a rig without service.busy never waits)")
-    return lines
 
 
 def _close_all(controller: RigController, rigs: list[Rig], on_rig_done) -> list[RigResult]:
@@ -213,7 +176,7 @@ def _run_result(scenario: Scenario, controller: RigController, rigs: list[RigRes
                               models={artifacts.current_version: artifacts.current_sha,
                                       artifacts.candidate_version: artifacts.candidate_sha}),
         rigs=rigs, interrupted=controller.ended if controller.ended.startswith("interrupted") else "",
-        rig_delivery=rig_delivery(scenario))
+        rig_delivery=describe(scenario))
 
 
 def _versions(rigs: list[RigResult]) -> dict[str, int]:

@@ -8,7 +8,8 @@ lease. The rig moves through the lifecycle table the simulator uses (sim/model/l
          → INSTALLING ([hold_install], build, parity, latency, shadow) → AWAITING_WINDOW ([defer: a game])
          → ACTIVATING → HEALTH_CHECK → COMMITTED → ROLLING_BACK → ROLLED_BACK
     a failing step before activation, or a game past the defer limit: FAILED (the previous engine never stopped
-    serving)
+    serving); under delivery.failure_retries a game past the limit or a download corrupt every time starts a new
+    attempt instead (a `retry` step, hil/failure_retries.py), from the failed step or, fetching again, the download
     a failed activation is undone at once: ROLLED_BACK; a rollback that fails: BRICKED, and the rig is quarantined
     under delivery.failure_handling: do_nothing a failed activation is left in place: HEALTH_CHECK → FAILED, the
     candidate stays in the active slot to the plan's end (out of reach of the plan's rollback, as in the simulator)
@@ -22,18 +23,18 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
 
-import numpy as np
-
+from hil.artifacts import Artifacts
 from hil.errors import HilError, InfrastructureError, LeaseHeld, LeaseLost
+from hil.failure_retries import FailureRetries
 from hil.faults import FaultPlan
 from hil.findings import Findings
 from hil.inventory import Rig
 from hil.lease import Lease, Renewal, default_owner
 from hil.recorder import StepRecorder
+from hil.rig_delivery import RigDelivery
 from hil.rig_steps import RigSteps
+from hil.session_end import release_lease, rig_result
 from hil.shell import Shell
 from hil.step_table import after, steps_of
 from hil.stop import Stopped, StopSignal
@@ -45,40 +46,16 @@ from sim.model.lifecycle import DeviceState as S
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class Artifacts:
-    """What every rig of a run receives, prepared once before any rig starts (read-only afterwards)."""
-
-    current: Path
-    current_sha: str
-    current_version: str
-    candidate: Path
-    candidate_sha: str
-    candidate_version: str
-    frames: dict[str, np.ndarray]
-    candidate_reference: dict[str, np.ndarray]
-    current_reference: dict[str, np.ndarray]
-    workdir: Path
-
-    def frames_for(self, angle: str | None) -> dict[str, np.ndarray]:
-        """A rig that stands for cameras of one angle sees that angle's frames; a rig without one sees all."""
-        return {angle: self.frames[angle]} if angle in self.frames else dict(self.frames)
-
-
 class RigSession:
     def __init__(self, rig: Rig, angle: str | None, connect: Callable[[], Shell], spec: HilSpec,
                  artifacts: Artifacts, run_id: str, faults: FaultPlan, stop: StopSignal,
-                 leave_failing: bool = False, kill_first: bool = False, hand_over: bool = False,
-                 defer_limit: float | None = None, freeze: bool = False) -> None:
+                 delivery: RigDelivery) -> None:
         self.rig, self.angle, self.connect, self.spec, self.art = rig, angle, connect, spec, artifacts
         self.run_id, self.faults, self.stop = run_id, faults, stop
-        self.leave_failing = leave_failing               # delivery.failure_handling: do_nothing
-        self.kill_first = kill_first                     # delivery.update_strategy: kill_then_download
-        self.hand_over = hand_over                       # delivery.update_strategy: hand_over (hil/hand_over.py)
-        self.defer_limit = defer_limit                   # delivery.defer_limit, scenario seconds (hil/defer.py)
-        self.freeze = freeze                             # delivery.freeze_during_games (hil/defer.py)
+        self.delivery = delivery                         # what the scenario's delivery makes the rig do
         self.frames = artifacts.frames_for(angle)
         self.record = StepRecorder(rig.name)
+        self.new_attempts = FailureRetries(delivery.failure_retries, delivery.fetch_again, self.record)
         self.found = Findings()
         self.state = S.IDLE
         self.release: tuple[int, str] | None = None      # which of the plan's releases told this rig, and its label
@@ -206,19 +183,35 @@ class RigSession:
         if self.state != S.IDLE:
             return                         # told again (a promotion), or staged ahead: the install is done
         self.move(S.DOWNLOADING)
-        wanted = [step.name for step in steps_of("install") if self._wanted(step.name, shadow)]
-        for name in wanted:
+        if self._install_steps(self._install_list(shadow)):
+            self.shadowing = shadow
+            self.move(S.AWAITING_WINDOW)
+
+    def _install_list(self, shadow: bool) -> list[str]:
+        return [step.name for step in steps_of("install") if self._wanted(step.name, shadow)]
+
+    def _install_steps(self, wanted: list[str], at: int = 0) -> bool:
+        """Run the install steps from `wanted[at]`; a failure a new attempt may mend starts one
+        (hil/failure_retries.py), else the update is FAILED. True when every step passed."""
+        while at < len(wanted):
+            name = wanted[at]
             self.checkpoint()
             self.faults.fire(f"before:{name}", self.shell)
             passed, detail = self._attempt(name, getattr(self.steps, name))
             if not passed:
-                self._fail_before_switch(name, detail)
-                return
+                again = self.new_attempts.start_again(name, detail, wanted)
+                if again is None:
+                    self._fail_before_switch(name, self.new_attempts.spent(detail))
+                    return False
+                if self.state == S.INSTALLING and again != name:
+                    self.move(S.DOWNLOADING)            # the retry fetches the candidate again
+                at = wanted.index(again)
+                continue
             if name == "transfer":
                 self.move(S.VERIFYING)
                 self.move(S.INSTALLING)
-        self.shadowing = shadow
-        self.move(S.AWAITING_WINDOW)
+            at += 1
+        return True
 
     def _shadow_staged(self) -> None:
         """A rig staged ahead (installed with no shadow) released as a shadow: the shadow step runs now."""
@@ -239,12 +232,8 @@ class RigSession:
         if cool_below is not None and not self.steps.cooled(cool_below):
             return                         # still too hot: the controller tries again after the next soak
         self.pending_cool, self.shadowing = None, False
-        if self._wanted("defer"):
-            self.faults.fire("before:defer", self.shell)
-            passed, detail = self._attempt("defer", self.steps.defer)
-            if not passed:             # a game held the switch past the limit: the candidate never served
-                self._fail_before_switch("defer", detail)
-                return
+        if self._wanted("defer") and not self._defer():
+            return
         self.faults.fire("before:activate", self.shell)
         self.move(S.ACTIVATING)
         passed, detail = self._attempt("activate", self.steps.activate)
@@ -252,12 +241,32 @@ class RigSession:
             self.move(S.COMMITTED)
             return
         self.outcome, self.reason = "failed", detail
-        if self.leave_failing and self.found.switched:
+        if self.delivery.leave_failing and self.found.switched:
             self._leave_failing()
             return
         self.record.skip("rollback", "not run: activate failed (restored at once instead)")
         self.move(S.ROLLING_BACK)
         self._restore("restore", still_serving=not self.found.switched)   # a hand-over that did not happen
+
+    def _defer(self) -> bool:
+        """The switch waits while a game is on (hil/defer.py); a game past the limit fails the update unless a retry
+        starts a new attempt, which waits again (or, fetching again, installs again first). True: go ahead."""
+        while True:
+            self.faults.fire("before:defer", self.shell)
+            passed, detail = self._attempt("defer", self.steps.defer)
+            if passed:
+                return True
+            wanted = self._install_list(shadow=False)
+            again = self.new_attempts.start_again("defer", detail, wanted)
+            if again is None:           # a game held the switch past the limit: the candidate never served
+                self._fail_before_switch("defer", self.new_attempts.spent(detail))
+                return False
+            if again != "defer":
+                self.move(S.DOWNLOADING)
+                if not self._install_steps(wanted, wanted.index(again)):
+                    return False
+                self.move(S.AWAITING_WINDOW)
+            self.checkpoint()
 
     def _fail_before_switch(self, step: str, detail: str) -> None:
         """A step before the switch failed: the update is FAILED, the current model serving (started again after
@@ -338,9 +347,9 @@ class RigSession:
         waits for a game where the rig can say one is on (hil/defer.py). A shadow runs beside the current model by
         design, as in the simulator: no kill step before it."""
         games = self.rig.service.busy is not None
-        asked = {"shadow": shadow or self.spec.shadow, "kill": self.kill_first and not shadow,
+        asked = {"shadow": shadow or self.spec.shadow, "kill": self.delivery.kill_first and not shadow,
                  "calibrate": self.spec.calibrate is not None, "defer": games,
-                 "hold_download": games and self.freeze, "hold_install": games and self.freeze}
+                 "hold_download": games and self.delivery.freeze, "hold_install": games and self.delivery.freeze}
         return asked.get(name, True)
 
     def _skip_after(self, failed: str) -> None:
@@ -358,8 +367,8 @@ class RigSession:
                 try:
                     self._put_back(reason, stopped)
                 finally:
-                    self._release()
-        return self.result()
+                    release_lease(self)
+        return rig_result(self)
 
     def _put_back(self, reason: str, stopped: bool) -> None:
         if self.lease_lost or not self.found.switched:
@@ -384,28 +393,3 @@ class RigSession:
             self._resume()
         except HilError as error:
             self._quarantine(str(error))
-
-    def _release(self) -> None:
-        try:
-            if self.renewal is not None:
-                self.renewal.stop()
-            if self.lease is not None and not self.lease_lost:
-                with self.record.step("release", owner=self.lease.owner):
-                    self.lease.release()
-        except HilError as error:
-            log.error("%s: could not release the lease (it expires by itself): %s", self.rig.name, error)
-        finally:
-            self.shell.close()
-
-    def result(self) -> RigResult:
-        found = self.found
-        if self.release is None and self.outcome == "passed":
-            self.outcome = "skipped"       # never told to update: measured as a control rig at most
-        active = self.art.candidate_version if found.switched else self.art.current_version
-        return RigResult(rig=self.rig.name, hardware=self.rig.hardware, angle=self.angle,
-                         wave=self.release[0] if self.release else -1, release=self.release[1] if self.release else "",
-                         state=self.state, verdict=self.outcome, reason=self.reason, quarantined=self.quarantined,
-                         active_at_end=active, facts=found.facts, steps=self.record.steps, parity=found.parity,
-                         latency=found.latency, telemetry=self.steps.telemetry_summary() if self.opened else None,
-                         idle_temperature=found.idle_temperature, shadow=found.shadow, bytes_sent=found.bytes_sent,
-                         faults=[key.replace("@", " at ", 1) for key in self.faults.fired])

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,6 +43,8 @@ class TransferReport:
     detail: str
     flow_seconds: float = 0.0    # while bytes flowed (what the link's throughput is measured on)
     verify_seconds: float = 0.0  # the sha256 on the rig
+    corrupt: bool = False        # the (last) copy failed its sha256 check
+    copies: int = 1              # copies sent (more than one: corrupt ones were sent again)
 
 
 class Store:
@@ -89,16 +92,27 @@ class Store:
         except ParseError:
             return None
 
-    def transfer(self, local: Path, sha256: str, rate: float | None = None, on_progress=None) -> TransferReport:
+    def transfer(self, local: Path, sha256: str, rate: float | None = None, on_progress=None, copies: int = 2,
+                 before_again: Callable[[int], None] | None = None) -> TransferReport:
         """Copy `local` into incoming/, resuming whatever part is there, and check its sha256 on the rig; a
-        corrupted copy is deleted and sent once more."""
-        first = self._copy(local, sha256, rate, on_progress)
-        if first.ok or "corrupted" not in first.detail:
-            return first
-        again = self._copy(local, sha256, rate, None)
-        return TransferReport(again.ok, first.bytes_sent + again.bytes_sent, first.resumed_from + again.resumed_from,
-                              f"{first.detail}; sent again: {again.detail}",
-                              first.flow_seconds + again.flow_seconds, first.verify_seconds + again.verify_seconds)
+        corrupted copy is deleted and sent again, `copies` copies at most (artifact.max_download_attempts).
+        `before_again(n)` runs before copy number n (2, 3, …): the wait before fetching again (delivery.retries)."""
+        reports: list[TransferReport] = []
+        while True:
+            if reports and before_again is not None:
+                before_again(len(reports) + 1)
+            reports.append(self._copy(local, sha256, rate, on_progress))
+            if reports[-1].ok or not reports[-1].corrupt or len(reports) == copies:
+                break
+        if len(reports) == 1:
+            return reports[0]
+        last = reports[-1]
+        detail = (f"every one of {len(reports)} copies was corrupted and deleted (the last: {last.detail})"
+                  if last.corrupt else "; sent again: ".join(report.detail for report in reports))
+        return TransferReport(last.ok, sum(report.bytes_sent for report in reports),
+                              [offset for report in reports for offset in report.resumed_from], detail,
+                              sum(report.flow_seconds for report in reports),
+                              sum(report.verify_seconds for report in reports), last.corrupt, len(reports))
 
     def _copy(self, local: Path, sha256: str, rate: float | None, on_progress) -> TransferReport:
         part, total = self.path("incoming", f"{sha256}.part"), local.stat().st_size
@@ -148,7 +162,7 @@ class Store:
             self.sh("rm", "-f", part)
             return TransferReport(False, counted[0], offsets, f"sha256 on the rig {found[:12]}… is not "
                                                               f"{sha256[:12]}…: the copy was corrupted and is deleted",
-                                  flowed, verified)
+                                  flowed, verified, corrupt=True)
         return TransferReport(True, counted[0], offsets, f"{total} bytes, sha256 checked on the rig", flowed,
                               verified)
 

@@ -62,6 +62,8 @@ TERMINAL = frozenset({S.ROLLED_BACK, S.FAILED, S.BRICKED})
 LEFT_ON_CANDIDATE = "left on the candidate (delivery.failure_handling: do_nothing)"
 # how the reason of a camera that a game held past delivery.defer_limit starts (sim/world/device.py)
 HELD_BY_A_GAME = "held by a game"
+# how the reason of a camera whose every download attempt was corrupt starts ("corrupt download 5 times")
+CORRUPT_DOWNLOAD = "corrupt download"
 # states in which the device runs the candidate model (what coverage counts once committed)
 RUNS_CANDIDATE = frozenset({S.HEALTH_CHECK, S.COMMITTED})
 BY_VALUE = tuple(DeviceState)   # the member of a stored byte, without Enum's slower DeviceState(value) lookup

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from sim.model import streams
 from sim.model.device_times import DeviceTimes
-from sim.model.lifecycle import HELD_BY_A_GAME, IN_FLIGHT, LEFT_ON_CANDIDATE
+from sim.model.lifecycle import CORRUPT_DOWNLOAD, HELD_BY_A_GAME, IN_FLIGHT, LEFT_ON_CANDIDATE
 from sim.model.lifecycle import DeviceState as S
 from sim.model.memory import OUT_OF_MEMORY
 from sim.model.units import format_duration
@@ -201,7 +201,7 @@ class Lifecycle(Fetching, ServerSide, Staging, PowerCuts):
             attempts = self._attempts(device)
             if attempts >= self.artifact.max_download_attempts:
                 self._cache_abandoned(device)
-                reason = f"corrupt download {attempts} times"
+                reason = f"{CORRUPT_DOWNLOAD} {attempts} times"
                 if self._retry_left(device):
                     world.move(device.id, S.DOWNLOADING, f"{reason}: retried (delivery.failure_retries)")
                 self._fail_or_retry(device, reason, self._begin_download)

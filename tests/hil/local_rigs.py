@@ -5,6 +5,8 @@ tests/hil/conftest.py)."""
 from __future__ import annotations
 
 import shutil
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from hil.inventory import Inventory
@@ -74,8 +76,9 @@ def replayed(scenario: Scenario, trace: list, rigs: list[dict]) -> list:
 
 # a plan on local rigs: the scenario (its strategy, hil: part and delivery), who it tells first, and its run, whose
 # actions are checked against the simulator's driver fed the same observations
-def scenario(strategy: dict, hil: dict | None = None, **delivery):
+def scenario(strategy: dict, hil: dict | None = None, artifact: dict | None = None, **delivery):
     return scenario_from({"duration": "1d", "hil": {**HIL, **(hil or {})}, "strategy": strategy, "delivery": delivery,
+                          "artifact": artifact or {},
                           "fleet": {"camera_angles": {"overhead": "25%", "sideline": "50%", "goal": "25%"}},
                           "current": {"version": "1", "hardware": {"orin-nx": {"latency": "10ms", "power": 10}}}})
 
@@ -87,9 +90,9 @@ def first_told(plan, rigs: list[dict]) -> int:
     return first.devices[0]
 
 
-def run(plan, rigs: list[dict], **options):
+def run(plan, rigs: list[dict], shell: Callable[[], LocalShell] = LocalShell, **options):
     traces = []
-    result = run_scenario(plan, inventory_of(*rigs), Path("."), lambda rig: LocalShell(),
+    result = run_scenario(plan, inventory_of(*rigs), Path("."), lambda rig: shell(),
                           on_trace=lambda controller: traces.append(controller.trace), **options)
     [trace] = traces
     acted = [action for action, _ in trace]
@@ -99,3 +102,27 @@ def run(plan, rigs: list[dict], **options):
 
 def names(rig) -> list[str]:
     return [step.name for step in rig.steps]
+
+
+# a game on a local rig (hil/defer.py): the virtual camera service is busy until STORE/service/game-until
+def with_busy(rig: dict) -> dict:
+    """The rig's inventory entry with the virtual camera service's busy check."""
+    rig["service"]["busy"] = rig["service"]["restart"].replace(" restart ", " busy ")
+    return rig
+
+
+def game_for(rig: dict, seconds: float):
+    """An injector that starts a game on the rig lasting `seconds` of wall time."""
+    def start_game(shell) -> None:
+        (Path(rig["store"]) / "service").mkdir(exist_ok=True)
+        (Path(rig["store"]) / "service" / "game-until").write_text(f"{time.time() + seconds:.3f}\n")
+
+    return {"game": start_game}
+
+
+def active_version(rig: dict) -> str:
+    return (Path(rig["store"]) / "active" / "version").read_text().strip()
+
+
+def step_named(result_rig, name: str):
+    return next(step for step in result_rig.steps if step.name == name)

@@ -19,38 +19,23 @@ from hil.shell import LocalShell
 from hil.stop import StopSignal
 from sim.model.lifecycle import HELD_BY_A_GAME
 from sim.model.lifecycle import DeviceState as S
-from tests.hil.local_rigs import HIL, inventory_of, names, run, scenario
+from tests.hil.local_rigs import (
+    HIL,
+    active_version,
+    game_for,
+    inventory_of,
+    names,
+    run,
+    scenario,
+    step_named,
+    with_busy,
+)
 
 pytestmark = pytest.mark.timeout(300)
 ALL_AT_ONCE = {"kind": "all_at_once"}
 # hil.time_scale 0.00001 (tests/hil/local_rigs.py): a limit of 10 days is 8.64 s on the rig, one of an hour 36 ms
 LONG_LIMIT, SHORT_LIMIT = "10d", "1h"
-
-
-def with_busy(rig: dict) -> dict:
-    """The rig's inventory entry with the virtual camera service's busy check."""
-    rig["service"]["busy"] = rig["service"]["restart"].replace(" restart ", " busy ")
-    return rig
-
-
-def game_for(rig: dict, seconds: float):
-    """An injector that starts a game on the rig lasting `seconds` of wall time."""
-    def start_game(shell) -> None:
-        (Path(rig["store"]) / "service").mkdir(exist_ok=True)
-        (Path(rig["store"]) / "service" / "game-until").write_text(f"{time.time() + seconds:.3f}\n")
-
-    return {"game": start_game}
-
-
 GAME_BEFORE_THE_SWITCH = {"faults": [{"fault": "game", "at_step": "before:defer"}]}
-
-
-def active_version(rig: dict) -> str:
-    return (Path(rig["store"]) / "active" / "version").read_text().strip()
-
-
-def step_named(result_rig, name: str):
-    return next(step for step in result_rig.steps if step.name == name)
 
 
 def test_a_game_shorter_than_the_limit_puts_the_switch_off_until_it_ends(local_rigs):

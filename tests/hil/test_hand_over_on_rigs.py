@@ -19,7 +19,8 @@ import pytest
 
 from hil.errors import HilError
 from hil.hand_over import NOT_HANDED_OVER
-from hil.runner import rig_delivery, run_scenario
+from hil.rig_delivery import describe
+from hil.runner import run_scenario
 from hil.shell import LocalShell
 from sim.model.lifecycle import DeviceState as S
 from tests.hil.local_rigs import inventory_of, names, run, scenario
@@ -107,7 +108,7 @@ def test_hand_over_never_turns_a_client_away_where_the_restart_does(local_rigs):
     assert activate.outcome == "passed" and activate.numbers["memory_beside_bytes"] > 0
     assert "both models ran with" in activate.detail and "kill" not in names(rig)
     assert rig.no_model_seconds is None
-    assert handed.rig_delivery == rig_delivery(scenario(ALL_AT_ONCE, update_strategy="hand_over"))
+    assert handed.rig_delivery == describe(scenario(ALL_AT_ONCE, update_strategy="hand_over"))
     assert "beside the one serving" in handed.rig_delivery[0]
     # the twin: the default update strategy restarts the one service, and the client meets the gap
     restarted, asker = run_asked(rigs[1])

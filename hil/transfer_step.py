@@ -1,0 +1,65 @@
+"""The `transfer` step: the candidate into the rig's inactive slot, resumable, its sha256 checked on the rig.
+
+A copy that arrives corrupt is deleted and sent again, `artifact.max_download_attempts` copies at most, after the
+wait `delivery.retries` gives (× hil.time_scale), as the simulator fetches a corrupt download again. A rig whose
+every copy arrived corrupt fails the step with the simulator's reason ("corrupt download 5 times"), which a
+retry after the failure (delivery.failure_retries, hil/session.py) may mend.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from hil.stop import Stopped
+from sim.model.lifecycle import CORRUPT_DOWNLOAD
+
+if TYPE_CHECKING:
+    from hil.rig_steps import RigSteps
+
+
+def transfer_step(rig: "RigSteps") -> tuple[bool, str]:
+    session = rig.s
+    art, spec, delivery = session.art, session.spec, session.delivery
+    slot, size = rig.store.inactive_slot(), art.candidate.stat().st_size
+    with session.record.step("transfer", slot=slot, bytes=size, sha256=art.candidate_sha[:16],
+                             rate=spec.transfer_rate or "unlimited") as step:
+        watch = session.faults.transfer_watch(size, rig.shell)
+        backed_off = [0.0]
+
+        def on_progress(position: int) -> None:
+            session.checkpoint()          # a stop request cuts the transfer short (the part resumes next time)
+            if watch:
+                watch(position)
+
+        def before_again(copy: int) -> None:
+            wait = delivery.backoff_before(copy) * spec.time_scale
+            began = time.monotonic()
+            if wait and session.stop.sleep(wait):
+                raise Stopped(session.stop.reason)
+            backed_off[0] += time.monotonic() - began
+            session.checkpoint()
+
+        began = time.monotonic()
+        moved = rig.store.transfer(art.candidate, art.candidate_sha, spec.transfer_rate, on_progress,
+                                   copies=delivery.download_attempts, before_again=before_again)
+        session.found.bytes_sent += moved.bytes_sent
+        # the parts of the time the simulator models apart (fleetlab calibrate reads them)
+        step.numbers.update(bytes_sent=float(moved.bytes_sent), attempts=float(len(moved.resumed_from)),
+                            resumed_from=float(max(moved.resumed_from, default=0)), copies=float(moved.copies),
+                            flow_seconds=round(moved.flow_seconds, 4), verify_seconds=round(moved.verify_seconds, 4),
+                            backoff_seconds=round(backed_off[0], 4),
+                            setup_seconds=round(time.monotonic() - began - moved.flow_seconds
+                                                - moved.verify_seconds - backed_off[0], 4))
+        if not moved.ok:
+            step.fail(f"{CORRUPT_DOWNLOAD} {moved.copies} times (artifact.max_download_attempts): {moved.detail}"
+                      if moved.corrupt else moved.detail)
+            return False, step.detail
+        installing = time.monotonic()
+        rig.store.install(art.candidate_sha, slot, art.candidate_version,
+                          midway=lambda shell: session.faults.fire("mid:install", shell))
+        step.numbers["install_seconds"] = round(time.monotonic() - installing, 4)
+        session.found.candidate_slot = slot
+        resumed = [offset for offset in moved.resumed_from if offset]
+        step.detail = moved.detail + (f"; resumed at {resumed}" if resumed else "")
+        return True, step.detail
