@@ -8,7 +8,8 @@ differently on rigs than in the simulator:
   rig still too hot is tried again after each soak. An Update returns once its rigs have an outcome: a rig's
   sequence takes minutes, far less than any bake, and the plan's gates then judge hardware outcomes. A game on a rig
   (hil/defer.py) holds its switch, and so the Update, up to delivery.defer_limit × hil.time_scale; with no limit,
-  until the game ends, while the simulator's plan clock would move on.
+  until the game ends, while the simulator's plan clock would move on; a new attempt after such a failure
+  (delivery.failure_retries, hil/failure_retries.py) is taken at once, within the Update.
 - `Soak(d)`: waits d × hil.time_scale of wall time, sampling each rig's tegrastats meanwhile.
 - `Sample(canary, control)`: metrics measured on the rigs (hil/measure.py).
 - `Halt`: no rig not yet told will be told. `Rollback(devices)`: those rigs go back, with the proof that the previous

@@ -8,6 +8,8 @@
             → release                                                                      at the end of the plan
     [kill] under kill_then_download: a failed or called-off install then runs `resume` (the current model again)
     [defer] when the rig's inventory gives a `service.busy` command; [hold_…] then too, under freeze_during_games
+    A new attempt after a failure (delivery.failure_retries, hil/failure_retries.py) is recorded as a `retry` step
+    between the failed step and its next run: not a step of this table (no fault point is named after it).
 """
 
 from __future__ import annotations

@@ -41,7 +41,8 @@ class Artifact(Frozen):
     engine_build: Duration = Field(default=300.0, description="TensorRT engine build on the device after install")
     max_download_attempts: Annotated[int, Field(ge=1)] = Field(
         default=5, description="download attempts before the device fails: a corrupt download or an expired link "
-        "(delivery.link_expiry) ends one")
+        "(delivery.link_expiry) ends one. On rigs, the copies of the candidate a transfer sends before a corrupt one "
+        "fails it")
 
     @property
     def storage_needed(self) -> float:
@@ -124,7 +125,8 @@ class Delivery(Frozen):
     site_cache: bool = Field(default=False, description="one camera per site fetches; the others copy over the LAN")
     lan_rate: PositiveRate = 50e6
     retries: Retries | None = Field(default=None, description="backoff before fetching again after a corrupt "
-                                    "download or an expired link (none: at once)")
+                                    "download or an expired link (none: at once); on rigs, × hil.time_scale before "
+                                    "a corrupt copy is sent again")
     freeze_during_games: bool = Field(default=False, description="no download or install at a site during its "
                                       "games: the uplink carries nothing, a copy from the site cache and an install "
                                       "wait for the game's end. On rigs with service.busy: the transfer waits, and the "
@@ -157,7 +159,7 @@ class Delivery(Frozen):
         "its resume rule kept, an artifact verified or installed; see retry_fetches_again), its download attempts "
         "counted afresh and a new in-progress timeout; a camera short of storage, or left on a failing candidate, "
         "fails as without retries (a new attempt would find it the same). An abort rule counts a camera once its "
-        "retries are spent")
+        "retries are spent. On rigs the same failures start again at once (hil/failure_retries.py)")
     retry_fetches_again: bool = Field(
         default=False, description="a retry after a failure (failure_retries) drops what the camera has and fetches "
         "the artifact again from its first byte, as a Mender agent does (it streams the artifact into the inactive "
