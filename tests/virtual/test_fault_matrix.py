@@ -60,9 +60,10 @@ CASES = {
                                                 delivery={"update_strategy": "hand_over"}),
     "hand-over after a power cut at the switch (no old service left)": Case(
         (("power_cut", "after:switch"),), says="reconnect", delivery={"update_strategy": "hand_over"}),
-    "a game past the defer limit (the switch given up)": Case((("game", "before:defer"),), verdict="failed",
-                                                             says="held by a game past delivery.defer_limit",
-                                                             delivery={"defer_limit": 3600.0}),
+    "a game past the defer limit, through a retry (the switch given up)": Case(
+        (("game", "before:defer"),), verdict="failed",
+        says="the current model kept (1 retry: delivery.failure_retries)",
+        delivery={"defer_limit": 3600.0, "failure_retries": 1}),
     "hand-over of a candidate whose service never comes up": Case(
         candidate="builtin:candidate-wrong-head", verdict="failed", says="did not come up beside the current model",
         delivery={"update_strategy": "hand_over"}),
