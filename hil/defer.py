@@ -10,6 +10,8 @@ again every BUSY_POLL seconds. Asked before:
     the transfer    (`hold_download`, under freeze_during_games): the download waits for the game's end, however long
     the build       (`hold_install`, under freeze_during_games: the engine build is the install's heavy part, the
                     work a game must not share the board with): given up past the limit, as the switch is
+and, under freeze_during_games, every BUSY_POLL seconds during the transfer: a game that starts mid-way pauses it
+until the game ends (hil/transfer_step.py), as the simulator's freeze stops a site's uplink during its games.
 
 A limit is scaled by `hil.time_scale`, like every scenario duration on rigs. A rig that gives up fails its update
 with the current model serving, the candidate never switched to: the simulator's `held by a game` ending. Without a
@@ -77,6 +79,22 @@ def wait_for_the_game(rig: "RigSteps", step: StepHandle, what: str, limited: boo
         pause = BUSY_POLL if limit is None else min(BUSY_POLL, max(0.0, limit - waited))
         if stop.sleep(pause):
             raise Stopped(stop.reason)
+
+
+def game_on(rig: "RigSteps") -> bool:
+    """One question mid-transfer: True while the camera answers 'retry later'. An answer that errs is not a game:
+    the check before the build (`hold_install`) fails the update on it."""
+    busy = rig.s.rig.service.busy
+    assert busy is not None
+    return rig.shell.run(busy, timeout=BUSY_TIMEOUT).exit_status == RETRY_LATER
+
+
+def wait_out_the_game(rig: "RigSteps") -> StepHandle:
+    """Wait, however long, until the camera is free: a transfer paused by a game (hil/transfer_step.py). The
+    handle has the wait's numbers."""
+    waited = StepHandle()
+    wait_for_the_game(rig, waited, "download", limited=False)
+    return waited
 
 
 def _answers(count: int) -> str:

@@ -47,6 +47,15 @@ class TransferReport:
     copies: int = 1              # copies sent (more than one: corrupt ones were sent again)
 
 
+class TransferPaused(Exception):
+    """Raised by a transfer's progress callback to pause it: the copy under way ends, `wait` runs, and the transfer
+    resumes from the part on the rig."""
+
+    def __init__(self, wait: Callable[[], None]) -> None:
+        super().__init__("transfer paused")
+        self.wait = wait
+
+
 class Store:
     def __init__(self, shell: Shell, root: str) -> None:
         self.shell, self.root = shell, root.rstrip("/")
@@ -125,7 +134,8 @@ class Store:
             if on_progress:
                 on_progress(offsets[-1] + sent)
 
-        for attempt in range(MAX_RESUMES + 1):
+        drops, gave_up = 0, False
+        while True:
             try:
                 offset = self.shell.size(part) or 0
                 if offset > total:      # a stale part larger than the file cannot be ours: start over
@@ -139,16 +149,22 @@ class Store:
                     finally:
                         flowed += time.monotonic() - started
                 break
+            except TransferPaused as pause:
+                pause.wait()       # a game on (hil/transfer_step.py): the part stays, resumed once the game ends
             except ConnectionLost as error:
                 log.warning("%s: transfer cut (%s); resuming", self.shell.name, error)
                 if (full := self._disk_full(part, total)) is not None:
                     return TransferReport(False, counted[0] + counted[1], offsets, full)
-                time.sleep(min(8.0, 2.0 ** attempt))     # the link, or the rig itself, may be coming back
+                if drops == MAX_RESUMES:
+                    gave_up = True
+                    break
+                time.sleep(min(8.0, 2.0 ** drops))     # the link, or the rig itself, may be coming back
+                drops += 1
             finally:
                 counted[0], counted[1] = counted[0] + counted[1], 0
-        else:
+        if gave_up:
             return TransferReport(False, counted[0], offsets,
-                                  f"the link kept dropping: gave up after {len(offsets)} tries")
+                                  f"the link kept dropping: gave up after {drops + 1} tries")
         landed = self.shell.size(part) or 0
         if landed < total:       # a write the rig refused (a full disk refuses quietly over SFTP's pipeline)
             full = self._disk_full(part, total)

@@ -4,6 +4,11 @@ A copy that arrives corrupt is deleted and sent again, `artifact.max_download_at
 wait `delivery.retries` gives (× hil.time_scale), as the simulator fetches a corrupt download again. A rig whose
 every copy arrived corrupt fails the step with the simulator's reason ("corrupt download 5 times"), which a
 retry after the failure (delivery.failure_retries, hil/session.py) may mend.
+
+Under `delivery.freeze_during_games` a rig with `service.busy` is asked every BUSY_POLL seconds during the transfer:
+a game that starts mid-way pauses it (the copy under way ends, its part kept) until the game ends, then it resumes
+from the part, as the simulator's freeze stops a site's uplink during its games. The pause is neither flow nor
+setup time (fleetlab calibrate reads those): it is recorded apart.
 """
 
 from __future__ import annotations
@@ -11,7 +16,9 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
+from hil.defer import BUSY_POLL, game_on, wait_out_the_game
 from hil.stop import Stopped
+from hil.store import TransferPaused
 from sim.model.lifecycle import CORRUPT_DOWNLOAD
 
 if TYPE_CHECKING:
@@ -25,12 +32,24 @@ def transfer_step(rig: "RigSteps") -> tuple[bool, str]:
     with session.record.step("transfer", slot=slot, bytes=size, sha256=art.candidate_sha[:16],
                              rate=spec.transfer_rate or "unlimited") as step:
         watch = session.faults.transfer_watch(size, rig.shell)
-        backed_off = [0.0]
+        backed_off, paused, pauses, asked = [0.0], [0.0], [0], [time.monotonic()]
+        games = delivery.freeze and session.rig.service.busy is not None
 
         def on_progress(position: int) -> None:
             session.checkpoint()          # a stop request cuts the transfer short (the part resumes next time)
             if watch:
                 watch(position)
+            if games and time.monotonic() - asked[0] >= BUSY_POLL:
+                asked[0] = time.monotonic()
+                if game_on(rig):
+                    raise TransferPaused(wait_for_the_games_end)
+
+        def wait_for_the_games_end() -> None:
+            began = time.monotonic()
+            wait_out_the_game(rig)
+            pauses[0] += 1
+            paused[0] += time.monotonic() - began
+            asked[0] = time.monotonic()
 
         def before_again(copy: int) -> None:
             wait = delivery.backoff_before(copy) * spec.time_scale
@@ -48,9 +67,10 @@ def transfer_step(rig: "RigSteps") -> tuple[bool, str]:
         step.numbers.update(bytes_sent=float(moved.bytes_sent), attempts=float(len(moved.resumed_from)),
                             resumed_from=float(max(moved.resumed_from, default=0)), copies=float(moved.copies),
                             flow_seconds=round(moved.flow_seconds, 4), verify_seconds=round(moved.verify_seconds, 4),
-                            backoff_seconds=round(backed_off[0], 4),
+                            backoff_seconds=round(backed_off[0], 4), game_pauses=float(pauses[0]),
+                            paused_for_games_seconds=round(paused[0], 4),
                             setup_seconds=round(time.monotonic() - began - moved.flow_seconds
-                                                - moved.verify_seconds - backed_off[0], 4))
+                                                - moved.verify_seconds - backed_off[0] - paused[0], 4))
         if not moved.ok:
             step.fail(f"{CORRUPT_DOWNLOAD} {moved.copies} times (artifact.max_download_attempts): {moved.detail}"
                       if moved.corrupt else moved.detail)
@@ -62,4 +82,7 @@ def transfer_step(rig: "RigSteps") -> tuple[bool, str]:
         session.found.candidate_slot = slot
         resumed = [offset for offset in moved.resumed_from if offset]
         step.detail = moved.detail + (f"; resumed at {resumed}" if resumed else "")
+        if pauses[0]:
+            step.detail += (f"; paused {pauses[0]} time{'s' if pauses[0] > 1 else ''} for a game "
+                            f"({paused[0]:.1f} s, delivery.freeze_during_games)")
         return True, step.detail

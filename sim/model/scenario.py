@@ -129,8 +129,9 @@ class Delivery(Frozen):
                                     "a corrupt copy is sent again")
     freeze_during_games: bool = Field(default=False, description="no download or install at a site during its "
                                       "games: the uplink carries nothing, a copy from the site cache and an install "
-                                      "wait for the game's end. On rigs with service.busy: the transfer waits, and the "
-                                      "engine build as the switch does")
+                                      "wait for the game's end. On rigs with service.busy: the transfer waits (and "
+                                      "pauses for a game that starts mid-way), and the engine build as the switch "
+                                      "does")
     defer_limit: PositiveDuration | None = Field(
         default=None, description="how long a camera puts off its switch (and, under freeze_during_games, its "
         "install) while a game is on before it gives up (Mender's state-script 'retry later': "

@@ -167,3 +167,25 @@ def test_without_the_freeze_a_rig_holds_neither_the_transfer_nor_the_build(local
     [done] = result.rigs
     assert done.state == S.COMMITTED and "hold_download" not in names(done) and "hold_install" not in names(done)
     assert "defer" in names(done)
+
+
+def test_under_the_freeze_a_game_that_starts_mid_transfer_pauses_it_until_the_game_ends(local_rigs):
+    """The candidate (79 kB) at 200 kbit/s takes about 3.2 s; a 3 s game starts a quarter of the way in. Under the
+    freeze the transfer stops within a second of the game's start and resumes from its part after it; without the
+    freeze it goes on through the game."""
+    rigs = local_rigs()
+    slow_game = {"transfer_rate": "200kbit/s", "faults": [{"fault": "game", "at_step": "transfer@25%"}]}
+    frozen, _, _ = run(scenario(ALL_AT_ONCE, slow_game, freeze_during_games=True), [with_busy(rigs[0])],
+                       injectors=game_for(rigs[0], 3.0))
+    through, _, _ = run(scenario(ALL_AT_ONCE, slow_game), [with_busy(rigs[1])], injectors=game_for(rigs[1], 3.0))
+    [paused], [went_on] = frozen.rigs, through.rigs
+    assert paused.state == went_on.state == S.COMMITTED, (paused.reason, went_on.reason)
+    held = step_named(paused, "transfer")
+    assert held.numbers["game_pauses"] == 1 and held.numbers["paused_for_games_seconds"] >= 1.5
+    assert "paused 1 time for a game" in held.detail and "resumed at" in held.detail
+    # the pause is neither the link's flow nor the step's setup (fleetlab calibrate reads those)
+    assert held.numbers["flow_seconds"] < held.seconds - held.numbers["paused_for_games_seconds"] + 0.5
+    assert held.numbers["setup_seconds"] < 1.0
+    assert step_named(paused, "hold_download").detail == "the camera was free"     # before the game began
+    assert step_named(went_on, "transfer").numbers["game_pauses"] == 0
+    assert "paused" not in step_named(went_on, "transfer").detail
