@@ -73,8 +73,8 @@ def describe(scenario: Scenario) -> list[str]:
                      "it until the plan's end (then it was put back, with the proof)")
     if delivery.freeze_during_games:
         lines.append("delivery.freeze_during_games: a rig whose service.busy answered 'retry later' (a game on) held "
-                     "its transfer until the game's end (paused one a game began during), and its engine build as "
-                     "long as it would hold its switch")
+                     "its transfer until the game's end (and paused it when a game began mid-way), and its engine "
+                     "build as long as it would hold its switch")
     if delivery.defer_limit is not None:
         lines.append(f"delivery.defer_limit: a rig whose service.busy answered 'retry later' (a game on) put its "
                      f"switch off for {format_duration(delivery.defer_limit)} × hil.time_scale at most, then gave it "
