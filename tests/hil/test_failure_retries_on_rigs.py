@@ -99,7 +99,7 @@ def test_every_copy_corrupt_fails_the_transfer_with_the_simulators_reason_after_
                        shell=lambda: CorruptingShell(bad=100))
     [done] = result.rigs
     transfer = step_named(done, "transfer")
-    assert done.state == S.FAILED and done.reason.startswith(f"{CORRUPT_DOWNLOAD} 3 times"), done.reason
+    assert done.state == S.FAILED and done.reason.startswith(f"{CORRUPT_DOWNLOAD} 3 times: "), done.reason
     assert transfer.numbers["copies"] == 3 and "every one of 3 copies was corrupted and deleted" in transfer.detail
     # two waits before copies 2 and 3: 1 h and 2 h × hil.time_scale (0.036 s and 0.072 s)
     assert transfer.numbers["backoff_seconds"] >= 0.108

@@ -64,6 +64,7 @@ CASES = {
         (("game", "before:defer"),), verdict="failed",
         says="the current model kept (1 retry: delivery.failure_retries)",
         delivery={"defer_limit": 3600.0, "failure_retries": 1}),
+    "a transfer under the freeze (the camera asked over SSH mid-way)": Case(delivery={"freeze_during_games": True}),
     "hand-over of a candidate whose service never comes up": Case(
         candidate="builtin:candidate-wrong-head", verdict="failed", says="did not come up beside the current model",
         delivery={"update_strategy": "hand_over"}),
@@ -82,7 +83,9 @@ def scenario_for(case: Case, lease_ttl_scale: str = ""):
         text = text.replace(limit, "")
     # Slow enough that 50% of a transfer is a moment in time; only where a fault waits for that moment (a capped
     # link costs every other case seconds of transfer and provisioning for nothing).
-    mid_transfer = any(point.startswith("transfer@") for _, point in case.faults)
+    # Under the freeze the camera is asked every second during the transfer: it must last that long too.
+    mid_transfer = any(point.startswith("transfer@") for _, point in case.faults) or \
+        case.delivery.get("freeze_during_games", False)
     extra = "  transfer_rate: 400kbit/s\n" if mid_transfer else ""
     if case.faults:
         extra += "  faults:\n" + "".join(f'    - {{fault: {name}, at_step: "{point}"}}\n'
@@ -148,6 +151,9 @@ def test_the_rig_survives(name, virtual_rigs, current_reference, busy_machine):
             at_rest = next(step for step in found.steps if step.name == "preflight").numbers["idle_memory_bytes"]
             [*_, activated] = [step for step in found.steps if step.name == "activate"]   # after a reconnect too
             assert activated.numbers["memory_beside_bytes"] > at_rest
+        if case.delivery.get("freeze_during_games"):    # an SSH command while the SFTP copy is under way
+            [transfer] = [step for step in found.steps if step.name == "transfer"]
+            assert transfer.numbers["busy_checks"] >= 1 and transfer.numbers["game_pauses"] == 0, steps_seen
         check_rig_afterwards(entry, current_reference)
 
 
