@@ -1,6 +1,7 @@
 """What the scenario's `delivery:` and `artifact:` parts make a rig do, read once for every rig of a run: the update
 strategy, the failure handling, the games' waits, the download attempts and the retries after a failure. The rig
-session reads these knobs (hil/session.py); `describe` says them in words for the reader of a HIL result.
+session reads these knobs (hil/session.py); `describe` says them in words for the reader of a HIL result, with the
+settings the rigs cannot act out (`not_reproduced`).
 """
 
 from __future__ import annotations
@@ -90,4 +91,24 @@ def describe(scenario: Scenario) -> list[str]:
                      f"arrived corrupt, started its update again up to {delivery.failure_retries} "
                      f"time{'s' if delivery.failure_retries > 1 else ''}, at once (rigs have no check-in interval), "
                      f"and {again}")
+    return lines + not_reproduced(scenario)
+
+
+def not_reproduced(scenario: Scenario) -> list[str]:
+    """The scenario's settings the rigs cannot act out, where set: a HIL result must not read as if they had been."""
+    delivery, lines = scenario.delivery, []
+    if delivery.delta:
+        lines.append("delivery.delta: not reproduced: each rig received the whole candidate file (no delta is built)")
+    if delivery.site_cache:
+        lines.append("delivery.site_cache: not reproduced: each rig fetched its own copy")
+    if delivery.link_expiry is not None:
+        lines.append("delivery.link_expiry: not reproduced: a rig's transfer has no download link to expire")
+    if delivery.in_progress_timeout is not None:
+        lines.append("delivery.in_progress_timeout: not reproduced: no server times a rig's update out (its steps "
+                     "have their own SSH and step timeouts), and timeout_retries has nothing to start again")
+    if scenario.fleet.poll_interval is not None:
+        lines.append("fleet.poll_interval: not reproduced: a rig took each release, and each retry, at once")
+    if scenario.artifact.corruption_rate:
+        lines.append("artifact.corruption_rate: not reproduced: a rig's corrupt copies are real ones (a bad write, "
+                     "the corrupt_transfer fault), not drawn at this rate")
     return lines

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from hil.rig_delivery import RigDelivery, describe
 from hil.shell import LocalShell
 from sim.model.lifecycle import CORRUPT_DOWNLOAD, HELD_BY_A_GAME
 from sim.model.lifecycle import DeviceState as S
@@ -152,15 +151,3 @@ def test_a_retry_that_fetches_again_after_a_held_switch_installs_again_before_it
 
 def transfer_bytes(rig) -> float:
     return float(step_named(rig, "transfer").args["bytes"])
-
-
-def test_the_delivery_a_rig_follows_is_read_from_the_scenario():
-    plain = RigDelivery.of(scenario(ALL_AT_ONCE))
-    assert (plain.download_attempts, plain.failure_retries, plain.fetch_again, plain.backoff_before(2)) == \
-        (5, 0, False, 0.0)
-    assert not any(line.startswith(("delivery.failure_retries", "delivery.retries")) for line in
-                   describe(scenario(ALL_AT_ONCE)))
-    # retry_fetches_again without retries does nothing, as in the simulator
-    assert not RigDelivery.of(scenario(ALL_AT_ONCE, retry_fetches_again=True)).fetch_again
-    backing = RigDelivery.of(scenario(ALL_AT_ONCE, retries={"backoff": "5m", "factor": 3, "max_backoff": "30m"}))
-    assert [backing.backoff_before(copy) for copy in (2, 3, 4)] == [300.0, 900.0, 1800.0]
