@@ -3,7 +3,7 @@
 A copy that arrives corrupt is deleted and sent again, `artifact.max_download_attempts` copies at most, after the
 wait `delivery.retries` gives (× hil.time_scale), as the simulator fetches a corrupt download again. A rig whose
 every copy arrived corrupt fails the step with the simulator's reason ("corrupt download 5 times"), which a
-retry after the failure (delivery.failure_retries, hil/session.py) may mend.
+retry after the failure (delivery.failure_retries, hil/failure_retries.py) may mend.
 
 Under `delivery.freeze_during_games` a rig with `service.busy` is asked every BUSY_POLL seconds during the transfer:
 a game that starts mid-way pauses it (the copy under way ends, its part kept) until the game ends, then it resumes
