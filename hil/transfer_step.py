@@ -32,7 +32,7 @@ def transfer_step(rig: "RigSteps") -> tuple[bool, str]:
     with session.record.step("transfer", slot=slot, bytes=size, sha256=art.candidate_sha[:16],
                              rate=spec.transfer_rate or "unlimited") as step:
         watch = session.faults.transfer_watch(size, rig.shell)
-        backed_off, paused, pauses, asked, checks = [0.0], [0.0], [0], [time.monotonic()], [0]
+        backed_off, paused, pauses, asked, checks, checking = [0.0], [0.0], [0], [time.monotonic()], [0], [0.0]
         games = delivery.freeze and session.rig.service.busy is not None
 
         def on_progress(position: int) -> None:
@@ -42,7 +42,9 @@ def transfer_step(rig: "RigSteps") -> tuple[bool, str]:
             if games and time.monotonic() - asked[0] >= BUSY_POLL:
                 asked[0] = time.monotonic()
                 checks[0] += 1
-                if game_on(rig):
+                game = game_on(rig)          # no byte moves meanwhile: its time is neither flow nor setup
+                checking[0] += time.monotonic() - asked[0]
+                if game:
                     raise TransferPaused(wait_for_the_games_end)
 
         def wait_for_the_games_end() -> None:
@@ -67,13 +69,13 @@ def transfer_step(rig: "RigSteps") -> tuple[bool, str]:
         # the parts of the time the simulator models apart (fleetlab calibrate reads them)
         step.numbers.update(bytes_sent=float(moved.bytes_sent), attempts=float(len(moved.resumed_from)),
                             resumed_from=float(max(moved.resumed_from, default=0)), copies=float(moved.copies),
-                            flow_seconds=round(moved.flow_seconds, 4), verify_seconds=round(moved.verify_seconds, 4),
-                            backoff_seconds=round(backed_off[0], 4),
+                            flow_seconds=round(moved.flow_seconds - checking[0], 4),
+                            verify_seconds=round(moved.verify_seconds, 4), backoff_seconds=round(backed_off[0], 4),
                             setup_seconds=round(time.monotonic() - began - moved.flow_seconds
                                                 - moved.verify_seconds - backed_off[0] - paused[0], 4))
         if games:          # the questions asked mid-transfer under the freeze, and the pauses for games
-            step.numbers.update(busy_checks=float(checks[0]), game_pauses=float(pauses[0]),
-                                paused_for_games_seconds=round(paused[0], 4))
+            step.numbers.update(busy_checks=float(checks[0]), busy_check_seconds=round(checking[0], 4),
+                                game_pauses=float(pauses[0]), paused_for_games_seconds=round(paused[0], 4))
         if not moved.ok:
             # the reason begins as the simulator's, up to its first colon (what a plan's observation groups by)
             step.fail(f"{CORRUPT_DOWNLOAD} {moved.copies} times: {moved.detail} (artifact.max_download_attempts)"

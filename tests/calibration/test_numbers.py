@@ -159,3 +159,21 @@ def test_each_models_memory_is_its_run_less_the_rest_and_the_boards_adds_back_th
     assert _memory(rest, {"current_memory_bytes": 0.9 * gib, "candidate_memory_bytes": 1.9 * gib}) == \
         {"board": None, "current": None, "candidate": pytest.approx(0.9 * gib)}
     assert _memory({}, {"current_memory_bytes": 1.5 * gib}) == {"board": None, "current": None, "candidate": None}
+
+
+def test_a_rigs_download_is_compared_per_copy_when_a_corrupt_one_was_sent_again():
+    """The one-camera simulation has no corruption: a rig that sent three copies (two arrived corrupt) is compared on
+    each copy's mean flow and check, its setup once; a result from before copies were counted reads as one copy."""
+    from fleetlab.fidelity import measured_phases
+    from sim.model.hil_results import RigResult, StepResult
+
+    def rig(transfer_numbers: dict) -> RigResult:
+        steps = [StepResult(name="transfer", started=0.0, seconds=4.0, outcome="passed", numbers=transfer_numbers),
+                 StepResult(name="build", started=4.0, seconds=1.0, outcome="passed"),
+                 StepResult(name="activate", started=5.0, seconds=0.5, outcome="passed")]
+        return RigResult(rig="orin-a", hardware="orin-nx", wave=0, verdict="passed", steps=steps)
+
+    numbers = {"setup_seconds": 0.1, "flow_seconds": 3.0, "verify_seconds": 0.3, "install_seconds": 0.2}
+    assert measured_phases(rig({**numbers, "copies": 3.0})) == pytest.approx(
+        {"download": 1.1, "verify": 0.1, "install + build": 1.2, "activate": 0.5})
+    assert measured_phases(rig(numbers))["download"] == pytest.approx(3.1)
