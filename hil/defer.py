@@ -89,12 +89,10 @@ def game_on(rig: "RigSteps") -> bool:
     return rig.shell.run(busy, timeout=BUSY_TIMEOUT).exit_status == RETRY_LATER
 
 
-def wait_out_the_game(rig: "RigSteps") -> StepHandle:
-    """Wait, however long, until the camera is free: a transfer paused by a game (hil/transfer_step.py). The
-    handle has the wait's numbers."""
-    waited = StepHandle()
-    wait_for_the_game(rig, waited, "download", limited=False)
-    return waited
+def wait_out_the_game(rig: "RigSteps") -> None:
+    """Wait, however long, until the camera is free (or its answer errs): a transfer paused by a game
+    (hil/transfer_step.py records the pause)."""
+    wait_for_the_game(rig, StepHandle(), "download", limited=False)
 
 
 def _answers(count: int) -> str:
