@@ -110,6 +110,11 @@ class RigResult(Record):
         spells = [step.numbers["no_model_s"] for step in self.steps if "no_model_s" in step.numbers]
         return sum(spells) if spells else None
 
+    @property
+    def retries(self) -> int:
+        """New attempts after a failure (delivery.failure_retries: `retry` steps, hil/failure_retries.py)."""
+        return sum(step.name == "retry" for step in self.steps)
+
 
 def hil_metrics(rigs: list[RigResult]) -> dict[str, float | None]:
     """The numbers `expect:` bounds can name for a HIL run: the worst rig counts."""

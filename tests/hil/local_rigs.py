@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from fleetlab.suite_results import ScenarioOutcome, SuiteResult
 from hil.inventory import Inventory
 from hil.runner import rig_fleet, run_scenario
 from hil.shell import LocalShell
@@ -126,3 +127,10 @@ def active_version(rig: dict) -> str:
 
 def step_named(result_rig, name: str):
     return next(step for step in result_rig.steps if step.name == name)
+
+
+def one_night(result) -> SuiteResult:
+    """A suite run of one scenario, `k`, measured on rigs only: what the history and the report read."""
+    return SuiteResult(run_id="n1", started="2026-12-06T00:00:00+00:00", mode="hil", seeds=1, verdict="GO",
+                       scenarios=[ScenarioOutcome(name="k", file="k.yaml", verdict="GO", hil=result)], git_sha="",
+                       packages={}, wall_seconds=1.0)

@@ -15,7 +15,6 @@ from rich.console import Console
 from fleetlab.hil_view import hil_table
 from fleetlab.history import Measurement, measurements
 from fleetlab.report.html import render
-from fleetlab.suite_results import ScenarioOutcome, SuiteResult
 from hil.errors import HilError
 from hil.runner import END_OF_PLAN, run_scenario
 from hil.shell import LocalShell
@@ -23,7 +22,7 @@ from hil.stop import StopSignal
 from sim.model.lifecycle import LEFT_ON_CANDIDATE
 from sim.model.lifecycle import DeviceState as S
 from sim.model.strategy import Halt, Rollback, Update
-from tests.hil.local_rigs import first_told, inventory_of, names, run, scenario
+from tests.hil.local_rigs import first_told, inventory_of, names, one_night, run, scenario
 
 pytestmark = pytest.mark.timeout(300)
 WAVES = {"kind": "waves", "waves": ["25%", "50%", "100%"], "bake": "1h",
@@ -113,13 +112,6 @@ def probe_at(point: str, seen: list[bool], rig: dict):
     subprocess.run(rig["service"]["restart"], shell=True, capture_output=True, timeout=60, check=True)
     assert serving(rig)
     return {"faults": [{"fault": "probe", "at_step": point}]}, {"probe": lambda shell: seen.append(serving(rig))}
-
-
-def one_night(result) -> SuiteResult:
-    """A suite run of one scenario, `k`, measured on rigs only: what the history and the report read."""
-    return SuiteResult(run_id="n1", started="2026-12-06T00:00:00+00:00", mode="hil", seeds=1, verdict="GO",
-                       scenarios=[ScenarioOutcome(name="k", file="k.yaml", verdict="GO", hil=result)], git_sha="",
-                       packages={}, wall_seconds=1.0)
 
 
 def seconds_between(rig, first: str, last: str) -> float:
