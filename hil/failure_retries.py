@@ -19,7 +19,7 @@ reason and its suffix ("… (2 retries: delivery.failure_retries)").
 from __future__ import annotations
 
 from hil.recorder import StepRecorder
-from sim.model.lifecycle import CORRUPT_DOWNLOAD, HELD_BY_A_GAME
+from sim.model.lifecycle import CORRUPT_DOWNLOAD, HELD_BY_A_GAME, retries_spent
 
 MENDED_BY_A_RETRY = (HELD_BY_A_GAME, CORRUPT_DOWNLOAD)      # how the reasons a new attempt may mend start
 DOWNLOAD_STEPS = ("hold_download", "transfer")              # where a retry that fetches again starts (the first run)
@@ -49,4 +49,4 @@ class FailureRetries:
         """The reason of an update that failed for good: the simulator's suffix when retries were used."""
         if not self.used or not detail.startswith(MENDED_BY_A_RETRY):
             return detail
-        return f"{detail} ({self.used} retr{'ies' if self.used > 1 else 'y'}: delivery.failure_retries)"
+        return detail + retries_spent(self.used)

@@ -79,3 +79,9 @@ def check_transition(source: DeviceState, target: DeviceState) -> None:
     """Raise IllegalTransition unless the table allows `source → target`."""
     if target not in LEGAL_TRANSITIONS[source]:
         raise IllegalTransition(f"illegal lifecycle transition {source.name} → {target.name}")
+
+
+def retries_spent(count: int) -> str:
+    """How the reason of an update that failed after `count` new attempts (delivery.failure_retries) ends, in the
+    simulator and on rigs alike: " (2 retries: delivery.failure_retries)"; nothing without any."""
+    return f" ({count} retr{'ies' if count > 1 else 'y'}: delivery.failure_retries)" if count else ""

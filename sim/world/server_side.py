@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from sim.model.lifecycle import DeviceState as S
+from sim.model.lifecycle import retries_spent
 from sim.model.units import format_duration
 from sim.world.lifecycle_parts import LifecycleParts
 
@@ -126,8 +127,7 @@ class ServerSide(LifecycleParts):
         The caller has left the device in the state it resumes from."""
         retried = self._failure_retries.get(device.id, 0)
         if retried >= self.delivery.failure_retries:
-            again = f" ({retried} retr{'ies' if retried > 1 else 'y'}: delivery.failure_retries)" if retried else ""
-            self._finish(device, S.FAILED, reason + again)
+            self._finish(device, S.FAILED, reason + retries_spent(retried))
             return
         self._failure_retries[device.id] = retried + 1
         self._attempts_before[device.id] = device.attempts
