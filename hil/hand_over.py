@@ -33,7 +33,9 @@ def hand_over(rig: RigSteps, step: StepHandle) -> None:
     ram = ""
     if both.max_memory is not None:
         step.numbers["memory_beside_bytes"] = both.max_memory
-        ram = f"; both models ran with {format_size(both.max_memory)} of RAM in use"
+        # a newcomer that died as it started never ran beside the old one: the peak is the attempt's
+        ram = (f"; both models ran with {format_size(both.max_memory)} of RAM in use" if outcome.handed else
+               f"; {format_size(both.max_memory)} of RAM in use at the attempt's peak")
     step.detail = outcome.check.detail + ram
     if not outcome.handed:
         rig.store.switch(found.previous())       # what serves is the previous engine: say so in the store

@@ -65,6 +65,9 @@ CASES = {
         says="the current model kept (1 retry: delivery.failure_retries)",
         delivery={"defer_limit": 3600.0, "failure_retries": 1}),
     "a transfer under the freeze (the camera asked over SSH mid-way)": Case(delivery={"freeze_during_games": True}),
+    "hand-over on a board out of memory (the kernel's OOM killer takes the newcomer)": Case(
+        (("memory_pressure", "after:switch"),), verdict="failed", says="killed by the kernel for memory",
+        delivery={"update_strategy": "hand_over"}),
     "hand-over of a candidate whose service never comes up": Case(
         candidate="builtin:candidate-wrong-head", verdict="failed", says="did not come up beside the current model",
         delivery={"update_strategy": "hand_over"}),
@@ -139,7 +142,8 @@ def test_the_rig_survives(name, virtual_rigs, current_reference, busy_machine):
         steps_seen = [(step.name, step.outcome, step.detail[:120]) for step in found.steps]
         assert found.verdict == case.verdict, (found.reason, steps_seen)
         assert not found.quarantined and found.active_at_end == "2.0"
-        rolled_back = any(words in case.says for words in ("healthy", "then failed", "did not come up beside"))
+        rolled_back = any(words in case.says for words in ("healthy", "then failed", "did not come up beside",
+                                                           "for memory"))
         assert found.state == {"passed": S.COMMITTED, "failed": S.ROLLED_BACK if rolled_back else S.FAILED}[
             case.verdict]
         assert found.faults == [f"{name} at {point}" for name, point in case.faults]
@@ -151,6 +155,8 @@ def test_the_rig_survives(name, virtual_rigs, current_reference, busy_machine):
             at_rest = next(step for step in found.steps if step.name == "preflight").numbers["idle_memory_bytes"]
             [*_, activated] = [step for step in found.steps if step.name == "activate"]   # after a reconnect too
             assert activated.numbers["memory_beside_bytes"] > at_rest
+        if "memory_pressure" in dict(case.faults):      # the newcomer never ran: the old model's RAM is not "both"
+            assert "at the attempt's peak" in found.reason and "both models ran" not in found.reason
         if case.delivery.get("freeze_during_games"):    # an SSH command while the SFTP copy is under way
             [transfer] = [step for step in found.steps if step.name == "transfer"]
             assert transfer.numbers["busy_checks"] >= 1 and transfer.numbers["game_pauses"] == 0, steps_seen
