@@ -53,7 +53,7 @@ BUILTIN: dict[str, Injector] = {"link_drop": _link_drop, "sigint": _signal_self(
 
 # what virtual rigs add (hil/virtual.py registers them; tests/virtual checks the two lists agree)
 VIRTUAL_ONLY = ("power_cut", "disk_full", "corrupt_transfer", "thermal_stress", "sshd_restart", "reboot_loop",
-                "clock_forward", "clock_back", "health_flap", "rig_gone", "game", "memory_pressure")
+                "clock_forward", "clock_back", "health_flap", "rig_gone", "game", "oom_at_load")
 
 
 def fault_warnings(faults: list[HilFault]) -> list[tuple[str, str]]:

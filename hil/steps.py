@@ -233,6 +233,8 @@ def check_health(shell: Shell, rig: Rig, started: CommandResult | None = None) -
                                + (f" ({streak} checks in a row)" if streak > 1 else ""))
         if time.monotonic() >= deadline:
             why = last.tail(2) or started.tail(2)
+            if not started.ok and started.tail(2) not in why:      # why it never came up (killed as it loaded?)
+                why += f"; its start said: {started.tail(2)}"
             flapped = f" (it passed {passes} time{'s' if passes > 1 else ''}, then failed)" if passes else ""
             return Check(False, f"health check still failing after {service.health_timeout:.0f} s{flapped}: {why}")
         time.sleep(1.0 if last.ok else min(2.0, max(0.2, service.health_timeout / 10)))

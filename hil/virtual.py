@@ -11,7 +11,7 @@ link down / up, bandwidth (`tc tbf` on the rig's link), power cut (kill, then st
 a reboot loop (two power cuts in a row), disk full (the store filled up), corrupted transfer (bytes flipped in the
 copy on the rig), thermal stress, sshd restarted (every session dropped), the rig's clock set an hour forward or
 back, a camera service whose health flaps (passes once, then fails), the rig gone for longer than a lease, a game,
-and the board out of memory as a hand-over's new service starts (the kernel's own OOM killer, in the container's
+and a camera service killed for memory as it loads its engine (the kernel's own OOM killer, in the container's
 memory limit).
 """
 
@@ -315,12 +315,11 @@ class VirtualLab:
         self._exec(container_id, ["sh", "-c", f"mkdir -p {STORE}/service && "
                                               f"echo {time.time() + seconds:.3f} > {STORE}/service/game-until"])
 
-    def memory_pressure(self, container_id: str) -> None:
-        """The rig out of memory the moment a hand-over's new service starts, so the kernel's OOM killer (not a
-        test's kill) takes it: rigs/virtual/tools/memory_pressure.py holds all of the container's memory but room
-        for a command, then the rest once the newcomer runs; it lets go at the kill, or after two minutes without
-        one. Returns once the memory is held."""
-        self._exec(container_id, ["memory-pressure", "--store", STORE])
+    def oom_at_load(self, container_id: str) -> None:
+        """The next camera service to load the active slot's engine takes more memory than the rig has, as a model
+        too big for the board would, so the kernel's own OOM killer ends it (rigs/virtual/tools/boardmemory.py)."""
+        self._exec(container_id, ["sh", "-c", f"mkdir -p {STORE}/service && "
+                                              f"basename $(readlink -f {STORE}/active) > {STORE}/service/oom-at-load"])
 
     def gone(self, container_id: str, seconds: float = RIG_GONE_FOR) -> None:
         """The rig's link down for `seconds` (longer than a test lease lives), then back; returns at once."""
@@ -349,7 +348,7 @@ class VirtualLab:
                 "clock_forward": on(lambda rig: self.set_clock(rig, 3600)),
                 "clock_back": on(lambda rig: self.set_clock(rig, -3600)), "health_flap": on(self.flap_health),
                 "rig_gone": on(self.gone), "game": on(self.start_game),
-                "memory_pressure": on(self.memory_pressure)}
+                "oom_at_load": on(self.oom_at_load)}
 
 
 def inventory_entry(rig: VirtualRig, key_file: Path, link_rate: float | None = None) -> dict:

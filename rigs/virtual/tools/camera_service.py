@@ -36,6 +36,8 @@ import sys
 import threading
 import time
 
+from boardmemory import killed_for_memory, oom_kills, take_the_board, too_big_for_the_board  # beside this script
+
 EXPECTED_CLASSES = 5
 START_TIMEOUT = 30.0
 DRAIN = 1.0                  # seconds the old service of a hand-over serves on after the new one took over
@@ -71,14 +73,16 @@ class Service:
         import onnxruntime as ort
 
         engine = self.paths["engine"]
+        slot = os.path.basename(os.path.realpath(os.path.dirname(engine)))
+        if too_big_for_the_board(os.path.dirname(self.paths["folder"]), slot):
+            take_the_board()                      # the oom_at_load fault: a model too big for the board
         options = ort.SessionOptions()
         options.intra_op_num_threads = 1
         options.log_severity_level = 3
         session = ort.InferenceSession(engine, options, providers=["CPUExecutionProvider"])
         frame = np.full((1, 3, 64, 64), 0.5, dtype=np.float32)
         with self.lock:
-            self.state.update(slot=os.path.basename(os.path.realpath(os.path.dirname(engine))),
-                              engine_sha256=sha256(engine))
+            self.state.update(slot=slot, engine_sha256=sha256(engine))
         return session, frame, np
 
     def infer_forever(self) -> None:
@@ -142,7 +146,10 @@ def ask(store: str, timeout: float = 5.0, socket_name: str = SOCKET) -> tuple[in
         data += chunk
     client.close()
     head, _, body = data.partition(b"\r\n\r\n")
-    return int(head.split()[1]), json.loads(body)
+    status = head.split()
+    if len(status) < 2:             # a service killed while it answered (the OOM killer) closes with nothing said
+        raise ValueError("the service closed the connection without an answer")
+    return int(status[1]), json.loads(body)
 
 
 def _alive(pid: int) -> bool:
@@ -191,9 +198,12 @@ def start(store: str) -> int:
     forget(where, "pid", "socket")
     from rigdaemon import daemonize  # beside this script
 
+    kills_before = oom_kills()
     daemonize(where["pid"], lambda: run_daemon(store))     # the service outlives this SSH session
     answer = first_answer(store, SOCKET)
-    print(json.dumps(answer[1]) if answer else "the service did not answer on its health socket", flush=True)
+    killed = "" if answer else killed_for_memory(kills_before)
+    print(json.dumps(answer[1]) if answer else
+          f"the service did not answer on its health socket{f' ({killed})' if killed else ''}", flush=True)
     return 0 if answer and answer[0] == 200 else 1
 
 
@@ -222,24 +232,6 @@ def first_answer(store: str, socket_name: str, pid_file: str = "pid") -> tuple[i
     return None
 
 
-# how often the kernel killed a process of this rig for memory: cgroup v2, then v1 (a board's own count is in its
-# kernel log; a virtual rig's is its container's)
-OOM_COUNTERS = ("/sys/fs/cgroup/memory.events", "/sys/fs/cgroup/memory/memory.oom_control")
-
-
-def oom_kills() -> int | None:
-    for path in OOM_COUNTERS:
-        try:
-            with open(path) as source:
-                for line in source:
-                    name, _, value = line.partition(" ")
-                    if name == "oom_kill":
-                        return int(value)
-        except (OSError, ValueError):
-            continue
-    return None
-
-
 def newcomer(store: str) -> None:
     """The hand-over's new service: the first the kernel kills when the board runs out of memory."""
     try:
@@ -265,11 +257,10 @@ def hand_over(store: str) -> int:
         gone = pid is not None and not _alive(pid)
         stop(store, "next_pid")
         forget(where, "next_pid", "next_socket")
-        kills = (oom_kills() or 0) - (kills_before or 0)
         if answer is not None:
             why = answer[1].get("reason")
-        elif kills > 0:
-            why = f"killed by the kernel for memory: {kills} out-of-memory kill(s) on the board as it started"
+        elif killed := killed_for_memory(kills_before):
+            why = killed
         else:
             why = "it died before it served" if gone else f"it did not serve within {START_TIMEOUT:g} s"
         print(f"the new service did not come up ({why}); the old one still serves", flush=True)
