@@ -119,6 +119,14 @@ class Tools(Frozen):
 class FactPaths(Frozen):
     nv_tegra_release: Filled = "/etc/nv_tegra_release"
     device_model: Filled = "/proc/device-tree/model"
+    # files with an `oom_kill N` line, the first one found counting: how often the kernel killed a process for memory
+    # (hil/memory_kills.py). A board's own count is kernel-wide; a container's is its cgroup's. [] reads none.
+    oom_kills: tuple[Filled, ...] = Field(default=("/proc/vmstat",))
+
+    @field_validator("oom_kills", mode="before")
+    @classmethod
+    def _one_or_more(cls, value: object) -> object:
+        return [value] if isinstance(value, str) else value
 
 
 class Rig(Frozen):

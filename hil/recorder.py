@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -35,6 +35,8 @@ class StepRecorder:
         self.rig = rig
         self.origin = time.monotonic()
         self.steps: list[StepResult] = []
+        # what to add to a failed step before it is recorded (hil/memory_kills.py: the kernel's OOM kills meanwhile)
+        self.after_failure: Callable[[str, StepHandle], None] | None = None
 
     @contextmanager
     def step(self, name: str, **args: object) -> Iterator[StepHandle]:
@@ -49,6 +51,8 @@ class StepRecorder:
             handle.outcome, handle.detail = "interrupted", f"stopped: {stop}"
             raise
         finally:
+            if handle.outcome == "failed" and self.after_failure is not None:
+                self.after_failure(name, handle)
             self.steps.append(StepResult(name=name, args={key: str(value) for key, value in args.items()},
                                          started=round(started - self.origin, 3),
                                          seconds=round(time.monotonic() - started, 3), outcome=handle.outcome,

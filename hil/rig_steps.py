@@ -54,6 +54,7 @@ class RigSteps:
         with self.s.record.step("preflight") as step:
             self.store.prepare()
             facts, idle, problems = read_facts(self.shell, self.s.rig, needs=3 * self.s.art.candidate.stat().st_size)
+            self.s.memory_kills.start()
             self.s.found.facts = facts
             self.s.found.idle_temperature = idle.max_temperature if idle else None
             step.numbers.update(at_rest(idle))

@@ -31,6 +31,7 @@ from hil.faults import FaultPlan
 from hil.findings import Findings
 from hil.inventory import Rig
 from hil.lease import Lease, Renewal, default_owner
+from hil.memory_kills import MemoryKills
 from hil.recorder import StepRecorder
 from hil.rig_delivery import RigDelivery
 from hil.rig_steps import RigSteps
@@ -55,6 +56,8 @@ class RigSession:
         self.delivery = delivery                         # what the scenario's delivery makes the rig do
         self.frames = artifacts.frames_for(angle)
         self.record = StepRecorder(rig.name)
+        self.memory_kills = MemoryKills(lambda: self.shell, rig)
+        self.record.after_failure = self.memory_kills.after_failure
         self.new_attempts = FailureRetries(delivery.failure_retries, delivery.fetch_again, self.record)
         self.found = Findings()
         self.state = S.IDLE
@@ -330,7 +333,8 @@ class RigSession:
         not end it between tries: only a lost lease does."""
         for attempt in range(self.steps.retries + 1):
             try:
-                return action()
+                passed, detail = action()
+                return passed, detail if passed else detail + self.memory_kills.said()
             except InfrastructureError as error:
                 if attempt == self.steps.retries:
                     raise

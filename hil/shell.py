@@ -66,6 +66,18 @@ class CommandResult:
     def ok(self) -> bool:
         return self.exit_status == 0
 
+    @property
+    def exit_words(self) -> str:
+        """"exit 1", or "killed by SIGKILL (exit 137)" for a command a signal ended (the shell on the rig reports
+        128 + the signal's number): the kernel's OOM killer sends SIGKILL, a timeout's kill SIGTERM first."""
+        number = self.exit_status - 128
+        if 0 < number < signal.NSIG:
+            try:
+                return f"killed by {signal.Signals(number).name} (exit {self.exit_status})"
+            except ValueError:       # a number no signal has here
+                pass
+        return f"exit {self.exit_status}"
+
     def tail(self, lines: int = 5) -> str:
         """The last lines of stderr (else stdout): what a failure message should show."""
         text = (self.stderr.strip() or self.stdout.strip()).splitlines()

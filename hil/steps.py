@@ -71,10 +71,11 @@ def build_engine(shell: Shell, rig: Rig, store: Store, slot: str, precision: str
     try:
         report = parse_trtexec(done.stdout + "\n" + done.stderr)
     except ParseError as error:
-        return Check(False, f"trtexec printed no TensorRT log (exit {done.exit_status}): {error}")
+        return Check(False, f"trtexec printed no TensorRT log ({done.exit_words}): {error}")
     if not report.passed or not done.ok:
         errors = "; ".join(report.errors[-3:]) or done.tail(3)
-        return Check(False, f"engine build failed (TensorRT {report.version or '?'}): {errors}")
+        killed = f"trtexec {done.exit_words}: " if done.exit_words.startswith("killed") else ""
+        return Check(False, f"engine build failed (TensorRT {report.version or '?'}): {killed}{errors}")
     store.sh("mv", "-f", f"{engine}.building", engine)
     return Check(True, f"built with TensorRT {report.version or '?'} in {done.seconds:.1f} s ({precision})")
 
@@ -101,7 +102,7 @@ def infer(shell: Shell, rig: Rig, store: Store, slot: str, angle: str, remote_fr
                              f"--loadInputs=frames:{remote_frames}", f"--exportOutput={output}", "--iterations=1",
                              "--warmUp=0", "--duration=0"), timeout=RUN_TIMEOUT)
     if not done.ok:
-        return Failed(f"inference failed (exit {done.exit_status}): {done.tail(2)}")
+        return Failed(f"inference failed ({done.exit_words}): {done.tail(2)}")
     exported = shell.run(command("cat", output), timeout=60)
     try:
         return outputs_from_export(exported.stdout)
@@ -144,9 +145,9 @@ def latency_run(shell: Shell, rig: Rig, store: Store, slot: str, frame_shape: tu
     try:
         report = parse_trtexec(done.stdout) if done.stdout.strip() else None
     except ParseError as error:
-        return Failed(f"latency run printed no TensorRT log (exit {done.exit_status}): {error}")
+        return Failed(f"latency run printed no TensorRT log ({done.exit_words}): {error}")
     if not done.ok or report is None or not report.passed:
-        return Failed(f"latency run failed (exit {done.exit_status}): {done.tail(2)}")
+        return Failed(f"latency run failed ({done.exit_words}): {done.tail(2)}")
     exported = shell.run(command("cat", times), timeout=60)
     try:
         latencies = export_latencies(exported.stdout, warmup)

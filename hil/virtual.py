@@ -11,8 +11,8 @@ link down / up, bandwidth (`tc tbf` on the rig's link), power cut (kill, then st
 a reboot loop (two power cuts in a row), disk full (the store filled up), corrupted transfer (bytes flipped in the
 copy on the rig), thermal stress, sshd restarted (every session dropped), the rig's clock set an hour forward or
 back, a camera service whose health flaps (passes once, then fails), the rig gone for longer than a lease, a game,
-and a camera service killed for memory as it loads its engine (the kernel's own OOM killer, in the container's
-memory limit).
+and a model too big for the board: the next tool to load one (an engine build, a timed run, the camera service)
+killed for memory (the kernel's own OOM killer, in the container's memory limit).
 """
 
 from __future__ import annotations
@@ -316,10 +316,10 @@ class VirtualLab:
                                               f"echo {time.time() + seconds:.3f} > {STORE}/service/game-until"])
 
     def oom_at_load(self, container_id: str) -> None:
-        """The next camera service to load the active slot's engine takes more memory than the rig has, as a model
-        too big for the board would, so the kernel's own OOM killer ends it (rigs/virtual/tools/boardmemory.py)."""
-        self._exec(container_id, ["sh", "-c", f"mkdir -p {STORE}/service && "
-                                              f"basename $(readlink -f {STORE}/active) > {STORE}/service/oom-at-load"])
+        """The next rig tool to load a model (trtexec's build or run, the camera service's start) takes more memory
+        than the rig has, as a model too big for the board would, so the kernel's own OOM killer ends it
+        (rigs/virtual/tools/boardmemory.py)."""
+        self._exec(container_id, ["sh", "-c", "touch /var/lib/fleetlab-rig/oom-at-load"])
 
     def gone(self, container_id: str, seconds: float = RIG_GONE_FOR) -> None:
         """The rig's link down for `seconds` (longer than a test lease lives), then back; returns at once."""
@@ -370,4 +370,6 @@ def inventory_entry(rig: VirtualRig, key_file: Path, link_rate: float | None = N
                         "busy": f"camera-service busy --store {STORE}"},
             "tools": {"trtexec": "/usr/local/bin/trtexec", "tegrastats": "/usr/local/bin/tegrastats",
                       "nvpmodel": "/usr/local/bin/nvpmodel", "python": "/opt/rig/venv/bin/python"},
-            "facts": {"nv_tegra_release": "/etc/nv_tegra_release", "device_model": "/etc/fleetlab-rig/model"}}
+            "facts": {"nv_tegra_release": "/etc/nv_tegra_release", "device_model": "/etc/fleetlab-rig/model",
+                      # the container's own count of out-of-memory kills (cgroup v2, v1): /proc/vmstat is the host's
+                      "oom_kills": ["/sys/fs/cgroup/memory.events", "/sys/fs/cgroup/memory/memory.oom_control"]}}

@@ -9,11 +9,13 @@ from hil.parsers.facts import (
                                parse_df_available_bytes,
                                parse_nv_tegra_release,
                                parse_nvpmodel_query,
+                               parse_oom_kills,
 )
 from hil.parsers.tegrastats import CpuCore, Engine, Rail, TegraSample, parse_tegrastats, parse_tegrastats_line
 from hil.parsers.trtexec import LatencyStats, TrtexecReport, latency_from_export_times, parse_trtexec, version_from_tag
 
 __all__ = ["CpuCore", "Engine", "LatencyStats", "ParseError", "PowerMode", "Rail", "TegraRelease", "TegraSample",
            "TrtexecReport", "latency_from_export_times", "parse_device_tree_strings", "parse_df_available_bytes",
-           "parse_nv_tegra_release", "parse_nvpmodel_query", "parse_tegrastats", "parse_tegrastats_line",
+           "parse_nv_tegra_release", "parse_nvpmodel_query", "parse_oom_kills", "parse_tegrastats",
+           "parse_tegrastats_line",
            "parse_trtexec", "version_from_tag"]

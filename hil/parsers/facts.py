@@ -1,4 +1,5 @@
-"""Device facts: /etc/nv_tegra_release, /proc/device-tree/model and compatible, `nvpmodel -q`, `df -Pk`."""
+"""Device facts: /etc/nv_tegra_release, /proc/device-tree/model and compatible, `nvpmodel -q`, `df -Pk`, and the
+kernel's count of out-of-memory kills (/proc/vmstat, or a cgroup's memory.events / memory.oom_control)."""
 
 from __future__ import annotations
 
@@ -72,3 +73,13 @@ def parse_df_available_bytes(text: str) -> int:
     if len(rows) < 2 or len(rows[-1]) < 6 or not rows[-1][3].isdigit():
         raise ParseError("df -Pk", text.strip()[:120], "expected a header and one file-system row")
     return int(rows[-1][3]) * 1024
+
+
+_OOM_KILLS = re.compile(r"^oom_kill (\d+)\s*$", re.M)
+
+
+def parse_oom_kills(text: str) -> int | None:
+    """The first `oom_kill N` line: how often the kernel killed a process for memory (kernels from 4.13 count them;
+    older ones, JetPack 4's 4.9 among them, do not: None)."""
+    match = _OOM_KILLS.search(text)
+    return int(match.group(1)) if match else None

@@ -38,6 +38,7 @@ def make_rig(folder: Path, name: str, port: int, host_key: str | None, user: str
     (folder / "proc" / "device-tree" / "model").write_bytes(
         b"NVIDIA Jetson Orin NX Engineering Reference Developer Kit\x00")
     (home / "profile.json").write_text(json.dumps({"ambient_c": 30.0, "time_constant_s": 5.0}))
+    (folder / "proc" / "vmstat").write_text("oom_kill 0\n")     # the rig's own count: not the host's, which moves
     service = tool(home, "camera_service.py")
     rig = {"name": name, "host": "127.0.0.1", "port": port, "user": user, "key_file": str(key),
            "hardware": "orin-nx", "jetpack": "6", "tensorrt": "8.6", "tags": ["virtual", "orin"],
@@ -50,7 +51,8 @@ def make_rig(folder: Path, name: str, port: int, host_key: str | None, user: str
            "tools": {"trtexec": tool(home, "trtexec.py"), "tegrastats": tool(home, "tegrastats.py"),
                      "nvpmodel": tool(home, "nvpmodel.py"), "python": shlex.quote(sys.executable)},
            "facts": {"nv_tegra_release": str(folder / "etc" / "nv_tegra_release"),
-                     "device_model": str(folder / "proc" / "device-tree" / "model")}}
+                     "device_model": str(folder / "proc" / "device-tree" / "model"),
+                     "oom_kills": [str(folder / "proc" / "vmstat")]}}
     if host_key is not None:
         rig["host_key"] = host_key
     rig.update(extra)

@@ -14,6 +14,7 @@ from hil.parsers import (
     parse_df_available_bytes,
     parse_nv_tegra_release,
     parse_nvpmodel_query,
+    parse_oom_kills,
     parse_tegrastats_line,
     parse_trtexec,
     version_from_tag,
@@ -168,6 +169,15 @@ def test_device_facts_from_the_samples():
     assert parse_nvpmodel_query("NV Power Mode: 5W\n1\nNVPM ERROR: Error opening x: 13\n").mode_id == 1
     df = "Filesystem 1024-blocks Used Available Capacity Mounted on\n/dev/root 100 50 4096 50% /\n"
     assert parse_df_available_bytes(df) == 4096 * 1024
+
+
+def test_the_kernels_count_of_out_of_memory_kills_is_read_where_it_keeps_one():
+    vmstat = "nr_free_pages 61540\noom_kill 2\nnuma_hit 1\n"          # /proc/vmstat, kernels from 4.13
+    events = "low 0\nhigh 0\nmax 12\noom 3\noom_kill 3\noom_group_kill 0\n"   # a cgroup v2 memory.events
+    control = "oom_kill_disable 0\nunder_oom 0\noom_kill 1\n"             # a cgroup v1 memory.oom_control
+    assert (parse_oom_kills(vmstat), parse_oom_kills(events), parse_oom_kills(control)) == (2, 3, 1)
+    assert parse_oom_kills("nr_free_pages 61540\npgfault 9\n") is None          # JetPack 4's 4.9 counts none
+    assert parse_oom_kills(control + vmstat) == 1                              # the first file read counts
 
 
 PARSERS = [parse_tegrastats_line, parse_trtexec, parse_nv_tegra_release, parse_nvpmodel_query,

@@ -89,6 +89,14 @@ def test_a_command_past_its_timeout_raises_and_the_next_command_still_works(rig_
     shell.close()
 
 
+def test_a_command_a_signal_ended_says_which_signal(rig_entry):
+    """What the kernel's OOM killer leaves of a build over SSH: exit 137, read as the SIGKILL it is."""
+    shell = shell_for(rig_entry("rig-a"))
+    killed, failed = shell.run("sh -c 'kill -KILL $$'", timeout=10), shell.run("exit 3", timeout=10)
+    shell.close()
+    assert killed.exit_words == "killed by SIGKILL (exit 137)" and failed.exit_words == "exit 3"
+
+
 def test_commands_go_out_without_waiting_on_nagle(rig_entry, sshd):
     """paramiko's socket kept Nagle's algorithm on: every command waited ~40 ms for a delayed ACK (a 6 ms sha256sum
     took 50 ms), inflating short steps and the calibrated fixed costs. Direct and jump-host links both turn it off."""

@@ -65,6 +65,8 @@ CASES = {
         says="the current model kept (1 retry: delivery.failure_retries)",
         delivery={"defer_limit": 3600.0, "failure_retries": 1}),
     "a transfer under the freeze (the camera asked over SSH mid-way)": Case(delivery={"freeze_during_games": True}),
+    "an engine build too big for the board (the kernel's OOM killer takes trtexec)": Case(
+        (("oom_at_load", "before:build"),), verdict="failed", says="trtexec killed by SIGKILL (exit 137)"),
     "a candidate too big for the board (the kernel's OOM killer at the restart)": Case(
         (("oom_at_load", "after:switch"),), verdict="failed", says="killed by the kernel for memory"),
     "hand-over of a candidate too big for the board (the kernel's OOM killer takes the newcomer)": Case(
@@ -157,8 +159,10 @@ def test_the_rig_survives(name, virtual_rigs, current_reference, busy_machine):
             at_rest = next(step for step in found.steps if step.name == "preflight").numbers["idle_memory_bytes"]
             [*_, activated] = [step for step in found.steps if step.name == "activate"]   # after a reconnect too
             assert activated.numbers["memory_beside_bytes"] > at_rest
-        if "oom_at_load" in dict(case.faults) and case.delivery:    # the newcomer never ran beside the old one
-            assert "at the attempt's peak" in found.reason and "both models ran" not in found.reason
+        if "oom_at_load" in dict(case.faults):          # the kernel's own count, read over SSH, says why
+            assert "(the rig's kernel killed 1 process for memory since preflight)" in found.reason, found.reason
+            if case.delivery:                            # the newcomer never ran beside the old one
+                assert "at the attempt's peak" in found.reason and "both models ran" not in found.reason
         if case.delivery.get("freeze_during_games"):    # an SSH command while the SFTP copy is under way
             [transfer] = [step for step in found.steps if step.name == "transfer"]
             assert transfer.numbers["busy_checks"] >= 1 and transfer.numbers["game_pauses"] == 0, steps_seen

@@ -1,10 +1,11 @@
 """Shared by the rig tools: the board's memory as the kernel counts it, which on a virtual rig is its container's
 cgroup (cgroup v2, then v1; a real board's count is in its kernel log).
 
-The `oom_at_load` fault (hil/virtual.py) writes STORE/service/oom-at-load naming a slot: the next camera service to
-load that slot's engine takes more memory than the board has, as a model too big for it would, and the kernel's OOM
-killer (the real one, in the container's memory limit) ends it. A hand-over's newcomer, started with the highest
-oom_score_adj, is the first it kills; a restarted service is the largest process, and goes too.
+The `oom_at_load` fault (hil/virtual.py) leaves $FLEETLAB_RIG_HOME/oom-at-load: the next rig tool to load a model
+(trtexec building or running an engine, the camera service starting) takes more memory than the board has, as a
+model too big for it would, and the kernel's OOM killer (the real one, in the container's memory limit) ends it. A
+hand-over's newcomer, started with the highest oom_score_adj, is the first it kills; otherwise the loader is the
+largest process, and goes.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ LIMITS = (("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.stat", ("anon", "
           ("/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory/memory.stat",
            ("total_rss", "total_mapped_file")))
 OOM_COUNTERS = ("/sys/fs/cgroup/memory.events", "/sys/fs/cgroup/memory/memory.oom_control")
-FAULT_FILE = "oom-at-load"
+FAULT_FILE = os.path.join(os.environ.get("FLEETLAB_RIG_HOME", "/var/lib/fleetlab-rig"), "oom-at-load")
 
 
 def oom_kills() -> int | None:
@@ -58,22 +59,13 @@ def free_memory() -> int:
     raise MemoryError("the oom_at_load fault needs a board with a memory limit (a container's); none here")
 
 
-def too_big_for_the_board(store: str, slot: str) -> bool:
-    """Whether the oom_at_load fault names `slot`; the fault is spent by the service that reads it."""
-    path = os.path.join(store, "service", FAULT_FILE)
+def take_the_board_if_told() -> None:
+    """Where the oom_at_load fault is set, spend it: take the board's free memory and BEYOND more, every page written
+    (resident, as loaded weights are), so the kernel kills this process before it returns. If it does return (a
+    limit lifted meanwhile), the memory goes."""
     try:
-        with open(path) as source:
-            named = source.read().strip()
+        os.remove(FAULT_FILE)
     except OSError:
-        return False
-    if named != slot:
-        return False
-    os.remove(path)
-    return True
-
-
-def take_the_board() -> None:
-    """Take the board's free memory and BEYOND more, every page written (resident, as loaded weights are): the
-    kernel kills this process before it returns. If it does return (a limit lifted meanwhile), the memory goes."""
+        return                      # not set (or another loader took it first)
     block = bytearray(free_memory() + BEYOND)
     block[::PAGE] = b"\1" * len(range(0, len(block), PAGE))

@@ -36,7 +36,7 @@ import sys
 import threading
 import time
 
-from boardmemory import killed_for_memory, oom_kills, take_the_board, too_big_for_the_board  # beside this script
+from boardmemory import killed_for_memory, oom_kills, take_the_board_if_told  # beside this script
 
 EXPECTED_CLASSES = 5
 START_TIMEOUT = 30.0
@@ -74,8 +74,7 @@ class Service:
 
         engine = self.paths["engine"]
         slot = os.path.basename(os.path.realpath(os.path.dirname(engine)))
-        if too_big_for_the_board(os.path.dirname(self.paths["folder"]), slot):
-            take_the_board()                      # the oom_at_load fault: a model too big for the board
+        take_the_board_if_told()                  # the oom_at_load fault: a model too big for the board
         options = ort.SessionOptions()
         options.intra_op_num_threads = 1
         options.log_severity_level = 3

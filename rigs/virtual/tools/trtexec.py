@@ -21,6 +21,8 @@ import sys
 import tempfile
 import time
 
+from boardmemory import take_the_board_if_told  # beside this script
+
 VERSION_TAG = "8601"     # prints as TensorRT v8601 = 8.6.1
 FP16_MAX = 65504.0
 
@@ -85,6 +87,7 @@ def build(flags: dict[str, str]) -> int:
 
     source, engine = flags["onnx"], flags.get("saveEngine")
     log("I", "Start parsing network model.")
+    take_the_board_if_told()                 # the oom_at_load fault: a model too big for the board
     try:
         model = onnx.load(source)
         onnx.checker.check_model(model)
@@ -149,6 +152,7 @@ def infer(flags: dict[str, str]) -> int:
         log("E", f"Error opening engine file: {path}")
         log("E", "Failed to create engine from model or file.")
         return 1
+    take_the_board_if_told()
     sess = session(path)
     data = input_array(flags, sess)
     feed = {sess.get_inputs()[0].name: data}
