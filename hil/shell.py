@@ -67,16 +67,21 @@ class CommandResult:
         return self.exit_status == 0
 
     @property
-    def exit_words(self) -> str:
-        """"exit 1", or "killed by SIGKILL (exit 137)" for a command a signal ended (the shell on the rig reports
-        128 + the signal's number): the kernel's OOM killer sends SIGKILL, a timeout's kill SIGTERM first."""
+    def ended_by(self) -> str | None:
+        """The signal that ended the command ("SIGKILL": the kernel's OOM killer sends it, a timeout's kill SIGTERM
+        first), from the 128 + its number that the rig's shell reports; None for a command that exited."""
         number = self.exit_status - 128
         if 0 < number < signal.NSIG:
             try:
-                return f"killed by {signal.Signals(number).name} (exit {self.exit_status})"
+                return signal.Signals(number).name
             except ValueError:       # a number no signal has here
-                pass
-        return f"exit {self.exit_status}"
+                return None
+        return None
+
+    @property
+    def exit_words(self) -> str:
+        """"exit 1", or "killed by SIGKILL (exit 137)"."""
+        return f"killed by {self.ended_by} (exit {self.exit_status})" if self.ended_by else f"exit {self.exit_status}"
 
     def tail(self, lines: int = 5) -> str:
         """The last lines of stderr (else stdout): what a failure message should show."""

@@ -74,7 +74,7 @@ def build_engine(shell: Shell, rig: Rig, store: Store, slot: str, precision: str
         return Check(False, f"trtexec printed no TensorRT log ({done.exit_words}): {error}")
     if not report.passed or not done.ok:
         errors = "; ".join(report.errors[-3:]) or done.tail(3)
-        killed = f"trtexec {done.exit_words}: " if done.exit_words.startswith("killed") else ""
+        killed = f"trtexec {done.exit_words}: " if done.ended_by else ""
         return Check(False, f"engine build failed (TensorRT {report.version or '?'}): {killed}{errors}")
     store.sh("mv", "-f", f"{engine}.building", engine)
     return Check(True, f"built with TensorRT {report.version or '?'} in {done.seconds:.1f} s ({precision})")

@@ -1,5 +1,6 @@
 """Shared by the rig tools: the board's memory as the kernel counts it, which on a virtual rig is its container's
-cgroup (cgroup v2, then v1; a real board's count is in its kernel log).
+cgroup (cgroup v2, then v1; a real board's is kernel-wide, in /proc/vmstat, which the harness reads itself:
+hil/memory_kills.py).
 
 The `oom_at_load` fault (hil/virtual.py) leaves $FLEETLAB_RIG_HOME/oom-at-load: the next rig tool to load a model
 (trtexec building or running an engine, the camera service starting) takes more memory than the board has, as a
