@@ -44,9 +44,11 @@ def _latency(rig: RigResult, spec: HilSpec) -> str:
 def hil_table(result: RunResult, spec: HilSpec) -> Table:
     killed = any(rig.no_model_seconds is not None for rig in result.rigs)     # kill_then_download: how long dark
     retried = any(rig.retries for rig in result.rigs)                          # delivery.failure_retries
+    starved = any(rig.memory_kills for rig in result.rigs)      # the kernel's OOM kills: said before the long reason
     table = titled_table(f"{result.provenance.scenario_name} on {counted(len(result.rigs), 'rig')}", "rig",
                          "released by", "state", "verdict", "build", "parity", "p50 / p99", "max °C", "RAM",
-                         *(["no model"] if killed else []), *(["retries"] if retried else []), "rollback", "reason")
+                         *(["no model"] if killed else []), *(["retries"] if retried else []),
+                         *(["OOM kills"] if starved else []), "rollback", "reason")
     for rig in result.rigs:
         temperature = rig.telemetry.max_temperature if rig.telemetry else None
         rollback = "QUARANTINED" if rig.quarantined else _step(rig, "rollback")
@@ -55,7 +57,8 @@ def hil_table(result: RunResult, spec: HilSpec) -> Table:
                       _step(rig, "build"), Text(_parity(rig)),
                       _latency(rig, spec), f"{temperature:.1f}" if temperature is not None else "—",
                       (rig.telemetry.memory_in_use if rig.telemetry else "") or "—", *dark,
-                      *([str(rig.retries)] if retried else []), rollback,
+                      *([str(rig.retries)] if retried else []), *([str(rig.memory_kills)] if starved else []),
+                      rollback,
                       Text(rig.reason[:200]))
     return table
 

@@ -174,8 +174,9 @@ def _rig(rig: RigResult, budget: dict[str, float]) -> dict:
                     + " ms") if rig.latency and budget else ""
     dark = f"no model {units.format_duration(rig.no_model_seconds)}" if rig.no_model_seconds is not None else ""
     retried = f"{rig.retries} retr{'ies' if rig.retries > 1 else 'y'}" if rig.retries else ""
+    starved = units.counted(rig.memory_kills, 'out-of-memory kill') if rig.memory_kills else ""
     about = " · ".join(part for part in (rig.hardware, rig.angle or "", rig.release or "not released",
-                                         rig.state.name.lower(), dark, retried) if part)
+                                         rig.state.name.lower(), dark, retried, starved) if part)
     hottest = f"{rig.telemetry.max_temperature:.1f} °C" if rig.telemetry and rig.telemetry.max_temperature else "—"
     if rig.telemetry and rig.telemetry.memory_in_use:
         hottest += f" · RAM {rig.telemetry.memory_in_use}"

@@ -115,6 +115,11 @@ class RigResult(Record):
         """New attempts after a failure (delivery.failure_retries: `retry` steps, hil/failure_retries.py)."""
         return sum(step.name == "retry" for step in self.steps)
 
+    @property
+    def memory_kills(self) -> int:
+        """Processes the rig's kernel killed for memory while its steps failed (hil/memory_kills.py)."""
+        return int(sum(step.numbers.get("oom_kills", 0) for step in self.steps))
+
 
 def hil_metrics(rigs: list[RigResult]) -> dict[str, float | None]:
     """The numbers `expect:` bounds can name for a HIL run: the worst rig counts."""

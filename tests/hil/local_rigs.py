@@ -9,6 +9,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from rich.console import Console
+
+from fleetlab.hil_view import hil_table
 from fleetlab.suite_results import ScenarioOutcome, SuiteResult
 from hil.inventory import Inventory
 from hil.runner import rig_fleet, run_scenario
@@ -134,3 +137,10 @@ def one_night(result) -> SuiteResult:
     return SuiteResult(run_id="n1", started="2026-12-06T00:00:00+00:00", mode="hil", seeds=1, verdict="GO",
                        scenarios=[ScenarioOutcome(name="k", file="k.yaml", verdict="GO", hil=result)], git_sha="",
                        packages={}, wall_seconds=1.0)
+
+
+def table_text(result) -> str:
+    """The terminal's rig table of a run, as text."""
+    shown = Console(width=250, record=True)
+    shown.print(hil_table(result, scenario({"kind": "all_at_once"}).hil))
+    return shown.export_text()

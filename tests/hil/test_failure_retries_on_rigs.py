@@ -9,14 +9,22 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from rich.console import Console
 
-from fleetlab.hil_view import hil_table
 from fleetlab.report.html import render
 from hil.shell import LocalShell
 from sim.model.lifecycle import CORRUPT_DOWNLOAD, HELD_BY_A_GAME
 from sim.model.lifecycle import DeviceState as S
-from tests.hil.local_rigs import active_version, game_for, names, one_night, run, scenario, step_named, with_busy
+from tests.hil.local_rigs import (
+    active_version,
+    game_for,
+    names,
+    one_night,
+    run,
+    scenario,
+    step_named,
+    table_text,
+    with_busy,
+)
 
 pytestmark = pytest.mark.timeout(300)
 ALL_AT_ONCE = {"kind": "all_at_once"}
@@ -56,12 +64,6 @@ def test_a_retry_after_a_game_past_the_limit_waits_again_and_the_update_goes_ahe
     assert (done.retries, without.retries) == (1, 0)
     assert "retries" in table_text(retried) and "retries" not in table_text(failed)
     assert "committed · 1 retry" in render(one_night(retried))
-
-
-def table_text(result) -> str:
-    shown = Console(width=250, record=True)
-    shown.print(hil_table(result, scenario(ALL_AT_ONCE).hil))
-    return shown.export_text()
 
 
 def test_a_rig_whose_retries_are_spent_fails_with_the_simulators_suffix_and_its_model_serving(local_rigs):

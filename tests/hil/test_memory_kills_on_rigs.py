@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.hil.local_rigs import run, scenario, step_named
+from fleetlab.report.html import render
+from tests.hil.local_rigs import one_night, run, scenario, step_named, table_text
 
 pytestmark = pytest.mark.timeout(300)
 BROKEN = {"candidate_model": "builtin:broken", "faults": [{"fault": "count_moves", "at_step": "before:build"}]}
@@ -33,3 +34,5 @@ def test_a_failed_build_says_what_the_kernel_killed_for_memory_meanwhile(local_r
             2: " (the rig's kernel killed 2 processes for memory since preflight)"}[kills]
     assert build.detail.endswith(said) and said in done.reason and "for memory" not in build.detail[:-len(said) or None]
     assert build.numbers.get("oom_kills") == (kills or None)
+    assert done.memory_kills == kills and ("OOM kills" in table_text(result)) == (kills > 0)
+    assert (f"failed · {kills} out-of-memory kill" in render(one_night(result))) == (kills > 0)
