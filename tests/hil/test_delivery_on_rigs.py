@@ -10,9 +10,7 @@ from pathlib import Path
 
 import pytest
 from markupsafe import escape
-from rich.console import Console
 
-from fleetlab.hil_view import hil_table
 from fleetlab.history import Measurement, measurements
 from fleetlab.report.html import render
 from hil.errors import HilError
@@ -22,7 +20,7 @@ from hil.stop import StopSignal
 from sim.model.lifecycle import LEFT_ON_CANDIDATE
 from sim.model.lifecycle import DeviceState as S
 from sim.model.strategy import Halt, Rollback, Update
-from tests.hil.local_rigs import first_told, inventory_of, names, one_night, run, scenario
+from tests.hil.local_rigs import first_told, inventory_of, names, one_night, run, scenario, table_text
 
 pytestmark = pytest.mark.timeout(300)
 WAVES = {"kind": "waves", "waves": ["25%", "50%", "100%"], "bake": "1h",
@@ -136,9 +134,7 @@ def test_kill_then_download_runs_no_model_from_the_kill_to_the_activation(local_
     assert serving(rigs[0])
     # an `expect:` bound can name it, and the terminal's rig table shows it
     assert result.metrics()["rig_no_model"] == result.rigs[0].no_model_seconds
-    shown = Console(width=250, record=True)
-    shown.print(hil_table(result, scenario({"kind": "all_at_once"}).hil))
-    text = shown.export_text()
+    text = table_text(result)
     assert "no model" in text and f"{result.rigs[0].no_model_seconds:.1f} s" in text
     # and the nightly's history keeps it per rig, so a build growing on a board shows as a trend
     assert Measurement("k", "rig r0", "rig_no_model", result.rigs[0].no_model_seconds) in \
@@ -154,9 +150,7 @@ def test_the_default_update_strategy_keeps_the_model_running_through_the_install
     [rig] = result.rigs
     assert "kill" not in names(rig) and rig.state == S.COMMITTED
     assert rig.no_model_seconds is None and result.metrics()["rig_no_model"] is None
-    shown = Console(width=250, record=True)
-    shown.print(hil_table(result, scenario({"kind": "all_at_once"}).hil))
-    assert "no model" not in shown.export_text()
+    assert "no model" not in table_text(result)
 
 
 def test_an_install_that_fails_after_the_kill_runs_the_current_model_again(local_rigs):

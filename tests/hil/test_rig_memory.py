@@ -5,16 +5,14 @@ and the report, and kept per rig in the history. Fast rigs (tests/hil/local_rigs
 from __future__ import annotations
 
 import pytest
-from rich.console import Console
 
-from fleetlab.hil_view import hil_table
 from fleetlab.history import Measurement, measurements
 from fleetlab.report.html import render
 from hil.parsers import parse_tegrastats_line
 from hil.parsers.tegrastats import MIB
 from hil.rig_telemetry import summarize, telemetry_problems
 from sim.model.hil_results import TelemetrySummary
-from tests.hil.test_delivery_on_rigs import names, one_night, run, scenario
+from tests.hil.local_rigs import names, one_night, run, scenario, table_text
 
 pytestmark = pytest.mark.timeout(300)
 LINE = ("12-06-2026 13:56:50 RAM {used}/3956MB (lfb 12x4MB) SWAP 0/1978MB (cached 0MB) CPU [10%@1479,5%@1479] "
@@ -39,9 +37,7 @@ def test_a_rig_keeps_its_ram_in_use_and_the_worst_is_the_metric_the_terminal_and
     assert len(used) == 2 and all(value and value > 0 for value in used), used
     assert all(rig.telemetry and rig.telemetry.total_memory for rig in result.rigs)
     assert result.metrics()["rig_memory"] == max(used)
-    shown = Console(width=250, record=True)
-    shown.print(hil_table(result, scenario({"kind": "all_at_once"}).hil))
-    text = shown.export_text()
+    text = table_text(result)
     assert "RAM" in text and result.rigs[0].telemetry.memory_in_use in text
     assert Measurement("k", "rig r0", "rig_memory", used[0]) in measurements(one_night(result))
     latency = next(step for step in result.rigs[0].steps if step.name == "latency")
