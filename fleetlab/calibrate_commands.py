@@ -198,6 +198,7 @@ def fidelity(ctx: typer.Context,
     from fleetlab.files import write_whole
     from fleetlab.options import out_folder, relative_tolerance
     from hil.inventory import load_inventory
+    from sim.calibration_use import calibrated_hardware
     from sim.load import load_scenario
     from sim.model.fidelity import SECONDS_FLOOR
 
@@ -224,6 +225,14 @@ def fidelity(ctx: typer.Context,
                 f"{SECONDS_FLOOR:g} s)"
                 + (f"; off: {', '.join(f'{row.rig} {row.phase} ({row.error_text})' for row in off)}"
                    if off else ""), markup=False)
+    # the commonest cause of a table full of OFF: the prediction stood on the scenario's own guesses
+    guessed = sorted({row.hardware for row in off} - calibrated_hardware(scenario))
+    if guessed:
+        human.print(f"{', '.join(guessed)}: predicted from the scenario's own device numbers ("
+                    + ("it names no calibration:" if scenario.calibration is None
+                       else f"{scenario.calibration.file} does not measure {'them' if len(guessed) > 1 else 'it'}")
+                    + f"); `fleetlab calibrate {file} --rigs {rigs}` measures them on these rigs, and a scenario "
+                    "takes the file with `calibration: FILE` (docs/calibration.md)", markup=False)
     unpredicted: dict[str, list[str]] = {}
     for row in rows:
         if row.predicted is None:
@@ -247,7 +256,7 @@ def fidelity(ctx: typer.Context,
     code = EXIT_BAD_INPUT if unmeasured else EXIT_NO_GO if off else EXIT_OK
     if json_out:   # fidelity.json's rows, and the verdict the exit code gives
         console.print_json({"passed": code == EXIT_OK, "exit_code": code, "tolerance": tolerance,
-                            "phases": [row.as_json() for row in rows],
+                            "phases": [row.as_json() for row in rows], "off_on_own_numbers": guessed,
                             "not_compared": {found.rig: why_not_compared(found) for found in unmeasured}})
     raise typer.Exit(code)
 

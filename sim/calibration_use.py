@@ -25,6 +25,8 @@ from sim.model.errors import Problem, ScenarioError
 if TYPE_CHECKING:
     from sim.model.scenario import Scenario
 
+OVERRIDDEN = "the scenario (override)"   # what `applied` says of a key the scenario keeps its own number for
+
 
 def apply(document: Any, filename: str) -> None:
     if not isinstance(document, CommentedMap) or document.get("calibration") is None:
@@ -62,7 +64,7 @@ def apply(document: Any, filename: str) -> None:
         for key, value, calibration_key in scenario_values(hardware, profile):
             if _given(document, key):
                 if key in overrides:
-                    applied[key] = "the scenario (override)"
+                    applied[key] = OVERRIDDEN
                     continue
                 here = _problem_at(document, filename, key.split("."), "")
                 there = _problem_at(measured, str(path), calibration_key.split("."), "")
@@ -134,6 +136,12 @@ def provenance_lines(scenario: "Scenario") -> list[str]:
         hardware = sorted({_hardware_of(key) for key in keys})
         lines.append(f"{', '.join(hardware)}: {len(keys)} numbers from {source} ({use.file})")
     return lines
+
+
+def calibrated_hardware(scenario: "Scenario") -> set[str]:
+    """The hardware models whose device numbers the scenario's calibration file set (none without one)."""
+    use = scenario.calibration
+    return {_hardware_of(key) for key in use.applied if use.applied[key] != OVERRIDDEN} if use else set()
 
 
 def _hardware_of(key: str) -> str:

@@ -89,6 +89,26 @@ def test_calibrate_measures_rigs_and_a_scenario_takes_exactly_those_numbers(rig_
     assert {rig for rig, _ in phases} == {"orin-a"}
     assert all(row["predicted"] > 0 and row["measured"] > 0 for row in rows if row["unit"] == "s")
     assert "phases within 10%" in fidelity.stderr
+    assert printed["off_on_own_numbers"] == [] and "own device numbers" not in fidelity.stderr
+
+    # the same rig against the scenario's own guesses (12 ms a frame, where the rig runs in under 1 ms): the table is
+    # full of OFF, and the command says why and what measures the numbers
+    guessed = fleetlab("fidelity", str(scenario), "--rigs", str(inventory), "--rig", "orin-a", "--json")
+    assert guessed.returncode == 1, guessed.stdout + guessed.stderr
+    said = " ".join(guessed.stderr.split())
+    assert json.loads(guessed.stdout)["off_on_own_numbers"] == ["orin-nx"]
+    assert (f"orin-nx: predicted from the scenario's own device numbers (it names no calibration:); `fleetlab "
+            f"calibrate {scenario} --rigs {inventory}` measures them") in said, said
+    # a calibration file that measures other boards only: the same, naming the file
+    other_board = out.read_text().replace("  orin-nx:\n", "  xavier-nx:\n")
+    assert other_board != out.read_text()
+    (tmp_path / "xavier.yaml").write_text(other_board)
+    elsewhere = tmp_path / "elsewhere.yaml"
+    elsewhere.write_text("calibration: xavier.yaml\n" + scenario.read_text())
+    guessed = fleetlab("fidelity", str(elsewhere), "--rigs", str(inventory), "--rig", "orin-a")
+    assert guessed.returncode == 1, guessed.stdout + guessed.stderr
+    said = " ".join(guessed.stdout.split())
+    assert "orin-nx: predicted from the scenario's own device numbers (xavier.yaml does not measure it)" in said, said
 
 
 def test_fidelity_on_a_rig_whose_update_failed_cannot_measure(rig_entry, tmp_path):
