@@ -32,13 +32,13 @@ def render(result: SuiteResult, trends: Trends | None = None, report_link: str =
     lines += ["| scenario | mode | expectation | judged on | measured | bound | verdict |",
               "|---|---|---|---|---|---|---|"]
     for outcome in result.scenarios:
+        for problem in outcome.problems:       # first: what could not be measured decides the verdict
+            lines.append(f"| {_cell(outcome.name)} | | | | | | ⚠️ {_cell(problem)} |")
         for check in sorted(outcome.checks, key=lambda check: check.passed):
             verdict = "EXPECTED FINDING" if check.finding and check.passed else ("PASS" if check.passed
                                                                                   else "**FAIL**")
             lines.append(f"| {_cell(outcome.name)} | {check.mode} | `{check.metric}` | "   # a known metric's name
                          f"{_cell(check.judged_on)} | {_cell(check.shown)} | {_cell(check.bound)} | {verdict} |")
-        for problem in outcome.problems:
-            lines.append(f"| {_cell(outcome.name)} | | | | | | ⚠️ {_cell(problem)} |")
     warned = [(outcome.name, warning) for outcome in result.scenarios for warning in outcome.plan_warnings]
     if warned:
         lines += ["", "## Plan warnings (`fleetlab lint`)", ""]

@@ -40,6 +40,24 @@ def test_the_html_report_puts_the_verdict_first_and_escapes_what_files_said(repo
     assert "halted in" not in page         # no plan of the suite halts: nothing said under the plans' names
 
 
+def test_what_could_not_be_measured_heads_the_verdict_table(report, suite_result):
+    """The table says "Failures first", and a scenario that could not be measured decides the verdict: its row
+    once came last, under every PASS."""
+    page = report["index.html"].read_text()
+    table = page[page.index("Verdict by expectation"):]
+    table = table[:table.index("</table>")]
+    assert table.index("CANNOT MEASURE") < table.index("tiny-too-strict") < table.index("PASS")
+    assert '<td><a href="#unreadable">unreadable</a></td>' in table
+
+    # summary.md likewise, within a scenario that has both (its sim bounds held, its rigs could not be reached)
+    from fleetlab.report.markdown import render as summary
+
+    scenarios = [outcome.model_copy(update={"problems": ["hil: no rig answered"]}) if outcome.name == "tiny"
+                 else outcome for outcome in suite_result.scenarios]
+    text = summary(suite_result.model_copy(update={"scenarios": scenarios}))
+    assert text.index("| tiny | | | | | | ⚠️ hil: no rig answered |") < text.index("| tiny | sim |")
+
+
 def test_the_page_renders_in_chromium_without_console_errors_and_is_not_blank(report, chromium, tmp_path):
     rendered = render(report["index.html"], tmp_path)
     assert rendered.console == []
