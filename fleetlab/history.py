@@ -178,13 +178,17 @@ class History:
 
     def trends(self, current: SuiteResult | None = None, limit: int = 30,
                metrics: tuple[str, ...] = ("t95", T95_NEVER, "latency_p99")) -> Trends:
-        """Series per (scenario, metric) across the last runs, and regressions of `current` (already recorded)
-        against the last GO run before it. A plan's seeds without a T95 are a series only where some run had any."""
+        """Series per (scenario, metric) across the last runs (of `current`'s scenarios when given), and regressions
+        of `current` (already recorded) against the last GO run before it. A plan's seeds without a T95 are a series
+        only where some run had any."""
         runs = self.runs(limit)
+        # a run's report shows the trends of its own scenarios: a nightly of two rig scenarios once plotted every
+        # scenario the history had seen (`fleetlab history` shows them all)
+        shown = {outcome.name for outcome in current.scenarios} if current is not None else None
         series: dict[tuple[str, str], dict[str, list[tuple[str, float]]]] = {}
         for run_id, _, _ in runs:
             for (scenario, subject, metric), value in self.values(run_id).items():
-                if metric in metrics:
+                if metric in metrics and (shown is None or scenario in shown):
                     series.setdefault((scenario, metric), {}).setdefault(subject, []).append((run_id, value))
         for key in [key for key in series if key[1] == T95_NEVER]:
             reached = [subject for subject, points in series[key].items() if not any(value for _, value in points)]

@@ -92,6 +92,9 @@ def test_a_good_run_of_other_scenarios_does_not_hide_a_regression(tmp_path, two_
     assert trends.baseline == subset.run_id
     assert any(line.startswith("tiny · plan · t95:") and f"since run {good.run_id}" in line
                for line in trends.regressions), trends.regressions
+    # the run's report plots its own scenarios' trends; `fleetlab history` (no run of its own) every scenario's
+    assert {scenario for scenario, _ in trends.series} == {"tiny"}
+    assert {scenario for scenario, _ in store.trends().series} == {"tiny", "other"}
     store.close()
 
 
