@@ -111,7 +111,8 @@ def distribution(values_by_label: dict[str, list[float]], label: str, limit: flo
             axes.plot([middle, middle], [row - 0.3, row + 0.3], color="black")
     if limit is not None:
         axes.axvline(limit, color="#cf222e", linewidth=1, label=f"limit {limit:g} {label}")
-        axes.legend(loc="best", fontsize="small", frameon=False)
+        # above the plot, right: inside it, "best" put it between the rigs' rows when the points sat left
+        axes.legend(loc="lower right", bbox_to_anchor=(1, 1), fontsize="small", frameon=False, borderaxespad=0.1)
     axes.set_yticks(range(len(values_by_label)), list(values_by_label))
     axes.set_xlabel(label)
     return _svg(figure)
