@@ -326,6 +326,7 @@ def sweep(ctx: typer.Context,
 
 
 # CLI assembly: the commands that live in their own modules, registered after this module's own
+from fleetlab.backtest_commands import backtest as _backtest  # noqa: E402
 from fleetlab.calibrate_commands import calibrate as _calibrate  # noqa: E402
 from fleetlab.calibrate_commands import fidelity as _fidelity  # noqa: E402
 from fleetlab.hil_commands import hil as _hil  # noqa: E402
@@ -340,6 +341,7 @@ from fleetlab.run_commands import run as _run  # noqa: E402
 app.command(name="hil")(_hil)
 app.command(name="calibrate")(_calibrate)
 app.command(name="fidelity")(_fidelity)
+app.command(name="backtest")(_backtest)
 app.command(name="models")(_models)
 app.add_typer(rigs_app, name="rigs")
 app.command(name="run")(_run)

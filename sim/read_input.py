@@ -16,21 +16,22 @@ MAX_FILE_BYTES = 4 * 2**20
 _READ_ONCE: dict[str, bytes] = {}
 
 
-def read_text(path: str | Path) -> str:
+def read_text(path: str | Path, limit: int = MAX_FILE_BYTES) -> str:
     """The file as text with its line ends made `\\n`, read no further than the input limit: a path such as
-    /dev/zero, or a file of gigabytes, is refused after MAX_FILE_BYTES + 1 bytes instead of read whole. A pipe's
-    bytes are kept, so that reading it again gives them again."""
+    /dev/zero, or a file of gigabytes, is refused after `limit` + 1 bytes instead of read whole (a past rollout's
+    records, one per device, are given a larger limit than a scenario). A pipe's bytes are kept, so that reading it
+    again gives them again."""
     try:
         data = _READ_ONCE.get(str(path))
         if data is None:
             with open(path, "rb") as file:
-                data = file.read(MAX_FILE_BYTES + 1)
+                data = file.read(limit + 1)
                 if stat.S_ISFIFO(os.fstat(file.fileno()).st_mode):
                     _READ_ONCE[str(path)] = data
     except OSError as error:
         raise ScenarioError([Problem(str(path), 0, 0, "", f"cannot read the file: {error}")]) from None
-    if len(data) > MAX_FILE_BYTES:
-        raise ScenarioError([Problem(str(path), 0, 0, "", f"the file is larger than {MAX_FILE_BYTES:,} bytes, the "
+    if len(data) > limit:
+        raise ScenarioError([Problem(str(path), 0, 0, "", f"the file is larger than {limit:,} bytes, the "
                                                           "limit for inputs (docs/architecture.md)")])
     return _decoded(data, str(path)).replace("\r\n", "\n").replace("\r", "\n")
 
