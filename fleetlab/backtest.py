@@ -181,11 +181,12 @@ def _time_row(name: str, observed: float | None, values: list[float | None], tol
     elif past < low:            # the fleet got there sooner than all but the fastest seeds
         off = math.isinf(low) or past < low * (1 - tolerance)
         verdict = (f"the simulator got there on {reached} of {len(values)} seeds only" if math.isinf(low)
-                   else f"the simulator is slower ({_relative(low, past)})" if off else within)
+                   else f"the simulator is slower: its fastest seeds {_relative(low, past)}" if off else within)
     else:
         off = math.isinf(past) or past > high * (1 + tolerance)
         verdict = (f"the fleet never got there; the simulator did on {reached} of {len(values)} seeds"
-                   if math.isinf(past) else f"the simulator is faster ({_relative(high, past)})" if off else within)
+                   if math.isinf(past) else f"the simulator is faster: its slowest seeds {_relative(high, past)}" if off
+                   else within)
     return Row(name, "s", observed, _finite(median), _finite(low), _finite(high), reached, len(values), off,
                verdict)
 
@@ -195,10 +196,11 @@ def _finite(value: float) -> float | None:
 
 
 def _relative(simulated: float, past: float) -> str:
-    """How far the spread's nearer edge is from the past, as a share of the past."""
+    """'32% sooner', '25% later': the spread's nearer edge against the past."""
     if past == 0:
-        return "the fleet took no time"
-    return f"{(simulated - past) / past:+.0%} at the spread's nearer edge"
+        return f"{format_duration(simulated)} later"
+    change = (simulated - past) / past
+    return f"{abs(change):.0%} {'later' if change > 0 else 'sooner'}"
 
 
 def _share_row(name: str, observed: float, values: list[float | None], tolerance: float,
