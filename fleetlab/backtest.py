@@ -23,6 +23,7 @@ from sim.model.units import format_duration
 TIMES = (("t50", 0.5), ("t90", 0.9), ("t95", 0.95), ("t99", 0.99))
 SHARE_FLOOR = 0.01          # a share within one point of the spread is not off, however small the share
 FAILED_STATES = ("failed", "rolled_back", "bricked")
+FAIR_SEEDS = 10             # below this, p5 and p95 are the extreme seeds: a warning says so
 
 
 @dataclass(frozen=True)
@@ -231,6 +232,10 @@ def fleet_warnings(observed: Observed, simulated: Simulated, scenario: Scenario)
         warnings.append(f"the scenario's fleet has {simulated.devices:,} cameras and the past rollout "
                         f"{observed.devices:,}: shares compare, times only as far as the plan's pace and the origin's "
                         "cap do not depend on the fleet's size")
+    seeds = len(simulated.curves)
+    if seeds < FAIR_SEEDS:
+        warnings.append(f"{seeds} seed{'' if seeds == 1 else 's'} make{'s' if seeds == 1 else ''} a narrow spread "
+                        f"(p5 and p95 are the extreme seeds): {FAIR_SEEDS} or more judge the past more fairly")
     if observed.span > scenario.duration:
         warnings.append(f"the records go on {format_duration(observed.span)} from the start, past the scenario's "
                         f"duration ({format_duration(scenario.duration)}): the coverage is compared at its end")

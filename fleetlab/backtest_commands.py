@@ -80,7 +80,7 @@ def backtest(ctx: typer.Context,
         if rollout.left_out else ""
     human.print(f"past rollout: {counted(observed.devices, 'device')} in {records} ({source}): {counts}{left_out}; "
                 f"from {began_text}, the records reach {_shown('s', observed.span)} past it", markup=False)
-    human.print(_table(rows, LABELS, file.name, seeds))
+    human.print(_table(rows, LABELS, file.name, counted(seeds, "seed")))
     for warning in warnings:
         human.print(f"warning: {warning}", markup=False)
     human.print(f"coverage compared hourly up to {_shown('s', at)} from the start; the curve's gap is the past's "
@@ -114,10 +114,10 @@ def _shown(unit: str, value: float | None) -> str:
     return format_duration(value) if unit == "s" else f"{value:.1%}"
 
 
-def _table(rows, labels: dict[str, str], scenario: str, seeds: int):
+def _table(rows, labels: dict[str, str], scenario: str, seeds: str):
     from rich.table import Table
 
-    table = Table(title=f"backtest: the past rollout beside {scenario} on {seeds} seeds", header_style="bold")
+    table = Table(title=f"backtest: the past rollout beside {scenario} on {seeds}", header_style="bold")
     for column in ("measure", "past rollout", "simulated median", "simulated p5 – p95", ""):
         table.add_column(column)
     for row in rows:

@@ -130,7 +130,10 @@ def test_a_rollout_that_went_as_the_scenario_says_is_within_the_spread(as_planne
     assert set(rows) == {"t50", "t90", "t95", "t99", "failed_share", "coverage_at_end", "coverage_curve"}
     assert not any(row["off"] for row in rows.values()), rows
     assert rows["t95"]["observed"] > 0 and rows["t95"]["p5"] <= rows["t95"]["median"] <= rows["t95"]["p95"]
-    assert "7 of 7 measures within 10% of the simulated spread" in " ".join(done.stderr.split())
+    said = " ".join(done.stderr.split())
+    assert "7 of 7 measures within 10% of the simulated spread" in said
+    assert document["warnings"] == ["4 seeds make a narrow spread (p5 and p95 are the extreme seeds): 10 or more "
+                                    "judge the past more fairly"] and "warning: 4 seeds make" in said
 
 
 def test_a_plan_that_baked_twice_as_long_is_off_and_the_simulator_faster(tmp_path):
