@@ -143,19 +143,38 @@ def compare(observed: Observed, simulated: Simulated, tolerance: float) -> list[
     return rows
 
 
+@dataclass(frozen=True)
+class Curves:
+    """The coverage curves compared, sample by sample (every `step` seconds from the start): the past's, and the
+    seeds' median, p5 and p95 at each sample."""
+
+    step: float
+    past: list[float]
+    median: list[float]
+    low: list[float]
+    high: list[float]
+
+    def as_json(self) -> dict[str, object]:
+        return {"step": self.step, "past": self.past, "median": self.median, "p5": self.low, "p95": self.high}
+
+
+def curves(observed: Observed, simulated: Simulated) -> Curves:
+    samples = len(simulated.curves[0])
+    columns = [sorted(curve[index] for curve in simulated.curves) for index in range(samples)]
+    return Curves(simulated.step, [observed.coverage_at(index * simulated.step) for index in range(samples)],
+                  *([_rank(column, share) for column in columns] for share in (0.5, 0.05, 0.95)))
+
+
 def _curve_row(observed: Observed, simulated: Simulated, tolerance: float) -> Row:
     """The widest gap between the past's coverage curve and the seeds' median curve, beside how far the seeds
     themselves stray from it: T50..T99 can agree while the curves part in between (a plan whose waves and windows
     set the quantiles, over uplinks slower than the scenario says)."""
-    samples = len(simulated.curves[0])
-    median = [sorted(curve[index] for curve in simulated.curves)[len(simulated.curves) // 2]
-              for index in range(samples)]
-    past = [observed.coverage_at(index * simulated.step) for index in range(samples)]
-    seeds = [max(abs(value - middle) for value, middle in zip(curve, median)) for curve in simulated.curves]
-    gaps = [value - middle for value, middle in zip(past, median)]
-    widest = max(range(samples), key=lambda index: abs(gaps[index]))
-    ordered = sorted(seeds)
-    low, middle, high = (_rank(ordered, share) for share in (0.05, 0.5, 0.95))
+    compared = curves(observed, simulated)
+    seeds = sorted(max(abs(value - middle) for value, middle in zip(curve, compared.median))
+                   for curve in simulated.curves)
+    gaps = [value - middle for value, middle in zip(compared.past, compared.median)]
+    widest = max(range(len(gaps)), key=lambda index: abs(gaps[index]))
+    low, middle, high = (_rank(seeds, share) for share in (0.05, 0.5, 0.95))
     gap = abs(gaps[widest])
     # one-sided: a past closer to the median curve than the seeds themselves is no fault
     off = gap > high + max(tolerance * high, SHARE_FLOOR)

@@ -42,7 +42,7 @@ def backtest(ctx: typer.Context,
              json_out: JsonFlag = False) -> None:
     """Simulate the scenario beside a past rollout's records: T50-T99, failures and coverage, each against the
     spread of the seeds; a measure off by more than --tolerance flagged (exit 1)."""
-    from fleetlab.backtest import LABELS, compare, fleet_warnings, observe, simulate_seeds
+    from fleetlab.backtest import LABELS, compare, curves, fleet_warnings, observe, simulate_seeds
     from fleetlab.cli import seed_range
     from fleetlab.files import write_whole
     from fleetlab.options import out_folder, relative_tolerance
@@ -97,10 +97,16 @@ def backtest(ctx: typer.Context,
                                          ("succeeded", "failed", "unfinished", "cancelled")},
                             "left_out": rollout.left_out},
                 "compared_at": at, "rows": [row.as_json() for row in rows], "warnings": warnings}
+    compared = curves(observed, simulated)
     if out is not None:
+        from fleetlab.report.plots import backtest_curves
+
         with reported():
-            write_whole(out / "backtest.json", json.dumps(document, indent=2, allow_nan=False) + "\n")
-        human.print(f"backtest: {out / 'backtest.json'}", markup=False)
+            write_whole(out / "backtest.json", json.dumps({**document, "curves": compared.as_json()}, indent=2,
+                                                          allow_nan=False) + "\n")
+            write_whole(out / "coverage.svg", backtest_curves(compared.step, compared.past, compared.median,
+                                                              compared.low, compared.high, seeds))
+        human.print(f"backtest: {out / 'backtest.json'}, {out / 'coverage.svg'}", markup=False)
     if json_out:
         console.print_json(document)
     raise typer.Exit(code)

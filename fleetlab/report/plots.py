@@ -85,6 +85,23 @@ def coverage_curves(curves: dict[str, tuple[float, list[float]]], oracle_t95: fl
     return _svg(figure)
 
 
+def backtest_curves(step: float, past: list[float], median: list[float], low: list[float], high: list[float],
+                    seeds: int) -> str:
+    """A past rollout's coverage beside the simulated seeds' median and their p5-p95 band (fleetlab backtest)."""
+    figure, axes = plt.subplots(figsize=(7, 3))
+    hours = [index * step / 3600 for index in range(len(past))]
+    axes.fill_between(hours, [v * 100 for v in low], [v * 100 for v in high], color=COLORS[0], alpha=0.2,
+                      linewidth=0, label=f"simulated p5–p95 ({seeds} seeds)")
+    axes.plot(hours, [v * 100 for v in median], color=COLORS[0], linewidth=1.6, label="simulated median")
+    axes.plot(hours, [v * 100 for v in past], color="black", linewidth=1.6, linestyle="--", label="past rollout")
+    axes.set_ylim(0, 102)
+    axes.set_xlim(0, hours[-1] if hours and hours[-1] > 0 else 1)
+    axes.set_xlabel("hours since the start")
+    axes.set_ylabel("% of fleet on candidate")
+    axes.legend(loc="lower right", frameon=False, fontsize=8)
+    return _svg(figure)
+
+
 def egress(step: float, values: list[float]) -> str:
     figure, axes = plt.subplots(figsize=(7, 2.4))
     step, values = thin(step, values)

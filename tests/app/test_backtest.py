@@ -124,7 +124,14 @@ def test_a_rollout_that_went_as_the_scenario_says_is_within_the_spread(as_planne
     assert done.returncode == 0, done.stdout + done.stderr
     document = json.loads(done.stdout)
     assert document["passed"] and document["seeds"] == [1, 2, 3, 4]
-    assert document == json.loads((tmp_path / "out" / "backtest.json").read_text())
+    written = json.loads((tmp_path / "out" / "backtest.json").read_text())
+    curves = written.pop("curves")           # the file adds the curves compared, sample by sample
+    assert document == written
+    assert len(curves["past"]) == len(curves["median"]) == len(curves["p5"]) == len(curves["p95"]) > 24
+    assert all(low <= middle <= high for low, middle, high in zip(curves["p5"], curves["median"], curves["p95"]))
+    assert curves["past"][-1] == pytest.approx(rows_of(done)["coverage_at_end"]["observed"])
+    svg = (tmp_path / "out" / "coverage.svg").read_text()
+    assert svg.startswith("<svg") and all(text in svg for text in ("past rollout", "simulated median", "4 seeds"))
     assert document["records"]["devices"] == len(as_planned) and document["records"]["start"] == "2026-03-01T00:00:00Z"
     rows = rows_of(done)
     assert set(rows) == {"t50", "t90", "t95", "t99", "failed_share", "coverage_at_end", "coverage_curve"}
