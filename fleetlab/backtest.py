@@ -14,11 +14,13 @@ import bisect
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 
 from fleetlab.past_rollout import PastRollout
+from sim.model.fleet_spec import WEEKDAYS
 from sim.model.results import RunResult
 from sim.model.scenario import Scenario
-from sim.model.units import format_duration
+from sim.model.units import format_clock, format_duration
 
 TIMES = (("t50", 0.5), ("t90", 0.9), ("t95", 0.95), ("t99", 0.99))
 SHARE_FLOOR = 0.01          # a share within one point of the spread is not off, however small the share
@@ -255,6 +257,15 @@ def fleet_warnings(observed: Observed, simulated: Simulated, scenario: Scenario)
     if seeds < FAIR_SEEDS:
         warnings.append(f"{seeds} seed{'' if seeds == 1 else 's'} make{'s' if seeds == 1 else ''} a narrow spread "
                         f"(p5 and p95 are the extreme seeds): {FAIR_SEEDS} or more judge the past more fairly")
+    began = datetime.fromtimestamp(observed.start, timezone.utc)
+    weekday, clock = WEEKDAYS[began.weekday()], began.hour * 3600 + began.minute * 60
+    if (weekday, clock) != (scenario.start_weekday, scenario.start_time):
+        # install windows, games and busy hours meet the plan at other hours of the run: a 15:00 start reaches its
+        # first night window 9 hours later than a midnight one
+        warnings.append(f"the past rollout started on a {weekday} at {began:%H:%M} UTC and the scenario starts on a "
+                        f"{scenario.start_weekday} at {format_clock(scenario.start_time)} UTC: its windows, games and "
+                        f"daily patterns fall at other hours of the run; set start_weekday: {weekday} and "
+                        f"start_time: '{began:%H:%M}'")
     if observed.span > scenario.duration:
         warnings.append(f"the records go on {format_duration(observed.span)} from the start, past the scenario's "
                         f"duration ({format_duration(scenario.duration)}): the coverage is compared at its end")

@@ -56,7 +56,8 @@ def rig_fleet(scenario: Scenario, rigs: list[Rig]) -> FleetView:
     artifact, delivery = scenario.artifact, scenario.delivery
     per_device = artifact.delta_size if delivery.delta and artifact.delta_size else artifact.full_size
     return FleetView(len(rigs), cohorts, plan_random(scenario.seed), sites=tuple(range(len(rigs))),
-                     artifact_bytes=per_device, egress_price_per_byte=scenario.pricing.egress_per_gb / 1e9)
+                     artifact_bytes=per_device, egress_price_per_byte=scenario.pricing.egress_per_gb / 1e9,
+                     start_time=scenario.start_time)
 
 
 def select_rigs(scenario: Scenario, inventory: Inventory, rig_name: str | None) -> list[Rig]:

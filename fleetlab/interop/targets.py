@@ -35,23 +35,27 @@ class Imported:
 
 
 def default_start(scenario: Scenario, today: datetime) -> datetime:
-    """The next scenario weekday at 00:00 UTC after today: when an exported rollout starts unless told."""
+    """The next scenario weekday at its start time (UTC) after today: when an exported rollout starts unless told."""
     days = (WEEKDAYS.index(scenario.start_weekday) - today.weekday() - 1) % 7 + 1
-    return datetime(today.year, today.month, today.day, tzinfo=timezone.utc) + timedelta(days=days)
+    return (datetime(today.year, today.month, today.day, tzinfo=timezone.utc) + timedelta(days=days)
+            + timedelta(seconds=scenario.start_time))
 
 
 def start_mismatch(scenario: Scenario, start: datetime) -> str | None:
     """What differs when the rollout starts at `start` rather than when the scenario simulated it (its start
-    weekday at 00:00 UTC): the plan's offsets are kept, so games, install windows and busy hours meet it elsewhere."""
+    weekday at its start time, UTC): the plan's offsets are kept, so games, install windows and busy hours meet it
+    elsewhere."""
     utc = start.astimezone(timezone.utc)
-    simulated = scenario.start_weekday
-    if WEEKDAYS[utc.weekday()] == simulated and (utc.hour, utc.minute, utc.second) == (0, 0, 0):
+    weekday, clock = WEEKDAYS[utc.weekday()], utc.hour * 3600 + utc.minute * 60 + utc.second
+    simulated = (datetime(2026, 1, 5, tzinfo=timezone.utc)        # a Monday: the weekday, then the time of day
+                 + timedelta(days=WEEKDAYS.index(scenario.start_weekday), seconds=scenario.start_time))
+    if (weekday, clock) == (WEEKDAYS[simulated.weekday()], simulated.hour * 3600 + simulated.minute * 60):
         return None
-    advice = (f"simulate with start_weekday: {WEEKDAYS[utc.weekday()]} to see this start"
-              if (utc.hour, utc.minute, utc.second) == (0, 0, 0) else "a simulated run starts at 00:00 UTC")
-    return (f"--start is {utc:%a %Y-%m-%d %H:%M} UTC, and the scenario simulated a start on a {simulated} at 00:00 "
-            "UTC (start_weekday): its games, install windows and daily patterns fall at other points of this plan; "
-            + advice)
+    advice = (f"simulate with start_weekday: {weekday}" + (f" and start_time: '{utc:%H:%M}'" if clock else "")
+              + " to see this start" if utc.second == 0 else "a simulated run starts on a whole minute")
+    return (f"--start is {utc:%a %Y-%m-%d %H:%M} UTC, and the scenario simulated a start on a "
+            f"{WEEKDAYS[simulated.weekday()]} at {simulated:%H:%M} UTC (start_weekday, start_time): its games, "
+            "install windows and daily patterns fall at other points of this plan; " + advice)
 
 
 LINK_EXPIRY = {"mender": 24 * 3600.0}      # a target's download links stop working this long after issue

@@ -23,7 +23,8 @@ FASTER = 1.1       # the typical tier flags a step only if a camera this much fa
 
 
 def _zone_report(scenario: Scenario, ready: float, offset: float) -> tuple[float, float, float]:
-    """(when a camera ready to switch at `ready`, in the timezone `offset` seconds east of UTC, has reported its health
+    """(when a camera ready to switch at `ready`, in the timezone whose local time is `offset` seconds after simulated
+    time (its UTC offset and the run's start time: Scenario.clock_offsets), has reported its health
     check at the soonest, when it switches, the local clock time of the window it switches in): the first install
     window with room for the shortest switch and the check (as the lifecycle's activation waits), then the switch,
     the check and the report delay. Games count as none; inf when no window has that room."""
@@ -59,7 +60,7 @@ def first_health_report(scenario: Scenario, ready: float) -> tuple[float, str]:
     """The soonest a camera ready to switch at `ready` can have run the candidate through its health check and
     reported, in any of the fleet's timezones, and how that adds up (a lower bound the simulator never beats)."""
     zones = [(*_zone_report(scenario, ready, offset), zone)
-             for zone, (offset, _) in zip(scenario.fleet.timezones, scenario.fleet.utc_offsets())]
+             for zone, (offset, _) in zip(scenario.fleet.timezones, scenario.clock_offsets())]
     report, switch, opening, zone = min(zones, key=lambda found: found[0])
     return report, "" if math.isinf(report) else _steps(scenario, ready, switch, zone, opening)
 
@@ -100,7 +101,7 @@ def typical_health_report(scenario: Scenario, step: Release, faster: float = 1.0
     # staged ahead, every camera fetched from the start and switches once released; else it fetches when told
     ready = max(step.time, fetched) if delivery.stage_ahead else step.time + fetched
     zones = [(zone, share, *_zone_report(scenario, ready, offset))
-             for zone, (offset, share) in zip(fleet.timezones, fleet.utc_offsets())]
+             for zone, (offset, share) in zip(fleet.timezones, scenario.clock_offsets())]
     return TypicalReport(ready, download, sharing, sorted(zones, key=lambda found: found[2]))
 
 

@@ -21,7 +21,7 @@ from sim.model.fleet_spec import Fleet
 from sim.model.frozen import Frozen
 from sim.model.hil_spec import HilSpec
 from sim.model.strategy import REGISTRY, StrategyParams
-from sim.model.unit_fields import Duration, Fraction, Money, PositiveDuration, PositiveRate, Size, at_least
+from sim.model.unit_fields import Clock, Duration, Fraction, Money, PositiveDuration, PositiveRate, Size, at_least
 
 MOST_RETRIES = 10       # retries of one camera's update at most (AWS IoT Jobs' numberOfRetries)
 
@@ -257,7 +257,12 @@ class Scenario(Frozen):
         "same run")
     duration: PositiveDuration = 14 * 86400.0
     start_weekday: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = Field(
-        default="mon", description="the weekday the run starts on, at 00:00 UTC (games fall on weekdays)")
+        default="mon", description="the weekday the run starts on, at start_time UTC (games fall on weekdays)")
+    start_time: Clock = Field(
+        default=0.0, exclude_if=lambda seconds: seconds == 0.0,
+        description="the time of day (UTC, HH:MM) the run and its plan start at, on start_weekday: install "
+        "windows, games, daily patterns and an exponential plan's UTC windows fall at that hour of the run (a past "
+        "rollout's start, for fleetlab backtest)")
     stop_when_settled: bool = Field(
         default=False, description="end the run once the plan is done and no device is in flight; by default the "
         "run covers the whole duration, so exposure and throttling are measured over the same horizon for every plan")
@@ -285,6 +290,11 @@ class Scenario(Frozen):
     def fingerprint(self) -> str:
         """sha256 of the validated scenario: two files that mean the same thing share it."""
         return hashlib.sha256(self.model_dump_json().encode()).hexdigest()
+
+    def clock_offsets(self) -> list[tuple[float, float]]:
+        """(seconds added to simulated time to get the local time, share) per timezone, in the file's order: the
+        zone's UTC offset and the time of day the run starts at."""
+        return [(offset + self.start_time, share) for offset, share in self.fleet.utc_offsets()]
 
     @property
     def download_size(self) -> float:

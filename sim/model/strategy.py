@@ -166,6 +166,7 @@ class FleetView:
     sites: Sequence[int] = ()          # site of each device, by device id (read-only)
     artifact_bytes: float = 0.0          # what one device's download costs, for budgets
     egress_price_per_byte: float = 0.0
+    start_time: float = 0.0              # the time of day (UTC, seconds) the plan starts at: its clock's 0
     # one device's download where devices differ (a delta, or the full image where its base does not match); asked
     # per device, as a budget releases it: a million look-ups up front would cost every plan a second
     device_bytes: Callable[[int], float] | None = None

@@ -1,8 +1,8 @@
 """Local-time calendars of sites: daily install windows and the games during which nothing may be disturbed.
 
-Simulated time 0 is midnight UTC at the start of `scenario.start_weekday`; a site's local time is simulated time
-plus its UTC offset. Whether a site has a game on a given day is drawn from the site's own stream, so it is the
-same under every strategy.
+Simulated time 0 is `scenario.start_time` UTC (midnight by default) on `scenario.start_weekday`; a site's local
+time is simulated time plus its UTC offset and the start time (`site_utc_offset`, sim/world/fleet.py). Whether a
+site has a game on a given day is drawn from the site's own stream, so it is the same under every strategy.
 """
 
 from __future__ import annotations

@@ -89,6 +89,7 @@ class Controller:
         return FleetView(world.layout.size, world.layout.cohorts(), plan_random(world.seed),
                          sites=world.layout.hot_lists().device_site, artifact_bytes=world.scenario.download_size,
                          egress_price_per_byte=world.scenario.pricing.egress_per_gb / 1e9,
+                         start_time=world.scenario.start_time,
                          device_bytes=lambda device: self.lifecycle.download_size(device)[0])
 
     def begin(self) -> None:

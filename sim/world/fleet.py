@@ -105,10 +105,11 @@ def _pick(rng: np.random.Generator, shares: dict[str, float], n: int) -> np.ndar
     return rng.choice(len(weights), size=n, p=weights / weights.sum())
 
 
-def build_layout(fleet: Fleet, seed: int) -> FleetLayout:
-    """Draw every site and device of the fleet; deterministic in (fleet, seed)."""
+def build_layout(fleet: Fleet, seed: int, start_time: float = 0.0) -> FleetLayout:
+    """Draw every site and device of the fleet; deterministic in (fleet, seed). `start_time`: the time of day (UTC)
+    simulated time 0 falls at, added to every site's offset from simulated time to its local time."""
     rng = streams.generator(seed, streams.FLEET)
-    offsets = fleet.utc_offsets()
+    offsets = [(offset + start_time, share) for offset, share in fleet.utc_offsets()]
     zone_seconds = np.array([offset for offset, _ in offsets], dtype=np.float64)
     zone_shares = {str(index): share for index, (_, share) in enumerate(offsets)}
     kinds, cameras, bandwidth, ambient = [], [], [], []

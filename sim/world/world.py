@@ -37,7 +37,7 @@ class World:
         self.seed = seed
         self.env = CalendarEnvironment()
         self._call_later = self.env.call_later
-        self.layout: FleetLayout = build_layout(scenario.fleet, seed)
+        self.layout: FleetLayout = build_layout(scenario.fleet, seed, scenario.start_time)
         self.calendar = SiteCalendar(scenario, self.layout, seed)
         self.uplinks = Uplinks.for_scenario(scenario, self.layout, seed, self.calendar)
         self.thermal = ThermalModel(scenario, self.layout)

@@ -26,7 +26,7 @@ from sim.run import simulate
 from tests.conftest import ROOT
 
 FLEET = ROOT / "scenarios" / "fleet-10k-500mb.yaml"
-START = datetime(2026, 3, 1, tzinfo=timezone.utc)
+START = datetime(2026, 3, 2, tzinfo=timezone.utc)   # a Monday at 00:00 UTC, where the scenario starts
 PAST_SEED = 99          # the past rollout's luck: a seed the backtest (seeds 1 to 4) does not run
 ENDED = {S.COMMITTED: "succeeded", S.FAILED: "failed", S.ROLLED_BACK: "failed", S.BRICKED: "failed"}
 
@@ -88,8 +88,8 @@ def as_mender(rows) -> str:
                     "%Y-%m-%dT%H:%M:%S.%fZ"),
                 **({"finished": datetime.fromtimestamp(finished, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")}
                    if finished is not None else {})} for device, outcome, told, finished in rows]
-    devices.append({"id": "had-it-already", "status": "already-installed", "created": "2026-03-01T00:00:00Z",
-                    "finished": "2026-03-01T00:00:00Z"})      # not part of the rollout: left out
+    devices.append({"id": "had-it-already", "status": "already-installed", "created": "2026-03-02T00:00:00Z",
+                    "finished": "2026-03-02T00:00:00Z"})      # not part of the rollout: left out
     return json.dumps(devices)
 
 
@@ -132,7 +132,7 @@ def test_a_rollout_that_went_as_the_scenario_says_is_within_the_spread(as_planne
     assert curves["past"][-1] == pytest.approx(rows_of(done)["coverage_at_end"]["observed"])
     svg = (tmp_path / "out" / "coverage.svg").read_text()
     assert svg.startswith("<svg") and all(text in svg for text in ("past rollout", "simulated median", "4 seeds"))
-    assert document["records"]["devices"] == len(as_planned) and document["records"]["start"] == "2026-03-01T00:00:00Z"
+    assert document["records"]["devices"] == len(as_planned) and document["records"]["start"] == "2026-03-02T00:00:00Z"
     rows = rows_of(done)
     assert set(rows) == {"t50", "t90", "t95", "t99", "failed_share", "coverage_at_end", "coverage_curve"}
     assert not any(row["off"] for row in rows.values()), rows
@@ -225,6 +225,23 @@ def test_without_a_start_the_first_device_told_starts_it_and_without_any_it_must
     assert early.returncode == 2 and "succeeded 1h 0m before the start" in early.stderr, early.stderr
 
 
+def test_a_past_that_started_at_another_hour_is_warned_of_with_the_keys_that_align_it(tmp_path):
+    """The scenario runs from Monday 00:00 UTC; a rollout begun on a Wednesday at 15:00 met its night windows nine
+    hours later into its day. The warning names the keys; with them set, it is gone."""
+    records = tmp_path / "records"
+    records.write_text("device,status,finished_at,told_at\ncam-1,succeeded,2026-03-05T02:30:00Z,"
+                       "2026-03-04T15:00:00Z\n")
+    done = fleetlab("backtest", str(FLEET), "--records", str(records), "--from", "csv", "--seeds", "1", "--json")
+    warnings = json.loads(done.stdout)["warnings"]
+    assert ("the past rollout started on a wed at 15:00 UTC and the scenario starts on a mon at 00:00 UTC: its "
+            "windows, games and daily patterns fall at other hours of the run; set start_weekday: wed and "
+            "start_time: '15:00'") in warnings, warnings
+    aligned = tmp_path / "aligned.yaml"
+    aligned.write_text(FLEET.read_text().replace("start_weekday: mon\n", "start_weekday: wed\nstart_time: '15:00'\n"))
+    done = fleetlab("backtest", str(aligned), "--records", str(records), "--from", "csv", "--seeds", "1", "--json")
+    assert not any("started on a" in warning for warning in json.loads(done.stdout)["warnings"]), done.stdout
+
+
 @pytest.mark.parametrize("indent", [None, 2])
 def test_a_json_path_is_found_at_its_line_and_column(indent):
     document = {"a": [1, {"b": "x,]}", "c": [True, {"d": None}]}], "e": {"f": {"g": 2.5}}}
@@ -237,8 +254,8 @@ def test_a_json_path_is_found_at_its_line_and_column(indent):
 
 
 ODD = [None, True, 0, -1, 1e308, float("nan"), "", "NaN", "1e999", "2026-13-45T00:00:00Z", "💥", [], {}, "x" * 500]
-SMALL = [("cam-1", "succeeded", 1772323200.0, 1772330400.0), ("cam-2", "failed", 1772323200.0, 1772334000.0),
-         ("cam-3", "unfinished", 1772326800.0, None)]
+SMALL = [("cam-1", "succeeded", 1772409600.0, 1772416800.0), ("cam-2", "failed", 1772409600.0, 1772420400.0),
+         ("cam-3", "unfinished", 1772413200.0, None)]
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)

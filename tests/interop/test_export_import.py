@@ -220,7 +220,12 @@ def test_a_start_other_than_the_simulated_one_is_noted_with_what_to_simulate():
     assert start_mismatch(tiny, monday) is None
     assert start_mismatch(tiny, monday.astimezone(timezone(timedelta(hours=5)))) is None   # the same moment
     assert "simulate with start_weekday: tue to see this start" in start_mismatch(tiny, monday + timedelta(days=1))
-    assert "a simulated run starts at 00:00 UTC" in start_mismatch(tiny, monday + timedelta(hours=2))
+    later = start_mismatch(tiny, monday + timedelta(hours=2))
+    assert "on a mon at 00:00 UTC (start_weekday, start_time)" in later
+    assert "simulate with start_weekday: mon and start_time: '02:00' to see this start" in later
+    afternoon = tiny.model_copy(update={"start_time": 15 * 3600.0})      # a scenario that starts at 15:00 UTC
+    assert start_mismatch(afternoon, monday + timedelta(hours=15)) is None
+    assert default_start(afternoon, monday) == monday + timedelta(days=7, hours=15)
 
 
 def test_an_export_to_mender_notes_its_24_hour_links_when_the_scenario_simulated_longer_ones():

@@ -33,7 +33,8 @@ class RateIncrease(StrategyParams):
 
 
 class RolloutWindow(StrategyParams):
-    """A daily window, in UTC (the simulated run starts at 00:00 UTC), in which the job notifies devices."""
+    """A daily window, in UTC (the simulated run starts at the scenario's start_time, 00:00 UTC by default), in which
+    the job notifies devices."""
 
     start: Clock
     duration: Annotated[Duration, AfterValidator(_within_a_day)]
@@ -92,7 +93,8 @@ def exponential(params: ExponentialParams, fleet: FleetView) -> Rollout:
         if params.rate_increase.notified:
             rate, mark = raised_rate(params, rate, mark, told)
         per_second = min(rate, params.maximum_per_minute) / 60.0
-        inside, edge = window_at(params.windows, clock)
+        inside, edge = window_at(params.windows, clock + fleet.start_time)     # the windows are UTC times of day
+        edge -= fleet.start_time
         if inside:      # notifications accrue until the window closes
             wait = min(max(TICK, (1.0 - due) / per_second), next_look - clock, edge - clock)
         else:           # the queue waits for the next window; the abort rules still look
