@@ -62,7 +62,9 @@ def _service(scenario: Scenario) -> str:
 def _windows(scenario: Scenario) -> str:
     windows = ", ".join(f"{format_clock(window.start)}–{format_clock(window.start + window.duration)}"
                         for window in scenario.fleet.install_windows)
-    line = f"cameras switch only in install windows {windows} local time (fleet.install_windows)"
+    line = (f"cameras switch only in install windows {windows} local time (fleet.install_windows), the run "
+            f"starting on a {scenario.start_weekday} at {format_clock(scenario.start_time)} UTC (start_weekday, "
+            "start_time)")
     if scenario.delivery.freeze_during_games:
         line += "; nothing downloads or installs during a game (delivery.freeze_during_games)"
     return line

@@ -129,6 +129,8 @@ def test_each_scenario_says_what_its_simulation_assumed_about_delivery(suite_res
            "(delivery.update_strategy: download_then_kill)" in tiny.assumptions
     page = html.render(suite_result)
     assert "What the simulation assumed" in page and "cameras switch only in install windows 02:00–06:00" in page
+    assert ("local time (fleet.install_windows), the run starting on a mon at 00:00 UTC (start_weekday, start_time)"
+            in page)
     assert "<th>no model</th>" in page and "no model running because of the update" in page
     polling = load_scenario_text((ROOT / "scenarios" / "tiny.yaml").read_text().replace(
         "fleet:\n", "fleet:\n  poll_interval: 30m\n", 1).replace(
