@@ -128,9 +128,13 @@ def _mender(text: str, filename: str) -> tuple[list[DeviceRecord], Counter[str]]
     entries: list[tuple[JsonPath, Any]] = (
         [([page_index, index], device) for page_index, page in enumerate(document) for index, device in enumerate(page)]
         if paged else [([index], device) for index, device in enumerate(document)])
-    records, left_out = [], Counter[str]()
+    records, left_out, seen = [], Counter[str](), dict[str, JsonPath]()
     for at, device in entries:
         name = _field(text, filename, device, at, "id", str)
+        if name in seen:        # pages joined twice would count a device twice
+            line, _ = _position(text, seen[name])
+            raise _problem(text, filename, [*at, "id"], f"device {name[:60]!r} is listed twice (also on line {line})")
+        seen[name] = at
         status = _status(text, filename, device, at, MENDER_STATUSES)
         outcome = MENDER_STATUSES[status]
         if outcome is None:
@@ -150,7 +154,7 @@ def _csv(text: str, filename: str) -> tuple[list[DeviceRecord], Counter[str]]:
     if missing:
         raise ScenarioError([Problem(filename, 1, 1, missing[0], f"the header names no {missing[0]} column "
                                      "(device,status,finished_at[,told_at])")])
-    records = []
+    records, seen = [], dict[str, int]()
     for row in rows:
         line = rows.line_num
 
@@ -176,7 +180,11 @@ def _csv(text: str, filename: str) -> tuple[list[DeviceRecord], Counter[str]]:
                 times[column] = _moment(value)
             except ValueError as error:
                 raise bad(column, str(error)) from None
-        records.append(DeviceRecord(row["device"].strip(), outcome, times["told_at"], times["finished_at"]))
+        name = row["device"].strip()
+        if name in seen:
+            raise bad("device", f"device {name[:60]!r} is listed twice (also on line {seen[name]})")
+        seen[name] = line
+        records.append(DeviceRecord(name, outcome, times["told_at"], times["finished_at"]))
     return records, Counter()
 
 

@@ -205,6 +205,10 @@ MENDER_BAD_STATUS = """[
     ("mender", '[{"id": "x", "status": "already-installed"}]', "no device of the rollout in the file (left out: "
                                                              "already-installed 1)"),
     ("aws-iot-jobs", '{"executionSummaries": [}', "records:1:25: (top): not JSON: Expecting value"),
+    ("mender", '[{"id": "cam-1", "status": "pending"},\n {"id": "cam-1", "status": "pending"}]',
+     "records:2:9: [1].id: device 'cam-1' is listed twice (also on line 1)"),
+    ("csv", "device,status,finished_at\ncam-1,unfinished,\ncam-1,unfinished,\n",
+     "records:3:1: device: device 'cam-1' is listed twice (also on line 2)"),
     ("mender", '{"devices": []}', "records:1:1: (top): expected the deployment's device list"),
 ])
 def test_records_that_cannot_be_read_are_refused_at_their_line_and_key(tmp_path, source, text, says):
