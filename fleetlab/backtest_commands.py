@@ -16,7 +16,7 @@ from fleetlab.exit_codes import EXIT_BAD_INPUT, EXIT_NO_GO, EXIT_OK
 from fleetlab.options import JsonFlag
 from sim.model.streams import MAX_SEED, MAX_SEEDS
 
-SYSTEM_HELP = "aws-iot-jobs (list-job-executions-for-job), mender (a deployment's device list) or csv"
+SYSTEM_HELP = "aws-iot-jobs, mender or csv (docs/calibration.md, Backtest)"
 
 
 def _system(name: str) -> str:
@@ -38,7 +38,8 @@ def backtest(ctx: typer.Context,
              first_seed: Annotated[int, typer.Option(min=0, max=MAX_SEED, help="first seed")] = 1,
              tolerance: Annotated[float, typer.Option(help="a measure is off beyond this relative distance from "
                                                            "the simulated spread")] = 0.10,
-             out: Annotated[Optional[Path], typer.Option(help="folder for backtest.json")] = None,
+             out: Annotated[Optional[Path], typer.Option(help="folder for backtest.json and "
+                                                                "coverage.svg")] = None,
              json_out: JsonFlag = False) -> None:
     """Simulate the scenario beside a past rollout's records: T50-T99, failures and coverage, each against the
     spread of the seeds; a measure off by more than --tolerance flagged (exit 1)."""
@@ -46,7 +47,7 @@ def backtest(ctx: typer.Context,
     from fleetlab.cli import seed_range
     from fleetlab.files import write_whole
     from fleetlab.options import out_folder, relative_tolerance
-    from fleetlab.past_rollout import read_past_rollout
+    from fleetlab.past_rollout import OUTCOMES, read_past_rollout
     from sim.load import load_scenario
     from sim.model.units import counted
 
@@ -74,8 +75,7 @@ def backtest(ctx: typer.Context,
 
     human = console.err if json_out else console.out
     began_text = datetime.fromtimestamp(observed.start, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    counts = ", ".join(f"{rollout.count(outcome):,} {outcome}"
-                       for outcome in ("succeeded", "failed", "unfinished", "cancelled"))
+    counts = ", ".join(f"{rollout.count(outcome):,} {outcome}" for outcome in OUTCOMES)
     left_out = "; left out: " + ", ".join(f"{status} {count:,}" for status, count in rollout.left_out.items()) \
         if rollout.left_out else ""
     human.print(f"past rollout: {counted(observed.devices, 'device')} in {records} ({source}): {counts}{left_out}; "
@@ -93,8 +93,7 @@ def backtest(ctx: typer.Context,
     document = {"passed": not off, "exit_code": code, "tolerance": tolerance, "seeds": chosen_seeds,
                 "records": {"file": str(records), "system": source, "devices": observed.devices,
                             "start": began_text, "span": observed.span,
-                            "outcomes": {outcome: rollout.count(outcome) for outcome in
-                                         ("succeeded", "failed", "unfinished", "cancelled")},
+                            "outcomes": {outcome: rollout.count(outcome) for outcome in OUTCOMES},
                             "left_out": rollout.left_out},
                 "compared_at": at, "rows": [row.as_json() for row in rows], "warnings": warnings}
     compared = curves(observed, simulated)

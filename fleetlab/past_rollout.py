@@ -43,7 +43,8 @@ MENDER_STATUSES: dict[str, Outcome | None] = {
                                            "pause_before_installing", "pause_before_rebooting",
                                            "pause_before_committing")},
     "already-installed": None, "noartifact": None, "decommissioned": None}
-CSV_STATUSES: dict[str, Outcome | None] = {name: name for name in ("succeeded", "failed", "unfinished", "cancelled")}
+OUTCOMES: tuple[Outcome, ...] = ("succeeded", "failed", "unfinished", "cancelled")
+CSV_STATUSES: dict[str, Outcome | None] = {name: name for name in OUTCOMES}
 FINISHED: frozenset[Outcome] = frozenset({"succeeded", "failed"})
 JsonPath = list[str | int]       # keys and indexes from the document's top to a value
 
