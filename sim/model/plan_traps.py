@@ -35,7 +35,7 @@ from sim.model.scenario import Scenario
 from sim.model.staging_traps import can_halt, staging_pays_up_front
 from sim.model.strategies.exponential import ExponentialParams, raised_rate
 from sim.model.strategy import StrategyParams
-from sim.model.units import format_duration, format_size
+from sim.model.units import format_clock, format_duration, format_size
 
 PlanWarning = tuple[str, str]          # (dotted key path, message)
 MOST_OF_THE_FLEET = 0.5            # an abort that first looks after this share was notified comes too late
@@ -120,13 +120,17 @@ def _succeeded_behind_window(path: str, plan: StrategyParams, scenario: Scenario
     open_all_day = any(window.duration >= 86400 for window in scenario.fleet.install_windows)
     if open_all_day:
         return
-    first = min(window.start for window in scenario.fleet.install_windows)
-    hours = first / 3600
+    # the soonest any timezone's first window opens after the run's start (each zone's local clock: its offset and
+    # the start time); it once read the window's local time as hours from the start, whatever the zones
+    waits = [((window.start - offset) % 86400.0, window.start, zone) for window in scenario.fleet.install_windows
+             for zone, (offset, _) in zip(scenario.fleet.timezones, scenario.clock_offsets())]
+    wait, opening, zone = min(waits)
+    hours = wait / 3600
     yield (f"{path}.rate_increase.succeeded",
-           f"the rate grows on succeeded things, but installs wait for the window at {int(hours):02d}:"
-           f"{int(first % 3600 / 60):02d} local: a rollout started at midnight stays at its base "
-           f"{plan.base_rate_per_minute}/min for {hours:.1f} h ({plan.base_rate_per_minute * first / 60:,.0f} "
-           f"devices) and grows only while windows are open")
+           f"the rate grows on succeeded things, but installs wait for the windows: a rollout started at "
+           f"{format_clock(scenario.start_time)} UTC stays at its base {plan.base_rate_per_minute}/min for "
+           f"{hours:.1f} h ({plan.base_rate_per_minute * wait / 60:,.0f} devices), until the "
+           f"{format_clock(opening)} window opens in {zone}, and grows only while windows are open")
 
 
 def _never_reporting(scenario: Scenario) -> list[str]:

@@ -37,7 +37,9 @@ CASES = {
     "rate grows on succeeded things behind a night window": (
         "strategy:\n  kind: exponential\n  rate_increase: {succeeded: 20}\n",
         "strategy:\n  kind: exponential\n  rate_increase: {notified: 20}\n",
-        "strategy.rate_increase.succeeded", "stays at its base 10/min for 2.0 h", ()),
+        # tiny's cameras are at UTC-05:00 and UTC-08:00: their 02:00 windows open 7 and 10 hours after midnight UTC
+        "strategy.rate_increase.succeeded",
+        "stays at its base 10/min for 7.0 h (4,200 devices), until the 02:00 window opens in UTC-05:00", ()),
     "hawkBit success 100% where devices never report": (
         "strategy:\n  kind: groups\n  groups: 4\n  success_threshold: 100%\n",
         "strategy:\n  kind: groups\n  groups: 4\n  success_threshold: 95%\n",
