@@ -2,6 +2,7 @@
 busy. In every case the rig ends on a valid slot whose engine passes parity, the result records what happened,
 nothing is half-activated, and no lease or container is left behind."""
 
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -160,7 +161,10 @@ def test_the_rig_survives(name, virtual_rigs, current_reference, busy_machine):
             [*_, activated] = [step for step in found.steps if step.name == "activate"]   # after a reconnect too
             assert activated.numbers["memory_beside_bytes"] > at_rest
         if "oom_at_load" in dict(case.faults):          # the kernel's own count, read over SSH, says why
-            assert "(the rig's kernel killed 1 process for memory since preflight)" in found.reason, found.reason
+            # the count is the kernel's: on a busy machine, while the first victim's memory is still being reaped,
+            # it has taken a second process (CI, stop 46: "killed 2 processes"), the old service serving on
+            assert re.search(r"\(the rig's kernel killed (1 process|[2-9] processes) for memory since preflight\)",
+                             found.reason), found.reason
             if case.delivery:                            # the newcomer never ran beside the old one
                 assert "at the attempt's peak" in found.reason and "both models ran" not in found.reason
         if case.delivery.get("freeze_during_games"):    # an SSH command while the SFTP copy is under way
