@@ -22,7 +22,7 @@ import io
 import json
 import math
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -95,6 +95,7 @@ def _aws(text: str, filename: str) -> tuple[list[DeviceRecord], Counter[str]]:
     document = _json(text, filename)
     pages = document if isinstance(document, list) else [document]
     latest: dict[str, tuple[int, DeviceRecord | None, str]] = {}
+    first_queued: dict[str, float] = {}
     for page_index, page in enumerate(pages):
         where: JsonPath = [page_index] if isinstance(document, list) else []
         if not isinstance(page, dict) or not isinstance(page.get("executionSummaries"), list):
@@ -109,12 +110,16 @@ def _aws(text: str, filename: str) -> tuple[list[DeviceRecord], Counter[str]]:
             number = execution.get("executionNumber", 0)
             number = number if isinstance(number, int) and not isinstance(number, bool) else 0
             outcome = AWS_STATUSES[status]
+            queued = _time(text, filename, execution, at, "queuedAt", needed=False)
+            if queued is not None:        # told when its first execution was queued, whichever one says where it is
+                first_queued[thing] = min(queued, first_queued.get(thing, queued))
             record = None if outcome is None else DeviceRecord(
-                thing.rsplit("/", 1)[-1], outcome, _time(text, filename, execution, at, "queuedAt", needed=False),
+                thing.rsplit("/", 1)[-1], outcome, None,
                 _time(text, filename, execution, at, "lastUpdatedAt", needed=outcome in FINISHED))
             if thing not in latest or number >= latest[thing][0]:     # a thing's newest execution says where it is
                 latest[thing] = (number, record, status)
-    records = [record for _, record, _ in latest.values() if record is not None]
+    records = [replace(record, told_at=first_queued.get(thing)) for thing, (_, record, _) in latest.items()
+               if record is not None]
     return records, Counter(status for _, record, status in latest.values() if record is None)
 
 

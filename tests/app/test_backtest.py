@@ -185,6 +185,20 @@ def test_every_format_reads_the_same_rollout(as_planned, tmp_path):
     assert read_past_rollout(tmp_path / "mender.json", "mender").left_out == {"already-installed": 1}
 
 
+def test_a_retried_thing_is_where_its_newest_execution_left_it_told_when_its_first_was_queued(tmp_path):
+    executions = [("cam-1", 1, "FAILED", 0, 600), ("cam-1", 2, "SUCCEEDED", 3600, 4200), ("cam-2", 1, "REMOVED", 0, 60),
+                  ("cam-3", 1, "SUCCEEDED", 1800, 2400)]
+    base = START.timestamp()
+    (tmp_path / "aws.json").write_text(json.dumps({"executionSummaries": [
+        {"thingArn": f"arn:aws:iot:eu-west-1:1:thing/{thing}", "jobExecutionSummary": {
+            "status": status, "executionNumber": number, "queuedAt": base + queued, "lastUpdatedAt": base + updated}}
+        for thing, number, status, queued, updated in executions]}))
+    rollout = read_past_rollout(tmp_path / "aws.json", "aws-iot-jobs")
+    assert [(record.device, record.outcome, record.told_at - base, record.finished_at - base)
+            for record in rollout.records] == [("cam-1", "succeeded", 0, 4200), ("cam-3", "succeeded", 1800, 2400)]
+    assert rollout.left_out == {"REMOVED": 1}
+
+
 MENDER_BAD_STATUS = """[
   {"id": "cam-1", "status": "success", "created": "2026-03-01T00:00:00Z", "finished": "2026-03-01T05:00:00Z"},
   {"id": "cam-2",
