@@ -41,11 +41,11 @@ def measure(path: Path, devices: int) -> None:
     began = time.perf_counter()
     observed = observe(read_past_rollout(path, "aws-iot-jobs"))
     read = time.perf_counter() - began
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024       # before the text is read again below
     text = path.read_text()
     began = time.perf_counter()
     _position(text, ["executionSummaries", devices - 1, "jobExecutionSummary", "status"])
     located = time.perf_counter() - began
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     print(json.dumps({"devices": observed.devices, "read_and_observe_s": round(read, 2),
                       "locate_last_s": round(located, 2), "peak_bytes": peak}))
 

@@ -22,7 +22,7 @@ import io
 import json
 import math
 from collections import Counter
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -49,7 +49,7 @@ FINISHED: frozenset[Outcome] = frozenset({"succeeded", "failed"})
 JsonPath = list[str | int]       # keys and indexes from the document's top to a value
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)       # a million of them for a large fleet: no __dict__ each
 class DeviceRecord:
     device: str
     outcome: Outcome
@@ -94,7 +94,8 @@ def _said(left_out: Counter[str] | dict[str, int]) -> str:
 def _aws(text: str, filename: str) -> tuple[list[DeviceRecord], Counter[str]]:
     document = _json(text, filename)
     pages = document if isinstance(document, list) else [document]
-    latest: dict[str, tuple[int, DeviceRecord | None, str]] = {}
+    # per thing: its newest execution's number, outcome, finish and status, and when its first was queued
+    latest: dict[str, tuple[int, Outcome | None, float | None, str]] = {}
     first_queued: dict[str, float] = {}
     for page_index, page in enumerate(pages):
         where: JsonPath = [page_index] if isinstance(document, list) else []
@@ -113,14 +114,12 @@ def _aws(text: str, filename: str) -> tuple[list[DeviceRecord], Counter[str]]:
             queued = _time(text, filename, execution, at, "queuedAt", needed=False)
             if queued is not None:        # told when its first execution was queued, whichever one says where it is
                 first_queued[thing] = min(queued, first_queued.get(thing, queued))
-            record = None if outcome is None else DeviceRecord(
-                thing.rsplit("/", 1)[-1], outcome, None,
-                _time(text, filename, execution, at, "lastUpdatedAt", needed=outcome in FINISHED))
+            finished = _time(text, filename, execution, at, "lastUpdatedAt", needed=outcome in FINISHED)
             if thing not in latest or number >= latest[thing][0]:     # a thing's newest execution says where it is
-                latest[thing] = (number, record, status)
-    records = [replace(record, told_at=first_queued.get(thing)) for thing, (_, record, _) in latest.items()
-               if record is not None]
-    return records, Counter(status for _, record, status in latest.values() if record is None)
+                latest[thing] = (number, outcome, finished, status)
+    records = [DeviceRecord(thing.rsplit("/", 1)[-1], outcome, first_queued.get(thing), finished)
+               for thing, (_, outcome, finished, _) in latest.items() if outcome is not None]
+    return records, Counter(status for _, outcome, _, status in latest.values() if outcome is None)
 
 
 # --- Mender ------------------------------------------------------------------------------------------------------

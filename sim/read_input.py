@@ -33,7 +33,9 @@ def read_text(path: str | Path, limit: int = MAX_FILE_BYTES) -> str:
     if len(data) > limit:
         raise ScenarioError([Problem(str(path), 0, 0, "", f"the file is larger than {limit:,} bytes, the "
                                                           "limit for inputs (docs/architecture.md)")])
-    return _decoded(data, str(path)).replace("\r\n", "\n").replace("\r", "\n")
+    text = _decoded(data, str(path))
+    del data        # a past rollout's records can be hundreds of MB: one copy alive at a time, not three
+    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
 
 
 def _decoded(data: bytes, filename: str) -> str:
