@@ -29,6 +29,9 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
             terminalreporter.write_line(line)
 
 ROOT = Path(__file__).resolve().parent.parent
+# tiny.yaml's plan, as written there: a test swaps it for another
+TINY_PLAN = ("strategy:\n  kind: waves\n  waves: [10%, 50%, 100%]\n  bake: 8h\n"
+             "  abort: {threshold: 20%, min_executed: 4}")
 
 BASE: dict[str, Any] = {
     "name": "story",

@@ -14,7 +14,7 @@ from sim.load import load_scenario
 from sim.model.gates import evaluate
 from sim.model.stats import mean_interval
 from sim.run import simulate
-from tests.conftest import ROOT
+from tests.conftest import ROOT, TINY_PLAN
 
 LIBRARY = sorted(path for path in (ROOT / "scenarios").glob("*.yaml") if not path.name.startswith("bench-"))
 
@@ -79,11 +79,7 @@ def test_the_compare_command_prints_a_table_with_efficiency(tmp_path):
 
 def test_a_phase_that_rounds_to_zero_devices_is_a_load_error(tmp_path):
     text = (ROOT / "scenarios" / "tiny.yaml").read_text()
-    text = text.replace("""strategy:
-  kind: waves
-  waves: [10%, 50%, 100%]
-  bake: 8h
-  abort: {threshold: 20%, min_executed: 4}""", """strategy:
+    text = text.replace(TINY_PLAN, """strategy:
   kind: phases
   phases:
     - {batch: 1%}

@@ -8,10 +8,10 @@ from sim.load import load_scenario_text, plan_warnings
 from sim.model.plan_traps import notified_curve
 from sim.model.plan_traps import plan_warnings as traps
 from sim.model.strategies.exponential import ExponentialParams
-from tests.conftest import ROOT
+from tests.conftest import ROOT, TINY_PLAN
 
 TINY = (ROOT / "scenarios" / "tiny.yaml").read_text()
-PLAN = "strategy:\n  kind: waves\n  waves: [10%, 50%, 100%]\n  bake: 8h\n  abort: {threshold: 20%, min_executed: 4}\n"
+PLAN = TINY_PLAN + "\n"
 BIG_FLEET = ("count: 10\n      cameras_per_site: 3", "count: 2000\n      cameras_per_site: 3")
 
 

@@ -9,7 +9,7 @@ import pytest
 from sim.load import load_scenario_text
 from sim.model.lifecycle import DeviceState as S
 from sim.world.fleet import build_layout
-from tests.conftest import ROOT
+from tests.conftest import ROOT, TINY_PLAN
 from tests.world.helpers import run_story
 
 HOUR = 3600.0
@@ -50,11 +50,7 @@ def test_the_default_changes_nothing_and_the_offset_reaches_every_site():
 def test_an_exponential_plans_utc_windows_stay_at_their_utc_hours():
     """AWS IoT Jobs' maintenance windows are UTC times of day: from a 15:00 start, a 20:00 window opens five hours in,
     as it would have opened twenty hours in from midnight."""
-    text = ONE_ZONE.replace("""strategy:
-  kind: waves
-  waves: [10%, 50%, 100%]
-  bake: 8h
-  abort: {threshold: 20%, min_executed: 4}""", """strategy:
+    text = ONE_ZONE.replace(TINY_PLAN, """strategy:
   kind: exponential
   base_rate_per_minute: 1
   windows: [{start: "20:00", duration: 1h}]""")
