@@ -32,7 +32,7 @@ from fleetlab.interop.targets import (
 from sim.load import load_scenario, load_scenario_text
 from sim.model.scenario import StrategySpec
 from sim.run import simulate
-from tests.conftest import ROOT
+from tests.conftest import ROOT, TINY_PLAN
 
 SCHEMAS = Path(__file__).parent / "schemas"
 START = datetime(2027, 1, 4, tzinfo=timezone.utc)
@@ -332,7 +332,7 @@ def test_an_aws_export_carries_the_in_progress_timeout_and_its_retries_and_an_im
     service cannot take (not whole minutes, over 7 days) is a gap; other systems have no timeout, and the export
     says the simulated failures would not happen there."""
     text = (ROOT / "scenarios" / "tiny.yaml").read_text().replace(
-        "strategy:\n  kind: waves\n  waves: [10%, 50%, 100%]\n  bake: 8h\n  abort: {threshold: 20%, min_executed: 4}\n",
+        TINY_PLAN + "\n",
         "strategy: {kind: exponential, base_rate_per_minute: 5}\n")
     timed = load_scenario_text(text.replace("artifact:", "delivery: {in_progress_timeout: 12h, timeout_retries: 2}"
                                                          "\nartifact:", 1))

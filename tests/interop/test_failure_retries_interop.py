@@ -8,10 +8,11 @@ import json
 
 from fleetlab.interop.targets import export_plan, import_document, retry_mismatch
 from sim.load import load_scenario_text
+from tests.conftest import TINY_PLAN
 from tests.interop.test_export_import import START, TINY, validate
 
 EXPONENTIAL = TINY.replace(
-    "strategy:\n  kind: waves\n  waves: [10%, 50%, 100%]\n  bake: 8h\n  abort: {threshold: 20%, min_executed: 4}\n",
+    TINY_PLAN + "\n",
     "strategy: {kind: exponential, base_rate_per_minute: 5}\n")
 
 

@@ -8,7 +8,7 @@ from fleetlab.causes import cause_of
 from sim.load import load_scenario, load_scenario_text
 from sim.model.results import still_pending
 from sim.run import simulate
-from tests.conftest import ROOT
+from tests.conftest import ROOT, TINY_PLAN
 
 TINY = (ROOT / "scenarios" / "tiny.yaml").read_text()
 SHORT_WINDOW = TINY.replace('{start: "02:00", duration: 4h}', '{start: "02:00", duration: 5m}')
@@ -43,8 +43,7 @@ def test_a_halt_says_how_many_releases_it_withdrew_before_the_cameras_checked_in
     storage (they fail at their check-in): the abort at 31 min cancels the 9 devices never notified and withdraws the
     28 notified ones whose agents had not checked in; the plan's halt and the cause say so, and none of them reads as
     in flight, failed or still on its way."""
-    text = TINY.replace("strategy:\n  kind: waves\n  waves: [10%, 50%, 100%]\n  bake: 8h\n  abort: {threshold: 20%, "
-                        "min_executed: 4}\n", "strategy:\n  kind: exponential\n  base_rate_per_minute: 1\n  "
+    text = TINY.replace(TINY_PLAN + "\n", "strategy:\n  kind: exponential\n  base_rate_per_minute: 1\n  "
                         "maximum_per_minute: 1\n  abort: [{threshold: 20%, min_executed: 3}]\n")
     text = text.replace("storage_free: {median: 4GB}", "storage_free: {median: 80MB, sigma: 0.3}")
     scenario = load_scenario_text(text.replace("fleet:\n", "fleet:\n  poll_interval: 2h\n", 1))

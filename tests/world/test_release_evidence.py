@@ -10,7 +10,7 @@ from sim.load import load_scenario_text
 from sim.model.gates import parse_bound
 from sim.model.plan_traps import plan_warnings
 from sim.run import simulate
-from tests.conftest import ROOT
+from tests.conftest import ROOT, TINY_PLAN
 
 TINY = (ROOT / "scenarios" / "tiny.yaml").read_text()
 
@@ -59,8 +59,7 @@ def test_a_bake_the_lint_calls_blind_is_a_release_made_knowing_no_outcome():
 
 
 def test_a_plan_that_releases_once_has_no_evidence_figure():
-    text = TINY.replace("strategy:\n  kind: waves\n  waves: [10%, 50%, 100%]\n  bake: 8h\n  abort: {threshold: 20%, "
-                        "min_executed: 4}\n", "strategy:\n  kind: all_at_once\n")
+    text = TINY.replace(TINY_PLAN + "\n", "strategy:\n  kind: all_at_once\n")
     result = simulate(load_scenario_text(text), 1)
     assert result.metrics()["evidence_at_release"] is None
     assert "told_before" not in result.model_dump_json()       # the fields are left out where they say nothing
@@ -70,8 +69,7 @@ def test_a_plan_that_releases_once_has_no_evidence_figure():
 def test_the_known_outcomes_are_the_plans_own_count_when_it_released(seed):
     """An exponential plan releases minute by minute: at each release the outcomes known are what its abort rule
     counted then, never more than the cameras told before, and never fewer than at the release before."""
-    text = TINY.replace("strategy:\n  kind: waves\n  waves: [10%, 50%, 100%]\n  bake: 8h\n  abort: {threshold: 20%, "
-                        "min_executed: 4}\n", "strategy:\n  kind: exponential\n  base_rate_per_minute: 1\n"
+    text = TINY.replace(TINY_PLAN + "\n", "strategy:\n  kind: exponential\n  base_rate_per_minute: 1\n"
                         "  maximum_per_minute: 1\n")
     steps = [(told, known) for _, _, told, known in releases(simulate(load_scenario_text(text), seed)) if told]
     assert len(steps) == 39
@@ -83,8 +81,7 @@ def test_the_known_outcomes_are_the_plans_own_count_when_it_released(seed):
 def test_a_shadow_promotion_tells_no_one_new_and_its_waves_stand_on_the_shadow_not_on_outcomes():
     """A shadow plan promotes its sample (already told: nothing recorded) and tells its first wave at once: the plan
     knew no outcome of the sample then, its go stood on the shadow's agreement; the README says so."""
-    text = TINY.replace("strategy:\n  kind: waves\n  waves: [10%, 50%, 100%]\n  bake: 8h\n  abort: {threshold: 20%, "
-                        "min_executed: 4}\n", "strategy:\n  kind: shadow\n  sample: 25%\n  hold: 2h\n"
+    text = TINY.replace(TINY_PLAN + "\n", "strategy:\n  kind: shadow\n  sample: 25%\n  hold: 2h\n"
                         "  check_every: 1h\n")
     result = simulate(load_scenario_text(text), 1)
     shown = releases(result)
