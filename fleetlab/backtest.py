@@ -132,7 +132,8 @@ LABELS = {"t50": "T50", "t90": "T90", "t95": "T95", "t99": "T99", "failed_share"
           "coverage_at_end": "on the candidate at the end", "coverage_curve": "coverage curve: widest gap"}
 
 
-def compare(observed: Observed, simulated: Simulated, tolerance: float) -> list[Row]:
+def compare(observed: Observed, simulated: Simulated, compared: Curves, tolerance: float) -> list[Row]:
+    """`compared`: curves(observed, simulated), which the command also writes out."""
     rows = []
     for name, _ in TIMES:
         rows.append(_time_row(name, observed.times[name], simulated.values[name], tolerance))
@@ -141,7 +142,7 @@ def compare(observed: Observed, simulated: Simulated, tolerance: float) -> list[
     rows.append(_share_row("coverage_at_end", observed.coverage_at(simulated.at),
                            simulated.values["coverage_at_end"], tolerance,
                            ("the simulator is ahead", "the simulator is behind")))
-    rows.append(_curve_row(observed, simulated, tolerance))
+    rows.append(_curve_row(compared, simulated, tolerance))
     return rows
 
 
@@ -167,11 +168,10 @@ def curves(observed: Observed, simulated: Simulated) -> Curves:
                   *([_rank(column, share) for column in columns] for share in (0.5, 0.05, 0.95)))
 
 
-def _curve_row(observed: Observed, simulated: Simulated, tolerance: float) -> Row:
+def _curve_row(compared: Curves, simulated: Simulated, tolerance: float) -> Row:
     """The widest gap between the past's coverage curve and the seeds' median curve, beside how far the seeds
     themselves stray from it: T50..T99 can agree while the curves part in between (a plan whose waves and windows
     set the quantiles, over uplinks slower than the scenario says)."""
-    compared = curves(observed, simulated)
     seeds = sorted(max(abs(value - middle) for value, middle in zip(curve, compared.median))
                    for curve in simulated.curves)
     gaps = [value - middle for value, middle in zip(compared.past, compared.median)]

@@ -47,7 +47,7 @@ def backtest(ctx: typer.Context,
     from fleetlab.cli import seed_range
     from fleetlab.files import write_whole
     from fleetlab.options import out_folder, relative_tolerance
-    from fleetlab.past_rollout import OUTCOMES, read_past_rollout
+    from fleetlab.past_rollout import OUTCOMES, left_out_text, read_past_rollout
     from sim.load import load_scenario
     from sim.model.units import counted
 
@@ -69,15 +69,15 @@ def backtest(ctx: typer.Context,
         raise typer.Exit(EXIT_BAD_INPUT) from None
     with reported(file), console.progress_bar(f"simulating {counted(seeds, 'seed')}") as report:
         simulated = simulate_seeds(scenario, chosen_seeds, observed, lambda done, total: report(done / total))
-    rows = compare(observed, simulated, tolerance)
+    compared = curves(observed, simulated)
+    rows = compare(observed, simulated, compared, tolerance)
     at = simulated.at
     warnings = fleet_warnings(observed, simulated, scenario)
 
     human = console.err if json_out else console.out
     began_text = datetime.fromtimestamp(observed.start, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     counts = ", ".join(f"{rollout.count(outcome):,} {outcome}" for outcome in OUTCOMES)
-    left_out = "; left out: " + ", ".join(f"{status} {count:,}" for status, count in rollout.left_out.items()) \
-        if rollout.left_out else ""
+    left_out = f"; left out: {left_out_text(rollout.left_out)}" if rollout.left_out else ""
     human.print(f"past rollout: {counted(observed.devices, 'device')} in {records} ({source}): {counts}{left_out}; "
                 f"from {began_text}, the records reach {_shown('s', observed.span)} past it", markup=False)
     human.print(_table(rows, LABELS, file.name, counted(seeds, "seed")))
@@ -96,7 +96,6 @@ def backtest(ctx: typer.Context,
                             "outcomes": {outcome: rollout.count(outcome) for outcome in OUTCOMES},
                             "left_out": rollout.left_out},
                 "compared_at": at, "rows": [row.as_json() for row in rows], "warnings": warnings}
-    compared = curves(observed, simulated)
     if out is not None:
         from fleetlab.report.plots import backtest_curves
 

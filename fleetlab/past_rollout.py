@@ -81,12 +81,13 @@ def read_past_rollout(path: Path, system: str) -> PastRollout:
     records, left_out = reader(text, str(path))
     if not records:
         raise ScenarioError([Problem(str(path), 0, 0, "", "no device of the rollout in the file"
-                                     + (f" (left out: {_said(left_out)})" if left_out else ""))])
+                                     + (f" (left out: {left_out_text(left_out)})" if left_out else ""))])
     return PastRollout(str(path), system, records, dict(sorted(left_out.items())))
 
 
-def _said(left_out: Counter[str] | dict[str, int]) -> str:
-    return ", ".join(f"{status} {count}" for status, count in sorted(left_out.items()))
+def left_out_text(left_out: Counter[str] | dict[str, int]) -> str:
+    """'already-installed 3, noartifact 1': the devices that were not part of the rollout, by status."""
+    return ", ".join(f"{status} {count:,}" for status, count in sorted(left_out.items()))
 
 
 # --- AWS IoT Jobs ------------------------------------------------------------------------------------------------
