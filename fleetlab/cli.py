@@ -280,16 +280,21 @@ def sweep(ctx: typer.Context,
           executor: Annotated[str, typer.Option(help="serial, local[:N] or dask://HOST:PORT")] = "local",
           max_risk: Annotated[str, typer.Option(help="a bound broken in more than this share of runs is no-go")]
           = "5%",
+          pick_by: Annotated[str, typer.Option("--pick-by", help="the measure the pick is best on (lowest; "
+                                               "coverage, committed, evidence_at_release: highest)")] = "t95",
           out: Annotated[Optional[Path], typer.Option(help="folder for sweep.json")] = None,
           json_out: JsonFlag = False) -> None:
-    """Monte Carlo over seeds and a parameter grid: distributions and the risk of breaking each expectation."""
+    """Monte Carlo over seeds and a parameter grid: distributions, the risk of breaking each expectation, and the
+    point to pick."""
     from fleetlab.executors import open_executor
-    from fleetlab.options import risk_level
+    from fleetlab.options import risk_level, sim_measure
     from sim.grid import expand, parse_grid
     from sim.sweep import sweep as run_sweep
+    from sim.sweep_pick import pick
 
     with reported():
         risk_limit = risk_level(max_risk)
+        measure = sim_measure(pick_by, "--pick-by")
     with reported(file):
         axes = parse_grid(grid or [])
         points = expand(file, axes)
@@ -302,11 +307,15 @@ def sweep(ctx: typer.Context,
             console.progress_bar(f"{counted(len(points), 'point')} × {counted(seeds, 'seed')} on "
                                  f"{info.description}") as report:
         result = run_sweep(points, seed_list, pool, axes, progress=lambda done, total: report(done / total))
-    document = result.as_dict()
+    chosen = pick(result, points, measure, risk_limit)
+    document = {**result.as_dict(), "pick": chosen.as_dict()}
     human = console.err if json_out else console.out
     human.print(console.sweep_table(document))
     runs = counted(len(points) * len(seed_list), "run")
     human.print(f"{runs} on {info.description} in {time.perf_counter() - started:.1f} s")
+    if not result.failed:
+        for line in chosen.lines():
+            human.print(line, markup=False)
     for failure in result.failures:
         console.err.print(f"run failed: {failure.point} seed {failure.seed}: {failure.error}", markup=False)
     if out is not None:

@@ -37,6 +37,18 @@ def risk_level(text: str, option: str = "--max-risk") -> float:
     return value
 
 
+def sim_measure(name: str, option: str) -> str:
+    """A measure every simulated run gives (gates.METRICS less the rigs' own): a typo or a rig measure names the
+    option and the measures there are."""
+    from sim.model.gates import METRICS
+    from sim.model.lint import RIG_METRICS
+
+    measures = [metric for metric in METRICS if metric not in RIG_METRICS]
+    if name not in measures:
+        raise OptionError(f"{option}: {name!r} is not a simulated measure; one of {', '.join(measures)}")
+    return name
+
+
 def relative_tolerance(value: float, option: str = "--tolerance") -> float:
     """A relative error above 0 (0.1 is 10%). NaN would flag nothing, whatever the error: every comparison with it
     is false."""

@@ -1,0 +1,111 @@
+"""The sweep's pick: the best point on a measure among those within the risk, what lint says against it, and how
+many seeds a risk needs. Real runs of tiny.yaml's fleet (serially, in this process), no fakes."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from sim.grid import expand, parse_grid
+from sim.model.aggregate import wilson_interval
+from sim.sweep import SerialExecutor, sweep
+from sim.sweep_pick import pick, seeds_for_risk
+from tests.conftest import ROOT
+
+TINY = ROOT / "scenarios" / "tiny.yaml"
+
+
+def picked(grid: str, measure: str = "t95", max_risk: float = 0.05, seeds: int = 3):
+    points = expand(TINY, parse_grid([grid]))
+    result = sweep(points, list(range(1, seeds + 1)), SerialExecutor(), parse_grid([grid]))
+    return pick(result, points, measure, max_risk)
+
+
+def test_the_fastest_point_is_picked_and_a_lint_trap_behind_its_speed_is_named_with_the_best_clean_point():
+    chosen = picked("strategy.bake=8h,1h")
+    # a 1h bake releases wave 2 six hours before wave 1 can install in its 02:00 window: faster by not looking
+    assert chosen.best is not None and chosen.best.label == "strategy.bake=1h"
+    assert list(chosen.lint) == ["strategy.bake=1h"]
+    assert chosen.lint["strategy.bake=1h"][0].startswith("strategy.bake: wave 2 (50%) is told at 1h 0m")
+    assert chosen.best_without_lint is not None and chosen.best_without_lint.label == "strategy.bake=8h"
+    assert chosen.best.mean < chosen.best_without_lint.mean
+    lines = chosen.lines()
+    assert lines[0].startswith("pick: strategy.bake=1h, the lowest mean t95 with every bound broken in at most 5% "
+                               "of runs: 10h 11m")
+    assert lines[1].startswith("  but `fleetlab lint` flags its plan: strategy.bake: wave 2 (50%)")
+    assert lines[2] == "  best without a lint finding: strategy.bake=8h: 1d 10h [1d 10h, 1d 10h]"
+
+
+def test_a_point_over_the_risk_or_short_of_the_measure_is_not_picked_however_fast():
+    over = picked("strategy.bake=1h,8h;expect.evidence_at_release='>= 10%'")
+    assert over.best is not None and over.best.label == "strategy.bake=8h expect.evidence_at_release='>= 10%'"
+    assert over.over_risk == {"strategy.bake=1h expect.evidence_at_release='>= 10%'":
+                              "evidence_at_release broke in 100.0% of runs"}
+    short = picked("duration=8h,3d")        # 8 hours: no seed gets 95% of the fleet there
+    assert short.best is not None and short.best.label == "duration=3d"
+    assert short.left_out == {"duration=8h": "t95 not reached in 3 of 3 runs"}
+    assert "  not picked: duration=8h: t95 not reached in 3 of 3 runs" in short.lines()
+
+
+def test_coverage_is_picked_highest_and_equal_means_keep_the_grids_order_with_the_overlap_said():
+    chosen = picked("strategy.bake=1h,8h", measure="coverage")
+    assert chosen.best is not None and chosen.best.label == "strategy.bake=1h" and chosen.best.mean == 1.0
+    assert chosen.overlapping == ["strategy.bake=8h"]
+    assert "  its interval overlaps strategy.bake=8h's: the seeds do not yet separate them" in chosen.lines()
+    assert chosen.as_dict()["higher_is_better"] is True
+    half = picked("strategy.waves=[10%, 50%],[10%, 50%, 100%];expect={bricked: 0}", measure="coverage")
+    assert half.best is not None and half.best.label == "strategy.waves=[10%, 50%, 100%] expect={bricked: 0}"
+    assert half.best.mean == 1.0 and not half.overlapping
+
+
+def test_no_point_within_the_risk_is_said_and_one_point_has_nothing_to_pick_from():
+    none = picked("expect.t95='< 1h','< 2h'")
+    assert none.best is None and len(none.over_risk) == 2
+    assert none.lines()[0] == ("pick: no point qualifies (every bound broken in at most 5% of runs, t95 reached in "
+                               "every run)")
+    single = pick(*_single_point())
+    assert single.points == 1 and not any(line.startswith("pick:") for line in single.lines())
+
+
+def test_one_seed_gives_no_interval_and_says_nothing_separates_the_points():
+    chosen = picked("strategy.bake=8h,1h", seeds=1)
+    assert chosen.best is not None and chosen.best.label == "strategy.bake=1h" and chosen.best.ci_low is None
+    assert chosen.overlapping == ["strategy.bake=8h"]
+    lines = chosen.lines()
+    assert lines[0].endswith("10h 11m (one run: no interval)")
+    assert lines[1] == "  one run per point: nothing yet separates it from strategy.bake=8h"
+
+
+def _single_point():
+    points = expand(TINY, [])
+    return sweep(points, [1, 2], SerialExecutor()), points, "t95", 0.05
+
+
+def test_the_seeds_a_risk_needs_are_the_fewest_whose_wilson_interval_ends_under_it():
+    assert seeds_for_risk(0.05) == 73
+    assert wilson_interval(0, 73)[1] <= 0.05 < wilson_interval(0, 72)[1]
+    assert seeds_for_risk(0.2) == 16 and seeds_for_risk(0.0) is None
+    few = picked("strategy.bake=8h,12h", seeds=2)
+    assert few.lines()[-1] == ("2 runs per point: a bound none of them broke has a risk interval up to 65.8%; "
+                               "73 seeds, none broken, bring it under 5%")
+    enough = picked("strategy.bake=8h,12h", seeds=3, max_risk=0.6)
+    assert not any("runs per point" in line for line in enough.lines())
+
+
+@pytest.mark.timeout(300)
+def test_the_cli_prints_the_pick_writes_it_to_sweep_json_and_refuses_a_measure_no_run_gives(tmp_path):
+    def fleetlab(*args: str):
+        return subprocess.run([sys.executable, "-m", "fleetlab.cli", "sweep", str(TINY), "--seeds", "2",
+                               "--executor", "serial", *args], capture_output=True, text=True, cwd=ROOT, timeout=300)
+
+    done = fleetlab("--grid", "strategy.bake=8h,1h", "--out", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    assert "pick: strategy.bake=1h, the lowest mean t95" in done.stdout
+    assert "best without a lint finding: strategy.bake=8h" in done.stdout
+    document = json.loads((tmp_path / "sweep.json").read_text())
+    assert document["pick"]["best"]["label"] == "strategy.bake=1h"
+    assert document["pick"]["best_without_lint"]["label"] == "strategy.bake=8h"
+    refused = fleetlab("--pick-by", "latency_p99")
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    assert "--pick-by: 'latency_p99' is not a simulated measure; one of t50, t90" in refused.stderr
