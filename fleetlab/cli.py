@@ -287,6 +287,7 @@ def sweep(ctx: typer.Context,
     """Monte Carlo over seeds and a parameter grid: distributions, the risk of breaking each expectation, and the
     point to pick."""
     from fleetlab.executors import open_executor
+    from fleetlab.interrupts import stopped_at_once
     from fleetlab.options import risk_level, sim_measure
     from sim.grid import expand, parse_grid
     from sim.sweep import sweep as run_sweep
@@ -303,10 +304,18 @@ def sweep(ctx: typer.Context,
             out_folder(ctx, out)
     seed_list = seed_range(first_seed, seeds)
     started = time.perf_counter()
-    with reported(), open_executor(executor) as (pool, info), \
+    finished = [0, len(points) * len(seed_list)]
+
+    def progress(done: int, total: int) -> None:
+        finished[:] = [done, total]
+        report(done / total)
+
+    with stopped_at_once(lambda: f"the sweep stopped after {finished[0]:,} of {counted(finished[1], 'run')}; "
+                                 "nothing was written"), \
+            reported(), open_executor(executor) as (pool, info), \
             console.progress_bar(f"{counted(len(points), 'point')} × {counted(seeds, 'seed')} on "
                                  f"{info.description}") as report:
-        result = run_sweep(points, seed_list, pool, axes, progress=lambda done, total: report(done / total))
+        result = run_sweep(points, seed_list, pool, axes, progress=progress)
     chosen = pick(result, points, measure, risk_limit)
     document = {**result.as_dict(), "pick": chosen.as_dict()}
     human = console.err if json_out else console.out

@@ -60,6 +60,17 @@ def _end_with(parent: int) -> None:
     threading.Thread(target=watch, name="fleetlab-pool-parent", daemon=True).start()
 
 
+def _stop_now(pool: ProcessPoolExecutor) -> None:
+    """End the pool's workers where they stand and drop its queued runs. A pool's own shutdown lets every run it
+    holds finish first (up to 32 for a sweep's window, each minutes long on a large fleet): a Ctrl-C on a sweep
+    of bench-100k waited minutes in silence. A terminated worker breaks the pool, whose shutdown then returns at
+    once; the runs were only data for a sweep that is being abandoned."""
+    for worker in list((pool._processes or {}).values()):   # private: the pool offers no other way to them
+        if worker.is_alive():
+            worker.terminate()
+    pool.shutdown(wait=True, cancel_futures=True)     # returns once the pool has seen its workers end
+
+
 @contextmanager
 def open_executor(spec: str) -> Iterator[tuple[Executor, ExecutorInfo]]:
     """Start (and afterwards stop) the executor a --executor value names."""
@@ -69,9 +80,14 @@ def open_executor(spec: str) -> Iterator[tuple[Executor, ExecutorInfo]]:
         workers = _local_workers(spec)
         # forkserver: workers fork from a clean server process, not from this one with its progress-bar thread
         context = multiprocessing.get_context("forkserver")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_end_with,
-                                 initargs=(os.getpid(),)) as pool:
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_end_with,
+                                   initargs=(os.getpid(),))
+        try:
             yield pool, ExecutorInfo(f"local pool of {workers} processes", workers)
+        except BaseException:
+            _stop_now(pool)     # Ctrl-C, SIGTERM, an error: no run that is running or queued is waited for
+            raise
+        pool.shutdown(wait=True)
     elif spec.startswith(("dask://", "tcp://")):
         with _dask_executor(spec) as pair:
             yield pair

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from fleetlab.exit_codes import exit_interrupted
@@ -66,3 +66,23 @@ def terminate_raises() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+@contextmanager
+def stopped_at_once(what_was_lost: Callable[[], str]) -> Iterator[None]:
+    """For a command that holds nothing to put back (a sweep's simulations): Ctrl-C and SIGTERM end it at once,
+    saying which signal came and what was lost, with 130 or 143. Without this a SIGTERM ended it where it stood,
+    silently."""
+    with terminate_raises():
+        try:
+            yield
+        except KeyboardInterrupt:
+            code = exit_interrupted(signal.SIGINT)
+        except SystemExit as exiting:
+            if exiting.code != exit_interrupted(signal.SIGTERM):
+                raise
+            code = exiting.code
+        else:
+            return
+    os.write(2, f"\n{signal.Signals(code - 128).name}: {what_was_lost()}\n".encode())
+    raise SystemExit(code)

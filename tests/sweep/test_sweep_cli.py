@@ -128,3 +128,44 @@ def test_a_fleetlab_killed_with_sigkill_leaves_no_pool_process_behind(tmp_path):
         if started.poll() is None:
             started.kill()
             started.wait()
+
+
+@pytest.mark.parametrize("signal_number, code, name", [(signal.SIGINT, 130, "SIGINT"), (signal.SIGTERM, 143, "SIGTERM")])
+def test_ctrl_c_or_sigterm_ends_a_sweep_at_once_saying_what_was_lost(tmp_path, signal_number, code, name):
+    """A Ctrl-C (SIGINT to fleetlab alone, as `kill -INT` or a CI runner sends it) waited in silence for every run
+    the pool held, up to 32 of them, each seconds long on bench-100k (minutes on a million cameras); a SIGTERM ended
+    fleetlab where it stood without a word. Both now end the workers and the sweep at once and say so."""
+    bench = str(ROOT / "scenarios" / "bench-100k.yaml")
+    started = subprocess.Popen([sys.executable, "-m", "fleetlab.cli", "sweep", bench, "--seeds", "40",
+                                "--executor", "local:2", "--out", str(tmp_path / "out")],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    family: set[int] = set()
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:      # until the pool's workers (grandchildren) run
+            family = _children(started.pid)
+            workers = {worker for child in family for worker in _children(child)}
+            if len(workers) >= 2:
+                family |= workers
+                break
+            time.sleep(0.2)
+        assert len(family) >= 4, f"the pool never started: {family}"
+        time.sleep(1.0)                         # the runs are submitted and under way
+        os.kill(started.pid, signal_number)
+        # 40 runs of bench-100k on two workers take minutes even on an idle machine: ending inside this wait is the
+        # behaviour under test, not a speed (the old code went on with the 32 runs its window had queued)
+        stdout, stderr = started.communicate(timeout=100)
+        assert started.returncode == code, stderr
+        assert f"{name}: the sweep stopped after " in stderr and " of 40 runs; nothing was written" in stderr
+        assert "Traceback" not in stderr and not (tmp_path / "out" / "sweep.json").exists()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and any(_alive(pid) for pid in family):
+            time.sleep(0.5)
+        assert not [pid for pid in family if _alive(pid)], "pool processes outlived the stopped sweep"
+    finally:
+        for pid in family:                      # by pid, whatever happened above
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        if started.poll() is None:
+            started.kill()
+            started.communicate()
