@@ -73,8 +73,17 @@ def meaning_of(result: SuiteResult) -> str:
                                            s="s" if broken != 1 else "")
 
 
+def plan_findings(outcome: ScenarioOutcome, name: str) -> list[str]:
+    """The plan warnings (`key: message`) about one plan of the scenario: the scenario's own is under `strategy`,
+    an alternative under `alternatives.NAME`."""
+    prefix = "strategy" if name == "plan" else f"alternatives.{name}"
+    return [warning for warning in outcome.plan_warnings if warning.startswith((f"{prefix}.", f"{prefix}:"))]
+
+
 def recommended(outcome: ScenarioOutcome) -> dict[str, str] | None:
-    """Among two or more plans: the lowest risk of breaking any bound, then the fastest mean T95."""
+    """Among two or more plans: the lowest risk of breaking any bound, then the fastest mean T95. A plan `fleetlab
+    lint` flags can win because of its trap (a bake that sees no outcome before it releases more is fast by not
+    looking): the finding is said beside it, with the best plan that has none (as `fleetlab sweep`'s pick does)."""
     if len(outcome.plans) < 2:
         return None
 
@@ -85,8 +94,14 @@ def recommended(outcome: ScenarioOutcome) -> dict[str, str] | None:
         mean = plan.metrics.get("t95", {}).get("mean")
         return math.inf if mean is None or plan.metrics["t95"].get("missing") else float(mean)
 
-    best = min(outcome.plans, key=lambda plan: (risk(plan), t95(plan)))
+    ranked = sorted(outcome.plans, key=lambda plan: (risk(plan), t95(plan)))
+    best = ranked[0]
     speed = "never reaches T95 in some seed" if math.isinf(t95(best)) else f"T95 {units.format_duration(t95(best))}"
     why = (f"risk of breaking a bound {risk(best):.0%} over {best.runs} seed{'s' if best.runs != 1 else ''}, "
            f"{speed}")
-    return {"name": best.name, "label": best.label or best.kind, "why": why}
+    chosen = {"name": best.name, "label": best.label or best.kind, "why": why}
+    if findings := plan_findings(outcome, best.name):
+        clean = next((plan.name for plan in ranked if not plan_findings(outcome, plan.name)), None)
+        chosen["lint"] = findings[0] + (f" (and {len(findings) - 1} more)" if len(findings) > 1 else "")
+        chosen["without_lint"] = clean or ""
+    return chosen

@@ -67,3 +67,18 @@ def test_the_verdict_line_says_a_run_judged_at_a_risk_level_was_not_judged_on_ev
     at_risk = result.model_copy(update={"max_risk": 0.1})
     assert "(judged on a risk of at most 10% over 5 seeds)" in meaning_of(at_risk)
     assert "max_risk" not in result.model_dump(mode="json") and at_risk.model_dump(mode="json")["max_risk"] == 0.1
+
+
+def test_a_recommended_plan_that_lint_flags_says_so_and_names_the_best_plan_without_a_finding():
+    plans = (plan("fast", 0.0, 3600), plan("plan", 0.0, 7200), plan("slow", 0.0, 9000))
+    warnings = ["fleet.install_windows: a window of 5 minutes",
+                "alternatives.fast.bake: wave 2 (50%) is told at 1h 0m, before any camera can report",
+                "alternatives.fast: a second finding", "alternatives.fastest.bake: another plan's"]
+    chosen = recommended(outcome(*plans).model_copy(update={"plan_warnings": warnings}))
+    assert chosen["name"] == "fast" and chosen["without_lint"] == "plan"
+    assert chosen["lint"] == ("alternatives.fast.bake: wave 2 (50%) is told at 1h 0m, before any camera can report "
+                              "(and 1 more)")
+    also_own = warnings + ["strategy.bake: the scenario's own plan too"]
+    assert recommended(outcome(*plans).model_copy(update={"plan_warnings": also_own}))["without_lint"] == "slow"
+    clean = outcome(plan("fast", 0.0, 3600), plan("plan", 0.0, 7200))
+    assert "lint" not in recommended(clean.model_copy(update={"plan_warnings": ["strategy.bake: the slower one"]}))

@@ -6,6 +6,8 @@ import re
 import pytest
 import xmlschema
 
+from fleetlab.report import write_report
+from fleetlab.suite import run_suite
 from fleetlab.suite_results import SuiteResult
 from sim.load import load_scenario_text
 from tests.conftest import ROOT
@@ -200,3 +202,23 @@ def test_the_report_says_what_each_plan_knew_at_its_least_informed_release(suite
     assert re.fullmatch(r"wave 2 \(50%\) at 8h 0m: it knew the outcomes of [0-4] of the 4 cameras told before "
                         r"\(\d+%\)", row["least"]), row
     assert "What each plan knew when it told more cameras" in report["index.html"].read_text()
+
+
+def test_a_recommended_plan_that_lint_flags_is_named_with_its_finding_in_the_page(tmp_path):
+    """An alternative with a 1h bake tells wave 2 before wave 1 can install in its 02:00 window: it wins on T95 by
+    not looking, and the page says so beside the recommendation, with the scenario's own plan as the clean one."""
+    from fleetlab.report import html
+
+    text = (ROOT / "scenarios" / "tiny.yaml").read_text()
+    (tmp_path / "suite").mkdir()
+    (tmp_path / "suite" / "tiny.yaml").write_text(
+        text + "alternatives:\n  hasty:\n    kind: waves\n    waves: [10%, 50%, 100%]\n    bake: 1h\n"
+        "    abort: {threshold: 20%, min_executed: 4}\n")
+    result = run_suite([tmp_path / "suite"], mode="sim", seeds=2, executor_spec="serial")
+    [tiny] = result.scenarios
+    chosen = html._section(tiny)["recommended"]
+    assert chosen["name"] == "hasty" and chosen["without_lint"] == "plan"
+    assert chosen["lint"].startswith("alternatives.hasty.bake: wave 2 (50%) is told at 1h 0m")
+    page = write_report(result, tmp_path / "report")["index.html"].read_text()
+    assert "But <code>fleetlab lint</code> flags it: alternatives.hasty.bake: wave 2 (50%)" in page
+    assert "the best plan without a finding: plan." in page

@@ -130,7 +130,8 @@ def test_a_fleetlab_killed_with_sigkill_leaves_no_pool_process_behind(tmp_path):
             started.wait()
 
 
-@pytest.mark.parametrize("signal_number, code, name", [(signal.SIGINT, 130, "SIGINT"), (signal.SIGTERM, 143, "SIGTERM")])
+@pytest.mark.parametrize("signal_number, code, name",
+                         [(signal.SIGINT, 130, "SIGINT"), (signal.SIGTERM, 143, "SIGTERM")])
 def test_ctrl_c_or_sigterm_ends_a_sweep_at_once_saying_what_was_lost(tmp_path, signal_number, code, name):
     """A Ctrl-C (SIGINT to fleetlab alone, as `kill -INT` or a CI runner sends it) waited in silence for every run
     the pool held, up to 32 of them, each seconds long on bench-100k (minutes on a million cameras); a SIGTERM ended
