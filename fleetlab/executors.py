@@ -60,6 +60,13 @@ def _end_with(parent: int) -> None:
     threading.Thread(target=watch, name="fleetlab-pool-parent", daemon=True).start()
 
 
+def abandon(executor: Executor) -> None:
+    """Drop the runs an executor holds, without waiting for them: a stopped suite's simulations in flight. A local
+    pool's workers are ended (it cannot be used again); a Dask cluster's tasks were cancelled by the sweep."""
+    if isinstance(executor, ProcessPoolExecutor):
+        _stop_now(executor)
+
+
 def _stop_now(pool: ProcessPoolExecutor) -> None:
     """End the pool's workers where they stand and drop its queued runs. A pool's own shutdown lets every run it
     holds finish first (up to 32 for a sweep's window, each minutes long on a large fleet): a Ctrl-C on a sweep

@@ -22,16 +22,24 @@ HANDLED = (signal.SIGINT, signal.SIGTERM)
 
 
 @contextmanager
-def stop_on_signals(stop: StopSignal) -> Iterator[list[int]]:
-    """While inside, SIGINT and SIGTERM request a stop instead of killing the process; yields the signals seen."""
+def stop_on_signals(stop: StopSignal, rigs: bool = True, simulations: bool = False) -> Iterator[list[int]]:
+    """While inside, SIGINT and SIGTERM request a stop instead of killing the process; yields the signals seen.
+    What the notes say follows what the command runs: rigs to put back, simulations to drop (a `--mode sim` suite
+    was told of rigs and leases it never touched)."""
     seen: list[int] = []
 
     def handle(number: int, frame: object) -> None:
         seen.append(number)
         name = signal.Signals(number).name
-        if len(seen) == 1:
-            note = (f"\n{name}: stopping — no more releases; the step in flight is finished or undone, every touched "
-                    f"rig goes back to its previous engine and its lease is released. {name} again to hurry.\n")
+        dropped = "the simulations under way are dropped" if simulations else ""
+        if len(seen) == 1 and not rigs:
+            note = f"\n{name}: stopping — {dropped}; the report is written with what finished.\n"
+        elif len(seen) == 1:
+            note = (f"\n{name}: stopping — {dropped + '; ' if dropped else ''}no more releases; the step in flight is "
+                    "finished or undone, every touched rig goes back to its previous engine and its lease is "
+                    f"released. {name} again to hurry.\n")
+        elif not rigs:
+            note = f"\n{name} again: already stopping.\n"
         else:
             note = f"\n{name} again: hurrying — waits end now; rigs are still restored and released first.\n"
         os.write(2, note.encode())      # not through rich: a handler may run while the console holds its lock

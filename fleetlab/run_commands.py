@@ -65,7 +65,8 @@ def run(ctx: typer.Context,
         _check_names(list(paths or []))
     stop = StopSignal()
     # a progress bar on a terminal (console.progress_bar is silent in CI logs); the log lines either way
-    with reported(), console.progress_bar(f"{mode} suite") as report, stop_on_signals(stop) as signals:
+    with reported(), console.progress_bar(f"{mode} suite") as report, \
+            stop_on_signals(stop, rigs=mode != "sim", simulations=mode != "hil") as signals:
         result = run_suite(list(paths or []), mode, seeds, rigs, executor,
                            log=lambda line: console.err.print(line, markup=False, highlight=False),
                            progress=lambda done, total: report(done / total), stop=stop, max_risk=risk_limit,

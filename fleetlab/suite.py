@@ -43,7 +43,7 @@ from sim.model.results import RunResult
 from sim.model.scenario import Scenario
 from sim.model.units import counted
 from sim.provenance import git_sha, package_versions
-from sim.sweep import ExecutorStalled
+from sim.sweep import ExecutorStalled, SweepStopped
 
 Log = Callable[[str], None]
 DEFAULT_PATHS = [Path("scenarios")]
@@ -95,10 +95,9 @@ def shared_names_problem(clashes: dict[str, list[Path]]) -> str:
             + " (rename one)")
 
 
-def sim_part(file: Path, scenario: Scenario, seeds: list[int], executor: Executor,
-             max_risk: float = 0.0) -> tuple[list[PlanSummary],
-                                                                                           list[CheckRow],
-                                                                                           float | None]:
+def sim_part(file: Path, scenario: Scenario, seeds: list[int], executor: Executor, max_risk: float = 0.0,
+             stop: StopSignal | None = None) -> tuple[list[PlanSummary], list[CheckRow], float | None]:
+    """Every plan of the scenario over the seeds; a stop request drops the runs in flight (SweepStopped)."""
     from sim.oracle import oracle_t95
     from sim.run import simulate
     from sim.sweep import sweep
@@ -106,9 +105,12 @@ def sim_part(file: Path, scenario: Scenario, seeds: list[int], executor: Executo
     names = ["plan", *scenario.alternatives]
     axes = [Axis("plan", tuple(names), tuple(names))] if len(names) > 1 else []
     points = expand(file, axes)
-    swept = sweep(points, seeds, executor, axes)
+    swept = sweep(points, seeds, executor, axes, should_stop=None if stop is None else lambda: stop.requested)
     plans = []
     for name, point, summary in zip(names, points, swept.points):
+        if stop is not None and stop.requested:     # seed one's curves take a whole run per plan
+            raise SweepStopped(f"stopped after the {counted(len(seeds) * len(points), 'run')}, before seed one's "
+                               "curves")
         whole = simulate(point.scenario, seeds[0])
         plans.append(PlanSummary(
             name=name, kind=point.scenario.strategy.kind, label=plan_label(point.scenario.strategy),
@@ -224,14 +226,20 @@ def measure(file: Path, scenario: Scenario, mode: Mode, seeds: int, rigs: Path |
     plans: list[PlanSummary] = []
     oracle: float | None = None
     hil: RunResult | None = None
+    stopped = False
     if mode in ("sim", "both"):
         try:
             plans, sim_checks, oracle = sim_part(file, scenario, [scenario.seed + i for i in range(seeds)], executor,
-                                                 max_risk)
+                                                 max_risk, stop)
             checks += sim_checks
+        except SweepStopped as error:       # nothing to put back: the simulations in flight are dropped
+            problems.append(f"sim: {error} ({stop.reason if stop is not None else 'a stop request'})")
+            stopped = True
         except (SimulationsFailed, ScenarioError, ExecutorStalled) as error:
             problems.append(f"sim: {error}")
-    if mode in ("hil", "both") and scenario.hil is not None:
+    if stopped and mode == "both" and scenario.hil is not None:
+        problems.append("hil: not started: the run was stopped during the simulations")
+    elif mode in ("hil", "both") and scenario.hil is not None:
         if rigs is None:
             problems.append("hil: the scenario has a hil: part but no --rigs inventory was given")
         else:
@@ -241,7 +249,7 @@ def measure(file: Path, scenario: Scenario, mode: Mode, seeds: int, rigs: Path |
                 problems += [f"hil: {rig.rig}: {rig.reason}" for rig in hil.rigs if rig.verdict == "error"]
             except (HilError, ScenarioError) as error:
                 problems.append(f"hil: {error}")
-    outcome = outcome_of(scenario, file, checks, problems, plans, oracle, hil)
+    outcome = outcome_of(scenario, file, checks, problems, plans, oracle, hil, stopped)
     if mode == "both" and hil is not None and rigs is not None:    # the prediction beside the measurement
         from fleetlab.fidelity import fidelity_of_run
 
@@ -250,10 +258,12 @@ def measure(file: Path, scenario: Scenario, mode: Mode, seeds: int, rigs: Path |
 
 
 def outcome_of(scenario: Scenario, file: Path, checks: list[CheckRow], problems: list[str],
-               plans: list[PlanSummary] | None = None, oracle: float | None = None, hil=None) -> ScenarioOutcome:
-    """Judge a scenario from what was measured: CANNOT MEASURE with problems, else NO-GO if a check failed."""
+               plans: list[PlanSummary] | None = None, oracle: float | None = None, hil=None,
+               stopped: bool = False) -> ScenarioOutcome:
+    """Judge a scenario from what was measured: CANNOT MEASURE with problems, else NO-GO if a check failed;
+    INTERRUPTED when a stop request cut its simulations or its rigs short."""
     verdict: Verdict = "CANNOT MEASURE" if problems else ("GO" if all(c.passed for c in checks) else "NO-GO")
-    if hil is not None and hil.interrupted:
+    if stopped or (hil is not None and hil.interrupted):
         verdict = "INTERRUPTED"
     budget = scenario.hil.latency_budget if scenario.hil else None
     budget_ms = {name: value * 1000 for name, value in (("p50", budget.p50), ("p99", budget.p99))
@@ -288,7 +298,7 @@ def run_suite(paths: list[Path], mode: Mode = "sim", seeds: int = 1, rigs: Path 
     """Every scenario under the paths, in order. A stop request (a signal) ends the suite after the scenario in
     flight, whose rigs are put back first; the result then says INTERRUPTED when anything was cut short or left
     unrun (a request after the last scenario's work cut nothing: the verdict stands)."""
-    from fleetlab.executors import open_executor
+    from fleetlab.executors import abandon, open_executor
 
     started, clock = datetime.now(timezone.utc), time.perf_counter()
     outcomes: list[ScenarioOutcome] = []
@@ -309,6 +319,8 @@ def run_suite(paths: list[Path], mode: Mode = "sim", seeds: int = 1, rigs: Path 
                 log(f"  {outcome.verdict}")
             if progress:
                 progress(done, len(files))
+        if stop is not None and stop.requested:
+            abandon(executor)       # a stopped scenario's runs still under way are not waited for
     result = suite_result(outcomes, mode, seeds, started, time.perf_counter() - clock, left_out, max_risk)
     if left_unrun and result.verdict != "INTERRUPTED":
         result = result.model_copy(update={"verdict": "INTERRUPTED"})

@@ -13,6 +13,7 @@ stops it with ExecutorStalled rather than leave it waiting forever.
 
 from __future__ import annotations
 
+import time
 import traceback
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -31,10 +32,15 @@ Metrics = dict[str, float | None]
 Progress = Callable[[int, int], None]
 LISTED_FAILURES = 100     # failures listed one by one in sweep.json; the count is always exact
 STALL_POLL = 5.0          # seconds between asking a waiting executor whether it can still run anything
+STOP_POLL = 0.25          # seconds between looking whether the sweep was asked to stop, while a run is awaited
 
 
 class ExecutorStalled(FleetlabError):
     """The executor can run nothing (its `stalled()` said why): the sweep stops."""
+
+
+class SweepStopped(FleetlabError):
+    """The caller asked the sweep to stop (`should_stop`, a signal's request): its queued runs are dropped."""
 
 
 @dataclass(frozen=True)
@@ -150,39 +156,69 @@ def _submit(executor: Executor, run: Runner, scenario: Scenario, seed: int) -> F
         return refused
 
 
-def _wait_for(future: Future, executor: Executor) -> None:
+StopAsked = Callable[[], bool]
+
+
+def _wait_for(future: Future, executor: Executor, should_stop: StopAsked | None) -> None:
     """Until the future is done; an executor with a `stalled()` (the Dask one) is asked every STALL_POLL seconds
-    meanwhile, and a reason it gives ends the wait."""
+    meanwhile, and a reason it gives ends the wait; `should_stop` is looked at every STOP_POLL seconds."""
     stalled: Callable[[], str | None] | None = getattr(executor, "stalled", None)
-    while stalled is not None and wait([future], timeout=STALL_POLL).not_done:
-        if problem := stalled():
-            future.cancel()
-            raise ExecutorStalled(problem)
+    if stalled is None and should_stop is None:
+        return                              # future.result() waits
+    asked = time.monotonic()
+    while wait([future], timeout=STALL_POLL if should_stop is None else STOP_POLL).not_done:
+        if should_stop is not None and should_stop():
+            raise SweepStopped("stopped")
+        if stalled is not None and time.monotonic() - asked >= STALL_POLL:
+            asked = time.monotonic()
+            if problem := stalled():
+                future.cancel()
+                raise ExecutorStalled(problem)
 
 
 def sweep(points: list[GridPoint], seeds: list[int], executor: Executor, grid: list[Axis] | None = None,
-          run: Runner = run_metrics, window: int = 32, progress: Progress | None = None) -> SweepResult:
-    """Run every point with every seed on `executor` and aggregate as results arrive, in task order."""
+          run: Runner = run_metrics, window: int = 32, progress: Progress | None = None,
+          should_stop: StopAsked | None = None) -> SweepResult:
+    """Run every point with every seed on `executor` and aggregate as results arrive, in task order. Once
+    `should_stop()` says so, the queued runs are cancelled and SweepStopped says how many were done (the runs
+    under way are the executor's to end: fleetlab.executors.abandon)."""
     summaries = [PointSummary(point.label, point.settings, point.scenario.fingerprint()) for point in points]
     name = points[0].scenario.name if points else ""
     result = SweepResult(name, grid or [], list(seeds), summaries)
     tasks = iter([(index, seed) for index in range(len(points)) for seed in seeds])
     total, done = len(points) * len(seeds), 0
     in_flight: deque[tuple[int, int, Future]] = deque()
+
+    def asked_to_stop() -> bool:
+        return should_stop is not None and should_stop()
+
+    def stopped() -> SweepStopped:
+        held = [queued for *_, queued in in_flight]
+        finished = done + sum(queued.done() and not queued.cancelled() for queued in held)
+        for queued in held:
+            queued.cancel()
+        return SweepStopped(f"stopped after {finished:,} of {total:,} runs")
+
     while True:
-        while len(in_flight) < window and (task := next(tasks, None)) is not None:
+        # a serial executor runs each task as it is submitted: the stop is looked at between submissions too
+        while not asked_to_stop() and len(in_flight) < window and (task := next(tasks, None)) is not None:
             index, seed = task
             in_flight.append((index, seed, _submit(executor, run, points[index].scenario, seed)))
+        if asked_to_stop():
+            raise stopped()
         if not in_flight:
             return result
-        index, seed, future = in_flight.popleft()
+        index, seed, future = in_flight[0]
         point = summaries[index]
         try:
-            _wait_for(future, executor)
+            _wait_for(future, executor, should_stop)
+        except SweepStopped:
+            raise stopped() from None
         except ExecutorStalled:
             for *_, queued in in_flight:
                 queued.cancel()
             raise
+        in_flight.popleft()
         try:
             outcome = future.result()
         except Exception as error:   # the executor lost the task (a killed worker): data, like a failed run

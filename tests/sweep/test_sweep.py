@@ -2,13 +2,14 @@
 
 import json
 import os
-from concurrent.futures import ProcessPoolExecutor
+import threading
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
 import pytest
 
 from fleetlab.executors import open_executor
 from sim.grid import expand, parse_grid
-from sim.sweep import RunOutcome, SerialExecutor, run_metrics, sweep
+from sim.sweep import RunOutcome, SerialExecutor, SweepStopped, run_metrics, sweep
 
 SEEDS = list(range(1, 7))
 
@@ -137,3 +138,34 @@ def test_a_fleet_not_known_for_every_run_leaves_the_device_counts_uncut(points):
     found = sweep(grid[:1], [1, 2, 3], SerialExecutor(), axes, run=fleet_unknown_on_seed_2).as_dict()
     assert found["points"][0]["metrics"]["blast_radius"]["ci_high"] > 10.0
     assert found["points"][0]["metrics"]["coverage"]["ci_high"] == 1.0
+
+
+def test_a_stop_request_ends_the_sweep_saying_how_many_runs_were_done_and_drops_the_queued_ones(points):
+    """The suite asks its sweeps to stop on Ctrl-C (a signal handler only sets a flag): the sweep once ran to its
+    end, every seed of the scenario in flight, whatever the flag said."""
+    axes, grid = points
+    ran: list[int] = []
+
+    def counting(scenario, seed):
+        ran.append(seed)
+        return run_metrics(scenario, seed)
+
+    with pytest.raises(SweepStopped, match=r"^stopped after 3 of 12 runs$"):   # serial: runs as each is submitted
+        sweep(grid, SEEDS, SerialExecutor(), axes, run=counting, should_stop=lambda: len(ran) >= 3)
+    assert len(ran) == 3
+    release, started = threading.Event(), []
+
+    def held(scenario, seed):
+        started.append(seed)
+        release.wait(30)
+        return RunOutcome({"t95": 1.0})
+
+    stop = threading.Event()
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        threading.Timer(0.5, stop.set).start()      # while the first run is held: nothing has finished yet
+        try:
+            with pytest.raises(SweepStopped, match=r"^stopped after 0 of 12 runs$"):
+                sweep(grid, SEEDS, pool, axes, run=held, should_stop=stop.is_set)
+        finally:
+            release.set()
+    assert started == [1], "queued runs started after the stop"

@@ -1,17 +1,16 @@
 """`fleetlab sweep` as a user runs it: a table, sweep.json, exit codes, and clear refusals."""
 
-import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
 from tests.conftest import ROOT
+from tests.processes import kill_all, left_alive, pool_family
 
 
 def fleetlab(*args: str):
@@ -77,26 +76,6 @@ def test_more_seeds_than_a_command_can_list_are_refused(sweep_file, command):
     assert "less than or equal to 1000000" in done.stderr
 
 
-def _children(pid: int) -> set[int]:
-    found = set()
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                found.add(int(entry.name))
-    return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        return (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
 def test_a_fleetlab_killed_with_sigkill_leaves_no_pool_process_behind(tmp_path):
     """A CI job's timeout kills with SIGKILL: the local pool's workers once waited on their queue forever and kept
     the forkserver and the resource tracker alive with them. Now they notice and end within seconds."""
@@ -106,28 +85,14 @@ def test_a_fleetlab_killed_with_sigkill_leaves_no_pool_process_behind(tmp_path):
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
     family: set[int] = set()
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:      # until the pool's workers (grandchildren) run
-            family = _children(started.pid)
-            workers = {worker for child in family for worker in _children(child)}
-            if len(workers) >= 2:
-                family |= workers
-                break
-            time.sleep(0.2)
+        family = pool_family(started)
         assert len(family) >= 4, f"the pool never started: {family}"
         os.kill(started.pid, signal.SIGKILL)
         started.wait()
-        deadline = time.monotonic() + 60        # the workers look every second; a busy machine may be slower
-        while time.monotonic() < deadline and any(_alive(pid) for pid in family):
-            time.sleep(0.5)
-        assert not [pid for pid in family if _alive(pid)], "pool processes outlived the killed fleetlab"
+        # the workers look every second; a busy machine may be slower
+        assert not left_alive(family, within=60), "pool processes outlived the killed fleetlab"
     finally:
-        for pid in family:                      # by pid, whatever happened above
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        if started.poll() is None:
-            started.kill()
-            started.wait()
+        kill_all(family, started)
 
 
 @pytest.mark.parametrize("signal_number, code, name",
@@ -142,31 +107,14 @@ def test_ctrl_c_or_sigterm_ends_a_sweep_at_once_saying_what_was_lost(tmp_path, s
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
     family: set[int] = set()
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:      # until the pool's workers (grandchildren) run
-            family = _children(started.pid)
-            workers = {worker for child in family for worker in _children(child)}
-            if len(workers) >= 2:
-                family |= workers
-                break
-            time.sleep(0.2)
+        family = pool_family(started)
         assert len(family) >= 4, f"the pool never started: {family}"
         time.sleep(1.0)                         # the runs are submitted and under way
         os.kill(started.pid, signal_number)
-        # 40 runs of bench-100k on two workers take minutes even on an idle machine: ending inside this wait is the
-        # behaviour under test, not a speed (the old code went on with the 32 runs its window had queued)
         stdout, stderr = started.communicate(timeout=100)
         assert started.returncode == code, stderr
         assert f"{name}: the sweep stopped after " in stderr and " of 40 runs; nothing was written" in stderr
         assert "Traceback" not in stderr and not (tmp_path / "out" / "sweep.json").exists()
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and any(_alive(pid) for pid in family):
-            time.sleep(0.5)
-        assert not [pid for pid in family if _alive(pid)], "pool processes outlived the stopped sweep"
+        assert not left_alive(family, within=30), "pool processes outlived the stopped sweep"
     finally:
-        for pid in family:                      # by pid, whatever happened above
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        if started.poll() is None:
-            started.kill()
-            started.communicate()
+        kill_all(family, started)

@@ -1,0 +1,59 @@
+"""Processes a test started, found through /proc: a command's children and grandchildren (a local pool's
+forkserver, its workers), and whether one still runs, so a test can check it left none behind."""
+
+import contextlib
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+
+def children(pid: int) -> set[int]:
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.add(int(entry.name))
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        return (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def pool_family(started: subprocess.Popen, workers: int = 2, timeout: float = 120) -> set[int]:
+    """The command's children and the pool workers under them, once `workers` of those run (empty on timeout)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        family = children(started.pid)
+        grandchildren = {worker for child in family for worker in children(child)}
+        if len(grandchildren) >= workers:
+            return family | grandchildren
+        time.sleep(0.2)
+    return set()
+
+
+def left_alive(family: set[int], within: float) -> list[int]:
+    """The processes of `family` still running after up to `within` seconds."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline and any(alive(pid) for pid in family):
+        time.sleep(0.5)
+    return [pid for pid in family if alive(pid)]
+
+
+def kill_all(family: set[int], started: subprocess.Popen) -> None:
+    """By pid, whatever a test saw: the family first, then the command."""
+    for pid in family:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    if started.poll() is None:
+        started.kill()
+        started.communicate()
