@@ -46,6 +46,7 @@ def backtest(ctx: typer.Context,
     from fleetlab.backtest import LABELS, compare, curves, fleet_warnings, observe, simulate_seeds
     from fleetlab.cli import seed_range
     from fleetlab.files import write_whole
+    from fleetlab.interrupts import stopped_at_once
     from fleetlab.options import out_folder, relative_tolerance
     from fleetlab.past_rollout import OUTCOMES, left_out_text, read_past_rollout
     from sim.load import load_scenario
@@ -67,8 +68,16 @@ def backtest(ctx: typer.Context,
     except ValueError as error:
         console.err.print(f"{records}: {error}", markup=False)
         raise typer.Exit(EXIT_BAD_INPUT) from None
-    with reported(file), console.progress_bar(f"simulating {counted(seeds, 'seed')}") as report:
-        simulated = simulate_seeds(scenario, chosen_seeds, observed, lambda done, total: report(done / total))
+    finished = [0]
+
+    def progress(done: int, total: int) -> None:
+        finished[0] = done
+        report(done / total)
+
+    with stopped_at_once(lambda: f"the backtest stopped after {finished[0]:,} of {counted(seeds, 'seed')}; nothing "
+                                 "was written"), \
+            reported(file), console.progress_bar(f"simulating {counted(seeds, 'seed')}") as report:
+        simulated = simulate_seeds(scenario, chosen_seeds, observed, progress)
     compared = curves(observed, simulated)
     rows = compare(observed, simulated, compared, tolerance)
     at = simulated.at

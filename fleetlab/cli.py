@@ -188,6 +188,7 @@ def sim(ctx: typer.Context,
         out: Annotated[Optional[Path], typer.Option(help="folder for result.json")] = None,
         json_out: JsonFlag = False) -> None:
     """Simulate one rollout: summary table, expectations, and result.json in --out."""
+    from fleetlab.interrupts import stopped_at_once
     from sim.run import simulate  # imported here so `validate` and `schema` start fast
 
     scenario = _load_or_exit(file)
@@ -197,7 +198,8 @@ def sim(ctx: typer.Context,
     human = console.err if json_out else console.out
     _say_calibration(scenario, human)
     started = time.perf_counter()
-    with console.progress_bar(f"simulating {scenario.name}") as report:
+    with stopped_at_once(lambda: "the simulation stopped; nothing was written"), \
+            console.progress_bar(f"simulating {scenario.name}") as report:
         result = simulate(scenario, seed, progress=report)
     wall = time.perf_counter() - started
     human.print(console.summary_table(result))
@@ -236,6 +238,7 @@ def compare(file: Path,
             json_out: JsonFlag = False) -> None:
     """Run several plans on the same fleet over several seeds; a table with 95% confidence intervals."""
     from fleetlab.compare import compare as run_compare
+    from fleetlab.interrupts import stopped_at_once
 
     scenario = _load_or_exit(file)
     names = [name.strip() for name in strategies.split(",") if name.strip()]
@@ -245,9 +248,15 @@ def compare(file: Path,
         raise typer.Exit(EXIT_BAD_INPUT)
     started = time.perf_counter()
     title = f"comparing {counted(len(names), 'plan')} × {counted(seeds, 'seed')}"
-    with reported(file), console.progress_bar(title) as report:
-        rows = run_compare(scenario, names, seed_range(first_seed, seeds),
-                           lambda done, total: report(done / total))
+    finished = [0, len(names) * seeds]
+
+    def progress(done: int, total: int) -> None:
+        finished[:] = [done, total]
+        report(done / total)
+
+    with stopped_at_once(lambda: f"the comparison stopped after {finished[0]:,} of {counted(finished[1], 'run')}"), \
+            reported(file), console.progress_bar(title) as report:
+        rows = run_compare(scenario, names, seed_range(first_seed, seeds), progress)
     human = console.err if json_out else console.out
     human.print(console.comparison_table(rows, scenario, seeds))
     human.print(f"{counted(len(rows) * seeds, 'run')} and {counted(seeds, 'oracle run')} in "

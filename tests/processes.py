@@ -57,3 +57,19 @@ def kill_all(family: set[int], started: subprocess.Popen) -> None:
     if started.poll() is None:
         started.kill()
         started.communicate()
+
+
+def catches(pid: int, signal_number: int, timeout: float = 120) -> bool:
+    """Wait until the process has a handler for the signal (its SigCgt mask in /proc): a signal sent before then
+    meets the default action, which tests nothing of the command's own handling."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            status = (Path("/proc") / str(pid) / "status").read_text()
+        except OSError:
+            return False
+        caught = next(int(line.split()[1], 16) for line in status.splitlines() if line.startswith("SigCgt:"))
+        if caught & (1 << (signal_number - 1)):
+            return True
+        time.sleep(0.1)
+    return False
