@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import cast
 
 from sim.grid import GridPoint
-from sim.model.aggregate import wilson_interval
+from sim.model.aggregate import seeds_for_risk, wilson_interval
 from sim.model.gates import METRICS, format_metric
 from sim.model.plan_traps import plan_warnings
 from sim.sweep import PointSummary, SweepResult
@@ -32,7 +32,6 @@ HIGHER_IS_BETTER = frozenset({"coverage", "committed", "evidence_at_release"})
 # Keys of a point's lint findings that are not about what the point runs: its alternatives (a point runs its own
 # `strategy:`), its expectations and its rigs' part.
 NOT_THE_RUN = ("alternatives.", "expect.", "hil.")
-MOST_SEEDS = 10**9          # where the search for the seeds a risk needs gives up (a risk under about 4e-9)
 
 
 @dataclass(frozen=True)
@@ -112,23 +111,6 @@ class Pick:
             return f"{format_metric(self.measure, entry.mean)} (one run: no interval)"
         return (f"{format_metric(self.measure, entry.mean)} [{format_metric(self.measure, entry.ci_low)}, "
                 f"{format_metric(self.measure, entry.ci_high)}]")
-
-
-def seeds_for_risk(max_risk: float) -> int | None:
-    """The fewest runs, none broken, whose 95% Wilson interval ends at or under `max_risk` (None for a risk of 0,
-    which no number of runs shows)."""
-    if max_risk <= 0:
-        return None
-    low, high = 1, MOST_SEEDS
-    if wilson_interval(0, high)[1] > max_risk:
-        return None
-    while low < high:       # the upper end falls as the runs grow: the first n under the risk
-        middle = (low + high) // 2
-        if wilson_interval(0, middle)[1] <= max_risk:
-            high = middle
-        else:
-            low = middle + 1
-    return low
 
 
 def run_findings(point: GridPoint) -> list[str]:

@@ -142,6 +142,26 @@ def wilson_interval(successes: int, trials: int) -> tuple[float, float]:
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
+MOST_RUNS = 10**9           # where the search for the runs a risk needs gives up (a risk under about 4e-9)
+
+
+def seeds_for_risk(max_risk: float) -> int | None:
+    """The fewest runs, none broken, whose 95% Wilson interval ends at or under `max_risk` (None for a risk of 0,
+    which no number of runs shows)."""
+    if max_risk <= 0:
+        return None
+    low, high = 1, MOST_RUNS
+    if wilson_interval(0, high)[1] > max_risk:
+        return None
+    while low < high:       # the upper end falls as the runs grow: the first n under the risk
+        middle = (low + high) // 2
+        if wilson_interval(0, middle)[1] <= max_risk:
+            high = middle
+        else:
+            low = middle + 1
+    return low
+
+
 @dataclass
 class BoundRisk:
     """How often one `expect:` bound broke across the runs of a grid point."""

@@ -82,3 +82,24 @@ def test_a_recommended_plan_that_lint_flags_says_so_and_names_the_best_plan_with
     assert recommended(outcome(*plans).model_copy(update={"plan_warnings": also_own}))["without_lint"] == "slow"
     clean = outcome(plan("fast", 0.0, 3600), plan("plan", 0.0, 7200))
     assert "lint" not in recommended(clean.model_copy(update={"plan_warnings": ["strategy.bake: the slower one"]}))
+
+
+def test_a_go_at_a_risk_level_says_what_its_seeds_can_show_and_an_interrupted_sim_run_speaks_of_simulations():
+    """`--max-risk 5%` on 20 seeds: "0 of 20 broke" passes, yet its Wilson interval reaches 16.1%, the figure the
+    plans' risk cells show; the verdict line says so and how many seeds would show the limit. A stopped sim run was
+    said to have put its rigs back."""
+    from fleetlab.report.decision import meaning_of
+
+    result = SuiteResult(run_id="r", started="2026-12-07T00:00:00+00:00", mode="sim", seeds=20, verdict="GO",
+                         scenarios=[outcome(plan("plan", 0.0, 3600))], git_sha="x", packages={}, wall_seconds=1.0,
+                         max_risk=0.05)
+    assert meaning_of(result).endswith("(judged on a risk of at most 5% over 20 seeds). Rows marked EXPECTED FINDING "
+                                       "are failures the scenario exists to show, caught as they should be. On 20 "
+                                       "seeds, a bound none of them broke has a risk interval up to 16.1%; 73 seeds, "
+                                       "none broken, bring it under 5% (--seeds).")
+    assert "risk interval" not in meaning_of(result.model_copy(update={"seeds": 73}))
+    assert "risk interval" not in meaning_of(result.model_copy(update={"max_risk": 0.0}))
+    stopped = result.model_copy(update={"verdict": "INTERRUPTED"})
+    assert meaning_of(stopped) == ("INTERRUPTED: the run was stopped before its end; the simulations under way were "
+                                   "dropped.")
+    assert meaning_of(stopped.model_copy(update={"mode": "hil"})).endswith("; the rigs were put back.")

@@ -8,9 +8,9 @@ import sys
 import pytest
 
 from sim.grid import expand, parse_grid
-from sim.model.aggregate import wilson_interval
+from sim.model.aggregate import seeds_for_risk, wilson_interval
 from sim.sweep import SerialExecutor, sweep
-from sim.sweep_pick import pick, seeds_for_risk
+from sim.sweep_pick import pick
 from tests.conftest import ROOT
 
 TINY = ROOT / "scenarios" / "tiny.yaml"
