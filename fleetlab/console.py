@@ -182,8 +182,16 @@ def _distribution(metric: str, summary: dict) -> str:
     return text
 
 
+WIDE_POINTS = 3        # more points than this: one row each, means only (twelve columns of distributions wrapped
+#                        every label to "strategy.ba…", so no column could be told from another)
+ROW_MEASURES = ("t95", "coverage", "cost", "failed", "bricked", "evidence_at_release", "halted")
+
+
 def sweep_table(sweep: dict) -> Table:
-    """Grid points across, measures down: mean [95% CI] and p5 · p50 · p95, then the risk of breaking each bound."""
+    """Grid points across, measures down: mean [95% CI] and p5 · p50 · p95, then the risk of breaking each bound.
+    A grid of more than WIDE_POINTS points: `sweep_rows`."""
+    if len(sweep["points"]) > WIDE_POINTS:
+        return sweep_rows(sweep)
     seeds = sweep["seeds"]["count"]
     table = Table(title=f"{sweep['scenario']}: {counted(sweep['runs'], 'run')} ({counted(seeds, 'seed')} per "
                         "point), mean [95% CI]",
@@ -204,3 +212,43 @@ def sweep_table(sweep: dict) -> Table:
                          f"{risk['broken']} of {risk['runs']} broke {risk['bound']}")
         table.add_row(f"P(breaks {metric})", *cells)
     return table
+
+
+def sweep_rows(sweep: dict) -> Table:
+    """One row per grid point: its settings, the mean of each main measure, the share of runs that broke each bound,
+    and the pick's marks (sim/sweep_pick.py). The distributions are in sweep.json and --json."""
+    pick = sweep.get("pick") or {}
+    measures = list(ROW_MEASURES) + ([pick["measure"]] if pick.get("measure") not in (None, *ROW_MEASURES) else [])
+    bounds = sorted({metric for point in sweep["points"] for metric in point["bounds"]})
+    seeds = counted(sweep["seeds"]["count"], "seed")
+    table = Table(title=f"{sweep['scenario']}: {counted(sweep['runs'], 'run')} ({seeds} per point), the mean of each "
+                        "measure (distributions: sweep.json, --json)", header_style="bold")
+    axes = [axis["path"] for axis in sweep["grid"]]
+    for path in axes:
+        table.add_column(path)
+    for metric in measures:
+        table.add_column(metric, justify="right")
+    for metric in bounds:
+        table.add_column(f"P(breaks {metric})", justify="right")
+    table.add_column("")
+    best = (pick.get("best") or {}).get("label")
+    clean = (pick.get("best_without_lint") or {}).get("label")
+    for point in sweep["points"]:
+        marks = ["pick" if point["label"] == best else "", "lint" if point["label"] in pick.get("lint", {}) else "",
+                 "best without lint" if point["label"] == clean else "",
+                 f"{point['failed']} failed" if point["failed"] else ""]
+        risks = [f"{point['bounds'][metric]['probability']:.1%}" if metric in point["bounds"] else "—"
+                 for metric in bounds]
+        table.add_row(*[point["settings"].get(path, "") for path in axes],
+                      *[_mean(metric, point["metrics"].get(metric, {})) for metric in measures],
+                      *risks, " · ".join(mark for mark in marks if mark))
+    return table
+
+
+def _mean(metric: str, summary: dict) -> str:
+    if not summary.get("n"):
+        return "never"
+    if METRICS[metric][0] == "flag":
+        return f"{round(summary['mean'] * summary['n'])} of {summary['n']}"
+    text = format_metric(metric, summary["mean"])
+    return text + (f" ({summary['missing']} never)" if summary.get("missing") else "")

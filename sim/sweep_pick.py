@@ -32,6 +32,7 @@ HIGHER_IS_BETTER = frozenset({"coverage", "committed", "evidence_at_release"})
 # Keys of a point's lint findings that are not about what the point runs: its alternatives (a point runs its own
 # `strategy:`), its expectations and its rigs' part.
 NOT_THE_RUN = ("alternatives.", "expect.", "hil.")
+SAID_OVERLAPS = 3           # points named in the overlap line (sweep.json lists them all)
 
 
 @dataclass(frozen=True)
@@ -92,11 +93,12 @@ class Pick:
         else:
             lines = [f"pick: {self.best.label}, the {better} mean {self.measure} with {within}: "
                      f"{self._figure(self.best)}"]
+            others = ", ".join(self.overlapping[:SAID_OVERLAPS]) + (
+                f" and {len(self.overlapping) - SAID_OVERLAPS} more" if len(self.overlapping) > SAID_OVERLAPS else "")
             if self.overlapping and self.seeds < 2:
-                lines.append(f"  one run per point: nothing yet separates it from {', '.join(self.overlapping)}")
+                lines.append(f"  one run per point: nothing yet separates it from {others}")
             elif self.overlapping:
-                lines.append(f"  its interval overlaps {', '.join(self.overlapping)}'s: the seeds do not yet "
-                             "separate them")
+                lines.append(f"  its interval overlaps {others}'s: the seeds do not yet separate them")
             if self.best.label in self.lint:
                 findings = self.lint[self.best.label]
                 more = f" (and {len(findings) - 1} more)" if len(findings) > 1 else ""

@@ -109,3 +109,26 @@ def test_the_cli_prints_the_pick_writes_it_to_sweep_json_and_refuses_a_measure_n
     refused = fleetlab("--pick-by", "latency_p99")
     assert refused.returncode == 2 and "Traceback" not in refused.stderr
     assert "--pick-by: 'latency_p99' is not a simulated measure; one of t50, t90" in refused.stderr
+
+
+def test_a_grid_of_many_points_is_one_row_a_point_with_its_settings_means_risks_and_the_picks_marks():
+    """Twelve points as columns of distributions wrapped every label to "strategy.ba…": no column could be told
+    from another. More than three points are one row each, the axes as columns."""
+    from rich.console import Console
+
+    from fleetlab.console import sweep_table
+
+    grid = "strategy.bake=8h,1h;strategy.waves=[10%, 50%, 100%],[5%, 20%, 100%]"
+    points = expand(TINY, parse_grid([grid]))
+    result = sweep(points, [1, 2], SerialExecutor(), parse_grid([grid]))
+    chosen = pick(result, points, "t99", 0.05)
+    screen = Console(width=200, record=True)
+    screen.print(sweep_table({**result.as_dict(), "pick": chosen.as_dict()}))
+    text = screen.export_text()
+    rows = {" ".join(cell.strip() for cell in line.split("│")[1:3]): line.rstrip("│ ").rsplit("│", 1)[1].strip()
+            for line in text.splitlines() if line.startswith("│")}
+    assert rows == {"8h [10%, 50%, 100%]": "best without lint", "8h [5%, 20%, 100%]": "lint",
+                    "1h [10%, 50%, 100%]": "pick · lint", "1h [5%, 20%, 100%]": "lint"}
+    headers = text.splitlines()[2]
+    for column in ("strategy.bake", "strategy.waves", "t95", "t99", "P(breaks t95)", "P(breaks bricked)"):
+        assert column in headers
