@@ -90,6 +90,12 @@ class Pick:
         within = f"every bound broken in at most {self.max_risk:.0%} of runs"
         if self.best is None:
             lines = [f"pick: no point qualifies ({within}, {self.measure} reached in every run)"]
+            if any(why.startswith(f"{self.measure} not reached") for why in self.left_out.values()):
+                # a scenario whose candidate must be stopped: the points that stop it hold every bound and never
+                # get to T95
+                lines.append(f"  the points within the risk never reach {self.measure} in some run: a plan that "
+                             "halts does not; pick them on what the halt spares, e.g. --pick-by "
+                             "exposure_device_hours or blast_radius")
         else:
             lines = [f"pick: {self.best.label}, the {better} mean {self.measure} with {within}: "
                      f"{self._figure(self.best)}"]
@@ -127,9 +133,7 @@ def _too_risky(summary: PointSummary, max_risk: float) -> str | None:
     return "; ".join(broken) if broken else None
 
 
-def _unmeasured(summary: PointSummary, measure: str) -> str | None:
-    if summary.failed:
-        return f"{summary.failed} of {summary.runs + summary.failed} runs failed"
+def _unreached(summary: PointSummary, measure: str) -> str | None:
     values = summary.metrics.get(measure)
     if values is None or values.n == 0 or values.missing:
         missing = summary.runs if values is None else values.missing
@@ -145,11 +149,14 @@ def pick(result: SweepResult, points: list[GridPoint], measure: str, max_risk: f
     left_out: dict[str, str] = {}
     ranked: list[Ranked] = []
     for summary in result.points:
-        if (why := _unmeasured(summary, measure)) is not None:
-            left_out[summary.label] = why
+        if summary.failed:
+            left_out[summary.label] = f"{summary.failed} of {summary.runs + summary.failed} runs failed"
             continue
         if (why := _too_risky(summary, max_risk)) is not None:
             over_risk[summary.label] = why
+            continue
+        if (why := _unreached(summary, measure)) is not None:
+            left_out[summary.label] = why
             continue
         shown = summary.metric_dicts()[measure]
         ranked.append(Ranked(summary.label, cast(float, shown["mean"]), cast("float | None", shown["ci_low"]),

@@ -16,8 +16,8 @@ from tests.conftest import ROOT
 TINY = ROOT / "scenarios" / "tiny.yaml"
 
 
-def picked(grid: str, measure: str = "t95", max_risk: float = 0.05, seeds: int = 3):
-    points = expand(TINY, parse_grid([grid]))
+def picked(grid: str, measure: str = "t95", max_risk: float = 0.05, seeds: int = 3, file=TINY):
+    points = expand(file, parse_grid([grid]))
     result = sweep(points, list(range(1, seeds + 1)), SerialExecutor(), parse_grid([grid]))
     return pick(result, points, measure, max_risk)
 
@@ -42,10 +42,9 @@ def test_a_point_over_the_risk_or_short_of_the_measure_is_not_picked_however_fas
     assert over.best is not None and over.best.label == "strategy.bake=8h expect.evidence_at_release='>= 10%'"
     assert over.over_risk == {"strategy.bake=1h expect.evidence_at_release='>= 10%'":
                               "evidence_at_release broke in 100.0% of runs"}
-    short = picked("duration=8h,3d")        # 8 hours: no seed gets 95% of the fleet there
+    short = picked("duration=8h,3d")        # 8 hours: no seed gets 95% of the fleet there, so `t95: < 3d` breaks
     assert short.best is not None and short.best.label == "duration=3d"
-    assert short.left_out == {"duration=8h": "t95 not reached in 3 of 3 runs"}
-    assert "  not picked: duration=8h: t95 not reached in 3 of 3 runs" in short.lines()
+    assert short.over_risk == {"duration=8h": "t95 broke in 100.0% of runs"} and not short.left_out
 
 
 def test_coverage_is_picked_highest_and_equal_means_keep_the_grids_order_with_the_overlap_said():
@@ -132,3 +131,18 @@ def test_a_grid_of_many_points_is_one_row_a_point_with_its_settings_means_risks_
     headers = text.splitlines()[2]
     for column in ("strategy.bake", "strategy.waves", "t95", "t99", "P(breaks t95)", "P(breaks bricked)"):
         assert column in headers
+
+
+def test_when_the_points_within_the_risk_are_those_that_halt_the_pick_says_to_pick_on_what_the_halt_spares():
+    """A scenario whose candidate must be stopped: the canary that catches the regression holds every bound and
+    never reaches T95, so "the fastest" picked nothing and said only that T95 was not reached."""
+    canary = ROOT / "scenarios" / "angle-regression-canary.yaml"
+    on_t95 = picked("strategy.min_per_stratum=5,15", file=canary)
+    assert on_t95.best is None
+    assert on_t95.left_out == {"strategy.min_per_stratum=15": "t95 not reached in 3 of 3 runs"}
+    assert "strategy.min_per_stratum=5" in on_t95.over_risk      # too small to catch it: it never halts
+    assert "  not picked: strategy.min_per_stratum=15: t95 not reached in 3 of 3 runs" in on_t95.lines()
+    assert ("  the points within the risk never reach t95 in some run: a plan that halts does not; pick them on "
+            "what the halt spares, e.g. --pick-by exposure_device_hours or blast_radius") in on_t95.lines()
+    spared = picked("strategy.min_per_stratum=5,15", measure="exposure_device_hours", file=canary)
+    assert spared.best is not None and spared.best.label == "strategy.min_per_stratum=15"
