@@ -324,7 +324,7 @@ def sweep(ctx: typer.Context,
             reported(), open_executor(executor) as (pool, info), \
             console.progress_bar(f"{counted(len(points), 'point')} × {counted(seeds, 'seed')} on "
                                  f"{info.description}") as report:
-        result = run_sweep(points, seed_list, pool, axes, progress=progress)
+        result = run_sweep(points, seed_list, pool, axes, progress=progress, paired=measure)
     chosen = pick(result, points, measure, risk_limit)
     document = {**result.as_dict(), "pick": chosen.as_dict()}
     human = console.err if json_out else console.out

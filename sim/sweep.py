@@ -31,6 +31,7 @@ from sim.provenance import git_sha, package_versions
 Metrics = dict[str, float | None]
 Progress = Callable[[int, int], None]
 LISTED_FAILURES = 100     # failures listed one by one in sweep.json; the count is always exact
+PAIRED_LIMIT = 10_000     # seeds whose value of the paired measure a point keeps (a float each); beyond, none
 STALL_POLL = 5.0          # seconds between asking a waiting executor whether it can still run anything
 STOP_POLL = 0.25          # seconds between looking whether the sweep was asked to stop, while a run is awaited
 
@@ -87,6 +88,15 @@ class PointSummary:
     metrics: dict[str, MetricSummary] = field(default_factory=dict)
     bounds: dict[str, BoundRisk] = field(default_factory=dict)
     fleets: set[int | None] = field(default_factory=set)    # each run's fleet size (None: not known)
+    # the paired measure's value in each seed, in seed order (None: failed or never reached); None once past
+    # PAIRED_LIMIT seeds. Every point runs the same seeds, so two points' lists pair up seed by seed.
+    by_seed: list[float | None] | None = None
+
+    def keep(self, value: float | None) -> None:
+        if self.by_seed is not None and len(self.by_seed) >= PAIRED_LIMIT:
+            self.by_seed = None
+        elif self.by_seed is not None:
+            self.by_seed.append(value)
 
     def add(self, metrics: Metrics, expect: Mapping[str, object], devices: int | None = None) -> None:
         self.runs += 1
@@ -178,11 +188,13 @@ def _wait_for(future: Future, executor: Executor, should_stop: StopAsked | None)
 
 def sweep(points: list[GridPoint], seeds: list[int], executor: Executor, grid: list[Axis] | None = None,
           run: Runner = run_metrics, window: int = 32, progress: Progress | None = None,
-          should_stop: StopAsked | None = None) -> SweepResult:
+          should_stop: StopAsked | None = None, paired: str | None = None) -> SweepResult:
     """Run every point with every seed on `executor` and aggregate as results arrive, in task order. Once
     `should_stop()` says so, the queued runs are cancelled and SweepStopped says how many were done (the runs
-    under way are the executor's to end: fleetlab.executors.abandon)."""
-    summaries = [PointSummary(point.label, point.settings, point.scenario.fingerprint()) for point in points]
+    under way are the executor's to end: fleetlab.executors.abandon). `paired`: a measure each point keeps seed by
+    seed (PointSummary.by_seed), for comparisons on the same seeds (sim/sweep_pick.py)."""
+    summaries = [PointSummary(point.label, point.settings, point.scenario.fingerprint(),
+                              by_seed=[] if paired else None) for point in points]
     name = points[0].scenario.name if points else ""
     result = SweepResult(name, grid or [], list(seeds), summaries)
     tasks = iter([(index, seed) for index in range(len(points)) for seed in seeds])
@@ -227,6 +239,8 @@ def sweep(points: list[GridPoint], seeds: list[int], executor: Executor, grid: l
             _record_failure(result, point, seed, outcome.error or "no result")
         else:
             point.add(outcome.metrics, points[index].scenario.expect, outcome.devices)
+        if paired:
+            point.keep(None if outcome.metrics is None else outcome.metrics.get(paired))
         done += 1
         if progress is not None:
             progress(done, total)

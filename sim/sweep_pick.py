@@ -19,6 +19,7 @@ Pure: the sweep's summaries and the points' scenarios in, a Pick out (sweep.json
 
 from __future__ import annotations
 
+import statistics
 from dataclasses import dataclass
 from typing import cast
 
@@ -26,6 +27,7 @@ from sim.grid import GridPoint
 from sim.model.aggregate import seeds_for_risk, wilson_interval
 from sim.model.gates import METRICS, format_metric
 from sim.model.plan_traps import plan_warnings
+from sim.model.stats import mean_interval
 from sim.sweep import PointSummary, SweepResult
 
 HIGHER_IS_BETTER = frozenset({"coverage", "committed", "evidence_at_release"})
@@ -51,6 +53,37 @@ class Ranked:
 
 
 @dataclass(frozen=True)
+class Lead:
+    """The best point's lead over another on the same seeds (common random numbers): seed by seed, how much better
+    the best did (positive: better), its mean and 95% interval. Paired, it separates points whose own intervals
+    overlap: the seeds' luck is the same on both sides and cancels."""
+    label: str
+    mean: float
+    low: float | None           # None: one seed, no interval
+    high: float | None
+
+    @property
+    def clear(self) -> bool:
+        return self.low is not None and self.low > 0
+
+
+def lead_over(best: PointSummary, other: PointSummary, higher_is_better: bool) -> Lead | None:
+    """The paired lead, or None where the two points' seeds do not pair up (a value missing, or not kept)."""
+    if best.by_seed is None or other.by_seed is None or len(best.by_seed) != len(other.by_seed) \
+            or not best.by_seed:
+        return None
+    differences = []
+    for mine, theirs in zip(best.by_seed, other.by_seed):
+        if mine is None or theirs is None:
+            return None
+        differences.append(mine - theirs if higher_is_better else theirs - mine)
+    mean = statistics.fmean(differences)
+    spread = statistics.stdev(differences) if len(differences) > 1 else 0.0
+    low, high = mean_interval(len(differences), mean, spread)
+    return Lead(other.label, mean, low, high)
+
+
+@dataclass(frozen=True)
 class Pick:
     measure: str
     max_risk: float
@@ -60,7 +93,8 @@ class Pick:
     lint: dict[str, list[str]]              # point label → its findings ("key: message"), for flagged points only
     over_risk: dict[str, str]               # point label → the bounds it broke too often (the sweep's no-go)
     left_out: dict[str, str]                # point label → another reason it could not be picked
-    overlapping: list[str]                  # points within the risk whose measure's interval overlaps the best's
+    overlapping: list[str]                  # points within the risk the seeds do not separate from the best
+    leads: list[Lead]                       # the best's paired lead over each other point within the risk
     seeds: int                              # runs per point
     bounded: bool                           # the scenario has `expect:` bounds, so a risk to show
     shown_below: float                      # the upper end of the risk's interval when none of `seeds` runs broke
@@ -73,7 +107,8 @@ class Pick:
                 "max_risk": self.max_risk, "best": ranked(self.best),
                 "best_without_lint": ranked(self.best_without_lint), "lint": self.lint, "over_risk": self.over_risk,
                 "left_out": self.left_out,
-                "overlapping": self.overlapping, "seeds": self.seeds, "bounded": self.bounded,
+                "overlapping": self.overlapping, "leads": [vars(lead) for lead in self.leads],
+                "seeds": self.seeds, "bounded": self.bounded,
                 "unbroken_risk_shown_below": self.shown_below, "seeds_needed": self.seeds_needed}
 
     def lines(self) -> list[str]:
@@ -99,12 +134,7 @@ class Pick:
         else:
             lines = [f"pick: {self.best.label}, the {better} mean {self.measure} with {within}: "
                      f"{self._figure(self.best)}"]
-            others = ", ".join(self.overlapping[:SAID_OVERLAPS]) + (
-                f" and {len(self.overlapping) - SAID_OVERLAPS} more" if len(self.overlapping) > SAID_OVERLAPS else "")
-            if self.overlapping and self.seeds < 2:
-                lines.append(f"  one run per point: nothing yet separates it from {others}")
-            elif self.overlapping:
-                lines.append(f"  its interval overlaps {others}'s: the seeds do not yet separate them")
+            lines += self._separation_lines()
             if self.best.label in self.lint:
                 findings = self.lint[self.best.label]
                 more = f" (and {len(findings) - 1} more)" if len(findings) > 1 else ""
@@ -114,11 +144,48 @@ class Pick:
                     f"{self.best_without_lint.label}: {self._figure(self.best_without_lint)}"))
         return lines + [f"  not picked: {label}: {why}" for label, why in self.left_out.items()]
 
+    def _separation_lines(self) -> list[str]:
+        """Whether the seeds separate the best point from the others: on the same seeds (paired) where the values
+        pair up, else by the two means' intervals."""
+        if self.overlapping and self.seeds < 2:
+            return [f"  one run per point: nothing yet separates it from {_named(self.overlapping)}"]
+        leads = {lead.label: lead for lead in self.leads}
+        same = [label for label in self.overlapping if label in leads and leads[label].high == 0 == leads[label].low]
+        unclear = [label for label in self.overlapping if label in leads and label not in same]
+        unpaired = [label for label in self.overlapping if label not in leads]
+        lines = [f"  the same {self.measure} as {_named(same)} on every seed"] if same else []
+        if unclear:
+            more = f"; nor over {len(unclear) - 1} more" if len(unclear) > 1 else ""
+            lines.append(f"  on the same seeds its lead over {unclear[0]} is not clear: "
+                         f"{self._lead(leads[unclear[0]])}{more}")
+        if unpaired:
+            lines.append(f"  its interval overlaps {_named(unpaired)}'s: the seeds do not yet separate them")
+        if not self.overlapping and self.leads:
+            nearest = min(self.leads, key=lambda lead: lead.mean)
+            lines.append(f"  ahead of every other point on the same seeds; of {nearest.label} by "
+                         f"{self._lead(nearest)}")
+        return lines
+
+    def _lead(self, lead: Lead) -> str:
+        shown = f"{self._signed(lead.mean)} a seed"
+        if lead.low is not None and lead.high is not None:
+            shown += f" [{self._signed(lead.low)}, {self._signed(lead.high)}] (95%, paired)"
+        return shown
+
+    def _signed(self, value: float) -> str:
+        return ("−" if value < 0 else "+") + format_metric(self.measure, abs(value))
+
     def _figure(self, entry: Ranked) -> str:
         if entry.ci_low is None or entry.ci_high is None:
             return f"{format_metric(self.measure, entry.mean)} (one run: no interval)"
         return (f"{format_metric(self.measure, entry.mean)} [{format_metric(self.measure, entry.ci_low)}, "
                 f"{format_metric(self.measure, entry.ci_high)}]")
+
+
+def _named(labels: list[str]) -> str:
+    """At most SAID_OVERLAPS labels, then how many more (sweep.json lists them all)."""
+    shown = ", ".join(labels[:SAID_OVERLAPS])
+    return shown + (f" and {len(labels) - SAID_OVERLAPS} more" if len(labels) > SAID_OVERLAPS else "")
 
 
 def run_findings(point: GridPoint) -> list[str]:
@@ -166,9 +233,16 @@ def pick(result: SweepResult, points: list[GridPoint], measure: str, max_risk: f
     lint = {point.label: found for point in points if (found := run_findings(point))}
     best = ranked[0] if ranked else None
     clean = next((entry for entry in ranked if entry.label not in lint), None)
-    overlapping = [] if best is None else [entry.label for entry in ranked[1:] if entry.overlaps(best)]
+    summaries = {summary.label: summary for summary in result.points}
+    leads = [] if best is None else [lead for entry in ranked[1:] if (lead := lead_over(
+        summaries[best.label], summaries[entry.label], measure in HIGHER_IS_BETTER)) is not None]
+    paired = {lead.label: lead for lead in leads}
+    overlapping = [] if best is None else [
+        entry.label for entry in ranked[1:]
+        if (not paired[entry.label].clear if entry.label in paired else entry.overlaps(best))]
     return Pick(measure, max_risk, len(result.points), best,
                 best_without_lint=clean if best is not None and best.label in lint else None, lint=lint,
-                over_risk=over_risk, left_out=left_out, overlapping=overlapping, seeds=len(result.seeds),
+                over_risk=over_risk, left_out=left_out, overlapping=overlapping, leads=leads,
+                seeds=len(result.seeds),
                 bounded=any(summary.bounds for summary in result.points),
                 shown_below=wilson_interval(0, len(result.seeds))[1], seeds_needed=seeds_for_risk(max_risk))

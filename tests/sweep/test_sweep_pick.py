@@ -2,6 +2,7 @@
 many seeds a risk needs. Real runs of tiny.yaml's fleet (serially, in this process), no fakes."""
 
 import json
+import re
 import subprocess
 import sys
 
@@ -16,9 +17,10 @@ from tests.conftest import ROOT
 TINY = ROOT / "scenarios" / "tiny.yaml"
 
 
-def picked(grid: str, measure: str = "t95", max_risk: float = 0.05, seeds: int = 3, file=TINY):
+def picked(grid: str, measure: str = "t95", max_risk: float = 0.05, seeds: int = 3, file=TINY, paired: bool = True):
     points = expand(file, parse_grid([grid]))
-    result = sweep(points, list(range(1, seeds + 1)), SerialExecutor(), parse_grid([grid]))
+    result = sweep(points, list(range(1, seeds + 1)), SerialExecutor(), parse_grid([grid]),
+                   paired=measure if paired else None)
     return pick(result, points, measure, max_risk)
 
 
@@ -33,8 +35,9 @@ def test_the_fastest_point_is_picked_and_a_lint_trap_behind_its_speed_is_named_w
     lines = chosen.lines()
     assert lines[0].startswith("pick: strategy.bake=1h, the lowest mean t95 with every bound broken in at most 5% "
                                "of runs: 10h 11m")
-    assert lines[1].startswith("  but `fleetlab lint` flags its plan: strategy.bake: wave 2 (50%)")
-    assert lines[2] == "  best without a lint finding: strategy.bake=8h: 1d 10h [1d 10h, 1d 10h]"
+    assert lines[1].startswith("  ahead of every other point on the same seeds; of strategy.bake=8h by +1d 0h a seed")
+    assert lines[2].startswith("  but `fleetlab lint` flags its plan: strategy.bake: wave 2 (50%)")
+    assert lines[3] == "  best without a lint finding: strategy.bake=8h: 1d 10h [1d 10h, 1d 10h]"
 
 
 def test_a_point_over_the_risk_or_short_of_the_measure_is_not_picked_however_fast():
@@ -51,7 +54,10 @@ def test_coverage_is_picked_highest_and_equal_means_keep_the_grids_order_with_th
     chosen = picked("strategy.bake=1h,8h", measure="coverage")
     assert chosen.best is not None and chosen.best.label == "strategy.bake=1h" and chosen.best.mean == 1.0
     assert chosen.overlapping == ["strategy.bake=8h"]
-    assert "  its interval overlaps strategy.bake=8h's: the seeds do not yet separate them" in chosen.lines()
+    assert "  the same coverage as strategy.bake=8h on every seed" in chosen.lines()
+    unpaired = picked("strategy.bake=1h,8h", measure="coverage", paired=False)     # past PAIRED_LIMIT seeds
+    assert unpaired.overlapping == ["strategy.bake=8h"] and not unpaired.leads
+    assert "  its interval overlaps strategy.bake=8h's: the seeds do not yet separate them" in unpaired.lines()
     assert chosen.as_dict()["higher_is_better"] is True
     half = picked("strategy.waves=[10%, 50%],[10%, 50%, 100%];expect={bricked: 0}", measure="coverage")
     assert half.best is not None and half.best.label == "strategy.waves=[10%, 50%, 100%] expect={bricked: 0}"
@@ -146,3 +152,27 @@ def test_when_the_points_within_the_risk_are_those_that_halt_the_pick_says_to_pi
             "what the halt spares, e.g. --pick-by exposure_device_hours or blast_radius") in on_t95.lines()
     spared = picked("strategy.min_per_stratum=5,15", measure="exposure_device_hours", file=canary)
     assert spared.best is not None and spared.best.label == "strategy.min_per_stratum=15"
+
+
+def test_on_the_same_seeds_a_lead_the_two_intervals_hide_is_shown_paired():
+    """Every point runs the same seeds (common random numbers): 1% more bytes costs 1% more in every seed, yet the
+    two means' intervals overlap across the seeds' spread of fleets. The paired lead separates them."""
+    fleet = ROOT / "scenarios" / "fleet-10k-500mb.yaml"
+    chosen = picked("artifact.full_size=505MB,500MB", measure="cost", seeds=4, file=fleet)
+    assert chosen.best is not None and chosen.best.label == "artifact.full_size=500MB"
+    [lead] = chosen.leads
+    assert lead.label == "artifact.full_size=505MB" and lead.clear and not chosen.overlapping
+    unpaired = picked("artifact.full_size=505MB,500MB", measure="cost", seeds=4, file=fleet, paired=False)
+    assert unpaired.overlapping == ["artifact.full_size=505MB"]     # the means' intervals alone cannot tell
+    line = next(line for line in chosen.lines() if "ahead of every other point" in line)
+    assert re.fullmatch(r"  ahead of every other point on the same seeds; of artifact.full_size=505MB by "
+                        r"\+\$4\.\d\d a seed \[\+\$4\.\d\d, \+\$4\.\d\d\] \(95%, paired\)", line), line
+
+
+def test_past_the_paired_limit_a_point_keeps_no_values_and_the_pick_falls_back_to_the_intervals(monkeypatch):
+    import sim.sweep
+
+    monkeypatch.setattr(sim.sweep, "PAIRED_LIMIT", 2)
+    chosen = picked("strategy.bake=1h,8h", measure="coverage", seeds=3)
+    assert not chosen.leads and chosen.overlapping == ["strategy.bake=8h"]
+    assert "  its interval overlaps strategy.bake=8h's: the seeds do not yet separate them" in chosen.lines()
