@@ -5,8 +5,9 @@ fixes each device's random streams (sim.model.streams), so plans are compared on
 cuts (common random numbers): differences between points are the plans', not noise between fleets.
 
 Results are consumed in task order through a bounded window of submitted tasks: memory does not grow with the
-number of runs, and aggregates are identical whether the executor is serial, a process pool or a Dask cluster
-(floating-point sums depend on order). A run that raises is recorded with its grid point and seed; the sweep
+number of runs (but for one measure kept seed by seed for paired comparisons, up to PAIRED_LIMIT seeds), and
+aggregates are identical whether the executor is serial, a process pool or a Dask cluster (floating-point sums
+depend on order). A run that raises is recorded with its grid point and seed; the sweep
 goes on. An executor that can run nothing (a Dask cluster without workers) is asked while the sweep waits, and
 stops it with ExecutorStalled rather than leave it waiting forever.
 """
