@@ -4,17 +4,22 @@ the risk, and what stands against it.
 A sweep's table answers "what does each point do"; the person who ran it wants "which one do I ship". The pick is
 the point with the best mean of the chosen measure (`t95` by default: the fastest) among the points that ran every
 seed, reached the measure in every run, and broke no `expect:` bound in more than `max_risk` of their runs (the
-rule that makes the sweep no-go). Two things are said beside it, because a number alone misleads there:
+rule that makes the sweep no-go). Three things are said beside it, because a number alone misleads there:
 
 - Lint: a point whose plan `fleetlab lint` flags (a bake that sees no outcome before the next wave, a window too
   short to install in) can be the fastest *because* of the trap: its speed comes from not looking. The pick names
   its finding and the best point without one. Only the findings about what a point runs count: its alternatives are
   not run, and `expect:` and `hil:` are not the plan.
+- Separation: every point runs the same seeds, so its lead over another is judged seed by seed (`Lead`): the
+  seeds' luck cancels, and a lead of 1% that the two means' intervals hide shows (the intervals are the fallback
+  where values do not pair up).
 - The seeds' power: a bound that no run broke is shown below the risk only with enough runs. The sweep's table gives
   each risk's 95% Wilson interval; with 4 seeds, 0 of 4 broke reads as up to 49%. The pick says how many seeds a
   point needs, none broken, for that interval to end under `max_risk`.
 
-Pure: the sweep's summaries and the points' scenarios in, a Pick out (sweep.json's `pick`).
+When the points within the risk never reach the measure (plans that halt a bad candidate never reach T95), it says
+to pick them on what the halt spares. Pure: the sweep's summaries and the points' scenarios in, a Pick out
+(sweep.json's `pick`).
 """
 
 from __future__ import annotations
