@@ -5,7 +5,9 @@ import contextlib
 import os
 import signal
 import subprocess
+import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 
@@ -73,3 +75,22 @@ def catches(pid: int, signal_number: int, timeout: float = 120) -> bool:
             return True
         time.sleep(0.1)
     return False
+
+
+@contextlib.contextmanager
+def stopped_mid_run(args: list[str], signal_number: int, cwd: Path,
+                    timeout: float) -> Iterator[tuple[subprocess.CompletedProcess, set[int]]]:
+    """`fleetlab ARGS` (on a local pool of two) sent one signal once its pool's runs are under way: what it printed
+    and exited with, and its family of processes to check for leftovers; every one of them killed afterwards."""
+    started = subprocess.Popen([sys.executable, "-m", "fleetlab.cli", *args], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, cwd=cwd)
+    family: set[int] = set()
+    try:
+        family = pool_family(started)
+        assert len(family) >= 4, f"the pool never started: {family}"
+        time.sleep(1.0)                         # the runs are submitted and under way
+        os.kill(started.pid, signal_number)
+        stdout, stderr = started.communicate(timeout=timeout)
+        yield subprocess.CompletedProcess(args, started.returncode, stdout, stderr), family
+    finally:
+        kill_all(family, started)

@@ -2,17 +2,13 @@
 unrun; a request after the last scenario's work cut nothing, and the suite's verdict stands."""
 
 import json
-import os
 import re
 import signal
-import subprocess
-import sys
-import time
 
 from fleetlab.suite import run_suite
 from hil.stop import StopSignal
 from tests.conftest import ROOT
-from tests.processes import kill_all, left_alive, pool_family
+from tests.processes import left_alive, stopped_mid_run
 
 
 def two_scenarios(folder):
@@ -55,27 +51,17 @@ def test_ctrl_c_during_a_sim_suite_drops_the_simulations_under_way_and_reports_w
     "came after the plan had ended" (exit 0), its notes about rigs and leases it never touched. Now the sweep in
     flight stops, its runs under way are dropped, that scenario is INTERRUPTED and the next is not started."""
     fleet = ROOT / "scenarios" / "fleet-10k-500mb.yaml"
-    started = subprocess.Popen([sys.executable, "-m", "fleetlab.cli", "run", str(fleet),
-                                str(ROOT / "scenarios" / "tiny.yaml"), "--seeds", "60", "--executor", "local:2",
-                                "--history", "", "--out", str(tmp_path / "report")],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
-    family: set[int] = set()
-    try:
-        family = pool_family(started)
-        assert len(family) >= 4, f"the pool never started: {family}"
-        time.sleep(1.0)                         # the scenario's runs are under way
-        os.kill(started.pid, signal.SIGINT)
-        stdout, stderr = started.communicate(timeout=200)
-        assert started.returncode == 130, stderr
+    args = ["run", str(fleet), str(ROOT / "scenarios" / "tiny.yaml"), "--seeds", "60", "--executor", "local:2",
+            "--history", "", "--out", str(tmp_path / "report")]
+    with stopped_mid_run(args, signal.SIGINT, ROOT, timeout=200) as (done, family):
+        assert done.returncode == 130, done.stderr
         assert "SIGINT: stopping — the simulations under way are dropped; the report is written with what " \
-               "finished." in stderr
-        assert "rig" not in stderr and "came after" not in stderr
-        assert re.search(r"fleet-10k-500mb: sim: stopped after \d+ of 120 runs \(SIGINT received\)", stderr), stderr
-        assert "stopped before" in stderr and "tiny.yaml" in stderr
+               "finished." in done.stderr
+        assert "rig" not in done.stderr and "came after" not in done.stderr
+        assert re.search(r"fleet-10k-500mb: sim: stopped after \d+ of 120 runs \(SIGINT received\)", done.stderr)
+        assert "stopped before" in done.stderr and "tiny.yaml" in done.stderr
         result = json.loads((tmp_path / "report" / "result.json").read_text())
         assert result["verdict"] == "INTERRUPTED"
         assert [(outcome["name"], outcome["verdict"]) for outcome in result["scenarios"]] == [
             ("fleet-10k-500mb", "INTERRUPTED")]
         assert not left_alive(family, within=30), "pool processes outlived the stopped run"
-    finally:
-        kill_all(family, started)

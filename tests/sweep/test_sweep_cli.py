@@ -5,12 +5,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
 from tests.conftest import ROOT
-from tests.processes import kill_all, left_alive, pool_family
+from tests.processes import kill_all, left_alive, pool_family, stopped_mid_run
 
 
 def fleetlab(*args: str):
@@ -102,19 +101,10 @@ def test_ctrl_c_or_sigterm_ends_a_sweep_at_once_saying_what_was_lost(tmp_path, s
     the pool held, up to 32 of them, each seconds long on bench-100k (minutes on a million cameras); a SIGTERM ended
     fleetlab where it stood without a word. Both now end the workers and the sweep at once and say so."""
     bench = str(ROOT / "scenarios" / "bench-100k.yaml")
-    started = subprocess.Popen([sys.executable, "-m", "fleetlab.cli", "sweep", bench, "--seeds", "40",
-                                "--executor", "local:2", "--out", str(tmp_path / "out")],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
-    family: set[int] = set()
-    try:
-        family = pool_family(started)
-        assert len(family) >= 4, f"the pool never started: {family}"
-        time.sleep(1.0)                         # the runs are submitted and under way
-        os.kill(started.pid, signal_number)
-        stdout, stderr = started.communicate(timeout=100)
-        assert started.returncode == code, stderr
-        assert f"{name}: the sweep stopped after " in stderr and " of 40 runs; nothing was written" in stderr
-        assert "Traceback" not in stderr and not (tmp_path / "out" / "sweep.json").exists()
+    args = ["sweep", bench, "--seeds", "40", "--executor", "local:2", "--out", str(tmp_path / "out")]
+    with stopped_mid_run(args, signal_number, ROOT, timeout=100) as (done, family):
+        assert done.returncode == code, done.stderr
+        assert f"{name}: the sweep stopped after " in done.stderr
+        assert " of 40 runs; nothing was written" in done.stderr
+        assert "Traceback" not in done.stderr and not (tmp_path / "out" / "sweep.json").exists()
         assert not left_alive(family, within=30), "pool processes outlived the stopped sweep"
-    finally:
-        kill_all(family, started)
