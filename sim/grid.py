@@ -9,6 +9,7 @@ replaced, validated like the file itself, before anything runs. The axis `plan` 
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from sim.load import CopyOf, load_scenario
+from sim.load import CopyOf, load_scenario, load_scenario_variants
 from sim.model.errors import FleetlabError, ScenarioError
 from sim.model.scenario import Scenario
 from sim.model.strategy import REGISTRY
@@ -29,6 +30,10 @@ NOT_SIMULATED = {
     "name": "only the scenario's label", "description": "only the scenario's label", "tags": "only labels",
     "findings": "read by reports, not by the simulator", "hil": "the rigs' part, not read by the simulator",
 }
+
+
+MAX_POINTS = 1_000   # each point is a whole scenario, loaded and validated before the first run: 300 × 300 values
+#                     spent minutes loading 90,000 scenarios before anything was said or run
 
 
 class GridError(FleetlabError):
@@ -96,7 +101,12 @@ def parse_grid(specs: list[str]) -> list[Axis]:
                 if value in values[:index]:
                     raise GridError(f"--grid {path}: the value {texts[index]!r} is given twice")
             axes[path] = Axis(path, texts, values)
-    return list(axes.values())
+    found = list(axes.values())
+    if math.prod(len(axis.texts) for axis in found) > MAX_POINTS:
+        sizes = " × ".join(f"{len(axis.texts):,}" for axis in found)
+        raise GridError(f"--grid: {sizes} = {math.prod(len(axis.texts) for axis in found):,} points; at most "
+                        f"{MAX_POINTS:,} (sweep a coarser grid, then a finer one around its pick)")
+    return found
 
 
 def _plan_override(base: Scenario, name: str) -> Any:
@@ -111,11 +121,12 @@ def _plan_override(base: Scenario, name: str) -> Any:
 
 
 def expand(file: Path, axes: list[Axis]) -> list[GridPoint]:
-    """Every combination of the axes' values as a validated scenario, in the order the axes were given."""
+    """Every combination of the axes' values as a validated scenario, in the order the axes were given (the file
+    parsed once: sim.load.load_scenario_variants)."""
     base = load_scenario(file)
     if not axes:
         return [GridPoint("base", {}, base)]
-    points = []
+    labelled: list[tuple[str, dict[str, str], dict[str, Any]]] = []
     for combination in itertools.product(*(range(len(axis.texts)) for axis in axes)):
         settings = {axis.path: axis.texts[i] for axis, i in zip(axes, combination)}
         overrides: dict[str, Any] = {}
@@ -126,9 +137,12 @@ def expand(file: Path, axes: list[Axis]) -> list[GridPoint]:
                     overrides = {"strategy": plan, **overrides}
             else:
                 overrides[axis.path] = axis.values[i]
-        label = " ".join(f"{path}={text}" for path, text in settings.items())
+        labelled.append((" ".join(f"{path}={text}" for path, text in settings.items()), settings, overrides))
+    points = []
+    scenarios = load_scenario_variants(file, [overrides for *_, overrides in labelled])
+    for label, settings, _ in labelled:
         try:
-            scenario = load_scenario(file, overrides)
+            scenario = next(scenarios)
         except ScenarioError as error:
             details = "; ".join(f"{problem.path}: {problem.message}" for problem in error.problems)
             raise GridError(f"grid point {label}: {details}") from None

@@ -14,7 +14,7 @@ import copy
 import difflib
 import types
 import typing
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -83,11 +83,26 @@ def load_model_and_document(model: type[ModelT], path: str | Path) -> tuple[Mode
     return _validated(model, document, str(path)), document
 
 
+def load_scenario_variants(path: str | Path, variants: Iterable[Mapping[str, Any]]) -> Iterator[Scenario]:
+    """The scenario file under each set of overrides (a sweep's grid points), each validated exactly as
+    `load_scenario(path, overrides)` would, the file read and parsed once: parsing is nearly all of a load (97 ms
+    of 99 ms for the 10k fleet), a copy of the parsed document 1.4 ms. ScenarioError at the first that is not
+    valid."""
+    parsed = _parse_yaml(read_text(path), str(path))
+    for overrides in variants:
+        yield _from_document(Scenario, copy.deepcopy(parsed), str(path), _scenario_checks, overrides, _calibrate)
+
+
 def load_model_text(model: type[ModelT], text: str, filename: str, extra_checks: Any = None,
                     overrides: Mapping[str, Any] | None = None, prepare: Any = None) -> ModelT:
     """`prepare(document, filename)` may complete the parsed document before validation (a scenario's
     calibration file fills in the numbers it measured)."""
-    document = _parse_yaml(text, filename)
+    return _from_document(model, _parse_yaml(text, filename), filename, extra_checks, overrides, prepare)
+
+
+def _from_document(model: type[ModelT], document: Any, filename: str, extra_checks: Any = None,
+                   overrides: Mapping[str, Any] | None = None, prepare: Any = None) -> ModelT:
+    """The parsed document (changed in place) with its overrides, prepared and validated."""
     for dotted, value in (overrides or {}).items():
         _override(document, filename, dotted, value)
     if prepare is not None:
