@@ -24,6 +24,7 @@ from fleetlab.suite_results import (
     CheckRow,
     LeftOut,
     Mode,
+    PairedLead,
     PlanSummary,
     ScenarioOutcome,
     SuiteResult,
@@ -43,7 +44,7 @@ from sim.model.results import RunResult
 from sim.model.scenario import Scenario
 from sim.model.units import counted
 from sim.provenance import git_sha, package_versions
-from sim.sweep import ExecutorStalled, SweepStopped
+from sim.sweep import ExecutorStalled, PointSummary, SweepStopped
 
 Log = Callable[[str], None]
 DEFAULT_PATHS = [Path("scenarios")]
@@ -105,7 +106,8 @@ def sim_part(file: Path, scenario: Scenario, seeds: list[int], executor: Executo
     names = ["plan", *scenario.alternatives]
     axes = [Axis("plan", tuple(names), tuple(names))] if len(names) > 1 else []
     points = expand(file, axes)
-    swept = sweep(points, seeds, executor, axes, should_stop=None if stop is None else lambda: stop.requested)
+    swept = sweep(points, seeds, executor, axes, should_stop=None if stop is None else lambda: stop.requested,
+                  paired="t95")
     plans = []
     for name, point, summary in zip(names, points, swept.points):
         if stop is not None and stop.requested:     # seed one's curves take a whole run per plan
@@ -120,13 +122,25 @@ def sim_part(file: Path, scenario: Scenario, seeds: list[int], executor: Executo
                     for metric, risk in summary.bounds.items()},
             coverage=whole.coverage.series, egress=whole.egress.series,
             timeline=[event for event in whole.timeline if event.kind in SEED_ONE_EVENTS],
-            cause=cause_of(whole, point.scenario)))
+            cause=cause_of(whole, point.scenario), t95_leads=_t95_leads(summary, names, swept.points)))
     plan = plans[0]
     if plan.failed_runs:
         raise SimulationsFailed(f"{plan.failed_runs} of {plan.runs + plan.failed_runs} simulation runs failed: "
                            + "; ".join(f"seed {failure.seed}: {failure.error}" for failure in swept.failures[:3]))
     checks = [_sim_check(metric, risk, plan, max_risk) for metric, risk in plan.bounds.items()]
     return plans, checks, oracle_t95(scenario, seeds[0])
+
+
+def _t95_leads(plan: PointSummary, names: list[str], others: list[PointSummary]) -> dict[str, PairedLead]:
+    """The plan's paired T95 lead over each other plan, where the seeds pair up (sim.sweep_pick.lead_over)."""
+    from sim.sweep_pick import lead_over
+
+    leads = {}
+    for name, other in zip(names, others):
+        if other is not plan and len(plan.by_seed or []) > 1 \
+                and (lead := lead_over(plan, other, higher_is_better=False)) is not None:
+            leads[name] = PairedLead(mean=lead.mean, low=lead.low, high=lead.high)
+    return leads
 
 
 def _sim_check(metric: str, risk: BoundRiskSummary, plan: PlanSummary, max_risk: float) -> CheckRow:

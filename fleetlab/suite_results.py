@@ -42,6 +42,14 @@ class BoundRiskSummary(Record):
     ci_high: float
 
 
+class PairedLead(Record):
+    """One plan's lead over another on the same seeds (sim.sweep_pick.Lead): seed by seed, how much sooner its T95
+    came (positive: sooner), the mean and its 95% interval."""
+    mean: float
+    low: float | None
+    high: float | None
+
+
 class PlanSummary(Record):
     """A plan (the scenario's strategy or an alternative) over every seed."""
     name: str
@@ -57,6 +65,10 @@ class PlanSummary(Record):
     timeline: list[TimelineEvent] = Field(default_factory=list)  # seed 1: halts, rollbacks, faults
     cause: str = Field(default="", exclude_if=lambda cause: not cause,
                        description="seed 1 in one line: its halt, why devices failed (fleetlab/causes.py)")
+    t95_leads: dict[str, PairedLead] = Field(
+        default_factory=dict, exclude_if=lambda leads: not leads,
+        description="this plan's T95 lead over each other plan on the same seeds (two or more seeds, T95 reached "
+                    "in every one)")
 
 
 class ScenarioOutcome(Record):

@@ -97,6 +97,26 @@ def plan_findings(outcome: ScenarioOutcome, name: str) -> list[str]:
     return [warning for warning in outcome.plan_warnings if warning.startswith((f"{prefix}.", f"{prefix}:"))]
 
 
+def _paired_t95(best: PlanSummary, runner_up: PlanSummary) -> str:
+    """The recommended plan's T95 beside the runner-up's on the same seeds, where they pair up: the means' own
+    intervals overlap across the seeds' spread of fleets, the seed-by-seed difference often does not."""
+    lead = best.t95_leads.get(runner_up.name)
+    if lead is None or lead.low is None or lead.high is None:
+        return ""
+    if lead.low == lead.high == 0:
+        return f"The same T95 as {runner_up.name} on every seed"
+
+    def shown(value: float) -> str:
+        return ("−" if value < 0 else "+") + units.format_duration(abs(value))
+
+    figures = f"{shown(lead.mean)} a seed [{shown(lead.low)}, {shown(lead.high)}] (95%, paired)"
+    if lead.low > 0:
+        return f"On the same seeds its T95 comes sooner than {runner_up.name}'s: {figures}"
+    if lead.high < 0:       # ranked first for its lower risk, and slower for it
+        return f"On the same seeds its T95 comes later than {runner_up.name}'s, the price of its lower risk: {figures}"
+    return f"On the same seeds its T95 is not clearly sooner than {runner_up.name}'s: {figures}"
+
+
 def recommended(outcome: ScenarioOutcome) -> dict[str, str] | None:
     """Among two or more plans: the lowest risk of breaking any bound, then the fastest mean T95. A plan `fleetlab
     lint` flags can win because of its trap (a bake that sees no outcome before it releases more is fast by not
@@ -117,6 +137,8 @@ def recommended(outcome: ScenarioOutcome) -> dict[str, str] | None:
     why = (f"risk of breaking a bound {risk(best):.0%} over {best.runs} seed{'s' if best.runs != 1 else ''}, "
            f"{speed}")
     chosen = {"name": best.name, "label": best.label or best.kind, "why": why}
+    if paired := _paired_t95(best, ranked[1]):
+        chosen["paired"] = paired
     if findings := plan_findings(outcome, best.name):
         clean = next((plan.name for plan in ranked if not plan_findings(outcome, plan.name)), None)
         chosen["lint"] = findings[0] + (f" (and {len(findings) - 1} more)" if len(findings) > 1 else "")

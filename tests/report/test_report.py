@@ -222,3 +222,27 @@ def test_a_recommended_plan_that_lint_flags_is_named_with_its_finding_in_the_pag
     page = write_report(result, tmp_path / "report")["index.html"].read_text()
     assert "But <code>fleetlab lint</code> flags it: alternatives.hasty.bake: wave 2 (50%)" in page
     assert "the best plan without a finding: plan." in page
+
+
+def test_the_recommendation_sets_its_t95_beside_the_runner_ups_on_the_same_seeds(tmp_path):
+    """A slower alternative (its last wave a night later) on tiny's fleet, three seeds: the suite keeps each plan's
+    T95 seed by seed, result.json holds each plan's paired lead over the other, and the page says the recommended
+    plan's."""
+    from fleetlab.report import html
+
+    text = (ROOT / "scenarios" / "tiny.yaml").read_text()
+    (tmp_path / "suite").mkdir()
+    (tmp_path / "suite" / "tiny.yaml").write_text(
+        text + "alternatives:\n  slow:\n    kind: waves\n    waves: [10%, 50%, 100%]\n    bake: 20h\n")
+    result = run_suite([tmp_path / "suite"], mode="sim", seeds=3, executor_spec="serial")
+    [tiny] = result.scenarios
+    plan, slow = tiny.plans
+    assert slow.t95_leads["plan"].mean < 0 < plan.t95_leads["slow"].mean == -slow.t95_leads["plan"].mean
+    chosen = html._section(tiny)["recommended"]
+    assert chosen["name"] == "plan"
+    assert chosen["paired"] == ("On the same seeds its T95 comes sooner than slow's: +1d 0h a seed [+1d 0h, +1d 0h] "
+                                "(95%, paired)")
+    page = write_report(result, tmp_path / "report")["index.html"].read_text()
+    assert chosen["paired"].replace("'", "&#39;") in page
+    one_seed = run_suite([tmp_path / "suite"], mode="sim", seeds=1, executor_spec="serial")
+    assert all(not row.t95_leads for row in one_seed.scenarios[0].plans)   # nothing to pair on one seed
