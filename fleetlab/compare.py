@@ -12,6 +12,7 @@ from sim.model.strategy import REGISTRY, StrategyParams
 from sim.oracle import oracle_t95
 from sim.run import simulate
 
+PAIRED = ("t95", "cost")       # measures each plan is set against the first named on the same seeds
 COLUMNS = ("t95", "coverage", "cost", "failed", "rolled_back", "bricked", "exposure_device_hours",
            "service_lost_device_hours", "evidence_at_release", "blast_radius", "halted")
 
@@ -48,6 +49,20 @@ class PlanRow:
 
     def summary(self, column: str) -> Summary:
         return summarize(self.values.get(column, []), possible_range(column, self.devices))
+
+    def against(self, other: PlanRow, column: str) -> Summary | None:
+        """This plan's value minus the other's, seed by seed (every plan runs the same seeds, so each seed's fleet,
+        outages and luck are the same on both sides and cancel): the mean difference and its 95% interval. None
+        where a seed has no value on one side (a T95 never reached)."""
+        mine, theirs = self.values.get(column, []), other.values.get(column, [])
+        if not mine or len(mine) != len(theirs):
+            return None
+        differences: list[float | None] = []
+        for a, b in zip(mine, theirs):
+            if a is None or b is None:
+                return None
+            differences.append(a - b)
+        return summarize(differences)
 
 
 def compare(scenario: Scenario, names: list[str], seeds: list[int], progress=lambda done, total: None) -> list[PlanRow]:

@@ -140,9 +140,23 @@ def _interval(summary: Summary, metric: str) -> str:
     return text
 
 
+def _difference(summary: Summary | None, metric: str) -> str:
+    """A paired difference, signed: "+3h 10m [+2h 50m, +3h 30m]"; "—" where the seeds do not pair up."""
+    if summary is None or summary.mean is None:
+        return "— (not every seed has one)"
+
+    def signed(value: float) -> str:
+        return ("−" if value < 0 else "+") + format_metric(metric, abs(value))
+
+    text = signed(summary.mean)
+    if summary.low is not None and summary.high is not None:
+        text += f" [{signed(summary.low)}, {signed(summary.high)}]"
+    return text
+
+
 def comparison_table(rows: list, scenario: object, seeds: int) -> Table:
     """Measures down, plans across: fits a terminal however many measures there are."""
-    from fleetlab.compare import COLUMNS
+    from fleetlab.compare import COLUMNS, PAIRED
     from sim.model.stats import summarize
 
     table = Table(title=f"plans compared over {counted(seeds, 'seed')}: mean [95% CI]", header_style="bold")
@@ -151,6 +165,10 @@ def comparison_table(rows: list, scenario: object, seeds: int) -> Table:
         table.add_column(f"{row.name} ({row.kind})")
     for column in COLUMNS:
         table.add_row(column, *[_interval(row.summary(column), column) for row in rows])
+    first, *others = rows
+    for column in PAIRED if others else ():
+        table.add_row(f"{column} − {first.name}'s,\nsame seeds",
+                      "—", *[_difference(row.against(first, column), column) for row in others])
     efficiencies = [summarize(row.efficiency) for row in rows]
     table.add_row("T95 / oracle T95", *["—" if e.mean is None else f"{e.mean:.2f}×" + (
         f" ({e.missing} never)" if e.missing else "") for e in efficiencies])

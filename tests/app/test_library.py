@@ -60,6 +60,27 @@ def test_compared_intervals_stay_within_what_each_measure_can_be_and_the_halts_a
     assert "137" not in text and "(2 never)" in next(line for line in text.splitlines() if "oracle" in line)
 
 
+def test_each_plan_is_set_against_the_first_on_the_same_seeds():
+    """Every plan runs the same seeds: all_at_once moves a few more bytes than the waves in every seed (+$0.02),
+    well inside the ±$5 the seeds' fleets spread each mean by; paired, the difference shows. A plan that never
+    reaches T95 in some seed has no paired T95."""
+    scenario = load_scenario(ROOT / "scenarios" / "fleet-10k-500mb.yaml")
+    plan, naive, everyone = compare(scenario, ["plan", "naive_waves", "all_at_once"], [1, 2, 3, 4])
+    cost = everyone.against(plan, "cost")
+    assert cost is not None and cost.low is not None and cost.low > 0
+    own = everyone.summary("cost")
+    assert own.low is not None and own.high is not None and own.low < plan.summary("cost").mean < own.high
+    sooner = everyone.against(plan, "t95")
+    assert sooner is not None and sooner.high is not None and sooner.high < 0      # all at once: sooner
+    assert naive.against(plan, "t95") is None                                      # halts in some seeds
+    shown = Console(width=200, record=True, file=io.StringIO())
+    shown.print(comparison_table([plan, naive, everyone], scenario, 4))
+    text = shown.export_text()
+    rows = [line for line in text.splitlines() if line.startswith("│ cost − plan's")]
+    assert len(rows) == 1 and "│ —" in rows[0] and "+$0.02 [+$0.0" in rows[0]
+    assert "— (not every seed has one)" in text
+
+
 def test_compare_knows_plans_by_name_and_refuses_unknown_ones():
     scenario = load_scenario(ROOT / "scenarios" / "fleet-10k-500mb.yaml")
     assert set(resolve_plans(scenario, ["plan", "naive_waves", "all_at_once"])) == {"plan", "naive_waves",
