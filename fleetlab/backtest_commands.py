@@ -68,16 +68,11 @@ def backtest(ctx: typer.Context,
     except ValueError as error:
         console.err.print(f"{records}: {error}", markup=False)
         raise typer.Exit(EXIT_BAD_INPUT) from None
-    finished = [0]
-
-    def progress(done: int, total: int) -> None:
-        finished[0] = done
-        report(done / total)
-
-    with stopped_at_once(lambda: f"the backtest stopped after {finished[0]:,} of {counted(seeds, 'seed')}; nothing "
-                                 "was written"), \
+    tally = console.Tally(seeds)
+    with stopped_at_once(lambda: f"the backtest stopped after {tally.done:,} of {counted(tally.total, 'seed')}; "
+                                 "nothing was written"), \
             reported(file), console.progress_bar(f"simulating {counted(seeds, 'seed')}") as report:
-        simulated = simulate_seeds(scenario, chosen_seeds, observed, progress)
+        simulated = simulate_seeds(scenario, chosen_seeds, observed, tally.feeding(report))
     compared = curves(observed, simulated)
     rows = compare(observed, simulated, compared, tolerance)
     at = simulated.at

@@ -248,15 +248,10 @@ def compare(file: Path,
         raise typer.Exit(EXIT_BAD_INPUT)
     started = time.perf_counter()
     title = f"comparing {counted(len(names), 'plan')} × {counted(seeds, 'seed')}"
-    finished = [0, len(names) * seeds]
-
-    def progress(done: int, total: int) -> None:
-        finished[:] = [done, total]
-        report(done / total)
-
-    with stopped_at_once(lambda: f"the comparison stopped after {finished[0]:,} of {counted(finished[1], 'run')}"), \
+    tally = console.Tally(len(names) * seeds)
+    with stopped_at_once(lambda: f"the comparison stopped after {tally.done:,} of {counted(tally.total, 'run')}"), \
             reported(file), console.progress_bar(title) as report:
-        rows = run_compare(scenario, names, seed_range(first_seed, seeds), progress)
+        rows = run_compare(scenario, names, seed_range(first_seed, seeds), tally.feeding(report))
     human = console.err if json_out else console.out
     human.print(console.comparison_table(rows, scenario, seeds))
     human.print(f"{counted(len(rows) * seeds, 'run')} and {counted(seeds, 'oracle run')} in "
@@ -313,18 +308,13 @@ def sweep(ctx: typer.Context,
             out_folder(ctx, out)
     seed_list = seed_range(first_seed, seeds)
     started = time.perf_counter()
-    finished = [0, len(points) * len(seed_list)]
-
-    def progress(done: int, total: int) -> None:
-        finished[:] = [done, total]
-        report(done / total)
-
-    with stopped_at_once(lambda: f"the sweep stopped after {finished[0]:,} of {counted(finished[1], 'run')}; "
+    tally = console.Tally(len(points) * len(seed_list))
+    with stopped_at_once(lambda: f"the sweep stopped after {tally.done:,} of {counted(tally.total, 'run')}; "
                                  "nothing was written"), \
             reported(), open_executor(executor) as (pool, info), \
             console.progress_bar(f"{counted(len(points), 'point')} × {counted(seeds, 'seed')} on "
                                  f"{info.description}") as report:
-        result = run_sweep(points, seed_list, pool, axes, progress=progress, paired=measure)
+        result = run_sweep(points, seed_list, pool, axes, progress=tally.feeding(report), paired=measure)
     chosen = pick(result, points, measure, risk_limit)
     document = {**result.as_dict(), "pick": chosen.as_dict()}
     human = console.err if json_out else console.out

@@ -6,6 +6,7 @@ import json
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -79,6 +80,21 @@ def progress_bar(label: str) -> Iterator[Callable[[float], None]]:
                   TimeElapsedColumn(), console=err, transient=True) as bar:
         task = bar.add_task(label, total=1.0)
         yield lambda share: bar.update(task, completed=share)
+
+
+@dataclass
+class Tally:
+    """Runs done of a total, as a command's progress callback feeds it: what an interrupted command says it had done
+    (fleetlab/interrupts.stopped_at_once)."""
+    total: int
+    done: int = 0
+
+    def feeding(self, report: Callable[[float], None]) -> Callable[[int, int], None]:
+        """A progress callback that keeps the tally and moves the bar."""
+        def progress(done: int, total: int) -> None:
+            self.done, self.total = done, total
+            report(done / total)
+        return progress
 
 
 def summary_table(result: RunResult) -> Table:
