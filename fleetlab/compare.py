@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from fleetlab.errors import UnknownPlan
 from sim.model.gates import evaluate, possible_range
 from sim.model.scenario import Scenario
-from sim.model.stats import Summary, summarize
+from sim.model.stats import Summary, paired_difference, summarize
 from sim.model.strategy import REGISTRY, StrategyParams
 from sim.oracle import oracle_t95
 from sim.run import simulate
@@ -54,15 +54,7 @@ class PlanRow:
         """This plan's value minus the other's, seed by seed (every plan runs the same seeds, so each seed's fleet,
         outages and luck are the same on both sides and cancel): the mean difference and its 95% interval. None
         where a seed has no value on one side (a T95 never reached)."""
-        mine, theirs = self.values.get(column, []), other.values.get(column, [])
-        if not mine or len(mine) != len(theirs):
-            return None
-        differences: list[float | None] = []
-        for a, b in zip(mine, theirs):
-            if a is None or b is None:
-                return None
-            differences.append(a - b)
-        return summarize(differences)
+        return paired_difference(self.values.get(column, []), other.values.get(column, []))
 
 
 def compare(scenario: Scenario, names: list[str], seeds: list[int], progress=lambda done, total: None) -> list[PlanRow]:

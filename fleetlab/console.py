@@ -18,7 +18,7 @@ from fleetlab.causes import least_evidence
 from fleetlab.safe_text import visible
 from sim.model import units
 from sim.model.errors import ScenarioError
-from sim.model.gates import METRICS, Verdict, format_metric
+from sim.model.gates import METRICS, Verdict, format_difference, format_metric
 from sim.model.results import RunResult
 from sim.model.stats import Summary
 from sim.model.units import counted
@@ -160,13 +160,9 @@ def _difference(summary: Summary | None, metric: str) -> str:
     """A paired difference, signed: "+3h 10m [+2h 50m, +3h 30m]"; "—" where the seeds do not pair up."""
     if summary is None or summary.mean is None:
         return "— (not every seed has one)"
-
-    def signed(value: float) -> str:
-        return ("−" if value < 0 else "+") + format_metric(metric, abs(value))
-
-    text = signed(summary.mean)
+    text = format_difference(metric, summary.mean)
     if summary.low is not None and summary.high is not None:
-        text += f" [{signed(summary.low)}, {signed(summary.high)}]"
+        text += f" [{format_difference(metric, summary.low)}, {format_difference(metric, summary.high)}]"
     return text
 
 

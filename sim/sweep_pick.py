@@ -24,15 +24,14 @@ to pick them on what the halt spares. Pure: the sweep's summaries and the points
 
 from __future__ import annotations
 
-import statistics
 from dataclasses import dataclass
 from typing import cast
 
 from sim.grid import GridPoint
 from sim.model.aggregate import seeds_for_risk, wilson_interval
-from sim.model.gates import METRICS, format_metric
+from sim.model.gates import METRICS, format_difference, format_metric
 from sim.model.plan_traps import plan_warnings
-from sim.model.stats import mean_interval
+from sim.model.stats import paired_difference
 from sim.sweep import PointSummary, SweepResult
 
 HIGHER_IS_BETTER = frozenset({"coverage", "committed", "evidence_at_release"})
@@ -74,18 +73,13 @@ class Lead:
 
 def lead_over(best: PointSummary, other: PointSummary, higher_is_better: bool) -> Lead | None:
     """The paired lead, or None where the two points' seeds do not pair up (a value missing, or not kept)."""
-    if best.by_seed is None or other.by_seed is None or len(best.by_seed) != len(other.by_seed) \
-            or not best.by_seed:
+    if best.by_seed is None or other.by_seed is None:
         return None
-    differences = []
-    for mine, theirs in zip(best.by_seed, other.by_seed):
-        if mine is None or theirs is None:
-            return None
-        differences.append(mine - theirs if higher_is_better else theirs - mine)
-    mean = statistics.fmean(differences)
-    spread = statistics.stdev(differences) if len(differences) > 1 else 0.0
-    low, high = mean_interval(len(differences), mean, spread)
-    return Lead(other.label, mean, low, high)
+    better, worse = (best.by_seed, other.by_seed) if higher_is_better else (other.by_seed, best.by_seed)
+    found = paired_difference(better, worse)
+    if found is None or found.mean is None:
+        return None
+    return Lead(other.label, found.mean, found.low, found.high)
 
 
 @dataclass(frozen=True)
@@ -172,13 +166,11 @@ class Pick:
         return lines
 
     def _lead(self, lead: Lead) -> str:
-        shown = f"{self._signed(lead.mean)} a seed"
+        shown = f"{format_difference(self.measure, lead.mean)} a seed"
         if lead.low is not None and lead.high is not None:
-            shown += f" [{self._signed(lead.low)}, {self._signed(lead.high)}] (95%, paired)"
+            shown += (f" [{format_difference(self.measure, lead.low)}, {format_difference(self.measure, lead.high)}]"
+                      " (95%, paired)")
         return shown
-
-    def _signed(self, value: float) -> str:
-        return ("−" if value < 0 else "+") + format_metric(self.measure, abs(value))
 
     def _figure(self, entry: Ranked) -> str:
         if entry.ci_low is None or entry.ci_high is None:

@@ -8,6 +8,7 @@ import math
 from fleetlab.suite_results import PlanSummary, ScenarioOutcome, SuiteResult
 from sim.model import units
 from sim.model.aggregate import seeds_for_risk, wilson_interval
+from sim.model.gates import format_difference
 
 VERDICT_ORDER = {"INTERRUPTED": 0, "CANNOT MEASURE": 1, "NO-GO": 2, "GO": 3}
 MEANINGS = {
@@ -105,11 +106,8 @@ def _paired_t95(best: PlanSummary, runner_up: PlanSummary) -> str:
         return ""
     if lead.low == lead.high == 0:
         return f"The same T95 as {runner_up.name} on every seed"
-
-    def shown(value: float) -> str:
-        return ("−" if value < 0 else "+") + units.format_duration(abs(value))
-
-    figures = f"{shown(lead.mean)} a seed [{shown(lead.low)}, {shown(lead.high)}] (95%, paired)"
+    figures = (f"{format_difference('t95', lead.mean)} a seed [{format_difference('t95', lead.low)}, "
+               f"{format_difference('t95', lead.high)}] (95%, paired)")
     if lead.low > 0:
         return f"On the same seeds its T95 comes sooner than {runner_up.name}'s: {figures}"
     if lead.high < 0:       # ranked first for its lower risk, and slower for it

@@ -204,6 +204,11 @@ def exact_on_a_continuum(bound: Bound) -> str | None:
             f"almost every run breaks it (write '< {shown}' or '<= {shown}')")
 
 
+def format_difference(metric: str, value: float) -> str:
+    """A difference between two values of the metric, signed: "+3h 10m", "−$4.35"."""
+    return ("−" if value < 0 else "+") + format_metric(metric, abs(value))
+
+
 def format_metric(metric: str, value: float | None) -> str:
     """A measured number in the metric's own unit, for verdict tables."""
     if value is None:

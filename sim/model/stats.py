@@ -36,6 +36,20 @@ def summarize(values: list[float | None], within: tuple[float, float] = (-math.i
     return Summary(len(values), missing, mean, low, high)
 
 
+def paired_difference(mine: list[float | None], theirs: list[float | None]) -> Summary | None:
+    """The mean difference between two plans' values seed by seed, with its 95% interval: both ran the same seeds
+    (the same fleets, outages and luck), so what the seeds share cancels. None where the lists do not pair up (not
+    the same length, empty, or a value missing on either side: a T95 never reached)."""
+    if not mine or len(mine) != len(theirs):
+        return None
+    differences: list[float | None] = []
+    for a, b in zip(mine, theirs):
+        if a is None or b is None:
+            return None
+        differences.append(a - b)
+    return summarize(differences)
+
+
 def mean_interval(n: int, mean: float, std: float,
                   within: tuple[float, float] = (-math.inf, math.inf)) -> tuple[float | None, float | None]:
     """95% Student-t confidence interval of a mean from n values with sample standard deviation std, cut to
