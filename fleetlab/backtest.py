@@ -96,15 +96,16 @@ def _sampled(values: list[float], step: float, moment: float) -> float:
 
 
 def simulate_seeds(scenario: Scenario, seeds: list[int], observed: Observed,
-                   progress: Callable[[int, int], None] = lambda done, total: None) -> Simulated:
+                   progress: Callable[[int, int], None] = lambda done, total: None,
+                   within_run: Callable[[float], None] | None = None) -> Simulated:
     """The scenario on each seed, its coverage compared up to the records' last moment (the run's end if the
-    records go on longer)."""
+    records go on longer). `progress` hears of each seed done, `within_run` of each run's progress."""
     from sim.run import simulate
 
     until = min(observed.span, scenario.duration)
     simulated = Simulated()
     for done, seed in enumerate(seeds, start=1):
-        simulated.add(simulate(scenario, seed), until)
+        simulated.add(simulate(scenario, seed, progress=within_run), until)
         progress(done, len(seeds))
     return simulated
 

@@ -70,9 +70,9 @@ def backtest(ctx: typer.Context,
         raise typer.Exit(EXIT_BAD_INPUT) from None
     tally = console.Tally(seeds)
     with stopped_at_once(lambda: f"the backtest stopped after {tally.done:,} of {counted(tally.total, 'seed')}; "
-                                 "nothing was written"), \
+                                 "nothing was written") as stop, \
             reported(file), console.progress_bar(f"simulating {counted(seeds, 'seed')}") as report:
-        simulated = simulate_seeds(scenario, chosen_seeds, observed, tally.feeding(report))
+        simulated = simulate_seeds(scenario, chosen_seeds, observed, tally.feeding(report), within_run=stop)
     compared = curves(observed, simulated)
     rows = compare(observed, simulated, compared, tolerance)
     at = simulated.at

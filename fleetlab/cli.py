@@ -198,9 +198,9 @@ def sim(ctx: typer.Context,
     human = console.err if json_out else console.out
     _say_calibration(scenario, human)
     started = time.perf_counter()
-    with stopped_at_once(lambda: "the simulation stopped; nothing was written"), \
+    with stopped_at_once(lambda: "the simulation stopped; nothing was written") as stop, \
             console.progress_bar(f"simulating {scenario.name}") as report:
-        result = simulate(scenario, seed, progress=report)
+        result = simulate(scenario, seed, progress=stop.guarding(report))
     wall = time.perf_counter() - started
     human.print(console.summary_table(result))
     human.print(f"{result.events_processed:,} events in {wall:.1f} s of wall time")
@@ -249,9 +249,9 @@ def compare(file: Path,
     started = time.perf_counter()
     title = f"comparing {counted(len(names), 'plan')} × {counted(seeds, 'seed')}"
     tally = console.Tally(len(names) * seeds)
-    with stopped_at_once(lambda: f"the comparison stopped after {tally.done:,} of {counted(tally.total, 'run')}"), \
-            reported(file), console.progress_bar(title) as report:
-        rows = run_compare(scenario, names, seed_range(first_seed, seeds), tally.feeding(report))
+    with stopped_at_once(lambda: f"the comparison stopped after {tally.done:,} of {counted(tally.total, 'run')}") \
+            as stop, reported(file), console.progress_bar(title) as report:
+        rows = run_compare(scenario, names, seed_range(first_seed, seeds), tally.feeding(report), within_run=stop)
     human = console.err if json_out else console.out
     human.print(console.comparison_table(rows, scenario, seeds))
     human.print(f"{counted(len(rows) * seeds, 'run')} and {counted(seeds, 'oracle run')} in "
@@ -310,11 +310,12 @@ def sweep(ctx: typer.Context,
     started = time.perf_counter()
     tally = console.Tally(len(points) * len(seed_list))
     with stopped_at_once(lambda: f"the sweep stopped after {tally.done:,} of {counted(tally.total, 'run')}; "
-                                 "nothing was written"), \
+                                 "nothing was written") as stop, \
             reported(), open_executor(executor) as (pool, info), \
             console.progress_bar(f"{counted(len(points), 'point')} × {counted(seeds, 'seed')} on "
                                  f"{info.description}") as report:
-        result = run_sweep(points, seed_list, pool, axes, progress=tally.feeding(report), paired=measure)
+        result = run_sweep(points, seed_list, pool, axes, progress=stop.guarding(tally.feeding(report)),
+                           paired=measure)
     chosen = pick(result, points, measure, risk_limit)
     document = {**result.as_dict(), "pick": chosen.as_dict()}
     human = console.err if json_out else console.out

@@ -10,7 +10,7 @@ from sim.model.scenario import Scenario
 from sim.model.stats import Summary, paired_difference, summarize
 from sim.model.strategy import REGISTRY, StrategyParams
 from sim.oracle import oracle_t95
-from sim.run import simulate
+from sim.run import Progress, simulate
 
 PAIRED = ("t95", "cost")       # measures each plan is set against the first named on the same seeds
 COLUMNS = ("t95", "coverage", "cost", "failed", "rolled_back", "bricked", "exposure_device_hours",
@@ -57,16 +57,19 @@ class PlanRow:
         return paired_difference(self.values.get(column, []), other.values.get(column, []))
 
 
-def compare(scenario: Scenario, names: list[str], seeds: list[int], progress=lambda done, total: None) -> list[PlanRow]:
+def compare(scenario: Scenario, names: list[str], seeds: list[int], progress=lambda done, total: None,
+            within_run: Progress | None = None) -> list[PlanRow]:
+    """Each plan on the same seeds, with the oracle's T95 on each seed for its efficiency. `progress` hears of
+    each run done, `within_run` of each run's own progress (the oracle's included)."""
     plans = resolve_plans(scenario, names)
-    bounds = {seed: oracle_t95(scenario, seed) for seed in seeds}
+    bounds = {seed: oracle_t95(scenario, seed, within_run) for seed in seeds}
     rows = []
     total, done = len(plans) * len(seeds), 0
     for name, plan in plans.items():
         row = PlanRow(name, plan.kind)
         variant = scenario.model_copy(update={"strategy": plan})
         for seed in seeds:
-            result = simulate(variant, seed)
+            result = simulate(variant, seed, progress=within_run)
             metrics = result.metrics()
             row.devices = max(row.devices, result.devices)
             for column in COLUMNS:

@@ -14,11 +14,13 @@ import os
 import signal
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import ParamSpec
 
 from fleetlab.exit_codes import exit_interrupted
 from hil.stop import StopSignal
 
 HANDLED = (signal.SIGINT, signal.SIGTERM)
+P = ParamSpec("P")
 
 
 @contextmanager
@@ -76,21 +78,65 @@ def terminate_raises() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+class StopCheck:
+    """The signals a command that stops at once has received, and a second chance for their exception.
+
+    The handler raises where the main thread stands, and one place loses what it raises: an import under way in a C
+    extension's initialisation (numpy.random's Cython modules, imported lazily by a run's first draw, swallowed
+    SIGTERM's SystemExit and the comparison ran on for minutes; sim/run.py now imports them before any run). Where
+    else that can happen cannot be listed, so the command's progress callback asks again: a signal received is
+    raised at the next report of progress (a run's next sample of the fleet, or the next run done). A StopCheck is
+    itself a progress callback for a run (`simulate(..., progress=check)`)."""
+
+    def __init__(self) -> None:
+        self.received: list[int] = []
+
+    def __call__(self, *_: object) -> None:
+        """Raise the stop again if a signal came and its exception did not end the command."""
+        if self.received:
+            raise _stop_exception(self.received[0])
+
+    def guarding(self, report: Callable[P, None]) -> Callable[P, None]:
+        """`report` (a progress callback) that first raises a stop received."""
+        def guarded(*args: P.args, **kwargs: P.kwargs) -> None:
+            self()
+            report(*args, **kwargs)
+        return guarded
+
+
+def _stop_exception(number: int) -> BaseException:
+    """What a stop signal raises: KeyboardInterrupt for SIGINT, as Python's own handler; SystemExit(143) for
+    SIGTERM, so `finally` and `except BaseException` clean-ups run."""
+    return KeyboardInterrupt() if number == signal.SIGINT else SystemExit(exit_interrupted(number))
+
+
 @contextmanager
-def stopped_at_once(what_was_lost: Callable[[], str]) -> Iterator[None]:
+def stopped_at_once(what_was_lost: Callable[[], str]) -> Iterator[StopCheck]:
     """For a command that holds nothing to put back (a sweep's simulations): Ctrl-C and SIGTERM end it at once,
     saying which signal came and what was lost, with 130 or 143. Without this a SIGTERM ended it where it stood,
-    silently."""
-    with terminate_raises():
-        try:
-            yield
-        except KeyboardInterrupt:
-            code = exit_interrupted(signal.SIGINT)
-        except SystemExit as exiting:
-            if exiting.code != exit_interrupted(signal.SIGTERM):
-                raise
-            code = exiting.code
-        else:
-            return
+    silently. Yields the StopCheck its progress callback calls."""
+    check = StopCheck()
+
+    def stop_now(number: int, frame: object) -> None:
+        check.received.append(number)
+        raise _stop_exception(number)
+
+    # SIGINT only where Python took it over: a command started in the background by a shell ignores it, as before
+    handled = [number for number in HANDLED
+               if number != signal.SIGINT or signal.getsignal(number) is signal.default_int_handler]
+    previous = {number: signal.signal(number, stop_now) for number in handled}
+    try:
+        yield check
+    except KeyboardInterrupt:
+        code = exit_interrupted(signal.SIGINT)
+    except SystemExit as exiting:
+        if exiting.code != exit_interrupted(signal.SIGTERM):
+            raise
+        code = exiting.code
+    else:
+        return
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
     os.write(2, f"\n{signal.Signals(code - 128).name}: {what_was_lost()}\n".encode())
     raise SystemExit(code)

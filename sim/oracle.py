@@ -15,7 +15,7 @@ above it.
 from __future__ import annotations
 
 from sim.model.scenario import Scenario
-from sim.run import simulate
+from sim.run import Progress, simulate
 
 
 def oracle_scenario(scenario: Scenario) -> Scenario:
@@ -36,5 +36,5 @@ def oracle_scenario(scenario: Scenario) -> Scenario:
     return Scenario.model_validate(data)
 
 
-def oracle_t95(scenario: Scenario, seed: int) -> float | None:
-    return simulate(oracle_scenario(scenario), seed).coverage.t95
+def oracle_t95(scenario: Scenario, seed: int, progress: Progress | None = None) -> float | None:
+    return simulate(oracle_scenario(scenario), seed, progress=progress).coverage.t95

@@ -13,6 +13,12 @@ from contextlib import contextmanager
 
 import numpy as np
 
+# numpy imports these on first use, which for a run is mid-run: a stop signal landing in the import of
+# numpy.random's Cython modules lost its exception (the handler's SystemExit was swallowed and the command ran on,
+# fleetlab/interrupts.StopCheck). Imported with this module, before any run starts.
+import numpy.ma  # noqa: F401 — np.quantile's np.unique reaches for it
+import numpy.random  # noqa: F401 — streams.generator's first draw
+
 from sim.model import streams
 from sim.model.lifecycle import DeviceState as S
 from sim.model.results import BlastRadius, ByteCounts, Coverage, DeviceOutcome, Egress, RunResult, Series, TimelineEvent

@@ -81,6 +81,29 @@ def test_each_plan_is_set_against_the_first_on_the_same_seeds():
     assert "— (not every seed has one)" in text
 
 
+def test_compare_tells_within_run_of_each_runs_progress_the_oracles_first():
+    """`within_run` is how a stopped command gets a second chance mid-run (fleetlab/interrupts.StopCheck): it hears
+    from inside the oracle's runs, which come before any plan's, and from inside the plans' runs."""
+    scenario = load_scenario(ROOT / "scenarios" / "tiny.yaml")
+    heard: list[tuple[int, float]] = []
+    runs_done: list[int] = []
+    compare(scenario, ["plan"], [1, 2], lambda done, total: runs_done.append(done),
+            within_run=lambda share: heard.append((len(runs_done), share)))
+    assert runs_done == [1, 2]
+    before_any_run = [share for done, share in heard if done == 0]
+    assert before_any_run.count(0.0) >= 3     # the two oracle runs and the first plan run each start at 0
+    assert {done for done, _ in heard} == {0, 1}
+
+    class Stop(Exception):
+        pass
+
+    def stop(share: float) -> None:
+        raise Stop
+    with pytest.raises(Stop):
+        compare(scenario, ["plan"], [1, 2], lambda done, total: runs_done.append(done), within_run=stop)
+    assert runs_done == [1, 2]       # no run was done: the oracle's first sample raised
+
+
 def test_compare_knows_plans_by_name_and_refuses_unknown_ones():
     scenario = load_scenario(ROOT / "scenarios" / "fleet-10k-500mb.yaml")
     assert set(resolve_plans(scenario, ["plan", "naive_waves", "all_at_once"])) == {"plan", "naive_waves",
