@@ -314,7 +314,7 @@ def sweep(ctx: typer.Context,
             reported(), open_executor(executor) as (pool, info), \
             console.progress_bar(f"{counted(len(points), 'point')} × {counted(seeds, 'seed')} on "
                                  f"{info.description}") as report:
-        result = run_sweep(points, seed_list, pool, axes, progress=stop.guarding(tally.feeding(report)),
+        result = run_sweep(points, seed_list, pool, axes, progress=tally.feeding(report), should_stop=stop.asked,
                            paired=measure)
     chosen = pick(result, points, measure, risk_limit)
     document = {**result.as_dict(), "pick": chosen.as_dict()}

@@ -220,7 +220,7 @@ def up(count: Annotated[int, typer.Argument(min=1, max=MAX_VIRTUAL_RIGS, help="h
     """Start virtual Jetson rigs in Docker and write an inventory for them, host keys pinned."""
     import subprocess
 
-    from fleetlab.interrupts import terminate_raises
+    from fleetlab.interrupts import raising_on_signals
     from hil.virtual import VirtualRigError
     from sim.model.units import parse_rate
 
@@ -246,7 +246,8 @@ def up(count: Annotated[int, typer.Argument(min=1, max=MAX_VIRTUAL_RIGS, help="h
             console.err.print(f"{key}: ssh-keygen failed: {made.stderr.strip()}", markup=False)
             raise typer.Exit(EXIT_BAD_INPUT)
     lab = _lab()
-    with terminate_raises():    # Ctrl-C or SIGTERM before the inventory is written: the rigs started go again
+    # Ctrl-C or SIGTERM before the inventory is written: the rigs started go again
+    with raising_on_signals() as stop:
         try:
             public = Path(str(key) + ".pub").read_text().strip()
             rigs = lab.up(count, profile, public, bandwidth=rate, store_tmpfs=store_bytes)
@@ -254,6 +255,7 @@ def up(count: Annotated[int, typer.Argument(min=1, max=MAX_VIRTUAL_RIGS, help="h
             console.err.print(str(error), markup=False)
             raise typer.Exit(EXIT_BAD_INPUT) from None
         try:
+            stop()      # a signal whose exception was lost on the way (fleetlab/interrupts.StopCheck)
             write_whole(inventory, _inventory_text(rigs, key, rate))
         except OutputError as error:    # no inventory, no way to find them again: the rigs go too
             lab.down([rig.container for rig in rigs])

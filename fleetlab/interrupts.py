@@ -62,31 +62,15 @@ def came_late(signals: list[int]) -> str:
             f"its rollback, and was released); the result is whole and stands")
 
 
-@contextmanager
-def terminate_raises() -> Iterator[None]:
-    """While inside, SIGTERM raises SystemExit(143) like Ctrl-C raises KeyboardInterrupt, so `finally` and
-    `except BaseException` clean-ups run: Python's default for SIGTERM ends the process where it stands (a CI job's
-    cancel during `rigs up` left containers running that no inventory named)."""
-
-    def terminate(number: int, frame: object) -> None:
-        raise SystemExit(exit_interrupted(number))
-
-    previous = signal.signal(signal.SIGTERM, terminate)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 class StopCheck:
     """The signals a command that stops at once has received, and a second chance for their exception.
 
     The handler raises where the main thread stands, and one place loses what it raises: an import under way in a C
     extension's initialisation (numpy.random's Cython modules, imported lazily by a run's first draw, swallowed
     SIGTERM's SystemExit and the comparison ran on for minutes; sim/run.py now imports them before any run). Where
-    else that can happen cannot be listed, so the command's progress callback asks again: a signal received is
-    raised at the next report of progress (a run's next sample of the fleet, or the next run done). A StopCheck is
-    itself a progress callback for a run (`simulate(..., progress=check)`)."""
+    else that can happen cannot be listed, so the command asks again as it goes: a signal received is raised at the
+    next sample of the fleet in a run under way (a StopCheck is itself a run's progress callback,
+    `simulate(..., progress=check)`), or at a sweep's next look at its runs (every 0.25 s, `asked`)."""
 
     def __init__(self) -> None:
         self.received: list[int] = []
@@ -95,6 +79,12 @@ class StopCheck:
         """Raise the stop again if a signal came and its exception did not end the command."""
         if self.received:
             raise _stop_exception(self.received[0])
+
+    def asked(self) -> bool:
+        """For a loop that looks for a stop every so often (`sim.sweep.sweep(should_stop=…)`, every 0.25 s while a
+        run is awaited): raises the stop received, else False."""
+        self()
+        return False
 
     def guarding(self, report: Callable[P, None]) -> Callable[P, None]:
         """`report` (a progress callback) that first raises a stop received."""
@@ -111,10 +101,11 @@ def _stop_exception(number: int) -> BaseException:
 
 
 @contextmanager
-def stopped_at_once(what_was_lost: Callable[[], str]) -> Iterator[StopCheck]:
-    """For a command that holds nothing to put back (a sweep's simulations): Ctrl-C and SIGTERM end it at once,
-    saying which signal came and what was lost, with 130 or 143. Without this a SIGTERM ended it where it stood,
-    silently. Yields the StopCheck its progress callback calls."""
+def raising_on_signals() -> Iterator[StopCheck]:
+    """While inside, SIGTERM raises SystemExit(143) like Ctrl-C raises KeyboardInterrupt, so `finally` and
+    `except BaseException` clean-ups run: Python's default for SIGTERM ends the process where it stands (a CI job's
+    cancel during `rigs up` left containers running that no inventory named). Yields the StopCheck that raises a
+    signal again if its exception was lost."""
     check = StopCheck()
 
     def stop_now(number: int, frame: object) -> None:
@@ -127,6 +118,19 @@ def stopped_at_once(what_was_lost: Callable[[], str]) -> Iterator[StopCheck]:
     previous = {number: signal.signal(number, stop_now) for number in handled}
     try:
         yield check
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+@contextmanager
+def stopped_at_once(what_was_lost: Callable[[], str]) -> Iterator[StopCheck]:
+    """For a command that holds nothing to put back (a sweep's simulations): Ctrl-C and SIGTERM end it at once,
+    saying which signal came and what was lost, with 130 or 143. Without this a SIGTERM ended it where it stood,
+    silently. Yields the StopCheck its progress callback calls."""
+    try:
+        with raising_on_signals() as check:
+            yield check
     except KeyboardInterrupt:
         code = exit_interrupted(signal.SIGINT)
     except SystemExit as exiting:
@@ -135,8 +139,5 @@ def stopped_at_once(what_was_lost: Callable[[], str]) -> Iterator[StopCheck]:
         code = exiting.code
     else:
         return
-    finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler)
     os.write(2, f"\n{signal.Signals(code - 128).name}: {what_was_lost()}\n".encode())
     raise SystemExit(code)

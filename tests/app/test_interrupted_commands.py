@@ -14,8 +14,13 @@ import sys
 import time
 
 import pytest
+from typer.testing import CliRunner
 
+from fleetlab import hil_commands
+from fleetlab.cli import app
 from fleetlab.interrupts import stopped_at_once
+from sim.grid import expand
+from sim.sweep import SerialExecutor, sweep
 from tests.conftest import ROOT
 from tests.processes import catches
 
@@ -92,3 +97,54 @@ def test_without_a_signal_the_progress_goes_through_and_the_handlers_are_put_bac
         stop.guarding(lambda done, total: reported.append(done))(3, 4)
     assert reported == [3]
     assert {number: signal.getsignal(number) for number in before} == before
+
+
+def test_a_sweep_raises_a_stop_whose_exception_was_lost_at_its_next_look():
+    """The sweep looks for a stop between submissions and every 0.25 s while a run is awaited; a StopCheck's
+    `asked` raises the stop there, so the sweep ends before its next run and says so."""
+    ran: list[int] = []
+
+    def counting(scenario, seed):
+        ran.append(seed)        # never reached: the stop is raised before the first submission
+
+    points = expand(ROOT / "scenarios" / "tiny.yaml", [])
+    with pytest.raises(SystemExit) as ended:
+        with stopped_at_once(lambda: f"the sweep stopped after {len(ran)} runs") as stop:
+            try:
+                os.kill(os.getpid(), signal.SIGTERM)
+                time.sleep(30)
+            except SystemExit:
+                pass                # lost
+            sweep(points, [1, 2, 3], SerialExecutor(), run=counting, should_stop=stop.asked)
+    assert ended.value.code == 143
+    assert ran == []
+
+
+def test_rigs_up_whose_sigterm_was_lost_removes_its_rigs_before_writing_an_inventory(tmp_path, monkeypatch):
+    """`rigs up` raises a stop whose exception was lost while the rigs came up, before the inventory is written:
+    the rigs go again, exit 143 (a fake lab stands in for Docker; tests/virtual/test_rigs_cli.py has the real one)."""
+    removed: list[list[str]] = []
+
+    class Rig:
+        name, container, port, host_key, profile = "virtual-1", "c0ffee", 2222, "ssh-ed25519 AAAA", "orin-nx"
+
+    class Lab:
+        def up(self, *args, **kwargs):
+            try:
+                os.kill(os.getpid(), signal.SIGTERM)
+                time.sleep(30)
+            except SystemExit:
+                pass            # lost on the way
+            return [Rig()]
+
+        def down(self, containers):
+            removed.append(containers)
+
+    monkeypatch.setattr(hil_commands, "_lab", Lab)
+    (tmp_path / "key").write_text("private")
+    (tmp_path / "key.pub").write_text("ssh-ed25519 AAAA test")
+    ran = CliRunner().invoke(app, ["rigs", "up", "1", "--inventory", str(tmp_path / "virtual.yaml"),
+                                   "--key", str(tmp_path / "key")])
+    assert ran.exit_code == 143, ran.output
+    assert removed == [["c0ffee"]]
+    assert not (tmp_path / "virtual.yaml").exists()
