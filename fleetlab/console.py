@@ -160,6 +160,8 @@ def _difference(summary: Summary | None, metric: str) -> str:
     """A paired difference, signed: "+3h 10m [+2h 50m, +3h 30m]"; "—" where the seeds do not pair up."""
     if summary is None or summary.mean is None:
         return "— (not every seed has one)"
+    if summary.mean == 0 and summary.low in (0, None) and summary.high in (0, None):
+        return "the same on every seed"      # not "+$0.00 [+$0.00, +$0.00]", which hides that nothing differed
     text = format_difference(metric, summary.mean)
     if summary.low is not None and summary.high is not None:
         text += f" [{format_difference(metric, summary.low)}, {format_difference(metric, summary.high)}]"

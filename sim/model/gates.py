@@ -204,9 +204,20 @@ def exact_on_a_continuum(bound: Bound) -> str | None:
             f"almost every run breaks it (write '< {shown}' or '<= {shown}')")
 
 
+SMALLEST_SHOWN = {"money": 0.005, "share": 0.00005}     # below these, format_metric's cents and 0.01% show zero
+
+
 def format_difference(metric: str, value: float) -> str:
-    """A difference between two values of the metric, signed: "+3h 10m", "−$4.35"."""
-    return ("−" if value < 0 else "+") + format_metric(metric, abs(value))
+    """A difference between two values of the metric, signed: "+3h 10m", "−$4.35". A difference the metric's usual
+    precision would show as zero keeps two significant digits ("+$0.0042"): "+$0.00 a seed [+$0.00, +$0.01]" read
+    as no difference where the interval said there was one."""
+    sign, size = ("−" if value < 0 else "+"), abs(value)
+    kind = METRICS[metric][0] if metric in METRICS else "count"
+    if 0 < size < SMALLEST_SHOWN.get(kind, 0):
+        shown = size * 100 if kind == "share" else size
+        digits = 1 - math.floor(math.log10(shown))      # two significant digits, never an exponent
+        return f"{sign}${shown:.{digits}f}" if kind == "money" else f"{sign}{shown:.{digits}f}%"
+    return sign + format_metric(metric, size)
 
 
 def format_metric(metric: str, value: float | None) -> str:

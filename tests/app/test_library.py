@@ -81,6 +81,20 @@ def test_each_plan_is_set_against_the_first_on_the_same_seeds():
     assert "— (not every seed has one)" in text
 
 
+def test_a_paired_difference_of_nothing_is_said_to_be_the_same_on_every_seed():
+    """tiny's all_at_once moves the same bytes as its plan on every seed: its cost row said "+$0.00 [+$0.00,
+    +$0.00]"; a T95 a whole day sooner on every seed keeps its figures."""
+    scenario = load_scenario(ROOT / "scenarios" / "tiny.yaml")
+    rows = compare(scenario, ["plan", "all_at_once"], [1, 2, 3])
+    shown = Console(width=200, record=True, file=io.StringIO())
+    shown.print(comparison_table(rows, scenario, 3))
+    lines = shown.export_text().splitlines()
+    cost = next(line for line in lines if line.startswith("│ cost − plan's"))
+    t95 = next(line for line in lines if line.startswith("│ t95 − plan's"))
+    assert "the same on every seed" in cost and "$" not in cost
+    assert "−1d 0h [−1d 0h, −1d 0h]" in t95
+
+
 def test_compare_tells_within_run_of_each_runs_progress_the_oracles_first():
     """`within_run` is how a stopped command gets a second chance mid-run (fleetlab/interrupts.StopCheck): it hears
     from inside the oracle's runs, which come before any plan's, and from inside the plans' runs."""

@@ -1,6 +1,6 @@
 import pytest
 
-from sim.model.gates import evaluate, exact_on_a_continuum, parse_bound
+from sim.model.gates import evaluate, exact_on_a_continuum, format_difference, parse_bound
 
 
 def test_a_duration_bound_reads_its_unit():
@@ -61,3 +61,17 @@ def test_an_exact_time_size_or_cost_is_flagged_and_an_exact_count_is_not():
     assert exact_on_a_continuum(parse_bound("cost", "== $5")) is not None
     for metric, raw in (("t95", "< 3d"), ("bricked", 0), ("cost", 0), ("coverage", "== 100%"), ("halted", 0)):
         assert exact_on_a_continuum(parse_bound(metric, raw)) is None, (metric, raw)
+
+
+@pytest.mark.parametrize("metric, value, shown", [
+    ("cost", 4.35, "+$4.35"),
+    ("cost", -0.0042, "−$0.0042"),       # "−$0.00" read as no difference at all
+    ("cost", 0.00001, "+$0.000010"),
+    ("cost", 0.005, "+$0.01"),
+    ("cost", 0.0, "+$0.00"),
+    ("failed_share", 0.000012, "+0.0012%"),
+    ("failed_share", 0.0123, "+1.23%"),
+    ("t95", -3600.0, "−1h 0m"),
+])
+def test_a_difference_too_small_for_the_usual_precision_keeps_two_significant_digits(metric, value, shown):
+    assert format_difference(metric, value) == shown
