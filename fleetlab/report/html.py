@@ -200,13 +200,13 @@ def _t95_bound(outcome: ScenarioOutcome) -> float | None:
     return None
 
 
-def _section(outcome: ScenarioOutcome) -> dict:
+def _section(outcome: ScenarioOutcome, max_risk: float = 0.0) -> dict:
     bounds = sorted({metric for plan in outcome.plans for metric in plan.bounds})
     columns, left_out = _plan_columns(outcome)
     section: dict = {"outcome": outcome, "bounds": bounds, "plan_rows": _plan_rows(outcome, bounds, columns),
                      "plan_columns": [COLUMN_LABELS.get(metric, metric) for metric in columns],
                      "left_out": left_out,
-                     "recommended": recommended(outcome),
+                     "recommended": recommended(outcome, max_risk),
                      "oracle": units.format_duration(outcome.oracle_t95) if outcome.oracle_t95 else "",
                      "events": _events(outcome), "coverage": None, "egress": None, "throttled": None,
                      # why each plan went as it did: its failures' reasons show in a GO report too (once only the
@@ -252,5 +252,5 @@ def render(result: SuiteResult, trends: Trends | None = None) -> str:
         trends=trends, subject=subject(result),
         meaning=meaning, failing=failing_lines(result), rows=rows, models=models, rig_count=rig_count,
         judged=judged, summary=", ".join(f"{count} {verdict}" for verdict, count in counts.items() if count),
-        sections=[_section(outcome) for outcome in ordered], trend_plots=_trend_plots(trends),
+        sections=[_section(outcome, result.max_risk) for outcome in ordered], trend_plots=_trend_plots(trends),
         history_problem=trends.problem if trends else "", packages=sorted(result.packages.items())) + "\n"

@@ -24,6 +24,21 @@ def test_the_lowest_risk_wins_then_the_fastest():
     assert recommended(outcome(plan("never", 0.0, None), plan("fast", 0.0, 3600)))["name"] == "fast"
 
 
+def test_at_a_max_risk_the_fastest_plan_within_it_wins_as_the_sweep_picks():
+    """`fleetlab run --max-risk 25%`: a plan that broke a bound in 1 of 4 seeds is within it, and a day sooner than
+    one that broke nothing; the report passed it over (lowest risk first) where `fleetlab sweep` at the same
+    --max-risk picked it."""
+    fast, safe, reckless = plan("fast", 0.25, 3600), plan("safe", 0.0, 90000), plan("reckless", 0.5, 600)
+    assert recommended(outcome(fast, safe, reckless))["name"] == "safe"                 # no risk allowed
+    chosen = recommended(outcome(fast, safe, reckless), max_risk=0.25)
+    assert chosen["name"] == "fast" and chosen["rule"] == "the fastest T95 among the plans within --max-risk 25%"
+    assert recommended(outcome(fast, safe, reckless), max_risk=0.2)["name"] == "safe"   # 1 of 4 is over 20%
+    # none within: the lowest risk, then the fastest, and the rule says so
+    chosen = recommended(outcome(plan("a", 0.5, 600), plan("b", 0.75, 60)), max_risk=0.25)
+    assert chosen["name"] == "a" and chosen["rule"].startswith("no plan is within --max-risk 25%")
+    assert recommended(outcome(fast, safe))["rule"] == "the lowest risk of breaking any bound, then the fastest T95"
+
+
 def test_one_plan_is_not_a_recommendation():
     assert recommended(outcome(plan("only", 0.0, 3600))) is None
 
