@@ -269,7 +269,9 @@ def compare(file: Path,
     if json_out:
         console.print_json({"seeds": seeds, "judged": judged.name, "no_go": broken, "findings": findings,
                      "plans": [{"name": row.name, "kind": row.kind, "passes": row.passes,
-                                "efficiency": row.efficiency, "values": row.values} for row in rows]})
+                                "efficiency": row.efficiency, "values": row.values,
+                                "against_first": row.paired_with(judged) if row is not judged else None}
+                               for row in rows]})
     raise typer.Exit(EXIT_NO_GO if broken else EXIT_OK)
 
 

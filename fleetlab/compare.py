@@ -56,6 +56,13 @@ class PlanRow:
         where a seed has no value on one side (a T95 never reached)."""
         return paired_difference(self.values.get(column, []), other.values.get(column, []))
 
+    def paired_with(self, first: PlanRow) -> dict[str, dict[str, float | None] | None]:
+        """The table's "− first's, same seeds" rows for --json: each PAIRED measure's mean difference from `first`
+        with its 95% interval; None where the seeds do not pair up."""
+        pairs = {column: self.against(first, column) for column in PAIRED}
+        return {column: None if pair is None else {"mean": pair.mean, "low": pair.low, "high": pair.high}
+                for column, pair in pairs.items()}
+
 
 def compare(scenario: Scenario, names: list[str], seeds: list[int], progress=lambda done, total: None,
             within_run: Progress | None = None) -> list[PlanRow]:

@@ -32,6 +32,17 @@ def test_json_is_the_whole_stdout_and_the_exit_code_is_unchanged(command, read, 
     assert "runs" in as_json.stderr or "events" in as_json.stderr      # the human summary moved to stderr
 
 
+def test_compare_json_holds_the_paired_rows_against_the_first_plan():
+    """The table's "− plan's, same seeds" rows were only in the table: tiny's all_at_once is a day sooner on every
+    seed and costs the same; the first plan is set against nothing."""
+    done = fleetlab("compare", "scenarios/tiny.yaml", "--strategies", "plan,all_at_once", "--seeds", "3", "--json")
+    assert done.returncode == 0, done.stderr
+    first, other = json.loads(done.stdout)["plans"]
+    assert first["against_first"] is None
+    assert other["against_first"]["t95"] == {"mean": -86400.0, "low": -86400.0, "high": -86400.0}
+    assert other["against_first"]["cost"] == {"mean": 0.0, "low": 0.0, "high": 0.0}
+
+
 def test_run_json_is_result_json(tmp_path):
     done = fleetlab("run", "scenarios/tiny.yaml", "--out", str(tmp_path / "r"), "--history", "", "--json")
     assert done.returncode == 0, done.stderr
