@@ -204,6 +204,11 @@ def exact_on_a_continuum(bound: Bound) -> str | None:
             f"almost every run breaks it (write '< {shown}' or '<= {shown}')")
 
 
+def kind_of(metric: str) -> Kind:
+    """The metric's unit kind; a name METRICS does not know is a count."""
+    return METRICS[metric][0] if metric in METRICS else "count"
+
+
 SMALLEST_SHOWN = {"money": 0.005, "share": 0.00005}     # below these, format_metric's cents and 0.01% show zero
 
 
@@ -212,7 +217,7 @@ def format_difference(metric: str, value: float) -> str:
     precision would show as zero keeps two significant digits ("+$0.0042"): "+$0.00 a seed [+$0.00, +$0.01]" read
     as no difference where the interval said there was one."""
     sign, size = ("−" if value < 0 else "+"), abs(value)
-    kind = METRICS[metric][0] if metric in METRICS else "count"
+    kind = kind_of(metric)
     if 0 < size < SMALLEST_SHOWN.get(kind, 0):
         shown = size * 100 if kind == "share" else size
         digits = 1 - math.floor(math.log10(shown))      # two significant digits, never an exponent
@@ -224,7 +229,7 @@ def format_metric(metric: str, value: float | None) -> str:
     """A measured number in the metric's own unit, for verdict tables."""
     if value is None:
         return "never reached"
-    kind = METRICS[metric][0] if metric in METRICS else "count"
+    kind = kind_of(metric)
     if kind == "duration":
         return f"{value * 1000:.3g} ms" if 0 < value < 1 else units.format_duration(value)
     if kind == "bytes":
