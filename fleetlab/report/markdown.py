@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fleetlab.report.decision import failing_lines, meaning_of, subject
+from fleetlab.report.decision import failing_lines, meaning_of, recommendation_sentence, recommended, subject
 from fleetlab.report.trends import Trends
 from fleetlab.safe_text import markdown_cell
 from fleetlab.suite_results import SuiteResult
@@ -39,6 +39,10 @@ def render(result: SuiteResult, trends: Trends | None = None, report_link: str =
                                                                                   else "**FAIL**")
             lines.append(f"| {_cell(outcome.name)} | {check.mode} | `{check.metric}` | "   # a known metric's name
                          f"{_cell(check.judged_on)} | {_cell(check.shown)} | {_cell(check.bound)} | {verdict} |")
+    chosen = [(outcome.name, pick) for outcome in result.scenarios if (pick := recommended(outcome, result.max_risk))]
+    if chosen:      # the plan a release manager would ship, where a scenario compared plans (the page has the table)
+        lines += ["", "## Plans compared", ""]
+        lines += [f"- **{_cell(name)}**: {_cell(recommendation_sentence(pick))}" for name, pick in chosen]
     warned = [(outcome.name, warning) for outcome in result.scenarios for warning in outcome.plan_warnings]
     if warned:
         lines += ["", "## Plan warnings (`fleetlab lint`)", ""]

@@ -98,6 +98,19 @@ def test_a_recommended_plan_that_lint_flags_says_so_and_names_the_best_plan_with
     clean = outcome(plan("fast", 0.0, 3600), plan("plan", 0.0, 7200))
     assert "lint" not in recommended(clean.model_copy(update={"plan_warnings": ["strategy.bake: the slower one"]}))
 
+    # a plan with no finding that breaks a bound is no alternative (angle-regression-canary's random canary misses
+    # the regression its halting canaries catch); within --max-risk it is
+    flagged = ["strategy.detect_failure_rate: about 15 canaries a stratum"]
+    halting = outcome(plan("plan", 0.0, None), plan("random_canary", 1.0, 3600)).model_copy(
+        update={"plan_warnings": flagged})
+    assert recommended(halting)["without_lint"] == ("none within the risk allowed (random_canary has none, but broke a "
+                                                    "bound in 100% of its seeds)")
+    risky = outcome(plan("plan", 0.0, 7200), plan("ok", 0.25, 3600)).model_copy(update={"plan_warnings": flagged})
+    assert recommended(risky)["name"] == "plan" and recommended(risky)["without_lint"].startswith("none within")
+    assert recommended(risky, max_risk=0.25)["name"] == "ok"            # then "ok", unflagged, is recommended
+    everyone_flagged = flagged + ["alternatives.random_canary.bake: also"]
+    assert recommended(halting.model_copy(update={"plan_warnings": everyone_flagged}))["without_lint"] == "none"
+
 
 def test_a_go_at_a_risk_level_says_what_its_seeds_can_show_and_an_interrupted_sim_run_speaks_of_simulations():
     """`--max-risk 5%` on 20 seeds: "0 of 20 broke" passes, yet its Wilson interval reaches 16.1%, the figure the

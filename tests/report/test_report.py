@@ -88,6 +88,9 @@ def test_summary_md_has_the_verdict_table_and_fits_a_ci_summary(report):
     assert text.startswith("# fleetlab: ⚠️ CANNOT MEASURE")
     assert "| scenario | mode | expectation | judged on | measured | bound | verdict |" in text
     assert "| tiny-too-strict | sim | `t95` |" in text and "**FAIL**" in text
+    # the plan the page recommends, in a CI job's summary too (only the page had it)
+    plans = text[text.index("## Plans compared"):].splitlines()[2]
+    assert plans.startswith("- **tiny-too-strict**: Recommended: ") and "the fastest T95" in plans
     assert len(text.encode()) < 1024 * 1024 and "<script>" not in text
 
 
