@@ -28,8 +28,15 @@ from tests.processes import catches
 @pytest.mark.parametrize("args, said", [
     (["sim", "scenarios/bench-100k.yaml"], "SIGTERM: the simulation stopped; nothing was written"),
     (["compare", "scenarios/bench-100k.yaml", "--seeds", "20"], "SIGTERM: the comparison stopped after 0 of 20 runs"),
+    (["backtest", "scenarios/bench-100k.yaml", "--records", "{records}", "--from", "csv", "--start",
+      "2026-03-01T00:00:00Z", "--seeds", "20"],
+     "SIGTERM: the backtest stopped after 0 of 20 seeds; nothing was written"),
 ])
 def test_sigterm_during_a_simulation_says_what_stopped(tmp_path, args, said):
+    records = tmp_path / "past.csv"
+    records.write_text("device,status,finished_at\ncam-1,succeeded,2026-03-01T05:00:00Z\n"
+                       "cam-2,failed,2026-03-01T06:00:00Z\n")
+    args = [arg.replace("{records}", str(records)) for arg in args]
     started = subprocess.Popen([sys.executable, "-m", "fleetlab.cli", *args], stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True, cwd=ROOT)
     try:
