@@ -178,4 +178,3 @@ def recommendation_sentence(chosen: dict[str, str]) -> str:
         text += f" But fleetlab lint flags it: {chosen['lint']}; the best plan without a finding: "
         text += f"{chosen['without_lint']}."
     return text
-
