@@ -152,7 +152,7 @@ def _sim_check(metric: str, risk: BoundRiskSummary, plan: PlanSummary, max_risk:
     worst = summary.get("max" if upper else "min") if bound.op != "==" else summary.get("mean")
     never = bool(summary.get("missing")) and upper       # a time some seed never reached is the worst of all
     shown = "never reached" if never or worst is None else format_metric(metric, worst)
-    passed = risk.broken <= max_risk * risk.runs        # max_risk 0: every seed must hold
+    passed = risk.held_within(max_risk)
     if risk.runs == 1:
         judged_on, reason = "the run", f"{metric} = {shown}, bound {risk.bound}: " + ("holds" if not risk.broken
                                                                                      else "broken")

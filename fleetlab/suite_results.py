@@ -41,6 +41,11 @@ class BoundRiskSummary(Record):
     ci_low: float                     # 95% Wilson interval of the probability
     ci_high: float
 
+    def held_within(self, max_risk: float) -> bool:
+        """Broken in at most `max_risk` of the runs (`--max-risk`; at 0, in none): how the suite judges the bound
+        and which plans the report's recommendation chooses among."""
+        return self.broken <= max_risk * self.runs
+
 
 class PairedLead(Record):
     """One plan's lead over another on the same seeds (sim.sweep_pick.Lead): seed by seed, how much sooner its T95

@@ -130,8 +130,8 @@ def recommended(outcome: ScenarioOutcome, max_risk: float = 0.0) -> dict[str, st
     def risk(plan: PlanSummary) -> float:
         return max((bound.probability for bound in plan.bounds.values()), default=0.0)
 
-    def within(plan: PlanSummary) -> bool:      # as the suite judges a bound at --max-risk (suite._sim_check)
-        return all(bound.broken <= max_risk * bound.runs for bound in plan.bounds.values())
+    def within(plan: PlanSummary) -> bool:
+        return all(bound.held_within(max_risk) for bound in plan.bounds.values())
 
     def t95(plan: PlanSummary) -> float:
         mean = plan.metrics.get("t95", {}).get("mean")
