@@ -4,6 +4,7 @@ error, 130/143 interrupted by SIGINT/SIGTERM."""
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import json
 import sys
 import time
@@ -369,6 +370,19 @@ app.command(name="history")(_history)
 app.command(name="export")(_export)
 app.command(name="import")(_import)
 app.command(name="lint")(_lint)
+
+
+def _one_line_summaries(*apps: typer.Typer) -> None:
+    """The command list shows each command's first docstring paragraph; Typer's rich help keeps the docstring's line
+    breaks there, so a summary wrapped at 120 columns in the source broke mid-sentence on the screen."""
+    for each in apps:
+        for info in each.registered_commands:
+            if info.short_help is None and info.callback is not None and info.callback.__doc__:
+                first_paragraph = inspect.cleandoc(info.callback.__doc__).split("\n\n")[0]
+                info.short_help = " ".join(first_paragraph.split())
+
+
+_one_line_summaries(app, rigs_app)
 
 
 def main() -> None:
