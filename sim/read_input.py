@@ -29,13 +29,24 @@ def read_text(path: str | Path, limit: int = MAX_FILE_BYTES) -> str:
                 if stat.S_ISFIFO(os.fstat(file.fileno()).st_mode):
                     _READ_ONCE[str(path)] = data
     except OSError as error:
-        raise ScenarioError([Problem(str(path), 0, 0, "", f"cannot read the file: {error}")]) from None
+        raise ScenarioError([Problem(str(path), 0, 0, "", f"cannot read the file: {_why_unreadable(error)}")]) from None
     if len(data) > limit:
         raise ScenarioError([Problem(str(path), 0, 0, "", f"the file is larger than {limit:,} bytes, the "
                                                           "limit for inputs (docs/architecture.md)")])
     text = _decoded(data, str(path))
     del data        # a past rollout's records can be hundreds of MB: one copy alive at a time, not three
     return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
+
+
+def _why_unreadable(error: OSError) -> str:
+    """The reason in words, without Python's `[Errno 2] … 'path'` (the path already leads the line)."""
+    if isinstance(error, FileNotFoundError):
+        return "there is no such file"
+    if isinstance(error, IsADirectoryError):
+        return "it is a folder; give a file in it (`fleetlab run` and `fleetlab validate` take folders)"
+    if isinstance(error, PermissionError):
+        return "permission denied"
+    return error.strerror or str(error)
 
 
 def _decoded(data: bytes, filename: str) -> str:

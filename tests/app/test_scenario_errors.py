@@ -148,8 +148,15 @@ def test_a_duration_without_a_unit_is_an_error_not_seconds():
 
 
 def test_a_missing_file_is_a_clear_error(tmp_path):
-    with pytest.raises(ScenarioError, match="cannot read the file"):
+    with pytest.raises(ScenarioError, match="cannot read the file: there is no such file$") as raised:
         load_scenario(tmp_path / "nope.yaml")
+    assert "Errno" not in str(raised.value)
+
+
+def test_a_folder_given_for_one_scenario_says_which_commands_take_folders(tmp_path):
+    with pytest.raises(ScenarioError, match="it is a folder; give a file in it") as raised:
+        load_scenario(tmp_path)
+    assert "Errno" not in str(raised.value) and "`fleetlab run`" in str(raised.value)
 
 
 def test_the_cli_prints_problems_and_exits_2_without_a_traceback(tmp_path):
