@@ -125,14 +125,14 @@ def history_command(location: Annotated[str, typer.Option("--history", help="SQL
     """Trends across recorded runs: T95 per plan and p99 latency per rig."""
     from rich.table import Table
 
-    from fleetlab.history import History, HistoryError, show_value
+    from fleetlab.history import SEEDS, T95_NEVER, History, HistoryError, show_value
 
     try:
         store = History(location, create=False)      # a read-only command creates nothing
         runs = store.runs(limit)
         trends = store.trends(limit=limit)
         calibrations = store.calibrations(limit)
-        recorded = sorted({name for run_id, _, _ in runs for name, _, _ in store.values(run_id)})
+        values = {run_id: store.values(run_id) for run_id, _, _ in runs}
         store.close()
     except HistoryError as error:
         console.err.print(str(error), markup=False)
@@ -142,6 +142,7 @@ def history_command(location: Annotated[str, typer.Option("--history", help="SQL
     if not runs:
         console.out.print(f"no runs recorded in {location}", markup=False)
         return
+    recorded = sorted({name for measured in values.values() for name, _, _ in measured})
     if scenario is not None and scenario not in recorded:      # an empty table would read as "nothing changed"
         console.err.print(f"--scenario {scenario}: not in the last {counted(len(runs), 'run')} of {location}; "
                           "recorded: " + (", ".join(recorded) or "none"), markup=False)
@@ -154,8 +155,18 @@ def history_command(location: Annotated[str, typer.Option("--history", help="SQL
         if scenario and name != scenario:
             continue
         for subject, points in sorted(subjects.items()):
-            table.add_row(name, metric, subject, " → ".join(show_value(metric, value) for _, value in points))
+            shown = []
+            for run_id, value in points:
+                seeds = values[run_id].get((name, subject, SEEDS))
+                # "2" alone cannot tell 2 seeds of 2 from 2 of 20; runs of one suite can differ in --seeds
+                shown.append(f"{value:.0f} of {seeds:.0f}" if metric == T95_NEVER and seeds is not None
+                             else show_value(metric, value))
+            table.add_row(name, HISTORY_LABELS.get(metric, metric), subject, " → ".join(shown))
     console.out.print(table)
+
+
+# the history's metric keys as a release manager reads them (the keys stay in the database and `--json` outputs)
+HISTORY_LABELS = {"t95": "T95 (mean where reached)", "t95_never": "seeds without a T95", "latency_p99": "p99 latency"}
 
 
 def calibration_drift_table(series: dict[tuple[str, str], list[tuple[str, float]]]):

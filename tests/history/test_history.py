@@ -9,7 +9,9 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from fleetlab.cli import app
 from fleetlab.history import History, HistoryError, _redacted
 from fleetlab.suite import run_suite
 from tests.conftest import ROOT
@@ -118,6 +120,12 @@ def test_a_plan_that_stops_reaching_t95_on_some_seeds_is_a_regression(tmp_path, 
     assert trends.regressions == [f"tiny · plan · t95: not reached on 2 of 3 seeds (was 0) since run {before.run_id}"]
     assert [value for _, value in trends.series[("tiny", "t95_never")]["plan"]] == [0.0, 2.0]
     store.close()
+    # `fleetlab history` says out of how many seeds: "2" alone could be 2 of 2 or 2 of 20
+    shown = CliRunner().invoke(app, ["history", "--history", str(tmp_path / "history.sqlite")],
+                               env={"COLUMNS": "200"})
+    assert shown.exit_code == 0, shown.output
+    row = next(line for line in shown.output.splitlines() if "seeds without a T95" in line)
+    assert "0 of 3 → 2 of 3" in row, shown.output
 
 
 def test_postgresql_history_does_the_same(postgres, two_runs):
@@ -147,7 +155,7 @@ def test_fleetlab_run_records_history_and_fleetlab_history_prints_trends(tmp_pat
     shown = subprocess.run([sys.executable, "-m", "fleetlab.cli", "history", "--history", str(history)],
                            capture_output=True, text=True, cwd=ROOT, timeout=60, env=env)
     assert shown.returncode == 0 and "last 2 runs: GO GO" in shown.stdout
-    assert "tiny" in shown.stdout and "t95" in shown.stdout and "→" in shown.stdout
+    assert "tiny" in shown.stdout and "T95 (mean where reached)" in shown.stdout and "→" in shown.stdout
     assert "No regression against the last good run" in (tmp_path / "report" / "index.html").read_text()
     misspelt = subprocess.run([sys.executable, "-m", "fleetlab.cli", "history", "--history", str(history),
                                "--scenario", "tinny"], capture_output=True, text=True, cwd=ROOT, timeout=60, env=env)
