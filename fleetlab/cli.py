@@ -148,20 +148,11 @@ def _other_input_ok(path: Path, kind: str) -> bool:
     return True
 
 
-def scenario_schema() -> dict:
-    schema = Scenario.model_json_schema()
-    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["title"] = "fleetlab scenario"
-    return schema
-
-
-def schema_text() -> str:
-    return json.dumps(scenario_schema(), indent=2, sort_keys=True) + "\n"
-
-
 @app.command()
 def schema(write: Annotated[Optional[Path], typer.Option(help="write to this file instead of stdout")] = None) -> None:
     """Print the JSON Schema of scenario files (for editors)."""
+    from fleetlab.scenario_schema import schema_text
+
     if write:
         with reported():
             write_whole(output_file(write), schema_text())

@@ -3,48 +3,26 @@
 
 from __future__ import annotations
 
-import typing
 from typing import Any
 
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from sim.model import units
-
-_UNIT_WORDS = (("a duration", units.format_duration), ("a size", units.format_size), ("a rate", units.format_rate))
-
-
-def _unit_of(info: FieldInfo) -> Any:
-    """The formatter of a unit field (Duration, Size, Rate, Fraction, or a list of them), found from the schema it
-    declares."""
-    metadata = list(info.metadata)
-    if typing.get_origin(info.annotation) is list:
-        inner = typing.get_args(info.annotation)[0]
-        if typing.get_origin(inner) is typing.Annotated:
-            metadata += list(typing.get_args(inner)[1:])
-    for item in metadata:
-        schema = getattr(item, "json_schema", None)
-        text = str(schema.get("description", "")) if isinstance(schema, dict) else ""
-        if text.startswith("a share"):
-            return lambda value: f"{value:.0%}" if value * 100 == round(value * 100) else f"{value:.2%}"
-        for word, shown in _UNIT_WORDS:
-            if text.startswith(word):
-                return shown
-    return None
+from sim.model.unit_fields import unit_writer
 
 
 def shown_default(info: FieldInfo) -> str:
     if info.is_required():
         return "required"
-    return "default " + _shown(info.get_default(call_default_factory=True, validated_data={}), _unit_of(info))
+    return "default " + _shown(info.get_default(call_default_factory=True, validated_data={}), unit_writer(info))
 
 
 def _shown(value: Any, unit: Any) -> str:
     if value is None or value is PydanticUndefined:
         return "none"
     if isinstance(value, BaseModel):
-        return "{" + ", ".join(f"{key}: {_shown(item, _unit_of(type(value).model_fields[key]))}"
+        return "{" + ", ".join(f"{key}: {_shown(item, unit_writer(type(value).model_fields[key]))}"
                                for key, item in value.model_dump(exclude_defaults=False).items()
                                if key != "kind" and not isinstance(getattr(value, key), BaseModel | dict)) + "}"
     if isinstance(value, dict):
@@ -54,7 +32,7 @@ def _shown(value: Any, unit: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if unit is not None and isinstance(value, int | float):
-        return unit(float(value))
+        return str(unit(float(value)))
     return str(value)
 
 
@@ -67,6 +45,6 @@ def plan_label(plan: BaseModel) -> str:
     """A plan in one line as its scenario would write it, defaults left out: `waves [1%, 10%, 100%], bake 12h,
     sequential {…}`."""
     fields = type(plan).model_fields
-    given = [f"{name} {_shown(getattr(plan, name), _unit_of(info))}"
+    given = [f"{name} {_shown(getattr(plan, name), unit_writer(info))}"
              for name, info in fields.items() if name != "kind" and name in plan.model_fields_set]
     return ", ".join([str(getattr(plan, "kind", type(plan).__name__)), *given])

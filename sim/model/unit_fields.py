@@ -6,31 +6,64 @@ and documents itself in the JSON Schema as the string form an editor should offe
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Callable
 from typing import Annotated, Any
 
 from annotated_types import Gt
 from pydantic import AfterValidator, BeforeValidator, ValidationInfo, WithJsonSchema
+from pydantic.fields import FieldInfo
 
 from sim.model import units
 
 UNITS_REQUIRED = "units_required"
 
 
-def _parser(parse: Callable[[object], float]) -> Callable[[Any, ValidationInfo], float]:
-    """Wrap a unit parser. Code may pass plain SI numbers; a file (validated with the context flag
-    UNITS_REQUIRED, as sim.load does) must write the unit, so `duration: 5` is an error, not five seconds."""
+class _UnitParser:
+    """A unit field's validator. Code may pass plain SI numbers; a file (validated with the context flag
+    UNITS_REQUIRED, as sim.load does) must write the unit, so `duration: 5` is an error, not five seconds.
+    `written` turns a value back into what a file writes (`unit_writer`: the JSON Schema's defaults, the
+    defaults `fleetlab strategies` shows)."""
 
-    def validate(value: Any, info: ValidationInfo) -> float:
+    def __init__(self, parse: Callable[[object], float], written: Callable[[float], Any]) -> None:
+        self.parse = parse
+        self.written = written
+
+    def __call__(self, value: Any, info: ValidationInfo) -> float:
         from_file = bool(info.context and info.context.get(UNITS_REQUIRED))
         if isinstance(value, (int, float)) and not isinstance(value, bool) and not from_file:
             return float(value)
         try:
-            return parse(value)
+            return self.parse(value)
         except units.UnitError as error:
             raise ValueError(str(error)) from None
 
-    return validate
+
+def unit_writer(info: FieldInfo) -> Callable[[float], Any] | None:
+    """The function that writes a unit field's value as a file does (`12h`, `400Mbit/s`, `5%`), also of the unit
+    inside an Optional or a list (`Duration | None`, `list[Fraction]`); None for a field without a unit."""
+    for item in info.metadata:
+        if (writer := _parsers_writer(item)) is not None:
+            return writer
+    return _writer_in(info.annotation)
+
+
+def _parsers_writer(item: object) -> Callable[[float], Any] | None:
+    parser = getattr(item, "func", None)            # a BeforeValidator's function
+    return parser.written if isinstance(parser, _UnitParser) else None
+
+
+def _writer_in(annotation: Any) -> Callable[[float], Any] | None:
+    arguments = typing.get_args(annotation)
+    if typing.get_origin(annotation) is typing.Annotated:
+        for item in arguments[1:]:
+            if (writer := _parsers_writer(item)) is not None:
+                return writer
+        return _writer_in(arguments[0])
+    for argument in arguments:          # Optional, unions, list[...]: the first unit found inside
+        if (writer := _writer_in(argument)) is not None:
+            return writer
+    return None
 
 
 def _schema(description: str, examples: list[Any], number_ok: bool = False) -> WithJsonSchema:
@@ -40,17 +73,17 @@ def _schema(description: str, examples: list[Any], number_ok: bool = False) -> W
     return WithJsonSchema(string)
 
 
-Duration = Annotated[float, BeforeValidator(_parser(units.parse_duration)),
+Duration = Annotated[float, BeforeValidator(_UnitParser(units.parse_duration, units.exact_duration)),
                      _schema("a duration with a unit: ms, s, m, h, d, w", ["90s", "12h", "1d12h"])]
-Size = Annotated[float, BeforeValidator(_parser(units.parse_size)),
+Size = Annotated[float, BeforeValidator(_UnitParser(units.parse_size, units.exact_size)),
                  _schema("a size with a unit: B, kB, MB, GB, KiB, MiB, GiB", ["500MB", "1.5GiB"])]
-Rate = Annotated[float, BeforeValidator(_parser(units.parse_rate)),
+Rate = Annotated[float, BeforeValidator(_UnitParser(units.parse_rate, units.exact_rate)),
                  _schema("a rate: bit/s, kbit/s, Mbit/s, Gbit/s, Mbps or MB/s", ["8Mbit/s", "50MB/s"])]
-Fraction = Annotated[float, BeforeValidator(_parser(units.parse_fraction)),
+Fraction = Annotated[float, BeforeValidator(_UnitParser(units.parse_fraction, units.exact_share)),
                      _schema("a share: '5%' or a number from 0 to 1", ["5%", 0.05], number_ok=True)]
-Money = Annotated[float, BeforeValidator(_parser(units.parse_money)),
+Money = Annotated[float, BeforeValidator(_UnitParser(units.parse_money, units.exact_money)),
                   _schema("an amount in dollars", ["$0.09"], number_ok=True)]
-Clock = Annotated[float, BeforeValidator(_parser(units.parse_clock)),
+Clock = Annotated[float, BeforeValidator(_UnitParser(units.parse_clock, units.format_clock)),
                   _schema("a local time of day, HH:MM", ["02:00", "14:30"])]
 
 # Where zero (or less) means nothing sensible — a loop that never advances, a division by zero — the type says so.

@@ -167,6 +167,40 @@ def exact_duration(seconds: float) -> str:
     return " ".join(parts)
 
 
+def exact_size(num_bytes: float) -> str:
+    """Bytes as a scenario file would write them, exactly, in the largest unit that holds a whole number, decimal
+    first: 500e6 -> '500MB', 1e12 -> '1TB', 2**30 -> '1GiB', 1536 -> '1536B' (parse_size reads each back to the
+    same bytes)."""
+    for unit, scale in (("TB", 10**12), ("GB", 10**9), ("MB", 10**6), ("kB", 10**3),
+                        ("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if num_bytes and num_bytes % scale == 0:
+            return f"{num_bytes / scale:.0f}{unit}"
+    return f"{num_bytes:g}B" if num_bytes != int(num_bytes) else f"{int(num_bytes)}B"
+
+
+def exact_share(share: float) -> str | float:
+    """A share as a file would write it, `'5%'`, where that reads back exactly; else the number itself (also
+    valid in a file)."""
+    text = f"{share * 100:.12g}%"
+    return text if parse_fraction(text) == share else share
+
+
+def exact_money(dollars: float) -> str | float:
+    """Dollars as a file would write them, `'$0.09'`, where that reads back exactly; else the number itself."""
+    text = f"${dollars:.12g}"
+    return text if parse_money(text) == dollars else dollars
+
+
+def exact_rate(bytes_per_second: float) -> str:
+    """Bytes per second as a scenario file would write them, exactly, in bits: 50e6 -> '400Mbit/s', 4000 ->
+    '32kbit/s' (parse_rate reads each back to the same bytes per second)."""
+    bits = bytes_per_second * 8
+    for unit, scale in (("Gbit/s", 10**9), ("Mbit/s", 10**6), ("kbit/s", 10**3)):
+        if bits and bits % scale == 0:
+            return f"{bits / scale:.0f}{unit}"
+    return f"{bits:g}bit/s" if bits != int(bits) else f"{int(bits)}bit/s"
+
+
 def format_duration(seconds: float | None) -> str:
     """Seconds -> a short human string (`'3d 4h'`, `'12m 5s'`), for tables and reports."""
     if seconds is None:

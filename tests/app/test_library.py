@@ -160,7 +160,7 @@ def test_every_strategy_parameter_is_described_with_a_default_in_units():
             assert not rest.startswith("("), f"{entry.name}.{name} has no description"
             assert "PydanticUndefined" not in line and "Rule(" not in line and "Judge(" not in line, line
     canary = dict(line.split(": ", 1) for line in parameter_lines(REGISTRY["canary"].params))
-    assert canary["bake"].endswith("(default 1d 0h)") and canary["detect_failure_rate"].endswith("(default 5%)")
+    assert canary["bake"].endswith("(default 1d)") and canary["detect_failure_rate"].endswith("(default 5%)")
     assert canary["then"].endswith("(default [25%, 100%])")
 
 

@@ -1,12 +1,16 @@
 """The committed JSON Schema is what editors use: it must match the models and accept our own scenarios."""
 
 import json
+import typing
 
 import jsonschema
 import pytest
+from pydantic import BaseModel, TypeAdapter
 from ruamel.yaml import YAML
 
-from fleetlab.cli import schema_text
+from fleetlab.scenario_schema import schema_text
+from sim.model.scenario import Scenario
+from sim.model.unit_fields import UNITS_REQUIRED
 from tests.conftest import ROOT
 
 SCHEMA_FILE = ROOT / "schemas" / "scenario.schema.json"
@@ -45,3 +49,53 @@ def test_every_key_an_editor_shows_has_a_description():
     """61 keys had none (fleet.slots, artifact.resumable, hil.faults.at_step, phases.phases…): an editor's hover
     and `fleetlab strategies` showed their name only."""
     assert undescribed(json.loads(SCHEMA_FILE.read_text())) == []
+
+
+def models_under(model: type[BaseModel]) -> set[type[BaseModel]]:
+    """Every model a scenario can hold, found through its fields' types (unions, lists and dicts included)."""
+    found: set[type[BaseModel]] = set()
+    waiting = [model]
+    while waiting:
+        current = waiting.pop()
+        if current in found:
+            continue
+        found.add(current)
+        for info in current.model_fields.values():
+            types = [info.annotation]
+            while types:
+                kind = types.pop()
+                if isinstance(kind, type) and issubclass(kind, BaseModel):
+                    waiting.append(kind)
+                types += typing.get_args(kind)
+    return found
+
+
+def schema_defaults() -> list[tuple[type[BaseModel], str, object]]:
+    schema = json.loads(SCHEMA_FILE.read_text())
+    found = []
+    for model in sorted(models_under(Scenario), key=lambda model: model.__name__):
+        definition = schema if model is Scenario else schema["$defs"][model.__name__]
+        for name, prop in definition["properties"].items():
+            if "default" in prop:
+                found.append((model, name, prop["default"]))
+    return found
+
+
+@pytest.mark.parametrize("model, name, default", schema_defaults(),
+                         ids=lambda item: item.__name__ if isinstance(item, type) else str(item)[:20])
+def test_every_default_the_schema_offers_loads_as_that_default(model, name, default):
+    """An editor offers a key's default from the schema: it must be a value the loader takes from a file (with its
+    unit: `duration: 14d`, where the schema said 1209600.0, which a file may not write) and means the default."""
+    info = model.model_fields[name]
+    written = TypeAdapter(typing.Annotated[info.annotation, *info.metadata] if info.metadata else info.annotation)
+    loaded = written.validate_python(default, context={UNITS_REQUIRED: True})
+    assert loaded == info.get_default(call_default_factory=True, validated_data={})
+
+
+def test_unit_defaults_are_written_with_their_units():
+    offered = {(model.__name__, name): default for model, name, default in schema_defaults()}
+    assert offered[("Scenario", "duration")] == "14d"
+    assert offered[("Delivery", "lan_rate")] == "400Mbit/s"
+    assert offered[("Scenario", "delivery")]["lan_rate"] == "400Mbit/s"      # inside an object's default too
+    assert offered[("StorageSpread", "max")] == "1TB"
+    assert offered[("Ambient", "peak")] == "15:00"

@@ -97,3 +97,17 @@ def test_a_count_of_one_is_singular_and_large_counts_are_grouped():
 def test_an_exact_duration_reads_back_as_the_same_seconds(seconds, text):
     """`fleetlab import --from mender` wrote a phase two days in as `start: 172800s`."""
     assert units.exact_duration(seconds) == text and units.parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("num_bytes, text", [(0, "0B"), (1536, "1536B"), (500e6, "500MB"), (1.5e9, "1500MB"),
+                                             (1e12, "1TB"), (2**30, "1GiB"), (3 * 2**20, "3MiB"), (4e3, "4kB")])
+def test_an_exact_size_reads_back_as_the_same_bytes(num_bytes, text):
+    """The schema's defaults are written so (`max: 1TB`, where it offered 1000000000000.0, which a file may not
+    write)."""
+    assert units.exact_size(num_bytes) == text and units.parse_size(text) == num_bytes
+
+
+@pytest.mark.parametrize("bytes_per_second, text", [(0, "0bit/s"), (4000, "32kbit/s"), (50e6, "400Mbit/s"),
+                                                    (125e6, "1Gbit/s"), (0.1, "0.8bit/s"), (1, "8bit/s")])
+def test_an_exact_rate_reads_back_as_the_same_bytes_per_second(bytes_per_second, text):
+    assert units.exact_rate(bytes_per_second) == text and units.parse_rate(text) == bytes_per_second

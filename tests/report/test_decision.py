@@ -46,7 +46,7 @@ def test_one_plan_is_not_a_recommendation():
 def test_a_plan_label_is_written_as_in_the_scenario_without_defaults():
     scenario = load_scenario(ROOT / "scenarios" / "fleet-10k-500mb.yaml")
     assert plan_label(scenario.alternatives["naive_waves"]) == (
-        "waves, waves [1%, 10%, 50%, 100%], bake 12h 0m, abort {failure_type: ALL, threshold: 5%, min_executed: 20}")
+        "waves, waves [1%, 10%, 50%, 100%], bake 12h, abort {failure_type: ALL, threshold: 5%, min_executed: 20}")
 
 
 def test_backticks_in_a_description_become_code_and_markup_stays_text():
