@@ -44,6 +44,7 @@ soak: $(STAMP)
 
 schema: $(STAMP)
 	$(BIN)/fleetlab schema --write schemas/scenario.schema.json
+	$(BIN)/fleetlab schema --markdown --write docs/scenario-reference.md
 
 clean:
 	rm -rf $(VENV) build *.egg-info

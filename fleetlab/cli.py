@@ -149,16 +149,21 @@ def _other_input_ok(path: Path, kind: str) -> bool:
 
 
 @app.command()
-def schema(write: Annotated[Optional[Path], typer.Option(help="write to this file instead of stdout")] = None) -> None:
-    """Print the JSON Schema of scenario files (for editors)."""
+def schema(write: Annotated[Optional[Path], typer.Option(help="write to this file instead of stdout")] = None,
+           markdown: Annotated[bool, typer.Option(help="the scenario reference for people instead: every key, what "
+                                                       "to write, its default, its meaning "
+                                                       "(docs/scenario-reference.md)")] = False) -> None:
+    """Print the JSON Schema of scenario files (for editors), or with --markdown the scenario reference."""
+    from fleetlab.scenario_reference import reference_markdown
     from fleetlab.scenario_schema import schema_text
 
+    text = reference_markdown() if markdown else schema_text()
     if write:
         with reported():
-            write_whole(output_file(write), schema_text())
+            write_whole(output_file(write), text)
         console.err.print(f"wrote {write}")
     else:
-        sys.stdout.write(schema_text())
+        sys.stdout.write(text)
 
 
 @app.command()

@@ -40,7 +40,8 @@ class DefaultsAsWritten(GenerateJsonSchema):
         properties = json_schema.get("properties", {})
         for name, info in schema["cls"].model_fields.items():
             shown = properties.get(info.alias or name)
-            if isinstance(shown, dict) and "default" in shown:
+            # a default made by a factory (`then: [25%, 100%]`) is left out by pydantic, and is as much a default
+            if isinstance(shown, dict) and not info.is_required():
                 default = info.get_default(call_default_factory=True, validated_data={})
                 shown["default"] = written_value(default, unit_writer(info))
         return json_schema

@@ -62,11 +62,11 @@ def _min_not_above_max(low: float, high: float) -> None:
 class BandwidthSpread(Frozen):
     """Per-site uplink bandwidth: log-normal around a median, clipped."""
 
-    median: PositiveRate
+    median: PositiveRate = Field(description="the typical site's uplink: half the sites have less")
     sigma: Annotated[float, Field(ge=0, le=3)] = Field(
         default=0.6, description="spread between sites: σ of the log-normal (0: every site at the median)")
-    min: Rate = 32_000 / 8
-    max: Rate = 1e9 / 8
+    min: Rate = Field(default=32_000 / 8, description="no site's uplink is slower (the spread is clipped here)")
+    max: Rate = Field(default=1e9 / 8, description="no site's uplink is faster")
 
     @model_validator(mode="after")
     def _clip_range(self) -> "BandwidthSpread":
@@ -77,11 +77,11 @@ class BandwidthSpread(Frozen):
 class StorageSpread(Frozen):
     """Free storage per device: log-normal around a median, clipped."""
 
-    median: Size
+    median: Size = Field(description="the typical camera's free storage: half have less")
     sigma: Annotated[float, Field(ge=0, le=3)] = Field(
         default=0.4, description="spread between devices: σ of the log-normal (0: every device at the median)")
-    min: Size = 0.0
-    max: Size = 1e12
+    min: Size = Field(default=0.0, description="no camera has less free (the spread is clipped here)")
+    max: Size = Field(default=1e12, description="no camera has more free")
 
     @model_validator(mode="after")
     def _clip_range(self) -> "StorageSpread":
@@ -108,7 +108,7 @@ class Ambient(Frozen):
 
     mean: float = Field(default=24.0, description="°C")
     daily_swing: Annotated[float, Field(ge=0)] = Field(default=4.0, description="°C from mean to peak")
-    peak: Clock = 15 * 3600.0
+    peak: Clock = Field(default=15 * 3600.0, description="local time of day of the warmest air")
     spread: Annotated[float, Field(ge=0)] = Field(default=2.0, description="°C standard deviation between sites")
 
 
@@ -123,9 +123,9 @@ class Games(Frozen):
 
     days: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = Field(
         description="weekdays with a game (local time), e.g. [sat, sun]")
-    start: Clock
-    duration: Duration
-    probability: Fraction = 1.0
+    start: Clock = Field(description="local time of day the game starts")
+    duration: Duration = Field(description="how long it lasts (at most 24h; it may run past midnight)")
+    probability: Fraction = Field(default=1.0, description="chance a site has its game on each of those days")
 
     @field_validator("duration")
     @classmethod
@@ -160,8 +160,8 @@ class SiteKind(Frozen):
 class InstallWindow(Frozen):
     """A daily local-time window in which devices may activate a new model."""
 
-    start: Clock
-    duration: Duration
+    start: Clock = Field(description="local time of day the window opens")
+    duration: Duration = Field(description="how long it stays open (at most 24h; it may run past midnight)")
 
     @field_validator("duration")
     @classmethod
@@ -174,7 +174,8 @@ class Thermal(Frozen):
     constant."""
 
     resistance: Annotated[float, Field(gt=0)] = Field(default=3.0, description="°C per watt above ambient")
-    time_constant: PositiveDuration = 600.0
+    time_constant: PositiveDuration = Field(
+        default=600.0, description="how fast the enclosure follows a change of power: 63% of the way in this time")
     throttle_at: float = Field(default=85.0, description="°C at which clocks throttle")
     throttled_fps_factor: Annotated[float, Field(gt=0, le=1)] = Field(
         default=0.6, description="frame rate of a throttled board as a share of its unthrottled rate")
@@ -235,10 +236,11 @@ class Fleet(Frozen):
     # at most one a minute: a rate of 1e9 (a typo) cut each device every 86 µs, and the run never ended
     power_loss_per_day: Annotated[float, Field(ge=0, le=1440)] = Field(
         default=0.0, description="power cuts per device per day (at most 1440: one a minute)")
-    reboot_time: Duration = 120.0
+    reboot_time: Duration = Field(default=120.0,
+                                  description="a camera's reboot after a power cut, dark and unreachable")
     activation_time: Duration = Field(default=60.0, description="slot switch and service restart")
     health_check: Duration = Field(default=600.0, description="how long the new model must run well to commit")
-    rollback_time: Duration = 120.0
+    rollback_time: Duration = Field(default=120.0, description="switch back to the old slot until healthy")
     slots: Literal["ab", "in_place"] = Field(
         default="ab", description="ab: install into the inactive slot, a power cut costs a reboot; in_place: "
         "overwrite the running model, a power cut mid-write bricks the device")

@@ -28,16 +28,17 @@ MOST_RETRIES = 10       # retries of one camera's update at most (AWS IoT Jobs' 
 # --- what is shipped ------------------------------------------------------------------------------------------
 
 class Artifact(Frozen):
-    full_size: Size
+    full_size: Size = Field(description="the whole model artifact as downloaded")
     delta_size: Size | None = Field(default=None, description="size of the binary delta from the current model "
                                     "(sent with delivery.delta)")
     resumable: bool = Field(default=True, description="an interrupted download resumes from its last checkpoint "
                             "(false: starts over)")
     checkpoint: Size = Field(default=1e6, description="progress survives an interruption up to the last checkpoint")
-    corruption_rate: Fraction = 0.0
+    corruption_rate: Fraction = Field(default=0.0, description="share of downloads that arrive corrupt: the checksum "
+                                      "fails and the device fetches again (artifact.max_download_attempts)")
     installed_size: Size | None = Field(default=None, description="space the installed slot needs (default: full size)")
-    install_rate: PositiveRate = 20e6
-    verify_rate: PositiveRate = 100e6
+    install_rate: PositiveRate = Field(default=20e6, description="copying the checked artifact into the inactive slot")
+    verify_rate: PositiveRate = Field(default=100e6, description="checksum of the downloaded artifact on the device")
     engine_build: Duration = Field(default=300.0, description="TensorRT engine build on the device after install")
     max_download_attempts: Annotated[int, Field(ge=1)] = Field(
         default=5, description="download attempts before the device fails: a corrupt download or an expired link "
@@ -97,9 +98,9 @@ class Retries(Frozen):
     """Wait before fetching again after a corrupt download or an expired link: backoff, multiplied by factor each
     time, capped."""
 
-    backoff: Duration = 300.0
+    backoff: Duration = Field(default=300.0, description="the first wait")
     factor: Annotated[float, Field(ge=1)] = Field(default=2.0, description="the wait grows by this after each try")
-    max_backoff: Duration = 6 * 3600.0
+    max_backoff: Duration = Field(default=6 * 3600.0, description="the wait grows to this at most")
 
 
 UpdateStrategy = Literal["download_then_kill", "kill_then_download", "hand_over"]
@@ -123,7 +124,8 @@ class Delivery(Frozen):
         "the device, unknown to the origin): they fetch the full image after it, as balena and Azure Device Update "
         "fall back")
     site_cache: bool = Field(default=False, description="one camera per site fetches; the others copy over the LAN")
-    lan_rate: PositiveRate = 50e6
+    lan_rate: PositiveRate = Field(default=50e6, description="a site's LAN, from the camera that fetched to the "
+                                   "others (delivery.site_cache)")
     retries: Retries | None = Field(default=None, description="backoff before fetching again after a corrupt "
                                     "download or an expired link (none: at once); on rigs, × hil.time_scale before "
                                     "a corrupt copy is sent again")
@@ -255,7 +257,8 @@ class Scenario(Frozen):
     seed: Annotated[int, Field(ge=0, le=streams.MAX_SEED)] = Field(
         default=1, description="where every random stream of the run starts: 0 to 2^56 - 1; the same seed gives the "
         "same run")
-    duration: PositiveDuration = 14 * 86400.0
+    duration: PositiveDuration = Field(default=14 * 86400.0, description="how long the run simulates from its start "
+                                       "(stop_when_settled may end it sooner)")
     start_weekday: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = Field(
         default="mon", description="the weekday the run starts on, at start_time UTC (games fall on weekdays)")
     start_time: Clock = Field(
@@ -266,10 +269,12 @@ class Scenario(Frozen):
     stop_when_settled: bool = Field(
         default=False, description="end the run once the plan is done and no device is in flight; by default the "
         "run covers the whole duration, so exposure and throttling are measured over the same horizon for every plan")
-    fleet: Fleet
-    artifact: Artifact
+    fleet: Fleet = Field(description="the cameras and their sites: how many, their hardware, uplinks, storage, "
+                         "install windows and thermal model")
+    artifact: Artifact = Field(description="what is shipped: its size, delta, how it is checked and installed")
     current: ModelSpec | None = Field(default=None, description="the model running now (default: like the candidate)")
-    candidate: ModelSpec
+    candidate: ModelSpec = Field(description="the model being rolled out: its version, speed and power per hardware "
+                                 "model, and what is wrong with it")
     strategy: StrategySpec = Field(description="the rollout plan: `kind` and its parameters (fleetlab strategies)")
     faults: list[Fault] = Field(default_factory=list, description="scripted outages and power cuts")
     delivery: Delivery = Field(default=Delivery(), description="how the artifact reaches devices")

@@ -1,6 +1,7 @@
 """The committed JSON Schema is what editors use: it must match the models and accept our own scenarios."""
 
 import json
+import re
 import typing
 
 import jsonschema
@@ -99,3 +100,34 @@ def test_unit_defaults_are_written_with_their_units():
     assert offered[("Scenario", "delivery")]["lan_rate"] == "400Mbit/s"      # inside an object's default too
     assert offered[("StorageSpread", "max")] == "1TB"
     assert offered[("Ambient", "peak")] == "15:00"
+
+
+REFERENCE_FILE = ROOT / "docs" / "scenario-reference.md"
+
+
+def test_the_committed_scenario_reference_matches_the_models():
+    from fleetlab.scenario_reference import reference_markdown
+
+    assert REFERENCE_FILE.read_text() == reference_markdown(), "run `make schema` and commit docs/scenario-reference.md"
+
+
+def test_the_reference_has_a_row_for_every_key_and_its_links_lead_to_sections():
+    schema = json.loads(SCHEMA_FILE.read_text())
+    page = REFERENCE_FILE.read_text()
+    keys = sum(len(definition.get("properties", {})) for definition in [schema, *schema["$defs"].values()])
+    rows = [line for line in page.splitlines() if line.startswith("| `")]
+    assert len(rows) == keys
+    headings = {line[3:].strip().lower() for line in page.splitlines() if line.startswith("## ")}
+    links = set(re.findall(r"\]\(#([a-z0-9-]+)\)", page))
+    assert links and links <= headings, links - headings
+    duration = next(row for row in rows if row.startswith("| `duration` | a duration"))
+    assert "| `14d` | how long the run simulates" in duration       # the default as a file writes it
+
+
+def test_fleetlab_schema_markdown_prints_the_reference():
+    from typer.testing import CliRunner
+
+    from fleetlab.cli import app
+
+    shown = CliRunner().invoke(app, ["schema", "--markdown"])
+    assert shown.exit_code == 0 and shown.output == REFERENCE_FILE.read_text()

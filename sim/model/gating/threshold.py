@@ -44,7 +44,7 @@ class ThresholdAbort(StrategyParams):
 class GroupRollbackPolicy(StrategyParams):
     """Roll the whole group back when both the failed share and the failed count are reached."""
 
-    failed_share: Fraction
+    failed_share: Fraction = Field(description="share of the group's known outcomes that failed")
     failed_count: Annotated[int, Field(ge=1)] = Field(default=1, description="failures the group needs as well")
 
     def triggered(self, tally: Tally) -> bool:

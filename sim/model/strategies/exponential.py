@@ -36,8 +36,9 @@ class RolloutWindow(StrategyParams):
     """A daily window, in UTC (the simulated run starts at the scenario's start_time, 00:00 UTC by default), in which
     the job notifies devices."""
 
-    start: Clock
-    duration: Annotated[Duration, AfterValidator(_within_a_day)]
+    start: Clock = Field(description="time of day (UTC) the window opens")
+    duration: Annotated[Duration, AfterValidator(_within_a_day)] = Field(
+        description="how long it stays open (at most 24h)")
 
 
 class ExponentialParams(StrategyParams):
