@@ -96,40 +96,52 @@ def _load_or_exit(path: Path) -> Scenario:
 
 
 @app.command()
-def validate(files: Annotated[list[Path], typer.Argument(help="scenario files or folders")]) -> None:
+def validate(files: Annotated[list[Path], typer.Argument(help="scenario files or folders")],
+             json_out: JsonFlag = False) -> None:
     """Check scenario files (and calibration files and rig inventories among them); print every problem as
     file:line:col: key.path: message."""
     from fleetlab.suite import scenario_paths
 
     with reported():
         paths = scenario_paths(files)
-    failed = False
-    for path in paths:
-        try:
-            scenario, warnings = plan_warnings(path)
-        except ScenarioError as error:
-            if kind := other_input(path):       # not a scenario at all: checked as what it is
-                failed = not _other_input_ok(path, kind) or failed
-                continue
-            console.show_problems(error)
-            failed = True
-            continue
-        if scenario.hil is not None:     # what `fleetlab hil` would refuse: a warning, a sim run needs none of it
-            from hil.artifacts import reference_warnings
-            from hil.faults import fault_warnings
-            from sim.load import positioned
-
-            warnings += positioned(path, reference_warnings(scenario.hil, path.parent)
-                                   + fault_warnings(scenario.hil.faults))
-        for warning in warnings:
-            console.err.print(f"warning: {warning}", markup=False)
-        _say_calibration(scenario, console.out)
-        console.out.print(f"{path}: ok ({scenario.name}, strategy {scenario.strategy.kind}, "
-                          f"about {scenario.fleet.size:,} devices)")
+    human = console.err if json_out else console.out
+    checked = [_checked(path, human) for path in paths]
+    failed = any(not record["ok"] for record in checked)
+    if json_out:
+        console.print_json({"passed": not failed, "exit_code": EXIT_BAD_INPUT if failed else EXIT_OK,
+                            "files": checked})
     raise typer.Exit(EXIT_BAD_INPUT if failed else EXIT_OK)
 
 
-def _other_input_ok(path: Path, kind: str) -> bool:
+def _checked(path: Path, human: Console) -> dict[str, Any]:
+    """One file checked: its problems and warnings shown, and the same as a record for `--json`."""
+    try:
+        scenario, warnings = plan_warnings(path)
+    except ScenarioError as error:
+        if kind := other_input(path):       # not a scenario at all: checked as what it is
+            return _other_input_checked(path, kind, human)
+        console.show_problems(error)
+        return {"file": str(path), "kind": "scenario", "ok": False,
+                "problems": console.problem_records(error.problems),
+                "warnings": []}
+    if scenario.hil is not None:     # what `fleetlab hil` would refuse: a warning, a sim run needs none of it
+        from hil.artifacts import reference_warnings
+        from hil.faults import fault_warnings
+        from sim.load import positioned
+
+        warnings += positioned(path, reference_warnings(scenario.hil, path.parent)
+                               + fault_warnings(scenario.hil.faults))
+    for warning in warnings:
+        console.err.print(f"warning: {warning}", markup=False)
+    _say_calibration(scenario, human)
+    human.print(f"{path}: ok ({scenario.name}, strategy {scenario.strategy.kind}, "
+                f"about {scenario.fleet.size:,} devices)", markup=False)
+    return {"file": str(path), "kind": "scenario", "ok": True, "problems": [],
+            "warnings": console.problem_records(warnings), "name": scenario.name,
+            "strategy": scenario.strategy.kind, "devices": scenario.fleet.size}
+
+
+def _other_input_checked(path: Path, kind: str, human: Console) -> dict[str, Any]:
     """A calibration file or a rig inventory met among scenarios: checked as what it is."""
     from hil.inventory import load_inventory
     from sim.load import load_model
@@ -143,9 +155,10 @@ def _other_input_ok(path: Path, kind: str) -> bool:
             what = counted(len(load_inventory(path).rigs), "rig")
     except ScenarioError as error:
         console.show_problems(error)
-        return False
-    console.out.print(f"{path}: ok ({kind}: {what})", markup=False)
-    return True
+        return {"file": str(path), "kind": kind, "ok": False, "problems": console.problem_records(error.problems),
+                "warnings": []}
+    human.print(f"{path}: ok ({kind}: {what})", markup=False)
+    return {"file": str(path), "kind": kind, "ok": True, "problems": [], "warnings": []}
 
 
 @app.command()

@@ -17,7 +17,7 @@ from rich.text import Text
 from fleetlab.causes import least_evidence
 from fleetlab.safe_text import visible
 from sim.model import units
-from sim.model.errors import ScenarioError
+from sim.model.errors import Problem, ScenarioError
 from sim.model.gates import METRICS, Verdict, format_difference, format_metric
 from sim.model.results import RunResult
 from sim.model.stats import Summary
@@ -68,6 +68,13 @@ def show_problems(error: ScenarioError) -> None:
         err.print(str(problem), markup=False)
     count = len(error.problems)
     err.print(f"{count} problem{'s' if count != 1 else ''} found", style="bold red")
+
+
+def problem_records(problems: Iterable[Problem]) -> list[dict[str, object]]:
+    """Problems (or lint findings) as `--json` gives them: file, line and column (1-based; 0 where unknown), key,
+    message."""
+    return [{"file": problem.file, "line": problem.line, "column": problem.column, "key": problem.path,
+             "message": problem.message} for problem in problems]
 
 
 @contextmanager

@@ -34,6 +34,7 @@ from fleetlab.interop.targets import (
     switch_mismatch,
     timeout_mismatch,
 )
+from fleetlab.options import JsonFlag
 from sim.load import load_scenario, plan_warnings
 from sim.read_input import read_text
 
@@ -109,7 +110,8 @@ def import_(file: Path,
     sys.stdout.write("\n".join(header) + "\n" + buffer.getvalue())
 
 
-def lint(files: Annotated[list[Path], typer.Argument(help="scenario files or folders")]) -> None:
+def lint(files: Annotated[list[Path], typer.Argument(help="scenario files or folders")],
+         json_out: JsonFlag = False) -> None:
     """Flag plans that look fine and are not, each with its line and the number that shows it (exit 1 if any)."""
     from fleetlab.suite import scenario_paths
     from sim.input_kinds import other_input
@@ -117,7 +119,8 @@ def lint(files: Annotated[list[Path], typer.Argument(help="scenario files or fol
 
     with reported():
         paths = scenario_paths(files)
-    found = False
+    human = console.err if json_out else console.out
+    linted: list[dict[str, object]] = []
     for path in paths:
         with reported(path):
             try:
@@ -125,11 +128,15 @@ def lint(files: Annotated[list[Path], typer.Argument(help="scenario files or fol
             except ScenarioError:
                 if not (kind := other_input(path)):
                     raise
-                console.out.print(f"{path}: a {kind}, not a scenario: no plan to lint", markup=False)
+                human.print(f"{path}: a {kind}, not a scenario: no plan to lint", markup=False)
+                linted.append({"file": str(path), "kind": kind, "findings": []})
                 continue
         for warning in warnings:
             console.err.print(f"warning: {warning}", markup=False)
-        found = found or bool(warnings)
         if not warnings:
-            console.out.print(f"{path}: no plan traps found", markup=False)
+            human.print(f"{path}: no plan traps found", markup=False)
+        linted.append({"file": str(path), "kind": "scenario", "findings": console.problem_records(warnings)})
+    found = any(record["findings"] for record in linted)
+    if json_out:
+        console.print_json({"passed": not found, "exit_code": EXIT_NO_GO if found else EXIT_OK, "files": linted})
     raise typer.Exit(EXIT_NO_GO if found else EXIT_OK)

@@ -276,6 +276,12 @@ def _message(item: Mapping[str, Any], document: Any, keys: list[str], model: typ
         return f"unknown kind {tag!r}{_suggest(tag, expected)} (known: {', '.join(expected)})"
     message = _PYDANTIC_MESSAGES.get(kind, item["msg"]).removeprefix("Value error, ")
     value = item.get("input")
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        # pydantic says "a valid dictionary or instance of StorageSpread": a class name the file never shows
+        allowed = _allowed_keys(model, document, keys)
+        message = f"expected a mapping of keys ({', '.join(allowed)})" if allowed else "expected a mapping"
+        if isinstance(value, list):
+            message += " (got a list)"
     if kind != "missing" and isinstance(value, (str, int, float)) and repr(value) not in message:
         message += f" (got {value!r})"
     return message

@@ -1,6 +1,6 @@
-"""`--json` on sim, compare, sweep and run: stdout is one JSON document a script can read (tables and progress go
-to stderr), and the exit code is the same as without it. (hil and fidelity: tests/hil/test_plan_cli.py and
-tests/hil/test_calibration.py, on rigs.)"""
+"""`--json` on sim, compare, sweep, run, validate and lint: stdout is one JSON document a script can read (tables
+and progress go to stderr), and the exit code is the same as without it. (hil and fidelity:
+tests/hil/test_plan_cli.py and tests/hil/test_calibration.py, on rigs.)"""
 
 from __future__ import annotations
 
@@ -48,3 +48,30 @@ def test_run_json_is_result_json(tmp_path):
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == json.loads((tmp_path / "r" / "result.json").read_text())
     assert "GO: 1 scenario" in done.stderr
+
+
+def test_validate_json_lists_each_file_with_its_problems_at_their_lines(tmp_path):
+    """A CI job or an editor plug-in reads the problems as records, not by parsing `file:line:col: key: message`."""
+    broken = tmp_path / "broken.yaml"
+    broken.write_text((ROOT / "scenarios" / "tiny.yaml").read_text().replace("duration: 3d", "duration: 3"))
+    done = fleetlab("validate", "scenarios/tiny.yaml", str(broken), "--json")
+    assert done.returncode == 2, done.stderr
+    document = json.loads(done.stdout)
+    assert document["passed"] is False and document["exit_code"] == 2
+    good, bad = document["files"]
+    assert good["ok"] and good["name"] == "tiny" and good["problems"] == [] and good["devices"] > 0
+    assert not bad["ok"] and bad["problems"] == [{
+        "file": str(broken), "line": 5, "column": 1, "key": "duration",
+        "message": "expected a duration with a unit such as '12h' or '90s', got 3"}]
+    assert f"{broken}:5:1: duration:" in done.stderr          # the human lines still say it, on stderr
+
+
+def test_lint_json_gives_each_finding_with_its_key_and_line():
+    done = fleetlab("lint", "scenarios/angle-regression-canary.yaml", "scenarios/tiny.yaml", "--json")
+    assert done.returncode == 1, done.stderr
+    document = json.loads(done.stdout)
+    assert document["passed"] is False and document["exit_code"] == 1
+    flagged, clean = document["files"]
+    assert [(finding["key"], finding["line"]) for finding in flagged["findings"]] == [
+        ("strategy.detect_failure_rate", 54)]
+    assert "54%" in flagged["findings"][0]["message"] and clean["findings"] == []

@@ -322,3 +322,20 @@ def test_an_agent_polling_faster_than_once_a_second_is_refused_at_its_key():
     text = (ROOT / "scenarios" / "tiny.yaml").read_text().replace("fleet:\n", "fleet:\n  poll_interval: 0.5s\n", 1)
     [found] = problems_of(text)
     assert found.startswith("broken.yaml:8:3: fleet.poll_interval: at least 1s: an agent asks for orders"), found
+
+
+@pytest.mark.parametrize("written, instead, said", [
+    ("storage_free: {median: 4GB}", "storage_free: 4GB",
+     "fleet.storage_free: expected a mapping of keys (median, sigma, min, max) (got '4GB')"),
+    ("storage_free: {median: 4GB}", "storage_free: [4GB]",
+     "fleet.storage_free: expected a mapping of keys (median, sigma, min, max) (got a list)"),
+    ("  site_kinds:\n", "  site_kinds: 3\n  other:\n", "fleet.site_kinds: expected a mapping (got 3)"),
+])
+def test_a_value_where_a_mapping_is_due_names_the_keys_it_may_hold(written, instead, said):
+    """pydantic said 'Input should be a valid dictionary or instance of StorageSpread': a class the file never
+    names."""
+    text = (ROOT / "scenarios" / "tiny.yaml").read_text()
+    assert written in text
+    found = problems_of(text.replace(written, instead, 1))
+    assert any(said in line for line in found), found
+    assert not any("instance of" in line for line in found), found
