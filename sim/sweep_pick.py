@@ -226,8 +226,10 @@ def pick(result: SweepResult, points: list[GridPoint], measure: str, max_risk: f
         ranked.append(Ranked(summary.label, cast(float, shown["mean"]), cast("float | None", shown["ci_low"]),
                              cast("float | None", shown["ci_high"])))
     sign = -1.0 if measure in HIGHER_IS_BETTER else 1.0
-    ranked.sort(key=lambda entry: sign * entry.mean)        # stable: ties keep the grid's order
     lint = {point.label: found for point in points if (found := run_findings(point))}
+    # among equal means the point lint does not flag comes first (a trap that buys nothing is no reason to pick it);
+    # the sort is stable, so other ties keep the grid's order
+    ranked.sort(key=lambda entry: (sign * entry.mean, entry.label in lint))
     best = ranked[0] if ranked else None
     clean = next((entry for entry in ranked if entry.label not in lint), None)
     summaries = {summary.label: summary for summary in result.points}

@@ -123,7 +123,7 @@ def recommended(outcome: ScenarioOutcome, max_risk: float = 0.0) -> dict[str, st
     bound in 1 of 20 seeds and is a day sooner is no longer passed over for one that broke nothing, which a sweep
     at the same --max-risk picked.) A plan `fleetlab lint` flags can win because of its trap (a bake that sees no
     outcome before it releases more is fast by not looking): the finding is said beside it, with the best plan that
-    has none (as `fleetlab sweep`'s pick does)."""
+    has none (as `fleetlab sweep`'s pick does); of two plans alike in both, the one without a finding is chosen."""
     if len(outcome.plans) < 2:
         return None
 
@@ -137,7 +137,10 @@ def recommended(outcome: ScenarioOutcome, max_risk: float = 0.0) -> dict[str, st
         mean = plan.metrics.get("t95", {}).get("mean")
         return math.inf if mean is None or plan.metrics["t95"].get("missing") else float(mean)
 
-    ranked = sorted(outcome.plans, key=lambda plan: (0, 0.0, t95(plan)) if within(plan) else (1, risk(plan), t95(plan)))
+    # of plans alike in risk and T95, one lint flags comes after one it does not (its trap buys nothing there)
+    flagged = {plan.name for plan in outcome.plans if plan_findings(outcome, plan.name)}
+    ranked = sorted(outcome.plans, key=lambda plan: (
+        (0, 0.0, t95(plan)) if within(plan) else (1, risk(plan), t95(plan))) + (plan.name in flagged,))
     best = ranked[0]
     speed = "never reaches T95 in some seed" if math.isinf(t95(best)) else f"T95 {units.format_duration(t95(best))}"
     why = (f"risk of breaking a bound {risk(best):.0%} over {best.runs} seed{'s' if best.runs != 1 else ''}, "

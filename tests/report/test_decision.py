@@ -112,6 +112,17 @@ def test_a_recommended_plan_that_lint_flags_says_so_and_names_the_best_plan_with
     assert recommended(halting.model_copy(update={"plan_warnings": everyone_flagged}))["without_lint"] == "none"
 
 
+def test_of_two_plans_alike_in_risk_and_t95_the_one_lint_does_not_flag_is_recommended():
+    """As the sweep's pick: a trap that makes a plan no faster is no reason to recommend it first."""
+    alike = outcome(plan("flagged", 0.0, 3600), plan("clean", 0.0, 3600)).model_copy(
+        update={"plan_warnings": ["alternatives.flagged.bake: told before any camera can report"]})
+    chosen = recommended(alike)
+    assert chosen["name"] == "clean" and "lint" not in chosen
+    faster = outcome(plan("flagged", 0.0, 3000), plan("clean", 0.0, 3600)).model_copy(
+        update={"plan_warnings": ["alternatives.flagged.bake: told before any camera can report"]})
+    assert recommended(faster)["name"] == "flagged" and recommended(faster)["without_lint"] == "clean"
+
+
 def test_a_go_at_a_risk_level_says_what_its_seeds_can_show_and_an_interrupted_sim_run_speaks_of_simulations():
     """`--max-risk 5%` on 20 seeds: "0 of 20 broke" passes, yet its Wilson interval reaches 16.1%, the figure the
     plans' risk cells show; the verdict line says so and how many seeds would show the limit. A stopped sim run was

@@ -40,6 +40,17 @@ def test_the_fastest_point_is_picked_and_a_lint_trap_behind_its_speed_is_named_w
     assert lines[3] == "  best without a lint finding: strategy.bake=8h: 1d 10h [1d 10h, 1d 10h]"
 
 
+def test_of_equal_means_the_point_lint_does_not_flag_is_picked():
+    """tiny's waves [1%, 100%] and [10%, 100%] reach T95 at the same moment on every seed; the first (its 1% wave
+    releases nothing on 40 cameras, which lint flags) was picked for coming first in the grid."""
+    chosen = picked("strategy.waves=[1%, 100%],[10%, 100%]")
+    assert chosen.best is not None and chosen.best.label == "strategy.waves=[10%, 100%]"
+    assert list(chosen.lint) == ["strategy.waves=[1%, 100%]"] and chosen.best_without_lint is None
+    assert "  the same t95 as strategy.waves=[1%, 100%] on every seed" in chosen.lines()
+    flagged_first = picked("strategy.bake=1h,8h", measure="coverage")        # both 100%: the clean 8h, not 1h
+    assert flagged_first.best is not None and flagged_first.best.label == "strategy.bake=8h"
+
+
 def test_a_point_over_the_risk_or_short_of_the_measure_is_not_picked_however_fast():
     over = picked("strategy.bake=1h,8h;expect.evidence_at_release='>= 10%'")
     assert over.best is not None and over.best.label == "strategy.bake=8h expect.evidence_at_release='>= 10%'"
@@ -51,13 +62,13 @@ def test_a_point_over_the_risk_or_short_of_the_measure_is_not_picked_however_fas
 
 
 def test_coverage_is_picked_highest_and_equal_means_keep_the_grids_order_with_the_overlap_said():
-    chosen = picked("strategy.bake=1h,8h", measure="coverage")
-    assert chosen.best is not None and chosen.best.label == "strategy.bake=1h" and chosen.best.mean == 1.0
-    assert chosen.overlapping == ["strategy.bake=8h"]
-    assert "  the same coverage as strategy.bake=8h on every seed" in chosen.lines()
-    unpaired = picked("strategy.bake=1h,8h", measure="coverage", paired=False)     # past PAIRED_LIMIT seeds
-    assert unpaired.overlapping == ["strategy.bake=8h"] and not unpaired.leads
-    assert "  its interval overlaps strategy.bake=8h's: the seeds do not yet separate them" in unpaired.lines()
+    chosen = picked("strategy.bake=8h,10h", measure="coverage")
+    assert chosen.best is not None and chosen.best.label == "strategy.bake=8h" and chosen.best.mean == 1.0
+    assert chosen.overlapping == ["strategy.bake=10h"]
+    assert "  the same coverage as strategy.bake=10h on every seed" in chosen.lines()
+    unpaired = picked("strategy.bake=8h,10h", measure="coverage", paired=False)     # past PAIRED_LIMIT seeds
+    assert unpaired.overlapping == ["strategy.bake=10h"] and not unpaired.leads
+    assert "  its interval overlaps strategy.bake=10h's: the seeds do not yet separate them" in unpaired.lines()
     assert chosen.as_dict()["higher_is_better"] is True
     half = picked("strategy.waves=[10%, 50%],[10%, 50%, 100%];expect={bricked: 0}", measure="coverage")
     assert half.best is not None and half.best.label == "strategy.waves=[10%, 50%, 100%] expect={bricked: 0}"
@@ -173,6 +184,6 @@ def test_past_the_paired_limit_a_point_keeps_no_values_and_the_pick_falls_back_t
     import sim.sweep
 
     monkeypatch.setattr(sim.sweep, "PAIRED_LIMIT", 2)
-    chosen = picked("strategy.bake=1h,8h", measure="coverage", seeds=3)
-    assert not chosen.leads and chosen.overlapping == ["strategy.bake=8h"]
-    assert "  its interval overlaps strategy.bake=8h's: the seeds do not yet separate them" in chosen.lines()
+    chosen = picked("strategy.bake=8h,10h", measure="coverage", seeds=3)
+    assert not chosen.leads and chosen.overlapping == ["strategy.bake=10h"]
+    assert "  its interval overlaps strategy.bake=10h's: the seeds do not yet separate them" in chosen.lines()
