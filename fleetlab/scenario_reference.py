@@ -94,7 +94,7 @@ def _refs_with_paths(prop: Any, suffix: str = "") -> list[tuple[str, str]]:
     found = []
     if "$ref" in prop:
         found.append((prop["$ref"].rsplit("/", 1)[-1], suffix))
-    for option in prop.get("anyOf", []) + prop.get("oneOf", []):
+    for option in prop.get("anyOf", []) + prop.get("oneOf", []) + prop.get("allOf", []):
         found += _refs_with_paths(option, suffix)
     if isinstance(prop.get("items"), dict):
         found += _refs_with_paths(prop["items"], suffix + "[]")
@@ -107,6 +107,8 @@ def _what(prop: dict) -> str:
     """What to write, in words: `12h` (a duration), a number > 0, one of `fair`, `proportional`, a mapping…"""
     if "$ref" in prop:
         return _section_link(prop["$ref"])
+    if len(prop.get("allOf", [])) == 1:             # a $ref with a description beside it (draft 7's way)
+        return _what(prop["allOf"][0])
     if "const" in prop:
         return f"`{prop['const']}`"
     if "enum" in prop:

@@ -21,11 +21,30 @@ from sim.model.unit_fields import unit_writer
 Writer = Callable[[float], Any]
 
 
+# Draft 7, the draft editors' YAML support validates with (VS Code's YAML extension says of a 2020-12 schema "not yet
+# fully supported"): nothing here needs a later one. pydantic's `$defs` are reached by JSON pointer, which every
+# draft resolves.
+DRAFT = "http://json-schema.org/draft-07/schema#"
+
+
 def scenario_schema() -> dict:
-    schema = Scenario.model_json_schema(schema_generator=DefaultsAsWritten)
-    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema = _refs_alone(Scenario.model_json_schema(schema_generator=DefaultsAsWritten))
+    schema["$schema"] = DRAFT
     schema["title"] = "fleetlab scenario"
     return schema
+
+
+def _refs_alone(node: Any) -> Any:
+    """Draft 7 ignores every keyword beside a `$ref` (pydantic puts a field's description and default there): such a
+    node becomes `{"allOf": [{"$ref": …}], "description": …}`, which keeps them in every draft."""
+    if isinstance(node, list):
+        return [_refs_alone(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    node = {key: _refs_alone(value) for key, value in node.items()}
+    if "$ref" in node and len(node) > 1:
+        node = {"allOf": [{"$ref": node.pop("$ref")}], **node}
+    return node
 
 
 def schema_text() -> str:

@@ -27,6 +27,36 @@ def test_every_shipped_scenario_validates_against_the_schema(path):
     jsonschema.validate(document, json.loads(SCHEMA_FILE.read_text()))
 
 
+def test_the_schema_is_draft_7_and_reads_the_same_under_2020_12():
+    """Editors' YAML support validates with draft 7 (VS Code's YAML extension warns that a 2020-12 schema is "not yet
+    fully supported"); draft 7 ignores whatever sits beside a `$ref`, so no description or default may."""
+    schema = json.loads(SCHEMA_FILE.read_text())
+    assert schema["$schema"] == "http://json-schema.org/draft-07/schema#"
+    jsonschema.Draft7Validator.check_schema(schema)
+    beside_a_ref = []
+
+    def walk(node, path):
+        if isinstance(node, dict):
+            if "$ref" in node and len(node) > 1:
+                beside_a_ref.append(path)
+            for key, value in node.items():
+                walk(value, f"{path}/{key}")
+        elif isinstance(node, list):
+            for index, value in enumerate(node):
+                walk(value, f"{path}/{index}")
+
+    walk(schema, "")
+    assert beside_a_ref == []
+    for path in sorted((ROOT / "scenarios").glob("*.yaml")):
+        document = YAML(typ="safe").load(path.read_text())
+        jsonschema.Draft7Validator(schema).validate(document)
+        jsonschema.Draft202012Validator(schema).validate(document)
+    document["fleet"]["uplnk"] = 1
+    for validator in (jsonschema.Draft7Validator, jsonschema.Draft202012Validator):
+        with pytest.raises(jsonschema.ValidationError):
+            validator(schema).validate(document)
+
+
 def test_the_schema_rejects_an_unknown_key():
     document = YAML(typ="safe").load((ROOT / "scenarios" / "tiny.yaml").read_text())
     document["fleet"]["uplnk"] = 1
