@@ -86,13 +86,17 @@ def seed_range(first: int, count: int) -> list[int]:
 
 
 def _load_or_exit(path: Path) -> Scenario:
+    return _loaded_with_traps(path)[0]
+
+
+def _loaded_with_traps(path: Path) -> tuple[Scenario, list[str]]:
     """The scenario, its plan traps said on stderr first (as `validate` says them): a plan that cannot finish reads
-    as a slow rollout in the table that follows."""
+    as a slow rollout in the table that follows. The traps also as `key: message`, as the report keeps them."""
     with reported(path):
         scenario, warnings = plan_warnings(path)
     for warning in warnings:
         console.err.print(f"warning: {warning}", markup=False)
-    return scenario
+    return scenario, [f"{warning.path}: {warning.message}" for warning in warnings]
 
 
 @app.command()
@@ -247,10 +251,12 @@ def compare(file: Path,
             first_seed: FirstSeed = 1,
             json_out: JsonFlag = False) -> None:
     """Run several plans on the same fleet over several seeds; a table with 95% confidence intervals."""
+    from fleetlab.compare import as_outcome
     from fleetlab.compare import compare as run_compare
     from fleetlab.interrupts import stopped_at_once
+    from fleetlab.report.decision import recommendation_sentence, recommended
 
-    scenario = _load_or_exit(file)
+    scenario, traps = _loaded_with_traps(file)
     names = [name.strip() for name in strategies.split(",") if name.strip()]
     if not names:
         console.err.print(f"--strategies {strategies!r}: name at least one plan ('plan', a name under "
@@ -276,8 +282,13 @@ def compare(file: Path,
               if count < seeds]
     if broken:
         human.print(f"no-go: {judged.name} broke {'; '.join(broken)}", markup=False)
+    # the report's rule: the lowest risk of breaking any bound, then the fastest T95, lint's findings beside it
+    chosen = recommended(as_outcome(rows, scenario, str(file), traps))
+    if chosen is not None:
+        human.print(recommendation_sentence(chosen), markup=False)
     if json_out:
         console.print_json({"seeds": seeds, "judged": judged.name, "no_go": broken, "findings": findings,
+                            "recommended": chosen,
                      "plans": [{"name": row.name, "kind": row.kind, "passes": row.passes,
                                 "efficiency": row.efficiency, "values": row.values,
                                 "against_first": row.paired_with(judged) if row is not judged else None}

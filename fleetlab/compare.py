@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from fleetlab.errors import UnknownPlan
+from fleetlab.parameters import plan_label
+from fleetlab.suite_results import BoundRiskSummary, PairedLead, PlanSummary, ScenarioOutcome, Verdict
+from sim.model.aggregate import wilson_interval
 from sim.model.gates import evaluate, possible_range
 from sim.model.scenario import Scenario
 from sim.model.stats import Summary, paired_difference, summarize
@@ -42,8 +45,10 @@ def resolve_plans(scenario: Scenario, names: list[str]) -> dict[str, StrategyPar
 class PlanRow:
     name: str
     kind: str
+    label: str = ""           # the plan as its scenario writes it (fleetlab.parameters.plan_label)
     values: dict[str, list[float | None]] = field(default_factory=dict)
     passes: dict[str, int] = field(default_factory=dict)
+    bounds: dict[str, str] = field(default_factory=dict)      # each `expect:` bound as written, by metric
     efficiency: list[float | None] = field(default_factory=list)
     devices: int = 0        # the largest fleet of its runs: no device count's interval reaches past it
 
@@ -73,7 +78,7 @@ def compare(scenario: Scenario, names: list[str], seeds: list[int], progress=lam
     rows = []
     total, done = len(plans) * len(seeds), 0
     for name, plan in plans.items():
-        row = PlanRow(name, plan.kind)
+        row = PlanRow(name, plan.kind, plan_label(plan))
         variant = scenario.model_copy(update={"strategy": plan})
         for seed in seeds:
             result = simulate(variant, seed, progress=within_run)
@@ -83,9 +88,39 @@ def compare(scenario: Scenario, names: list[str], seeds: list[int], progress=lam
                 row.values.setdefault(column, []).append(metrics[column])
             for check in evaluate(scenario.expect, metrics).checks:
                 row.passes[check.metric] = row.passes.get(check.metric, 0) + check.passed
+                row.bounds[check.metric] = check.bound
             bound, t95 = bounds[seed], metrics["t95"]
             row.efficiency.append(t95 / bound if t95 is not None and bound else None)
             done += 1
             progress(done, total)
         rows.append(row)
     return rows
+
+
+def as_outcome(rows: list[PlanRow], scenario: Scenario, file: str, plan_warnings: list[str]) -> ScenarioOutcome:
+    """The compared plans as a suite run records a scenario's plans, so that the report's recommendation
+    (fleetlab.report.decision.recommended) chooses among them by the same rule: `compare` showed every figure and
+    left the choice to whoever read the table. `plan_warnings` are lint's `key: message` lines about the file."""
+    plans = []
+    for row in rows:
+        runs = len(row.values.get("t95", []))
+        t95 = [value for value in row.values.get("t95", []) if value is not None]
+        bounds = {}
+        for metric, held in row.passes.items():
+            low, high = wilson_interval(runs - held, runs)
+            bounds[metric] = BoundRiskSummary(bound=row.bounds[metric], runs=runs, broken=runs - held,
+                                              probability=(runs - held) / runs, ci_low=low, ci_high=high)
+        leads = {}
+        for other in rows:
+            # a lead is how much sooner this plan's T95 came than the other's, seed by seed
+            behind = other.against(row, "t95") if other is not row and runs > 1 else None
+            if behind is not None and behind.mean is not None:
+                leads[other.name] = PairedLead(mean=behind.mean, low=behind.low, high=behind.high)
+        plans.append(PlanSummary(
+            name=row.name, kind=row.kind, label=row.label, runs=runs,
+            metrics={"t95": {"mean": sum(t95) / len(t95) if t95 else None, "missing": runs - len(t95)}},
+            bounds=bounds, t95_leads=leads))
+    judged = plans[0]           # compare's exit code is about the first plan named
+    verdict: Verdict = "NO-GO" if any(bound.broken for bound in judged.bounds.values()) else "GO"
+    return ScenarioOutcome(name=scenario.name, file=file, verdict=verdict, plans=plans, plan_warnings=plan_warnings)
+

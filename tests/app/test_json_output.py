@@ -75,3 +75,24 @@ def test_lint_json_gives_each_finding_with_its_key_and_line():
     assert [(finding["key"], finding["line"]) for finding in flagged["findings"]] == [
         ("strategy.detect_failure_rate", 54)]
     assert "54%" in flagged["findings"][0]["message"] and clean["findings"] == []
+
+
+def test_compare_recommends_a_plan_by_the_reports_rule_with_lint_beside_it():
+    """compare showed every figure and left the choice to whoever read the table; the report and the sweep choose.
+    tiny's all_at_once holds every bound and is a day sooner on every seed than its waves."""
+    done = fleetlab("compare", "scenarios/tiny.yaml", "--strategies", "plan,all_at_once", "--seeds", "3", "--json")
+    assert done.returncode == 0, done.stderr
+    chosen = json.loads(done.stdout)["recommended"]
+    assert chosen["name"] == "all_at_once" and chosen["rule"] == "the lowest risk of breaking any bound, then the " \
+                                                                 "fastest T95"
+    assert chosen["paired"].startswith("On the same seeds its T95 comes sooner than plan's: +1d 0h a seed")
+    assert "Recommended: all_at_once (all_at_once) — risk of breaking a bound 0% over 3 seeds, T95 10h 11m" in \
+        " ".join(done.stderr.split())
+    # a plan lint flags is said to be flagged, and a clean plan that breaks a bound is no alternative
+    flagged = fleetlab("compare", "scenarios/angle-regression-canary.yaml", "--strategies", "plan,random_canary",
+                       "--seeds", "2", "--json")
+    chosen = json.loads(flagged.stdout)["recommended"]
+    assert chosen["name"] == "plan" and chosen["lint"].startswith("strategy.detect_failure_rate:")
+    assert chosen["without_lint"].startswith("none within the risk allowed (random_canary has none")
+    alone = fleetlab("compare", "scenarios/tiny.yaml", "--seeds", "2", "--json")
+    assert json.loads(alone.stdout)["recommended"] is None and "Recommended" not in alone.stderr
