@@ -10,6 +10,7 @@ import typer
 
 from fleetlab import console
 from fleetlab.exit_codes import EXIT_BAD_INPUT, exit_interrupted
+from fleetlab.options import JsonFlag
 from sim.model.streams import MAX_SEEDS
 from sim.model.units import counted
 
@@ -121,7 +122,8 @@ def _check_inventory(rigs: Path) -> None:
 def history_command(location: Annotated[str, typer.Option("--history", help="SQLite file or postgresql:// URL")]
                     = DEFAULT_HISTORY,
                     scenario: Annotated[Optional[str], typer.Option(help="only this scenario")] = None,
-                    limit: Annotated[int, typer.Option(min=1, help="how many recent runs")] = 10) -> None:
+                    limit: Annotated[int, typer.Option(min=1, help="how many recent runs")] = 10,
+                    json_out: JsonFlag = False) -> None:
     """Trends across recorded runs: T95 per plan and p99 latency per rig."""
     from rich.table import Table
 
@@ -137,32 +139,41 @@ def history_command(location: Annotated[str, typer.Option("--history", help="SQL
     except HistoryError as error:
         console.err.print(str(error), markup=False)
         raise typer.Exit(EXIT_BAD_INPUT) from None
+    human = console.err if json_out else console.out
     if calibrations:
-        console.out.print(calibration_drift_table(calibrations))
-    if not runs:
-        console.out.print(f"no runs recorded in {location}", markup=False)
-        return
+        human.print(calibration_drift_table(calibrations))
     recorded = sorted({name for measured in values.values() for name, _, _ in measured})
-    if scenario is not None and scenario not in recorded:      # an empty table would read as "nothing changed"
+    if scenario is not None and runs and scenario not in recorded:   # an empty table would read as "nothing changed"
         console.err.print(f"--scenario {scenario}: not in the last {counted(len(runs), 'run')} of {location}; "
                           "recorded: " + (", ".join(recorded) or "none"), markup=False)
         raise typer.Exit(EXIT_BAD_INPUT)
+    series = [(name, metric, subject, [(run_id, value, values[run_id].get((name, subject, SEEDS)))
+                                       for run_id, value in points])
+              for (name, metric), subjects in sorted(trends.series.items()) if not scenario or name == scenario
+              for subject, points in sorted(subjects.items())]
+    if json_out:
+        console.print_json({
+            "runs": [{"run_id": run_id, "started": started, "verdict": verdict} for run_id, started, verdict in runs],
+            "series": [{"scenario": name, "metric": metric, "subject": subject,
+                        "points": [{"run_id": run_id, "value": value, "seeds": seeds}
+                                   for run_id, value, seeds in points]}
+                       for name, metric, subject, points in series],
+            "calibrations": [{"hardware": hardware, "metric": metric,
+                              "points": [{"measured": measured, "value": value} for measured, value in points]}
+                             for (hardware, metric), points in sorted(calibrations.items())]})
+    if not runs:
+        human.print(f"no runs recorded in {location}", markup=False)
+        return
     table = Table(title=f"last {counted(len(runs), 'run')}: " + " ".join(verdict for _, _, verdict in runs),
                   header_style="bold")
     for column in ("scenario", "metric", "subject", "values, oldest first"):
         table.add_column(column)
-    for (name, metric), subjects in sorted(trends.series.items()):
-        if scenario and name != scenario:
-            continue
-        for subject, points in sorted(subjects.items()):
-            shown = []
-            for run_id, value in points:
-                seeds = values[run_id].get((name, subject, SEEDS))
-                # "2" alone cannot tell 2 seeds of 2 from 2 of 20; runs of one suite can differ in --seeds
-                shown.append(f"{value:.0f} of {seeds:.0f}" if metric == T95_NEVER and seeds is not None
-                             else show_value(metric, value))
-            table.add_row(name, HISTORY_LABELS.get(metric, metric), subject, " → ".join(shown))
-    console.out.print(table)
+    for name, metric, subject, points in series:
+        # "2" alone cannot tell 2 seeds of 2 from 2 of 20; runs of one suite can differ in --seeds
+        shown = [f"{value:.0f} of {seeds:.0f}" if metric == T95_NEVER and seeds is not None
+                 else show_value(metric, value) for _, value, seeds in points]
+        table.add_row(name, HISTORY_LABELS.get(metric, metric), subject, " → ".join(shown))
+    human.print(table)
 
 
 # the history's metric keys as a release manager reads them (the keys stay in the database and `--json` outputs)

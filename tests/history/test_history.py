@@ -1,5 +1,6 @@
 """Run history in SQLite and in a real PostgreSQL server: trends across runs, regressions against the last good run."""
 
+import json
 import os
 import shutil
 import sqlite3
@@ -126,6 +127,13 @@ def test_a_plan_that_stops_reaching_t95_on_some_seeds_is_a_regression(tmp_path, 
     assert shown.exit_code == 0, shown.output
     row = next(line for line in shown.output.splitlines() if "seeds without a T95" in line)
     assert "0 of 3 → 2 of 3" in row, shown.output
+    # the same for a script: each point with the seeds it is over
+    as_json = CliRunner().invoke(app, ["history", "--history", str(tmp_path / "history.sqlite"), "--json"])
+    assert as_json.exit_code == 0, as_json.output
+    document = json.loads(as_json.stdout)
+    assert [run["run_id"] for run in document["runs"]] == [before.run_id, after.run_id]
+    never = next(item for item in document["series"] if item["metric"] == "t95_never" and item["subject"] == "plan")
+    assert [(point["value"], point["seeds"]) for point in never["points"]] == [(0.0, 3.0), (2.0, 3.0)]
 
 
 def test_postgresql_history_does_the_same(postgres, two_runs):
