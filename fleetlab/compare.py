@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from fleetlab.errors import UnknownPlan
 from fleetlab.parameters import plan_label
 from fleetlab.suite_results import BoundRiskSummary, PairedLead, PlanSummary, ScenarioOutcome, Verdict
-from sim.model.aggregate import wilson_interval
+from sim.model.aggregate import BoundRisk
 from sim.model.gates import evaluate, possible_range
 from sim.model.scenario import Scenario
 from sim.model.stats import Summary, paired_difference, summarize
@@ -104,12 +104,9 @@ def as_outcome(rows: list[PlanRow], scenario: Scenario, file: str, plan_warnings
     plans = []
     for row in rows:
         runs = len(row.values.get("t95", []))
-        t95 = [value for value in row.values.get("t95", []) if value is not None]
-        bounds = {}
-        for metric, held in row.passes.items():
-            low, high = wilson_interval(runs - held, runs)
-            bounds[metric] = BoundRiskSummary(bound=row.bounds[metric], runs=runs, broken=runs - held,
-                                              probability=(runs - held) / runs, ci_low=low, ci_high=high)
+        t95 = row.summary("t95")
+        bounds = {metric: BoundRiskSummary.model_validate(BoundRisk(row.bounds[metric], runs, runs - held).as_dict())
+                  for metric, held in row.passes.items()}
         leads = {}
         for other in rows:
             # a lead is how much sooner this plan's T95 came than the other's, seed by seed
@@ -118,7 +115,7 @@ def as_outcome(rows: list[PlanRow], scenario: Scenario, file: str, plan_warnings
                 leads[other.name] = PairedLead(mean=behind.mean, low=behind.low, high=behind.high)
         plans.append(PlanSummary(
             name=row.name, kind=row.kind, label=row.label, runs=runs,
-            metrics={"t95": {"mean": sum(t95) / len(t95) if t95 else None, "missing": runs - len(t95)}},
+            metrics={"t95": {"mean": t95.mean, "missing": t95.missing}},
             bounds=bounds, t95_leads=leads))
     judged = plans[0]           # compare's exit code is about the first plan named
     verdict: Verdict = "NO-GO" if any(bound.broken for bound in judged.bounds.values()) else "GO"

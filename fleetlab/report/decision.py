@@ -153,17 +153,17 @@ def recommended(outcome: ScenarioOutcome, max_risk: float = 0.0) -> dict[str, st
         chosen["paired"] = paired
     if findings := plan_findings(outcome, best.name):
         chosen["lint"] = findings[0] + (f" (and {len(findings) - 1} more)" if len(findings) > 1 else "")
-        chosen["without_lint"] = _best_without_lint(outcome, ranked, within if within(best) else lambda plan: True,
+        chosen["without_lint"] = _best_without_lint(ranked, flagged, within if within(best) else lambda plan: True,
                                                     risk)
     return chosen
 
 
-def _best_without_lint(outcome: ScenarioOutcome, ranked: list[PlanSummary], eligible: Callable[[PlanSummary], bool],
+def _best_without_lint(ranked: list[PlanSummary], flagged: set[str], eligible: Callable[[PlanSummary], bool],
                        risk: Callable[[PlanSummary], float]) -> str:
     """The best plan lint does not flag among those the recommendation could have chosen (within the risk, where
     the recommended one is): a plan with no finding that breaks its bounds is no alternative. angle-regression-canary's
     halting canaries were flagged and the page offered random_canary, the plan that misses the regression."""
-    clean = [plan for plan in ranked if not plan_findings(outcome, plan.name)]
+    clean = [plan for plan in ranked if plan.name not in flagged]
     if chosen := next((plan for plan in clean if eligible(plan)), None):
         return chosen.name
     if clean:
