@@ -11,8 +11,8 @@ from typing import Annotated, Optional
 import typer
 
 from fleetlab import console
-from fleetlab.errors import reported
-from fleetlab.exit_codes import EXIT_BAD_INPUT, EXIT_NO_GO, EXIT_OK
+from fleetlab.errors import refuse, reported
+from fleetlab.exit_codes import EXIT_NO_GO, EXIT_OK
 from fleetlab.options import JsonFlag
 from sim.model.streams import MAX_SEED, MAX_SEEDS
 
@@ -66,8 +66,7 @@ def backtest(ctx: typer.Context,
     try:
         observed = observe(rollout, began)
     except ValueError as error:
-        console.err.print(f"{records}: {error}", markup=False)
-        raise typer.Exit(EXIT_BAD_INPUT) from None
+        refuse(f"{records}: {error}", file=records)
     tally = console.Tally(seeds)
     with stopped_at_once(lambda: f"the backtest stopped after {tally.done:,} of {counted(tally.total, 'seed')}; "
                                  "nothing was written") as stop, \

@@ -9,8 +9,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from fleetlab import console
-from fleetlab.errors import reported
+from fleetlab import console, json_promise
+from fleetlab.errors import refuse, reported
 from fleetlab.exit_codes import EXIT_BAD_INPUT, EXIT_NO_GO, EXIT_OK, exit_interrupted
 from fleetlab.options import JsonFlag
 from sim.model.calibration import Calibration
@@ -59,11 +59,12 @@ def measure_on_rigs(file: Path, scenario, inventory, rig: str | None, one_at_a_t
         with stop_on_signals(stop) as signals:
             runs = run_rigs(scenario, inventory, file.resolve().parent, chosen, one_at_a_time, stop)
     except HilError as error:      # no rig to measure, or none could be: exit 2 (1 is a phase off, for fidelity)
-        console.err.print(f"{file}: {error}", markup=False)
-        raise typer.Exit(EXIT_BAD_INPUT) from None
+        refuse(f"{file}: {error}", file=file)
     cut_short = any(run.interrupted for run in runs) or len(runs) < (len(chosen) if one_at_a_time else 1)
     if cut_short:
-        console.err.print(f"INTERRUPTED: {interrupted_note}every rig put back", markup=False)
+        said = f"INTERRUPTED: {interrupted_note}every rig put back"
+        console.err.print(said, markup=False)
+        json_promise.note(said)
         raise typer.Exit(exit_interrupted(signals[0]) if signals else EXIT_BAD_INPUT)
     if signals:
         console.err.print(came_late(signals), markup=False)
@@ -104,8 +105,7 @@ def calibrate(file: Annotated[Path, typer.Argument(help="a scenario whose hil: p
             raise UnitError("a load step takes some time: give more than 0s")
         check_thermal_step(step)
     except (UnitError, ValueError) as error:
-        console.err.print(f"--thermal-step {thermal_step}: {error}", markup=False)
-        raise typer.Exit(EXIT_BAD_INPUT) from None
+        refuse(f"--thermal-step {thermal_step}: {error}")
     with reported(file):
         inventory = load_inventory(rigs)
         scenario = load_scenario(file, overrides=calibration_overrides(thermal_step))
@@ -120,8 +120,7 @@ def calibrate(file: Annotated[Path, typer.Argument(help="a scenario whose hil: p
     try:
         calibration = from_run([found for run in runs for found in run.rigs], chosen, scenario)
     except HilError as error:      # a rig's numbers could not be measured: nothing written, exit 2
-        console.err.print(f"{file}: {error}", markup=False)
-        raise typer.Exit(EXIT_BAD_INPUT) from None
+        refuse(f"{file}: {error}", file=file)
     with reported():
         write_whole(out, calibration_yaml(calibration))
     console.out.print(calibration_table(calibration))
@@ -209,8 +208,7 @@ def fidelity(ctx: typer.Context,
         inventory = load_inventory(rigs)
         scenario = load_scenario(file)
     if scenario.hil is None:
-        console.err.print(f"{file}: the scenario has no hil: section", markup=False)
-        raise typer.Exit(EXIT_BAD_INPUT)
+        refuse(f"{file}: the scenario has no hil: section", file=file)
     if out is not None:
         with reported():    # before any rig time is spent
             out_folder(ctx, out)

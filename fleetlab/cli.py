@@ -13,9 +13,10 @@ from typing import Annotated, Any, Optional
 import typer
 
 from fleetlab import console
-from fleetlab.errors import reported
+from fleetlab.errors import refuse, reported
 from fleetlab.exit_codes import EXIT_BAD_INPUT, EXIT_NO_GO, EXIT_OK
 from fleetlab.files import write_whole
+from fleetlab.json_promise import JsonPromisingGroup
 from fleetlab.options import JsonFlag, out_folder
 from fleetlab.scenario_commands import say_calibration, schema, validate
 from sim.load import plan_warnings
@@ -52,7 +53,7 @@ def _readable_types() -> None:
 
 
 _readable_types()
-app = typer.Typer(add_completion=False, no_args_is_help=True,
+app = typer.Typer(add_completion=False, no_args_is_help=True, cls=JsonPromisingGroup,
                   help="Simulate and hardware-test ML model rollouts to fleets of edge cameras.")
 
 
@@ -166,9 +167,8 @@ def compare(file: Path,
     scenario, traps = _loaded_with_traps(file)
     names = [name.strip() for name in strategies.split(",") if name.strip()]
     if not names:
-        console.err.print(f"--strategies {strategies!r}: name at least one plan ('plan', a name under "
-                          "alternatives:, or a kind)", markup=False)
-        raise typer.Exit(EXIT_BAD_INPUT)
+        refuse(f"--strategies {strategies!r}: name at least one plan ('plan', a name under "
+               "alternatives:, or a kind)")
     started = time.perf_counter()
     title = f"comparing {counted(len(names), 'plan')} × {counted(seeds, 'seed')}"
     tally = console.Tally(len(names) * seeds)

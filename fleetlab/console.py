@@ -14,6 +14,7 @@ from rich.segment import Segment
 from rich.table import Table
 from rich.text import Text
 
+from fleetlab import json_promise
 from fleetlab.causes import least_evidence
 from fleetlab.safe_text import visible
 from sim.model import units
@@ -43,6 +44,13 @@ _WIDTH = None if sys.stdout.isatty() else 200
 def print_json(document: object) -> None:
     """One JSON document on stdout, keys sorted: what `--json` promises a script."""
     sys.stdout.write(json.dumps(document, indent=2, sort_keys=True, allow_nan=False) + "\n")
+    json_promise.kept()
+
+
+def print_json_text(text: str) -> None:
+    """A JSON document already written out (a run's result.json, as the report folder holds it) on stdout."""
+    sys.stdout.write(text)
+    json_promise.kept()
 
 
 out = SafeConsole(highlight=False, soft_wrap=True, width=_WIDTH, emoji=False, markup=False)
@@ -64,6 +72,7 @@ def titled_table(title: str, *columns: str) -> Table:
 
 
 def show_problems(error: ScenarioError) -> None:
+    json_promise.note_problems(problem_records(error.problems))
     for problem in error.problems:
         err.print(str(problem), markup=False)
     count = len(error.problems)

@@ -15,9 +15,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
+from typing import NoReturn
 
 import typer
 
+from fleetlab import json_promise
 from fleetlab.exit_codes import EXIT_BAD_INPUT
 from sim.model.errors import FleetlabError, ScenarioError
 
@@ -55,5 +58,17 @@ def reported(context: object = "") -> Iterator[None]:
         console.show_problems(error)
         raise typer.Exit(EXIT_BAD_INPUT) from None
     except FleetlabError as error:
-        console.err.print(f"{context}: {error}" if context else str(error), markup=False)
-        raise typer.Exit(EXIT_BAD_INPUT) from None
+        refuse(f"{context}: {error}" if context else str(error), file=context)
+
+
+def refuse(reason: str, file: object = "") -> NoReturn:
+    """Say why the command cannot go on (on stderr, and in `--json`'s failure document, fleetlab.json_promise) and
+    exit 2. `file`: the file the reason is about, where it is one."""
+    from fleetlab import console
+
+    console.err.print(reason, markup=False)
+    if isinstance(file, Path):      # the record names the file in its own field, as validate's records do
+        json_promise.note(reason.removeprefix(f"{file}: "), file=str(file))
+    else:
+        json_promise.note(reason)
+    raise typer.Exit(EXIT_BAD_INPUT)

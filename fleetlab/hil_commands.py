@@ -12,7 +12,7 @@ from typing import Annotated, Optional
 import typer
 
 from fleetlab import console
-from fleetlab.errors import reported
+from fleetlab.errors import refuse, reported
 from fleetlab.exit_codes import EXIT_BAD_INPUT, EXIT_NO_GO, EXIT_OK, exit_interrupted
 from fleetlab.files import OutputError, output_file, output_folder, write_whole
 from fleetlab.hil_view import hil_table, plan_table
@@ -64,8 +64,7 @@ def hil(ctx: typer.Context,
         console.show_problems(error)
         raise typer.Exit(EXIT_BAD_INPUT) from None
     if scenario.hil is None:
-        console.err.print(f"{file}: the scenario has no hil: section", markup=False)
-        raise typer.Exit(EXIT_BAD_INPUT)
+        refuse(f"{file}: the scenario has no hil: section", file=file)
     with reported():        # before any rig time is spent: an output that cannot be written fails now
         if out is not None:
             out_folder(ctx, out)
@@ -88,8 +87,7 @@ def hil(ctx: typer.Context,
             result = run_scenario(scenario, inventory, file.resolve().parent, SshShell, rig, on_rig_done=done,
                                   stop=stop, allow_outside=allow_paths_outside, lease_wait=wait_for_rigs)
     except HilError as error:
-        console.err.print(f"{file}: {error}", markup=False)
-        raise typer.Exit(EXIT_BAD_INPUT) from None
+        refuse(f"{file}: {error}", file=file)
     human = console.err if json_out else console.out
     for line in result.rig_delivery:
         human.print(f"on the rigs: {line}", markup=False)
@@ -152,8 +150,7 @@ def trust(host: str,
     try:
         key = fetch_host_key(host, port)
     except ConnectionLost as error:
-        console.err.print(str(error), markup=False)
-        raise typer.Exit(EXIT_BAD_INPUT) from None
+        refuse(str(error))
     offered = fingerprint_of(key)
     if fingerprint is None:
         console.out.print(f"{host}:{port} offers {key.split()[0]} {offered}\nCheck it on the rig "
@@ -167,11 +164,9 @@ def trust(host: str,
     try:
         changed = record_host_key(rigs, host, port, key)
     except OSError as error:
-        console.err.print(f"{rigs}: could not record the key (the file is as it was): {error}", markup=False)
-        raise typer.Exit(EXIT_BAD_INPUT) from None
+        refuse(f"{rigs}: could not record the key (the file is as it was): {error}", file=rigs)
     if not changed:
-        console.err.print(f"{rigs}: no rig at {host}:{port}", markup=False)
-        raise typer.Exit(EXIT_BAD_INPUT)
+        refuse(f"{rigs}: no rig at {host}:{port}", file=rigs)
     console.out.print(f"pinned {offered} for {', '.join(changed)} in {rigs}", markup=False)
 
 
@@ -191,8 +186,7 @@ def _lab():
     try:
         return VirtualLab()
     except VirtualRigError as error:
-        console.err.print(str(error), markup=False)
-        raise typer.Exit(EXIT_BAD_INPUT) from None
+        refuse(str(error))
 
 
 @rigs_app.command()
@@ -233,8 +227,7 @@ def up(count: Annotated[int, typer.Argument(min=1, max=MAX_VIRTUAL_RIGS, help="h
             raise ValueError(f"--bandwidth {bandwidth}: a link needs a rate above zero")
         store_bytes = _store_size(store_size) if store_size is not None else None
     except ValueError as error:
-        console.err.print(str(error), markup=False)
-        raise typer.Exit(EXIT_BAD_INPUT) from None
+        refuse(str(error))
     with reported():
         output_file(inventory)
         if not key.exists():
@@ -243,8 +236,7 @@ def up(count: Annotated[int, typer.Argument(min=1, max=MAX_VIRTUAL_RIGS, help="h
         made = subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "fleetlab-virtual-rigs", "-f",
                                str(key)], capture_output=True, text=True)
         if made.returncode != 0:
-            console.err.print(f"{key}: ssh-keygen failed: {made.stderr.strip()}", markup=False)
-            raise typer.Exit(EXIT_BAD_INPUT)
+            refuse(f"{key}: ssh-keygen failed: {made.stderr.strip()}")
     lab = _lab()
     # Ctrl-C or SIGTERM before the inventory is written: the rigs started go again
     with raising_on_signals() as stop:
@@ -252,15 +244,13 @@ def up(count: Annotated[int, typer.Argument(min=1, max=MAX_VIRTUAL_RIGS, help="h
             public = Path(str(key) + ".pub").read_text().strip()
             rigs = lab.up(count, profile, public, bandwidth=rate, store_tmpfs=store_bytes)
         except (VirtualRigError, ValueError, OSError) as error:
-            console.err.print(str(error), markup=False)
-            raise typer.Exit(EXIT_BAD_INPUT) from None
+            refuse(str(error))
         try:
             stop()      # a signal whose exception was lost on the way (fleetlab/interrupts.StopCheck)
             write_whole(inventory, _inventory_text(rigs, key, rate))
         except OutputError as error:    # no inventory, no way to find them again: the rigs go too
             lab.down([rig.container for rig in rigs])
-            console.err.print(f"{error}; the {counted(len(rigs), 'rig')} were removed again", markup=False)
-            raise typer.Exit(EXIT_BAD_INPUT) from None
+            refuse(f"{error}; the {counted(len(rigs), 'rig')} were removed again")
         except BaseException:
             lab.down([rig.container for rig in rigs])
             raise
@@ -319,8 +309,7 @@ def down(inventory: Annotated[Path, typer.Option(help="inventory written by `rig
 
     named = container or []
     if any(not name.strip() for name in named):     # Docker's client answered an empty id with 'NullResource'
-        console.err.print("--container: give a container id as `fleetlab rigs status` shows it", markup=False)
-        raise typer.Exit(EXIT_BAD_INPUT)
+        refuse("--container: give a container id as `fleetlab rigs status` shows it")
     try:
         containers = named or [rig.container for rig in load_inventory(inventory).rigs if rig.container]
     except ScenarioError as error:
@@ -330,16 +319,14 @@ def down(inventory: Annotated[Path, typer.Option(help="inventory written by `rig
     strangers = lab.not_rigs(containers)
     if strangers:
         source = "--container" if named else str(inventory)
-        console.err.print(f"{source}: container {', '.join(strangers)} is not a fleetlab virtual rig (no "
-                          f"{LABEL} label): nothing removed", markup=False)
-        raise typer.Exit(EXIT_BAD_INPUT)
+        refuse(f"{source}: container {', '.join(strangers)} is not a fleetlab virtual rig (no "
+               f"{LABEL} label): nothing removed")
     removed = lab.down(containers)
     console.out.print(f"removed {counted(len(removed), 'virtual rig')}", markup=False)
     unknown = [name for name in named if name not in removed]
     if unknown:         # a mistyped id, or one removed already: said, since the user named it
-        console.err.print(f"--container: no such container: {', '.join(unknown)} (`fleetlab rigs status` lists "
-                          "the virtual rigs)", markup=False)
-        raise typer.Exit(EXIT_BAD_INPUT)
+        refuse(f"--container: no such container: {', '.join(unknown)} (`fleetlab rigs status` lists "
+               "the virtual rigs)")
 
 
 @rigs_app.command()

@@ -15,8 +15,8 @@ import typer
 from ruamel.yaml import YAML
 
 from fleetlab import console
-from fleetlab.errors import reported
-from fleetlab.exit_codes import EXIT_BAD_INPUT, EXIT_NO_GO, EXIT_OK
+from fleetlab.errors import refuse, reported
+from fleetlab.exit_codes import EXIT_NO_GO, EXIT_OK
 from fleetlab.files import write_whole
 from fleetlab.interop.targets import (
     TARGETS,
@@ -93,9 +93,7 @@ def import_(file: Path,
     from sim.model.lint import PLAN_NAME
 
     if name and (name == "plan" or not re.fullmatch(PLAN_NAME, name)):     # what validate would refuse in the file
-        console.err.print(f"--name {name!r}: a plan's name is letters, digits, '_' and '-', and not 'plan'",
-                          markup=False)
-        raise typer.Exit(EXIT_BAD_INPUT)
+        refuse(f"--name {name!r}: a plan's name is letters, digits, '_' and '-', and not 'plan'")
     with reported(file):
         text = read_text(file)      # bounded like every input: a huge file or a device is refused, not read
         imported = import_document(text, source)

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import ParamSpec
 
+from fleetlab import json_promise
 from fleetlab.exit_codes import exit_interrupted
 from hil.stop import StopSignal
 
@@ -139,5 +140,7 @@ def stopped_at_once(what_was_lost: Callable[[], str]) -> Iterator[StopCheck]:
         code = exiting.code
     else:
         return
-    os.write(2, f"\n{signal.Signals(code - 128).name}: {what_was_lost()}\n".encode())
+    said = f"{signal.Signals(code - 128).name}: {what_was_lost()}"
+    os.write(2, f"\n{said}\n".encode())
+    json_promise.note(said)
     raise SystemExit(code)

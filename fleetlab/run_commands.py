@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated, Literal, Optional
 
 import typer
 
 from fleetlab import console
-from fleetlab.exit_codes import EXIT_BAD_INPUT, exit_interrupted
+from fleetlab.errors import refuse, reported
+from fleetlab.exit_codes import exit_interrupted
 from fleetlab.options import JsonFlag
 from sim.model.streams import MAX_SEEDS
 from sim.model.units import counted
@@ -37,7 +37,6 @@ def run(ctx: typer.Context,
                                                               "stderr)")] = False) -> None:
     """Run a scenario suite; write index.html, summary.md, junit.xml and result.json. Exit 0 go, 1 no-go,
     2 could not measure."""
-    from fleetlab.errors import reported
     from fleetlab.files import output_folder
     from fleetlab.history import check_location, record_run
     from fleetlab.interrupts import came_late, stop_on_signals
@@ -51,8 +50,7 @@ def run(ctx: typer.Context,
         wait_seconds(wait_for_rigs)
     missing = [str(path) for path in paths or [] if not path.exists()]
     if missing:
-        console.err.print(f"no such file or folder: {', '.join(missing)}", markup=False)
-        raise typer.Exit(EXIT_BAD_INPUT)
+        refuse(f"no such file or folder: {', '.join(missing)}")
     if rigs is not None and mode != "sim":       # every input checked before anything runs
         _check_inventory(rigs)
     with reported("--history"):     # a location no history can have (a database that fails later is a warning)
@@ -63,7 +61,7 @@ def run(ctx: typer.Context,
             output_folder(Path("reports"))      # each run writes its own folder in it
         else:
             out_folder(ctx, out)
-        _check_names(list(paths or []))
+        _check_scenarios(list(paths or []))
     stop = StopSignal()
     # a progress bar on a terminal (console.progress_bar is silent in CI logs); the log lines either way
     with reported(), console.progress_bar(f"{mode} suite") as report, \
@@ -90,31 +88,35 @@ def run(ctx: typer.Context,
                 markup=False)
     human.print(f"report: {written['index.html'].resolve()}", markup=False)
     if json_out:
-        sys.stdout.write(written["result.json"].read_text(encoding="utf-8"))
+        console.print_json_text(written["result.json"].read_text(encoding="utf-8"))
     interrupted = result.verdict == "INTERRUPTED"
     if signals and not interrupted:
         console.err.print(came_late(signals), markup=False)
     raise typer.Exit(exit_interrupted(signals[0]) if signals and interrupted else result.exit_code)
 
 
-def _check_names(paths: list[Path]) -> None:
+def _check_scenarios(paths: list[Path]) -> None:
+    """Something to run, and no two scenarios of one name. A folder with no scenario in it exits 2 saying so (it
+    wrote a report of nothing, "CANNOT MEASURE: 0 scenarios", and left the reader to guess why)."""
     from fleetlab.errors import AppError
-    from fleetlab.suite import collect, shared_names, shared_names_problem
+    from fleetlab.suite import DEFAULT_PATHS, collect, shared_names, shared_names_problem
 
-    clashes = shared_names(collect(paths))
+    found = collect(paths)
+    if not found:
+        raise AppError(f"no .yaml files under {', '.join(str(path) for path in paths or DEFAULT_PATHS)}: "
+                       "nothing to run")
+    clashes = shared_names(found)
     if clashes:
         raise AppError(shared_names_problem(clashes))
 
 
 def _check_inventory(rigs: Path) -> None:
-    from fleetlab.errors import reported
     from hil.inventory import load_inventory
 
     if not rigs.exists():
         example = Path("rigs/lab.example.yaml")
         hint = f" ({example} is an example inventory to copy and fill in)" if example.exists() else ""
-        console.err.print(f"--rigs {rigs}: no such file{hint}", markup=False)
-        raise typer.Exit(EXIT_BAD_INPUT)
+        refuse(f"--rigs {rigs}: no such file{hint}")
     with reported(rigs):
         load_inventory(rigs)
 
@@ -137,16 +139,14 @@ def history_command(location: Annotated[str, typer.Option("--history", help="SQL
         values = {run_id: store.values(run_id) for run_id, _, _ in runs}
         store.close()
     except HistoryError as error:
-        console.err.print(str(error), markup=False)
-        raise typer.Exit(EXIT_BAD_INPUT) from None
+        refuse(str(error))
     human = console.err if json_out else console.out
     if calibrations:
         human.print(calibration_drift_table(calibrations))
     recorded = sorted({name for measured in values.values() for name, _, _ in measured})
     if scenario is not None and runs and scenario not in recorded:   # an empty table would read as "nothing changed"
-        console.err.print(f"--scenario {scenario}: not in the last {counted(len(runs), 'run')} of {location}; "
-                          "recorded: " + (", ".join(recorded) or "none"), markup=False)
-        raise typer.Exit(EXIT_BAD_INPUT)
+        refuse(f"--scenario {scenario}: not in the last {counted(len(runs), 'run')} of {location}; "
+               "recorded: " + (", ".join(recorded) or "none"))
     series = [(name, metric, subject, [(run_id, value, values[run_id].get((name, subject, SEEDS)))
                                        for run_id, value in points])
               for (name, metric), subjects in sorted(trends.series.items()) if not scenario or name == scenario

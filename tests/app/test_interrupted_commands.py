@@ -7,6 +7,7 @@ landed in the import of numpy.random's Cython modules, which a run's first draw 
 swallowed the handler's SystemExit (the comparison ran on past the test's two minutes). A run now imports nothing,
 and a signal whose exception was lost is raised again at the command's next report of progress."""
 
+import json
 import os
 import signal
 import subprocess
@@ -28,6 +29,9 @@ from tests.processes import catches
 @pytest.mark.parametrize("args, said", [
     (["sim", "scenarios/bench-100k.yaml"], "SIGTERM: the simulation stopped; nothing was written"),
     (["compare", "scenarios/bench-100k.yaml", "--seeds", "20"], "SIGTERM: the comparison stopped after 0 of 20 runs"),
+    # with --json, stdout is still one document a script can read: what stopped, and the exit code
+    (["compare", "scenarios/bench-100k.yaml", "--seeds", "20", "--json"],
+     "SIGTERM: the comparison stopped after 0 of 20 runs"),
     (["backtest", "scenarios/bench-100k.yaml", "--records", "{records}", "--from", "csv", "--start",
       "2026-03-01T00:00:00Z", "--seeds", "20"],
      "SIGTERM: the backtest stopped after 0 of 20 seeds; nothing was written"),
@@ -42,9 +46,14 @@ def test_sigterm_during_a_simulation_says_what_stopped(tmp_path, args, said):
     try:
         assert catches(started.pid, signal.SIGTERM), "the command never took SIGTERM over"
         started.send_signal(signal.SIGTERM)
-        _, stderr = started.communicate(timeout=120)
+        stdout, stderr = started.communicate(timeout=120)
         assert started.returncode == 143, stderr
         assert said in stderr and "Traceback" not in stderr
+        if "--json" in args:
+            document = json.loads(stdout)
+            assert document["exit_code"] == 143 and document["problems"][0]["message"] == said
+        else:
+            assert stdout == ""
     finally:
         if started.poll() is None:
             started.kill()

@@ -1,15 +1,21 @@
 """`--json` on sim, compare, sweep, run, validate and lint: stdout is one JSON document a script can read (tables
-and progress go to stderr), and the exit code is the same as without it. (hil and fidelity:
+and progress go to stderr), and the exit code is the same as without it; a command that cannot start prints a
+failure document (fleetlab.json_promise). (hil and fidelity:
 tests/hil/test_plan_cli.py and tests/hil/test_calibration.py, on rigs.)"""
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
 
 import pytest
+from typer.testing import CliRunner
 
+from fleetlab.cli import app
+from fleetlab.json_promise import asked_for_json
 from tests.conftest import ROOT
 
 
@@ -96,3 +102,115 @@ def test_compare_recommends_a_plan_by_the_reports_rule_with_lint_beside_it():
     assert chosen["without_lint"].startswith("none within the risk allowed (random_canary has none")
     alone = fleetlab("compare", "scenarios/tiny.yaml", "--seeds", "2", "--json")
     assert json.loads(alone.stdout)["recommended"] is None and "Recommended" not in alone.stderr
+
+
+# What each command was refused, with --json: a script piping stdout to jq read nothing (a jq "parse error") where
+# the command could not start; the reason was only on stderr.
+EXAMPLE_RIGS = "rigs/lab.example.yaml"
+
+
+@pytest.mark.parametrize("command, file, said", [
+    (["sim", "{missing}"], "{missing}", "cannot read the file: there is no such file"),
+    (["compare", "{broken}"], "{broken}", "YAML: "),
+    (["compare", "scenarios/tiny.yaml", "--strategies", ","], "", "--strategies ',': name at least one plan"),
+    (["compare", "scenarios/tiny.yaml", "--seed", "3"], "", "No such option: --seed"),
+    (["sweep", "scenarios/tiny.yaml", "--max-risk", "abc"], "", "--max-risk: expected a fraction"),
+    (["sweep", "scenarios/tiny.yaml", "--grid", "strategy.bake=1h,xx"], "scenarios/tiny.yaml",
+     "grid point strategy.bake=xx: strategy.bake: expected a duration"),
+    (["run", "{empty}"], "", "no .yaml files under {empty}: nothing to run"),
+    (["validate", "{empty}"], "", "no .yaml files under {empty}"),
+    (["lint", "{empty}"], "", "no .yaml files under {empty}"),
+    (["backtest", "scenarios/tiny.yaml", "--records", "{broken}", "--from", "mender"], "{broken}", "not JSON"),
+    (["history", "--history", "{broken}"], "", "cannot read the history at {broken}"),
+    (["hil", "scenarios/tiny.yaml", "--rigs", EXAMPLE_RIGS], "scenarios/tiny.yaml",
+     "the scenario has no hil: section"),
+    (["fidelity", "scenarios/tiny.yaml", "--rigs", EXAMPLE_RIGS], "scenarios/tiny.yaml",
+     "the scenario has no hil: section"),
+    (["nosuch"], "", "No such command 'nosuch'"),
+])
+def test_a_command_that_cannot_start_still_prints_one_json_document(command, file, said, tmp_path):
+    places = {"{missing}": str(tmp_path / "missing.yaml"), "{broken}": str(tmp_path / "broken.yaml"),
+              "{empty}": str(tmp_path / "empty")}
+    (tmp_path / "broken.yaml").write_text("name: x\nfleet: [\n")
+    (tmp_path / "empty").mkdir()
+
+    def placed(text: str) -> str:
+        for mark, path in places.items():
+            text = text.replace(mark, path)
+        return text
+
+    done = fleetlab(*[placed(arg) for arg in command], "--json")
+    assert done.returncode == 2, done.stderr
+    document = json.loads(done.stdout)
+    assert document["exit_code"] == 2 and document["passed"] is False
+    problem, = document["problems"]
+    assert set(problem) == {"file", "line", "column", "key", "message"}
+    assert problem["file"] == placed(file) and placed(said) in problem["message"]
+    assert placed(said) in " ".join(done.stderr.split())      # still said for a person, on stderr
+
+
+def test_the_failure_document_carries_the_line_and_key_of_each_problem(tmp_path):
+    broken = tmp_path / "broken.yaml"
+    broken.write_text((ROOT / "scenarios" / "tiny.yaml").read_text().replace("duration: 3d", "duration: 3"))
+    done = fleetlab("sim", str(broken), "--json")
+    assert done.returncode == 2
+    assert json.loads(done.stdout)["problems"] == [{
+        "file": str(broken), "line": 5, "column": 1, "key": "duration",
+        "message": "expected a duration with a unit such as '12h' or '90s', got 3"}]
+
+
+def test_without_json_a_refused_command_prints_nothing_on_stdout(tmp_path):
+    done = fleetlab("compare", str(tmp_path / "missing.yaml"))
+    assert done.returncode == 2 and done.stdout == "" and "there is no such file" in done.stderr
+
+
+def test_json_after_a_double_dash_is_an_argument_not_the_option():
+    assert asked_for_json(["sim", "x.yaml", "--json"])
+    assert not asked_for_json(["sim", "--", "--json"])
+    assert not asked_for_json(["sim", "--jsonx"])
+
+
+def test_each_command_in_one_process_keeps_its_own_promise(tmp_path):
+    """Typer's test runner (and a script importing the app) runs many commands in one process: a refusal with
+    --json leaves nothing behind for the next command, which prints JSON only if it was asked to."""
+    runner = CliRunner()
+    missing = str(tmp_path / "missing.yaml")
+    refused = runner.invoke(app, ["sim", missing, "--json"])
+    assert refused.exit_code == 2 and json.loads(refused.stdout)["problems"][0]["file"] == missing
+    plain = runner.invoke(app, ["sim", missing])
+    assert plain.exit_code == 2 and plain.stdout == ""
+    again = runner.invoke(app, ["compare", str(tmp_path / "other.yaml"), "--json"])
+    assert [problem["file"] for problem in json.loads(again.stdout)["problems"]] == [str(tmp_path / "other.yaml")]
+
+
+def _annotation_filter() -> str:
+    """The jq filter docs/nightly-ci.md's pull-request job turns the records into annotations with."""
+    text = (ROOT / "docs" / "nightly-ci.md").read_text()
+    return text.split("annotate='", 1)[1].split("'\n", 1)[0]
+
+
+def test_the_pull_request_jobs_filter_reads_both_documents(tmp_path):
+    """The documented job's jq filter annotates each file's problems, and a refusal's (a folder with no scenario:
+    its document has no `files`, where the filter once stopped with "Cannot iterate over null")."""
+    jq = shutil.which("jq")
+    if jq is None:
+        if os.environ.get("FLEETLAB_REQUIRE_SERVICES"):
+            pytest.fail("jq is not installed (apt-get install jq)")
+        pytest.skip("jq is not installed (apt-get install jq)")
+    broken = tmp_path / "broken.yaml"
+    broken.write_text((ROOT / "scenarios" / "tiny.yaml").read_text().replace("duration: 3d", "duration: 3"))
+    (tmp_path / "empty").mkdir()
+
+    def annotations(*args: str) -> list[str]:
+        document = fleetlab(*args, "--json").stdout
+        done = subprocess.run([jq, "-r", "--arg", "level", "error", _annotation_filter()], input=document,
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        return done.stdout.splitlines()
+
+    assert annotations("validate", "scenarios/tiny.yaml", str(broken)) == [
+        f"::error file={broken},line=5,col=1,title=duration::expected a duration with a unit such as '12h' or '90s', "
+        "got 3"]
+    assert annotations("validate", str(tmp_path / "empty")) == [
+        f"::error file=,line=0,col=0,title=::no .yaml files under {tmp_path / 'empty'}"]
+    assert annotations("validate", "scenarios/tiny.yaml") == []
