@@ -18,6 +18,7 @@ def missing_parts() -> list[tuple[str, str]]:
          "tests/virtual (virtual Jetson rigs)"),
         (bool(glob.glob("/usr/lib/postgresql/*/bin/postgres")), "PostgreSQL", "tests/history (history on PostgreSQL)"),
         (Path("/usr/bin/chromium").exists(), "Chromium", "tests/report (the HTML report in headless Chromium)"),
+        (shutil.which("jq") is not None, "jq", "tests/app (docs/nightly-ci.md's annotation filter)"),
     ]
     return [(part, tests) for present, part, tests in checks if not present]
 
