@@ -31,7 +31,7 @@ from sim.grid import GridPoint
 from sim.model.aggregate import seeds_for_risk, wilson_interval
 from sim.model.gates import METRICS, format_difference, format_metric
 from sim.model.plan_traps import plan_warnings
-from sim.model.stats import paired_difference
+from sim.model.stats import paired_difference, seeds_to_exclude_zero
 from sim.sweep import PointSummary, SweepResult
 
 HIGHER_IS_BETTER = frozenset({"coverage", "committed", "evidence_at_release"})
@@ -155,8 +155,13 @@ class Pick:
         lines = [f"  the same {self.measure} as {_named(same)} on every seed"] if same else []
         if unclear:
             more = f"; nor over {len(unclear) - 1} more" if len(unclear) > 1 else ""
+            nearest = leads[unclear[0]]
             lines.append(f"  on the same seeds its lead over {unclear[0]} is not clear: "
-                         f"{self._lead(leads[unclear[0]])}{more}")
+                         f"{self._lead(nearest)}{more}")
+            if nearest.low is not None and nearest.high is not None and \
+                    (needed := seeds_to_exclude_zero(nearest.mean, nearest.low, nearest.high, self.seeds)):
+                lines.append(f"  about {needed:,} seeds would tell it from {unclear[0]}, were the lead and the "
+                             f"seeds' spread to stay as measured (--seeds {needed})")
         if unpaired:
             lines.append(f"  its interval overlaps {_named(unpaired)}'s: the seeds do not yet separate them")
         if not self.overlapping and self.leads:

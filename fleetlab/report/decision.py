@@ -10,6 +10,7 @@ from fleetlab.suite_results import PlanSummary, ScenarioOutcome, SuiteResult
 from sim.model import units
 from sim.model.aggregate import seeds_for_risk, wilson_interval
 from sim.model.gates import format_difference
+from sim.model.stats import seeds_to_exclude_zero
 
 VERDICT_ORDER = {"INTERRUPTED": 0, "CANNOT MEASURE": 1, "NO-GO": 2, "GO": 3}
 MEANINGS = {
@@ -113,7 +114,12 @@ def _paired_t95(best: PlanSummary, runner_up: PlanSummary) -> str:
         return f"On the same seeds its T95 comes sooner than {runner_up.name}'s: {figures}"
     if lead.high < 0:       # ranked first for its lower risk, and slower for it
         return f"On the same seeds its T95 comes later than {runner_up.name}'s, the price of its lower risk: {figures}"
-    return f"On the same seeds its T95 is not clearly sooner than {runner_up.name}'s: {figures}"
+    told = f"On the same seeds its T95 is not clearly sooner than {runner_up.name}'s: {figures}"
+    needed = seeds_to_exclude_zero(lead.mean, lead.low, lead.high, best.runs)
+    if needed is not None:      # what to do about it: the seeds that would tell them apart, were the lead to hold
+        told += (f"; about {needed:,} seeds would tell them apart, were the lead and the seeds' spread to stay as "
+                 f"measured (--seeds {needed})")
+    return told
 
 
 def recommended(outcome: ScenarioOutcome, max_risk: float = 0.0) -> dict[str, str] | None:

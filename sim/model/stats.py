@@ -50,11 +50,32 @@ def paired_difference(mine: list[float | None], theirs: list[float | None]) -> S
     return summarize(differences)
 
 
+def _t95(degrees: int) -> float:
+    return _T95.get(degrees, NormalDist().inv_cdf(0.975))
+
+
+def seeds_to_exclude_zero(mean: float, low: float, high: float, n: int, most: int = 100_000) -> int | None:
+    """How many seeds would put a mean's 95% interval [low, high] over n seeds clear of zero, were the mean and the
+    spread of the seeds to stay as measured: the smallest m with t(m − 1) · s / √m < |mean|, s read back from the
+    interval's half width. None where no number of seeds would (a mean of 0, no spread to read, or more than
+    `most`). An estimate to plan the next run with, not a promise: the next seeds move the mean too."""
+    if n < 2 or mean == 0 or high <= low:
+        return None
+    spread = (high - low) / 2 * math.sqrt(n) / _t95(n - 1)
+    # t(m − 1) ≥ z, so m ≥ (z · s / |mean|)²: start there, and walk up while the t quantile is still above z
+    seeds = max(2, math.ceil((NormalDist().inv_cdf(0.975) * spread / abs(mean)) ** 2))
+    while seeds <= most:
+        if _t95(seeds - 1) * spread / math.sqrt(seeds) < abs(mean):
+            return seeds
+        seeds += 1
+    return None
+
+
 def mean_interval(n: int, mean: float, std: float,
                   within: tuple[float, float] = (-math.inf, math.inf)) -> tuple[float | None, float | None]:
     """95% Student-t confidence interval of a mean from n values with sample standard deviation std, cut to
     `within` (the range the values can take, sim.model.gates.possible_range): a mean cannot leave it."""
     if n < 2:
         return None, None
-    half = _T95.get(n - 1, NormalDist().inv_cdf(0.975)) * std / math.sqrt(n)
+    half = _t95(n - 1) * std / math.sqrt(n)
     return max(within[0], mean - half), min(within[1], mean + half)

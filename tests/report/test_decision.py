@@ -162,6 +162,10 @@ def test_the_recommended_plans_t95_is_set_beside_the_runner_ups_on_the_same_seed
                                       "risk: −1h 0m a seed [−1h 6m, −53m 20s]")
     unclear = recommended(outcome(with_lead(plan("a", 0.0, 3600), "b", 60, -30, 150), plan("b", 0.0, 3660)))
     assert unclear["paired"].startswith("On the same seeds its T95 is not clearly sooner than b's: +1m 0s a seed")
+    # and what to do about it: t(m − 1) · 56.6 s / √m falls under the 60 s lead at m = 6 (the 4 seeds' spread, read
+    # back from the interval's half width of 90 s)
+    assert unclear["paired"].endswith("; about 6 seeds would tell them apart, were the lead and the seeds' spread to "
+                                      "stay as measured (--seeds 6)")
     same = recommended(outcome(with_lead(plan("a", 0.0, 3600), "b", 0.0, 0.0, 0.0), plan("b", 0.0, 3600)))
     assert same["paired"] == "The same T95 as b on every seed"
     assert "paired" not in recommended(outcome(plan("a", 0.0, 3600), plan("b", 0.0, 3660)))   # one seed, or unpaired

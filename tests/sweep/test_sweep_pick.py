@@ -187,3 +187,19 @@ def test_past_the_paired_limit_a_point_keeps_no_values_and_the_pick_falls_back_t
     chosen = picked("strategy.bake=8h,10h", measure="coverage", seeds=3)
     assert not chosen.leads and chosen.overlapping == ["strategy.bake=10h"]
     assert "  its interval overlaps strategy.bake=10h's: the seeds do not yet separate them" in chosen.lines()
+
+
+def test_a_lead_the_seeds_do_not_make_clear_says_how_many_seeds_would():
+    """4 seeds, a 60 s lead [−30 s, +150 s]: the interval reaches past zero, so the pick cannot be told from the
+    next point; at the same mean and spread, 6 seeds would tell (t(5) · 56.6 s / √6 < 60 s, while 5 do not)."""
+    from sim.sweep_pick import Lead, Pick, Ranked
+
+    best, other = Ranked("strategy.bake=1h", 3600.0, 3500.0, 3700.0), Ranked("strategy.bake=2h", 3660.0, 3560.0,
+                                                                            3760.0)
+    chosen = Pick("t95", 0.05, 2, best, best_without_lint=None, lint={}, over_risk={}, left_out={},
+                  overlapping=[other.label], leads=[Lead(other.label, 60.0, -30.0, 150.0)], seeds=4, bounded=False,
+                  shown_below=wilson_interval(0, 4)[1], seeds_needed=seeds_for_risk(0.05))
+    lines = chosen.lines()
+    assert lines[1].startswith("  on the same seeds its lead over strategy.bake=2h is not clear: +1m 0s a seed")
+    assert lines[2] == ("  about 6 seeds would tell it from strategy.bake=2h, were the lead and the seeds' spread to "
+                        "stay as measured (--seeds 6)")
