@@ -6,6 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from fleetlab.scenario_schema import scenario_schema
+from sim.model.gates import METRICS, bound_example
+from sim.model.lint import RIG_METRICS
 
 TOP = "Scenario"
 INTRO = """# Scenario reference
@@ -48,7 +50,18 @@ def reference_markdown() -> str:
                 shown_default = "required" if key in required else _default(prop, definitions)
                 meaning = _cell(prop.get("description", _described_ref(prop, definitions)))
             parts.append(f"| `{key}` | {_what(prop)} | {shown_default} | {meaning} |\n")
-    return "".join(parts)
+    return "".join(parts) + _measures()
+
+
+def _measures() -> str:
+    """The keys of `expect:` and `findings:`: each measure, a bound on it as written, and where it is measured."""
+    rows = "".join(f"| `{metric}` | `{bound_example(metric)}` | {'the rigs' if metric in RIG_METRICS else 'the run'} "
+                   f"| {_cell(meaning)} |\n" for metric, (_, meaning) in METRICS.items())
+    return ("\n## Measures\n"
+            "The keys of `expect:` (a bound on each: `<`, `<=`, `>`, `>=`, `==` or `!=` and a value in the measure's "
+            "unit, or a bare number for counts and 0) and of `findings:`. A simulated run judges the measures of the "
+            "run; `fleetlab hil` judges the rigs' on the worst rig.\n\n"
+            "| measure | a bound, as written | measured on | meaning |\n|---|---|---|---|\n" + rows)
 
 
 def _sections_in_reading_order(schema: dict, definitions: dict) -> list[str]:
@@ -137,6 +150,10 @@ def _what(prop: dict) -> str:
             return f"a list of mappings: [{name}](#{name.lower()})"
         return "a list, each " + _what(items) if items else "a list"
     if kind == "object":
+        if set(prop.get("properties", {})) == set(METRICS):      # expect:, findings: (sim.model.scenario)
+            value = {key: item for key, item in next(iter(prop["properties"].values())).items()
+                     if key != "description"}
+            return "a mapping of measures ([Measures](#measures)) to " + _what(value)
         values = prop.get("additionalProperties")
         if isinstance(values, dict):
             return "a mapping of names to " + _what(values)

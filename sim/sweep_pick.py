@@ -29,12 +29,11 @@ from typing import cast
 
 from sim.grid import GridPoint
 from sim.model.aggregate import seeds_for_risk, wilson_interval
-from sim.model.gates import METRICS, format_difference, format_metric
+from sim.model.gates import HIGHER_IS_BETTER, METRICS, format_difference, format_metric
 from sim.model.plan_traps import plan_warnings
 from sim.model.stats import paired_difference, seeds_to_exclude_zero
 from sim.sweep import PointSummary, SweepResult
 
-HIGHER_IS_BETTER = frozenset({"coverage", "committed", "evidence_at_release"})
 # Keys of a point's lint findings that are not about what the point runs: its alternatives (a point runs its own
 # `strategy:`), its expectations and its rigs' part.
 NOT_THE_RUN = ("alternatives.", "expect.", "hil.")

@@ -66,6 +66,9 @@ METRICS: dict[str, tuple[Kind, str]] = {
                      "kill step to the next service up healthy)"),
 }
 
+# the measures a plan wants high (the sweep's pick ranks them highest first); the others it wants low
+HIGHER_IS_BETTER = frozenset({"coverage", "committed", "evidence_at_release"})
+
 # sim measures that count devices: none can exceed the fleet (the HIL counts are of rigs and frame families)
 FLEET_COUNTS = frozenset({"committed", "failed", "rolled_back", "bricked", "downloads_during_games",
                           "installs_during_games", "blast_radius", "released_before_halt"})
@@ -96,6 +99,21 @@ _PARSERS: dict[Kind, Callable[[object], float]] = {
 
 
 _UNIT_EXAMPLES: dict[Kind, str] = {"duration": "< 72h", "bytes": "< 500GB", "rate": "< 8Gbit/s"}
+# a bound on each kind of measure as a scenario writes it (the scenario reference and the schema show them)
+_BOUND_EXAMPLES: dict[Kind, str] = {**_UNIT_EXAMPLES, "count": "== 0", "share": "< 10%", "money": "<= $500",
+                                    "hours": "< 100", "flag": "== 0", "celsius": "< 85C"}
+
+
+# where the kind's example would read oddly: a floor for a measure a plan wants high, a rig's scale for a rig's
+_EXAMPLES_BY_METRIC = {"coverage": ">= 95%", "committed": ">= 9500", "evidence_at_release": ">= 10%",
+                       "failed": "< 50", "blast_radius": "< 150", "released_before_halt": "< 500",
+                       "retried_failures": "< 100", "latency_p50": "< 10ms", "latency_p99": "< 25ms",
+                       "rig_no_model": "< 30s", "rig_memory": "< 3GB"}
+
+
+def bound_example(metric: str) -> str:
+    """A bound on `metric` as a scenario writes it (the scenario reference and the schema show one per measure)."""
+    return _EXAMPLES_BY_METRIC.get(metric) or _BOUND_EXAMPLES[METRICS[metric][0]]
 
 
 @dataclass(frozen=True)

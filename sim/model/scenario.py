@@ -8,9 +8,11 @@ The `fleet:` part is in sim/model/fleet_spec.py, the `hil:` part in sim/model/hi
 from __future__ import annotations
 
 import hashlib
-from typing import TYPE_CHECKING, Annotated, Literal, Union
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated, Literal, Union, cast
 
 from pydantic import AfterValidator, BeforeValidator, Field, ValidationInfo, field_validator, model_validator
+from pydantic.json_schema import JsonDict
 
 from sim.model import (
     strategies,  # noqa: F401  (registers the built-in strategies before the union is built)
@@ -19,6 +21,7 @@ from sim.model import (
 from sim.model.cohort import Cohort
 from sim.model.fleet_spec import Fleet
 from sim.model.frozen import Frozen
+from sim.model.gates import METRICS, bound_example
 from sim.model.hil_spec import HilSpec
 from sim.model.strategy import REGISTRY, StrategyParams
 from sim.model.unit_fields import Clock, Duration, Fraction, Money, PositiveDuration, PositiveRate, Size, at_least
@@ -228,6 +231,18 @@ def _calibration_shorthand(value: object) -> object:
 
 # --- the scenario -----------------------------------------------------------------------------------------------
 
+def _keyed_by_measure(with_bound: bool) -> Callable[[JsonDict], None]:
+    """`expect:` and `findings:` are keyed by measure: the schema names each one with its meaning (and for `expect:`
+    a bound as written), so an editor completes them, explains them on hover and underlines a misspelt one, as the
+    loader refuses it (sim.model.gates.parse_bound)."""
+    def measures_as_keys(schema: JsonDict) -> None:
+        values = cast(JsonDict, schema.pop("additionalProperties"))
+        bound = (lambda metric: f" (a bound: '{bound_example(metric)}')") if with_bound else (lambda metric: "")
+        schema["properties"] = {metric: {**values, "description": meaning + bound(metric)}
+                                for metric, (_, meaning) in METRICS.items()}
+        schema["additionalProperties"] = False
+    return measures_as_keys
+
 def _strategy_union() -> object:
     variants = tuple(entry.params for entry in REGISTRY.values())
     return Annotated[Union[variants], Field(discriminator="kind")]
@@ -281,9 +296,11 @@ class Scenario(Frozen):
     alternatives: dict[str, StrategySpec] = Field(
         default_factory=dict, description="other plans to compare against `strategy`, by name (fleetlab compare)")
     expect: dict[str, Union[str, int, float]] = Field(
-        default_factory=dict, description="bounds per metric ('< 72h', '<= $500', 0): the verdict is judged on them")
+        default_factory=dict, json_schema_extra=_keyed_by_measure(with_bound=True),
+        description="a bound per measure ('< 72h', '<= $500', 0): the verdict is judged on them")
     findings: dict[str, str] = Field(
         default_factory=dict, exclude_if=lambda found: not found,
+        json_schema_extra=_keyed_by_measure(with_bound=False),
         description="expectations that are this scenario's intended finding (it demonstrates a bad plan or a "
                     "failure the gates must catch), each with what it shows: the report says so beside the row")
     pricing: Pricing = Field(default=Pricing(), description="what egress costs")

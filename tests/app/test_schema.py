@@ -10,6 +10,7 @@ from pydantic import BaseModel, TypeAdapter
 from ruamel.yaml import YAML
 
 from fleetlab.scenario_schema import schema_text
+from sim.model.gates import METRICS, bound_example, parse_bound
 from sim.model.scenario import Scenario
 from sim.model.unit_fields import UNITS_REQUIRED
 from tests.conftest import ROOT
@@ -62,6 +63,28 @@ def test_the_schema_rejects_an_unknown_key():
     document["fleet"]["uplnk"] = 1
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(document, json.loads(SCHEMA_FILE.read_text()))
+
+
+@pytest.mark.parametrize("section", ["expect", "findings"])
+def test_the_schema_names_the_measures_expect_and_findings_take(section):
+    """An editor offered no measure under `expect:` and took `t59` or `bricked_devices` without a mark, which the
+    loader then refused (sim.model.gates.parse_bound): now each measure is a key with its meaning, and no other."""
+    schema = json.loads(SCHEMA_FILE.read_text())
+    measures = schema["properties"][section]["properties"]
+    assert sorted(measures) == sorted(METRICS)
+    assert measures["t95"]["description"].startswith("time until 95% of the fleet runs the candidate")
+    document = YAML(typ="safe").load((ROOT / "scenarios" / "angle-regression-canary.yaml").read_text())
+    jsonschema.Draft7Validator(schema).validate(document)
+    document[section]["t59"] = "< 3d"
+    with pytest.raises(jsonschema.ValidationError, match="t59"):
+        jsonschema.Draft7Validator(schema).validate(document)
+
+
+def test_each_measures_example_bound_loads_as_a_bound():
+    """The bound the schema and the reference show for each measure is one the loader takes."""
+    for metric in METRICS:
+        assert parse_bound(metric, bound_example(metric)).metric == metric
+    assert bound_example("coverage") == ">= 95%" and bound_example("cost") == "<= $500"
 
 
 def undescribed(schema: dict) -> list[str]:
@@ -146,7 +169,9 @@ def test_the_reference_has_a_row_for_every_key_and_its_links_lead_to_sections():
     page = REFERENCE_FILE.read_text()
     keys = sum(len(definition.get("properties", {})) for definition in [schema, *schema["$defs"].values()])
     rows = [line for line in page.splitlines() if line.startswith("| `")]
-    assert len(rows) == keys
+    assert len(rows) == keys + len(METRICS)          # and the measures `expect:` and `findings:` take, each once
+    assert "| `t95` | `< 72h` | the run | time until 95% of the fleet runs the candidate |" in rows
+    assert "| `latency_p99` | `< 25ms` | the rigs |" in " ".join(rows)
     headings = {line[3:].strip().lower() for line in page.splitlines() if line.startswith("## ")}
     links = set(re.findall(r"\]\(#([a-z0-9-]+)\)", page))
     assert links and links <= headings, links - headings
