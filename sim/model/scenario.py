@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Literal, Union, cast
 
 from pydantic import AfterValidator, BeforeValidator, Field, ValidationInfo, field_validator, model_validator
-from pydantic.json_schema import JsonDict
+from pydantic.config import JsonDict
 
 from sim.model import (
     strategies,  # noqa: F401  (registers the built-in strategies before the union is built)
@@ -237,11 +237,12 @@ def _keyed_by_measure(with_bound: bool) -> Callable[[JsonDict], None]:
     loader refuses it (sim.model.gates.parse_bound)."""
     def measures_as_keys(schema: JsonDict) -> None:
         values = cast(JsonDict, schema.pop("additionalProperties"))
-        bound = (lambda metric: f" (a bound: '{bound_example(metric)}')") if with_bound else (lambda metric: "")
-        schema["properties"] = {metric: {**values, "description": meaning + bound(metric)}
+        schema["properties"] = {metric: {**values, "description": meaning + (
+                                    f" (a bound: '{bound_example(metric)}')" if with_bound else "")}
                                 for metric, (_, meaning) in METRICS.items()}
         schema["additionalProperties"] = False
     return measures_as_keys
+
 
 def _strategy_union() -> object:
     variants = tuple(entry.params for entry in REGISTRY.values())
