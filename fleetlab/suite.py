@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from fleetlab.assumptions import assumption_lines
-from fleetlab.causes import cause_of
+from fleetlab.causes import cause_of, out_of_reach
 from fleetlab.errors import AppError, SimulationsFailed
 from fleetlab.parameters import plan_label
 from fleetlab.suite_results import (
@@ -99,7 +99,7 @@ def shared_names_problem(clashes: dict[str, list[Path]]) -> str:
 def sim_part(file: Path, scenario: Scenario, seeds: list[int], executor: Executor, max_risk: float = 0.0,
              stop: StopSignal | None = None) -> tuple[list[PlanSummary], list[CheckRow], float | None]:
     """Every plan of the scenario over the seeds; a stop request drops the runs in flight (SweepStopped)."""
-    from sim.oracle import oracle_t95
+    from sim.oracle import oracle_times
     from sim.run import simulate
     from sim.sweep import sweep
 
@@ -127,8 +127,9 @@ def sim_part(file: Path, scenario: Scenario, seeds: list[int], executor: Executo
     if plan.failed_runs:
         raise SimulationsFailed(f"{plan.failed_runs} of {plan.runs + plan.failed_runs} simulation runs failed: "
                            + "; ".join(f"seed {failure.seed}: {failure.error}" for failure in swept.failures[:3]))
-    checks = [_sim_check(metric, risk, plan, max_risk) for metric, risk in plan.bounds.items()]
-    return plans, checks, oracle_t95(scenario, seeds[0])
+    oracle = oracle_times(scenario, seeds[0])
+    checks = [_sim_check(metric, risk, plan, max_risk, oracle) for metric, risk in plan.bounds.items()]
+    return plans, checks, oracle["t95"]
 
 
 def _t95_leads(plan: PointSummary, names: list[str], others: list[PointSummary]) -> dict[str, PairedLead]:
@@ -143,9 +144,10 @@ def _t95_leads(plan: PointSummary, names: list[str], others: list[PointSummary])
     return leads
 
 
-def _sim_check(metric: str, risk: BoundRiskSummary, plan: PlanSummary, max_risk: float) -> CheckRow:
+def _sim_check(metric: str, risk: BoundRiskSummary, plan: PlanSummary, max_risk: float,
+               oracle: dict[str, float | None]) -> CheckRow:
     """A bound judged on every seed (or at a risk level with --max-risk), showing the statistic it is judged on:
-    the worst seed, not the mean."""
+    the worst seed, not the mean. A broken time bound the oracle breaks too says so first: no plan meets it."""
     summary = plan.metrics.get(metric, {})
     bound = parse_bound(metric, risk.bound)
     upper = bound.op in ("<", "<=")
@@ -163,10 +165,12 @@ def _sim_check(metric: str, risk: BoundRiskSummary, plan: PlanSummary, max_risk:
         reason = (f"{metric} worst seed {shown} (mean {mean}), bound {risk.bound}: "
                   + (f"broken in {risk.broken} of {counted(risk.runs, 'seed')}" if risk.broken
                      else "held in every seed"))
+    cause = "" if passed and not risk.broken or not plan.cause \
+        else plan.cause if risk.runs == 1 else f"in seed one: {plan.cause}"
+    if risk.broken and (reach := out_of_reach(bound, oracle)):
+        cause = f"{reach} · {cause}" if cause else reach
     return CheckRow(mode="sim", metric=metric, bound=risk.bound, measured=worst, shown=shown, runs=risk.runs,
-                    broken=risk.broken, passed=passed, reason=reason, judged_on=judged_on,
-                    cause="" if passed and not risk.broken or not plan.cause
-                    else plan.cause if risk.runs == 1 else f"in seed one: {plan.cause}")
+                    broken=risk.broken, passed=passed, reason=reason, judged_on=judged_on, cause=cause)
 
 
 def hil_part(file: Path, scenario: Scenario, rigs: Path, log: Log, rig_name: str | None = None,

@@ -37,4 +37,10 @@ def oracle_scenario(scenario: Scenario) -> Scenario:
 
 
 def oracle_t95(scenario: Scenario, seed: int, progress: Progress | None = None) -> float | None:
-    return simulate(oracle_scenario(scenario), seed, progress=progress).coverage.t95
+    return oracle_times(scenario, seed, progress)["t95"]
+
+
+def oracle_times(scenario: Scenario, seed: int, progress: Progress | None = None) -> dict[str, float | None]:
+    """The oracle's T50, T90, T95 and T99 (None: not reached within the run), by measure name."""
+    coverage = simulate(oracle_scenario(scenario), seed, progress=progress).coverage
+    return {"t50": coverage.t50, "t90": coverage.t90, "t95": coverage.t95, "t99": coverage.t99}
