@@ -130,7 +130,8 @@ def out_of_reach(bound: Bound, oracle: dict[str, float | None]) -> str:
                 f"reaches {label} within the run on seed one")
     if reached <= bound.value * OUT_OF_REACH_MARGIN:
         return ""
+    times = f", {reached / bound.value:.1f}× the bound" if bound.value > 0 else ""      # `t95 <= 0s` has no ratio
     return (f"out of reach of any plan: even the oracle (every camera told at once, nothing failing) reaches "
-            f"{label} at {units.format_duration(reached)} on seed one, {reached / bound.value:.1f}× the bound: "
+            f"{label} at {units.format_duration(reached)} on seed one{times}: "
             "the network, the install windows and the games set it, not the plan (a site cache or a delta moves "
             "it; no plan does)")
