@@ -118,8 +118,8 @@ OUT_OF_REACH_MARGIN = 1.1
 
 
 def out_of_reach(bound: Bound, oracle: dict[str, float | None]) -> str:
-    """Why no plan meets a time bound (`t95 < 1d`), where the oracle on seed one (every camera told at once, nothing
-    failing) misses it too: the network, the install windows and the games set it out of reach, and a release
+    """Why no plan meets a time bound (`t95 < 1d`), where the oracle on the first seed (every camera told at once,
+    nothing failing) misses it too: the network, the install windows and the games set it out of reach, and a release
     manager should look at the bound or the delivery (caches, delta, windows), not at the plan. Empty otherwise."""
     if bound.metric not in oracle or bound.op not in ("<", "<="):
         return ""
@@ -127,11 +127,11 @@ def out_of_reach(bound: Bound, oracle: dict[str, float | None]) -> str:
     label = bound.metric.upper()
     if reached is None:
         return (f"out of reach of any plan: even the oracle (every camera told at once, nothing failing) never "
-                f"reaches {label} within the run on seed one")
+                f"reaches {label} within the run on the first seed")
     if reached <= bound.value * OUT_OF_REACH_MARGIN:
         return ""
     times = f", {reached / bound.value:.1f}× the bound" if bound.value > 0 else ""      # `t95 <= 0s` has no ratio
     return (f"out of reach of any plan: even the oracle (every camera told at once, nothing failing) reaches "
-            f"{label} at {units.format_duration(reached)} on seed one{times}: "
+            f"{label} at {units.format_duration(reached)} on the first seed{times}: "
             "the network, the install windows and the games set it, not the plan (a site cache or a delta moves "
             "it; no plan does)")

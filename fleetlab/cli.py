@@ -189,6 +189,8 @@ def compare(file: Path,
               if count < seeds]
     if broken:
         human.print(f"no-go: {judged.name} broke {'; '.join(broken)}", markup=False)
+        for metric, why in judged.out_of_reach.items():      # the bound, not the plan: no plan would meet it
+            human.print(f"  {metric}: {why}", markup=False)
     # the report's rule: the lowest risk of breaking any bound, then the fastest T95, lint's findings beside it
     chosen = recommended(as_outcome(rows, scenario, str(file), traps))
     if chosen is not None:
@@ -197,6 +199,7 @@ def compare(file: Path,
         console.print_json({"seeds": seeds, "judged": judged.name, "no_go": broken, "findings": findings,
                             "recommended": chosen,
                      "plans": [{"name": row.name, "kind": row.kind, "passes": row.passes,
+                                "out_of_reach": row.out_of_reach,
                                 "efficiency": row.efficiency, "values": row.values,
                                 "against_first": row.paired_with(judged) if row is not judged else None}
                                for row in rows]})

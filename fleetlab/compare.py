@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from fleetlab.causes import out_of_reach
 from fleetlab.errors import UnknownPlan
 from fleetlab.parameters import plan_label
 from fleetlab.suite_results import BoundRiskSummary, PairedLead, PlanSummary, ScenarioOutcome, Verdict
 from sim.model.aggregate import BoundRisk
-from sim.model.gates import evaluate, possible_range
+from sim.model.gates import evaluate, parse_bound, possible_range
 from sim.model.scenario import Scenario
 from sim.model.stats import Summary, paired_difference, summarize
 from sim.model.strategy import REGISTRY, StrategyParams
-from sim.oracle import oracle_t95
+from sim.oracle import oracle_times
 from sim.run import Progress, simulate
 
 PAIRED = ("t95", "cost")       # measures each plan is set against the first named on the same seeds
@@ -51,6 +52,8 @@ class PlanRow:
     bounds: dict[str, str] = field(default_factory=dict)      # each `expect:` bound as written, by metric
     efficiency: list[float | None] = field(default_factory=list)
     devices: int = 0        # the largest fleet of its runs: no device count's interval reaches past it
+    # each broken time bound the oracle misses too, with why no plan meets it (fleetlab.causes.out_of_reach)
+    out_of_reach: dict[str, str] = field(default_factory=dict)
 
     def summary(self, column: str) -> Summary:
         return summarize(self.values.get(column, []), possible_range(column, self.devices))
@@ -74,7 +77,7 @@ def compare(scenario: Scenario, names: list[str], seeds: list[int], progress=lam
     """Each plan on the same seeds, with the oracle's T95 on each seed for its efficiency. `progress` hears of
     each run done, `within_run` of each run's own progress (the oracle's included)."""
     plans = resolve_plans(scenario, names)
-    bounds = {seed: oracle_t95(scenario, seed, within_run) for seed in seeds}
+    oracle = {seed: oracle_times(scenario, seed, within_run) for seed in seeds}
     rows = []
     total, done = len(plans) * len(seeds), 0
     for name, plan in plans.items():
@@ -89,10 +92,12 @@ def compare(scenario: Scenario, names: list[str], seeds: list[int], progress=lam
             for check in evaluate(scenario.expect, metrics).checks:
                 row.passes[check.metric] = row.passes.get(check.metric, 0) + check.passed
                 row.bounds[check.metric] = check.bound
-            bound, t95 = bounds[seed], metrics["t95"]
+            bound, t95 = oracle[seed]["t95"], metrics["t95"]
             row.efficiency.append(t95 / bound if t95 is not None and bound else None)
             done += 1
             progress(done, total)
+        row.out_of_reach = {metric: why for metric, held in row.passes.items() if held < len(seeds)
+                            if (why := out_of_reach(parse_bound(metric, row.bounds[metric]), oracle[seeds[0]]))}
         rows.append(row)
     return rows
 

@@ -214,3 +214,16 @@ def test_the_pull_request_jobs_filter_reads_both_documents(tmp_path):
     assert annotations("validate", str(tmp_path / "empty")) == [
         f"::error file=,line=0,col=0,title=::no .yaml files under {tmp_path / 'empty'}"]
     assert annotations("validate", "scenarios/tiny.yaml") == []
+
+
+def test_compare_says_a_time_bound_no_plan_meets_is_out_of_reach(tmp_path):
+    """tiny's oracle reaches T95 at ~10h: a 2h bound breaks for every plan, and tuning the plan cannot mend it."""
+    scenario = tmp_path / "tiny.yaml"
+    scenario.write_text((ROOT / "scenarios" / "tiny.yaml").read_text().replace('t95: "< 3d"', 't95: "< 2h"'))
+    done = fleetlab("compare", str(scenario), "--seeds", "2", "--json")
+    assert done.returncode == 1, done.stderr
+    plan, = json.loads(done.stdout)["plans"]
+    assert plan["out_of_reach"]["t95"].startswith("out of reach of any plan: even the oracle")
+    assert "  t95: out of reach of any plan" in done.stderr
+    reachable = fleetlab("compare", "scenarios/tiny.yaml", "--seeds", "2", "--json")
+    assert json.loads(reachable.stdout)["plans"][0]["out_of_reach"] == {}

@@ -133,10 +133,10 @@ def test_out_of_reach_leaves_a_margin_for_pacing_plans_and_says_a_time_never_rea
     from sim.model.gates import parse_bound
 
     times = {"t50": 1800.0, "t90": 3000.0, "t95": 3600.0, "t99": None}
-    assert "reaches T95 at 1h 0m on seed one, 1.2× the bound" in out_of_reach(parse_bound("t95", "< 50m"), times)
+    assert "reaches T95 at 1h 0m on the first seed, 1.2× the bound" in out_of_reach(parse_bound("t95", "< 50m"), times)
     assert out_of_reach(parse_bound("t95", "< 55m"), times) == ""          # 1.09×: a pacing plan might
     assert out_of_reach(parse_bound("t95", "> 2h"), times) == ""           # a floor: the oracle says nothing
     assert out_of_reach(parse_bound("cost", "< $1"), times) == ""
     assert "never reaches T99 within the run" in out_of_reach(parse_bound("t99", "< 3d"), times)
     # `t95 <= 0s` loads (a T95 of 0 meets it): no ratio to a bound of 0, where a division by it ended the run
-    assert "reaches T95 at 1h 0m on seed one: the network" in out_of_reach(parse_bound("t95", "<= 0s"), times)
+    assert "reaches T95 at 1h 0m on the first seed: the network" in out_of_reach(parse_bound("t95", "<= 0s"), times)
