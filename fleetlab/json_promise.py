@@ -17,7 +17,6 @@ paths (`fleetlab.errors.reported`, `refuse`, `console.show_problems`, the stop-s
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -81,7 +80,9 @@ class JsonPromisingGroup(TyperGroup):
         except SystemExit as exiting:
             code = _exit_code(exiting.code)
             if code != 0 and _promise.asked and not _promise.kept:
-                sys.stdout.write(json.dumps(failure_document(code), indent=2, sort_keys=True) + "\n")
+                from fleetlab import console  # here: console notes through this module
+
+                console.print_json(failure_document(code))
                 sys.stdout.flush()
             raise
 
