@@ -103,6 +103,9 @@ def plan_findings(outcome: ScenarioOutcome, name: str) -> list[str]:
 def _paired_t95(best: PlanSummary, runner_up: PlanSummary) -> str:
     """The recommended plan's T95 beside the runner-up's on the same seeds, where they pair up: the means' own
     intervals overlap across the seeds' spread of fleets, the seed-by-seed difference often does not."""
+    if best.runs == 1:      # the demo's default: a choice on one seed reads as settled, and nothing has settled it
+        return (f"On one seed nothing yet separates it from {runner_up.name}: more seeds (--seeds) set them side by "
+                "side, seed by seed")
     lead = best.t95_leads.get(runner_up.name)
     if lead is None or lead.low is None or lead.high is None:
         return ""

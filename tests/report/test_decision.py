@@ -168,4 +168,8 @@ def test_the_recommended_plans_t95_is_set_beside_the_runner_ups_on_the_same_seed
                                       "stay as measured (--seeds 6)")
     same = recommended(outcome(with_lead(plan("a", 0.0, 3600), "b", 0.0, 0.0, 0.0), plan("b", 0.0, 3600)))
     assert same["paired"] == "The same T95 as b on every seed"
-    assert "paired" not in recommended(outcome(plan("a", 0.0, 3600), plan("b", 0.0, 3660)))   # one seed, or unpaired
+    assert "paired" not in recommended(outcome(plan("a", 0.0, 3600), plan("b", 0.0, 3660)))   # unpaired
+    # on one seed (`fleetlab run`'s default) the choice read as settled: "risk 0% over 1 seed"
+    one_seed = [row.model_copy(update={"runs": 1}) for row in (plan("a", 0.0, 3600), plan("b", 0.0, 3660))]
+    assert recommended(outcome(*one_seed))["paired"] == ("On one seed nothing yet separates it from b: more seeds "
+                                                         "(--seeds) set them side by side, seed by seed")
