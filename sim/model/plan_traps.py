@@ -54,6 +54,7 @@ def plan_warnings(scenario: Scenario) -> list[PlanWarning]:
             + list(retries_fetch_during_games(scenario))
             + found
             + list(_unbreakable_bounds(scenario))
+            + list(_time_bounds_past_the_run(scenario))
             + list(_rigs_soak_too_long(scenario)))
 
 
@@ -84,6 +85,31 @@ def _unbreakable_bounds(scenario: Scenario) -> Iterator[PlanWarning]:
             continue        # an unknown metric or unreadable bound is the loader's error, not a warning
         if found := unbreakable(bound) or exact_on_a_continuum(bound):
             yield f"expect.{metric}", found
+
+
+COVERAGE_TIMES = ("t50", "t90", "t95", "t99")     # the times a run measures on its own clock, up to its end
+
+
+def _time_bounds_past_the_run(scenario: Scenario) -> Iterator[PlanWarning]:
+    """A ceiling on a coverage time longer than the run (`t95: "< 20d"` in a 14-day run): a time after the run's
+    end is never measured and counts as never reached, which breaks the bound, so it holds only within the run: the
+    file reads as allowing 20 days and the verdict allows 14. A floor at or past the run's end (`t95: "> 20d"`)
+    breaks in every run."""
+    for metric, raw in scenario.expect.items():
+        if metric not in COVERAGE_TIMES:
+            continue
+        try:
+            bound = parse_bound(metric, raw)
+        except ValueError:
+            continue        # the loader's error, not a warning
+        run = format_duration(scenario.duration)
+        if bound.op in ("<", "<=") and bound.value > scenario.duration:
+            yield (f"expect.{metric}", f"{bound.text!r} reaches past the run's {run} (duration): a {metric.upper()} "
+                   f"after the run's end is never measured and breaks the bound, so it holds only within {run}; a "
+                   f"duration of at least {format_duration(bound.value)} judges it as written")
+        elif bound.op in (">", ">=") and bound.value >= scenario.duration:     # "==": exact_on_a_continuum
+            yield (f"expect.{metric}", f"no run can meet {bound.text!r}: a {metric.upper()} is measured only within "
+                   f"the run's {run} (duration), and one never reached breaks the bound")
 
 
 def notified_curve(plan: ExponentialParams, size: int) -> list[int]:

@@ -339,3 +339,20 @@ def test_a_value_where_a_mapping_is_due_names_the_keys_it_may_hold(written, inst
     found = problems_of(text.replace(written, instead, 1))
     assert any(said in line for line in found), found
     assert not any("instance of" in line for line in found), found
+
+
+def test_a_time_bound_longer_than_the_run_is_a_warning_with_the_duration_that_judges_it():
+    """`t95: "< 5d"` in a 3-day run: a T95 after the run's end is never measured and breaks the bound, so the
+    verdict allowed 3 days where the file reads as allowing 5."""
+    tiny = (ROOT / "scenarios" / "tiny.yaml").read_text()
+    [(key, says)] = plan_warnings(load_scenario_text(tiny.replace('t95: "< 3d"', 't95: "< 5d"')))
+    assert key == "expect.t95" and says == (
+        "'< 5d' reaches past the run's 3d 0h (duration): a T95 after the run's end is never measured and breaks the "
+        "bound, so it holds only within 3d 0h; a duration of at least 5d 0h judges it as written")
+    for sound in ('t95: "< 3d"', 't95: "> 1d"', 't95: "<= 2d"'):      # within the run, or a floor
+        assert plan_warnings(load_scenario_text(tiny.replace('t95: "< 3d"', sound))) == [], sound
+    longer = tiny.replace('t95: "< 3d"', 't95: "< 5d"').replace("duration: 3d", "duration: 5d")
+    assert plan_warnings(load_scenario_text(longer)) == []
+    [(key, says)] = plan_warnings(load_scenario_text(tiny.replace('t95: "< 3d"', 't95: "> 3d"')))
+    assert says == ("no run can meet '> 3d': a T95 is measured only within the run's 3d 0h (duration), and one never "
+                    "reached breaks the bound")
