@@ -14,6 +14,7 @@ above it.
 
 from __future__ import annotations
 
+from sim.model.gates import COVERAGE_TIMES
 from sim.model.scenario import Scenario
 from sim.run import Progress, simulate
 
@@ -42,5 +43,5 @@ def oracle_t95(scenario: Scenario, seed: int, progress: Progress | None = None) 
 
 def oracle_times(scenario: Scenario, seed: int, progress: Progress | None = None) -> dict[str, float | None]:
     """The oracle's T50, T90, T95 and T99 (None: not reached within the run), by measure name."""
-    coverage = simulate(oracle_scenario(scenario), seed, progress=progress).coverage
-    return {"t50": coverage.t50, "t90": coverage.t90, "t95": coverage.t95, "t99": coverage.t99}
+    metrics = simulate(oracle_scenario(scenario), seed, progress=progress).metrics()
+    return {metric: metrics[metric] for metric in COVERAGE_TIMES}

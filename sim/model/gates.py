@@ -66,6 +66,9 @@ METRICS: dict[str, tuple[Kind, str]] = {
                      "kill step to the next service up healthy)"),
 }
 
+# the times to a share of the fleet, which a run measures on its own clock up to its end (the oracle's too)
+COVERAGE_TIMES = ("t50", "t90", "t95", "t99")
+
 # the measures a plan wants high (the sweep's pick ranks them highest first); the others it wants low
 HIGHER_IS_BETTER = frozenset({"coverage", "committed", "evidence_at_release"})
 

@@ -22,7 +22,7 @@ from sim.model.fleet_traps import (  # noqa: F401  (short_of_storage: read by th
     minutes_open,
     short_of_storage,
 )
-from sim.model.gates import exact_on_a_continuum, parse_bound, unbreakable
+from sim.model.gates import COVERAGE_TIMES, exact_on_a_continuum, parse_bound, unbreakable
 from sim.model.pace_traps import (
     _bake_before_check_ins,
     _groups_past_the_run,
@@ -85,9 +85,6 @@ def _unbreakable_bounds(scenario: Scenario) -> Iterator[PlanWarning]:
             continue        # an unknown metric or unreadable bound is the loader's error, not a warning
         if found := unbreakable(bound) or exact_on_a_continuum(bound):
             yield f"expect.{metric}", found
-
-
-COVERAGE_TIMES = ("t50", "t90", "t95", "t99")     # the times a run measures on its own clock, up to its end
 
 
 def _time_bounds_past_the_run(scenario: Scenario) -> Iterator[PlanWarning]:
