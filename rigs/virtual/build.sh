@@ -26,7 +26,7 @@ mkdir -p "$here/wheels"
 "$python" -m pip download --quiet --only-binary=:all: --dest "$here/wheels" \
   --python-version 3.11 --platform manylinux2014_x86_64 --platform manylinux_2_28_x86_64 \
   --platform manylinux_2_17_x86_64 --implementation cp \
-  onnxruntime==1.32.0 numpy==2.4.6 onnx==1.23.2
+  -r "$here/requirements.txt"
 
 docker build --quiet --build-arg "BASE_IMAGE=$base" -t "$image" "$here" >/dev/null
 echo "built $image"

@@ -42,9 +42,11 @@ def rig_entry(sshd, tmp_path):
         stop_service(rig)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def provisioned_store(tmp_path_factory) -> Path:
-    """A model store serving the current model, provisioned once per module (tests/hil/local_rigs.py)."""
+    """A model store serving the current model, provisioned once per test process (tests/hil/local_rigs.py): every
+    rig gets a copy and nothing writes to it (its `active` link is relative), so fourteen modules need not provision
+    it fourteen times."""
     return provision_store(tmp_path_factory.mktemp("template"))
 
 
