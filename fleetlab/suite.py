@@ -71,8 +71,13 @@ def scenario_paths(paths: list[Path]) -> list[Path]:
     folders the same way). None at all is an error: a check of nothing must not pass."""
     files = [file for file, _ in collect(paths)]
     if not files:
-        raise AppError(f"no .yaml files under {', '.join(str(path) for path in paths)}")
+        raise nothing_under(paths, "check")
     return files
+
+
+def nothing_under(paths: list[Path], doing: str) -> AppError:
+    """What a command that found no scenario file says (exit 2): where it looked and what it could not do."""
+    return AppError(f"no .yaml files under {', '.join(str(path) for path in paths)}: nothing to {doing}")
 
 
 def shared_names(files: list[tuple[Path, bool]]) -> dict[str, list[Path]]:

@@ -118,8 +118,8 @@ EXAMPLE_RIGS = "rigs/lab.example.yaml"
     (["sweep", "scenarios/tiny.yaml", "--grid", "strategy.bake=1h,xx"], "scenarios/tiny.yaml",
      "grid point strategy.bake=xx: strategy.bake: expected a duration"),
     (["run", "{empty}"], "", "no .yaml files under {empty}: nothing to run"),
-    (["validate", "{empty}"], "", "no .yaml files under {empty}"),
-    (["lint", "{empty}"], "", "no .yaml files under {empty}"),
+    (["validate", "{empty}"], "", "no .yaml files under {empty}: nothing to check"),
+    (["lint", "{empty}"], "", "no .yaml files under {empty}: nothing to check"),
     (["backtest", "scenarios/tiny.yaml", "--records", "{broken}", "--from", "mender"], "{broken}", "not JSON"),
     (["history", "--history", "{broken}"], "", "cannot read the history at {broken}"),
     (["hil", "scenarios/tiny.yaml", "--rigs", EXAMPLE_RIGS], "scenarios/tiny.yaml",
@@ -212,7 +212,7 @@ def test_the_pull_request_jobs_filter_reads_both_documents(tmp_path):
         f"::error file={broken},line=5,col=1,title=duration::expected a duration with a unit such as '12h' or '90s', "
         "got 3"]
     assert annotations("validate", str(tmp_path / "empty")) == [
-        f"::error file=,line=0,col=0,title=::no .yaml files under {tmp_path / 'empty'}"]
+        f"::error file=,line=0,col=0,title=::no .yaml files under {tmp_path / 'empty'}: nothing to check"]
     assert annotations("validate", "scenarios/tiny.yaml") == []
 
 

@@ -86,7 +86,7 @@ def test_validate_and_lint_read_a_folder_as_fleetlab_run_does(tmp_path):
         assert all(f"{file}:" in done.stdout + done.stderr for file in sorted(SCENARIOS.glob("*.yaml")))
         empty = subprocess.run([sys.executable, "-m", "fleetlab.cli", command, str(tmp_path)], capture_output=True,
                                text=True, cwd=ROOT, timeout=300)
-        assert empty.returncode == 2 and empty.stderr.strip() == f"no .yaml files under {tmp_path}"
+        assert empty.returncode == 2 and empty.stderr.strip() == f"no .yaml files under {tmp_path}: nothing to check"
 
 
 def test_a_folder_may_hold_the_calibration_file_and_inventory_its_scenarios_use(tmp_path):
