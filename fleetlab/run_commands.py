@@ -99,11 +99,11 @@ def _check_scenarios(paths: list[Path]) -> None:
     """Something to run, and no two scenarios of one name. A folder with no scenario in it exits 2 saying so (it
     wrote a report of nothing, "CANNOT MEASURE: 0 scenarios", and left the reader to guess why)."""
     from fleetlab.errors import AppError
-    from fleetlab.suite import DEFAULT_PATHS, collect, nothing_under, shared_names, shared_names_problem
+    from fleetlab.suite import collect, nothing_under, shared_names, shared_names_problem
 
     found = collect(paths)
     if not found:
-        raise nothing_under(paths or DEFAULT_PATHS, "run")
+        raise nothing_under(paths, "run")
     clashes = shared_names(found)
     if clashes:
         raise AppError(shared_names_problem(clashes))

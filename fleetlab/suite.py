@@ -76,8 +76,10 @@ def scenario_paths(paths: list[Path]) -> list[Path]:
 
 
 def nothing_under(paths: list[Path], doing: str) -> AppError:
-    """What a command that found no scenario file says (exit 2): where it looked and what it could not do."""
-    return AppError(f"no .yaml files under {', '.join(str(path) for path in paths)}: nothing to {doing}")
+    """What a command that found no scenario file says (exit 2): where it looked (as `collect` does, the default
+    folder when none was named) and what it could not do."""
+    return AppError(f"no .yaml files under {', '.join(str(path) for path in paths or DEFAULT_PATHS)}: "
+                    f"nothing to {doing}")
 
 
 def shared_names(files: list[tuple[Path, bool]]) -> dict[str, list[Path]]:
