@@ -100,11 +100,16 @@ def latency_and_parallel_figures(lab: VirtualLab, key: Path) -> None:
             raise SystemExit(f"the rig measured no latency: {result.rigs[0].reason}")
         harness = latency.p50
         engine = "/opt/fleetlab/models/slots/b/model.engine"
-        measured = subprocess.run(["docker", "exec", one.container, "/opt/rig/venv/bin/python", "-c", IN_PROCESS,
-                                   engine, "300"], capture_output=True, text=True, check=True)
-        direct = float(measured.stdout.strip())
+        # three in-process medians, their middle one compared: a busy moment on a shared machine once moved a single
+        # one 16% (a rerun of the same comparison: 0.2% apart); their spread is printed beside it
+        direct_runs = sorted(
+            float(subprocess.run(["docker", "exec", one.container, "/opt/rig/venv/bin/python", "-c", IN_PROCESS,
+                                  engine, "300"], capture_output=True, text=True, check=True).stdout.strip())
+            for _ in range(3))
+        direct = direct_runs[1]
         print(f"3. median latency: harness (trtexec over SSH) {harness:.3f} ms, in-process onnxruntime in the same "
-              f"container {direct:.3f} ms: {abs(harness - direct) / direct:.1%} apart (goal within 5%)")
+              f"container {direct:.3f} ms (three runs: {direct_runs[0]:.3f}–{direct_runs[2]:.3f} ms): "
+              f"{abs(harness - direct) / direct:.1%} apart (goal within 5%)")
     finally:
         lab.down([one.container])
     four = lab.up(4, "orin-nx", public)
