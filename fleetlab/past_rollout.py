@@ -23,11 +23,11 @@ import json
 import math
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
 from sim.model.errors import Problem, ScenarioError
+from sim.model.units import utc_moment
 from sim.read_input import read_text
 
 Outcome = Literal["succeeded", "failed", "unfinished", "cancelled"]
@@ -244,15 +244,7 @@ def _moment(value: object) -> float:
         try:
             seconds = float(value)
         except ValueError:
-            try:
-                moment = datetime.fromisoformat(value)
-            except ValueError:
-                raise ValueError(f"{value[:40]!r} is not a time (RFC 3339 such as 2026-03-01T12:00:00Z, or "
-                                 "seconds since the epoch)") from None
-            if moment.tzinfo is None:
-                raise ValueError(f"{value[:40]!r} has no UTC offset: which time zone it is in cannot be told "
-                                 "(add Z or +01:00)") from None
-            seconds = moment.timestamp()
+            seconds = utc_moment(value).timestamp()     # its UnitError is a ValueError, said at the record's key
     else:
         raise ValueError(f"expected a time, got {json.dumps(value)[:40]}")
     if not math.isfinite(seconds) or not 0 <= seconds < 253402300800:     # year 10,000

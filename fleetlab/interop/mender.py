@@ -14,7 +14,7 @@ from typing import Any
 from fleetlab.interop.base import CannotImport, Document, Gaps, Target, percent, require
 from sim.model.scenario import MOST_RETRIES
 from sim.model.strategy import StrategyParams
-from sim.model.units import exact_duration
+from sim.model.units import UnitError, exact_duration, utc_moment
 
 NAME = "mender"
 FILL_IN = ("artifact_name (the candidate's version here)", "devices, group or filter_id (all devices here)")
@@ -68,15 +68,10 @@ def export_plan(plan: StrategyParams, target: Target, gaps: Gaps) -> Document:
 
 
 def _timestamp(text: Any, where: str) -> datetime:
-    if not isinstance(text, str):
-        raise CannotImport(f"{where}: expected an RFC 3339 time, got {text!r}")
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise CannotImport(f"{where}: expected an RFC 3339 time such as 2027-01-04T02:00:00Z, got {text!r}") from None
-    if moment.tzinfo is None:     # RFC 3339 requires the offset; without it, times cannot be set against each other
-        raise CannotImport(f"{where}: expected an RFC 3339 time with its offset (Z or +01:00), got {text!r}")
-    return moment
+    try:      # RFC 3339 requires the offset; without it, times cannot be set against each other
+        return utc_moment(text)
+    except UnitError as error:
+        raise CannotImport(f"{where}: {error}") from None
 
 
 def import_document(document: Document, notes: list[str]) -> dict[str, Any]:

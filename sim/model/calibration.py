@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 from pydantic import Field, model_validator
 
 from sim.model.frozen import Frozen
-from sim.model.unit_fields import Duration, PositiveDuration, PositiveRate, Size
+from sim.model.unit_fields import Duration, Moment, PositiveDuration, PositiveRate, Size
 
 
 class Latency(Frozen):
@@ -73,7 +73,7 @@ class Profile(Frozen):
     l4t: str = ""
     jetpack: str = ""
     tensorrt: str = ""
-    measured: str = Field(description="when (UTC, ISO 8601)")
+    measured: Moment = Field(description="when (RFC 3339, kept in UTC)")
     transfer: Transfer
     verify: Split = Field(description="sha256 of the artifact on the rig")
     install_rate: PositiveRate = Field(description="moving the checked artifact into the inactive slot")
@@ -92,7 +92,7 @@ class Calibration(Frozen):
     schema_version: Literal[1] = Field(description="this file's format (1); fleetlab refuses others")
     fleetlab: str
     git_sha: str = ""
-    measured: str = Field(description="when the calibration ran (UTC, ISO 8601)")
+    measured: Moment = Field(description="when the calibration ran (RFC 3339, kept in UTC)")
     profiles: Annotated[dict[str, Profile], Field(min_length=1)] = Field(description="by hardware model")
 
 

@@ -86,6 +86,23 @@ Money = Annotated[float, BeforeValidator(_UnitParser(units.parse_money, units.ex
 Clock = Annotated[float, BeforeValidator(_UnitParser(units.parse_clock, units.format_clock)),
                   _schema("a local time of day, HH:MM", ["02:00", "14:30"])]
 
+
+
+def _utc_text(value: Any) -> str:
+    try:
+        return units.utc_moment(value).isoformat(timespec="seconds")
+    except units.UnitError as error:
+        raise ValueError(str(error)) from None
+
+
+# A moment in time, kept as UTC text (`2026-12-03T20:00:00+00:00`): one form whatever offset it was written with, as
+# `fleetlab calibrate` writes it, so moments compared or sorted as text (the history's are) stand in the order they
+# happened.
+Moment = Annotated[str, BeforeValidator(_utc_text),
+                   WithJsonSchema({"type": "string", "format": "date-time",
+                                   "description": "a time with its UTC offset (RFC 3339)",
+                                   "examples": ["2026-12-03T20:00:00Z"]})]
+
 # Where zero (or less) means nothing sensible — a loop that never advances, a division by zero — the type says so.
 PositiveDuration = Annotated[Duration, Gt(0)]
 PositiveRate = Annotated[Rate, Gt(0)]

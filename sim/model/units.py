@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import re
+from datetime import datetime, timezone
 
 from sim.model.errors import FleetlabError
 
@@ -233,6 +234,28 @@ def format_rate(bytes_per_second: float) -> str:
         if abs(bits) >= scale:
             return f"{bits / scale:.2f} {unit}"
     return f"{bits:.0f} bit/s"
+
+
+def utc_moment(value: object) -> datetime:
+    """An RFC 3339 time with its offset (`2026-03-01T12:00:00Z`, `…+01:00`), written as text or left unquoted in YAML
+    (which loads it as a datetime), as an aware datetime in UTC. Without an offset the time zone cannot be told, and a
+    time read as UTC that was meant as local would be hours off: refused, as a bare date is."""
+    shown = value.isoformat() if isinstance(value, datetime) else repr(value[:40] if isinstance(value, str) else value)
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise UnitError(f"{shown} is not a time: write it as RFC 3339, such as 2026-03-01T12:00:00Z") from None
+    else:
+        raise UnitError(f"expected a time such as 2026-03-01T12:00:00Z, got {shown}")
+    if moment.tzinfo is None:
+        raise UnitError(f"{shown} has no UTC offset: which time zone it is in cannot be told (add Z or +01:00)")
+    try:
+        return moment.astimezone(timezone.utc)
+    except OverflowError:       # the first or last day of the calendar, moved across midnight by its offset
+        raise UnitError(f"{shown} is not a time fleetlab can place") from None
 
 
 def parse_utc_offset(key: str) -> float:

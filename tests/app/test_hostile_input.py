@@ -6,6 +6,7 @@ import math
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -281,12 +282,27 @@ def _text(document) -> str:
     return sink.getvalue()
 
 
+def _shipped_inputs() -> dict[str, tuple[str, Callable[[str], object]]]:
+    """Every kind of file a command reads, by name: its text and the loader the command reads it with."""
+    from sim.model.calibration import Calibration
+    from tests.calibration.test_calibration_use import CALIBRATION
+
+    found: dict[str, tuple[str, Callable[[str], object]]] = {
+        path.name: (path.read_text(), lambda text: load_scenario_text(text, "scenario.yaml")) for path in LIBRARY}
+    found[RIGS.name] = (RIGS.read_text(), lambda text: load_model_text(Inventory, text, "rigs.yaml"))
+    found["calibration.yaml"] = (CALIBRATION, lambda text: load_model_text(Calibration, text, "calibration.yaml"))
+    return found
+
+
+SHIPPED_INPUTS = _shipped_inputs()
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
 @given(data=st.data())
 def test_mutated_files_are_loaded_or_refused_never_crash_or_hang(data):
-    source = data.draw(st.sampled_from(LIBRARY + [RIGS]))
-    document = YAML(typ="rt").load(source.read_text())
-    plain = YAML(typ="safe").load(source.read_text())
+    original, load = SHIPPED_INPUTS[data.draw(st.sampled_from(sorted(SHIPPED_INPUTS)))]
+    document = YAML(typ="rt").load(original)
+    plain = YAML(typ="safe").load(original)
     paths = list(_paths(plain))
     for _ in range(data.draw(st.integers(1, 3))):
         path = data.draw(st.sampled_from(paths))
@@ -300,10 +316,7 @@ def test_mutated_files_are_loaded_or_refused_never_crash_or_hang(data):
         text += "zz_bomb:\n" + "".join("  " + line + "\n" for line in BOMB.splitlines())
     started = time.monotonic()
     try:
-        if source == RIGS:
-            load_model_text(Inventory, text, "rigs.yaml")
-        else:
-            load_scenario_text(text, "scenario.yaml")
+        load(text)
     except ScenarioError as error:
         assert error.problems and all(problem.message for problem in error.problems)
     assert time.monotonic() - started < 10, "a hang, not a slow machine: the target is well under a second"

@@ -108,11 +108,25 @@ def test_a_calibration_from_another_board_is_a_warning_in_the_report(tmp_path):
      "calibration.yaml:19:55: profiles.orin-nx.candidate.latency.p50: Input should be greater than 0"),
     (("latency: {p50: 1.3ms", "latency: {p50: 9ms"),       # a hand edit past the tail
      "calibration.yaml:19:45: profiles.orin-nx.candidate.latency: p50 is above p99"),
+    (('    measured: "2026-12-03T20:00:00+00:00"', "    measured: yesterday"),    # once taken as the time it ran
+     "calibration.yaml:11:5: profiles.orin-nx.measured: 'yesterday' is not a time: write it as RFC 3339"),
+    (('    measured: "2026-12-03T20:00:00+00:00"', "    measured: 2026-12-03 20:00:00"),
+     "calibration.yaml:11:5: profiles.orin-nx.measured: 2026-12-03T20:00:00 has no UTC offset"),
 ])
 def test_a_wrong_calibration_file_is_refused_with_its_own_file_line_and_key(tmp_path, change, expected):
     with pytest.raises(ScenarioError) as raised:
         load_scenario(tiny_with(tmp_path, calibration=CALIBRATION.replace(*change)))
     assert expected in str(raised.value)
+
+
+def test_an_unquoted_time_with_its_offset_is_read_and_named_in_utc(tmp_path):
+    """YAML loads `measured: 2026-12-03T21:00:00+01:00` as a datetime, not text: it was refused as 'Input should be a
+    valid string', a hand-written file's most natural way to write the time."""
+    quoted = '    measured: "2026-12-03T20:00:00+00:00"'        # the profile's; the file's own stays quoted
+    unquoted = CALIBRATION.replace(quoted, "    measured: 2026-12-03T21:00:00+01:00")
+    scenario = load_scenario(tiny_with(tmp_path, calibration=unquoted))
+    assert set(scenario.calibration.applied.values()) == {
+        "rig orin-a (JetPack 6, TensorRT 8.6.1), 2026-12-03T20:00:00+00:00"}
 
 
 def test_a_missing_calibration_file_is_a_positioned_error(tmp_path):

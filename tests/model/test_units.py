@@ -1,4 +1,5 @@
 import re
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
@@ -111,3 +112,24 @@ def test_an_exact_size_reads_back_as_the_same_bytes(num_bytes, text):
                                                     (125e6, "1Gbit/s"), (0.1, "0.8bit/s"), (1, "8bit/s")])
 def test_an_exact_rate_reads_back_as_the_same_bytes_per_second(bytes_per_second, text):
     assert units.exact_rate(bytes_per_second) == text and units.parse_rate(text) == bytes_per_second
+
+
+@pytest.mark.parametrize("written", ["2026-12-03T21:00:00+01:00", "2026-12-03T20:00:00Z", "2026-12-03 20:00:00+00:00",
+                                     datetime(2026, 12, 3, 15, tzinfo=timezone(timedelta(hours=-5)))])
+def test_a_time_with_its_offset_is_the_same_moment_in_utc(written):
+    moment = units.utc_moment(written)
+    assert moment == datetime(2026, 12, 3, 20, tzinfo=timezone.utc) and moment.utcoffset() == timedelta(0)
+
+
+@pytest.mark.parametrize("written, says", [
+    ("2026-12-03T20:00:00", "'2026-12-03T20:00:00' has no UTC offset: which time zone"),
+    (datetime(2026, 12, 3, 20), "2026-12-03T20:00:00 has no UTC offset"),       # YAML's unquoted time without one
+    ("2026-12-03", "has no UTC offset"),
+    (date(2026, 12, 3), "expected a time such as 2026-03-01T12:00:00Z, got datetime.date(2026, 12, 3)"),
+    ("yesterday", "'yesterday' is not a time: write it as RFC 3339"),
+    (1764792000, "expected a time such as"),
+    ("0001-01-01T00:00:00+01:00", "is not a time fleetlab can place"),            # once an OverflowError
+])
+def test_a_time_that_cannot_be_placed_is_refused_with_what_to_write(written, says):
+    with pytest.raises(units.UnitError, match=re.escape(says)):
+        units.utc_moment(written)
