@@ -16,6 +16,7 @@ import types
 import typing
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -276,6 +277,8 @@ def _message(item: Mapping[str, Any], document: Any, keys: list[str], model: typ
         return f"unknown kind {tag!r}{_suggest(tag, expected)} (known: {', '.join(expected)})"
     message = _PYDANTIC_MESSAGES.get(kind, item["msg"]).removeprefix("Value error, ")
     value = item.get("input")
+    if kind == "string_type" and (read_as := _unquoted_reading(value)):
+        return f"expected text; unquoted, YAML reads this as {read_as}: write it in quotes"
     if kind in ("model_type", "model_attributes_type", "dict_type"):
         # pydantic says "a valid dictionary or instance of StorageSpread": a class name the file never shows
         allowed = _allowed_keys(model, document, keys)
@@ -285,6 +288,18 @@ def _message(item: Mapping[str, Any], document: Any, keys: list[str], model: typ
     if kind != "missing" and isinstance(value, (str, int, float)) and repr(value) not in message:
         message += f" (got {value!r})"
     return message
+
+
+def _unquoted_reading(value: object) -> str:
+    """What YAML made of a scalar written without quotes where text belongs (`version: 2.10` is the number 2.1,
+    `jetpack: 6` a number, `measured: 2026-12-03` a date), or '' for any other value."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, (int, float)):
+        return f"the number {value!r}"
+    if isinstance(value, date):
+        return f"a date ({value.isoformat()})"
+    return ""
 
 
 def _suggest(word: str, choices: Any) -> str:

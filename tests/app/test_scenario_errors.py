@@ -147,6 +147,23 @@ def test_a_duration_without_a_unit_is_an_error_not_seconds():
     assert any("duration: expected a duration" in line for line in problems_of(text))
 
 
+@pytest.mark.parametrize("written, read_as", [
+    ("2.10", "the number 2.1"), ("3", "the number 3"), ("yes", None), ("true", "true"),
+    ("2026-12-03", "a date (2026-12-03)"), ('"2.10"', None),
+])
+def test_text_written_without_quotes_that_yaml_reads_as_another_type_says_to_quote_it(written, read_as):
+    """`version: 2.10` is the number 2.1 to YAML: it was refused as 'Input should be a valid string (got 2.1)', which
+    named neither the cause nor the mend."""
+    text = (ROOT / "scenarios" / "tiny.yaml").read_text()
+    assert '  version: "2.1"\n' in text
+    changed = text.replace('  version: "2.1"\n', f"  version: {written}\n", 1)
+    if read_as is None:                     # YAML 1.2 reads `yes` as text, and a quoted value is text
+        assert load_scenario_text(changed, "fine.yaml").candidate.version == written.strip('"')
+    else:
+        assert problems_of(changed) == [f"broken.yaml:35:3: candidate.version: expected text; unquoted, YAML reads "
+                                        f"this as {read_as}: write it in quotes"]
+
+
 def test_a_missing_file_is_a_clear_error(tmp_path):
     with pytest.raises(ScenarioError, match="cannot read the file: there is no such file$") as raised:
         load_scenario(tmp_path / "nope.yaml")
