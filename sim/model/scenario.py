@@ -11,7 +11,7 @@ import hashlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Literal, Union, cast
 
-from pydantic import AfterValidator, BeforeValidator, Field, ValidationInfo, field_validator, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, ValidationInfo, field_validator
 from pydantic.config import JsonDict
 
 from sim.model import (
@@ -24,19 +24,30 @@ from sim.model.frozen import Frozen
 from sim.model.gates import METRICS, bound_example
 from sim.model.hil_spec import HilSpec
 from sim.model.strategy import REGISTRY, StrategyParams
-from sim.model.unit_fields import Clock, Duration, Fraction, Money, PositiveDuration, PositiveRate, Size, at_least
+from sim.model.unit_fields import (
+    Clock,
+    Duration,
+    Fraction,
+    Money,
+    PositiveDuration,
+    PositiveRate,
+    PositiveSize,
+    Size,
+    at_least,
+)
 
 MOST_RETRIES = 10       # retries of one camera's update at most (AWS IoT Jobs' numberOfRetries)
 
 # --- what is shipped ------------------------------------------------------------------------------------------
 
 class Artifact(Frozen):
-    full_size: Size = Field(description="the whole model artifact as downloaded")
+    full_size: PositiveSize = Field(description="the whole model artifact as downloaded")
     delta_size: Size | None = Field(default=None, description="size of the binary delta from the current model "
                                     "(sent with delivery.delta)")
     resumable: bool = Field(default=True, description="an interrupted download resumes from its last checkpoint "
                             "(false: starts over)")
-    checkpoint: Size = Field(default=1e6, description="progress survives an interruption up to the last checkpoint")
+    checkpoint: PositiveSize = Field(default=1e6, description="progress survives an interruption up to the last "
+                                     "checkpoint")
     corruption_rate: Fraction = Field(default=0.0, description="share of downloads that arrive corrupt: the checksum "
                                       "fails and the device fetches again (artifact.max_download_attempts)")
     installed_size: Size | None = Field(default=None, description="space the installed slot needs (default: full size)")
@@ -53,12 +64,6 @@ class Artifact(Frozen):
         """Free storage a camera needs to take the update: the download and the new slot. Checked before any byte
         is fetched, as a rig's preflight checks its store for its own model (hil/preflight.py)."""
         return self.full_size + (self.installed_size or self.full_size)
-
-    @model_validator(mode="after")
-    def _checkpoint_positive(self) -> "Artifact":
-        if self.checkpoint <= 0 or self.full_size <= 0:
-            raise ValueError("full_size and checkpoint must be larger than zero")
-        return self
 
 
 class HardwarePerformance(Frozen):

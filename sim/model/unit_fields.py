@@ -106,6 +106,7 @@ Moment = Annotated[str, BeforeValidator(_utc_text),
 # Where zero (or less) means nothing sensible — a loop that never advances, a division by zero — the type says so.
 PositiveDuration = Annotated[Duration, Gt(0)]
 PositiveRate = Annotated[Rate, Gt(0)]
+PositiveSize = Annotated[Size, Gt(0)]
 
 
 def at_least(floor: float, message: str) -> AfterValidator:

@@ -143,6 +143,20 @@ def test_a_zero_latency_is_refused_where_it_is_written(tmp_path):
     assert f"{path}:38:12: candidate.hardware.nano.latency: Input should be greater than 0" in done.stdout + done.stderr
 
 
+@pytest.mark.parametrize("written, where", [("full_size: 0MB", "30:3: artifact.full_size"),
+                                            ("checkpoint: 0MB", "32:3: artifact.checkpoint")])
+def test_a_zero_size_is_refused_at_its_own_key(written, where):
+    """Both were refused together at `artifact:` ('full_size and checkpoint must be larger than zero'), which said
+    neither which one nor where."""
+    text = (ROOT / "scenarios" / "tiny.yaml").read_text()
+    key = written.split(":")[0]
+    changed = "\n".join(f"  {written}" if line.startswith(f"  {key}:") else line for line in text.splitlines())
+    with pytest.raises(ScenarioError) as refused:
+        load_scenario_text(changed, "x.yaml")
+    assert [str(problem) for problem in refused.value.problems] == [
+        f"x.yaml:{where}: Input should be greater than 0 (got '0MB')"]
+
+
 def test_a_fleet_that_cannot_fit_in_memory_is_refused_with_the_estimate(tmp_path):
     text = (ROOT / "scenarios" / "tiny.yaml").read_text()
     path = tmp_path / "x.yaml"
