@@ -48,9 +48,19 @@ def test_phases_release_batches_at_their_offsets_and_the_last_takes_the_rest():
     assert len(rollout.send(seen()).devices) == 80
 
 
-def test_phases_refuse_a_batch_list_over_100_percent():
-    with pytest.raises(ValidationError, match="more than 100%"):
-        PhasesParams(phases=[{"batch": "60%"}, {"batch": "60%"}])
+@pytest.mark.parametrize("phases, says", [
+    ([{"batch": "60%"}, {"batch": "60%"}], "the batches add up to 120%, more than 100%"),
+    ([{"batch": "10%"}, {"batch": "20%", "start": "2d"}, {"start": "1d"}],
+     "phases.2 starts at 1d 0h, before phases.1 (2d 0h): start offsets must not decrease"),
+    ([{"batch": "10%"}, {"start": "1d"}, {"start": "2d"}],
+     "phases.1 leaves out its batch: only the last phase may (it takes the rest)"),
+])
+def test_phases_that_cannot_be_released_in_order_are_refused_naming_the_phase(phases, says):
+    """The rule's words once named no phase ('phase start offsets must not decrease'), in a plan of ten."""
+    with pytest.raises(ValidationError) as refused:
+        PhasesParams(phases=phases)
+    [problem] = refused.value.errors()
+    assert problem["loc"] == ("phases",) and problem["msg"] == f"Value error, {says}"
 
 
 def release_times(params, size: int, outcomes=None) -> tuple[list[float], object]:

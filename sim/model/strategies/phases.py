@@ -9,12 +9,13 @@ from __future__ import annotations
 from collections.abc import Generator
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator
 
 from sim.model.gating.threshold import ThresholdAbort
 from sim.model.strategies.common import abort_watch, soak_watching
 from sim.model.strategy import Action, FleetView, Halt, Observation, Rollback, Rollout, StrategyParams, Update, register
 from sim.model.unit_fields import Duration, Fraction, PlanInterval
+from sim.model.units import format_duration
 
 
 class Phase(StrategyParams):
@@ -33,16 +34,22 @@ class PhasesParams(StrategyParams):
     rollback_on_abort: bool = Field(
         default=False, description="roll back every device told so far when the abort rule trips")
 
-    @model_validator(mode="after")
-    def _shape(self) -> "PhasesParams":
-        starts = [phase.start for phase in self.phases]
-        if starts != sorted(starts):
-            raise ValueError("phase start offsets must not decrease")
-        if any(phase.batch is None for phase in self.phases[:-1]):
-            raise ValueError("only the last phase may leave out its batch")
-        if sum(phase.batch or 0.0 for phase in self.phases) > 1.0 + 1e-9:
-            raise ValueError("phase batches add up to more than 100%")
-        return self
+    @field_validator("phases")
+    @classmethod
+    def _shape(cls, phases: list[Phase]) -> list[Phase]:
+        """Said at `phases`, naming the phase by its index as the file's key path does (phases.2)."""
+        for index in range(1, len(phases)):
+            if phases[index].start < phases[index - 1].start:
+                raise ValueError(f"phases.{index} starts at {format_duration(phases[index].start)}, before phases."
+                                 f"{index - 1} ({format_duration(phases[index - 1].start)}): start offsets must not "
+                                 "decrease")
+        for index, phase in enumerate(phases[:-1]):
+            if phase.batch is None:
+                raise ValueError(f"phases.{index} leaves out its batch: only the last phase may (it takes the rest)")
+        total = sum(phase.batch or 0.0 for phase in phases)
+        if total > 1.0 + 1e-9:
+            raise ValueError(f"the batches add up to {total * 100:.4g}%, more than 100%")
+        return phases
 
 
 def phase_sizes(params: PhasesParams, size: int) -> list[int]:
