@@ -35,7 +35,7 @@ from sim.read_input import read_text
 
 _HOST_KEY = re.compile(r"^(ssh-ed25519|ecdsa-sha2-nistp256|ecdsa-sha2-nistp384|ecdsa-sha2-nistp521|ssh-rsa) "
                        r"[A-Za-z0-9+/]+=*$")
-_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
 def _filled(value: str) -> str:
@@ -50,7 +50,45 @@ def _a_command(value: str) -> str:
     return value
 
 
+def _a_rig_name(value: str) -> str:
+    if not _NAME.fullmatch(value):     # it names the rig in results, folders and log lines
+        raise ValueError("a rig's name is letters, digits, '.', '_' and '-', starting with a letter or digit")
+    return value
+
+
+def _a_host(value: str) -> str:
+    """The host alone: SSH is given the user and the port from their own keys, and `fleetlab@10.20.0.11` or
+    `10.20.0.11:2222` here would fail only at the run's first connection, as a name that does not resolve."""
+    host = _filled(value).strip()
+    if "@" in host:
+        user, _, alone = host.rpartition("@")
+        raise ValueError(f"{host!r}: write `host: {alone}` and the user as `user: {user}`")
+    if re.fullmatch(r"[^:]+:[0-9]+", host):
+        alone, port = host.split(":")
+        raise ValueError(f"{host!r}: write `host: {alone}` and the port as `port: {port}`")
+    if any(character.isspace() for character in host):
+        raise ValueError(f"{host!r}: a host name or address has no spaces")
+    return host
+
+
+def _absolute_store(value: str) -> str:
+    # every command quotes the path, so a `~` is never expanded (it made a folder named ~), and a relative path would
+    # be read from wherever each command or file transfer starts
+    if not _filled(value).startswith("/"):
+        raise ValueError(f"expected an absolute path on the rig, such as /opt/fleetlab/models (got {value!r}: a ~ "
+                         "is not expanded, and a relative path depends on where each command starts)")
+    return value
+
+
+def _a_variable_name(value: str | None) -> str | None:
+    if value is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
+        raise ValueError(f"expected the name of an environment variable, such as FLEETLAB_RIG_KEY (got {value!r}; "
+                         "no $ or braces: fleetlab reads the variable itself)")
+    return value
+
+
 Filled = Annotated[str, AfterValidator(_filled)]
+Host = Annotated[str, AfterValidator(_a_host)]
 Command = Annotated[str, AfterValidator(_a_command)]
 
 
@@ -61,7 +99,7 @@ def _check_host_key(value: str | None) -> str | None:
 
 
 class JumpHost(Frozen):
-    host: Filled
+    host: Host
     port: Annotated[int, Field(ge=1, le=65535)] = 22
     user: Filled
     host_key: str | None = None
@@ -130,12 +168,13 @@ class FactPaths(Frozen):
 
 
 class Rig(Frozen):
-    name: Annotated[str, Field(pattern=_NAME)]
-    host: Filled
+    name: Annotated[str, AfterValidator(_a_rig_name)]
+    host: Host
     port: Annotated[int, Field(ge=1, le=65535)] = 22
     user: Filled
     key_file: str | None = Field(default=None, description="private key path (~ expanded)")
-    key_env: str | None = Field(default=None, description="environment variable holding the key path or the key")
+    key_env: Annotated[str | None, AfterValidator(_a_variable_name)] = Field(
+        default=None, description="environment variable holding the key path or the key")
     host_key: str | None = Field(default=None, description="pinned host key, 'TYPE BASE64'")
     hardware: Filled
     jetpack: str | None = Field(default=None, description="expected JetPack, '6' or '6.0'; preflight checks it")
@@ -143,7 +182,8 @@ class Rig(Frozen):
     tags: list[str] = Field(default_factory=list)
     angle: str | None = Field(default=None, description="the camera angle this rig stands for (its frames, its "
                               "stratum in a plan); else a tag naming one of the scenario's angles")
-    store: Filled = Field(default="/opt/fleetlab/models", description="A/B model store on the rig")
+    store: Annotated[str, AfterValidator(_absolute_store)] = Field(default="/opt/fleetlab/models",
+                                                                   description="A/B model store on the rig")
     service: Service
     power: str | None = Field(default=None, description="command run HERE that power-cycles the rig (a PDU)")
     jump: JumpHost | None = None

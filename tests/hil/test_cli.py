@@ -177,6 +177,31 @@ def test_an_empty_command_host_or_user_is_refused_where_written(tmp_path):
     assert "must not be empty" in found["rigs.0.host"][1]
 
 
+@pytest.mark.parametrize("line, key, says", [
+    ("host: 10.20.0.11:2222", "rigs.0.host", "'10.20.0.11:2222': write `host: 10.20.0.11` and the port as `port: 2222"),
+    ("host: fleetlab@10.20.0.11", "rigs.0.host", "write `host: 10.20.0.11` and the user as `user: fleetlab`"),
+    ("host: orin nx", "rigs.0.host", "a host name or address has no spaces"),
+    ("store: ~/models", "rigs.0.store", "expected an absolute path on the rig, such as /opt/fleetlab/models"),
+    ("store: models", "rigs.0.store", "expected an absolute path on the rig"),
+    ("key_env: $RIG_KEY", "rigs.0.key_env", "expected the name of an environment variable, such as FLEETLAB_RIG_KEY"),
+    ("name: orin nx 01", "rigs.0.name", "a rig's name is letters, digits, '.', '_' and '-'"),
+])
+def test_what_would_fail_only_at_the_first_connection_is_refused_where_written(tmp_path, line, key, says):
+    """Each was taken, and failed later: a host with its port or user as a name that does not resolve, `~/models`
+    as a folder named ~ (every command quotes the store), `$RIG_KEY` as a variable that is never set."""
+    rig = {"name": "a", "host": "h", "user": "u", "key_file": "k", "hardware": "nano", "store": "/opt/models"}
+    field, value = line.split(": ", 1)
+    rig[field] = value
+    if field == "key_env":
+        del rig["key_file"]
+    (tmp_path / "rigs.yaml").write_text("rigs:\n  - " + "\n    ".join(f"{name}: {text}" for name, text in rig.items())
+                                        + "\n    service: {restart: r, health: h}\n")
+    with pytest.raises(ScenarioError) as error:
+        load_inventory(tmp_path / "rigs.yaml")
+    [problem] = error.value.problems
+    assert problem.path == key and says in problem.message and problem.line == 2 + list(rig).index(field)
+
+
 def test_models_writes_the_family(tmp_path):
     done = fleetlab("models", "--out", str(tmp_path / "models"))
     assert done.returncode == 0
