@@ -31,6 +31,7 @@ from sim.model.errors import Problem, ScenarioError
 from sim.model.gates import METRICS
 from sim.model.scenario import Scenario
 from sim.model.unit_fields import UNITS_REQUIRED
+from sim.model.units import counted
 from sim.read_input import MAX_FILE_BYTES, read_text
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
@@ -38,9 +39,26 @@ ModelT = TypeVar("ModelT", bound=BaseModel)
 MAX_EXPANDED_NODES = 100_000
 MAX_DEPTH = 64
 
+_LIST = "expected a list: [a, b], or one '- ' line per item"
+_WRONG_TYPE = {"string_type", "list_type", "tuple_type", "float_type", "float_parsing", "int_type", "int_parsing",
+               "int_parsing_size", "int_from_float", "bool_type", "bool_parsing", "model_type", "model_attributes_type",
+               "dict_type"}
 _PYDANTIC_MESSAGES = {
     "missing": "required key is missing",
     "extra_forbidden": "unknown key",
+    # pydantic's words for a value of the wrong type ("Input should be a valid integer, unable to parse string as an
+    # integer"), in the terms of the file
+    "string_type": "expected text",
+    "list_type": _LIST,
+    "tuple_type": _LIST,
+    "float_type": "expected a number",
+    "float_parsing": "expected a number",
+    "int_type": "expected a whole number",
+    "int_parsing": "expected a whole number",
+    "int_parsing_size": "expected a whole number",
+    "int_from_float": "expected a whole number",
+    "bool_type": "expected true or false",
+    "bool_parsing": "expected true or false",
 }
 
 
@@ -283,11 +301,28 @@ def _message(item: Mapping[str, Any], document: Any, keys: list[str], model: typ
         # pydantic says "a valid dictionary or instance of StorageSpread": a class name the file never shows
         allowed = _allowed_keys(model, document, keys)
         message = f"expected a mapping of keys ({', '.join(allowed)})" if allowed else "expected a mapping"
-        if isinstance(value, list):
-            message += " (got a list)"
-    if kind != "missing" and isinstance(value, (str, int, float)) and repr(value) not in message:
-        message += f" (got {value!r})"
+    if kind in ("too_short", "too_long") and item["ctx"].get("field_type") in ("List", "Tuple", "Dictionary"):
+        bound = "at least" if kind == "too_short" else "at most"
+        limit = item["ctx"]["min_length" if kind == "too_short" else "max_length"]
+        return f"expected {bound} {counted(limit, 'item')}, got {item['ctx']['actual_length']}"
+    shown = _shown(value, of_any_type=kind in _WRONG_TYPE)
+    if kind != "missing" and shown and shown not in message:
+        message += f" (got {shown})"
     return message
+
+
+def _shown(value: object, of_any_type: bool) -> str:
+    """The value a problem is about, as the file wrote it, or ''. A list, a mapping or an empty value is named only
+    where its type is the problem: a rule's own words say what is wrong with the rest."""
+    if isinstance(value, (str, int, float)):
+        return repr(value)
+    if not of_any_type:
+        return ""
+    if value is None:
+        return "nothing: the key is there, its value empty"
+    if isinstance(value, list):
+        return "a list"
+    return "a mapping" if isinstance(value, dict) else ""
 
 
 def _unquoted_reading(value: object) -> str:

@@ -164,6 +164,26 @@ def test_text_written_without_quotes_that_yaml_reads_as_another_type_says_to_quo
                                         f"this as {read_as}: write it in quotes"]
 
 
+@pytest.mark.parametrize("old, new, says", [
+    ("seed: 7", "seed: x", "seed: expected a whole number (got 'x')"),
+    ("seed: 7", "seed: 7.5", "seed: expected a whole number (got 7.5)"),
+    ("name: tiny", "name:", "name: expected text (got nothing: the key is there, its value empty)"),
+    ("name: tiny", "name: [tiny]", "name: expected text (got a list)"),
+    ("days: [sat, sun]", "days: weekends", "days: expected a list: [a, b], or one '- ' line per item (got 'weekends')"),
+    ("resumable: true", "resumable: sometimes", "artifact.resumable: expected true or false (got 'sometimes')"),
+    ("sigma: 0.5}", "sigma: wide}", "uplink.sigma: expected a number (got 'wide')"),
+    ("  install_windows:\n    - {start: \"02:00\", duration: 4h}", "  install_windows: []",
+     "fleet.install_windows: expected at least 1 item, got 0"),
+])
+def test_a_value_of_the_wrong_type_is_said_in_the_files_terms(old, new, says):
+    """pydantic's words ("Input should be a valid integer, unable to parse string as an integer", "List should have
+    at least 1 item after validation, not 0") named its own types, not what to write."""
+    text = (ROOT / "scenarios" / "tiny.yaml").read_text()
+    assert old in text
+    [found] = problems_of(text.replace(old, new, 1))
+    assert found.endswith(says), found
+
+
 def test_a_missing_file_is_a_clear_error(tmp_path):
     with pytest.raises(ScenarioError, match="cannot read the file: there is no such file$") as raised:
         load_scenario(tmp_path / "nope.yaml")

@@ -93,7 +93,7 @@ def test_trust_shows_the_fingerprint_refuses_a_wrong_one_and_records_a_checked_o
 
 @pytest.mark.parametrize("text, said", [
     (None, "cannot read the file"), ("- orin-a\n", "1:1: (top): the file must be a mapping"),
-    ("rigs:\n  - name: a\n    host: 127.0.0.1\n    port: abc\n", "4:5: rigs.0.port: Input should be a valid integer"),
+    ("rigs:\n  - name: a\n    host: 127.0.0.1\n    port: abc\n", "4:5: rigs.0.port: expected a whole number"),
     ("rigs: [\n", "2:1: (top): YAML:")])
 def test_trust_checks_the_rigs_file_before_it_edits_it(sshd, tmp_path, text, said):
     """Once a traceback each (FileNotFoundError, AttributeError, ValueError, ParserError), after the key was fetched."""
