@@ -36,7 +36,6 @@ MAX_EXPANDED_NODES = 100_000
 MAX_DEPTH = 64
 
 
-
 def load_scenario(path: str | Path, overrides: Mapping[str, Any] | None = None) -> Scenario:
     """Read and validate a scenario file; raise ScenarioError listing every problem found.
 

@@ -18,14 +18,9 @@ from sim.model.units import counted
 
 MISSING = "required key is missing"
 _LIST = "expected a list: [a, b], or one '- ' line per item"
-_WRONG_TYPE = {"string_type", "list_type", "tuple_type", "float_type", "float_parsing", "int_type", "int_parsing",
-               "int_parsing_size", "int_from_float", "bool_type", "bool_parsing", "model_type", "model_attributes_type",
-               "dict_type"}
-_PYDANTIC_MESSAGES = {
-    "missing": MISSING,
-    "extra_forbidden": "unknown key",
-    # pydantic's words for a value of the wrong type ("Input should be a valid integer, unable to parse string as an
-    # integer"), in the terms of the file
+# pydantic's words for a value of the wrong type ("Input should be a valid integer, unable to parse string as an
+# integer"), in the terms of the file
+_TYPE_WORDS = {
     "string_type": "expected text",
     "list_type": _LIST,
     "tuple_type": _LIST,
@@ -38,6 +33,8 @@ _PYDANTIC_MESSAGES = {
     "bool_type": "expected true or false",
     "bool_parsing": "expected true or false",
 }
+_WRONG_TYPE = {*_TYPE_WORDS, "model_type", "model_attributes_type", "dict_type"}
+_PYDANTIC_MESSAGES = {"missing": MISSING, "extra_forbidden": "unknown key", **_TYPE_WORDS}
 
 
 def message_for(item: Mapping[str, Any], document: Any, keys: list[str], model: type[BaseModel]) -> str:

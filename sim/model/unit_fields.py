@@ -87,7 +87,6 @@ Clock = Annotated[float, BeforeValidator(_UnitParser(units.parse_clock, units.fo
                   _schema("a local time of day, HH:MM", ["02:00", "14:30"])]
 
 
-
 def _utc_text(value: Any) -> str:
     try:
         return units.utc_moment(value).isoformat(timespec="seconds")
